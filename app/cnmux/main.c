@@ -1,0 +1,521 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * cnmux: parse arguments, bring up EAL and the ports, launch one worker per
+ * public RX queue, run the control loop on the main lcore, report at the end.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include <rte_cycles.h>
+#include <rte_eal.h>
+#include <rte_errno.h>
+#include <rte_ethdev.h>
+#include <rte_lcore.h>
+#include <rte_malloc.h>
+#include <rte_mbuf.h>
+#include <rte_rcu_qsbr.h>
+
+#include "cnm_config.h"
+#include "cnm_dataplane.h"
+#include "cnm_service.h"
+#include "cnm_stats.h"
+#include "cnm_telemetry.h"
+
+#define RX_DESC 1024
+#define TX_DESC 1024
+#define MBUFS_DEFAULT 16383
+#define MBUF_CACHE 256
+
+struct opts {
+	const char *config;
+	const char *stats_json;
+	unsigned long idle_exit_ms;   /* 0: never */
+	unsigned long stats_period_s; /* 0: never */
+	unsigned long mbufs;
+	int quiet;
+};
+
+static volatile sig_atomic_t stop_signal;
+
+static void
+on_signal(int sig)
+{
+	stop_signal = sig;
+}
+
+static void
+usage(const char *prog)
+{
+	printf("Usage: %s [EAL options] -- --config FILE [options]\n"
+	       "  --config FILE        configuration (JSON, schema v1; docs/config.md)\n"
+	       "  --idle-exit MS       stop once no frame has arrived for MS milliseconds\n"
+	       "  --stats-period S     print statistics every S seconds\n"
+	       "  --stats-json FILE    write the final statistics as JSON to FILE\n"
+	       "  --mbufs N            mbufs in the pool (default %u)\n"
+	       "  --quiet              no final per-service/per-node report\n"
+	       "  --list-drop-reasons  print the drop reasons and exit\n"
+	       "  --help               this text\n", prog, MBUFS_DEFAULT);
+}
+
+static int
+parse_ulong(const char *opt, const char *s, unsigned long max, unsigned long *out)
+{
+	char *end;
+
+	errno = 0;
+	*out = strtoul(s, &end, 10);
+	if (errno != 0 || end == s || *end != '\0' || *out > max || s[0] == '-') {
+		fprintf(stderr, "cnmux: %s: expected an integer 0..%lu, got '%s'\n", opt, max, s);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+parse_args(int argc, char **argv, struct opts *o)
+{
+	static const struct option lo[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "idle-exit", required_argument, NULL, 'i' },
+		{ "stats-period", required_argument, NULL, 'p' },
+		{ "stats-json", required_argument, NULL, 'j' },
+		{ "mbufs", required_argument, NULL, 'm' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "list-drop-reasons", no_argument, NULL, 'L' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c;
+	unsigned int i;
+
+	o->mbufs = MBUFS_DEFAULT;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			o->config = optarg;
+			break;
+		case 'i':
+			if (parse_ulong("--idle-exit", optarg, 86400000UL, &o->idle_exit_ms) < 0)
+				return -1;
+			break;
+		case 'p':
+			if (parse_ulong("--stats-period", optarg, 86400UL, &o->stats_period_s) < 0)
+				return -1;
+			break;
+		case 'j':
+			o->stats_json = optarg;
+			break;
+		case 'm':
+			if (parse_ulong("--mbufs", optarg, 1UL << 26, &o->mbufs) < 0)
+				return -1;
+			if (o->mbufs < 64) {
+				fprintf(stderr, "cnmux: --mbufs: expected at least 64\n");
+				return -1;
+			}
+			break;
+		case 'q':
+			o->quiet = 1;
+			break;
+		case 'L':
+			for (i = 1; i < CNM_DROP_MAX; i++)
+				printf("%-20s %s\n", cnm_drop_name(i), cnm_drop_help(i));
+			exit(0);
+		case 'h':
+			usage(argv[0]);
+			exit(0);
+		default:
+			usage(argv[0]);
+			return -1;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "cnmux: unexpected argument '%s'\n", argv[optind]);
+		return -1;
+	}
+	if (o->config == NULL) {
+		fprintf(stderr, "cnmux: --config FILE is required\n");
+		usage(argv[0]);
+		return -1;
+	}
+	return 0;
+}
+
+/* A port named in the config: a device name (as given to --vdev, or a PCI
+ * address), or a plain number taken as a port id. */
+static int
+find_port(const char *cfgpath, const char *key, const char *name, uint16_t *pid)
+{
+	char *end;
+	unsigned long v;
+
+	if (rte_eth_dev_get_port_by_name(name, pid) == 0)
+		return 0;
+	errno = 0;
+	v = strtoul(name, &end, 10);
+	if (errno == 0 && end != name && *end == '\0' && v < RTE_MAX_ETHPORTS &&
+			rte_eth_dev_is_valid_port((uint16_t)v)) {
+		*pid = (uint16_t)v;
+		return 0;
+	}
+	fprintf(stderr, "cnmux: %s: %s: no DPDK port '%s' (expected a --vdev name, a PCI "
+		"address or a port id; %u ports present)\n", cfgpath, key, name,
+		rte_eth_dev_count_avail());
+	return -1;
+}
+
+static int
+port_setup(uint16_t pid, const char *name, uint16_t nrxq, uint16_t ntxq,
+		struct rte_mempool *mp)
+{
+	struct rte_eth_conf conf;
+	struct rte_eth_dev_info info;
+	uint16_t nrxd = RX_DESC, ntxd = TX_DESC, q;
+	int ret;
+
+	memset(&conf, 0, sizeof(conf));
+	ret = rte_eth_dev_info_get(pid, &info);
+	if (ret != 0)
+		goto fail;
+	if (nrxq > info.max_rx_queues || ntxq > info.max_tx_queues) {
+		fprintf(stderr, "cnmux: port %s: needs %u RX and %u TX queues, has %u and %u\n",
+			name, nrxq, ntxq, info.max_rx_queues, info.max_tx_queues);
+		return -1;
+	}
+	if (nrxq > 1) {
+		conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
+		conf.rx_adv_conf.rss_conf.rss_hf = (RTE_ETH_RSS_IP | RTE_ETH_RSS_TCP |
+			RTE_ETH_RSS_UDP) & info.flow_type_rss_offloads;
+		if (conf.rx_adv_conf.rss_conf.rss_hf == 0)
+			conf.rxmode.mq_mode = RTE_ETH_MQ_RX_NONE;
+	}
+	if (info.tx_offload_capa & RTE_ETH_TX_OFFLOAD_MBUF_FAST_FREE)
+		conf.txmode.offloads |= RTE_ETH_TX_OFFLOAD_MBUF_FAST_FREE;
+	ret = rte_eth_dev_configure(pid, nrxq, ntxq, &conf);
+	if (ret != 0)
+		goto fail;
+	ret = rte_eth_dev_adjust_nb_rx_tx_desc(pid, &nrxd, &ntxd);
+	if (ret != 0)
+		goto fail;
+	for (q = 0; q < nrxq; q++) {
+		ret = rte_eth_rx_queue_setup(pid, q, nrxd, rte_eth_dev_socket_id(pid), NULL, mp);
+		if (ret != 0)
+			goto fail;
+	}
+	for (q = 0; q < ntxq; q++) {
+		ret = rte_eth_tx_queue_setup(pid, q, ntxd, rte_eth_dev_socket_id(pid), NULL);
+		if (ret != 0)
+			goto fail;
+	}
+	ret = rte_eth_dev_start(pid);
+	if (ret != 0)
+		goto fail;
+	/* frames for the VIPs are not addressed to our MAC when a router
+	 * floods or when a capture is replayed; not every PMD can do it */
+	(void)rte_eth_promiscuous_enable(pid);
+	return 0;
+fail:
+	fprintf(stderr, "cnmux: port %s: setup failed: %s\n", name, rte_strerror(-ret));
+	return -1;
+}
+
+static void
+report(FILE *out, const struct cnm_lb *lb, const struct cnm_stats_total *t, unsigned int nw)
+{
+	char buf[64];
+	uint32_t i;
+
+	fprintf(out, "cnmux: %" PRIu64 " received, %" PRIu64 " forwarded, %" PRIu64
+		" local, %" PRIu64 " dropped (received = forwarded + local + dropped: %s)\n",
+		t->rx, t->forwarded, t->local, t->dropped,
+		t->rx == t->forwarded + t->local + t->dropped ? "yes" : "NO");
+	fprintf(out, "  non-scalable %" PRIu64 " (to default node %" PRIu64 "), from local port %"
+		PRIu64 " (to public %" PRIu64 ", lost %" PRIu64 "), workers %u",
+		t->nonscalable, t->to_default, t->local_rx, t->local_out, t->local_drop, nw);
+	if (t->busy_bursts && t->rx)
+		fprintf(out, ", %.1f cycles/packet", (double)t->busy_cycles / (double)t->rx);
+	fprintf(out, "\n");
+	for (i = 0; i < lb->n_svc; i++) {
+		const struct cnm_svc *s = lb->svc[i];
+
+		if (s == NULL)
+			continue;
+		fprintf(out, "  service %-16s %-11s %-24s packets %10" PRIu64 " bytes %12" PRIu64
+			"\n", s->cfg.name, cnm_policy_name(s->policy),
+			cnm_addr_str(&s->cfg.vip, buf, sizeof(buf)), t->svc[i].pkts, t->svc[i].bytes);
+	}
+	for (i = 0; i < lb->n_nodes; i++) {
+		if (!lb->node[i].used)
+			continue;
+		fprintf(out, "  node    %-16s %-4s %-30s packets %10" PRIu64 " bytes %12" PRIu64
+			"\n", lb->node_cfg[i].name, lb->node[i].up ? "up" : "down",
+			cnm_addr_str(&lb->node_cfg[i].ip, buf, sizeof(buf)), t->node[i].pkts,
+			t->node[i].bytes);
+	}
+	if (t->dropped) {
+		fprintf(out, "  drops  ");
+		for (i = 1; i < CNM_DROP_MAX; i++)
+			if (t->drop[i])
+				fprintf(out, " %s %" PRIu64, cnm_drop_name(i), t->drop[i]);
+		fprintf(out, "\n");
+	}
+	fflush(out);
+}
+
+static int
+write_json(const char *path, const struct cnm_lb *lb, const struct cnm_stats_total *t)
+{
+	json_t *root = json_object(), *drops = json_object(), *svcs = json_object();
+	json_t *nodes = json_object();
+	uint32_t i;
+	int ret;
+
+	json_object_set_new(root, "rx", json_integer((json_int_t)t->rx));
+	json_object_set_new(root, "forwarded", json_integer((json_int_t)t->forwarded));
+	json_object_set_new(root, "local", json_integer((json_int_t)t->local));
+	json_object_set_new(root, "dropped", json_integer((json_int_t)t->dropped));
+	json_object_set_new(root, "nonscalable", json_integer((json_int_t)t->nonscalable));
+	json_object_set_new(root, "to_default", json_integer((json_int_t)t->to_default));
+	json_object_set_new(root, "local_rx", json_integer((json_int_t)t->local_rx));
+	json_object_set_new(root, "local_out", json_integer((json_int_t)t->local_out));
+	json_object_set_new(root, "local_drop", json_integer((json_int_t)t->local_drop));
+	json_object_set_new(root, "busy_cycles", json_integer((json_int_t)t->busy_cycles));
+	json_object_set_new(root, "busy_bursts", json_integer((json_int_t)t->busy_bursts));
+	for (i = 1; i < CNM_DROP_MAX; i++)
+		json_object_set_new(drops, cnm_drop_name(i), json_integer((json_int_t)t->drop[i]));
+	for (i = 0; i < lb->n_svc; i++) {
+		if (lb->svc[i] == NULL)
+			continue;
+		json_object_set_new(svcs, lb->svc[i]->cfg.name,
+			json_pack("{s:I,s:I}", "packets", (json_int_t)t->svc[i].pkts,
+				"bytes", (json_int_t)t->svc[i].bytes));
+	}
+	for (i = 0; i < lb->n_nodes; i++) {
+		if (!lb->node[i].used)
+			continue;
+		json_object_set_new(nodes, lb->node_cfg[i].name,
+			json_pack("{s:I,s:I}", "packets", (json_int_t)t->node[i].pkts,
+				"bytes", (json_int_t)t->node[i].bytes));
+	}
+	json_object_set_new(root, "drops", drops);
+	json_object_set_new(root, "services", svcs);
+	json_object_set_new(root, "nodes", nodes);
+	ret = json_dump_file(root, path, JSON_INDENT(1) | JSON_SORT_KEYS);
+	json_decref(root);
+	if (ret != 0)
+		fprintf(stderr, "cnmux: --stats-json: cannot write %s\n", path);
+	return ret;
+}
+
+int
+main(int argc, char **argv)
+{
+	static struct cnm_dp dp;
+	static pthread_mutex_t ctl_lock = PTHREAD_MUTEX_INITIALIZER;
+	struct cnm_worker *workers[CNM_MAX_WORKERS];
+	struct cnm_wstats *wst[CNM_MAX_WORKERS];
+	struct cnm_tel_ctx tel;
+	struct cnm_stats_total *tot = NULL;
+	struct cnm_config *cfg = NULL;
+	struct rte_mempool *mp;
+	struct opts o = { 0 };
+	char err[CNM_ERR_MAX];
+	uint16_t ports[CNM_MAX_PRIVATE + 2];
+	unsigned int nports = 0, nw = 0, nalloc = 0, nl, lcore, i;
+	uint64_t hz, start, next_stats;
+	size_t qsz;
+	int ret, rc = 1;
+
+	ret = rte_eal_init(argc, argv);
+	if (ret < 0) {
+		fprintf(stderr, "cnmux: EAL init failed: %s\n", rte_strerror(rte_errno));
+		return 1;
+	}
+	argc -= ret;
+	argv += ret;
+	argv[0] = (char *)"cnmux";
+	if (parse_args(argc, argv, &o) < 0)
+		goto out;
+
+	cfg = cnm_config_load(o.config, err, sizeof(err));
+	if (cfg == NULL) {
+		fprintf(stderr, "cnmux: %s\n", err);
+		goto out;
+	}
+
+	/* ports */
+	dp.local_port = -1;
+	if (find_port(cfg->path, "ports.public", cfg->public_port, &dp.pub_port) < 0)
+		goto out;
+	dp.n_private = (uint16_t)cfg->n_private;
+	for (i = 0; i < cfg->n_private; i++) {
+		char key[32];
+
+		snprintf(key, sizeof(key), "ports.private[%u]", i);
+		if (find_port(cfg->path, key, cfg->private_ports[i], &dp.priv_port[i]) < 0)
+			goto out;
+	}
+	if (cfg->local_port[0] != '\0') {
+		uint16_t pid;
+
+		if (find_port(cfg->path, "ports.local", cfg->local_port, &pid) < 0)
+			goto out;
+		dp.local_port = pid;
+	}
+
+	/* one worker per public RX queue; the main lcore is the control lcore */
+	nl = rte_lcore_count() - 1;
+	if (nl == 0) {
+		fprintf(stderr, "cnmux: needs at least two lcores (e.g. -l 0,1): the main lcore "
+			"controls, the others forward\n");
+		goto out;
+	}
+	{
+		struct rte_eth_dev_info info;
+
+		if (rte_eth_dev_info_get(dp.pub_port, &info) != 0)
+			goto out;
+		nw = RTE_MIN(nl, (unsigned int)info.max_rx_queues);
+		nw = RTE_MIN(nw, (unsigned int)CNM_MAX_WORKERS);
+		nw = RTE_MIN(nw, (unsigned int)info.max_tx_queues);
+	}
+	if (nw < nl)
+		printf("cnmux: %u lcores given, public port has %u RX queue(s): %u worker(s)\n",
+			nl, nw, nw);
+
+	mp = rte_pktmbuf_pool_create("cnm_mbufs", (unsigned int)o.mbufs,
+		RTE_MIN((unsigned int)MBUF_CACHE, (unsigned int)o.mbufs / 4), 0,
+		RTE_MBUF_DEFAULT_BUF_SIZE, rte_socket_id());
+	if (mp == NULL) {
+		fprintf(stderr, "cnmux: mbuf pool of %lu: %s\n", o.mbufs, rte_strerror(rte_errno));
+		goto out;
+	}
+
+	/* RCU: one reader thread id per worker */
+	qsz = rte_rcu_qsbr_get_memsize(nw);
+	dp.qsbr = rte_zmalloc("cnm_qsbr", qsz, RTE_CACHE_LINE_SIZE);
+	if (dp.qsbr == NULL || rte_rcu_qsbr_init(dp.qsbr, nw) != 0) {
+		fprintf(stderr, "cnmux: RCU init failed\n");
+		goto out;
+	}
+
+	dp.lb = cnm_lb_create(cfg, "main", dp.qsbr);
+	if (dp.lb == NULL) {
+		fprintf(stderr, "cnmux: building the service tables failed: %s\n",
+			rte_strerror(rte_errno));
+		goto out;
+	}
+
+	if (port_setup(dp.pub_port, cfg->public_port, (uint16_t)nw, (uint16_t)nw, mp) < 0)
+		goto out;
+	ports[nports++] = dp.pub_port;
+	for (i = 0; i < dp.n_private; i++) {
+		if (port_setup(dp.priv_port[i], cfg->private_ports[i], 1, (uint16_t)nw, mp) < 0)
+			goto out;
+		ports[nports++] = dp.priv_port[i];
+		rte_eth_macaddr_get(dp.priv_port[i], &dp.priv_mac[i]);
+	}
+	if (dp.local_port >= 0) {
+		if (port_setup((uint16_t)dp.local_port, cfg->local_port, 1, (uint16_t)nw,
+				mp) < 0)
+			goto out;
+		ports[nports++] = (uint16_t)dp.local_port;
+	}
+
+	for (i = 0; i < nw; i++) {
+		workers[i] = rte_zmalloc("cnm_worker", sizeof(struct cnm_worker),
+			RTE_CACHE_LINE_SIZE);
+		if (workers[i] == NULL || cnm_worker_init(workers[i], &dp, (uint16_t)i) < 0) {
+			fprintf(stderr, "cnmux: out of memory for worker %u\n", i);
+			rte_free(workers[i]);
+			goto out;
+		}
+		wst[i] = &workers[i]->st;
+		nalloc = i + 1;
+	}
+	tel.lb = dp.lb;
+	tel.stats = wst;
+	tel.n_workers = nw;
+	tel.ctl_lock = &ctl_lock;
+	if (cnm_telemetry_init(&tel) != 0)
+		fprintf(stderr, "cnmux: telemetry commands not registered\n");
+
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+
+	printf("cnmux: %u worker(s), %u service(s), %u node(s), public %s, %u private, local %s\n",
+		nw, cfg->n_services, cfg->n_nodes, cfg->public_port, cfg->n_private,
+		dp.local_port >= 0 ? cfg->local_port : "(none)");
+	fflush(stdout);
+
+	i = 0;
+	RTE_LCORE_FOREACH_WORKER(lcore) {
+		if (i == nw)
+			break;
+		rte_eal_remote_launch(cnm_worker_main, workers[i], lcore);
+		i++;
+	}
+
+	tot = malloc(sizeof(*tot));
+	if (tot == NULL)
+		goto stop;
+	hz = rte_get_tsc_hz();
+	start = rte_rdtsc();
+	next_stats = start + o.stats_period_s * hz;
+	while (!stop_signal) {
+		uint64_t now = rte_rdtsc();
+
+		if (o.idle_exit_ms) {
+			uint64_t last = start;
+
+			for (i = 0; i < nw; i++) {
+				uint64_t l = __atomic_load_n(&workers[i]->last_rx_tsc, __ATOMIC_RELAXED);
+
+				if (l > last)
+					last = l;
+			}
+			if (now > last && (now - last) * 1000 / hz >= o.idle_exit_ms)
+				break;
+		}
+		if (o.stats_period_s && now >= next_stats) {
+			cnm_stats_sum(wst, nw, tot);
+			report(stdout, dp.lb, tot, nw);
+			next_stats = now + o.stats_period_s * hz;
+		}
+		rte_delay_us_sleep(1000);
+	}
+stop:
+	dp.quit = 1;
+	rte_eal_mp_wait_lcore();
+	if (tot != NULL) {
+		cnm_stats_sum(wst, nw, tot);
+		if (!o.quiet)
+			report(stdout, dp.lb, tot, nw);
+		if (o.stats_json != NULL && write_json(o.stats_json, dp.lb, tot) != 0)
+			goto out;
+		rc = tot->rx == tot->forwarded + tot->local + tot->dropped ? 0 : 3;
+	}
+out:
+	for (i = 0; i < nports; i++) {
+		rte_eth_dev_stop(ports[i]);
+		rte_eth_dev_close(ports[i]);
+	}
+	for (i = 0; i < nalloc; i++) {
+		cnm_worker_fini(workers[i]);
+		rte_free(workers[i]);
+	}
+	free(tot);
+	cnm_lb_free(dp.lb);
+	rte_free(dp.qsbr);
+	cnm_config_free(cfg);
+	rte_eal_cleanup();
+	return rc;
+}

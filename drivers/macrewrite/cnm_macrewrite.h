@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/**
+ * @file
+ * The MAC-rewrite driver (patent FIG. 8): the way a packet leaves for a
+ * server node. The IP packet is kept byte for byte; the Ethernet header is
+ * rebuilt with the node's MAC as destination and the private port's MAC as
+ * source. VLAN tags of the public network are removed (the private segment is
+ * untagged) and Ethernet padding past the IP length is trimmed.
+ */
+#ifndef CNM_MACREWRITE_H
+#define CNM_MACREWRITE_H
+
+#include <stdint.h>
+#include <string.h>
+
+#include <rte_ether.h>
+#include <rte_mbuf.h>
+
+#include "cnm_parse.h"
+
+/**
+ * Rewrite @p m, parsed as @p f, for the node whose MAC is @p dst (bytes 0..5
+ * of the word, memory order), leaving from a port whose MAC is @p src.
+ * @return 0, or -1 when the frame cannot be rewritten (then it is unchanged).
+ */
+static inline int
+cnm_macrewrite(struct rte_mbuf *m, const struct cnm_flow *f, uint64_t dst,
+		const struct rte_ether_addr *src)
+{
+	uint32_t keep = (uint32_t)f->l3_off + f->l3_len;
+	struct rte_ether_hdr *eth;
+	uint16_t et;
+
+	if (rte_pktmbuf_pkt_len(m) > keep &&
+			rte_pktmbuf_trim(m, (uint16_t)(rte_pktmbuf_pkt_len(m) - keep)) != 0)
+		return -1;
+	if (f->n_vlan) {
+		/* the ethertype in front of the IP header */
+		et = *rte_pktmbuf_mtod_offset(m, uint16_t *, f->l3_off - 2);
+		if (rte_pktmbuf_adj(m, (uint16_t)(f->l3_off - RTE_ETHER_HDR_LEN)) == NULL)
+			return -1;
+		eth = rte_pktmbuf_mtod(m, struct rte_ether_hdr *);
+		eth->ether_type = et;
+		m->ol_flags &= ~(RTE_MBUF_F_RX_VLAN | RTE_MBUF_F_RX_VLAN_STRIPPED);
+	} else {
+		eth = rte_pktmbuf_mtod(m, struct rte_ether_hdr *);
+	}
+	memcpy(&eth->dst_addr, &dst, RTE_ETHER_ADDR_LEN);
+	rte_ether_addr_copy(src, &eth->src_addr);
+	return 0;
+}
+
+#endif /* CNM_MACREWRITE_H */

@@ -1,0 +1,137 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/**
+ * @file
+ * cnmux configuration file, schema version 1 (see docs/config.md).
+ *
+ * The parser is pure: it uses jansson and libc only, never EAL, so the unit
+ * tests and the fuzzer call it directly. A configuration is validated as a
+ * whole before anything is returned; on error nothing is returned and the
+ * message names the file, the key and what was expected.
+ */
+#ifndef CNM_CONFIG_H
+#define CNM_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define CNM_NAME_MAX 64          /**< names of nodes, services, ports (with NUL) */
+#define CNM_MAX_NODES 4096       /**< node ids are uint16_t, 0xffff means "none" */
+#define CNM_MAX_SERVICES 16384   /**< service groups */
+#define CNM_MAX_PRIVATE 8        /**< private ports */
+#define CNM_PATH_MAX 108         /**< fits sockaddr_un.sun_path */
+#define CNM_ERR_MAX 512          /**< size of an error message buffer */
+
+#define CNM_PDT_SIZE_DEFAULT 4096u
+#define CNM_PDT_SIZE_MIN 16u
+#define CNM_PDT_SIZE_MAX (1u << 20)
+#define CNM_HASH_KEY_DEFAULT 0x636e6d78u /* "cnmx" */
+
+/** Load-balancing policy of a service group (patent FIG. 6 steps 605-607). */
+enum cnm_policy {
+	CNM_POLICY_WEIGHTED = 0,    /**< first table; hash source address + port */
+	CNM_POLICY_STICKY = 1,      /**< first table; hash source address */
+	CNM_POLICY_STICKY_WILD = 2, /**< second table (proto, addr); hash source address */
+};
+
+/** Protocol bits of cnm_cfg_service.protocols. */
+#define CNM_PROTO_BIT_TCP 0x1
+#define CNM_PROTO_BIT_UDP 0x2
+
+/** An IPv4 or IPv6 address in network byte order. */
+struct cnm_addr {
+	uint8_t family;    /**< AF_INET or AF_INET6 */
+	uint8_t bytes[16]; /**< IPv4: first 4 bytes, the rest zero */
+};
+
+struct cnm_cfg_node {
+	char name[CNM_NAME_MAX];
+	struct cnm_addr ip;
+	uint8_t mac[6];
+	bool has_mac;         /**< false: resolve with ARP on a private port */
+	uint16_t check_port;  /**< 0: no TCP health check, else TCP connect to ip:check_port */
+};
+
+struct cnm_cfg_port {
+	uint16_t port;  /**< host byte order, 1..65535 */
+	uint8_t proto;  /**< IPPROTO_TCP or IPPROTO_UDP */
+};
+
+/** A node of a service group with its weight. */
+struct cnm_cfg_member {
+	uint32_t node;   /**< index into cnm_config.nodes */
+	uint32_t weight; /**< 0 = configured but drained */
+};
+
+struct cnm_cfg_service {
+	char name[CNM_NAME_MAX];
+	struct cnm_addr vip;
+	enum cnm_policy policy;
+	uint32_t n_ports;           /**< weighted, sticky: >= 1; sticky-wild: 0 */
+	struct cnm_cfg_port *ports;
+	uint8_t protocols;          /**< sticky-wild: CNM_PROTO_BIT_*, else 0 */
+	uint32_t n_members;         /**< in the order of the file */
+	struct cnm_cfg_member *members;
+	uint32_t pdt_size;          /**< power of two; the global pdt_size unless set */
+	bool arp;                   /**< answer ARP / ND for the VIP on the public port */
+};
+
+struct cnm_config {
+	char path[4096];                        /**< file it came from, for messages */
+	char public_port[CNM_NAME_MAX];
+	char private_ports[CNM_MAX_PRIVATE][CNM_NAME_MAX];
+	uint32_t n_private;
+	char local_port[CNM_NAME_MAX];          /**< "" when absent */
+	int32_t default_node;                   /**< index into nodes, -1 when absent */
+	uint32_t n_nodes;
+	struct cnm_cfg_node *nodes;
+	uint32_t n_services;
+	struct cnm_cfg_service *services;
+	uint32_t pdt_size;                      /**< default PDT size */
+	uint32_t hash_key;                      /**< key of the client hash */
+	char control_socket[CNM_PATH_MAX];      /**< "" = none */
+	/* TCP forwarding list */
+	uint32_t conn_max;                      /**< entries per worker */
+	uint32_t conn_timeout_s;                /**< established, idle */
+	uint32_t conn_closing_s;                /**< after FIN or RST */
+	uint32_t conn_syn_s;                    /**< half open */
+	/* node liveness */
+	uint32_t health_interval_ms;
+	uint32_t health_timeout_ms;
+	uint32_t health_rise;
+	uint32_t health_fall;
+};
+
+/**
+ * Read and validate a configuration file.
+ *
+ * @param path  file to read
+ * @param err   receives "FILE: KEY: what was expected" on failure
+ * @param errlen size of err (CNM_ERR_MAX is enough)
+ * @return the configuration, or NULL with err filled in.
+ */
+struct cnm_config *cnm_config_load(const char *path, char *err, size_t errlen);
+
+/**
+ * Validate a configuration held in memory; @p name stands for the file name in
+ * messages. Same rules and results as cnm_config_load().
+ */
+struct cnm_config *cnm_config_parse(const char *text, size_t len, const char *name,
+		char *err, size_t errlen);
+
+/** Free a configuration (NULL is fine). */
+void cnm_config_free(struct cnm_config *cfg);
+
+/** Name of a policy as written in the file ("weighted", "sticky", "sticky-wild"). */
+const char *cnm_policy_name(enum cnm_policy p);
+
+/** Index of the node called @p name, or -1. */
+int cnm_config_node_index(const struct cnm_config *cfg, const char *name);
+
+/** Index of the service called @p name, or -1. */
+int cnm_config_service_index(const struct cnm_config *cfg, const char *name);
+
+/** Format an address as text (inet_ntop); returns @p buf. */
+const char *cnm_addr_str(const struct cnm_addr *a, char *buf, size_t len);
+
+#endif /* CNM_CONFIG_H */

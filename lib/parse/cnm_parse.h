@@ -1,0 +1,66 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/**
+ * @file
+ * Packet parser: Ethernet (up to two VLAN tags), ARP, IPv4, IPv6 (extension
+ * headers), TCP and UDP. Pure code over a byte buffer: no mbuf, no EAL, so
+ * unit tests and fuzzers call it directly. Every length field is checked
+ * before anything past it is read.
+ */
+#ifndef CNM_PARSE_H
+#define CNM_PARSE_H
+
+#include <stdint.h>
+
+#include "cnm_stats.h"
+
+/** How many bytes of a frame the parser may need: headers only. */
+#define CNM_PARSE_HDR_MAX 256
+
+/** Key of both service tables. The second table uses port 0. */
+struct cnm_svc_key {
+	uint8_t addr[16]; /**< destination address; IPv4 in the first 4 bytes, rest 0 */
+	uint16_t port;    /**< destination port, network byte order; 0 in the second table */
+	uint8_t proto;    /**< IPPROTO_TCP, IPPROTO_UDP, or another IP protocol */
+	uint8_t family;   /**< AF_INET or AF_INET6 */
+} __attribute__((packed));
+
+/** What a frame is, once parsed. */
+enum cnm_pkt_kind {
+	CNM_PKT_IP = 0,  /**< IPv4 or IPv6: look the service up */
+	CNM_PKT_ARP = 1, /**< ARP: to the local port */
+};
+
+/* TCP flags as in the header */
+#define CNM_TCP_FIN 0x01
+#define CNM_TCP_SYN 0x02
+#define CNM_TCP_RST 0x04
+#define CNM_TCP_ACK 0x10
+
+/** A parsed frame. */
+struct cnm_flow {
+	struct cnm_svc_key key; /**< destination: the service lookup key */
+	uint8_t src[16];        /**< source address, as key.addr */
+	uint16_t sport;         /**< source port, network order; 0 if none */
+	uint16_t l3_off;        /**< offset of the IP header */
+	uint16_t l3_len;        /**< IP total length (header + payload) */
+	uint16_t l4_off;        /**< offset of the TCP/UDP header; 0 if none */
+	uint8_t kind;           /**< enum cnm_pkt_kind */
+	uint8_t has_ports;      /**< TCP or UDP with its header present */
+	uint8_t tcp_flags;      /**< TCP flags byte, 0 otherwise */
+	uint8_t n_vlan;         /**< VLAN tags in front of the IP header */
+	uint8_t frag;           /**< 1: first fragment of a fragmented datagram */
+};
+
+/**
+ * Parse a frame.
+ *
+ * @param p       the first bytes of the frame
+ * @param caplen  how many bytes @p p holds (at least the headers, or the whole frame)
+ * @param wirelen the frame's whole length (the mbuf's pkt_len)
+ * @param f       filled in when the result is CNM_DROP_NONE
+ * @return CNM_DROP_NONE, or the reason to drop the frame.
+ */
+enum cnm_drop cnm_parse(const uint8_t *p, uint32_t caplen, uint32_t wirelen,
+		struct cnm_flow *f);
+
+#endif /* CNM_PARSE_H */

@@ -1,0 +1,202 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+#include <netinet/in.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "cnm_parse.h"
+
+#define ETH_HLEN 14
+#define ET_IPV4 0x0800
+#define ET_IPV6 0x86dd
+#define ET_ARP 0x0806
+#define ET_VLAN 0x8100
+#define ET_QINQ 0x88a8
+#define VLAN_MAX 2
+#define IPV6_EXT_MAX 8
+
+static inline uint16_t
+rd16(const uint8_t *p)
+{
+	return (uint16_t)((p[0] << 8) | p[1]);
+}
+
+/* Source addresses no client can have. */
+static int
+martian4(const uint8_t *a)
+{
+	return a[0] == 0 || a[0] == 127 || a[0] >= 224;
+}
+
+static int
+martian6(const uint8_t *a)
+{
+	static const uint8_t zero[16];
+	static const uint8_t loop[16] = { [15] = 1 };
+
+	return a[0] == 0xff || memcmp(a, zero, 16) == 0 || memcmp(a, loop, 16) == 0;
+}
+
+/* TCP or UDP header at l4 within an IP payload ending at end. */
+static enum cnm_drop
+parse_l4(const uint8_t *p, uint32_t caplen, uint32_t l4, uint32_t end, struct cnm_flow *f)
+{
+	uint8_t proto = f->key.proto;
+	uint32_t need;
+
+	if (proto == IPPROTO_TCP)
+		need = 20;
+	else if (proto == IPPROTO_UDP)
+		need = 8;
+	else
+		return CNM_DROP_NONE; /* another protocol: no ports, non-scalable */
+
+	if (l4 + need > end || l4 + need > caplen)
+		return CNM_DROP_L4_TRUNCATED;
+	f->l4_off = (uint16_t)l4;
+	memcpy(&f->sport, p + l4, 2);
+	memcpy(&f->key.port, p + l4 + 2, 2);
+	if (f->sport == 0 || f->key.port == 0)
+		return CNM_DROP_PORT_ZERO;
+	if (proto == IPPROTO_TCP) {
+		uint32_t doff = (uint32_t)(p[l4 + 12] >> 4) * 4;
+		uint8_t fl = p[l4 + 13];
+
+		if (doff < 20 || l4 + doff > end)
+			return CNM_DROP_TCP_DOFF;
+		if ((fl & CNM_TCP_SYN) && (fl & (CNM_TCP_FIN | CNM_TCP_RST)))
+			return CNM_DROP_TCP_FLAGS;
+		f->tcp_flags = fl;
+	}
+	f->has_ports = 1;
+	return CNM_DROP_NONE;
+}
+
+static enum cnm_drop
+parse_ipv4(const uint8_t *p, uint32_t caplen, uint32_t wirelen, uint32_t off,
+		struct cnm_flow *f)
+{
+	const uint8_t *ip = p + off;
+	uint32_t ihl, tot;
+	uint16_t fragw;
+
+	if (off + 20 > caplen || off + 20 > wirelen)
+		return CNM_DROP_IPV4_TRUNCATED;
+	if ((ip[0] >> 4) != 4)
+		return CNM_DROP_IPV4_VERSION;
+	ihl = (uint32_t)(ip[0] & 0xf) * 4;
+	if (ihl < 20)
+		return CNM_DROP_IPV4_IHL;
+	if (off + ihl > caplen || off + ihl > wirelen)
+		return CNM_DROP_IPV4_IHL_BEYOND;
+	tot = rd16(ip + 2);
+	if (off + tot > wirelen)
+		return CNM_DROP_IPV4_TOTLEN_BEYOND;
+	if (tot < ihl)
+		return CNM_DROP_IPV4_TOTLEN_BELOW;
+	if (martian4(ip + 12))
+		return CNM_DROP_MARTIAN_SRC;
+
+	f->key.family = AF_INET;
+	f->key.proto = ip[9];
+	memcpy(f->key.addr, ip + 16, 4);
+	memcpy(f->src, ip + 12, 4);
+	f->l3_off = (uint16_t)off;
+	f->l3_len = (uint16_t)tot;
+
+	fragw = rd16(ip + 6);
+	if (fragw & 0x1fff)
+		return CNM_DROP_FRAGMENT; /* non-first fragment: no L4 header */
+	if (fragw & 0x2000)
+		f->frag = 1;
+	return parse_l4(p, caplen, off + ihl, off + tot, f);
+}
+
+static enum cnm_drop
+parse_ipv6(const uint8_t *p, uint32_t caplen, uint32_t wirelen, uint32_t off,
+		struct cnm_flow *f)
+{
+	const uint8_t *ip = p + off;
+	uint32_t end, l4, n;
+	uint8_t nh;
+
+	if (off + 40 > caplen || off + 40 > wirelen)
+		return CNM_DROP_IPV6_TRUNCATED;
+	if ((ip[0] >> 4) != 6)
+		return CNM_DROP_IPV6_VERSION;
+	end = off + 40 + rd16(ip + 4);
+	if (end > wirelen)
+		return CNM_DROP_IPV6_PAYLEN;
+	if (martian6(ip + 8))
+		return CNM_DROP_MARTIAN_SRC;
+
+	f->key.family = AF_INET6;
+	memcpy(f->key.addr, ip + 24, 16);
+	memcpy(f->src, ip + 8, 16);
+	f->l3_off = (uint16_t)off;
+	f->l3_len = (uint16_t)(end - off);
+
+	nh = ip[6];
+	l4 = off + 40;
+	for (n = 0;; n++) {
+		if (nh != IPPROTO_HOPOPTS && nh != IPPROTO_ROUTING &&
+				nh != IPPROTO_DSTOPTS && nh != IPPROTO_FRAGMENT)
+			break;
+		if (n == IPV6_EXT_MAX || l4 + 8 > end || l4 + 8 > caplen)
+			return CNM_DROP_IPV6_EXT;
+		if (nh == IPPROTO_FRAGMENT) {
+			uint16_t fo = rd16(p + l4 + 2);
+
+			if (fo & 0xfff8)
+				return CNM_DROP_FRAGMENT;
+			if (fo & 1)
+				f->frag = 1;
+			nh = p[l4];
+			l4 += 8;
+		} else {
+			uint32_t len = ((uint32_t)p[l4 + 1] + 1) * 8;
+
+			nh = p[l4];
+			l4 += len;
+		}
+		if (l4 > end)
+			return CNM_DROP_IPV6_EXT;
+	}
+	f->key.proto = nh;
+	return parse_l4(p, caplen, l4, end, f);
+}
+
+enum cnm_drop
+cnm_parse(const uint8_t *p, uint32_t caplen, uint32_t wirelen, struct cnm_flow *f)
+{
+	uint32_t off = 12;
+	uint16_t et;
+
+	memset(f, 0, sizeof(*f));
+	if (caplen > wirelen)
+		caplen = wirelen;
+	if (caplen < ETH_HLEN)
+		return CNM_DROP_RUNT;
+	et = rd16(p + off);
+	while (et == ET_VLAN || et == ET_QINQ) {
+		if (f->n_vlan == VLAN_MAX)
+			return CNM_DROP_VLAN_DEPTH;
+		off += 4;
+		if (off + 2 > caplen)
+			return CNM_DROP_RUNT;
+		f->n_vlan++;
+		et = rd16(p + off);
+	}
+	off += 2;
+	switch (et) {
+	case ET_IPV4:
+		return parse_ipv4(p, caplen, wirelen, off, f);
+	case ET_IPV6:
+		return parse_ipv6(p, caplen, wirelen, off, f);
+	case ET_ARP:
+		f->kind = CNM_PKT_ARP;
+		f->l3_off = (uint16_t)off;
+		return CNM_DROP_NONE;
+	default:
+		return CNM_DROP_ETHERTYPE;
+	}
+}

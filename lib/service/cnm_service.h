@@ -1,0 +1,212 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/**
+ * @file
+ * The service tables (patent FIG. 7) and node selection (FIG. 6 steps 605-611).
+ *
+ * - first table, an rte_hash keyed on (protocol, address, port): services of
+ *   policy weighted and sticky;
+ * - second table, an rte_hash keyed on (protocol, address) (port 0 in the key):
+ *   sticky-wild services;
+ * - a service group (struct cnm_svc) holds its PDT; a node is picked by a keyed
+ *   hash of the client over it.
+ *
+ * The control lcore is the only writer. Workers read through pointers that
+ * the control lcore publishes with release stores and frees only after an
+ * RCU (QSBR) grace period. The decision itself (cnm_decide()) is a pure
+ * function of a parsed flow and the tables.
+ */
+#ifndef CNM_SERVICE_H
+#define CNM_SERVICE_H
+
+#include <stdint.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include <rte_common.h>
+#include <rte_hash_crc.h>
+
+#include "cnm_config.h"
+#include "cnm_parse.h"
+#include "cnm_pdt.h"
+#include "cnm_stats.h"
+
+struct rte_hash;
+struct rte_rcu_qsbr;
+
+/** A service group, as the workers see it. Hot fields share one cache line. */
+struct cnm_svc {
+	struct cnm_pdt *pdt;  /**< RCU: published with a release store */
+	uint32_t hash_key;    /**< key of the client hash */
+	uint16_t id;          /**< index into counters and cnm_lb.svc */
+	uint8_t policy;       /**< enum cnm_policy */
+	uint8_t hash_port;    /**< 1: hash source address and port (weighted) */
+	uint8_t family;       /**< of the VIP */
+	uint8_t pad[3];
+	/* cold: control side only */
+	uint32_t pdt_size __rte_cache_aligned;
+	uint32_t n_members;
+	struct cnm_cfg_member *members;   /**< configured nodes and weights */
+	struct cnm_cfg_service cfg;       /**< as configured (ports, vip, name) */
+};
+
+/** A node, as the workers see it: 16 bytes. */
+struct cnm_node {
+	uint64_t mac;   /**< destination MAC in bytes 0..5 (memory order); 0 = unresolved */
+	uint16_t port;  /**< private port index */
+	uint8_t up;     /**< in the instance list: eligible for PDT entries */
+	uint8_t used;   /**< slot holds a configured node */
+	uint32_t pad;
+};
+
+/** Everything the data path reads to take a decision. */
+struct cnm_lb {
+	struct rte_hash *h1;            /**< (proto, addr, port) -> struct cnm_svc * */
+	struct rte_hash *h2;            /**< (proto, addr) -> struct cnm_svc * */
+	int32_t default_node;           /**< node id for non-scalable traffic, -1 none */
+	uint8_t has_local;              /**< a local port exists */
+	uint32_t hash_key;
+	uint32_t n_private;
+	struct rte_rcu_qsbr *qsbr;      /**< grace periods before frees */
+	struct cnm_node node[CNM_MAX_NODES];
+	struct cnm_cfg_node node_cfg[CNM_MAX_NODES];
+	struct cnm_svc *svc[CNM_MAX_SERVICES]; /**< by id; NULL = free slot */
+	uint32_t n_nodes;               /**< highest used node id + 1 */
+	uint32_t n_svc;                 /**< highest used service id + 1 */
+};
+
+/** What to do with a frame. */
+enum cnm_verdict {
+	CNM_V_FORWARD = 0, /**< MAC-rewrite to a node of a scalable service */
+	CNM_V_DEFAULT,     /**< non-scalable, to the default node */
+	CNM_V_LOCAL,       /**< non-scalable or ARP, unchanged to the local port */
+	CNM_V_DROP,        /**< dropped; see the reason */
+};
+
+/** A decision. */
+struct cnm_decision {
+	uint8_t verdict;   /**< enum cnm_verdict */
+	uint8_t reason;    /**< enum cnm_drop when verdict == CNM_V_DROP */
+	uint16_t node;     /**< CNM_V_FORWARD, CNM_V_DEFAULT */
+	int32_t svc;       /**< service id, -1 when non-scalable */
+};
+
+/**
+ * Build the tables of a configuration. Nodes without a MAC start down.
+ * @return NULL with rte_errno set on failure. Needs EAL (rte_hash).
+ */
+struct cnm_lb *cnm_lb_create(const struct cnm_config *cfg, const char *name,
+		struct rte_rcu_qsbr *qsbr);
+
+void cnm_lb_free(struct cnm_lb *lb);
+
+/**
+ * Look up to 64 keys in both tables: svc[i] is the service of keys[i], or
+ * NULL when non-scalable. Keys that miss the first table are looked up again
+ * with port 0 in the second.
+ */
+void cnm_lb_lookup_bulk(const struct cnm_lb *lb, const struct cnm_svc_key *const *keys,
+		unsigned int n, struct cnm_svc **svc);
+
+/** fmix32 of MurmurHash3: spreads the bits of a CRC over the whole word. */
+static inline uint32_t
+cnm_fmix32(uint32_t h)
+{
+	h ^= h >> 16;
+	h *= 0x85ebca6bu;
+	h ^= h >> 13;
+	h *= 0xc2b2ae35u;
+	h ^= h >> 16;
+	return h;
+}
+
+/**
+ * Keyed client hash (FIG. 6 steps 606/607): CRC32-C of the source address,
+ * and of the source port when @p with_port, seeded with the key, then mixed.
+ * The same on every machine (hardware CRC and DPDK's software CRC agree).
+ */
+static inline uint32_t
+cnm_client_hash(uint32_t key, const struct cnm_flow *f, int with_port)
+{
+	uint32_t h = key;
+	uint32_t w;
+
+	if (f->key.family == AF_INET) {
+		memcpy(&w, f->src, 4);
+		h = rte_hash_crc_4byte(w, h);
+	} else {
+		uint64_t a, b;
+
+		memcpy(&a, f->src, 8);
+		memcpy(&b, f->src + 8, 8);
+		h = rte_hash_crc_8byte(a, h);
+		h = rte_hash_crc_8byte(b, h);
+	}
+	if (with_port)
+		h = rte_hash_crc_2byte(f->sport, h);
+	return cnm_fmix32(h);
+}
+
+/** Node for a flow of a scalable service, CNM_NODE_NONE when the PDT is empty. */
+static inline uint16_t
+cnm_select(const struct cnm_svc *s, const struct cnm_flow *f)
+{
+	/* Acquire pairs with the control lcore's release store of a new PDT:
+	 * the entries are visible before the pointer is. */
+	const struct cnm_pdt *pdt = __atomic_load_n(&s->pdt, __ATOMIC_ACQUIRE);
+	uint32_t h = cnm_client_hash(s->hash_key, f, s->hash_port);
+
+	return pdt->entries[h & pdt->mask];
+}
+
+/**
+ * The whole decision for one parsed frame, without I/O: service lookup,
+ * selection, non-scalable handling. cnm_parse() must have returned
+ * CNM_DROP_NONE for @p f.
+ */
+void cnm_decide(const struct cnm_lb *lb, const struct cnm_flow *f, struct cnm_decision *d);
+
+/**
+ * Complete a decision once the service of the flow is known (NULL:
+ * non-scalable). Used by cnm_decide() and by the burst path after its bulk
+ * lookup.
+ */
+static inline void
+cnm_decide_svc(const struct cnm_lb *lb, const struct cnm_svc *s, const struct cnm_flow *f,
+		struct cnm_decision *d)
+{
+	d->reason = CNM_DROP_NONE;
+	if (s != NULL) {
+		uint16_t node = cnm_select(s, f);
+
+		d->svc = s->id;
+		if (unlikely(node == CNM_NODE_NONE)) {
+			d->verdict = CNM_V_DROP;
+			d->reason = CNM_DROP_NO_ACTIVE_NODE;
+			return;
+		}
+		d->verdict = CNM_V_FORWARD;
+		d->node = node;
+		return;
+	}
+	d->svc = -1;
+	if (lb->has_local) {
+		d->verdict = CNM_V_LOCAL;
+	} else if (lb->default_node >= 0) {
+		d->verdict = CNM_V_DEFAULT;
+		d->node = (uint16_t)lb->default_node;
+	} else {
+		d->verdict = CNM_V_DROP;
+		d->reason = CNM_DROP_NO_SERVICE;
+	}
+}
+
+/** Rebuild the PDT of service @p id from its members and the nodes' state. 0 or -errno. */
+int cnm_lb_svc_rebuild(struct cnm_lb *lb, uint16_t id);
+
+/** Service id by name, or -1. */
+int cnm_lb_svc_find(const struct cnm_lb *lb, const char *name);
+
+/** Node id by name, or -1. */
+int cnm_lb_node_find(const struct cnm_lb *lb, const char *name);
+
+#endif /* CNM_SERVICE_H */

@@ -1,0 +1,337 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <netinet/in.h>
+
+#include <rte_errno.h>
+#include <rte_hash.h>
+#include <rte_log.h>
+#include <rte_rcu_qsbr.h>
+
+#include "cnm_service.h"
+
+RTE_LOG_REGISTER(cnm_logtype_service, cnm.service, NOTICE);
+#define SVC_LOG(level, fmt, ...) \
+	rte_log(RTE_LOG_##level, cnm_logtype_service, "service: " fmt "\n", ##__VA_ARGS__)
+
+#define H1_ENTRIES 65536
+#define H2_ENTRIES 16384
+
+static struct rte_hash *
+table_create(const char *prefix, const char *name, uint32_t entries, struct rte_rcu_qsbr *qsbr)
+{
+	struct rte_hash_parameters p = {
+		.entries = entries,
+		.key_len = sizeof(struct cnm_svc_key),
+		.hash_func = rte_hash_crc,
+		.hash_func_init_val = 0,
+		.socket_id = SOCKET_ID_ANY,
+		/* one writer (the control lcore), lock-free readers (workers) */
+		.extra_flag = RTE_HASH_EXTRA_FLAGS_RW_CONCURRENCY_LF,
+	};
+	struct rte_hash_rcu_config rcu = {
+		.v = qsbr,
+		.mode = RTE_HASH_QSBR_MODE_SYNC,
+	};
+	char hname[RTE_HASH_NAMESIZE];
+	struct rte_hash *h;
+
+	snprintf(hname, sizeof(hname), "%s_%s", prefix, name);
+	p.name = hname;
+	h = rte_hash_create(&p);
+	if (h == NULL)
+		return NULL;
+	/* rte_hash_rcu_qsbr_add() returns 1 on error, not a negative errno */
+	if (qsbr != NULL && rte_hash_rcu_qsbr_add(h, &rcu) != 0) {
+		int e = rte_errno;
+
+		rte_hash_free(h);
+		rte_errno = e;
+		return NULL;
+	}
+	return h;
+}
+
+static void
+svc_key(struct cnm_svc_key *k, const struct cnm_addr *a, uint8_t proto, uint16_t port)
+{
+	memset(k, 0, sizeof(*k));
+	memcpy(k->addr, a->bytes, 16);
+	k->family = a->family;
+	k->proto = proto;
+	k->port = htons(port);
+}
+
+static void
+svc_free(struct cnm_svc *s)
+{
+	if (s == NULL)
+		return;
+	cnm_pdt_free(s->pdt);
+	free(s->members);
+	free(s->cfg.ports);
+	free(s);
+}
+
+int
+cnm_lb_svc_rebuild(struct cnm_lb *lb, uint16_t id)
+{
+	struct cnm_svc *s = lb->svc[id];
+	struct cnm_pdt_member *m;
+	struct cnm_pdt *old, *pdt;
+	uint32_t i, n = 0;
+
+	if (s == NULL)
+		return -ENOENT;
+	m = calloc(s->n_members + 1, sizeof(*m));
+	if (m == NULL)
+		return -ENOMEM;
+	for (i = 0; i < s->n_members; i++) {
+		const struct cnm_node *nd = &lb->node[s->members[i].node];
+
+		if (!nd->used || !nd->up)
+			continue;
+		m[n].node = (uint16_t)s->members[i].node;
+		m[n].weight = s->members[i].weight;
+		n++;
+	}
+	old = s->pdt;
+	pdt = cnm_pdt_update(old, s->pdt_size, m, n);
+	free(m);
+	if (pdt == NULL)
+		return -errno;
+	/* Release: the entries written by the builder are visible to a worker
+	 * before it can see the pointer (pairs with the acquire in cnm_select). */
+	__atomic_store_n(&s->pdt, pdt, __ATOMIC_RELEASE);
+	if (old != NULL) {
+		/* No worker may still read the old table once this returns. */
+		if (lb->qsbr != NULL)
+			rte_rcu_qsbr_synchronize(lb->qsbr, RTE_QSBR_THRID_INVALID);
+		cnm_pdt_free(old);
+	}
+	return 0;
+}
+
+static int
+svc_add_keys(struct cnm_lb *lb, struct cnm_svc *s)
+{
+	const struct cnm_cfg_service *c = &s->cfg;
+	struct cnm_svc_key k;
+	uint32_t i;
+	int ret;
+
+	if (c->policy == CNM_POLICY_STICKY_WILD) {
+		static const uint8_t protos[2] = { IPPROTO_TCP, IPPROTO_UDP };
+
+		for (i = 0; i < 2; i++) {
+			if (!(c->protocols & (1u << i)))
+				continue;
+			svc_key(&k, &c->vip, protos[i], 0);
+			ret = rte_hash_add_key_data(lb->h2, &k, s);
+			if (ret < 0)
+				return ret;
+		}
+		return 0;
+	}
+	for (i = 0; i < c->n_ports; i++) {
+		svc_key(&k, &c->vip, c->ports[i].proto, c->ports[i].port);
+		ret = rte_hash_add_key_data(lb->h1, &k, s);
+		if (ret < 0)
+			return ret;
+	}
+	return 0;
+}
+
+static struct cnm_svc *
+svc_create(struct cnm_lb *lb, const struct cnm_config *cfg, const struct cnm_cfg_service *c,
+		uint16_t id)
+{
+	struct cnm_svc *s;
+
+	if (posix_memalign((void **)&s, RTE_CACHE_LINE_SIZE, sizeof(*s)) != 0)
+		return NULL;
+	memset(s, 0, sizeof(*s));
+	s->id = id;
+	s->policy = (uint8_t)c->policy;
+	s->hash_port = c->policy == CNM_POLICY_WEIGHTED;
+	s->family = c->vip.family;
+	s->hash_key = cfg->hash_key;
+	s->pdt_size = c->pdt_size ? c->pdt_size : cfg->pdt_size;
+	s->cfg = *c;
+	s->cfg.ports = NULL;
+	s->cfg.members = NULL;
+	s->n_members = c->n_members;
+	s->members = calloc(c->n_members + 1, sizeof(*s->members));
+	s->cfg.ports = calloc(c->n_ports + 1, sizeof(*s->cfg.ports));
+	if (s->members == NULL || s->cfg.ports == NULL) {
+		svc_free(s);
+		return NULL;
+	}
+	memcpy(s->members, c->members, c->n_members * sizeof(*s->members));
+	memcpy(s->cfg.ports, c->ports, c->n_ports * sizeof(*s->cfg.ports));
+	s->cfg.members = s->members;
+	lb->svc[id] = s;
+	if (cnm_lb_svc_rebuild(lb, id) != 0) {
+		lb->svc[id] = NULL;
+		svc_free(s);
+		return NULL;
+	}
+	return s;
+}
+
+struct cnm_lb *
+cnm_lb_create(const struct cnm_config *cfg, const char *name, struct rte_rcu_qsbr *qsbr)
+{
+	struct cnm_lb *lb;
+	uint32_t i;
+	int ret;
+
+	if (cfg->n_nodes > CNM_MAX_NODES || cfg->n_services > CNM_MAX_SERVICES) {
+		rte_errno = E2BIG;
+		return NULL;
+	}
+	if (posix_memalign((void **)&lb, RTE_CACHE_LINE_SIZE, sizeof(*lb)) != 0) {
+		rte_errno = ENOMEM;
+		return NULL;
+	}
+	memset(lb, 0, sizeof(*lb));
+	lb->qsbr = qsbr;
+	lb->hash_key = cfg->hash_key;
+	lb->default_node = cfg->default_node;
+	lb->has_local = cfg->local_port[0] != '\0';
+	lb->n_private = cfg->n_private ? cfg->n_private : 1;
+	lb->h1 = table_create("cnm_h1", name, H1_ENTRIES, qsbr);
+	lb->h2 = table_create("cnm_h2", name, H2_ENTRIES, qsbr);
+	if (lb->h1 == NULL || lb->h2 == NULL) {
+		ret = rte_errno;
+		goto fail;
+	}
+	for (i = 0; i < cfg->n_nodes; i++) {
+		struct cnm_node *nd = &lb->node[i];
+
+		lb->node_cfg[i] = cfg->nodes[i];
+		nd->used = 1;
+		nd->port = (uint16_t)(i % lb->n_private);
+		if (cfg->nodes[i].has_mac) {
+			memcpy(&nd->mac, cfg->nodes[i].mac, 6);
+			nd->up = 1;
+		}
+	}
+	lb->n_nodes = cfg->n_nodes;
+	for (i = 0; i < cfg->n_services; i++) {
+		struct cnm_svc *s = svc_create(lb, cfg, &cfg->services[i], (uint16_t)i);
+
+		if (s == NULL) {
+			ret = ENOMEM;
+			goto fail;
+		}
+		ret = svc_add_keys(lb, s);
+		if (ret < 0) {
+			SVC_LOG(ERR, "cannot add the keys of service %s: %s",
+				s->cfg.name, strerror(-ret));
+			ret = -ret;
+			goto fail;
+		}
+	}
+	lb->n_svc = cfg->n_services;
+	return lb;
+fail:
+	cnm_lb_free(lb);
+	rte_errno = ret;
+	return NULL;
+}
+
+void
+cnm_lb_free(struct cnm_lb *lb)
+{
+	uint32_t i;
+
+	if (lb == NULL)
+		return;
+	rte_hash_free(lb->h1);
+	rte_hash_free(lb->h2);
+	for (i = 0; i < CNM_MAX_SERVICES; i++)
+		svc_free(lb->svc[i]);
+	free(lb);
+}
+
+void
+cnm_lb_lookup_bulk(const struct cnm_lb *lb, const struct cnm_svc_key *const *keys,
+		unsigned int n, struct cnm_svc **svc)
+{
+	struct cnm_svc_key k2[RTE_HASH_LOOKUP_BULK_MAX];
+	const void *p2[RTE_HASH_LOOKUP_BULK_MAX];
+	void *d2[RTE_HASH_LOOKUP_BULK_MAX];
+	uint8_t idx[RTE_HASH_LOOKUP_BULK_MAX];
+	uint64_t hits = 0, hits2 = 0;
+	unsigned int i, m = 0;
+
+	if (n == 0)
+		return;
+	rte_hash_lookup_bulk_data(lb->h1, (const void **)(uintptr_t)keys, n, &hits,
+			(void **)svc);
+	if (likely(hits == (n == 64 ? UINT64_MAX : (1ULL << n) - 1)))
+		return;
+	/* Second lookup (FIG. 7 step 706): protocol and address only. */
+	for (i = 0; i < n; i++) {
+		if (hits & (1ULL << i))
+			continue;
+		svc[i] = NULL;
+		k2[m] = *keys[i];
+		k2[m].port = 0;
+		p2[m] = &k2[m];
+		idx[m] = (uint8_t)i;
+		m++;
+	}
+	rte_hash_lookup_bulk_data(lb->h2, p2, m, &hits2, d2);
+	for (i = 0; i < m; i++)
+		if (hits2 & (1ULL << i))
+			svc[idx[i]] = d2[i];
+}
+
+void
+cnm_decide(const struct cnm_lb *lb, const struct cnm_flow *f, struct cnm_decision *d)
+{
+	const struct cnm_svc_key *k = &f->key;
+	struct cnm_svc *s = NULL;
+
+	if (f->kind == CNM_PKT_ARP) {
+		/* ARP belongs to the interface node's own stack */
+		d->svc = -1;
+		d->reason = CNM_DROP_NONE;
+		if (lb->has_local) {
+			d->verdict = CNM_V_LOCAL;
+		} else {
+			d->verdict = CNM_V_DROP;
+			d->reason = CNM_DROP_NO_SERVICE;
+		}
+		return;
+	}
+	cnm_lb_lookup_bulk(lb, &k, 1, &s);
+	cnm_decide_svc(lb, s, f, d);
+}
+
+int
+cnm_lb_svc_find(const struct cnm_lb *lb, const char *name)
+{
+	uint32_t i;
+
+	for (i = 0; i < lb->n_svc; i++)
+		if (lb->svc[i] != NULL && strcmp(lb->svc[i]->cfg.name, name) == 0)
+			return (int)i;
+	return -1;
+}
+
+int
+cnm_lb_node_find(const struct cnm_lb *lb, const char *name)
+{
+	uint32_t i;
+
+	for (i = 0; i < lb->n_nodes; i++)
+		if (lb->node[i].used && strcmp(lb->node_cfg[i].name, name) == 0)
+			return (int)i;
+	return -1;
+}

@@ -1,0 +1,91 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cnm_stats.h"
+
+static const char *const drop_names[CNM_DROP_MAX] = {
+	[CNM_DROP_NONE] = "none",
+#define CNM_X_NAME(e, n, d) [CNM_DROP_##e] = n,
+	CNM_DROP_REASONS(CNM_X_NAME)
+#undef CNM_X_NAME
+};
+
+static const char *const drop_help[CNM_DROP_MAX] = {
+	[CNM_DROP_NONE] = "not dropped",
+#define CNM_X_HELP(e, n, d) [CNM_DROP_##e] = d,
+	CNM_DROP_REASONS(CNM_X_HELP)
+#undef CNM_X_HELP
+};
+
+const char *
+cnm_drop_name(enum cnm_drop d)
+{
+	return (unsigned int)d < CNM_DROP_MAX ? drop_names[d] : "unknown";
+}
+
+const char *
+cnm_drop_help(enum cnm_drop d)
+{
+	return (unsigned int)d < CNM_DROP_MAX ? drop_help[d] : "unknown";
+}
+
+int
+cnm_wstats_init(struct cnm_wstats *w)
+{
+	memset(w, 0, sizeof(*w));
+	w->svc = calloc(CNM_MAX_SERVICES, sizeof(*w->svc));
+	w->node = calloc(CNM_MAX_NODES, sizeof(*w->node));
+	if (w->svc == NULL || w->node == NULL) {
+		cnm_wstats_fini(w);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+void
+cnm_wstats_fini(struct cnm_wstats *w)
+{
+	free(w->svc);
+	free(w->node);
+	w->svc = NULL;
+	w->node = NULL;
+}
+
+/* Readers run on other threads than the writer: a relaxed load of an aligned
+ * 64-bit counter is enough, a slightly stale value is fine. */
+#define RD(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
+
+void
+cnm_stats_sum(struct cnm_wstats *const *w, unsigned int n, struct cnm_stats_total *t)
+{
+	unsigned int i, j;
+
+	memset(t, 0, sizeof(*t));
+	for (i = 0; i < n; i++) {
+		const struct cnm_wstats *s = w[i];
+
+		t->rx += RD(s->rx);
+		t->forwarded += RD(s->forwarded);
+		t->local += RD(s->local);
+		t->dropped += RD(s->dropped);
+		for (j = 0; j < CNM_DROP_MAX; j++)
+			t->drop[j] += RD(s->drop[j]);
+		t->nonscalable += RD(s->nonscalable);
+		t->to_default += RD(s->to_default);
+		t->local_rx += RD(s->local_rx);
+		t->local_out += RD(s->local_out);
+		t->local_drop += RD(s->local_drop);
+		t->busy_cycles += RD(s->busy_cycles);
+		t->busy_bursts += RD(s->busy_bursts);
+		for (j = 0; j < CNM_MAX_SERVICES; j++) {
+			t->svc[j].pkts += RD(s->svc[j].pkts);
+			t->svc[j].bytes += RD(s->svc[j].bytes);
+		}
+		for (j = 0; j < CNM_MAX_NODES; j++) {
+			t->node[j].pkts += RD(s->node[j].pkts);
+			t->node[j].bytes += RD(s->node[j].bytes);
+		}
+	}
+}
