@@ -43,7 +43,8 @@ void cnm_pdt_quotas(uint32_t size, const struct cnm_pdt_member *m, uint32_t n,
 
 /**
  * Build a new table from nothing. Returns NULL (errno set) when size is not a
- * power of two or memory runs out. Free with cnm_pdt_free().
+ * power of two, a node id repeats or is CNM_NODE_NONE (EINVAL), or memory
+ * runs out (ENOMEM). Free with cnm_pdt_free().
  */
 struct cnm_pdt *cnm_pdt_build(uint32_t size, const struct cnm_pdt_member *m, uint32_t n);
 
@@ -57,7 +58,10 @@ struct cnm_pdt *cnm_pdt_build(uint32_t size, const struct cnm_pdt_member *m, uin
 struct cnm_pdt *cnm_pdt_update(const struct cnm_pdt *old, uint32_t size,
 		const struct cnm_pdt_member *m, uint32_t n);
 
-/** Entries whose owner differs between two tables of the same size. */
+/**
+ * Entries whose owner differs between two tables of the same size. Tables
+ * of different sizes (or NULL, size 0): the larger size, every entry moved.
+ */
 uint32_t cnm_pdt_moved(const struct cnm_pdt *a, const struct cnm_pdt *b);
 
 /** Number of entries @p node holds. */

@@ -55,7 +55,8 @@ struct cnm_node {
 	uint16_t port;  /**< private port index */
 	uint8_t up;     /**< in the instance list: eligible for PDT entries */
 	uint8_t used;   /**< slot holds a configured node */
-	uint32_t pad;
+	uint32_t gen;   /**< bumped when the node goes down or is removed: a tracked
+			     connection recorded under another generation is stale */
 };
 
 /** Everything the data path reads to take a decision. */
@@ -199,6 +200,40 @@ cnm_decide_svc(const struct cnm_lb *lb, const struct cnm_svc *s, const struct cn
 		d->reason = CNM_DROP_NO_SERVICE;
 	}
 }
+
+/*
+ * Run-time changes (FIG. 5A, 5B). Control lcore only: the single writer.
+ * Each builds aside, publishes with a release store, waits for a grace
+ * period, then frees. They return 0 (or an id) or -errno and leave the tables
+ * as they were on error.
+ */
+
+/** Add a service group; returns its id or -EEXIST (name or a key taken), -ENOSPC, -EINVAL. */
+int cnm_lb_svc_add(struct cnm_lb *lb, const struct cnm_cfg_service *c);
+
+/** Remove a service group and its keys. */
+int cnm_lb_svc_del(struct cnm_lb *lb, uint16_t id);
+
+/** Add a node (down until it has a MAC); returns its id, -EEXIST or -ENOSPC. */
+int cnm_lb_node_add(struct cnm_lb *lb, const struct cnm_cfg_node *n);
+
+/** Remove a node from every group and from the node table. */
+int cnm_lb_node_del(struct cnm_lb *lb, uint16_t id);
+
+/** Mark a node up or down (the instance list); every group listing it is rebuilt. */
+int cnm_lb_node_set_up(struct cnm_lb *lb, uint16_t id, int up);
+
+/** Set a node's MAC (ARP resolution, config change); 0 = unresolved. */
+int cnm_lb_node_set_mac(struct cnm_lb *lb, uint16_t id, const uint8_t mac[6]);
+
+/** Add a node to a group or change its weight (0 = drain). */
+int cnm_lb_member_set(struct cnm_lb *lb, uint16_t svc, uint16_t node, uint32_t weight);
+
+/** Remove a node from a group's configured list. */
+int cnm_lb_member_del(struct cnm_lb *lb, uint16_t svc, uint16_t node);
+
+/** Weight of @p node in @p svc, or -ENOENT. */
+int64_t cnm_lb_member_weight(const struct cnm_lb *lb, uint16_t svc, uint16_t node);
 
 /** Rebuild the PDT of service @p id from its members and the nodes' state. 0 or -errno. */
 int cnm_lb_svc_rebuild(struct cnm_lb *lb, uint16_t id);

@@ -335,3 +335,329 @@ cnm_lb_node_find(const struct cnm_lb *lb, const char *name)
 			return (int)i;
 	return -1;
 }
+
+/* ---- run-time changes: control lcore only ---- */
+
+static void
+grace_period(const struct cnm_lb *lb)
+{
+	if (lb->qsbr != NULL)
+		rte_rcu_qsbr_synchronize(lb->qsbr, RTE_QSBR_THRID_INVALID);
+}
+
+/* Does any key of @p c already belong to a service? */
+static int
+svc_keys_taken(const struct cnm_lb *lb, const struct cnm_cfg_service *c)
+{
+	struct cnm_svc_key k;
+	uint32_t i;
+
+	if (c->policy == CNM_POLICY_STICKY_WILD) {
+		if (c->protocols & CNM_PROTO_BIT_TCP) {
+			svc_key(&k, &c->vip, IPPROTO_TCP, 0);
+			if (rte_hash_lookup(lb->h2, &k) >= 0)
+				return 1;
+		}
+		if (c->protocols & CNM_PROTO_BIT_UDP) {
+			svc_key(&k, &c->vip, IPPROTO_UDP, 0);
+			if (rte_hash_lookup(lb->h2, &k) >= 0)
+				return 1;
+		}
+		return 0;
+	}
+	for (i = 0; i < c->n_ports; i++) {
+		svc_key(&k, &c->vip, c->ports[i].proto, c->ports[i].port);
+		if (rte_hash_lookup(lb->h1, &k) >= 0)
+			return 1;
+	}
+	return 0;
+}
+
+static void
+svc_del_keys(struct cnm_lb *lb, const struct cnm_svc *s)
+{
+	const struct cnm_cfg_service *c = &s->cfg;
+	struct cnm_svc_key k;
+	uint32_t i;
+
+	/* With the RCU (SYNC mode) attached, rte_hash frees each key slot only
+	 * after a grace period. */
+	if (c->policy == CNM_POLICY_STICKY_WILD) {
+		if (c->protocols & CNM_PROTO_BIT_TCP) {
+			svc_key(&k, &c->vip, IPPROTO_TCP, 0);
+			(void)rte_hash_del_key(lb->h2, &k);
+		}
+		if (c->protocols & CNM_PROTO_BIT_UDP) {
+			svc_key(&k, &c->vip, IPPROTO_UDP, 0);
+			(void)rte_hash_del_key(lb->h2, &k);
+		}
+		return;
+	}
+	for (i = 0; i < c->n_ports; i++) {
+		svc_key(&k, &c->vip, c->ports[i].proto, c->ports[i].port);
+		(void)rte_hash_del_key(lb->h1, &k);
+	}
+}
+
+int
+cnm_lb_svc_add(struct cnm_lb *lb, const struct cnm_cfg_service *c)
+{
+	struct cnm_config fake;
+	struct cnm_svc *s;
+	uint32_t i, id;
+	int ret;
+
+	if (cnm_lb_svc_find(lb, c->name) >= 0 || svc_keys_taken(lb, c))
+		return -EEXIST;
+	for (i = 0; i < c->n_members; i++)
+		if (c->members[i].node >= CNM_MAX_NODES || !lb->node[c->members[i].node].used)
+			return -EINVAL;
+	for (id = 0; id < CNM_MAX_SERVICES && lb->svc[id] != NULL; id++)
+		;
+	if (id == CNM_MAX_SERVICES)
+		return -ENOSPC;
+	memset(&fake, 0, sizeof(fake));
+	fake.hash_key = lb->hash_key;
+	fake.pdt_size = c->pdt_size ? c->pdt_size : CNM_PDT_SIZE_DEFAULT;
+	/* the service is complete (PDT built) before its keys make it visible */
+	s = svc_create(lb, &fake, c, (uint16_t)id);
+	if (s == NULL)
+		return -ENOMEM;
+	if (id >= lb->n_svc)
+		lb->n_svc = id + 1;
+	ret = svc_add_keys(lb, s);
+	if (ret < 0) {
+		svc_del_keys(lb, s);
+		lb->svc[id] = NULL;
+		grace_period(lb);
+		svc_free(s);
+		return ret;
+	}
+	return (int)id;
+}
+
+int
+cnm_lb_svc_del(struct cnm_lb *lb, uint16_t id)
+{
+	struct cnm_svc *s;
+
+	if (id >= CNM_MAX_SERVICES || lb->svc[id] == NULL)
+		return -ENOENT;
+	s = lb->svc[id];
+	svc_del_keys(lb, s);
+	lb->svc[id] = NULL;
+	/* a worker may still hold s from a lookup of the current burst */
+	grace_period(lb);
+	svc_free(s);
+	while (lb->n_svc > 0 && lb->svc[lb->n_svc - 1] == NULL)
+		lb->n_svc--;
+	return 0;
+}
+
+/* Rebuild every group that lists @p node. */
+static int
+rebuild_groups_of(struct cnm_lb *lb, uint16_t node)
+{
+	uint32_t i, j;
+	int ret, rc = 0;
+
+	for (i = 0; i < lb->n_svc; i++) {
+		const struct cnm_svc *s = lb->svc[i];
+
+		if (s == NULL)
+			continue;
+		for (j = 0; j < s->n_members; j++) {
+			if (s->members[j].node != node)
+				continue;
+			ret = cnm_lb_svc_rebuild(lb, (uint16_t)i);
+			if (ret < 0)
+				rc = ret;
+			break;
+		}
+	}
+	return rc;
+}
+
+int
+cnm_lb_node_add(struct cnm_lb *lb, const struct cnm_cfg_node *n)
+{
+	uint32_t id;
+
+	if (cnm_lb_node_find(lb, n->name) >= 0)
+		return -EEXIST;
+	/* Never-used slots first, then the one free the longest ago: a slot is
+	 * reused as late as possible. Stale connection entries are caught by the
+	 * generation anyway. */
+	for (id = 0; id < CNM_MAX_NODES && lb->node[id].used; id++)
+		;
+	if (id == CNM_MAX_NODES)
+		return -ENOSPC;
+	lb->node_cfg[id] = *n;
+	lb->node[id].port = (uint16_t)(id % lb->n_private);
+	__atomic_store_n(&lb->node[id].mac, 0, __ATOMIC_RELAXED);
+	if (n->has_mac)
+		memcpy(&lb->node[id].mac, n->mac, 6);
+	lb->node[id].up = n->has_mac;
+	lb->node[id].gen++;
+	lb->node[id].used = 1;
+	if (id >= lb->n_nodes)
+		lb->n_nodes = id + 1;
+	return (int)id;
+}
+
+int
+cnm_lb_node_del(struct cnm_lb *lb, uint16_t id)
+{
+	uint32_t i;
+	int ret;
+
+	if (id >= CNM_MAX_NODES || !lb->node[id].used)
+		return -ENOENT;
+	if ((int32_t)id == lb->default_node)
+		return -EBUSY;
+	for (i = 0; i < lb->n_svc; i++)
+		if (lb->svc[i] != NULL && cnm_lb_member_weight(lb, (uint16_t)i, id) >= 0) {
+			ret = cnm_lb_member_del(lb, (uint16_t)i, id);
+			if (ret < 0)
+				return ret;
+		}
+	lb->node[id].up = 0;
+	lb->node[id].gen++;
+	lb->node[id].used = 0;
+	/* no PDT holds it any more; wait before the slot can be reused */
+	grace_period(lb);
+	__atomic_store_n(&lb->node[id].mac, 0, __ATOMIC_RELAXED);
+	return 0;
+}
+
+int
+cnm_lb_node_set_up(struct cnm_lb *lb, uint16_t id, int up)
+{
+	if (id >= CNM_MAX_NODES || !lb->node[id].used)
+		return -ENOENT;
+	if (up && lb->node[id].mac == 0)
+		return -EAGAIN;
+	if (!!lb->node[id].up == !!up)
+		return 0;
+	lb->node[id].up = !!up;
+	if (!up) {
+		/* its tracked connections are dropped from the forwarding lists:
+		 * workers see the new generation and forget them */
+		__atomic_store_n(&lb->node[id].gen, lb->node[id].gen + 1, __ATOMIC_RELAXED);
+	}
+	return rebuild_groups_of(lb, id);
+}
+
+int
+cnm_lb_node_set_mac(struct cnm_lb *lb, uint16_t id, const uint8_t mac[6])
+{
+	uint64_t v = 0;
+
+	if (id >= CNM_MAX_NODES || !lb->node[id].used)
+		return -ENOENT;
+	if (mac != NULL)
+		memcpy(&v, mac, 6);
+	/* one 64-bit word: workers read it whole */
+	__atomic_store_n(&lb->node[id].mac, v, __ATOMIC_RELAXED);
+	if (mac != NULL) {
+		memcpy(lb->node_cfg[id].mac, mac, 6);
+		lb->node_cfg[id].has_mac = true;
+	}
+	return 0;
+}
+
+int64_t
+cnm_lb_member_weight(const struct cnm_lb *lb, uint16_t svc, uint16_t node)
+{
+	const struct cnm_svc *s;
+	uint32_t i;
+
+	if (svc >= CNM_MAX_SERVICES || (s = lb->svc[svc]) == NULL)
+		return -ENOENT;
+	for (i = 0; i < s->n_members; i++)
+		if (s->members[i].node == node)
+			return s->members[i].weight;
+	return -ENOENT;
+}
+
+int
+cnm_lb_member_set(struct cnm_lb *lb, uint16_t svc, uint16_t node, uint32_t weight)
+{
+	struct cnm_cfg_member *m, *old;
+	struct cnm_svc *s;
+	uint32_t i, n;
+	int ret;
+
+	if (svc >= CNM_MAX_SERVICES || (s = lb->svc[svc]) == NULL)
+		return -ENOENT;
+	if (node >= CNM_MAX_NODES || !lb->node[node].used)
+		return -ENOENT;
+	for (i = 0; i < s->n_members; i++) {
+		if (s->members[i].node != node)
+			continue;
+		uint32_t was = s->members[i].weight;
+
+		if (was == weight)
+			return 0;
+		s->members[i].weight = weight;
+		ret = cnm_lb_svc_rebuild(lb, svc);
+		if (ret < 0)
+			s->members[i].weight = was;
+		return ret;
+	}
+	/* members are control-side only: no worker reads them */
+	n = s->n_members;
+	m = calloc(n + 2, sizeof(*m));
+	if (m == NULL)
+		return -ENOMEM;
+	memcpy(m, s->members, n * sizeof(*m));
+	m[n].node = node;
+	m[n].weight = weight;
+	old = s->members;
+	s->members = m;
+	s->cfg.members = m;
+	s->n_members = n + 1;
+	s->cfg.n_members = n + 1;
+	ret = cnm_lb_svc_rebuild(lb, svc);
+	if (ret < 0) {
+		s->members = old;
+		s->cfg.members = old;
+		s->n_members = n;
+		s->cfg.n_members = n;
+		free(m);
+		return ret;
+	}
+	free(old);
+	return 0;
+}
+
+int
+cnm_lb_member_del(struct cnm_lb *lb, uint16_t svc, uint16_t node)
+{
+	struct cnm_svc *s;
+	struct cnm_cfg_member keep;
+	uint32_t i;
+	int ret;
+
+	if (svc >= CNM_MAX_SERVICES || (s = lb->svc[svc]) == NULL)
+		return -ENOENT;
+	for (i = 0; i < s->n_members; i++)
+		if (s->members[i].node == node)
+			break;
+	if (i == s->n_members)
+		return -ENOENT;
+	keep = s->members[i];
+	memmove(&s->members[i], &s->members[i + 1],
+		(s->n_members - i - 1) * sizeof(*s->members));
+	s->n_members--;
+	s->cfg.n_members = s->n_members;
+	ret = cnm_lb_svc_rebuild(lb, svc);
+	if (ret < 0) {
+		memmove(&s->members[i + 1], &s->members[i],
+			(s->n_members - i) * sizeof(*s->members));
+		s->members[i] = keep;
+		s->n_members++;
+		s->cfg.n_members = s->n_members;
+	}
+	return ret;
+}

@@ -1,0 +1,1502 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * cnmux configuration file parser, schema version 1 (docs/config.md).
+ *
+ * Pure code: jansson and libc only, so that unit tests and fuzzers can call
+ * it without EAL. Every error message has the form
+ *
+ *     FILE: KEY: what was expected (got ...)
+ *
+ * where KEY is a JSON path such as "services[1].nodes.node9". On any error
+ * everything allocated so far is freed and NULL is returned.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+
+#include <jansson.h>
+
+#include "cnm_config.h"
+
+#define CNM_KEY_MAX 320          /* a JSON path in a message */
+#define CNM_GOT_MAX 96           /* the "(got ...)" part */
+#define CNM_GOT_STR_MAX 48       /* strings longer than this are cut */
+#define CNM_FILE_MAX (64u << 20) /* largest file cnm_config_load reads */
+
+#define CNM_CONN_MAX_MIN 1024u
+#define CNM_CONN_MAX_MAX (1u << 28)
+#define CNM_CONN_MAX_DEFAULT 65536u
+#define CNM_TIMEOUT_S_MAX 604800u /* one week */
+#define CNM_CONN_TIMEOUT_S_DEFAULT 300u
+#define CNM_CONN_CLOSING_S_DEFAULT 10u
+#define CNM_CONN_SYN_S_DEFAULT 30u
+#define CNM_HEALTH_INTERVAL_MS_DEFAULT 500u
+#define CNM_HEALTH_TIMEOUT_MS_DEFAULT 300u
+#define CNM_HEALTH_RISE_DEFAULT 2u
+#define CNM_HEALTH_FALL_DEFAULT 3u
+
+/* State of one parse: where messages go and what has been built so far. */
+struct cnm_parser {
+	const char *file;
+	char *err;
+	size_t errlen;
+	struct cnm_config *cfg;
+};
+
+/* A name with the index of what it names, for sorting. */
+struct cnm_name_ent {
+	const char *name;
+	uint32_t idx;
+};
+
+/* An address with the index of the node it belongs to, for sorting. */
+struct cnm_addr_ent {
+	struct cnm_addr addr;
+	uint32_t idx;
+};
+
+/*
+ * What a service claims: (vip, proto, port) in the first table, or
+ * (vip, proto) in the second (wild = 1, port = 0).
+ */
+struct cnm_claim {
+	struct cnm_addr vip;
+	uint8_t wild;
+	uint8_t proto;
+	uint16_t port;
+	uint32_t svc;
+	uint32_t item; /* index in ports[] or protocols[] of the service */
+};
+
+static const char *const cnm_top_keys[] = {
+	"version", "ports", "nodes", "services", "default_node", "pdt_size",
+	"hash_key", "control", "conntrack", "health", NULL,
+};
+static const char *const cnm_ports_keys[] = {
+	"public", "private", "local", NULL,
+};
+static const char *const cnm_node_keys[] = {
+	"name", "ip", "mac", "check_port", NULL,
+};
+static const char *const cnm_service_keys[] = {
+	"name", "vip", "policy", "ports", "protocols", "nodes", "pdt_size",
+	"arp", NULL,
+};
+static const char *const cnm_control_keys[] = {
+	"socket", NULL,
+};
+static const char *const cnm_conntrack_keys[] = {
+	"max", "timeout_s", "closing_s", "syn_s", NULL,
+};
+static const char *const cnm_health_keys[] = {
+	"interval_ms", "timeout_ms", "rise", "fall", NULL,
+};
+
+/* Copy @p s into @p buf, cut to @p max bytes, control bytes shown as '?'. */
+static void
+cnm_quote(char *buf, size_t len, const char *s, size_t max)
+{
+	size_t n = strlen(s);
+	bool cut = n > max;
+
+	snprintf(buf, len, "\"%.*s%s\"", (int)(cut ? max : n), s, cut ? "..." : "");
+}
+
+/* Short description of a JSON value for the "(got ...)" part. */
+static void
+cnm_describe(char *buf, size_t len, const json_t *v)
+{
+	if (v == NULL) {
+		snprintf(buf, len, "nothing");
+		return;
+	}
+	switch (json_typeof(v)) {
+	case JSON_OBJECT:
+		snprintf(buf, len, "an object");
+		break;
+	case JSON_ARRAY:
+		snprintf(buf, len, "an array");
+		break;
+	case JSON_STRING:
+		cnm_quote(buf, len, json_string_value(v), CNM_GOT_STR_MAX);
+		break;
+	case JSON_INTEGER:
+		snprintf(buf, len, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+		break;
+	case JSON_REAL:
+		snprintf(buf, len, "%g", json_real_value(v));
+		break;
+	case JSON_TRUE:
+		snprintf(buf, len, "true");
+		break;
+	case JSON_FALSE:
+		snprintf(buf, len, "false");
+		break;
+	case JSON_NULL:
+	default:
+		snprintf(buf, len, "null");
+		break;
+	}
+}
+
+/*
+ * Write "FILE: KEY: EXPECTED (got GOT)" into the error buffer. GOT is
+ * @p got when given, else a description of @p v ("nothing" when NULL).
+ * Returns -1 so that callers can "return cnm_fail(...)".
+ */
+static int __attribute__((format(printf, 5, 6)))
+cnm_fail(struct cnm_parser *p, const char *key, const json_t *v,
+	 const char *got, const char *fmt, ...)
+{
+	char expected[CNM_ERR_MAX];
+	char desc[CNM_GOT_MAX];
+	va_list ap;
+	size_t i;
+
+	errno = EINVAL;
+	if (p->err == NULL || p->errlen == 0)
+		return -1;
+	va_start(ap, fmt);
+	vsnprintf(expected, sizeof(expected), fmt, ap);
+	va_end(ap);
+	if (got == NULL) {
+		cnm_describe(desc, sizeof(desc), v);
+		got = desc;
+	}
+	snprintf(p->err, p->errlen, "%s: %s: %s (got %s)", p->file, key,
+		 expected, got);
+	/* Keys and strings come from the file: keep terminals safe. */
+	for (i = 0; p->err[i] != '\0'; i++) {
+		unsigned char c = (unsigned char)p->err[i];
+
+		if (c < 0x20 || c == 0x7f)
+			p->err[i] = '?';
+	}
+	return -1;
+}
+
+static int
+cnm_fail_nomem(struct cnm_parser *p, const char *key)
+{
+	cnm_fail(p, key, NULL, "out of memory", "memory for the configuration");
+	errno = ENOMEM;
+	return -1;
+}
+
+/* Append @p s to the string in @p buf, cutting it to fit. */
+static void
+cnm_append(char *buf, size_t len, const char *s)
+{
+	size_t used = strnlen(buf, len);
+	size_t n = strlen(s);
+
+	if (used + 1 >= len)
+		return;
+	if (n > len - used - 1)
+		n = len - used - 1;
+	memcpy(buf + used, s, n);
+	buf[used + n] = '\0';
+}
+
+/* "parent.name", or "name" at the top level. */
+static void
+cnm_key(char *buf, size_t len, const char *parent, const char *name)
+{
+	if (len == 0)
+		return;
+	buf[0] = '\0';
+	cnm_append(buf, len, parent);
+	if (parent[0] != '\0')
+		cnm_append(buf, len, ".");
+	cnm_append(buf, len, name);
+}
+
+/* "parent[i]" */
+static void
+cnm_key_idx(char *buf, size_t len, const char *parent, size_t i)
+{
+	char idx[24];
+
+	if (len == 0)
+		return;
+	snprintf(idx, sizeof(idx), "[%zu]", i);
+	buf[0] = '\0';
+	cnm_append(buf, len, parent);
+	cnm_append(buf, len, idx);
+}
+
+/* Check that @p obj is an object and has only keys from @p allowed. */
+static int
+cnm_check_object(struct cnm_parser *p, const char *key, const json_t *obj,
+		 const char *const *allowed)
+{
+	char list[CNM_ERR_MAX / 2];
+	char sub[CNM_KEY_MAX];
+	const char *k;
+	json_t *v;
+	size_t off = 0;
+	size_t i;
+
+	if (!json_is_object(obj))
+		return cnm_fail(p, key, obj, NULL, "an object");
+	json_object_foreach((json_t *)obj, k, v) {
+		for (i = 0; allowed[i] != NULL; i++)
+			if (strcmp(k, allowed[i]) == 0)
+				break;
+		if (allowed[i] != NULL)
+			continue;
+		list[0] = '\0';
+		for (i = 0; allowed[i] != NULL && off < sizeof(list); i++)
+			off += snprintf(list + off, sizeof(list) - off, "%s%s",
+					i == 0 ? "" : ", ", allowed[i]);
+		cnm_key(sub, sizeof(sub), key, k);
+		return cnm_fail(p, sub, NULL, "an unknown key",
+				"one of the keys %s", list);
+	}
+	return 0;
+}
+
+/* An integer in [min, max]. */
+static int
+cnm_get_uint(struct cnm_parser *p, const char *key, const json_t *v,
+	     uint32_t min, uint32_t max, uint32_t *out)
+{
+	json_int_t n;
+
+	if (!json_is_integer(v))
+		return cnm_fail(p, key, v, NULL, "an integer in [%u, %u]",
+				min, max);
+	n = json_integer_value(v);
+	if (n < (json_int_t)min || n > (json_int_t)max)
+		return cnm_fail(p, key, v, NULL, "an integer in [%u, %u]",
+				min, max);
+	*out = (uint32_t)n;
+	return 0;
+}
+
+/* Optional integer member @p name of @p obj; *out keeps its default if absent. */
+static int
+cnm_opt_uint(struct cnm_parser *p, const char *parent, const json_t *obj,
+	     const char *name, uint32_t min, uint32_t max, uint32_t *out)
+{
+	char key[CNM_KEY_MAX];
+	json_t *v = json_object_get(obj, name);
+
+	if (v == NULL)
+		return 0;
+	cnm_key(key, sizeof(key), parent, name);
+	return cnm_get_uint(p, key, v, min, max, out);
+}
+
+static int
+cnm_get_pdt_size(struct cnm_parser *p, const char *key, const json_t *v,
+		 uint32_t *out)
+{
+	json_int_t n;
+
+	if (json_is_integer(v)) {
+		n = json_integer_value(v);
+		if (n >= CNM_PDT_SIZE_MIN && n <= CNM_PDT_SIZE_MAX &&
+		    (n & (n - 1)) == 0) {
+			*out = (uint32_t)n;
+			return 0;
+		}
+	}
+	return cnm_fail(p, key, v, NULL, "a power of two in [%u, %u]",
+			CNM_PDT_SIZE_MIN, CNM_PDT_SIZE_MAX);
+}
+
+/* A non-empty string shorter than @p max, each byte accepted by @p ok. */
+static int
+cnm_get_str(struct cnm_parser *p, const char *key, const json_t *v,
+	    size_t max, int (*ok)(int), const char *what, char *out)
+{
+	const char *s;
+	size_t n, i;
+
+	if (!json_is_string(v))
+		goto bad;
+	s = json_string_value(v);
+	n = strlen(s);
+	if (n == 0 || n >= max)
+		goto bad;
+	for (i = 0; i < n; i++)
+		if (!ok((unsigned char)s[i]))
+			goto bad;
+	memcpy(out, s, n + 1);
+	return 0;
+bad:
+	return cnm_fail(p, key, v, NULL, "%s of 1 to %zu characters", what,
+			max - 1);
+}
+
+/* Characters of node and service names. */
+static int
+cnm_name_char(int c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	       (c >= '0' && c <= '9') || c == '_' || c == '-' || c == '.';
+}
+
+/* Characters of DPDK device names (and of socket paths): printable ASCII. */
+static int
+cnm_print_char(int c)
+{
+	return c > 0x20 && c < 0x7f;
+}
+
+static int
+cnm_path_char(int c)
+{
+	return c >= 0x20 && c != 0x7f;
+}
+
+static int
+cnm_get_name(struct cnm_parser *p, const char *key, const json_t *v, char *out)
+{
+	return cnm_get_str(p, key, v, CNM_NAME_MAX, cnm_name_char,
+			   "a name of letters, digits, '_', '-' or '.'", out);
+}
+
+static int
+cnm_get_port_name(struct cnm_parser *p, const char *key, const json_t *v,
+		  char *out)
+{
+	return cnm_get_str(p, key, v, CNM_NAME_MAX, cnm_print_char,
+			   "a DPDK device name (printable, no spaces)", out);
+}
+
+static int
+cnm_get_addr(struct cnm_parser *p, const char *key, const json_t *v,
+	     struct cnm_addr *out)
+{
+	const char *s;
+
+	memset(out, 0, sizeof(*out));
+	if (!json_is_string(v))
+		goto bad;
+	s = json_string_value(v);
+	if (inet_pton(AF_INET, s, out->bytes) == 1) {
+		out->family = AF_INET;
+		return 0;
+	}
+	if (inet_pton(AF_INET6, s, out->bytes) == 1) {
+		out->family = AF_INET6;
+		return 0;
+	}
+	memset(out, 0, sizeof(*out));
+bad:
+	return cnm_fail(p, key, v, NULL, "an IPv4 or IPv6 address");
+}
+
+static int
+cnm_hex(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+static int
+cnm_get_mac(struct cnm_parser *p, const char *key, const json_t *v,
+	    uint8_t mac[6])
+{
+	const char *s;
+	int i, hi, lo;
+
+	if (!json_is_string(v))
+		goto bad;
+	s = json_string_value(v);
+	if (strlen(s) != 17)
+		goto bad;
+	for (i = 0; i < 6; i++) {
+		hi = cnm_hex((unsigned char)s[3 * i]);
+		lo = cnm_hex((unsigned char)s[3 * i + 1]);
+		if (hi < 0 || lo < 0 || (i < 5 && s[3 * i + 2] != ':'))
+			goto bad;
+		mac[i] = (uint8_t)(hi << 4 | lo);
+	}
+	/* group bit set: multicast or broadcast, never a server */
+	if (mac[0] & 0x01)
+		goto bad;
+	if ((mac[0] | mac[1] | mac[2] | mac[3] | mac[4] | mac[5]) == 0)
+		goto bad;
+	return 0;
+bad:
+	return cnm_fail(p, key, v, NULL,
+			"a unicast MAC address \"xx:xx:xx:xx:xx:xx\"");
+}
+
+/*
+ * Unsigned decimal, or hexadecimal after "0x", all of @p s, at most @p max.
+ * strtoul alone would take leading blanks and a sign: refuse those first.
+ */
+static int
+cnm_strtou32(const char *s, uint32_t max, uint32_t *out)
+{
+	unsigned long n;
+	char *end;
+	int base = 10;
+
+	if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
+		base = 16;
+		s += 2;
+		if (cnm_hex((unsigned char)s[0]) < 0)
+			return -1;
+	} else if (s[0] < '0' || s[0] > '9') {
+		return -1;
+	}
+	errno = 0;
+	n = strtoul(s, &end, base);
+	if (errno != 0 || *end != '\0' || n > max)
+		return -1;
+	*out = (uint32_t)n;
+	return 0;
+}
+
+static int
+cnm_get_hash_key(struct cnm_parser *p, const char *key, const json_t *v,
+		 uint32_t *out)
+{
+	json_int_t n;
+
+	if (json_is_integer(v)) {
+		n = json_integer_value(v);
+		if (n >= 0 && n <= (json_int_t)UINT32_MAX) {
+			*out = (uint32_t)n;
+			return 0;
+		}
+	} else if (json_is_string(v)) {
+		if (cnm_strtou32(json_string_value(v), UINT32_MAX, out) == 0)
+			return 0;
+	}
+	return cnm_fail(p, key, v, NULL,
+			"an integer in [0, 4294967295] or a string like \"0x1234abcd\"");
+}
+
+/* "N/tcp" or "N/udp", N in 1..65535. */
+static int
+cnm_get_service_port(struct cnm_parser *p, const char *key, const json_t *v,
+		     struct cnm_cfg_port *out)
+{
+	char num[8];
+	const char *s, *slash;
+	uint32_t n;
+	size_t len;
+
+	if (!json_is_string(v))
+		goto bad;
+	s = json_string_value(v);
+	slash = strchr(s, '/');
+	if (slash == NULL)
+		goto bad;
+	len = (size_t)(slash - s);
+	if (len == 0 || len >= sizeof(num))
+		goto bad;
+	memcpy(num, s, len);
+	num[len] = '\0';
+	/* decimal only: "0x50/tcp" is refused as "x" is not a digit */
+	if (num[0] == '0' && len > 1 && (num[1] == 'x' || num[1] == 'X'))
+		goto bad;
+	if (cnm_strtou32(num, 65535, &n) != 0 || n == 0)
+		goto bad;
+	if (strcmp(slash + 1, "tcp") == 0)
+		out->proto = IPPROTO_TCP;
+	else if (strcmp(slash + 1, "udp") == 0)
+		out->proto = IPPROTO_UDP;
+	else
+		goto bad;
+	out->port = (uint16_t)n;
+	return 0;
+bad:
+	return cnm_fail(p, key, v, NULL,
+			"a port \"N/tcp\" or \"N/udp\" with N in [1, 65535]");
+}
+
+static int
+cnm_cmp_name(const void *a, const void *b)
+{
+	const struct cnm_name_ent *x = a, *y = b;
+	int c = strcmp(x->name, y->name);
+
+	if (c != 0)
+		return c;
+	return x->idx < y->idx ? -1 : x->idx > y->idx;
+}
+
+static int
+cnm_addr_cmp(const struct cnm_addr *x, const struct cnm_addr *y)
+{
+	if (x->family != y->family)
+		return x->family < y->family ? -1 : 1;
+	return memcmp(x->bytes, y->bytes, sizeof(x->bytes));
+}
+
+static int
+cnm_cmp_addr_ent(const void *a, const void *b)
+{
+	const struct cnm_addr_ent *x = a, *y = b;
+	int c = cnm_addr_cmp(&x->addr, &y->addr);
+
+	if (c != 0)
+		return c;
+	return x->idx < y->idx ? -1 : x->idx > y->idx;
+}
+
+/* Same (vip, table, proto, port)? */
+static int
+cnm_claim_key_cmp(const struct cnm_claim *x, const struct cnm_claim *y)
+{
+	int c = cnm_addr_cmp(&x->vip, &y->vip);
+
+	if (c != 0)
+		return c;
+	if (x->wild != y->wild)
+		return x->wild < y->wild ? -1 : 1;
+	if (x->proto != y->proto)
+		return x->proto < y->proto ? -1 : 1;
+	if (x->port != y->port)
+		return x->port < y->port ? -1 : 1;
+	return 0;
+}
+
+static int
+cnm_cmp_claim(const void *a, const void *b)
+{
+	const struct cnm_claim *x = a, *y = b;
+	int c = cnm_claim_key_cmp(x, y);
+
+	if (c != 0)
+		return c;
+	if (x->svc != y->svc)
+		return x->svc < y->svc ? -1 : 1;
+	return x->item < y->item ? -1 : x->item > y->item;
+}
+
+/*
+ * After sorting @p n entries of @p size bytes with a total order that ends in
+ * the index: find, among entries equal (by @p same) to the one before them,
+ * the one that comes first in the file. Returns its position in the sorted
+ * array and sets *first to the position of the first of its run; -1 if all
+ * are distinct.
+ */
+static long
+cnm_first_dup(const void *base, size_t n, size_t size,
+	      int (*same)(const void *, const void *),
+	      uint32_t (*order)(const void *), size_t *first)
+{
+	const char *b = base;
+	size_t i, run = 0;
+	long best = -1;
+
+	for (i = 1; i < n; i++) {
+		if (!same(b + (i - 1) * size, b + i * size)) {
+			run = i;
+			continue;
+		}
+		if (best < 0 || order(b + i * size) <
+				order(b + (size_t)best * size)) {
+			best = (long)i;
+			*first = run;
+		}
+	}
+	return best;
+}
+
+static int
+cnm_same_name(const void *a, const void *b)
+{
+	return strcmp(((const struct cnm_name_ent *)a)->name,
+		      ((const struct cnm_name_ent *)b)->name) == 0;
+}
+
+static uint32_t
+cnm_order_name(const void *a)
+{
+	return ((const struct cnm_name_ent *)a)->idx;
+}
+
+static int
+cnm_same_addr(const void *a, const void *b)
+{
+	return cnm_addr_cmp(&((const struct cnm_addr_ent *)a)->addr,
+			    &((const struct cnm_addr_ent *)b)->addr) == 0;
+}
+
+static uint32_t
+cnm_order_addr(const void *a)
+{
+	return ((const struct cnm_addr_ent *)a)->idx;
+}
+
+static int
+cnm_same_claim(const void *a, const void *b)
+{
+	return cnm_claim_key_cmp(a, b) == 0;
+}
+
+static uint32_t
+cnm_order_claim(const void *a)
+{
+	/* services come first, then the position within the service */
+	const struct cnm_claim *c = a;
+
+	return c->svc * 2u * 65536u + c->item;
+}
+
+static int
+cnm_parse_ports(struct cnm_parser *p, const json_t *root)
+{
+	struct cnm_config *cfg = p->cfg;
+	const char *names[CNM_MAX_PRIVATE + 2];
+	char keys[CNM_MAX_PRIVATE + 2][32];
+	json_t *ports = json_object_get(root, "ports");
+	json_t *v, *e;
+	size_t i, j, n = 0;
+
+	if (ports == NULL)
+		return cnm_fail(p, "ports", NULL, NULL,
+				"an object with \"public\" and \"private\"");
+	if (cnm_check_object(p, "ports", ports, cnm_ports_keys) < 0)
+		return -1;
+
+	v = json_object_get(ports, "public");
+	if (cnm_get_port_name(p, "ports.public", v, cfg->public_port) < 0)
+		return -1;
+	names[n] = cfg->public_port;
+	snprintf(keys[n++], sizeof(keys[0]), "ports.public");
+
+	v = json_object_get(ports, "private");
+	if (!json_is_array(v) || json_array_size(v) == 0 ||
+	    json_array_size(v) > CNM_MAX_PRIVATE)
+		return cnm_fail(p, "ports.private", v, NULL,
+				"an array of 1 to %u device names",
+				CNM_MAX_PRIVATE);
+	json_array_foreach(v, i, e) {
+		cnm_key_idx(keys[n], sizeof(keys[0]), "ports.private", i);
+		if (cnm_get_port_name(p, keys[n], e, cfg->private_ports[i]) < 0)
+			return -1;
+		names[n++] = cfg->private_ports[i];
+	}
+	cfg->n_private = (uint32_t)json_array_size(v);
+
+	v = json_object_get(ports, "local");
+	if (v != NULL) {
+		if (cnm_get_port_name(p, "ports.local", v, cfg->local_port) < 0)
+			return -1;
+		names[n] = cfg->local_port;
+		snprintf(keys[n++], sizeof(keys[0]), "ports.local");
+	}
+
+	for (i = 1; i < n; i++)
+		for (j = 0; j < i; j++)
+			if (strcmp(names[i], names[j]) == 0) {
+				char got[CNM_GOT_MAX + sizeof(keys[0]) + 8];
+				char q[CNM_GOT_MAX];
+
+				cnm_quote(q, sizeof(q), names[i], CNM_GOT_STR_MAX);
+				snprintf(got, sizeof(got), "%s, also %s", q,
+					 keys[j]);
+				return cnm_fail(p, keys[i], NULL, got,
+						"a device not used by another port");
+			}
+	return 0;
+}
+
+static int
+cnm_parse_node(struct cnm_parser *p, const char *key, const json_t *obj,
+	       struct cnm_cfg_node *node)
+{
+	char sub[CNM_KEY_MAX];
+	json_t *v;
+
+	if (cnm_check_object(p, key, obj, cnm_node_keys) < 0)
+		return -1;
+	cnm_key(sub, sizeof(sub), key, "name");
+	if (cnm_get_name(p, sub, json_object_get(obj, "name"), node->name) < 0)
+		return -1;
+	cnm_key(sub, sizeof(sub), key, "ip");
+	if (cnm_get_addr(p, sub, json_object_get(obj, "ip"), &node->ip) < 0)
+		return -1;
+	v = json_object_get(obj, "mac");
+	if (v != NULL) {
+		cnm_key(sub, sizeof(sub), key, "mac");
+		if (cnm_get_mac(p, sub, v, node->mac) < 0)
+			return -1;
+		node->has_mac = true;
+	}
+	v = json_object_get(obj, "check_port");
+	if (v != NULL) {
+		uint32_t port = 0;
+
+		cnm_key(sub, sizeof(sub), key, "check_port");
+		if (cnm_get_uint(p, sub, v, 1, 65535, &port) < 0)
+			return -1;
+		node->check_port = (uint16_t)port;
+	}
+	return 0;
+}
+
+/*
+ * Parse "nodes", check that names and addresses are unique, and leave in
+ * *index the node names sorted, for cnm_find_node().
+ */
+static int
+cnm_parse_nodes(struct cnm_parser *p, const json_t *root,
+		struct cnm_name_ent **index)
+{
+	struct cnm_config *cfg = p->cfg;
+	struct cnm_addr_ent *addrs;
+	char key[CNM_KEY_MAX];
+	char got[CNM_GOT_MAX + 32];
+	char q[CNM_GOT_MAX];
+	json_t *nodes = json_object_get(root, "nodes");
+	json_t *e;
+	size_t i, n, first;
+	long dup;
+
+	if (!json_is_array(nodes) || json_array_size(nodes) == 0 ||
+	    json_array_size(nodes) > CNM_MAX_NODES)
+		return cnm_fail(p, "nodes", nodes, NULL,
+				"an array of 1 to %u nodes", CNM_MAX_NODES);
+	n = json_array_size(nodes);
+	cfg->nodes = calloc(n, sizeof(*cfg->nodes));
+	if (cfg->nodes == NULL)
+		return cnm_fail_nomem(p, "nodes");
+	cfg->n_nodes = (uint32_t)n;
+	json_array_foreach(nodes, i, e) {
+		cnm_key_idx(key, sizeof(key), "nodes", i);
+		if (cnm_parse_node(p, key, e, &cfg->nodes[i]) < 0)
+			return -1;
+	}
+
+	*index = calloc(n, sizeof(**index));
+	if (*index == NULL)
+		return cnm_fail_nomem(p, "nodes");
+	for (i = 0; i < n; i++) {
+		(*index)[i].name = cfg->nodes[i].name;
+		(*index)[i].idx = (uint32_t)i;
+	}
+	qsort(*index, n, sizeof(**index), cnm_cmp_name);
+	dup = cnm_first_dup(*index, n, sizeof(**index), cnm_same_name,
+			    cnm_order_name, &first);
+	if (dup >= 0) {
+		snprintf(key, sizeof(key), "nodes[%u].name", (*index)[dup].idx);
+		cnm_quote(q, sizeof(q), (*index)[dup].name, CNM_GOT_STR_MAX);
+		snprintf(got, sizeof(got), "%s, also nodes[%u]", q,
+			 (*index)[first].idx);
+		return cnm_fail(p, key, NULL, got,
+				"a name not used by another node");
+	}
+
+	addrs = calloc(n, sizeof(*addrs));
+	if (addrs == NULL)
+		return cnm_fail_nomem(p, "nodes");
+	for (i = 0; i < n; i++) {
+		addrs[i].addr = cfg->nodes[i].ip;
+		addrs[i].idx = (uint32_t)i;
+	}
+	qsort(addrs, n, sizeof(*addrs), cnm_cmp_addr_ent);
+	dup = cnm_first_dup(addrs, n, sizeof(*addrs), cnm_same_addr,
+			    cnm_order_addr, &first);
+	if (dup >= 0) {
+		char a[INET6_ADDRSTRLEN];
+
+		snprintf(key, sizeof(key), "nodes[%u].ip", addrs[dup].idx);
+		snprintf(got, sizeof(got), "\"%s\", also nodes[%u]",
+			 cnm_addr_str(&addrs[dup].addr, a, sizeof(a)),
+			 addrs[first].idx);
+		free(addrs);
+		return cnm_fail(p, key, NULL, got,
+				"an address not used by another node");
+	}
+	free(addrs);
+	return 0;
+}
+
+/* Index of node @p name through the sorted index, or -1. */
+static long
+cnm_find_node(const struct cnm_name_ent *index, size_t n, const char *name)
+{
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = strcmp(name, index[mid].name);
+
+		if (c == 0)
+			return index[mid].idx;
+		if (c < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return -1;
+}
+
+static int
+cnm_parse_policy(struct cnm_parser *p, const char *key, const json_t *v,
+		 enum cnm_policy *out)
+{
+	const char *s = json_string_value(v); /* NULL if not a string */
+
+	if (s != NULL && strcmp(s, "weighted") == 0)
+		*out = CNM_POLICY_WEIGHTED;
+	else if (s != NULL && strcmp(s, "sticky") == 0)
+		*out = CNM_POLICY_STICKY;
+	else if (s != NULL && strcmp(s, "sticky-wild") == 0)
+		*out = CNM_POLICY_STICKY_WILD;
+	else
+		return cnm_fail(p, key, v, NULL,
+				"\"weighted\", \"sticky\" or \"sticky-wild\"");
+	return 0;
+}
+
+static int
+cnm_parse_service_ports(struct cnm_parser *p, const char *key, const json_t *v,
+			struct cnm_cfg_service *svc)
+{
+	/* one bit per (proto, port): 16 KiB, to find duplicates in O(n) */
+	static const size_t words = 65536 / 64;
+	char sub[CNM_KEY_MAX];
+	uint64_t *seen;
+	json_t *e;
+	size_t i, n;
+
+	if (!json_is_array(v) || json_array_size(v) == 0)
+		return cnm_fail(p, key, v, NULL,
+				"a non-empty array of \"N/tcp\" or \"N/udp\"");
+	n = json_array_size(v);
+	/* at most one entry per (proto, port) can be valid */
+	if (n > 2 * 65535u)
+		return cnm_fail(p, key, v, "too many entries",
+				"at most %u ports", 2 * 65535u);
+	svc->ports = calloc(n, sizeof(*svc->ports));
+	seen = calloc(2 * words, sizeof(*seen));
+	if (svc->ports == NULL || seen == NULL) {
+		free(seen);
+		return cnm_fail_nomem(p, key);
+	}
+	svc->n_ports = (uint32_t)n;
+	json_array_foreach(v, i, e) {
+		struct cnm_cfg_port *port = &svc->ports[i];
+		size_t bit;
+
+		cnm_key_idx(sub, sizeof(sub), key, i);
+		if (cnm_get_service_port(p, sub, e, port) < 0) {
+			free(seen);
+			return -1;
+		}
+		bit = (port->proto == IPPROTO_UDP ? 65536u : 0u) + port->port;
+		if (seen[bit / 64] & (UINT64_C(1) << (bit % 64))) {
+			free(seen);
+			return cnm_fail(p, sub, e, NULL,
+					"a port not already listed in this service");
+		}
+		seen[bit / 64] |= UINT64_C(1) << (bit % 64);
+	}
+	free(seen);
+	return 0;
+}
+
+static int
+cnm_parse_service_protocols(struct cnm_parser *p, const char *key,
+			    const json_t *v, struct cnm_cfg_service *svc)
+{
+	char sub[CNM_KEY_MAX];
+	json_t *e;
+	size_t i;
+
+	if (!json_is_array(v) || json_array_size(v) == 0)
+		return cnm_fail(p, key, v, NULL,
+				"a non-empty array of \"tcp\" or \"udp\"");
+	json_array_foreach(v, i, e) {
+		const char *s = json_string_value(e);
+		uint8_t bit;
+
+		cnm_key_idx(sub, sizeof(sub), key, i);
+		if (s != NULL && strcmp(s, "tcp") == 0)
+			bit = CNM_PROTO_BIT_TCP;
+		else if (s != NULL && strcmp(s, "udp") == 0)
+			bit = CNM_PROTO_BIT_UDP;
+		else
+			return cnm_fail(p, sub, e, NULL, "\"tcp\" or \"udp\"");
+		if (svc->protocols & bit)
+			return cnm_fail(p, sub, e, NULL,
+					"a protocol not already listed in this service");
+		svc->protocols |= bit;
+	}
+	return 0;
+}
+
+static int
+cnm_parse_members(struct cnm_parser *p, const char *key, const json_t *v,
+		  const struct cnm_name_ent *index, struct cnm_cfg_service *svc)
+{
+	const struct cnm_config *cfg = p->cfg;
+	char sub[CNM_KEY_MAX];
+	const char *name;
+	json_t *w;
+	size_t i = 0;
+
+	if (!json_is_object(v) || json_object_size(v) == 0)
+		return cnm_fail(p, key, v, NULL,
+				"a non-empty object of node name to weight");
+	/* keys are unique (JSON_REJECT_DUPLICATES), so at most n_nodes */
+	svc->members = calloc(json_object_size(v), sizeof(*svc->members));
+	if (svc->members == NULL)
+		return cnm_fail_nomem(p, key);
+	json_object_foreach((json_t *)v, name, w) {
+		long node;
+
+		cnm_key(sub, sizeof(sub), key, name);
+		node = cnm_find_node(index, cfg->n_nodes, name);
+		if (node < 0) {
+			char q[CNM_GOT_MAX];
+
+			cnm_quote(q, sizeof(q), name, CNM_GOT_STR_MAX);
+			return cnm_fail(p, sub, NULL, q,
+					"the name of a node in \"nodes\"");
+		}
+		svc->members[i].node = (uint32_t)node;
+		if (cnm_get_uint(p, sub, w, 0, 65535,
+				 &svc->members[i].weight) < 0)
+			return -1;
+		svc->n_members = (uint32_t)++i;
+	}
+	return 0;
+}
+
+static int
+cnm_parse_service(struct cnm_parser *p, const char *key, const json_t *obj,
+		  const struct cnm_name_ent *index, struct cnm_cfg_service *svc)
+{
+	char sub[CNM_KEY_MAX];
+	json_t *ports, *protocols, *v;
+	bool wild;
+
+	if (cnm_check_object(p, key, obj, cnm_service_keys) < 0)
+		return -1;
+	cnm_key(sub, sizeof(sub), key, "name");
+	if (cnm_get_name(p, sub, json_object_get(obj, "name"), svc->name) < 0)
+		return -1;
+	cnm_key(sub, sizeof(sub), key, "vip");
+	if (cnm_get_addr(p, sub, json_object_get(obj, "vip"), &svc->vip) < 0)
+		return -1;
+	cnm_key(sub, sizeof(sub), key, "policy");
+	if (cnm_parse_policy(p, sub, json_object_get(obj, "policy"),
+			     &svc->policy) < 0)
+		return -1;
+	wild = svc->policy == CNM_POLICY_STICKY_WILD;
+
+	ports = json_object_get(obj, "ports");
+	protocols = json_object_get(obj, "protocols");
+	if (wild) {
+		if (ports != NULL) {
+			cnm_key(sub, sizeof(sub), key, "ports");
+			return cnm_fail(p, sub, ports, NULL,
+					"no \"ports\" with policy \"sticky-wild\"; it takes \"protocols\"");
+		}
+		cnm_key(sub, sizeof(sub), key, "protocols");
+		if (cnm_parse_service_protocols(p, sub, protocols, svc) < 0)
+			return -1;
+	} else {
+		if (protocols != NULL) {
+			cnm_key(sub, sizeof(sub), key, "protocols");
+			return cnm_fail(p, sub, protocols, NULL,
+					"no \"protocols\" with policy \"%s\"; it takes \"ports\"",
+					cnm_policy_name(svc->policy));
+		}
+		cnm_key(sub, sizeof(sub), key, "ports");
+		if (cnm_parse_service_ports(p, sub, ports, svc) < 0)
+			return -1;
+	}
+
+	cnm_key(sub, sizeof(sub), key, "nodes");
+	if (cnm_parse_members(p, sub, json_object_get(obj, "nodes"), index,
+			      svc) < 0)
+		return -1;
+
+	svc->pdt_size = p->cfg->pdt_size;
+	v = json_object_get(obj, "pdt_size");
+	if (v != NULL) {
+		cnm_key(sub, sizeof(sub), key, "pdt_size");
+		if (cnm_get_pdt_size(p, sub, v, &svc->pdt_size) < 0)
+			return -1;
+	}
+
+	svc->arp = true;
+	v = json_object_get(obj, "arp");
+	if (v != NULL) {
+		cnm_key(sub, sizeof(sub), key, "arp");
+		if (!json_is_boolean(v))
+			return cnm_fail(p, sub, v, NULL, "true or false");
+		svc->arp = json_is_true(v);
+	}
+	return 0;
+}
+
+/* Position of @p proto in "protocols" of service @p svc (already checked). */
+static uint32_t
+cnm_proto_pos(const json_t *services, size_t svc, const char *proto)
+{
+	const json_t *list = json_object_get(json_array_get(services, svc),
+					     "protocols");
+	const json_t *e;
+	size_t i;
+
+	json_array_foreach(list, i, e)
+		if (strcmp(json_string_value(e), proto) == 0)
+			return (uint32_t)i;
+	return 0;
+}
+
+/* Service names unique; no two services claim the same traffic. */
+static int
+cnm_check_services(struct cnm_parser *p, const json_t *services)
+{
+	const struct cnm_config *cfg = p->cfg;
+	struct cnm_name_ent *names;
+	struct cnm_claim *claims;
+	char key[CNM_KEY_MAX];
+	char got[CNM_GOT_MAX + 96];
+	char q[CNM_GOT_MAX];
+	char a[INET6_ADDRSTRLEN];
+	size_t i, j, n = cfg->n_services, n_claims = 0, first;
+	long dup;
+
+	if (n == 0)
+		return 0;
+	names = calloc(n, sizeof(*names));
+	if (names == NULL)
+		return cnm_fail_nomem(p, "services");
+	for (i = 0; i < n; i++) {
+		names[i].name = cfg->services[i].name;
+		names[i].idx = (uint32_t)i;
+	}
+	qsort(names, n, sizeof(*names), cnm_cmp_name);
+	dup = cnm_first_dup(names, n, sizeof(*names), cnm_same_name,
+			    cnm_order_name, &first);
+	if (dup >= 0) {
+		snprintf(key, sizeof(key), "services[%u].name", names[dup].idx);
+		cnm_quote(q, sizeof(q), names[dup].name, CNM_GOT_STR_MAX);
+		snprintf(got, sizeof(got), "%s, also services[%u]", q,
+			 names[first].idx);
+		free(names);
+		return cnm_fail(p, key, NULL, got,
+				"a name not used by another service");
+	}
+	free(names);
+
+	for (i = 0; i < n; i++)
+		n_claims += cfg->services[i].n_ports + 2;
+	claims = calloc(n_claims, sizeof(*claims));
+	if (claims == NULL)
+		return cnm_fail_nomem(p, "services");
+	n_claims = 0;
+	for (i = 0; i < n; i++) {
+		const struct cnm_cfg_service *svc = &cfg->services[i];
+
+		for (j = 0; j < svc->n_ports; j++) {
+			struct cnm_claim *c = &claims[n_claims++];
+
+			c->vip = svc->vip;
+			c->proto = svc->ports[j].proto;
+			c->port = svc->ports[j].port;
+			c->svc = (uint32_t)i;
+			c->item = (uint32_t)j;
+		}
+		for (j = 0; j < 2; j++) {
+			uint8_t bit = j == 0 ? CNM_PROTO_BIT_TCP :
+					       CNM_PROTO_BIT_UDP;
+			struct cnm_claim *c;
+
+			if (!(svc->protocols & bit))
+				continue;
+			c = &claims[n_claims++];
+			c->vip = svc->vip;
+			c->wild = 1;
+			c->proto = j == 0 ? IPPROTO_TCP : IPPROTO_UDP;
+			c->svc = (uint32_t)i;
+			/* position in the file's array, for the message */
+			c->item = cnm_proto_pos(services, i, j == 0 ? "tcp" : "udp");
+		}
+	}
+	qsort(claims, n_claims, sizeof(*claims), cnm_cmp_claim);
+	dup = cnm_first_dup(claims, n_claims, sizeof(*claims), cnm_same_claim,
+			    cnm_order_claim, &first);
+	if (dup >= 0) {
+		const struct cnm_claim *c = &claims[dup];
+		const struct cnm_cfg_service *svc = &cfg->services[c->svc];
+		const struct cnm_cfg_service *other =
+			&cfg->services[claims[first].svc];
+		const char *proto = c->proto == IPPROTO_TCP ? "tcp" : "udp";
+
+		cnm_addr_str(&c->vip, a, sizeof(a));
+		cnm_quote(q, sizeof(q), other->name, CNM_GOT_STR_MAX);
+		if (c->wild) {
+			snprintf(key, sizeof(key), "services[%u].protocols[%u]",
+				 c->svc, c->item);
+			snprintf(got, sizeof(got),
+				 "%s on %s, also services[%u] %s", proto, a,
+				 claims[first].svc, q);
+			free(claims);
+			return cnm_fail(p, key, NULL, got,
+					"a (vip, protocol) not claimed by another sticky-wild service");
+		}
+		snprintf(key, sizeof(key), "services[%u].ports[%u]", c->svc,
+			 c->item);
+		snprintf(got, sizeof(got), "%u/%s on %s, also services[%u] %s",
+			 svc->ports[c->item].port, proto, a, claims[first].svc,
+			 q);
+		free(claims);
+		return cnm_fail(p, key, NULL, got,
+				"a (vip, port) not claimed by another service");
+	}
+	free(claims);
+	return 0;
+}
+
+static int
+cnm_parse_services(struct cnm_parser *p, const json_t *root,
+		   const struct cnm_name_ent *index)
+{
+	struct cnm_config *cfg = p->cfg;
+	char key[CNM_KEY_MAX];
+	json_t *services = json_object_get(root, "services");
+	json_t *e;
+	size_t i, n;
+
+	if (!json_is_array(services) ||
+	    json_array_size(services) > CNM_MAX_SERVICES)
+		return cnm_fail(p, "services", services, NULL,
+				"an array of 0 to %u services",
+				CNM_MAX_SERVICES);
+	n = json_array_size(services);
+	if (n > 0) {
+		cfg->services = calloc(n, sizeof(*cfg->services));
+		if (cfg->services == NULL)
+			return cnm_fail_nomem(p, "services");
+	}
+	json_array_foreach(services, i, e) {
+		cnm_key_idx(key, sizeof(key), "services", i);
+		/* counted before parsing so that free sees partial services */
+		cfg->n_services = (uint32_t)i + 1;
+		if (cnm_parse_service(p, key, e, index, &cfg->services[i]) < 0)
+			return -1;
+	}
+	return cnm_check_services(p, services);
+}
+
+static int
+cnm_parse_control(struct cnm_parser *p, const json_t *root)
+{
+	json_t *obj = json_object_get(root, "control");
+	json_t *v;
+
+	if (obj == NULL)
+		return 0;
+	if (cnm_check_object(p, "control", obj, cnm_control_keys) < 0)
+		return -1;
+	v = json_object_get(obj, "socket");
+	if (v == NULL)
+		return 0;
+	return cnm_get_str(p, "control.socket", v, CNM_PATH_MAX, cnm_path_char,
+			   "a socket path", p->cfg->control_socket);
+}
+
+static int
+cnm_parse_conntrack(struct cnm_parser *p, const json_t *root)
+{
+	struct cnm_config *cfg = p->cfg;
+	json_t *obj = json_object_get(root, "conntrack");
+
+	if (obj == NULL)
+		return 0;
+	if (cnm_check_object(p, "conntrack", obj, cnm_conntrack_keys) < 0)
+		return -1;
+	if (cnm_opt_uint(p, "conntrack", obj, "max", CNM_CONN_MAX_MIN,
+			 CNM_CONN_MAX_MAX, &cfg->conn_max) < 0 ||
+	    cnm_opt_uint(p, "conntrack", obj, "timeout_s", 1, CNM_TIMEOUT_S_MAX,
+			 &cfg->conn_timeout_s) < 0 ||
+	    cnm_opt_uint(p, "conntrack", obj, "closing_s", 1, CNM_TIMEOUT_S_MAX,
+			 &cfg->conn_closing_s) < 0 ||
+	    cnm_opt_uint(p, "conntrack", obj, "syn_s", 1, CNM_TIMEOUT_S_MAX,
+			 &cfg->conn_syn_s) < 0)
+		return -1;
+	return 0;
+}
+
+static int
+cnm_parse_health(struct cnm_parser *p, const json_t *root)
+{
+	struct cnm_config *cfg = p->cfg;
+	json_t *obj = json_object_get(root, "health");
+
+	if (obj == NULL)
+		return 0;
+	if (cnm_check_object(p, "health", obj, cnm_health_keys) < 0)
+		return -1;
+	if (cnm_opt_uint(p, "health", obj, "interval_ms", 10, 60000,
+			 &cfg->health_interval_ms) < 0 ||
+	    cnm_opt_uint(p, "health", obj, "timeout_ms", 1, 60000,
+			 &cfg->health_timeout_ms) < 0 ||
+	    cnm_opt_uint(p, "health", obj, "rise", 1, 100,
+			 &cfg->health_rise) < 0 ||
+	    cnm_opt_uint(p, "health", obj, "fall", 1, 100,
+			 &cfg->health_fall) < 0)
+		return -1;
+	return 0;
+}
+
+static void
+cnm_config_defaults(struct cnm_config *cfg)
+{
+	cfg->default_node = -1;
+	cfg->pdt_size = CNM_PDT_SIZE_DEFAULT;
+	cfg->hash_key = CNM_HASH_KEY_DEFAULT;
+	cfg->conn_max = CNM_CONN_MAX_DEFAULT;
+	cfg->conn_timeout_s = CNM_CONN_TIMEOUT_S_DEFAULT;
+	cfg->conn_closing_s = CNM_CONN_CLOSING_S_DEFAULT;
+	cfg->conn_syn_s = CNM_CONN_SYN_S_DEFAULT;
+	cfg->health_interval_ms = CNM_HEALTH_INTERVAL_MS_DEFAULT;
+	cfg->health_timeout_ms = CNM_HEALTH_TIMEOUT_MS_DEFAULT;
+	cfg->health_rise = CNM_HEALTH_RISE_DEFAULT;
+	cfg->health_fall = CNM_HEALTH_FALL_DEFAULT;
+}
+
+static int
+cnm_parse_root(struct cnm_parser *p, const json_t *root)
+{
+	struct cnm_config *cfg = p->cfg;
+	struct cnm_name_ent *index = NULL;
+	json_t *v;
+	int ret = -1;
+
+	if (!json_is_object(root))
+		return cnm_fail(p, "(top level)", root, NULL, "an object");
+	if (cnm_check_object(p, "", root, cnm_top_keys) < 0)
+		return -1;
+
+	v = json_object_get(root, "version");
+	if (v != NULL && (!json_is_integer(v) || json_integer_value(v) != 1))
+		return cnm_fail(p, "version", v, NULL, "1");
+
+	if (cnm_parse_ports(p, root) < 0)
+		goto out;
+	if (cnm_parse_nodes(p, root, &index) < 0)
+		goto out;
+
+	v = json_object_get(root, "default_node");
+	if (v != NULL) {
+		const char *s = json_string_value(v);
+		long node = s == NULL ? -1 : cnm_find_node(index, cfg->n_nodes, s);
+
+		if (node < 0) {
+			cnm_fail(p, "default_node", v, NULL,
+				 "the name of a node in \"nodes\"");
+			goto out;
+		}
+		cfg->default_node = (int32_t)node;
+	}
+
+	v = json_object_get(root, "pdt_size");
+	if (v != NULL && cnm_get_pdt_size(p, "pdt_size", v, &cfg->pdt_size) < 0)
+		goto out;
+	v = json_object_get(root, "hash_key");
+	if (v != NULL && cnm_get_hash_key(p, "hash_key", v, &cfg->hash_key) < 0)
+		goto out;
+	if (cnm_parse_control(p, root) < 0 ||
+	    cnm_parse_conntrack(p, root) < 0 ||
+	    cnm_parse_health(p, root) < 0)
+		goto out;
+
+	/* last: services use nodes and the global pdt_size */
+	if (cnm_parse_services(p, root, index) < 0)
+		goto out;
+	ret = 0;
+out:
+	free(index);
+	return ret;
+}
+
+struct cnm_config *
+cnm_config_parse(const char *text, size_t len, const char *name, char *err,
+		 size_t errlen)
+{
+	struct cnm_parser p = {
+		.file = name != NULL ? name : "(config)",
+		.err = err,
+		.errlen = errlen,
+	};
+	json_error_t jerr;
+	json_t *root;
+
+	if (err != NULL && errlen > 0)
+		err[0] = '\0';
+	if (text == NULL) {
+		cnm_fail(&p, "(top level)", NULL, NULL, "a JSON object");
+		return NULL;
+	}
+	root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (root == NULL) {
+		char key[64];
+		char got[JSON_ERROR_TEXT_LENGTH + 8];
+
+		snprintf(key, sizeof(key), "line %d column %d", jerr.line,
+			 jerr.column);
+		snprintf(got, sizeof(got), "%s", jerr.text);
+		cnm_fail(&p, key, NULL, got,
+			 "valid JSON without duplicate keys");
+		return NULL;
+	}
+	p.cfg = calloc(1, sizeof(*p.cfg));
+	if (p.cfg == NULL) {
+		json_decref(root);
+		cnm_fail_nomem(&p, "(top level)");
+		return NULL;
+	}
+	snprintf(p.cfg->path, sizeof(p.cfg->path), "%s", p.file);
+	cnm_config_defaults(p.cfg);
+	if (cnm_parse_root(&p, root) < 0) {
+		int e = errno;
+
+		json_decref(root);
+		cnm_config_free(p.cfg);
+		errno = e;
+		return NULL;
+	}
+	json_decref(root);
+	return p.cfg;
+}
+
+struct cnm_config *
+cnm_config_load(const char *path, char *err, size_t errlen)
+{
+	struct cnm_config *cfg;
+	char *buf = NULL, *nbuf;
+	size_t len = 0, cap = 0, got;
+	FILE *f;
+	int e;
+
+	if (err != NULL && errlen > 0)
+		err[0] = '\0';
+	f = fopen(path, "r");
+	if (f == NULL)
+		goto fail;
+	for (;;) {
+		if (len == cap) {
+			if (cap >= CNM_FILE_MAX) {
+				errno = EFBIG;
+				goto fail;
+			}
+			cap = cap == 0 ? 65536 : cap * 2;
+			nbuf = realloc(buf, cap);
+			if (nbuf == NULL)
+				goto fail;
+			buf = nbuf;
+		}
+		got = fread(buf + len, 1, cap - len, f);
+		len += got;
+		if (got == 0) {
+			if (ferror(f)) {
+				if (errno == 0)
+					errno = EIO;
+				goto fail;
+			}
+			break;
+		}
+	}
+	fclose(f);
+	cfg = cnm_config_parse(buf, len, path, err, errlen);
+	e = errno;
+	free(buf);
+	errno = e;
+	return cfg;
+fail:
+	e = errno;
+	if (f != NULL)
+		fclose(f);
+	free(buf);
+	if (err != NULL && errlen > 0)
+		snprintf(err, errlen, "%s: cannot read: %s", path, strerror(e));
+	errno = e;
+	return NULL;
+}
+
+void
+cnm_config_free(struct cnm_config *cfg)
+{
+	uint32_t i;
+
+	if (cfg == NULL)
+		return;
+	for (i = 0; i < cfg->n_services && cfg->services != NULL; i++) {
+		free(cfg->services[i].ports);
+		free(cfg->services[i].members);
+	}
+	free(cfg->services);
+	free(cfg->nodes);
+	free(cfg);
+}
+
+const char *
+cnm_policy_name(enum cnm_policy p)
+{
+	switch (p) {
+	case CNM_POLICY_WEIGHTED:
+		return "weighted";
+	case CNM_POLICY_STICKY:
+		return "sticky";
+	case CNM_POLICY_STICKY_WILD:
+		return "sticky-wild";
+	}
+	return "unknown";
+}
+
+int
+cnm_config_node_index(const struct cnm_config *cfg, const char *name)
+{
+	uint32_t i;
+
+	if (cfg == NULL || name == NULL)
+		return -1;
+	for (i = 0; i < cfg->n_nodes; i++)
+		if (strcmp(cfg->nodes[i].name, name) == 0)
+			return (int)i;
+	return -1;
+}
+
+int
+cnm_config_service_index(const struct cnm_config *cfg, const char *name)
+{
+	uint32_t i;
+
+	if (cfg == NULL || name == NULL)
+		return -1;
+	for (i = 0; i < cfg->n_services; i++)
+		if (strcmp(cfg->services[i].name, name) == 0)
+			return (int)i;
+	return -1;
+}
+
+const char *
+cnm_addr_str(const struct cnm_addr *a, char *buf, size_t len)
+{
+	if (len == 0)
+		return buf;
+	if (a == NULL || (a->family != AF_INET && a->family != AF_INET6) ||
+	    inet_ntop(a->family, a->bytes, buf, (socklen_t)len) == NULL)
+		snprintf(buf, len, "?");
+	return buf;
+}
