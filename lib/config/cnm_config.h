@@ -95,7 +95,8 @@ struct cnm_config {
 	uint32_t conn_timeout_s;                /**< established, idle */
 	uint32_t conn_closing_s;                /**< after FIN or RST */
 	uint32_t conn_syn_s;                    /**< half open */
-	/* node liveness */
+	/* node liveness: probes run only when the file has a "health" object */
+	bool health_enabled;
 	uint32_t health_interval_ms;
 	uint32_t health_timeout_ms;
 	uint32_t health_rise;

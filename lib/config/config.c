@@ -1247,6 +1247,7 @@ cnm_parse_health(struct cnm_parser *p, const json_t *root)
 		return 0;
 	if (cnm_check_object(p, "health", obj, cnm_health_keys) < 0)
 		return -1;
+	cfg->health_enabled = true;
 	if (cnm_opt_uint(p, "health", obj, "interval_ms", 10, 60000,
 			 &cfg->health_interval_ms) < 0 ||
 	    cnm_opt_uint(p, "health", obj, "timeout_ms", 1, 60000,

@@ -63,6 +63,7 @@ struct cnm_node {
 struct cnm_lb {
 	struct rte_hash *h1;            /**< (proto, addr, port) -> struct cnm_svc * */
 	struct rte_hash *h2;            /**< (proto, addr) -> struct cnm_svc * */
+	struct rte_hash *arp;           /**< IPv4 VIPs cnmux answers ARP for (services with arp) */
 	int32_t default_node;           /**< node id for non-scalable traffic, -1 none */
 	uint8_t has_local;              /**< a local port exists */
 	uint32_t hash_key;
@@ -234,6 +235,9 @@ int cnm_lb_member_del(struct cnm_lb *lb, uint16_t svc, uint16_t node);
 
 /** Weight of @p node in @p svc, or -ENOENT. */
 int64_t cnm_lb_member_weight(const struct cnm_lb *lb, uint16_t svc, uint16_t node);
+
+/** Does cnmux answer ARP for this IPv4 address (network order)? Worker-safe. */
+int cnm_lb_arp_owned(const struct cnm_lb *lb, const uint8_t ip[4]);
 
 /** Rebuild the PDT of service @p id from its members and the nodes' state. 0 or -errno. */
 int cnm_lb_svc_rebuild(struct cnm_lb *lb, uint16_t id);

@@ -21,11 +21,12 @@ RTE_LOG_REGISTER(cnm_logtype_service, cnm.service, NOTICE);
 #define H2_ENTRIES 16384
 
 static struct rte_hash *
-table_create(const char *prefix, const char *name, uint32_t entries, struct rte_rcu_qsbr *qsbr)
+table_create(const char *prefix, const char *name, uint32_t entries, uint32_t key_len,
+		struct rte_rcu_qsbr *qsbr)
 {
 	struct rte_hash_parameters p = {
 		.entries = entries,
-		.key_len = sizeof(struct cnm_svc_key),
+		.key_len = key_len,
 		.hash_func = rte_hash_crc,
 		.hash_func_init_val = 0,
 		.socket_id = SOCKET_ID_ANY,
@@ -74,6 +75,49 @@ svc_free(struct cnm_svc *s)
 	free(s->members);
 	free(s->cfg.ports);
 	free(s);
+}
+
+/* The ARP table holds exactly the IPv4 VIPs of the services with arp set. */
+static void
+arp_refresh(struct cnm_lb *lb)
+{
+	const void *key;
+	void *data;
+	uint32_t it = 0, i;
+	uint32_t gone[64];
+	unsigned int ngone;
+
+	for (i = 0; i < lb->n_svc; i++) {
+		const struct cnm_svc *s = lb->svc[i];
+
+		if (s != NULL && s->cfg.arp && s->cfg.vip.family == AF_INET &&
+				rte_hash_lookup(lb->arp, s->cfg.vip.bytes) < 0)
+			(void)rte_hash_add_key(lb->arp, s->cfg.vip.bytes);
+	}
+	do {
+		ngone = 0;
+		it = 0;
+		while (ngone < RTE_DIM(gone) && rte_hash_iterate(lb->arp, &key, &data, &it) >= 0) {
+			int keep = 0;
+
+			for (i = 0; i < lb->n_svc && !keep; i++) {
+				const struct cnm_svc *s = lb->svc[i];
+
+				keep = s != NULL && s->cfg.arp && s->cfg.vip.family == AF_INET &&
+					memcmp(s->cfg.vip.bytes, key, 4) == 0;
+			}
+			if (!keep)
+				memcpy(&gone[ngone++], key, 4);
+		}
+		for (i = 0; i < ngone; i++)
+			(void)rte_hash_del_key(lb->arp, &gone[i]);
+	} while (ngone == RTE_DIM(gone));
+}
+
+int
+cnm_lb_arp_owned(const struct cnm_lb *lb, const uint8_t ip[4])
+{
+	return rte_hash_lookup(lb->arp, ip) >= 0;
 }
 
 int
@@ -203,9 +247,10 @@ cnm_lb_create(const struct cnm_config *cfg, const char *name, struct rte_rcu_qsb
 	lb->default_node = cfg->default_node;
 	lb->has_local = cfg->local_port[0] != '\0';
 	lb->n_private = cfg->n_private ? cfg->n_private : 1;
-	lb->h1 = table_create("cnm_h1", name, H1_ENTRIES, qsbr);
-	lb->h2 = table_create("cnm_h2", name, H2_ENTRIES, qsbr);
-	if (lb->h1 == NULL || lb->h2 == NULL) {
+	lb->h1 = table_create("cnm_h1", name, H1_ENTRIES, sizeof(struct cnm_svc_key), qsbr);
+	lb->h2 = table_create("cnm_h2", name, H2_ENTRIES, sizeof(struct cnm_svc_key), qsbr);
+	lb->arp = table_create("cnm_arp", name, H2_ENTRIES, 4, qsbr);
+	if (lb->h1 == NULL || lb->h2 == NULL || lb->arp == NULL) {
 		ret = rte_errno;
 		goto fail;
 	}
@@ -237,6 +282,7 @@ cnm_lb_create(const struct cnm_config *cfg, const char *name, struct rte_rcu_qsb
 		}
 	}
 	lb->n_svc = cfg->n_services;
+	arp_refresh(lb);
 	return lb;
 fail:
 	cnm_lb_free(lb);
@@ -253,6 +299,7 @@ cnm_lb_free(struct cnm_lb *lb)
 		return;
 	rte_hash_free(lb->h1);
 	rte_hash_free(lb->h2);
+	rte_hash_free(lb->arp);
 	for (i = 0; i < CNM_MAX_SERVICES; i++)
 		svc_free(lb->svc[i]);
 	free(lb);
@@ -433,6 +480,7 @@ cnm_lb_svc_add(struct cnm_lb *lb, const struct cnm_cfg_service *c)
 		svc_free(s);
 		return ret;
 	}
+	arp_refresh(lb);
 	return (int)id;
 }
 
@@ -446,6 +494,7 @@ cnm_lb_svc_del(struct cnm_lb *lb, uint16_t id)
 	s = lb->svc[id];
 	svc_del_keys(lb, s);
 	lb->svc[id] = NULL;
+	arp_refresh(lb);
 	/* a worker may still hold s from a lookup of the current burst */
 	grace_period(lb);
 	svc_free(s);

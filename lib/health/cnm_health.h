@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/**
+ * @file
+ * Node liveness (FIG. 5B) and MAC resolution, on the control lcore.
+ *
+ * Every node without a MAC is resolved with ARP on its private port. When the
+ * configuration has a "health" object, every node is also probed each
+ * interval_ms: an ARP request on its private port, and, when the node has a
+ * check_port, a TCP connect to ip:check_port through the host's stack. A round
+ * succeeds when the ARP reply (and the connect) came back within timeout_ms;
+ * rise successes in a row bring a node up, fall failures take it down, and the
+ * PDT of every group that lists it is rebuilt.
+ */
+#ifndef CNM_HEALTH_H
+#define CNM_HEALTH_H
+
+#include <stdint.h>
+
+#include "cnm_config.h"
+#include "cnm_service.h"
+
+/** How the checker sends frames on a private port. */
+struct cnm_health_io {
+	/** Queue @p len bytes of @p frame for TX on private port @p idx; 0 or -errno. */
+	int (*send)(void *arg, uint16_t idx, const uint8_t *frame, uint32_t len);
+	void *arg;
+	uint8_t priv_mac[CNM_MAX_PRIVATE][6]; /**< source MAC per private port */
+};
+
+/** Counters of the checker. */
+struct cnm_health_stats {
+	uint64_t arp_sent;
+	uint64_t arp_replies;   /**< replies matched to a node */
+	uint64_t tcp_checks;
+	uint64_t tcp_failures;
+	uint64_t went_up;
+	uint64_t went_down;
+	uint64_t send_failures;
+};
+
+struct cnm_health;
+
+/** NULL with errno set on failure. */
+struct cnm_health *cnm_health_create(struct cnm_lb *lb, const struct cnm_config *cfg,
+		const struct cnm_health_io *io);
+
+/** Take new settings (after a reload). */
+void cnm_health_configure(struct cnm_health *h, const struct cnm_config *cfg);
+
+/** Send due probes, close due rounds, change node states. Call with the control lock held. */
+void cnm_health_tick(struct cnm_health *h, uint64_t now_ms);
+
+/**
+ * A frame received on private port @p idx. ARP replies from nodes are
+ * consumed; returns 1 if the frame was an ARP reply for a node, else 0.
+ * Call with the control lock held.
+ */
+int cnm_health_input(struct cnm_health *h, uint16_t idx, const uint8_t *frame, uint32_t len,
+		uint64_t now_ms);
+
+const struct cnm_health_stats *cnm_health_get_stats(const struct cnm_health *h);
+
+void cnm_health_free(struct cnm_health *h);
+
+#endif /* CNM_HEALTH_H */

@@ -1,0 +1,632 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: BSD-3-Clause
+"""Independent checker for a cnmux pcap replay.
+
+    check.py CASE_DIR OUT_DIR [--min-keys N] [--quiet]
+
+Reads CASE_DIR/config.json and CASE_DIR/in.pcap, and the replay's outputs
+OUT_DIR/private.pcap, OUT_DIR/local.pcap (a missing file counts as empty) and
+OUT_DIR/stats.json. Every input frame is classified by a model of the data
+path written here from the specification, from the raw bytes, sharing no code
+with cnmux. It then verifies:
+
+  - every frame the model sends to the private port appears there exactly
+    once, in input order, with the IP packet (IP header to the end of the IP
+    total length) byte-for-byte intact, no VLAN tag, padding trimmed, and a
+    destination MAC of a node of its own service with weight > 0 (or of the
+    default node for non-scalable traffic);
+  - one source MAC on the private port;
+  - the same client key always reaches the same node (weighted: source
+    address + source port, per service; sticky and sticky-wild: source
+    address, per service);
+  - per service with at least --min-keys distinct client keys, the share of
+    keys on each node is within 1 percentage point + 3 sigma of its weight;
+  - non-scalable frames (and ARP) appear on the local port unchanged, each
+    exactly once (the order is reported, not required);
+  - frames the model drops appear nowhere;
+  - stats.json: rx == forwarded + local + dropped, rx == input frames,
+    forwarded / local == frames in the outputs, each drop reason as modelled,
+    per-service and per-node packet counts as observed.
+
+Exit status 0 when everything holds, 1 on any failure, 2 on usage errors.
+"""
+
+import argparse
+import ipaddress
+import json
+import math
+import os
+import struct
+import sys
+
+# ---------------------------------------------------------------- pcap ----
+
+
+def read_pcap(path):
+    """Frames of a classic pcap file (any endianness, us or ns), as bytes."""
+    if not os.path.exists(path):
+        return []
+    with open(path, 'rb') as f:
+        data = f.read()
+    if len(data) == 0:
+        return []
+    if len(data) < 24:
+        raise ValueError('%s: truncated pcap header' % path)
+    magic_le = struct.unpack('<I', data[:4])[0]
+    if magic_le in (0xa1b2c3d4, 0xa1b23c4d):
+        e = '<'
+    elif magic_le in (0xd4c3b2a1, 0x4d3cb2a1):
+        e = '>'
+    else:
+        raise ValueError('%s: not a classic pcap file (magic %08x)' % (path, magic_le))
+    linktype = struct.unpack(e + 'I', data[20:24])[0]
+    if linktype != 1:
+        raise ValueError('%s: link type %d, expected 1 (Ethernet)' % (path, linktype))
+    frames = []
+    off = 24
+    while off < len(data):
+        if off + 16 > len(data):
+            raise ValueError('%s: truncated record header at offset %d' % (path, off))
+        _, _, caplen, _ = struct.unpack(e + 'IIII', data[off:off + 16])
+        off += 16
+        if off + caplen > len(data):
+            raise ValueError('%s: truncated record at offset %d' % (path, off))
+        frames.append(data[off:off + caplen])
+        off += caplen
+    return frames
+
+# --------------------------------------------------------------- model ----
+
+
+DROP_REASONS = (
+    'runt', 'ethertype', 'vlan_depth', 'ipv4_truncated', 'ipv4_version', 'ipv4_ihl',
+    'ipv4_ihl_beyond', 'ipv4_totlen_beyond', 'ipv4_totlen_below', 'martian_src',
+    'ipv6_truncated', 'ipv6_version', 'ipv6_paylen', 'ipv6_ext', 'l4_truncated',
+    'tcp_doff', 'port_zero', 'tcp_flags', 'fragment', 'no_active_node', 'no_service',
+    'tx_full',
+)
+
+TPIDS = (0x8100, 0x88a8)
+ET_IPV4, ET_IPV6, ET_ARP = 0x0800, 0x86dd, 0x0806
+PROTO_TCP, PROTO_UDP = 6, 17
+IPV6_EXT = (0, 43, 60, 44)  # hop-by-hop, routing, destination options, fragment
+IPV6_MAX_EXT = 8
+
+
+def mac_str(b):
+    return ':'.join('%02x' % x for x in b)
+
+
+def mac_bytes(s):
+    return bytes(int(x, 16) for x in s.split(':'))
+
+
+class Service:
+    def __init__(self, d):
+        self.name = d['name']
+        self.vip = ipaddress.ip_address(d['vip']).packed
+        self.policy = d['policy']
+        self.weights = dict(d['nodes'])
+        self.ports = []
+        for p in d.get('ports', []):
+            num, proto = p.split('/')
+            self.ports.append((PROTO_TCP if proto == 'tcp' else PROTO_UDP, int(num)))
+        self.protocols = [PROTO_TCP if p == 'tcp' else PROTO_UDP
+                          for p in d.get('protocols', [])]
+        self.total_weight = sum(self.weights.values())
+
+
+class Model:
+    def __init__(self, cfg):
+        self.nodes = {}
+        for n in cfg['nodes']:
+            self.nodes[n['name']] = mac_bytes(n['mac'])
+        self.mac_to_node = {m: n for n, m in self.nodes.items()}
+        self.has_local = bool(cfg.get('ports', {}).get('local'))
+        self.default_node = cfg.get('default_node')
+        self.services = {}
+        self.t1 = {}  # (proto, vip, port) -> service   weighted, sticky
+        self.t2 = {}  # (proto, vip) -> service         sticky-wild
+        for d in cfg['services']:
+            s = Service(d)
+            self.services[s.name] = s
+            if s.policy == 'sticky-wild':
+                for proto in s.protocols:
+                    self.t2[(proto, s.vip)] = s
+            else:
+                for proto, port in s.ports:
+                    self.t1[(proto, s.vip, port)] = s
+        # eligible destination MACs per service
+        self.eligible = {}
+        for s in self.services.values():
+            self.eligible[s.name] = {self.nodes[n] for n, w in s.weights.items() if w > 0}
+        if self.default_node:
+            self.eligible[None] = {self.nodes[self.default_node]}
+
+    def classify(self, fr):
+        """Verdict for one frame, as a dict:
+             {'v': 'drop', 'reason': R}
+             {'v': 'local'}
+             {'v': 'private', 'svc': NAME or None (default node), 'key': K,
+              'et': ethertype, 'ip': IP packet bytes}
+        """
+        n = len(fr)
+        if n < 14:
+            return {'v': 'drop', 'reason': 'runt'}
+        et = struct.unpack_from('!H', fr, 12)[0]
+        off = 14
+        tags = 0
+        while et in TPIDS:
+            if tags == 2:
+                return {'v': 'drop', 'reason': 'vlan_depth'}
+            if n < off + 4:
+                return {'v': 'drop', 'reason': 'runt'}
+            et = struct.unpack_from('!H', fr, off + 2)[0]
+            off += 4
+            tags += 1
+        if et == ET_ARP:
+            return self._nonscalable(fr, None, None)
+        avail = n - off
+        if et == ET_IPV4:
+            if avail < 20:
+                return {'v': 'drop', 'reason': 'ipv4_truncated'}
+            ver, ihl = fr[off] >> 4, fr[off] & 15
+            if ver != 4:
+                return {'v': 'drop', 'reason': 'ipv4_version'}
+            if ihl < 5:
+                return {'v': 'drop', 'reason': 'ipv4_ihl'}
+            if ihl * 4 > avail:
+                return {'v': 'drop', 'reason': 'ipv4_ihl_beyond'}
+            tot = struct.unpack_from('!H', fr, off + 2)[0]
+            if tot > avail:
+                return {'v': 'drop', 'reason': 'ipv4_totlen_beyond'}
+            if tot < ihl * 4:
+                return {'v': 'drop', 'reason': 'ipv4_totlen_below'}
+            src = fr[off + 12:off + 16]
+            dst = fr[off + 16:off + 20]
+            if src[0] == 0 or src[0] == 127 or src[0] >= 224:
+                return {'v': 'drop', 'reason': 'martian_src'}
+            frag = struct.unpack_from('!H', fr, off + 6)[0]
+            if frag & 0x1fff:
+                return {'v': 'drop', 'reason': 'fragment'}
+            proto = fr[off + 9]
+            l4 = off + ihl * 4
+            end = off + tot
+        elif et == ET_IPV6:
+            if avail < 40:
+                return {'v': 'drop', 'reason': 'ipv6_truncated'}
+            if fr[off] >> 4 != 6:
+                return {'v': 'drop', 'reason': 'ipv6_version'}
+            plen = struct.unpack_from('!H', fr, off + 4)[0]
+            if 40 + plen > avail:
+                return {'v': 'drop', 'reason': 'ipv6_paylen'}
+            src = fr[off + 8:off + 24]
+            dst = fr[off + 24:off + 40]
+            end = off + 40 + plen
+            nh = fr[off + 6]
+            p = off + 40
+            count = 0
+            while nh in IPV6_EXT:
+                count += 1
+                if count > IPV6_MAX_EXT or p + 8 > end:
+                    return {'v': 'drop', 'reason': 'ipv6_ext'}
+                if nh == 44:
+                    hl = 8
+                    if struct.unpack_from('!H', fr, p + 2)[0] >> 3:
+                        return {'v': 'drop', 'reason': 'fragment'}
+                else:
+                    hl = (fr[p + 1] + 1) * 8
+                if p + hl > end:
+                    return {'v': 'drop', 'reason': 'ipv6_ext'}
+                nh = fr[p]
+                p += hl
+            proto = nh
+            l4 = p
+        else:
+            return {'v': 'drop', 'reason': 'ethertype'}
+
+        ip = fr[off:end]
+        l4len = end - l4
+        if proto == PROTO_TCP:
+            if l4len < 20:
+                return {'v': 'drop', 'reason': 'l4_truncated'}
+            doff = fr[l4 + 12] >> 4
+            if doff < 5 or doff * 4 > l4len:
+                return {'v': 'drop', 'reason': 'tcp_doff'}
+            flags = fr[l4 + 13]
+            if flags & 0x02 and flags & 0x05:
+                return {'v': 'drop', 'reason': 'tcp_flags'}
+        elif proto == PROTO_UDP:
+            if l4len < 8:
+                return {'v': 'drop', 'reason': 'l4_truncated'}
+        else:
+            return self._nonscalable(fr, et, ip)
+        sport, dport = struct.unpack_from('!HH', fr, l4)
+        if sport == 0 or dport == 0:
+            return {'v': 'drop', 'reason': 'port_zero'}
+        svc = self.t1.get((proto, dst, dport)) or self.t2.get((proto, dst))
+        if svc is None:
+            return self._nonscalable(fr, et, ip)
+        if not self.eligible[svc.name]:
+            return {'v': 'drop', 'reason': 'no_active_node', 'svc': svc.name, 'ip': ip}
+        if svc.policy == 'weighted':
+            key = (svc.name, src, sport)
+        else:
+            key = (svc.name, src)
+        return {'v': 'private', 'svc': svc.name, 'key': key, 'et': et, 'ip': ip}
+
+    def _nonscalable(self, fr, et, ip):
+        if self.has_local:
+            return {'v': 'local'}
+        if self.default_node and ip is not None:
+            return {'v': 'private', 'svc': None, 'key': None, 'et': et, 'ip': ip}
+        return {'v': 'drop', 'reason': 'no_service'}
+
+# ------------------------------------------------------------- checking ----
+
+
+class Report:
+    LIMIT = 15
+
+    def __init__(self, quiet=False):
+        self.failures = []
+        self.counts = {}
+        self.quiet = quiet
+
+    def fail(self, cat, msg):
+        self.counts[cat] = self.counts.get(cat, 0) + 1
+        if self.counts[cat] <= self.LIMIT:
+            if callable(msg):
+                msg = msg()
+            self.failures.append('FAIL [%s] %s' % (cat, msg))
+        elif self.counts[cat] == self.LIMIT + 1:
+            self.failures.append('FAIL [%s] ... (further failures of this kind not shown)' % cat)
+
+    def info(self, msg):
+        if not self.quiet:
+            print('  ' + msg)
+
+    @property
+    def ok(self):
+        return not self.counts
+
+
+def fmt_key(key):
+    if key is None:
+        return '-'
+    svc, src = key[0], key[1]
+    a = str(ipaddress.ip_address(src))
+    return '%s:%s%s' % (svc, a, ':%d' % key[2] if len(key) > 2 else '')
+
+
+def match_sequence(rep, cat, expected, outputs, keyof, describe_out):
+    """Match output frames to expected entries in order. Returns a list of
+    (expected index, output index) pairs; missing and unexpected frames are
+    reported. @keyof(exp_entry) gives bytes that the output frame must hold:
+    for the private port the IP packet (from offset 14), for local the frame."""
+    import bisect
+    l3 = cat == 'private'
+    index = {}
+    for t, e in enumerate(expected):
+        index.setdefault(keyof(e), []).append(t)
+
+    def find(fr, start):
+        if start < len(expected):
+            want = keyof(expected[start])
+            if (fr[14:14 + len(want)] if l3 else fr) == want:
+                return start
+        cands = []
+        if l3:
+            # the IP packet is fr[14:14 + IP length]; try the lengths on offer
+            body = fr[14:]
+            for ln in lengths:
+                if ln <= len(body):
+                    cands.append(body[:ln])
+        else:
+            cands.append(fr)
+        best = None
+        for c in cands:
+            lst = index.get(c)
+            if lst:
+                p = bisect.bisect_left(lst, start)
+                if p < len(lst) and (best is None or lst[p] < best):
+                    best = lst[p]
+        return best
+
+    lengths = sorted({len(k) for k in index}) if l3 else []
+    pairs = []
+    i = 0
+    for j, fr in enumerate(outputs):
+        k = find(fr, i)
+        if k is None:
+            rep.fail(cat + '_unexpected', lambda j=j, fr=fr: 'output frame #%d is not '
+                     'expected: %s' % (j, describe_out(fr)))
+            continue
+        for t in range(i, k):
+            rep.fail(cat + '_missing', lambda t=t, j=j: 'input frame #%d (expected on %s) is '
+                     'missing before output frame #%d' % (expected[t][0], cat, j))
+        pairs.append((k, j))
+        i = k + 1
+    for t in range(i, len(expected)):
+        rep.fail(cat + '_missing', lambda t=t: 'input frame #%d (expected on %s) never appeared'
+                 % (expected[t][0], cat))
+    return pairs
+
+
+def check(case_dir, out_dir, min_keys=2000, quiet=False):
+    rep = Report(quiet)
+    with open(os.path.join(case_dir, 'config.json')) as f:
+        cfg = json.load(f)
+    model = Model(cfg)
+    inp = read_pcap(os.path.join(case_dir, 'in.pcap'))
+    priv = read_pcap(os.path.join(out_dir, 'private.pcap'))
+    local = read_pcap(os.path.join(out_dir, 'local.pcap'))
+    stats_path = os.path.join(out_dir, 'stats.json')
+
+    verdicts = [model.classify(fr) for fr in inp]
+    exp_priv = [(i, v) for i, v in enumerate(verdicts) if v['v'] == 'private']
+    exp_local = [(i, inp[i]) for i, v in enumerate(verdicts) if v['v'] == 'local']
+    drops = {}
+    for v in verdicts:
+        if v['v'] == 'drop':
+            drops[v['reason']] = drops.get(v['reason'], 0) + 1
+    n_drop = sum(drops.values())
+
+    print('case %s: %d input frames; model: %d private (%d to default node), %d local, '
+          '%d dropped' % (case_dir, len(inp), len(exp_priv),
+                          sum(1 for _, v in exp_priv if v['svc'] is None),
+                          len(exp_local), n_drop))
+    print('output: %d frames on private, %d on local' % (len(priv), len(local)))
+    if drops:
+        print('model drops: ' + ', '.join('%s=%d' % kv for kv in sorted(drops.items())))
+
+    # an index of input frames, to name where an unexpected output frame came from
+    def origin(fr, l3=False):
+        for i, infr in enumerate(inp):
+            if (l3 and len(fr) > 14 and fr[14:] in infr) or (not l3 and fr == infr):
+                v = verdicts[i]
+                return 'input frame #%d, model verdict %s' % (
+                    i, v['v'] + ('/' + v['reason'] if v['v'] == 'drop' else ''))
+        return 'matches no input frame'
+
+    # ---- private port
+    pairs = match_sequence(rep, 'private', exp_priv, priv, lambda e: e[1]['ip'],
+                           lambda fr: '%d bytes, %s' % (len(fr), origin(fr, True)))
+    src_macs = {}
+    key_node = {}           # client key -> first node MAC
+    svc_seen = {}           # service -> packets seen
+    svc_bytes = {}          # service -> [input frame bytes, output frame bytes, IP bytes]
+    node_seen = {}          # node MAC -> packets (all), packets (scalable only)
+    node_bytes = {}
+    for ei, oj in pairs:
+        idx, v = exp_priv[ei]
+        fr = priv[oj]
+        src_macs.setdefault(fr[6:12], oj)
+        dmac = fr[0:6]
+        et = struct.unpack_from('!H', fr, 12)[0]
+        if et != v['et']:
+            rep.fail('private_l2', 'output frame #%d (input #%d): ethertype 0x%04x, expected '
+                     '0x%04x (VLAN tags must be removed)' % (oj, idx, et, v['et']))
+        if len(fr) != 14 + len(v['ip']):
+            rep.fail('private_trim', 'output frame #%d (input #%d): %d bytes, expected %d '
+                     '(14 + IP total length: padding must be trimmed)'
+                     % (oj, idx, len(fr), 14 + len(v['ip'])))
+        if dmac not in model.eligible[v['svc']]:
+            who = model.mac_to_node.get(dmac, 'unknown node')
+            rep.fail('private_node', 'output frame #%d (input #%d, service %s): sent to %s (%s), '
+                     'not an eligible node (weight > 0) of the service'
+                     % (oj, idx, v['svc'] or '(default node)', mac_str(dmac), who))
+        c = node_seen.setdefault(dmac, [0, 0])
+        b = node_bytes.setdefault(dmac, [[0, 0, 0], [0, 0, 0]])
+        sizes = (len(inp[idx]), len(fr), len(v['ip']))
+        c[0] += 1
+        b[0] = [x + y for x, y in zip(b[0], sizes)]
+        if v['svc'] is not None:
+            c[1] += 1
+            b[1] = [x + y for x, y in zip(b[1], sizes)]
+            svc_seen[v['svc']] = svc_seen.get(v['svc'], 0) + 1
+            sb = svc_bytes.setdefault(v['svc'], [0, 0, 0])
+            svc_bytes[v['svc']] = [x + y for x, y in zip(sb, sizes)]
+            k = v['key']
+            if k in key_node:
+                if key_node[k] != dmac:
+                    rep.fail('sticky', 'client key %s reached %s (input #%d) after %s'
+                             % (fmt_key(k), model.mac_to_node.get(dmac, mac_str(dmac)), idx,
+                                model.mac_to_node.get(key_node[k], mac_str(key_node[k]))))
+            else:
+                key_node[k] = dmac
+    if len(src_macs) > 1:
+        rep.fail('private_srcmac', 'private port has %d source MACs: %s' % (
+            len(src_macs), ', '.join('%s (first at output #%d)' % (mac_str(m), j)
+                                     for m, j in src_macs.items())))
+    if src_macs:
+        rep.info('private port source MAC: %s' % ', '.join(mac_str(m) for m in src_macs))
+
+    # ---- spread of client keys over nodes
+    per_svc = {}
+    for k, m in key_node.items():
+        per_svc.setdefault(k[0], {}).setdefault(m, 0)
+        per_svc[k[0]][m] += 1
+    for name, s in model.services.items():
+        counts = per_svc.get(name, {})
+        nkeys = sum(counts.values())
+        if nkeys == 0:
+            continue
+        W = s.total_weight
+        parts = []
+        checked = nkeys >= min_keys
+        for node, w in s.weights.items():
+            p = w / W if W else 0.0
+            got = counts.get(model.nodes[node], 0) / nkeys
+            tol = 0.01 + 3 * math.sqrt(p * (1 - p) / nkeys)
+            parts.append('%s w=%d exp %.1f%% got %.1f%%' % (node, w, 100 * p, 100 * got))
+            if checked and abs(got - p) > tol:
+                rep.fail('spread', 'service %s: node %s holds %.2f%% of %d client keys, weight '
+                         'says %.2f%% (tolerance %.2f points)'
+                         % (name, node, 100 * got, nkeys, 100 * p, 100 * tol))
+        rep.info('service %s (%s): %d client keys%s: %s' % (
+            name, s.policy, nkeys, '' if checked else ' (too few to check the spread)',
+            '; '.join(parts)))
+
+    # ---- weighted hashes the source port too: a source with several keys
+    # should not, beyond chance, find all of them on one node
+    for name, s in model.services.items():
+        if s.policy != 'weighted' or not s.total_weight:
+            continue
+        by_src = {}
+        for k, m in key_node.items():
+            if k[0] == name:
+                by_src.setdefault(k[1], []).append(m)
+        multi = [ms for ms in by_src.values() if len(ms) >= 4]
+        if len(multi) < 50:
+            continue
+        ps = [w / s.total_weight for w in s.weights.values()]
+        expect = sum(sum(p ** len(ms) for p in ps) for ms in multi) / len(multi)
+        got = sum(1 for ms in multi if len(set(ms)) == 1) / len(multi)
+        rep.info('service %s: %d sources with >= 4 keys, %.1f%% of them on a single node '
+                 '(%.1f%% expected when the source port is hashed)'
+                 % (name, len(multi), 100 * got, 100 * expect))
+        if got > expect + 0.25:
+            rep.fail('weighted_port', 'service %s: %.0f%% of %d sources have all their '
+                     '(source, port) keys on one node, %.0f%% expected: is the source port '
+                     'hashed?' % (name, 100 * got, len(multi), 100 * expect))
+
+    # ---- local port: every frame exactly once and unchanged. The order is not
+    # required (cnmux may hand ARP to the local port ahead of IP frames of the
+    # same burst); frames out of input order are counted and reported.
+    from collections import Counter
+    exp_count = Counter(fr for _, fr in exp_local)
+    out_count = Counter(local)
+    first_idx = {}
+    for i, fr in exp_local:
+        first_idx.setdefault(fr, i)
+    for fr, n in (exp_count - out_count).items():
+        for _ in range(n):
+            rep.fail('local_missing', lambda fr=fr: 'input frame #%d (expected on local, '
+                     'unchanged) is not there' % first_idx[fr])
+    for fr, n in (out_count - exp_count).items():
+        for _ in range(n):
+            rep.fail('local_unexpected', lambda fr=fr: 'local frame #%d is not expected there: '
+                     '%d bytes, %s' % (local.index(fr), len(fr), origin(fr)))
+    n_local_ok = sum((exp_count & out_count).values())
+    seq = [first_idx[fr] for fr in local if fr in first_idx]
+    late = sum(1 for a, b in zip(seq, seq[1:]) if b < a)
+    if late:
+        print('note: %d local frames come after a frame that followed them in the input '
+              '(reordered, allowed)' % late)
+
+    if local and not model.has_local:
+        rep.fail('local', 'the config has no local port but local.pcap holds %d frames'
+                 % len(local))
+
+    # ---- stats.json
+    if not os.path.exists(stats_path):
+        rep.fail('stats', '%s is missing' % stats_path)
+    else:
+        with open(stats_path) as f:
+            st = json.load(f)
+        rx, fw, lo, dr = (st.get(k) for k in ('rx', 'forwarded', 'local', 'dropped'))
+        print('stats.json: rx=%s forwarded=%s local=%s dropped=%s' % (rx, fw, lo, dr))
+        if None in (rx, fw, lo, dr):
+            rep.fail('stats', 'rx, forwarded, local and dropped must all be present')
+        else:
+            if rx != fw + lo + dr:
+                rep.fail('stats', 'rx (%d) != forwarded + local + dropped (%d + %d + %d = %d)'
+                         % (rx, fw, lo, dr, fw + lo + dr))
+            if rx != len(inp):
+                rep.fail('stats', 'rx = %d, the capture holds %d frames' % (rx, len(inp)))
+            if fw != len(priv):
+                rep.fail('stats', 'forwarded = %d, private.pcap holds %d frames' % (fw, len(priv)))
+            if lo != len(local):
+                rep.fail('stats', 'local = %d, local.pcap holds %d frames' % (lo, len(local)))
+            if dr != n_drop:
+                rep.fail('stats', 'dropped = %d, the model drops %d' % (dr, n_drop))
+        sd = st.get('drops', {})
+        if dr is not None and sum(sd.values()) != dr:
+            rep.fail('stats', 'the drop reasons add up to %d, dropped = %d'
+                     % (sum(sd.values()), dr))
+        for reason in sorted(set(sd) | set(drops)):
+            got, want = sd.get(reason, 0), drops.get(reason, 0)
+            if reason not in sd:
+                rep.fail('stats_drop', 'drop reason %s is not in stats.json (model: %d)'
+                         % (reason, want))
+            elif got != want:
+                rep.fail('stats_drop', 'drops.%s = %d, the model expects %d' % (reason, got, want))
+        ss = st.get('services', {})
+        exp_svc = {}
+        svc_noactive = {}
+        for i, v in enumerate(verdicts):
+            if v['v'] == 'drop' and v['reason'] == 'no_active_node':
+                n, b = svc_noactive.get(v['svc'], (0, [0, 0, 0]))
+                svc_noactive[v['svc']] = (n + 1, [b[0] + len(inp[i]), b[1] + 14 + len(v['ip']),
+                                                  b[2] + len(v['ip'])])
+        for _, v in exp_priv:
+            if v['svc'] is not None:
+                exp_svc[v['svc']] = exp_svc.get(v['svc'], 0) + 1
+        for name in model.services:
+            e = ss.get(name)
+            if e is None:
+                rep.fail('stats_service', 'service %s is not in stats.json' % name)
+                continue
+            want = exp_svc.get(name, 0)
+            seen = svc_seen.get(name, 0)
+            sb = svc_bytes.get(name, [0, 0, 0])
+            # a service may also count the packets it dropped for want of an active node
+            nan, nab = svc_noactive.get(name, (0, [0, 0, 0]))
+            if e.get('packets') == seen + nan and nan and seen == want:
+                sb = [x + y for x, y in zip(sb, nab)]
+            elif e.get('packets') != want or e.get('packets') != seen:
+                rep.fail('stats_service', 'services.%s.packets = %s, model %d, seen on the '
+                         'private port %d (+ %d dropped: no_active_node)'
+                         % (name, e.get('packets'), want, seen, nan))
+                continue
+            if e.get('bytes') not in sb:
+                rep.fail('stats_service', 'services.%s.bytes = %s, matches none of: input frames '
+                         '%d, output frames %d, IP packets %d' % (name, e.get('bytes'), *sb))
+        for name in ss:
+            if name not in model.services:
+                rep.fail('stats_service', 'stats.json names a service %s not in the config' % name)
+        sn = st.get('nodes', {})
+        for name, mac in model.nodes.items():
+            e = sn.get(name)
+            if e is None:
+                rep.fail('stats_node', 'node %s is not in stats.json' % name)
+                continue
+            c = node_seen.get(mac, [0, 0])
+            b = node_bytes.get(mac, [[0, 0, 0], [0, 0, 0]])
+            # default-node traffic may or may not count as the node's: accept both
+            if e.get('packets') not in c:
+                rep.fail('stats_node', 'nodes.%s.packets = %s, seen on the private port %d '
+                         '(%d of them scalable)' % (name, e.get('packets'), c[0], c[1]))
+            elif e.get('bytes') not in b[c.index(e.get('packets'))]:
+                rep.fail('stats_node', 'nodes.%s.bytes = %s, matches none of %s'
+                         % (name, e.get('bytes'), b[c.index(e.get('packets'))]))
+
+    print('matched %d/%d private, %d/%d local' % (len(pairs), len(exp_priv),
+                                                 n_local_ok, len(exp_local)))
+    for line in rep.failures:
+        print(line)
+    if rep.ok:
+        print('PASS')
+        return 0
+    print('FAILED: ' + ', '.join('%s=%d' % kv for kv in sorted(rep.counts.items())))
+    return 1
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    ap.add_argument('case_dir')
+    ap.add_argument('out_dir')
+    ap.add_argument('--min-keys', type=int, default=2000,
+                    help='check the spread of services with at least this many client keys')
+    ap.add_argument('--quiet', action='store_true')
+    a = ap.parse_args()
+    try:
+        return check(a.case_dir, a.out_dir, a.min_keys, a.quiet)
+    except (OSError, ValueError, KeyError, json.JSONDecodeError) as e:
+        print('FAIL: %s: %s' % (type(e).__name__, e))
+        return 1
+
+
+if __name__ == '__main__':
+    sys.exit(main())
