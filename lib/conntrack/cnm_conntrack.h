@@ -1,0 +1,215 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/**
+ * @file
+ * The TCP forwarding list (patent FIG. 6 steps 609-610): a per-worker
+ * connection table. A pure SYN to a scalable TCP service records the node the
+ * PDT chose; later packets of that connection take the recorded node, so a
+ * PDT change does not move an established connection.
+ *
+ * One table per worker and the worker is its only user: the rte_hash is
+ * created without concurrency flags and no call here takes a lock or does an
+ * atomic operation. The value of an entry (struct cnm_conn, 8 bytes) lives in
+ * the data word of the rte_hash key slot, so a tracked connection costs the
+ * rte_hash's own memory and nothing else (about 61 bytes at 1M entries, see
+ * docs/conntrack.md).
+ *
+ * Time is a coarse clock in milliseconds passed in by the caller ("now"); it
+ * may wrap, every comparison uses the signed difference, so timeouts must be
+ * below 2^31 ms.
+ */
+#ifndef CNM_CONNTRACK_H
+#define CNM_CONNTRACK_H
+
+#include <stdint.h>
+#include <string.h>
+
+#include <rte_hash.h>
+
+#include "cnm_parse.h"
+
+struct cnm_ct;
+
+/** At most this many keys per cnm_ct_lookup_bulk() call. */
+#define CNM_CT_BULK_MAX 64
+
+/** Connection key: the 5-tuple of the client-to-service direction. 40 bytes. */
+struct cnm_conn_key {
+	uint8_t src[16];  /**< client address; IPv4 in the first 4 bytes, rest 0 */
+	uint8_t dst[16];  /**< service address (VIP), as src */
+	uint16_t sport;   /**< client port, network byte order */
+	uint16_t dport;   /**< service port, network byte order */
+	uint8_t family;   /**< AF_INET or AF_INET6 */
+	uint8_t pad[3];   /**< always 0: part of the hashed key */
+};
+
+/** State of a tracked connection; selects its timeout. */
+enum cnm_conn_state {
+	CNM_CONN_SYN = 0,         /**< only SYNs seen: syn timeout */
+	CNM_CONN_ESTABLISHED = 1, /**< an ACK without FIN/RST seen: established timeout */
+	CNM_CONN_CLOSING = 2,     /**< FIN or RST seen: closing timeout, final */
+};
+
+/**
+ * Value of an entry: 8 bytes, stored in the rte_hash data word of the key.
+ * Lookups hand out copies; cnm_ct_touch() writes changes back.
+ */
+struct cnm_conn {
+	uint32_t expire;     /**< "now" value at which the entry expires */
+	uint16_t node;       /**< node id chosen at the SYN */
+	uint16_t svc : 14;   /**< service id (< CNM_MAX_SERVICES = 2^14) */
+	uint16_t state : 2;  /**< enum cnm_conn_state */
+};
+
+/** Timeouts in milliseconds, each in 1 .. 2^31 - 1. */
+struct cnm_ct_timeouts {
+	uint32_t syn;          /**< after a SYN without an ACK yet */
+	uint32_t established;  /**< idle time of an established connection */
+	uint32_t closing;      /**< after a FIN or RST */
+	/**
+	 * cnm_ct_touch() writes a refreshed expiry back only when it moved by at
+	 * least this much (or the state changed), so a busy connection costs one
+	 * table write per @c refresh ms rather than one per packet. An entry may
+	 * then expire up to @c refresh ms early. 0: min(1000, smallest timeout / 4).
+	 */
+	uint32_t refresh;
+};
+
+/** Counters of one table; single writer, plain increments. */
+struct cnm_ct_stats {
+	uint64_t inserted;  /**< new entries */
+	uint64_t replaced;  /**< cnm_ct_insert() on a key already present */
+	uint64_t expired;   /**< removed by cnm_ct_expire() */
+	uint64_t deleted;   /**< removed by cnm_ct_del() */
+	uint64_t flushed;   /**< removed by cnm_ct_flush_node() / cnm_ct_flush_svc() */
+	uint64_t full;      /**< inserts refused: table full (-ENOSPC) */
+};
+
+/**
+ * Build a connection key from a parsed TCP segment (client to service).
+ * The key of the reverse direction is a different key.
+ */
+static inline void
+cnm_conn_key_from_flow(const struct cnm_flow *f, struct cnm_conn_key *k)
+{
+	memcpy(k->src, f->src, sizeof(k->src));
+	memcpy(k->dst, f->key.addr, sizeof(k->dst));
+	k->sport = f->sport;
+	k->dport = f->key.port;
+	k->family = f->key.family;
+	k->pad[0] = 0;
+	k->pad[1] = 0;
+	k->pad[2] = 0;
+}
+
+/** 1 when @p c has expired at @p now (wrap-safe). */
+static inline int
+cnm_conn_expired(const struct cnm_conn *c, uint32_t now)
+{
+	return (int32_t)(now - c->expire) >= 0;
+}
+
+/**
+ * Create a table.
+ *
+ * @param name        unique among tables (rte_hash name "ct_<name>", < 28 chars)
+ * @param max_entries most connections held; an insert beyond is refused
+ * @param socket_id   NUMA socket of the memory, or SOCKET_ID_ANY
+ * @param t           timeouts (copied)
+ * @return the table, or NULL with rte_errno set (EINVAL, ENOMEM, EEXIST...).
+ */
+struct cnm_ct *cnm_ct_create(const char *name, uint32_t max_entries, int socket_id,
+		const struct cnm_ct_timeouts *t);
+
+/** Free a table and every entry. NULL is accepted. */
+void cnm_ct_free(struct cnm_ct *ct);
+
+/**
+ * Look up to CNM_CT_BULK_MAX keys.
+ *
+ * @param keys  n keys
+ * @param n     1 .. CNM_CT_BULK_MAX
+ * @param sig   out: the hash of each key, for cnm_ct_insert/touch/del
+ * @param conn  out: conn[i] is a copy of the entry of keys[i] when bit i of
+ *              the result is set, untouched otherwise. An entry that has
+ *              expired but was not swept yet is returned too: check it with
+ *              cnm_conn_expired().
+ * @return the hit mask (bit i set: keys[i] found); 0 when n is out of range.
+ */
+uint64_t cnm_ct_lookup_bulk(struct cnm_ct *ct, const struct cnm_conn_key *const *keys,
+		unsigned int n, hash_sig_t *sig, struct cnm_conn *conn);
+
+/** The hash of a key, as cnm_ct_lookup_bulk() gives it. */
+hash_sig_t cnm_ct_hash(const struct cnm_ct *ct, const struct cnm_conn_key *k);
+
+/**
+ * Record a connection (or replace the entry of the same key). The state comes
+ * from @p tcp_flags as in cnm_ct_touch(), starting from CNM_CONN_SYN.
+ *
+ * @param sig  cnm_ct_hash(ct, k)
+ * @param svc  service id, below 2^14
+ * @return the entry's position (>= 0); -ENOSPC when the table is full
+ *         (existing entries are untouched, the "full" counter counts it);
+ *         -EINVAL on a bad argument.
+ */
+int32_t cnm_ct_insert(struct cnm_ct *ct, const struct cnm_conn_key *k, hash_sig_t sig,
+		uint16_t node, uint16_t svc, uint8_t tcp_flags, uint32_t now);
+
+/**
+ * Account a packet of a tracked connection: update @p c (the copy a lookup
+ * returned) and, when its state changed or its expiry moved by at least the
+ * refresh interval, write it back to the table.
+ *
+ * State machine: FIN or RST -> CLOSING, which is final; otherwise a packet
+ * with ACK -> ESTABLISHED; a SYN without ACK leaves the state as it is.
+ * The expiry becomes now + the timeout of the new state.
+ *
+ * @return 1 when the entry was written back, 0 when not, -ENOENT when the
+ *         key is no longer in the table.
+ */
+int cnm_ct_touch(struct cnm_ct *ct, const struct cnm_conn_key *k, hash_sig_t sig,
+		struct cnm_conn *c, uint8_t tcp_flags, uint32_t now);
+
+/** Remove an entry. @return 0, or -ENOENT. */
+int cnm_ct_del(struct cnm_ct *ct, const struct cnm_conn_key *k, hash_sig_t sig);
+
+/**
+ * Incremental sweep: look at the next @p budget slots (positions) after a
+ * cursor that wraps around the table and remove the entries expired at
+ * @p now. A worker calls it once per loop; its cost is bounded by @p budget
+ * (a free slot is one bit test, a used one two hash lookups).
+ *
+ * @return how many entries it removed.
+ */
+uint32_t cnm_ct_expire(struct cnm_ct *ct, uint32_t now, uint32_t budget);
+
+/** Entries in the table. */
+uint32_t cnm_ct_count(const struct cnm_ct *ct);
+
+/** Most entries the table holds (max_entries of cnm_ct_create()). */
+uint32_t cnm_ct_capacity(const struct cnm_ct *ct);
+
+/** Copy the counters. */
+void cnm_ct_stats_get(const struct cnm_ct *ct, struct cnm_ct_stats *s);
+
+/**
+ * Call @p fn for every entry, in position order, with copies of its key and
+ * value. @p fn must not change the table. For dumps, called by the owning
+ * worker on request.
+ *
+ * @return 0 after the last entry, or the first non-zero value @p fn returned
+ *         (which stops the walk).
+ */
+int cnm_ct_walk(struct cnm_ct *ct,
+		int (*fn)(const struct cnm_conn_key *k, const struct cnm_conn *c, void *arg),
+		void *arg);
+
+/**
+ * Remove every entry of a node (a node removed or failed). A full pass over
+ * the table. @return how many entries it removed.
+ */
+uint32_t cnm_ct_flush_node(struct cnm_ct *ct, uint16_t node);
+
+/** Remove every entry of a service (a service removed). @return how many. */
+uint32_t cnm_ct_flush_svc(struct cnm_ct *ct, uint16_t svc);
+
+#endif /* CNM_CONNTRACK_H */
