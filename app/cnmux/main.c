@@ -22,9 +22,11 @@
 #include <rte_malloc.h>
 #include <rte_mbuf.h>
 #include <rte_rcu_qsbr.h>
+#include <rte_ring.h>
 
 #include "cnm_config.h"
 #include "cnm_dataplane.h"
+#include "cnm_health.h"
 #include "cnm_service.h"
 #include "cnm_stats.h"
 #include "cnm_telemetry.h"
@@ -44,11 +46,60 @@ struct opts {
 };
 
 static volatile sig_atomic_t stop_signal;
+static volatile sig_atomic_t reload_signal;
 
 static void
 on_signal(int sig)
 {
-	stop_signal = sig;
+	if (sig == SIGHUP)
+		reload_signal = 1;
+	else
+		stop_signal = sig;
+}
+
+static struct rte_mempool *ctl_pool;
+
+/* Health checker's frames: queued for worker 0, which owns the TX queues. */
+static int
+ctl_send(void *arg, uint16_t idx, const uint8_t *frame, uint32_t len)
+{
+	const struct cnm_dp *dp = arg;
+	struct rte_mbuf *m = rte_pktmbuf_alloc(ctl_pool);
+	char *p;
+
+	if (m == NULL)
+		return -ENOMEM;
+	p = rte_pktmbuf_append(m, (uint16_t)len);
+	if (p == NULL) {
+		rte_pktmbuf_free(m);
+		return -ENOSPC;
+	}
+	memcpy(p, frame, len);
+	m->port = dp->priv_port[idx];
+	if (rte_ring_mp_enqueue(dp->ctl_tx, m) != 0) {
+		rte_pktmbuf_free(m);
+		return -ENOBUFS;
+	}
+	return 0;
+}
+
+/* Frames arriving on the private ports: ARP replies from the nodes. Only the
+ * control lcore reads these queues. */
+static void
+private_rx(const struct cnm_dp *dp, struct cnm_health *hc, uint64_t now_ms)
+{
+	struct rte_mbuf *m[CNM_BURST];
+	uint16_t i, j, n;
+
+	for (i = 0; i < dp->n_private; i++) {
+		n = rte_eth_rx_burst(dp->priv_port[i], 0, m, CNM_BURST);
+		for (j = 0; j < n; j++) {
+			if (rte_pktmbuf_is_contiguous(m[j]))
+				cnm_health_input(hc, i, rte_pktmbuf_mtod(m[j], uint8_t *),
+					rte_pktmbuf_data_len(m[j]), now_ms);
+			rte_pktmbuf_free(m[j]);
+		}
+	}
 }
 
 static void
@@ -289,6 +340,13 @@ write_json(const char *path, const struct cnm_lb *lb, const struct cnm_stats_tot
 	json_object_set_new(root, "local_drop", json_integer((json_int_t)t->local_drop));
 	json_object_set_new(root, "busy_cycles", json_integer((json_int_t)t->busy_cycles));
 	json_object_set_new(root, "busy_bursts", json_integer((json_int_t)t->busy_bursts));
+	json_object_set_new(root, "arp_replies", json_integer((json_int_t)t->arp_replies));
+	json_object_set_new(root, "conn_new", json_integer((json_int_t)t->conn_new));
+	json_object_set_new(root, "conn_hit", json_integer((json_int_t)t->conn_hit));
+	json_object_set_new(root, "conn_full", json_integer((json_int_t)t->conn_full));
+	json_object_set_new(root, "conn_stale", json_integer((json_int_t)t->conn_stale));
+	json_object_set_new(root, "conn_expired", json_integer((json_int_t)t->conn_expired));
+	json_object_set_new(root, "conn_active", json_integer((json_int_t)t->conn_active));
 	for (i = 1; i < CNM_DROP_MAX; i++)
 		json_object_set_new(drops, cnm_drop_name(i), json_integer((json_int_t)t->drop[i]));
 	for (i = 0; i < lb->n_svc; i++) {
@@ -324,6 +382,7 @@ main(int argc, char **argv)
 	struct cnm_wstats *wst[CNM_MAX_WORKERS];
 	struct cnm_tel_ctx tel;
 	struct cnm_stats_total *tot = NULL;
+	struct cnm_health *hc = NULL;
 	struct cnm_config *cfg = NULL;
 	struct rte_mempool *mp;
 	struct opts o = { 0 };
@@ -407,6 +466,17 @@ main(int argc, char **argv)
 		goto out;
 	}
 
+	dp.ctl_tx = rte_ring_create("cnm_ctl_tx", 1024, SOCKET_ID_ANY, RING_F_SC_DEQ);
+	if (dp.ctl_tx == NULL) {
+		fprintf(stderr, "cnmux: control ring: %s\n", rte_strerror(rte_errno));
+		goto out;
+	}
+	ctl_pool = mp;
+	dp.conn_max = cfg->conn_max;
+	dp.conn_timeouts.syn = cfg->conn_syn_s * 1000;
+	dp.conn_timeouts.established = cfg->conn_timeout_s * 1000;
+	dp.conn_timeouts.closing = cfg->conn_closing_s * 1000;
+
 	dp.lb = cnm_lb_create(cfg, "main", dp.qsbr);
 	if (dp.lb == NULL) {
 		fprintf(stderr, "cnmux: building the service tables failed: %s\n",
@@ -417,6 +487,7 @@ main(int argc, char **argv)
 	if (port_setup(dp.pub_port, cfg->public_port, (uint16_t)nw, (uint16_t)nw, mp) < 0)
 		goto out;
 	ports[nports++] = dp.pub_port;
+	rte_eth_macaddr_get(dp.pub_port, &dp.pub_mac);
 	for (i = 0; i < dp.n_private; i++) {
 		if (port_setup(dp.priv_port[i], cfg->private_ports[i], 1, (uint16_t)nw, mp) < 0)
 			goto out;
@@ -448,8 +519,21 @@ main(int argc, char **argv)
 	if (cnm_telemetry_init(&tel) != 0)
 		fprintf(stderr, "cnmux: telemetry commands not registered\n");
 
+	{
+		struct cnm_health_io io = { .send = ctl_send, .arg = &dp };
+
+		for (i = 0; i < dp.n_private; i++)
+			memcpy(io.priv_mac[i], dp.priv_mac[i].addr_bytes, 6);
+		hc = cnm_health_create(dp.lb, cfg, &io);
+		if (hc == NULL) {
+			fprintf(stderr, "cnmux: out of memory for the health checker\n");
+			goto out;
+		}
+	}
+
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
+	signal(SIGHUP, on_signal);
 
 	printf("cnmux: %u worker(s), %u service(s), %u node(s), public %s, %u private, local %s\n",
 		nw, cfg->n_services, cfg->n_nodes, cfg->public_port, cfg->n_private,
@@ -485,6 +569,14 @@ main(int argc, char **argv)
 			if (now > last && (now - last) * 1000 / hz >= o.idle_exit_ms)
 				break;
 		}
+		{
+			uint64_t now_ms = now * 1000 / hz;
+
+			pthread_mutex_lock(&ctl_lock);
+			private_rx(&dp, hc, now_ms);
+			cnm_health_tick(hc, now_ms);
+			pthread_mutex_unlock(&ctl_lock);
+		}
 		if (o.stats_period_s && now >= next_stats) {
 			cnm_stats_sum(wst, nw, tot);
 			report(stdout, dp.lb, tot, nw);
@@ -513,6 +605,14 @@ out:
 		rte_free(workers[i]);
 	}
 	free(tot);
+	cnm_health_free(hc);
+	if (dp.ctl_tx != NULL) {
+		void *m = NULL;
+
+		while (rte_ring_dequeue(dp.ctl_tx, &m) == 0)
+			rte_pktmbuf_free(m);
+		rte_ring_free(dp.ctl_tx);
+	}
 	cnm_lb_free(dp.lb);
 	rte_free(dp.qsbr);
 	cnm_config_free(cfg);

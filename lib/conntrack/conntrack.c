@@ -10,6 +10,7 @@
 #include <rte_log.h>
 #include <rte_malloc.h>
 
+#include "cnm_config.h"
 #include "cnm_conntrack.h"
 
 RTE_LOG_REGISTER(cnm_logtype_ct, cnm.conntrack, NOTICE);
@@ -19,6 +20,7 @@ RTE_LOG_REGISTER(cnm_logtype_ct, cnm.conntrack, NOTICE);
 /* The value travels in the rte_hash data word (a void *). */
 _Static_assert(sizeof(struct cnm_conn) == 8, "struct cnm_conn must be 8 bytes");
 _Static_assert(sizeof(void *) == sizeof(struct cnm_conn), "needs 64-bit pointers");
+_Static_assert(CNM_MAX_SERVICES <= (1 << 14), "struct cnm_conn.svc holds 14 bits");
 _Static_assert(sizeof(struct cnm_conn_key) == 40, "struct cnm_conn_key must be 40 bytes");
 
 #define CT_HASH_SEED 0x636e6d78u /* "cnmx" */

@@ -15,6 +15,7 @@
 #include <rte_ether.h>
 
 #include "cnm_config.h"
+#include "cnm_conntrack.h"
 #include "cnm_service.h"
 #include "cnm_stats.h"
 
@@ -23,6 +24,7 @@
 
 struct rte_mbuf;
 struct rte_rcu_qsbr;
+struct rte_ring;
 
 /** Ports and tables the workers share; read-only once they run. */
 struct cnm_dp {
@@ -33,7 +35,34 @@ struct cnm_dp {
 	uint16_t priv_port[CNM_MAX_PRIVATE];
 	struct rte_ether_addr priv_mac[CNM_MAX_PRIVATE];
 	int32_t local_port;          /**< -1: none */
+	struct rte_ether_addr pub_mac;
+	struct rte_ring *ctl_tx;     /**< frames of the control lcore; worker 0 sends them
+					  on the port in mbuf->port */
+	uint32_t conn_max;           /**< forwarding list entries per worker; 0: none */
+	struct cnm_ct_timeouts conn_timeouts;
 	volatile int quit;           /**< set by the control lcore to stop workers */
+};
+
+/** One tracked connection, as dumped for `conns show`. */
+struct cnm_conn_dump {
+	struct cnm_conn_key key;
+	struct cnm_conn conn;
+};
+
+/**
+ * A request of the control lcore to a worker (the worker owns its list):
+ * control fills the fields, then bumps seq (release); the worker answers
+ * and sets done = seq (release). Nothing blocks on either side.
+ */
+struct cnm_conn_req {
+	uint32_t seq;
+	uint32_t done;
+	int32_t svc;                 /**< filter, -1 any */
+	int32_t node;                /**< filter, -1 any */
+	uint32_t max;
+	uint32_t n;                  /**< out */
+	uint32_t now;                /**< out: the worker's clock, ms */
+	struct cnm_conn_dump *out;
 };
 
 /** Frames waiting for one TX queue during a burst. */
@@ -55,13 +84,23 @@ struct cnm_worker {
 	uint16_t txq;                       /**< its TX queue on every port */
 	uint16_t poll_local;                /**< polls the local port's RX queue 0 */
 	uint64_t last_rx_tsc;               /**< last burst that carried frames */
+	uint64_t tsc_per_ms;
+	uint32_t now_ms;                    /**< coarse clock of the forwarding list */
+	uint32_t sweep_ms;                  /**< last expiry sweep */
+	uint32_t sweep_budget;              /**< slots looked at per sweep */
+	struct cnm_ct *ct;                  /**< its TCP forwarding list, NULL: none */
+	struct cnm_conn_req req;
 	struct cnm_txbuf priv[CNM_MAX_PRIVATE];
 	struct cnm_txbuf local;
+	struct cnm_txbuf pub;               /**< ARP replies for VIPs */
 } __rte_cache_aligned;
 
 /** Prepare a worker; 0 or -errno. */
 int cnm_worker_init(struct cnm_worker *w, const struct cnm_dp *dp, uint16_t id);
 void cnm_worker_fini(struct cnm_worker *w);
+
+/** The worker's coarse millisecond clock (the forwarding list's "now"). */
+uint32_t cnm_worker_clock(const struct cnm_worker *w);
 
 /** Handle one burst of frames received on the public port. */
 void cnm_worker_burst(struct cnm_worker *w, struct rte_mbuf **pkts, uint16_t n);

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <rte_cycles.h>
@@ -8,6 +9,10 @@
 #include <rte_prefetch.h>
 #include <rte_rcu_qsbr.h>
 
+#include <rte_errno.h>
+#include <rte_ring.h>
+
+#include "cnm_arp.h"
 #include "cnm_dataplane.h"
 #include "cnm_local.h"
 #include "cnm_macrewrite.h"
@@ -17,6 +22,7 @@
 int
 cnm_worker_init(struct cnm_worker *w, const struct cnm_dp *dp, uint16_t id)
 {
+	char name[32];
 	uint16_t i;
 	int ret;
 
@@ -29,6 +35,7 @@ cnm_worker_init(struct cnm_worker *w, const struct cnm_dp *dp, uint16_t id)
 	w->rxq = id;
 	w->txq = id;
 	w->poll_local = id == 0 && dp->local_port >= 0;
+	w->tsc_per_ms = RTE_MAX(rte_get_tsc_hz() / 1000, (uint64_t)1);
 	for (i = 0; i < dp->n_private; i++) {
 		w->priv[i].port = dp->priv_port[i];
 		w->priv[i].queue = id;
@@ -37,13 +44,33 @@ cnm_worker_init(struct cnm_worker *w, const struct cnm_dp *dp, uint16_t id)
 		w->local.port = (uint16_t)dp->local_port;
 		w->local.queue = id;
 	}
+	w->pub.port = dp->pub_port;
+	w->pub.queue = id;
+	if (dp->conn_max > 0) {
+		snprintf(name, sizeof(name), "cnm_ct%u", id);
+		w->ct = cnm_ct_create(name, dp->conn_max, SOCKET_ID_ANY, &dp->conn_timeouts);
+		if (w->ct == NULL) {
+			cnm_wstats_fini(&w->st);
+			return -rte_errno;
+		}
+	}
+	w->now_ms = cnm_worker_clock(w);
+	w->sweep_budget = RTE_MAX(16u, dp->conn_max / 10000);
 	return 0;
 }
 
 void
 cnm_worker_fini(struct cnm_worker *w)
 {
+	cnm_ct_free(w->ct);
+	w->ct = NULL;
 	cnm_wstats_fini(&w->st);
+}
+
+uint32_t
+cnm_worker_clock(const struct cnm_worker *w)
+{
+	return (uint32_t)(rte_rdtsc() / w->tsc_per_ms);
 }
 
 static inline void
@@ -118,6 +145,92 @@ to_local(struct cnm_worker *w, struct rte_mbuf *m)
 	txbuf_add(&w->local, m, CNM_NODE_NONE);
 }
 
+/* ARP on the public port: requests for a VIP are answered here, the rest
+ * goes to the host stack through the local port. */
+static inline void
+arp_input(struct cnm_worker *w, struct rte_mbuf *m, const struct cnm_flow *f)
+{
+	const struct cnm_dp *dp = w->dp;
+	struct cnm_arp a;
+
+	w->st.nonscalable++;
+	if (rte_pktmbuf_is_contiguous(m) &&
+			cnm_arp_parse(rte_pktmbuf_mtod(m, uint8_t *), rte_pktmbuf_data_len(m),
+				f->l3_off, &a) == 0 &&
+			a.op == CNM_ARP_REQUEST && cnm_lb_arp_owned(dp->lb, a.tpa)) {
+		cnm_arp_make_reply(rte_pktmbuf_mtod(m, uint8_t *), f->l3_off,
+			dp->pub_mac.addr_bytes);
+		w->st.arp_replies++;
+		txbuf_add(&w->pub, m, CNM_NODE_NONE);
+		return;
+	}
+	if (dp->local_port >= 0)
+		to_local(w, m);
+	else
+		drop(w, m, CNM_DROP_NO_SERVICE);
+}
+
+/*
+ * The forwarding list (FIG. 6 steps 608-611) for the TCP packets of scalable
+ * services in this burst: a recorded connection keeps its node; a pure SYN
+ * records the node the PDT gives; anything else follows the PDT.
+ */
+static inline void
+conn_track(struct cnm_worker *w, const struct cnm_flow *const *f, struct cnm_svc *const *svc,
+		struct cnm_decision *d, unsigned int n)
+{
+	const struct cnm_lb *lb = w->dp->lb;
+	struct cnm_conn_key kb[CNM_BURST];
+	const struct cnm_conn_key *kp[CNM_BURST];
+	struct cnm_conn conn[CNM_BURST];
+	hash_sig_t sig[CNM_BURST];
+	uint8_t at[CNM_BURST];
+	unsigned int i, m = 0;
+	uint64_t hit;
+
+	for (i = 0; i < n; i++) {
+		/* a tracked connection outlives the PDT entries of its node: a
+		 * group whose nodes are all drained still serves its connections */
+		if (svc[i] == NULL || f[i]->key.proto != IPPROTO_TCP)
+			continue;
+		cnm_conn_key_from_flow(f[i], &kb[m]);
+		kp[m] = &kb[m];
+		at[m++] = (uint8_t)i;
+	}
+	if (m == 0)
+		return;
+	hit = cnm_ct_lookup_bulk(w->ct, kp, m, sig, conn);
+	for (i = 0; i < m; i++) {
+		struct cnm_decision *di = &d[at[i]];
+		uint8_t fl = f[at[i]]->tcp_flags;
+
+		if (hit & (1ULL << i)) {
+			const struct cnm_node *nd = &lb->node[conn[i].node];
+
+			/* a node that went down or was removed loses its connections;
+			 * a drained one (weight 0, still up) keeps them */
+			if (likely(nd->used && nd->up && conn[i].svc == di->svc)) {
+				di->verdict = CNM_V_FORWARD;
+				di->reason = CNM_DROP_NONE;
+				di->node = conn[i].node;
+				w->st.conn_hit++;
+				cnm_ct_touch(w->ct, kp[i], sig[i], &conn[i], fl, w->now_ms);
+				continue;
+			}
+			w->st.conn_stale++;
+			cnm_ct_del(w->ct, kp[i], sig[i]);
+		}
+		if (di->verdict == CNM_V_FORWARD &&
+				(fl & (CNM_TCP_SYN | CNM_TCP_ACK)) == CNM_TCP_SYN) {
+			if (cnm_ct_insert(w->ct, kp[i], sig[i], di->node, (uint16_t)di->svc, fl,
+					w->now_ms) >= 0)
+				w->st.conn_new++;
+			else
+				w->st.conn_full++;
+		}
+	}
+}
+
 void
 cnm_worker_burst(struct cnm_worker *w, struct rte_mbuf **pkts, uint16_t n)
 {
@@ -125,11 +238,12 @@ cnm_worker_burst(struct cnm_worker *w, struct rte_mbuf **pkts, uint16_t n)
 	const struct cnm_lb *lb = dp->lb;
 	struct cnm_flow fl[CNM_BURST];
 	const struct cnm_svc_key *keys[CNM_BURST];
+	const struct cnm_flow *fp[CNM_BURST];
 	struct cnm_svc *svc[CNM_BURST];
-	uint8_t idx[CNM_BURST];
+	struct cnm_decision d[CNM_BURST];
+	uint8_t idx[CNM_BURST];   /* frames still to handle, in arrival order */
 	uint8_t hdr[CNM_PARSE_HDR_MAX];
-	struct cnm_decision d;
-	uint16_t i, nk = 0;
+	uint16_t i, nk = 0, ni = 0;
 
 	w->st.rx += n;
 	for (i = 0; i < n && i < PREFETCH_AHEAD; i++)
@@ -154,50 +268,64 @@ cnm_worker_burst(struct cnm_worker *w, struct rte_mbuf **pkts, uint16_t n)
 			drop(w, m, r);
 			continue;
 		}
-		if (unlikely(fl[i].kind == CNM_PKT_ARP)) {
-			w->st.nonscalable++;
-			if (dp->local_port >= 0)
-				to_local(w, m);
-			else
-				drop(w, m, CNM_DROP_NO_SERVICE);
+		idx[ni++] = (uint8_t)i;
+		if (unlikely(fl[i].kind == CNM_PKT_ARP))
 			continue;
-		}
-		keys[nk] = &fl[i].key;
-		idx[nk++] = (uint8_t)i;
+		keys[nk++] = &fl[i].key;
 	}
 
-	/* keys[0..nk) are all set; GCC cannot see it through the loop above */
+	/* both lookups, in bulk, for every IP frame of the burst */
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 	cnm_lb_lookup_bulk(lb, keys, nk, svc);
 #pragma GCC diagnostic pop
 
-	for (i = 0; i < nk; i++) {
-		struct rte_mbuf *m = pkts[idx[i]];
+	nk = 0;
+	for (i = 0; i < ni; i++) {
 		const struct cnm_flow *f = &fl[idx[i]];
 
-		cnm_decide_svc(lb, svc[i], f, &d);
-		if (d.svc >= 0) {
-			w->st.svc[d.svc].pkts++;
-			w->st.svc[d.svc].bytes += rte_pktmbuf_pkt_len(m);
+		if (unlikely(f->kind == CNM_PKT_ARP))
+			continue;
+		cnm_decide_svc(lb, svc[nk], f, &d[nk]);
+		fp[nk] = f;
+		nk++;
+	}
+	if (w->ct != NULL)
+		conn_track(w, fp, svc, d, nk);
+
+	/* act, in arrival order */
+	nk = 0;
+	for (i = 0; i < ni; i++) {
+		struct rte_mbuf *m = pkts[idx[i]];
+		const struct cnm_flow *f = &fl[idx[i]];
+		const struct cnm_decision *di;
+
+		if (unlikely(f->kind == CNM_PKT_ARP)) {
+			arp_input(w, m, f);
+			continue;
 		}
-		switch (d.verdict) {
+		di = &d[nk++];
+		if (di->svc >= 0) {
+			w->st.svc[di->svc].pkts++;
+			w->st.svc[di->svc].bytes += rte_pktmbuf_pkt_len(m);
+		}
+		switch (di->verdict) {
 		case CNM_V_FORWARD:
-			forward(w, m, f, d.node);
+			forward(w, m, f, di->node);
 			break;
 		case CNM_V_DEFAULT:
 			w->st.nonscalable++;
 			w->st.to_default++;
-			forward(w, m, f, d.node);
+			forward(w, m, f, di->node);
 			break;
 		case CNM_V_LOCAL:
 			w->st.nonscalable++;
 			to_local(w, m);
 			break;
 		default:
-			if (d.svc < 0)
+			if (di->svc < 0)
 				w->st.nonscalable++;
-			drop(w, m, (enum cnm_drop)d.reason);
+			drop(w, m, (enum cnm_drop)di->reason);
 			break;
 		}
 	}
@@ -207,6 +335,57 @@ cnm_worker_burst(struct cnm_worker *w, struct rte_mbuf **pkts, uint16_t n)
 			txbuf_flush(w, &w->priv[i]);
 	if (w->local.n)
 		txbuf_flush(w, &w->local);
+	if (w->pub.n)
+		txbuf_flush(w, &w->pub);
+}
+
+/* Frames the control lcore queued (ARP probes): sent by worker 0 on its own
+ * TX queues, so the control lcore needs no queue of its own. */
+static inline void
+ctl_tx_drain(struct cnm_worker *w)
+{
+	struct rte_mbuf *m[CNM_BURST];
+	unsigned int n, i;
+
+	n = rte_ring_sc_dequeue_burst(w->dp->ctl_tx, (void **)m, CNM_BURST, NULL);
+	for (i = 0; i < n; i++) {
+		if (rte_eth_tx_burst(m[i]->port, w->txq, &m[i], 1) == 1) {
+			w->st.ctl_tx++;
+		} else {
+			w->st.ctl_tx_drop++;
+			rte_pktmbuf_free(m[i]);
+		}
+	}
+}
+
+static int
+dump_one(const struct cnm_conn_key *k, const struct cnm_conn *c, void *arg)
+{
+	struct cnm_conn_req *r = arg;
+
+	if ((r->svc >= 0 && c->svc != r->svc) || (r->node >= 0 && c->node != r->node))
+		return 0;
+	r->out[r->n].key = *k;
+	r->out[r->n].conn = *c;
+	return ++r->n >= r->max ? 1 : 0;
+}
+
+/* Answer a `conns show` request of the control lcore, if one is pending. */
+static inline void
+conn_req_serve(struct cnm_worker *w)
+{
+	struct cnm_conn_req *r = &w->req;
+	/* acquire: the request's fields are visible once seq is */
+	uint32_t seq = __atomic_load_n(&r->seq, __ATOMIC_ACQUIRE);
+
+	if (likely(seq == r->done))
+		return;
+	r->n = 0;
+	r->now = w->now_ms;
+	if (w->ct != NULL && r->max > 0 && r->out != NULL)
+		cnm_ct_walk(w->ct, dump_one, r);
+	/* release: the dump is complete before control sees done */
+	__atomic_store_n(&r->done, seq, __ATOMIC_RELEASE);
 }
 
 int
@@ -225,6 +404,7 @@ cnm_worker_main(void *arg)
 	}
 	w->last_rx_tsc = rte_rdtsc();
 	while (!dp->quit) {
+		w->now_ms = cnm_worker_clock(w);
 		n = rte_eth_rx_burst(dp->pub_port, w->rxq, pkts, CNM_BURST);
 		if (n > 0) {
 			uint64_t t0 = rte_rdtsc();
@@ -239,6 +419,16 @@ cnm_worker_main(void *arg)
 				cnm_local_poll((uint16_t)dp->local_port, 0, dp->pub_port, w->txq,
 					&w->st) > 0)
 			__atomic_store_n(&w->last_rx_tsc, rte_rdtsc(), __ATOMIC_RELAXED);
+		if (w->id == 0 && dp->ctl_tx != NULL)
+			ctl_tx_drain(w);
+		if (w->ct != NULL && w->now_ms != w->sweep_ms) {
+			/* once a millisecond, a slice of the list: the whole list is
+			 * swept every ~10 s whatever its size, at a bounded cost */
+			w->sweep_ms = w->now_ms;
+			w->st.conn_expired += cnm_ct_expire(w->ct, w->now_ms, w->sweep_budget);
+			w->st.conn_active = cnm_ct_count(w->ct);
+		}
+		conn_req_serve(w);
 		if (dp->qsbr != NULL)
 			rte_rcu_qsbr_quiescent(dp->qsbr, w->id);
 	}

@@ -214,8 +214,11 @@ svc_create(struct cnm_lb *lb, const struct cnm_config *cfg, const struct cnm_cfg
 		svc_free(s);
 		return NULL;
 	}
-	memcpy(s->members, c->members, c->n_members * sizeof(*s->members));
-	memcpy(s->cfg.ports, c->ports, c->n_ports * sizeof(*s->cfg.ports));
+	/* memcpy from NULL is undefined even for 0 bytes: sticky-wild has no ports */
+	if (c->n_members > 0)
+		memcpy(s->members, c->members, c->n_members * sizeof(*s->members));
+	if (c->n_ports > 0)
+		memcpy(s->cfg.ports, c->ports, c->n_ports * sizeof(*s->cfg.ports));
 	s->cfg.members = s->members;
 	lb->svc[id] = s;
 	if (cnm_lb_svc_rebuild(lb, id) != 0) {

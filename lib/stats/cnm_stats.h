@@ -80,6 +80,15 @@ struct cnm_wstats {
 	uint64_t local_drop;     /**< of those, not taken by the public TX queue */
 	uint64_t busy_cycles;    /**< TSC cycles spent on bursts that carried packets */
 	uint64_t busy_bursts;    /**< bursts that carried packets */
+	uint64_t arp_replies;    /**< ARP requests for a VIP answered by cnmux (counted in local) */
+	uint64_t conn_new;       /**< TCP connections recorded at their SYN */
+	uint64_t conn_hit;       /**< TCP packets sent by the forwarding list, not the PDT */
+	uint64_t conn_full;      /**< SYNs not recorded, list full: they follow the PDT */
+	uint64_t conn_stale;     /**< entries of a node down or removed, forgotten */
+	uint64_t conn_expired;   /**< entries removed by the idle sweep */
+	uint64_t conn_active;    /**< entries in the list now (a gauge) */
+	uint64_t ctl_tx;         /**< control frames (ARP probes) sent for the control lcore */
+	uint64_t ctl_tx_drop;    /**< control frames TX did not take */
 	struct cnm_pb *svc;      /**< [CNM_MAX_SERVICES], by service id */
 	struct cnm_pb *node;     /**< [CNM_MAX_NODES], by node id, forwarded */
 };
@@ -91,6 +100,9 @@ struct cnm_stats_total {
 	uint64_t nonscalable, to_default;
 	uint64_t local_rx, local_out, local_drop;
 	uint64_t busy_cycles, busy_bursts;
+	uint64_t arp_replies;
+	uint64_t conn_new, conn_hit, conn_full, conn_stale, conn_expired, conn_active;
+	uint64_t ctl_tx, ctl_tx_drop;
 	struct cnm_pb svc[CNM_MAX_SERVICES];
 	struct cnm_pb node[CNM_MAX_NODES];
 };

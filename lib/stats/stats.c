@@ -79,6 +79,15 @@ cnm_stats_sum(struct cnm_wstats *const *w, unsigned int n, struct cnm_stats_tota
 		t->local_drop += RD(s->local_drop);
 		t->busy_cycles += RD(s->busy_cycles);
 		t->busy_bursts += RD(s->busy_bursts);
+		t->arp_replies += RD(s->arp_replies);
+		t->conn_new += RD(s->conn_new);
+		t->conn_hit += RD(s->conn_hit);
+		t->conn_full += RD(s->conn_full);
+		t->conn_stale += RD(s->conn_stale);
+		t->conn_expired += RD(s->conn_expired);
+		t->conn_active += RD(s->conn_active);
+		t->ctl_tx += RD(s->ctl_tx);
+		t->ctl_tx_drop += RD(s->ctl_tx_drop);
 		for (j = 0; j < CNM_MAX_SERVICES; j++) {
 			t->svc[j].pkts += RD(s->svc[j].pkts);
 			t->svc[j].bytes += RD(s->svc[j].bytes);

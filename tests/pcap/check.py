@@ -125,6 +125,8 @@ class Model:
         self.has_local = bool(cfg.get('ports', {}).get('local'))
         self.default_node = cfg.get('default_node')
         self.services = {}
+        self.arp_vips = {ipaddress.ip_address(d['vip']).packed for d in cfg['services']
+                         if d.get('arp', True) and ':' not in d['vip']}
         self.t1 = {}  # (proto, vip, port) -> service   weighted, sticky
         self.t2 = {}  # (proto, vip) -> service         sticky-wild
         for d in cfg['services']:
@@ -165,6 +167,12 @@ class Model:
             off += 4
             tags += 1
         if et == ET_ARP:
+            # a well-formed Ethernet/IPv4 request for a VIP of a service with
+            # "arp" (default true) is answered by cnmux on the public port
+            a = fr[off:off + 28]
+            if (len(a) == 28 and a[0:6] == b'\x00\x01\x08\x00\x06\x04' and
+                    a[6:8] == b'\x00\x01' and a[24:28] in self.arp_vips):
+                return {'v': 'arp_reply', 'off': off}
             return self._nonscalable(fr, None, None)
         avail = n - off
         if et == ET_IPV4:
@@ -361,6 +369,8 @@ def check(case_dir, out_dir, min_keys=2000, quiet=False):
     inp = read_pcap(os.path.join(case_dir, 'in.pcap'))
     priv = read_pcap(os.path.join(out_dir, 'private.pcap'))
     local = read_pcap(os.path.join(out_dir, 'local.pcap'))
+    pub_path = os.path.join(out_dir, 'public.pcap')
+    public = read_pcap(pub_path) if os.path.exists(pub_path) else None
     stats_path = os.path.join(out_dir, 'stats.json')
 
     verdicts = [model.classify(fr) for fr in inp]
@@ -519,6 +529,20 @@ def check(case_dir, out_dir, min_keys=2000, quiet=False):
         rep.fail('local', 'the config has no local port but local.pcap holds %d frames'
                  % len(local))
 
+    # ---- ARP requests for VIPs: answered on the public port, in order
+    exp_arp = [(i, v) for i, v in enumerate(verdicts) if v['v'] == 'arp_reply']
+    if public is not None:
+        if len(public) != len(exp_arp):
+            rep.fail('arp', 'public port sent %d frames, the model expects %d ARP replies'
+                     % (len(public), len(exp_arp)))
+        for (i, v), out in zip(exp_arp, public):
+            q, off = inp[i], v['off']
+            want_arp = (q[off:off + 6] + b'\x00\x02' + out[off + 8:off + 14] + q[off + 24:off + 28]
+                        + q[off + 8:off + 14] + q[off + 14:off + 18])
+            if (len(out) != len(q) or out[0:6] != q[off + 8:off + 14] or out[6:12] != out[off + 8:off + 14]
+                    or out[off:off + 28] != want_arp or out[12:off] != q[12:off]):
+                rep.fail('arp', 'input frame #%d: the ARP reply is not right' % i)
+
     # ---- stats.json
     if not os.path.exists(stats_path):
         rep.fail('stats', '%s is missing' % stats_path)
@@ -537,8 +561,12 @@ def check(case_dir, out_dir, min_keys=2000, quiet=False):
                 rep.fail('stats', 'rx = %d, the capture holds %d frames' % (rx, len(inp)))
             if fw != len(priv):
                 rep.fail('stats', 'forwarded = %d, private.pcap holds %d frames' % (fw, len(priv)))
-            if lo != len(local):
-                rep.fail('stats', 'local = %d, local.pcap holds %d frames' % (lo, len(local)))
+            if lo != len(local) + len(exp_arp):
+                rep.fail('stats', 'local = %d, local.pcap holds %d frames and %d ARP requests '
+                         'were for a VIP' % (lo, len(local), len(exp_arp)))
+            if st.get('arp_replies', 0) != len(exp_arp):
+                rep.fail('stats', 'arp_replies = %s, the model expects %d'
+                         % (st.get('arp_replies'), len(exp_arp)))
             if dr != n_drop:
                 rep.fail('stats', 'dropped = %d, the model drops %d' % (dr, n_drop))
         sd = st.get('drops', {})

@@ -56,7 +56,7 @@ trap cleanup EXIT
 has_local=$("$py" -c 'import json, sys
 print(1 if json.load(open(sys.argv[1])).get("ports", {}).get("local") else 0)' "$case_dir/config.json")
 
-vdevs=(--vdev "net_pcap0,rx_pcap=$case_dir/in.pcap" --vdev "net_pcap1,tx_pcap=$out/private.pcap")
+vdevs=(--vdev "net_pcap0,rx_pcap=$case_dir/in.pcap,tx_pcap=$out/public.pcap" --vdev "net_pcap1,tx_pcap=$out/private.pcap")
 [ "$has_local" = 1 ] && vdevs+=(--vdev "net_pcap2,tx_pcap=$out/local.pcap")
 
 echo "=== $case_name: replay"

@@ -1,0 +1,620 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <arpa/inet.h>
+#include <sys/socket.h>
+
+#include <cmocka.h>
+
+#include <rte_eal.h>
+#include <rte_errno.h>
+#include <rte_malloc.h>
+
+#include "cnm_conntrack.h"
+
+#define SYN_MS 5000u
+#define EST_MS 300000u
+#define CLOSE_MS 10000u
+
+static const struct cnm_ct_timeouts tmo = {
+	.syn = SYN_MS,
+	.established = EST_MS,
+	.closing = CLOSE_MS,
+	.refresh = 1, /* write back every change: exact expiries in tests */
+};
+
+static int
+eal_setup(void **state)
+{
+	char *argv[] = {
+		"conntrack_test", "--no-huge", "-m", "256", "--no-pci", "--no-shconf",
+		"--file-prefix", "ct_test", "--log-level", "error", "-l", "0",
+	};
+
+	(void)state;
+	if (rte_eal_init(RTE_DIM(argv), argv) < 0)
+		return -1;
+	return 0;
+}
+
+static int
+eal_teardown(void **state)
+{
+	(void)state;
+	rte_eal_cleanup();
+	return 0;
+}
+
+/* IPv4 client 10.0.x.y:port -> 198.51.100.10:80 */
+static void
+key4(struct cnm_conn_key *k, uint32_t client, uint16_t sport)
+{
+	uint32_t s = htonl(0x0a000000u + client);
+	uint32_t d = htonl(0xc633640au);
+
+	memset(k, 0, sizeof(*k));
+	memcpy(k->src, &s, 4);
+	memcpy(k->dst, &d, 4);
+	k->sport = htons(sport);
+	k->dport = htons(80);
+	k->family = AF_INET;
+}
+
+static struct cnm_ct *
+mk(const char *name, uint32_t max)
+{
+	struct cnm_ct *ct = cnm_ct_create(name, max, SOCKET_ID_ANY, &tmo);
+
+	assert_non_null(ct);
+	return ct;
+}
+
+static int32_t
+ins(struct cnm_ct *ct, const struct cnm_conn_key *k, uint16_t node, uint16_t svc,
+		uint8_t flags, uint32_t now)
+{
+	return cnm_ct_insert(ct, k, cnm_ct_hash(ct, k), node, svc, flags, now);
+}
+
+/* Look one key up: 1 found (c filled), 0 missed. */
+static int
+get(struct cnm_ct *ct, const struct cnm_conn_key *k, struct cnm_conn *c, hash_sig_t *sig)
+{
+	const struct cnm_conn_key *keys[1] = { k };
+	hash_sig_t s;
+
+	return (int)cnm_ct_lookup_bulk(ct, keys, 1, sig != NULL ? sig : &s, c);
+}
+
+static void
+test_create_errors(void **state)
+{
+	struct cnm_ct_timeouts bad = tmo;
+
+	(void)state;
+	assert_null(cnm_ct_create("e1", 0, SOCKET_ID_ANY, &tmo));
+	assert_int_equal(rte_errno, EINVAL);
+	assert_null(cnm_ct_create("e2", 16, SOCKET_ID_ANY, NULL));
+	assert_int_equal(rte_errno, EINVAL);
+	bad.syn = 0;
+	assert_null(cnm_ct_create("e3", 16, SOCKET_ID_ANY, &bad));
+	assert_int_equal(rte_errno, EINVAL);
+	bad = tmo;
+	bad.established = 0x80000000u;
+	assert_null(cnm_ct_create("e4", 16, SOCKET_ID_ANY, &bad));
+	assert_int_equal(rte_errno, EINVAL);
+	assert_null(cnm_ct_create("a_name_that_is_far_too_long_for_rte_hash", 16,
+			SOCKET_ID_ANY, &tmo));
+	cnm_ct_free(NULL);
+}
+
+static void
+test_insert_lookup(void **state)
+{
+	struct cnm_ct *ct = mk("il", 1024);
+	const struct cnm_conn_key *keys[CNM_CT_BULK_MAX];
+	struct cnm_conn_key k[CNM_CT_BULK_MAX];
+	struct cnm_conn c[CNM_CT_BULK_MAX];
+	hash_sig_t sig[CNM_CT_BULK_MAX];
+	struct cnm_ct_stats st;
+	uint64_t hits;
+	unsigned int i;
+
+	(void)state;
+	assert_int_equal(cnm_ct_capacity(ct), 1024);
+	for (i = 0; i < CNM_CT_BULK_MAX; i++) {
+		key4(&k[i], i, 1000 + i);
+		keys[i] = &k[i];
+	}
+	/* even keys in the table */
+	for (i = 0; i < CNM_CT_BULK_MAX; i += 2)
+		assert_true(ins(ct, &k[i], (uint16_t)(i + 1), (uint16_t)(i * 3), CNM_TCP_SYN, 100) >= 0);
+	assert_int_equal(cnm_ct_count(ct), CNM_CT_BULK_MAX / 2);
+
+	hits = cnm_ct_lookup_bulk(ct, keys, CNM_CT_BULK_MAX, sig, c);
+	for (i = 0; i < CNM_CT_BULK_MAX; i++) {
+		assert_int_equal(sig[i], cnm_ct_hash(ct, &k[i]));
+		if (i % 2 != 0) {
+			assert_false(hits & (UINT64_C(1) << i));
+			continue;
+		}
+		assert_true(hits & (UINT64_C(1) << i));
+		assert_int_equal(c[i].node, i + 1);
+		assert_int_equal(c[i].svc, i * 3);
+		assert_int_equal(c[i].state, CNM_CONN_SYN);
+		assert_int_equal(c[i].expire, 100 + SYN_MS);
+	}
+	/* out-of-range n */
+	assert_int_equal(cnm_ct_lookup_bulk(ct, keys, 0, sig, c), 0);
+	assert_int_equal(cnm_ct_lookup_bulk(ct, keys, CNM_CT_BULK_MAX + 1, sig, c), 0);
+
+	/* insert on a present key replaces it, the count stays */
+	assert_true(ins(ct, &k[0], 77, 5, CNM_TCP_SYN, 200) >= 0);
+	assert_int_equal(cnm_ct_count(ct), CNM_CT_BULK_MAX / 2);
+	assert_int_equal(get(ct, &k[0], &c[0], NULL), 1);
+	assert_int_equal(c[0].node, 77);
+	assert_int_equal(ins(ct, &k[1], 1, 1u << 14, CNM_TCP_SYN, 0), -EINVAL);
+
+	/* del */
+	assert_int_equal(cnm_ct_del(ct, &k[0], cnm_ct_hash(ct, &k[0])), 0);
+	assert_int_equal(cnm_ct_del(ct, &k[0], cnm_ct_hash(ct, &k[0])), -ENOENT);
+	assert_int_equal(get(ct, &k[0], &c[0], NULL), 0);
+	assert_int_equal(cnm_ct_count(ct), CNM_CT_BULK_MAX / 2 - 1);
+
+	cnm_ct_stats_get(ct, &st);
+	assert_int_equal(st.inserted, CNM_CT_BULK_MAX / 2);
+	assert_int_equal(st.replaced, 1);
+	assert_int_equal(st.deleted, 1);
+	assert_int_equal(st.full, 0);
+	cnm_ct_free(ct);
+}
+
+/* touch with flags at now; return the value as stored in the table */
+static struct cnm_conn
+touch(struct cnm_ct *ct, const struct cnm_conn_key *k, uint8_t flags, uint32_t now)
+{
+	struct cnm_conn c;
+	hash_sig_t sig;
+
+	assert_int_equal(get(ct, k, &c, &sig), 1);
+	assert_true(cnm_ct_touch(ct, k, sig, &c, flags, now) >= 0);
+	assert_int_equal(get(ct, k, &c, NULL), 1);
+	return c;
+}
+
+static void
+test_states(void **state)
+{
+	struct cnm_ct *ct = mk("st", 64);
+	struct cnm_conn_key k, k2;
+	struct cnm_conn c;
+
+	(void)state;
+	key4(&k, 1, 1234);
+	assert_true(ins(ct, &k, 3, 0, CNM_TCP_SYN, 1000) >= 0);
+	/* retransmitted SYN: still SYN, expiry refreshed */
+	c = touch(ct, &k, CNM_TCP_SYN, 2000);
+	assert_int_equal(c.state, CNM_CONN_SYN);
+	assert_int_equal(c.expire, 2000 + SYN_MS);
+	assert_false(cnm_conn_expired(&c, 2000 + SYN_MS - 1));
+	assert_true(cnm_conn_expired(&c, 2000 + SYN_MS));
+	/* ACK: established */
+	c = touch(ct, &k, CNM_TCP_ACK, 3000);
+	assert_int_equal(c.state, CNM_CONN_ESTABLISHED);
+	assert_int_equal(c.expire, 3000 + EST_MS);
+	/* a stray SYN does not take it back to SYN */
+	c = touch(ct, &k, CNM_TCP_SYN, 3500);
+	assert_int_equal(c.state, CNM_CONN_ESTABLISHED);
+	/* FIN: closing, shorter life */
+	c = touch(ct, &k, CNM_TCP_FIN | CNM_TCP_ACK, 4000);
+	assert_int_equal(c.state, CNM_CONN_CLOSING);
+	assert_int_equal(c.expire, 4000 + CLOSE_MS);
+	/* never back to established */
+	c = touch(ct, &k, CNM_TCP_ACK, 5000);
+	assert_int_equal(c.state, CNM_CONN_CLOSING);
+	assert_int_equal(c.expire, 5000 + CLOSE_MS);
+	assert_int_equal(c.node, 3);
+
+	/* RST from established */
+	key4(&k2, 2, 1234);
+	assert_true(ins(ct, &k2, 4, 0, CNM_TCP_SYN, 0) >= 0);
+	c = touch(ct, &k2, CNM_TCP_ACK, 10);
+	assert_int_equal(c.state, CNM_CONN_ESTABLISHED);
+	c = touch(ct, &k2, CNM_TCP_RST, 20);
+	assert_int_equal(c.state, CNM_CONN_CLOSING);
+	assert_int_equal(c.expire, 20 + CLOSE_MS);
+
+	/* initial state from the flags of the inserting packet */
+	assert_true(ins(ct, &k2, 4, 0, CNM_TCP_ACK, 0) >= 0);
+	assert_int_equal(get(ct, &k2, &c, NULL), 1);
+	assert_int_equal(c.state, CNM_CONN_ESTABLISHED);
+	assert_true(ins(ct, &k2, 4, 0, CNM_TCP_RST, 0) >= 0);
+	assert_int_equal(get(ct, &k2, &c, NULL), 1);
+	assert_int_equal(c.state, CNM_CONN_CLOSING);
+
+	/* touch of a removed key */
+	{
+		hash_sig_t sig = cnm_ct_hash(ct, &k2);
+
+		assert_int_equal(cnm_ct_del(ct, &k2, sig), 0);
+		assert_int_equal(cnm_ct_touch(ct, &k2, sig, &c, CNM_TCP_FIN, 30), -ENOENT);
+		assert_int_equal(cnm_ct_count(ct), 1);
+	}
+	cnm_ct_free(ct);
+}
+
+static void
+test_refresh(void **state)
+{
+	struct cnm_ct_timeouts t = tmo;
+	struct cnm_conn_key k;
+	struct cnm_conn c;
+	struct cnm_ct *ct;
+	hash_sig_t sig;
+
+	(void)state;
+	t.refresh = 1000;
+	ct = cnm_ct_create("rf", 16, SOCKET_ID_ANY, &t);
+	assert_non_null(ct);
+	key4(&k, 1, 1);
+	assert_true(ins(ct, &k, 1, 0, CNM_TCP_ACK, 0) >= 0);
+	assert_int_equal(get(ct, &k, &c, &sig), 1);
+	/* moved by less than refresh: not written */
+	assert_int_equal(cnm_ct_touch(ct, &k, sig, &c, CNM_TCP_ACK, 999), 0);
+	assert_int_equal(get(ct, &k, &c, NULL), 1);
+	assert_int_equal(c.expire, EST_MS);
+	assert_int_equal(cnm_ct_touch(ct, &k, sig, &c, CNM_TCP_ACK, 1000), 1);
+	assert_int_equal(get(ct, &k, &c, NULL), 1);
+	assert_int_equal(c.expire, 1000 + EST_MS);
+	/* a state change is always written */
+	assert_int_equal(cnm_ct_touch(ct, &k, sig, &c, CNM_TCP_FIN, 1001), 1);
+	assert_int_equal(get(ct, &k, &c, NULL), 1);
+	assert_int_equal(c.state, CNM_CONN_CLOSING);
+	cnm_ct_free(ct);
+}
+
+static void
+test_expire_budget(void **state)
+{
+	struct cnm_ct *ct = mk("ex", 256);
+	struct cnm_conn_key k;
+	struct cnm_conn c;
+	struct cnm_ct_stats st;
+	uint32_t i, total, calls;
+
+	(void)state;
+	/* 100 SYN-only (expire at 5000), 100 established (300000) */
+	for (i = 0; i < 200; i++) {
+		key4(&k, i, 4000);
+		assert_true(ins(ct, &k, 1, 0, i < 100 ? CNM_TCP_SYN : CNM_TCP_ACK, 0) >= 0);
+	}
+	/* nothing expired yet */
+	assert_int_equal(cnm_ct_expire(ct, SYN_MS - 1, 1000), 0);
+	assert_int_equal(cnm_ct_count(ct), 200);
+
+	/* budget 0 does nothing, budget 1 at most one */
+	assert_int_equal(cnm_ct_expire(ct, SYN_MS, 0), 0);
+	total = 0;
+	calls = 0;
+	while (total < 100) {
+		uint32_t r = cnm_ct_expire(ct, SYN_MS, 1);
+
+		assert_true(r <= 1);
+		total += r;
+		calls++;
+		assert_true(calls <= 2 * 256);
+	}
+	/* one pass over the slots reached them all */
+	assert_true(calls <= 256 + 256);
+	assert_int_equal(cnm_ct_count(ct), 100);
+	assert_int_equal(cnm_ct_expire(ct, SYN_MS, 10000), 0);
+	for (i = 0; i < 200; i++) {
+		key4(&k, i, 4000);
+		assert_int_equal(get(ct, &k, &c, NULL), i < 100 ? 0 : 1);
+	}
+	/* a budget of 8 slots removes at most 8 */
+	assert_true(cnm_ct_expire(ct, EST_MS, 8) <= 8);
+	cnm_ct_expire(ct, EST_MS, 1000);
+	assert_int_equal(cnm_ct_count(ct), 0);
+	cnm_ct_stats_get(ct, &st);
+	assert_int_equal(st.expired, 200);
+	cnm_ct_free(ct);
+}
+
+static void
+test_full(void **state)
+{
+	const uint32_t max = 1000;
+	struct cnm_ct *ct = mk("fu", max);
+	struct cnm_conn_key k;
+	struct cnm_conn c;
+	struct cnm_ct_stats st;
+	uint32_t i;
+
+	(void)state;
+	for (i = 0; i < max; i++) {
+		key4(&k, i, 5000);
+		/* half SYN-only: those expire first */
+		assert_true(ins(ct, &k, 2, 1, i % 2 ? CNM_TCP_ACK : CNM_TCP_SYN, 0) >= 0);
+	}
+	assert_int_equal(cnm_ct_count(ct), max);
+	key4(&k, max, 5000);
+	assert_int_equal(ins(ct, &k, 2, 1, CNM_TCP_SYN, 0), -ENOSPC);
+	assert_int_equal(ins(ct, &k, 2, 1, CNM_TCP_SYN, 0), -ENOSPC);
+	assert_int_equal(cnm_ct_count(ct), max);
+	cnm_ct_stats_get(ct, &st);
+	assert_int_equal(st.full, 2);
+	/* existing entries are untouched and can still be updated */
+	for (i = 0; i < max; i++) {
+		key4(&k, i, 5000);
+		assert_int_equal(get(ct, &k, &c, NULL), 1);
+		assert_int_equal(c.node, 2);
+	}
+	key4(&k, 1, 5000);
+	c = touch(ct, &k, CNM_TCP_FIN, 10);
+	assert_int_equal(c.state, CNM_CONN_CLOSING);
+	/* after expiry, room again */
+	assert_int_equal(cnm_ct_expire(ct, SYN_MS, max), max / 2);
+	assert_int_equal(cnm_ct_count(ct), max / 2);
+	for (i = 0; i < max / 2; i++) {
+		key4(&k, max + i, 5000);
+		assert_true(ins(ct, &k, 3, 1, CNM_TCP_SYN, SYN_MS) >= 0);
+	}
+	assert_int_equal(cnm_ct_count(ct), max);
+	key4(&k, 2 * max, 5000);
+	assert_int_equal(ins(ct, &k, 2, 1, CNM_TCP_SYN, 0), -ENOSPC);
+	cnm_ct_free(ct);
+}
+
+static void
+test_flush_node(void **state)
+{
+	struct cnm_ct *ct = mk("fl", 512);
+	struct cnm_conn_key k;
+	struct cnm_conn c;
+	uint32_t i;
+
+	(void)state;
+	for (i = 0; i < 300; i++) {
+		key4(&k, i, 6000);
+		assert_true(ins(ct, &k, (uint16_t)(i % 3), (uint16_t)(i % 5), CNM_TCP_SYN, 0) >= 0);
+	}
+	assert_int_equal(cnm_ct_flush_node(ct, 1), 100);
+	assert_int_equal(cnm_ct_count(ct), 200);
+	assert_int_equal(cnm_ct_flush_node(ct, 1), 0);
+	assert_int_equal(cnm_ct_flush_node(ct, 9), 0);
+	for (i = 0; i < 300; i++) {
+		key4(&k, i, 6000);
+		assert_int_equal(get(ct, &k, &c, NULL), i % 3 != 1);
+	}
+	/* flush by service: i % 5 == 0 and i % 3 != 1 */
+	assert_int_equal(cnm_ct_flush_svc(ct, 0), 40);
+	assert_int_equal(cnm_ct_count(ct), 160);
+	cnm_ct_free(ct);
+}
+
+struct walk_arg {
+	uint8_t seen[1000];
+	uint32_t calls;
+	uint32_t stop_at;
+};
+
+static int
+walk_fn(const struct cnm_conn_key *k, const struct cnm_conn *c, void *arg)
+{
+	struct walk_arg *w = arg;
+	uint32_t ip;
+
+	memcpy(&ip, k->src, 4);
+	ip = ntohl(ip) - 0x0a000000u;
+	assert_true(ip < 1000);
+	assert_int_equal(c->node, ip & 0xff);
+	w->seen[ip]++;
+	w->calls++;
+	return w->calls == w->stop_at ? 42 : 0;
+}
+
+static void
+test_walk(void **state)
+{
+	struct cnm_ct *ct = mk("wk", 1000);
+	struct walk_arg *w = calloc(1, sizeof(*w));
+	struct cnm_conn_key k;
+	uint32_t i;
+
+	(void)state;
+	assert_non_null(w);
+	for (i = 0; i < 1000; i += 2) {
+		key4(&k, i, 7000);
+		assert_true(ins(ct, &k, (uint16_t)(i & 0xff), 0, CNM_TCP_SYN, 0) >= 0);
+	}
+	assert_int_equal(cnm_ct_walk(ct, walk_fn, w), 0);
+	assert_int_equal(w->calls, 500);
+	for (i = 0; i < 1000; i++)
+		assert_int_equal(w->seen[i], i % 2 == 0 ? 1 : 0);
+	memset(w, 0, sizeof(*w));
+	w->stop_at = 10;
+	assert_int_equal(cnm_ct_walk(ct, walk_fn, w), 42);
+	assert_int_equal(w->calls, 10);
+	free(w);
+	cnm_ct_free(ct);
+}
+
+static void
+test_wrap(void **state)
+{
+	struct cnm_ct *ct = mk("wr", 64);
+	const uint32_t t0 = 0xffffffffu - 1000; /* 1 s before the clock wraps */
+	struct cnm_conn_key k;
+	struct cnm_conn c;
+
+	(void)state;
+	key4(&k, 1, 8000);
+	assert_true(ins(ct, &k, 1, 0, CNM_TCP_SYN, t0) >= 0);
+	assert_int_equal(get(ct, &k, &c, NULL), 1);
+	assert_int_equal(c.expire, (uint32_t)(t0 + SYN_MS)); /* wrapped: small */
+	assert_true(c.expire < t0);
+	/* before the wrap and just after it: alive */
+	assert_false(cnm_conn_expired(&c, t0 + 10));
+	assert_int_equal(cnm_ct_expire(ct, t0 + 10, 64), 0);
+	assert_int_equal(cnm_ct_expire(ct, t0 + SYN_MS - 1, 64), 0);
+	assert_int_equal(cnm_ct_count(ct), 1);
+	/* established across the wrap */
+	c = touch(ct, &k, CNM_TCP_ACK, t0 + 2000);
+	assert_int_equal(cnm_ct_expire(ct, t0 + 2000 + EST_MS - 1, 64), 0);
+	assert_int_equal(cnm_ct_expire(ct, t0 + 2000 + EST_MS, 64), 1);
+	assert_int_equal(cnm_ct_count(ct), 0);
+	cnm_ct_free(ct);
+}
+
+static void
+test_key_from_flow(void **state)
+{
+	struct cnm_conn_key a, b, r;
+	struct cnm_flow f, rf;
+	struct cnm_ct *ct = mk("kf", 64);
+	struct cnm_conn c;
+
+	(void)state;
+	/* IPv4 198.51.100.7:40000 -> 198.51.100.10:443; garbage around it */
+	memset(&f, 0xa5, sizeof(f));
+	memset(f.key.addr, 0, sizeof(f.key.addr));
+	memset(f.src, 0, sizeof(f.src));
+	assert_int_equal(inet_pton(AF_INET, "198.51.100.10", f.key.addr), 1);
+	assert_int_equal(inet_pton(AF_INET, "198.51.100.7", f.src), 1);
+	f.key.family = AF_INET;
+	f.key.proto = IPPROTO_TCP;
+	f.key.port = htons(443);
+	f.sport = htons(40000);
+	memset(&a, 0xff, sizeof(a));
+	cnm_conn_key_from_flow(&f, &a);
+	assert_memory_equal(a.src, f.src, 16);
+	assert_memory_equal(a.dst, f.key.addr, 16);
+	assert_int_equal(a.sport, htons(40000));
+	assert_int_equal(a.dport, htons(443));
+	assert_int_equal(a.family, AF_INET);
+	assert_int_equal(a.pad[0] | a.pad[1] | a.pad[2], 0);
+	/* same flow, other garbage in the unrelated fields: same key */
+	memset(&b, 0, sizeof(b));
+	f.l3_off = 99;
+	f.tcp_flags = 0x12;
+	cnm_conn_key_from_flow(&f, &b);
+	assert_memory_equal(&a, &b, sizeof(a));
+
+	/* the reverse direction is another key */
+	rf = f;
+	memcpy(rf.src, f.key.addr, 16);
+	memcpy(rf.key.addr, f.src, 16);
+	rf.sport = f.key.port;
+	rf.key.port = f.sport;
+	cnm_conn_key_from_flow(&rf, &r);
+	assert_memory_not_equal(&a, &r, sizeof(a));
+	assert_true(ins(ct, &a, 1, 0, CNM_TCP_SYN, 0) >= 0);
+	assert_int_equal(get(ct, &a, &c, NULL), 1);
+	assert_int_equal(get(ct, &r, &c, NULL), 0);
+
+	/* IPv6 2001:db8::7 -> 2001:db8::10 */
+	memset(&f, 0, sizeof(f));
+	assert_int_equal(inet_pton(AF_INET6, "2001:db8::10", f.key.addr), 1);
+	assert_int_equal(inet_pton(AF_INET6, "2001:db8::7", f.src), 1);
+	f.key.family = AF_INET6;
+	f.key.proto = IPPROTO_TCP;
+	f.key.port = htons(443);
+	f.sport = htons(40000);
+	cnm_conn_key_from_flow(&f, &b);
+	assert_memory_equal(b.src, f.src, 16);
+	assert_memory_equal(b.dst, f.key.addr, 16);
+	assert_int_equal(b.family, AF_INET6);
+	assert_memory_not_equal(&a, &b, sizeof(a));
+	rf = f;
+	memcpy(rf.src, f.key.addr, 16);
+	memcpy(rf.key.addr, f.src, 16);
+	rf.sport = f.key.port;
+	rf.key.port = f.sport;
+	cnm_conn_key_from_flow(&rf, &r);
+	assert_memory_not_equal(&b, &r, sizeof(b));
+	assert_true(ins(ct, &b, 2, 0, CNM_TCP_SYN, 0) >= 0);
+	assert_int_equal(get(ct, &b, &c, NULL), 1);
+	assert_int_equal(c.node, 2);
+	assert_int_equal(get(ct, &r, &c, NULL), 0);
+	cnm_ct_free(ct);
+}
+
+static size_t
+heap_used(void)
+{
+	struct rte_malloc_socket_stats s;
+	size_t t = 0;
+	int i;
+
+	for (i = 0; i < RTE_MAX_NUMA_NODES; i++)
+		if (rte_malloc_get_socket_stats(i, &s) == 0)
+			t += s.heap_allocsz_bytes;
+	return t;
+}
+
+/* Memory per entry: DPDK heap in use before and after a table of 1M. */
+static void
+test_memory(void **state)
+{
+	const uint32_t n = 1000000;
+	struct cnm_conn_key k;
+	struct cnm_ct *ct;
+	struct timespec t0, t1;
+	size_t before, after;
+	uint32_t i;
+
+	(void)state;
+	before = heap_used();
+	ct = mk("mem", n);
+	after = heap_used();
+	print_message("conntrack: %u entries: %zu bytes, %.2f bytes per entry\n",
+			n, after - before, (double)(after - before) / n);
+	assert_true((double)(after - before) / n <= 64.0);
+	/* fill it: every one of the max_entries fits */
+	for (i = 0; i < n; i++) {
+		key4(&k, i, (uint16_t)i);
+		if (ins(ct, &k, 1, 0, CNM_TCP_SYN, 0) < 0)
+			break;
+	}
+	print_message("conntrack: filled %u of %u\n", i, n);
+	assert_int_equal(cnm_ct_count(ct), i);
+	assert_true(i >= n - n / 100);
+	assert_int_equal(heap_used(), after);
+	/* one sweep over every slot, nothing expired: cost per live entry */
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	assert_int_equal(cnm_ct_expire(ct, 1, n), 0);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	print_message("conntrack: sweep of %u live entries: %.0f ns per entry\n", i,
+			((t1.tv_sec - t0.tv_sec) * 1e9 + (t1.tv_nsec - t0.tv_nsec)) / i);
+	cnm_ct_free(ct);
+	assert_int_equal(heap_used(), before);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_create_errors),
+		cmocka_unit_test(test_insert_lookup),
+		cmocka_unit_test(test_states),
+		cmocka_unit_test(test_refresh),
+		cmocka_unit_test(test_expire_budget),
+		cmocka_unit_test(test_full),
+		cmocka_unit_test(test_flush_node),
+		cmocka_unit_test(test_walk),
+		cmocka_unit_test(test_wrap),
+		cmocka_unit_test(test_key_from_flow),
+		cmocka_unit_test(test_memory),
+	};
+
+	return cmocka_run_group_tests(tests, eal_setup, eal_teardown);
+}

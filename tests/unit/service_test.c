@@ -1,0 +1,927 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Unit tests of the service tables and node selection (lib/service), through
+ * the real rte_hash. EAL comes up once, without hugepages, in the group setup.
+ *
+ * Configurations are JSON literals written with single quotes (parse_q()
+ * turns them into double quotes) and go through cnm_config_parse(), so the
+ * tables are built exactly as cnmux builds them. Each table gets a name of its
+ * own: rte_hash names are global to the process.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <cmocka.h>
+
+#include <rte_eal.h>
+#include <rte_errno.h>
+
+#include "cnm_config.h"
+#include "cnm_parse.h"
+#include "cnm_pdt.h"
+#include "cnm_service.h"
+
+#define DIM(a) (sizeof(a) / sizeof((a)[0]))
+
+/* ---- configurations ---- */
+
+#define PORTS_LOCAL "'ports': {'public': 'p0', 'private': ['p1'], 'local': 'p2'}"
+#define PORTS_NOLOCAL "'ports': {'public': 'p0', 'private': ['p1']}"
+/* n4 has no MAC: it starts down */
+#define NODES "'nodes': [" \
+	"{'name': 'n1', 'ip': '192.0.2.11', 'mac': '02:00:c0:00:02:0b'}, " \
+	"{'name': 'n2', 'ip': '192.0.2.12', 'mac': '02:00:c0:00:02:0c'}, " \
+	"{'name': 'n3', 'ip': '192.0.2.13', 'mac': '02:00:c0:00:02:0d'}, " \
+	"{'name': 'n4', 'ip': '192.0.2.14'}]"
+
+#define VIP_A "198.51.100.10"   /* web (weighted), dns (sticky) */
+#define VIP_WILD "198.51.100.20" /* sticky-wild, tcp only */
+#define VIP_MIX "198.51.100.30"  /* sticky-wild tcp+udp, and 8080/tcp weighted */
+#define VIP_DRAIN "198.51.100.40"
+#define VIP_ZERO "198.51.100.50"
+#define VIP_DOWN "198.51.100.60"
+#define VIP_STICKY "198.51.100.70"
+#define VIP_V6 "2001:db8::10"
+#define VIP_NONE "203.0.113.99"  /* no service */
+
+#define SERVICES "'services': [" \
+	"{'name': 'web', 'vip': '" VIP_A "', 'ports': ['80/tcp', '443/tcp'], " \
+	" 'policy': 'weighted', 'nodes': {'n1': 3, 'n2': 1}}, " \
+	"{'name': 'dns', 'vip': '" VIP_A "', 'ports': ['53/udp'], " \
+	" 'policy': 'sticky', 'nodes': {'n1': 1, 'n2': 1, 'n3': 1}}, " \
+	"{'name': 'wild', 'vip': '" VIP_WILD "', 'protocols': ['tcp'], " \
+	" 'policy': 'sticky-wild', 'nodes': {'n1': 1, 'n2': 1, 'n3': 1}}, " \
+	"{'name': 'mixw', 'vip': '" VIP_MIX "', 'protocols': ['tcp', 'udp'], " \
+	" 'policy': 'sticky-wild', 'nodes': {'n1': 1, 'n2': 1}}, " \
+	"{'name': 'mixp', 'vip': '" VIP_MIX "', 'ports': ['8080/tcp'], " \
+	" 'policy': 'weighted', 'nodes': {'n3': 1}}, " \
+	"{'name': 'v6', 'vip': '" VIP_V6 "', 'ports': ['80/tcp'], " \
+	" 'policy': 'weighted', 'nodes': {'n2': 1, 'n3': 1}}, " \
+	"{'name': 'drain', 'vip': '" VIP_DRAIN "', 'ports': ['80/tcp'], " \
+	" 'policy': 'weighted', 'nodes': {'n1': 1, 'n2': 0, 'n3': 1}}, " \
+	"{'name': 'zero', 'vip': '" VIP_ZERO "', 'ports': ['80/tcp'], " \
+	" 'policy': 'weighted', 'nodes': {'n1': 0, 'n2': 0}}, " \
+	"{'name': 'down', 'vip': '" VIP_DOWN "', 'ports': ['80/tcp'], " \
+	" 'policy': 'weighted', 'nodes': {'n1': 1, 'n4': 1, 'n3': 1}}, " \
+	"{'name': 'sticky', 'vip': '" VIP_STICKY "', " \
+	" 'ports': ['1000/tcp', '2000/tcp', '3000/udp', '4000/udp'], " \
+	" 'policy': 'sticky', 'nodes': {'n1': 1, 'n2': 1, 'n3': 1}}]"
+
+#define CFG_LOCAL "{" PORTS_LOCAL ", " NODES ", " SERVICES "}"
+#define CFG_DEFAULT "{" PORTS_NOLOCAL ", " NODES ", 'default_node': 'n3', " SERVICES "}"
+#define CFG_NEITHER "{" PORTS_NOLOCAL ", " NODES ", " SERVICES "}"
+
+static const char *const eal_args[] = {
+	"service_test", "--no-huge", "-m", "64", "--no-pci", "--no-shconf",
+	"--file-prefix", "svc_test", "--log-level", "error", "-l", "0",
+};
+
+static unsigned int table_seq;
+
+static struct cnm_config *
+parse_q(const char *text)
+{
+	char err[CNM_ERR_MAX] = "";
+	struct cnm_config *cfg;
+	char *s = strdup(text);
+	char *c;
+
+	assert_non_null(s);
+	for (c = s; *c != '\0'; c++)
+		if (*c == '\'')
+			*c = '"';
+	cfg = cnm_config_parse(s, strlen(s), "t.json", err, sizeof(err));
+	free(s);
+	if (cfg == NULL)
+		fail_msg("configuration refused: %s", err);
+	return cfg;
+}
+
+/* A table of @p cfg under a name used by no other table. */
+static struct cnm_lb *
+lb_new(const struct cnm_config *cfg)
+{
+	struct cnm_lb *lb;
+	char name[16];
+
+	snprintf(name, sizeof(name), "t%u", table_seq++);
+	lb = cnm_lb_create(cfg, name, NULL);
+	if (lb == NULL)
+		fail_msg("cnm_lb_create(%s): %s", name, rte_strerror(rte_errno));
+	return lb;
+}
+
+/* A table straight from a configuration text; the configuration is freed. */
+static struct cnm_lb *
+lb_from(const char *text)
+{
+	struct cnm_config *cfg = parse_q(text);
+	struct cnm_lb *lb = lb_new(cfg);
+
+	cnm_config_free(cfg);
+	return lb;
+}
+
+static int
+svc_id(const struct cnm_lb *lb, const char *name)
+{
+	int id = cnm_lb_svc_find(lb, name);
+
+	if (id < 0)
+		fail_msg("no service %s", name);
+	return id;
+}
+
+static int
+node_id(const struct cnm_lb *lb, const char *name)
+{
+	int id = cnm_lb_node_find(lb, name);
+
+	if (id < 0)
+		fail_msg("no node %s", name);
+	return id;
+}
+
+/* xorshift64*: the same pseudo-random clients on every run. */
+static uint64_t rng_state;
+
+static void
+rng_seed(uint64_t s)
+{
+	rng_state = s ? s : 1;
+}
+
+static uint32_t
+rng(void)
+{
+	rng_state ^= rng_state >> 12;
+	rng_state ^= rng_state << 25;
+	rng_state ^= rng_state >> 27;
+	return (uint32_t)((rng_state * 0x2545f4914f6cdd1dULL) >> 32);
+}
+
+/* A flow filled in directly, as cnm_parse() would: addresses as text. */
+static void
+flow(struct cnm_flow *f, uint8_t proto, const char *src, uint16_t sport,
+		const char *dst, uint16_t dport)
+{
+	memset(f, 0, sizeof(*f));
+	f->kind = CNM_PKT_IP;
+	if (strchr(dst, ':') != NULL) {
+		f->key.family = AF_INET6;
+		assert_int_equal(inet_pton(AF_INET6, dst, f->key.addr), 1);
+		assert_int_equal(inet_pton(AF_INET6, src, f->src), 1);
+	} else {
+		f->key.family = AF_INET;
+		assert_int_equal(inet_pton(AF_INET, dst, f->key.addr), 1);
+		assert_int_equal(inet_pton(AF_INET, src, f->src), 1);
+	}
+	f->key.proto = proto;
+	f->key.port = htons(dport);
+	f->sport = htons(sport);
+	f->has_ports = proto == IPPROTO_TCP || proto == IPPROTO_UDP;
+}
+
+/* A random IPv4 client: any source address, any source port but 0. */
+static void
+flow_rand(struct cnm_flow *f, uint8_t proto, const char *dst, uint16_t dport)
+{
+	uint32_t src = rng();
+
+	flow(f, proto, "192.0.2.1", 1, dst, dport);
+	memcpy(f->src, &src, 4);
+	f->sport = (uint16_t)(rng() % 65535 + 1);
+}
+
+/* Frame bytes for the tests that go through cnm_parse(). */
+static uint32_t
+frame4(uint8_t *b, uint8_t proto, const char *src, uint16_t sport, const char *dst,
+		uint16_t dport)
+{
+	uint32_t l4len = proto == IPPROTO_TCP ? 20 : 8;
+	uint32_t len = 14 + 20 + l4len;
+	uint8_t *ip = b + 14, *l4 = b + 34;
+
+	memset(b, 0, len);
+	b[0] = 0x02;
+	b[6] = 0x02;
+	b[11] = 0x01;
+	b[12] = 0x08; /* IPv4 */
+	ip[0] = 0x45;
+	ip[2] = (uint8_t)((20 + l4len) >> 8);
+	ip[3] = (uint8_t)(20 + l4len);
+	ip[8] = 64;
+	ip[9] = proto;
+	assert_int_equal(inet_pton(AF_INET, src, ip + 12), 1);
+	assert_int_equal(inet_pton(AF_INET, dst, ip + 16), 1);
+	l4[0] = (uint8_t)(sport >> 8);
+	l4[1] = (uint8_t)sport;
+	l4[2] = (uint8_t)(dport >> 8);
+	l4[3] = (uint8_t)dport;
+	if (proto == IPPROTO_TCP) {
+		l4[12] = 0x50;
+		l4[13] = CNM_TCP_SYN;
+	} else {
+		l4[5] = 8;
+	}
+	return len;
+}
+
+static uint32_t
+frame6(uint8_t *b, const char *src, uint16_t sport, const char *dst, uint16_t dport)
+{
+	uint8_t *ip = b + 14, *l4 = b + 54;
+	uint32_t len = 14 + 40 + 20;
+
+	memset(b, 0, len);
+	b[0] = 0x02;
+	b[6] = 0x02;
+	b[11] = 0x01;
+	b[12] = 0x86;
+	b[13] = 0xdd;
+	ip[0] = 0x60;
+	ip[5] = 20;
+	ip[6] = IPPROTO_TCP;
+	ip[7] = 64;
+	assert_int_equal(inet_pton(AF_INET6, src, ip + 8), 1);
+	assert_int_equal(inet_pton(AF_INET6, dst, ip + 24), 1);
+	l4[0] = (uint8_t)(sport >> 8);
+	l4[1] = (uint8_t)sport;
+	l4[2] = (uint8_t)(dport >> 8);
+	l4[3] = (uint8_t)dport;
+	l4[12] = 0x50;
+	l4[13] = CNM_TCP_SYN;
+	return len;
+}
+
+static void
+parsed(const uint8_t *b, uint32_t len, struct cnm_flow *f)
+{
+	assert_int_equal(cnm_parse(b, len, len, f), CNM_DROP_NONE);
+}
+
+/* Decide, and check the verdict and, for FORWARD, the service. */
+static struct cnm_decision
+decide(const struct cnm_lb *lb, const struct cnm_flow *f)
+{
+	struct cnm_decision d;
+
+	memset(&d, 0xee, sizeof(d));
+	cnm_decide(lb, f, &d);
+	return d;
+}
+
+static void
+expect_svc(const struct cnm_lb *lb, const struct cnm_flow *f, const char *svc)
+{
+	struct cnm_decision d = decide(lb, f);
+
+	assert_int_equal(d.verdict, CNM_V_FORWARD);
+	assert_int_equal(d.reason, CNM_DROP_NONE);
+	assert_int_equal(d.svc, svc_id(lb, svc));
+}
+
+static void
+expect_nonscalable(const struct cnm_lb *lb, const struct cnm_flow *f)
+{
+	struct cnm_decision d = decide(lb, f);
+
+	/* the CFG_LOCAL table: non-scalable goes to the local port */
+	assert_int_equal(d.verdict, CNM_V_LOCAL);
+	assert_int_equal(d.svc, -1);
+}
+
+/* Node a flow lands on; it must be forwarded. */
+static uint16_t
+node_of(const struct cnm_lb *lb, const struct cnm_flow *f)
+{
+	struct cnm_decision d = decide(lb, f);
+
+	assert_int_equal(d.verdict, CNM_V_FORWARD);
+	return d.node;
+}
+
+/* ---- group setup ---- */
+
+static int
+group_setup(void **state)
+{
+	/* EAL permutes argv and keeps pointers into it: a writable copy
+	 * that lives as long as the process */
+	static char buf[DIM(eal_args)][32];
+	static char *argv[DIM(eal_args) + 1];
+	unsigned int i;
+	int ret;
+
+	(void)state;
+	for (i = 0; i < DIM(eal_args); i++) {
+		snprintf(buf[i], sizeof(buf[i]), "%s", eal_args[i]);
+		argv[i] = buf[i];
+	}
+	ret = rte_eal_init((int)DIM(eal_args), argv);
+	if (ret < 0) {
+		fprintf(stderr, "rte_eal_init: %s\n", rte_strerror(rte_errno));
+		return -1;
+	}
+	return 0;
+}
+
+static int
+group_teardown(void **state)
+{
+	(void)state;
+	rte_eal_cleanup();
+	return 0;
+}
+
+/* CFG_LOCAL as a table, for the tests that only read it. */
+static int
+setup_local(void **state)
+{
+	*state = lb_from(CFG_LOCAL);
+	return 0;
+}
+
+static int
+teardown_lb(void **state)
+{
+	cnm_lb_free(*state);
+	return 0;
+}
+
+/* ---- the two lookups ---- */
+
+static void
+test_first_table(void **state)
+{
+	const struct cnm_lb *lb = *state;
+	uint8_t b[128];
+	struct cnm_flow f;
+	uint32_t len;
+
+	len = frame4(b, IPPROTO_TCP, "192.0.2.1", 40000, VIP_A, 80);
+	parsed(b, len, &f);
+	expect_svc(lb, &f, "web");
+	len = frame4(b, IPPROTO_TCP, "192.0.2.1", 40000, VIP_A, 443);
+	parsed(b, len, &f);
+	expect_svc(lb, &f, "web");
+	len = frame4(b, IPPROTO_UDP, "192.0.2.1", 40000, VIP_A, 53);
+	parsed(b, len, &f);
+	expect_svc(lb, &f, "dns");
+	len = frame4(b, IPPROTO_UDP, "192.0.2.1", 40000, VIP_STICKY, 3000);
+	parsed(b, len, &f);
+	expect_svc(lb, &f, "sticky");
+}
+
+static void
+test_first_table_miss(void **state)
+{
+	const struct cnm_lb *lb = *state;
+	uint8_t b[128];
+	struct cnm_flow f;
+	uint32_t len;
+
+	/* wrong port */
+	len = frame4(b, IPPROTO_TCP, "192.0.2.1", 40000, VIP_A, 81);
+	parsed(b, len, &f);
+	expect_nonscalable(lb, &f);
+	len = frame4(b, IPPROTO_TCP, "192.0.2.1", 80, VIP_A, 8080);
+	parsed(b, len, &f);
+	expect_nonscalable(lb, &f);
+	/* wrong protocol: 80/udp, 53/tcp */
+	len = frame4(b, IPPROTO_UDP, "192.0.2.1", 40000, VIP_A, 80);
+	parsed(b, len, &f);
+	expect_nonscalable(lb, &f);
+	len = frame4(b, IPPROTO_TCP, "192.0.2.1", 40000, VIP_A, 53);
+	parsed(b, len, &f);
+	expect_nonscalable(lb, &f);
+	/* wrong address */
+	len = frame4(b, IPPROTO_TCP, "192.0.2.1", 40000, VIP_NONE, 80);
+	parsed(b, len, &f);
+	expect_nonscalable(lb, &f);
+	/* the address of "web" in a key marked IPv6 is another key */
+	flow(&f, IPPROTO_TCP, "192.0.2.1", 40000, VIP_A, 80);
+	f.key.family = AF_INET6;
+	expect_nonscalable(lb, &f);
+	/* ICMP to a VIP: no ports, non-scalable */
+	flow(&f, IPPROTO_ICMP, "192.0.2.1", 0, VIP_A, 0);
+	expect_nonscalable(lb, &f);
+}
+
+static void
+test_second_table(void **state)
+{
+	static const uint16_t ports[] = { 1, 21, 22, 80, 443, 8080, 65535 };
+	const struct cnm_lb *lb = *state;
+	struct cnm_flow f;
+	unsigned int i;
+
+	for (i = 0; i < DIM(ports); i++) {
+		flow(&f, IPPROTO_TCP, "192.0.2.1", 40000, VIP_WILD, ports[i]);
+		expect_svc(lb, &f, "wild");
+		flow(&f, IPPROTO_UDP, "192.0.2.1", 40000, VIP_MIX, ports[i]);
+		expect_svc(lb, &f, "mixw");
+	}
+	/* "wild" claims tcp only */
+	flow(&f, IPPROTO_UDP, "192.0.2.1", 40000, VIP_WILD, 53);
+	expect_nonscalable(lb, &f);
+	/* another protocol on a sticky-wild address */
+	flow(&f, IPPROTO_ICMP, "192.0.2.1", 0, VIP_WILD, 0);
+	expect_nonscalable(lb, &f);
+}
+
+static void
+test_first_table_wins(void **state)
+{
+	const struct cnm_lb *lb = *state;
+	int n3 = node_id(lb, "n3");
+	struct cnm_flow f;
+	unsigned int i;
+
+	rng_seed(7);
+	for (i = 0; i < 2000; i++) {
+		struct cnm_decision d;
+
+		/* 8080/tcp is the weighted service, n3 alone */
+		flow_rand(&f, IPPROTO_TCP, VIP_MIX, 8080);
+		d = decide(lb, &f);
+		assert_int_equal(d.verdict, CNM_V_FORWARD);
+		assert_int_equal(d.svc, svc_id(lb, "mixp"));
+		assert_int_equal(d.node, n3);
+		/* any other port, and 8080/udp, is the sticky-wild one: n1, n2 */
+		flow_rand(&f, IPPROTO_TCP, VIP_MIX, (uint16_t)(8081 + i));
+		d = decide(lb, &f);
+		assert_int_equal(d.verdict, CNM_V_FORWARD);
+		assert_int_equal(d.svc, svc_id(lb, "mixw"));
+		assert_int_not_equal(d.node, n3);
+		flow_rand(&f, IPPROTO_UDP, VIP_MIX, 8080);
+		d = decide(lb, &f);
+		assert_int_equal(d.svc, svc_id(lb, "mixw"));
+		assert_int_not_equal(d.node, n3);
+	}
+}
+
+static void
+test_ipv6_vip(void **state)
+{
+	const struct cnm_lb *lb = *state;
+	int n2 = node_id(lb, "n2"), n3 = node_id(lb, "n3");
+	unsigned int i, hits[2] = { 0, 0 };
+	uint8_t b[128];
+	struct cnm_flow f;
+	uint32_t len;
+
+	len = frame6(b, "2001:db8:1::1", 40000, VIP_V6, 80);
+	parsed(b, len, &f);
+	expect_svc(lb, &f, "v6");
+	/* port 443 is not configured on the v6 VIP */
+	len = frame6(b, "2001:db8:1::1", 40000, VIP_V6, 443);
+	parsed(b, len, &f);
+	expect_nonscalable(lb, &f);
+	/* the IPv4 address of "web" in an IPv6 key is another key */
+	flow(&f, IPPROTO_TCP, "2001:db8:1::1", 40000, "::c633:640a", 80);
+	expect_nonscalable(lb, &f);
+
+	/* clients spread over both nodes of the v6 service */
+	for (i = 0; i < 1000; i++) {
+		uint16_t node;
+
+		flow(&f, IPPROTO_TCP, "2001:db8:1::1", (uint16_t)(1024 + i), VIP_V6, 80);
+		f.src[15] = (uint8_t)i;
+		f.src[14] = (uint8_t)(i >> 8);
+		node = node_of(lb, &f);
+		assert_true(node == n2 || node == n3);
+		hits[node == n3]++;
+	}
+	assert_true(hits[0] > 300 && hits[1] > 300);
+}
+
+/* ---- non-scalable traffic and ARP ---- */
+
+static void
+test_nonscalable_local(void **state)
+{
+	const struct cnm_lb *lb = *state;
+	struct cnm_decision d;
+	struct cnm_flow f;
+
+	flow(&f, IPPROTO_TCP, "192.0.2.1", 40000, VIP_NONE, 22);
+	d = decide(lb, &f);
+	assert_int_equal(d.verdict, CNM_V_LOCAL);
+	assert_int_equal(d.reason, CNM_DROP_NONE);
+	assert_int_equal(d.svc, -1);
+}
+
+static void
+test_nonscalable_default(void **state)
+{
+	struct cnm_lb *lb = lb_from(CFG_DEFAULT);
+	struct cnm_decision d;
+	struct cnm_flow f;
+
+	(void)state;
+	assert_int_equal(lb->has_local, 0);
+	flow(&f, IPPROTO_TCP, "192.0.2.1", 40000, VIP_NONE, 22);
+	d = decide(lb, &f);
+	assert_int_equal(d.verdict, CNM_V_DEFAULT);
+	assert_int_equal(d.reason, CNM_DROP_NONE);
+	assert_int_equal(d.svc, -1);
+	assert_int_equal(d.node, node_id(lb, "n3"));
+	/* scalable traffic is not affected */
+	flow(&f, IPPROTO_TCP, "192.0.2.1", 40000, VIP_A, 80);
+	expect_svc(lb, &f, "web");
+	cnm_lb_free(lb);
+}
+
+static void
+test_nonscalable_drop(void **state)
+{
+	struct cnm_lb *lb = lb_from(CFG_NEITHER);
+	struct cnm_decision d;
+	struct cnm_flow f;
+
+	(void)state;
+	flow(&f, IPPROTO_TCP, "192.0.2.1", 40000, VIP_NONE, 22);
+	d = decide(lb, &f);
+	assert_int_equal(d.verdict, CNM_V_DROP);
+	assert_int_equal(d.reason, CNM_DROP_NO_SERVICE);
+	assert_int_equal(d.svc, -1);
+	flow(&f, IPPROTO_TCP, "192.0.2.1", 40000, VIP_A, 80);
+	expect_svc(lb, &f, "web");
+
+	/* ARP with nowhere to go */
+	memset(&f, 0, sizeof(f));
+	f.kind = CNM_PKT_ARP;
+	d = decide(lb, &f);
+	assert_int_equal(d.verdict, CNM_V_DROP);
+	assert_int_equal(d.reason, CNM_DROP_NO_SERVICE);
+	cnm_lb_free(lb);
+}
+
+static void
+test_arp_local(void **state)
+{
+	const struct cnm_lb *lb = *state;
+	struct cnm_decision d;
+	uint8_t b[64];
+	struct cnm_flow f;
+
+	/* an ARP request for a VIP: still the local stack's */
+	memset(b, 0, sizeof(b));
+	memset(b, 0xff, 6);
+	b[6] = 0x02;
+	b[12] = 0x08;
+	b[13] = 0x06;
+	b[15] = 1;    /* Ethernet */
+	b[16] = 0x08; /* IPv4 */
+	b[18] = 6;
+	b[19] = 4;
+	b[21] = 1;    /* request */
+	assert_int_equal(inet_pton(AF_INET, VIP_A, b + 38), 1);
+	parsed(b, 60, &f);
+	assert_int_equal(f.kind, CNM_PKT_ARP);
+	d = decide(lb, &f);
+	assert_int_equal(d.verdict, CNM_V_LOCAL);
+	assert_int_equal(d.svc, -1);
+}
+
+/* ---- selection ---- */
+
+static void
+test_deterministic(void **state)
+{
+	static const char *const dst[] = { VIP_A, VIP_A, VIP_WILD, VIP_STICKY, VIP_DRAIN };
+	static const uint16_t dport[] = { 80, 53, 7777, 2000, 80 };
+	static const uint8_t proto[] = { IPPROTO_TCP, IPPROTO_UDP, IPPROTO_TCP,
+					 IPPROTO_TCP, IPPROTO_TCP };
+	struct cnm_config *cfg = parse_q(CFG_LOCAL);
+	struct cnm_lb *a = lb_new(cfg);
+	struct cnm_lb *b = lb_new(cfg);
+	struct cnm_flow f;
+	uint32_t i;
+
+	(void)state;
+	assert_int_equal(a->n_svc, cfg->n_services);
+	assert_int_equal(b->n_svc, cfg->n_services);
+	for (i = 0; i < a->n_svc; i++) {
+		const struct cnm_pdt *pa = a->svc[i]->pdt, *pb = b->svc[i]->pdt;
+
+		assert_int_equal(pa->size, pb->size);
+		assert_int_equal(pa->mask, pb->mask);
+		assert_int_equal(pa->n_active, pb->n_active);
+		assert_memory_equal(pa->entries, pb->entries,
+				pa->size * sizeof(pa->entries[0]));
+		assert_int_equal(a->svc[i]->hash_key, b->svc[i]->hash_key);
+	}
+	rng_seed(1);
+	for (i = 0; i < 10000; i++) {
+		unsigned int k = i % DIM(dst);
+		struct cnm_decision da, db;
+
+		flow_rand(&f, proto[k], dst[k], dport[k]);
+		da = decide(a, &f);
+		db = decide(b, &f);
+		assert_int_equal(da.verdict, CNM_V_FORWARD);
+		assert_int_equal(db.verdict, CNM_V_FORWARD);
+		assert_int_equal(da.svc, db.svc);
+		assert_int_equal(da.node, db.node);
+	}
+	cnm_lb_free(a);
+	cnm_lb_free(b);
+	cnm_config_free(cfg);
+}
+
+static void
+test_weighted_affinity(void **state)
+{
+	const struct cnm_lb *lb = *state;
+	unsigned int i, j, seen[CNM_MAX_NODES] = { 0 };
+	int n1 = node_id(lb, "n1"), n2 = node_id(lb, "n2");
+	struct cnm_flow f;
+
+	rng_seed(2);
+	/* the same (src, sport) always gets the same node */
+	for (i = 0; i < 1000; i++) {
+		uint16_t node;
+
+		flow_rand(&f, IPPROTO_TCP, VIP_A, 80);
+		node = node_of(lb, &f);
+		for (j = 0; j < 5; j++)
+			assert_int_equal(node_of(lb, &f), node);
+	}
+	/* one client, many source ports: spread over both nodes, by about 3:1 */
+	flow(&f, IPPROTO_TCP, "203.0.113.7", 1, VIP_A, 80);
+	for (i = 1; i <= 4000; i++) {
+		f.sport = htons((uint16_t)(1024 + i));
+		seen[node_of(lb, &f)]++;
+	}
+	assert_int_equal(seen[n1] + seen[n2], 4000);
+	assert_true(seen[n1] > 2600 && seen[n1] < 3400);
+	assert_true(seen[n2] > 600 && seen[n2] < 1400);
+}
+
+static void
+test_sticky(void **state)
+{
+	static const struct { uint8_t proto; uint16_t port; } svc_ports[] = {
+		{ IPPROTO_TCP, 1000 }, { IPPROTO_TCP, 2000 },
+		{ IPPROTO_UDP, 3000 }, { IPPROTO_UDP, 4000 },
+	};
+	const struct cnm_lb *lb = *state;
+	unsigned int i, j, seen[CNM_MAX_NODES] = { 0 };
+	struct cnm_flow f;
+
+	rng_seed(3);
+	for (i = 0; i < 2000; i++) {
+		uint16_t node;
+
+		flow_rand(&f, IPPROTO_TCP, VIP_STICKY, 1000);
+		node = node_of(lb, &f);
+		seen[node]++;
+		for (j = 0; j < DIM(svc_ports); j++) {
+			f.key.proto = svc_ports[j].proto;
+			f.key.port = htons(svc_ports[j].port);
+			f.sport = (uint16_t)(rng() % 65535 + 1);
+			expect_svc(lb, &f, "sticky");
+			assert_int_equal(node_of(lb, &f), node);
+		}
+	}
+	/* and the clients do spread over the three nodes */
+	assert_true(seen[node_id(lb, "n1")] > 400);
+	assert_true(seen[node_id(lb, "n2")] > 400);
+	assert_true(seen[node_id(lb, "n3")] > 400);
+}
+
+static void
+test_sticky_wild(void **state)
+{
+	const struct cnm_lb *lb = *state;
+	unsigned int i, j, seen[CNM_MAX_NODES] = { 0 };
+	struct cnm_flow f;
+
+	rng_seed(4);
+	for (i = 0; i < 2000; i++) {
+		uint16_t node;
+
+		flow_rand(&f, IPPROTO_TCP, VIP_WILD, 1);
+		node = node_of(lb, &f);
+		seen[node]++;
+		for (j = 0; j < 20; j++) {
+			f.key.port = htons((uint16_t)(rng() % 65535 + 1));
+			f.sport = htons((uint16_t)(rng() % 65535 + 1));
+			expect_svc(lb, &f, "wild");
+			assert_int_equal(node_of(lb, &f), node);
+		}
+	}
+	assert_true(seen[node_id(lb, "n1")] > 400);
+	assert_true(seen[node_id(lb, "n2")] > 400);
+	assert_true(seen[node_id(lb, "n3")] > 400);
+}
+
+static void
+test_weights_3_1(void **state)
+{
+	const struct cnm_lb *lb = *state;
+	int n1 = node_id(lb, "n1"), n2 = node_id(lb, "n2");
+	unsigned int i, c1 = 0, c2 = 0;
+	const unsigned int n = 100000;
+	struct cnm_flow f;
+
+	rng_seed(5);
+	for (i = 0; i < n; i++) {
+		uint16_t node;
+
+		flow_rand(&f, IPPROTO_TCP, VIP_A, (i & 1) ? 80 : 443);
+		node = node_of(lb, &f);
+		if (node == n1)
+			c1++;
+		else if (node == n2)
+			c2++;
+		else
+			fail_msg("node %u is not a member of web", node);
+	}
+	/* 75 % and 25 %, within one percentage point */
+	assert_true(c1 * 100u >= n * 74u && c1 * 100u <= n * 76u);
+	assert_true(c2 * 100u >= n * 24u && c2 * 100u <= n * 26u);
+}
+
+static void
+test_weight_zero(void **state)
+{
+	const struct cnm_lb *lb = *state;
+	unsigned int i, seen[CNM_MAX_NODES] = { 0 };
+	int n1 = node_id(lb, "n1"), n2 = node_id(lb, "n2"), n3 = node_id(lb, "n3");
+	const struct cnm_svc *s = lb->svc[svc_id(lb, "drain")];
+	struct cnm_flow f;
+
+	assert_int_equal(cnm_pdt_count(s->pdt, (uint16_t)n2), 0);
+	rng_seed(6);
+	for (i = 0; i < 10000; i++) {
+		flow_rand(&f, IPPROTO_TCP, VIP_DRAIN, 80);
+		seen[node_of(lb, &f)]++;
+	}
+	assert_int_equal(seen[n2], 0);
+	assert_int_equal(seen[n1] + seen[n3], 10000);
+	assert_true(seen[n1] > 4000 && seen[n3] > 4000);
+}
+
+static void
+test_all_weights_zero(void **state)
+{
+	const struct cnm_lb *lb = *state;
+	struct cnm_decision d;
+	struct cnm_flow f;
+	unsigned int i;
+
+	rng_seed(8);
+	for (i = 0; i < 1000; i++) {
+		flow_rand(&f, IPPROTO_TCP, VIP_ZERO, 80);
+		d = decide(lb, &f);
+		assert_int_equal(d.verdict, CNM_V_DROP);
+		assert_int_equal(d.reason, CNM_DROP_NO_ACTIVE_NODE);
+		assert_int_equal(d.svc, svc_id(lb, "zero"));
+	}
+	assert_int_equal(lb->svc[svc_id(lb, "zero")]->pdt->n_active, 0);
+}
+
+static void
+test_node_without_mac(void **state)
+{
+	const struct cnm_lb *lb = *state;
+	unsigned int i, seen[CNM_MAX_NODES] = { 0 };
+	int n1 = node_id(lb, "n1"), n3 = node_id(lb, "n3"), n4 = node_id(lb, "n4");
+	struct cnm_flow f;
+
+	assert_int_equal(lb->node[n4].up, 0);
+	assert_int_equal(lb->node[n4].mac, 0);
+	assert_int_equal(lb->node[n1].up, 1);
+	rng_seed(9);
+	for (i = 0; i < 10000; i++) {
+		flow_rand(&f, IPPROTO_TCP, VIP_DOWN, 80);
+		seen[node_of(lb, &f)]++;
+	}
+	assert_int_equal(seen[n4], 0);
+	assert_int_equal(seen[n1] + seen[n3], 10000);
+	assert_true(seen[n1] > 4000 && seen[n3] > 4000);
+}
+
+/* ---- bulk lookup ---- */
+
+static void
+test_lookup_bulk(void **state)
+{
+	static const struct { uint8_t proto; const char *dst; uint16_t port; const char *svc; } kinds[] = {
+		{ IPPROTO_TCP, VIP_A, 80, "web" },
+		{ IPPROTO_TCP, VIP_A, 443, "web" },
+		{ IPPROTO_UDP, VIP_A, 53, "dns" },
+		{ IPPROTO_TCP, VIP_WILD, 0, "wild" },      /* random port */
+		{ IPPROTO_UDP, VIP_MIX, 0, "mixw" },       /* random port */
+		{ IPPROTO_TCP, VIP_MIX, 8080, "mixp" },
+		{ IPPROTO_TCP, VIP_V6, 80, "v6" },
+		{ IPPROTO_TCP, VIP_A, 81, NULL },
+		{ IPPROTO_UDP, VIP_WILD, 0, NULL },
+		{ IPPROTO_TCP, VIP_NONE, 80, NULL },
+		{ IPPROTO_UDP, VIP_V6, 80, NULL },
+	};
+	const struct cnm_lb *lb = *state;
+	const struct cnm_svc_key *keys[64];
+	struct cnm_flow fl[64];
+	struct cnm_svc *svc[64];
+	unsigned int counts[3] = { 0, 0, 0 };
+	unsigned int round, i, n;
+
+	rng_seed(10);
+	for (round = 0; round < 50; round++) {
+		/* bursts of 64 and of random sizes; the last one hits only,
+		 * which takes the path that skips the second table */
+		n = round == 0 || round == 49 || round % 2 == 0 ? 64 : 1 + rng() % 64;
+		for (i = 0; i < n; i++) {
+			/* kinds[0..6] hit */
+			unsigned int k = round == 49 ? i % 7 : rng() % DIM(kinds);
+			uint16_t port = kinds[k].port ? kinds[k].port :
+				(uint16_t)(rng() % 65535 + 1);
+			const char *src = strchr(kinds[k].dst, ':') ?
+				"2001:db8:1::1" : "192.0.2.1";
+
+			flow(&fl[i], kinds[k].proto, src, 1234, kinds[k].dst, port);
+			keys[i] = &fl[i].key;
+			svc[i] = (struct cnm_svc *)(uintptr_t)0xdeadbeef;
+		}
+		cnm_lb_lookup_bulk(lb, keys, n, svc);
+		for (i = 0; i < n; i++) {
+			struct cnm_svc *one = (struct cnm_svc *)(uintptr_t)0xdeadbeef;
+			const struct cnm_svc_key *k = keys[i];
+
+			cnm_lb_lookup_bulk(lb, &k, 1, &one);
+			assert_ptr_equal(svc[i], one);
+			/* and what it should be */
+			if (svc[i] == NULL) {
+				counts[0]++;
+				continue;
+			}
+			assert_ptr_equal(svc[i], lb->svc[svc[i]->id]);
+			if (svc[i]->policy == CNM_POLICY_STICKY_WILD)
+				counts[2]++;
+			else
+				counts[1]++;
+			assert_memory_equal(svc[i]->cfg.vip.bytes, k->addr, 16);
+		}
+	}
+	/* the mix did hit both tables and miss */
+	assert_true(counts[0] > 100 && counts[1] > 100 && counts[2] > 100);
+
+	/* and against the expected service names, one fixed burst of 64 */
+	for (i = 0; i < 64; i++) {
+		unsigned int k = i % DIM(kinds);
+		const char *src = strchr(kinds[k].dst, ':') ? "2001:db8:1::1" : "192.0.2.1";
+
+		flow(&fl[i], kinds[k].proto, src, 1234, kinds[k].dst,
+				kinds[k].port ? kinds[k].port : (uint16_t)(100 + i));
+		keys[i] = &fl[i].key;
+		svc[i] = (struct cnm_svc *)(uintptr_t)0xdeadbeef;
+	}
+	cnm_lb_lookup_bulk(lb, keys, 64, svc);
+	for (i = 0; i < 64; i++) {
+		const char *want = kinds[i % DIM(kinds)].svc;
+
+		if (want == NULL)
+			assert_null(svc[i]);
+		else
+			assert_ptr_equal(svc[i], lb->svc[svc_id(lb, want)]);
+	}
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_first_table, setup_local, teardown_lb),
+		cmocka_unit_test_setup_teardown(test_first_table_miss, setup_local, teardown_lb),
+		cmocka_unit_test_setup_teardown(test_second_table, setup_local, teardown_lb),
+		cmocka_unit_test_setup_teardown(test_first_table_wins, setup_local, teardown_lb),
+		cmocka_unit_test_setup_teardown(test_ipv6_vip, setup_local, teardown_lb),
+		cmocka_unit_test_setup_teardown(test_nonscalable_local, setup_local, teardown_lb),
+		cmocka_unit_test(test_nonscalable_default),
+		cmocka_unit_test(test_nonscalable_drop),
+		cmocka_unit_test_setup_teardown(test_arp_local, setup_local, teardown_lb),
+		cmocka_unit_test(test_deterministic),
+		cmocka_unit_test_setup_teardown(test_weighted_affinity, setup_local, teardown_lb),
+		cmocka_unit_test_setup_teardown(test_sticky, setup_local, teardown_lb),
+		cmocka_unit_test_setup_teardown(test_sticky_wild, setup_local, teardown_lb),
+		cmocka_unit_test_setup_teardown(test_weights_3_1, setup_local, teardown_lb),
+		cmocka_unit_test_setup_teardown(test_weight_zero, setup_local, teardown_lb),
+		cmocka_unit_test_setup_teardown(test_all_weights_zero, setup_local, teardown_lb),
+		cmocka_unit_test_setup_teardown(test_node_without_mac, setup_local, teardown_lb),
+		cmocka_unit_test_setup_teardown(test_lookup_bulk, setup_local, teardown_lb),
+	};
+
+	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
