@@ -288,9 +288,15 @@ report(FILE *out, const struct cnm_lb *lb, const struct cnm_stats_total *t, unsi
 		" local, %" PRIu64 " dropped (received = forwarded + local + dropped: %s)\n",
 		t->rx, t->forwarded, t->local, t->dropped,
 		t->rx == t->forwarded + t->local + t->dropped ? "yes" : "NO");
-	fprintf(out, "  non-scalable %" PRIu64 " (to default node %" PRIu64 "), from local port %"
-		PRIu64 " (to public %" PRIu64 ", lost %" PRIu64 "), workers %u",
-		t->nonscalable, t->to_default, t->local_rx, t->local_out, t->local_drop, nw);
+	fprintf(out, "  non-scalable %" PRIu64 " (to default node %" PRIu64 ", ARP answered %"
+		PRIu64 "), from local port %" PRIu64 " (to public %" PRIu64 ", lost %" PRIu64 ")\n",
+		t->nonscalable, t->to_default, t->arp_replies, t->local_rx, t->local_out,
+		t->local_drop);
+	fprintf(out, "  tcp connections: %" PRIu64 " recorded, %" PRIu64 " packets by the list, %"
+		PRIu64 " not recorded (list full), %" PRIu64 " forgotten (node down), %" PRIu64
+		" expired, %" PRIu64 " tracked now\n", t->conn_new, t->conn_hit, t->conn_full,
+		t->conn_stale, t->conn_expired, t->conn_active);
+	fprintf(out, "  workers %u", nw);
 	if (t->busy_bursts && t->rx)
 		fprintf(out, ", %.1f cycles/packet", (double)t->busy_cycles / (double)t->rx);
 	fprintf(out, "\n");
@@ -392,6 +398,14 @@ main(int argc, char **argv)
 	uint64_t hz, start, next_stats;
 	size_t qsz;
 	int ret, rc = 1;
+
+	/* answered without EAL: it only prints */
+	for (i = 1; i < (unsigned int)argc; i++)
+		if (strcmp(argv[i], "--list-drop-reasons") == 0) {
+			for (i = 1; i < CNM_DROP_MAX; i++)
+				printf("%-20s %s\n", cnm_drop_name(i), cnm_drop_help(i));
+			return 0;
+		}
 
 	ret = rte_eal_init(argc, argv);
 	if (ret < 0) {

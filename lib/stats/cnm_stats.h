@@ -44,7 +44,6 @@
 	X(NO_ACTIVE_NODE, "no_active_node", "scalable service whose PDT holds no active node") \
 	X(NO_SERVICE, "no_service", "non-scalable, and neither local port nor default node") \
 	X(TX_FULL, "tx_full", "the TX queue did not take the packet") \
-	X(LINK_DOWN, "link_down", "every private port is down") \
 	X(NODE_UNRESOLVED, "node_unresolved", "the chosen node has no MAC address yet")
 
 enum cnm_drop {

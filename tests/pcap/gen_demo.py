@@ -2,7 +2,8 @@
 """Write pcaps/demo/in.pcap: the capture the README's first command replays
 through config/default.json. Deterministic (fixed seed).
 
-Traffic: 2,000 clients (203.0.113.0/24 and 198.18.0.0/15 style documentation
+Traffic: 2,000 clients, TCP connections opened with a SYN and some continued
+later, (203.0.113.0/24 and 198.18.0.0/15 style documentation
 sources are not enough, so 100.64.0.0/10 shared space is used as well) to
 web (80,443/tcp), dns (53/udp), ftp (sticky-wild tcp), web6 (IPv6), plus
 non-scalable traffic (ssh to the interface node, ICMP echo, ARP) and a few
@@ -31,7 +32,14 @@ def client(i):
 
 
 pkts = []
+opened = []  # TCP connections opened so far: a later packet may continue one
 for i in range(6000):
+    if opened and random.random() < 0.25:
+        # a later segment of an open connection: the forwarding list keeps its node
+        c_eth, c_ip, c_tcp = opened[random.randrange(len(opened))]
+        pkts.append(c_eth / c_ip / TCP(sport=c_tcp[0], dport=c_tcp[1], flags='A', seq=1, ack=1) /
+                    Raw(b'GET / HTTP/1.1\r\n\r\n'))
+        continue
     c = random.randrange(2000)
     src = client(c)
     sport = 1024 + random.randrange(60000)
@@ -62,6 +70,10 @@ for i in range(6000):
         else:
             p = eth / IP(src='127.0.0.1', dst='198.51.100.10') / UDP(sport=sport, dport=53)
     pkts.append(p)
+    if p.haslayer(TCP) and p[TCP].flags == 'S' and (p.haslayer(IP) or p.haslayer(IPv6)):
+        ipl = p[IP] if p.haslayer(IP) else p[IPv6]
+        ipc = IP(src=ipl.src, dst=ipl.dst) if p.haslayer(IP) else IPv6(src=ipl.src, dst=ipl.dst)
+        opened.append((eth, ipc, (p[TCP].sport, p[TCP].dport)))
 
 os.makedirs(os.path.dirname(out), exist_ok=True)
 w = RawPcapWriter(out, linktype=1, sync=True)
