@@ -83,6 +83,15 @@ ctl_send(void *arg, uint16_t idx, const uint8_t *frame, uint32_t len)
 	return 0;
 }
 
+static void
+ctl_ring_drain(struct rte_ring *r)
+{
+	void *m = NULL;
+
+	while (r != NULL && rte_ring_dequeue(r, &m) == 0)
+		rte_pktmbuf_free(m);
+}
+
 /* Frames arriving on the private ports: ARP replies from the nodes. Only the
  * control lcore reads these queues. */
 static void
@@ -328,7 +337,8 @@ report(FILE *out, const struct cnm_lb *lb, const struct cnm_stats_total *t, unsi
 }
 
 static int
-write_json(const char *path, const struct cnm_lb *lb, const struct cnm_stats_total *t)
+write_json(const char *path, const struct cnm_lb *lb, const struct cnm_stats_total *t,
+		unsigned int mbufs_in_use)
 {
 	json_t *root = json_object(), *drops = json_object(), *svcs = json_object();
 	json_t *nodes = json_object();
@@ -346,6 +356,7 @@ write_json(const char *path, const struct cnm_lb *lb, const struct cnm_stats_tot
 	json_object_set_new(root, "local_drop", json_integer((json_int_t)t->local_drop));
 	json_object_set_new(root, "busy_cycles", json_integer((json_int_t)t->busy_cycles));
 	json_object_set_new(root, "busy_bursts", json_integer((json_int_t)t->busy_bursts));
+	json_object_set_new(root, "mbufs_in_use_at_exit", json_integer(mbufs_in_use));
 	json_object_set_new(root, "arp_replies", json_integer((json_int_t)t->arp_replies));
 	json_object_set_new(root, "conn_new", json_integer((json_int_t)t->conn_new));
 	json_object_set_new(root, "conn_hit", json_integer((json_int_t)t->conn_hit));
@@ -390,7 +401,7 @@ main(int argc, char **argv)
 	struct cnm_stats_total *tot = NULL;
 	struct cnm_health *hc = NULL;
 	struct cnm_config *cfg = NULL;
-	struct rte_mempool *mp;
+	struct rte_mempool *mp = NULL;
 	struct opts o = { 0 };
 	char err[CNM_ERR_MAX];
 	uint16_t ports[CNM_MAX_PRIVATE + 2];
@@ -601,13 +612,28 @@ main(int argc, char **argv)
 stop:
 	dp.quit = 1;
 	rte_eal_mp_wait_lcore();
+	/* ports first: the PMDs give their mbufs back, so the pool can be
+	 * checked to hold every mbuf again */
+	for (i = 0; i < nports; i++) {
+		rte_eth_dev_stop(ports[i]);
+		rte_eth_dev_close(ports[i]);
+	}
+	nports = 0;
+	ctl_ring_drain(dp.ctl_tx);
 	if (tot != NULL) {
+		unsigned int in_use = rte_mempool_in_use_count(mp);
+
 		cnm_stats_sum(wst, nw, tot);
-		if (!o.quiet)
+		if (!o.quiet) {
 			report(stdout, dp.lb, tot, nw);
-		if (o.stats_json != NULL && write_json(o.stats_json, dp.lb, tot) != 0)
+			printf("  mbufs: %u of %u back in the pool%s\n", mp->size - in_use, mp->size,
+				in_use ? " (LEAK)" : "");
+		}
+		if (o.stats_json != NULL && write_json(o.stats_json, dp.lb, tot, in_use) != 0)
 			goto out;
 		rc = tot->rx == tot->forwarded + tot->local + tot->dropped ? 0 : 3;
+		if (rc == 0 && in_use != 0)
+			rc = 4;
 	}
 out:
 	for (i = 0; i < nports; i++) {
@@ -620,13 +646,8 @@ out:
 	}
 	free(tot);
 	cnm_health_free(hc);
-	if (dp.ctl_tx != NULL) {
-		void *m = NULL;
-
-		while (rte_ring_dequeue(dp.ctl_tx, &m) == 0)
-			rte_pktmbuf_free(m);
-		rte_ring_free(dp.ctl_tx);
-	}
+	ctl_ring_drain(dp.ctl_tx);
+	rte_ring_free(dp.ctl_tx);
 	cnm_lb_free(dp.lb);
 	rte_free(dp.qsbr);
 	cnm_config_free(cfg);
