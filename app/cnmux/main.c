@@ -25,6 +25,7 @@
 #include <rte_ring.h>
 
 #include "cnm_config.h"
+#include "cnm_control.h"
 #include "cnm_dataplane.h"
 #include "cnm_health.h"
 #include "cnm_service.h"
@@ -58,6 +59,77 @@ on_signal(int sig)
 }
 
 static struct rte_mempool *ctl_pool;
+
+/* What `conns count` and `conns show` read. */
+struct conns_src {
+	struct cnm_worker **w;
+	unsigned int n;
+	struct cnm_lb *lb;
+};
+
+static uint64_t
+conns_count(void *arg)
+{
+	const struct conns_src *c = arg;
+	uint64_t n = 0;
+	unsigned int i;
+
+	for (i = 0; i < c->n; i++)
+		n += __atomic_load_n(&c->w[i]->st.conn_active, __ATOMIC_RELAXED);
+	return n;
+}
+
+static const char *
+endpoint(const uint8_t *addr, uint8_t family, uint16_t port_be, char *buf, size_t len)
+{
+	struct cnm_addr a = { .family = family };
+	char ip[64];
+
+	memcpy(a.bytes, addr, 16);
+	cnm_addr_str(&a, ip, sizeof(ip));
+	snprintf(buf, len, family == AF_INET6 ? "[%s]:%u" : "%s:%u", ip, rte_be_to_cpu_16(port_be));
+	return buf;
+}
+
+static int
+conns_dump(void *arg, json_t *arr, uint32_t max, int32_t svc, int32_t node)
+{
+	static const char *const states[] = { "syn", "established", "closing", "?" };
+	const struct conns_src *c = arg;
+	unsigned int i;
+	int total = 0;
+
+	for (i = 0; i < c->n && (uint32_t)total < max; i++) {
+		struct cnm_conn_dump *d = calloc(max - total, sizeof(*d));
+		uint32_t now = 0;
+		int n, j;
+
+		if (d == NULL)
+			return -ENOMEM;
+		n = cnm_worker_conns_dump(c->w[i], d, max - total, svc, node, &now);
+		if (n < 0)
+			return n; /* d stays allocated: the worker may still write it */
+		for (j = 0; j < n; j++) {
+			const struct cnm_conn_key *k = &d[j].key;
+			const struct cnm_conn *e = &d[j].conn;
+			char cl[80], vip[80];
+			const char *sname = c->lb->svc[e->svc] != NULL ?
+				c->lb->svc[e->svc]->cfg.name : "?";
+			const char *nname = c->lb->node[e->node].used ?
+				c->lb->node_cfg[e->node].name : "?";
+
+			json_array_append_new(arr, json_pack("{s:s,s:s,s:s,s:s,s:s,s:I,s:i}",
+				"client", endpoint(k->src, k->family, k->sport, cl, sizeof(cl)),
+				"vip", endpoint(k->dst, k->family, k->dport, vip, sizeof(vip)),
+				"service", sname, "node", nname, "state", states[e->state & 3],
+				"expires_ms", (json_int_t)(int32_t)(e->expire - now),
+				"worker", (int)i));
+		}
+		total += n;
+		free(d);
+	}
+	return total;
+}
 
 /* Health checker's frames: queued for worker 0, which owns the TX queues. */
 static int
@@ -400,6 +472,9 @@ main(int argc, char **argv)
 	struct cnm_tel_ctx tel;
 	struct cnm_stats_total *tot = NULL;
 	struct cnm_health *hc = NULL;
+	struct cnm_ctl_server *srv = NULL;
+	static struct cnm_ctx ctx;
+	static struct conns_src csrc;
 	struct cnm_config *cfg = NULL;
 	struct rte_mempool *mp = NULL;
 	struct opts o = { 0 };
@@ -556,6 +631,27 @@ main(int argc, char **argv)
 		}
 	}
 
+	csrc.w = workers;
+	csrc.n = nw;
+	csrc.lb = dp.lb;
+	ctx.lb = dp.lb;
+	ctx.cfg = cfg;
+	snprintf(ctx.config_path, sizeof(ctx.config_path), "%s", o.config);
+	ctx.stats = wst;
+	ctx.n_workers = nw;
+	ctx.ctl_lock = &ctl_lock;
+	ctx.conns_count = conns_count;
+	ctx.conns_dump = conns_dump;
+	ctx.conns_arg = &csrc;
+	if (cfg->control_socket[0] != '\0') {
+		srv = cnm_ctl_server_create(cfg->control_socket, &ctx);
+		if (srv == NULL) {
+			fprintf(stderr, "cnmux: %s: control.socket: cannot listen on %s: %s\n",
+				cfg->path, cfg->control_socket, strerror(errno));
+			goto out;
+		}
+	}
+
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 	signal(SIGHUP, on_signal);
@@ -602,6 +698,28 @@ main(int argc, char **argv)
 			cnm_health_tick(hc, now_ms);
 			pthread_mutex_unlock(&ctl_lock);
 		}
+		if (srv != NULL)
+			cnm_ctl_server_poll(srv);
+		if (reload_signal) {
+			json_t *sum = NULL;
+
+			reload_signal = 0;
+			if (cnm_control_reload(&ctx, NULL, err, sizeof(err), &sum) == 0) {
+				char *txt = json_dumps(sum, JSON_COMPACT);
+
+				printf("cnmux: SIGHUP: reloaded %s: %s\n", ctx.config_path,
+					txt ? txt : "");
+				free(txt);
+				pthread_mutex_lock(&ctl_lock);
+				cnm_health_configure(hc, ctx.cfg);
+				pthread_mutex_unlock(&ctl_lock);
+			} else {
+				fprintf(stderr, "cnmux: SIGHUP: reload refused, nothing changed: %s\n",
+					err);
+			}
+			json_decref(sum);
+			fflush(stdout);
+		}
 		if (o.stats_period_s && now >= next_stats) {
 			cnm_stats_sum(wst, nw, tot);
 			report(stdout, dp.lb, tot, nw);
@@ -645,12 +763,14 @@ out:
 		rte_free(workers[i]);
 	}
 	free(tot);
+	cnm_ctl_server_free(srv);
 	cnm_health_free(hc);
 	ctl_ring_drain(dp.ctl_tx);
 	rte_ring_free(dp.ctl_tx);
 	cnm_lb_free(dp.lb);
 	rte_free(dp.qsbr);
-	cnm_config_free(cfg);
+	/* reload may have replaced the configuration */
+	cnm_config_free(ctx.cfg != NULL ? ctx.cfg : cfg);
 	rte_eal_cleanup();
 	return rc;
 }

@@ -105,6 +105,15 @@ uint32_t cnm_worker_clock(const struct cnm_worker *w);
 /** Handle one burst of frames received on the public port. */
 void cnm_worker_burst(struct cnm_worker *w, struct rte_mbuf **pkts, uint16_t n);
 
+/**
+ * Control side: ask worker @p w for up to @p max of its tracked connections
+ * (filters: service id, node id, -1 any) and wait for the answer (at most a
+ * second; the worker answers within one loop). Returns how many were written
+ * to @p out, or -ETIMEDOUT. @p now receives the worker's clock.
+ */
+int cnm_worker_conns_dump(struct cnm_worker *w, struct cnm_conn_dump *out, uint32_t max,
+		int32_t svc, int32_t node, uint32_t *now);
+
 /** lcore entry point (arg: struct cnm_worker *); returns when dp->quit is set. */
 int cnm_worker_main(void *arg);
 

@@ -438,3 +438,31 @@ cnm_worker_main(void *arg)
 	}
 	return 0;
 }
+
+int
+cnm_worker_conns_dump(struct cnm_worker *w, struct cnm_conn_dump *out, uint32_t max,
+		int32_t svc, int32_t node, uint32_t *now)
+{
+	struct cnm_conn_req *r = &w->req;
+	uint32_t seq = r->seq + 1;
+	unsigned int waited;
+
+	r->out = out;
+	r->max = max;
+	r->svc = svc;
+	r->node = node;
+	r->n = 0;
+	/* release: the worker sees the fields before the new seq */
+	__atomic_store_n(&r->seq, seq, __ATOMIC_RELEASE);
+	for (waited = 0; waited < 2000; waited++) {
+		/* acquire: the dump is complete once done is seen */
+		if (__atomic_load_n(&r->done, __ATOMIC_ACQUIRE) == seq) {
+			*now = r->now;
+			return (int)r->n;
+		}
+		rte_delay_us_sleep(500);
+	}
+	/* the worker is stuck: it may still write into out, which the caller
+	 * must then never free */
+	return -ETIMEDOUT;
+}

@@ -172,7 +172,7 @@ end_round(struct cnm_health *h, uint32_t id)
 	if (ok) {
 		s->ok_run++;
 		s->fail_run = 0;
-		if (!nd->up && s->ok_run >= h->rise && nd->mac != 0 &&
+		if (!nd->up && s->ok_run >= h->rise && nd->mac != 0 && !h->lb->admin_down[id] &&
 				cnm_lb_node_set_up(h->lb, (uint16_t)id, 1) == 0) {
 			h->st.went_up++;
 			HC_LOG(NOTICE, "node %s up (%u checks passed)", c->name, s->ok_run);
@@ -268,7 +268,8 @@ cnm_health_input(struct cnm_health *h, uint16_t idx, const uint8_t *frame, uint3
 				HC_LOG(NOTICE, "node %s moved to another MAC", c->name);
 			cnm_lb_node_set_mac(lb, (uint16_t)id, a.sha);
 		}
-		if (!h->enabled && !nd->up && cnm_lb_node_set_up(lb, (uint16_t)id, 1) == 0) {
+		if (!h->enabled && !nd->up && !lb->admin_down[id] &&
+				cnm_lb_node_set_up(lb, (uint16_t)id, 1) == 0) {
 			h->st.went_up++;
 			HC_LOG(NOTICE, "node %s resolved, up", c->name);
 		}

@@ -71,6 +71,9 @@ struct cnm_lb {
 	struct rte_rcu_qsbr *qsbr;      /**< grace periods before frees */
 	struct cnm_node node[CNM_MAX_NODES];
 	struct cnm_cfg_node node_cfg[CNM_MAX_NODES];
+	uint8_t admin_down[CNM_MAX_NODES];  /**< taken down by the operator: health checks
+						 do not bring it back */
+	uint32_t next_node_slot;        /**< where the search for a free node slot starts */
 	struct cnm_svc *svc[CNM_MAX_SERVICES]; /**< by id; NULL = free slot */
 	uint32_t n_nodes;               /**< highest used node id + 1 */
 	uint32_t n_svc;                 /**< highest used service id + 1 */
@@ -232,6 +235,16 @@ int cnm_lb_member_set(struct cnm_lb *lb, uint16_t svc, uint16_t node, uint32_t w
 
 /** Remove a node from a group's configured list. */
 int cnm_lb_member_del(struct cnm_lb *lb, uint16_t svc, uint16_t node);
+
+/**
+ * Replace the whole configured list of a group (nodes and weights) with one
+ * PDT rebuild, so that several member changes move only the entries that the
+ * final weights require (one cnm_lb_member_set()/_del() per change would pass
+ * through intermediate tables). -ENOENT (no such group or node), -EINVAL
+ * (a node twice), -ENOMEM; the group is unchanged on error.
+ */
+int cnm_lb_svc_set_members(struct cnm_lb *lb, uint16_t svc, const struct cnm_cfg_member *m,
+		uint32_t n);
 
 /** Weight of @p node in @p svc, or -ENOENT. */
 int64_t cnm_lb_member_weight(const struct cnm_lb *lb, uint16_t svc, uint16_t node);

@@ -269,6 +269,7 @@ cnm_lb_create(const struct cnm_config *cfg, const char *name, struct rte_rcu_qsb
 		}
 	}
 	lb->n_nodes = cfg->n_nodes;
+	lb->next_node_slot = cfg->n_nodes % CNM_MAX_NODES;
 	for (i = 0; i < cfg->n_services; i++) {
 		struct cnm_svc *s = svc_create(lb, cfg, &cfg->services[i], (uint16_t)i);
 
@@ -533,17 +534,21 @@ rebuild_groups_of(struct cnm_lb *lb, uint16_t node)
 int
 cnm_lb_node_add(struct cnm_lb *lb, const struct cnm_cfg_node *n)
 {
-	uint32_t id;
+	uint32_t id = 0, i;
 
 	if (cnm_lb_node_find(lb, n->name) >= 0)
 		return -EEXIST;
-	/* Never-used slots first, then the one free the longest ago: a slot is
-	 * reused as late as possible. Stale connection entries are caught by the
-	 * generation anyway. */
-	for (id = 0; id < CNM_MAX_NODES && lb->node[id].used; id++)
-		;
-	if (id == CNM_MAX_NODES)
+	/* Slots are taken round-robin from where the last search stopped, so a
+	 * freed slot is reused as late as possible. */
+	for (i = 0; i < CNM_MAX_NODES; i++) {
+		id = (lb->next_node_slot + i) % CNM_MAX_NODES;
+		if (!lb->node[id].used)
+			break;
+	}
+	if (i == CNM_MAX_NODES)
 		return -ENOSPC;
+	lb->next_node_slot = (id + 1) % CNM_MAX_NODES;
+	lb->admin_down[id] = 0;
 	lb->node_cfg[id] = *n;
 	lb->node[id].port = (uint16_t)(id % lb->n_private);
 	__atomic_store_n(&lb->node[id].mac, 0, __ATOMIC_RELAXED);
@@ -614,6 +619,10 @@ cnm_lb_node_set_mac(struct cnm_lb *lb, uint16_t id, const uint8_t mac[6])
 	if (mac != NULL) {
 		memcpy(lb->node_cfg[id].mac, mac, 6);
 		lb->node_cfg[id].has_mac = true;
+	} else {
+		/* unresolved again: node_cfg says so too */
+		memset(lb->node_cfg[id].mac, 0, 6);
+		lb->node_cfg[id].has_mac = false;
 	}
 	return 0;
 }
@@ -712,4 +721,47 @@ cnm_lb_member_del(struct cnm_lb *lb, uint16_t svc, uint16_t node)
 		s->cfg.n_members = s->n_members;
 	}
 	return ret;
+}
+
+int
+cnm_lb_svc_set_members(struct cnm_lb *lb, uint16_t svc, const struct cnm_cfg_member *m,
+		uint32_t n)
+{
+	struct cnm_cfg_member *nm, *old;
+	struct cnm_svc *s;
+	uint32_t i, j, old_n;
+	int ret;
+
+	if (svc >= CNM_MAX_SERVICES || (s = lb->svc[svc]) == NULL)
+		return -ENOENT;
+	for (i = 0; i < n; i++) {
+		if (m[i].node >= CNM_MAX_NODES || !lb->node[m[i].node].used)
+			return -ENOENT;
+		for (j = 0; j < i; j++)
+			if (m[j].node == m[i].node)
+				return -EINVAL;
+	}
+	/* members are control-side only: no worker reads them */
+	nm = calloc(n + 1, sizeof(*nm));
+	if (nm == NULL)
+		return -ENOMEM;
+	if (n > 0)
+		memcpy(nm, m, n * sizeof(*nm));
+	old = s->members;
+	old_n = s->n_members;
+	s->members = nm;
+	s->cfg.members = nm;
+	s->n_members = n;
+	s->cfg.n_members = n;
+	ret = cnm_lb_svc_rebuild(lb, svc);
+	if (ret < 0) {
+		s->members = old;
+		s->cfg.members = old;
+		s->n_members = old_n;
+		s->cfg.n_members = old_n;
+		free(nm);
+		return ret;
+	}
+	free(old);
+	return 0;
 }

@@ -1,0 +1,84 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/**
+ * @file
+ * Run-time control (see docs/control.md): the control socket, its
+ * request/response protocol, and reload. Runs on the control (main) lcore
+ * only; never blocks a worker. Requests are JSON objects, one per line:
+ *     {"cmd": "node drain", "node": "node2"}
+ * answered by one JSON object per line:
+ *     {"ok": true, ...}  or  {"ok": false, "error": "..."}
+ */
+#ifndef CNM_CONTROL_H
+#define CNM_CONTROL_H
+
+#include <pthread.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "cnm_config.h"
+#include "cnm_service.h"
+#include "cnm_stats.h"
+
+/** What the control side works on. */
+struct cnm_ctx {
+	struct cnm_lb *lb;
+	struct cnm_config *cfg;       /**< the configuration running now (reload diffs against it) */
+	char config_path[4096];       /**< file reload reads */
+	struct cnm_wstats **stats;    /**< each worker's counters */
+	unsigned int n_workers;
+	pthread_mutex_t *ctl_lock;    /**< held around every change (telemetry reads under it) */
+	/** Tracked TCP connections of every worker; NULL when there is no list. */
+	uint64_t (*conns_count)(void *arg);
+	/**
+	 * Dump up to @p max tracked connections into @p arr (JSON objects with
+	 * "client", "vip", "node", "service", "state", "expires_ms"); optional filter
+	 * by service / node id (-1 = any). Returns how many were added or -errno.
+	 */
+	int (*conns_dump)(void *arg, json_t *arr, uint32_t max, int32_t svc, int32_t node);
+	void *conns_arg;
+};
+
+/**
+ * Execute one request. Always returns a response object (the caller
+ * json_decref()s it); never aborts on bad input. Takes ctx->ctl_lock around
+ * the command (reads too): do not call it with the lock held.
+ */
+json_t *cnm_control_exec(struct cnm_ctx *ctx, const json_t *req);
+
+/**
+ * Execute one request given as text (one line of the protocol); returns the
+ * response text (malloc'ed, no newline). For the socket server and fuzzers.
+ */
+char *cnm_control_exec_text(struct cnm_ctx *ctx, const char *req, size_t len);
+
+/**
+ * Reload: read @p path (NULL: ctx->config_path), validate it as at start-up,
+ * diff it against ctx->cfg and apply only the difference. On a bad file
+ * nothing changes and @p err gets the same message as at start-up.
+ * On success ctx->cfg is replaced and ctx->config_path becomes @p path.
+ * Returns 0 or -errno. Takes ctx->ctl_lock (for SIGHUP: call it from the
+ * control loop, not from the signal handler).
+ * @p summary (optional) receives a JSON object listing what changed.
+ */
+int cnm_control_reload(struct cnm_ctx *ctx, const char *path, char *err, size_t errlen,
+		json_t **summary);
+
+struct cnm_ctl_server;
+
+/**
+ * Listen on a Unix socket at @p path (mode 0600; a stale socket file is
+ * replaced). NULL with errno set on failure.
+ */
+struct cnm_ctl_server *cnm_ctl_server_create(const char *path, struct cnm_ctx *ctx);
+
+/**
+ * Serve what is pending without blocking: accept, read, execute, answer.
+ * Called from the control loop every millisecond or so.
+ */
+void cnm_ctl_server_poll(struct cnm_ctl_server *srv);
+
+/** Close every client and the socket, unlink the path. */
+void cnm_ctl_server_free(struct cnm_ctl_server *srv);
+
+#endif /* CNM_CONTROL_H */

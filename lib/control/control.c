@@ -1,0 +1,1607 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The control protocol (docs/control.md): one JSON request in, one JSON
+ * response out, and reload.
+ *
+ * Every change goes the same way: the running configuration (ctx->cfg) is
+ * written out as JSON, the change is made to that JSON, the result is
+ * validated by the configuration parser (so that a bad service or node gets
+ * the very messages a bad file gets), and the difference between the running
+ * tables and the new configuration is applied in a safe order (cfg_apply()).
+ * Reload does the same with the file as the new configuration. ctx->cfg is
+ * replaced only once the tables match it.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <netinet/in.h>
+
+#include <rte_common.h>
+
+#include "cnm_control.h"
+#include "control_private.h"
+
+RTE_LOG_REGISTER(cnm_logtype_control, cnm.control, NOTICE);
+
+#define PDT_SHOW_DEFAULT 64u
+#define PDT_SHOW_MAX 65536u
+#define CONNS_SHOW_DEFAULT 100u
+#define CONNS_SHOW_MAX 10000u
+#define NAMES_LIST_MAX 400 /* bytes of "expected one of: ..." */
+
+/* One request being served. */
+struct ctl_req {
+	const char *cmd;          /* the command, for messages */
+	const json_t *req;
+	char err[CNM_CTL_ERR_MAX];
+};
+
+/* ---- small helpers ---- */
+
+static int __attribute__((format(printf, 2, 3)))
+req_fail(struct ctl_req *r, const char *fmt, ...)
+{
+	char msg[CNM_CTL_ERR_MAX - 64];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	snprintf(r->err, sizeof(r->err), "%.48s: %s", r->cmd, msg);
+	return -1;
+}
+
+/* Short description of a value for "(got ...)". */
+static void
+describe(char *buf, size_t len, const json_t *v)
+{
+	if (v == NULL) {
+		snprintf(buf, len, "nothing");
+		return;
+	}
+	switch (json_typeof(v)) {
+	case JSON_OBJECT:
+		snprintf(buf, len, "an object");
+		break;
+	case JSON_ARRAY:
+		snprintf(buf, len, "an array");
+		break;
+	case JSON_STRING: {
+		const char *s = json_string_value(v);
+		size_t n = strlen(s);
+
+		snprintf(buf, len, "\"%.*s%s\"", (int)(n > 48 ? 48 : n), s, n > 48 ? "..." : "");
+		break;
+	}
+	case JSON_INTEGER:
+		snprintf(buf, len, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+		break;
+	case JSON_REAL:
+		snprintf(buf, len, "%g", json_real_value(v));
+		break;
+	case JSON_TRUE:
+		snprintf(buf, len, "true");
+		break;
+	case JSON_FALSE:
+		snprintf(buf, len, "false");
+		break;
+	default:
+		snprintf(buf, len, "null");
+		break;
+	}
+}
+
+/* Control bytes from a request never reach a terminal. */
+static void
+sanitize(char *s)
+{
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s < 0x20 || (unsigned char)*s == 0x7f)
+			*s = '?';
+}
+
+/* "a, b, c" of the configured node (or service) names, cut to fit. */
+static void
+names_list(const struct cnm_config *cfg, int services, char *buf, size_t len)
+{
+	uint32_t i, n = services ? cfg->n_services : cfg->n_nodes;
+	size_t used = 0;
+
+	buf[0] = '\0';
+	if (n == 0) {
+		snprintf(buf, len, "none");
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		const char *name = services ? cfg->services[i].name : cfg->nodes[i].name;
+		int w;
+
+		if (used + strlen(name) + 8 > NAMES_LIST_MAX || used + strlen(name) + 8 > len) {
+			snprintf(buf + used, len - used, "...");
+			return;
+		}
+		w = snprintf(buf + used, len - used, "%s%s", i ? ", " : "", name);
+		if (w < 0)
+			return;
+		used += (size_t)w;
+	}
+}
+
+/* Optional string argument; 0 and *out NULL when absent. */
+static int
+arg_str(struct ctl_req *r, const char *key, int required, const char *what,
+		const char **out)
+{
+	const json_t *v = json_object_get(r->req, key);
+	char got[80];
+
+	*out = NULL;
+	if (v == NULL && !required)
+		return 0;
+	if (!json_is_string(v) || json_string_length(v) == 0 ||
+	    strlen(json_string_value(v)) != json_string_length(v)) {
+		describe(got, sizeof(got), v);
+		return req_fail(r, "%s: expected %s (got %s)", key, what, got);
+	}
+	*out = json_string_value(v);
+	return 0;
+}
+
+/*
+ * Unsigned integer argument in [min, max]: a JSON integer, or a string of
+ * decimal digits (what a shell hands over), parsed with strtoul.
+ */
+static int
+arg_uint(struct ctl_req *r, const char *key, const json_t *v, uint32_t min, uint32_t max,
+		uint32_t *out)
+{
+	char got[80];
+
+	if (json_is_integer(v)) {
+		json_int_t n = json_integer_value(v);
+
+		if (n >= (json_int_t)min && n <= (json_int_t)max) {
+			*out = (uint32_t)n;
+			return 0;
+		}
+	} else if (json_is_string(v)) {
+		const char *s = json_string_value(v);
+		unsigned long n;
+		char *end;
+
+		if (s[0] >= '0' && s[0] <= '9') {
+			errno = 0;
+			n = strtoul(s, &end, 10);
+			if (errno == 0 && *end == '\0' && n >= min && n <= max) {
+				*out = (uint32_t)n;
+				return 0;
+			}
+		}
+	}
+	describe(got, sizeof(got), v);
+	return req_fail(r, "%s: expected an integer %u..%u (got %s)", key, min, max, got);
+}
+
+static int
+opt_uint(struct ctl_req *r, const char *key, uint32_t min, uint32_t max, uint32_t def,
+		uint32_t *out)
+{
+	const json_t *v = json_object_get(r->req, key);
+
+	if (v == NULL) {
+		*out = def;
+		return 0;
+	}
+	return arg_uint(r, key, v, min, max, out);
+}
+
+/* Configured node by name: its index in ctx->cfg and its id in the tables. */
+static int
+find_node(struct cnm_ctx *ctx, struct ctl_req *r, const char *name, int *cfg_idx)
+{
+	char names[NAMES_LIST_MAX + 8];
+	int ci = cnm_config_node_index(ctx->cfg, name);
+	int id = ci < 0 ? -1 : cnm_lb_node_find(ctx->lb, name);
+
+	if (ci < 0 || id < 0) {
+		names_list(ctx->cfg, 0, names, sizeof(names));
+		return req_fail(r, "no node \"%s\" (expected one of: %s)", name, names);
+	}
+	if (cfg_idx != NULL)
+		*cfg_idx = ci;
+	return id;
+}
+
+static int
+find_svc(struct cnm_ctx *ctx, struct ctl_req *r, const char *name, int *cfg_idx)
+{
+	char names[NAMES_LIST_MAX + 8];
+	int ci = cnm_config_service_index(ctx->cfg, name);
+	int id = ci < 0 ? -1 : cnm_lb_svc_find(ctx->lb, name);
+
+	if (ci < 0 || id < 0) {
+		names_list(ctx->cfg, 1, names, sizeof(names));
+		return req_fail(r, "no service \"%s\" (expected one of: %s)", name, names);
+	}
+	if (cfg_idx != NULL)
+		*cfg_idx = ci;
+	return id;
+}
+
+static const char *
+mac_str(const uint8_t *m, char *buf, size_t len)
+{
+	snprintf(buf, len, "%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2], m[3], m[4], m[5]);
+	return buf;
+}
+
+static int
+addr_eq(const struct cnm_addr *a, const struct cnm_addr *b)
+{
+	return a->family == b->family && memcmp(a->bytes, b->bytes, 16) == 0;
+}
+
+static struct cnm_stats_total *
+stats_sum(const struct cnm_ctx *ctx)
+{
+	struct cnm_stats_total *t = malloc(sizeof(*t));
+
+	if (t == NULL)
+		return NULL;
+	if (ctx->stats != NULL && ctx->n_workers > 0)
+		cnm_stats_sum(ctx->stats, ctx->n_workers, t);
+	else
+		memset(t, 0, sizeof(*t));
+	return t;
+}
+
+/* ---- the running configuration as JSON ---- */
+
+static json_t *
+svc_cfg_json(const struct cnm_config *c, const struct cnm_cfg_service *s)
+{
+	json_t *o = json_object(), *list = json_array(), *nodes = json_object();
+	char buf[64];
+	uint32_t i;
+
+	json_object_set_new(o, "name", json_string(s->name));
+	json_object_set_new(o, "vip", json_string(cnm_addr_str(&s->vip, buf, sizeof(buf))));
+	json_object_set_new(o, "policy", json_string(cnm_policy_name(s->policy)));
+	if (s->policy == CNM_POLICY_STICKY_WILD) {
+		if (s->protocols & CNM_PROTO_BIT_TCP)
+			json_array_append_new(list, json_string("tcp"));
+		if (s->protocols & CNM_PROTO_BIT_UDP)
+			json_array_append_new(list, json_string("udp"));
+		json_object_set_new(o, "protocols", list);
+	} else {
+		for (i = 0; i < s->n_ports; i++) {
+			snprintf(buf, sizeof(buf), "%u/%s", s->ports[i].port,
+				 s->ports[i].proto == IPPROTO_UDP ? "udp" : "tcp");
+			json_array_append_new(list, json_string(buf));
+		}
+		json_object_set_new(o, "ports", list);
+	}
+	for (i = 0; i < s->n_members; i++)
+		json_object_set_new(nodes, c->nodes[s->members[i].node].name,
+				    json_integer(s->members[i].weight));
+	json_object_set_new(o, "nodes", nodes);
+	if (s->pdt_size != c->pdt_size)
+		json_object_set_new(o, "pdt_size", json_integer(s->pdt_size));
+	if (!s->arp)
+		json_object_set_new(o, "arp", json_false());
+	return o;
+}
+
+static json_t *
+node_cfg_json(const struct cnm_cfg_node *n)
+{
+	json_t *o = json_object();
+	char buf[64];
+
+	json_object_set_new(o, "name", json_string(n->name));
+	json_object_set_new(o, "ip", json_string(cnm_addr_str(&n->ip, buf, sizeof(buf))));
+	if (n->has_mac)
+		json_object_set_new(o, "mac", json_string(mac_str(n->mac, buf, sizeof(buf))));
+	if (n->check_port != 0)
+		json_object_set_new(o, "check_port", json_integer(n->check_port));
+	return o;
+}
+
+/*
+ * The configuration as a file would hold it: parsing the result gives the
+ * same configuration back. (Under memory pressure a piece may be missing; the
+ * parser then refuses the result, so nothing is applied.)
+ */
+static json_t *
+cfg_json(const struct cnm_config *c)
+{
+	json_t *root = json_object(), *o, *a;
+	uint32_t i;
+
+	json_object_set_new(root, "version", json_integer(1));
+	o = json_object();
+	json_object_set_new(o, "public", json_string(c->public_port));
+	a = json_array();
+	for (i = 0; i < c->n_private; i++)
+		json_array_append_new(a, json_string(c->private_ports[i]));
+	json_object_set_new(o, "private", a);
+	if (c->local_port[0] != '\0')
+		json_object_set_new(o, "local", json_string(c->local_port));
+	json_object_set_new(root, "ports", o);
+	a = json_array();
+	for (i = 0; i < c->n_nodes; i++)
+		json_array_append_new(a, node_cfg_json(&c->nodes[i]));
+	json_object_set_new(root, "nodes", a);
+	if (c->default_node >= 0)
+		json_object_set_new(root, "default_node",
+				    json_string(c->nodes[c->default_node].name));
+	json_object_set_new(root, "pdt_size", json_integer(c->pdt_size));
+	json_object_set_new(root, "hash_key", json_integer(c->hash_key));
+	if (c->control_socket[0] != '\0')
+		json_object_set_new(root, "control",
+				    json_pack("{s:s}", "socket", c->control_socket));
+	json_object_set_new(root, "conntrack",
+			    json_pack("{s:I,s:I,s:I,s:I}",
+				      "max", (json_int_t)c->conn_max,
+				      "timeout_s", (json_int_t)c->conn_timeout_s,
+				      "closing_s", (json_int_t)c->conn_closing_s,
+				      "syn_s", (json_int_t)c->conn_syn_s));
+	json_object_set_new(root, "health",
+			    json_pack("{s:I,s:I,s:I,s:I}",
+				      "interval_ms", (json_int_t)c->health_interval_ms,
+				      "timeout_ms", (json_int_t)c->health_timeout_ms,
+				      "rise", (json_int_t)c->health_rise,
+				      "fall", (json_int_t)c->health_fall));
+	a = json_array();
+	for (i = 0; i < c->n_services; i++)
+		json_array_append_new(a, svc_cfg_json(c, &c->services[i]));
+	json_object_set_new(root, "services", a);
+	return root;
+}
+
+/* Replace every "FROM" in @p s (of size len) by "TO". */
+static void
+str_replace_all(char *s, size_t len, const char *from, const char *to)
+{
+	char out[CNM_CTL_ERR_MAX];
+	size_t fl = strlen(from), o = 0;
+	const char *p = s, *q;
+
+	while ((q = strstr(p, from)) != NULL && o < sizeof(out)) {
+		o += (size_t)snprintf(out + o, sizeof(out) - o, "%.*s%s", (int)(q - p), p, to);
+		p = q + fl;
+	}
+	if (p == s)
+		return;
+	if (o < sizeof(out))
+		snprintf(out + o, sizeof(out) - o, "%s", p);
+	snprintf(s, len, "%s", out);
+}
+
+/*
+ * Validate an edited configuration with the file parser. @p name stands for
+ * the file in messages; "ARR[IDX]" in a message becomes @p as, so that an
+ * error in the service a request adds reads "service.nodes.x: ...".
+ */
+static struct cnm_config *
+cfg_check(struct ctl_req *r, const json_t *root, const char *arr, int idx, const char *as)
+{
+	struct cnm_config *nc;
+	char from[64];
+	char *text;
+
+	text = json_dumps(root, JSON_COMPACT);
+	if (text == NULL) {
+		req_fail(r, "out of memory");
+		return NULL;
+	}
+	nc = cnm_config_parse(text, strlen(text), r->cmd, r->err, sizeof(r->err));
+	free(text);
+	if (nc == NULL && arr != NULL) {
+		snprintf(from, sizeof(from), "%s[%d]", arr, idx);
+		str_replace_all(r->err, sizeof(r->err), from, as);
+	}
+	return nc;
+}
+
+/* ---- applying a configuration to the tables ---- */
+
+static void
+sum_add(json_t *summary, const char *key, const char *name)
+{
+	if (summary != NULL)
+		json_array_append_new(json_object_get(summary, key), json_string(name));
+}
+
+static json_t *
+summary_new(void)
+{
+	return json_pack("{s:[],s:[],s:[],s:[],s:[],s:[],s:i}",
+			 "nodes_added", "nodes_removed", "nodes_changed",
+			 "services_added", "services_removed", "services_changed",
+			 "weights_changed", 0);
+}
+
+/* Does anything that lives in the lookup tables (or the ARP table) differ? */
+static int
+svc_keys_changed(const struct cnm_svc *s, const struct cnm_cfg_service *c)
+{
+	uint32_t i, j;
+
+	if (!addr_eq(&s->cfg.vip, &c->vip) || s->cfg.policy != c->policy ||
+	    s->cfg.protocols != c->protocols || s->cfg.n_ports != c->n_ports ||
+	    s->cfg.arp != c->arp)
+		return 1;
+	/* the same set of ports, in any order (no port twice in a service) */
+	for (i = 0; i < c->n_ports; i++) {
+		for (j = 0; j < s->cfg.n_ports; j++)
+			if (s->cfg.ports[j].port == c->ports[i].port &&
+			    s->cfg.ports[j].proto == c->ports[i].proto)
+				break;
+		if (j == s->cfg.n_ports)
+			return 1;
+	}
+	return 0;
+}
+
+/* Set the default node; workers read it with a plain load of an aligned word. */
+static void
+set_default(struct cnm_lb *lb, int32_t id)
+{
+	__atomic_store_n(&lb->default_node, id, __ATOMIC_RELAXED);
+}
+
+static int
+apply_fail(char *err, size_t errlen, int ret, const char *what, const char *name)
+{
+	snprintf(err, errlen, "cannot %s \"%s\": %s", what, name, strerror(-ret));
+	return ret;
+}
+
+/* Add the service @p c of configuration @p to, its members mapped to node ids. */
+static int
+svc_add_cfg(struct cnm_lb *lb, const struct cnm_config *to, const struct cnm_cfg_service *c)
+{
+	struct cnm_cfg_service s = *c;
+	struct cnm_cfg_member *m;
+	uint32_t i;
+	int ret, id;
+
+	m = calloc(c->n_members + 1, sizeof(*m));
+	if (m == NULL)
+		return -ENOMEM;
+	for (i = 0; i < c->n_members; i++) {
+		id = cnm_lb_node_find(lb, to->nodes[c->members[i].node].name);
+		if (id < 0) {
+			free(m);
+			return -ENOENT;
+		}
+		m[i].node = (uint32_t)id;
+		m[i].weight = c->members[i].weight;
+	}
+	s.members = m;
+	ret = cnm_lb_svc_add(lb, &s);
+	free(m);
+	return ret;
+}
+
+/*
+ * Make the members of table service @p sid those of @p c, in one PDT
+ * rebuild: adding node4 and removing node3 in one go moves only node3's
+ * entries. @p n_changed counts the members whose weight changed, that
+ * joined or that left.
+ */
+static int
+svc_sync_members(struct cnm_lb *lb, const struct cnm_config *to, uint16_t sid,
+		const struct cnm_cfg_service *c, uint32_t *n_changed)
+{
+	const struct cnm_svc *s = lb->svc[sid];
+	struct cnm_cfg_member *m;
+	uint32_t i, j, changed = 0;
+	int ret, id;
+
+	m = calloc(c->n_members + 1, sizeof(*m));
+	if (m == NULL)
+		return -ENOMEM;
+	for (i = 0; i < c->n_members; i++) {
+		id = cnm_lb_node_find(lb, to->nodes[c->members[i].node].name);
+		if (id < 0) {
+			free(m);
+			return -ENOENT;
+		}
+		m[i].node = (uint32_t)id;
+		m[i].weight = c->members[i].weight;
+		if (cnm_lb_member_weight(lb, sid, (uint16_t)id) != m[i].weight)
+			changed++;
+	}
+	/* members that the configuration no longer lists */
+	for (i = 0; i < s->n_members; i++) {
+		for (j = 0; j < c->n_members; j++)
+			if (m[j].node == s->members[i].node)
+				break;
+		if (j == c->n_members)
+			changed++;
+	}
+	ret = 0;
+	if (changed > 0) {
+		ret = cnm_lb_svc_set_members(lb, sid, m, c->n_members);
+		if (ret == 0)
+			*n_changed += changed;
+	}
+	free(m);
+	return ret;
+}
+
+/*
+ * Bring the tables from configuration @p from (what runs now) to @p to, in
+ * an order that never leaves a service pointing at a missing node:
+ * add nodes, update changed nodes, remove services that are gone or whose
+ * keys / PDT size changed, add services, update members, remove nodes, set
+ * the default node. The tables are the truth for what exists; @p from is
+ * consulted only for a node's configured MAC (a MAC that ARP resolved is not
+ * a configuration change). Returns 0 or -errno with @p err set; the caller
+ * rolls back on error.
+ */
+static int
+cfg_apply(struct cnm_lb *lb, const struct cnm_config *from, const struct cnm_config *to,
+		json_t *summary, char *err, size_t errlen)
+{
+	uint32_t i, n_changed = 0;
+	uint8_t *reshaped = NULL;
+	int32_t def;
+	int ret, id;
+
+	/* 1, 2: nodes, new and changed */
+	for (i = 0; i < to->n_nodes; i++) {
+		const struct cnm_cfg_node *n = &to->nodes[i];
+		int fi = cnm_config_node_index(from, n->name);
+		const struct cnm_cfg_node *fn = fi >= 0 ? &from->nodes[fi] : NULL;
+		struct cnm_cfg_node *cur;
+		int changed = 0;
+
+		id = cnm_lb_node_find(lb, n->name);
+		if (id < 0) {
+			ret = cnm_lb_node_add(lb, n);
+			if (ret < 0)
+				return apply_fail(err, errlen, ret, "add node", n->name);
+			sum_add(summary, "nodes_added", n->name);
+			continue;
+		}
+		cur = &lb->node_cfg[id];
+		if (!addr_eq(&cur->ip, &n->ip)) {
+			/* another machine: forget it (its connections, its
+			 * entries) and add it again; the members come back below */
+			if (lb->default_node == id)
+				set_default(lb, -1);
+			ret = cnm_lb_node_del(lb, (uint16_t)id);
+			if (ret == 0)
+				ret = cnm_lb_node_add(lb, n);
+			if (ret < 0)
+				return apply_fail(err, errlen, ret, "re-add node", n->name);
+			sum_add(summary, "nodes_changed", n->name);
+			continue;
+		}
+		if (fn == NULL ? (n->has_mac && (!cur->has_mac || memcmp(cur->mac, n->mac, 6) != 0)) :
+		    (fn->has_mac != n->has_mac ||
+		     (n->has_mac && memcmp(fn->mac, n->mac, 6) != 0))) {
+			if (n->has_mac) {
+				ret = cnm_lb_node_set_mac(lb, (uint16_t)id, n->mac);
+				/* it was down for want of a MAC: it can take clients now */
+				if (ret == 0 && !lb->node[id].up && (fn == NULL || !fn->has_mac))
+					ret = cnm_lb_node_set_up(lb, (uint16_t)id, 1);
+			} else {
+				/* down until ARP resolves it */
+				ret = cnm_lb_node_set_up(lb, (uint16_t)id, 0);
+				if (ret == 0)
+					ret = cnm_lb_node_set_mac(lb, (uint16_t)id, NULL);
+			}
+			if (ret < 0)
+				return apply_fail(err, errlen, ret, "set the MAC of node", n->name);
+			changed = 1;
+		}
+		if (cur->check_port != n->check_port) {
+			cur->check_port = n->check_port;
+			changed = 1;
+		}
+		if (changed)
+			sum_add(summary, "nodes_changed", n->name);
+	}
+
+	/* 3: services that are gone or whose keys changed; a new PDT size
+	 * alone is a rebuild in place (the service never leaves the tables) */
+	reshaped = calloc(to->n_services + 1, 1);
+	if (reshaped == NULL)
+		return apply_fail(err, errlen, -ENOMEM, "apply", "configuration");
+	for (i = 0; i < lb->n_svc; i++) {
+		const struct cnm_svc *s = lb->svc[i];
+		char name[CNM_NAME_MAX];
+		int ti;
+
+		if (s == NULL)
+			continue;
+		snprintf(name, sizeof(name), "%s", s->cfg.name);
+		ti = cnm_config_service_index(to, name);
+		if (ti >= 0 && !svc_keys_changed(s, &to->services[ti])) {
+			uint32_t was = s->pdt_size;
+
+			if (was == to->services[ti].pdt_size)
+				continue;
+			/* pdt_size is control-side only: workers see the new table
+			 * through the published pointer */
+			lb->svc[i]->pdt_size = to->services[ti].pdt_size;
+			lb->svc[i]->cfg.pdt_size = to->services[ti].pdt_size;
+			ret = cnm_lb_svc_rebuild(lb, (uint16_t)i);
+			if (ret < 0) {
+				lb->svc[i]->pdt_size = was;
+				lb->svc[i]->cfg.pdt_size = was;
+				free(reshaped);
+				return apply_fail(err, errlen, ret, "resize the PDT of service", name);
+			}
+			sum_add(summary, "services_changed", name);
+			continue;
+		}
+		ret = cnm_lb_svc_del(lb, (uint16_t)i);
+		if (ret < 0) {
+			free(reshaped);
+			return apply_fail(err, errlen, ret, "remove service", name);
+		}
+		if (ti >= 0) {
+			reshaped[ti] = 1;
+			sum_add(summary, "services_changed", name);
+		} else {
+			sum_add(summary, "services_removed", name);
+		}
+	}
+
+	/* 4: new services (and the reshaped ones again) */
+	for (i = 0; i < to->n_services; i++) {
+		const struct cnm_cfg_service *c = &to->services[i];
+
+		if (cnm_lb_svc_find(lb, c->name) >= 0)
+			continue;
+		ret = svc_add_cfg(lb, to, c);
+		if (ret < 0) {
+			free(reshaped);
+			return apply_fail(err, errlen, ret, "add service", c->name);
+		}
+		if (!reshaped[i])
+			sum_add(summary, "services_added", c->name);
+	}
+	free(reshaped);
+
+	/* 5: members and weights of every service */
+	for (i = 0; i < to->n_services; i++) {
+		const struct cnm_cfg_service *c = &to->services[i];
+
+		id = cnm_lb_svc_find(lb, c->name);
+		if (id < 0)
+			return apply_fail(err, errlen, -ENOENT, "find service", c->name);
+		ret = svc_sync_members(lb, to, (uint16_t)id, c, &n_changed);
+		if (ret < 0)
+			return apply_fail(err, errlen, ret, "update the nodes of service", c->name);
+	}
+	if (summary != NULL)
+		json_object_set_new(summary, "weights_changed", json_integer(n_changed));
+
+	/* 6: nodes that are gone (no group lists them any more) */
+	for (i = 0; i < lb->n_nodes; i++) {
+		char name[CNM_NAME_MAX];
+
+		if (!lb->node[i].used)
+			continue;
+		snprintf(name, sizeof(name), "%s", lb->node_cfg[i].name);
+		if (cnm_config_node_index(to, name) >= 0)
+			continue;
+		if (lb->default_node == (int32_t)i)
+			set_default(lb, -1);
+		ret = cnm_lb_node_del(lb, (uint16_t)i);
+		if (ret < 0)
+			return apply_fail(err, errlen, ret, "remove node", name);
+		sum_add(summary, "nodes_removed", name);
+	}
+
+	/* 7: the default node */
+	def = -1;
+	if (to->default_node >= 0) {
+		def = cnm_lb_node_find(lb, to->nodes[to->default_node].name);
+		if (def < 0)
+			return apply_fail(err, errlen, -ENOENT, "find default node",
+					  to->nodes[to->default_node].name);
+	}
+	if (lb->default_node != def)
+		set_default(lb, def);
+	return 0;
+}
+
+/*
+ * Apply @p nc and make it the running configuration; on error, try to bring
+ * the tables back to ctx->cfg and free @p nc. Caller holds the lock.
+ */
+static int
+cfg_commit(struct cnm_ctx *ctx, struct cnm_config *nc, json_t *summary, char *err,
+		size_t errlen)
+{
+	char rb[CNM_CTL_ERR_MAX];
+	int ret;
+
+	ret = cfg_apply(ctx->lb, ctx->cfg, nc, summary, err, errlen);
+	if (ret < 0) {
+		CTL_LOG(ERR, "%s; rolling back", err);
+		if (cfg_apply(ctx->lb, nc, ctx->cfg, NULL, rb, sizeof(rb)) < 0)
+			CTL_LOG(ERR, "rollback failed too: %s", rb);
+		cnm_config_free(nc);
+		return ret;
+	}
+	/* an edit of the running configuration: it still comes from that file */
+	snprintf(nc->path, sizeof(nc->path), "%s", ctx->cfg->path);
+	cnm_config_free(ctx->cfg);
+	ctx->cfg = nc;
+	return 0;
+}
+
+/* Validate the edited configuration @p root, apply it, answer. */
+static json_t *
+edit_commit(struct cnm_ctx *ctx, struct ctl_req *r, json_t *root, const char *arr, int idx,
+		const char *as, json_t *resp)
+{
+	struct cnm_config *nc = cfg_check(r, root, arr, idx, as);
+	json_t *summary;
+	char err[CNM_CTL_ERR_MAX];
+
+	json_decref(root);
+	if (nc == NULL) {
+		json_decref(resp);
+		return NULL;
+	}
+	summary = summary_new();
+	if (cfg_commit(ctx, nc, summary, err, sizeof(err)) < 0) {
+		req_fail(r, "%s (nothing changed)", err);
+		json_decref(summary);
+		json_decref(resp);
+		return NULL;
+	}
+	if (resp == NULL)
+		resp = json_object();
+	json_object_set_new(resp, "ok", json_true());
+	json_object_set_new(resp, "changes", summary);
+	return resp;
+}
+
+/* ---- reload ---- */
+
+static int
+ports_differ(const struct cnm_config *a, const struct cnm_config *b, const char **key,
+		const char **was, const char **now)
+{
+	uint32_t i;
+
+	if (strcmp(a->public_port, b->public_port) != 0) {
+		*key = "ports.public";
+		*was = a->public_port;
+		*now = b->public_port;
+		return 1;
+	}
+	for (i = 0; i < RTE_MAX(a->n_private, b->n_private); i++) {
+		*was = i < a->n_private ? a->private_ports[i] : "";
+		*now = i < b->n_private ? b->private_ports[i] : "";
+		if (strcmp(*was, *now) != 0) {
+			*key = "ports.private";
+			return 1;
+		}
+	}
+	if (strcmp(a->local_port, b->local_port) != 0) {
+		*key = "ports.local";
+		*was = a->local_port;
+		*now = b->local_port;
+		return 1;
+	}
+	return 0;
+}
+
+static int
+reload_locked(struct cnm_ctx *ctx, const char *path, char *err, size_t errlen,
+		json_t **summary)
+{
+	const char *key, *was, *now;
+	struct cnm_config *nc;
+	json_t *sum, *restart;
+	char file[sizeof(ctx->config_path)];
+	int ret;
+
+	if (path == NULL || path[0] == '\0')
+		path = ctx->config_path;
+	if (path[0] == '\0') {
+		snprintf(err, errlen, "reload: no configuration file to read");
+		return -EINVAL;
+	}
+	snprintf(file, sizeof(file), "%s", path);
+	nc = cnm_config_load(file, err, errlen);
+	if (nc == NULL)
+		return errno == ENOMEM ? -ENOMEM : -EINVAL;
+	if (ports_differ(ctx->cfg, nc, &key, &was, &now)) {
+		snprintf(err, errlen,
+			 "%s: %s: the same devices as at start-up: ports cannot change at run time, restart cnmux (got \"%s\", running \"%s\")",
+			 file, key, now, was);
+		cnm_config_free(nc);
+		return -EINVAL;
+	}
+	if (nc->hash_key != ctx->cfg->hash_key) {
+		snprintf(err, errlen,
+			 "%s: hash_key: the key running now: hash_key cannot change at run time, restart every forwarder with the new key (got 0x%08x, running 0x%08x)",
+			 file, nc->hash_key, ctx->cfg->hash_key);
+		cnm_config_free(nc);
+		return -EINVAL;
+	}
+	sum = summary_new();
+	restart = json_array();
+	if (strcmp(nc->control_socket, ctx->cfg->control_socket) != 0)
+		json_array_append_new(restart, json_string("control.socket"));
+	if (nc->conn_max != ctx->cfg->conn_max)
+		json_array_append_new(restart, json_string("conntrack.max"));
+	ret = cfg_commit(ctx, nc, sum, err, errlen);
+	if (ret < 0) {
+		json_decref(sum);
+		json_decref(restart);
+		return ret;
+	}
+	/* cfg_commit kept the old path: the new configuration came from file */
+	snprintf(ctx->cfg->path, sizeof(ctx->cfg->path), "%s", file);
+	snprintf(ctx->config_path, sizeof(ctx->config_path), "%s", file);
+	if (json_array_size(restart) > 0)
+		json_object_set_new(sum, "restart_needed", restart);
+	else
+		json_decref(restart);
+	CTL_LOG(NOTICE, "reloaded %s", file);
+	if (summary != NULL)
+		*summary = sum;
+	else
+		json_decref(sum);
+	return 0;
+}
+
+static void
+ctl_lock(struct cnm_ctx *ctx)
+{
+	if (ctx->ctl_lock != NULL)
+		pthread_mutex_lock(ctx->ctl_lock);
+}
+
+static void
+ctl_unlock(struct cnm_ctx *ctx)
+{
+	if (ctx->ctl_lock != NULL)
+		pthread_mutex_unlock(ctx->ctl_lock);
+}
+
+int
+cnm_control_reload(struct cnm_ctx *ctx, const char *path, char *err, size_t errlen,
+		json_t **summary)
+{
+	char buf[CNM_CTL_ERR_MAX];
+	int ret;
+
+	if (err == NULL || errlen == 0) {
+		err = buf;
+		errlen = sizeof(buf);
+	}
+	if (summary != NULL)
+		*summary = NULL;
+	ctl_lock(ctx);
+	ret = reload_locked(ctx, path, err, errlen, summary);
+	ctl_unlock(ctx);
+	if (ret < 0)
+		CTL_LOG(ERR, "reload refused: %s", err);
+	return ret;
+}
+
+/* ---- commands ---- */
+
+static json_t *
+svc_json(const struct cnm_ctx *ctx, uint16_t id, const struct cnm_stats_total *t)
+{
+	const struct cnm_lb *lb = ctx->lb;
+	const struct cnm_svc *s = lb->svc[id];
+	const struct cnm_pdt *pdt = s->pdt;
+	json_t *o = json_object(), *list = json_array(), *nodes = json_array();
+	char buf[64];
+	uint32_t i;
+
+	json_object_set_new(o, "name", json_string(s->cfg.name));
+	json_object_set_new(o, "id", json_integer(id));
+	json_object_set_new(o, "vip", json_string(cnm_addr_str(&s->cfg.vip, buf, sizeof(buf))));
+	json_object_set_new(o, "policy", json_string(cnm_policy_name(s->cfg.policy)));
+	if (s->cfg.policy == CNM_POLICY_STICKY_WILD) {
+		if (s->cfg.protocols & CNM_PROTO_BIT_TCP)
+			json_array_append_new(list, json_string("tcp"));
+		if (s->cfg.protocols & CNM_PROTO_BIT_UDP)
+			json_array_append_new(list, json_string("udp"));
+		json_object_set_new(o, "protocols", list);
+	} else {
+		for (i = 0; i < s->cfg.n_ports; i++) {
+			snprintf(buf, sizeof(buf), "%u/%s", s->cfg.ports[i].port,
+				 s->cfg.ports[i].proto == IPPROTO_UDP ? "udp" : "tcp");
+			json_array_append_new(list, json_string(buf));
+		}
+		json_object_set_new(o, "ports", list);
+	}
+	for (i = 0; i < s->n_members; i++) {
+		uint32_t n = s->members[i].node;
+
+		json_array_append_new(nodes, json_pack("{s:s,s:I,s:b,s:I}",
+			"name", lb->node_cfg[n].name,
+			"weight", (json_int_t)s->members[i].weight,
+			"up", lb->node[n].up != 0,
+			"entries", (json_int_t)cnm_pdt_count(pdt, (uint16_t)n)));
+	}
+	json_object_set_new(o, "nodes", nodes);
+	json_object_set_new(o, "pdt_size", json_integer(pdt->size));
+	json_object_set_new(o, "active_nodes", json_integer(pdt->n_active));
+	json_object_set_new(o, "arp", json_boolean(s->cfg.arp));
+	json_object_set_new(o, "packets", json_integer((json_int_t)t->svc[id].pkts));
+	json_object_set_new(o, "bytes", json_integer((json_int_t)t->svc[id].bytes));
+	return o;
+}
+
+static json_t *
+cmd_service_show(struct cnm_ctx *ctx, struct ctl_req *r)
+{
+	struct cnm_stats_total *t;
+	json_t *resp, *list;
+	const char *name;
+	uint32_t i;
+	int id = -1;
+
+	if (arg_str(r, "service", 0, "a service name", &name) < 0)
+		return NULL;
+	if (name != NULL && (id = find_svc(ctx, r, name, NULL)) < 0)
+		return NULL;
+	t = stats_sum(ctx);
+	if (t == NULL) {
+		req_fail(r, "out of memory");
+		return NULL;
+	}
+	list = json_array();
+	for (i = 0; i < ctx->lb->n_svc; i++)
+		if (ctx->lb->svc[i] != NULL && (id < 0 || (uint32_t)id == i))
+			json_array_append_new(list, svc_json(ctx, (uint16_t)i, t));
+	free(t);
+	resp = json_object();
+	json_object_set_new(resp, "services", list);
+	return resp;
+}
+
+static json_t *
+cmd_service_add(struct cnm_ctx *ctx, struct ctl_req *r)
+{
+	const json_t *svc = json_object_get(r->req, "service");
+	json_t *root, *resp;
+	char got[80];
+	int idx;
+
+	if (!json_is_object(svc)) {
+		describe(got, sizeof(got), svc);
+		req_fail(r, "service: expected an object like one entry of \"services\" in the configuration file (got %s)",
+			 got);
+		return NULL;
+	}
+	root = cfg_json(ctx->cfg);
+	idx = (int)json_array_size(json_object_get(root, "services"));
+	json_array_append_new(json_object_get(root, "services"), json_deep_copy(svc));
+	resp = json_pack("{s:O}", "service", json_object_get(svc, "name"));
+	return edit_commit(ctx, r, root, "services", idx, "service", resp);
+}
+
+static json_t *
+cmd_service_del(struct cnm_ctx *ctx, struct ctl_req *r)
+{
+	const char *name;
+	json_t *root;
+	int ci;
+
+	if (arg_str(r, "service", 1, "a service name", &name) < 0 ||
+	    find_svc(ctx, r, name, &ci) < 0)
+		return NULL;
+	root = cfg_json(ctx->cfg);
+	json_array_remove(json_object_get(root, "services"), (size_t)ci);
+	return edit_commit(ctx, r, root, NULL, 0, NULL,
+			   json_pack("{s:s}", "service", name));
+}
+
+static json_t *
+cmd_node_add(struct cnm_ctx *ctx, struct ctl_req *r)
+{
+	const json_t *node = json_object_get(r->req, "node");
+	const json_t *svcs = json_object_get(r->req, "services");
+	json_t *root, *list, *w;
+	const char *name, *sname;
+	char got[80], key[CNM_NAME_MAX + 16];
+	int idx;
+
+	if (!json_is_object(node)) {
+		describe(got, sizeof(got), node);
+		req_fail(r, "node: expected an object like one entry of \"nodes\" in the configuration file (got %s)",
+			 got);
+		return NULL;
+	}
+	if (svcs != NULL && !json_is_object(svcs)) {
+		describe(got, sizeof(got), svcs);
+		req_fail(r, "services: expected an object of service name to weight (got %s)", got);
+		return NULL;
+	}
+	root = cfg_json(ctx->cfg);
+	list = json_object_get(root, "nodes");
+	idx = (int)json_array_size(list);
+	json_array_append_new(list, json_deep_copy(node));
+	name = json_string_value(json_object_get(node, "name"));
+	json_object_foreach((json_t *)(uintptr_t)svcs, sname, w) {
+		int ci = cnm_config_service_index(ctx->cfg, sname);
+		uint32_t weight;
+
+		snprintf(key, sizeof(key), "services.%s", sname);
+		if (ci < 0) {
+			char names[NAMES_LIST_MAX + 8];
+
+			names_list(ctx->cfg, 1, names, sizeof(names));
+			req_fail(r, "%s: no service \"%s\" (expected one of: %s)", key, sname, names);
+			json_decref(root);
+			return NULL;
+		}
+		if (arg_uint(r, key, w, 0, 65535, &weight) < 0) {
+			json_decref(root);
+			return NULL;
+		}
+		/* an invalid name fails at node.name before the services are read */
+		if (name != NULL)
+			json_object_set_new(json_object_get(json_array_get(
+				json_object_get(root, "services"), (size_t)ci), "nodes"),
+				name, json_integer(weight));
+	}
+	return edit_commit(ctx, r, root, "nodes", idx, "node",
+			   json_pack("{s:O}", "node", json_object_get(node, "name")));
+}
+
+static json_t *
+cmd_node_del(struct cnm_ctx *ctx, struct ctl_req *r)
+{
+	const struct cnm_config *c = ctx->cfg;
+	const char *name;
+	json_t *root, *svcs;
+	uint32_t i;
+	int ci;
+
+	if (arg_str(r, "node", 1, "a node name", &name) < 0 ||
+	    find_node(ctx, r, name, &ci) < 0)
+		return NULL;
+	if (c->default_node == ci) {
+		req_fail(r, "node \"%s\" is the default_node: make another node the default (reload) first",
+			 name);
+		return NULL;
+	}
+	for (i = 0; i < c->n_services; i++) {
+		const struct cnm_cfg_service *s = &c->services[i];
+
+		if (s->n_members == 1 && s->members[0].node == (uint32_t)ci) {
+			req_fail(r, "node \"%s\" is the only node of service \"%s\": delete the service or give it another node first",
+				 name, s->name);
+			return NULL;
+		}
+	}
+	root = cfg_json(c);
+	json_array_remove(json_object_get(root, "nodes"), (size_t)ci);
+	svcs = json_object_get(root, "services");
+	for (i = 0; i < json_array_size(svcs); i++)
+		json_object_del(json_object_get(json_array_get(svcs, i), "nodes"), name);
+	return edit_commit(ctx, r, root, NULL, 0, NULL, json_pack("{s:s}", "node", name));
+}
+
+static json_t *
+node_set_up(struct cnm_ctx *ctx, struct ctl_req *r, int up)
+{
+	const char *name;
+	int id, ret;
+
+	if (arg_str(r, "node", 1, "a node name", &name) < 0 ||
+	    (id = find_node(ctx, r, name, NULL)) < 0)
+		return NULL;
+	ret = cnm_lb_node_set_up(ctx->lb, (uint16_t)id, up);
+	if (ret == 0)
+		ctx->lb->admin_down[id] = !up; /* health checks leave it down */
+	if (ret == -EAGAIN) {
+		req_fail(r, "node \"%s\" has no MAC address yet (configure \"mac\" or wait for ARP)",
+			 name);
+		return NULL;
+	}
+	if (ret < 0) {
+		req_fail(r, "node \"%s\": %s", name, strerror(-ret));
+		return NULL;
+	}
+	return json_pack("{s:s,s:b}", "node", name, "up", up);
+}
+
+static json_t *
+cmd_node_up(struct cnm_ctx *ctx, struct ctl_req *r)
+{
+	return node_set_up(ctx, r, 1);
+}
+
+static json_t *
+cmd_node_down(struct cnm_ctx *ctx, struct ctl_req *r)
+{
+	return node_set_up(ctx, r, 0);
+}
+
+/* Is the node at config index @p ci a member of config service @p si? */
+static int
+cfg_is_member(const struct cnm_config *c, int si, int ci)
+{
+	uint32_t i;
+
+	for (i = 0; i < c->services[si].n_members; i++)
+		if (c->services[si].members[i].node == (uint32_t)ci)
+			return 1;
+	return 0;
+}
+
+static void
+member_names(const struct cnm_config *c, int si, char *buf, size_t len)
+{
+	const struct cnm_cfg_service *s = &c->services[si];
+	size_t used = 0;
+	uint32_t i;
+
+	buf[0] = '\0';
+	for (i = 0; i < s->n_members && used + 8 < len; i++) {
+		int w = snprintf(buf + used, len - used, "%s%s", i ? ", " : "",
+				 c->nodes[s->members[i].node].name);
+
+		if (w < 0)
+			break;
+		used += (size_t)w;
+	}
+}
+
+static json_t *
+cmd_node_drain(struct cnm_ctx *ctx, struct ctl_req *r)
+{
+	const struct cnm_config *c = ctx->cfg;
+	const char *name, *sname;
+	json_t *root, *svcs, *nodes;
+	uint32_t i;
+	int ci, si = -1;
+
+	if (arg_str(r, "node", 1, "a node name", &name) < 0 ||
+	    arg_str(r, "service", 0, "a service name", &sname) < 0 ||
+	    find_node(ctx, r, name, &ci) < 0 ||
+	    (sname != NULL && find_svc(ctx, r, sname, &si) < 0))
+		return NULL;
+	if (si >= 0 && !cfg_is_member(c, si, ci)) {
+		char members[NAMES_LIST_MAX];
+
+		member_names(c, si, members, sizeof(members));
+		req_fail(r, "node \"%s\" is not a node of service \"%s\" (its nodes: %s)",
+			 name, sname, members);
+		return NULL;
+	}
+	root = cfg_json(c);
+	svcs = json_object_get(root, "services");
+	for (i = 0; i < json_array_size(svcs); i++) {
+		if (si >= 0 && (int)i != si)
+			continue;
+		nodes = json_object_get(json_array_get(svcs, i), "nodes");
+		if (json_object_get(nodes, name) != NULL)
+			json_object_set_new(nodes, name, json_integer(0));
+	}
+	return edit_commit(ctx, r, root, NULL, 0, NULL,
+			   sname != NULL ?
+			   json_pack("{s:s,s:s}", "node", name, "service", sname) :
+			   json_pack("{s:s}", "node", name));
+}
+
+static json_t *
+cmd_node_weight(struct cnm_ctx *ctx, struct ctl_req *r)
+{
+	const char *name, *sname;
+	json_t *root, *svc;
+	uint32_t weight;
+	int si;
+
+	if (arg_str(r, "node", 1, "a node name", &name) < 0 ||
+	    arg_str(r, "service", 1, "a service name", &sname) < 0 ||
+	    find_node(ctx, r, name, NULL) < 0 ||
+	    find_svc(ctx, r, sname, &si) < 0 ||
+	    arg_uint(r, "weight", json_object_get(r->req, "weight"), 0, 65535, &weight) < 0)
+		return NULL;
+	root = cfg_json(ctx->cfg);
+	svc = json_array_get(json_object_get(root, "services"), (size_t)si);
+	json_object_set_new(json_object_get(svc, "nodes"), name, json_integer(weight));
+	return edit_commit(ctx, r, root, NULL, 0, NULL,
+			   json_pack("{s:s,s:s,s:I}", "node", name, "service", sname,
+				     "weight", (json_int_t)weight));
+}
+
+static json_t *
+node_json(const struct cnm_ctx *ctx, uint16_t id, const struct cnm_stats_total *t)
+{
+	const struct cnm_lb *lb = ctx->lb;
+	const struct cnm_cfg_node *nc = &lb->node_cfg[id];
+	int ci = cnm_config_node_index(ctx->cfg, nc->name);
+	json_t *o = json_object(), *svcs = json_object();
+	uint8_t mac[8];
+	char buf[64];
+	uint32_t i;
+
+	json_object_set_new(o, "name", json_string(nc->name));
+	json_object_set_new(o, "id", json_integer(id));
+	json_object_set_new(o, "ip", json_string(cnm_addr_str(&nc->ip, buf, sizeof(buf))));
+	memcpy(mac, &lb->node[id].mac, 8);
+	json_object_set_new(o, "mac", lb->node[id].mac != 0 ?
+			    json_string(mac_str(mac, buf, sizeof(buf))) : json_null());
+	json_object_set_new(o, "mac_configured",
+			    json_boolean(ci >= 0 && ctx->cfg->nodes[ci].has_mac));
+	json_object_set_new(o, "check_port", json_integer(nc->check_port));
+	json_object_set_new(o, "up", json_boolean(lb->node[id].up));
+	json_object_set_new(o, "default", json_boolean(lb->default_node == (int32_t)id));
+	json_object_set_new(o, "private_port", json_integer(lb->node[id].port));
+	for (i = 0; i < lb->n_svc; i++) {
+		int64_t w = cnm_lb_member_weight(lb, (uint16_t)i, id);
+
+		if (w < 0)
+			continue;
+		json_object_set_new(svcs, lb->svc[i]->cfg.name,
+				    json_pack("{s:I,s:I}", "weight", (json_int_t)w,
+					      "entries", (json_int_t)cnm_pdt_count(lb->svc[i]->pdt, id)));
+	}
+	json_object_set_new(o, "services", svcs);
+	json_object_set_new(o, "packets", json_integer((json_int_t)t->node[id].pkts));
+	json_object_set_new(o, "bytes", json_integer((json_int_t)t->node[id].bytes));
+	return o;
+}
+
+static json_t *
+cmd_node_show(struct cnm_ctx *ctx, struct ctl_req *r)
+{
+	struct cnm_stats_total *t;
+	json_t *resp, *list;
+	const char *name;
+	uint32_t i;
+	int id = -1;
+
+	if (arg_str(r, "node", 0, "a node name", &name) < 0)
+		return NULL;
+	if (name != NULL && (id = find_node(ctx, r, name, NULL)) < 0)
+		return NULL;
+	t = stats_sum(ctx);
+	if (t == NULL) {
+		req_fail(r, "out of memory");
+		return NULL;
+	}
+	list = json_array();
+	for (i = 0; i < ctx->lb->n_nodes; i++)
+		if (ctx->lb->node[i].used && (id < 0 || (uint32_t)id == i))
+			json_array_append_new(list, node_json(ctx, (uint16_t)i, t));
+	free(t);
+	resp = json_object();
+	json_object_set_new(resp, "nodes", list);
+	return resp;
+}
+
+static json_t *
+cmd_pdt_show(struct cnm_ctx *ctx, struct ctl_req *r)
+{
+	const struct cnm_lb *lb = ctx->lb;
+	const struct cnm_pdt *pdt;
+	const struct cnm_svc *s;
+	uint32_t off, count, i, *per;
+	json_t *resp, *nodes, *entries;
+	const char *name;
+	int id;
+
+	if (arg_str(r, "service", 1, "a service name", &name) < 0 ||
+	    (id = find_svc(ctx, r, name, NULL)) < 0)
+		return NULL;
+	s = lb->svc[id];
+	pdt = s->pdt;
+	if (opt_uint(r, "offset", 0, pdt->size - 1, 0, &off) < 0 ||
+	    opt_uint(r, "count", 0, PDT_SHOW_MAX, PDT_SHOW_DEFAULT, &count) < 0)
+		return NULL;
+	if (count > pdt->size - off)
+		count = pdt->size - off;
+	per = calloc(CNM_MAX_NODES, sizeof(*per));
+	if (per == NULL) {
+		req_fail(r, "out of memory");
+		return NULL;
+	}
+	for (i = 0; i < pdt->size; i++)
+		if (pdt->entries[i] < CNM_MAX_NODES)
+			per[pdt->entries[i]]++;
+	nodes = json_object();
+	for (i = 0; i < s->n_members; i++)
+		json_object_set_new(nodes, lb->node_cfg[s->members[i].node].name,
+				    json_integer(per[s->members[i].node]));
+	free(per);
+	entries = json_array();
+	for (i = off; i < off + count; i++) {
+		uint16_t n = pdt->entries[i];
+
+		json_array_append_new(entries, n < CNM_MAX_NODES && lb->node[n].used ?
+				      json_string(lb->node_cfg[n].name) : json_null());
+	}
+	resp = json_object();
+	json_object_set_new(resp, "service", json_string(name));
+	json_object_set_new(resp, "size", json_integer(pdt->size));
+	json_object_set_new(resp, "active_nodes", json_integer(pdt->n_active));
+	json_object_set_new(resp, "nodes", nodes);
+	json_object_set_new(resp, "offset", json_integer(off));
+	json_object_set_new(resp, "count", json_integer(count));
+	json_object_set_new(resp, "entries", entries);
+	return resp;
+}
+
+static json_t *
+cmd_conns_count(struct cnm_ctx *ctx, struct ctl_req *r)
+{
+	if (ctx->conns_count == NULL) {
+		req_fail(r, "this cnmux keeps no connection list");
+		return NULL;
+	}
+	return json_pack("{s:I}", "count", (json_int_t)ctx->conns_count(ctx->conns_arg));
+}
+
+static json_t *
+cmd_conns_show(struct cnm_ctx *ctx, struct ctl_req *r)
+{
+	const char *sname, *nname;
+	int32_t svc = -1, node = -1;
+	uint32_t max;
+	json_t *arr;
+	int ret;
+
+	if (arg_str(r, "service", 0, "a service name", &sname) < 0 ||
+	    arg_str(r, "node", 0, "a node name", &nname) < 0 ||
+	    (sname != NULL && (svc = find_svc(ctx, r, sname, NULL)) < 0) ||
+	    (nname != NULL && (node = find_node(ctx, r, nname, NULL)) < 0) ||
+	    opt_uint(r, "max", 1, CONNS_SHOW_MAX, CONNS_SHOW_DEFAULT, &max) < 0)
+		return NULL;
+	if (ctx->conns_dump == NULL) {
+		req_fail(r, "this cnmux keeps no connection list");
+		return NULL;
+	}
+	arr = json_array();
+	ret = ctx->conns_dump(ctx->conns_arg, arr, max, svc, node);
+	if (ret < 0) {
+		json_decref(arr);
+		req_fail(r, "cannot list the connections: %s", strerror(-ret));
+		return NULL;
+	}
+	return json_pack("{s:o,s:i}", "conns", arr, "count", ret);
+}
+
+static json_t *
+cmd_stats(struct cnm_ctx *ctx, struct ctl_req *r)
+{
+	const struct cnm_lb *lb = ctx->lb;
+	struct cnm_stats_total *t = stats_sum(ctx);
+	json_t *resp, *drops, *svcs, *nodes;
+	uint32_t i;
+
+	if (t == NULL) {
+		req_fail(r, "out of memory");
+		return NULL;
+	}
+	resp = json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}",
+			 "rx", (json_int_t)t->rx,
+			 "forwarded", (json_int_t)t->forwarded,
+			 "local", (json_int_t)t->local,
+			 "dropped", (json_int_t)t->dropped,
+			 "nonscalable", (json_int_t)t->nonscalable,
+			 "to_default", (json_int_t)t->to_default,
+			 "local_rx", (json_int_t)t->local_rx,
+			 "local_out", (json_int_t)t->local_out,
+			 "local_drop", (json_int_t)t->local_drop,
+			 "workers", (json_int_t)ctx->n_workers);
+	json_object_set_new(resp, "arp_replies", json_integer((json_int_t)t->arp_replies));
+	json_object_set_new(resp, "conns", json_pack("{s:I,s:I,s:I,s:I,s:I,s:I}",
+		"new", (json_int_t)t->conn_new, "hit", (json_int_t)t->conn_hit,
+		"full", (json_int_t)t->conn_full, "stale", (json_int_t)t->conn_stale,
+		"expired", (json_int_t)t->conn_expired, "active", (json_int_t)t->conn_active));
+	drops = json_object();
+	for (i = 1; i < CNM_DROP_MAX; i++)
+		json_object_set_new(drops, cnm_drop_name(i), json_integer((json_int_t)t->drop[i]));
+	svcs = json_object();
+	for (i = 0; i < lb->n_svc; i++)
+		if (lb->svc[i] != NULL)
+			json_object_set_new(svcs, lb->svc[i]->cfg.name,
+				json_pack("{s:I,s:I}", "packets", (json_int_t)t->svc[i].pkts,
+					  "bytes", (json_int_t)t->svc[i].bytes));
+	nodes = json_object();
+	for (i = 0; i < lb->n_nodes; i++)
+		if (lb->node[i].used)
+			json_object_set_new(nodes, lb->node_cfg[i].name,
+				json_pack("{s:I,s:I}", "packets", (json_int_t)t->node[i].pkts,
+					  "bytes", (json_int_t)t->node[i].bytes));
+	free(t);
+	json_object_set_new(resp, "drops", drops);
+	json_object_set_new(resp, "services", svcs);
+	json_object_set_new(resp, "nodes", nodes);
+	return resp;
+}
+
+static json_t *
+cmd_reload(struct cnm_ctx *ctx, struct ctl_req *r)
+{
+	char err[CNM_CTL_ERR_MAX - 16];
+	const char *path;
+	json_t *summary = NULL;
+
+	if (arg_str(r, "path", 0, "a file name", &path) < 0)
+		return NULL;
+	if (reload_locked(ctx, path, err, sizeof(err), &summary) < 0) {
+		snprintf(r->err, sizeof(r->err), "reload: %s", err);
+		return NULL;
+	}
+	return json_pack("{s:s,s:o}", "file", ctx->config_path, "changes", summary);
+}
+
+/* Every command, with the arguments it takes besides "cmd". */
+static const char *const keys_none[] = { NULL };
+static const char *const keys_service[] = { "service", NULL };
+static const char *const keys_node[] = { "node", NULL };
+static const char *const keys_node_add[] = { "node", "services", NULL };
+static const char *const keys_drain[] = { "node", "service", NULL };
+static const char *const keys_weight[] = { "node", "service", "weight", NULL };
+static const char *const keys_pdt[] = { "service", "offset", "count", NULL };
+static const char *const keys_conns[] = { "service", "node", "max", NULL };
+static const char *const keys_reload[] = { "path", NULL };
+
+static const struct {
+	const char *name;
+	const char *const *keys;
+	json_t *(*fn)(struct cnm_ctx *ctx, struct ctl_req *r);
+} cnm_ctl_cmds[] = {
+	{ "service show", keys_service, cmd_service_show },
+	{ "service add", keys_service, cmd_service_add },
+	{ "service del", keys_service, cmd_service_del },
+	{ "node show", keys_node, cmd_node_show },
+	{ "node add", keys_node_add, cmd_node_add },
+	{ "node del", keys_node, cmd_node_del },
+	{ "node up", keys_node, cmd_node_up },
+	{ "node down", keys_node, cmd_node_down },
+	{ "node drain", keys_drain, cmd_node_drain },
+	{ "node weight", keys_weight, cmd_node_weight },
+	{ "pdt show", keys_pdt, cmd_pdt_show },
+	{ "conns count", keys_none, cmd_conns_count },
+	{ "conns show", keys_conns, cmd_conns_show },
+	{ "stats", keys_none, cmd_stats },
+	{ "reload", keys_reload, cmd_reload },
+};
+
+static void
+cmd_list(char *buf, size_t len)
+{
+	size_t i, used = 0;
+
+	buf[0] = '\0';
+	for (i = 0; i < RTE_DIM(cnm_ctl_cmds) && used < len; i++)
+		used += (size_t)snprintf(buf + used, len - used, "%s%s", i ? ", " : "",
+					 cnm_ctl_cmds[i].name);
+}
+
+static json_t *
+error_response(const char *msg)
+{
+	char buf[CNM_CTL_ERR_MAX];
+
+	snprintf(buf, sizeof(buf), "%s", msg);
+	sanitize(buf);
+	return json_pack("{s:b,s:s}", "ok", 0, "error", buf);
+}
+
+/* Are all keys of the request known to the command? */
+static int
+check_keys(struct ctl_req *r, const char *const *keys)
+{
+	const char *key;
+	json_t *v;
+	size_t i;
+
+	json_object_foreach((json_t *)(uintptr_t)r->req, key, v) {
+		if (strcmp(key, "cmd") == 0)
+			continue;
+		for (i = 0; keys[i] != NULL; i++)
+			if (strcmp(key, keys[i]) == 0)
+				break;
+		if (keys[i] == NULL) {
+			char list[256];
+			size_t used = 0;
+
+			list[0] = '\0';
+			for (i = 0; keys[i] != NULL; i++)
+				used += (size_t)snprintf(list + used, sizeof(list) - used, "%s%s",
+							 i ? ", " : "", keys[i]);
+			return req_fail(r, "unknown argument \"%s\" (expected %s%s)", key,
+					keys[0] != NULL ? "one of: " : "none",
+					list);
+		}
+	}
+	return 0;
+}
+
+json_t *
+cnm_control_exec(struct cnm_ctx *ctx, const json_t *req)
+{
+	struct ctl_req r;
+	char list[512], got[80];
+	const char *cmd;
+	json_t *resp;
+	size_t i;
+
+	memset(&r, 0, sizeof(r));
+	r.req = req;
+	r.cmd = "request";
+	cmd_list(list, sizeof(list));
+	if (!json_is_object(req)) {
+		describe(got, sizeof(got), req);
+		snprintf(r.err, sizeof(r.err), "request: expected a JSON object with \"cmd\" (got %s)",
+			 got);
+		return error_response(r.err);
+	}
+	cmd = json_string_value(json_object_get(req, "cmd"));
+	if (cmd == NULL) {
+		describe(got, sizeof(got), json_object_get(req, "cmd"));
+		snprintf(r.err, sizeof(r.err), "request: cmd: expected one of: %s (got %s)", list,
+			 got);
+		return error_response(r.err);
+	}
+	for (i = 0; i < RTE_DIM(cnm_ctl_cmds); i++)
+		if (strcmp(cmd, cnm_ctl_cmds[i].name) == 0)
+			break;
+	if (i == RTE_DIM(cnm_ctl_cmds)) {
+		describe(got, sizeof(got), json_object_get(req, "cmd"));
+		snprintf(r.err, sizeof(r.err), "unknown command %s (expected one of: %s)", got,
+			 list);
+		return error_response(r.err);
+	}
+	r.cmd = cnm_ctl_cmds[i].name;
+	if (check_keys(&r, cnm_ctl_cmds[i].keys) < 0)
+		return error_response(r.err);
+	if (ctx == NULL || ctx->lb == NULL || ctx->cfg == NULL) {
+		snprintf(r.err, sizeof(r.err), "%s: cnmux is not running yet", r.cmd);
+		return error_response(r.err);
+	}
+	ctl_lock(ctx);
+	resp = cnm_ctl_cmds[i].fn(ctx, &r);
+	ctl_unlock(ctx);
+	if (resp == NULL) {
+		if (r.err[0] == '\0')
+			snprintf(r.err, sizeof(r.err), "%s: out of memory", r.cmd);
+		return error_response(r.err);
+	}
+	json_object_set_new(resp, "ok", json_true());
+	return resp;
+}
+
+char *
+cnm_control_exec_text(struct cnm_ctx *ctx, const char *req, size_t len)
+{
+	json_error_t jerr;
+	json_t *j, *resp;
+	char *out;
+
+	j = json_loadb(req, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
+	if (j == NULL) {
+		char msg[CNM_CTL_ERR_MAX];
+
+		snprintf(msg, sizeof(msg), "request: line %d column %d: expected valid JSON (%s)",
+			 jerr.line, jerr.column, jerr.text);
+		resp = error_response(msg);
+	} else {
+		resp = cnm_control_exec(ctx, j);
+		json_decref(j);
+	}
+	out = resp != NULL ? json_dumps(resp, JSON_COMPACT) : NULL;
+	json_decref(resp);
+	return out;
+}

@@ -1,0 +1,1538 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Control protocol, reload and the control socket, against real tables
+ * (rte_hash: EAL comes up once, without hugepages, in the group setup).
+ * Every command's success and error paths go through
+ * cnm_control_exec_text(), the way the socket server calls it.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include <cmocka.h>
+
+#include <rte_eal.h>
+#include <rte_errno.h>
+
+#include "cnm_control.h"
+
+#define DIM(a) (sizeof(a) / sizeof((a)[0]))
+#define CNM_CTL_MAX_TEST 16 /* with the one open already: 17 clients */
+
+static const char *const eal_args[] = {
+	"control_test", "--no-huge", "-m", "128", "--no-pci", "--no-shconf",
+	"--file-prefix", "ctl_test", "--log-level", "error", "-l", "0",
+};
+
+/* Three nodes, three services; node3 is the default node (no local port). */
+#define CFG_HEAD \
+	"{\n" \
+	"  \"version\": 1,\n" \
+	"  \"ports\": { \"public\": \"net_pcap0\", \"private\": [\"net_pcap1\"] },\n" \
+	"  \"pdt_size\": 1024,\n"
+
+#define CFG_NODES \
+	"  \"nodes\": [\n" \
+	"    { \"name\": \"node1\", \"ip\": \"192.0.2.11\", \"mac\": \"02:00:c0:00:02:0b\" },\n" \
+	"    { \"name\": \"node2\", \"ip\": \"192.0.2.12\", \"mac\": \"02:00:c0:00:02:0c\" },\n" \
+	"    { \"name\": \"node3\", \"ip\": \"192.0.2.13\", \"mac\": \"02:00:c0:00:02:0d\" }\n" \
+	"  ],\n" \
+	"  \"default_node\": \"node3\",\n"
+
+#define SVC_WEB(w1, w2) \
+	"    { \"name\": \"web\", \"vip\": \"198.51.100.10\", \"ports\": [\"80/tcp\", \"443/tcp\"],\n" \
+	"      \"policy\": \"weighted\", \"nodes\": { \"node1\": " w1 ", \"node2\": " w2 " } }"
+#define SVC_DNS \
+	"    { \"name\": \"dns\", \"vip\": \"198.51.100.10\", \"ports\": [\"53/udp\"],\n" \
+	"      \"policy\": \"sticky\", \"nodes\": { \"node1\": 1, \"node2\": 1, \"node3\": 1 } }"
+#define SVC_FTP \
+	"    { \"name\": \"ftp\", \"vip\": \"198.51.100.20\", \"protocols\": [\"tcp\"],\n" \
+	"      \"policy\": \"sticky-wild\", \"nodes\": { \"node1\": 1, \"node2\": 1 } }"
+
+static const char cfg_base[] =
+	CFG_HEAD CFG_NODES
+	"  \"services\": [\n" SVC_WEB("3", "1") ",\n" SVC_DNS ",\n" SVC_FTP "\n  ]\n}\n";
+
+struct fx {
+	struct cnm_ctx ctx;
+	pthread_mutex_t lock;
+	struct cnm_wstats ws[2];
+	struct cnm_wstats *wp[2];
+	char dir[64];
+};
+
+/* A saved copy of every PDT, by service name. */
+struct snap {
+	unsigned int n;
+	char name[16][CNM_NAME_MAX];
+	struct cnm_pdt *pdt[16];
+	char *show; /* "service show" + "node show" responses */
+};
+
+static unsigned int lb_seq;
+
+/* ---- helpers ---- */
+
+static void
+write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	assert_non_null(f);
+	assert_int_equal(fputs(text, f) >= 0, 1);
+	assert_int_equal(fclose(f), 0);
+}
+
+static struct fx *
+fx_new(const char *text)
+{
+	struct fx *fx = calloc(1, sizeof(*fx));
+	char err[CNM_ERR_MAX], name[32];
+	unsigned int i;
+
+	assert_non_null(fx);
+	fx->ctx.cfg = cnm_config_parse(text, strlen(text), "test.json", err, sizeof(err));
+	if (fx->ctx.cfg == NULL)
+		fail_msg("%s", err);
+	snprintf(name, sizeof(name), "ctl%u", lb_seq++);
+	fx->ctx.lb = cnm_lb_create(fx->ctx.cfg, name, NULL);
+	assert_non_null(fx->ctx.lb);
+	pthread_mutex_init(&fx->lock, NULL);
+	fx->ctx.ctl_lock = &fx->lock;
+	for (i = 0; i < 2; i++) {
+		assert_int_equal(cnm_wstats_init(&fx->ws[i]), 0);
+		fx->wp[i] = &fx->ws[i];
+	}
+	fx->ctx.stats = fx->wp;
+	fx->ctx.n_workers = 2;
+	snprintf(fx->dir, sizeof(fx->dir), "/tmp/cnm_ctl_XXXXXX");
+	assert_non_null(mkdtemp(fx->dir));
+	snprintf(fx->ctx.config_path, sizeof(fx->ctx.config_path), "%s/cnmux.json", fx->dir);
+	write_file(fx->ctx.config_path, text);
+	return fx;
+}
+
+static int
+setup(void **state)
+{
+	*state = fx_new(cfg_base);
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fx *fx = *state;
+	char cmd[128];
+
+	cnm_lb_free(fx->ctx.lb);
+	cnm_config_free(fx->ctx.cfg);
+	cnm_wstats_fini(&fx->ws[0]);
+	cnm_wstats_fini(&fx->ws[1]);
+	pthread_mutex_destroy(&fx->lock);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", fx->dir);
+	assert_int_equal(system(cmd), 0);
+	free(fx);
+	return 0;
+}
+
+/* Run one request line; the parsed response. */
+static json_t *
+run(struct fx *fx, const char *req)
+{
+	char *text = cnm_control_exec_text(&fx->ctx, req, strlen(req));
+	json_error_t e;
+	json_t *r;
+
+	assert_non_null(text);
+	assert_null(strchr(text, '\n'));
+	r = json_loads(text, 0, &e);
+	if (r == NULL)
+		fail_msg("not JSON: %s", text);
+	free(text);
+	return r;
+}
+
+static json_t *
+ok(struct fx *fx, const char *req)
+{
+	json_t *r = run(fx, req);
+
+	if (!json_is_true(json_object_get(r, "ok")))
+		fail_msg("%s -> %s", req, json_string_value(json_object_get(r, "error")));
+	return r;
+}
+
+static void
+ok0(struct fx *fx, const char *req)
+{
+	json_decref(ok(fx, req));
+}
+
+/* The request fails with an error that contains @p want. */
+static void
+fails(struct fx *fx, const char *req, const char *want)
+{
+	json_t *r = run(fx, req);
+	const char *e = json_string_value(json_object_get(r, "error"));
+
+	if (!json_is_false(json_object_get(r, "ok")) || e == NULL)
+		fail_msg("%s did not fail", req);
+	if (strstr(e, want) == NULL)
+		fail_msg("%s -> \"%s\", expected \"%s\" in it", req, e, want);
+	json_decref(r);
+}
+
+/* The request fails with exactly this error. */
+static void
+fails_eq(struct fx *fx, const char *req, const char *want)
+{
+	json_t *r = run(fx, req);
+
+	assert_true(json_is_false(json_object_get(r, "ok")));
+	assert_string_equal(json_string_value(json_object_get(r, "error")), want);
+	json_decref(r);
+}
+
+static int
+svc_id(struct fx *fx, const char *name)
+{
+	return cnm_lb_svc_find(fx->ctx.lb, name);
+}
+
+static int
+node_id(struct fx *fx, const char *name)
+{
+	return cnm_lb_node_find(fx->ctx.lb, name);
+}
+
+static const struct cnm_pdt *
+pdt_of(struct fx *fx, const char *svc)
+{
+	int id = svc_id(fx, svc);
+
+	assert_true(id >= 0);
+	return fx->ctx.lb->svc[id]->pdt;
+}
+
+static uint32_t
+count(struct fx *fx, const char *svc, const char *node)
+{
+	int n = node_id(fx, node);
+
+	assert_true(n >= 0);
+	return cnm_pdt_count(pdt_of(fx, svc), (uint16_t)n);
+}
+
+static int64_t
+weight(struct fx *fx, const char *svc, const char *node)
+{
+	return cnm_lb_member_weight(fx->ctx.lb, (uint16_t)svc_id(fx, svc),
+				    (uint16_t)node_id(fx, node));
+}
+
+static struct cnm_pdt *
+pdt_copy(const struct cnm_pdt *p)
+{
+	size_t sz = sizeof(*p) + p->size * sizeof(p->entries[0]);
+	struct cnm_pdt *c = malloc(sz);
+
+	assert_non_null(c);
+	memcpy(c, p, sz);
+	return c;
+}
+
+static char *
+show_text(struct fx *fx)
+{
+	json_t *a = ok(fx, "{\"cmd\":\"service show\"}");
+	json_t *b = ok(fx, "{\"cmd\":\"node show\"}");
+	char *x = json_dumps(a, JSON_COMPACT), *y = json_dumps(b, JSON_COMPACT), *s;
+
+	assert_true(asprintf(&s, "%s\n%s", x, y) > 0);
+	free(x);
+	free(y);
+	json_decref(a);
+	json_decref(b);
+	return s;
+}
+
+static void
+snap_take(struct fx *fx, struct snap *s)
+{
+	const struct cnm_lb *lb = fx->ctx.lb;
+	uint32_t i;
+
+	memset(s, 0, sizeof(*s));
+	for (i = 0; i < lb->n_svc; i++) {
+		if (lb->svc[i] == NULL)
+			continue;
+		assert_true(s->n < DIM(s->pdt));
+		snprintf(s->name[s->n], CNM_NAME_MAX, "%s", lb->svc[i]->cfg.name);
+		s->pdt[s->n++] = pdt_copy(lb->svc[i]->pdt);
+	}
+	s->show = show_text(fx);
+}
+
+static void
+snap_free(struct snap *s)
+{
+	unsigned int i;
+
+	for (i = 0; i < s->n; i++)
+		free(s->pdt[i]);
+	free(s->show);
+}
+
+/* Tables and running configuration exactly as in @p s. */
+static void
+snap_same(struct fx *fx, struct snap *s)
+{
+	const struct cnm_pdt *p;
+	unsigned int i, n = 0;
+	char *show;
+
+	for (i = 0; i < fx->ctx.lb->n_svc; i++)
+		n += fx->ctx.lb->svc[i] != NULL;
+	assert_int_equal(n, s->n);
+	for (i = 0; i < s->n; i++) {
+		p = pdt_of(fx, s->name[i]);
+		assert_int_equal(p->size, s->pdt[i]->size);
+		assert_memory_equal(p, s->pdt[i], sizeof(*p) + p->size * 2);
+	}
+	show = show_text(fx);
+	assert_string_equal(show, s->show);
+	free(show);
+}
+
+/* The entries @p svc would hold in @p s, for cnm_pdt_moved. */
+static const struct cnm_pdt *
+snap_pdt(const struct snap *s, const char *svc)
+{
+	unsigned int i;
+
+	for (i = 0; i < s->n; i++)
+		if (strcmp(s->name[i], svc) == 0)
+			return s->pdt[i];
+	fail_msg("no %s in the snapshot", svc);
+	return NULL;
+}
+
+static struct cnm_decision
+decide(struct fx *fx, const char *vip, uint8_t proto, uint16_t port, const char *src,
+		uint16_t sport)
+{
+	struct cnm_decision d;
+	struct cnm_flow f;
+
+	memset(&f, 0, sizeof(f));
+	memset(&d, 0, sizeof(d));
+	f.kind = CNM_PKT_IP;
+	f.key.family = AF_INET;
+	f.key.proto = proto;
+	f.key.port = htons(port);
+	assert_int_equal(inet_pton(AF_INET, vip, f.key.addr), 1);
+	assert_int_equal(inet_pton(AF_INET, src, f.src), 1);
+	f.sport = htons(sport);
+	f.has_ports = 1;
+	cnm_decide(fx->ctx.lb, &f, &d);
+	return d;
+}
+
+static json_t *
+changes(json_t *r)
+{
+	json_t *c = json_object_get(r, "changes");
+
+	assert_non_null(c);
+	return c;
+}
+
+/* "changes".key as "a,b" */
+static const char *
+list_of(json_t *r, const char *key)
+{
+	static char buf[512];
+	json_t *a = json_object_get(changes(r), key), *e;
+	size_t i, used = 0;
+
+	assert_true(json_is_array(a));
+	buf[0] = '\0';
+	json_array_foreach(a, i, e)
+		used += (size_t)snprintf(buf + used, sizeof(buf) - used, "%s%s", i ? "," : "",
+					 json_string_value(e));
+	return buf;
+}
+
+static json_int_t
+weights_changed(json_t *r)
+{
+	return json_integer_value(json_object_get(changes(r), "weights_changed"));
+}
+
+static void
+assert_empty_changes(json_t *r)
+{
+	static const char *const keys[] = {
+		"nodes_added", "nodes_removed", "nodes_changed", "services_added",
+		"services_removed", "services_changed",
+	};
+	unsigned int i;
+
+	for (i = 0; i < DIM(keys); i++)
+		assert_string_equal(list_of(r, keys[i]), "");
+	assert_int_equal(weights_changed(r), 0);
+	assert_null(json_object_get(changes(r), "restart_needed"));
+}
+
+/* ---- requests that are not right ---- */
+
+static void
+test_bad_requests(void **state)
+{
+	struct fx *fx = *state;
+	struct snap s;
+
+	snap_take(fx, &s);
+	fails(fx, "", "request: line 1 column 0: expected valid JSON");
+	fails(fx, "{\"cmd\": \"stats\"", "request: line 1");
+	fails(fx, "{\"cmd\":\"stats\",\"cmd\":\"stats\"}", "duplicate");
+	fails(fx, "[1,2]", "request: expected a JSON object with \"cmd\" (got an array)");
+	fails(fx, "\"stats\"", "request: expected a JSON object");
+	fails(fx, "{}", "request: cmd: expected one of: service show, service add");
+	fails(fx, "{\"cmd\": 7}", "(got 7)");
+	fails(fx, "{\"cmd\": \"node frobnicate\"}",
+	      "unknown command \"node frobnicate\" (expected one of: service show, service add, service del, node show, node add, node del, node up, node down, node drain, node weight, pdt show, conns count, conns show, stats, reload)");
+	fails_eq(fx, "{\"cmd\": \"node drain\", \"node\": \"node1\", \"nodes\": 1}",
+		 "node drain: unknown argument \"nodes\" (expected one of: node, service)");
+	fails_eq(fx, "{\"cmd\": \"stats\", \"x\": 1}",
+		 "stats: unknown argument \"x\" (expected none)");
+	fails_eq(fx, "{\"cmd\": \"node drain\", \"node\": 5}",
+		 "node drain: node: expected a node name (got 5)");
+	fails_eq(fx, "{\"cmd\": \"node drain\"}",
+		 "node drain: node: expected a node name (got nothing)");
+	fails(fx, "{\"cmd\": \"service del\", \"service\": [\"web\"]}",
+	      "service del: service: expected a service name (got an array)");
+	fails(fx, "{\"cmd\": \"node up\", \"node\": \"\"}", "node up: node: expected a node name");
+	/* control bytes never come back raw */
+	fails(fx, "{\"cmd\": \"a\\u0001b\"}", "unknown command \"a?b\"");
+	snap_same(fx, &s);
+	snap_free(&s);
+}
+
+/* ---- service show / add / del ---- */
+
+static void
+test_service_show(void **state)
+{
+	struct fx *fx = *state;
+	json_t *r, *svc, *n;
+
+	fx->ws[0].svc[svc_id(fx, "web")].pkts = 5;
+	fx->ws[1].svc[svc_id(fx, "web")].pkts = 7;
+	fx->ws[1].svc[svc_id(fx, "web")].bytes = 700;
+	r = ok(fx, "{\"cmd\": \"service show\"}");
+	assert_int_equal(json_array_size(json_object_get(r, "services")), 3);
+	json_decref(r);
+
+	r = ok(fx, "{\"cmd\": \"service show\", \"service\": \"web\"}");
+	assert_int_equal(json_array_size(json_object_get(r, "services")), 1);
+	svc = json_array_get(json_object_get(r, "services"), 0);
+	assert_string_equal(json_string_value(json_object_get(svc, "name")), "web");
+	assert_string_equal(json_string_value(json_object_get(svc, "vip")), "198.51.100.10");
+	assert_string_equal(json_string_value(json_object_get(svc, "policy")), "weighted");
+	assert_string_equal(json_string_value(json_array_get(json_object_get(svc, "ports"), 1)),
+			    "443/tcp");
+	assert_int_equal(json_integer_value(json_object_get(svc, "pdt_size")), 1024);
+	assert_int_equal(json_integer_value(json_object_get(svc, "active_nodes")), 2);
+	assert_int_equal(json_integer_value(json_object_get(svc, "packets")), 12);
+	assert_int_equal(json_integer_value(json_object_get(svc, "bytes")), 700);
+	n = json_array_get(json_object_get(svc, "nodes"), 0);
+	assert_string_equal(json_string_value(json_object_get(n, "name")), "node1");
+	assert_int_equal(json_integer_value(json_object_get(n, "weight")), 3);
+	assert_int_equal(json_integer_value(json_object_get(n, "entries")), 768);
+	assert_true(json_is_true(json_object_get(n, "up")));
+	json_decref(r);
+
+	r = ok(fx, "{\"cmd\": \"service show\", \"service\": \"ftp\"}");
+	svc = json_array_get(json_object_get(r, "services"), 0);
+	assert_string_equal(json_string_value(json_array_get(json_object_get(svc, "protocols"), 0)),
+			    "tcp");
+	assert_null(json_object_get(svc, "ports"));
+	json_decref(r);
+
+	fails_eq(fx, "{\"cmd\": \"service show\", \"service\": \"nope\"}",
+		 "service show: no service \"nope\" (expected one of: web, dns, ftp)");
+}
+
+static void
+test_service_add(void **state)
+{
+	struct fx *fx = *state;
+	struct cnm_decision d;
+	struct snap s;
+	json_t *r;
+	int id;
+
+	/* errors first: the parser's rules and messages, nothing changes */
+	snap_take(fx, &s);
+	fails_eq(fx, "{\"cmd\": \"service add\"}",
+		 "service add: service: expected an object like one entry of \"services\" in the configuration file (got nothing)");
+	fails_eq(fx, "{\"cmd\": \"service add\", \"service\": {\"name\": \"api\", \"vip\": \"198.51.100.30\", \"ports\": [\"8080/tcp\"], \"policy\": \"weighted\", \"nodes\": {\"node9\": 1}}}",
+		 "service add: service.nodes.node9: the name of a node in \"nodes\" (got \"node9\")");
+	fails(fx, "{\"cmd\": \"service add\", \"service\": {\"name\": \"api\", \"vip\": \"198.51.100.10\", \"ports\": [\"8080/tcp\", \"443/tcp\"], \"policy\": \"weighted\", \"nodes\": {\"node1\": 1}}}",
+	      "service add: service.ports[1]:");
+	fails(fx, "{\"cmd\": \"service add\", \"service\": {\"name\": \"web\", \"vip\": \"198.51.100.30\", \"ports\": [\"80/tcp\"], \"policy\": \"weighted\", \"nodes\": {\"node1\": 1}}}",
+	      "service add: service.name:");
+	fails(fx, "{\"cmd\": \"service add\", \"service\": {\"name\": \"api\", \"vip\": \"198.51.100.300\", \"ports\": [\"80/tcp\"], \"policy\": \"weighted\", \"nodes\": {\"node1\": 1}}}",
+	      "service add: service.vip:");
+	fails(fx, "{\"cmd\": \"service add\", \"service\": {\"name\": \"api\", \"vip\": \"198.51.100.30\", \"ports\": [\"80/tcp\"], \"policy\": \"weighted\", \"nodes\": {\"node1\": \"x\"}}}",
+	      "service add: service.nodes.node1:");
+	fails(fx, "{\"cmd\": \"service add\", \"service\": {\"name\": \"api\", \"vip\": \"198.51.100.30\", \"ports\": [\"80/tcp\"], \"policy\": \"weighted\", \"nodes\": {\"node1\": 1}, \"color\": 1}}",
+	      "service add: service.color:");
+	snap_same(fx, &s);
+	snap_free(&s);
+
+	/* not scalable before */
+	d = decide(fx, "198.51.100.30", IPPROTO_TCP, 8080, "203.0.113.7", 40000);
+	assert_int_equal(d.verdict, CNM_V_DEFAULT);
+
+	r = ok(fx, "{\"cmd\": \"service add\", \"service\": {\"name\": \"api\", \"vip\": \"198.51.100.30\", \"ports\": [\"8080/tcp\", \"8443/tcp\"], \"policy\": \"weighted\", \"nodes\": {\"node1\": 1, \"node2\": 2}}}");
+	assert_string_equal(list_of(r, "services_added"), "api");
+	assert_string_equal(list_of(r, "services_removed"), "");
+	json_decref(r);
+	id = svc_id(fx, "api");
+	assert_true(id >= 0);
+	d = decide(fx, "198.51.100.30", IPPROTO_TCP, 8080, "203.0.113.7", 40000);
+	assert_int_equal(d.verdict, CNM_V_FORWARD);
+	assert_int_equal(d.svc, id);
+	assert_true(d.node == node_id(fx, "node1") || d.node == node_id(fx, "node2"));
+	assert_int_equal(count(fx, "api", "node1"), 341);
+	assert_int_equal(count(fx, "api", "node2"), 683);
+	/* the running configuration has it: reload diffs against it */
+	assert_int_equal(fx->ctx.cfg->n_services, 4);
+	assert_true(cnm_config_service_index(fx->ctx.cfg, "api") >= 0);
+	assert_string_equal(fx->ctx.cfg->path, "test.json");
+
+	/* sticky-wild through the same door */
+	ok0(fx, "{\"cmd\": \"service add\", \"service\": {\"name\": \"any\", \"vip\": \"198.51.100.40\", \"protocols\": [\"tcp\", \"udp\"], \"policy\": \"sticky-wild\", \"nodes\": {\"node3\": 1}, \"pdt_size\": 64}}");
+	d = decide(fx, "198.51.100.40", IPPROTO_UDP, 9999, "203.0.113.7", 1);
+	assert_int_equal(d.verdict, CNM_V_FORWARD);
+	assert_int_equal(d.node, node_id(fx, "node3"));
+	assert_int_equal(pdt_of(fx, "any")->size, 64);
+	/* a second sticky-wild on the same (vip, proto) is refused */
+	fails(fx, "{\"cmd\": \"service add\", \"service\": {\"name\": \"any2\", \"vip\": \"198.51.100.40\", \"protocols\": [\"udp\"], \"policy\": \"sticky-wild\", \"nodes\": {\"node3\": 1}}}",
+	      "service add: service.protocols[0]:");
+}
+
+static void
+test_service_del(void **state)
+{
+	struct fx *fx = *state;
+	struct cnm_decision d;
+	json_t *r;
+
+	d = decide(fx, "198.51.100.10", IPPROTO_TCP, 80, "203.0.113.7", 40000);
+	assert_int_equal(d.verdict, CNM_V_FORWARD);
+	r = ok(fx, "{\"cmd\": \"service del\", \"service\": \"web\"}");
+	assert_string_equal(list_of(r, "services_removed"), "web");
+	json_decref(r);
+	assert_int_equal(svc_id(fx, "web"), -1);
+	d = decide(fx, "198.51.100.10", IPPROTO_TCP, 80, "203.0.113.7", 40000);
+	assert_int_equal(d.verdict, CNM_V_DEFAULT);
+	assert_int_equal(d.node, node_id(fx, "node3"));
+	d = decide(fx, "198.51.100.10", IPPROTO_TCP, 443, "203.0.113.7", 40000);
+	assert_int_equal(d.verdict, CNM_V_DEFAULT);
+	/* dns on the same VIP still scalable */
+	d = decide(fx, "198.51.100.10", IPPROTO_UDP, 53, "203.0.113.7", 40000);
+	assert_int_equal(d.verdict, CNM_V_FORWARD);
+	assert_int_equal(fx->ctx.cfg->n_services, 2);
+	assert_int_equal(cnm_config_service_index(fx->ctx.cfg, "web"), -1);
+
+	fails_eq(fx, "{\"cmd\": \"service del\", \"service\": \"web\"}",
+		 "service del: no service \"web\" (expected one of: dns, ftp)");
+	fails_eq(fx, "{\"cmd\": \"service del\"}",
+		 "service del: service: expected a service name (got nothing)");
+	/* and back, through service add */
+	ok0(fx, "{\"cmd\": \"service add\", \"service\": {\"name\": \"web\", \"vip\": \"198.51.100.10\", \"ports\": [\"80/tcp\"], \"policy\": \"weighted\", \"nodes\": {\"node1\": 1}}}");
+	d = decide(fx, "198.51.100.10", IPPROTO_TCP, 80, "203.0.113.7", 40000);
+	assert_int_equal(d.verdict, CNM_V_FORWARD);
+	assert_int_equal(d.node, node_id(fx, "node1"));
+}
+
+/* ---- nodes ---- */
+
+static void
+test_node_add(void **state)
+{
+	struct fx *fx = *state;
+	struct snap s;
+	json_t *r;
+	int id;
+
+	snap_take(fx, &s);
+	fails(fx, "{\"cmd\": \"node add\", \"node\": {\"name\": \"node4\", \"ip\": \"192.0.2.11\"}}",
+	      "node add: node.ip:");
+	fails(fx, "{\"cmd\": \"node add\", \"node\": {\"name\": \"node1\", \"ip\": \"192.0.2.14\"}}",
+	      "node add: node.name:");
+	fails(fx, "{\"cmd\": \"node add\", \"node\": {\"name\": \"node4\", \"ip\": \"192.0.2.14\", \"mac\": \"01:00:00:00:00:01\"}}",
+	      "node add: node.mac:");
+	fails_eq(fx, "{\"cmd\": \"node add\", \"node\": \"node4\"}",
+		 "node add: node: expected an object like one entry of \"nodes\" in the configuration file (got \"node4\")");
+	fails_eq(fx, "{\"cmd\": \"node add\", \"node\": {\"name\": \"node4\", \"ip\": \"192.0.2.14\"}, \"services\": {\"mail\": 1}}",
+		 "node add: services.mail: no service \"mail\" (expected one of: web, dns, ftp)");
+	fails_eq(fx, "{\"cmd\": \"node add\", \"node\": {\"name\": \"node4\", \"ip\": \"192.0.2.14\"}, \"services\": {\"web\": \"x\"}}",
+		 "node add: services.web: expected an integer 0..65535 (got \"x\")");
+	fails(fx, "{\"cmd\": \"node add\", \"node\": {\"name\": \"node4\", \"ip\": \"192.0.2.14\"}, \"services\": [1]}",
+	      "node add: services: expected an object of service name to weight (got an array)");
+	snap_same(fx, &s);
+
+	r = ok(fx, "{\"cmd\": \"node add\", \"node\": {\"name\": \"node4\", \"ip\": \"192.0.2.14\", \"mac\": \"02:00:c0:00:02:0e\"}, \"services\": {\"web\": 4}}");
+	assert_string_equal(list_of(r, "nodes_added"), "node4");
+	assert_int_equal(weights_changed(r), 1);
+	json_decref(r);
+	id = node_id(fx, "node4");
+	assert_true(id >= 0);
+	assert_true(fx->ctx.lb->node[id].up);
+	assert_int_equal(weight(fx, "web", "node4"), 4);
+	/* 3:1:4 of 1024 = 384:128:512, and only node4's share moved */
+	assert_int_equal(count(fx, "web", "node4"), 512);
+	assert_int_equal(count(fx, "web", "node1"), 384);
+	assert_int_equal(cnm_pdt_moved(snap_pdt(&s, "web"), pdt_of(fx, "web")), 512);
+	assert_memory_equal(pdt_of(fx, "dns"), snap_pdt(&s, "dns"), sizeof(struct cnm_pdt) + 2048);
+	assert_int_equal(fx->ctx.cfg->n_nodes, 4);
+	snap_free(&s);
+
+	/* without a MAC: configured but down until ARP resolves it */
+	ok0(fx, "{\"cmd\": \"node add\", \"node\": {\"name\": \"node5\", \"ip\": \"2001:db8::5\"}, \"services\": {\"dns\": \"2\"}}");
+	id = node_id(fx, "node5");
+	assert_false(fx->ctx.lb->node[id].up);
+	assert_int_equal(weight(fx, "dns", "node5"), 2);
+	assert_int_equal(count(fx, "dns", "node5"), 0);
+	fails_eq(fx, "{\"cmd\": \"node up\", \"node\": \"node5\"}",
+		 "node up: node \"node5\" has no MAC address yet (configure \"mac\" or wait for ARP)");
+}
+
+static void
+test_node_del(void **state)
+{
+	struct fx *fx = *state;
+	json_t *r;
+
+	fails_eq(fx, "{\"cmd\": \"node del\", \"node\": \"node3\"}",
+		 "node del: node \"node3\" is the default_node: make another node the default (reload) first");
+	fails_eq(fx, "{\"cmd\": \"node del\", \"node\": \"node9\"}",
+		 "node del: no node \"node9\" (expected one of: node1, node2, node3)");
+	r = ok(fx, "{\"cmd\": \"node del\", \"node\": \"node2\"}");
+	assert_string_equal(list_of(r, "nodes_removed"), "node2");
+	json_decref(r);
+	assert_int_equal(node_id(fx, "node2"), -1);
+	assert_int_equal(count(fx, "web", "node1"), 1024);
+	assert_int_equal(count(fx, "dns", "node1") + count(fx, "dns", "node3"), 1024);
+	assert_int_equal(fx->ctx.cfg->n_nodes, 2);
+	assert_int_equal(fx->ctx.cfg->services[0].n_members, 1);
+	/* node1 is now all web and ftp have */
+	fails_eq(fx, "{\"cmd\": \"node del\", \"node\": \"node1\"}",
+		 "node del: node \"node1\" is the only node of service \"web\": delete the service or give it another node first");
+	/* the default node is still the right one after ids moved */
+	assert_int_equal(fx->ctx.lb->default_node, node_id(fx, "node3"));
+}
+
+static void
+test_node_up_down(void **state)
+{
+	struct fx *fx = *state;
+	static const char *const svcs[] = { "web", "dns", "ftp" };
+	json_t *r;
+	unsigned int i;
+	int id = node_id(fx, "node1");
+
+	r = ok(fx, "{\"cmd\": \"node down\", \"node\": \"node1\"}");
+	assert_string_equal(json_string_value(json_object_get(r, "node")), "node1");
+	assert_true(json_is_false(json_object_get(r, "up")));
+	json_decref(r);
+	assert_false(fx->ctx.lb->node[id].up);
+	for (i = 0; i < DIM(svcs); i++)
+		assert_int_equal(count(fx, svcs[i], "node1"), 0);
+	/* configured weights stay: down is the instance list, not the configuration */
+	assert_int_equal(weight(fx, "web", "node1"), 3);
+	assert_int_equal(count(fx, "web", "node2"), 1024);
+	ok0(fx, "{\"cmd\": \"node down\", \"node\": \"node1\"}"); /* idempotent */
+	ok0(fx, "{\"cmd\": \"node up\", \"node\": \"node1\"}");
+	assert_true(fx->ctx.lb->node[id].up);
+	assert_int_equal(count(fx, "web", "node1"), 768);
+	assert_int_equal(count(fx, "dns", "node1"), 342);
+	assert_int_equal(count(fx, "ftp", "node1"), 512);
+	fails_eq(fx, "{\"cmd\": \"node down\", \"node\": \"node9\"}",
+		 "node down: no node \"node9\" (expected one of: node1, node2, node3)");
+}
+
+static void
+test_node_drain(void **state)
+{
+	struct fx *fx = *state;
+	struct snap s;
+	json_t *r;
+
+	fails_eq(fx, "{\"cmd\": \"node drain\", \"node\": \"node9\"}",
+		 "node drain: no node \"node9\" (expected one of: node1, node2, node3)");
+	fails_eq(fx, "{\"cmd\": \"node drain\", \"node\": \"node3\", \"service\": \"web\"}",
+		 "node drain: node \"node3\" is not a node of service \"web\" (its nodes: node1, node2)");
+	fails_eq(fx, "{\"cmd\": \"node drain\", \"node\": \"node3\", \"service\": \"mail\"}",
+		 "node drain: no service \"mail\" (expected one of: web, dns, ftp)");
+
+	/* one group */
+	snap_take(fx, &s);
+	r = ok(fx, "{\"cmd\": \"node drain\", \"node\": \"node2\", \"service\": \"web\"}");
+	assert_int_equal(weights_changed(r), 1);
+	json_decref(r);
+	assert_int_equal(weight(fx, "web", "node2"), 0);
+	assert_int_equal(count(fx, "web", "node2"), 0);
+	assert_int_equal(count(fx, "web", "node1"), 1024);
+	assert_int_equal(cnm_pdt_moved(snap_pdt(&s, "web"), pdt_of(fx, "web")), 256);
+	assert_int_equal(weight(fx, "dns", "node2"), 1);
+	assert_memory_equal(pdt_of(fx, "dns"), snap_pdt(&s, "dns"), sizeof(struct cnm_pdt) + 2048);
+	snap_free(&s);
+
+	/* every group */
+	r = ok(fx, "{\"cmd\": \"node drain\", \"node\": \"node1\"}");
+	assert_int_equal(weights_changed(r), 3);
+	json_decref(r);
+	assert_int_equal(weight(fx, "web", "node1"), 0);
+	assert_int_equal(weight(fx, "dns", "node1"), 0);
+	assert_int_equal(weight(fx, "ftp", "node1"), 0);
+	assert_int_equal(count(fx, "dns", "node1"), 0);
+	assert_int_equal(count(fx, "ftp", "node1"), 0);
+	/* web has no weight left: no active node */
+	assert_int_equal(pdt_of(fx, "web")->n_active, 0);
+	/* the node itself stays up (its tracked connections stay) */
+	assert_true(fx->ctx.lb->node[node_id(fx, "node1")].up);
+	/* the running configuration says 0 */
+	assert_int_equal(fx->ctx.cfg->services[0].members[0].weight, 0);
+}
+
+static void
+test_node_weight(void **state)
+{
+	struct fx *fx = *state;
+	struct snap s;
+	json_t *r;
+
+	fails_eq(fx, "{\"cmd\": \"node weight\", \"node\": \"node2\", \"service\": \"web\", \"weight\": \"x\"}",
+		 "node weight: weight: expected an integer 0..65535 (got \"x\")");
+	fails_eq(fx, "{\"cmd\": \"node weight\", \"node\": \"node2\", \"service\": \"web\", \"weight\": 70000}",
+		 "node weight: weight: expected an integer 0..65535 (got 70000)");
+	fails_eq(fx, "{\"cmd\": \"node weight\", \"node\": \"node2\", \"service\": \"web\", \"weight\": -1}",
+		 "node weight: weight: expected an integer 0..65535 (got -1)");
+	fails(fx, "{\"cmd\": \"node weight\", \"node\": \"node2\", \"service\": \"web\", \"weight\": 1.5}",
+	      "(got 1.5)");
+	fails(fx, "{\"cmd\": \"node weight\", \"node\": \"node2\", \"service\": \"web\", \"weight\": \" 1\"}",
+	      "expected an integer");
+	fails_eq(fx, "{\"cmd\": \"node weight\", \"node\": \"node2\", \"service\": \"web\"}",
+		 "node weight: weight: expected an integer 0..65535 (got nothing)");
+
+	snap_take(fx, &s);
+	/* 3:1 -> 3:3, 768:256 -> 512:512: 256 entries move, no more */
+	r = ok(fx, "{\"cmd\": \"node weight\", \"node\": \"node2\", \"service\": \"web\", \"weight\": \"3\"}");
+	assert_int_equal(weights_changed(r), 1);
+	json_decref(r);
+	assert_int_equal(count(fx, "web", "node2"), 512);
+	assert_int_equal(cnm_pdt_moved(snap_pdt(&s, "web"), pdt_of(fx, "web")), 256);
+	snap_free(&s);
+	/* the same weight again: nothing */
+	r = ok(fx, "{\"cmd\": \"node weight\", \"node\": \"node2\", \"service\": \"web\", \"weight\": 3}");
+	assert_int_equal(weights_changed(r), 0);
+	json_decref(r);
+	/* a node that is not a member joins */
+	ok0(fx, "{\"cmd\": \"node weight\", \"node\": \"node3\", \"service\": \"web\", \"weight\": 2}");
+	assert_int_equal(weight(fx, "web", "node3"), 2);
+	assert_int_equal(count(fx, "web", "node3"), 256);
+	assert_int_equal(fx->ctx.cfg->services[0].n_members, 3);
+}
+
+static void
+test_node_show(void **state)
+{
+	struct fx *fx = *state;
+	json_t *r, *n;
+
+	fx->ws[0].node[node_id(fx, "node2")].pkts = 3;
+	r = ok(fx, "{\"cmd\": \"node show\"}");
+	assert_int_equal(json_array_size(json_object_get(r, "nodes")), 3);
+	json_decref(r);
+	r = ok(fx, "{\"cmd\": \"node show\", \"node\": \"node2\"}");
+	n = json_array_get(json_object_get(r, "nodes"), 0);
+	assert_string_equal(json_string_value(json_object_get(n, "ip")), "192.0.2.12");
+	assert_string_equal(json_string_value(json_object_get(n, "mac")), "02:00:c0:00:02:0c");
+	assert_true(json_is_true(json_object_get(n, "up")));
+	assert_true(json_is_false(json_object_get(n, "default")));
+	assert_int_equal(json_integer_value(json_object_get(n, "packets")), 3);
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(
+		json_object_get(n, "services"), "web"), "entries")), 256);
+	assert_null(json_object_get(json_object_get(n, "services"), "nope"));
+	json_decref(r);
+	r = ok(fx, "{\"cmd\": \"node show\", \"node\": \"node3\"}");
+	n = json_array_get(json_object_get(r, "nodes"), 0);
+	assert_true(json_is_true(json_object_get(n, "default")));
+	assert_int_equal(json_object_size(json_object_get(n, "services")), 1);
+	json_decref(r);
+	fails(fx, "{\"cmd\": \"node show\", \"node\": \"x\"}", "node show: no node \"x\"");
+}
+
+static void
+test_pdt_show(void **state)
+{
+	struct fx *fx = *state;
+	const struct cnm_pdt *p = pdt_of(fx, "web");
+	json_t *r, *e;
+	size_t i;
+
+	r = ok(fx, "{\"cmd\": \"pdt show\", \"service\": \"web\"}");
+	assert_int_equal(json_integer_value(json_object_get(r, "size")), 1024);
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(r, "nodes"), "node1")), 768);
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(r, "nodes"), "node2")), 256);
+	assert_int_equal(json_array_size(json_object_get(r, "entries")), 64);
+	json_array_foreach(json_object_get(r, "entries"), i, e)
+		assert_int_equal(node_id(fx, json_string_value(e)), p->entries[i]);
+	json_decref(r);
+	r = ok(fx, "{\"cmd\": \"pdt show\", \"service\": \"web\", \"offset\": 1000, \"count\": 100}");
+	assert_int_equal(json_integer_value(json_object_get(r, "offset")), 1000);
+	assert_int_equal(json_array_size(json_object_get(r, "entries")), 24);
+	json_array_foreach(json_object_get(r, "entries"), i, e)
+		assert_int_equal(node_id(fx, json_string_value(e)), p->entries[1000 + i]);
+	json_decref(r);
+	fails_eq(fx, "{\"cmd\": \"pdt show\", \"service\": \"web\", \"offset\": 1024}",
+		 "pdt show: offset: expected an integer 0..1023 (got 1024)");
+	fails_eq(fx, "{\"cmd\": \"pdt show\"}",
+		 "pdt show: service: expected a service name (got nothing)");
+	fails(fx, "{\"cmd\": \"pdt show\", \"service\": \"nope\"}", "pdt show: no service \"nope\"");
+	/* an empty group shows no node */
+	ok0(fx, "{\"cmd\": \"node drain\", \"node\": \"node1\", \"service\": \"web\"}");
+	ok0(fx, "{\"cmd\": \"node drain\", \"node\": \"node2\", \"service\": \"web\"}");
+	r = ok(fx, "{\"cmd\": \"pdt show\", \"service\": \"web\", \"count\": 1}");
+	assert_true(json_is_null(json_array_get(json_object_get(r, "entries"), 0)));
+	assert_int_equal(json_integer_value(json_object_get(r, "active_nodes")), 0);
+	json_decref(r);
+}
+
+/* ---- conns ---- */
+
+static int32_t dump_svc, dump_node;
+static uint32_t dump_max;
+
+static uint64_t
+fake_count(void *arg)
+{
+	return (uint64_t)(uintptr_t)arg;
+}
+
+static int
+fake_dump(void *arg, json_t *arr, uint32_t max, int32_t svc, int32_t node)
+{
+	(void)arg;
+	dump_svc = svc;
+	dump_node = node;
+	dump_max = max;
+	json_array_append_new(arr, json_pack("{s:s,s:s,s:s,s:s,s:s,s:i}",
+		"client", "203.0.113.7:40000", "vip", "198.51.100.10:80", "node", "node1",
+		"service", "web", "state", "established", "expires_ms", 1000));
+	return 1;
+}
+
+static int
+fake_dump_fail(void *arg, json_t *arr, uint32_t max, int32_t svc, int32_t node)
+{
+	(void)arg;
+	(void)arr;
+	(void)max;
+	(void)svc;
+	(void)node;
+	return -ENOMEM;
+}
+
+static void
+test_conns(void **state)
+{
+	struct fx *fx = *state;
+	json_t *r;
+
+	fails_eq(fx, "{\"cmd\": \"conns count\"}",
+		 "conns count: this cnmux keeps no connection list");
+	fails_eq(fx, "{\"cmd\": \"conns show\"}", "conns show: this cnmux keeps no connection list");
+	fx->ctx.conns_count = fake_count;
+	fx->ctx.conns_dump = fake_dump;
+	fx->ctx.conns_arg = (void *)(uintptr_t)42;
+	r = ok(fx, "{\"cmd\": \"conns count\"}");
+	assert_int_equal(json_integer_value(json_object_get(r, "count")), 42);
+	json_decref(r);
+	r = ok(fx, "{\"cmd\": \"conns show\"}");
+	assert_int_equal(json_integer_value(json_object_get(r, "count")), 1);
+	assert_int_equal(json_array_size(json_object_get(r, "conns")), 1);
+	assert_int_equal(dump_svc, -1);
+	assert_int_equal(dump_node, -1);
+	assert_int_equal(dump_max, 100);
+	json_decref(r);
+	ok0(fx, "{\"cmd\": \"conns show\", \"service\": \"dns\", \"node\": \"node2\", \"max\": 10000}");
+	assert_int_equal(dump_svc, svc_id(fx, "dns"));
+	assert_int_equal(dump_node, node_id(fx, "node2"));
+	assert_int_equal(dump_max, 10000);
+	fails_eq(fx, "{\"cmd\": \"conns show\", \"max\": 10001}",
+		 "conns show: max: expected an integer 1..10000 (got 10001)");
+	fails_eq(fx, "{\"cmd\": \"conns show\", \"max\": 0}",
+		 "conns show: max: expected an integer 1..10000 (got 0)");
+	fails(fx, "{\"cmd\": \"conns show\", \"node\": \"node9\"}", "conns show: no node \"node9\"");
+	fx->ctx.conns_dump = fake_dump_fail;
+	fails(fx, "{\"cmd\": \"conns show\"}", "conns show: cannot list the connections");
+}
+
+static void
+test_stats(void **state)
+{
+	struct fx *fx = *state;
+	json_t *r;
+
+	fx->ws[0].rx = 10;
+	fx->ws[1].rx = 5;
+	fx->ws[0].forwarded = 9;
+	fx->ws[1].dropped = 6;
+	fx->ws[1].drop[CNM_DROP_NO_SERVICE] = 4;
+	fx->ws[0].drop[CNM_DROP_NO_SERVICE] = 2;
+	fx->ws[0].svc[svc_id(fx, "dns")].pkts = 8;
+	fx->ws[1].node[node_id(fx, "node3")].bytes = 1500;
+	r = ok(fx, "{\"cmd\": \"stats\"}");
+	assert_int_equal(json_integer_value(json_object_get(r, "rx")), 15);
+	assert_int_equal(json_integer_value(json_object_get(r, "forwarded")), 9);
+	assert_int_equal(json_integer_value(json_object_get(r, "dropped")), 6);
+	assert_int_equal(json_integer_value(json_object_get(r, "workers")), 2);
+	assert_int_equal(json_object_size(json_object_get(r, "drops")), CNM_DROP_MAX - 1);
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(r, "drops"),
+							    "no_service")), 6);
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(r, "drops"), "runt")), 0);
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(
+		json_object_get(r, "services"), "dns"), "packets")), 8);
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(
+		json_object_get(r, "nodes"), "node3"), "bytes")), 1500);
+	json_decref(r);
+	/* no workers: zeros, not a crash */
+	fx->ctx.n_workers = 0;
+	r = ok(fx, "{\"cmd\": \"stats\"}");
+	assert_int_equal(json_integer_value(json_object_get(r, "rx")), 0);
+	json_decref(r);
+}
+
+/* ---- reload ---- */
+
+static char *
+file_in(struct fx *fx, const char *name, const char *text)
+{
+	char *path;
+
+	assert_true(asprintf(&path, "%s/%s", fx->dir, name) > 0);
+	write_file(path, text);
+	return path;
+}
+
+static void
+test_reload_same(void **state)
+{
+	struct fx *fx = *state;
+	struct snap s;
+	json_t *r;
+
+	snap_take(fx, &s);
+	r = ok(fx, "{\"cmd\": \"reload\"}");
+	assert_string_equal(json_string_value(json_object_get(r, "file")), fx->ctx.config_path);
+	assert_empty_changes(r);
+	json_decref(r);
+	snap_same(fx, &s);
+	assert_string_equal(fx->ctx.cfg->path, fx->ctx.config_path);
+	/* and again, with the API */
+	{
+		char err[CNM_ERR_MAX];
+		json_t *sum = NULL;
+
+		assert_int_equal(cnm_control_reload(&fx->ctx, NULL, err, sizeof(err), &sum), 0);
+		assert_non_null(sum);
+		assert_int_equal(json_integer_value(json_object_get(sum, "weights_changed")), 0);
+		assert_int_equal(json_array_size(json_object_get(sum, "services_changed")), 0);
+		json_decref(sum);
+	}
+	snap_same(fx, &s);
+	snap_free(&s);
+}
+
+static void
+test_reload_weight(void **state)
+{
+	static const char text[] =
+		CFG_HEAD CFG_NODES
+		"  \"services\": [\n" SVC_WEB("2", "1") ",\n" SVC_DNS ",\n" SVC_FTP "\n  ]\n}\n";
+	struct fx *fx = *state;
+	char *path = file_in(fx, "w.json", text);
+	char req[512];
+	struct snap s;
+	json_t *r;
+
+	snap_take(fx, &s);
+	snprintf(req, sizeof(req), "{\"cmd\": \"reload\", \"path\": \"%s\"}", path);
+	r = ok(fx, req);
+	assert_int_equal(weights_changed(r), 1);
+	assert_string_equal(list_of(r, "services_changed"), "");
+	assert_string_equal(list_of(r, "nodes_changed"), "");
+	json_decref(r);
+	/* 3:1 -> 2:1 is 768:256 -> 683:341: 85 entries move, exactly */
+	assert_int_equal(count(fx, "web", "node1"), 683);
+	assert_int_equal(cnm_pdt_moved(snap_pdt(&s, "web"), pdt_of(fx, "web")), 85);
+	assert_memory_equal(pdt_of(fx, "dns"), snap_pdt(&s, "dns"), sizeof(struct cnm_pdt) + 2048);
+	assert_memory_equal(pdt_of(fx, "ftp"), snap_pdt(&s, "ftp"), sizeof(struct cnm_pdt) + 2048);
+	/* the file is now the running configuration, and the one reload reads */
+	assert_string_equal(fx->ctx.config_path, path);
+	assert_string_equal(fx->ctx.cfg->path, path);
+	assert_int_equal(fx->ctx.cfg->services[0].members[0].weight, 2);
+	r = ok(fx, "{\"cmd\": \"reload\"}");
+	assert_empty_changes(r);
+	json_decref(r);
+	snap_free(&s);
+	free(path);
+}
+
+static void
+test_reload_add_remove(void **state)
+{
+	static const char text[] =
+		CFG_HEAD
+		"  \"nodes\": [\n"
+		"    { \"name\": \"node1\", \"ip\": \"192.0.2.11\", \"mac\": \"02:00:c0:00:02:0b\" },\n"
+		"    { \"name\": \"node4\", \"ip\": \"192.0.2.14\", \"mac\": \"02:00:c0:00:02:0e\" },\n"
+		"    { \"name\": \"node2\", \"ip\": \"192.0.2.12\", \"mac\": \"02:00:c0:00:02:0c\" }\n"
+		"  ],\n"
+		"  \"default_node\": \"node4\",\n"
+		"  \"services\": [\n"
+		"    { \"name\": \"mail\", \"vip\": \"198.51.100.30\", \"ports\": [\"25/tcp\"],\n"
+		"      \"policy\": \"sticky\", \"nodes\": { \"node4\": 1 } },\n"
+		SVC_WEB("3", "1") ",\n"
+		"    { \"name\": \"dns\", \"vip\": \"198.51.100.10\", \"ports\": [\"53/udp\"],\n"
+		"      \"policy\": \"sticky\", \"nodes\": { \"node1\": 1, \"node2\": 1, \"node4\": 1 } }\n"
+		"  ]\n}\n";
+	struct fx *fx = *state;
+	char *path = file_in(fx, "cnmux.json", text);
+	struct cnm_decision d;
+	struct snap s;
+	json_t *r;
+
+	snap_take(fx, &s);
+	r = ok(fx, "{\"cmd\": \"reload\"}");
+	assert_string_equal(list_of(r, "nodes_added"), "node4");
+	assert_string_equal(list_of(r, "nodes_removed"), "node3");
+	assert_string_equal(list_of(r, "nodes_changed"), "");
+	assert_string_equal(list_of(r, "services_added"), "mail");
+	assert_string_equal(list_of(r, "services_removed"), "ftp");
+	assert_string_equal(list_of(r, "services_changed"), "");
+	assert_int_equal(weights_changed(r), 2); /* dns: node4 in, node3 out */
+	json_decref(r);
+	assert_int_equal(node_id(fx, "node3"), -1);
+	assert_int_equal(svc_id(fx, "ftp"), -1);
+	assert_int_equal(fx->ctx.lb->default_node, node_id(fx, "node4"));
+	d = decide(fx, "198.51.100.30", IPPROTO_TCP, 25, "203.0.113.9", 1234);
+	assert_int_equal(d.verdict, CNM_V_FORWARD);
+	assert_int_equal(d.node, node_id(fx, "node4"));
+	d = decide(fx, "198.51.100.20", IPPROTO_TCP, 21, "203.0.113.9", 1234);
+	assert_int_equal(d.verdict, CNM_V_DEFAULT);
+	assert_int_equal(d.node, node_id(fx, "node4"));
+	/* web untouched; dns moved only node3's entries */
+	assert_memory_equal(pdt_of(fx, "web"), snap_pdt(&s, "web"), sizeof(struct cnm_pdt) + 2048);
+	assert_int_equal(cnm_pdt_moved(snap_pdt(&s, "dns"), pdt_of(fx, "dns")), 341);
+	assert_int_equal(fx->ctx.cfg->n_services, 3);
+	snap_free(&s);
+
+	/* and the original back */
+	write_file(path, cfg_base);
+	r = ok(fx, "{\"cmd\": \"reload\"}");
+	assert_string_equal(list_of(r, "nodes_added"), "node3");
+	assert_string_equal(list_of(r, "nodes_removed"), "node4");
+	assert_string_equal(list_of(r, "services_added"), "ftp");
+	assert_string_equal(list_of(r, "services_removed"), "mail");
+	json_decref(r);
+	assert_int_equal(fx->ctx.lb->default_node, node_id(fx, "node3"));
+	free(path);
+}
+
+static void
+test_reload_changed(void **state)
+{
+	/* web's VIP moves, node2's MAC and node3's IP change */
+	static const char text[] =
+		CFG_HEAD
+		"  \"nodes\": [\n"
+		"    { \"name\": \"node1\", \"ip\": \"192.0.2.11\", \"mac\": \"02:00:c0:00:02:0b\" },\n"
+		"    { \"name\": \"node2\", \"ip\": \"192.0.2.12\", \"mac\": \"02:00:c0:00:02:aa\" },\n"
+		"    { \"name\": \"node3\", \"ip\": \"192.0.2.33\", \"mac\": \"02:00:c0:00:02:0d\" }\n"
+		"  ],\n"
+		"  \"default_node\": \"node3\",\n"
+		"  \"services\": [\n"
+		"    { \"name\": \"web\", \"vip\": \"198.51.100.11\", \"ports\": [\"80/tcp\", \"443/tcp\"],\n"
+		"      \"policy\": \"weighted\", \"nodes\": { \"node1\": 3, \"node2\": 1 } },\n"
+		SVC_DNS ",\n" SVC_FTP "\n  ]\n}\n";
+	struct fx *fx = *state;
+	char *path = file_in(fx, "cnmux.json", text);
+	struct cnm_decision d;
+	uint8_t mac[8] = { 0 };
+	json_t *r;
+	int id;
+
+	r = ok(fx, "{\"cmd\": \"reload\"}");
+	assert_string_equal(list_of(r, "services_changed"), "web");
+	assert_string_equal(list_of(r, "nodes_changed"), "node2,node3");
+	assert_string_equal(list_of(r, "services_added"), "");
+	json_decref(r);
+	d = decide(fx, "198.51.100.10", IPPROTO_TCP, 80, "203.0.113.9", 1234);
+	assert_int_equal(d.verdict, CNM_V_DEFAULT);
+	d = decide(fx, "198.51.100.11", IPPROTO_TCP, 80, "203.0.113.9", 1234);
+	assert_int_equal(d.verdict, CNM_V_FORWARD);
+	id = node_id(fx, "node2");
+	memcpy(mac, &fx->ctx.lb->node[id].mac, 6);
+	assert_int_equal(mac[5], 0xaa);
+	/* node3 came back at its new address, in dns, and as the default */
+	id = node_id(fx, "node3");
+	assert_int_equal(fx->ctx.lb->node_cfg[id].ip.bytes[3], 33);
+	assert_int_equal(weight(fx, "dns", "node3"), 1);
+	assert_int_equal(count(fx, "dns", "node3"), 341);
+	assert_int_equal(fx->ctx.lb->default_node, id);
+	r = ok(fx, "{\"cmd\": \"reload\"}");
+	assert_empty_changes(r);
+	json_decref(r);
+	free(path);
+}
+
+/* A MAC taken out of the file: down until ARP; put back: up again. */
+static void
+test_reload_mac(void **state)
+{
+	static const char text[] =
+		CFG_HEAD
+		"  \"nodes\": [\n"
+		"    { \"name\": \"node1\", \"ip\": \"192.0.2.11\" },\n"
+		"    { \"name\": \"node2\", \"ip\": \"192.0.2.12\", \"mac\": \"02:00:c0:00:02:0c\" },\n"
+		"    { \"name\": \"node3\", \"ip\": \"192.0.2.13\", \"mac\": \"02:00:c0:00:02:0d\" }\n"
+		"  ],\n"
+		"  \"default_node\": \"node3\",\n"
+		"  \"services\": [\n" SVC_WEB("3", "1") ",\n" SVC_DNS ",\n" SVC_FTP "\n  ]\n}\n";
+	struct fx *fx = *state;
+	char *path = file_in(fx, "cnmux.json", text);
+	int id = node_id(fx, "node1");
+	json_t *r;
+
+	r = ok(fx, "{\"cmd\": \"reload\"}");
+	assert_string_equal(list_of(r, "nodes_changed"), "node1");
+	json_decref(r);
+	assert_false(fx->ctx.lb->node[id].up);
+	assert_int_equal(fx->ctx.lb->node[id].mac, 0);
+	assert_false(fx->ctx.lb->node_cfg[id].has_mac);
+	assert_int_equal(count(fx, "web", "node1"), 0);
+	write_file(path, cfg_base);
+	r = ok(fx, "{\"cmd\": \"reload\"}");
+	assert_string_equal(list_of(r, "nodes_changed"), "node1");
+	json_decref(r);
+	assert_true(fx->ctx.lb->node[id].up);
+	assert_int_equal(count(fx, "web", "node1"), 768);
+	free(path);
+}
+
+static void
+test_reload_pdt_size(void **state)
+{
+	static const char text[] =
+		CFG_HEAD CFG_NODES
+		"  \"services\": [\n" SVC_WEB("3", "1") ",\n"
+		"    { \"name\": \"dns\", \"vip\": \"198.51.100.10\", \"ports\": [\"53/udp\"],\n"
+		"      \"policy\": \"sticky\", \"nodes\": { \"node1\": 1, \"node2\": 1, \"node3\": 1 },\n"
+		"      \"pdt_size\": 64 },\n"
+		SVC_FTP "\n  ]\n}\n";
+	struct fx *fx = *state;
+	char *path = file_in(fx, "cnmux.json", text);
+	struct cnm_decision d;
+	int id = svc_id(fx, "dns");
+	json_t *r;
+
+	r = ok(fx, "{\"cmd\": \"reload\"}");
+	assert_string_equal(list_of(r, "services_changed"), "dns");
+	assert_string_equal(list_of(r, "services_added"), "");
+	json_decref(r);
+	/* resized in place: same id, never out of the tables */
+	assert_int_equal(svc_id(fx, "dns"), id);
+	assert_int_equal(pdt_of(fx, "dns")->size, 64);
+	assert_int_equal(count(fx, "dns", "node1") + count(fx, "dns", "node2") +
+			 count(fx, "dns", "node3"), 64);
+	d = decide(fx, "198.51.100.10", IPPROTO_UDP, 53, "203.0.113.9", 1234);
+	assert_int_equal(d.verdict, CNM_V_FORWARD);
+	r = ok(fx, "{\"cmd\": \"reload\"}");
+	assert_empty_changes(r);
+	json_decref(r);
+	free(path);
+}
+
+static void
+test_reload_broken(void **state)
+{
+	static const char syntax[] = "{ \"version\": 1,\n  \"ports\": {\n";
+	static const char unknown_node[] =
+		CFG_HEAD CFG_NODES
+		"  \"services\": [\n"
+		"    { \"name\": \"web\", \"vip\": \"198.51.100.10\", \"ports\": [\"80/tcp\"],\n"
+		"      \"policy\": \"weighted\", \"nodes\": { \"node9\": 1 } }\n  ]\n}\n";
+	static const char ports[] =
+		"{\n  \"ports\": { \"public\": \"net_pcap0\", \"private\": [\"net_pcap7\"] },\n"
+		"  \"pdt_size\": 1024,\n" CFG_NODES
+		"  \"services\": [\n" SVC_WEB("1", "1") "\n  ]\n}\n";
+	static const char key[] =
+		CFG_HEAD CFG_NODES "  \"hash_key\": 1,\n"
+		"  \"services\": [\n" SVC_WEB("1", "1") "\n  ]\n}\n";
+	struct fx *fx = *state;
+	struct cnm_config *before = fx->ctx.cfg;
+	char *path = file_in(fx, "cnmux.json", syntax);
+	char want[512], err[CNM_ERR_MAX];
+	struct snap s;
+
+	/* some run-time changes first: the state to keep is not the file's */
+	ok0(fx, "{\"cmd\": \"node weight\", \"node\": \"node2\", \"service\": \"web\", \"weight\": 5}");
+	before = fx->ctx.cfg;
+	snap_take(fx, &s);
+	snprintf(want, sizeof(want), "reload: %s: line 3 column 0", path);
+	fails(fx, "{\"cmd\": \"reload\"}", want);
+	snap_same(fx, &s);
+
+	write_file(path, unknown_node);
+	snprintf(want, sizeof(want),
+		 "reload: %s: services[0].nodes.node9: the name of a node in \"nodes\" (got \"node9\")",
+		 path);
+	fails_eq(fx, "{\"cmd\": \"reload\"}", want);
+	snap_same(fx, &s);
+
+	write_file(path, ports);
+	snprintf(want, sizeof(want), "reload: %s: ports.private: ", path);
+	fails(fx, "{\"cmd\": \"reload\"}", want);
+	fails(fx, "{\"cmd\": \"reload\"}", "ports cannot change at run time, restart cnmux");
+	snap_same(fx, &s);
+
+	write_file(path, key);
+	snprintf(want, sizeof(want), "reload: %s: hash_key: ", path);
+	fails(fx, "{\"cmd\": \"reload\"}", want);
+	snap_same(fx, &s);
+
+	snprintf(want, sizeof(want), "reload: %s/none.json: cannot read", fx->dir);
+	snprintf(err, sizeof(err), "{\"cmd\": \"reload\", \"path\": \"%s/none.json\"}", fx->dir);
+	fails(fx, err, want);
+	fails_eq(fx, "{\"cmd\": \"reload\", \"path\": 1}",
+		 "reload: path: expected a file name (got 1)");
+	snap_same(fx, &s);
+	/* the API says the same, and keeps the same state */
+	assert_int_equal(cnm_control_reload(&fx->ctx, NULL, err, sizeof(err), NULL), -EINVAL);
+	assert_non_null(strstr(err, "hash_key"));
+	assert_ptr_equal(fx->ctx.cfg, before);
+	assert_string_equal(fx->ctx.config_path + strlen(fx->dir), "/cnmux.json");
+	snap_same(fx, &s);
+	snap_free(&s);
+	free(path);
+}
+
+/* After changes through commands, a reload of the start-up file puts it all back. */
+static void
+test_reload_restores(void **state)
+{
+	struct fx *fx = *state;
+	struct snap s;
+	json_t *r;
+
+	snap_take(fx, &s);
+	ok0(fx, "{\"cmd\": \"node drain\", \"node\": \"node1\"}");
+	ok0(fx, "{\"cmd\": \"node weight\", \"node\": \"node3\", \"service\": \"web\", \"weight\": 9}");
+	ok0(fx, "{\"cmd\": \"service del\", \"service\": \"ftp\"}");
+	ok0(fx, "{\"cmd\": \"node add\", \"node\": {\"name\": \"node4\", \"ip\": \"192.0.2.14\", \"mac\": \"02:00:c0:00:02:0e\"}, \"services\": {\"dns\": 1}}");
+	r = ok(fx, "{\"cmd\": \"reload\"}");
+	assert_string_equal(list_of(r, "nodes_removed"), "node4");
+	assert_string_equal(list_of(r, "services_added"), "ftp");
+	json_decref(r);
+	/* the same weights and members; the same entry counts */
+	assert_int_equal(weight(fx, "web", "node1"), 3);
+	assert_int_equal(weight(fx, "web", "node3"), -ENOENT);
+	assert_int_equal(count(fx, "web", "node1"), 768);
+	assert_int_equal(count(fx, "dns", "node1"), 342);
+	assert_int_equal(count(fx, "ftp", "node2"), 512);
+	snap_free(&s);
+}
+
+/* ---- the socket ---- */
+
+/* Serve and read until @p want newlines arrived; the text (static). */
+static char *
+recv_lines(struct cnm_ctl_server *srv, int fd, int want)
+{
+	static char buf[1 << 20];
+	size_t len = 0;
+	int i, got = 0;
+
+	for (i = 0; i < 2000 && got < want; i++) {
+		ssize_t n, k;
+
+		cnm_ctl_server_poll(srv);
+		n = recv(fd, buf + len, sizeof(buf) - 1 - len, MSG_DONTWAIT);
+		if (n == 0)
+			break;
+		if (n < 0) {
+			usleep(1000);
+			continue;
+		}
+		for (k = 0; k < n; k++)
+			got += buf[len + (size_t)k] == '\n';
+		len += (size_t)n;
+	}
+	buf[len] = '\0';
+	return got >= want ? buf : NULL;
+}
+
+static char *
+recv_line(struct cnm_ctl_server *srv, int fd)
+{
+	return recv_lines(srv, fd, 1);
+}
+
+static int
+connect_to(const char *path)
+{
+	struct sockaddr_un sa;
+	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+
+	assert_true(fd >= 0);
+	memset(&sa, 0, sizeof(sa));
+	sa.sun_family = AF_UNIX;
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	return fd;
+}
+
+/* Serve until the peer of @p fd sees EOF (the server closed it). */
+static int
+closed_by_server(struct cnm_ctl_server *srv, int fd)
+{
+	char b[4096];
+	int i;
+
+	for (i = 0; i < 2000; i++) {
+		ssize_t n;
+
+		cnm_ctl_server_poll(srv);
+		n = recv(fd, b, sizeof(b), MSG_DONTWAIT);
+		if (n == 0)
+			return 1;
+		if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
+			return 1;
+		usleep(1000);
+	}
+	return 0;
+}
+
+static void
+test_socket(void **state)
+{
+	static const char two[] =
+		"{\"cmd\":\"node show\",\"node\":\"node1\"}\n\n{\"cmd\":\"nope\"}\n";
+	struct fx *fx = *state;
+	struct cnm_ctl_server *srv;
+	char path[128], *line, *big;
+	struct stat st;
+	int fd, fd2;
+	json_t *r;
+
+	snprintf(path, sizeof(path), "%s/ctl.sock", fx->dir);
+	/* a stale socket file is replaced; another file is not */
+	srv = cnm_ctl_server_create(path, &fx->ctx);
+	assert_non_null(srv);
+	cnm_ctl_server_free(srv);
+	assert_int_not_equal(stat(path, &st), 0);
+	write_file(path, "x");
+	assert_null(cnm_ctl_server_create(path, &fx->ctx));
+	assert_int_equal(errno, EEXIST);
+	unlink(path);
+	srv = cnm_ctl_server_create(path, &fx->ctx);
+	assert_non_null(srv);
+	assert_int_equal(stat(path, &st), 0);
+	assert_true(S_ISSOCK(st.st_mode));
+	assert_int_equal(st.st_mode & 0777, 0600);
+
+	fd = connect_to(path);
+	assert_int_equal(send(fd, "{\"cmd\":\"stats\"}\n", 16, 0), 16);
+	line = recv_line(srv, fd);
+	assert_non_null(line);
+	r = json_loads(line, JSON_DISABLE_EOF_CHECK, NULL);
+	assert_non_null(r);
+	assert_true(json_is_true(json_object_get(r, "ok")));
+	assert_int_equal(json_integer_value(json_object_get(r, "workers")), 2);
+	json_decref(r);
+
+	/* pipelined, in one write, with a blank line: two answers in order */
+	assert_int_equal(send(fd, two, strlen(two), 0), (ssize_t)strlen(two));
+	line = recv_lines(srv, fd, 2);
+	assert_non_null(line);
+	assert_ptr_not_equal(strchr(line, '\n'), strrchr(line, '\n'));
+	assert_non_null(strstr(line, "\"node1\""));
+	assert_non_null(strstr(line, "unknown command"));
+
+	/* a change through the socket */
+	fd2 = connect_to(path);
+	assert_int_equal(send(fd2, "{\"cmd\":\"node down\",\"node\":\"node2\"}", 34, 0), 34);
+	shutdown(fd2, SHUT_WR); /* last line without a newline still counts */
+	line = recv_line(srv, fd2);
+	assert_non_null(line);
+	assert_non_null(strstr(line, "\"ok\":true"));
+	assert_false(fx->ctx.lb->node[node_id(fx, "node2")].up);
+	assert_true(closed_by_server(srv, fd2));
+	close(fd2);
+
+	/* a line over 64 KiB: an error, then the server closes */
+	big = malloc(70000);
+	assert_non_null(big);
+	memset(big, 'x', 70000);
+	fd2 = connect_to(path);
+	assert_int_equal(send(fd2, big, 70000, 0), 70000);
+	line = recv_line(srv, fd2);
+	assert_non_null(line);
+	assert_non_null(strstr(line, "at most 65536 bytes"));
+	assert_true(closed_by_server(srv, fd2));
+	close(fd2);
+	free(big);
+
+	/* a large response: written whole, in as many writes as it takes */
+	{
+		static char req[256];
+		size_t total = 0;
+		int i;
+
+		for (i = 0; i < 40; i++) {
+			snprintf(req, sizeof(req),
+				 "{\"cmd\":\"service add\",\"service\":{\"name\":\"s%d\",\"vip\":\"203.0.113.%d\",\"ports\":[\"80/tcp\"],\"policy\":\"weighted\",\"nodes\":{\"node1\":1}}}",
+				 i, i + 1);
+			ok0(fx, req);
+		}
+		snprintf(req, sizeof(req), "{\"cmd\":\"pdt show\",\"service\":\"web\",\"count\":1024}\n{\"cmd\":\"service show\"}\n");
+		assert_int_equal(send(fd, req, strlen(req), 0), (ssize_t)strlen(req));
+		for (i = 0; i < 5000 && total < 2; i++) {
+			char b[65536];
+			ssize_t n;
+			ssize_t k;
+
+			cnm_ctl_server_poll(srv);
+			n = recv(fd, b, sizeof(b), MSG_DONTWAIT);
+			for (k = 0; k < n; k++)
+				total += b[k] == '\n';
+			if (n <= 0)
+				usleep(500);
+		}
+		assert_int_equal(total, 2);
+	}
+
+	/* 16 clients at most: the 17th is told so and closed */
+	{
+		int many[CNM_CTL_MAX_TEST], i;
+
+		for (i = 0; i < CNM_CTL_MAX_TEST; i++) {
+			many[i] = connect_to(path);
+			cnm_ctl_server_poll(srv);
+		}
+		/* fd is the first of the 16 */
+		line = recv_line(srv, many[CNM_CTL_MAX_TEST - 1]);
+		assert_non_null(line);
+		assert_non_null(strstr(line, "too many clients"));
+		for (i = 0; i < CNM_CTL_MAX_TEST; i++)
+			close(many[i]);
+		for (i = 0; i < 3; i++)
+			cnm_ctl_server_poll(srv);
+		/* room again */
+		fd2 = connect_to(path);
+		assert_int_equal(send(fd2, "{\"cmd\":\"conns count\"}\n", 22, 0), 22);
+		line = recv_line(srv, fd2);
+		assert_non_null(line);
+		assert_non_null(strstr(line, "no connection list"));
+		close(fd2);
+	}
+
+	/* the client goes away: the server forgets it */
+	close(fd);
+	cnm_ctl_server_poll(srv);
+	cnm_ctl_server_poll(srv);
+	cnm_ctl_server_free(srv);
+	assert_int_not_equal(stat(path, &st), 0);
+}
+
+/* ---- group setup ---- */
+
+static int
+group_setup(void **state)
+{
+	/* EAL permutes argv and keeps pointers into it */
+	static char buf[DIM(eal_args)][32];
+	static char *argv[DIM(eal_args) + 1];
+	unsigned int i;
+
+	(void)state;
+	for (i = 0; i < DIM(eal_args); i++) {
+		snprintf(buf[i], sizeof(buf[i]), "%s", eal_args[i]);
+		argv[i] = buf[i];
+	}
+	if (rte_eal_init((int)DIM(eal_args), argv) < 0) {
+		fprintf(stderr, "rte_eal_init: %s\n", rte_strerror(rte_errno));
+		return -1;
+	}
+	return 0;
+}
+
+static int
+group_teardown(void **state)
+{
+	(void)state;
+	rte_eal_cleanup();
+	return 0;
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_bad_requests, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_service_show, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_service_add, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_service_del, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_node_add, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_node_del, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_node_up_down, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_node_drain, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_node_weight, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_node_show, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pdt_show, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_conns, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stats, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reload_same, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reload_weight, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reload_add_remove, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reload_changed, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reload_mac, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reload_pdt_size, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reload_broken, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reload_restores, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_socket, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
