@@ -370,9 +370,11 @@ report(FILE *out, const struct cnm_lb *lb, const struct cnm_stats_total *t, unsi
 		t->rx, t->forwarded, t->local, t->dropped,
 		t->rx == t->forwarded + t->local + t->dropped ? "yes" : "NO");
 	fprintf(out, "  non-scalable %" PRIu64 " (to default node %" PRIu64 ", ARP answered %"
-		PRIu64 "), from local port %" PRIu64 " (to public %" PRIu64 ", lost %" PRIu64 ")\n",
-		t->nonscalable, t->to_default, t->arp_replies, t->local_rx, t->local_out,
-		t->local_drop);
+		PRIu64 ", ping answered %" PRIu64 "), from local port %" PRIu64 " (to public %" PRIu64
+		", lost %" PRIu64 ")\n", t->nonscalable, t->to_default, t->arp_replies,
+		t->icmp_replies, t->local_rx, t->local_out, t->local_drop);
+	fprintf(out, "  icmp errors to their flow's node %" PRIu64 ", fragments: %" PRIu64
+		" first, %" PRIu64 " followed them\n", t->icmp_errors, t->frag_first, t->frag_follow);
 	fprintf(out, "  tcp connections: %" PRIu64 " recorded, %" PRIu64 " packets by the list, %"
 		PRIu64 " not recorded (list full), %" PRIu64 " forgotten (node down), %" PRIu64
 		" expired, %" PRIu64 " tracked now\n", t->conn_new, t->conn_hit, t->conn_full,
@@ -430,6 +432,10 @@ write_json(const char *path, const struct cnm_lb *lb, const struct cnm_stats_tot
 	json_object_set_new(root, "busy_bursts", json_integer((json_int_t)t->busy_bursts));
 	json_object_set_new(root, "mbufs_in_use_at_exit", json_integer(mbufs_in_use));
 	json_object_set_new(root, "arp_replies", json_integer((json_int_t)t->arp_replies));
+	json_object_set_new(root, "icmp_replies", json_integer((json_int_t)t->icmp_replies));
+	json_object_set_new(root, "icmp_errors", json_integer((json_int_t)t->icmp_errors));
+	json_object_set_new(root, "frag_first", json_integer((json_int_t)t->frag_first));
+	json_object_set_new(root, "frag_follow", json_integer((json_int_t)t->frag_follow));
 	json_object_set_new(root, "conn_new", json_integer((json_int_t)t->conn_new));
 	json_object_set_new(root, "conn_hit", json_integer((json_int_t)t->conn_hit));
 	json_object_set_new(root, "conn_full", json_integer((json_int_t)t->conn_full));

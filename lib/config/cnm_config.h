@@ -90,6 +90,9 @@ struct cnm_config {
 	uint32_t pdt_size;                      /**< default PDT size */
 	uint32_t hash_key;                      /**< key of the client hash */
 	char control_socket[CNM_PATH_MAX];      /**< "" = none */
+	bool icmp_echo_reply;                   /**< "icmp_echo": "reply" (default) answers
+						     echo requests to a VIP; "local" delivers them */
+	bool verify_checksum;                   /**< check IPv4 header checksums (default false) */
 	/* TCP forwarding list */
 	uint32_t conn_max;                      /**< entries per worker */
 	uint32_t conn_timeout_s;                /**< established, idle */

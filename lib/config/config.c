@@ -76,7 +76,7 @@ struct cnm_claim {
 
 static const char *const cnm_top_keys[] = {
 	"version", "ports", "nodes", "services", "default_node", "pdt_size",
-	"hash_key", "control", "conntrack", "health", NULL,
+	"hash_key", "control", "conntrack", "health", "icmp_echo", "verify_checksum", NULL,
 };
 static const char *const cnm_ports_keys[] = {
 	"public", "private", "local", NULL,
@@ -1264,6 +1264,7 @@ static void
 cnm_config_defaults(struct cnm_config *cfg)
 {
 	cfg->default_node = -1;
+	cfg->icmp_echo_reply = true;
 	cfg->pdt_size = CNM_PDT_SIZE_DEFAULT;
 	cfg->hash_key = CNM_HASH_KEY_DEFAULT;
 	cfg->conn_max = CNM_CONN_MAX_DEFAULT;
@@ -1317,6 +1318,27 @@ cnm_parse_root(struct cnm_parser *p, const json_t *root)
 	v = json_object_get(root, "hash_key");
 	if (v != NULL && cnm_get_hash_key(p, "hash_key", v, &cfg->hash_key) < 0)
 		goto out;
+	v = json_object_get(root, "icmp_echo");
+	if (v != NULL) {
+		const char *e = json_string_value(v);
+
+		if (e != NULL && strcmp(e, "reply") == 0) {
+			cfg->icmp_echo_reply = true;
+		} else if (e != NULL && strcmp(e, "local") == 0) {
+			cfg->icmp_echo_reply = false;
+		} else {
+			cnm_fail(p, "icmp_echo", v, NULL, "\"reply\" or \"local\"");
+			goto out;
+		}
+	}
+	v = json_object_get(root, "verify_checksum");
+	if (v != NULL) {
+		if (!json_is_boolean(v)) {
+			cnm_fail(p, "verify_checksum", v, NULL, "true or false");
+			goto out;
+		}
+		cfg->verify_checksum = json_is_true(v);
+	}
 	if (cnm_parse_control(p, root) < 0 ||
 	    cnm_parse_conntrack(p, root) < 0 ||
 	    cnm_parse_health(p, root) < 0)

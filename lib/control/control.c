@@ -349,7 +349,11 @@ cfg_json(const struct cnm_config *c)
 				      "timeout_s", (json_int_t)c->conn_timeout_s,
 				      "closing_s", (json_int_t)c->conn_closing_s,
 				      "syn_s", (json_int_t)c->conn_syn_s));
-	json_object_set_new(root, "health",
+	json_object_set_new(root, "icmp_echo", json_string(c->icmp_echo_reply ? "reply" : "local"));
+	json_object_set_new(root, "verify_checksum", json_boolean(c->verify_checksum));
+	/* "health" present means probes on: keep it absent when it was */
+	if (c->health_enabled)
+		json_object_set_new(root, "health",
 			    json_pack("{s:I,s:I,s:I,s:I}",
 				      "interval_ms", (json_int_t)c->health_interval_ms,
 				      "timeout_ms", (json_int_t)c->health_timeout_ms,
@@ -1403,6 +1407,10 @@ cmd_stats(struct cnm_ctx *ctx, struct ctl_req *r)
 			 "local_drop", (json_int_t)t->local_drop,
 			 "workers", (json_int_t)ctx->n_workers);
 	json_object_set_new(resp, "arp_replies", json_integer((json_int_t)t->arp_replies));
+	json_object_set_new(resp, "icmp_replies", json_integer((json_int_t)t->icmp_replies));
+	json_object_set_new(resp, "icmp_errors", json_integer((json_int_t)t->icmp_errors));
+	json_object_set_new(resp, "frag_first", json_integer((json_int_t)t->frag_first));
+	json_object_set_new(resp, "frag_follow", json_integer((json_int_t)t->frag_follow));
 	json_object_set_new(resp, "conns", json_pack("{s:I,s:I,s:I,s:I,s:I,s:I}",
 		"new", (json_int_t)t->conn_new, "hit", (json_int_t)t->conn_hit,
 		"full", (json_int_t)t->conn_full, "stale", (json_int_t)t->conn_stale,

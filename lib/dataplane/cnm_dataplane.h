@@ -75,6 +75,27 @@ struct cnm_txbuf {
 	uint32_t len[CNM_BURST];
 };
 
+/**
+ * Fragment cache: the first fragment of a datagram leaves its decision here
+ * so that the later ones (which carry no ports) follow it. Direct-mapped:
+ * a collision replaces the older datagram.
+ */
+#define CNM_FRAG_SLOTS 4096
+#define CNM_FRAG_TTL_MS 2000
+
+struct cnm_frag_ent {
+	uint8_t src[16];
+	uint8_t dst[16];
+	uint32_t id;
+	uint32_t expire;   /**< worker clock, ms */
+	uint16_t node;
+	uint16_t svc;
+	uint8_t proto;
+	uint8_t family;    /**< 0: empty */
+	uint8_t verdict;   /**< of the first fragment: forward, default node or local */
+	uint8_t pad;
+};
+
 /** One worker. */
 struct cnm_worker {
 	struct cnm_wstats st;               /**< written by this worker only */
@@ -92,7 +113,8 @@ struct cnm_worker {
 	struct cnm_conn_req req;
 	struct cnm_txbuf priv[CNM_MAX_PRIVATE];
 	struct cnm_txbuf local;
-	struct cnm_txbuf pub;               /**< ARP replies for VIPs */
+	struct cnm_txbuf pub;               /**< ARP and echo replies for VIPs */
+	struct cnm_frag_ent *frag;          /**< CNM_FRAG_SLOTS entries */
 } __rte_cache_aligned;
 
 /** Prepare a worker; 0 or -errno. */

@@ -10,6 +10,8 @@
 #include <rte_rcu_qsbr.h>
 
 #include <rte_errno.h>
+#include <rte_ip.h>
+#include <rte_malloc.h>
 #include <rte_ring.h>
 
 #include "cnm_arp.h"
@@ -54,6 +56,12 @@ cnm_worker_init(struct cnm_worker *w, const struct cnm_dp *dp, uint16_t id)
 			return -rte_errno;
 		}
 	}
+	w->frag = rte_zmalloc("cnm_frag", CNM_FRAG_SLOTS * sizeof(*w->frag), RTE_CACHE_LINE_SIZE);
+	if (w->frag == NULL) {
+		cnm_ct_free(w->ct);
+		cnm_wstats_fini(&w->st);
+		return -ENOMEM;
+	}
 	w->now_ms = cnm_worker_clock(w);
 	w->sweep_budget = RTE_MAX(16u, dp->conn_max / 10000);
 	return 0;
@@ -64,6 +72,8 @@ cnm_worker_fini(struct cnm_worker *w)
 {
 	cnm_ct_free(w->ct);
 	w->ct = NULL;
+	rte_free(w->frag);
+	w->frag = NULL;
 	cnm_wstats_fini(&w->st);
 }
 
@@ -191,7 +201,7 @@ conn_track(struct cnm_worker *w, const struct cnm_flow *const *f, struct cnm_svc
 	for (i = 0; i < n; i++) {
 		/* a tracked connection outlives the PDT entries of its node: a
 		 * group whose nodes are all drained still serves its connections */
-		if (svc[i] == NULL || f[i]->key.proto != IPPROTO_TCP)
+		if (svc[i] == NULL || f[i]->key.proto != IPPROTO_TCP || !f[i]->has_ports)
 			continue;
 		cnm_conn_key_from_flow(f[i], &kb[m]);
 		kp[m] = &kb[m];
@@ -231,6 +241,129 @@ conn_track(struct cnm_worker *w, const struct cnm_flow *const *f, struct cnm_svc
 	}
 }
 
+static inline struct cnm_frag_ent *
+frag_slot(struct cnm_worker *w, const struct cnm_flow *f)
+{
+	uint32_t h = f->frag_id;
+
+	h = rte_hash_crc(f->src, 16, h);
+	h = rte_hash_crc(f->key.addr, 16, h ^ f->key.proto);
+	return &w->frag[h & (CNM_FRAG_SLOTS - 1)];
+}
+
+static inline int
+frag_match(const struct cnm_frag_ent *e, const struct cnm_flow *f)
+{
+	return e->family == f->key.family && e->id == f->frag_id && e->proto == f->key.proto &&
+		memcmp(e->src, f->src, 16) == 0 && memcmp(e->dst, f->key.addr, 16) == 0;
+}
+
+/*
+ * Fragments: a first fragment records its decision; a later fragment follows
+ * the decision of its first fragment. A later fragment with no recorded first
+ * fragment can still be placed when its service is sticky-wild (second
+ * table, no port needed: the hash is on the source address alone, as for the
+ * first fragment); for a port-keyed service it is dropped.
+ */
+static inline void
+frag_handle(struct cnm_worker *w, const struct cnm_flow *f, const struct cnm_svc *s,
+		struct cnm_decision *d)
+{
+	struct cnm_frag_ent *e = frag_slot(w, f);
+
+	if (f->frag == CNM_FRAG_FIRST) {
+		if (d->verdict == CNM_V_DROP)
+			return;
+		e->verdict = d->verdict;
+		memcpy(e->src, f->src, 16);
+		memcpy(e->dst, f->key.addr, 16);
+		e->id = f->frag_id;
+		e->proto = f->key.proto;
+		e->family = f->key.family;
+		e->node = d->node;
+		e->svc = (uint16_t)(d->svc >= 0 ? d->svc : 0);
+		e->expire = w->now_ms + CNM_FRAG_TTL_MS;
+		w->st.frag_first++;
+		return;
+	}
+	if (frag_match(e, f) && (int32_t)(e->expire - w->now_ms) > 0 &&
+			(e->verdict != CNM_V_FORWARD || w->dp->lb->svc[e->svc] != NULL)) {
+		d->verdict = e->verdict;
+		d->reason = CNM_DROP_NONE;
+		d->node = e->node;
+		d->svc = e->verdict == CNM_V_FORWARD ? e->svc : -1;
+		w->st.frag_follow++;
+		return;
+	}
+	/* unknown datagram: a port-keyed protocol to a VIP cannot be placed */
+	if (s == NULL && (f->key.proto == IPPROTO_TCP || f->key.proto == IPPROTO_UDP) &&
+			cnm_lb_is_vip(w->dp->lb, f->key.family, f->key.addr)) {
+		d->verdict = CNM_V_DROP;
+		d->reason = CNM_DROP_FRAGMENT;
+	}
+}
+
+/* Answer an echo request to a VIP in place: swap addresses, change the type,
+ * patch the checksum. */
+static inline int
+icmp_echo_reply(struct cnm_worker *w, struct rte_mbuf *m, const struct cnm_flow *f)
+{
+	uint8_t *p = rte_pktmbuf_mtod(m, uint8_t *);
+	uint8_t *ip = p + f->l3_off, *icmp = p + f->l4_off, tmp[16];
+	struct rte_ether_addr mac;
+	uint32_t sum;
+
+	if (!rte_pktmbuf_is_contiguous(m) || f->frag != CNM_FRAG_NONE)
+		return -1;
+	rte_ether_addr_copy((struct rte_ether_addr *)(p + 6), &mac);
+	rte_ether_addr_copy(&w->dp->pub_mac, (struct rte_ether_addr *)(p + 6));
+	rte_ether_addr_copy(&mac, (struct rte_ether_addr *)p);
+	if (f->key.family == AF_INET) {
+		struct rte_ipv4_hdr *h = (struct rte_ipv4_hdr *)ip;
+
+		memcpy(tmp, &h->src_addr, 4);
+		h->src_addr = h->dst_addr;
+		memcpy(&h->dst_addr, tmp, 4);
+		h->time_to_live = 64;
+		h->hdr_checksum = 0;
+		h->hdr_checksum = rte_ipv4_cksum(h);
+		icmp[0] = 0; /* echo reply */
+		/* RFC 1624: the type went from 8 to 0 in the high byte */
+		sum = (uint16_t)~((icmp[2] << 8) | icmp[3]) + (uint16_t)~0x0800u;
+	} else {
+		memcpy(tmp, ip + 8, 16);
+		memcpy(ip + 8, ip + 24, 16);
+		memcpy(ip + 24, tmp, 16);
+		ip[7] = 64; /* hop limit */
+		icmp[0] = 129; /* echo reply: 128 -> 129; the pseudo-header sum is unchanged */
+		sum = (uint16_t)~((icmp[2] << 8) | icmp[3]) + (uint16_t)~0x8000u + 0x8100u;
+	}
+	sum = (sum & 0xffff) + (sum >> 16);
+	sum = (sum & 0xffff) + (sum >> 16);
+	sum = (uint16_t)~sum;
+	icmp[2] = (uint8_t)(sum >> 8);
+	icmp[3] = (uint8_t)sum;
+	/* trim Ethernet padding: the reply is as long as the request's IP packet */
+	if (rte_pktmbuf_pkt_len(m) > (uint32_t)f->l3_off + f->l3_len)
+		rte_pktmbuf_trim(m, (uint16_t)(rte_pktmbuf_pkt_len(m) - f->l3_off - f->l3_len));
+	w->st.icmp_replies++;
+	w->st.nonscalable++;
+	txbuf_add(&w->pub, m, CNM_NODE_NONE);
+	return 0;
+}
+
+static inline int
+ipv4_csum_bad(const struct rte_mbuf *m, const uint8_t *p, const struct cnm_flow *f)
+{
+	uint64_t fl = m->ol_flags & RTE_MBUF_F_RX_IP_CKSUM_MASK;
+
+	if (fl == RTE_MBUF_F_RX_IP_CKSUM_GOOD)
+		return 0;
+	if (fl == RTE_MBUF_F_RX_IP_CKSUM_BAD)
+		return 1;
+	return rte_raw_cksum(p + f->l3_off, (size_t)(p[f->l3_off] & 0xf) * 4) != 0xffff;
+}
+
 void
 cnm_worker_burst(struct cnm_worker *w, struct rte_mbuf **pkts, uint16_t n)
 {
@@ -268,6 +401,11 @@ cnm_worker_burst(struct cnm_worker *w, struct rte_mbuf **pkts, uint16_t n)
 			drop(w, m, r);
 			continue;
 		}
+		if (unlikely(lb->verify_checksum) && fl[i].key.family == AF_INET &&
+				fl[i].kind == CNM_PKT_IP && ipv4_csum_bad(m, p, &fl[i])) {
+			drop(w, m, CNM_DROP_IPV4_CHECKSUM);
+			continue;
+		}
 		idx[ni++] = (uint8_t)i;
 		if (unlikely(fl[i].kind == CNM_PKT_ARP))
 			continue;
@@ -287,6 +425,15 @@ cnm_worker_burst(struct cnm_worker *w, struct rte_mbuf **pkts, uint16_t n)
 		if (unlikely(f->kind == CNM_PKT_ARP))
 			continue;
 		cnm_decide_svc(lb, svc[nk], f, &d[nk]);
+		if (unlikely(f->frag != CNM_FRAG_NONE))
+			frag_handle(w, f, svc[nk], &d[nk]);
+		/* a packet from the VIP to itself: spoofed */
+		if (unlikely(svc[nk] != NULL && !f->icmp_err &&
+				memcmp(f->src, f->key.addr, 16) == 0)) {
+			d[nk].verdict = CNM_V_DROP;
+			d[nk].reason = CNM_DROP_MARTIAN_SRC;
+			d[nk].svc = -1; /* not traffic of the service */
+		}
 		fp[nk] = f;
 		nk++;
 	}
@@ -305,6 +452,17 @@ cnm_worker_burst(struct cnm_worker *w, struct rte_mbuf **pkts, uint16_t n)
 			continue;
 		}
 		di = &d[nk++];
+		if (unlikely(f->icmp_type != 0)) {
+			if (f->icmp_err && di->verdict == CNM_V_FORWARD)
+				w->st.icmp_errors++;
+			else if (lb->icmp_echo_reply && di->svc < 0 &&
+					(f->icmp_type == CNM_ICMP_ECHO_REQUEST ||
+					 f->icmp_type == CNM_ICMP6_ECHO_REQUEST) &&
+					(f->key.proto == IPPROTO_ICMP) == (f->key.family == AF_INET) &&
+					cnm_lb_is_vip(lb, f->key.family, f->key.addr) &&
+					icmp_echo_reply(w, m, f) == 0)
+				continue;
+		}
 		if (di->svc >= 0) {
 			w->st.svc[di->svc].pkts++;
 			w->st.svc[di->svc].bytes += rte_pktmbuf_pkt_len(m);
@@ -323,7 +481,7 @@ cnm_worker_burst(struct cnm_worker *w, struct rte_mbuf **pkts, uint16_t n)
 			to_local(w, m);
 			break;
 		default:
-			if (di->svc < 0)
+			if (di->reason == CNM_DROP_NO_SERVICE)
 				w->st.nonscalable++;
 			drop(w, m, (enum cnm_drop)di->reason);
 			break;

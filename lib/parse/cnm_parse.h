@@ -48,11 +48,32 @@ struct cnm_flow {
 	uint8_t has_ports;      /**< TCP or UDP with its header present */
 	uint8_t tcp_flags;      /**< TCP flags byte, 0 otherwise */
 	uint8_t n_vlan;         /**< VLAN tags in front of the IP header */
-	uint8_t frag;           /**< 1: first fragment of a fragmented datagram */
+	uint8_t frag;           /**< CNM_FRAG_NONE, _FIRST or _LATER */
+	uint8_t icmp_type;      /**< ICMP / ICMPv6 type (outer), 0 otherwise */
+	uint8_t icmp_err;       /**< an ICMP error about a flow of ours: key, src and
+				     sport describe that (inner) flow, seen from the client */
+	uint32_t frag_id;       /**< IPv4 identification or IPv6 fragment identification */
 };
+
+/* cnm_flow.frag */
+#define CNM_FRAG_NONE 0   /**< a whole datagram */
+#define CNM_FRAG_FIRST 1  /**< offset 0, more fragments: has the L4 header */
+#define CNM_FRAG_LATER 2  /**< offset > 0: no L4 header, ports unknown */
+
+/* ICMP types the data path cares about */
+#define CNM_ICMP_ECHO_REQUEST 8
+#define CNM_ICMP6_ECHO_REQUEST 128
 
 /**
  * Parse a frame.
+ *
+ * A non-first fragment parses (frag = CNM_FRAG_LATER, no ports): the caller
+ * finds its service from its first fragment. An ICMP or ICMPv6 error
+ * (destination unreachable, fragmentation needed / packet too big, time
+ * exceeded, parameter problem) whose quoted packet is TCP or UDP is described
+ * by that quoted flow turned around: key = (protocol, quoted source, quoted
+ * source port), src/sport = quoted destination, so it reaches the node that
+ * owns the flow; the quoted headers must be complete (else CNM_DROP_ICMP_INNER).
  *
  * @param p       the first bytes of the frame
  * @param caplen  how many bytes @p p holds (at least the headers, or the whole frame)

@@ -36,6 +36,64 @@ martian6(const uint8_t *a)
 	return a[0] == 0xff || memcmp(a, zero, 16) == 0 || memcmp(a, loop, 16) == 0;
 }
 
+static int
+icmp_is_error(uint8_t proto, uint8_t type)
+{
+	if (proto == IPPROTO_ICMP)
+		return type == 3 || type == 11 || type == 12;
+	return type >= 1 && type <= 4;
+}
+
+/*
+ * An ICMP message at l4. Errors quoting a TCP or UDP packet are turned into
+ * that packet's flow seen from the client (see cnm_parse()).
+ */
+static enum cnm_drop
+parse_icmp(const uint8_t *p, uint32_t caplen, uint32_t l4, uint32_t end, struct cnm_flow *f)
+{
+	uint32_t in = l4 + 8, ihl, ports;
+	uint8_t proto;
+	const uint8_t *q;
+
+	if (l4 + 8 > end || l4 + 8 > caplen)
+		return CNM_DROP_L4_TRUNCATED;
+	f->l4_off = (uint16_t)l4;
+	f->icmp_type = p[l4];
+	if (!icmp_is_error(f->key.proto, f->icmp_type) || f->frag != CNM_FRAG_NONE)
+		return CNM_DROP_NONE;
+	q = p + in;
+	if (f->key.family == AF_INET) {
+		if (in + 20 > end || in + 20 > caplen || (q[0] >> 4) != 4 || (q[0] & 0xf) < 5)
+			return CNM_DROP_ICMP_INNER;
+		ihl = (uint32_t)(q[0] & 0xf) * 4;
+		proto = q[9];
+		ports = in + ihl;
+	} else {
+		if (in + 40 > end || in + 40 > caplen || (q[0] >> 4) != 6)
+			return CNM_DROP_ICMP_INNER;
+		proto = q[6];
+		ports = in + 40;
+	}
+	if (proto != IPPROTO_TCP && proto != IPPROTO_UDP)
+		return CNM_DROP_NONE; /* quotes something else: for the host stack */
+	/* the quoted ports (the first 4 bytes past the quoted header) */
+	if (ports + 4 > end || ports + 4 > caplen)
+		return CNM_DROP_ICMP_INNER;
+	if (f->key.family == AF_INET) {
+		memcpy(f->key.addr, q + 12, 4);  /* quoted source: the VIP */
+		memcpy(f->src, q + 16, 4);       /* quoted destination: the client */
+	} else {
+		memcpy(f->key.addr, q + 8, 16);
+		memcpy(f->src, q + 24, 16);
+	}
+	f->key.proto = proto;
+	memcpy(&f->key.port, p + ports, 2);
+	memcpy(&f->sport, p + ports + 2, 2);
+	f->icmp_err = 1;
+	f->has_ports = 1;
+	return CNM_DROP_NONE;
+}
+
 /* TCP or UDP header at l4 within an IP payload ending at end. */
 static enum cnm_drop
 parse_l4(const uint8_t *p, uint32_t caplen, uint32_t l4, uint32_t end, struct cnm_flow *f)
@@ -47,6 +105,8 @@ parse_l4(const uint8_t *p, uint32_t caplen, uint32_t l4, uint32_t end, struct cn
 		need = 20;
 	else if (proto == IPPROTO_UDP)
 		need = 8;
+	else if (proto == IPPROTO_ICMP || proto == IPPROTO_ICMPV6)
+		return parse_icmp(p, caplen, l4, end, f);
 	else
 		return CNM_DROP_NONE; /* another protocol: no ports, non-scalable */
 
@@ -104,10 +164,13 @@ parse_ipv4(const uint8_t *p, uint32_t caplen, uint32_t wirelen, uint32_t off,
 	f->l3_len = (uint16_t)tot;
 
 	fragw = rd16(ip + 6);
-	if (fragw & 0x1fff)
-		return CNM_DROP_FRAGMENT; /* non-first fragment: no L4 header */
+	f->frag_id = rd16(ip + 4);
+	if (fragw & 0x1fff) {
+		f->frag = CNM_FRAG_LATER; /* no L4 header */
+		return CNM_DROP_NONE;
+	}
 	if (fragw & 0x2000)
-		f->frag = 1;
+		f->frag = CNM_FRAG_FIRST;
 	return parse_l4(p, caplen, off + ihl, off + tot, f);
 }
 
@@ -146,10 +209,14 @@ parse_ipv6(const uint8_t *p, uint32_t caplen, uint32_t wirelen, uint32_t off,
 		if (nh == IPPROTO_FRAGMENT) {
 			uint16_t fo = rd16(p + l4 + 2);
 
-			if (fo & 0xfff8)
-				return CNM_DROP_FRAGMENT;
+			f->frag_id = ((uint32_t)rd16(p + l4 + 4) << 16) | rd16(p + l4 + 6);
+			if (fo & 0xfff8) {
+				f->key.proto = p[l4];
+				f->frag = CNM_FRAG_LATER;
+				return CNM_DROP_NONE;
+			}
 			if (fo & 1)
-				f->frag = 1;
+				f->frag = CNM_FRAG_FIRST;
 			nh = p[l4];
 			l4 += 8;
 		} else {

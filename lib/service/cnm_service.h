@@ -64,8 +64,11 @@ struct cnm_lb {
 	struct rte_hash *h1;            /**< (proto, addr, port) -> struct cnm_svc * */
 	struct rte_hash *h2;            /**< (proto, addr) -> struct cnm_svc * */
 	struct rte_hash *arp;           /**< IPv4 VIPs cnmux answers ARP for (services with arp) */
+	struct rte_hash *vips;          /**< every VIP, key (family, addr) with proto and port 0 */
 	int32_t default_node;           /**< node id for non-scalable traffic, -1 none */
 	uint8_t has_local;              /**< a local port exists */
+	uint8_t icmp_echo_reply;        /**< answer echo requests to a VIP (else: local) */
+	uint8_t verify_checksum;        /**< check IPv4 header checksums */
 	uint32_t hash_key;
 	uint32_t n_private;
 	struct rte_rcu_qsbr *qsbr;      /**< grace periods before frees */
@@ -248,6 +251,9 @@ int cnm_lb_svc_set_members(struct cnm_lb *lb, uint16_t svc, const struct cnm_cfg
 
 /** Weight of @p node in @p svc, or -ENOENT. */
 int64_t cnm_lb_member_weight(const struct cnm_lb *lb, uint16_t svc, uint16_t node);
+
+/** Is @p addr (of @p family) the VIP of some service? Worker-safe. */
+int cnm_lb_is_vip(const struct cnm_lb *lb, uint8_t family, const uint8_t *addr);
 
 /** Does cnmux answer ARP for this IPv4 address (network order)? Worker-safe. */
 int cnm_lb_arp_owned(const struct cnm_lb *lb, const uint8_t ip[4]);

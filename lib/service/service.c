@@ -77,41 +77,45 @@ svc_free(struct cnm_svc *s)
 	free(s);
 }
 
-/* The ARP table holds exactly the IPv4 VIPs of the services with arp set. */
+/*
+ * Reference-counted sets (ARP VIPs, all VIPs): the count of services that
+ * produce a key lives in the key's data word; the key goes with the last one.
+ */
 static void
-arp_refresh(struct cnm_lb *lb)
+set_ref(struct rte_hash *h, const void *key, int delta)
 {
-	const void *key;
-	void *data;
-	uint32_t it = 0, i;
-	uint32_t gone[64];
-	unsigned int ngone;
+	void *data = NULL;
+	uintptr_t n = 0;
 
-	for (i = 0; i < lb->n_svc; i++) {
-		const struct cnm_svc *s = lb->svc[i];
+	if (rte_hash_lookup_data(h, key, &data) >= 0)
+		n = (uintptr_t)data;
+	n = delta > 0 ? n + 1 : (n > 0 ? n - 1 : 0);
+	if (n == 0)
+		(void)rte_hash_del_key(h, key);
+	else
+		(void)rte_hash_add_key_data(h, key, (void *)n);
+}
 
-		if (s != NULL && s->cfg.arp && s->cfg.vip.family == AF_INET &&
-				rte_hash_lookup(lb->arp, s->cfg.vip.bytes) < 0)
-			(void)rte_hash_add_key(lb->arp, s->cfg.vip.bytes);
-	}
-	do {
-		ngone = 0;
-		it = 0;
-		while (ngone < RTE_DIM(gone) && rte_hash_iterate(lb->arp, &key, &data, &it) >= 0) {
-			int keep = 0;
+static void
+svc_sets(struct cnm_lb *lb, const struct cnm_svc *s, int delta)
+{
+	struct cnm_svc_key k;
 
-			for (i = 0; i < lb->n_svc && !keep; i++) {
-				const struct cnm_svc *s = lb->svc[i];
+	if (s->cfg.arp && s->cfg.vip.family == AF_INET)
+		set_ref(lb->arp, s->cfg.vip.bytes, delta);
+	svc_key(&k, &s->cfg.vip, 0, 0);
+	set_ref(lb->vips, &k, delta);
+}
 
-				keep = s != NULL && s->cfg.arp && s->cfg.vip.family == AF_INET &&
-					memcmp(s->cfg.vip.bytes, key, 4) == 0;
-			}
-			if (!keep)
-				memcpy(&gone[ngone++], key, 4);
-		}
-		for (i = 0; i < ngone; i++)
-			(void)rte_hash_del_key(lb->arp, &gone[i]);
-	} while (ngone == RTE_DIM(gone));
+int
+cnm_lb_is_vip(const struct cnm_lb *lb, uint8_t family, const uint8_t *addr)
+{
+	struct cnm_svc_key k;
+
+	memset(&k, 0, sizeof(k));
+	k.family = family;
+	memcpy(k.addr, addr, family == AF_INET ? 4 : 16);
+	return rte_hash_lookup(lb->vips, &k) >= 0;
 }
 
 int
@@ -249,11 +253,14 @@ cnm_lb_create(const struct cnm_config *cfg, const char *name, struct rte_rcu_qsb
 	lb->hash_key = cfg->hash_key;
 	lb->default_node = cfg->default_node;
 	lb->has_local = cfg->local_port[0] != '\0';
+	lb->icmp_echo_reply = cfg->icmp_echo_reply;
+	lb->verify_checksum = cfg->verify_checksum;
 	lb->n_private = cfg->n_private ? cfg->n_private : 1;
 	lb->h1 = table_create("cnm_h1", name, H1_ENTRIES, sizeof(struct cnm_svc_key), qsbr);
 	lb->h2 = table_create("cnm_h2", name, H2_ENTRIES, sizeof(struct cnm_svc_key), qsbr);
 	lb->arp = table_create("cnm_arp", name, H2_ENTRIES, 4, qsbr);
-	if (lb->h1 == NULL || lb->h2 == NULL || lb->arp == NULL) {
+	lb->vips = table_create("cnm_vip", name, H2_ENTRIES, sizeof(struct cnm_svc_key), qsbr);
+	if (lb->h1 == NULL || lb->h2 == NULL || lb->arp == NULL || lb->vips == NULL) {
 		ret = rte_errno;
 		goto fail;
 	}
@@ -286,7 +293,8 @@ cnm_lb_create(const struct cnm_config *cfg, const char *name, struct rte_rcu_qsb
 		}
 	}
 	lb->n_svc = cfg->n_services;
-	arp_refresh(lb);
+	for (i = 0; i < cfg->n_services; i++)
+		svc_sets(lb, lb->svc[i], 1);
 	return lb;
 fail:
 	cnm_lb_free(lb);
@@ -304,6 +312,7 @@ cnm_lb_free(struct cnm_lb *lb)
 	rte_hash_free(lb->h1);
 	rte_hash_free(lb->h2);
 	rte_hash_free(lb->arp);
+	rte_hash_free(lb->vips);
 	for (i = 0; i < CNM_MAX_SERVICES; i++)
 		svc_free(lb->svc[i]);
 	free(lb);
@@ -484,7 +493,7 @@ cnm_lb_svc_add(struct cnm_lb *lb, const struct cnm_cfg_service *c)
 		svc_free(s);
 		return ret;
 	}
-	arp_refresh(lb);
+	svc_sets(lb, s, 1);
 	return (int)id;
 }
 
@@ -497,8 +506,8 @@ cnm_lb_svc_del(struct cnm_lb *lb, uint16_t id)
 		return -ENOENT;
 	s = lb->svc[id];
 	svc_del_keys(lb, s);
+	svc_sets(lb, s, -1);
 	lb->svc[id] = NULL;
-	arp_refresh(lb);
 	/* a worker may still hold s from a lookup of the current burst */
 	grace_period(lb);
 	svc_free(s);

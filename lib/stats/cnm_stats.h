@@ -31,7 +31,7 @@
 	X(IPV4_IHL_BEYOND, "ipv4_ihl_beyond", "IPv4 options run past the frame") \
 	X(IPV4_TOTLEN_BEYOND, "ipv4_totlen_beyond", "IPv4 total length past the frame") \
 	X(IPV4_TOTLEN_BELOW, "ipv4_totlen_below", "IPv4 total length below the header length") \
-	X(MARTIAN_SRC, "martian_src", "source in 0/8, 127/8, 224/4 or 240/4 (v4); ::, ::1 or ff00::/8 (v6)") \
+	X(MARTIAN_SRC, "martian_src", "source in 0/8, 127/8, 224/4 or 240/4 (v4); ::, ::1 or ff00::/8 (v6); or the VIP itself") \
 	X(IPV6_TRUNCATED, "ipv6_truncated", "IPv6 header cut short") \
 	X(IPV6_VERSION, "ipv6_version", "IPv6 ethertype but version is not 6") \
 	X(IPV6_PAYLEN, "ipv6_paylen", "IPv6 payload length past the frame") \
@@ -40,11 +40,14 @@
 	X(TCP_DOFF, "tcp_doff", "TCP data offset below 5 or past the segment") \
 	X(PORT_ZERO, "port_zero", "TCP or UDP source or destination port 0") \
 	X(TCP_FLAGS, "tcp_flags", "invalid TCP flags (SYN+FIN, SYN+RST)") \
-	X(FRAGMENT, "fragment", "non-first fragment: no ports to look the service up") \
+	X(FRAGMENT, "fragment", "non-first fragment of a port-keyed service whose first fragment was not seen") \
+	X(ICMP_INNER, "icmp_inner", "ICMP error quoting an incomplete IP/TCP/UDP header") \
+	X(IPV4_CHECKSUM, "ipv4_checksum", "IPv4 header checksum wrong (when verify_checksum is set)") \
 	X(NO_ACTIVE_NODE, "no_active_node", "scalable service whose PDT holds no active node") \
 	X(NO_SERVICE, "no_service", "non-scalable, and neither local port nor default node") \
 	X(TX_FULL, "tx_full", "the TX queue did not take the packet") \
-	X(NODE_UNRESOLVED, "node_unresolved", "the chosen node has no MAC address yet")
+	X(NODE_UNRESOLVED, "node_unresolved", "the chosen node has no MAC address yet") \
+	X(LINK_DOWN, "link_down", "every private port is down")
 
 enum cnm_drop {
 	CNM_DROP_NONE = 0,
@@ -80,6 +83,10 @@ struct cnm_wstats {
 	uint64_t busy_cycles;    /**< TSC cycles spent on bursts that carried packets */
 	uint64_t busy_bursts;    /**< bursts that carried packets */
 	uint64_t arp_replies;    /**< ARP requests for a VIP answered by cnmux (counted in local) */
+	uint64_t icmp_replies;   /**< echo requests to a VIP answered by cnmux (counted in local) */
+	uint64_t icmp_errors;    /**< ICMP errors sent to the node of the flow they quote */
+	uint64_t frag_first;     /**< first fragments whose decision was cached */
+	uint64_t frag_follow;    /**< later fragments sent after their first fragment */
 	uint64_t conn_new;       /**< TCP connections recorded at their SYN */
 	uint64_t conn_hit;       /**< TCP packets sent by the forwarding list, not the PDT */
 	uint64_t conn_full;      /**< SYNs not recorded, list full: they follow the PDT */
@@ -99,7 +106,7 @@ struct cnm_stats_total {
 	uint64_t nonscalable, to_default;
 	uint64_t local_rx, local_out, local_drop;
 	uint64_t busy_cycles, busy_bursts;
-	uint64_t arp_replies;
+	uint64_t arp_replies, icmp_replies, icmp_errors, frag_first, frag_follow;
 	uint64_t conn_new, conn_hit, conn_full, conn_stale, conn_expired, conn_active;
 	uint64_t ctl_tx, ctl_tx_drop;
 	struct cnm_pb svc[CNM_MAX_SERVICES];

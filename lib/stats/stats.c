@@ -80,6 +80,10 @@ cnm_stats_sum(struct cnm_wstats *const *w, unsigned int n, struct cnm_stats_tota
 		t->busy_cycles += RD(s->busy_cycles);
 		t->busy_bursts += RD(s->busy_bursts);
 		t->arp_replies += RD(s->arp_replies);
+		t->icmp_replies += RD(s->icmp_replies);
+		t->icmp_errors += RD(s->icmp_errors);
+		t->frag_first += RD(s->frag_first);
+		t->frag_follow += RD(s->frag_follow);
 		t->conn_new += RD(s->conn_new);
 		t->conn_hit += RD(s->conn_hit);
 		t->conn_full += RD(s->conn_full);

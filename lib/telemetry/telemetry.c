@@ -63,6 +63,17 @@ tel_stats(const char *cmd __rte_unused, const char *params __rte_unused,
 	rte_tel_data_add_dict_u64(d, "local_drop", t->local_drop);
 	rte_tel_data_add_dict_u64(d, "busy_cycles", t->busy_cycles);
 	rte_tel_data_add_dict_u64(d, "busy_bursts", t->busy_bursts);
+	rte_tel_data_add_dict_u64(d, "arp_replies", t->arp_replies);
+	rte_tel_data_add_dict_u64(d, "icmp_replies", t->icmp_replies);
+	rte_tel_data_add_dict_u64(d, "icmp_errors", t->icmp_errors);
+	rte_tel_data_add_dict_u64(d, "frag_first", t->frag_first);
+	rte_tel_data_add_dict_u64(d, "frag_follow", t->frag_follow);
+	rte_tel_data_add_dict_u64(d, "conn_new", t->conn_new);
+	rte_tel_data_add_dict_u64(d, "conn_hit", t->conn_hit);
+	rte_tel_data_add_dict_u64(d, "conn_full", t->conn_full);
+	rte_tel_data_add_dict_u64(d, "conn_stale", t->conn_stale);
+	rte_tel_data_add_dict_u64(d, "conn_expired", t->conn_expired);
+	rte_tel_data_add_dict_u64(d, "conn_active", t->conn_active);
 	rte_tel_data_add_dict_u64(d, "workers", tctx->n_workers);
 	rte_tel_data_start_dict(drops);
 	for (i = 1; i < CNM_DROP_MAX; i++)

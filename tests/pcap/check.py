@@ -127,6 +127,9 @@ class Model:
         self.services = {}
         self.arp_vips = {ipaddress.ip_address(d['vip']).packed for d in cfg['services']
                          if d.get('arp', True) and ':' not in d['vip']}
+        self.vips = {ipaddress.ip_address(d['vip']).packed for d in cfg['services']}
+        self.echo_reply = cfg.get('icmp_echo', 'reply') == 'reply'
+        self.frags = {}  # (src, dst, proto, id) -> verdict of the first fragment
         self.t1 = {}  # (proto, vip, port) -> service   weighted, sticky
         self.t2 = {}  # (proto, vip) -> service         sticky-wild
         for d in cfg['services']:
@@ -195,9 +198,11 @@ class Model:
             if src[0] == 0 or src[0] == 127 or src[0] >= 224:
                 return {'v': 'drop', 'reason': 'martian_src'}
             frag = struct.unpack_from('!H', fr, off + 6)[0]
-            if frag & 0x1fff:
-                return {'v': 'drop', 'reason': 'fragment'}
             proto = fr[off + 9]
+            fkey = (src, dst, proto, fr[off + 4:off + 6])
+            first = bool(frag & 0x2000) and not frag & 0x1fff
+            if frag & 0x1fff:
+                return self._later_fragment(fkey, fr, et, fr[off:off + tot], src, dst, proto)
             l4 = off + ihl * 4
             end = off + tot
         elif et == ET_IPV6:
@@ -214,14 +219,19 @@ class Model:
             nh = fr[off + 6]
             p = off + 40
             count = 0
+            first = False
+            fkey = None
             while nh in IPV6_EXT:
                 count += 1
                 if count > IPV6_MAX_EXT or p + 8 > end:
                     return {'v': 'drop', 'reason': 'ipv6_ext'}
                 if nh == 44:
                     hl = 8
-                    if struct.unpack_from('!H', fr, p + 2)[0] >> 3:
-                        return {'v': 'drop', 'reason': 'fragment'}
+                    fo = struct.unpack_from('!H', fr, p + 2)[0]
+                    fkey = (src, dst, fr[p], fr[p + 4:p + 8])
+                    if fo >> 3:
+                        return self._later_fragment(fkey, fr, et, fr[off:end], src, dst, fr[p])
+                    first = bool(fo & 1)
                 else:
                     hl = (fr[p + 1] + 1) * 8
                 if p + hl > end:
@@ -234,7 +244,60 @@ class Model:
             return {'v': 'drop', 'reason': 'ethertype'}
 
         ip = fr[off:end]
+        v = self._l4(fr, et, ip, src, dst, proto, l4, end, off)
+        if first and v['v'] != 'drop':
+            self.frags[fkey] = v
+        return v
+
+    def _later_fragment(self, fkey, fr, et, ip, src, dst, proto):
+        # a later fragment follows its first fragment; without one, only a
+        # sticky-wild service (no port needed) can place it
+        v = self.frags.get(fkey)
+        if v is not None:
+            v = dict(v)
+            v['ip'] = ip
+            return v
+        svc = self.t2.get((proto, dst))
+        if svc is not None:
+            if not self.eligible[svc.name]:
+                return {'v': 'drop', 'reason': 'no_active_node', 'svc': svc.name, 'ip': ip}
+            return {'v': 'private', 'svc': svc.name, 'key': (svc.name, src), 'et': et, 'ip': ip}
+        if proto in (PROTO_TCP, PROTO_UDP) and dst in self.vips:
+            return {'v': 'drop', 'reason': 'fragment'}
+        return self._nonscalable(fr, et, ip)
+
+    def _l4(self, fr, et, ip, src, dst, proto, l4, end, l3off):
         l4len = end - l4
+        icmp_err = False
+        if proto in (1, 58) and (proto == 1) == (et == ET_IPV4):
+            if l4len < 8:
+                return {'v': 'drop', 'reason': 'l4_truncated'}
+            t = fr[l4]
+            is_err = t in (3, 11, 12) if proto == 1 else 1 <= t <= 4
+            if not is_err:
+                if (t == (8 if proto == 1 else 128) and self.echo_reply and dst in self.vips):
+                    return {'v': 'echo_reply', 'off': l3off, 'ip': ip}
+                return self._nonscalable(fr, et, ip)
+            q = l4 + 8
+            if proto == 1:
+                if q + 20 > end or fr[q] >> 4 != 4 or fr[q] & 15 < 5:
+                    return {'v': 'drop', 'reason': 'icmp_inner'}
+                iproto, ports = fr[q + 9], q + (fr[q] & 15) * 4
+                isrc, idst = fr[q + 12:q + 16], fr[q + 16:q + 20]
+            else:
+                if q + 40 > end or fr[q] >> 4 != 6:
+                    return {'v': 'drop', 'reason': 'icmp_inner'}
+                iproto, ports = fr[q + 6], q + 40
+                isrc, idst = fr[q + 8:q + 24], fr[q + 24:q + 40]
+            if iproto not in (PROTO_TCP, PROTO_UDP):
+                return self._nonscalable(fr, et, ip)
+            if ports + 4 > end:
+                return {'v': 'drop', 'reason': 'icmp_inner'}
+            isport, idport = struct.unpack_from('!HH', fr, ports)
+            # the quoted flow, seen from the client
+            proto, dst, dport, src, sport = iproto, isrc, isport, idst, idport
+            icmp_err = True
+            return self._service(fr, et, ip, src, dst, proto, sport, dport, icmp_err)
         if proto == PROTO_TCP:
             if l4len < 20:
                 return {'v': 'drop', 'reason': 'l4_truncated'}
@@ -252,9 +315,14 @@ class Model:
         sport, dport = struct.unpack_from('!HH', fr, l4)
         if sport == 0 or dport == 0:
             return {'v': 'drop', 'reason': 'port_zero'}
+        return self._service(fr, et, ip, src, dst, proto, sport, dport, False)
+
+    def _service(self, fr, et, ip, src, dst, proto, sport, dport, icmp_err):
         svc = self.t1.get((proto, dst, dport)) or self.t2.get((proto, dst))
         if svc is None:
             return self._nonscalable(fr, et, ip)
+        if src == dst and not icmp_err:
+            return {'v': 'drop', 'reason': 'martian_src'}
         if not self.eligible[svc.name]:
             return {'v': 'drop', 'reason': 'no_active_node', 'svc': svc.name, 'ip': ip}
         if svc.policy == 'weighted':
@@ -269,6 +337,39 @@ class Model:
         if self.default_node and ip is not None:
             return {'v': 'private', 'svc': None, 'key': None, 'et': et, 'ip': ip}
         return {'v': 'drop', 'reason': 'no_service'}
+
+def csum(b):
+    if len(b) % 2:
+        b += b'\x00'
+    t = sum(struct.unpack('!%dH' % (len(b) // 2), b))
+    while t >> 16:
+        t = (t & 0xffff) + (t >> 16)
+    return ~t & 0xffff
+
+
+def echo_reply(ip):
+    """The reply cnmux must make of an echo request (IP packet bytes)."""
+    if ip[0] >> 4 == 4:
+        ihl = (ip[0] & 15) * 4
+        h = bytearray(ip[:ihl])
+        h[12:16], h[16:20] = ip[16:20], ip[12:16]
+        h[8] = 64
+        h[10:12] = b'\x00\x00'
+        h[10:12] = struct.pack('!H', csum(bytes(h)))
+        icmp = bytearray(ip[ihl:])
+        icmp[0] = 0
+        icmp[2:4] = b'\x00\x00'
+        icmp[2:4] = struct.pack('!H', csum(bytes(icmp)))
+        return bytes(h) + bytes(icmp)
+    h = bytearray(ip[:40])
+    h[8:24], h[24:40] = ip[24:40], ip[8:24]
+    h[7] = 64
+    icmp = bytearray(ip[40:])
+    icmp[0] = 129
+    icmp[2:4] = b'\x00\x00'
+    pseudo = bytes(h[8:40]) + struct.pack('!IxxxB', len(icmp), 58)
+    icmp[2:4] = struct.pack('!H', csum(pseudo + bytes(icmp)))
+    return bytes(h) + bytes(icmp)
 
 # ------------------------------------------------------------- checking ----
 
@@ -529,19 +630,26 @@ def check(case_dir, out_dir, min_keys=2000, quiet=False):
         rep.fail('local', 'the config has no local port but local.pcap holds %d frames'
                  % len(local))
 
-    # ---- ARP requests for VIPs: answered on the public port, in order
+    # ---- ARP requests and echo requests for VIPs: answered on the public
+    # port, in input order
     exp_arp = [(i, v) for i, v in enumerate(verdicts) if v['v'] == 'arp_reply']
+    exp_pub = [(i, v) for i, v in enumerate(verdicts) if v['v'] in ('arp_reply', 'echo_reply')]
     if public is not None:
-        if len(public) != len(exp_arp):
-            rep.fail('arp', 'public port sent %d frames, the model expects %d ARP replies'
-                     % (len(public), len(exp_arp)))
-        for (i, v), out in zip(exp_arp, public):
+        if len(public) != len(exp_pub):
+            rep.fail('public', 'public port sent %d frames, the model expects %d replies'
+                     % (len(public), len(exp_pub)))
+        for (i, v), out in zip(exp_pub, public):
             q, off = inp[i], v['off']
-            want_arp = (q[off:off + 6] + b'\x00\x02' + out[off + 8:off + 14] + q[off + 24:off + 28]
+            if v['v'] == 'arp_reply':
+                want = (q[off:off + 6] + b'\x00\x02' + out[off + 8:off + 14] + q[off + 24:off + 28]
                         + q[off + 8:off + 14] + q[off + 14:off + 18])
-            if (len(out) != len(q) or out[0:6] != q[off + 8:off + 14] or out[6:12] != out[off + 8:off + 14]
-                    or out[off:off + 28] != want_arp or out[12:off] != q[12:off]):
-                rep.fail('arp', 'input frame #%d: the ARP reply is not right' % i)
+                ok = (len(out) == len(q) and out[0:6] == q[off + 8:off + 14] and
+                      out[6:12] == out[off + 8:off + 14] and out[off:off + 28] == want and
+                      out[12:off] == q[12:off])
+            else:
+                ok = out[0:6] == q[6:12] and out[12:off] == q[12:off] and out[off:] == echo_reply(v['ip'])
+            if not ok:
+                rep.fail('public', 'input frame #%d: the %s is not right' % (i, v['v'].replace('_', ' ')))
 
     # ---- stats.json
     if not os.path.exists(stats_path):
@@ -561,9 +669,13 @@ def check(case_dir, out_dir, min_keys=2000, quiet=False):
                 rep.fail('stats', 'rx = %d, the capture holds %d frames' % (rx, len(inp)))
             if fw != len(priv):
                 rep.fail('stats', 'forwarded = %d, private.pcap holds %d frames' % (fw, len(priv)))
-            if lo != len(local) + len(exp_arp):
-                rep.fail('stats', 'local = %d, local.pcap holds %d frames and %d ARP requests '
-                         'were for a VIP' % (lo, len(local), len(exp_arp)))
+            if lo != len(local) + len(exp_pub):
+                rep.fail('stats', 'local = %d, local.pcap holds %d frames and %d ARP/echo '
+                         'requests were for a VIP' % (lo, len(local), len(exp_pub)))
+            n_echo = len(exp_pub) - len(exp_arp)
+            if st.get('icmp_replies', 0) != n_echo:
+                rep.fail('stats', 'icmp_replies = %s, the model expects %d'
+                         % (st.get('icmp_replies'), n_echo))
             if st.get('arp_replies', 0) != len(exp_arp):
                 rep.fail('stats', 'arp_replies = %s, the model expects %d'
                          % (st.get('arp_replies'), len(exp_arp)))

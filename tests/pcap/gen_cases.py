@@ -809,6 +809,99 @@ def gen_mixed():
     return c
 
 
+def icmp_error(t, code, quoted, v6=None):
+    """An ICMP (or ICMPv6 when v6=(src, dst)) error quoting `quoted`."""
+    m = struct.pack('!BBHI', t, code, 0, 1400 if t in (2, 3) else 0) + quoted
+    c = csum((pseudo(v6[0], v6[1], ICMP6, len(m)) if v6 else b'') + m)
+    return m[:2] + struct.pack('!H', c) + m[4:]
+
+
+def gen_icmp_frag():
+    """ICMP errors reach the node of the flow they quote; echo requests to a
+    VIP are answered; a datagram's fragments stay together."""
+    c = Case('icmp_frag', 111)
+    VIP2, VIP3 = '198.51.100.11', '198.51.100.12'
+    c.config = config([1, 2, 3, 4], [
+        svc('web', VIP, 'weighted', {'node1': 1, 'node2': 1, 'node3': 1},
+            ports=['80/tcp', '53/udp']),
+        svc('app', VIP2, 'sticky', {'node2': 1, 'node3': 1, 'node4': 1},
+            ports=['8080/tcp', '5353/udp']),
+        svc('wild', VIP3, 'sticky-wild', {'node1': 1, 'node4': 1}, protocols=['tcp', 'udp']),
+        svc('web6', VIP6, 'weighted', {'node1': 1, 'node2': 1}, ports=['80/tcp']),
+    ])
+    r = c.rng
+    router, router6 = '203.0.113.254', '2001:db8:ffff::1'
+    ident = [1000]
+
+    def nid():
+        ident[0] += 1
+        return ident[0]
+
+    def frags4(src, dst, proto, l4, lab, order=(0, 1, 2)):
+        # three fragments of one datagram: [0] carries the L4 header
+        i = nid()
+        body = l4 + bytes(r.getrandbits(8) for _ in range(48 - len(l4) % 8 + 32))
+        parts = [body[:24], body[24:48], body[48:]]
+        out = []
+        for k, part in enumerate(parts):
+            mf = 0x2000 if k < 2 else 0
+            ip = ipv4(ip_b(src), ip_b(dst), proto, part, ident=i, frag=mf | (k * 3))
+            out.append(l2(PUB_MAC, c.cmac(ip_b(src)), 0x0800) + ip)
+        for k in order:
+            c.add(out[k], lab)
+
+    for n in range(200):
+        cl, sp = client4(r), sport(r)
+        # a connection of web, and a router telling the VIP about it
+        c.add(c.tcp_frame(cl, VIP, sp, 80, flags=F_SYN), 'private:web')
+        q = ipv4(ip_b(VIP), ip_b(cl), TCP, tcp(ip_b(VIP), ip_b(cl), 80, sp, F_SYN | F_ACK)[:8])
+        t, code = r.choice([(3, 4), (3, 1), (11, 0)])
+        c.add(c.ip_frame(router, VIP, ICMP, icmp_error(t, code, q)), 'private:web')
+        # sticky service: same client on its other port, and an error about it
+        c.add(c.udp_frame(cl, VIP2, sp, 5353), 'private:app')
+        q = ipv4(ip_b(VIP2), ip_b(cl), UDP, udp(ip_b(VIP2), ip_b(cl), 5353, sp)[:8])
+        c.add(c.ip_frame(router, VIP2, ICMP, icmp_error(3, 4, q)), 'private:app')
+        k = n % 8
+        if k == 0:
+            # fragmented UDP to the weighted service: all three to one node
+            frags4(cl, VIP, UDP, udp(ip_b(cl), ip_b(VIP), sp, 53, b'x' * 40), 'private:web')
+        elif k == 1:
+            frags4(cl, VIP2, UDP, udp(ip_b(cl), ip_b(VIP2), sp, 5353, b'y' * 40), 'private:app')
+        elif k == 2:
+            # sticky-wild: a later fragment ahead of its first is placed too
+            frags4(cl, VIP3, UDP, udp(ip_b(cl), ip_b(VIP3), sp, 7000, b'z' * 40),
+                   'private:wild', order=(2, 0, 1))
+        elif k == 3:
+            # a later fragment of a port-keyed service whose first never came
+            i = nid()
+            c.add(l2(PUB_MAC, c.cmac(ip_b(cl)), 0x0800) + ipv4(
+                ip_b(cl), ip_b(VIP), UDP, b'q' * 24, ident=i, frag=0x2000 | 3), 'drop:fragment')
+        elif k == 4:
+            # echo requests: to a VIP answered by cnmux, elsewhere to the host
+            c.add(c.icmp_frame(cl, VIP), 'public')
+            c.add(c.icmp_frame(cl, '198.51.100.2'), 'local')
+        elif k == 5:
+            # an error quoting a cut-short header; one quoting a flow of nobody
+            q = ipv4(ip_b(VIP), ip_b(cl), TCP, b'')[:16]
+            c.add(c.ip_frame(router, VIP, ICMP, icmp_error(3, 4, q)), 'drop:icmp_inner')
+            q = ipv4(ip_b('198.51.100.77'), ip_b(cl), UDP, udp(ip_b(VIP), ip_b(cl), 9, sp)[:8])
+            c.add(c.ip_frame(router, '198.51.100.77', ICMP, icmp_error(3, 3, q)), 'local')
+        elif k == 6:
+            # the VIP as source
+            c.add(c.tcp_frame(VIP, VIP, sp, 80, flags=F_SYN), 'drop:martian_src')
+            # a fragmented ping to the host: every fragment local
+            frags4(cl, '198.51.100.2', ICMP, icmp_echo(7, n, b'p' * 16), 'local')
+        else:
+            # IPv6: packet too big about a web6 flow, echo to the IPv6 VIP
+            c6 = client6(r)
+            c.add(c.tcp_frame(c6, VIP6, sp, 80, flags=F_SYN), 'private:web6')
+            q = ipv6(ip_b(VIP6), ip_b(c6), TCP, tcp(ip_b(VIP6), ip_b(c6), 80, sp, F_SYN | F_ACK))
+            m = icmp_error(2, 0, q[:48], v6=(ip_b(router6), ip_b(VIP6)))
+            c.add(c.ip_frame(router6, VIP6, ICMP6, m), 'private:web6')
+            c.add(c.icmp_frame(c6, VIP6), 'public')
+    return c
+
+
 CASES = {
     'weighted': gen_weighted,
     'weights_3_1': gen_weights_3_1,
@@ -820,6 +913,7 @@ CASES = {
     'vlan': gen_vlan,
     'malformed': gen_malformed,
     'mixed': gen_mixed,
+    'icmp_frag': gen_icmp_frag,
 }
 
 # ---------------------------------------------------------------- output ----
@@ -844,6 +938,7 @@ def verify(c, cfg_path):
     for i, (fr, label) in enumerate(c.frames):
         v = model.classify(fr)
         got = {'drop': lambda: 'drop:' + v['reason'], 'local': lambda: 'local',
+               'arp_reply': lambda: 'public', 'echo_reply': lambda: 'public',
                'private': lambda: 'private:' + v['svc'] if v['svc'] else 'default'}[v['v']]()
         if got != label:
             bad += 1

@@ -251,6 +251,13 @@ static const struct err_case err_cases[] = {
 	  "a power of two", "0" },
 	{ "pdt_size_string", CFG(", 'pdt_size': '4096'"), "pdt_size",
 	  "a power of two", "\"4096\"" },
+	/* icmp_echo, verify_checksum */
+	{ "icmp_echo_bad", CFG(", 'icmp_echo': 'drop'"), "icmp_echo",
+	  "\"reply\" or \"local\"", "\"drop\"" },
+	{ "icmp_echo_type", CFG(", 'icmp_echo': true"), "icmp_echo",
+	  "\"reply\" or \"local\"", "true" },
+	{ "verify_checksum_type", CFG(", 'verify_checksum': 'yes'"), "verify_checksum",
+	  "true or false", "\"yes\"" },
 	/* hash_key */
 	{ "hash_key_negative", CFG(", 'hash_key': -1"), "hash_key",
 	  "an integer in [0, 4294967295] or a string like \"0x1234abcd\"", "-1" },
@@ -644,6 +651,15 @@ test_defaults(void **state)
 	assert_int_equal(cfg->health_fall, 3);
 	assert_int_equal(cfg->services[0].pdt_size, CNM_PDT_SIZE_DEFAULT);
 	assert_true(cfg->services[0].arp);
+	assert_true(cfg->icmp_echo_reply);
+	assert_false(cfg->verify_checksum);
+	assert_false(cfg->health_enabled);
+	cnm_config_free(cfg);
+
+	cfg = parse_ok(CFG(", 'icmp_echo': 'local', 'verify_checksum': true, 'health': {}"));
+	assert_false(cfg->icmp_echo_reply);
+	assert_true(cfg->verify_checksum);
+	assert_true(cfg->health_enabled);
 	cnm_config_free(cfg);
 
 	/* empty objects keep every default; services may be empty */

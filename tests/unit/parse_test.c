@@ -692,15 +692,22 @@ test_ipv4_fragment(void **state)
 
 	(void)state;
 	for (i = 0; i < DIM(nonfirst); i++) {
+		/* a later fragment parses without ports: its first fragment places it */
 		mk_tcp4(&p, CNM_TCP_ACK);
+		wr16(p.b + 14 + 4, 0xbeef);
 		wr16(p.b + 14 + 6, nonfirst[i]);
-		assert_int_equal(verdict(&p), CNM_DROP_FRAGMENT);
+		assert_int_equal(parse(&p, &f), CNM_DROP_NONE);
+		assert_int_equal(f.frag, CNM_FRAG_LATER);
+		assert_int_equal(f.has_ports, 0);
+		assert_int_equal(f.key.port, 0);
+		assert_int_equal(f.key.proto, IPPROTO_TCP);
+		assert_int_equal(f.frag_id, 0xbeef);
 	}
 	/* first fragment: MF set, offset 0 */
 	mk_tcp4(&p, CNM_TCP_ACK);
 	wr16(p.b + 14 + 6, 0x2000);
 	assert_int_equal(parse(&p, &f), CNM_DROP_NONE);
-	assert_int_equal(f.frag, 1);
+	assert_int_equal(f.frag, CNM_FRAG_FIRST);
 	assert_int_equal(f.has_ports, 1);
 	assert_int_equal(f.key.port, htons(80));
 	/* DF alone is no fragment */
@@ -731,9 +738,18 @@ test_ipv4_icmp(void **state)
 	assert_int_equal(f.has_ports, 0);
 	assert_int_equal(f.key.port, 0);
 	assert_int_equal(f.sport, 0);
-	assert_int_equal(f.l4_off, 0);
+	assert_int_equal(f.l4_off, 34);
+	assert_int_equal(f.icmp_type, 8);
+	assert_int_equal(f.icmp_err, 0);
 	assert_int_equal(f.tcp_flags, 0);
 	assert_int_equal(f.l3_len, 28);
+
+	/* an ICMP header cut short */
+	eth(&p, ET_IPV4);
+	ipv4(&p, IPPROTO_ICMP, CLIENT4, VIP4);
+	payload(&p, 7);
+	finish(&p);
+	assert_int_equal(verdict(&p), CNM_DROP_L4_TRUNCATED);
 
 	/* no payload at all is fine for a protocol without ports */
 	eth(&p, ET_IPV4);
@@ -882,7 +898,7 @@ test_ipv6_ext(void **state)
 	assert_int_equal(parse(&p, &f), CNM_DROP_NONE);
 	assert_int_equal(f.key.proto, IPPROTO_ICMPV6);
 	assert_int_equal(f.has_ports, 0);
-	assert_int_equal(f.l4_off, 0);
+	assert_int_equal(f.l4_off, 14 + 40 + 8);
 }
 
 static void
@@ -922,15 +938,88 @@ test_ipv6_fragment(void **state)
 	frag6(&p, IPPROTO_TCP, 1, 1);
 	payload(&p, 24);
 	finish(&p);
-	assert_int_equal(verdict(&p), CNM_DROP_FRAGMENT);
+	assert_int_equal(parse(&p, &f), CNM_DROP_NONE);
+	assert_int_equal(f.frag, CNM_FRAG_LATER);
+	assert_int_equal(f.key.proto, IPPROTO_TCP);
+	assert_int_equal(f.has_ports, 0);
 
 	eth(&p, ET_IPV6);
 	ipv6(&p, IPPROTO_HOPOPTS, CLIENT6, VIP6);
 	ext6(&p, IPPROTO_FRAGMENT, 0);
-	frag6(&p, IPPROTO_TCP, 8191, 0);
+	frag6(&p, IPPROTO_UDP, 8191, 0);
 	payload(&p, 24);
 	finish(&p);
-	assert_int_equal(verdict(&p), CNM_DROP_FRAGMENT);
+	assert_int_equal(parse(&p, &f), CNM_DROP_NONE);
+	assert_int_equal(f.frag, CNM_FRAG_LATER);
+	assert_int_equal(f.key.proto, IPPROTO_UDP);
+}
+
+/* An ICMP error quoting a packet the VIP sent: the flow of the quoted packet,
+ * seen from the client. */
+static void
+test_icmp_error(void **state)
+{
+	struct cnm_flow f;
+	struct pkt p, q;
+
+	(void)state;
+	/* the quoted packet: VIP:80 -> client:40000 */
+	eth(&q, ET_IPV4);
+	ipv4(&q, IPPROTO_TCP, VIP4, CLIENT4);
+	tcp(&q, 80, 40000, CNM_TCP_SYN | CNM_TCP_ACK);
+	finish(&q);
+	/* a router says: fragmentation needed */
+	eth(&p, ET_IPV4);
+	ipv4(&p, IPPROTO_ICMP, "203.0.113.254", VIP4);
+	payload(&p, 8);
+	p.b[34] = 3;
+	p.b[35] = 4;
+	memcpy(p.b + p.len, q.b + 14, 28);
+	p.len += 28;
+	finish(&p);
+	assert_int_equal(parse(&p, &f), CNM_DROP_NONE);
+	assert_int_equal(f.icmp_err, 1);
+	assert_int_equal(f.icmp_type, 3);
+	assert_int_equal(f.has_ports, 1);
+	assert_int_equal(f.key.proto, IPPROTO_TCP);
+	assert_addr4(f.key.addr, VIP4);
+	assert_int_equal(f.key.port, htons(80));
+	assert_addr4(f.src, CLIENT4);
+	assert_int_equal(f.sport, htons(40000));
+
+	/* the quoted ports cut off */
+	p.len -= 8;
+	finish(&p);
+	assert_int_equal(verdict(&p), CNM_DROP_ICMP_INNER);
+	/* the quoted header cut short */
+	p.len -= 10;
+	finish(&p);
+	assert_int_equal(verdict(&p), CNM_DROP_ICMP_INNER);
+	/* an echo reply is no error: no quoted flow */
+	p.len += 18;
+	p.b[34] = 0;
+	finish(&p);
+	assert_int_equal(parse(&p, &f), CNM_DROP_NONE);
+	assert_int_equal(f.icmp_err, 0);
+	assert_int_equal(f.has_ports, 0);
+
+	/* ICMPv6 packet too big about VIP6:443 -> client6:5555 */
+	eth(&q, ET_IPV6);
+	ipv6(&q, IPPROTO_TCP, VIP6, CLIENT6);
+	tcp(&q, 443, 5555, CNM_TCP_ACK);
+	finish(&q);
+	eth(&p, ET_IPV6);
+	ipv6(&p, IPPROTO_ICMPV6, "2001:db8:ffff::1", VIP6);
+	payload(&p, 8);
+	p.b[54] = 2;
+	memcpy(p.b + p.len, q.b + 14, 48);
+	p.len += 48;
+	finish(&p);
+	assert_int_equal(parse(&p, &f), CNM_DROP_NONE);
+	assert_int_equal(f.icmp_err, 1);
+	assert_int_equal(f.key.family, AF_INET6);
+	assert_int_equal(f.key.port, htons(443));
+	assert_int_equal(f.sport, htons(5555));
 }
 
 /* @p n extension headers (destination options), then TCP. */
@@ -1225,6 +1314,8 @@ mk_valid(unsigned int i, struct pkt *p)
 static uint32_t
 hdr_len(const struct pkt *p, const struct cnm_flow *f)
 {
+	if (f->icmp_type != 0 || f->key.proto == IPPROTO_ICMP || f->key.proto == IPPROTO_ICMPV6)
+		return f->l4_off + 8u;
 	if (!f->has_ports)
 		return f->l3_off + (p->v6 ? 40u : 20u);
 	if (f->key.proto == IPPROTO_UDP)
@@ -1343,6 +1434,7 @@ main(void)
 		cmocka_unit_test(test_ipv6_martian),
 		cmocka_unit_test(test_ipv6_ext),
 		cmocka_unit_test(test_ipv6_fragment),
+		cmocka_unit_test(test_icmp_error),
 		cmocka_unit_test(test_ipv6_ext_chain),
 		cmocka_unit_test(test_ipv6_ext_beyond),
 		cmocka_unit_test(test_tcp_truncated),
