@@ -164,6 +164,31 @@ ctl_ring_drain(struct rte_ring *r)
 		rte_pktmbuf_free(m);
 }
 
+/* Path manager: which private ports have link; the nodes follow. Polled,
+ * as DPDK's link-state interrupts are not available on every PMD. */
+static void
+paths_poll(const struct cnm_dp *dp, struct cnm_lb *lb)
+{
+	uint32_t up = 0;
+	uint16_t i;
+
+	for (i = 0; i < dp->n_private; i++) {
+		struct rte_eth_link link;
+
+		if (rte_eth_link_get_nowait(dp->priv_port[i], &link) == 0 &&
+				link.link_status == RTE_ETH_LINK_UP)
+			up |= 1u << i;
+	}
+	if (up != lb->paths_up) {
+		for (i = 0; i < dp->n_private; i++)
+			if ((up ^ lb->paths_up) & (1u << i))
+				printf("cnmux: private port %u link %s\n", i,
+					up & (1u << i) ? "up" : "down");
+		fflush(stdout);
+		cnm_lb_paths_update(lb, up);
+	}
+}
+
 /* Frames arriving on the private ports: ARP replies from the nodes. Only the
  * control lcore reads these queues. */
 static void
@@ -487,7 +512,7 @@ main(int argc, char **argv)
 	char err[CNM_ERR_MAX];
 	uint16_t ports[CNM_MAX_PRIVATE + 2];
 	unsigned int nports = 0, nw = 0, nalloc = 0, nl, lcore, i;
-	uint64_t hz, start, next_stats;
+	uint64_t hz, start, next_stats, next_link_ms = 0;
 	size_t qsz;
 	int ret, rc = 1;
 
@@ -700,6 +725,10 @@ main(int argc, char **argv)
 			uint64_t now_ms = now * 1000 / hz;
 
 			pthread_mutex_lock(&ctl_lock);
+			if (now_ms >= next_link_ms) {
+				paths_poll(&dp, dp.lb);
+				next_link_ms = now_ms + 100;
+			}
 			private_rx(&dp, hc, now_ms);
 			cnm_health_tick(hc, now_ms);
 			pthread_mutex_unlock(&ctl_lock);

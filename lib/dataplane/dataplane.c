@@ -136,10 +136,14 @@ forward(struct cnm_worker *w, struct rte_mbuf *m, const struct cnm_flow *f, uint
 	/* The control lcore may resolve a MAC while we run: one 64-bit word,
 	 * read whole; no ordering with anything else is needed. */
 	uint64_t mac = __atomic_load_n(&nd->mac, __ATOMIC_RELAXED);
-	uint16_t port = nd->port;
+	uint16_t port = __atomic_load_n(&nd->port, __ATOMIC_RELAXED);
 
 	if (unlikely(mac == 0)) {
 		drop(w, m, CNM_DROP_NODE_UNRESOLVED);
+		return;
+	}
+	if (unlikely(port >= dp->n_private)) {
+		drop(w, m, CNM_DROP_LINK_DOWN);
 		return;
 	}
 	if (unlikely(cnm_macrewrite(m, f, mac, &dp->priv_mac[port]) != 0)) {

@@ -52,12 +52,14 @@ struct cnm_svc {
 /** A node, as the workers see it: 16 bytes. */
 struct cnm_node {
 	uint64_t mac;   /**< destination MAC in bytes 0..5 (memory order); 0 = unresolved */
-	uint16_t port;  /**< private port index */
+	uint16_t port;  /**< private port index; CNM_PORT_NONE when every path is down */
 	uint8_t up;     /**< in the instance list: eligible for PDT entries */
 	uint8_t used;   /**< slot holds a configured node */
 	uint32_t gen;   /**< bumped when the node goes down or is removed: a tracked
 			     connection recorded under another generation is stale */
 };
+
+#define CNM_PORT_NONE 0xffffu
 
 /** Everything the data path reads to take a decision. */
 struct cnm_lb {
@@ -71,6 +73,7 @@ struct cnm_lb {
 	uint8_t verify_checksum;        /**< check IPv4 header checksums */
 	uint32_t hash_key;
 	uint32_t n_private;
+	uint32_t paths_up;              /**< bit i: private port i has link (path manager) */
 	struct rte_rcu_qsbr *qsbr;      /**< grace periods before frees */
 	struct cnm_node node[CNM_MAX_NODES];
 	struct cnm_cfg_node node_cfg[CNM_MAX_NODES];
@@ -257,6 +260,14 @@ int cnm_lb_is_vip(const struct cnm_lb *lb, uint8_t family, const uint8_t *addr);
 
 /** Does cnmux answer ARP for this IPv4 address (network order)? Worker-safe. */
 int cnm_lb_arp_owned(const struct cnm_lb *lb, const uint8_t ip[4]);
+
+/**
+ * Path manager (the patent's redundant private paths): given which private
+ * ports have link (bit i = port i), point every node at its own port (node id
+ * modulo the number of ports) when that one is up, else at the next one up,
+ * else at none (its packets are dropped as link_down). Worker-safe.
+ */
+void cnm_lb_paths_update(struct cnm_lb *lb, uint32_t up_mask);
 
 /** Rebuild the PDT of service @p id from its members and the nodes' state. 0 or -errno. */
 int cnm_lb_svc_rebuild(struct cnm_lb *lb, uint16_t id);

@@ -256,6 +256,7 @@ cnm_lb_create(const struct cnm_config *cfg, const char *name, struct rte_rcu_qsb
 	lb->icmp_echo_reply = cfg->icmp_echo_reply;
 	lb->verify_checksum = cfg->verify_checksum;
 	lb->n_private = cfg->n_private ? cfg->n_private : 1;
+	lb->paths_up = (1u << lb->n_private) - 1;
 	lb->h1 = table_create("cnm_h1", name, H1_ENTRIES, sizeof(struct cnm_svc_key), qsbr);
 	lb->h2 = table_create("cnm_h2", name, H2_ENTRIES, sizeof(struct cnm_svc_key), qsbr);
 	lb->arp = table_create("cnm_arp", name, H2_ENTRIES, 4, qsbr);
@@ -560,6 +561,7 @@ cnm_lb_node_add(struct cnm_lb *lb, const struct cnm_cfg_node *n)
 	lb->admin_down[id] = 0;
 	lb->node_cfg[id] = *n;
 	lb->node[id].port = (uint16_t)(id % lb->n_private);
+	cnm_lb_paths_update(lb, lb->paths_up);
 	__atomic_store_n(&lb->node[id].mac, 0, __ATOMIC_RELAXED);
 	if (n->has_mac)
 		memcpy(&lb->node[id].mac, n->mac, 6);
@@ -773,4 +775,31 @@ cnm_lb_svc_set_members(struct cnm_lb *lb, uint16_t svc, const struct cnm_cfg_mem
 	}
 	free(old);
 	return 0;
+}
+
+static uint16_t
+path_of(const struct cnm_lb *lb, uint32_t id, uint32_t up)
+{
+	uint32_t k, p;
+
+	for (k = 0; k < lb->n_private; k++) {
+		p = (id + k) % lb->n_private;
+		if (up & (1u << p))
+			return (uint16_t)p;
+	}
+	return CNM_PORT_NONE;
+}
+
+void
+cnm_lb_paths_update(struct cnm_lb *lb, uint32_t up_mask)
+{
+	uint32_t id;
+
+	lb->paths_up = up_mask;
+	for (id = 0; id < lb->n_nodes; id++) {
+		if (!lb->node[id].used)
+			continue;
+		/* one 16-bit word; a worker reads either port, both are valid */
+		__atomic_store_n(&lb->node[id].port, path_of(lb, id, up_mask), __ATOMIC_RELAXED);
+	}
 }
