@@ -156,6 +156,27 @@ ctl_send(void *arg, uint16_t idx, const uint8_t *frame, uint32_t len)
 }
 
 static void
+rx_drain(uint16_t port)
+{
+	struct rte_eth_dev_info info;
+	struct rte_mbuf *m[CNM_BURST];
+	uint16_t q, n;
+	unsigned int rounds;
+
+	if (rte_eth_dev_info_get(port, &info) != 0)
+		return;
+	for (q = 0; q < info.nb_rx_queues; q++) {
+		/* bounded: an endless source (infinite_rx) never runs dry */
+		for (rounds = 0; rounds < 4096; rounds++) {
+			n = rte_eth_rx_burst(port, q, m, CNM_BURST);
+			if (n == 0)
+				break;
+			rte_pktmbuf_free_bulk(m, n);
+		}
+	}
+}
+
+static void
 ctl_ring_drain(struct rte_ring *r)
 {
 	void *m = NULL;
@@ -437,7 +458,7 @@ report(FILE *out, const struct cnm_lb *lb, const struct cnm_stats_total *t, unsi
 
 static int
 write_json(const char *path, const struct cnm_lb *lb, const struct cnm_stats_total *t,
-		unsigned int mbufs_in_use)
+		unsigned int mbufs_in_use, const struct rte_eth_stats *pub)
 {
 	json_t *root = json_object(), *drops = json_object(), *svcs = json_object();
 	json_t *nodes = json_object();
@@ -456,6 +477,9 @@ write_json(const char *path, const struct cnm_lb *lb, const struct cnm_stats_tot
 	json_object_set_new(root, "busy_cycles", json_integer((json_int_t)t->busy_cycles));
 	json_object_set_new(root, "busy_bursts", json_integer((json_int_t)t->busy_bursts));
 	json_object_set_new(root, "mbufs_in_use_at_exit", json_integer(mbufs_in_use));
+	json_object_set_new(root, "rx_nombuf", json_integer((json_int_t)pub->rx_nombuf));
+	json_object_set_new(root, "rx_missed", json_integer((json_int_t)pub->imissed));
+	json_object_set_new(root, "rx_errors", json_integer((json_int_t)pub->ierrors));
 	json_object_set_new(root, "arp_replies", json_integer((json_int_t)t->arp_replies));
 	json_object_set_new(root, "icmp_replies", json_integer((json_int_t)t->icmp_replies));
 	json_object_set_new(root, "icmp_errors", json_integer((json_int_t)t->icmp_errors));
@@ -503,6 +527,7 @@ main(int argc, char **argv)
 	struct cnm_tel_ctx tel;
 	struct cnm_stats_total *tot = NULL;
 	struct cnm_health *hc = NULL;
+	struct rte_eth_stats es;
 	struct cnm_ctl_server *srv = NULL;
 	static struct cnm_ctx ctx;
 	static struct conns_src csrc;
@@ -729,7 +754,10 @@ main(int argc, char **argv)
 				paths_poll(&dp, dp.lb);
 				next_link_ms = now_ms + 100;
 			}
-			private_rx(&dp, hc, now_ms);
+			/* the private RX queues carry only the nodes' ARP replies:
+			 * read them while a node needs resolving or probes run */
+			if (cnm_health_wants_rx(hc))
+				private_rx(&dp, hc, now_ms);
 			cnm_health_tick(hc, now_ms);
 			pthread_mutex_unlock(&ctl_lock);
 		}
@@ -765,8 +793,13 @@ main(int argc, char **argv)
 stop:
 	dp.quit = 1;
 	rte_eal_mp_wait_lcore();
-	/* ports first: the PMDs give their mbufs back, so the pool can be
+	/* ports first: what waits in RX queues (a loopback ring, a NIC ring) is
+	 * taken and freed, the PMDs give their mbufs back, so the pool can be
 	 * checked to hold every mbuf again */
+	memset(&es, 0, sizeof(es));
+	(void)rte_eth_stats_get(dp.pub_port, &es);
+	for (i = 0; i < nports; i++)
+		rx_drain(ports[i]);
 	for (i = 0; i < nports; i++) {
 		rte_eth_dev_stop(ports[i]);
 		rte_eth_dev_close(ports[i]);
@@ -779,10 +812,13 @@ stop:
 		cnm_stats_sum(wst, nw, tot);
 		if (!o.quiet) {
 			report(stdout, dp.lb, tot, nw);
+			printf("  public port: %" PRIu64 " not received for want of mbufs, %" PRIu64
+				" missed, %" PRIu64 " RX errors\n", es.rx_nombuf, es.imissed, es.ierrors);
 			printf("  mbufs: %u of %u back in the pool%s\n", mp->size - in_use, mp->size,
 				in_use ? " (LEAK)" : "");
 		}
-		if (o.stats_json != NULL && write_json(o.stats_json, dp.lb, tot, in_use) != 0)
+		if (o.stats_json != NULL &&
+				write_json(o.stats_json, dp.lb, tot, in_use, &es) != 0)
 			goto out;
 		rc = tot->rx == tot->forwarded + tot->local + tot->dropped ? 0 : 3;
 		if (rc == 0 && in_use != 0)

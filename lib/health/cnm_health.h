@@ -58,6 +58,9 @@ void cnm_health_tick(struct cnm_health *h, uint64_t now_ms);
 int cnm_health_input(struct cnm_health *h, uint16_t idx, const uint8_t *frame, uint32_t len,
 		uint64_t now_ms);
 
+/** Does the checker need the private ports' RX (a node to resolve, or probes on)? */
+int cnm_health_wants_rx(const struct cnm_health *h);
+
 const struct cnm_health_stats *cnm_health_get_stats(const struct cnm_health *h);
 
 void cnm_health_free(struct cnm_health *h);

@@ -77,6 +77,19 @@ cnm_health_free(struct cnm_health *h)
 	free(h);
 }
 
+int
+cnm_health_wants_rx(const struct cnm_health *h)
+{
+	uint32_t id;
+
+	if (h->enabled)
+		return 1;
+	for (id = 0; id < h->lb->n_nodes; id++)
+		if (h->lb->node[id].used && h->lb->node[id].mac == 0)
+			return 1;
+	return 0;
+}
+
 const struct cnm_health_stats *
 cnm_health_get_stats(const struct cnm_health *h)
 {
