@@ -458,7 +458,7 @@ report(FILE *out, const struct cnm_lb *lb, const struct cnm_stats_total *t, unsi
 
 static int
 write_json(const char *path, const struct cnm_lb *lb, const struct cnm_stats_total *t,
-		unsigned int mbufs_in_use, const struct rte_eth_stats *pub)
+		unsigned int mbufs_in_use, const struct rte_eth_stats *pub, double elapsed_s)
 {
 	json_t *root = json_object(), *drops = json_object(), *svcs = json_object();
 	json_t *nodes = json_object();
@@ -477,6 +477,7 @@ write_json(const char *path, const struct cnm_lb *lb, const struct cnm_stats_tot
 	json_object_set_new(root, "busy_cycles", json_integer((json_int_t)t->busy_cycles));
 	json_object_set_new(root, "busy_bursts", json_integer((json_int_t)t->busy_bursts));
 	json_object_set_new(root, "mbufs_in_use_at_exit", json_integer(mbufs_in_use));
+	json_object_set_new(root, "elapsed_s", json_real(elapsed_s));
 	json_object_set_new(root, "rx_nombuf", json_integer((json_int_t)pub->rx_nombuf));
 	json_object_set_new(root, "rx_missed", json_integer((json_int_t)pub->imissed));
 	json_object_set_new(root, "rx_errors", json_integer((json_int_t)pub->ierrors));
@@ -537,7 +538,8 @@ main(int argc, char **argv)
 	char err[CNM_ERR_MAX];
 	uint16_t ports[CNM_MAX_PRIVATE + 2];
 	unsigned int nports = 0, nw = 0, nalloc = 0, nl, lcore, i;
-	uint64_t hz, start, next_stats, next_link_ms = 0;
+	uint64_t hz, start = rte_rdtsc(), next_stats, next_link_ms = 0;
+	double elapsed_s = 0;
 	size_t qsz;
 	int ret, rc = 1;
 
@@ -793,6 +795,7 @@ main(int argc, char **argv)
 stop:
 	dp.quit = 1;
 	rte_eal_mp_wait_lcore();
+	elapsed_s = (double)(rte_rdtsc() - start) / (double)rte_get_tsc_hz();
 	/* ports first: what waits in RX queues (a loopback ring, a NIC ring) is
 	 * taken and freed, the PMDs give their mbufs back, so the pool can be
 	 * checked to hold every mbuf again */
@@ -812,13 +815,15 @@ stop:
 		cnm_stats_sum(wst, nw, tot);
 		if (!o.quiet) {
 			report(stdout, dp.lb, tot, nw);
+			printf("  ran %.3f s: %.3f Mpps received\n", elapsed_s,
+				elapsed_s > 0 ? (double)tot->rx / elapsed_s / 1e6 : 0.0);
 			printf("  public port: %" PRIu64 " not received for want of mbufs, %" PRIu64
 				" missed, %" PRIu64 " RX errors\n", es.rx_nombuf, es.imissed, es.ierrors);
 			printf("  mbufs: %u of %u back in the pool%s\n", mp->size - in_use, mp->size,
 				in_use ? " (LEAK)" : "");
 		}
 		if (o.stats_json != NULL &&
-				write_json(o.stats_json, dp.lb, tot, in_use, &es) != 0)
+				write_json(o.stats_json, dp.lb, tot, in_use, &es, elapsed_s) != 0)
 			goto out;
 		rc = tot->rx == tot->forwarded + tot->local + tot->dropped ? 0 : 3;
 		if (rc == 0 && in_use != 0)
