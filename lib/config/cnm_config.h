@@ -135,6 +135,15 @@ int cnm_config_node_index(const struct cnm_config *cfg, const char *name);
 /** Index of the service called @p name, or -1. */
 int cnm_config_service_index(const struct cnm_config *cfg, const char *name);
 
+struct json_t;
+
+/**
+ * Describe a JSON value in a few words for an error's "(got ...)": the value
+ * itself for numbers, booleans and (cut, quoted, control bytes as '?')
+ * strings, "an object", "an array", "nothing" for NULL.
+ */
+void cnm_json_describe(char *buf, size_t len, const struct json_t *v);
+
 /** Format an address as text (inet_ntop); returns @p buf. */
 const char *cnm_addr_str(const struct cnm_addr *a, char *buf, size_t len);
 

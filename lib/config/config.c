@@ -109,8 +109,8 @@ cnm_quote(char *buf, size_t len, const char *s, size_t max)
 }
 
 /* Short description of a JSON value for the "(got ...)" part. */
-static void
-cnm_describe(char *buf, size_t len, const json_t *v)
+void
+cnm_json_describe(char *buf, size_t len, const struct json_t *v)
 {
 	if (v == NULL) {
 		snprintf(buf, len, "nothing");
@@ -166,7 +166,7 @@ cnm_fail(struct cnm_parser *p, const char *key, const json_t *v,
 	vsnprintf(expected, sizeof(expected), fmt, ap);
 	va_end(ap);
 	if (got == NULL) {
-		cnm_describe(desc, sizeof(desc), v);
+		cnm_json_describe(desc, sizeof(desc), v);
 		got = desc;
 	}
 	snprintf(p->err, p->errlen, "%s: %s: %s (got %s)", p->file, key,

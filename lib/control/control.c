@@ -54,46 +54,6 @@ req_fail(struct ctl_req *r, const char *fmt, ...)
 	return -1;
 }
 
-/* Short description of a value for "(got ...)". */
-static void
-describe(char *buf, size_t len, const json_t *v)
-{
-	if (v == NULL) {
-		snprintf(buf, len, "nothing");
-		return;
-	}
-	switch (json_typeof(v)) {
-	case JSON_OBJECT:
-		snprintf(buf, len, "an object");
-		break;
-	case JSON_ARRAY:
-		snprintf(buf, len, "an array");
-		break;
-	case JSON_STRING: {
-		const char *s = json_string_value(v);
-		size_t n = strlen(s);
-
-		snprintf(buf, len, "\"%.*s%s\"", (int)(n > 48 ? 48 : n), s, n > 48 ? "..." : "");
-		break;
-	}
-	case JSON_INTEGER:
-		snprintf(buf, len, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
-		break;
-	case JSON_REAL:
-		snprintf(buf, len, "%g", json_real_value(v));
-		break;
-	case JSON_TRUE:
-		snprintf(buf, len, "true");
-		break;
-	case JSON_FALSE:
-		snprintf(buf, len, "false");
-		break;
-	default:
-		snprintf(buf, len, "null");
-		break;
-	}
-}
-
 /* Control bytes from a request never reach a terminal. */
 static void
 sanitize(char *s)
@@ -143,7 +103,7 @@ arg_str(struct ctl_req *r, const char *key, int required, const char *what,
 		return 0;
 	if (!json_is_string(v) || json_string_length(v) == 0 ||
 	    strlen(json_string_value(v)) != json_string_length(v)) {
-		describe(got, sizeof(got), v);
+		cnm_json_describe(got, sizeof(got), v);
 		return req_fail(r, "%s: expected %s (got %s)", key, what, got);
 	}
 	*out = json_string_value(v);
@@ -181,7 +141,7 @@ arg_uint(struct ctl_req *r, const char *key, const json_t *v, uint32_t min, uint
 			}
 		}
 	}
-	describe(got, sizeof(got), v);
+	cnm_json_describe(got, sizeof(got), v);
 	return req_fail(r, "%s: expected an integer %u..%u (got %s)", key, min, max, got);
 }
 
@@ -986,7 +946,7 @@ cmd_service_add(struct cnm_ctx *ctx, struct ctl_req *r)
 	int idx;
 
 	if (!json_is_object(svc)) {
-		describe(got, sizeof(got), svc);
+		cnm_json_describe(got, sizeof(got), svc);
 		req_fail(r, "service: expected an object like one entry of \"services\" in the configuration file (got %s)",
 			 got);
 		return NULL;
@@ -1025,13 +985,13 @@ cmd_node_add(struct cnm_ctx *ctx, struct ctl_req *r)
 	int idx;
 
 	if (!json_is_object(node)) {
-		describe(got, sizeof(got), node);
+		cnm_json_describe(got, sizeof(got), node);
 		req_fail(r, "node: expected an object like one entry of \"nodes\" in the configuration file (got %s)",
 			 got);
 		return NULL;
 	}
 	if (svcs != NULL && !json_is_object(svcs)) {
-		describe(got, sizeof(got), svcs);
+		cnm_json_describe(got, sizeof(got), svcs);
 		req_fail(r, "services: expected an object of service name to weight (got %s)", got);
 		return NULL;
 	}
@@ -1551,14 +1511,14 @@ cnm_control_exec(struct cnm_ctx *ctx, const json_t *req)
 	r.cmd = "request";
 	cmd_list(list, sizeof(list));
 	if (!json_is_object(req)) {
-		describe(got, sizeof(got), req);
+		cnm_json_describe(got, sizeof(got), req);
 		snprintf(r.err, sizeof(r.err), "request: expected a JSON object with \"cmd\" (got %s)",
 			 got);
 		return error_response(r.err);
 	}
 	cmd = json_string_value(json_object_get(req, "cmd"));
 	if (cmd == NULL) {
-		describe(got, sizeof(got), json_object_get(req, "cmd"));
+		cnm_json_describe(got, sizeof(got), json_object_get(req, "cmd"));
 		snprintf(r.err, sizeof(r.err), "request: cmd: expected one of: %s (got %s)", list,
 			 got);
 		return error_response(r.err);
@@ -1567,7 +1527,7 @@ cnm_control_exec(struct cnm_ctx *ctx, const json_t *req)
 		if (strcmp(cmd, cnm_ctl_cmds[i].name) == 0)
 			break;
 	if (i == RTE_DIM(cnm_ctl_cmds)) {
-		describe(got, sizeof(got), json_object_get(req, "cmd"));
+		cnm_json_describe(got, sizeof(got), json_object_get(req, "cmd"));
 		snprintf(r.err, sizeof(r.err), "unknown command %s (expected one of: %s)", got,
 			 list);
 		return error_response(r.err);
