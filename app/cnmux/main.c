@@ -756,6 +756,10 @@ main(int argc, char **argv)
 				paths_poll(&dp, dp.lb);
 				next_link_ms = now_ms + 100;
 			}
+			/* a reload through the control socket (not only SIGHUP) may
+			 * have changed "health": the checker takes the running
+			 * settings on every tick (a few fields, no allocation) */
+			cnm_health_configure(hc, ctx.cfg);
 			/* the private RX queues carry only the nodes' ARP replies:
 			 * read them while a node needs resolving or probes run */
 			if (cnm_health_wants_rx(hc))

@@ -19,6 +19,31 @@
 #include "cnm_parse.h"
 
 /**
+ * Cut @p m to its first @p keep bytes, across segments (rte_pktmbuf_trim
+ * only shortens the last one). Segments past the cut are freed.
+ */
+static inline void
+cnm_mbuf_cut(struct rte_mbuf *m, uint32_t keep)
+{
+	struct rte_mbuf *seg = m, *rest;
+	uint32_t off = 0;
+	uint16_t nseg = 1;
+
+	while (off + seg->data_len < keep && seg->next != NULL) {
+		off += seg->data_len;
+		seg = seg->next;
+		nseg++;
+	}
+	seg->data_len = (uint16_t)(keep - off);
+	rest = seg->next;
+	seg->next = NULL;
+	if (rest != NULL)
+		rte_pktmbuf_free(rest);
+	m->nb_segs = nseg;
+	m->pkt_len = keep;
+}
+
+/**
  * Rewrite @p m, parsed as @p f, for the node whose MAC is @p dst (bytes 0..5
  * of the word, memory order), leaving from a port whose MAC is @p src.
  * @return 0, or -1 when the frame cannot be rewritten (then it is unchanged).
@@ -31,9 +56,8 @@ cnm_macrewrite(struct rte_mbuf *m, const struct cnm_flow *f, uint64_t dst,
 	struct rte_ether_hdr *eth;
 	uint16_t et;
 
-	if (rte_pktmbuf_pkt_len(m) > keep &&
-			rte_pktmbuf_trim(m, (uint16_t)(rte_pktmbuf_pkt_len(m) - keep)) != 0)
-		return -1;
+	if (rte_pktmbuf_pkt_len(m) > keep)
+		cnm_mbuf_cut(m, keep);
 	if (f->n_vlan) {
 		/* the ethertype in front of the IP header */
 		et = *rte_pktmbuf_mtod_offset(m, uint16_t *, f->l3_off - 2);

@@ -40,7 +40,7 @@ struct cnm_conn_key {
 	uint16_t dport;   /**< service port, network byte order */
 	uint8_t family;   /**< AF_INET or AF_INET6 */
 	uint8_t pad[3];   /**< always 0: part of the hashed key */
-};
+} __attribute__((aligned(8))); /* the hash reads 8-byte words */
 
 /** State of a tracked connection; selects its timeout. */
 enum cnm_conn_state {

@@ -417,10 +417,14 @@ cnm_worker_burst(struct cnm_worker *w, struct rte_mbuf **pkts, uint16_t n)
 	}
 
 	/* both lookups, in bulk, for every IP frame of the burst */
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 	cnm_lb_lookup_bulk(lb, keys, nk, svc);
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic pop
+#endif
 
 	nk = 0;
 	for (i = 0; i < ni; i++) {

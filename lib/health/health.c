@@ -41,6 +41,18 @@ struct cnm_health {
 void
 cnm_health_configure(struct cnm_health *h, const struct cnm_config *cfg)
 {
+	uint32_t i;
+
+	if (h->enabled && !cfg->health_enabled) {
+		/* probes off: end the rounds in flight without counting them
+		 * (their TCP sockets would stay open until probes came back) */
+		for (i = 0; i < CNM_MAX_NODES; i++) {
+			if (h->n[i].fd >= 0)
+				close(h->n[i].fd);
+			h->n[i].fd = -1;
+			h->n[i].in_round = 0;
+		}
+	}
 	h->enabled = cfg->health_enabled;
 	h->interval = cfg->health_interval_ms;
 	h->timeout = RTE_MIN(cfg->health_timeout_ms, cfg->health_interval_ms);

@@ -16,13 +16,19 @@
 /** How many bytes of a frame the parser may need: headers only. */
 #define CNM_PARSE_HDR_MAX 256
 
-/** Key of both service tables. The second table uses port 0. */
+/**
+ * Key of both service tables. The second table uses port 0. The hash reads
+ * it in 8-byte words: it is 8-byte aligned, and its first CNM_SVC_KEY_LEN
+ * bytes are the key (the padding after it is not hashed).
+ */
 struct cnm_svc_key {
 	uint8_t addr[16]; /**< destination address; IPv4 in the first 4 bytes, rest 0 */
 	uint16_t port;    /**< destination port, network byte order; 0 in the second table */
 	uint8_t proto;    /**< IPPROTO_TCP, IPPROTO_UDP, or another IP protocol */
 	uint8_t family;   /**< AF_INET or AF_INET6 */
-} __attribute__((packed));
+} __attribute__((aligned(8)));
+
+#define CNM_SVC_KEY_LEN 20
 
 /** What a frame is, once parsed. */
 enum cnm_pkt_kind {

@@ -55,21 +55,31 @@ parse_icmp(const uint8_t *p, uint32_t caplen, uint32_t l4, uint32_t end, struct 
 	uint8_t proto;
 	const uint8_t *q;
 
-	if (l4 + 8 > end || l4 + 8 > caplen)
+	if (l4 + 8 > end)
 		return CNM_DROP_L4_TRUNCATED;
+	if (l4 + 8 > caplen)
+		return CNM_DROP_HEADERS_TOO_LONG;
 	f->l4_off = (uint16_t)l4;
 	f->icmp_type = p[l4];
 	if (!icmp_is_error(f->key.proto, f->icmp_type) || f->frag != CNM_FRAG_NONE)
 		return CNM_DROP_NONE;
 	q = p + in;
 	if (f->key.family == AF_INET) {
-		if (in + 20 > end || in + 20 > caplen || (q[0] >> 4) != 4 || (q[0] & 0xf) < 5)
+		if (in + 20 > end)
+			return CNM_DROP_ICMP_INNER;
+		if (in + 20 > caplen)
+			return CNM_DROP_HEADERS_TOO_LONG;
+		if ((q[0] >> 4) != 4 || (q[0] & 0xf) < 5)
 			return CNM_DROP_ICMP_INNER;
 		ihl = (uint32_t)(q[0] & 0xf) * 4;
 		proto = q[9];
 		ports = in + ihl;
 	} else {
-		if (in + 40 > end || in + 40 > caplen || (q[0] >> 4) != 6)
+		if (in + 40 > end)
+			return CNM_DROP_ICMP_INNER;
+		if (in + 40 > caplen)
+			return CNM_DROP_HEADERS_TOO_LONG;
+		if ((q[0] >> 4) != 6)
 			return CNM_DROP_ICMP_INNER;
 		proto = q[6];
 		ports = in + 40;
@@ -77,8 +87,10 @@ parse_icmp(const uint8_t *p, uint32_t caplen, uint32_t l4, uint32_t end, struct 
 	if (proto != IPPROTO_TCP && proto != IPPROTO_UDP)
 		return CNM_DROP_NONE; /* quotes something else: for the host stack */
 	/* the quoted ports (the first 4 bytes past the quoted header) */
-	if (ports + 4 > end || ports + 4 > caplen)
+	if (ports + 4 > end)
 		return CNM_DROP_ICMP_INNER;
+	if (ports + 4 > caplen)
+		return CNM_DROP_HEADERS_TOO_LONG;
 	if (f->key.family == AF_INET) {
 		memcpy(f->key.addr, q + 12, 4);  /* quoted source: the VIP */
 		memcpy(f->src, q + 16, 4);       /* quoted destination: the client */
@@ -105,13 +117,16 @@ parse_l4(const uint8_t *p, uint32_t caplen, uint32_t l4, uint32_t end, struct cn
 		need = 20;
 	else if (proto == IPPROTO_UDP)
 		need = 8;
-	else if (proto == IPPROTO_ICMP || proto == IPPROTO_ICMPV6)
+	else if ((proto == IPPROTO_ICMP && f->key.family == AF_INET) ||
+			(proto == IPPROTO_ICMPV6 && f->key.family == AF_INET6))
 		return parse_icmp(p, caplen, l4, end, f);
 	else
 		return CNM_DROP_NONE; /* another protocol: no ports, non-scalable */
 
-	if (l4 + need > end || l4 + need > caplen)
+	if (l4 + need > end)
 		return CNM_DROP_L4_TRUNCATED;
+	if (l4 + need > caplen)
+		return CNM_DROP_HEADERS_TOO_LONG;
 	f->l4_off = (uint16_t)l4;
 	memcpy(&f->sport, p + l4, 2);
 	memcpy(&f->key.port, p + l4 + 2, 2);
@@ -204,8 +219,10 @@ parse_ipv6(const uint8_t *p, uint32_t caplen, uint32_t wirelen, uint32_t off,
 		if (nh != IPPROTO_HOPOPTS && nh != IPPROTO_ROUTING &&
 				nh != IPPROTO_DSTOPTS && nh != IPPROTO_FRAGMENT)
 			break;
-		if (n == IPV6_EXT_MAX || l4 + 8 > end || l4 + 8 > caplen)
+		if (n == IPV6_EXT_MAX || l4 + 8 > end)
 			return CNM_DROP_IPV6_EXT;
+		if (l4 + 8 > caplen)
+			return CNM_DROP_HEADERS_TOO_LONG;
 		if (nh == IPPROTO_FRAGMENT) {
 			uint16_t fo = rd16(p + l4 + 2);
 

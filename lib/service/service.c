@@ -101,8 +101,12 @@ svc_sets(struct cnm_lb *lb, const struct cnm_svc *s, int delta)
 {
 	struct cnm_svc_key k;
 
-	if (s->cfg.arp && s->cfg.vip.family == AF_INET)
-		set_ref(lb->arp, s->cfg.vip.bytes, delta);
+	if (s->cfg.arp && s->cfg.vip.family == AF_INET) {
+		uint32_t ip; /* aligned for the hash */
+
+		memcpy(&ip, s->cfg.vip.bytes, 4);
+		set_ref(lb->arp, &ip, delta);
+	}
 	svc_key(&k, &s->cfg.vip, 0, 0);
 	set_ref(lb->vips, &k, delta);
 }
@@ -121,7 +125,10 @@ cnm_lb_is_vip(const struct cnm_lb *lb, uint8_t family, const uint8_t *addr)
 int
 cnm_lb_arp_owned(const struct cnm_lb *lb, const uint8_t ip[4])
 {
-	return rte_hash_lookup(lb->arp, ip) >= 0;
+	uint32_t k; /* aligned for the hash */
+
+	memcpy(&k, ip, 4);
+	return rte_hash_lookup(lb->arp, &k) >= 0;
 }
 
 int
@@ -257,10 +264,10 @@ cnm_lb_create(const struct cnm_config *cfg, const char *name, struct rte_rcu_qsb
 	lb->verify_checksum = cfg->verify_checksum;
 	lb->n_private = cfg->n_private ? cfg->n_private : 1;
 	lb->paths_up = (1u << lb->n_private) - 1;
-	lb->h1 = table_create("cnm_h1", name, H1_ENTRIES, sizeof(struct cnm_svc_key), qsbr);
-	lb->h2 = table_create("cnm_h2", name, H2_ENTRIES, sizeof(struct cnm_svc_key), qsbr);
+	lb->h1 = table_create("cnm_h1", name, H1_ENTRIES, CNM_SVC_KEY_LEN, qsbr);
+	lb->h2 = table_create("cnm_h2", name, H2_ENTRIES, CNM_SVC_KEY_LEN, qsbr);
 	lb->arp = table_create("cnm_arp", name, H2_ENTRIES, 4, qsbr);
-	lb->vips = table_create("cnm_vip", name, H2_ENTRIES, sizeof(struct cnm_svc_key), qsbr);
+	lb->vips = table_create("cnm_vip", name, H2_ENTRIES, CNM_SVC_KEY_LEN, qsbr);
 	if (lb->h1 == NULL || lb->h2 == NULL || lb->arp == NULL || lb->vips == NULL) {
 		ret = rte_errno;
 		goto fail;

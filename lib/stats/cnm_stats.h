@@ -36,7 +36,8 @@
 	X(IPV6_VERSION, "ipv6_version", "IPv6 ethertype but version is not 6") \
 	X(IPV6_PAYLEN, "ipv6_paylen", "IPv6 payload length past the frame") \
 	X(IPV6_EXT, "ipv6_ext", "IPv6 extension chain malformed or longer than 8") \
-	X(L4_TRUNCATED, "l4_truncated", "TCP or UDP header cut short") \
+	X(L4_TRUNCATED, "l4_truncated", "TCP, UDP or ICMP header cut short") \
+	X(HEADERS_TOO_LONG, "headers_too_long", "headers run past the first 256 bytes cnmux reads") \
 	X(TCP_DOFF, "tcp_doff", "TCP data offset below 5 or past the segment") \
 	X(PORT_ZERO, "port_zero", "TCP or UDP source or destination port 0") \
 	X(TCP_FLAGS, "tcp_flags", "invalid TCP flags (SYN+FIN, SYN+RST)") \

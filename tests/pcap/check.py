@@ -82,9 +82,15 @@ DROP_REASONS = (
     'runt', 'ethertype', 'vlan_depth', 'ipv4_truncated', 'ipv4_version', 'ipv4_ihl',
     'ipv4_ihl_beyond', 'ipv4_totlen_beyond', 'ipv4_totlen_below', 'martian_src',
     'ipv6_truncated', 'ipv6_version', 'ipv6_paylen', 'ipv6_ext', 'l4_truncated',
-    'tcp_doff', 'port_zero', 'tcp_flags', 'fragment', 'no_active_node', 'no_service',
-    'tx_full',
+    'tcp_doff', 'port_zero', 'tcp_flags', 'fragment', 'icmp_inner', 'ipv4_checksum',
+    'no_active_node', 'no_service', 'tx_full', 'headers_too_long',
 )
+# cnmux reads the headers from the first 256 bytes of a frame
+HDR_WINDOW = 256
+# drops the parser decides past the IPv4 header: they win over a bad header
+# checksum, which is checked once the frame has parsed (verify_checksum)
+L4_PARSE_DROPS = ('l4_truncated', 'tcp_doff', 'port_zero', 'tcp_flags', 'icmp_inner',
+                  'headers_too_long')
 
 TPIDS = (0x8100, 0x88a8)
 ET_IPV4, ET_IPV6, ET_ARP = 0x0800, 0x86dd, 0x0806
@@ -129,6 +135,7 @@ class Model:
                          if d.get('arp', True) and ':' not in d['vip']}
         self.vips = {ipaddress.ip_address(d['vip']).packed for d in cfg['services']}
         self.echo_reply = cfg.get('icmp_echo', 'reply') == 'reply'
+        self.verify_checksum = bool(cfg.get('verify_checksum', False))
         self.frags = {}  # (src, dst, proto, id) -> verdict of the first fragment
         self.t1 = {}  # (proto, vip, port) -> service   weighted, sticky
         self.t2 = {}  # (proto, vip) -> service         sticky-wild
@@ -201,7 +208,11 @@ class Model:
             proto = fr[off + 9]
             fkey = (src, dst, proto, fr[off + 4:off + 6])
             first = bool(frag & 0x2000) and not frag & 0x1fff
+            # verify_checksum: a wrong header checksum drops a frame that parsed
+            bad_csum = self.verify_checksum and csum(fr[off:off + ihl * 4]) != 0
             if frag & 0x1fff:
+                if bad_csum:
+                    return {'v': 'drop', 'reason': 'ipv4_checksum'}
                 return self._later_fragment(fkey, fr, et, fr[off:off + tot], src, dst, proto)
             l4 = off + ihl * 4
             end = off + tot
@@ -216,6 +227,10 @@ class Model:
             src = fr[off + 8:off + 24]
             dst = fr[off + 24:off + 40]
             end = off + 40 + plen
+            bad_csum = False
+            # ::, ::1 and ff00::/8 are no client's address
+            if src[0] == 0xff or src in (bytes(16), bytes(15) + b'\x01'):
+                return {'v': 'drop', 'reason': 'martian_src'}
             nh = fr[off + 6]
             p = off + 40
             count = 0
@@ -225,6 +240,8 @@ class Model:
                 count += 1
                 if count > IPV6_MAX_EXT or p + 8 > end:
                     return {'v': 'drop', 'reason': 'ipv6_ext'}
+                if p + 8 > min(n, HDR_WINDOW):
+                    return {'v': 'drop', 'reason': 'headers_too_long'}
                 if nh == 44:
                     hl = 8
                     fo = struct.unpack_from('!H', fr, p + 2)[0]
@@ -245,6 +262,8 @@ class Model:
 
         ip = fr[off:end]
         v = self._l4(fr, et, ip, src, dst, proto, l4, end, off)
+        if bad_csum and not (v['v'] == 'drop' and v['reason'] in L4_PARSE_DROPS):
+            v = {'v': 'drop', 'reason': 'ipv4_checksum'}
         if first and v['v'] != 'drop':
             self.frags[fkey] = v
         return v
@@ -272,6 +291,8 @@ class Model:
         if proto in (1, 58) and (proto == 1) == (et == ET_IPV4):
             if l4len < 8:
                 return {'v': 'drop', 'reason': 'l4_truncated'}
+            if l4 + 8 > min(len(fr), HDR_WINDOW):
+                return {'v': 'drop', 'reason': 'headers_too_long'}
             t = fr[l4]
             is_err = t in (3, 11, 12) if proto == 1 else 1 <= t <= 4
             if not is_err:
@@ -301,6 +322,8 @@ class Model:
         if proto == PROTO_TCP:
             if l4len < 20:
                 return {'v': 'drop', 'reason': 'l4_truncated'}
+            if l4 + 20 > min(len(fr), HDR_WINDOW):
+                return {'v': 'drop', 'reason': 'headers_too_long'}
             doff = fr[l4 + 12] >> 4
             if doff < 5 or doff * 4 > l4len:
                 return {'v': 'drop', 'reason': 'tcp_doff'}
@@ -310,6 +333,8 @@ class Model:
         elif proto == PROTO_UDP:
             if l4len < 8:
                 return {'v': 'drop', 'reason': 'l4_truncated'}
+            if l4 + 8 > min(len(fr), HDR_WINDOW):
+                return {'v': 'drop', 'reason': 'headers_too_long'}
         else:
             return self._nonscalable(fr, et, ip)
         sport, dport = struct.unpack_from('!HH', fr, l4)

@@ -145,9 +145,43 @@ class Case:
         self.frames = []   # (bytes, label)
         self.config = None
 
+    def answered(self, frame):
+        """Is this an ARP request for a VIP (of a service with arp) or an echo
+        request to a VIP (icmp_echo "reply"), which cnmux answers itself?"""
+        if self.config is None:
+            return False
+        svcs = self.config['services']
+        vips = {ip_b(x['vip']) for x in svcs}
+        arp_vips = {ip_b(x['vip']) for x in svcs if x.get('arp', True) and ':' not in x['vip']}
+        off, et = 12, None
+        while off + 2 <= len(frame):
+            et = struct.unpack_from('!H', frame, off)[0]
+            if et not in (0x8100, 0x88a8) or off > 12 + 4:
+                break
+            off += 4
+        if et in (0x8100, 0x88a8):
+            return False  # a third tag: dropped
+        l3 = off + 2
+        if et == 0x0806:
+            a = frame[l3:l3 + 28]
+            return (len(a) == 28 and a[:8] == b'\x00\x01\x08\x00\x06\x04\x00\x01'
+                    and a[24:28] in arp_vips)
+        if self.config.get('icmp_echo', 'reply') != 'reply':
+            return False
+        if et == 0x0800 and len(frame) >= l3 + 28 and frame[l3 + 9] == ICMP:
+            ihl = (frame[l3] & 15) * 4
+            return (frame[l3 + 6] & 0x3f == 0 and frame[l3 + 7] == 0 and
+                    frame[l3 + 16:l3 + 20] in vips and frame[l3 + ihl] == 8)
+        if et == 0x86dd and len(frame) >= l3 + 48 and frame[l3 + 6] == ICMP6:
+            return frame[l3 + 24:l3 + 40] in vips and frame[l3 + 40] == 128
+        return False
+
     def add(self, frame, label, pad=True):
         """Append a frame; pad=True pads to the 60-byte Ethernet minimum as a
-        NIC would (with zeros or with junk, at random)."""
+        NIC would (with zeros or with junk, at random). A frame cnmux answers
+        itself (ARP or echo request for a VIP) is labelled 'public'."""
+        if label in ('local', 'default', 'drop:no_service') and self.answered(frame):
+            label = 'public'
         if pad and len(frame) < 60:
             if self.rng.random() < 0.5:
                 frame += b'\0' * (60 - len(frame))

@@ -954,6 +954,38 @@ test_ipv6_fragment(void **state)
 	assert_int_equal(f.key.proto, IPPROTO_UDP);
 }
 
+/*
+ * Inputs the fuzzers found (tests/fuzz/regressions/packet/), one case each.
+ * icmp6_inner_past_256: an ICMPv6 error behind a 184-byte hop-by-hop header
+ * quoting a whole TCP packet that ends past byte 256: whole it parses; from
+ * the 256 bytes the data path reads it is headers_too_long, not icmp_inner.
+ */
+static void
+test_fuzz_regressions(void **state)
+{
+	static const char *const path = SRC_DIR "/tests/fuzz/regressions/packet/icmp6_inner_past_256";
+	static const uint8_t vip6[16] = { 0x20, 0x01, 0x0d, 0xb8, 0x01, 0x00, [15] = 0x10 };
+	uint8_t buf[2048];
+	struct cnm_flow f;
+	size_t n;
+	FILE *fp;
+
+	(void)state;
+	fp = fopen(path, "rb");
+	if (fp == NULL)
+		fail_msg("cannot open %s", path);
+	n = fread(buf, 1, sizeof(buf), fp);
+	fclose(fp);
+	assert_int_equal(n, 306);
+	assert_int_equal(cnm_parse(buf, CNM_PARSE_HDR_MAX, (uint32_t)n, &f),
+		CNM_DROP_HEADERS_TOO_LONG);
+	assert_int_equal(cnm_parse(buf, (uint32_t)n, (uint32_t)n, &f), CNM_DROP_NONE);
+	assert_int_equal(f.icmp_err, 1);
+	assert_memory_equal(f.key.addr, vip6, 16);
+	assert_int_equal(f.key.port, htons(80));
+	assert_int_equal(f.sport, htons(40000));
+}
+
 /* An ICMP error quoting a packet the VIP sent: the flow of the quoted packet,
  * seen from the client. */
 static void
@@ -1435,6 +1467,7 @@ main(void)
 		cmocka_unit_test(test_ipv6_ext),
 		cmocka_unit_test(test_ipv6_fragment),
 		cmocka_unit_test(test_icmp_error),
+		cmocka_unit_test(test_fuzz_regressions),
 		cmocka_unit_test(test_ipv6_ext_chain),
 		cmocka_unit_test(test_ipv6_ext_beyond),
 		cmocka_unit_test(test_tcp_truncated),

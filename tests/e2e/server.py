@@ -1,0 +1,110 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: BSD-3-Clause
+"""Servers of the e2e topology's nodes (and of the interface node).
+
+  server.py http NAME PORT[,PORT...]   HTTP on every address: each answer's
+                                       body is "NAME\\n" (header X-Node: NAME)
+  server.py aux NAME                   UDP echo on 9000 ("NAME DATA"), and a
+                                       TCP byte counter on 5001: it sends
+                                       "NAME\\n" on accept, counts what the
+                                       client sends until it shuts its side
+                                       down, answers "bytes N\\n" and closes
+
+Standard library only; run in a node's namespace (topology.sh starts them).
+"""
+import http.server
+import socket
+import socketserver
+import struct
+import sys
+import threading
+
+UDP_PORT = 9000
+STREAM_PORT = 5001
+IP_PKTINFO = 8  # <linux/in.h>; not in every Python's socket module
+
+
+def http_main(name, ports):
+    body = (name + "\n").encode()
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.0"   # one request per connection
+        server_version = "cnmux-e2e"
+
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain")
+            self.send_header("Content-Length", str(len(body)))
+            self.send_header("X-Node", name)
+            self.end_headers()
+            self.wfile.write(body)
+
+        do_HEAD = do_GET
+
+        def log_message(self, *args):
+            pass
+
+    class Server(http.server.ThreadingHTTPServer):
+        allow_reuse_address = True
+        request_queue_size = 256
+        daemon_threads = True
+
+    servers = [Server(("0.0.0.0", p), Handler) for p in ports]
+    for s in servers[1:]:
+        threading.Thread(target=s.serve_forever, daemon=True).start()
+    servers[0].serve_forever()
+
+
+def aux_main(name):
+    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    u.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    u.bind(("0.0.0.0", UDP_PORT))
+
+    # reply from the address the datagram was sent to (the VIP), not from
+    # the address the route to the client would pick (eth0's)
+    u.setsockopt(socket.IPPROTO_IP, IP_PKTINFO, 1)
+
+    def udp_loop():
+        while True:
+            data, anc, _flags, peer = u.recvmsg(65535, socket.CMSG_SPACE(12))
+            cmsg = []
+            for level, typ, val in anc:
+                if level == socket.IPPROTO_IP and typ == IP_PKTINFO and len(val) >= 12:
+                    # struct in_pktinfo: ifindex, spec_dst, addr (the header's)
+                    cmsg = [(socket.IPPROTO_IP, IP_PKTINFO,
+                             struct.pack("i4s4s", 0, val[8:12], b"\0" * 4))]
+            u.sendmsg([name.encode() + b" " + data], cmsg, 0, peer)
+
+    class Sink(socketserver.BaseRequestHandler):
+        def handle(self):
+            c = self.request
+            c.sendall((name + "\n").encode())
+            n = 0
+            while True:
+                b = c.recv(65536)
+                if not b:
+                    break
+                n += len(b)
+            c.sendall(("bytes %d\n" % n).encode())
+
+    class TServer(socketserver.ThreadingTCPServer):
+        allow_reuse_address = True
+        daemon_threads = True
+        request_queue_size = 64
+
+    t = TServer(("0.0.0.0", STREAM_PORT), Sink)
+    threading.Thread(target=t.serve_forever, daemon=True).start()
+    udp_loop()
+
+
+def main():
+    if len(sys.argv) == 4 and sys.argv[1] == "http":
+        http_main(sys.argv[2], [int(p) for p in sys.argv[3].split(",")])
+    elif len(sys.argv) == 3 and sys.argv[1] == "aux":
+        aux_main(sys.argv[2])
+    else:
+        sys.exit(__doc__)
+
+
+if __name__ == "__main__":
+    main()

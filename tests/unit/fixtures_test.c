@@ -1,0 +1,350 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The fixture table (tests/fixtures/fixtures.py, generated into
+ * fixtures_table.h) through the pure decision path: cnm_parse() and, when the
+ * frame parses, cnm_decide() on the tables of the row's configuration, built
+ * by cnm_config_parse() + cnm_lb_create() exactly as cnmux builds them.
+ *
+ * Rows whose decision belongs to the burst path (fragment cache, echo and ARP
+ * replies, the VIP as source, header checksums) are checked here only as far
+ * as the parser goes (it must accept them); their verdict is checked through
+ * the binary (tests/fixtures/run_fixtures.sh, pcaps/fixtures).
+ *
+ * Every row runs twice more as a multi-segment mbuf does in the data path:
+ * the frame in two buffers, the first CNM_PARSE_HDR_MAX bytes copied across
+ * them into one header buffer (what rte_pktmbuf_read() does), parsed with
+ * caplen = those bytes and wirelen = the whole frame. The result must be the
+ * same as from the contiguous frame.
+ *
+ * Every failure names the row.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include <rte_eal.h>
+#include <rte_errno.h>
+
+#include "cnm_config.h"
+#include "cnm_parse.h"
+#include "cnm_service.h"
+#include "cnm_stats.h"
+
+#include "fixtures_table.h"
+
+#define DIM(a) (sizeof(a) / sizeof((a)[0]))
+
+static const char *const eal_args[] = {
+	"fixtures_test", "--no-huge", "-m", "128", "--no-pci", "--no-shconf",
+	"--file-prefix", "fx_test", "--log-level", "error", "-l", "0",
+};
+
+static struct cnm_config *fx_cfg[DIM(fx_configs)];
+static struct cnm_lb *fx_lb[DIM(fx_configs)];
+
+static const char *const verdict_name[] = {
+	[FX_FORWARD] = "forward", [FX_DEFAULT] = "default", [FX_LOCAL] = "local",
+	[FX_PUBLIC] = "public", [FX_DROP] = "drop",
+};
+
+static int
+group_setup(void **state)
+{
+	/* EAL permutes argv and keeps pointers into it: a writable copy
+	 * that lives as long as the process */
+	static char buf[DIM(eal_args)][32];
+	static char *argv[DIM(eal_args) + 1];
+	char err[CNM_ERR_MAX];
+	unsigned int i;
+	int ret;
+
+	(void)state;
+	for (i = 0; i < DIM(eal_args); i++) {
+		snprintf(buf[i], sizeof(buf[i]), "%s", eal_args[i]);
+		argv[i] = buf[i];
+	}
+	ret = rte_eal_init((int)DIM(eal_args), argv);
+	if (ret < 0) {
+		fprintf(stderr, "rte_eal_init: %s\n", rte_strerror(rte_errno));
+		return -1;
+	}
+	for (i = 0; i < DIM(fx_configs); i++) {
+		char name[16];
+
+		err[0] = '\0';
+		fx_cfg[i] = cnm_config_parse(fx_configs[i].json, strlen(fx_configs[i].json),
+			fx_configs[i].name, err, sizeof(err));
+		if (fx_cfg[i] == NULL) {
+			fprintf(stderr, "configuration %s refused: %s\n", fx_configs[i].name, err);
+			return -1;
+		}
+		snprintf(name, sizeof(name), "fx%u", i);
+		fx_lb[i] = cnm_lb_create(fx_cfg[i], name, NULL);
+		if (fx_lb[i] == NULL) {
+			fprintf(stderr, "cnm_lb_create(%s): %s\n", fx_configs[i].name,
+				rte_strerror(rte_errno));
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int
+group_teardown(void **state)
+{
+	unsigned int i;
+
+	(void)state;
+	for (i = 0; i < DIM(fx_configs); i++) {
+		cnm_lb_free(fx_lb[i]);
+		cnm_config_free(fx_cfg[i]);
+	}
+	rte_eal_cleanup();
+	return 0;
+}
+
+/* How the frame is handed to the parser. */
+struct fx_view {
+	const char *how;   /* named in failure messages */
+	const uint8_t *p;
+	uint32_t caplen;
+	uint32_t wirelen;
+};
+
+/*
+ * The data path's view of a frame held in two segments split at @split: the
+ * first min(len, CNM_PARSE_HDR_MAX) bytes copied across both segments into
+ * @hdr, as rte_pktmbuf_read() does for a multi-segment mbuf.
+ */
+static void
+segmented(const struct fx_row *r, uint32_t split, uint8_t **seg1, uint8_t **seg2,
+		uint8_t hdr[CNM_PARSE_HDR_MAX], struct fx_view *v)
+{
+	uint32_t n1 = split < r->len ? split : r->len;
+	uint32_t n2 = r->len - n1;
+	uint32_t cap = r->len < CNM_PARSE_HDR_MAX ? r->len : CNM_PARSE_HDR_MAX;
+	uint32_t c1 = cap < n1 ? cap : n1;
+
+	/* separate allocations, so that reading past a segment is ASan's to see */
+	*seg1 = malloc(n1 ? n1 : 1);
+	*seg2 = malloc(n2 ? n2 : 1);
+	assert_non_null(*seg1);
+	assert_non_null(*seg2);
+	memcpy(*seg1, r->frame, n1);
+	memcpy(*seg2, r->frame + n1, n2);
+	memcpy(hdr, *seg1, c1);
+	memcpy(hdr + c1, *seg2, cap - c1);
+	v->p = hdr;
+	v->caplen = cap;
+	v->wirelen = r->len;
+}
+
+static const char *
+node_name(const struct cnm_lb *lb, uint16_t id)
+{
+	if (id >= CNM_MAX_NODES || !lb->node[id].used)
+		return "(no node)";
+	return lb->node_cfg[id].name;
+}
+
+/* Check one row through one view; returns the number of failures. */
+static unsigned int
+check_row(unsigned int i, const struct fx_view *v, struct cnm_flow *out)
+{
+	const struct fx_row *r = &fx_rows[i];
+	const struct cnm_lb *lb = fx_lb[r->cfg];
+	struct cnm_decision d;
+	struct cnm_flow f;
+	enum cnm_drop pr;
+	int verdict;
+	const char *node = NULL;
+	int reason = CNM_DROP_NONE;
+
+	pr = cnm_parse(v->p, v->caplen, v->wirelen, &f);
+	if (out != NULL)
+		*out = f;
+	if (r->burst) {
+		/* decided by the burst path: the parser must let it through */
+		if (pr != CNM_DROP_NONE) {
+			print_error("row %u \"%s\" (%s, %s): cnm_parse() dropped it as %s; the burst "
+				"path must see it (expected %s%s%s)\n", i, r->desc,
+				fx_configs[r->cfg].name, v->how, cnm_drop_name(pr),
+				verdict_name[r->verdict], r->verdict == FX_DROP ? " " : "",
+				r->verdict == FX_DROP ? cnm_drop_name(r->drop_reason) : "");
+			return 1;
+		}
+		return 0;
+	}
+	if (pr != CNM_DROP_NONE) {
+		verdict = FX_DROP;
+		reason = pr;
+	} else {
+		memset(&d, 0, sizeof(d));
+		cnm_decide(lb, &f, &d);
+		switch (d.verdict) {
+		case CNM_V_FORWARD:
+			verdict = FX_FORWARD;
+			node = node_name(lb, d.node);
+			break;
+		case CNM_V_DEFAULT:
+			verdict = FX_DEFAULT;
+			node = node_name(lb, d.node);
+			break;
+		case CNM_V_LOCAL:
+			verdict = FX_LOCAL;
+			break;
+		default:
+			verdict = FX_DROP;
+			reason = d.reason;
+			break;
+		}
+	}
+	if (verdict != r->verdict ||
+			(verdict == FX_DROP && reason != r->drop_reason) ||
+			((verdict == FX_FORWARD || verdict == FX_DEFAULT) &&
+			 strcmp(node, r->node) != 0)) {
+		print_error("row %u \"%s\" (%s, %s): expected %s%s%s, got %s%s%s\n", i, r->desc,
+			fx_configs[r->cfg].name, v->how,
+			verdict_name[r->verdict],
+			r->verdict == FX_DROP ? " " : r->node ? " to " : "",
+			r->verdict == FX_DROP ? cnm_drop_name(r->drop_reason) :
+				r->node ? r->node : "",
+			verdict_name[verdict],
+			verdict == FX_DROP ? " " : node ? " to " : "",
+			verdict == FX_DROP ? cnm_drop_name(reason) : node ? node : "");
+		return 1;
+	}
+	return 0;
+}
+
+/* Every row, contiguous: the table's verdict, node and drop reason. */
+static void
+test_fixture_table(void **state)
+{
+	struct fx_view v = { .how = "contiguous" };
+	unsigned int i, bad = 0, pure = 0;
+
+	(void)state;
+	for (i = 0; i < DIM(fx_rows); i++) {
+		/* as the data path: the first 256 bytes of the frame at most */
+		v.p = fx_rows[i].frame;
+		v.caplen = RTE_MIN(fx_rows[i].len, (uint32_t)CNM_PARSE_HDR_MAX);
+		v.wirelen = fx_rows[i].len;
+		bad += check_row(i, &v, NULL);
+		pure += !fx_rows[i].burst;
+	}
+	print_message("fixtures: %u rows, %u decided by cnm_parse()/cnm_decide(), %u by the "
+		"burst path (parser checked here, verdict through the binary)\n",
+		(unsigned int)DIM(fx_rows), pure, (unsigned int)DIM(fx_rows) - pure);
+	if (bad != 0)
+		fail_msg("%u of %u rows failed", bad, (unsigned int)DIM(fx_rows));
+}
+
+/*
+ * Every row as a two-segment mbuf, split after the Ethernet header, inside
+ * the IP header and at 100 bytes: the verdict must not change, and the parsed
+ * flow must be the one the contiguous frame gives.
+ */
+static void
+test_fixture_table_segmented(void **state)
+{
+	static const uint32_t splits[] = { 14, 30, 100 };
+	unsigned int i, s, bad = 0, long_rows = 0;
+
+	(void)state;
+	for (i = 0; i < DIM(fx_rows); i++) {
+		const struct fx_row *r = &fx_rows[i];
+		struct cnm_flow whole, seg;
+		struct fx_view c = { .how = "contiguous", .p = r->frame,
+			.caplen = RTE_MIN(r->len, (uint32_t)CNM_PARSE_HDR_MAX), .wirelen = r->len };
+		enum cnm_drop rw;
+
+		rw = cnm_parse(c.p, c.caplen, c.wirelen, &whole);
+		long_rows += r->len > CNM_PARSE_HDR_MAX;
+		for (s = 0; s < DIM(splits); s++) {
+			uint8_t hdr[CNM_PARSE_HDR_MAX];
+			uint8_t *s1, *s2;
+			char how[64];
+			struct fx_view v;
+			enum cnm_drop rs;
+
+			snprintf(how, sizeof(how), "two segments split at %u, %u header bytes read",
+				splits[s], r->len < CNM_PARSE_HDR_MAX ? r->len : CNM_PARSE_HDR_MAX);
+			v.how = how;
+			segmented(r, splits[s], &s1, &s2, hdr, &v);
+			bad += check_row(i, &v, NULL);
+			rs = cnm_parse(v.p, v.caplen, v.wirelen, &seg);
+			if (rs != rw) {
+				print_error("row %u \"%s\" (%s): cnm_parse() says %s, contiguous %s\n",
+					i, r->desc, how, cnm_drop_name(rs), cnm_drop_name(rw));
+				bad++;
+			} else if (rs == CNM_DROP_NONE && memcmp(&seg, &whole, sizeof(seg)) != 0) {
+				print_error("row %u \"%s\" (%s): the parsed flow differs from the "
+					"contiguous frame's\n", i, r->desc, how);
+				bad++;
+			}
+			free(s1);
+			free(s2);
+		}
+	}
+	print_message("fixtures: %u rows in two segments, %u of them longer than %u bytes\n",
+		(unsigned int)DIM(fx_rows), long_rows, CNM_PARSE_HDR_MAX);
+	assert_true(long_rows >= 3);
+	if (bad != 0)
+		fail_msg("%u segmented checks failed", bad);
+}
+
+/* The table covers every drop reason a single frame can trigger. */
+static void
+test_fixture_coverage(void **state)
+{
+	/* reasons one frame cannot trigger through a pcap replay: they need a
+	 * full TX queue, an unresolved node or a link down */
+	static const int elsewhere[] = {
+		CNM_DROP_TX_FULL, CNM_DROP_NODE_UNRESOLVED, CNM_DROP_LINK_DOWN,
+	};
+	int seen[CNM_DROP_MAX] = { 0 };
+	int verdicts[FX_DROP + 1] = { 0 };
+	unsigned int i, missing = 0;
+	int r;
+
+	(void)state;
+	for (i = 0; i < DIM(fx_rows); i++) {
+		verdicts[fx_rows[i].verdict]++;
+		if (fx_rows[i].verdict == FX_DROP)
+			seen[fx_rows[i].drop_reason]++;
+	}
+	for (i = 0; i < DIM(elsewhere); i++)
+		seen[elsewhere[i]] = -1;
+	for (r = CNM_DROP_NONE + 1; r < CNM_DROP_MAX; r++) {
+		if (seen[r] == 0) {
+			print_error("no row for drop reason %s\n", cnm_drop_name((enum cnm_drop)r));
+			missing++;
+		}
+	}
+	for (r = 0; r <= FX_DROP; r++) {
+		if (verdicts[r] == 0) {
+			print_error("no row with verdict %s\n", verdict_name[r]);
+			missing++;
+		}
+	}
+	assert_int_equal(missing, 0);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_fixture_coverage),
+		cmocka_unit_test(test_fixture_table),
+		cmocka_unit_test(test_fixture_table_segmented),
+	};
+
+	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
