@@ -575,7 +575,12 @@ cnm_worker_main(void *arg)
 		if (n > 0) {
 			uint64_t t0 = rte_rdtsc();
 
+			/* odd: a burst is being counted (see cnm_wstats.seq); release
+			 * orders it before the counters the burst changes */
+			__atomic_store_n(&w->st.seq, w->st.seq + 1, __ATOMIC_RELEASE);
 			cnm_worker_burst(w, pkts, n);
+			/* even again: release publishes the burst's counters with it */
+			__atomic_store_n(&w->st.seq, w->st.seq + 1, __ATOMIC_RELEASE);
 			w->st.busy_cycles += rte_rdtsc() - t0;
 			w->st.busy_bursts++;
 			/* read by the control lcore for --idle-exit; a word, no ordering */

@@ -71,6 +71,12 @@ struct cnm_pb {
 
 /** Counters of one worker; one writer. */
 struct cnm_wstats {
+	/**
+	 * Odd while the worker handles a burst, even between bursts: readers
+	 * retry until they copy the scalar counters between two bursts, so a
+	 * snapshot always satisfies rx == forwarded + local + dropped.
+	 */
+	uint64_t seq;
 	uint64_t rx;             /**< frames received on the public port */
 	uint64_t forwarded;      /**< sent to a node on a private port (TX took it) */
 	uint64_t local;          /**< sent unchanged on the local port (TX took it) */

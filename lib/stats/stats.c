@@ -65,13 +65,34 @@ cnm_stats_sum(struct cnm_wstats *const *w, unsigned int n, struct cnm_stats_tota
 	memset(t, 0, sizeof(*t));
 	for (i = 0; i < n; i++) {
 		const struct cnm_wstats *s = w[i];
+		struct cnm_wstats c;
+		unsigned int tries;
+		uint64_t seq;
 
-		t->rx += RD(s->rx);
-		t->forwarded += RD(s->forwarded);
-		t->local += RD(s->local);
-		t->dropped += RD(s->dropped);
+		/* copy the scalars between two bursts (seq even and unchanged);
+		 * give up on consistency after many tries rather than spin */
+		for (tries = 0;; tries++) {
+			/* acquire: the counters read below are not older than seq */
+			seq = __atomic_load_n(&s->seq, __ATOMIC_ACQUIRE);
+			if ((seq & 1) && tries < 100000)
+				continue;
+			c.rx = RD(s->rx);
+			c.forwarded = RD(s->forwarded);
+			c.local = RD(s->local);
+			c.dropped = RD(s->dropped);
+			for (j = 0; j < CNM_DROP_MAX; j++)
+				c.drop[j] = RD(s->drop[j]);
+			/* acquire fence: the loads above complete before seq is read again */
+			__atomic_thread_fence(__ATOMIC_ACQUIRE);
+			if (__atomic_load_n(&s->seq, __ATOMIC_RELAXED) == seq || tries >= 100000)
+				break;
+		}
+		t->rx += c.rx;
+		t->forwarded += c.forwarded;
+		t->local += c.local;
+		t->dropped += c.dropped;
 		for (j = 0; j < CNM_DROP_MAX; j++)
-			t->drop[j] += RD(s->drop[j]);
+			t->drop[j] += c.drop[j];
 		t->nonscalable += RD(s->nonscalable);
 		t->to_default += RD(s->to_default);
 		t->local_rx += RD(s->local_rx);
