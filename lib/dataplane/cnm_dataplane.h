@@ -70,9 +70,7 @@ struct cnm_txbuf {
 	uint16_t n;
 	uint16_t port;
 	uint16_t queue;
-	struct rte_mbuf *m[CNM_BURST];
-	uint16_t node[CNM_BURST];  /**< node id, or CNM_NODE_NONE for local */
-	uint32_t len[CNM_BURST];
+	struct rte_mbuf *m[CNM_BURST];  /**< m->hash.usr: node id, CNM_NODE_NONE for local */
 };
 
 /**
@@ -96,6 +94,19 @@ struct cnm_frag_ent {
 	uint8_t pad;
 };
 
+/**
+ * Service lookup cache: a direct-mapped cache in front of the two rte_hash
+ * tables, keyed by the whole service key, holding the result of both lookups
+ * (NULL for non-scalable too). Dropped whenever the tables' generation
+ * changes. Pointers in it are protected by the same RCU as the tables.
+ */
+#define CNM_SVC_CACHE_SLOTS 512
+
+struct cnm_svc_cache_ent {
+	struct cnm_svc_key key;  /**< family 0: empty */
+	struct cnm_svc *svc;
+};
+
 /** One worker. */
 struct cnm_worker {
 	struct cnm_wstats st;               /**< written by this worker only */
@@ -115,6 +126,8 @@ struct cnm_worker {
 	struct cnm_txbuf local;
 	struct cnm_txbuf pub;               /**< ARP and echo replies for VIPs */
 	struct cnm_frag_ent *frag;          /**< CNM_FRAG_SLOTS entries */
+	uint64_t cache_gen;                 /**< cnm_lb.keys_gen the cache belongs to */
+	struct cnm_svc_cache_ent *cache;    /**< CNM_SVC_CACHE_SLOTS entries */
 } __rte_cache_aligned;
 
 /** Prepare a worker; 0 or -errno. */

@@ -57,7 +57,11 @@ cnm_worker_init(struct cnm_worker *w, const struct cnm_dp *dp, uint16_t id)
 		}
 	}
 	w->frag = rte_zmalloc("cnm_frag", CNM_FRAG_SLOTS * sizeof(*w->frag), RTE_CACHE_LINE_SIZE);
-	if (w->frag == NULL) {
+	w->cache = rte_zmalloc("cnm_svc_cache", CNM_SVC_CACHE_SLOTS * sizeof(*w->cache),
+		RTE_CACHE_LINE_SIZE);
+	if (w->frag == NULL || w->cache == NULL) {
+		rte_free(w->frag);
+		rte_free(w->cache);
 		cnm_ct_free(w->ct);
 		cnm_wstats_fini(&w->st);
 		return -ENOMEM;
@@ -74,6 +78,8 @@ cnm_worker_fini(struct cnm_worker *w)
 	w->ct = NULL;
 	rte_free(w->frag);
 	w->frag = NULL;
+	rte_free(w->cache);
+	w->cache = NULL;
 	cnm_wstats_fini(&w->st);
 }
 
@@ -83,7 +89,7 @@ cnm_worker_clock(const struct cnm_worker *w)
 	return (uint32_t)(rte_rdtsc() / w->tsc_per_ms);
 }
 
-static inline void
+static __rte_always_inline void
 drop(struct cnm_worker *w, struct rte_mbuf *m, enum cnm_drop r)
 {
 	w->st.drop[r]++;
@@ -91,11 +97,24 @@ drop(struct cnm_worker *w, struct rte_mbuf *m, enum cnm_drop r)
 	rte_pktmbuf_free(m);
 }
 
-static inline void
-txbuf_add(struct cnm_txbuf *b, struct rte_mbuf *m, uint16_t node)
+/*
+ * Queue a frame for TX and count it as sent: forwarded (per node) or local.
+ * The rare frames TX does not take are taken back out of those counts when
+ * the buffer is flushed, so counting costs nothing per frame at flush time.
+ */
+static __rte_always_inline void
+txbuf_add(struct cnm_worker *w, struct cnm_txbuf *b, struct rte_mbuf *m, uint16_t node)
 {
-	b->len[b->n] = rte_pktmbuf_pkt_len(m);
-	b->node[b->n] = node;
+	struct cnm_wstats *st = &w->st;
+
+	if (node == CNM_NODE_NONE) {
+		st->local++;
+	} else {
+		st->forwarded++;
+		st->node[node].pkts++;
+		st->node[node].bytes += rte_pktmbuf_pkt_len(m);
+	}
+	m->hash.usr = node;
 	b->m[b->n++] = m;
 }
 
@@ -107,20 +126,21 @@ txbuf_flush(struct cnm_worker *w, struct cnm_txbuf *b)
 	uint16_t sent, i;
 
 	sent = rte_eth_tx_burst(b->port, b->queue, b->m, b->n);
-	for (i = 0; i < sent; i++) {
-		uint16_t node = b->node[i];
-
-		if (node == CNM_NODE_NONE) {
-			st->local++;
-		} else {
-			st->forwarded++;
-			st->node[node].pkts++;
-			st->node[node].bytes += b->len[i];
-		}
-	}
 	if (unlikely(sent < b->n)) {
 		uint16_t lost = b->n - sent;
 
+		for (i = sent; i < b->n; i++) {
+			struct rte_mbuf *m = b->m[i];
+			uint32_t node = m->hash.usr;
+
+			if (node == CNM_NODE_NONE) {
+				st->local--;
+			} else {
+				st->forwarded--;
+				st->node[node].pkts--;
+				st->node[node].bytes -= rte_pktmbuf_pkt_len(m);
+			}
+		}
 		st->drop[CNM_DROP_TX_FULL] += lost;
 		st->dropped += lost;
 		rte_pktmbuf_free_bulk(&b->m[sent], lost);
@@ -128,7 +148,7 @@ txbuf_flush(struct cnm_worker *w, struct cnm_txbuf *b)
 	b->n = 0;
 }
 
-static inline void
+static __rte_always_inline void
 forward(struct cnm_worker *w, struct rte_mbuf *m, const struct cnm_flow *f, uint16_t node)
 {
 	const struct cnm_dp *dp = w->dp;
@@ -150,13 +170,13 @@ forward(struct cnm_worker *w, struct rte_mbuf *m, const struct cnm_flow *f, uint
 		drop(w, m, CNM_DROP_RUNT);
 		return;
 	}
-	txbuf_add(&w->priv[port], m, node);
+	txbuf_add(w, &w->priv[port], m, node);
 }
 
-static inline void
+static __rte_always_inline void
 to_local(struct cnm_worker *w, struct rte_mbuf *m)
 {
-	txbuf_add(&w->local, m, CNM_NODE_NONE);
+	txbuf_add(w, &w->local, m, CNM_NODE_NONE);
 }
 
 /* ARP on the public port: requests for a VIP are answered here, the rest
@@ -175,7 +195,7 @@ arp_input(struct cnm_worker *w, struct rte_mbuf *m, const struct cnm_flow *f)
 		cnm_arp_make_reply(rte_pktmbuf_mtod(m, uint8_t *), f->l3_off,
 			dp->pub_mac.addr_bytes);
 		w->st.arp_replies++;
-		txbuf_add(&w->pub, m, CNM_NODE_NONE);
+		txbuf_add(w, &w->pub, m, CNM_NODE_NONE);
 		return;
 	}
 	if (dp->local_port >= 0)
@@ -242,6 +262,68 @@ conn_track(struct cnm_worker *w, const struct cnm_flow *const *f, struct cnm_svc
 			else
 				w->st.conn_full++;
 		}
+	}
+}
+
+/* The three 64-bit words of a service key (the last holds port, proto,
+ * family and zero padding). */
+static inline void
+svc_key_words(const struct cnm_svc_key *k, uint64_t *a, uint64_t *b, uint64_t *c)
+{
+	const uint64_t *q = (const uint64_t *)k; /* 8-byte aligned, 24 bytes */
+
+	*a = q[0];
+	*b = q[1];
+	*c = q[2];
+}
+
+static inline struct cnm_svc_cache_ent *
+svc_cache_slot(struct cnm_worker *w, uint64_t a, uint64_t b, uint64_t c)
+{
+	uint32_t h = rte_hash_crc_8byte(a, 0);
+
+	h = rte_hash_crc_8byte(b, h);
+	h = rte_hash_crc_8byte(c, h);
+	return &w->cache[h & (CNM_SVC_CACHE_SLOTS - 1)];
+}
+
+/*
+ * Both service lookups for a burst: the cache first; what it misses goes to
+ * the rte_hash tables in bulk and is cached.
+ */
+static inline void
+svc_lookup(struct cnm_worker *w, const struct cnm_lb *lb, const struct cnm_svc_key *const *keys,
+		unsigned int n, struct cnm_svc **svc)
+{
+	const struct cnm_svc_key *mk[CNM_BURST];
+	struct cnm_svc_cache_ent *slot[CNM_BURST];
+	struct cnm_svc *ms[CNM_BURST];
+	uint8_t at[CNM_BURST];
+	unsigned int i, m = 0;
+
+	for (i = 0; i < n; i++) {
+		uint64_t a, b, c;
+		struct cnm_svc_cache_ent *e;
+		const uint64_t *q;
+
+		svc_key_words(keys[i], &a, &b, &c);
+		e = svc_cache_slot(w, a, b, c);
+		q = (const uint64_t *)&e->key;
+		if (likely(q[0] == a && q[1] == b && q[2] == c)) {
+			svc[i] = e->svc;
+			continue;
+		}
+		mk[m] = keys[i];
+		slot[m] = e;
+		at[m++] = (uint8_t)i;
+	}
+	if (m == 0)
+		return;
+	cnm_lb_lookup_bulk(lb, mk, m, ms);
+	for (i = 0; i < m; i++) {
+		svc[at[i]] = ms[i];
+		slot[i]->key = *mk[i];
+		slot[i]->svc = ms[i];
 	}
 }
 
@@ -352,8 +434,17 @@ icmp_echo_reply(struct cnm_worker *w, struct rte_mbuf *m, const struct cnm_flow 
 		rte_pktmbuf_trim(m, (uint16_t)(rte_pktmbuf_pkt_len(m) - f->l3_off - f->l3_len));
 	w->st.icmp_replies++;
 	w->st.nonscalable++;
-	txbuf_add(&w->pub, m, CNM_NODE_NONE);
+	txbuf_add(w, &w->pub, m, CNM_NODE_NONE);
 	return 0;
+}
+
+/* Two 16-byte addresses, as in struct cnm_flow (8-byte aligned). */
+static inline int
+same_addr(const uint8_t *a, const uint8_t *b)
+{
+	const uint64_t *x = (const uint64_t *)a, *y = (const uint64_t *)b;
+
+	return x[0] == y[0] && x[1] == y[1];
 }
 
 static inline int
@@ -380,9 +471,15 @@ cnm_worker_burst(struct cnm_worker *w, struct rte_mbuf **pkts, uint16_t n)
 	struct cnm_decision d[CNM_BURST];
 	uint8_t idx[CNM_BURST];   /* frames still to handle, in arrival order */
 	uint8_t hdr[CNM_PARSE_HDR_MAX];
+	const int verify_csum = lb->verify_checksum;
 	uint16_t i, nk = 0, ni = 0;
 
 	w->st.rx += n;
+	/* acquire: pairs with the control lcore's release of a new generation */
+	if (unlikely(__atomic_load_n(&lb->keys_gen, __ATOMIC_ACQUIRE) != w->cache_gen)) {
+		memset(w->cache, 0, CNM_SVC_CACHE_SLOTS * sizeof(*w->cache));
+		w->cache_gen = lb->keys_gen;
+	}
 	for (i = 0; i < n && i < PREFETCH_AHEAD; i++)
 		rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void *));
 	for (i = 0; i < n; i++) {
@@ -405,13 +502,13 @@ cnm_worker_burst(struct cnm_worker *w, struct rte_mbuf **pkts, uint16_t n)
 			drop(w, m, r);
 			continue;
 		}
-		if (unlikely(lb->verify_checksum) && fl[i].key.family == AF_INET &&
+		if (unlikely(verify_csum) && fl[i].key.family == AF_INET &&
 				fl[i].kind == CNM_PKT_IP && ipv4_csum_bad(m, p, &fl[i])) {
 			drop(w, m, CNM_DROP_IPV4_CHECKSUM);
 			continue;
 		}
 		idx[ni++] = (uint8_t)i;
-		if (unlikely(fl[i].kind == CNM_PKT_ARP))
+		if (unlikely(fl[i].rare) && fl[i].kind == CNM_PKT_ARP)
 			continue;
 		keys[nk++] = &fl[i].key;
 	}
@@ -421,7 +518,7 @@ cnm_worker_burst(struct cnm_worker *w, struct rte_mbuf **pkts, uint16_t n)
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #endif
-	cnm_lb_lookup_bulk(lb, keys, nk, svc);
+	svc_lookup(w, lb, keys, nk, svc);
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic pop
 #endif
@@ -430,14 +527,13 @@ cnm_worker_burst(struct cnm_worker *w, struct rte_mbuf **pkts, uint16_t n)
 	for (i = 0; i < ni; i++) {
 		const struct cnm_flow *f = &fl[idx[i]];
 
-		if (unlikely(f->kind == CNM_PKT_ARP))
+		if (unlikely(f->rare) && f->kind == CNM_PKT_ARP)
 			continue;
 		cnm_decide_svc(lb, svc[nk], f, &d[nk]);
-		if (unlikely(f->frag != CNM_FRAG_NONE))
+		if (unlikely(f->rare) && f->frag != CNM_FRAG_NONE)
 			frag_handle(w, f, svc[nk], &d[nk]);
 		/* a packet from the VIP to itself: spoofed */
-		if (unlikely(svc[nk] != NULL && !f->icmp_err &&
-				memcmp(f->src, f->key.addr, 16) == 0)) {
+		if (unlikely(svc[nk] != NULL && !f->icmp_err && same_addr(f->src, f->key.addr))) {
 			d[nk].verdict = CNM_V_DROP;
 			d[nk].reason = CNM_DROP_MARTIAN_SRC;
 			d[nk].svc = -1; /* not traffic of the service */
@@ -455,12 +551,12 @@ cnm_worker_burst(struct cnm_worker *w, struct rte_mbuf **pkts, uint16_t n)
 		const struct cnm_flow *f = &fl[idx[i]];
 		const struct cnm_decision *di;
 
-		if (unlikely(f->kind == CNM_PKT_ARP)) {
+		if (unlikely(f->rare) && f->kind == CNM_PKT_ARP) {
 			arp_input(w, m, f);
 			continue;
 		}
 		di = &d[nk++];
-		if (unlikely(f->icmp_type != 0)) {
+		if (unlikely(f->rare) && f->icmp_type != 0) {
 			if (f->icmp_err && di->verdict == CNM_V_FORWARD)
 				w->st.icmp_errors++;
 			else if (lb->icmp_echo_reply && di->svc < 0 &&

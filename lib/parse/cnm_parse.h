@@ -58,6 +58,7 @@ struct cnm_flow {
 	uint8_t icmp_type;      /**< ICMP / ICMPv6 type (outer), 0 otherwise */
 	uint8_t icmp_err;       /**< an ICMP error about a flow of ours: key, src and
 				     sport describe that (inner) flow, seen from the client */
+	uint8_t rare;           /**< ARP, a fragment or ICMP: the data path's slow cases */
 	uint32_t frag_id;       /**< IPv4 identification or IPv6 fragment identification */
 };
 

@@ -5,6 +5,10 @@
 
 #include "cnm_parse.h"
 
+#ifndef likely
+#define likely(x) __builtin_expect(!!(x), 1)
+#endif
+
 #define ETH_HLEN 14
 #define ET_IPV4 0x0800
 #define ET_IPV6 0x86dd
@@ -249,15 +253,78 @@ parse_ipv6(const uint8_t *p, uint32_t caplen, uint32_t wirelen, uint32_t off,
 	return parse_l4(p, caplen, l4, end, f);
 }
 
-enum cnm_drop
-cnm_parse(const uint8_t *p, uint32_t caplen, uint32_t wirelen, struct cnm_flow *f)
+static inline uint16_t
+ld16be(const uint8_t *p)
+{
+	uint16_t v;
+
+	memcpy(&v, p, 2);
+	return __builtin_bswap16(v);
+}
+
+/*
+ * The common case in one pass: untagged IPv4 without options or
+ * fragmentation, carrying TCP or UDP, every check of the general path made
+ * in the same order. Returns -1 when the frame is not of that shape (the
+ * general path then parses it), else the verdict.
+ */
+static inline int
+parse_fast(const uint8_t *p, uint32_t caplen, uint32_t wirelen, struct cnm_flow *f)
+{
+	const uint8_t *ip = p + ETH_HLEN;
+	const uint8_t *l4 = ip + 20;
+	uint32_t tot, need, doff;
+	uint8_t proto;
+
+	if (caplen < ETH_HLEN + 20 + 20 || ld16be(p + 12) != ET_IPV4 || ip[0] != 0x45 ||
+			(ld16be(ip + 6) & 0x3fff) != 0)
+		return -1;
+	proto = ip[9];
+	if (proto == IPPROTO_TCP)
+		need = 20;
+	else if (proto == IPPROTO_UDP)
+		need = 8;
+	else
+		return -1;
+	tot = ld16be(ip + 2);
+	if (ETH_HLEN + tot > wirelen)
+		return CNM_DROP_IPV4_TOTLEN_BEYOND;
+	if (tot < 20)
+		return CNM_DROP_IPV4_TOTLEN_BELOW;
+	if (martian4(ip + 12))
+		return CNM_DROP_MARTIAN_SRC;
+	f->key.family = AF_INET;
+	f->key.proto = proto;
+	memcpy(f->key.addr, ip + 16, 4);
+	memcpy(f->src, ip + 12, 4);
+	f->l3_off = ETH_HLEN;
+	f->l3_len = (uint16_t)tot;
+	f->frag_id = ld16be(ip + 4);
+	if (20 + need > tot)
+		return CNM_DROP_L4_TRUNCATED;
+	f->l4_off = ETH_HLEN + 20;
+	memcpy(&f->sport, l4, 2);
+	memcpy(&f->key.port, l4 + 2, 2);
+	if (f->sport == 0 || f->key.port == 0)
+		return CNM_DROP_PORT_ZERO;
+	if (proto == IPPROTO_TCP) {
+		doff = (uint32_t)(l4[12] >> 4) * 4;
+		if (doff < 20 || 20 + doff > tot)
+			return CNM_DROP_TCP_DOFF;
+		if ((l4[13] & CNM_TCP_SYN) && (l4[13] & (CNM_TCP_FIN | CNM_TCP_RST)))
+			return CNM_DROP_TCP_FLAGS;
+		f->tcp_flags = l4[13];
+	}
+	f->has_ports = 1;
+	return CNM_DROP_NONE;
+}
+
+static enum cnm_drop
+parse_slow(const uint8_t *p, uint32_t caplen, uint32_t wirelen, struct cnm_flow *f)
 {
 	uint32_t off = 12;
 	uint16_t et;
 
-	memset(f, 0, sizeof(*f));
-	if (caplen > wirelen)
-		caplen = wirelen;
 	if (caplen < ETH_HLEN)
 		return CNM_DROP_RUNT;
 	et = rd16(p + off);
@@ -283,4 +350,22 @@ cnm_parse(const uint8_t *p, uint32_t caplen, uint32_t wirelen, struct cnm_flow *
 	default:
 		return CNM_DROP_ETHERTYPE;
 	}
+}
+
+enum cnm_drop
+cnm_parse(const uint8_t *p, uint32_t caplen, uint32_t wirelen, struct cnm_flow *f)
+{
+	enum cnm_drop r;
+	int fast;
+
+	memset(f, 0, sizeof(*f));
+	if (caplen > wirelen)
+		caplen = wirelen;
+	fast = parse_fast(p, caplen, wirelen, f);
+	if (likely(fast >= 0))
+		return (enum cnm_drop)fast;
+	memset(f, 0, sizeof(*f));
+	r = parse_slow(p, caplen, wirelen, f);
+	f->rare = f->kind != CNM_PKT_IP || f->frag != CNM_FRAG_NONE || f->icmp_type != 0;
+	return r;
 }

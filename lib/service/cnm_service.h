@@ -72,6 +72,8 @@ struct cnm_lb {
 	uint8_t icmp_echo_reply;        /**< answer echo requests to a VIP (else: local) */
 	uint8_t verify_checksum;        /**< check IPv4 header checksums */
 	uint32_t hash_key;
+	uint64_t keys_gen;              /**< bumped (release) whenever a key changes service:
+					     workers drop their lookup caches */
 	uint32_t n_private;
 	uint32_t paths_up;              /**< bit i: private port i has link (path manager) */
 	struct rte_rcu_qsbr *qsbr;      /**< grace periods before frees */
@@ -83,6 +85,9 @@ struct cnm_lb {
 	struct cnm_svc *svc[CNM_MAX_SERVICES]; /**< by id; NULL = free slot */
 	uint32_t n_nodes;               /**< highest used node id + 1 */
 	uint32_t n_svc;                 /**< highest used service id + 1 */
+	uint64_t gen;                   /**< bumped by every change of a PDT, a node's up/down
+					     state or the set of groups (control side only: HA
+					     checkpoints when it moves) */
 };
 
 /** What to do with a frame. */
@@ -271,6 +276,16 @@ void cnm_lb_paths_update(struct cnm_lb *lb, uint32_t up_mask);
 
 /** Rebuild the PDT of service @p id from its members and the nodes' state. 0 or -errno. */
 int cnm_lb_svc_rebuild(struct cnm_lb *lb, uint16_t id);
+
+/**
+ * Install the exact PDT @p entries (node ids, CNM_NODE_NONE for none) of
+ * @p size entries in service @p id, as a replica of another holder must (a
+ * PDT depends on its history, so a rebuild could differ). Published like a
+ * rebuild: release store, grace period, free. -ENOENT (no such service),
+ * -EINVAL (size not a power of two or not the service's pdt_size, an entry
+ * naming no node), -ENOMEM.
+ */
+int cnm_lb_svc_set_pdt(struct cnm_lb *lb, uint16_t id, const uint16_t *entries, uint32_t size);
 
 /** Service id by name, or -1. */
 int cnm_lb_svc_find(const struct cnm_lb *lb, const char *name);

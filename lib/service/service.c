@@ -131,12 +131,30 @@ cnm_lb_arp_owned(const struct cnm_lb *lb, const uint8_t ip[4])
 	return rte_hash_lookup(lb->arp, &k) >= 0;
 }
 
+/* Publish @p pdt in @p s, then free the table it replaces after a grace period. */
+static void
+pdt_publish(struct cnm_lb *lb, struct cnm_svc *s, struct cnm_pdt *pdt)
+{
+	struct cnm_pdt *old = s->pdt;
+
+	/* Release: the entries written by the builder are visible to a worker
+	 * before it can see the pointer (pairs with the acquire in cnm_select). */
+	__atomic_store_n(&s->pdt, pdt, __ATOMIC_RELEASE);
+	lb->gen++;
+	if (old != NULL) {
+		/* No worker may still read the old table once this returns. */
+		if (lb->qsbr != NULL)
+			rte_rcu_qsbr_synchronize(lb->qsbr, RTE_QSBR_THRID_INVALID);
+		cnm_pdt_free(old);
+	}
+}
+
 int
 cnm_lb_svc_rebuild(struct cnm_lb *lb, uint16_t id)
 {
 	struct cnm_svc *s = lb->svc[id];
 	struct cnm_pdt_member *m;
-	struct cnm_pdt *old, *pdt;
+	struct cnm_pdt *pdt;
 	uint32_t i, n = 0;
 
 	if (s == NULL)
@@ -153,20 +171,44 @@ cnm_lb_svc_rebuild(struct cnm_lb *lb, uint16_t id)
 		m[n].weight = s->members[i].weight;
 		n++;
 	}
-	old = s->pdt;
-	pdt = cnm_pdt_update(old, s->pdt_size, m, n);
+	pdt = cnm_pdt_update(s->pdt, s->pdt_size, m, n);
 	free(m);
 	if (pdt == NULL)
 		return -errno;
-	/* Release: the entries written by the builder are visible to a worker
-	 * before it can see the pointer (pairs with the acquire in cnm_select). */
-	__atomic_store_n(&s->pdt, pdt, __ATOMIC_RELEASE);
-	if (old != NULL) {
-		/* No worker may still read the old table once this returns. */
-		if (lb->qsbr != NULL)
-			rte_rcu_qsbr_synchronize(lb->qsbr, RTE_QSBR_THRID_INVALID);
-		cnm_pdt_free(old);
+	pdt_publish(lb, s, pdt);
+	return 0;
+}
+
+int
+cnm_lb_svc_set_pdt(struct cnm_lb *lb, uint16_t id, const uint16_t *entries, uint32_t size)
+{
+	struct cnm_svc *s;
+	struct cnm_pdt *pdt;
+	uint8_t seen[CNM_MAX_NODES];
+	uint32_t i;
+
+	if (id >= CNM_MAX_SERVICES || (s = lb->svc[id]) == NULL)
+		return -ENOENT;
+	if (size == 0 || (size & (size - 1)) != 0 || size != s->pdt_size)
+		return -EINVAL;
+	for (i = 0; i < size; i++)
+		if (entries[i] != CNM_NODE_NONE &&
+		    (entries[i] >= CNM_MAX_NODES || !lb->node[entries[i]].used))
+			return -EINVAL;
+	/* a table of no member: every entry CNM_NODE_NONE, then overwritten
+	 * before any worker can see it */
+	pdt = cnm_pdt_build(size, NULL, 0);
+	if (pdt == NULL)
+		return -errno;
+	memset(seen, 0, sizeof(seen));
+	for (i = 0; i < size; i++) {
+		pdt->entries[i] = entries[i];
+		if (entries[i] != CNM_NODE_NONE && !seen[entries[i]]) {
+			seen[entries[i]] = 1;
+			pdt->n_active++;
+		}
 	}
+	pdt_publish(lb, s, pdt);
 	return 0;
 }
 
@@ -502,6 +544,8 @@ cnm_lb_svc_add(struct cnm_lb *lb, const struct cnm_cfg_service *c)
 		return ret;
 	}
 	svc_sets(lb, s, 1);
+	/* release: a worker that sees the new generation sees the new keys */
+	__atomic_store_n(&lb->keys_gen, lb->keys_gen + 1, __ATOMIC_RELEASE);
 	return (int)id;
 }
 
@@ -516,6 +560,10 @@ cnm_lb_svc_del(struct cnm_lb *lb, uint16_t id)
 	svc_del_keys(lb, s);
 	svc_sets(lb, s, -1);
 	lb->svc[id] = NULL;
+	/* release: workers drop cached pointers to s before the grace period
+	 * below ends (they read keys_gen at the start of every burst) */
+	__atomic_store_n(&lb->keys_gen, lb->keys_gen + 1, __ATOMIC_RELEASE);
+	lb->gen++;
 	/* a worker may still hold s from a lookup of the current burst */
 	grace_period(lb);
 	svc_free(s);
@@ -615,6 +663,7 @@ cnm_lb_node_set_up(struct cnm_lb *lb, uint16_t id, int up)
 	if (!!lb->node[id].up == !!up)
 		return 0;
 	lb->node[id].up = !!up;
+	lb->gen++;
 	if (!up) {
 		/* its tracked connections are dropped from the forwarding lists:
 		 * workers see the new generation and forget them */
