@@ -27,6 +27,7 @@
 #include "cnm_config.h"
 #include "cnm_control.h"
 #include "cnm_dataplane.h"
+#include "cnm_ha.h"
 #include "cnm_health.h"
 #include "cnm_service.h"
 #include "cnm_stats.h"
@@ -129,6 +130,77 @@ conns_dump(void *arg, json_t *arr, uint32_t max, int32_t svc, int32_t node)
 		free(d);
 	}
 	return total;
+}
+
+/* HA: the displaced connections of every worker, by name. */
+static int
+ha_displaced(void *arg, struct cnm_ha_conn *out, uint32_t max)
+{
+	const struct conns_src *c = arg;
+	struct cnm_conn_dump *d = calloc(max + 1, sizeof(*d));
+	uint32_t total = 0;
+	unsigned int i;
+
+	if (d == NULL)
+		return -ENOMEM;
+	for (i = 0; i < c->n && total < max; i++) {
+		int n = cnm_worker_conns_displaced(c->w[i], d, max - total, NULL), j;
+
+		if (n < 0)
+			return n; /* d stays allocated: the worker may still write it */
+		for (j = 0; j < n; j++) {
+			const struct cnm_svc *s = c->lb->svc[d[j].conn.svc];
+			struct cnm_ha_conn *o = &out[total];
+
+			if (s == NULL || !c->lb->node[d[j].conn.node].used)
+				continue;
+			o->family = d[j].key.family;
+			memcpy(o->src, d[j].key.src, 16);
+			memcpy(o->dst, d[j].key.dst, 16);
+			o->sport = d[j].key.sport;
+			o->dport = d[j].key.dport;
+			snprintf(o->service, sizeof(o->service), "%s", s->cfg.name);
+			snprintf(o->node, sizeof(o->node), "%s", c->lb->node_cfg[d[j].conn.node].name);
+			total++;
+		}
+	}
+	free(d);
+	return (int)total;
+}
+
+/* HA: connections learnt from another holder, into worker 0's list. */
+static int
+ha_insert(void *arg, const struct cnm_ha_conn *in, uint32_t n)
+{
+	const struct conns_src *c = arg;
+	struct cnm_conn_dump *d;
+	uint32_t i, k = 0;
+	int ret;
+
+	if (c->n == 0 || c->w[0]->ct == NULL)
+		return 0;
+	d = calloc(n + 1, sizeof(*d));
+	if (d == NULL)
+		return -ENOMEM;
+	for (i = 0; i < n; i++) {
+		int sid = cnm_lb_svc_find(c->lb, in[i].service);
+		int nid = cnm_lb_node_find(c->lb, in[i].node);
+
+		if (sid < 0 || nid < 0)
+			continue;
+		d[k].key.family = in[i].family;
+		memcpy(d[k].key.src, in[i].src, 16);
+		memcpy(d[k].key.dst, in[i].dst, 16);
+		d[k].key.sport = in[i].sport;
+		d[k].key.dport = in[i].dport;
+		d[k].conn.svc = (uint16_t)sid;
+		d[k].conn.node = (uint16_t)nid;
+		k++;
+	}
+	ret = k > 0 ? cnm_worker_conns_insert(c->w[0], d, k) : 0;
+	if (ret >= 0)
+		free(d); /* else the worker may still read it */
+	return ret;
 }
 
 /* Health checker's frames: queued for worker 0, which owns the TX queues. */
@@ -530,6 +602,7 @@ main(int argc, char **argv)
 	struct cnm_health *hc = NULL;
 	struct rte_eth_stats es;
 	struct cnm_ctl_server *srv = NULL;
+	struct cnm_ha *ha = NULL;
 	static struct cnm_ctx ctx;
 	static struct conns_src csrc;
 	struct cnm_config *cfg = NULL;
@@ -674,6 +747,7 @@ main(int argc, char **argv)
 	tel.stats = wst;
 	tel.n_workers = nw;
 	tel.ctl_lock = &ctl_lock;
+	tel.ha = NULL;
 	if (cnm_telemetry_init(&tel) != 0)
 		fprintf(stderr, "cnmux: telemetry commands not registered\n");
 
@@ -708,6 +782,24 @@ main(int argc, char **argv)
 				cfg->path, cfg->control_socket, strerror(errno));
 			goto out;
 		}
+	}
+
+	if (cfg->ha.enabled) {
+		struct cnm_ha_io hio = {
+			.health = hc,
+			.displaced = dp.conn_max > 0 ? ha_displaced : NULL,
+			.insert = ha_insert,
+			.arg = &csrc,
+		};
+
+		ha = cnm_ha_create(&ctx, &hio);
+		if (ha == NULL) {
+			fprintf(stderr, "cnmux: %s: ha.listen: cannot listen on %s: %s\n",
+				cfg->path, cfg->ha.listen.text, strerror(errno));
+			goto out;
+		}
+		/* release: the telemetry thread reads it with an acquire load */
+		__atomic_store_n(&tel.ha, ha, __ATOMIC_RELEASE);
 	}
 
 	signal(SIGINT, on_signal);
@@ -767,6 +859,7 @@ main(int argc, char **argv)
 			cnm_health_tick(hc, now_ms);
 			pthread_mutex_unlock(&ctl_lock);
 		}
+		cnm_ha_poll(ha);
 		if (srv != NULL)
 			cnm_ctl_server_poll(srv);
 		if (reload_signal) {
@@ -844,6 +937,7 @@ out:
 	}
 	free(tot);
 	cnm_ctl_server_free(srv);
+	cnm_ha_free(ha);
 	cnm_health_free(hc);
 	ctl_ring_drain(dp.ctl_tx);
 	rte_ring_free(dp.ctl_tx);

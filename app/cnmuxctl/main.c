@@ -46,7 +46,8 @@ static const char usage_text[] =
 	"  conns show [--service S] [--node N] [--max M]\n"
 	"  conns count\n"
 	"  stats\n"
-	"  reload [FILE]\n";
+	"  reload [FILE]\n"
+	"  ha [status]\n";
 
 static void __attribute__((noreturn, format(printf, 1, 2)))
 usage_fail(const char *fmt, ...)
@@ -147,6 +148,13 @@ build_request(int argc, char **argv)
 			else
 				json_object_set_new(req, "path", json_string(argv[1]));
 		}
+		return req;
+	}
+	if (strcmp(argv[0], "ha") == 0) {
+		nargs(argc, 1, 2, "ha");
+		if (argc == 2 && strcmp(argv[1], "status") != 0)
+			usage_fail("ha: unknown subcommand \"%s\" (expected status)", argv[1]);
+		json_object_set_new(req, "cmd", json_string("ha status"));
 		return req;
 	}
 	if (strcmp(argv[0], "service") != 0 && strcmp(argv[0], "node") != 0 &&
@@ -551,6 +559,43 @@ print_conns(const json_t *r)
 }
 
 static void
+print_ha(const json_t *r)
+{
+	struct table t = { .ncol = 8 };
+	const json_t *p, *v;
+	const char *k;
+	char e[32], q[32], a[32], h[32];
+	size_t i;
+	int any = 0;
+
+	printf("%s: %s (configured %s), epoch %s, seq %s, digest %s\n", S(r, "id"), S(r, "role"),
+	       S(r, "configured_role"), u64s(G(r, "epoch"), e, sizeof(e)),
+	       u64s(G(r, "seq"), q, sizeof(q)), S(r, "digest"));
+	printf("primary %s, secondary %s\n", json_is_string(G(r, "primary")) ? S(r, "primary") : "none",
+	       json_is_string(G(r, "secondary")) ? S(r, "secondary") : "none");
+	tbl_row(&t, "PEER", "ADDRESS", "STATE", "ROLE", "EPOCH", "SEQ", "DIGEST", "HEARD_MS_AGO");
+	json_array_foreach(G(r, "peers"), i, p)
+		tbl_row(&t, S(p, "id"), S(p, "address"),
+			json_is_true(G(p, "live")) ? "live" :
+			json_is_true(G(p, "connected")) ? "connected" : "down",
+			S(p, "role"), u64s(G(p, "epoch"), e, sizeof(e)), u64s(G(p, "seq"), q, sizeof(q)),
+			S(p, "digest"), json_integer_value(G(p, "last_heard_ms")) < 0 ? "never" :
+			u64s(G(p, "last_heard_ms"), a, sizeof(a)));
+	tbl_print(&t);
+	printf("rejected:");
+	json_object_foreach((json_t *)G(r, "rejected"), k, v)
+		if (json_integer_value(v) > 0) {
+			printf(" %s %s", k, u64s(v, h, sizeof(h)));
+			any = 1;
+		}
+	printf("%s\n", any ? "" : " none");
+	printf("counters:");
+	json_object_foreach((json_t *)G(r, "counters"), k, v)
+		printf(" %s %s", k, u64s(v, h, sizeof(h)));
+	printf("\n");
+}
+
+static void
 print_pb_table(const char *title, const json_t *obj)
 {
 	struct table t = { .ncol = 3 };
@@ -645,6 +690,8 @@ print_response(const char *cmd, const json_t *r)
 		printf("%" JSON_INTEGER_FORMAT "\n", json_integer_value(G(r, "count")));
 	else if (strcmp(cmd, "stats") == 0)
 		print_stats(r);
+	else if (strcmp(cmd, "ha status") == 0)
+		print_ha(r);
 	else if (strcmp(cmd, "node up") == 0 || strcmp(cmd, "node down") == 0)
 		printf("node %s: %s\n", S(r, "node"), json_is_true(G(r, "up")) ? "up" : "down");
 	else if (G(r, "changes") != NULL) {

@@ -76,6 +76,45 @@ struct cnm_cfg_service {
 	bool arp;                   /**< answer ARP / ND for the VIP on the public port */
 };
 
+/** Role of a holder of the tables in high availability (docs/ha.md, FIG. 9). */
+enum cnm_ha_role {
+	CNM_HA_PRIMARY = 0,   /**< the PDT server: accepts changes, checkpoints them */
+	CNM_HA_SECONDARY = 1, /**< holds every acknowledged change; takes over */
+	CNM_HA_SLAVE = 2,     /**< a copy on an interface node; never takes over */
+};
+
+#define CNM_HA_PEERS_MAX 8
+#define CNM_HA_HEARTBEAT_MS_DEFAULT 100u
+#define CNM_HA_FAILOVER_MS_DEFAULT 800u
+#define CNM_HA_FAILOVER_MS_MAX 1000u
+#define CNM_HA_ACK_TIMEOUT_MS_DEFAULT 500u
+
+/** A TCP endpoint "IP:PORT" (IPv6 as "[IP]:PORT"). */
+struct cnm_endpoint {
+	struct cnm_addr ip;
+	uint16_t port;                          /**< host byte order */
+	char text[CNM_NAME_MAX];                /**< as written in the file */
+};
+
+/** Another holder of the tables. */
+struct cnm_cfg_ha_peer {
+	char id[CNM_NAME_MAX];
+	struct cnm_endpoint address;
+};
+
+/** The "ha" object: checkpointing between holders (docs/ha.md). */
+struct cnm_cfg_ha {
+	bool enabled;                           /**< the file has an "ha" object */
+	char id[CNM_NAME_MAX];                  /**< this holder */
+	struct cnm_endpoint listen;
+	enum cnm_ha_role role;                  /**< the role it starts in */
+	uint32_t n_peers;
+	struct cnm_cfg_ha_peer peers[CNM_HA_PEERS_MAX];
+	uint32_t heartbeat_ms;
+	uint32_t failover_ms;                   /**< silence of the primary before takeover */
+	uint32_t ack_timeout_ms;                /**< how long a change waits for the secondary */
+};
+
 struct cnm_config {
 	char path[4096];                        /**< file it came from, for messages */
 	char public_port[CNM_NAME_MAX];
@@ -104,6 +143,7 @@ struct cnm_config {
 	uint32_t health_timeout_ms;
 	uint32_t health_rise;
 	uint32_t health_fall;
+	struct cnm_cfg_ha ha;                   /**< high availability; ha.enabled false: none */
 };
 
 /**
@@ -128,6 +168,9 @@ void cnm_config_free(struct cnm_config *cfg);
 
 /** Name of a policy as written in the file ("weighted", "sticky", "sticky-wild"). */
 const char *cnm_policy_name(enum cnm_policy p);
+
+/** Name of an HA role as written in the file ("primary", "secondary", "slave"). */
+const char *cnm_ha_role_name(enum cnm_ha_role r);
 
 /** Index of the node called @p name, or -1. */
 int cnm_config_node_index(const struct cnm_config *cfg, const char *name);

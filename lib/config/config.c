@@ -76,7 +76,8 @@ struct cnm_claim {
 
 static const char *const cnm_top_keys[] = {
 	"version", "ports", "nodes", "services", "default_node", "pdt_size",
-	"hash_key", "control", "conntrack", "health", "icmp_echo", "verify_checksum", NULL,
+	"hash_key", "control", "conntrack", "health", "icmp_echo", "verify_checksum", "ha",
+	NULL,
 };
 static const char *const cnm_ports_keys[] = {
 	"public", "private", "local", NULL,
@@ -96,6 +97,12 @@ static const char *const cnm_conntrack_keys[] = {
 };
 static const char *const cnm_health_keys[] = {
 	"interval_ms", "timeout_ms", "rise", "fall", NULL,
+};
+static const char *const cnm_ha_keys[] = {
+	"id", "listen", "role", "peers", "heartbeat_ms", "failover_ms", "ack_timeout_ms", NULL,
+};
+static const char *const cnm_ha_peer_keys[] = {
+	"id", "address", NULL,
 };
 
 /* Copy @p s into @p buf, cut to @p max bytes, control bytes shown as '?'. */
@@ -1260,6 +1267,132 @@ cnm_parse_health(struct cnm_parser *p, const json_t *root)
 	return 0;
 }
 
+/* "A.B.C.D:PORT" or "[IPV6]:PORT", port 1..65535. */
+static int
+cnm_get_endpoint(struct cnm_parser *p, const char *key, const json_t *v,
+		 struct cnm_endpoint *out)
+{
+	char host[CNM_NAME_MAX];
+	const char *s, *colon;
+	unsigned long port;
+	size_t hl;
+	char *end;
+
+	memset(out, 0, sizeof(*out));
+	if (!json_is_string(v))
+		goto bad;
+	s = json_string_value(v);
+	if (strlen(s) >= sizeof(out->text))
+		goto bad;
+	colon = strrchr(s, ':');
+	if (colon == NULL || colon == s)
+		goto bad;
+	hl = (size_t)(colon - s);
+	if (s[0] == '[') {
+		if (hl < 3 || s[hl - 1] != ']')
+			goto bad;
+		memcpy(host, s + 1, hl - 2);
+		host[hl - 2] = '\0';
+		if (inet_pton(AF_INET6, host, out->ip.bytes) != 1)
+			goto bad;
+		out->ip.family = AF_INET6;
+	} else {
+		memcpy(host, s, hl);
+		host[hl] = '\0';
+		if (inet_pton(AF_INET, host, out->ip.bytes) != 1)
+			goto bad;
+		out->ip.family = AF_INET;
+	}
+	if (colon[1] < '0' || colon[1] > '9')
+		goto bad;
+	errno = 0;
+	port = strtoul(colon + 1, &end, 10);
+	if (errno != 0 || *end != '\0' || port == 0 || port > 65535)
+		goto bad;
+	out->port = (uint16_t)port;
+	snprintf(out->text, sizeof(out->text), "%s", s);
+	return 0;
+bad:
+	memset(out, 0, sizeof(*out));
+	return cnm_fail(p, key, v, NULL,
+			"an address and TCP port \"IPV4:PORT\" or \"[IPV6]:PORT\"");
+}
+
+static int
+cnm_parse_ha(struct cnm_parser *p, const json_t *root)
+{
+	struct cnm_cfg_ha *ha = &p->cfg->ha;
+	json_t *obj = json_object_get(root, "ha");
+	char key[CNM_KEY_MAX], sub[CNM_KEY_MAX];
+	const char *role;
+	json_t *v, *peers;
+	size_t i, j;
+
+	if (obj == NULL)
+		return 0;
+	if (cnm_check_object(p, "ha", obj, cnm_ha_keys) < 0)
+		return -1;
+	ha->enabled = true;
+	if (cnm_get_name(p, "ha.id", json_object_get(obj, "id"), ha->id) < 0 ||
+	    cnm_get_endpoint(p, "ha.listen", json_object_get(obj, "listen"), &ha->listen) < 0)
+		return -1;
+	v = json_object_get(obj, "role");
+	role = json_string_value(v);
+	if (role != NULL && strcmp(role, "primary") == 0)
+		ha->role = CNM_HA_PRIMARY;
+	else if (role != NULL && strcmp(role, "secondary") == 0)
+		ha->role = CNM_HA_SECONDARY;
+	else if (role != NULL && strcmp(role, "slave") == 0)
+		ha->role = CNM_HA_SLAVE;
+	else
+		return cnm_fail(p, "ha.role", v, NULL, "\"primary\", \"secondary\" or \"slave\"");
+	peers = json_object_get(obj, "peers");
+	if (!json_is_array(peers) || json_array_size(peers) == 0 ||
+	    json_array_size(peers) > CNM_HA_PEERS_MAX)
+		return cnm_fail(p, "ha.peers", peers, NULL, "an array of 1 to %u peers",
+				CNM_HA_PEERS_MAX);
+	ha->n_peers = (uint32_t)json_array_size(peers);
+	for (i = 0; i < ha->n_peers; i++) {
+		struct cnm_cfg_ha_peer *pe = &ha->peers[i];
+		json_t *po = json_array_get(peers, i);
+
+		cnm_key_idx(key, sizeof(key), "ha.peers", i);
+		if (cnm_check_object(p, key, po, cnm_ha_peer_keys) < 0)
+			return -1;
+		cnm_key(sub, sizeof(sub), key, "id");
+		v = json_object_get(po, "id");
+		if (cnm_get_name(p, sub, v, pe->id) < 0)
+			return -1;
+		if (strcmp(pe->id, ha->id) == 0)
+			return cnm_fail(p, sub, v, NULL, "another holder than ha.id");
+		for (j = 0; j < i; j++)
+			if (strcmp(ha->peers[j].id, pe->id) == 0)
+				return cnm_fail(p, sub, v, NULL, "a peer id not used before");
+		cnm_key(sub, sizeof(sub), key, "address");
+		if (cnm_get_endpoint(p, sub, json_object_get(po, "address"), &pe->address) < 0)
+			return -1;
+	}
+	if (cnm_opt_uint(p, "ha", obj, "heartbeat_ms", 10, 1000, &ha->heartbeat_ms) < 0 ||
+	    cnm_opt_uint(p, "ha", obj, "ack_timeout_ms", 1, 10000, &ha->ack_timeout_ms) < 0)
+		return -1;
+	v = json_object_get(obj, "failover_ms");
+	if (v != NULL) {
+		json_int_t n = json_is_integer(v) ? json_integer_value(v) : -1;
+
+		if (n > 2 * (json_int_t)ha->heartbeat_ms && n <= CNM_HA_FAILOVER_MS_MAX)
+			ha->failover_ms = (uint32_t)n;
+		else
+			return cnm_fail(p, "ha.failover_ms", v, NULL,
+					"an integer above 2 * ha.heartbeat_ms (%u) and at most %u",
+					2 * ha->heartbeat_ms, CNM_HA_FAILOVER_MS_MAX);
+	} else if (ha->failover_ms <= 2 * ha->heartbeat_ms) {
+		return cnm_fail(p, "ha.heartbeat_ms", json_object_get(obj, "heartbeat_ms"), NULL,
+				"below half of ha.failover_ms (%u) when failover_ms is not given",
+				ha->failover_ms);
+	}
+	return 0;
+}
+
 static void
 cnm_config_defaults(struct cnm_config *cfg)
 {
@@ -1275,6 +1408,9 @@ cnm_config_defaults(struct cnm_config *cfg)
 	cfg->health_timeout_ms = CNM_HEALTH_TIMEOUT_MS_DEFAULT;
 	cfg->health_rise = CNM_HEALTH_RISE_DEFAULT;
 	cfg->health_fall = CNM_HEALTH_FALL_DEFAULT;
+	cfg->ha.heartbeat_ms = CNM_HA_HEARTBEAT_MS_DEFAULT;
+	cfg->ha.failover_ms = CNM_HA_FAILOVER_MS_DEFAULT;
+	cfg->ha.ack_timeout_ms = CNM_HA_ACK_TIMEOUT_MS_DEFAULT;
 }
 
 static int
@@ -1341,7 +1477,8 @@ cnm_parse_root(struct cnm_parser *p, const json_t *root)
 	}
 	if (cnm_parse_control(p, root) < 0 ||
 	    cnm_parse_conntrack(p, root) < 0 ||
-	    cnm_parse_health(p, root) < 0)
+	    cnm_parse_health(p, root) < 0 ||
+	    cnm_parse_ha(p, root) < 0)
 		goto out;
 
 	/* last: services use nodes and the global pdt_size */
@@ -1483,6 +1620,20 @@ cnm_policy_name(enum cnm_policy p)
 		return "sticky";
 	case CNM_POLICY_STICKY_WILD:
 		return "sticky-wild";
+	}
+	return "unknown";
+}
+
+const char *
+cnm_ha_role_name(enum cnm_ha_role r)
+{
+	switch (r) {
+	case CNM_HA_PRIMARY:
+		return "primary";
+	case CNM_HA_SECONDARY:
+		return "secondary";
+	case CNM_HA_SLAVE:
+		return "slave";
 	}
 	return "unknown";
 }

@@ -37,6 +37,19 @@ struct cnm_ctx {
 	 */
 	int (*conns_dump)(void *arg, json_t *arr, uint32_t max, int32_t svc, int32_t node);
 	void *conns_arg;
+	uint64_t cfg_gen;             /**< bumped whenever ctx->cfg is replaced */
+	/*
+	 * High availability (lib/ha, docs/ha.md); all NULL without "ha".
+	 * ha_may_change: 0 when this holder accepts changes (the primary), else
+	 * -EPERM with the reason in err ("not the primary: ..."). ha_commit:
+	 * called after a change, without ctx->ctl_lock: checkpoints it and waits
+	 * for the secondary's ACK; -errno with the reason when it did not come.
+	 * ha_status: the object of `ha status`.
+	 */
+	int (*ha_may_change)(void *arg, char *err, size_t errlen);
+	int (*ha_commit)(void *arg, char *err, size_t errlen);
+	json_t *(*ha_status)(void *arg);
+	void *ha_arg;
 };
 
 /**
@@ -63,6 +76,22 @@ char *cnm_control_exec_text(struct cnm_ctx *ctx, const char *req, size_t len);
  */
 int cnm_control_reload(struct cnm_ctx *ctx, const char *path, char *err, size_t errlen,
 		json_t **summary);
+
+/**
+ * The configuration as a file would hold it (version, ports, nodes, ...,
+ * services): parsing the text of the result gives @p cfg back. New reference.
+ */
+json_t *cnm_control_cfg_json(const struct cnm_config *cfg);
+
+/**
+ * Make @p root (a whole configuration object) the running configuration: it
+ * is validated as a file would be (@p name stands for the file in messages),
+ * then only the difference is applied, as by reload. ports and hash_key must
+ * be those running. Caller holds ctx->ctl_lock. 0 or -errno with @p err set;
+ * nothing changes on error.
+ */
+int cnm_control_apply_json(struct cnm_ctx *ctx, const json_t *root, const char *name,
+		char *err, size_t errlen);
 
 struct cnm_ctl_server;
 

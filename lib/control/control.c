@@ -319,11 +319,29 @@ cfg_json(const struct cnm_config *c)
 				      "timeout_ms", (json_int_t)c->health_timeout_ms,
 				      "rise", (json_int_t)c->health_rise,
 				      "fall", (json_int_t)c->health_fall));
+	if (c->ha.enabled) {
+		a = json_array();
+		for (i = 0; i < c->ha.n_peers; i++)
+			json_array_append_new(a, json_pack("{s:s,s:s}", "id", c->ha.peers[i].id,
+					"address", c->ha.peers[i].address.text));
+		json_object_set_new(root, "ha", json_pack("{s:s,s:s,s:s,s:o,s:I,s:I,s:I}",
+			"id", c->ha.id, "listen", c->ha.listen.text,
+			"role", cnm_ha_role_name(c->ha.role), "peers", a,
+			"heartbeat_ms", (json_int_t)c->ha.heartbeat_ms,
+			"failover_ms", (json_int_t)c->ha.failover_ms,
+			"ack_timeout_ms", (json_int_t)c->ha.ack_timeout_ms));
+	}
 	a = json_array();
 	for (i = 0; i < c->n_services; i++)
 		json_array_append_new(a, svc_cfg_json(c, &c->services[i]));
 	json_object_set_new(root, "services", a);
 	return root;
+}
+
+json_t *
+cnm_control_cfg_json(const struct cnm_config *cfg)
+{
+	return cfg_json(cfg);
 }
 
 /* Replace every "FROM" in @p s (of size len) by "TO". */
@@ -703,6 +721,7 @@ cfg_commit(struct cnm_ctx *ctx, struct cnm_config *nc, json_t *summary, char *er
 	snprintf(nc->path, sizeof(nc->path), "%s", ctx->cfg->path);
 	cnm_config_free(ctx->cfg);
 	ctx->cfg = nc;
+	ctx->cfg_gen++;
 	return 0;
 }
 
@@ -805,6 +824,8 @@ reload_locked(struct cnm_ctx *ctx, const char *path, char *err, size_t errlen,
 		json_array_append_new(restart, json_string("control.socket"));
 	if (nc->conn_max != ctx->cfg->conn_max)
 		json_array_append_new(restart, json_string("conntrack.max"));
+	if (memcmp(&nc->ha, &ctx->cfg->ha, sizeof(nc->ha)) != 0)
+		json_array_append_new(restart, json_string("ha"));
 	ret = cfg_commit(ctx, nc, sum, err, errlen);
 	if (ret < 0) {
 		json_decref(sum);
@@ -824,6 +845,32 @@ reload_locked(struct cnm_ctx *ctx, const char *path, char *err, size_t errlen,
 	else
 		json_decref(sum);
 	return 0;
+}
+
+int
+cnm_control_apply_json(struct cnm_ctx *ctx, const json_t *root, const char *name, char *err,
+		size_t errlen)
+{
+	const char *key, *was, *now;
+	struct cnm_config *nc;
+	char *text;
+
+	text = json_dumps(root, JSON_COMPACT);
+	if (text == NULL) {
+		snprintf(err, errlen, "%s: out of memory", name);
+		return -ENOMEM;
+	}
+	nc = cnm_config_parse(text, strlen(text), name, err, errlen);
+	free(text);
+	if (nc == NULL)
+		return errno == ENOMEM ? -ENOMEM : -EINVAL;
+	if (ports_differ(ctx->cfg, nc, &key, &was, &now) || nc->hash_key != ctx->cfg->hash_key) {
+		snprintf(err, errlen, "%s: %s: the value running now (it cannot change at run time)",
+			 name, nc->hash_key != ctx->cfg->hash_key ? "hash_key" : key);
+		cnm_config_free(nc);
+		return -EINVAL;
+	}
+	return cfg_commit(ctx, nc, NULL, err, errlen);
 }
 
 static void
@@ -853,6 +900,10 @@ cnm_control_reload(struct cnm_ctx *ctx, const char *path, char *err, size_t errl
 	}
 	if (summary != NULL)
 		*summary = NULL;
+	if (ctx->ha_may_change != NULL && ctx->ha_may_change(ctx->ha_arg, err, errlen) < 0) {
+		CTL_LOG(ERR, "reload refused: %s", err);
+		return -EPERM;
+	}
 	ctl_lock(ctx);
 	ret = reload_locked(ctx, path, err, errlen, summary);
 	ctl_unlock(ctx);
@@ -1413,6 +1464,21 @@ cmd_reload(struct cnm_ctx *ctx, struct ctl_req *r)
 	return json_pack("{s:s,s:o}", "file", ctx->config_path, "changes", summary);
 }
 
+static json_t *
+cmd_ha_status(struct cnm_ctx *ctx, struct ctl_req *r)
+{
+	json_t *st;
+
+	if (ctx->ha_status == NULL) {
+		req_fail(r, "this cnmux runs without high availability (no \"ha\" in its configuration)");
+		return NULL;
+	}
+	st = ctx->ha_status(ctx->ha_arg);
+	if (st == NULL)
+		req_fail(r, "out of memory");
+	return st;
+}
+
 /* Every command, with the arguments it takes besides "cmd". */
 static const char *const keys_none[] = { NULL };
 static const char *const keys_service[] = { "service", NULL };
@@ -1428,22 +1494,24 @@ static const struct {
 	const char *name;
 	const char *const *keys;
 	json_t *(*fn)(struct cnm_ctx *ctx, struct ctl_req *r);
+	int change;  /* changes the tables: only on the HA primary, checkpointed */
 } cnm_ctl_cmds[] = {
-	{ "service show", keys_service, cmd_service_show },
-	{ "service add", keys_service, cmd_service_add },
-	{ "service del", keys_service, cmd_service_del },
-	{ "node show", keys_node, cmd_node_show },
-	{ "node add", keys_node_add, cmd_node_add },
-	{ "node del", keys_node, cmd_node_del },
-	{ "node up", keys_node, cmd_node_up },
-	{ "node down", keys_node, cmd_node_down },
-	{ "node drain", keys_drain, cmd_node_drain },
-	{ "node weight", keys_weight, cmd_node_weight },
-	{ "pdt show", keys_pdt, cmd_pdt_show },
-	{ "conns count", keys_none, cmd_conns_count },
-	{ "conns show", keys_conns, cmd_conns_show },
-	{ "stats", keys_none, cmd_stats },
-	{ "reload", keys_reload, cmd_reload },
+	{ "service show", keys_service, cmd_service_show, 0 },
+	{ "service add", keys_service, cmd_service_add, 1 },
+	{ "service del", keys_service, cmd_service_del, 1 },
+	{ "node show", keys_node, cmd_node_show, 0 },
+	{ "node add", keys_node_add, cmd_node_add, 1 },
+	{ "node del", keys_node, cmd_node_del, 1 },
+	{ "node up", keys_node, cmd_node_up, 1 },
+	{ "node down", keys_node, cmd_node_down, 1 },
+	{ "node drain", keys_drain, cmd_node_drain, 1 },
+	{ "node weight", keys_weight, cmd_node_weight, 1 },
+	{ "pdt show", keys_pdt, cmd_pdt_show, 0 },
+	{ "conns count", keys_none, cmd_conns_count, 0 },
+	{ "conns show", keys_conns, cmd_conns_show, 0 },
+	{ "stats", keys_none, cmd_stats, 0 },
+	{ "reload", keys_reload, cmd_reload, 1 },
+	{ "ha status", keys_none, cmd_ha_status, 0 },
 };
 
 static void
@@ -1539,6 +1607,14 @@ cnm_control_exec(struct cnm_ctx *ctx, const json_t *req)
 		snprintf(r.err, sizeof(r.err), "%s: cnmux is not running yet", r.cmd);
 		return error_response(r.err);
 	}
+	if (cnm_ctl_cmds[i].change && ctx->ha_may_change != NULL) {
+		char msg[CNM_CTL_ERR_MAX - 64];
+
+		if (ctx->ha_may_change(ctx->ha_arg, msg, sizeof(msg)) < 0) {
+			snprintf(r.err, sizeof(r.err), "%s: %s", r.cmd, msg);
+			return error_response(r.err);
+		}
+	}
 	ctl_lock(ctx);
 	resp = cnm_ctl_cmds[i].fn(ctx, &r);
 	ctl_unlock(ctx);
@@ -1546,6 +1622,18 @@ cnm_control_exec(struct cnm_ctx *ctx, const json_t *req)
 		if (r.err[0] == '\0')
 			snprintf(r.err, sizeof(r.err), "%s: out of memory", r.cmd);
 		return error_response(r.err);
+	}
+	if (cnm_ctl_cmds[i].change && ctx->ha_commit != NULL) {
+		char msg[CNM_CTL_ERR_MAX - 64];
+
+		/* without the lock: it waits for the secondary's ACK */
+		if (ctx->ha_commit(ctx->ha_arg, msg, sizeof(msg)) < 0) {
+			snprintf(r.err, sizeof(r.err), "%s: %s", r.cmd, msg);
+			sanitize(r.err);
+			json_object_set_new(resp, "ok", json_false());
+			json_object_set_new(resp, "error", json_string(r.err));
+			return resp;
+		}
 	}
 	json_object_set_new(resp, "ok", json_true());
 	return resp;

@@ -57,12 +57,23 @@ struct cnm_conn_dump {
 struct cnm_conn_req {
 	uint32_t seq;
 	uint32_t done;
+	uint8_t op;                  /**< enum cnm_conn_op */
 	int32_t svc;                 /**< filter, -1 any */
 	int32_t node;                /**< filter, -1 any */
 	uint32_t max;
 	uint32_t n;                  /**< out */
 	uint32_t now;                /**< out: the worker's clock, ms */
 	struct cnm_conn_dump *out;
+	const struct cnm_conn_dump *in; /**< CNM_CONN_OP_INSERT: entries to add */
+};
+
+/** What a struct cnm_conn_req asks. */
+enum cnm_conn_op {
+	CNM_CONN_OP_DUMP = 0,      /**< copy entries (filters svc, node) into out */
+	CNM_CONN_OP_DISPLACED,     /**< copy only entries whose node is not the one the
+				        service's PDT picks now */
+	CNM_CONN_OP_INSERT,        /**< add the max entries of in (established) that the
+				        list does not have; n = how many were added */
 };
 
 /** Frames waiting for one TX queue during a burst. */
@@ -148,6 +159,20 @@ void cnm_worker_burst(struct cnm_worker *w, struct rte_mbuf **pkts, uint16_t n);
  */
 int cnm_worker_conns_dump(struct cnm_worker *w, struct cnm_conn_dump *out, uint32_t max,
 		int32_t svc, int32_t node, uint32_t *now);
+
+/**
+ * Control side: the connections of worker @p w that a PDT change displaced
+ * (their node is not the one the PDT picks now), as cnm_worker_conns_dump().
+ */
+int cnm_worker_conns_displaced(struct cnm_worker *w, struct cnm_conn_dump *out, uint32_t max,
+		uint32_t *now);
+
+/**
+ * Control side: have worker @p w add @p n connections to its list (the worker
+ * stays its only writer), as established, with a fresh idle timeout; those it
+ * has already are left alone. Returns how many were added, or -ETIMEDOUT.
+ */
+int cnm_worker_conns_insert(struct cnm_worker *w, const struct cnm_conn_dump *in, uint32_t n);
 
 /** lcore entry point (arg: struct cnm_worker *); returns when dp->quit is set. */
 int cnm_worker_main(void *arg);

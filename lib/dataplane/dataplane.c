@@ -620,33 +620,84 @@ ctl_tx_drain(struct cnm_worker *w)
 	}
 }
 
+struct dump_ctx {
+	struct cnm_conn_req *r;
+	const struct cnm_lb *lb;
+};
+
+/* Would the PDT of the entry's service send it elsewhere now? */
+static int
+displaced(const struct cnm_lb *lb, const struct cnm_conn_key *k, const struct cnm_conn *c)
+{
+	/* the control lcore clears a slot before the grace period that frees
+	 * the service; this worker is not quiescent while it reads it */
+	const struct cnm_svc *s = __atomic_load_n(&lb->svc[c->svc], __ATOMIC_ACQUIRE);
+	struct cnm_flow f;
+
+	if (s == NULL)
+		return 0;
+	memset(&f, 0, sizeof(f));
+	f.key.family = k->family;
+	memcpy(f.src, k->src, sizeof(f.src));
+	f.sport = k->sport;
+	return cnm_select(s, &f) != c->node;
+}
+
 static int
 dump_one(const struct cnm_conn_key *k, const struct cnm_conn *c, void *arg)
 {
-	struct cnm_conn_req *r = arg;
+	struct dump_ctx *d = arg;
+	struct cnm_conn_req *r = d->r;
 
 	if ((r->svc >= 0 && c->svc != r->svc) || (r->node >= 0 && c->node != r->node))
+		return 0;
+	if (r->op == CNM_CONN_OP_DISPLACED && !displaced(d->lb, k, c))
 		return 0;
 	r->out[r->n].key = *k;
 	r->out[r->n].conn = *c;
 	return ++r->n >= r->max ? 1 : 0;
 }
 
-/* Answer a `conns show` request of the control lcore, if one is pending. */
+/* Add the entries of an insert request that the list does not hold. */
+static void
+conn_insert(struct cnm_worker *w, struct cnm_conn_req *r)
+{
+	uint32_t i;
+
+	for (i = 0; i < r->max; i++) {
+		const struct cnm_conn_key *kp = &r->in[i].key;
+		struct cnm_conn_key k = *kp;
+		struct cnm_conn c;
+		hash_sig_t sig;
+		const struct cnm_conn_key *kk = &k;
+
+		if (cnm_ct_lookup_bulk(w->ct, &kk, 1, &sig, &c) & 1)
+			continue;
+		if (cnm_ct_insert(w->ct, &k, sig, r->in[i].conn.node, r->in[i].conn.svc,
+				CNM_TCP_ACK, w->now_ms) >= 0)
+			r->n++;
+	}
+	w->st.conn_active = cnm_ct_count(w->ct);
+}
+
+/* Answer a request of the control lcore (`conns show`, HA), if one is pending. */
 static inline void
 conn_req_serve(struct cnm_worker *w)
 {
 	struct cnm_conn_req *r = &w->req;
 	/* acquire: the request's fields are visible once seq is */
 	uint32_t seq = __atomic_load_n(&r->seq, __ATOMIC_ACQUIRE);
+	struct dump_ctx d = { .r = r, .lb = w->dp->lb };
 
 	if (likely(seq == r->done))
 		return;
 	r->n = 0;
 	r->now = w->now_ms;
-	if (w->ct != NULL && r->max > 0 && r->out != NULL)
-		cnm_ct_walk(w->ct, dump_one, r);
-	/* release: the dump is complete before control sees done */
+	if (w->ct != NULL && r->op == CNM_CONN_OP_INSERT && r->in != NULL)
+		conn_insert(w, r);
+	else if (w->ct != NULL && r->max > 0 && r->out != NULL)
+		cnm_ct_walk(w->ct, dump_one, &d);
+	/* release: the answer is complete before control sees done */
 	__atomic_store_n(&r->done, seq, __ATOMIC_RELEASE);
 }
 
@@ -706,15 +757,18 @@ cnm_worker_main(void *arg)
 	return 0;
 }
 
-int
-cnm_worker_conns_dump(struct cnm_worker *w, struct cnm_conn_dump *out, uint32_t max,
-		int32_t svc, int32_t node, uint32_t *now)
+static int
+conn_request(struct cnm_worker *w, uint8_t op, struct cnm_conn_dump *out,
+		const struct cnm_conn_dump *in, uint32_t max, int32_t svc, int32_t node,
+		uint32_t *now)
 {
 	struct cnm_conn_req *r = &w->req;
 	uint32_t seq = r->seq + 1;
 	unsigned int waited;
 
+	r->op = op;
 	r->out = out;
+	r->in = in;
 	r->max = max;
 	r->svc = svc;
 	r->node = node;
@@ -724,7 +778,8 @@ cnm_worker_conns_dump(struct cnm_worker *w, struct cnm_conn_dump *out, uint32_t 
 	for (waited = 0; waited < 2000; waited++) {
 		/* acquire: the dump is complete once done is seen */
 		if (__atomic_load_n(&r->done, __ATOMIC_ACQUIRE) == seq) {
-			*now = r->now;
+			if (now != NULL)
+				*now = r->now;
 			return (int)r->n;
 		}
 		rte_delay_us_sleep(500);
@@ -732,4 +787,24 @@ cnm_worker_conns_dump(struct cnm_worker *w, struct cnm_conn_dump *out, uint32_t 
 	/* the worker is stuck: it may still write into out, which the caller
 	 * must then never free */
 	return -ETIMEDOUT;
+}
+
+int
+cnm_worker_conns_dump(struct cnm_worker *w, struct cnm_conn_dump *out, uint32_t max,
+		int32_t svc, int32_t node, uint32_t *now)
+{
+	return conn_request(w, CNM_CONN_OP_DUMP, out, NULL, max, svc, node, now);
+}
+
+int
+cnm_worker_conns_displaced(struct cnm_worker *w, struct cnm_conn_dump *out, uint32_t max,
+		uint32_t *now)
+{
+	return conn_request(w, CNM_CONN_OP_DISPLACED, out, NULL, max, -1, -1, now);
+}
+
+int
+cnm_worker_conns_insert(struct cnm_worker *w, const struct cnm_conn_dump *in, uint32_t n)
+{
+	return conn_request(w, CNM_CONN_OP_INSERT, NULL, in, n, -1, -1, NULL);
 }

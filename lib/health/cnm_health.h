@@ -58,6 +58,13 @@ void cnm_health_tick(struct cnm_health *h, uint64_t now_ms);
 int cnm_health_input(struct cnm_health *h, uint16_t idx, const uint8_t *frame, uint32_t len,
 		uint64_t now_ms);
 
+/**
+ * Follower mode (a replica in high availability, docs/ha.md): nodes' MACs are
+ * still resolved, but the checker never takes a node up or down, since the
+ * primary's tables say which nodes are up. 0 turns it back to normal.
+ */
+void cnm_health_set_follower(struct cnm_health *h, int follower);
+
 /** Does the checker need the private ports' RX (a node to resolve, or probes on)? */
 int cnm_health_wants_rx(const struct cnm_health *h);
 

@@ -33,6 +33,7 @@ struct cnm_health {
 	struct cnm_lb *lb;
 	struct cnm_health_io io;
 	int enabled;
+	int follower;          /* a replica: resolve MACs, never change up/down */
 	uint32_t interval, timeout, rise, fall;
 	struct cnm_health_stats st;
 	struct node_hc n[CNM_MAX_NODES];
@@ -58,6 +59,13 @@ cnm_health_configure(struct cnm_health *h, const struct cnm_config *cfg)
 	h->timeout = RTE_MIN(cfg->health_timeout_ms, cfg->health_interval_ms);
 	h->rise = cfg->health_rise;
 	h->fall = cfg->health_fall;
+}
+
+void
+cnm_health_set_follower(struct cnm_health *h, int follower)
+{
+	if (h != NULL)
+		h->follower = follower;
 }
 
 struct cnm_health *
@@ -197,7 +205,7 @@ end_round(struct cnm_health *h, uint32_t id)
 	if (ok) {
 		s->ok_run++;
 		s->fail_run = 0;
-		if (!nd->up && s->ok_run >= h->rise && nd->mac != 0 && !h->lb->admin_down[id] &&
+		if (!h->follower && !nd->up && s->ok_run >= h->rise && nd->mac != 0 && !h->lb->admin_down[id] &&
 				cnm_lb_node_set_up(h->lb, (uint16_t)id, 1) == 0) {
 			h->st.went_up++;
 			HC_LOG(NOTICE, "node %s up (%u checks passed)", c->name, s->ok_run);
@@ -205,7 +213,7 @@ end_round(struct cnm_health *h, uint32_t id)
 	} else {
 		s->fail_run++;
 		s->ok_run = 0;
-		if (nd->up && s->fail_run >= h->fall &&
+		if (!h->follower && nd->up && s->fail_run >= h->fall &&
 				cnm_lb_node_set_up(h->lb, (uint16_t)id, 0) == 0) {
 			h->st.went_down++;
 			HC_LOG(NOTICE, "node %s down (%u checks failed: %s)", c->name, s->fail_run,
@@ -293,7 +301,7 @@ cnm_health_input(struct cnm_health *h, uint16_t idx, const uint8_t *frame, uint3
 				HC_LOG(NOTICE, "node %s moved to another MAC", c->name);
 			cnm_lb_node_set_mac(lb, (uint16_t)id, a.sha);
 		}
-		if (!h->enabled && !nd->up && !lb->admin_down[id] &&
+		if (!h->enabled && !h->follower && !nd->up && !lb->admin_down[id] &&
 				cnm_lb_node_set_up(lb, (uint16_t)id, 1) == 0) {
 			h->st.went_up++;
 			HC_LOG(NOTICE, "node %s resolved, up", c->name);

@@ -8,6 +8,7 @@
  *   /cnmux/nodes              every node: ip, mac, state, counters
  *   /cnmux/node,NAME          one node
  *   /cnmux/pdt,NAME[,OFFSET]  a service's PDT: entries per node and 256 entries from OFFSET
+ *   /cnmux/ha                 high availability: role, epoch, seq, digest, peers, rejections
  * Callbacks run on DPDK's telemetry thread; they only read, and take the
  * control lock (never held by a worker), so a request never stalls a worker.
  */
@@ -18,12 +19,15 @@
 
 #include "cnm_dataplane.h"
 
+struct cnm_ha;
+
 /** What telemetry reads. */
 struct cnm_tel_ctx {
 	struct cnm_lb *lb;
 	struct cnm_wstats **stats;  /**< each worker's counters */
 	unsigned int n_workers;
 	pthread_mutex_t *ctl_lock;  /**< held by the control lcore while it changes tables */
+	struct cnm_ha *ha;          /**< NULL without "ha" (set before the first request) */
 };
 
 /** Register every /cnmux/ command; 0 or -errno. */

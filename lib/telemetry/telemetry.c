@@ -6,6 +6,7 @@
 
 #include <rte_telemetry.h>
 
+#include "cnm_ha.h"
 #include "cnm_telemetry.h"
 
 #define PDT_PAGE 256
@@ -309,6 +310,88 @@ out:
 	return ret;
 }
 
+/* A JSON scalar into a dict (containers hold only scalars in 22.11). */
+static void
+tel_dict_scalar(struct rte_tel_data *d, const char *key, const json_t *v)
+{
+	char buf[256];
+
+	if (json_is_integer(v) && json_integer_value(v) >= 0)
+		rte_tel_data_add_dict_u64(d, key, (uint64_t)json_integer_value(v));
+	else if (json_is_integer(v))
+		rte_tel_data_add_dict_int(d, key, (int)json_integer_value(v));
+	else if (json_is_string(v))
+		rte_tel_data_add_dict_string(d, key, json_string_value(v));
+	else if (json_is_boolean(v))
+		rte_tel_data_add_dict_u64(d, key, json_is_true(v));
+	else if (json_is_null(v))
+		rte_tel_data_add_dict_string(d, key, "");
+	else {
+		char *t = json_dumps(v, JSON_COMPACT);
+
+		snprintf(buf, sizeof(buf), "%s", t ? t : "");
+		free(t);
+		rte_tel_data_add_dict_string(d, key, buf);
+	}
+}
+
+static int
+tel_ha(const char *cmd __rte_unused, const char *params __rte_unused, struct rte_tel_data *d)
+{
+	struct cnm_ha *ha = __atomic_load_n(&tctx->ha, __ATOMIC_ACQUIRE);
+	const char *key;
+	json_t *st, *v;
+
+	rte_tel_data_start_dict(d);
+	if (ha == NULL) {
+		rte_tel_data_add_dict_string(d, "role", "none");
+		return 0;
+	}
+	lock();
+	st = cnm_ha_status(ha);
+	unlock();
+	if (st == NULL)
+		return -ENOMEM;
+	json_object_foreach(st, key, v) {
+		struct rte_tel_data *c;
+		const char *k2;
+		json_t *v2;
+		size_t i;
+
+		if (!json_is_object(v) && !json_is_array(v)) {
+			tel_dict_scalar(d, key, v);
+			continue;
+		}
+		c = rte_tel_data_alloc();
+		if (c == NULL)
+			continue;
+		rte_tel_data_start_dict(c);
+		if (json_is_object(v)) {
+			json_object_foreach(v, k2, v2)
+				tel_dict_scalar(c, k2, v2);
+		} else {
+			/* peers: one line each, by id */
+			json_array_foreach(v, i, v2) {
+				char line[256];
+				const char *id = json_string_value(json_object_get(v2, "id"));
+
+				snprintf(line, sizeof(line),
+					 "role=%s live=%d epoch=%lld seq=%lld digest=%s",
+					 json_string_value(json_object_get(v2, "role")),
+					 json_is_true(json_object_get(v2, "live")),
+					 json_integer_value(json_object_get(v2, "epoch")),
+					 json_integer_value(json_object_get(v2, "seq")),
+					 json_string_value(json_object_get(v2, "digest")));
+				rte_tel_data_add_dict_string(c, id ? id : "?", line);
+			}
+		}
+		if (rte_tel_data_add_dict_container(d, key, c, 0) != 0)
+			rte_tel_data_free(c);
+	}
+	json_decref(st);
+	return 0;
+}
+
 int
 cnm_telemetry_init(struct cnm_tel_ctx *ctx)
 {
@@ -329,6 +412,8 @@ cnm_telemetry_init(struct cnm_tel_ctx *ctx)
 		  "One node. Parameter: node name." },
 		{ "/cnmux/pdt", tel_pdt,
 		  "PDT of a service. Parameters: service name[,offset]: 256 entries from offset." },
+		{ "/cnmux/ha", tel_ha,
+		  "High availability: role, epoch, seq, digest, peers, rejected messages by reason. No parameters." },
 	};
 	unsigned int i;
 

@@ -50,6 +50,14 @@
 #define S_NODES "'nodes': {'n1': 1}"
 #define S_BASE S_NAME ", " S_VIP ", " S_W ", " S_PORTS ", " S_NODES
 
+/* pieces of an "ha" object */
+#define HA_ID "'id': 'lb1'"
+#define HA_LISTEN "'listen': '127.0.0.1:7701'"
+#define HA_ROLE "'role': 'primary'"
+#define HA_P(id, n) "{'id': '" id "', 'address': '127.0.0.1:770" n "'}"
+#define HA_PEERS "'peers': [" HA_P("lb2", "2") "]"
+#define HA_MIN HA_ID ", " HA_LISTEN ", " HA_ROLE ", " HA_PEERS
+
 static char errbuf[CNM_ERR_MAX];
 
 /* Parse @p text after turning every ' into ". */
@@ -503,7 +511,117 @@ static const struct err_case err_cases[] = {
 	  "services[1].protocols[0]",
 	  "a (vip, protocol) not claimed by another sticky-wild service",
 	  "udp on 198.51.100.1, also services[0] \"w1\"" },
+	/* ha */
+	{ "ha_not_object", CFG(", 'ha': []"), "ha", "an object", "an array" },
+	{ "ha_unknown_key", CFG(", 'ha': {" HA_MIN ", 'term': 1}"), "ha.term",
+	  "one of the keys id, listen, role", "an unknown key" },
+	{ "ha_id_missing", CFG(", 'ha': {" HA_LISTEN ", " HA_ROLE ", " HA_PEERS "}"), "ha.id",
+	  "a name of letters", "nothing" },
+	{ "ha_id_bad", CFG(", 'ha': {'id': 'l b', " HA_LISTEN ", " HA_ROLE ", " HA_PEERS "}"),
+	  "ha.id", "a name of letters", "\"l b\"" },
+	{ "ha_listen_missing", CFG(", 'ha': {" HA_ID ", " HA_ROLE ", " HA_PEERS "}"),
+	  "ha.listen", "\"IPV4:PORT\" or \"[IPV6]:PORT\"", "nothing" },
+	{ "ha_listen_no_port", CFG(", 'ha': {" HA_ID ", 'listen': '127.0.0.1', " HA_ROLE ", "
+	  HA_PEERS "}"), "ha.listen", "IPV4:PORT", "\"127.0.0.1\"" },
+	{ "ha_listen_port_zero", CFG(", 'ha': {" HA_ID ", 'listen': '127.0.0.1:0', " HA_ROLE ", "
+	  HA_PEERS "}"), "ha.listen", "IPV4:PORT", "\"127.0.0.1:0\"" },
+	{ "ha_listen_port_big", CFG(", 'ha': {" HA_ID ", 'listen': '127.0.0.1:65536', " HA_ROLE
+	  ", " HA_PEERS "}"), "ha.listen", "IPV4:PORT", "65536" },
+	{ "ha_listen_host_name", CFG(", 'ha': {" HA_ID ", 'listen': 'lb1:7701', " HA_ROLE ", "
+	  HA_PEERS "}"), "ha.listen", "IPV4:PORT", "\"lb1:7701\"" },
+	{ "ha_listen_v6_unbracketed", CFG(", 'ha': {" HA_ID ", 'listen': '::1:7701', " HA_ROLE
+	  ", " HA_PEERS "}"), "ha.listen", "[IPV6]:PORT", "\"::1:7701\"" },
+	{ "ha_role_missing", CFG(", 'ha': {" HA_ID ", " HA_LISTEN ", " HA_PEERS "}"), "ha.role",
+	  "\"primary\", \"secondary\" or \"slave\"", "nothing" },
+	{ "ha_role_bad", CFG(", 'ha': {" HA_ID ", " HA_LISTEN ", 'role': 'master', " HA_PEERS
+	  "}"), "ha.role", "\"primary\", \"secondary\" or \"slave\"", "\"master\"" },
+	{ "ha_peers_missing", CFG(", 'ha': {" HA_ID ", " HA_LISTEN ", " HA_ROLE "}"), "ha.peers",
+	  "an array of 1 to 8 peers", "nothing" },
+	{ "ha_peers_empty", CFG(", 'ha': {" HA_ID ", " HA_LISTEN ", " HA_ROLE ", 'peers': []}"),
+	  "ha.peers", "an array of 1 to 8 peers", "an array" },
+	{ "ha_peers_too_many", CFG(", 'ha': {" HA_ID ", " HA_LISTEN ", " HA_ROLE ", 'peers': ["
+	  HA_P("a", "1") "," HA_P("b", "2") "," HA_P("c", "3") "," HA_P("d", "4") ","
+	  HA_P("e", "5") "," HA_P("f", "6") "," HA_P("g", "7") "," HA_P("h", "8") ","
+	  HA_P("i", "9") "]}"), "ha.peers", "an array of 1 to 8 peers", "an array" },
+	{ "ha_peer_not_object", CFG(", 'ha': {" HA_ID ", " HA_LISTEN ", " HA_ROLE ", "
+	  "'peers': ['lb2']}"), "ha.peers[0]", "an object", "\"lb2\"" },
+	{ "ha_peer_unknown_key", CFG(", 'ha': {" HA_ID ", " HA_LISTEN ", " HA_ROLE ", "
+	  "'peers': [{'id': 'lb2', 'address': '127.0.0.1:7702', 'role': 'slave'}]}"),
+	  "ha.peers[0].role", "one of the keys id, address", "an unknown key" },
+	{ "ha_peer_id_missing", CFG(", 'ha': {" HA_ID ", " HA_LISTEN ", " HA_ROLE ", "
+	  "'peers': [{'address': '127.0.0.1:7702'}]}"), "ha.peers[0].id", "a name", "nothing" },
+	{ "ha_peer_id_self", CFG(", 'ha': {" HA_ID ", " HA_LISTEN ", " HA_ROLE ", "
+	  "'peers': [" HA_P("lb1", "2") "]}"), "ha.peers[0].id", "another holder than ha.id",
+	  "\"lb1\"" },
+	{ "ha_peer_id_twice", CFG(", 'ha': {" HA_ID ", " HA_LISTEN ", " HA_ROLE ", "
+	  "'peers': [" HA_P("lb2", "2") ", " HA_P("lb2", "3") "]}"), "ha.peers[1].id",
+	  "a peer id not used before", "\"lb2\"" },
+	{ "ha_peer_address_missing", CFG(", 'ha': {" HA_ID ", " HA_LISTEN ", " HA_ROLE ", "
+	  "'peers': [{'id': 'lb2'}]}"), "ha.peers[0].address", "IPV4:PORT", "nothing" },
+	{ "ha_peer_address_bad", CFG(", 'ha': {" HA_ID ", " HA_LISTEN ", " HA_ROLE ", "
+	  "'peers': [{'id': 'lb2', 'address': 7702}]}"), "ha.peers[0].address", "IPV4:PORT",
+	  "7702" },
+	{ "ha_heartbeat_zero", CFG(", 'ha': {" HA_MIN ", 'heartbeat_ms': 0}"), "ha.heartbeat_ms",
+	  "an integer in [10, 1000]", "0" },
+	{ "ha_heartbeat_vs_default_failover", CFG(", 'ha': {" HA_MIN ", 'heartbeat_ms': 400}"),
+	  "ha.heartbeat_ms", "below half of ha.failover_ms (800)", "400" },
+	{ "ha_failover_too_long", CFG(", 'ha': {" HA_MIN ", 'failover_ms': 1001}"),
+	  "ha.failover_ms", "at most 1000", "1001" },
+	{ "ha_failover_vs_heartbeat", CFG(", 'ha': {" HA_MIN ", 'heartbeat_ms': 100, "
+	  "'failover_ms': 200}"), "ha.failover_ms", "above 2 * ha.heartbeat_ms (200)", "200" },
+	{ "ha_failover_string", CFG(", 'ha': {" HA_MIN ", 'failover_ms': '800'}"),
+	  "ha.failover_ms", "an integer above", "\"800\"" },
+	{ "ha_ack_timeout_zero", CFG(", 'ha': {" HA_MIN ", 'ack_timeout_ms': 0}"),
+	  "ha.ack_timeout_ms", "an integer in [1, 10000]", "0" },
 };
+
+/* "ha": defaults, every key, IPv6 endpoints; absent means disabled. */
+static void
+test_ha(void **state)
+{
+	struct cnm_config *cfg;
+
+	(void)state;
+	cfg = parse_ok(CFG(""));
+	assert_false(cfg->ha.enabled);
+	cnm_config_free(cfg);
+
+	cfg = parse_ok(CFG(", 'ha': {" HA_MIN "}"));
+	assert_true(cfg->ha.enabled);
+	assert_string_equal(cfg->ha.id, "lb1");
+	assert_int_equal(cfg->ha.role, CNM_HA_PRIMARY);
+	assert_int_equal(cfg->ha.listen.port, 7701);
+	assert_int_equal(cfg->ha.listen.ip.family, AF_INET);
+	assert_string_equal(cfg->ha.listen.text, "127.0.0.1:7701");
+	assert_int_equal(cfg->ha.n_peers, 1);
+	assert_string_equal(cfg->ha.peers[0].id, "lb2");
+	assert_int_equal(cfg->ha.peers[0].address.port, 7702);
+	assert_int_equal(cfg->ha.heartbeat_ms, 100);
+	assert_int_equal(cfg->ha.failover_ms, 800);
+	assert_int_equal(cfg->ha.ack_timeout_ms, 500);
+	cnm_config_free(cfg);
+
+	cfg = parse_ok(CFG(", 'ha': {'id': 'b', 'listen': '[::1]:9000', 'role': 'slave', "
+		"'peers': [" HA_P("a", "1") ", {'id': 'c', 'address': '[2001:db8::1]:9001'}], "
+		"'heartbeat_ms': 50, 'failover_ms': 1000, 'ack_timeout_ms': 2000}"));
+	assert_int_equal(cfg->ha.role, CNM_HA_SLAVE);
+	assert_int_equal(cfg->ha.listen.ip.family, AF_INET6);
+	assert_int_equal(cfg->ha.listen.port, 9000);
+	assert_int_equal(cfg->ha.n_peers, 2);
+	assert_int_equal(cfg->ha.peers[1].address.ip.family, AF_INET6);
+	assert_int_equal(cfg->ha.heartbeat_ms, 50);
+	assert_int_equal(cfg->ha.failover_ms, 1000);
+	assert_int_equal(cfg->ha.ack_timeout_ms, 2000);
+	assert_string_equal(cnm_ha_role_name(cfg->ha.role), "slave");
+	cnm_config_free(cfg);
+
+	/* 300 * 2 < the default 800 */
+	cfg = parse_ok(CFG(", 'ha': {" HA_ID ", " HA_LISTEN ", 'role': 'secondary', "
+		HA_PEERS ", 'heartbeat_ms': 300}"));
+	assert_int_equal(cfg->ha.role, CNM_HA_SECONDARY);
+	assert_int_equal(cfg->ha.failover_ms, 800);
+	cnm_config_free(cfg);
+}
 
 static void
 run_err_case(void **state)
@@ -1041,6 +1159,7 @@ main(void)
 {
 	static const struct CMUnitTest fixed[] = {
 		cmocka_unit_test(test_brief_example),
+		cmocka_unit_test(test_ha),
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_optional_keys),
 		cmocka_unit_test(test_hash_key_forms),

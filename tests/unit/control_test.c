@@ -415,7 +415,7 @@ test_bad_requests(void **state)
 	fails(fx, "{}", "request: cmd: expected one of: service show, service add");
 	fails(fx, "{\"cmd\": 7}", "(got 7)");
 	fails(fx, "{\"cmd\": \"node frobnicate\"}",
-	      "unknown command \"node frobnicate\" (expected one of: service show, service add, service del, node show, node add, node del, node up, node down, node drain, node weight, pdt show, conns count, conns show, stats, reload)");
+	      "unknown command \"node frobnicate\" (expected one of: service show, service add, service del, node show, node add, node del, node up, node down, node drain, node weight, pdt show, conns count, conns show, stats, reload, ha status)");
 	fails_eq(fx, "{\"cmd\": \"node drain\", \"node\": \"node1\", \"nodes\": 1}",
 		 "node drain: unknown argument \"nodes\" (expected one of: node, service)");
 	fails_eq(fx, "{\"cmd\": \"stats\", \"x\": 1}",
