@@ -68,6 +68,41 @@ struct conns_src {
 	struct cnm_lb *lb;
 };
 
+/* `cnmuxctl stats`: what the ports and the health checker count themselves. */
+struct more_src {
+	const struct cnm_dp *dp;
+	struct cnm_health **hc;
+	struct rte_mempool **mp;
+};
+
+static void
+more_stats(void *arg, json_t *resp)
+{
+	const struct more_src *m = arg;
+	struct rte_eth_stats es;
+
+	memset(&es, 0, sizeof(es));
+	(void)rte_eth_stats_get(m->dp->pub_port, &es);
+	json_object_set_new(resp, "rx_nombuf", json_integer((json_int_t)es.rx_nombuf));
+	json_object_set_new(resp, "rx_missed", json_integer((json_int_t)es.imissed));
+	json_object_set_new(resp, "rx_errors", json_integer((json_int_t)es.ierrors));
+	if (*m->mp != NULL)
+		json_object_set_new(resp, "mbufs_free",
+			json_integer(rte_mempool_avail_count(*m->mp)));
+	if (*m->hc != NULL) {
+		const struct cnm_health_stats *h = cnm_health_get_stats(*m->hc);
+
+		json_object_set_new(resp, "health", json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I}",
+			"arp_sent", (json_int_t)h->arp_sent,
+			"arp_replies", (json_int_t)h->arp_replies,
+			"tcp_checks", (json_int_t)h->tcp_checks,
+			"tcp_failures", (json_int_t)h->tcp_failures,
+			"went_up", (json_int_t)h->went_up,
+			"went_down", (json_int_t)h->went_down,
+			"send_failures", (json_int_t)h->send_failures));
+	}
+}
+
 static uint64_t
 conns_count(void *arg)
 {
@@ -558,6 +593,8 @@ write_json(const char *path, const struct cnm_lb *lb, const struct cnm_stats_tot
 	json_object_set_new(root, "icmp_errors", json_integer((json_int_t)t->icmp_errors));
 	json_object_set_new(root, "frag_first", json_integer((json_int_t)t->frag_first));
 	json_object_set_new(root, "frag_follow", json_integer((json_int_t)t->frag_follow));
+	json_object_set_new(root, "ctl_tx", json_integer((json_int_t)t->ctl_tx));
+	json_object_set_new(root, "ctl_tx_drop", json_integer((json_int_t)t->ctl_tx_drop));
 	json_object_set_new(root, "conn_new", json_integer((json_int_t)t->conn_new));
 	json_object_set_new(root, "conn_hit", json_integer((json_int_t)t->conn_hit));
 	json_object_set_new(root, "conn_full", json_integer((json_int_t)t->conn_full));
@@ -605,6 +642,7 @@ main(int argc, char **argv)
 	struct cnm_ha *ha = NULL;
 	static struct cnm_ctx ctx;
 	static struct conns_src csrc;
+	static struct more_src msrc;
 	struct cnm_config *cfg = NULL;
 	struct rte_mempool *mp = NULL;
 	struct opts o = { 0 };
@@ -775,6 +813,11 @@ main(int argc, char **argv)
 	ctx.conns_count = conns_count;
 	ctx.conns_dump = conns_dump;
 	ctx.conns_arg = &csrc;
+	msrc.dp = &dp;
+	msrc.hc = &hc;
+	msrc.mp = &mp;
+	ctx.more_stats = more_stats;
+	ctx.more_stats_arg = &msrc;
 	if (cfg->control_socket[0] != '\0') {
 		srv = cnm_ctl_server_create(cfg->control_socket, &ctx);
 		if (srv == NULL) {

@@ -37,6 +37,13 @@ struct cnm_ctx {
 	 */
 	int (*conns_dump)(void *arg, json_t *arr, uint32_t max, int32_t svc, int32_t node);
 	void *conns_arg;
+	/**
+	 * Counters kept outside the workers (the ports' own: mbuf-allocation
+	 * failures, missed frames; the health checker's), added to `stats` as
+	 * they are; NULL: none.
+	 */
+	void (*more_stats)(void *arg, json_t *resp);
+	void *more_stats_arg;
 	uint64_t cfg_gen;             /**< bumped whenever ctx->cfg is replaced */
 	/*
 	 * High availability (lib/ha, docs/ha.md); all NULL without "ha".

@@ -1422,6 +1422,8 @@ cmd_stats(struct cnm_ctx *ctx, struct ctl_req *r)
 	json_object_set_new(resp, "icmp_errors", json_integer((json_int_t)t->icmp_errors));
 	json_object_set_new(resp, "frag_first", json_integer((json_int_t)t->frag_first));
 	json_object_set_new(resp, "frag_follow", json_integer((json_int_t)t->frag_follow));
+	json_object_set_new(resp, "ctl_tx", json_integer((json_int_t)t->ctl_tx));
+	json_object_set_new(resp, "ctl_tx_drop", json_integer((json_int_t)t->ctl_tx_drop));
 	json_object_set_new(resp, "conns", json_pack("{s:I,s:I,s:I,s:I,s:I,s:I}",
 		"new", (json_int_t)t->conn_new, "hit", (json_int_t)t->conn_hit,
 		"full", (json_int_t)t->conn_full, "stale", (json_int_t)t->conn_stale,
@@ -1445,6 +1447,8 @@ cmd_stats(struct cnm_ctx *ctx, struct ctl_req *r)
 	json_object_set_new(resp, "drops", drops);
 	json_object_set_new(resp, "services", svcs);
 	json_object_set_new(resp, "nodes", nodes);
+	if (ctx->more_stats != NULL)
+		ctx->more_stats(ctx->more_stats_arg, resp);
 	return resp;
 }
 
