@@ -66,6 +66,7 @@ struct conns_src {
 	struct cnm_worker **w;
 	unsigned int n;
 	struct cnm_lb *lb;
+	uint32_t cursor[CNM_MAX_WORKERS]; /**< HA: where the next displaced dump starts */
 };
 
 /* `cnmuxctl stats`: what the ports and the health checker count themselves. */
@@ -171,7 +172,7 @@ conns_dump(void *arg, json_t *arr, uint32_t max, int32_t svc, int32_t node)
 static int
 ha_displaced(void *arg, struct cnm_ha_conn *out, uint32_t max)
 {
-	const struct conns_src *c = arg;
+	struct conns_src *c = arg;
 	struct cnm_conn_dump *d = calloc(max + 1, sizeof(*d));
 	uint32_t total = 0;
 	unsigned int i;
@@ -179,10 +180,13 @@ ha_displaced(void *arg, struct cnm_ha_conn *out, uint32_t max)
 	if (d == NULL)
 		return -ENOMEM;
 	for (i = 0; i < c->n && total < max; i++) {
-		int n = cnm_worker_conns_displaced(c->w[i], d, max - total, NULL), j;
+		uint32_t want = max - total;
+		int n = cnm_worker_conns_displaced(c->w[i], d, want, c->cursor[i], NULL), j;
 
 		if (n < 0)
 			return n; /* d stays allocated: the worker may still write it */
+		/* next time, go on from here; start again once the list is through */
+		c->cursor[i] = (uint32_t)n < want ? 0 : c->cursor[i] + (uint32_t)n;
 		for (j = 0; j < n; j++) {
 			const struct cnm_svc *s = c->lb->svc[d[j].conn.svc];
 			struct cnm_ha_conn *o = &out[total];

@@ -61,6 +61,8 @@ struct cnm_conn_req {
 	int32_t svc;                 /**< filter, -1 any */
 	int32_t node;                /**< filter, -1 any */
 	uint32_t max;
+	uint32_t skip;               /**< dumps: leave out the first skip matches (a cursor) */
+	uint32_t seen;               /**< worker side: matches met so far */
 	uint32_t n;                  /**< out */
 	uint32_t now;                /**< out: the worker's clock, ms */
 	struct cnm_conn_dump *out;
@@ -165,7 +167,7 @@ int cnm_worker_conns_dump(struct cnm_worker *w, struct cnm_conn_dump *out, uint3
  * (their node is not the one the PDT picks now), as cnm_worker_conns_dump().
  */
 int cnm_worker_conns_displaced(struct cnm_worker *w, struct cnm_conn_dump *out, uint32_t max,
-		uint32_t *now);
+		uint32_t skip, uint32_t *now);
 
 /**
  * Control side: have worker @p w add @p n connections to its list (the worker

@@ -653,6 +653,8 @@ dump_one(const struct cnm_conn_key *k, const struct cnm_conn *c, void *arg)
 		return 0;
 	if (r->op == CNM_CONN_OP_DISPLACED && !displaced(d->lb, k, c))
 		return 0;
+	if (r->seen++ < r->skip)
+		return 0;
 	r->out[r->n].key = *k;
 	r->out[r->n].conn = *c;
 	return ++r->n >= r->max ? 1 : 0;
@@ -759,8 +761,8 @@ cnm_worker_main(void *arg)
 
 static int
 conn_request(struct cnm_worker *w, uint8_t op, struct cnm_conn_dump *out,
-		const struct cnm_conn_dump *in, uint32_t max, int32_t svc, int32_t node,
-		uint32_t *now)
+		const struct cnm_conn_dump *in, uint32_t max, uint32_t skip, int32_t svc,
+		int32_t node, uint32_t *now)
 {
 	struct cnm_conn_req *r = &w->req;
 	uint32_t seq = r->seq + 1;
@@ -770,6 +772,8 @@ conn_request(struct cnm_worker *w, uint8_t op, struct cnm_conn_dump *out,
 	r->out = out;
 	r->in = in;
 	r->max = max;
+	r->skip = skip;
+	r->seen = 0;
 	r->svc = svc;
 	r->node = node;
 	r->n = 0;
@@ -793,18 +797,18 @@ int
 cnm_worker_conns_dump(struct cnm_worker *w, struct cnm_conn_dump *out, uint32_t max,
 		int32_t svc, int32_t node, uint32_t *now)
 {
-	return conn_request(w, CNM_CONN_OP_DUMP, out, NULL, max, svc, node, now);
+	return conn_request(w, CNM_CONN_OP_DUMP, out, NULL, max, 0, svc, node, now);
 }
 
 int
 cnm_worker_conns_displaced(struct cnm_worker *w, struct cnm_conn_dump *out, uint32_t max,
-		uint32_t *now)
+		uint32_t skip, uint32_t *now)
 {
-	return conn_request(w, CNM_CONN_OP_DISPLACED, out, NULL, max, -1, -1, now);
+	return conn_request(w, CNM_CONN_OP_DISPLACED, out, NULL, max, skip, -1, -1, now);
 }
 
 int
 cnm_worker_conns_insert(struct cnm_worker *w, const struct cnm_conn_dump *in, uint32_t n)
 {
-	return conn_request(w, CNM_CONN_OP_INSERT, NULL, in, n, -1, -1, NULL);
+	return conn_request(w, CNM_CONN_OP_INSERT, NULL, in, n, 0, -1, -1, NULL);
 }
