@@ -719,11 +719,13 @@ cnm_worker_main(void *arg)
 	}
 	w->last_rx_tsc = rte_rdtsc();
 	while (!dp->quit) {
-		w->now_ms = cnm_worker_clock(w);
+		/* as testpmd's --record-core-cycles: the RX call is part of the
+		 * cost of a burst that carried packets */
+		uint64_t t0 = rte_rdtsc();
+
+		w->now_ms = (uint32_t)(t0 / w->tsc_per_ms);
 		n = rte_eth_rx_burst(dp->pub_port, w->rxq, pkts, CNM_BURST);
 		if (n > 0) {
-			uint64_t t0 = rte_rdtsc();
-
 			/* odd: a burst is being counted (see cnm_wstats.seq); release
 			 * orders it before the counters the burst changes */
 			__atomic_store_n(&w->st.seq, w->st.seq + 1, __ATOMIC_RELEASE);
