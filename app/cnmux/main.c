@@ -207,7 +207,12 @@ ha_displaced(void *arg, struct cnm_ha_conn *out, uint32_t max)
 	return (int)total;
 }
 
-/* HA: connections learnt from another holder, into worker 0's list. */
+/*
+ * HA: connections learnt from another holder, into every worker's list: RSS
+ * decides which worker will see the connection's packets here, and the
+ * entry must be where they arrive (a worker that never sees them lets it
+ * expire).
+ */
 static int
 ha_insert(void *arg, const struct cnm_ha_conn *in, uint32_t n)
 {
@@ -236,9 +241,11 @@ ha_insert(void *arg, const struct cnm_ha_conn *in, uint32_t n)
 		d[k].conn.node = (uint16_t)nid;
 		k++;
 	}
-	ret = k > 0 ? cnm_worker_conns_insert(c->w[0], d, k) : 0;
+	ret = 0;
+	for (i = 0; k > 0 && i < c->n && ret >= 0; i++)
+		ret = cnm_worker_conns_insert(c->w[i], d, k);
 	if (ret >= 0)
-		free(d); /* else the worker may still read it */
+		free(d); /* else a worker may still read it */
 	return ret;
 }
 
@@ -899,6 +906,12 @@ main(int argc, char **argv)
 			 * have changed "health": the checker takes the running
 			 * settings on every tick (a few fields, no allocation) */
 			cnm_health_configure(hc, ctx.cfg);
+			/* and so may the data path's switches: plain bytes the
+			 * workers read once per burst */
+			__atomic_store_n(&dp.lb->icmp_echo_reply, ctx.cfg->icmp_echo_reply,
+				__ATOMIC_RELAXED);
+			__atomic_store_n(&dp.lb->verify_checksum, ctx.cfg->verify_checksum,
+				__ATOMIC_RELAXED);
 			/* the private RX queues carry only the nodes' ARP replies:
 			 * read them while a node needs resolving or probes run */
 			if (cnm_health_wants_rx(hc))
