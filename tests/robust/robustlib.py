@@ -19,6 +19,7 @@ import json
 import os
 import socket
 import struct
+import sys
 import time
 
 DEADLINE_S = 120
@@ -293,32 +294,10 @@ def poll(fn, deadline=DEADLINE_S, what="condition"):
 
 
 # ---------------------------------------------------------------- hash
-def _crc_table():
-    t = []
-    for i in range(256):
-        c = i
-        for _ in range(8):
-            c = (c >> 1) ^ 0x82F63B78 if c & 1 else c >> 1
-        t.append(c)
-    return t
-
-
-_CRC_T = _crc_table()
-
-
-def crc32c_update(crc, data):
-    for b in data:
-        crc = _CRC_T[(crc ^ b) & 0xff] ^ (crc >> 8)
-    return crc
-
-
-def fmix32(h):
-    h ^= h >> 16
-    h = (h * 0x85ebca6b) & 0xffffffff
-    h ^= h >> 13
-    h = (h * 0xc2b2ae35) & 0xffffffff
-    h ^= h >> 16
-    return h
+# one independent model of cnmux's client hash for every test:
+# tests/runtime/persist_check.py
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "runtime"))
+from persist_check import crc32c_update, fmix32  # noqa: E402
 
 
 def client_hash(key, src, sport):
