@@ -546,6 +546,9 @@ report(FILE *out, const struct cnm_lb *lb, const struct cnm_stats_total *t, unsi
 	fprintf(out, "  workers %u", nw);
 	if (t->busy_bursts && t->rx)
 		fprintf(out, ", %.1f cycles/packet", (double)t->busy_cycles / (double)t->rx);
+	if (t->rx)
+		fprintf(out, ", %.1f%% of frames by the fast path",
+			100.0 * (double)t->fast_path / (double)t->rx);
 	fprintf(out, "\n");
 	for (i = 0; i < lb->n_svc; i++) {
 		const struct cnm_svc *s = lb->svc[i];
@@ -594,6 +597,7 @@ write_json(const char *path, const struct cnm_lb *lb, const struct cnm_stats_tot
 	json_object_set_new(root, "local_drop", json_integer((json_int_t)t->local_drop));
 	json_object_set_new(root, "busy_cycles", json_integer((json_int_t)t->busy_cycles));
 	json_object_set_new(root, "busy_bursts", json_integer((json_int_t)t->busy_bursts));
+	json_object_set_new(root, "fast_path", json_integer((json_int_t)t->fast_path));
 	json_object_set_new(root, "mbufs_in_use_at_exit", json_integer(mbufs_in_use));
 	json_object_set_new(root, "elapsed_s", json_real(elapsed_s));
 	json_object_set_new(root, "rx_nombuf", json_integer((json_int_t)pub->rx_nombuf));

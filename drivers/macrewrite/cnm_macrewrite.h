@@ -44,6 +44,21 @@ cnm_mbuf_cut(struct rte_mbuf *m, uint32_t keep)
 }
 
 /**
+ * cnm_macrewrite() of an untagged frame whose IP packet ends at @p keep.
+ */
+static inline void
+cnm_macrewrite_untagged(struct rte_mbuf *m, uint32_t keep, uint64_t dst,
+		const struct rte_ether_addr *src)
+{
+	struct rte_ether_hdr *eth = rte_pktmbuf_mtod(m, struct rte_ether_hdr *);
+
+	if (unlikely(rte_pktmbuf_pkt_len(m) > keep))
+		cnm_mbuf_cut(m, keep);
+	memcpy(&eth->dst_addr, &dst, RTE_ETHER_ADDR_LEN);
+	rte_ether_addr_copy(src, &eth->src_addr);
+}
+
+/**
  * Rewrite @p m, parsed as @p f, for the node whose MAC is @p dst (bytes 0..5
  * of the word, memory order), leaving from a port whose MAC is @p src.
  * @return 0, or -1 when the frame cannot be rewritten (then it is unchanged).
@@ -56,19 +71,19 @@ cnm_macrewrite(struct rte_mbuf *m, const struct cnm_flow *f, uint64_t dst,
 	struct rte_ether_hdr *eth;
 	uint16_t et;
 
+	if (likely(f->n_vlan == 0)) {
+		cnm_macrewrite_untagged(m, keep, dst, src);
+		return 0;
+	}
 	if (rte_pktmbuf_pkt_len(m) > keep)
 		cnm_mbuf_cut(m, keep);
-	if (f->n_vlan) {
-		/* the ethertype in front of the IP header */
-		et = *rte_pktmbuf_mtod_offset(m, uint16_t *, f->l3_off - 2);
-		if (rte_pktmbuf_adj(m, (uint16_t)(f->l3_off - RTE_ETHER_HDR_LEN)) == NULL)
-			return -1;
-		eth = rte_pktmbuf_mtod(m, struct rte_ether_hdr *);
-		eth->ether_type = et;
-		m->ol_flags &= ~(RTE_MBUF_F_RX_VLAN | RTE_MBUF_F_RX_VLAN_STRIPPED);
-	} else {
-		eth = rte_pktmbuf_mtod(m, struct rte_ether_hdr *);
-	}
+	/* the ethertype in front of the IP header */
+	et = *rte_pktmbuf_mtod_offset(m, uint16_t *, f->l3_off - 2);
+	if (rte_pktmbuf_adj(m, (uint16_t)(f->l3_off - RTE_ETHER_HDR_LEN)) == NULL)
+		return -1;
+	eth = rte_pktmbuf_mtod(m, struct rte_ether_hdr *);
+	eth->ether_type = et;
+	m->ol_flags &= ~(RTE_MBUF_F_RX_VLAN | RTE_MBUF_F_RX_VLAN_STRIPPED);
 	memcpy(&eth->dst_addr, &dst, RTE_ETHER_ADDR_LEN);
 	rte_ether_addr_copy(src, &eth->src_addr);
 	return 0;

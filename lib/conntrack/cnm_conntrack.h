@@ -22,6 +22,7 @@
 
 #include <stdint.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include <rte_hash.h>
 
@@ -99,6 +100,21 @@ cnm_conn_key_from_flow(const struct cnm_flow *f, struct cnm_conn_key *k)
 	k->pad[0] = 0;
 	k->pad[1] = 0;
 	k->pad[2] = 0;
+}
+
+/** cnm_conn_key_from_flow() for IPv4 (addresses and ports in network order). */
+static inline void
+cnm_conn_key_v4(uint32_t src, uint32_t dst, uint16_t sport, uint16_t dport,
+		struct cnm_conn_key *k)
+{
+	uint64_t *q = (uint64_t *)k; /* 8-byte aligned, 40 bytes */
+
+	q[0] = src;
+	q[1] = 0;
+	q[2] = dst;
+	q[3] = 0;
+	/* sport, dport, family, pad: little-endian, as the struct lays them out */
+	q[4] = (uint64_t)sport | (uint64_t)dport << 16 | (uint64_t)AF_INET << 32;
 }
 
 /** 1 when @p c has expired at @p now (wrap-safe). */

@@ -1424,6 +1424,7 @@ cmd_stats(struct cnm_ctx *ctx, struct ctl_req *r)
 	json_object_set_new(resp, "frag_follow", json_integer((json_int_t)t->frag_follow));
 	json_object_set_new(resp, "busy_cycles", json_integer((json_int_t)t->busy_cycles));
 	json_object_set_new(resp, "busy_bursts", json_integer((json_int_t)t->busy_bursts));
+	json_object_set_new(resp, "fast_path", json_integer((json_int_t)t->fast_path));
 	json_object_set_new(resp, "ctl_tx", json_integer((json_int_t)t->ctl_tx));
 	json_object_set_new(resp, "ctl_tx_drop", json_integer((json_int_t)t->ctl_tx_drop));
 	json_object_set_new(resp, "conns", json_pack("{s:I,s:I,s:I,s:I,s:I,s:I}",

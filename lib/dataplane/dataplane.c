@@ -148,28 +148,56 @@ txbuf_flush(struct cnm_worker *w, struct cnm_txbuf *b)
 	b->n = 0;
 }
 
-static __rte_always_inline void
-forward(struct cnm_worker *w, struct rte_mbuf *m, const struct cnm_flow *f, uint16_t node)
+/*
+ * Where a frame for @p node leaves: the private port index, with the node's
+ * MAC in @p mac; or -1 when it cannot leave (then it is dropped and counted).
+ */
+static __rte_always_inline int
+node_path(struct cnm_worker *w, struct rte_mbuf *m, uint16_t node, uint64_t *mac)
 {
 	const struct cnm_dp *dp = w->dp;
 	const struct cnm_node *nd = &dp->lb->node[node];
 	/* The control lcore may resolve a MAC while we run: one 64-bit word,
 	 * read whole; no ordering with anything else is needed. */
-	uint64_t mac = __atomic_load_n(&nd->mac, __ATOMIC_RELAXED);
 	uint16_t port = __atomic_load_n(&nd->port, __ATOMIC_RELAXED);
 
-	if (unlikely(mac == 0)) {
+	*mac = __atomic_load_n(&nd->mac, __ATOMIC_RELAXED);
+	if (unlikely(*mac == 0)) {
 		drop(w, m, CNM_DROP_NODE_UNRESOLVED);
-		return;
+		return -1;
 	}
 	if (unlikely(port >= dp->n_private)) {
 		drop(w, m, CNM_DROP_LINK_DOWN);
-		return;
+		return -1;
 	}
-	if (unlikely(cnm_macrewrite(m, f, mac, &dp->priv_mac[port]) != 0)) {
+	return port;
+}
+
+static __rte_always_inline void
+forward(struct cnm_worker *w, struct rte_mbuf *m, const struct cnm_flow *f, uint16_t node)
+{
+	uint64_t mac;
+	int port = node_path(w, m, node, &mac);
+
+	if (port < 0)
+		return;
+	if (unlikely(cnm_macrewrite(m, f, mac, &w->dp->priv_mac[port]) != 0)) {
 		drop(w, m, CNM_DROP_RUNT);
 		return;
 	}
+	txbuf_add(w, &w->priv[port], m, node);
+}
+
+/* forward() of an untagged IPv4 frame whose IP packet ends at @p keep. */
+static __rte_always_inline void
+forward4(struct cnm_worker *w, struct rte_mbuf *m, uint32_t keep, uint16_t node)
+{
+	uint64_t mac;
+	int port = node_path(w, m, node, &mac);
+
+	if (port < 0)
+		return;
+	cnm_macrewrite_untagged(m, keep, mac, &w->dp->priv_mac[port]);
 	txbuf_add(w, &w->priv[port], m, node);
 }
 
@@ -204,39 +232,36 @@ arp_input(struct cnm_worker *w, struct rte_mbuf *m, const struct cnm_flow *f)
 		drop(w, m, CNM_DROP_NO_SERVICE);
 }
 
+/* The TCP frames of a burst that go through the forwarding list. */
+struct ct_batch {
+	unsigned int n;
+	uint8_t at[CNM_BURST];    /**< frame index in the burst */
+	uint8_t flags[CNM_BURST]; /**< TCP flags */
+	struct cnm_conn_key key[CNM_BURST];
+};
+
 /*
- * The forwarding list (FIG. 6 steps 608-611) for the TCP packets of scalable
- * services in this burst: a recorded connection keeps its node; a pure SYN
- * records the node the PDT gives; anything else follows the PDT.
+ * The forwarding list (FIG. 6 steps 608-611) for the TCP frames of scalable
+ * services in this burst (decisions d, by frame index): a recorded
+ * connection keeps its node; a pure SYN records the node the PDT gives;
+ * anything else follows the PDT.
  */
 static inline void
-conn_track(struct cnm_worker *w, const struct cnm_flow *const *f, struct cnm_svc *const *svc,
-		struct cnm_decision *d, unsigned int n)
+conn_track(struct cnm_worker *w, const struct ct_batch *b, struct cnm_decision *d)
 {
 	const struct cnm_lb *lb = w->dp->lb;
-	struct cnm_conn_key kb[CNM_BURST];
 	const struct cnm_conn_key *kp[CNM_BURST];
 	struct cnm_conn conn[CNM_BURST];
 	hash_sig_t sig[CNM_BURST];
-	uint8_t at[CNM_BURST];
-	unsigned int i, m = 0;
+	unsigned int i;
 	uint64_t hit;
 
-	for (i = 0; i < n; i++) {
-		/* a tracked connection outlives the PDT entries of its node: a
-		 * group whose nodes are all drained still serves its connections */
-		if (svc[i] == NULL || f[i]->key.proto != IPPROTO_TCP || !f[i]->has_ports)
-			continue;
-		cnm_conn_key_from_flow(f[i], &kb[m]);
-		kp[m] = &kb[m];
-		at[m++] = (uint8_t)i;
-	}
-	if (m == 0)
-		return;
-	hit = cnm_ct_lookup_bulk(w->ct, kp, m, sig, conn);
-	for (i = 0; i < m; i++) {
-		struct cnm_decision *di = &d[at[i]];
-		uint8_t fl = f[at[i]]->tcp_flags;
+	for (i = 0; i < b->n; i++)
+		kp[i] = &b->key[i];
+	hit = cnm_ct_lookup_bulk(w->ct, kp, b->n, sig, conn);
+	for (i = 0; i < b->n; i++) {
+		struct cnm_decision *di = &d[b->at[i]];
+		uint8_t fl = b->flags[i];
 
 		if (hit & (1ULL << i)) {
 			const struct cnm_node *nd = &lb->node[conn[i].node];
@@ -280,10 +305,10 @@ svc_key_words(const struct cnm_svc_key *k, uint64_t *a, uint64_t *b, uint64_t *c
 static inline struct cnm_svc_cache_ent *
 svc_cache_slot(struct cnm_worker *w, uint64_t a, uint64_t b, uint64_t c)
 {
-	uint32_t h = rte_hash_crc_8byte(a, 0);
+	uint32_t h = cnm_crc_u64(a, 0);
 
-	h = rte_hash_crc_8byte(b, h);
-	h = rte_hash_crc_8byte(c, h);
+	h = cnm_crc_u64(b, h);
+	h = cnm_crc_u64(c, h);
 	return &w->cache[h & (CNM_SVC_CACHE_SLOTS - 1)];
 }
 
@@ -459,61 +484,125 @@ ipv4_csum_bad(const struct rte_mbuf *m, const uint8_t *p, const struct cnm_flow 
 	return rte_raw_cksum(p + f->l3_off, (size_t)(p[f->l3_off] & 0xf) * 4) != 0xffff;
 }
 
-void
-cnm_worker_burst(struct cnm_worker *w, struct rte_mbuf **pkts, uint16_t n)
+/* What fast_decide() did with a frame. */
+enum {
+	FAST_GENERAL = 0, /* not its kind of frame: the general path takes it */
+	FAST_DROPPED,     /* dropped and counted */
+	FAST_DECIDED,     /* decided: d */
+};
+
+/*
+ * The first pass over a frame, for what most traffic is: an untagged IPv4
+ * TCP or UDP frame whose service key is in the lookup cache. It is parsed
+ * into r (cnm_parse_fast4(), the same checks as cnm_parse()) and decided into
+ * d (as cnm_decide_svc()). Nothing but a drop changes any state, so a frame
+ * may be decided again.
+ */
+static __rte_always_inline int
+fast_decide(struct cnm_worker *w, const struct cnm_lb *lb, struct rte_mbuf *m, int verify_csum,
+		struct cnm_fast4 *r, struct cnm_decision *d)
 {
-	const struct cnm_dp *dp = w->dp;
-	const struct cnm_lb *lb = dp->lb;
-	struct cnm_flow fl[CNM_BURST];
+	const uint8_t *p = rte_pktmbuf_mtod(m, const uint8_t *);
+	const struct cnm_svc_cache_ent *e;
+	const struct cnm_svc *s;
+	const uint64_t *q;
+	uint64_t a, c;
+	int v;
+
+	v = cnm_parse_fast4(p, rte_pktmbuf_data_len(m), rte_pktmbuf_pkt_len(m), r);
+	if (unlikely(v != CNM_DROP_NONE)) {
+		if (v < 0)
+			return FAST_GENERAL;
+		drop(w, m, (enum cnm_drop)v);
+		return FAST_DROPPED;
+	}
+	if (unlikely(verify_csum)) {
+		uint64_t ck = m->ol_flags & RTE_MBUF_F_RX_IP_CKSUM_MASK;
+
+		if (ck != RTE_MBUF_F_RX_IP_CKSUM_GOOD && (ck == RTE_MBUF_F_RX_IP_CKSUM_BAD ||
+				rte_raw_cksum(p + 14, 20) != 0xffff))
+			return FAST_GENERAL;
+	}
+	/* the three words of the service key (struct cnm_svc_key, little-endian) */
+	a = r->dst;
+	c = (uint64_t)r->dport | (uint64_t)r->proto << 16 | (uint64_t)AF_INET << 24;
+	e = svc_cache_slot(w, a, 0, c);
+	q = (const uint64_t *)&e->key;
+	if (unlikely(q[0] != a || q[1] != 0 || q[2] != c))
+		return FAST_GENERAL;
+	s = e->svc;
+	if (s == NULL) {
+		cnm_decide_svc(lb, NULL, NULL, d);
+		return FAST_DECIDED;
+	}
+	if (unlikely(r->src == r->dst))
+		return FAST_GENERAL; /* from the VIP to itself: the general path drops it */
+	d->svc = s->id;
+	d->node = cnm_select4(s, r->src, r->sport);
+	d->verdict = CNM_V_FORWARD;
+	d->reason = CNM_DROP_NONE;
+	if (unlikely(d->node == CNM_NODE_NONE)) {
+		d->verdict = CNM_V_DROP;
+		d->reason = CNM_DROP_NO_ACTIVE_NODE;
+	}
+	return FAST_DECIDED;
+}
+
+/* Does a frame decided by fast_decide() go through the forwarding list? */
+static __rte_always_inline int
+fast_tracked(const struct cnm_worker *w, const struct cnm_fast4 *r, const struct cnm_decision *d)
+{
+	return r->proto == IPPROTO_TCP && d->svc >= 0 && w->ct != NULL;
+}
+
+/*
+ * The general path for the frames of a burst the first pass left (bit i of
+ * @p todo): any encapsulation, family, fragment, ICMP, ARP; and cache misses,
+ * looked up in the rte_hash tables in bulk. Fills fl[i] and d[i]; clears
+ * from @p todo the frames it drops and sets in @p arp the ARP frames.
+ */
+static inline void
+general_decide(struct cnm_worker *w, const struct cnm_lb *lb, struct rte_mbuf **pkts,
+		uint32_t *todo, uint32_t *arp, struct cnm_flow *fl, struct cnm_decision *d,
+		struct ct_batch *ctb)
+{
 	const struct cnm_svc_key *keys[CNM_BURST];
-	const struct cnm_flow *fp[CNM_BURST];
 	struct cnm_svc *svc[CNM_BURST];
-	struct cnm_decision d[CNM_BURST];
-	uint8_t idx[CNM_BURST];   /* frames still to handle, in arrival order */
+	uint8_t at[CNM_BURST];
 	uint8_t hdr[CNM_PARSE_HDR_MAX];
 	const int verify_csum = lb->verify_checksum;
-	uint16_t i, nk = 0, ni = 0;
+	uint32_t left = *todo;
+	unsigned int j, nk = 0;
 
-	w->st.rx += n;
-	/* acquire: pairs with the control lcore's release of a new generation */
-	if (unlikely(__atomic_load_n(&lb->keys_gen, __ATOMIC_ACQUIRE) != w->cache_gen)) {
-		memset(w->cache, 0, CNM_SVC_CACHE_SLOTS * sizeof(*w->cache));
-		w->cache_gen = lb->keys_gen;
-	}
-	for (i = 0; i < n && i < PREFETCH_AHEAD; i++)
-		rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void *));
-	for (i = 0; i < n; i++) {
+	while (left) {
+		unsigned int i = (unsigned int)__builtin_ctz(left);
 		struct rte_mbuf *m = pkts[i];
 		uint32_t wire = rte_pktmbuf_pkt_len(m);
 		uint32_t cap = RTE_MIN(wire, (uint32_t)CNM_PARSE_HDR_MAX);
 		const uint8_t *p;
 		enum cnm_drop r;
 
-		if (i + PREFETCH_AHEAD < n)
-			rte_prefetch0(rte_pktmbuf_mtod(pkts[i + PREFETCH_AHEAD], void *));
+		left &= left - 1;
 		/* headers across segments are copied into hdr (multi-segment mbufs) */
 		p = rte_pktmbuf_read(m, 0, cap, hdr);
-		if (unlikely(p == NULL)) {
-			drop(w, m, CNM_DROP_RUNT);
-			continue;
-		}
-		r = cnm_parse(p, cap, wire, &fl[i]);
+		r = p == NULL ? CNM_DROP_RUNT : cnm_parse(p, cap, wire, &fl[i]);
+		if (r == CNM_DROP_NONE && unlikely(verify_csum) && fl[i].key.family == AF_INET &&
+				fl[i].kind == CNM_PKT_IP && ipv4_csum_bad(m, p, &fl[i]))
+			r = CNM_DROP_IPV4_CHECKSUM;
 		if (unlikely(r != CNM_DROP_NONE)) {
 			drop(w, m, r);
+			*todo &= ~(1u << i);
 			continue;
 		}
-		if (unlikely(verify_csum) && fl[i].key.family == AF_INET &&
-				fl[i].kind == CNM_PKT_IP && ipv4_csum_bad(m, p, &fl[i])) {
-			drop(w, m, CNM_DROP_IPV4_CHECKSUM);
+		if (unlikely(fl[i].rare) && fl[i].kind == CNM_PKT_ARP) {
+			*arp |= 1u << i;
 			continue;
 		}
-		idx[ni++] = (uint8_t)i;
-		if (unlikely(fl[i].rare) && fl[i].kind == CNM_PKT_ARP)
-			continue;
-		keys[nk++] = &fl[i].key;
+		keys[nk] = &fl[i].key;
+		at[nk++] = (uint8_t)i;
 	}
 
-	/* both lookups, in bulk, for every IP frame of the burst */
+	/* both lookups, in bulk */
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
@@ -523,74 +612,189 @@ cnm_worker_burst(struct cnm_worker *w, struct rte_mbuf **pkts, uint16_t n)
 #pragma GCC diagnostic pop
 #endif
 
-	nk = 0;
-	for (i = 0; i < ni; i++) {
-		const struct cnm_flow *f = &fl[idx[i]];
+	for (j = 0; j < nk; j++) {
+		unsigned int i = at[j];
+		const struct cnm_flow *f = &fl[i];
+		struct cnm_decision *di = &d[i];
 
-		if (unlikely(f->rare) && f->kind == CNM_PKT_ARP)
-			continue;
-		cnm_decide_svc(lb, svc[nk], f, &d[nk]);
+		cnm_decide_svc(lb, svc[j], f, di);
 		if (unlikely(f->rare) && f->frag != CNM_FRAG_NONE)
-			frag_handle(w, f, svc[nk], &d[nk]);
+			frag_handle(w, f, svc[j], di);
 		/* a packet from the VIP to itself: spoofed */
-		if (unlikely(svc[nk] != NULL && !f->icmp_err && same_addr(f->src, f->key.addr))) {
-			d[nk].verdict = CNM_V_DROP;
-			d[nk].reason = CNM_DROP_MARTIAN_SRC;
-			d[nk].svc = -1; /* not traffic of the service */
+		if (unlikely(svc[j] != NULL && !f->icmp_err && same_addr(f->src, f->key.addr))) {
+			di->verdict = CNM_V_DROP;
+			di->reason = CNM_DROP_MARTIAN_SRC;
+			di->svc = -1; /* not traffic of the service */
 		}
-		fp[nk] = f;
-		nk++;
+		/* a tracked connection outlives the PDT entries of its node: a
+		 * group whose nodes are all drained still serves its connections */
+		if (w->ct != NULL && svc[j] != NULL && f->key.proto == IPPROTO_TCP &&
+				f->has_ports) {
+			cnm_conn_key_from_flow(f, &ctb->key[ctb->n]);
+			ctb->flags[ctb->n] = f->tcp_flags;
+			ctb->at[ctb->n++] = (uint8_t)i;
+		}
 	}
-	if (w->ct != NULL)
-		conn_track(w, fp, svc, d, nk);
+}
 
-	/* act, in arrival order */
-	nk = 0;
-	for (i = 0; i < ni; i++) {
-		struct rte_mbuf *m = pkts[idx[i]];
-		const struct cnm_flow *f = &fl[idx[i]];
-		const struct cnm_decision *di;
+/* Carry out a decision. @p f: the frame's flow (general path), or NULL for a
+ * frame of the first pass, untagged, whose IP packet ends at @p keep. */
+static __rte_always_inline void
+act(struct cnm_worker *w, struct rte_mbuf *m, const struct cnm_flow *f, uint16_t keep,
+		const struct cnm_decision *di)
+{
+	if (di->svc >= 0) {
+		w->st.svc[di->svc].pkts++;
+		w->st.svc[di->svc].bytes += rte_pktmbuf_pkt_len(m);
+	}
+	if (likely(di->verdict == CNM_V_FORWARD)) {
+		if (f == NULL)
+			forward4(w, m, keep, di->node);
+		else
+			forward(w, m, f, di->node);
+		return;
+	}
+	switch (di->verdict) {
+	case CNM_V_FORWARD:
+		if (f == NULL)
+			forward4(w, m, keep, di->node);
+		else
+			forward(w, m, f, di->node);
+		break;
+	case CNM_V_DEFAULT:
+		w->st.nonscalable++;
+		w->st.to_default++;
+		if (f == NULL)
+			forward4(w, m, keep, di->node);
+		else
+			forward(w, m, f, di->node);
+		break;
+	case CNM_V_LOCAL:
+		w->st.nonscalable++;
+		to_local(w, m);
+		break;
+	default:
+		if (di->reason == CNM_DROP_NO_SERVICE)
+			w->st.nonscalable++;
+		drop(w, m, (enum cnm_drop)di->reason);
+		break;
+	}
+}
 
-		if (unlikely(f->rare) && f->kind == CNM_PKT_ARP) {
-			arp_input(w, m, f);
+/* act() for a frame of the general path: ARP and echo requests first. */
+static inline void
+act_general(struct cnm_worker *w, const struct cnm_lb *lb, struct rte_mbuf *m,
+		const struct cnm_flow *f, const struct cnm_decision *di, int is_arp)
+{
+	if (unlikely(is_arp)) {
+		arp_input(w, m, f);
+		return;
+	}
+	if (unlikely(f->rare) && f->icmp_type != 0) {
+		if (f->icmp_err && di->verdict == CNM_V_FORWARD)
+			w->st.icmp_errors++;
+		else if (lb->icmp_echo_reply && di->svc < 0 &&
+				(f->icmp_type == CNM_ICMP_ECHO_REQUEST ||
+				 f->icmp_type == CNM_ICMP6_ECHO_REQUEST) &&
+				(f->key.proto == IPPROTO_ICMP) == (f->key.family == AF_INET) &&
+				cnm_lb_is_vip(lb, f->key.family, f->key.addr) &&
+				icmp_echo_reply(w, m, f) == 0)
+			return;
+	}
+	act(w, m, f, 0, di);
+}
+
+/*
+ * A burst: a first pass decides what it can in one go (fast_decide()), the
+ * general path decides the rest, the forwarding list corrects the TCP
+ * decisions of both in one bulk lookup, and the frames are sent in arrival
+ * order.
+ */
+void
+cnm_worker_burst(struct cnm_worker *w, struct rte_mbuf **pkts, uint16_t n)
+{
+	const struct cnm_dp *dp = w->dp;
+	const struct cnm_lb *lb = dp->lb;
+	struct cnm_flow fl[CNM_BURST];
+	struct cnm_decision d[CNM_BURST];
+	uint16_t keep[CNM_BURST];
+	struct ct_batch ctb;
+	const int verify_csum = lb->verify_checksum;
+	uint32_t general = 0, arp = 0, done = 0;
+	uint16_t i, first;
+
+	RTE_BUILD_BUG_ON(CNM_BURST > 32);
+	w->st.rx += n;
+	ctb.n = 0;
+	/* acquire: pairs with the control lcore's release of a new generation */
+	if (unlikely(__atomic_load_n(&lb->keys_gen, __ATOMIC_ACQUIRE) != w->cache_gen)) {
+		memset(w->cache, 0, CNM_SVC_CACHE_SLOTS * sizeof(*w->cache));
+		w->cache_gen = lb->keys_gen;
+	}
+	for (i = 0; i < n && i < PREFETCH_AHEAD; i++)
+		rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void *));
+	/* Until a frame must wait (general path, forwarding list), every frame
+	 * is acted on as soon as it is decided: arrival order is kept, and a
+	 * burst of such frames is handled in this one pass. */
+	for (i = 0; i < n; i++) {
+		struct cnm_decision di;
+		struct cnm_fast4 r;
+		int v;
+
+		if (i + PREFETCH_AHEAD < n)
+			rte_prefetch0(rte_pktmbuf_mtod(pkts[i + PREFETCH_AHEAD], void *));
+		v = fast_decide(w, lb, pkts[i], verify_csum, &r, &di);
+		if (v == FAST_DROPPED)
+			continue;
+		if (unlikely(v == FAST_GENERAL) || unlikely(fast_tracked(w, &r, &di)))
+			break;
+		act(w, pkts[i], NULL, (uint16_t)(14u + r.tot), &di);
+	}
+	if (likely(i == n)) {
+		w->st.fast_path += n;
+		goto flush;
+	}
+	/* the rest of the burst waits: decided first, then acted on in order
+	 * (frame i is decided again: fast_decide() changed nothing for it) */
+	first = i;
+	for (; i < n; i++) {
+		struct cnm_fast4 r;
+		int v;
+
+		if (i + PREFETCH_AHEAD < n)
+			rte_prefetch0(rte_pktmbuf_mtod(pkts[i + PREFETCH_AHEAD], void *));
+		keep[i] = 0; /* 0: dropped, or the general path's */
+		v = fast_decide(w, lb, pkts[i], verify_csum, &r, &d[i]);
+		if (v == FAST_DROPPED)
+			continue;
+		if (v == FAST_GENERAL) {
+			general |= 1u << i;
 			continue;
 		}
-		di = &d[nk++];
-		if (unlikely(f->rare) && f->icmp_type != 0) {
-			if (f->icmp_err && di->verdict == CNM_V_FORWARD)
-				w->st.icmp_errors++;
-			else if (lb->icmp_echo_reply && di->svc < 0 &&
-					(f->icmp_type == CNM_ICMP_ECHO_REQUEST ||
-					 f->icmp_type == CNM_ICMP6_ECHO_REQUEST) &&
-					(f->key.proto == IPPROTO_ICMP) == (f->key.family == AF_INET) &&
-					cnm_lb_is_vip(lb, f->key.family, f->key.addr) &&
-					icmp_echo_reply(w, m, f) == 0)
-				continue;
-		}
-		if (di->svc >= 0) {
-			w->st.svc[di->svc].pkts++;
-			w->st.svc[di->svc].bytes += rte_pktmbuf_pkt_len(m);
-		}
-		switch (di->verdict) {
-		case CNM_V_FORWARD:
-			forward(w, m, f, di->node);
-			break;
-		case CNM_V_DEFAULT:
-			w->st.nonscalable++;
-			w->st.to_default++;
-			forward(w, m, f, di->node);
-			break;
-		case CNM_V_LOCAL:
-			w->st.nonscalable++;
-			to_local(w, m);
-			break;
-		default:
-			if (di->reason == CNM_DROP_NO_SERVICE)
-				w->st.nonscalable++;
-			drop(w, m, (enum cnm_drop)di->reason);
-			break;
+		keep[i] = (uint16_t)(14u + r.tot);
+		if (fast_tracked(w, &r, &d[i])) {
+			cnm_conn_key_v4(r.src, r.dst, r.sport, r.dport, &ctb.key[ctb.n]);
+			ctb.flags[ctb.n] = r.tcp_flags;
+			ctb.at[ctb.n++] = (uint8_t)i;
 		}
 	}
+	w->st.fast_path += n - (uint16_t)__builtin_popcount(general);
+	if (unlikely(general != 0)) {
+		done = general;
+		general_decide(w, lb, pkts, &done, &arp, fl, d, &ctb);
+	}
+	if (ctb.n > 0)
+		conn_track(w, &ctb, d);
+
+	/* act on the rest, in arrival order */
+	for (i = first; i < n; i++) {
+		if (likely(keep[i] != 0))
+			act(w, pkts[i], NULL, keep[i], &d[i]);
+		else if (done & (1u << i))
+			act_general(w, lb, pkts[i], &fl[i], &d[i], (arp >> i) & 1);
+	}
+
+flush:
 
 	for (i = 0; i < dp->n_private; i++)
 		if (w->priv[i].n)

@@ -123,6 +123,42 @@ void cnm_lb_free(struct cnm_lb *lb);
 void cnm_lb_lookup_bulk(const struct cnm_lb *lb, const struct cnm_svc_key *const *keys,
 		unsigned int n, struct cnm_svc **svc);
 
+/*
+ * CRC32-C steps. The SSE4.2 instruction when the build targets it, as a
+ * builtin the compiler can schedule (DPDK's versions are volatile asm behind
+ * a run-time check of a global); DPDK's run-time choice otherwise. Both give
+ * the same CRC.
+ */
+static inline uint32_t
+cnm_crc_u64(uint64_t v, uint32_t h)
+{
+#ifdef __SSE4_2__
+	return (uint32_t)__builtin_ia32_crc32di(h, v);
+#else
+	return rte_hash_crc_8byte(v, h);
+#endif
+}
+
+static inline uint32_t
+cnm_crc_u32(uint32_t v, uint32_t h)
+{
+#ifdef __SSE4_2__
+	return __builtin_ia32_crc32si(h, v);
+#else
+	return rte_hash_crc_4byte(v, h);
+#endif
+}
+
+static inline uint32_t
+cnm_crc_u16(uint16_t v, uint32_t h)
+{
+#ifdef __SSE4_2__
+	return __builtin_ia32_crc32hi(h, v);
+#else
+	return rte_hash_crc_2byte(v, h);
+#endif
+}
+
 /** fmix32 of MurmurHash3: spreads the bits of a CRC over the whole word. */
 static inline uint32_t
 cnm_fmix32(uint32_t h)
@@ -141,24 +177,32 @@ cnm_fmix32(uint32_t h)
  * The same on every machine (hardware CRC and DPDK's software CRC agree).
  */
 static inline uint32_t
+cnm_client_hash4(uint32_t key, uint32_t src, uint16_t sport, int with_port)
+{
+	uint32_t h = cnm_crc_u32(src, key);
+
+	if (with_port)
+		h = cnm_crc_u16(sport, h);
+	return cnm_fmix32(h);
+}
+
+/** cnm_client_hash() of a flow, any family. */
+static inline uint32_t
 cnm_client_hash(uint32_t key, const struct cnm_flow *f, int with_port)
 {
-	uint32_t h = key;
-	uint32_t w;
+	uint64_t a, b;
+	uint32_t h, w;
 
 	if (f->key.family == AF_INET) {
 		memcpy(&w, f->src, 4);
-		h = rte_hash_crc_4byte(w, h);
-	} else {
-		uint64_t a, b;
-
-		memcpy(&a, f->src, 8);
-		memcpy(&b, f->src + 8, 8);
-		h = rte_hash_crc_8byte(a, h);
-		h = rte_hash_crc_8byte(b, h);
+		return cnm_client_hash4(key, w, f->sport, with_port);
 	}
+	memcpy(&a, f->src, 8);
+	memcpy(&b, f->src + 8, 8);
+	h = cnm_crc_u64(a, key);
+	h = cnm_crc_u64(b, h);
 	if (with_port)
-		h = rte_hash_crc_2byte(f->sport, h);
+		h = cnm_crc_u16(f->sport, h);
 	return cnm_fmix32(h);
 }
 
@@ -170,6 +214,16 @@ cnm_select(const struct cnm_svc *s, const struct cnm_flow *f)
 	 * the entries are visible before the pointer is. */
 	const struct cnm_pdt *pdt = __atomic_load_n(&s->pdt, __ATOMIC_ACQUIRE);
 	uint32_t h = cnm_client_hash(s->hash_key, f, s->hash_port);
+
+	return pdt->entries[h & pdt->mask];
+}
+
+/** cnm_select() for an IPv4 client (address and port in network order). */
+static inline uint16_t
+cnm_select4(const struct cnm_svc *s, uint32_t src, uint16_t sport)
+{
+	const struct cnm_pdt *pdt = __atomic_load_n(&s->pdt, __ATOMIC_ACQUIRE);
+	uint32_t h = cnm_client_hash4(s->hash_key, src, sport, s->hash_port);
 
 	return pdt->entries[h & pdt->mask];
 }

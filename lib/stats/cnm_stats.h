@@ -89,6 +89,8 @@ struct cnm_wstats {
 	uint64_t local_drop;     /**< of those, not taken by the public TX queue */
 	uint64_t busy_cycles;    /**< TSC cycles spent on bursts that carried packets */
 	uint64_t busy_bursts;    /**< bursts that carried packets */
+	uint64_t fast_path;      /**< frames the one-pass fast path handled (the rest took the
+				      general path) */
 	uint64_t arp_replies;    /**< ARP requests for a VIP answered by cnmux (counted in local) */
 	uint64_t icmp_replies;   /**< echo requests to a VIP answered by cnmux (counted in local) */
 	uint64_t icmp_errors;    /**< ICMP errors sent to the node of the flow they quote */
@@ -112,7 +114,7 @@ struct cnm_stats_total {
 	uint64_t drop[CNM_DROP_MAX];
 	uint64_t nonscalable, to_default;
 	uint64_t local_rx, local_out, local_drop;
-	uint64_t busy_cycles, busy_bursts;
+	uint64_t busy_cycles, busy_bursts, fast_path;
 	uint64_t arp_replies, icmp_replies, icmp_errors, frag_first, frag_follow;
 	uint64_t conn_new, conn_hit, conn_full, conn_stale, conn_expired, conn_active;
 	uint64_t ctl_tx, ctl_tx_drop;

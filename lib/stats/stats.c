@@ -100,6 +100,7 @@ cnm_stats_sum(struct cnm_wstats *const *w, unsigned int n, struct cnm_stats_tota
 		t->local_drop += RD(s->local_drop);
 		t->busy_cycles += RD(s->busy_cycles);
 		t->busy_bursts += RD(s->busy_bursts);
+		t->fast_path += RD(s->fast_path);
 		t->arp_replies += RD(s->arp_replies);
 		t->icmp_replies += RD(s->icmp_replies);
 		t->icmp_errors += RD(s->icmp_errors);

@@ -64,6 +64,7 @@ tel_stats(const char *cmd __rte_unused, const char *params __rte_unused,
 	rte_tel_data_add_dict_u64(d, "local_drop", t->local_drop);
 	rte_tel_data_add_dict_u64(d, "busy_cycles", t->busy_cycles);
 	rte_tel_data_add_dict_u64(d, "busy_bursts", t->busy_bursts);
+	rte_tel_data_add_dict_u64(d, "fast_path", t->fast_path);
 	rte_tel_data_add_dict_u64(d, "arp_replies", t->arp_replies);
 	rte_tel_data_add_dict_u64(d, "icmp_replies", t->icmp_replies);
 	rte_tel_data_add_dict_u64(d, "icmp_errors", t->icmp_errors);
