@@ -263,7 +263,14 @@ conn_track(struct cnm_worker *w, const struct ct_batch *b, struct cnm_decision *
 		struct cnm_decision *di = &d[b->at[i]];
 		uint8_t fl = b->flags[i];
 
-		if (hit & (1ULL << i)) {
+		/* An entry that expired but was not swept yet is a miss. A pure
+		 * SYN on a closing entry opens a new connection on a reused
+		 * client port (the old one ended with FIN or RST): it is placed
+		 * by the PDT of now and replaces the entry, as IPVS does with
+		 * conn_reuse_mode. */
+		if ((hit & (1ULL << i)) && !cnm_conn_expired(&conn[i], w->now_ms) &&
+				!(conn[i].state == CNM_CONN_CLOSING &&
+				  (fl & (CNM_TCP_SYN | CNM_TCP_ACK)) == CNM_TCP_SYN)) {
 			const struct cnm_node *nd = &lb->node[conn[i].node];
 
 			/* a node that went down or was removed loses its connections;

@@ -11,7 +11,9 @@
 # service web (node1..node3, weight 1 each). Then, through cnmuxctl, node4 is
 # added to web (weight 1) and node2 drained. Phase 2 continues every phase-1
 # connection (an ACK with data) and opens 2000 new ones; phase 3 closes one
-# in five (FIN); closed entries expire. persist_check.py then checks the
+# in five (FIN); phase 4 at once reuses the closed old connections' client
+# ports with new SYNs (new connections: the PDT of now places them, not the
+# closing entries), phase 5 closes those; closed entries expire. persist_check.py then checks the
 # capture of the private port against an independent model (see there).
 # Then, on the same running cnmux, `cnmuxctl reload BAD` (unknown node, JSON
 # syntax, hash_key, missing file) must fail with exit status 1 and a message
@@ -154,11 +156,13 @@ cnmctl service show web
 send 2 || die "phase 2"
 
 # ---- phase 3: close one in five; the closed entries expire (closing_s 1) ---------
-send 3 || die "phase 3"
+# ---- phase 4: new SYNs on the closed old connections' ports, at once: new
+# ---- connections, placed by the PDT of now; phase 5 closes them ------------------
+send 3,4,5 || die "phases 3-5"
 want_open=$("$py" -c '
 import json, sys
 s = json.load(open(sys.argv[1]))
-print(sum(r["kind"] == "syn" for r in s) - sum(r["kind"] == "fin" for r in s))' "$tmp/sent.json")
+print(sum(r["kind"] in ("syn", "resyn") for r in s) - sum(r["kind"] in ("fin", "refin") for r in s))' "$tmp/sent.json")
 count_is() { [ "$(cnmctl -j conns count | "$py" -c 'import json,sys; print(json.load(sys.stdin)["count"])')" = "$1" ]; }
 poll 120 count_is "$want_open" || fail "conns count: $(cnmctl conns count), expected $want_open"
 echo "conns count: $want_open open connections"

@@ -15,6 +15,13 @@ Phase 1: the SYN of every "old" connection.
 Phase 2: for every old connection an ACK with a little payload (the
          connection goes on), and the SYN of every "new" connection, mixed.
 Phase 3: a FIN+ACK for every CLOSE_EVERY-th old and new connection.
+Phase 4: the client reuses the ports of the old connections closed in phase 3
+         (within their closing timeout): a new SYN ("resyn", another ISN)
+         from each. It opens a new connection, to be placed by the PDT of now.
+Phase 5: a FIN+ACK ("refin") of each of those new connections.
+
+PHASE may list several phases (3,4,5): they are sent by one process, one
+after the other, so that phase 4 follows phase 3 closely.
 """
 import json
 import logging
@@ -62,6 +69,11 @@ def gen(d):
         json.dump(conns, f)
 
 
+def reisn(c):
+    """ISN of the connection that reuses c's port."""
+    return (c["isn"] + 0x40000000) & 0xffffffff
+
+
 def frame(c, kind):
     isn = c["isn"]
     ip = IP(src=c["src"], dst=VIP, ttl=64, id=(c["id"] * 7 + len(kind)) & 0xffff)
@@ -74,6 +86,11 @@ def frame(c, kind):
         seq = isn + 1 + (len(PAYLOAD) if c["old"] else 0)
         l4 = TCP(sport=c["sport"], dport=VPORT, flags="FA", seq=seq & 0xffffffff,
                  ack=1000 + c["id"], window=502)
+    elif kind == "resyn":
+        l4 = TCP(sport=c["sport"], dport=VPORT, flags="S", seq=reisn(c), window=64240)
+    elif kind == "refin":
+        l4 = TCP(sport=c["sport"], dport=VPORT, flags="FA", seq=(reisn(c) + 1) & 0xffffffff,
+                 ack=2000 + c["id"], window=502)
     else:
         raise ValueError(kind)
     return bytes(Ether(src=SRC_MAC, dst=DST_MAC) / ip / l4)
@@ -89,6 +106,10 @@ def phase_frames(conns, phase):
         random.Random(7).shuffle(out)
     elif phase == 3:
         out = [(c, "fin") for c in old[::CLOSE_EVERY]] + [(c, "fin") for c in new[::CLOSE_EVERY]]
+    elif phase == 4:
+        out = [(c, "resyn") for c in old[::CLOSE_EVERY]]
+    elif phase == 5:
+        out = [(c, "refin") for c in old[::CLOSE_EVERY]]
     else:
         raise ValueError(phase)
     return out
@@ -154,7 +175,11 @@ def main():
         gen(sys.argv[2])
         return 0
     if len(sys.argv) == 7 and sys.argv[1] == "send":
-        return send(sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5], sys.argv[6])
+        for phase in sys.argv[3].split(","):
+            rc = send(sys.argv[2], int(phase), sys.argv[4], sys.argv[5], sys.argv[6])
+            if rc:
+                return rc
+        return 0
     print(__doc__, file=sys.stderr)
     return 2
 
