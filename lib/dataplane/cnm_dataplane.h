@@ -113,7 +113,7 @@ struct cnm_frag_ent {
  * (NULL for non-scalable too). Dropped whenever the tables' generation
  * changes. Pointers in it are protected by the same RCU as the tables.
  */
-#define CNM_SVC_CACHE_SLOTS 512
+#define CNM_SVC_CACHE_SLOTS 16384
 
 struct cnm_svc_cache_ent {
 	struct cnm_svc_key key;  /**< family 0: empty */
