@@ -25,6 +25,8 @@
 #include <rte_common.h>
 #include <rte_hash_crc.h>
 
+#include "cnm_crc.h"
+
 #include "cnm_config.h"
 #include "cnm_parse.h"
 #include "cnm_pdt.h"
@@ -122,42 +124,6 @@ void cnm_lb_free(struct cnm_lb *lb);
  */
 void cnm_lb_lookup_bulk(const struct cnm_lb *lb, const struct cnm_svc_key *const *keys,
 		unsigned int n, struct cnm_svc **svc);
-
-/*
- * CRC32-C steps. The SSE4.2 instruction when the build targets it, as a
- * builtin the compiler can schedule (DPDK's versions are volatile asm behind
- * a run-time check of a global); DPDK's run-time choice otherwise. Both give
- * the same CRC.
- */
-static inline uint32_t
-cnm_crc_u64(uint64_t v, uint32_t h)
-{
-#ifdef __SSE4_2__
-	return (uint32_t)__builtin_ia32_crc32di(h, v);
-#else
-	return rte_hash_crc_8byte(v, h);
-#endif
-}
-
-static inline uint32_t
-cnm_crc_u32(uint32_t v, uint32_t h)
-{
-#ifdef __SSE4_2__
-	return __builtin_ia32_crc32si(h, v);
-#else
-	return rte_hash_crc_4byte(v, h);
-#endif
-}
-
-static inline uint32_t
-cnm_crc_u16(uint16_t v, uint32_t h)
-{
-#ifdef __SSE4_2__
-	return __builtin_ia32_crc32hi(h, v);
-#else
-	return rte_hash_crc_2byte(v, h);
-#endif
-}
 
 /** fmix32 of MurmurHash3: spreads the bits of a CRC over the whole word. */
 static inline uint32_t
