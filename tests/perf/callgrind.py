@@ -27,9 +27,10 @@ What still depends on wall-clock time inside cnmux's worker is taken out:
 the forwarding-list expiry sweep (cnm_ct_expire, run once per millisecond of
 wall-clock time; under valgrind a millisecond is ~100 packets instead of
 ~10,000, so it would be counted ~100 times too often). Its inclusive cost is
-subtracted. So is the write-back of a tracked connection's entry by
-cnm_ct_touch (the calls it makes: done when the state changes or, at most
-once per second per connection, to move the expiry): per packet it is
+subtracted. So is the write-back of a tracked connection's entry
+(ct_writeback, which cnm_ct_touch calls only when the state changes or, at
+most once per second per connection, to move the expiry; inclusive cost):
+per packet it is
 time-driven too (under valgrind a connection is seen ~50 times more rarely,
 so nearly every hit writes back, natively one in hundreds). What was taken
 out is reported per packet (refresh_excluded_per_packet): the figure is the
@@ -60,10 +61,10 @@ VALGRIND = ["valgrind", "--tool=callgrind", "--separate-threads=yes", "--dump-in
             "--fair-sched=yes"]
 # work that depends on wall-clock time, not on packets (inclusive cost subtracted)
 EXCLUDE = ["cnm_ct_expire", "cnm_ct_count"]
-# calls made by these functions are subtracted too: cnm_ct_touch calls out
-# only to write a connection's entry back (a state change, or an expiry
-# that moved by >= 1 s: time-driven), never on its fast path
-REFRESH = {"cnm_ct_touch"}
+# the write-back of a connection's entry (a state change, or an expiry that
+# moved by >= 1 s: time-driven), out of line so that it can be found even
+# when cnm_ct_touch is inlined (inclusive cost subtracted)
+REFRESH = {"ct_writeback"}
 
 
 def thread_files(prefix):
@@ -201,8 +202,11 @@ def parse_run(prog, cgdir, sj, log, passed, rc):
     worker = max(cand, key=cand.get)
     instr = files[worker]
     costs = fn_costs(worker) if prog == "cnmux" else {}
-    excluded = sum(sum(costs.get(f, (0, 0))) for f in EXCLUDE)
-    refresh = sum(costs.get(f, (0, 0))[1] for f in REFRESH)
+    def inclusive(fns):
+        # LTO may rename a local function (ct_writeback.lto_priv.0)
+        return sum(sum(v) for k, v in costs.items() if k.split(".")[0] in fns)
+    excluded = inclusive(set(EXCLUDE))
+    refresh = inclusive(REFRESH)
     if prog == "cnmux":
         js = json.loads(sj.read_text())
         packets = js["rx"]
