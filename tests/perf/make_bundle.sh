@@ -59,6 +59,9 @@ cp "$repo"/tests/perf/bench.py "$repo"/tests/perf/perflib.py "$repo"/tests/perf/
     "$repo"/tests/perf/plot.py "$out/perf/"
 git -C "$repo" describe --always --dirty > "$out/VERSION" 2>/dev/null || true
 
+# the directory EAL loads every PMD from by itself (compiled into librte_eal)
+pmd_dir=$(strings "$out"/lib/librte_eal.so.* | grep -m1 -E '^/.*/pmds-[0-9.]+$' || true)
+
 cat > "$out/run.sh" <<EOF
 #!/bin/sh
 # cnmux performance bundle: run.sh [multicore.sh ARGS] | run.sh bench [bench.py ARGS]
@@ -76,6 +79,15 @@ while [ "\$d" != / ]; do
     fi
     d=\$(dirname "\$d")
 done
+# On a machine with DPDK installed, EAL would also load the system's PMDs
+# from its built-in directory, next to the bundle's: two copies of each
+# (PANIC "tailq is already registered"). Hide that directory from this run
+# only, in a mount namespace of its own (needs root, as the run does).
+sysdir="$pmd_dir"
+if [ -n "\$sysdir" ] && [ -d "\$sysdir" ] && [ -z "\${CNMUX_BUNDLE_NS:-}" ]; then
+    exec env CNMUX_BUNDLE_NS=1 unshare -m sh -c 'mount -t tmpfs none "\$0" && exec sh "\$@"' \
+        "\$sysdir" "\$here/run.sh" "\$@"
+fi
 eal=""
 for p in $pmds; do eal="\$eal -d \$here/lib/\$p"; done
 export EAL_EXTRA="\$eal"
