@@ -951,7 +951,12 @@ main(int argc, char **argv)
 			report(stdout, dp.lb, tot, nw);
 			next_stats = now + o.stats_period_s * hz;
 		}
-		rte_delay_us_sleep(1000);
+		/* the control socket wakes the loop at once: a change takes
+		 * effect without waiting out the rest of a millisecond */
+		if (srv != NULL)
+			cnm_ctl_server_wait(srv, 1);
+		else
+			rte_delay_us_sleep(1000);
 	}
 stop:
 	dp.quit = 1;

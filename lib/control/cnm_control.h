@@ -114,6 +114,14 @@ struct cnm_ctl_server *cnm_ctl_server_create(const char *path, struct cnm_ctx *c
  */
 void cnm_ctl_server_poll(struct cnm_ctl_server *srv);
 
+/**
+ * Wait up to @p timeout_ms for the socket or a client to be ready (a new
+ * client, a request, room to answer), without serving it: the control loop
+ * sleeps here instead of a fixed millisecond, so a request is served as
+ * soon as it arrives. Returns poll()'s result.
+ */
+int cnm_ctl_server_wait(struct cnm_ctl_server *srv, int timeout_ms);
+
 /** Close every client and the socket, unlink the path. */
 void cnm_ctl_server_free(struct cnm_ctl_server *srv);
 

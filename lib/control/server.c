@@ -290,15 +290,13 @@ fail:
 	return NULL;
 }
 
-void
-cnm_ctl_server_poll(struct cnm_ctl_server *srv)
+/* The descriptors to watch: the socket, then each client; idx[i] is the
+ * client of pfd[i] (-1: the socket). Returns how many. */
+static unsigned int
+server_pollfds(struct cnm_ctl_server *srv, struct pollfd *pfd, int *idx)
 {
-	struct pollfd pfd[CNM_CTL_CLIENTS + 1];
-	int idx[CNM_CTL_CLIENTS + 1];
 	unsigned int i, n = 0;
 
-	if (srv == NULL)
-		return;
 	pfd[n].fd = srv->fd;
 	pfd[n].events = POLLIN;
 	pfd[n].revents = 0;
@@ -317,6 +315,28 @@ cnm_ctl_server_poll(struct cnm_ctl_server *srv)
 		pfd[n].revents = 0;
 		idx[n++] = (int)i;
 	}
+	return n;
+}
+
+int
+cnm_ctl_server_wait(struct cnm_ctl_server *srv, int timeout_ms)
+{
+	struct pollfd pfd[CNM_CTL_CLIENTS + 1];
+	int idx[CNM_CTL_CLIENTS + 1];
+
+	return poll(pfd, server_pollfds(srv, pfd, idx), timeout_ms);
+}
+
+void
+cnm_ctl_server_poll(struct cnm_ctl_server *srv)
+{
+	struct pollfd pfd[CNM_CTL_CLIENTS + 1];
+	int idx[CNM_CTL_CLIENTS + 1];
+	unsigned int i, n;
+
+	if (srv == NULL)
+		return;
+	n = server_pollfds(srv, pfd, idx);
 	if (poll(pfd, n, 0) <= 0)
 		return;
 	for (i = 1; i < n; i++) {
