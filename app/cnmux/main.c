@@ -796,6 +796,7 @@ main(int argc, char **argv)
 		wst[i] = &workers[i]->st;
 		nalloc = i + 1;
 	}
+	cnm_lb_set_stats(dp.lb, wst, nw);
 	tel.lb = dp.lb;
 	tel.stats = wst;
 	tel.n_workers = nw;
@@ -948,6 +949,7 @@ main(int argc, char **argv)
 		}
 		if (o.stats_period_s && now >= next_stats) {
 			cnm_stats_sum(wst, nw, tot);
+			cnm_lb_stats_rebase(dp.lb, tot);
 			report(stdout, dp.lb, tot, nw);
 			next_stats = now + o.stats_period_s * hz;
 		}
@@ -979,6 +981,7 @@ stop:
 		unsigned int in_use = rte_mempool_in_use_count(mp);
 
 		cnm_stats_sum(wst, nw, tot);
+		cnm_lb_stats_rebase(dp.lb, tot);
 		if (!o.quiet) {
 			report(stdout, dp.lb, tot, nw);
 			printf("  ran %.3f s: %.3f Mpps received\n", elapsed_s,

@@ -211,10 +211,13 @@ stats_sum(const struct cnm_ctx *ctx)
 
 	if (t == NULL)
 		return NULL;
-	if (ctx->stats != NULL && ctx->n_workers > 0)
+	if (ctx->stats != NULL && ctx->n_workers > 0) {
 		cnm_stats_sum(ctx->stats, ctx->n_workers, t);
-	else
+		if (ctx->lb != NULL)
+			cnm_lb_stats_rebase(ctx->lb, t);
+	} else {
 		memset(t, 0, sizeof(*t));
+	}
 	return t;
 }
 

@@ -90,6 +90,14 @@ struct cnm_lb {
 	uint64_t gen;                   /**< bumped by every change of a PDT, a node's up/down
 					     state or the set of groups (control side only: HA
 					     checkpoints when it moves) */
+	/* Per-id counters live in the workers and are never reset (one writer
+	 * each); a slot taken by a new service or node starts from what the
+	 * workers had counted in it, kept here and subtracted when reporting
+	 * (cnm_lb_stats_rebase()). */
+	struct cnm_wstats *const *wstats;   /**< the workers' counters, NULL: none yet */
+	uint32_t n_wstats;
+	struct cnm_pb svc_base[CNM_MAX_SERVICES];
+	struct cnm_pb node_base[CNM_MAX_NODES];
 };
 
 /** What to do with a frame. */
@@ -306,6 +314,15 @@ int cnm_lb_svc_rebuild(struct cnm_lb *lb, uint16_t id);
  * naming no node), -ENOMEM.
  */
 int cnm_lb_svc_set_pdt(struct cnm_lb *lb, uint16_t id, const uint16_t *entries, uint32_t size);
+
+/**
+ * Give the tables the workers' counters, so that a service or node added
+ * into a used slot starts at zero (control side, before changes are made).
+ */
+void cnm_lb_set_stats(struct cnm_lb *lb, struct cnm_wstats *const *w, uint32_t n);
+
+/** Take from @p t the counts of the earlier holders of reused slots. */
+void cnm_lb_stats_rebase(const struct cnm_lb *lb, struct cnm_stats_total *t);
 
 /** Service id by name, or -1. */
 int cnm_lb_svc_find(const struct cnm_lb *lb, const char *name);

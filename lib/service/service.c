@@ -424,6 +424,28 @@ cnm_decide(const struct cnm_lb *lb, const struct cnm_flow *f, struct cnm_decisio
 	cnm_decide_svc(lb, s, f, d);
 }
 
+void
+cnm_lb_set_stats(struct cnm_lb *lb, struct cnm_wstats *const *w, uint32_t n)
+{
+	lb->wstats = w;
+	lb->n_wstats = n;
+}
+
+void
+cnm_lb_stats_rebase(const struct cnm_lb *lb, struct cnm_stats_total *t)
+{
+	uint32_t i;
+
+	for (i = 0; i < CNM_MAX_SERVICES; i++) {
+		t->svc[i].pkts -= lb->svc_base[i].pkts;
+		t->svc[i].bytes -= lb->svc_base[i].bytes;
+	}
+	for (i = 0; i < CNM_MAX_NODES; i++) {
+		t->node[i].pkts -= lb->node_base[i].pkts;
+		t->node[i].bytes -= lb->node_base[i].bytes;
+	}
+}
+
 int
 cnm_lb_svc_find(const struct cnm_lb *lb, const char *name)
 {
@@ -526,6 +548,10 @@ cnm_lb_svc_add(struct cnm_lb *lb, const struct cnm_cfg_service *c)
 		;
 	if (id == CNM_MAX_SERVICES)
 		return -ENOSPC;
+	/* no worker counts in this slot now (its earlier service, if any,
+	 * is gone after a grace period): what it holds is the base */
+	if (lb->wstats != NULL)
+		lb->svc_base[id] = cnm_stats_slot(lb->wstats, lb->n_wstats, 0, id);
 	memset(&fake, 0, sizeof(fake));
 	fake.hash_key = lb->hash_key;
 	fake.pdt_size = c->pdt_size ? c->pdt_size : CNM_PDT_SIZE_DEFAULT;
@@ -613,6 +639,8 @@ cnm_lb_node_add(struct cnm_lb *lb, const struct cnm_cfg_node *n)
 	if (i == CNM_MAX_NODES)
 		return -ENOSPC;
 	lb->next_node_slot = (id + 1) % CNM_MAX_NODES;
+	if (lb->wstats != NULL)
+		lb->node_base[id] = cnm_stats_slot(lb->wstats, lb->n_wstats, 1, id);
 	lb->admin_down[id] = 0;
 	lb->node_cfg[id] = *n;
 	lb->node[id].port = (uint16_t)(id % lb->n_private);

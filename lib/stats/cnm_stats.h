@@ -129,4 +129,10 @@ void cnm_wstats_fini(struct cnm_wstats *w);
 /** Sum @p n workers' counters into @p t (overwritten). */
 void cnm_stats_sum(struct cnm_wstats *const *w, unsigned int n, struct cnm_stats_total *t);
 
+/**
+ * What @p n workers have counted so far in one per-id slot: service @p id
+ * (@p node 0) or node @p id (@p node 1).
+ */
+struct cnm_pb cnm_stats_slot(struct cnm_wstats *const *w, unsigned int n, int node, uint32_t id);
+
 #endif /* CNM_STATS_H */

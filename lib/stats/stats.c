@@ -124,3 +124,18 @@ cnm_stats_sum(struct cnm_wstats *const *w, unsigned int n, struct cnm_stats_tota
 		}
 	}
 }
+
+struct cnm_pb
+cnm_stats_slot(struct cnm_wstats *const *w, unsigned int n, int node, uint32_t id)
+{
+	struct cnm_pb r = { 0, 0 };
+	unsigned int i;
+
+	for (i = 0; i < n; i++) {
+		const struct cnm_pb *p = node ? &w[i]->node[id] : &w[i]->svc[id];
+
+		r.pkts += RD(p->pkts);
+		r.bytes += RD(p->bytes);
+	}
+	return r;
+}

@@ -18,8 +18,10 @@ sum(void)
 {
 	struct cnm_stats_total *t = malloc(sizeof(*t));
 
-	if (t != NULL)
+	if (t != NULL) {
 		cnm_stats_sum(tctx->stats, tctx->n_workers, t);
+		cnm_lb_stats_rebase(tctx->lb, t);
+	}
 	return t;
 }
 

@@ -933,6 +933,44 @@ test_stats(void **state)
 	json_decref(r);
 }
 
+/* A service or node added into a slot an earlier one held starts at zero:
+ * the workers' counters are never reset, the tables keep a base. */
+static void
+test_stats_slot_reuse(void **state)
+{
+	struct fx *fx = *state;
+	json_t *r, *o;
+	int dns = svc_id(fx, "dns"), n2 = node_id(fx, "node2");
+
+	cnm_lb_set_stats(fx->ctx.lb, fx->wp, 2);
+	fx->ws[0].svc[dns].pkts = 8;
+	fx->ws[1].svc[dns].bytes = 800;
+	fx->ws[0].node[n2].pkts = 7;
+	fx->ws[1].node[n2].bytes = 700;
+	ok0(fx, "{\"cmd\": \"service del\", \"service\": \"dns\"}");
+	ok0(fx, "{\"cmd\": \"service add\", \"service\": {\"name\": \"api\", "
+		"\"vip\": \"198.51.100.30\", \"ports\": [\"8080/tcp\"], \"policy\": \"weighted\", "
+		"\"nodes\": {\"node1\": 1}}}");
+	assert_int_equal(svc_id(fx, "api"), dns); /* the lowest free slot: dns's */
+	ok0(fx, "{\"cmd\": \"node del\", \"node\": \"node2\"}");
+	/* node slots are taken round-robin: point the search at node2's */
+	fx->ctx.lb->next_node_slot = (uint32_t)n2;
+	ok0(fx, "{\"cmd\": \"node add\", \"node\": {\"name\": \"node9\", "
+		"\"ip\": \"192.0.2.19\", \"mac\": \"02:00:00:00:00:19\"}}");
+	assert_int_equal(node_id(fx, "node9"), n2);
+	/* what the new holders count from now on */
+	fx->ws[1].svc[dns].pkts += 3;
+	fx->ws[0].node[n2].bytes += 60;
+	r = ok(fx, "{\"cmd\": \"stats\"}");
+	o = json_object_get(json_object_get(r, "services"), "api");
+	assert_int_equal(json_integer_value(json_object_get(o, "packets")), 3);
+	assert_int_equal(json_integer_value(json_object_get(o, "bytes")), 0);
+	o = json_object_get(json_object_get(r, "nodes"), "node9");
+	assert_int_equal(json_integer_value(json_object_get(o, "packets")), 0);
+	assert_int_equal(json_integer_value(json_object_get(o, "bytes")), 60);
+	json_decref(r);
+}
+
 /* ---- reload ---- */
 
 static char *
@@ -1523,6 +1561,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_pdt_show, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_conns, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stats, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stats_slot_reuse, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reload_same, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reload_weight, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reload_add_remove, setup, teardown),
