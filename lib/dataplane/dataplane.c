@@ -644,38 +644,11 @@ general_decide(struct cnm_worker *w, const struct cnm_lb *lb, struct rte_mbuf **
 	}
 }
 
-/* Carry out a decision. @p f: the frame's flow (general path), or NULL for a
- * frame of the first pass, untagged, whose IP packet ends at @p keep. */
-static __rte_always_inline void
-act(struct cnm_worker *w, struct rte_mbuf *m, const struct cnm_flow *f, uint16_t keep,
-		const struct cnm_decision *di)
+/* act() for the verdicts that send nothing to a node: local, drop. */
+static inline void
+act_other(struct cnm_worker *w, struct rte_mbuf *m, const struct cnm_decision *di)
 {
-	if (di->svc >= 0) {
-		w->st.svc[di->svc].pkts++;
-		w->st.svc[di->svc].bytes += rte_pktmbuf_pkt_len(m);
-	}
-	if (likely(di->verdict == CNM_V_FORWARD)) {
-		if (f == NULL)
-			forward4(w, m, keep, di->node);
-		else
-			forward(w, m, f, di->node);
-		return;
-	}
 	switch (di->verdict) {
-	case CNM_V_FORWARD:
-		if (f == NULL)
-			forward4(w, m, keep, di->node);
-		else
-			forward(w, m, f, di->node);
-		break;
-	case CNM_V_DEFAULT:
-		w->st.nonscalable++;
-		w->st.to_default++;
-		if (f == NULL)
-			forward4(w, m, keep, di->node);
-		else
-			forward(w, m, f, di->node);
-		break;
 	case CNM_V_LOCAL:
 		w->st.nonscalable++;
 		to_local(w, m);
@@ -686,6 +659,30 @@ act(struct cnm_worker *w, struct rte_mbuf *m, const struct cnm_flow *f, uint16_t
 		drop(w, m, (enum cnm_drop)di->reason);
 		break;
 	}
+}
+
+/* Carry out a decision. @p f: the frame's flow (general path), or NULL for a
+ * frame of the first pass, untagged, whose IP packet ends at @p keep. */
+static __rte_always_inline void
+act(struct cnm_worker *w, struct rte_mbuf *m, const struct cnm_flow *f, uint32_t keep,
+		const struct cnm_decision *di)
+{
+	if (di->svc >= 0) {
+		w->st.svc[di->svc].pkts++;
+		w->st.svc[di->svc].bytes += rte_pktmbuf_pkt_len(m);
+	}
+	if (unlikely(di->verdict != CNM_V_FORWARD)) {
+		if (di->verdict != CNM_V_DEFAULT) {
+			act_other(w, m, di);
+			return;
+		}
+		w->st.nonscalable++;
+		w->st.to_default++;
+	}
+	if (f == NULL)
+		forward4(w, m, keep, di->node);
+	else
+		forward(w, m, f, di->node);
 }
 
 /* act() for a frame of the general path: ARP and echo requests first. */
@@ -724,7 +721,7 @@ cnm_worker_burst(struct cnm_worker *w, struct rte_mbuf **pkts, uint16_t n)
 	const struct cnm_lb *lb = dp->lb;
 	struct cnm_flow fl[CNM_BURST];
 	struct cnm_decision d[CNM_BURST];
-	uint16_t keep[CNM_BURST];
+	uint32_t keep[CNM_BURST]; /* where the IP packet ends: up to 14 + 65535 */
 	struct ct_batch ctb;
 	const int verify_csum = lb->verify_checksum;
 	uint32_t general = 0, arp = 0, done = 0;
@@ -755,7 +752,7 @@ cnm_worker_burst(struct cnm_worker *w, struct rte_mbuf **pkts, uint16_t n)
 			continue;
 		if (unlikely(v == FAST_GENERAL) || unlikely(fast_tracked(w, &r, &di)))
 			break;
-		act(w, pkts[i], NULL, (uint16_t)(14u + r.tot), &di);
+		act(w, pkts[i], NULL, 14u + r.tot, &di);
 	}
 	if (likely(i == n)) {
 		w->st.fast_path += n;
@@ -778,7 +775,7 @@ cnm_worker_burst(struct cnm_worker *w, struct rte_mbuf **pkts, uint16_t n)
 			general |= 1u << i;
 			continue;
 		}
-		keep[i] = (uint16_t)(14u + r.tot);
+		keep[i] = 14u + r.tot;
 		if (fast_tracked(w, &r, &d[i])) {
 			cnm_conn_key_v4(r.src, r.dst, r.sport, r.dport, &ctb.key[ctb.n]);
 			ctb.flags[ctb.n] = r.tcp_flags;
@@ -802,7 +799,6 @@ cnm_worker_burst(struct cnm_worker *w, struct rte_mbuf **pkts, uint16_t n)
 	}
 
 flush:
-
 	for (i = 0; i < dp->n_private; i++)
 		if (w->priv[i].n)
 			txbuf_flush(w, &w->priv[i]);
