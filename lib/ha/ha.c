@@ -44,6 +44,8 @@ RTE_LOG_REGISTER(cnm_logtype_ha, cnm.ha, NOTICE);
 #define SNAPSHOT_EVERY_MS 200        /* at most one snapshot per peer this often */
 #define CONNS_EVERY_MS 200           /* displaced connections are checkpointed this often */
 #define CONNS_MAX 4096               /* per CONNS message */
+#define CONNS_FULL_MS 5000           /* every displaced connection is re-sent this often */
+#define SENT_MAX (1u << 22)          /* fingerprints of connections sent, at most */
 #define PENDING_HELLO_MS 2000        /* an accepted connection must say HELLO by then */
 
 struct buf {
@@ -106,6 +108,14 @@ struct cnm_ha {
 	uint64_t rejected[CNM_HA_R_MAX];
 	uint64_t snapshots_sent, snapshots_applied, deltas_sent, deltas_applied;
 	uint64_t acks_received, takeovers, conns_sent, conns_received, conns_inserted;
+	/* Displaced connections already sent (fingerprints of connection and
+	 * node): a period sends only the others; the set is emptied, so that
+	 * everything is sent again, every CONNS_FULL_MS, when the primary
+	 * changes and when a peer (re)joins. Open addressing, 0 = empty. */
+	uint64_t *sent;
+	uint32_t sent_cap, sent_n;
+	int conns_to;                 /* the primary the set was sent to */
+	uint64_t next_full;
 	uint64_t primary_last_rx;     /* last message of the primary before a takeover */
 	int64_t last_takeover_ms;     /* silence of the primary when it was taken over, -1 */
 	int stepping;                 /* inside ha_step(): no recursion */
@@ -1136,6 +1146,8 @@ peer_read(struct cnm_ha *ha, struct ha_peer *p)
 			peer_close(ha, p, "first message not a HELLO");
 			return;
 		}
+		if (!p->identified)
+			ha->next_full = 0; /* a holder (re)joins: send it everything */
 		p->identified = 1;
 		on_frame(ha, p, &h, pl);
 		if (p->fd < 0)
@@ -1482,8 +1494,82 @@ ha_step(struct cnm_ha *ha, int wait_ms)
 	ha->stepping = 0;
 }
 
+/* A fingerprint of a displaced connection and its node, never 0. */
+static uint64_t
+conn_fp(const struct cnm_ha_conn *c)
+{
+	uint32_t a = 0x5eed0001u, b = 0x5eed0002u;
+	uint64_t fp;
+
+	/* field by field (padding and what follows a name's NUL are not
+	 * hashed); b in the other order, so that it is not a (linear) function
+	 * of a, as a second CRC of the same bytes would be */
+	a = rte_hash_crc(&c->family, 1, a);
+	a = rte_hash_crc(c->src, 16, a);
+	a = rte_hash_crc(c->dst, 16, a);
+	a = rte_hash_crc(&c->sport, 2, a);
+	a = rte_hash_crc(&c->dport, 2, a);
+	a = rte_hash_crc(c->service, (uint32_t)strlen(c->service) + 1, a);
+	a = rte_hash_crc(c->node, (uint32_t)strlen(c->node) + 1, a);
+	b = rte_hash_crc(c->node, (uint32_t)strlen(c->node) + 1, b);
+	b = rte_hash_crc(c->service, (uint32_t)strlen(c->service) + 1, b);
+	b = rte_hash_crc(&c->dport, 2, b);
+	b = rte_hash_crc(&c->sport, 2, b);
+	b = rte_hash_crc(c->dst, 16, b);
+	b = rte_hash_crc(c->src, 16, b);
+	b = rte_hash_crc(&c->family, 1, b);
+	fp = (uint64_t)a << 32 | b;
+
+	return fp != 0 ? fp : 1;
+}
+
+static void
+sent_clear(struct cnm_ha *ha)
+{
+	if (ha->sent != NULL)
+		memset(ha->sent, 0, (size_t)ha->sent_cap * sizeof(*ha->sent));
+	ha->sent_n = 0;
+}
+
+/* Record @p fp as sent; 1 if it was already, 0 if new (or not recorded for
+ * want of memory: then it is sent again, which is harmless). */
+static int
+sent_test_add(struct cnm_ha *ha, uint64_t fp)
+{
+	uint32_t i;
+
+	if (ha->sent_n + 1 > ha->sent_cap / 2) {
+		uint32_t cap = ha->sent_cap ? ha->sent_cap * 2 : 4096, j;
+		uint64_t *t, *old = ha->sent;
+
+		if (cap > SENT_MAX) {
+			sent_clear(ha); /* a full set is re-sent: harmless */
+		} else if ((t = calloc(cap, sizeof(*t))) != NULL) {
+			for (j = 0; j < ha->sent_cap; j++) {
+				if (old[j] == 0)
+					continue;
+				for (i = (uint32_t)old[j] & (cap - 1); t[i] != 0; i = (i + 1) & (cap - 1))
+					;
+				t[i] = old[j];
+			}
+			free(old);
+			ha->sent = t;
+			ha->sent_cap = cap;
+		} else if (ha->sent_cap == 0) {
+			return 0;
+		}
+	}
+	for (i = (uint32_t)fp & (ha->sent_cap - 1); ha->sent[i] != 0; i = (i + 1) & (ha->sent_cap - 1))
+		if (ha->sent[i] == fp)
+			return 1;
+	ha->sent[i] = fp;
+	ha->sent_n++;
+	return 0;
+}
+
 /* Displaced connections: asked of the workers every CONNS_EVERY_MS and sent
- * to the primary (which relays them) or, on the primary, to every holder. */
+ * to the primary (which relays them) or, on the primary, to every holder;
+ * only those not sent since the set was last emptied. */
 static void
 conns_tick(struct cnm_ha *ha)
 {
@@ -1498,10 +1584,27 @@ conns_tick(struct cnm_ha *ha)
 	ha->next_conns = now + CONNS_EVERY_MS;
 	if (ha->primary == NONE)
 		return;
+	if (ha->primary != ha->conns_to || now >= ha->next_full) {
+		sent_clear(ha);
+		ha->conns_to = ha->primary;
+		ha->next_full = now + CONNS_FULL_MS;
+	}
 	c = calloc(CONNS_MAX, sizeof(*c));
 	if (c == NULL)
 		return;
 	n = ha->io.displaced(ha->io.arg, c, CONNS_MAX);
+	{
+		int k, m = 0;
+
+		for (k = 0; k < n; k++) {
+			if (sent_test_add(ha, conn_fp(&c[k])))
+				continue;
+			if (m != k)
+				c[m] = c[k];
+			m++;
+		}
+		n = m;
+	}
 	t = n > 0 ? conns_encode(c, (uint32_t)n) : NULL;
 	for (i = 0; t != NULL && i < ha->n_peers; i++) {
 		struct ha_peer *p = &ha->peers[i];
@@ -1762,5 +1865,6 @@ cnm_ha_free(struct cnm_ha *ha)
 	if (ha->lfd >= 0)
 		close(ha->lfd);
 	free(ha->seen);
+	free(ha->sent);
 	free(ha);
 }

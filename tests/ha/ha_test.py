@@ -377,6 +377,20 @@ def main():
     print("5: %d connections of lb3 on n1 displaced by the drain; lb1 and lb2 hold them on n1 "
           "(lb3 sent %d, lb2 relayed)" % (len(on3), c3["conns_sent"]), flush=True)
 
+    # ---- 5b: once sent, they are not sent again every period (200 ms), only
+    # at the full re-send (every 5 s) or when a holder joins: over 2.5 s at
+    # most one full set (of lb3's displaced connections) goes out again,
+    # where sending everything every period would be ~12 sets
+    before = {h: status(h)["counters"]["conns_sent"] for h in ["lb2", "lb3"]}
+    time.sleep(2.5)
+    after = {h: status(h)["counters"]["conns_sent"] for h in ["lb2", "lb3"]}
+    grew = after["lb3"] - before["lb3"]
+    if grew > len(on3):
+        fail("5b: lb3 sent %d connections in 2.5 s with %d displaced and nothing new: "
+             "more than one re-send" % (grew, len(on3)))
+    print("5b: in 2.5 s without change lb3 sent %d connections again (%d displaced), "
+          "lb2 %d" % (grew, len(on3), after["lb2"] - before["lb2"]), flush=True)
+
 
 try:
     main()
