@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include <rte_common.h>
+#include <rte_jhash.h>
 #include <rte_log.h>
 
 #include "cnm_ha.h"
@@ -1494,32 +1495,36 @@ ha_step(struct cnm_ha *ha, int wait_ms)
 	ha->stepping = 0;
 }
 
-/* A fingerprint of a displaced connection and its node, never 0. */
+/* A fingerprint of a displaced connection and its node, never 0: CRC32-C
+ * and jhash (not a linear function of the CRC, as a second CRC would be)
+ * of the fields, copied into an aligned buffer (no padding, nothing after a
+ * name's NUL). */
 static uint64_t
 conn_fp(const struct cnm_ha_conn *c)
 {
-	uint32_t a = 0x5eed0001u, b = 0x5eed0002u;
+	uint64_t buf[(1 + 16 + 16 + 2 + 2 + 2 * CNM_NAME_MAX + 7) / 8];
+	uint8_t *q = (uint8_t *)buf;
+	size_t len = 0, l;
 	uint64_t fp;
 
-	/* field by field (padding and what follows a name's NUL are not
-	 * hashed); b in the other order, so that it is not a (linear) function
-	 * of a, as a second CRC of the same bytes would be */
-	a = rte_hash_crc(&c->family, 1, a);
-	a = rte_hash_crc(c->src, 16, a);
-	a = rte_hash_crc(c->dst, 16, a);
-	a = rte_hash_crc(&c->sport, 2, a);
-	a = rte_hash_crc(&c->dport, 2, a);
-	a = rte_hash_crc(c->service, (uint32_t)strlen(c->service) + 1, a);
-	a = rte_hash_crc(c->node, (uint32_t)strlen(c->node) + 1, a);
-	b = rte_hash_crc(c->node, (uint32_t)strlen(c->node) + 1, b);
-	b = rte_hash_crc(c->service, (uint32_t)strlen(c->service) + 1, b);
-	b = rte_hash_crc(&c->dport, 2, b);
-	b = rte_hash_crc(&c->sport, 2, b);
-	b = rte_hash_crc(c->dst, 16, b);
-	b = rte_hash_crc(c->src, 16, b);
-	b = rte_hash_crc(&c->family, 1, b);
-	fp = (uint64_t)a << 32 | b;
-
+	memset(buf, 0, sizeof(buf));
+	q[len++] = c->family;
+	memcpy(q + len, c->src, 16);
+	len += 16;
+	memcpy(q + len, c->dst, 16);
+	len += 16;
+	memcpy(q + len, &c->sport, 2);
+	len += 2;
+	memcpy(q + len, &c->dport, 2);
+	len += 2;
+	l = strnlen(c->service, CNM_NAME_MAX - 1) + 1;
+	memcpy(q + len, c->service, l - 1);
+	len += l;
+	l = strnlen(c->node, CNM_NAME_MAX - 1) + 1;
+	memcpy(q + len, c->node, l - 1);
+	len += l;
+	fp = (uint64_t)rte_hash_crc(buf, (uint32_t)len, 0x5eed0001u) << 32 |
+		rte_jhash(buf, (uint32_t)len, 0x5eed0002u);
 	return fp != 0 ? fp : 1;
 }
 
