@@ -480,7 +480,7 @@ same_addr(const uint8_t *a, const uint8_t *b)
 }
 
 static inline int
-ipv4_csum_bad(const struct rte_mbuf *m, const uint8_t *p, const struct cnm_flow *f)
+ipv4_csum_bad(const struct rte_mbuf *m, const uint8_t *ip)
 {
 	uint64_t fl = m->ol_flags & RTE_MBUF_F_RX_IP_CKSUM_MASK;
 
@@ -488,7 +488,7 @@ ipv4_csum_bad(const struct rte_mbuf *m, const uint8_t *p, const struct cnm_flow 
 		return 0;
 	if (fl == RTE_MBUF_F_RX_IP_CKSUM_BAD)
 		return 1;
-	return rte_raw_cksum(p + f->l3_off, (size_t)(p[f->l3_off] & 0xf) * 4) != 0xffff;
+	return rte_raw_cksum(ip, (size_t)(ip[0] & 0xf) * 4) != 0xffff;
 }
 
 /* What fast_decide() did with a frame. */
@@ -523,13 +523,8 @@ fast_decide(struct cnm_worker *w, const struct cnm_lb *lb, struct rte_mbuf *m, i
 		drop(w, m, (enum cnm_drop)v);
 		return FAST_DROPPED;
 	}
-	if (unlikely(verify_csum)) {
-		uint64_t ck = m->ol_flags & RTE_MBUF_F_RX_IP_CKSUM_MASK;
-
-		if (ck != RTE_MBUF_F_RX_IP_CKSUM_GOOD && (ck == RTE_MBUF_F_RX_IP_CKSUM_BAD ||
-				rte_raw_cksum(p + 14, 20) != 0xffff))
-			return FAST_GENERAL;
-	}
+	if (unlikely(verify_csum) && ipv4_csum_bad(m, p + 14))
+		return FAST_GENERAL; /* the general path drops it, counted */
 	/* the three words of the service key (struct cnm_svc_key, little-endian) */
 	a = r->dst;
 	c = (uint64_t)r->dport | (uint64_t)r->proto << 16 | (uint64_t)AF_INET << 24;
@@ -594,7 +589,7 @@ general_decide(struct cnm_worker *w, const struct cnm_lb *lb, struct rte_mbuf **
 		p = rte_pktmbuf_read(m, 0, cap, hdr);
 		r = p == NULL ? CNM_DROP_RUNT : cnm_parse(p, cap, wire, &fl[i]);
 		if (r == CNM_DROP_NONE && unlikely(verify_csum) && fl[i].key.family == AF_INET &&
-				fl[i].kind == CNM_PKT_IP && ipv4_csum_bad(m, p, &fl[i]))
+				fl[i].kind == CNM_PKT_IP && ipv4_csum_bad(m, p + fl[i].l3_off))
 			r = CNM_DROP_IPV4_CHECKSUM;
 		if (unlikely(r != CNM_DROP_NONE)) {
 			drop(w, m, r);

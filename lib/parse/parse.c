@@ -18,12 +18,6 @@
 #define VLAN_MAX 2
 #define IPV6_EXT_MAX 8
 
-static inline uint16_t
-rd16(const uint8_t *p)
-{
-	return (uint16_t)((p[0] << 8) | p[1]);
-}
-
 static int
 martian6(const uint8_t *a)
 {
@@ -160,7 +154,7 @@ parse_ipv4(const uint8_t *p, uint32_t caplen, uint32_t wirelen, uint32_t off,
 		return CNM_DROP_IPV4_IHL;
 	if (off + ihl > caplen || off + ihl > wirelen)
 		return CNM_DROP_IPV4_IHL_BEYOND;
-	tot = rd16(ip + 2);
+	tot = cnm_ld16be(ip + 2);
 	if (off + tot > wirelen)
 		return CNM_DROP_IPV4_TOTLEN_BEYOND;
 	if (tot < ihl)
@@ -175,8 +169,8 @@ parse_ipv4(const uint8_t *p, uint32_t caplen, uint32_t wirelen, uint32_t off,
 	f->l3_off = (uint16_t)off;
 	f->l3_len = (uint16_t)tot;
 
-	fragw = rd16(ip + 6);
-	f->frag_id = rd16(ip + 4);
+	fragw = cnm_ld16be(ip + 6);
+	f->frag_id = cnm_ld16be(ip + 4);
 	if (fragw & 0x1fff) {
 		f->frag = CNM_FRAG_LATER; /* no L4 header */
 		return CNM_DROP_NONE;
@@ -198,7 +192,7 @@ parse_ipv6(const uint8_t *p, uint32_t caplen, uint32_t wirelen, uint32_t off,
 		return CNM_DROP_IPV6_TRUNCATED;
 	if ((ip[0] >> 4) != 6)
 		return CNM_DROP_IPV6_VERSION;
-	end = off + 40 + rd16(ip + 4);
+	end = off + 40 + cnm_ld16be(ip + 4);
 	if (end > wirelen)
 		return CNM_DROP_IPV6_PAYLEN;
 	if (martian6(ip + 8))
@@ -221,9 +215,9 @@ parse_ipv6(const uint8_t *p, uint32_t caplen, uint32_t wirelen, uint32_t off,
 		if (l4 + 8 > caplen)
 			return CNM_DROP_HEADERS_TOO_LONG;
 		if (nh == IPPROTO_FRAGMENT) {
-			uint16_t fo = rd16(p + l4 + 2);
+			uint16_t fo = cnm_ld16be(p + l4 + 2);
 
-			f->frag_id = ((uint32_t)rd16(p + l4 + 4) << 16) | rd16(p + l4 + 6);
+			f->frag_id = ((uint32_t)cnm_ld16be(p + l4 + 4) << 16) | cnm_ld16be(p + l4 + 6);
 			if (fo & 0xfff8) {
 				f->key.proto = p[l4];
 				f->frag = CNM_FRAG_LATER;
@@ -279,7 +273,7 @@ parse_slow(const uint8_t *p, uint32_t caplen, uint32_t wirelen, struct cnm_flow 
 
 	if (caplen < ETH_HLEN)
 		return CNM_DROP_RUNT;
-	et = rd16(p + off);
+	et = cnm_ld16be(p + off);
 	while (et == ET_VLAN || et == ET_QINQ) {
 		if (f->n_vlan == VLAN_MAX)
 			return CNM_DROP_VLAN_DEPTH;
@@ -287,7 +281,7 @@ parse_slow(const uint8_t *p, uint32_t caplen, uint32_t wirelen, struct cnm_flow 
 		if (off + 2 > caplen)
 			return CNM_DROP_RUNT;
 		f->n_vlan++;
-		et = rd16(p + off);
+		et = cnm_ld16be(p + off);
 	}
 	off += 2;
 	switch (et) {
