@@ -113,6 +113,14 @@ class Svc:
         return rng.choice(self.ports)
 
 
+def vlan_l2(eth, tags):
+    """eth / the 802.1ad and 802.1Q tags ((tpid, prio, vid), ...)."""
+    for tpid, prio, vid in tags:
+        eth = eth / (Dot1AD(vlan=vid, prio=prio) if tpid == 0x88a8 else
+                     Dot1Q(vlan=vid, prio=prio))
+    return eth
+
+
 def overhead(node, inner_fam):
     return (20 if fam(node.ip) == 4 else 40) + (8 if node.forward == 'gue' else 0)
 
@@ -125,8 +133,9 @@ class Frame:
     kind: 'private' (forwarded to svc's node), 'local' (unchanged on the local
     port), 'too_big' (an ICMP / ICMPv6 reply on the public port), 'drop'."""
 
-    def __init__(self, wire, ip, smac, src, sport, svc, kind, reason=None, desc=''):
+    def __init__(self, wire, ip, smac, src, sport, svc, kind, reason=None, desc='', tags=()):
         self.wire, self.ip, self.smac, self.src, self.sport = wire, ip, smac, src, sport
+        self.tags = tags   # ((tpid, prio, vid), ...) as on the wire
         self.svc, self.kind, self.reason, self.desc = svc, kind, reason, desc
 
 
@@ -166,10 +175,8 @@ class Case:
     def build(self, src, dst, proto, sport, dport, payload, tags=(), tos=0, df=True,
               ipopts=None, v6ext=None, flags=None, pad='auto', trailer=b''):
         r = self.rng
-        l2 = Ether(dst=PUB_MAC, src=self.cmac(src))
-        for tpid, vid in tags:
-            l2 = l2 / (Dot1AD(vlan=vid, prio=r.randint(0, 7)) if tpid == 0x88a8 else
-                       Dot1Q(vlan=vid, prio=r.randint(0, 7)))
+        self.last_tags = tuple((tpid, r.randint(0, 7), vid) for tpid, vid in tags)
+        l2 = vlan_l2(Ether(dst=PUB_MAC, src=self.cmac(src)), self.last_tags)
         if proto == 'tcp':
             if flags is None:
                 flags = r.choice(['S', 'A', 'PA', 'FA', 'R', 'SA', 'RA'])
@@ -205,7 +212,9 @@ class Case:
         wire, ipb = self.build(src, svc.vip if svc else kw.pop('dst'), proto, sport, dport,
                                payload, **kw)
         self.frames.append(Frame(wire, ipb, mac_b(self.cmac(src)), src, sport, svc, kind,
-                                 reason, desc))
+                                 reason, desc, self.last_tags))
+
+    last_tags = ()
 
     def add_raw(self, wire, kind, reason=None, desc=''):
         self.frames.append(Frame(wire, None, None, None, None, None, kind, reason, desc))
@@ -281,7 +290,8 @@ class Case:
             quote = f.ip[:ICMP6_QUOTE_LIMIT - 40 - 8]
             pkt = IPv6(src=f.svc.vip, dst=f.src, hlim=64, tc=0, fl=0) / \
                 ICMPv6PacketTooBig(mtu=max(1280, mtu)) / Raw(quote)
-        return bytes(Ether(dst=f.smac, src=PUB_MAC) / pkt)
+        # to the MAC the frame came from, its VLAN tags kept
+        return bytes(vlan_l2(Ether(dst=f.smac, src=PUB_MAC), f.tags) / pkt)
 
     def is_too_big(self, f):
         node = f.svc.node
@@ -372,8 +382,12 @@ def recheck_reply(c, f, out):
     err = []
     ok = lambda cond, what: cond or err.append(what)  # noqa: E731
     ok(out[0:6] == f.smac and out[6:12] == mac_b(PUB_MAC), 'ethernet addresses')
+    nt = len(f.tags)
+    ok(out[12:12 + 4 * nt] == f.wire[12:12 + 4 * nt], 'the VLAN tags kept')
+    ok(out[12 + 4 * nt:14 + 4 * nt] == (b'\x08\x00' if f.ip[0] >> 4 == 4 else b'\x86\xdd'),
+       'ethertype')
     mtu = c.mtu - overhead(f.svc.node, 0)
-    o = out[14:]
+    o = out[14 + 4 * nt:]
     vip = ipaddress.ip_address(f.svc.vip).packed
     cl = ipaddress.ip_address(f.src).packed
     if f.ip[0] >> 4 == 4:
@@ -571,6 +585,11 @@ def mtu_frames(c, sizes_extra):
                 proto, dport = s.pick(r)
                 src = client(r, vfam)
                 kw = {'df': df, 'tos': r.choice(TOS_VALUES)}
+                x = r.random()
+                if x < 0.2:
+                    kw['tags'] = ((0x8100, r.randint(1, 4094)),)
+                elif x < 0.3:
+                    kw['tags'] = ((0x88a8, r.randint(1, 4094)), (0x8100, r.randint(1, 4094)))
                 if vfam == 4 and r.random() < 0.3:
                     kw['ipopts'] = [Raw(b'\x01' * 39 + b'\0')]   # IHL 15: a 60-byte header
                 if vfam == 6 and r.random() < 0.3:
@@ -587,7 +606,7 @@ def mtu_frames(c, sizes_extra):
 def gen_tunnel_mtu():
     nodes, svcs = mtu_services()
     c = Case('tunnel_mtu', 203, nodes, svcs,
-             {'source4': '192.0.2.64/26', 'source6': '2001:db8:ff::7:0/96', 'mtu': 1400})
+             {'source4': '192.0.2.77/26', 'source6': '2001:db8:ff::7:abcd/116', 'mtu': 1400})
     mtu_frames(c, (1232, 1233, 1300))
     return c
 
