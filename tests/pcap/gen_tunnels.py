@@ -52,7 +52,8 @@ logging.getLogger('scapy.runtime').setLevel(logging.ERROR)
 from scapy.layers.l2 import Ether, Dot1Q, Dot1AD  # noqa: E402
 from scapy.layers.inet import IP, TCP, UDP, ICMP  # noqa: E402
 from scapy.layers.inet6 import (IPv6, IPv6ExtHdrDestOpt, IPv6ExtHdrHopByHop,  # noqa: E402
-                                ICMPv6PacketTooBig, ICMPv6EchoRequest, PadN)
+                                IPv6ExtHdrFragment, ICMPv6PacketTooBig, ICMPv6EchoRequest,
+                                PadN)
 from scapy.packet import Raw  # noqa: E402
 
 from gen_cases import write_pcap, client4, client6  # noqa: E402  (pcap writer, addresses)
@@ -137,16 +138,19 @@ class Frame:
         self.wire, self.ip, self.smac, self.src, self.sport = wire, ip, smac, src, sport
         self.tags = tags   # ((tpid, prio, vid), ...) as on the wire
         self.svc, self.kind, self.reason, self.desc = svc, kind, reason, desc
+        self.node = svc.node if svc is not None else None   # the default node: set by add_ip
 
 
 class Case:
-    def __init__(self, name, seed, nodes, services, tunnel, hash_key=None, local=True):
+    def __init__(self, name, seed, nodes, services, tunnel, hash_key=None, local=True,
+                 default_node=None):
         self.name = name
         self.rng = random.Random(seed)
         self.nodes, self.services, self.tunnel = nodes, services, tunnel
         self.hash_key = hash_key
         self.key = parse_key(hash_key or DEFAULT_KEY)
         self.local = local
+        self.default_node = default_node
         self.mtu = tunnel.get('mtu', 1500)
         self.frames = []
 
@@ -156,6 +160,8 @@ class Case:
             c['ports']['local'] = 'net_pcap2'
         if self.hash_key:
             c['hash_key'] = self.hash_key
+        if self.default_node:
+            c['default_node'] = self.default_node.name
         c['tunnel'] = self.tunnel
         c['nodes'] = [n.cfg() for n in self.nodes]
         c['services'] = [s.cfg() for s in self.services]
@@ -176,7 +182,6 @@ class Case:
               ipopts=None, v6ext=None, flags=None, pad='auto', trailer=b''):
         r = self.rng
         self.last_tags = tuple((tpid, r.randint(0, 7), vid) for tpid, vid in tags)
-        l2 = vlan_l2(Ether(dst=PUB_MAC, src=self.cmac(src)), self.last_tags)
         if proto == 'tcp':
             if flags is None:
                 flags = r.choice(['S', 'A', 'PA', 'FA', 'R', 'SA', 'RA'])
@@ -195,9 +200,16 @@ class Case:
             elif v6ext == 'hbh':
                 ip = ip / IPv6ExtHdrHopByHop(options=[PadN(optdata=b'\0' * 4)]) / \
                     IPv6ExtHdrDestOpt(options=[PadN(optdata=b'\0' * 12)])
-        ipb = bytes(ip / l4)
-        wire = bytes(l2 / ip / l4)   # scapy sets the ethertypes of the stack
-        assert wire.endswith(ipb) and len(wire) == 14 + 4 * len(tags) + len(ipb)
+        return self.wrap(src, ip / l4, pad, trailer)
+
+    def wrap(self, src, pkt, pad='auto', trailer=b''):
+        """The frame of an IP packet (scapy) from client src, behind the tags of
+        self.last_tags: (wire bytes, IP packet bytes)."""
+        r = self.rng
+        l2 = vlan_l2(Ether(dst=PUB_MAC, src=self.cmac(src)), self.last_tags)
+        ipb = bytes(pkt)
+        wire = bytes(l2 / pkt)   # scapy sets the ethertypes of the stack
+        assert wire.endswith(ipb) and len(wire) == 14 + 4 * len(self.last_tags) + len(ipb)
         # Ethernet padding as a NIC leaves it: to 60 bytes, zeros or junk
         if len(wire) < 60:
             if pad == 'auto':
@@ -215,6 +227,19 @@ class Case:
                                  reason, desc, self.last_tags))
 
     last_tags = ()
+
+    def add_ip(self, svc, src, sport, pkt, desc, node=None, tags=(), kind='private'):
+        """A frame carrying the scapy IP packet pkt; src and sport are the
+        flow's client address and port (sport 0: a frame without ports), from
+        which the entropy is computed. node: the default node, for svc None."""
+        r = self.rng
+        self.last_tags = tuple((tpid, r.randint(0, 7), vid) for tpid, vid in tags)
+        wire, ipb = self.wrap(str(pkt.src), pkt)
+        f = Frame(wire, ipb, mac_b(self.cmac(str(pkt.src))), src, sport, svc, kind,
+                  None, desc, self.last_tags)
+        if node is not None:
+            f.node = node
+        self.frames.append(f)
 
     def add_raw(self, wire, kind, reason=None, desc=''):
         self.frames.append(Frame(wire, None, None, None, None, None, kind, reason, desc))
@@ -253,7 +278,7 @@ class Case:
         return str(ipaddress.ip_address(v))
 
     def expected_private(self, f):
-        node = f.svc.node
+        node = f.node
         inner = IP(f.ip) if f.ip[0] >> 4 == 4 else IPv6(f.ip)
         assert bytes(inner) == f.ip, 'scapy does not re-serialise %s byte for byte' % f.desc
         if node.forward == 'mac':
@@ -279,7 +304,7 @@ class Case:
         return bytes(Ether(dst=node.mac, src=PRIV_MAC) / outer / inner)
 
     def expected_reply(self, f):
-        node = f.svc.node
+        node = f.node
         mtu = self.mtu - overhead(node, f.ip[0] >> 4)
         if f.ip[0] >> 4 == 4:
             ihl = (f.ip[0] & 15) * 4
@@ -294,7 +319,7 @@ class Case:
         return bytes(vlan_l2(Ether(dst=f.smac, src=PUB_MAC), f.tags) / pkt)
 
     def is_too_big(self, f):
-        node = f.svc.node
+        node = f.node
         return node.forward != 'mac' and len(f.ip) + overhead(node, 0) > self.mtu
 
 # --------------------------------------------------- independent re-check ----
@@ -311,7 +336,7 @@ def csum(data):
 
 def recheck_private(c, f, out):
     """The expected frame, decoded from raw bytes against docs/forwarding.md."""
-    node = f.svc.node
+    node = f.node
     err = []
     ok = lambda cond, what: cond or err.append(what)  # noqa: E731
     ok(out[0:6] == mac_b(node.mac), 'ethernet destination')
@@ -386,7 +411,7 @@ def recheck_reply(c, f, out):
     ok(out[12:12 + 4 * nt] == f.wire[12:12 + 4 * nt], 'the VLAN tags kept')
     ok(out[12 + 4 * nt:14 + 4 * nt] == (b'\x08\x00' if f.ip[0] >> 4 == 4 else b'\x86\xdd'),
        'ethertype')
-    mtu = c.mtu - overhead(f.svc.node, 0)
+    mtu = c.mtu - overhead(f.node, 0)
     o = out[14 + 4 * nt:]
     vip = ipaddress.ip_address(f.svc.vip).packed
     cl = ipaddress.ip_address(f.src).packed
@@ -478,6 +503,67 @@ def local_frames(c, n, vip4, vip6):
             c.add_raw(bytes(p), 'local', desc='echo to another IPv6 address')
 
 
+def icmp_error_frames(c, svc, n):
+    """ICMP / ICMPv6 errors from a router about flows of svc: they reach the
+    flow's node, and their entropy is the flow's (the quoted packet turned
+    around: source = the client, source port = the client's port)."""
+    r = c.rng
+    router = '203.0.113.254' if fam(svc.vip) == 4 else '2001:db8:ffff::1'
+    for _ in range(n):
+        cl = client(r, fam(svc.vip))
+        cport = r.randint(1024, 65535)
+        proto, vport = svc.pick(r)
+        l4 = TCP(sport=vport, dport=cport, flags='SA', seq=r.getrandbits(32)) if proto == 'tcp' \
+            else UDP(sport=vport, dport=cport) / Raw(c.payload(0, 40))
+        if fam(svc.vip) == 4:
+            q = bytes(IP(src=svc.vip, dst=cl, id=r.getrandbits(16), flags='DF') / l4)
+            t = r.choice([(3, 4), (3, 1), (11, 0)])
+            m = ICMP(type=t[0], code=t[1], nexthopmtu=1400 if t == (3, 4) else 0)
+            pkt = IP(src=router, dst=svc.vip, id=r.getrandbits(16), tos=0xc0,
+                     flags='DF' if r.random() < 0.5 else 0) / m / Raw(q[:r.choice([28, len(q)])])
+        else:
+            q = bytes(IPv6(src=svc.vip, dst=cl) / l4)
+            pkt = IPv6(src=router, dst=svc.vip, tc=0xc0) / ICMPv6PacketTooBig(mtu=1400) / Raw(q)
+        tags = ((0x8100, r.randint(1, 4094)),) if r.random() < 0.2 else ()
+        c.add_ip(svc, cl, cport, pkt, '%s icmp error' % svc.name, tags=tags)
+
+
+def fragment_frames(c, svc, n, later_alone=False):
+    """UDP datagrams to svc in fragments: the first fragment has the ports
+    (entropy from address and port), the later ones have none (entropy from
+    the address and port 0). later_alone: only later fragments (a sticky-wild
+    service places them without their first)."""
+    r = c.rng
+    for _ in range(n):
+        cl = client(r, fam(svc.vip))
+        sp = r.randint(1024, 65535)
+        dport = (r.randint(1, 65535) if svc.policy == 'sticky-wild' else
+                 r.choice([p for proto, p in svc.ports if proto == 'udp']))
+        ident = r.getrandbits(16 if fam(svc.vip) == 4 else 32)
+        tos = r.choice(TOS_VALUES)
+        if fam(svc.vip) == 4:
+            full = IP(src=cl, dst=svc.vip) / UDP(sport=sp, dport=dport) / Raw(c.payload(40, 90))
+            l4 = bytes(full)[20:]
+        else:
+            full = IPv6(src=cl, dst=svc.vip) / UDP(sport=sp, dport=dport) / Raw(c.payload(40, 90))
+            l4 = bytes(full)[40:]
+        cuts = [0, 24, 48, len(l4)]
+        tags = ((0x8100, r.randint(1, 4094)),) if r.random() < 0.2 else ()
+        for k in range(3):
+            if later_alone and k == 0:
+                continue
+            piece, off, more = l4[cuts[k]:cuts[k + 1]], cuts[k] // 8, k < 2
+            if fam(svc.vip) == 4:
+                pkt = IP(src=cl, dst=svc.vip, id=ident, tos=tos, proto=17,
+                         flags='MF' if more else 0, frag=off) / Raw(piece)
+            else:
+                pkt = IPv6(src=cl, dst=svc.vip, tc=tos) / \
+                    IPv6ExtHdrFragment(nh=17, offset=off, m=1 if more else 0, id=ident) / \
+                    Raw(piece)
+            c.add_ip(svc, cl, sp if k == 0 else 0, pkt,
+                     '%s fragment %d' % (svc.name, k), tags=tags)
+
+
 def port_zero_frames(c, svc, n):
     r = c.rng
     for _ in range(n):
@@ -518,6 +604,13 @@ def gen_tunnel_ipip():
     port_zero_frames(c, svcs[0], 3)
     port_zero_frames(c, svcs[1], 3)
     c.rng.shuffle(c.frames)
+    # in order, after the shuffle: a datagram's fragments follow their first
+    for s in svcs[:4]:
+        icmp_error_frames(c, s, 12)
+    fragment_frames(c, svcs[0], 6)
+    fragment_frames(c, svcs[1], 6)
+    fragment_frames(c, svcs[2], 4)
+    fragment_frames(c, svcs[3], 6, later_alone=True)
     return c
 
 
@@ -540,6 +633,73 @@ def gen_tunnel_gue():
         random_frames(c, s, n)
     local_frames(c, 24, '198.51.100.50', '2001:db8:100::51')
     port_zero_frames(c, svcs[1], 3)
+    c.rng.shuffle(c.frames)
+    for s in svcs[:4]:
+        icmp_error_frames(c, s, 12)
+    fragment_frames(c, svcs[0], 6)
+    fragment_frames(c, svcs[1], 6)
+    fragment_frames(c, svcs[2], 4)
+    fragment_frames(c, svcs[3], 6, later_alone=True)
+    return c
+
+
+def gen_tunnel_default():
+    """No local port; the default node is a GUE node with an IPv6 address:
+    non-scalable IPv4 and IPv6 go to it in GUE, among them frames without
+    ports (ICMP, GRE: entropy from the address and port 0)."""
+    d6 = n6('dflt', 0x70, 'gue')
+    t4 = n4('t4', 71, 'ipip')
+    svcs = [Svc('ipip4', '198.51.100.70', 'weighted', t4, ports=WEB)]
+    c = Case('tunnel_default', 205, [t4, d6], svcs,
+             {'source4': '192.0.2.1', 'source6': '2001:db8:ff::/120'}, local=False,
+             default_node=d6)
+    r = c.rng
+    random_frames(c, svcs[0], 100)
+    other4, other6, vip = '198.51.100.2', '2001:db8:100::2', '198.51.100.70'
+    for i in range(160):
+        k = i % 8
+        tags = ()
+        x = r.random()
+        if x < 0.15:
+            tags = ((0x8100, r.randint(1, 4094)),)
+        elif x < 0.2:
+            tags = ((0x88a8, r.randint(1, 4094)), (0x8100, r.randint(1, 4094)))
+        v6 = k in (1, 5, 7)
+        cl = client(r, 6 if v6 else 4)
+        sp = r.randint(1024, 65535)
+        tos = r.choice(TOS_VALUES)
+        if k == 0:
+            pkt = IP(src=cl, dst=other4, tos=tos, id=r.getrandbits(16), flags='DF') / \
+                ICMP(type=8, id=r.getrandbits(16), seq=i) / Raw(c.payload(0, 56))
+            sp = 0
+        elif k == 1:
+            pkt = IPv6(src=cl, dst=other6, tc=tos) / \
+                ICMPv6EchoRequest(id=r.getrandbits(16), seq=i, data=c.payload(0, 56))
+            sp = 0
+        elif k == 2:
+            pkt = IP(src=cl, dst=vip, tos=tos, id=r.getrandbits(16)) / \
+                Raw(b'\0\0\x08\0' + c.payload(20, 60))
+            pkt.proto = 47   # GRE: no ports
+            sp = 0
+        elif k == 3:
+            pkt = IP(src=cl, dst=vip, tos=tos, id=r.getrandbits(16), flags='DF') / \
+                UDP(sport=sp, dport=r.choice([123, 161, 9999])) / Raw(c.payload(0, 60))
+        elif k == 4:
+            pkt = IP(src=cl, dst=other4, tos=tos, id=r.getrandbits(16)) / \
+                TCP(sport=sp, dport=r.choice([22, 80, 443]), flags='S', seq=r.getrandbits(32))
+        elif k == 5:
+            pkt = IPv6(src=cl, dst=other6, tc=tos) / \
+                TCP(sport=sp, dport=22, flags='PA', seq=r.getrandbits(32)) / \
+                Raw(c.payload(0, 60))
+        elif k == 6:
+            # a later fragment of ICMP to another address: non-scalable, no ports
+            pkt = IP(src=cl, dst=other4, tos=tos, id=r.getrandbits(16), proto=1, frag=3) / \
+                Raw(c.payload(8, 40))
+            sp = 0
+        else:
+            pkt = IPv6(src=cl, dst=other6, tc=tos) / UDP(sport=sp, dport=53) / \
+                Raw(c.payload(0, 60))
+        c.add_ip(None, cl, sp, pkt, 'non-scalable %d' % k, node=d6, tags=tags)
     c.rng.shuffle(c.frames)
     return c
 
@@ -624,6 +784,7 @@ CASES = {
     'tunnel_gue': gen_tunnel_gue,
     'tunnel_mtu': gen_tunnel_mtu,
     'tunnel_mtu_small': gen_tunnel_mtu_small,
+    'tunnel_default': gen_tunnel_default,
 }
 
 # ----------------------------------------------------------------- output ----
@@ -640,13 +801,14 @@ def verify_model(c):
         v = model.classify(f.wire)
         got = 'drop:' + v['reason'] if v['v'] == 'drop' else v['v']
         if v['v'] == 'private':
-            got += ':' + str(v['svc'])
+            got += ':' + (v['svc'] or 'default')
         want = {'private': 'private:%s', 'too_big': 'private:%s', 'local': 'local',
                 'drop': 'drop:%s'}[f.kind]
         if f.kind == 'drop' and f.reason == 'tunnel_mtu':
             want = 'private:%s' % f.svc.name
         elif '%s' in want:
-            want = want % (f.reason if f.kind == 'drop' else f.svc.name)
+            want = want % (f.reason if f.kind == 'drop' else
+                           f.svc.name if f.svc else 'default')
         if got != want:
             bad += 1
             if bad <= 10:
@@ -678,13 +840,17 @@ def write_case(c, d):
     per_svc = {s.name: {'node': s.node.name, 'forwarded': 0, 'too_big': 0, 'tunnel_mtu': 0,
                         'dropped': 0} for s in c.services}
     bad = 0
+    to_default = 0
     for i, f in enumerate(c.frames):
         if f.kind == 'private':
             assert not c.is_too_big(f), 'frame #%d (%s) is too big' % (i, f.desc)
             out = c.expected_private(f)
             errs = recheck_private(c, f, out)
             priv.append(out)
-            per_svc[f.svc.name]['forwarded'] += 1
+            if f.svc is not None:
+                per_svc[f.svc.name]['forwarded'] += 1
+            else:
+                to_default += 1
         elif f.kind == 'too_big':
             assert c.is_too_big(f)
             out = c.expected_reply(f)
@@ -707,7 +873,11 @@ def write_case(c, d):
                   % (c.name, i, f.desc, ', '.join(errs)))
     write_pcap(os.path.join(d, 'in.pcap'), [f.wire for f in c.frames])
     write_pcap(os.path.join(d, 'expected_private.pcap'), priv)
-    write_pcap(os.path.join(d, 'expected_local.pcap'), local)
+    local_path = os.path.join(d, 'expected_local.pcap')
+    if c.local:
+        write_pcap(local_path, local)
+    elif os.path.exists(local_path):
+        os.remove(local_path)
     pub_path = os.path.join(d, 'expected_public.pcap')
     if public:
         write_pcap(pub_path, public)
@@ -719,6 +889,7 @@ def write_case(c, d):
         'local': len(local) + len(public),
         'dropped': sum(drops.values()),
         'icmp_too_big': len(public),
+        'to_default': to_default,
         'drops': drops,
         'services': per_svc,
     }

@@ -7,8 +7,8 @@
 expected_stats.json is written by tests/pcap/gen_tunnels.py from what each
 input frame must become. Checked:
   - rx = forwarded + local + dropped = the frames in in.pcap;
-  - forwarded, local (local-port frames + ICMP too-big replies), dropped and
-    icmp_too_big as expected;
+  - forwarded, local (local-port frames + ICMP too-big replies), dropped,
+    to_default and icmp_too_big as expected;
   - every drop reason: the expected count (tunnel_mtu, port_zero), 0 for the rest;
   - per service and per node (one node per service): packets = the frames
     forwarded, with or without the frames it answered as too big and dropped
@@ -56,6 +56,9 @@ def main():
         for k in ('rx', 'forwarded', 'local', 'dropped'):
             if st[k] != exp[k]:
                 fails.append('%s = %d, expected %d' % (k, st[k], exp[k]))
+    if st.get('to_default', 0) != exp.get('to_default', 0):
+        fails.append('to_default = %s, expected %d' % (st.get('to_default'),
+                                                       exp.get('to_default', 0)))
     if st.get('icmp_too_big') != exp['icmp_too_big']:
         fails.append('icmp_too_big = %s, expected %d' % (st.get('icmp_too_big'),
                                                          exp['icmp_too_big']))
