@@ -27,7 +27,6 @@ import argparse
 import json
 import os
 import random
-import struct
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))

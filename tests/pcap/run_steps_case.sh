@@ -188,7 +188,7 @@ else:
 		s=$(ctl_stats)
 		rx=$(field rx <<<"$s")
 		fwd=$(field forwarded <<<"$s")
-		[ -n "$rx" ] && [ -n "$fwd" ] || fail "step $i: no stats from cnmuxctl"
+		if [ -z "$rx" ] || [ -z "$fwd" ]; then fail "step $i: no stats from cnmuxctl"; fi
 		echo "=== step $i: cnmuxctl $* (rx $rx, forwarded $fwd)"
 		"$ctl" -s "$sock" "$@" || fail "step $i: cnmuxctl $* failed"
 		[ "$marks" = "[" ] || marks+=","
