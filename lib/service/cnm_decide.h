@@ -177,10 +177,12 @@ cnm_decide_nosvc(const struct cnm_lb *lb, struct cnm_decision *d)
 	}
 }
 
-/** Place a client of service @p s by its hash @p h over the PDT. */
+/*
+ * cnm_decide_pdt() without the node's method: for a frame the forwarding list
+ * decides next, which sets the method of the node it ends with (conn_track()).
+ */
 static __rte_always_inline void
-cnm_decide_pdt(const struct cnm_lb *lb, const struct cnm_svc *s, uint32_t h,
-		struct cnm_decision *d)
+cnm_decide_pdt_node(const struct cnm_svc *s, uint32_t h, struct cnm_decision *d)
 {
 	/* Acquire pairs with the control lcore's release store of a new PDT:
 	 * the entries are visible before the pointer is. */
@@ -195,9 +197,17 @@ cnm_decide_pdt(const struct cnm_lb *lb, const struct cnm_svc *s, uint32_t h,
 	if (unlikely(node == CNM_NODE_NONE)) {
 		d->verdict = CNM_V_DROP;
 		d->reason = CNM_DROP_NO_ACTIVE_NODE;
-		return;
 	}
-	d->method = lb->node[node].method;
+}
+
+/** Place a client of service @p s by its hash @p h over the PDT. */
+static __rte_always_inline void
+cnm_decide_pdt(const struct cnm_lb *lb, const struct cnm_svc *s, uint32_t h,
+		struct cnm_decision *d)
+{
+	cnm_decide_pdt_node(s, h, d);
+	if (likely(d->verdict == CNM_V_FORWARD))
+		d->method = lb->node[d->node].method;
 }
 
 /**
@@ -314,6 +324,8 @@ cnm_decide_fast4_svc(const struct cnm_lb *lb, const struct cnm_dstate *st,
 		const struct cnm_fast4 *r, const struct cnm_svc *s, unsigned int i,
 		struct cnm_decision *di, struct cnm_ct_batch *ctb)
 {
+	uint32_t h;
+
 	if (s == NULL) {
 		cnm_decide_nosvc(lb, di);
 		return;
@@ -323,12 +335,16 @@ cnm_decide_fast4_svc(const struct cnm_lb *lb, const struct cnm_dstate *st,
 		cnm_decide_drop(CNM_DROP_MARTIAN_SRC, di);
 		return;
 	}
-	cnm_decide_pdt(lb, s, cnm_client_hash4(s->hash_key, r->src, r->sport, s->hash_port), di);
+	h = cnm_client_hash4(s->hash_key, r->src, r->sport, s->hash_port);
 	if (r->proto == IPPROTO_TCP && st->ct != NULL) {
+		/* the list has the last word, and sets the method */
+		cnm_decide_pdt_node(s, h, di);
 		cnm_conn_key_v4(r->src, r->dst, r->sport, r->dport, &ctb->key[ctb->n]);
 		ctb->flags[ctb->n] = r->tcp_flags;
 		ctb->at[ctb->n++] = (uint8_t)i;
+		return;
 	}
+	cnm_decide_pdt(lb, s, h, di);
 }
 
 /**

@@ -110,8 +110,11 @@ conn_track(const struct cnm_lb *lb, struct cnm_dstate *st, const struct cnm_ct_b
 			ws->conn_stale++;
 			cnm_ct_del(st->ct, kp[i], sig[i]);
 		}
-		if (di->verdict == CNM_V_FORWARD &&
-				(fl & (CNM_TCP_SYN | CNM_TCP_ACK)) == CNM_TCP_SYN) {
+		if (di->verdict != CNM_V_FORWARD)
+			continue;
+		/* the PDT's node (cnm_decide_pdt_node() left the method to here) */
+		di->method = lb->node[di->node].method;
+		if ((fl & (CNM_TCP_SYN | CNM_TCP_ACK)) == CNM_TCP_SYN) {
 			if (cnm_ct_insert(st->ct, kp[i], sig[i], di->node, (uint16_t)di->svc, fl,
 					st->now_ms) >= 0)
 				ws->conn_new++;
