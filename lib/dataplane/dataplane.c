@@ -394,13 +394,12 @@ csum_hint(const struct rte_mbuf *m)
 
 /*
  * cnm_pkt_parse() of an mbuf that is not of the fast shape (@p v: what
- * cnm_parse_fast4() said of its first segment, its fields in @p r): the
+ * cnm_parse_fast4() said of its first segment): the
  * general parser on the first CNM_PARSE_HDR_MAX bytes, copied across
  * segments when they span several.
  */
 static __rte_noinline void
-classify_slow(struct rte_mbuf *m, int verify, int v, const struct cnm_fast4 *r,
-		struct cnm_pkt *k)
+classify_slow(struct rte_mbuf *m, int verify, int v, struct cnm_pkt *k)
 {
 	uint8_t hdr[CNM_PARSE_HDR_MAX];
 	uint32_t wire = rte_pktmbuf_pkt_len(m);
@@ -416,7 +415,6 @@ classify_slow(struct rte_mbuf *m, int verify, int v, const struct cnm_fast4 *r,
 		/* the fast shape, whose header checksum is wrong */
 		k->shape = CNM_SHAPE_DROP;
 		k->reason = CNM_DROP_IPV4_CHECKSUM;
-		k->r = *r;
 		return;
 	}
 	p = rte_pktmbuf_read(m, 0, cap, hdr);
@@ -504,7 +502,7 @@ cnm_worker_burst(struct cnm_worker *w, struct rte_mbuf **pkts, uint16_t n)
 			continue;
 		}
 		keep[i] = 0;
-		classify_slow(m, verify, v, &r, &pk[i]);
+		classify_slow(m, verify, v, &pk[i]);
 		cnm_decide_add(lb, &w->ds, &b, &pk[i], i, &d[i]);
 	}
 	w->st.fast_path += nfast;

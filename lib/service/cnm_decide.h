@@ -181,7 +181,7 @@ cnm_decide_nosvc(const struct cnm_lb *lb, struct cnm_decision *d)
  * cnm_decide_pdt() without the node's method: for a frame the forwarding list
  * decides next, which sets the method of the node it ends with (conn_track()).
  */
-static __rte_always_inline void
+static __rte_always_inline uint16_t
 cnm_decide_pdt_node(const struct cnm_svc *s, uint32_t h, struct cnm_decision *d)
 {
 	/* Acquire pairs with the control lcore's release store of a new PDT:
@@ -198,6 +198,7 @@ cnm_decide_pdt_node(const struct cnm_svc *s, uint32_t h, struct cnm_decision *d)
 		d->verdict = CNM_V_DROP;
 		d->reason = CNM_DROP_NO_ACTIVE_NODE;
 	}
+	return node;
 }
 
 /** Place a client of service @p s by its hash @p h over the PDT. */
@@ -205,9 +206,10 @@ static __rte_always_inline void
 cnm_decide_pdt(const struct cnm_lb *lb, const struct cnm_svc *s, uint32_t h,
 		struct cnm_decision *d)
 {
-	cnm_decide_pdt_node(s, h, d);
-	if (likely(d->verdict == CNM_V_FORWARD))
-		d->method = lb->node[d->node].method;
+	uint16_t node = cnm_decide_pdt_node(s, h, d);
+
+	if (likely(node != CNM_NODE_NONE))
+		d->method = lb->node[node].method;
 }
 
 /**
@@ -347,6 +349,11 @@ cnm_decide_fast4_svc(const struct cnm_lb *lb, const struct cnm_dstate *st,
 	cnm_decide_pdt(lb, s, h, di);
 }
 
+/* A frame of the fast shape the cache missed: kept for the bulk lookup. Its
+ * fields come as scalars: a caller's struct cnm_fast4 stays in registers. */
+void cnm_decide_miss4(struct cnm_dbatch *b, unsigned int i, uint32_t src, uint32_t dst,
+		uint16_t sport, uint16_t dport, uint8_t proto, uint8_t tcp_flags);
+
 /**
  * Step 1 (and step 2 on a cache hit) for frame @p i of the burst, of the fast
  * shape @p r; @p d is the frame's decision (final after cnm_decide_finish()).
@@ -356,22 +363,12 @@ cnm_decide_add_fast4(const struct cnm_lb *lb, const struct cnm_dstate *st, struc
 		const struct cnm_fast4 *r, unsigned int i, struct cnm_decision *d)
 {
 	const struct cnm_svc *s;
-	struct cnm_svc_key *k;
 
 	if (likely(cnm_svc_cache_fast4(st, r, &s) == 0)) {
 		cnm_decide_fast4_svc(lb, st, r, s, i, d, &b->ct);
 		return;
 	}
-	b->r4[i] = *r;
-	k = &b->k4[i];
-	memset(k, 0, sizeof(*k));
-	memcpy(k->addr, &r->dst, 4);
-	k->port = r->dport;
-	k->proto = r->proto;
-	k->family = AF_INET;
-	b->fast_miss |= 1u << i;
-	b->keys[b->nk] = k;
-	b->at[b->nk++] = (uint8_t)i;
+	cnm_decide_miss4(b, i, r->src, r->dst, r->sport, r->dport, r->proto, r->tcp_flags);
 }
 
 void cnm_decide_arp(const struct cnm_lb *lb, const struct cnm_flow *f, struct cnm_decision *d);

@@ -239,6 +239,30 @@ decide_flow(const struct cnm_lb *lb, const struct cnm_svc *s, const struct cnm_f
 }
 
 void
+cnm_decide_miss4(struct cnm_dbatch *b, unsigned int i, uint32_t src, uint32_t dst,
+		uint16_t sport, uint16_t dport, uint8_t proto, uint8_t tcp_flags)
+{
+	struct cnm_fast4 *r = &b->r4[i];
+	struct cnm_svc_key *k = &b->k4[i];
+
+	memset(r, 0, sizeof(*r));
+	r->src = src;
+	r->dst = dst;
+	r->sport = sport;
+	r->dport = dport;
+	r->proto = proto;
+	r->tcp_flags = tcp_flags;
+	memset(k, 0, sizeof(*k));
+	memcpy(k->addr, &dst, 4);
+	k->port = dport;
+	k->proto = proto;
+	k->family = AF_INET;
+	b->fast_miss |= 1u << i;
+	b->keys[b->nk] = k;
+	b->at[b->nk++] = (uint8_t)i;
+}
+
+void
 cnm_decide_finish(const struct cnm_lb *lb, struct cnm_dstate *st, struct cnm_dbatch *b,
 		const struct cnm_pkt *pk, struct cnm_decision *d)
 {
