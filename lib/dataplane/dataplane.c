@@ -117,18 +117,28 @@ drop(struct cnm_worker *w, struct rte_mbuf *m, enum cnm_drop r)
  * the buffer is flushed, so counting costs nothing per frame at flush time.
  */
 static __rte_always_inline void
-txbuf_add(struct cnm_worker *w, struct cnm_txbuf *b, struct rte_mbuf *m, uint16_t node)
+txbuf_add(struct cnm_worker *w, struct cnm_txbuf *b, struct rte_mbuf *m)
+{
+	w->st.local++;
+	m->hash.usr = CNM_NODE_NONE;
+	b->m[b->n++] = m;
+}
+
+/* txbuf_add() of a frame forwarded to @p node, counted for the node and for
+ * the (service, node) pair of member slot @p slot. */
+static __rte_always_inline void
+txbuf_add_node(struct cnm_worker *w, struct cnm_txbuf *b, struct rte_mbuf *m, uint16_t node,
+		uint16_t slot)
 {
 	struct cnm_wstats *st = &w->st;
+	uint32_t len = rte_pktmbuf_pkt_len(m);
 
-	if (node == CNM_NODE_NONE) {
-		st->local++;
-	} else {
-		st->forwarded++;
-		st->node[node].pkts++;
-		st->node[node].bytes += rte_pktmbuf_pkt_len(m);
-	}
-	m->hash.usr = node;
+	st->forwarded++;
+	st->node[node].pkts++;
+	st->node[node].bytes += len;
+	st->member[slot].pkts++;
+	st->member[slot].bytes += len;
+	m->hash.usr = (uint32_t)slot << 16 | node;
 	b->m[b->n++] = m;
 }
 
@@ -145,7 +155,7 @@ txbuf_flush(struct cnm_worker *w, struct cnm_txbuf *b)
 
 		for (i = sent; i < b->n; i++) {
 			struct rte_mbuf *m = b->m[i];
-			uint32_t node = m->hash.usr;
+			uint32_t node = m->hash.usr & 0xffff, slot = m->hash.usr >> 16;
 
 			if (node == CNM_NODE_NONE) {
 				st->local--;
@@ -153,6 +163,8 @@ txbuf_flush(struct cnm_worker *w, struct cnm_txbuf *b)
 				st->forwarded--;
 				st->node[node].pkts--;
 				st->node[node].bytes -= rte_pktmbuf_pkt_len(m);
+				st->member[slot].pkts--;
+				st->member[slot].bytes -= rte_pktmbuf_pkt_len(m);
 			}
 		}
 		st->drop[CNM_DROP_TX_FULL] += lost;
@@ -223,11 +235,12 @@ forward_method(struct cnm_worker *w, struct rte_mbuf *m, const struct cnm_flow *
 	}
 	ret = ops->encap(m, &pk, &lb->tun[di->node], &lb->fwd, mac, &w->dp->priv_mac[port]);
 	if (likely(ret == CNM_FWD_OK)) {
-		txbuf_add(w, &w->priv[port], m, di->node);
+		txbuf_add_node(w, &w->priv[port], m, di->node,
+			cnm_lb_member_slot_fast(lb, di->svc, di->node));
 	} else if (ret == CNM_FWD_REPLY) {
 		/* too big for the tunnel: the sender is told, from the VIP */
 		w->st.icmp_too_big++;
-		txbuf_add(w, &w->pub, m, CNM_NODE_NONE);
+		txbuf_add(w, &w->pub, m);
 	} else {
 		drop(w, m, (enum cnm_drop)ret);
 	}
@@ -257,13 +270,14 @@ forward(struct cnm_worker *w, struct rte_mbuf *m, const struct cnm_flow *f, uint
 		drop(w, m, CNM_DROP_RUNT);
 		return;
 	}
-	txbuf_add(w, &w->priv[port], m, di->node);
+	txbuf_add_node(w, &w->priv[port], m, di->node,
+		cnm_lb_member_slot_fast(w->dp->lb, di->svc, di->node));
 }
 
 static __rte_always_inline void
 to_local(struct cnm_worker *w, struct rte_mbuf *m)
 {
-	txbuf_add(w, &w->local, m, CNM_NODE_NONE);
+	txbuf_add(w, &w->local, m);
 }
 
 /* Answer an echo request to a VIP in place: swap addresses, change the type,
@@ -310,7 +324,7 @@ icmp_echo_reply(struct cnm_worker *w, struct rte_mbuf *m, const struct cnm_flow 
 	if (rte_pktmbuf_pkt_len(m) > (uint32_t)f->l3_off + f->l3_len)
 		rte_pktmbuf_trim(m, (uint16_t)(rte_pktmbuf_pkt_len(m) - f->l3_off - f->l3_len));
 	w->st.icmp_replies++;
-	txbuf_add(w, &w->pub, m, CNM_NODE_NONE);
+	txbuf_add(w, &w->pub, m);
 	return 0;
 }
 
@@ -325,7 +339,7 @@ act_reply(struct cnm_worker *w, struct rte_mbuf *m, const struct cnm_flow *f,
 		cnm_arp_make_reply(rte_pktmbuf_mtod(m, uint8_t *), f->l3_off,
 			w->dp->pub_mac.addr_bytes);
 		w->st.arp_replies++;
-		txbuf_add(w, &w->pub, m, CNM_NODE_NONE);
+		txbuf_add(w, &w->pub, m);
 		return;
 	}
 	if (di->reply == CNM_REPLY_ECHO && icmp_echo_reply(w, m, f) == 0)
