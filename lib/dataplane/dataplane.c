@@ -235,8 +235,7 @@ forward_method(struct cnm_worker *w, struct rte_mbuf *m, const struct cnm_flow *
 	}
 	ret = ops->encap(m, &pk, &lb->tun[di->node], &lb->fwd, mac, &w->dp->priv_mac[port]);
 	if (likely(ret == CNM_FWD_OK)) {
-		txbuf_add_node(w, &w->priv[port], m, di->node,
-			cnm_lb_member_slot_fast(lb, di->svc, di->node));
+		txbuf_add_node(w, &w->priv[port], m, di->node, di->slot);
 	} else if (ret == CNM_FWD_REPLY) {
 		/* too big for the tunnel: the sender is told, from the VIP */
 		w->st.icmp_too_big++;
@@ -270,8 +269,7 @@ forward(struct cnm_worker *w, struct rte_mbuf *m, const struct cnm_flow *f, uint
 		drop(w, m, CNM_DROP_RUNT);
 		return;
 	}
-	txbuf_add_node(w, &w->priv[port], m, di->node,
-		cnm_lb_member_slot_fast(w->dp->lb, di->svc, di->node));
+	txbuf_add_node(w, &w->priv[port], m, di->node, di->slot);
 }
 
 static __rte_always_inline void

@@ -80,6 +80,8 @@ struct cnm_decision {
 	uint8_t reply;     /**< CNM_V_REPLY: enum cnm_reply */
 	uint8_t via;       /**< enum cnm_via */
 	uint8_t pad;
+	uint16_t slot;     /**< CNM_V_FORWARD, CNM_V_DEFAULT: the counter slot of the
+			        (service, node) pair, CNM_MEMBER_NONE for none */
 };
 
 /*
@@ -114,6 +116,8 @@ struct cnm_frag_ent {
 	uint8_t family;    /**< 0: empty */
 	uint8_t verdict;   /**< of the first fragment: forward, default node or local */
 	uint8_t pad;
+	uint16_t slot;     /**< the (service, node) counter slot of the first fragment */
+	uint16_t pad2;
 };
 
 /**
@@ -171,6 +175,7 @@ cnm_decide_nosvc(const struct cnm_lb *lb, struct cnm_decision *d)
 		d->verdict = CNM_V_DEFAULT;
 		d->node = (uint16_t)lb->default_node;
 		d->method = lb->node[d->node].method;
+		d->slot = CNM_MEMBER_NONE;
 	} else {
 		d->verdict = CNM_V_DROP;
 		d->reason = CNM_DROP_NO_SERVICE;
@@ -208,8 +213,10 @@ cnm_decide_pdt(const struct cnm_lb *lb, const struct cnm_svc *s, uint32_t h,
 {
 	uint16_t node = cnm_decide_pdt_node(s, h, d);
 
-	if (likely(node != CNM_NODE_NONE))
+	if (likely(node != CNM_NODE_NONE)) {
 		d->method = lb->node[node].method;
+		d->slot = cnm_svc_slot(s, node);
+	}
 }
 
 /**
@@ -281,6 +288,7 @@ cnm_decide_fast4(const struct cnm_lb *lb, const struct cnm_dstate *st, const str
 /** The frames of a burst that go through the forwarding list. */
 struct cnm_ct_batch {
 	unsigned int n;
+	const struct cnm_svc *svc[CNM_DECIDE_MAX]; /**< the frame's service */
 	uint8_t at[CNM_DECIDE_MAX];    /**< frame index in the burst */
 	uint8_t flags[CNM_DECIDE_MAX]; /**< TCP flags */
 	struct cnm_conn_key key[CNM_DECIDE_MAX];
@@ -342,6 +350,7 @@ cnm_decide_fast4_svc(const struct cnm_lb *lb, const struct cnm_dstate *st,
 		/* the list has the last word, and sets the method */
 		cnm_decide_pdt_node(s, h, di);
 		cnm_conn_key_v4(r->src, r->dst, r->sport, r->dport, &ctb->key[ctb->n]);
+		ctb->svc[ctb->n] = s;
 		ctb->flags[ctb->n] = r->tcp_flags;
 		ctb->at[ctb->n++] = (uint8_t)i;
 		return;

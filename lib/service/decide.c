@@ -102,6 +102,7 @@ conn_track(const struct cnm_lb *lb, struct cnm_dstate *st, const struct cnm_ct_b
 				di->reason = CNM_DROP_NONE;
 				di->node = conn[i].node;
 				di->method = nd->method;
+				di->slot = cnm_svc_slot(b->svc[i], conn[i].node);
 				di->via = CNM_VIA_CONN;
 				ws->conn_hit++;
 				cnm_ct_touch(st->ct, kp[i], sig[i], &conn[i], fl, st->now_ms);
@@ -114,6 +115,7 @@ conn_track(const struct cnm_lb *lb, struct cnm_dstate *st, const struct cnm_ct_b
 			continue;
 		/* the PDT's node (cnm_decide_pdt_node() left the method to here) */
 		di->method = lb->node[di->node].method;
+		di->slot = cnm_svc_slot(b->svc[i], di->node);
 		if ((fl & (CNM_TCP_SYN | CNM_TCP_ACK)) == CNM_TCP_SYN) {
 			if (cnm_ct_insert(st->ct, kp[i], sig[i], di->node, (uint16_t)di->svc, fl,
 					st->now_ms) >= 0)
@@ -165,6 +167,7 @@ frag_handle(const struct cnm_lb *lb, struct cnm_dstate *st, const struct cnm_flo
 		e->proto = f->key.proto;
 		e->family = f->key.family;
 		e->node = d->node;
+		e->slot = d->verdict == CNM_V_LOCAL ? CNM_MEMBER_NONE : d->slot;
 		e->svc = (uint16_t)(d->svc >= 0 ? d->svc : 0);
 		e->expire = st->now_ms + CNM_FRAG_TTL_MS;
 		st->st->frag_first++;
@@ -175,6 +178,7 @@ frag_handle(const struct cnm_lb *lb, struct cnm_dstate *st, const struct cnm_flo
 		d->verdict = e->verdict;
 		d->reason = CNM_DROP_NONE;
 		d->node = e->node;
+		d->slot = e->slot;
 		d->method = lb->node[e->node].method;
 		d->svc = e->verdict == CNM_V_FORWARD ? e->svc : -1;
 		d->via = CNM_VIA_FRAG;
@@ -296,6 +300,7 @@ cnm_decide_finish(const struct cnm_lb *lb, struct cnm_dstate *st, struct cnm_dba
 		if (st->ct != NULL && s != NULL && di->svc >= 0 && f->key.proto == IPPROTO_TCP &&
 				f->has_ports) {
 			cnm_conn_key_from_flow(f, &b->ct.key[b->ct.n]);
+			b->ct.svc[b->ct.n] = s;
 			b->ct.flags[b->ct.n] = f->tcp_flags;
 			b->ct.at[b->ct.n++] = at[j];
 		}
