@@ -44,6 +44,15 @@ struct cnm_ctx {
 	 */
 	void (*more_stats)(void *arg, json_t *resp);
 	void *more_stats_arg;
+	/**
+	 * Called once a new configuration runs (reload, SIGHUP, an edit, one
+	 * applied from the HA primary), with ctl_lock held: for what takes its
+	 * settings from it outside the tables (the health checker). The data
+	 * path's switches (icmp_echo, verify_checksum) are set by the reload
+	 * itself. NULL: none.
+	 */
+	void (*on_commit)(void *arg, const struct cnm_config *cfg);
+	void *on_commit_arg;
 	uint64_t cfg_gen;             /**< bumped whenever ctx->cfg is replaced */
 	/*
 	 * High availability (lib/ha, docs/ha.md); all NULL without "ha".

@@ -439,6 +439,20 @@ set_default(struct cnm_lb *lb, int32_t id)
 	__atomic_store_n(&lb->default_node, id, __ATOMIC_RELAXED);
 }
 
+/*
+ * The data path's switches: plain bytes a worker reads once per burst; a
+ * relaxed store is enough (no other data hangs on them, and a burst that
+ * still sees the old value is as if it came a moment earlier).
+ */
+static void
+set_switches(struct cnm_lb *lb, const struct cnm_config *to)
+{
+	if (lb->icmp_echo_reply != to->icmp_echo_reply)
+		__atomic_store_n(&lb->icmp_echo_reply, to->icmp_echo_reply, __ATOMIC_RELAXED);
+	if (lb->verify_checksum != to->verify_checksum)
+		__atomic_store_n(&lb->verify_checksum, to->verify_checksum, __ATOMIC_RELAXED);
+}
+
 static int
 apply_fail(char *err, size_t errlen, int ret, const char *what, const char *name)
 {
@@ -525,7 +539,8 @@ svc_sync_members(struct cnm_lb *lb, const struct cnm_config *to, uint16_t sid,
  * an order that never leaves a service pointing at a missing node:
  * add nodes, update changed nodes, remove services that are gone or whose
  * keys / PDT size changed, add services, update members, remove nodes, set
- * the default node. The tables are the truth for what exists; @p from is
+ * the default node, then the data path's switches (icmp_echo,
+ * verify_checksum). The tables are the truth for what exists; @p from is
  * consulted only for a node's configured MAC (a MAC that ARP resolved is not
  * a configuration change). Returns 0 or -errno with @p err set; the caller
  * rolls back on error.
@@ -698,6 +713,9 @@ cfg_apply(struct cnm_lb *lb, const struct cnm_config *from, const struct cnm_con
 	}
 	if (lb->default_node != def)
 		set_default(lb, def);
+
+	/* 8: the data path's switches, published here, once per change */
+	set_switches(lb, to);
 	return 0;
 }
 
@@ -725,6 +743,8 @@ cfg_commit(struct cnm_ctx *ctx, struct cnm_config *nc, json_t *summary, char *er
 	cnm_config_free(ctx->cfg);
 	ctx->cfg = nc;
 	ctx->cfg_gen++;
+	if (ctx->on_commit != NULL)
+		ctx->on_commit(ctx->on_commit_arg, ctx->cfg);
 	return 0;
 }
 

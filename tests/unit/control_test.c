@@ -1047,6 +1047,56 @@ test_reload_weight(void **state)
 	free(path);
 }
 
+static unsigned int commits;
+
+static void
+count_commit(void *arg, const struct cnm_config *cfg)
+{
+	struct fx *fx = arg;
+
+	assert_ptr_equal(cfg, fx->ctx.cfg);
+	commits++;
+}
+
+/* The data path's switches change with the reload that changes them, and
+ * what takes its settings from the configuration hears of it once. */
+static void
+test_reload_switches(void **state)
+{
+	static const char text[] =
+		CFG_HEAD "  \"verify_checksum\": true, \"icmp_echo\": \"local\",\n" CFG_NODES
+		"  \"services\": [\n" SVC_WEB("3", "1") ",\n" SVC_DNS ",\n" SVC_FTP "\n  ]\n}\n";
+	struct fx *fx = *state;
+	char *path = file_in(fx, "sw.json", text);
+	char req[512];
+	json_t *r;
+
+	commits = 0;
+	fx->ctx.on_commit = count_commit;
+	fx->ctx.on_commit_arg = fx;
+	assert_int_equal(fx->ctx.lb->verify_checksum, 0);
+	assert_int_equal(fx->ctx.lb->icmp_echo_reply, 1);
+	snprintf(req, sizeof(req), "{\"cmd\": \"reload\", \"path\": \"%s\"}", path);
+	r = ok(fx, req);
+	json_decref(r);
+	assert_int_equal(fx->ctx.lb->verify_checksum, 1);
+	assert_int_equal(fx->ctx.lb->icmp_echo_reply, 0);
+	assert_int_equal(commits, 1);
+	/* a broken file changes nothing and commits nothing */
+	write_file(path, "{");
+	fails(fx, req, "reload: ");
+	assert_int_equal(commits, 1);
+	assert_int_equal(fx->ctx.lb->verify_checksum, 1);
+	/* and back */
+	write_file(path, cfg_base);
+	r = ok(fx, req);
+	json_decref(r);
+	assert_int_equal(fx->ctx.lb->verify_checksum, 0);
+	assert_int_equal(fx->ctx.lb->icmp_echo_reply, 1);
+	assert_int_equal(commits, 2);
+	free(path);
+}
+
 static void
 test_reload_add_remove(void **state)
 {
@@ -1566,6 +1616,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_reload_weight, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reload_add_remove, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reload_changed, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reload_switches, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reload_mac, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reload_pdt_size, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reload_broken, setup, teardown),
