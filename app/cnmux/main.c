@@ -74,34 +74,35 @@ struct more_src {
 	const struct cnm_dp *dp;
 	struct cnm_health **hc;
 	struct rte_mempool **mp;
+	uint64_t *start;     /**< TSC when the workers started, 0 before */
 };
 
 static void
-more_stats(void *arg, json_t *resp)
+more_stats(void *arg, struct cnm_stats_total *t)
 {
 	const struct more_src *m = arg;
 	struct rte_eth_stats es;
 
 	memset(&es, 0, sizeof(es));
 	(void)rte_eth_stats_get(m->dp->pub_port, &es);
-	json_object_set_new(resp, "rx_nombuf", json_integer((json_int_t)es.rx_nombuf));
-	json_object_set_new(resp, "rx_missed", json_integer((json_int_t)es.imissed));
-	json_object_set_new(resp, "rx_errors", json_integer((json_int_t)es.ierrors));
-	if (*m->mp != NULL)
-		json_object_set_new(resp, "mbufs_free",
-			json_integer(rte_mempool_avail_count(*m->mp)));
+	t->rx_nombuf = es.rx_nombuf;
+	t->rx_missed = es.imissed;
+	t->rx_errors = es.ierrors;
+	if (*m->mp != NULL) {
+		t->mbufs_free = rte_mempool_avail_count(*m->mp);
+		t->mbufs_in_use = rte_mempool_in_use_count(*m->mp);
+	}
 	if (*m->hc != NULL) {
 		const struct cnm_health_stats *h = cnm_health_get_stats(*m->hc);
 
-		json_object_set_new(resp, "health", json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I}",
-			"arp_sent", (json_int_t)h->arp_sent,
-			"arp_replies", (json_int_t)h->arp_replies,
-			"tcp_checks", (json_int_t)h->tcp_checks,
-			"tcp_failures", (json_int_t)h->tcp_failures,
-			"went_up", (json_int_t)h->went_up,
-			"went_down", (json_int_t)h->went_down,
-			"send_failures", (json_int_t)h->send_failures));
+#define CNM_X_HEALTH(X, n, k, d) t->health_##n = h->n;
+		CNM_STATS_HEALTH(unused, CNM_X_HEALTH)
+#undef CNM_X_HEALTH
 	}
+	/* relaxed: written once, by the control lcore; alone, it orders nothing */
+	if (__atomic_load_n(m->start, __ATOMIC_RELAXED) != 0)
+		t->elapsed_ms = (rte_rdtsc() - __atomic_load_n(m->start, __ATOMIC_RELAXED)) *
+			1000 / rte_get_tsc_hz();
 }
 
 static uint64_t
@@ -358,6 +359,7 @@ usage(const char *prog)
 	       "  --mbufs N            mbufs in the pool (default %u)\n"
 	       "  --quiet              no final per-service/per-node report\n"
 	       "  --list-drop-reasons  print the drop reasons and exit\n"
+	       "  --list-counters      print every key of the statistics and exit\n"
 	       "  --help               this text\n", prog, MBUFS_DEFAULT);
 }
 
@@ -386,6 +388,7 @@ parse_args(int argc, char **argv, struct opts *o)
 		{ "mbufs", required_argument, NULL, 'm' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "list-drop-reasons", no_argument, NULL, 'L' },
+		{ "list-counters", no_argument, NULL, 'C' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -424,6 +427,9 @@ parse_args(int argc, char **argv, struct opts *o)
 		case 'L':
 			for (i = 1; i < CNM_DROP_MAX; i++)
 				printf("%-20s %s\n", cnm_drop_name(i), cnm_drop_help(i));
+			exit(0);
+		case 'C':
+			cnm_stats_list(stdout);
 			exit(0);
 		case 'h':
 			usage(argv[0]);
@@ -523,119 +529,15 @@ fail:
 	return -1;
 }
 
-static void
-report(FILE *out, const struct cnm_lb *lb, const struct cnm_stats_total *t, unsigned int nw)
-{
-	char buf[64];
-	uint32_t i;
-
-	fprintf(out, "cnmux: %" PRIu64 " received, %" PRIu64 " forwarded, %" PRIu64
-		" local, %" PRIu64 " dropped (received = forwarded + local + dropped: %s)\n",
-		t->rx, t->forwarded, t->local, t->dropped,
-		t->rx == t->forwarded + t->local + t->dropped ? "yes" : "NO");
-	fprintf(out, "  non-scalable %" PRIu64 " (to default node %" PRIu64 ", ARP answered %"
-		PRIu64 ", ping answered %" PRIu64 "), from local port %" PRIu64 " (to public %" PRIu64
-		", lost %" PRIu64 ")\n", t->nonscalable, t->to_default, t->arp_replies,
-		t->icmp_replies, t->local_rx, t->local_out, t->local_drop);
-	fprintf(out, "  icmp errors to their flow's node %" PRIu64 ", fragments: %" PRIu64
-		" first, %" PRIu64 " followed them\n", t->icmp_errors, t->frag_first, t->frag_follow);
-	fprintf(out, "  tcp connections: %" PRIu64 " recorded, %" PRIu64 " packets by the list, %"
-		PRIu64 " not recorded (list full), %" PRIu64 " forgotten (node down), %" PRIu64
-		" expired, %" PRIu64 " tracked now\n", t->conn_new, t->conn_hit, t->conn_full,
-		t->conn_stale, t->conn_expired, t->conn_active);
-	fprintf(out, "  workers %u", nw);
-	if (t->busy_bursts && t->rx)
-		fprintf(out, ", %.1f cycles/packet", (double)t->busy_cycles / (double)t->rx);
-	if (t->rx)
-		fprintf(out, ", %.1f%% of frames by the fast path",
-			100.0 * (double)t->fast_path / (double)t->rx);
-	fprintf(out, "\n");
-	for (i = 0; i < lb->n_svc; i++) {
-		const struct cnm_svc *s = lb->svc[i];
-
-		if (s == NULL)
-			continue;
-		fprintf(out, "  service %-16s %-11s %-24s packets %10" PRIu64 " bytes %12" PRIu64
-			"\n", s->cfg.name, cnm_policy_name(s->policy),
-			cnm_addr_str(&s->cfg.vip, buf, sizeof(buf)), t->svc[i].pkts, t->svc[i].bytes);
-	}
-	for (i = 0; i < lb->n_nodes; i++) {
-		if (!lb->node[i].used)
-			continue;
-		fprintf(out, "  node    %-16s %-4s %-30s packets %10" PRIu64 " bytes %12" PRIu64
-			"\n", lb->node_cfg[i].name, lb->node[i].up ? "up" : "down",
-			cnm_addr_str(&lb->node_cfg[i].ip, buf, sizeof(buf)), t->node[i].pkts,
-			t->node[i].bytes);
-	}
-	if (t->dropped) {
-		fprintf(out, "  drops  ");
-		for (i = 1; i < CNM_DROP_MAX; i++)
-			if (t->drop[i])
-				fprintf(out, " %s %" PRIu64, cnm_drop_name(i), t->drop[i]);
-		fprintf(out, "\n");
-	}
-	fflush(out);
-}
-
+/* --stats-json: the statistics as every output has them (cnm_stats_json()). */
 static int
-write_json(const char *path, const struct cnm_lb *lb, const struct cnm_stats_total *t,
-		unsigned int mbufs_in_use, const struct rte_eth_stats *pub, double elapsed_s)
+write_json(const char *path, const struct cnm_lb *lb, const struct cnm_stats_total *t)
 {
-	json_t *root = json_object(), *drops = json_object(), *svcs = json_object();
-	json_t *nodes = json_object();
-	uint32_t i;
-	int ret;
+	json_t *root = cnm_stats_json(t, lb);
+	int ret = -1;
 
-	json_object_set_new(root, "rx", json_integer((json_int_t)t->rx));
-	json_object_set_new(root, "forwarded", json_integer((json_int_t)t->forwarded));
-	json_object_set_new(root, "local", json_integer((json_int_t)t->local));
-	json_object_set_new(root, "dropped", json_integer((json_int_t)t->dropped));
-	json_object_set_new(root, "nonscalable", json_integer((json_int_t)t->nonscalable));
-	json_object_set_new(root, "to_default", json_integer((json_int_t)t->to_default));
-	json_object_set_new(root, "local_rx", json_integer((json_int_t)t->local_rx));
-	json_object_set_new(root, "local_out", json_integer((json_int_t)t->local_out));
-	json_object_set_new(root, "local_drop", json_integer((json_int_t)t->local_drop));
-	json_object_set_new(root, "busy_cycles", json_integer((json_int_t)t->busy_cycles));
-	json_object_set_new(root, "busy_bursts", json_integer((json_int_t)t->busy_bursts));
-	json_object_set_new(root, "fast_path", json_integer((json_int_t)t->fast_path));
-	json_object_set_new(root, "mbufs_in_use_at_exit", json_integer(mbufs_in_use));
-	json_object_set_new(root, "elapsed_s", json_real(elapsed_s));
-	json_object_set_new(root, "rx_nombuf", json_integer((json_int_t)pub->rx_nombuf));
-	json_object_set_new(root, "rx_missed", json_integer((json_int_t)pub->imissed));
-	json_object_set_new(root, "rx_errors", json_integer((json_int_t)pub->ierrors));
-	json_object_set_new(root, "arp_replies", json_integer((json_int_t)t->arp_replies));
-	json_object_set_new(root, "icmp_replies", json_integer((json_int_t)t->icmp_replies));
-	json_object_set_new(root, "icmp_errors", json_integer((json_int_t)t->icmp_errors));
-	json_object_set_new(root, "frag_first", json_integer((json_int_t)t->frag_first));
-	json_object_set_new(root, "frag_follow", json_integer((json_int_t)t->frag_follow));
-	json_object_set_new(root, "ctl_tx", json_integer((json_int_t)t->ctl_tx));
-	json_object_set_new(root, "ctl_tx_drop", json_integer((json_int_t)t->ctl_tx_drop));
-	json_object_set_new(root, "conn_new", json_integer((json_int_t)t->conn_new));
-	json_object_set_new(root, "conn_hit", json_integer((json_int_t)t->conn_hit));
-	json_object_set_new(root, "conn_full", json_integer((json_int_t)t->conn_full));
-	json_object_set_new(root, "conn_stale", json_integer((json_int_t)t->conn_stale));
-	json_object_set_new(root, "conn_expired", json_integer((json_int_t)t->conn_expired));
-	json_object_set_new(root, "conn_active", json_integer((json_int_t)t->conn_active));
-	for (i = 1; i < CNM_DROP_MAX; i++)
-		json_object_set_new(drops, cnm_drop_name(i), json_integer((json_int_t)t->drop[i]));
-	for (i = 0; i < lb->n_svc; i++) {
-		if (lb->svc[i] == NULL)
-			continue;
-		json_object_set_new(svcs, lb->svc[i]->cfg.name,
-			json_pack("{s:I,s:I}", "packets", (json_int_t)t->svc[i].pkts,
-				"bytes", (json_int_t)t->svc[i].bytes));
-	}
-	for (i = 0; i < lb->n_nodes; i++) {
-		if (!lb->node[i].used)
-			continue;
-		json_object_set_new(nodes, lb->node_cfg[i].name,
-			json_pack("{s:I,s:I}", "packets", (json_int_t)t->node[i].pkts,
-				"bytes", (json_int_t)t->node[i].bytes));
-	}
-	json_object_set_new(root, "drops", drops);
-	json_object_set_new(root, "services", svcs);
-	json_object_set_new(root, "nodes", nodes);
-	ret = json_dump_file(root, path, JSON_INDENT(1) | JSON_SORT_KEYS);
+	if (root != NULL)
+		ret = json_dump_file(root, path, JSON_INDENT(1) | JSON_SORT_KEYS);
 	json_decref(root);
 	if (ret != 0)
 		fprintf(stderr, "cnmux: --stats-json: cannot write %s\n", path);
@@ -652,7 +554,6 @@ main(int argc, char **argv)
 	struct cnm_tel_ctx tel;
 	struct cnm_stats_total *tot = NULL;
 	struct cnm_health *hc = NULL;
-	struct rte_eth_stats es;
 	struct cnm_ctl_server *srv = NULL;
 	struct cnm_ha *ha = NULL;
 	static struct cnm_ctx ctx;
@@ -664,8 +565,8 @@ main(int argc, char **argv)
 	char err[CNM_ERR_MAX];
 	uint16_t ports[CNM_MAX_PRIVATE + 2];
 	unsigned int nports = 0, nw = 0, nalloc = 0, nl, lcore, i;
-	uint64_t hz, start = rte_rdtsc(), next_stats, next_link_ms = 0;
-	double elapsed_s = 0;
+	static uint64_t start;
+	uint64_t hz, next_stats, next_link_ms = 0;
 	size_t qsz;
 	int ret, rc = 1;
 
@@ -674,6 +575,9 @@ main(int argc, char **argv)
 		if (strcmp(argv[i], "--list-drop-reasons") == 0) {
 			for (i = 1; i < CNM_DROP_MAX; i++)
 				printf("%-20s %s\n", cnm_drop_name(i), cnm_drop_help(i));
+			return 0;
+		} else if (strcmp(argv[i], "--list-counters") == 0) {
+			cnm_stats_list(stdout);
 			return 0;
 		}
 
@@ -802,6 +706,8 @@ main(int argc, char **argv)
 	tel.n_workers = nw;
 	tel.ctl_lock = &ctl_lock;
 	tel.ha = NULL;
+	tel.more_stats = more_stats;
+	tel.more_stats_arg = &msrc;
 	if (cnm_telemetry_init(&tel) != 0)
 		fprintf(stderr, "cnmux: telemetry commands not registered\n");
 
@@ -832,6 +738,7 @@ main(int argc, char **argv)
 	msrc.dp = &dp;
 	msrc.hc = &hc;
 	msrc.mp = &mp;
+	msrc.start = &start;
 	ctx.more_stats = more_stats;
 	ctx.more_stats_arg = &msrc;
 	if (cfg->control_socket[0] != '\0') {
@@ -882,7 +789,8 @@ main(int argc, char **argv)
 	if (tot == NULL)
 		goto stop;
 	hz = rte_get_tsc_hz();
-	start = rte_rdtsc();
+	/* relaxed: more_stats() on the telemetry thread needs only the value */
+	__atomic_store_n(&start, rte_rdtsc(), __ATOMIC_RELAXED);
 	next_stats = start + o.stats_period_s * hz;
 	while (!stop_signal) {
 		uint64_t now = rte_rdtsc();
@@ -950,7 +858,8 @@ main(int argc, char **argv)
 		if (o.stats_period_s && now >= next_stats) {
 			cnm_stats_sum(wst, nw, tot);
 			cnm_lb_stats_rebase(dp.lb, tot);
-			report(stdout, dp.lb, tot, nw);
+			more_stats(&msrc, tot);
+			cnm_stats_print(stdout, tot, dp.lb, 0);
 			next_stats = now + o.stats_period_s * hz;
 		}
 		/* the control socket wakes the loop at once: a change takes
@@ -963,12 +872,15 @@ main(int argc, char **argv)
 stop:
 	dp.quit = 1;
 	rte_eal_mp_wait_lcore();
-	elapsed_s = (double)(rte_rdtsc() - start) / (double)rte_get_tsc_hz();
+	/* the final counters, the public port's among them, before it closes */
+	if (tot != NULL) {
+		cnm_stats_sum(wst, nw, tot);
+		cnm_lb_stats_rebase(dp.lb, tot);
+		more_stats(&msrc, tot);
+	}
 	/* ports first: what waits in RX queues (a loopback ring, a NIC ring) is
 	 * taken and freed, the PMDs give their mbufs back, so the pool can be
 	 * checked to hold every mbuf again */
-	memset(&es, 0, sizeof(es));
-	(void)rte_eth_stats_get(dp.pub_port, &es);
 	for (i = 0; i < nports; i++)
 		rx_drain(ports[i]);
 	for (i = 0; i < nports; i++) {
@@ -978,24 +890,14 @@ stop:
 	nports = 0;
 	ctl_ring_drain(dp.ctl_tx);
 	if (tot != NULL) {
-		unsigned int in_use = rte_mempool_in_use_count(mp);
-
-		cnm_stats_sum(wst, nw, tot);
-		cnm_lb_stats_rebase(dp.lb, tot);
-		if (!o.quiet) {
-			report(stdout, dp.lb, tot, nw);
-			printf("  ran %.3f s: %.3f Mpps received\n", elapsed_s,
-				elapsed_s > 0 ? (double)tot->rx / elapsed_s / 1e6 : 0.0);
-			printf("  public port: %" PRIu64 " not received for want of mbufs, %" PRIu64
-				" missed, %" PRIu64 " RX errors\n", es.rx_nombuf, es.imissed, es.ierrors);
-			printf("  mbufs: %u of %u back in the pool%s\n", mp->size - in_use, mp->size,
-				in_use ? " (LEAK)" : "");
-		}
-		if (o.stats_json != NULL &&
-				write_json(o.stats_json, dp.lb, tot, in_use, &es, elapsed_s) != 0)
+		tot->mbufs_in_use = rte_mempool_in_use_count(mp);
+		tot->mbufs_free = rte_mempool_avail_count(mp);
+		if (!o.quiet)
+			cnm_stats_print(stdout, tot, dp.lb, 1);
+		if (o.stats_json != NULL && write_json(o.stats_json, dp.lb, tot) != 0)
 			goto out;
 		rc = tot->rx == tot->forwarded + tot->local + tot->dropped ? 0 : 3;
-		if (rc == 0 && in_use != 0)
+		if (rc == 0 && tot->mbufs_in_use != 0)
 			rc = 4;
 	}
 out:

@@ -613,18 +613,16 @@ print_pb_table(const char *title, const json_t *obj)
 static void
 print_stats(const json_t *r)
 {
-	static const char *const keys[] = {
-		"rx", "forwarded", "local", "dropped", "nonscalable", "to_default",
-		"local_rx", "local_out", "local_drop", "workers", NULL,
-	};
 	struct table t = { .ncol = 2 };
 	const char *name;
 	const json_t *v;
 	char a[32];
-	int i, any = 0;
+	int any = 0;
 
-	for (i = 0; keys[i] != NULL; i++)
-		tbl_row(&t, keys[i], u64s(G(r, keys[i]), a, sizeof(a)));
+	/* every counter, in the order cnmux lists them (cnmux --list-counters) */
+	json_object_foreach((json_t *)(uintptr_t)r, name, v)
+		if (json_is_integer(v))
+			tbl_row(&t, name, u64s(v, a, sizeof(a)));
 	tbl_print(&t);
 	printf("\ndrops:\n");
 	t.indent = 2;

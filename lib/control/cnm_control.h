@@ -38,11 +38,11 @@ struct cnm_ctx {
 	int (*conns_dump)(void *arg, json_t *arr, uint32_t max, int32_t svc, int32_t node);
 	void *conns_arg;
 	/**
-	 * Counters kept outside the workers (the ports' own: mbuf-allocation
-	 * failures, missed frames; the health checker's), added to `stats` as
-	 * they are; NULL: none.
+	 * Fill the CNM_STATS_MORE fields of the totals (the ports' own
+	 * counters, the mbuf pool, the health checker's counters); called with
+	 * ctl_lock held. NULL: they stay 0.
 	 */
-	void (*more_stats)(void *arg, json_t *resp);
+	void (*more_stats)(void *arg, struct cnm_stats_total *t);
 	void *more_stats_arg;
 	/**
 	 * Called once a new configuration runs (reload, SIGHUP, an edit, one
