@@ -6,6 +6,7 @@
 
 #include <netinet/in.h>
 
+#include <rte_byteorder.h>
 #include <rte_errno.h>
 #include <rte_hash.h>
 #include <rte_log.h>
@@ -56,6 +57,13 @@ table_create(const char *prefix, const char *name, uint32_t entries, uint32_t ke
 	return h;
 }
 
+/* Are the keys of @p c in the second table? (its policy says) */
+static inline int
+svc_wild(const struct cnm_cfg_service *c)
+{
+	return cnm_policy_get(c->policy)->table == CNM_TABLE_ADDR;
+}
+
 static void
 svc_key(struct cnm_svc_key *k, const struct cnm_addr *a, uint8_t proto, uint16_t port)
 {
@@ -72,6 +80,7 @@ svc_free(struct cnm_svc *s)
 	if (s == NULL)
 		return;
 	cnm_pdt_free(s->pdt);
+	free(s->mslot);
 	free(s->members);
 	free(s->cfg.ports);
 	free(s);
@@ -149,16 +158,127 @@ pdt_publish(struct cnm_lb *lb, struct cnm_svc *s, struct cnm_pdt *pdt)
 	}
 }
 
+static int svc_rebuild(struct cnm_lb *lb, struct cnm_svc *s);
+static void grace_period(const struct cnm_lb *lb);
+
+/*
+ * Counter slots of (service, node) pairs: every member of @p s gets one
+ * before a PDT that lists it is published; a node no longer in the list
+ * gives its slot back after the PDT without it is out (and a grace period,
+ * so that no worker still counts into it when it is handed out again).
+ */
+static void
+members_alloc(struct cnm_lb *lb, struct cnm_svc *s)
+{
+	uint32_t i, k;
+
+	for (i = 0; i < s->n_members; i++) {
+		uint32_t node = s->members[i].node;
+
+		if (s->mslot[node] != CNM_MEMBER_NONE)
+			continue;
+		for (k = 0; k < CNM_MEMBER_NONE; k++) {
+			uint32_t slot = (lb->member_next + k) % CNM_MEMBER_NONE;
+
+			if (lb->member_used[slot])
+				continue;
+			lb->member_used[slot] = 1;
+			lb->member_next = (slot + 1) % CNM_MEMBER_NONE;
+			/* what workers counted in it before: the new pair starts at 0 */
+			if (lb->wstats != NULL)
+				lb->member_base[slot] = cnm_stats_member_slot(lb->wstats,
+					lb->n_wstats, slot);
+			/* one 16-bit word: workers read it whole */
+			__atomic_store_n(&s->mslot[node], (uint16_t)slot, __ATOMIC_RELAXED);
+			break;
+		}
+		/* every slot taken: the pair counts into the sink */
+	}
+}
+
+static int
+member_listed(const struct cnm_svc *s, uint32_t node)
+{
+	uint32_t i;
+
+	for (i = 0; i < s->n_members; i++)
+		if (s->members[i].node == node)
+			return 1;
+	return 0;
+}
+
+static void
+members_release(struct cnm_lb *lb, struct cnm_svc *s, int all)
+{
+	uint16_t freed[64];
+	uint32_t node, nf = 0, i;
+
+	for (node = 0; node < CNM_MAX_NODES; node++) {
+		uint16_t slot = s->mslot[node];
+
+		if (slot == CNM_MEMBER_NONE || (!all && member_listed(s, node)))
+			continue;
+		__atomic_store_n(&s->mslot[node], CNM_MEMBER_NONE, __ATOMIC_RELAXED);
+		freed[nf++] = slot;
+		if (nf == RTE_DIM(freed) || node + 1 == CNM_MAX_NODES) {
+			grace_period(lb);
+			for (i = 0; i < nf; i++)
+				lb->member_used[freed[i]] = 0;
+			nf = 0;
+		}
+	}
+	if (nf > 0) {
+		grace_period(lb);
+		for (i = 0; i < nf; i++)
+			lb->member_used[freed[i]] = 0;
+	}
+}
+
+/* The member slots of a service no worker can reach any more. */
+static void
+svc_free_slots(struct cnm_lb *lb, const struct cnm_svc *s)
+{
+	uint32_t node;
+
+	for (node = 0; node < CNM_MAX_NODES; node++)
+		if (s->mslot[node] != CNM_MEMBER_NONE)
+			lb->member_used[s->mslot[node]] = 0;
+}
+
+int
+cnm_lb_member_slot(const struct cnm_lb *lb, uint16_t svc, uint16_t node)
+{
+	const struct cnm_svc *s;
+	uint16_t slot;
+
+	if (svc >= CNM_MAX_SERVICES || node >= CNM_MAX_NODES || (s = lb->svc[svc]) == NULL)
+		return -1;
+	slot = s->mslot[node];
+	return slot == CNM_MEMBER_NONE ? -1 : (int)slot;
+}
+
 int
 cnm_lb_svc_rebuild(struct cnm_lb *lb, uint16_t id)
 {
 	struct cnm_svc *s = lb->svc[id];
+	int ret;
+
+	if (s == NULL)
+		return -ENOENT;
+	members_alloc(lb, s);
+	ret = svc_rebuild(lb, s);
+	/* after the publication (or the failure): pairs no longer listed */
+	members_release(lb, s, 0);
+	return ret;
+}
+
+static int
+svc_rebuild(struct cnm_lb *lb, struct cnm_svc *s)
+{
 	struct cnm_pdt_member *m;
 	struct cnm_pdt *pdt;
 	uint32_t i, n = 0;
 
-	if (s == NULL)
-		return -ENOENT;
 	m = calloc(s->n_members + 1, sizeof(*m));
 	if (m == NULL)
 		return -ENOMEM;
@@ -220,7 +340,7 @@ svc_add_keys(struct cnm_lb *lb, struct cnm_svc *s)
 	uint32_t i;
 	int ret;
 
-	if (c->policy == CNM_POLICY_STICKY_WILD) {
+	if (svc_wild(c)) {
 		static const uint8_t protos[2] = { IPPROTO_TCP, IPPROTO_UDP };
 
 		for (i = 0; i < 2; i++) {
@@ -253,7 +373,7 @@ svc_create(struct cnm_lb *lb, const struct cnm_config *cfg, const struct cnm_cfg
 	memset(s, 0, sizeof(*s));
 	s->id = id;
 	s->policy = (uint8_t)c->policy;
-	s->hash_port = c->policy == CNM_POLICY_WEIGHTED;
+	s->hash_port = cnm_policy_get(c->policy)->hash_port;
 	s->family = c->vip.family;
 	s->hash_key = cfg->hash_key;
 	s->pdt_size = c->pdt_size ? c->pdt_size : cfg->pdt_size;
@@ -263,7 +383,8 @@ svc_create(struct cnm_lb *lb, const struct cnm_config *cfg, const struct cnm_cfg
 	s->n_members = c->n_members;
 	s->members = calloc(c->n_members + 1, sizeof(*s->members));
 	s->cfg.ports = calloc(c->n_ports + 1, sizeof(*s->cfg.ports));
-	if (s->members == NULL || s->cfg.ports == NULL) {
+	s->mslot = malloc(CNM_MAX_NODES * sizeof(*s->mslot));
+	if (s->members == NULL || s->cfg.ports == NULL || s->mslot == NULL) {
 		svc_free(s);
 		return NULL;
 	}
@@ -274,12 +395,45 @@ svc_create(struct cnm_lb *lb, const struct cnm_config *cfg, const struct cnm_cfg
 		memcpy(s->cfg.ports, c->ports, c->n_ports * sizeof(*s->cfg.ports));
 	s->cfg.members = s->members;
 	lb->svc[id] = s;
+	memset(s->mslot, 0xff, CNM_MAX_NODES * sizeof(*s->mslot)); /* CNM_MEMBER_NONE */
 	if (cnm_lb_svc_rebuild(lb, id) != 0) {
+		members_release(lb, s, 1);
 		lb->svc[id] = NULL;
 		svc_free(s);
 		return NULL;
 	}
 	return s;
+}
+
+/* The instance's tunnel settings, as the methods read them. */
+static void
+fwd_conf(struct cnm_lb *lb, const struct cnm_config *cfg)
+{
+	const struct cnm_cfg_tunnel *t = &cfg->tunnel;
+	struct cnm_fwd_conf *c = &lb->fwd;
+
+	c->mtu = t->mtu ? t->mtu : CNM_TUNNEL_MTU_DEFAULT;
+	c->has_src4 = t->source4.family == AF_INET;
+	c->has_src6 = t->source6.family == AF_INET6;
+	memcpy(c->src4, t->source4.bytes, 4);
+	memcpy(c->src6, t->source6.bytes, 16);
+	c->src4_bits = c->has_src4 ? 32 - t->source4_len : 0;
+	c->src6_bits = c->has_src6 ? 128 - t->source6_len : 0;
+}
+
+/* What the tunnel methods need of node @p id. Workers read it only for a
+ * node whose method they read first; the node's slot is not in use while
+ * this changes (creation, node add). */
+static void
+node_tunnel(struct cnm_lb *lb, uint32_t id, const struct cnm_cfg_node *n)
+{
+	struct cnm_fwd_node *t = &lb->tun[id];
+
+	memset(t, 0, sizeof(*t));
+	memcpy(t->dst, n->ip.bytes, 16);
+	t->family = n->ip.family;
+	t->gue_port = rte_cpu_to_be_16(n->gue_port ? n->gue_port : CNM_GUE_PORT_DEFAULT);
+	lb->node[id].method = n->forward;
 }
 
 struct cnm_lb *
@@ -314,10 +468,12 @@ cnm_lb_create(const struct cnm_config *cfg, const char *name, struct rte_rcu_qsb
 		ret = rte_errno;
 		goto fail;
 	}
+	fwd_conf(lb, cfg);
 	for (i = 0; i < cfg->n_nodes; i++) {
 		struct cnm_node *nd = &lb->node[i];
 
 		lb->node_cfg[i] = cfg->nodes[i];
+		node_tunnel(lb, i, &cfg->nodes[i]);
 		nd->used = 1;
 		nd->port = (uint16_t)(i % lb->n_private);
 		if (cfg->nodes[i].has_mac) {
@@ -403,28 +559,6 @@ cnm_lb_lookup_bulk(const struct cnm_lb *lb, const struct cnm_svc_key *const *key
 }
 
 void
-cnm_decide(const struct cnm_lb *lb, const struct cnm_flow *f, struct cnm_decision *d)
-{
-	const struct cnm_svc_key *k = &f->key;
-	struct cnm_svc *s = NULL;
-
-	if (f->kind == CNM_PKT_ARP) {
-		/* ARP belongs to the interface node's own stack */
-		d->svc = -1;
-		d->reason = CNM_DROP_NONE;
-		if (lb->has_local) {
-			d->verdict = CNM_V_LOCAL;
-		} else {
-			d->verdict = CNM_V_DROP;
-			d->reason = CNM_DROP_NO_SERVICE;
-		}
-		return;
-	}
-	cnm_lb_lookup_bulk(lb, &k, 1, &s);
-	cnm_decide_svc(lb, s, f, d);
-}
-
-void
 cnm_lb_set_stats(struct cnm_lb *lb, struct cnm_wstats *const *w, uint32_t n)
 {
 	lb->wstats = w;
@@ -443,6 +577,10 @@ cnm_lb_stats_rebase(const struct cnm_lb *lb, struct cnm_stats_total *t)
 	for (i = 0; i < CNM_MAX_NODES; i++) {
 		t->node[i].pkts -= lb->node_base[i].pkts;
 		t->node[i].bytes -= lb->node_base[i].bytes;
+	}
+	for (i = 0; i < CNM_MAX_MEMBERS; i++) {
+		t->member[i].pkts -= lb->member_base[i].pkts;
+		t->member[i].bytes -= lb->member_base[i].bytes;
 	}
 }
 
@@ -484,7 +622,7 @@ svc_keys_taken(const struct cnm_lb *lb, const struct cnm_cfg_service *c)
 	struct cnm_svc_key k;
 	uint32_t i;
 
-	if (c->policy == CNM_POLICY_STICKY_WILD) {
+	if (svc_wild(c)) {
 		if (c->protocols & CNM_PROTO_BIT_TCP) {
 			svc_key(&k, &c->vip, IPPROTO_TCP, 0);
 			if (rte_hash_lookup(lb->h2, &k) >= 0)
@@ -514,7 +652,7 @@ svc_del_keys(struct cnm_lb *lb, const struct cnm_svc *s)
 
 	/* With the RCU (SYNC mode) attached, rte_hash frees each key slot only
 	 * after a grace period. */
-	if (c->policy == CNM_POLICY_STICKY_WILD) {
+	if (svc_wild(c)) {
 		if (c->protocols & CNM_PROTO_BIT_TCP) {
 			svc_key(&k, &c->vip, IPPROTO_TCP, 0);
 			(void)rte_hash_del_key(lb->h2, &k);
@@ -592,6 +730,7 @@ cnm_lb_svc_del(struct cnm_lb *lb, uint16_t id)
 	lb->gen++;
 	/* a worker may still hold s from a lookup of the current burst */
 	grace_period(lb);
+	svc_free_slots(lb, s);
 	svc_free(s);
 	while (lb->n_svc > 0 && lb->svc[lb->n_svc - 1] == NULL)
 		lb->n_svc--;
@@ -643,6 +782,7 @@ cnm_lb_node_add(struct cnm_lb *lb, const struct cnm_cfg_node *n)
 		lb->node_base[id] = cnm_stats_slot(lb->wstats, lb->n_wstats, 1, id);
 	lb->admin_down[id] = 0;
 	lb->node_cfg[id] = *n;
+	node_tunnel(lb, id, n);
 	lb->node[id].port = (uint16_t)(id % lb->n_private);
 	cnm_lb_paths_update(lb, lb->paths_up);
 	__atomic_store_n(&lb->node[id].mac, 0, __ATOMIC_RELAXED);

@@ -57,7 +57,9 @@
 	X(NO_SERVICE, "no_service", "non-scalable, and neither local port nor default node") \
 	X(TX_FULL, "tx_full", "the TX queue did not take the packet") \
 	X(NODE_UNRESOLVED, "node_unresolved", "the chosen node has no MAC address yet") \
-	X(LINK_DOWN, "link_down", "every private port is down")
+	X(LINK_DOWN, "link_down", "every private port is down") \
+	X(TUNNEL_MTU, "tunnel_mtu", "IPv4 without DF too big for the private MTU once tunnelled (cnmux does not fragment)") \
+	X(NO_TUNNEL_SOURCE, "no_tunnel_source", "a tunnel node of a family with no tunnel.source4/source6")
 
 enum cnm_drop {
 	CNM_DROP_NONE = 0,
@@ -113,6 +115,8 @@ enum cnm_stat_kind {
 	X(arp_replies, COUNTER, "ARP requests for a VIP answered on the public port (also in local)") \
 	X(icmp_replies, COUNTER, "echo requests to a VIP answered on the public port (also in local)") \
 	X(icmp_errors, COUNTER, "ICMP / ICMPv6 errors sent to the node of the flow they quote") \
+	X(icmp_too_big, COUNTER, "frames too big for their tunnel, answered with ICMP \"too big\" " \
+	  "from the VIP (also in local)") \
 	X(frag_first, COUNTER, "first fragments whose decision was kept") \
 	X(frag_follow, COUNTER, "later fragments sent after their first fragment") \
 	X(conn_new, COUNTER, "TCP connections recorded in the forwarding list at their SYN") \
@@ -168,6 +172,15 @@ enum cnm_stat_kind {
 	X(bytes, COUNTER, "their bytes, as sent") \
 	X(up, GAUGE, "the node takes clients (true) or not (false)")
 
+/**
+ * Per-(service, node) counters live in slots: the tables give each member
+ * of a service (a node in its list) a slot id; CNM_MEMBER_NONE is a sink
+ * that traffic of no member (the default node) counts into, so counting
+ * needs no branch.
+ */
+#define CNM_MAX_MEMBERS 65536
+#define CNM_MEMBER_NONE 0xffffu
+
 /** Packets and bytes. */
 struct cnm_pb {
 	uint64_t pkts;
@@ -189,6 +202,8 @@ struct cnm_wstats {
 	CNM_STATS_WORKER(CNM_X_FIELD)
 	struct cnm_pb *svc;      /**< [CNM_MAX_SERVICES], by service id */
 	struct cnm_pb *node;     /**< [CNM_MAX_NODES], by node id, forwarded */
+	struct cnm_pb *member;   /**< [CNM_MAX_MEMBERS], by member slot: per (service,
+				      node), forwarded */
 };
 
 /** Sum of every worker's counters, and what is counted elsewhere. */
@@ -199,6 +214,7 @@ struct cnm_stats_total {
 	CNM_STATS_MORE(CNM_X_FIELD)
 	struct cnm_pb svc[CNM_MAX_SERVICES];
 	struct cnm_pb node[CNM_MAX_NODES];
+	struct cnm_pb member[CNM_MAX_MEMBERS];
 };
 
 #undef CNM_X_FIELD
@@ -239,6 +255,9 @@ void cnm_stats_sum(struct cnm_wstats *const *w, unsigned int n, struct cnm_stats
  * (@p node 0) or node @p id (@p node 1).
  */
 struct cnm_pb cnm_stats_slot(struct cnm_wstats *const *w, unsigned int n, int node, uint32_t id);
+
+/** What @p n workers have counted so far in member slot @p slot. */
+struct cnm_pb cnm_stats_member_slot(struct cnm_wstats *const *w, unsigned int n, uint32_t slot);
 
 struct cnm_lb;
 

@@ -27,6 +27,7 @@
 #include "cnm_config.h"
 #include "cnm_parse.h"
 #include "cnm_pdt.h"
+#include "cnm_decide.h"
 #include "cnm_service.h"
 
 #define DIM(a) (sizeof(a) / sizeof((a)[0]))
@@ -574,7 +575,8 @@ test_arp_local(void **state)
 	uint8_t b[64];
 	struct cnm_flow f;
 
-	/* an ARP request for a VIP: still the local stack's */
+	/* an ARP request for a VIP with "arp": answered by cnmux (the decision
+	 * says so; the worker builds the reply) */
 	memset(b, 0, sizeof(b));
 	memset(b, 0xff, 6);
 	b[6] = 0x02;
@@ -589,8 +591,57 @@ test_arp_local(void **state)
 	parsed(b, 60, &f);
 	assert_int_equal(f.kind, CNM_PKT_ARP);
 	d = decide(lb, &f);
+	assert_int_equal(d.verdict, CNM_V_REPLY);
+	assert_int_equal(d.reply, CNM_REPLY_ARP);
+	assert_int_equal(d.svc, -1);
+	/* for another address: the interface node's own stack */
+	assert_int_equal(inet_pton(AF_INET, "192.0.2.99", b + 38), 1);
+	parsed(b, 60, &f);
+	d = decide(lb, &f);
+	assert_int_equal(d.verdict, CNM_V_LOCAL);
+	/* an ARP reply, even about a VIP: local too */
+	assert_int_equal(inet_pton(AF_INET, VIP_A, b + 38), 1);
+	b[21] = 2;
+	parsed(b, 60, &f);
+	d = decide(lb, &f);
 	assert_int_equal(d.verdict, CNM_V_LOCAL);
 	assert_int_equal(d.svc, -1);
+}
+
+/* ---- per-(service, node) counter slots ---- */
+
+static void
+test_member_slots(void **state)
+{
+	struct cnm_lb *lb = *state;
+	int web = cnm_lb_svc_find(lb, "web"), dns = cnm_lb_svc_find(lb, "dns");
+	int n1 = cnm_lb_node_find(lb, "n1"), n2 = cnm_lb_node_find(lb, "n2");
+	int n3 = cnm_lb_node_find(lb, "n3");
+	int a, b, c, d;
+
+	/* every member has a slot of its own; a node outside the list has none */
+	a = cnm_lb_member_slot(lb, (uint16_t)web, (uint16_t)n1);
+	b = cnm_lb_member_slot(lb, (uint16_t)web, (uint16_t)n2);
+	c = cnm_lb_member_slot(lb, (uint16_t)dns, (uint16_t)n1);
+	assert_true(a >= 0 && b >= 0 && c >= 0);
+	assert_true(a != b && a != c && b != c);
+	assert_int_equal(cnm_lb_member_slot(lb, (uint16_t)web, (uint16_t)n3), -1);
+	assert_int_equal(cnm_lb_member_slot_fast(lb, web, (uint16_t)n3), CNM_MEMBER_NONE);
+	assert_int_equal(cnm_lb_member_slot_fast(lb, -1, (uint16_t)n1), CNM_MEMBER_NONE);
+	assert_int_equal(cnm_lb_member_slot_fast(lb, web, (uint16_t)n1), a);
+	/* a drained member (weight 0) keeps its slot: its connections still count */
+	assert_int_equal(cnm_lb_member_set(lb, (uint16_t)web, (uint16_t)n1, 0), 0);
+	assert_int_equal(cnm_lb_member_slot(lb, (uint16_t)web, (uint16_t)n1), a);
+	/* removed: the slot goes; added: a slot again, unchanged for the others */
+	assert_int_equal(cnm_lb_member_del(lb, (uint16_t)web, (uint16_t)n2), 0);
+	assert_int_equal(cnm_lb_member_slot(lb, (uint16_t)web, (uint16_t)n2), -1);
+	assert_int_equal(cnm_lb_member_set(lb, (uint16_t)web, (uint16_t)n3, 2), 0);
+	d = cnm_lb_member_slot(lb, (uint16_t)web, (uint16_t)n3);
+	assert_true(d >= 0 && d != a && d != c);
+	assert_int_equal(cnm_lb_member_slot(lb, (uint16_t)web, (uint16_t)n1), a);
+	/* a removed service gives every slot back: a new one may take them */
+	assert_int_equal(cnm_lb_svc_del(lb, (uint16_t)dns), 0);
+	assert_int_equal(cnm_lb_member_slot(lb, (uint16_t)dns, (uint16_t)n1), -1);
 }
 
 /* ---- selection ---- */
@@ -981,6 +1032,7 @@ main(void)
 		cmocka_unit_test(test_nonscalable_default),
 		cmocka_unit_test(test_nonscalable_drop),
 		cmocka_unit_test_setup_teardown(test_arp_local, setup_local, teardown_lb),
+		cmocka_unit_test_setup_teardown(test_member_slots, setup_local, teardown_lb),
 		cmocka_unit_test(test_deterministic),
 		cmocka_unit_test_setup_teardown(test_weighted_affinity, setup_local, teardown_lb),
 		cmocka_unit_test_setup_teardown(test_sticky, setup_local, teardown_lb),
