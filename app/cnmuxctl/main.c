@@ -467,13 +467,15 @@ print_services(const json_t *r)
 			u64s(G(svc, "packets"), c, sizeof(c)),
 			u64s(G(svc, "bytes"), d, sizeof(d)));
 		tbl_print(&t);
-		t.ncol = 4;
+		t.ncol = 6;
 		t.indent = 2;
-		tbl_row(&t, "NODE", "WEIGHT", "ENTRIES", "STATE");
+		tbl_row(&t, "NODE", "WEIGHT", "ENTRIES", "STATE", "PACKETS", "BYTES");
 		json_array_foreach(G(svc, "nodes"), j, n)
 			tbl_row(&t, S(n, "name"), u64s(G(n, "weight"), a, sizeof(a)),
 				u64s(G(n, "entries"), b, sizeof(b)),
-				json_is_true(G(n, "up")) ? "up" : "down");
+				json_is_true(G(n, "up")) ? "up" : "down",
+				u64s(G(n, "packets"), c, sizeof(c)),
+				u64s(G(n, "bytes"), d, sizeof(d)));
 		tbl_print(&t);
 	}
 	if (json_array_size(G(r, "services")) == 0)

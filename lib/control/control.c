@@ -943,7 +943,7 @@ svc_json(const struct cnm_ctx *ctx, uint16_t id, const struct cnm_stats_total *t
 	const struct cnm_lb *lb = ctx->lb;
 	const struct cnm_svc *s = lb->svc[id];
 	const struct cnm_pdt *pdt = s->pdt;
-	json_t *o = json_object(), *list = json_array(), *nodes = json_array();
+	json_t *o = json_object(), *list = json_array(), *nodes = json_array(), *st;
 	char buf[64];
 	uint32_t i;
 
@@ -965,21 +965,28 @@ svc_json(const struct cnm_ctx *ctx, uint16_t id, const struct cnm_stats_total *t
 		}
 		json_object_set_new(o, "ports", list);
 	}
+	/* the counters, as in `stats`: the service's, and each node's of its
+	 * list into that node's entry */
+	st = cnm_stats_svc_json(t, lb, id);
 	for (i = 0; i < s->n_members; i++) {
 		uint32_t n = s->members[i].node;
-
-		json_array_append_new(nodes, json_pack("{s:s,s:I,s:b,s:I}",
+		json_t *e = json_pack("{s:s,s:I,s:b,s:I}",
 			"name", lb->node_cfg[n].name,
 			"weight", (json_int_t)s->members[i].weight,
 			"up", lb->node[n].up != 0,
-			"entries", (json_int_t)cnm_pdt_count(pdt, (uint16_t)n)));
+			"entries", (json_int_t)cnm_pdt_count(pdt, (uint16_t)n));
+
+		json_object_update(e, json_object_get(json_object_get(st, "nodes"),
+						      lb->node_cfg[n].name));
+		json_array_append_new(nodes, e);
 	}
 	json_object_set_new(o, "nodes", nodes);
 	json_object_set_new(o, "pdt_size", json_integer(pdt->size));
 	json_object_set_new(o, "active_nodes", json_integer(pdt->n_active));
 	json_object_set_new(o, "arp", json_boolean(s->cfg.arp));
-	/* the counters, as in `stats` */
-	json_object_update_new(o, cnm_stats_svc_json(t, lb, id));
+	json_object_set(o, "packets", json_object_get(st, "packets"));
+	json_object_set(o, "bytes", json_object_get(st, "bytes"));
+	json_decref(st);
 	return o;
 }
 

@@ -160,13 +160,17 @@ enum cnm_stat_kind {
 #define CNM_STATS_HEALTH_MORE(X, n, k, h) X(health_##n, k, h)
 
 /**
- * Per service and per node, under "services" and "nodes": X(key, kind,
- * meaning). struct cnm_pb holds packets and bytes; "up" is the node's state.
+ * Per service, per node, and per (service, node) under a service's
+ * "nodes": X(key, kind, meaning). struct cnm_pb holds packets and bytes;
+ * "up" is the node's state.
  */
 #define CNM_STATS_SERVICE(X) \
 	X(packets, COUNTER, "frames that matched the service (including those dropped for " \
 	  "no_active_node or tx_full)") \
 	X(bytes, COUNTER, "their bytes")
+#define CNM_STATS_MEMBER(X) \
+	X(packets, COUNTER, "frames of the service TX took for this node of its list") \
+	X(bytes, COUNTER, "their bytes, as sent")
 #define CNM_STATS_NODE(X) \
 	X(packets, COUNTER, "frames TX took for the node") \
 	X(bytes, COUNTER, "their bytes, as sent") \
@@ -271,7 +275,11 @@ struct cnm_lb;
  */
 json_t *cnm_stats_json(const struct cnm_stats_total *t, const struct cnm_lb *lb);
 
-/** The counters of service @p id: {"packets", "bytes"}. New reference. */
+/**
+ * The counters of service @p id: {"packets", "bytes", "nodes": {name:
+ * {"packets", "bytes"}}}, "nodes" holding every node of its list (its
+ * member slot). New reference.
+ */
 json_t *cnm_stats_svc_json(const struct cnm_stats_total *t, const struct cnm_lb *lb,
 		uint32_t id);
 

@@ -7,8 +7,6 @@
 #include <inttypes.h>
 #include <stdio.h>
 
-#include <rte_common.h>
-
 #include "cnm_service.h"
 #include "cnm_stats.h"
 
@@ -18,30 +16,49 @@ u64(uint64_t v)
 	return json_integer((json_int_t)v);
 }
 
-json_t *
-cnm_stats_svc_json(const struct cnm_stats_total *t, const struct cnm_lb *lb __rte_unused,
-		uint32_t id)
+static json_t *
+pb_json(const struct cnm_pb *pb)
 {
-	json_t *o = json_object();
+	return json_pack("{s:o,s:o}", "packets", u64(pb->pkts), "bytes", u64(pb->bytes));
+}
 
-	if (o == NULL)
-		return NULL;
-	json_object_set_new(o, "packets", u64(t->svc[id].pkts));
-	json_object_set_new(o, "bytes", u64(t->svc[id].bytes));
-	/* per (service, node) counters go here, as "nodes": {name: {packets, bytes}} */
-	return o;
+json_t *
+cnm_stats_svc_json(const struct cnm_stats_total *t, const struct cnm_lb *lb, uint32_t id)
+{
+	const struct cnm_svc *s = lb->svc[id];
+	json_t *o = pb_json(&t->svc[id]), *nodes = json_object();
+	uint32_t i;
+
+	if (o == NULL || nodes == NULL || s == NULL)
+		goto fail;
+	/* per (service, node): the member slots of the nodes in its list */
+	for (i = 0; i < s->n_members; i++) {
+		uint32_t n = s->members[i].node;
+		int slot = cnm_lb_member_slot(lb, (uint16_t)id, (uint16_t)n);
+
+		if (slot < 0 || n >= CNM_MAX_NODES || !lb->node[n].used)
+			continue;
+		if (json_object_set_new(nodes, lb->node_cfg[n].name, pb_json(&t->member[slot])) != 0)
+			goto fail;
+	}
+	if (json_object_set_new(o, "nodes", nodes) == 0)
+		return o;
+	nodes = NULL;
+fail:
+	json_decref(o);
+	json_decref(nodes);
+	return NULL;
 }
 
 json_t *
 cnm_stats_node_json(const struct cnm_stats_total *t, const struct cnm_lb *lb, uint32_t id)
 {
-	json_t *o = json_object();
+	json_t *o = pb_json(&t->node[id]);
 
-	if (o == NULL)
+	if (o != NULL && json_object_set_new(o, "up", json_boolean(lb->node[id].up)) != 0) {
+		json_decref(o);
 		return NULL;
-	json_object_set_new(o, "packets", u64(t->node[id].pkts));
-	json_object_set_new(o, "bytes", u64(t->node[id].bytes));
-	json_object_set_new(o, "up", json_boolean(lb->node[id].up));
+	}
 	return o;
 }
 
@@ -88,7 +105,7 @@ void
 cnm_stats_print(FILE *out, const struct cnm_stats_total *t, const struct cnm_lb *lb, int final)
 {
 	char buf[64];
-	uint32_t i;
+	uint32_t i, j;
 
 	fprintf(out, "cnmux: %" PRIu64 " received, %" PRIu64 " forwarded, %" PRIu64
 		" local, %" PRIu64 " dropped (received = forwarded + local + dropped: %s)\n",
@@ -119,6 +136,17 @@ cnm_stats_print(FILE *out, const struct cnm_stats_total *t, const struct cnm_lb 
 		fprintf(out, "  service %-16s %-11s %-24s packets %10" PRIu64 " bytes %12" PRIu64
 			"\n", s->cfg.name, cnm_policy_name(s->cfg.policy),
 			cnm_addr_str(&s->cfg.vip, buf, sizeof(buf)), t->svc[i].pkts, t->svc[i].bytes);
+		/* what its nodes got from it (member slots), those that got any */
+		for (j = 0; j < s->n_members; j++) {
+			uint32_t n = s->members[j].node;
+			int slot = cnm_lb_member_slot(lb, (uint16_t)i, (uint16_t)n);
+
+			if (slot < 0 || t->member[slot].pkts == 0)
+				continue;
+			fprintf(out, "    to node %-51s packets %10" PRIu64 " bytes %12" PRIu64
+				"\n", lb->node_cfg[n].name, t->member[slot].pkts,
+				t->member[slot].bytes);
+		}
 	}
 	for (i = 0; i < lb->n_nodes; i++) {
 		if (!lb->node[i].used)

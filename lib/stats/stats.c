@@ -187,6 +187,8 @@ cnm_stats_list(FILE *out)
 	} svc[] = {
 #define CNM_X_ROW(f, k, h) { #f, CNM_STAT_##k, h },
 		CNM_STATS_SERVICE(CNM_X_ROW)
+	}, member[] = {
+		CNM_STATS_MEMBER(CNM_X_ROW)
 	}, node[] = {
 		CNM_STATS_NODE(CNM_X_ROW)
 #undef CNM_X_ROW
@@ -207,6 +209,12 @@ cnm_stats_list(FILE *out)
 
 		snprintf(key, sizeof(key), "services.NAME.%s", svc[i].name);
 		fprintf(out, "%-32s %-7s %s\n", key, kind_name(svc[i].kind), svc[i].help);
+	}
+	for (i = 0; i < RTE_DIM(member); i++) {
+		char key[64];
+
+		snprintf(key, sizeof(key), "services.NAME.nodes.NODE.%s", member[i].name);
+		fprintf(out, "%-32s %-7s %s\n", key, kind_name(member[i].kind), member[i].help);
 	}
 	for (i = 0; i < RTE_DIM(node); i++) {
 		char key[64];

@@ -109,10 +109,17 @@ cfg = json.load(open(tmp + "/config.json"))
 kind = {}
 for line in open(tmp + "/list.txt"):
     key, k = line.split()[:2]
-    names = ([s["name"] for s in cfg["services"]] if key.startswith("services.NAME.") else
-             [n["name"] for n in cfg["nodes"]] if key.startswith("nodes.NAME.") else [None])
-    for n in names:
-        kind[key.replace("NAME", n) if n else key] = k
+    if key.startswith("services.NAME.nodes.NODE."):    # per (service, node): its list
+        keys = [key.replace("NAME", s["name"]).replace("NODE", n)
+                for s in cfg["services"] for n in s["nodes"]]
+    elif key.startswith("services.NAME."):
+        keys = [key.replace("NAME", s["name"]) for s in cfg["services"]]
+    elif key.startswith("nodes.NAME."):
+        keys = [key.replace("NAME", n["name"]) for n in cfg["nodes"]]
+    else:
+        keys = [key]
+    for kk in keys:
+        kind[kk] = k
 check(kind.get("rx") == "counter" and kind.get("conn_active") == "gauge",
       "--list-counters lists rx (counter) and conn_active (gauge)")
 
@@ -168,6 +175,14 @@ for name, d in src.items():
           "%s: rx != forwarded + local + dropped" % name)
 check(sj.get("forwarded", 0) > 0 and sj.get("local", 0) > 0 and sj.get("dropped", 0) > 0,
       "the capture exercises forwarded, local and dropped")
+# per (service, node): a service's nodes add up to what it forwarded, and a
+# node's services to what the node got (mixed has no default node)
+svc_fwd = sum(v["packets"] for s in sj["services"].values() for v in s["nodes"].values())
+check(svc_fwd == sj["forwarded"], "per (service, node) packets %d, forwarded %d"
+      % (svc_fwd, sj["forwarded"]))
+for n, v in sj["nodes"].items():
+    got = sum(s["nodes"].get(n, {}).get("packets", 0) for s in sj["services"].values())
+    check(got == v["packets"], "node %s: %d packets, %d from its services" % (n, v["packets"], got))
 check(sj.get("mbufs_in_use") == 0, "--stats-json: mbufs_in_use %r at exit" % sj.get("mbufs_in_use"))
 check(rc == 0, "cnmux exit status %d after --idle-exit" % rc)
 if fail:
