@@ -299,6 +299,14 @@ cnm_lb_member_slot_fast(const struct cnm_lb *lb, int32_t svc, uint16_t node)
 	return s != NULL ? __atomic_load_n(&s->mslot[node], __ATOMIC_RELAXED) : CNM_MEMBER_NONE;
 }
 
+/**
+ * The tunnels' outer source and MTU ("tunnel" of a configuration). Workers
+ * read these fields without ordering: a frame tunnelled while they change
+ * may mix the old and new settings (the source prefix, the MTU); none is
+ * ever invalid.
+ */
+void cnm_lb_set_tunnel(struct cnm_lb *lb, const struct cnm_cfg_tunnel *t);
+
 /** Service id by name, or -1. */
 int cnm_lb_svc_find(const struct cnm_lb *lb, const char *name);
 

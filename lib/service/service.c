@@ -409,7 +409,12 @@ svc_create(struct cnm_lb *lb, const struct cnm_config *cfg, const struct cnm_cfg
 static void
 fwd_conf(struct cnm_lb *lb, const struct cnm_config *cfg)
 {
-	const struct cnm_cfg_tunnel *t = &cfg->tunnel;
+	cnm_lb_set_tunnel(lb, &cfg->tunnel);
+}
+
+void
+cnm_lb_set_tunnel(struct cnm_lb *lb, const struct cnm_cfg_tunnel *t)
+{
 	struct cnm_fwd_conf *c = &lb->fwd;
 
 	c->mtu = t->mtu ? t->mtu : CNM_TUNNEL_MTU_DEFAULT;
