@@ -98,6 +98,8 @@ conns_count(void *arg)
 	uint64_t n = 0;
 	unsigned int i;
 
+	/* relaxed: each worker's gauge, written by it alone; a count a burst
+	 * old is as good */
 	for (i = 0; i < l->c.n_workers; i++)
 		n += __atomic_load_n(&l->c.workers[i]->st.conn_active, __ATOMIC_RELAXED);
 	return n;
@@ -419,6 +421,7 @@ idle(const struct cnm_loop *l, uint64_t now)
 	unsigned int i;
 
 	for (i = 0; i < l->c.n_workers; i++) {
+		/* relaxed: a timestamp alone, nothing read through it */
 		uint64_t t = __atomic_load_n(&l->c.workers[i]->last_rx_tsc, __ATOMIC_RELAXED);
 
 		if (t > last)

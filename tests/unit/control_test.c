@@ -926,6 +926,25 @@ test_stats(void **state)
 		json_object_get(r, "services"), "dns"), "packets")), 8);
 	assert_int_equal(json_integer_value(json_object_get(json_object_get(
 		json_object_get(r, "nodes"), "node3"), "bytes")), 1500);
+	/* one flat schema: every scalar of the lists, nothing nested but the
+	 * drops, services and nodes */
+	{
+		const struct cnm_stat_desc *d;
+		unsigned int n, i;
+
+		d = cnm_stats_desc(&n);
+		for (i = 0; i < n; i++)
+			if (!json_is_integer(json_object_get(r, d[i].name)))
+				fail_msg("stats: no \"%s\"", d[i].name);
+		assert_null(json_object_get(r, "conns"));
+		assert_null(json_object_get(r, "health"));
+		assert_non_null(json_object_get(r, "conn_new"));
+		assert_non_null(json_object_get(r, "health_arp_sent"));
+		assert_true(json_is_object(json_object_get(json_object_get(
+			json_object_get(r, "services"), "dns"), "nodes")));
+		assert_true(json_is_true(json_object_get(json_object_get(
+			json_object_get(r, "nodes"), "node3"), "up")));
+	}
 	json_decref(r);
 	/* no workers: zeros, not a crash */
 	fx->ctx.n_workers = 0;
