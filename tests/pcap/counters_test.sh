@@ -20,7 +20,7 @@ prefix=cnmux-counters-$$
 sock=$tmp/ctl.sock
 pid=
 cleanup() {
-    [ -n "$pid" ] && kill -9 "$pid" 2>/dev/null || true
+    if [ -n "$pid" ]; then kill -9 "$pid" 2>/dev/null || true; fi
     rm -rf "$tmp" "/var/run/dpdk/$prefix" "${XDG_RUNTIME_DIR:-/tmp}/dpdk/$prefix" 2>/dev/null
 }
 trap cleanup EXIT
