@@ -2,8 +2,11 @@
 # SPDX-License-Identifier: BSD-3-Clause
 """Servers of the e2e topology's nodes (and of the interface node).
 
-  server.py http NAME PORT[,PORT...]   HTTP on every address: each answer's
-                                       body is "NAME\\n" (header X-Node: NAME)
+  server.py http NAME PORT[,PORT...] [ADDR]
+                                       HTTP on every address (IPv4; "::": IPv6
+                                       and IPv4, ADDR: that one): each
+                                       answer's body is "NAME\\n" (header
+                                       X-Node: NAME)
   server.py aux NAME                   UDP echo on 9000 ("NAME DATA"), and a
                                        TCP byte counter on 5001: it sends
                                        "NAME\\n" on accept, counts what the
@@ -24,7 +27,7 @@ STREAM_PORT = 5001
 IP_PKTINFO = 8  # <linux/in.h>; not in every Python's socket module
 
 
-def http_main(name, ports):
+def http_main(name, ports, addr="0.0.0.0"):
     body = (name + "\n").encode()
 
     class Handler(http.server.BaseHTTPRequestHandler):
@@ -49,7 +52,17 @@ def http_main(name, ports):
         request_queue_size = 256
         daemon_threads = True
 
-    servers = [Server(("0.0.0.0", p), Handler) for p in ports]
+    if ":" in addr:
+        class Server6(Server):
+            address_family = socket.AF_INET6
+
+            def server_bind(self):
+                # "::" takes IPv4 too (tunnel_test.sh's nodes have both)
+                self.socket.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+                super().server_bind()
+        servers = [Server6((addr, p), Handler) for p in ports]
+    else:
+        servers = [Server((addr, p), Handler) for p in ports]
     for s in servers[1:]:
         threading.Thread(target=s.serve_forever, daemon=True).start()
     servers[0].serve_forever()
@@ -98,8 +111,8 @@ def aux_main(name):
 
 
 def main():
-    if len(sys.argv) == 4 and sys.argv[1] == "http":
-        http_main(sys.argv[2], [int(p) for p in sys.argv[3].split(",")])
+    if len(sys.argv) in (4, 5) and sys.argv[1] == "http":
+        http_main(sys.argv[2], [int(p) for p in sys.argv[3].split(",")], *sys.argv[4:5])
     elif len(sys.argv) == 3 and sys.argv[1] == "aux":
         aux_main(sys.argv[2])
     else:
