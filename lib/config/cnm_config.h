@@ -15,6 +15,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cnm_policy.h"
+
 #define CNM_NAME_MAX 64          /**< names of nodes, services, ports (with NUL) */
 #define CNM_MAX_NODES 4096       /**< node ids are uint16_t, 0xffff means "none" */
 #define CNM_MAX_SERVICES 16384   /**< service groups */
@@ -27,12 +29,6 @@
 #define CNM_PDT_SIZE_MAX (1u << 20)
 #define CNM_HASH_KEY_DEFAULT 0x636e6d78u /* "cnmx" */
 
-/** Load-balancing policy of a service group (patent FIG. 6 steps 605-607). */
-enum cnm_policy {
-	CNM_POLICY_WEIGHTED = 0,    /**< first table; hash source address + port */
-	CNM_POLICY_STICKY = 1,      /**< first table; hash source address */
-	CNM_POLICY_STICKY_WILD = 2, /**< second table (proto, addr); hash source address */
-};
 
 /** Protocol bits of cnm_cfg_service.protocols. */
 #define CNM_PROTO_BIT_TCP 0x1
@@ -50,7 +46,23 @@ struct cnm_cfg_node {
 	uint8_t mac[6];
 	bool has_mac;         /**< false: resolve with ARP on a private port */
 	uint16_t check_port;  /**< 0: no TCP health check, else TCP connect to ip:check_port */
+	uint8_t forward;      /**< enum cnm_fwd_method: how packets reach it ("forward") */
+	bool has_gateway;     /**< tunnels: resolve gateway, not ip, when there is no mac */
+	struct cnm_addr gateway; /**< tunnels: the IPv4 router in front of the node */
+	uint16_t gue_port;    /**< gue: outer UDP destination port (host order), default 6080 */
 };
+
+/** "tunnel": the outer source and the private MTU of the tunnel methods. */
+struct cnm_cfg_tunnel {
+	struct cnm_addr source4;  /**< family 0: none */
+	uint32_t source4_len;     /**< prefix length, 16..32 */
+	struct cnm_addr source6;  /**< family 0: none */
+	uint32_t source6_len;     /**< prefix length, 112..128 */
+	uint32_t mtu;             /**< IP MTU of the private side */
+};
+
+#define CNM_GUE_PORT_DEFAULT 6080
+#define CNM_TUNNEL_MTU_DEFAULT 1500
 
 struct cnm_cfg_port {
 	uint16_t port;  /**< host byte order, 1..65535 */
@@ -144,6 +156,7 @@ struct cnm_config {
 	uint32_t health_rise;
 	uint32_t health_fall;
 	struct cnm_cfg_ha ha;                   /**< high availability; ha.enabled false: none */
+	struct cnm_cfg_tunnel tunnel;           /**< outer headers of ipip / gue nodes */
 };
 
 /**

@@ -23,6 +23,7 @@
 #include <jansson.h>
 
 #include "cnm_config.h"
+#include "cnm_fwd.h"
 
 #define CNM_KEY_MAX 320          /* a JSON path in a message */
 #define CNM_GOT_MAX 96           /* the "(got ...)" part */
@@ -77,13 +78,16 @@ struct cnm_claim {
 static const char *const cnm_top_keys[] = {
 	"version", "ports", "nodes", "services", "default_node", "pdt_size",
 	"hash_key", "control", "conntrack", "health", "icmp_echo", "verify_checksum", "ha",
-	NULL,
+	"tunnel", NULL,
 };
 static const char *const cnm_ports_keys[] = {
 	"public", "private", "local", NULL,
 };
 static const char *const cnm_node_keys[] = {
-	"name", "ip", "mac", "check_port", NULL,
+	"name", "ip", "mac", "check_port", "forward", "gateway", "gue_port", NULL,
+};
+static const char *const cnm_tunnel_keys[] = {
+	"source4", "source6", "mtu", NULL,
 };
 static const char *const cnm_service_keys[] = {
 	"name", "vip", "policy", "ports", "protocols", "nodes", "pdt_size",
@@ -751,6 +755,113 @@ cnm_parse_node(struct cnm_parser *p, const char *key, const json_t *obj,
 			return -1;
 		node->check_port = (uint16_t)port;
 	}
+	node->forward = CNM_FWD_MAC;
+	node->gue_port = CNM_GUE_PORT_DEFAULT;
+	v = json_object_get(obj, "forward");
+	if (v != NULL) {
+		const struct cnm_fwd_ops *ops = cnm_fwd_find(json_string_value(v));
+
+		cnm_key(sub, sizeof(sub), key, "forward");
+		if (ops == NULL)
+			return cnm_fail(p, sub, v, NULL, cnm_fwd_names());
+		node->forward = ops->id;
+	}
+	v = json_object_get(obj, "gateway");
+	if (v != NULL) {
+		cnm_key(sub, sizeof(sub), key, "gateway");
+		if (node->forward == CNM_FWD_MAC)
+			return cnm_fail(p, sub, v, NULL,
+				"no \"gateway\" with \"forward\": \"mac\" (a tunnel's next hop)");
+		if (cnm_get_addr(p, sub, v, &node->gateway) < 0)
+			return -1;
+		if (node->gateway.family != AF_INET)
+			return cnm_fail(p, sub, v, NULL, "an IPv4 address (resolved by ARP)");
+		node->has_gateway = true;
+	}
+	v = json_object_get(obj, "gue_port");
+	if (v != NULL) {
+		uint32_t port = 0;
+
+		cnm_key(sub, sizeof(sub), key, "gue_port");
+		if (node->forward != CNM_FWD_GUE)
+			return cnm_fail(p, sub, v, NULL, "no \"gue_port\" unless \"forward\" is \"gue\"");
+		if (cnm_get_uint(p, sub, v, 1, 65535, &port) < 0)
+			return -1;
+		node->gue_port = (uint16_t)port;
+	}
+	return 0;
+}
+
+/* "A" or "A/len" with len in [min, max] (default max), of @p family. */
+static int
+cnm_get_prefix(struct cnm_parser *p, const char *key, const json_t *v, int family,
+	       uint32_t min, uint32_t max, struct cnm_addr *out, uint32_t *len)
+{
+	char buf[INET6_ADDRSTRLEN + 8], *slash, *end;
+	const char *s = json_string_value(v);
+	char want[96];
+	unsigned long l = max;
+
+	snprintf(want, sizeof(want), "an %s address, optionally with /%u..%u",
+		 family == AF_INET ? "IPv4" : "IPv6", min, max);
+	memset(out, 0, sizeof(*out));
+	if (s == NULL || strlen(s) >= sizeof(buf))
+		return cnm_fail(p, key, v, NULL, want);
+	snprintf(buf, sizeof(buf), "%s", s);
+	slash = strchr(buf, '/');
+	if (slash != NULL) {
+		*slash = '\0';
+		errno = 0;
+		l = strtoul(slash + 1, &end, 10);
+		if (errno != 0 || end == slash + 1 || *end != '\0' || l < min || l > max)
+			return cnm_fail(p, key, v, NULL, want);
+	}
+	if (inet_pton(family, buf, out->bytes) != 1)
+		return cnm_fail(p, key, v, NULL, want);
+	out->family = (uint8_t)family;
+	*len = (uint32_t)l;
+	return 0;
+}
+
+static int
+cnm_parse_tunnel(struct cnm_parser *p, const json_t *root)
+{
+	struct cnm_cfg_tunnel *t = &p->cfg->tunnel;
+	const json_t *obj = json_object_get(root, "tunnel"), *v;
+	uint32_t i;
+
+	t->mtu = CNM_TUNNEL_MTU_DEFAULT;
+	if (obj != NULL) {
+		if (cnm_check_object(p, "tunnel", obj, cnm_tunnel_keys) < 0)
+			return -1;
+		v = json_object_get(obj, "source4");
+		if (v != NULL && cnm_get_prefix(p, "tunnel.source4", v, AF_INET, 16, 32,
+					       &t->source4, &t->source4_len) < 0)
+			return -1;
+		v = json_object_get(obj, "source6");
+		if (v != NULL && cnm_get_prefix(p, "tunnel.source6", v, AF_INET6, 112, 128,
+					       &t->source6, &t->source6_len) < 0)
+			return -1;
+		v = json_object_get(obj, "mtu");
+		if (v != NULL && cnm_get_uint(p, "tunnel.mtu", v, 576, 65535, &t->mtu) < 0)
+			return -1;
+	}
+	/* every tunnel node needs an outer source of its family */
+	for (i = 0; i < p->cfg->n_nodes; i++) {
+		const struct cnm_cfg_node *n = &p->cfg->nodes[i];
+		char key[CNM_KEY_MAX], want[96];
+
+		if (n->forward == CNM_FWD_MAC)
+			continue;
+		if ((n->ip.family == AF_INET ? t->source4.family : t->source6.family) != 0)
+			continue;
+		snprintf(key, sizeof(key), "nodes[%u].forward", i);
+		snprintf(want, sizeof(want), "\"tunnel\": {\"%s\": ...} for a tunnel to an %s node",
+			 n->ip.family == AF_INET ? "source4" : "source6",
+			 n->ip.family == AF_INET ? "IPv4" : "IPv6");
+		return cnm_fail(p, key, json_object_get(json_array_get(json_object_get(root,
+			"nodes"), i), "forward"), NULL, want);
+	}
 	return 0;
 }
 
@@ -855,17 +966,12 @@ static int
 cnm_parse_policy(struct cnm_parser *p, const char *key, const json_t *v,
 		 enum cnm_policy *out)
 {
-	const char *s = json_string_value(v); /* NULL if not a string */
+	/* json_string_value() is NULL if not a string */
+	const struct cnm_policy_ops *ops = cnm_policy_find(json_string_value(v));
 
-	if (s != NULL && strcmp(s, "weighted") == 0)
-		*out = CNM_POLICY_WEIGHTED;
-	else if (s != NULL && strcmp(s, "sticky") == 0)
-		*out = CNM_POLICY_STICKY;
-	else if (s != NULL && strcmp(s, "sticky-wild") == 0)
-		*out = CNM_POLICY_STICKY_WILD;
-	else
-		return cnm_fail(p, key, v, NULL,
-				"\"weighted\", \"sticky\" or \"sticky-wild\"");
+	if (ops == NULL)
+		return cnm_fail(p, key, v, NULL, cnm_policy_names());
+	*out = (enum cnm_policy)ops->id;
 	return 0;
 }
 
@@ -1004,7 +1110,7 @@ cnm_parse_service(struct cnm_parser *p, const char *key, const json_t *obj,
 	if (cnm_parse_policy(p, sub, json_object_get(obj, "policy"),
 			     &svc->policy) < 0)
 		return -1;
-	wild = svc->policy == CNM_POLICY_STICKY_WILD;
+	wild = cnm_policy_get(svc->policy)->table == CNM_TABLE_ADDR;
 
 	ports = json_object_get(obj, "ports");
 	protocols = json_object_get(obj, "protocols");
@@ -1478,7 +1584,8 @@ cnm_parse_root(struct cnm_parser *p, const json_t *root)
 	if (cnm_parse_control(p, root) < 0 ||
 	    cnm_parse_conntrack(p, root) < 0 ||
 	    cnm_parse_health(p, root) < 0 ||
-	    cnm_parse_ha(p, root) < 0)
+	    cnm_parse_ha(p, root) < 0 ||
+	    cnm_parse_tunnel(p, root) < 0)
 		goto out;
 
 	/* last: services use nodes and the global pdt_size */
@@ -1613,15 +1720,9 @@ cnm_config_free(struct cnm_config *cfg)
 const char *
 cnm_policy_name(enum cnm_policy p)
 {
-	switch (p) {
-	case CNM_POLICY_WEIGHTED:
-		return "weighted";
-	case CNM_POLICY_STICKY:
-		return "sticky";
-	case CNM_POLICY_STICKY_WILD:
-		return "sticky-wild";
-	}
-	return "unknown";
+	const struct cnm_policy_ops *ops = cnm_policy_get(p);
+
+	return ops != NULL ? ops->name : "unknown";
 }
 
 const char *

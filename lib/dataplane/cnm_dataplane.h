@@ -2,8 +2,9 @@
 /**
  * @file
  * The worker: one lcore per public RX queue. Per burst of up to 32 frames it
- * parses, looks the services up in bulk, decides, rewrites and transmits;
- * what TX does not take is freed and counted. It reports an RCU quiescent
+ * parses, has the decision (cnm_decide.h) place them, hands them to their
+ * node's forwarding method and transmits; what TX does not take is freed and
+ * counted. It reports an RCU quiescent
  * state once per loop and never blocks.
  */
 #ifndef CNM_DATAPLANE_H
@@ -16,6 +17,7 @@
 
 #include "cnm_config.h"
 #include "cnm_conntrack.h"
+#include "cnm_decide.h"
 #include "cnm_service.h"
 #include "cnm_stats.h"
 
@@ -86,40 +88,6 @@ struct cnm_txbuf {
 	struct rte_mbuf *m[CNM_BURST];  /**< m->hash.usr: node id, CNM_NODE_NONE for local */
 };
 
-/**
- * Fragment cache: the first fragment of a datagram leaves its decision here
- * so that the later ones (which carry no ports) follow it. Direct-mapped:
- * a collision replaces the older datagram.
- */
-#define CNM_FRAG_SLOTS 4096
-#define CNM_FRAG_TTL_MS 2000
-
-struct cnm_frag_ent {
-	uint8_t src[16];
-	uint8_t dst[16];
-	uint32_t id;
-	uint32_t expire;   /**< worker clock, ms */
-	uint16_t node;
-	uint16_t svc;
-	uint8_t proto;
-	uint8_t family;    /**< 0: empty */
-	uint8_t verdict;   /**< of the first fragment: forward, default node or local */
-	uint8_t pad;
-};
-
-/**
- * Service lookup cache: a direct-mapped cache in front of the two rte_hash
- * tables, keyed by the whole service key, holding the result of both lookups
- * (NULL for non-scalable too). Dropped whenever the tables' generation
- * changes. Pointers in it are protected by the same RCU as the tables.
- */
-#define CNM_SVC_CACHE_SLOTS 16384
-
-struct cnm_svc_cache_ent {
-	struct cnm_svc_key key;  /**< family 0: empty */
-	struct cnm_svc *svc;
-};
-
 /** One worker. */
 struct cnm_worker {
 	struct cnm_wstats st;               /**< written by this worker only */
@@ -134,13 +102,11 @@ struct cnm_worker {
 	uint32_t sweep_ms;                  /**< last expiry sweep */
 	uint32_t sweep_budget;              /**< slots looked at per sweep */
 	struct cnm_ct *ct;                  /**< its TCP forwarding list, NULL: none */
+	struct cnm_dstate ds;               /**< what its decisions read and update */
 	struct cnm_conn_req req;
 	struct cnm_txbuf priv[CNM_MAX_PRIVATE];
 	struct cnm_txbuf local;
 	struct cnm_txbuf pub;               /**< ARP and echo replies for VIPs */
-	struct cnm_frag_ent *frag;          /**< CNM_FRAG_SLOTS entries */
-	uint64_t cache_gen;                 /**< cnm_lb.keys_gen the cache belongs to */
-	struct cnm_svc_cache_ent *cache;    /**< CNM_SVC_CACHE_SLOTS entries */
 } __rte_cache_aligned;
 
 /** Prepare a worker; 0 or -errno. */

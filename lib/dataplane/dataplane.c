@@ -1,4 +1,9 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The worker: RX, parse, the decision (lib/service/cnm_decide.h), the
+ * forwarding methods (drivers/), TX. The decision is not made here: this file
+ * turns frames into struct cnm_pkt and verdicts into frames.
+ */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -16,8 +21,9 @@
 
 #include "cnm_arp.h"
 #include "cnm_dataplane.h"
+#include "cnm_fwd.h"
+#include "cnm_fwd_mac.h"
 #include "cnm_local.h"
-#include "cnm_macrewrite.h"
 
 #define PREFETCH_AHEAD 3
 
@@ -48,6 +54,8 @@ cnm_worker_init(struct cnm_worker *w, const struct cnm_dp *dp, uint16_t id)
 	}
 	w->pub.port = dp->pub_port;
 	w->pub.queue = id;
+	/* the source of the tunnels' "too big" replies; workers do not run yet */
+	memcpy(dp->lb->fwd.pub_mac, dp->pub_mac.addr_bytes, RTE_ETHER_ADDR_LEN);
 	if (dp->conn_max > 0) {
 		snprintf(name, sizeof(name), "cnm_ct%u", id);
 		w->ct = cnm_ct_create(name, dp->conn_max, SOCKET_ID_ANY, &dp->conn_timeouts);
@@ -56,17 +64,23 @@ cnm_worker_init(struct cnm_worker *w, const struct cnm_dp *dp, uint16_t id)
 			return -rte_errno;
 		}
 	}
-	w->frag = rte_zmalloc("cnm_frag", CNM_FRAG_SLOTS * sizeof(*w->frag), RTE_CACHE_LINE_SIZE);
-	w->cache = rte_zmalloc("cnm_svc_cache", CNM_SVC_CACHE_SLOTS * sizeof(*w->cache),
+	w->ds.frag = rte_zmalloc("cnm_frag", CNM_FRAG_SLOTS * sizeof(*w->ds.frag),
 		RTE_CACHE_LINE_SIZE);
-	if (w->frag == NULL || w->cache == NULL) {
-		rte_free(w->frag);
-		rte_free(w->cache);
+	w->ds.cache = rte_zmalloc("cnm_svc_cache", CNM_SVC_CACHE_SLOTS * sizeof(*w->ds.cache),
+		RTE_CACHE_LINE_SIZE);
+	if (w->ds.frag == NULL || w->ds.cache == NULL) {
+		rte_free(w->ds.frag);
+		rte_free(w->ds.cache);
 		cnm_ct_free(w->ct);
 		cnm_wstats_fini(&w->st);
 		return -ENOMEM;
 	}
+	w->ds.frag_mask = CNM_FRAG_SLOTS - 1;
+	w->ds.cache_mask = CNM_SVC_CACHE_SLOTS - 1;
+	w->ds.ct = w->ct;
+	w->ds.st = &w->st;
 	w->now_ms = cnm_worker_clock(w);
+	w->ds.now_ms = w->now_ms;
 	w->sweep_budget = RTE_MAX(16u, dp->conn_max / 10000);
 	return 0;
 }
@@ -76,10 +90,10 @@ cnm_worker_fini(struct cnm_worker *w)
 {
 	cnm_ct_free(w->ct);
 	w->ct = NULL;
-	rte_free(w->frag);
-	w->frag = NULL;
-	rte_free(w->cache);
-	w->cache = NULL;
+	rte_free(w->ds.frag);
+	w->ds.frag = NULL;
+	rte_free(w->ds.cache);
+	w->ds.cache = NULL;
 	cnm_wstats_fini(&w->st);
 }
 
@@ -149,8 +163,9 @@ txbuf_flush(struct cnm_worker *w, struct cnm_txbuf *b)
 }
 
 /*
- * Where a frame for @p node leaves: the private port index, with the node's
- * MAC in @p mac; or -1 when it cannot leave (then it is dropped and counted).
+ * Where a frame for @p node leaves: the private port index, with the MAC of
+ * its next hop in @p mac; or -1 when it cannot leave (then it is dropped and
+ * counted).
  */
 static __rte_always_inline int
 node_path(struct cnm_worker *w, struct rte_mbuf *m, uint16_t node, uint64_t *mac)
@@ -173,252 +188,75 @@ node_path(struct cnm_worker *w, struct rte_mbuf *m, uint16_t node, uint64_t *mac
 	return port;
 }
 
+/*
+ * A node whose method is not the MAC rewrite: the method's ops build the
+ * frame (drivers/). Out of line: the MAC path does not pay for it.
+ * @p f: the frame's flow, or NULL for the fast shape @p r.
+ */
+static __rte_noinline void
+forward_method(struct cnm_worker *w, struct rte_mbuf *m, const struct cnm_flow *f,
+		const struct cnm_fast4 *r, uint32_t keep, const struct cnm_decision *di, int port,
+		uint64_t mac)
+{
+	const struct cnm_lb *lb = w->dp->lb;
+	const struct cnm_fwd_ops *ops = cnm_fwd_get(di->method);
+	struct cnm_fwd_pkt pk;
+	int ret;
+
+	if (f != NULL) {
+		pk.l3_off = f->l3_off;
+		pk.l3_len = f->l3_len;
+		pk.family = f->key.family;
+		pk.entropy = cnm_client_hash(lb->hash_key, f, 1);
+	} else {
+		pk.l3_off = RTE_ETHER_HDR_LEN;
+		pk.l3_len = keep - RTE_ETHER_HDR_LEN;
+		pk.family = AF_INET;
+		pk.entropy = cnm_client_hash4(lb->hash_key, r->src, r->sport, 1);
+	}
+	ret = ops->encap(m, &pk, &lb->tun[di->node], &lb->fwd, mac, &w->dp->priv_mac[port]);
+	if (likely(ret == CNM_FWD_OK)) {
+		txbuf_add(w, &w->priv[port], m, di->node);
+	} else if (ret == CNM_FWD_REPLY) {
+		/* too big for the tunnel: the sender is told, from the VIP */
+		w->st.icmp_too_big++;
+		txbuf_add(w, &w->pub, m, CNM_NODE_NONE);
+	} else {
+		drop(w, m, (enum cnm_drop)ret);
+	}
+}
+
+/*
+ * Send a frame to the node of its decision, by the node's method. @p f: the
+ * frame's flow, or NULL for a frame of the fast shape @p r (untagged, its IP
+ * packet ends at @p keep).
+ */
 static __rte_always_inline void
-forward(struct cnm_worker *w, struct rte_mbuf *m, const struct cnm_flow *f, uint16_t node)
+forward(struct cnm_worker *w, struct rte_mbuf *m, const struct cnm_flow *f,
+		const struct cnm_fast4 *r, uint32_t keep, const struct cnm_decision *di)
 {
 	uint64_t mac;
-	int port = node_path(w, m, node, &mac);
+	int port = node_path(w, m, di->node, &mac);
 
 	if (port < 0)
 		return;
-	if (unlikely(cnm_macrewrite(m, f, mac, &w->dp->priv_mac[port]) != 0)) {
+	if (unlikely(di->method != CNM_FWD_MAC)) {
+		forward_method(w, m, f, r, keep, di, port, mac);
+		return;
+	}
+	if (f == NULL) {
+		cnm_macrewrite_untagged(m, keep, mac, &w->dp->priv_mac[port]);
+	} else if (unlikely(cnm_macrewrite(m, f, mac, &w->dp->priv_mac[port]) != 0)) {
 		drop(w, m, CNM_DROP_RUNT);
 		return;
 	}
-	txbuf_add(w, &w->priv[port], m, node);
-}
-
-/* forward() of an untagged IPv4 frame whose IP packet ends at @p keep. */
-static __rte_always_inline void
-forward4(struct cnm_worker *w, struct rte_mbuf *m, uint32_t keep, uint16_t node)
-{
-	uint64_t mac;
-	int port = node_path(w, m, node, &mac);
-
-	if (port < 0)
-		return;
-	cnm_macrewrite_untagged(m, keep, mac, &w->dp->priv_mac[port]);
-	txbuf_add(w, &w->priv[port], m, node);
+	txbuf_add(w, &w->priv[port], m, di->node);
 }
 
 static __rte_always_inline void
 to_local(struct cnm_worker *w, struct rte_mbuf *m)
 {
 	txbuf_add(w, &w->local, m, CNM_NODE_NONE);
-}
-
-/* ARP on the public port: requests for a VIP are answered here, the rest
- * goes to the host stack through the local port. */
-static inline void
-arp_input(struct cnm_worker *w, struct rte_mbuf *m, const struct cnm_flow *f)
-{
-	const struct cnm_dp *dp = w->dp;
-	struct cnm_arp a;
-
-	w->st.nonscalable++;
-	if (rte_pktmbuf_is_contiguous(m) &&
-			cnm_arp_parse(rte_pktmbuf_mtod(m, uint8_t *), rte_pktmbuf_data_len(m),
-				f->l3_off, &a) == 0 &&
-			a.op == CNM_ARP_REQUEST && cnm_lb_arp_owned(dp->lb, a.tpa)) {
-		cnm_arp_make_reply(rte_pktmbuf_mtod(m, uint8_t *), f->l3_off,
-			dp->pub_mac.addr_bytes);
-		w->st.arp_replies++;
-		txbuf_add(w, &w->pub, m, CNM_NODE_NONE);
-		return;
-	}
-	if (dp->local_port >= 0)
-		to_local(w, m);
-	else
-		drop(w, m, CNM_DROP_NO_SERVICE);
-}
-
-/* The TCP frames of a burst that go through the forwarding list. */
-struct ct_batch {
-	unsigned int n;
-	uint8_t at[CNM_BURST];    /**< frame index in the burst */
-	uint8_t flags[CNM_BURST]; /**< TCP flags */
-	struct cnm_conn_key key[CNM_BURST];
-};
-
-/*
- * The forwarding list (FIG. 6 steps 608-611) for the TCP frames of scalable
- * services in this burst (decisions d, by frame index): a recorded
- * connection keeps its node; a pure SYN records the node the PDT gives;
- * anything else follows the PDT.
- */
-static inline void
-conn_track(struct cnm_worker *w, const struct ct_batch *b, struct cnm_decision *d)
-{
-	const struct cnm_lb *lb = w->dp->lb;
-	const struct cnm_conn_key *kp[CNM_BURST];
-	struct cnm_conn conn[CNM_BURST];
-	hash_sig_t sig[CNM_BURST];
-	unsigned int i;
-	uint64_t hit;
-
-	for (i = 0; i < b->n; i++)
-		kp[i] = &b->key[i];
-	hit = cnm_ct_lookup_bulk(w->ct, kp, b->n, sig, conn);
-	for (i = 0; i < b->n; i++) {
-		struct cnm_decision *di = &d[b->at[i]];
-		uint8_t fl = b->flags[i];
-
-		/* An entry that expired but was not swept yet is a miss. A pure
-		 * SYN on a closing entry opens a new connection on a reused
-		 * client port (the old one ended with FIN or RST): it is placed
-		 * by the PDT of now and replaces the entry, as IPVS does with
-		 * conn_reuse_mode. */
-		if ((hit & (1ULL << i)) && !cnm_conn_expired(&conn[i], w->now_ms) &&
-				!(conn[i].state == CNM_CONN_CLOSING &&
-				  (fl & (CNM_TCP_SYN | CNM_TCP_ACK)) == CNM_TCP_SYN)) {
-			const struct cnm_node *nd = &lb->node[conn[i].node];
-
-			/* a node that went down or was removed loses its connections;
-			 * a drained one (weight 0, still up) keeps them */
-			if (likely(nd->used && nd->up && conn[i].svc == di->svc)) {
-				di->verdict = CNM_V_FORWARD;
-				di->reason = CNM_DROP_NONE;
-				di->node = conn[i].node;
-				w->st.conn_hit++;
-				cnm_ct_touch(w->ct, kp[i], sig[i], &conn[i], fl, w->now_ms);
-				continue;
-			}
-			w->st.conn_stale++;
-			cnm_ct_del(w->ct, kp[i], sig[i]);
-		}
-		if (di->verdict == CNM_V_FORWARD &&
-				(fl & (CNM_TCP_SYN | CNM_TCP_ACK)) == CNM_TCP_SYN) {
-			if (cnm_ct_insert(w->ct, kp[i], sig[i], di->node, (uint16_t)di->svc, fl,
-					w->now_ms) >= 0)
-				w->st.conn_new++;
-			else
-				w->st.conn_full++;
-		}
-	}
-}
-
-/* The three 64-bit words of a service key (the last holds port, proto,
- * family and zero padding). */
-static inline void
-svc_key_words(const struct cnm_svc_key *k, uint64_t *a, uint64_t *b, uint64_t *c)
-{
-	const uint64_t *q = (const uint64_t *)k; /* 8-byte aligned, 24 bytes */
-
-	*a = q[0];
-	*b = q[1];
-	*c = q[2];
-}
-
-static inline struct cnm_svc_cache_ent *
-svc_cache_slot(struct cnm_worker *w, uint64_t a, uint64_t b, uint64_t c)
-{
-	uint32_t h = cnm_crc_u64(a, 0);
-
-	h = cnm_crc_u64(b, h);
-	h = cnm_crc_u64(c, h);
-	return &w->cache[h & (CNM_SVC_CACHE_SLOTS - 1)];
-}
-
-/*
- * Both service lookups for a burst: the cache first; what it misses goes to
- * the rte_hash tables in bulk and is cached.
- */
-static inline void
-svc_lookup(struct cnm_worker *w, const struct cnm_lb *lb, const struct cnm_svc_key *const *keys,
-		unsigned int n, struct cnm_svc **svc)
-{
-	const struct cnm_svc_key *mk[CNM_BURST];
-	struct cnm_svc_cache_ent *slot[CNM_BURST];
-	struct cnm_svc *ms[CNM_BURST];
-	uint8_t at[CNM_BURST];
-	unsigned int i, m = 0;
-
-	for (i = 0; i < n; i++) {
-		uint64_t a, b, c;
-		struct cnm_svc_cache_ent *e;
-		const uint64_t *q;
-
-		svc_key_words(keys[i], &a, &b, &c);
-		e = svc_cache_slot(w, a, b, c);
-		q = (const uint64_t *)&e->key;
-		if (likely(q[0] == a && q[1] == b && q[2] == c)) {
-			svc[i] = e->svc;
-			continue;
-		}
-		mk[m] = keys[i];
-		slot[m] = e;
-		at[m++] = (uint8_t)i;
-	}
-	if (m == 0)
-		return;
-	cnm_lb_lookup_bulk(lb, mk, m, ms);
-	for (i = 0; i < m; i++) {
-		svc[at[i]] = ms[i];
-		slot[i]->key = *mk[i];
-		slot[i]->svc = ms[i];
-	}
-}
-
-static inline struct cnm_frag_ent *
-frag_slot(struct cnm_worker *w, const struct cnm_flow *f)
-{
-	uint32_t h = f->frag_id;
-
-	h = rte_hash_crc(f->src, 16, h);
-	h = rte_hash_crc(f->key.addr, 16, h ^ f->key.proto);
-	return &w->frag[h & (CNM_FRAG_SLOTS - 1)];
-}
-
-static inline int
-frag_match(const struct cnm_frag_ent *e, const struct cnm_flow *f)
-{
-	return e->family == f->key.family && e->id == f->frag_id && e->proto == f->key.proto &&
-		memcmp(e->src, f->src, 16) == 0 && memcmp(e->dst, f->key.addr, 16) == 0;
-}
-
-/*
- * Fragments: a first fragment records its decision; a later fragment follows
- * the decision of its first fragment. A later fragment with no recorded first
- * fragment can still be placed when its service is sticky-wild (second
- * table, no port needed: the hash is on the source address alone, as for the
- * first fragment); for a port-keyed service it is dropped.
- */
-static inline void
-frag_handle(struct cnm_worker *w, const struct cnm_flow *f, const struct cnm_svc *s,
-		struct cnm_decision *d)
-{
-	struct cnm_frag_ent *e = frag_slot(w, f);
-
-	if (f->frag == CNM_FRAG_FIRST) {
-		if (d->verdict == CNM_V_DROP)
-			return;
-		e->verdict = d->verdict;
-		memcpy(e->src, f->src, 16);
-		memcpy(e->dst, f->key.addr, 16);
-		e->id = f->frag_id;
-		e->proto = f->key.proto;
-		e->family = f->key.family;
-		e->node = d->node;
-		e->svc = (uint16_t)(d->svc >= 0 ? d->svc : 0);
-		e->expire = w->now_ms + CNM_FRAG_TTL_MS;
-		w->st.frag_first++;
-		return;
-	}
-	if (frag_match(e, f) && (int32_t)(e->expire - w->now_ms) > 0 &&
-			(e->verdict != CNM_V_FORWARD || w->dp->lb->svc[e->svc] != NULL)) {
-		d->verdict = e->verdict;
-		d->reason = CNM_DROP_NONE;
-		d->node = e->node;
-		d->svc = e->verdict == CNM_V_FORWARD ? e->svc : -1;
-		w->st.frag_follow++;
-		return;
-	}
-	/* unknown datagram: a port-keyed protocol to a VIP cannot be placed */
-	if (s == NULL && (f->key.proto == IPPROTO_TCP || f->key.proto == IPPROTO_UDP) &&
-			cnm_lb_is_vip(w->dp->lb, f->key.family, f->key.addr)) {
-		d->verdict = CNM_V_DROP;
-		d->reason = CNM_DROP_FRAGMENT;
-	}
 }
 
 /* Answer an echo request to a VIP in place: swap addresses, change the type,
@@ -431,7 +269,7 @@ icmp_echo_reply(struct cnm_worker *w, struct rte_mbuf *m, const struct cnm_flow 
 	struct rte_ether_addr mac;
 	uint32_t sum;
 
-	if (!rte_pktmbuf_is_contiguous(m) || f->frag != CNM_FRAG_NONE)
+	if (!rte_pktmbuf_is_contiguous(m))
 		return -1;
 	rte_ether_addr_copy((struct rte_ether_addr *)(p + 6), &mac);
 	rte_ether_addr_copy(&w->dp->pub_mac, (struct rte_ether_addr *)(p + 6));
@@ -465,188 +303,44 @@ icmp_echo_reply(struct cnm_worker *w, struct rte_mbuf *m, const struct cnm_flow 
 	if (rte_pktmbuf_pkt_len(m) > (uint32_t)f->l3_off + f->l3_len)
 		rte_pktmbuf_trim(m, (uint16_t)(rte_pktmbuf_pkt_len(m) - f->l3_off - f->l3_len));
 	w->st.icmp_replies++;
-	w->st.nonscalable++;
 	txbuf_add(w, &w->pub, m, CNM_NODE_NONE);
 	return 0;
 }
 
-/* Two 16-byte addresses, as in struct cnm_flow (8-byte aligned). */
-static inline int
-same_addr(const uint8_t *a, const uint8_t *b)
-{
-	const uint64_t *x = (const uint64_t *)a, *y = (const uint64_t *)b;
-
-	return x[0] == y[0] && x[1] == y[1];
-}
-
-static inline int
-ipv4_csum_bad(const struct rte_mbuf *m, const uint8_t *ip)
-{
-	uint64_t fl = m->ol_flags & RTE_MBUF_F_RX_IP_CKSUM_MASK;
-
-	if (fl == RTE_MBUF_F_RX_IP_CKSUM_GOOD)
-		return 0;
-	if (fl == RTE_MBUF_F_RX_IP_CKSUM_BAD)
-		return 1;
-	return rte_raw_cksum(ip, (size_t)(ip[0] & 0xf) * 4) != 0xffff;
-}
-
-/* What fast_decide() did with a frame. */
-enum {
-	FAST_GENERAL = 0, /* not its kind of frame: the general path takes it */
-	FAST_DROPPED,     /* dropped and counted */
-	FAST_DECIDED,     /* decided: d */
-};
-
-/*
- * The first pass over a frame, for what most traffic is: an untagged IPv4
- * TCP or UDP frame whose service key is in the lookup cache. It is parsed
- * into r (cnm_parse_fast4(), the same checks as cnm_parse()) and decided into
- * d (as cnm_decide_svc()). Nothing but a drop changes any state, so a frame
- * may be decided again.
- */
-static __rte_always_inline int
-fast_decide(struct cnm_worker *w, const struct cnm_lb *lb, struct rte_mbuf *m, int verify_csum,
-		struct cnm_fast4 *r, struct cnm_decision *d)
-{
-	const uint8_t *p = rte_pktmbuf_mtod(m, const uint8_t *);
-	const struct cnm_svc_cache_ent *e;
-	const struct cnm_svc *s;
-	const uint64_t *q;
-	uint64_t a, c;
-	int v;
-
-	v = cnm_parse_fast4(p, rte_pktmbuf_data_len(m), rte_pktmbuf_pkt_len(m), r);
-	if (unlikely(v != CNM_DROP_NONE)) {
-		if (v < 0)
-			return FAST_GENERAL;
-		drop(w, m, (enum cnm_drop)v);
-		return FAST_DROPPED;
-	}
-	if (unlikely(verify_csum) && ipv4_csum_bad(m, p + 14))
-		return FAST_GENERAL; /* the general path drops it, counted */
-	/* the three words of the service key (struct cnm_svc_key, little-endian) */
-	a = r->dst;
-	c = (uint64_t)r->dport | (uint64_t)r->proto << 16 | (uint64_t)AF_INET << 24;
-	e = svc_cache_slot(w, a, 0, c);
-	q = (const uint64_t *)&e->key;
-	if (unlikely(q[0] != a || q[1] != 0 || q[2] != c))
-		return FAST_GENERAL;
-	s = e->svc;
-	if (s == NULL) {
-		cnm_decide_svc(lb, NULL, NULL, d);
-		return FAST_DECIDED;
-	}
-	if (unlikely(r->src == r->dst))
-		return FAST_GENERAL; /* from the VIP to itself: the general path drops it */
-	d->svc = s->id;
-	d->node = cnm_select4(s, r->src, r->sport);
-	d->verdict = CNM_V_FORWARD;
-	d->reason = CNM_DROP_NONE;
-	if (unlikely(d->node == CNM_NODE_NONE)) {
-		d->verdict = CNM_V_DROP;
-		d->reason = CNM_DROP_NO_ACTIVE_NODE;
-	}
-	return FAST_DECIDED;
-}
-
-/* Does a frame decided by fast_decide() go through the forwarding list? */
-static __rte_always_inline int
-fast_tracked(const struct cnm_worker *w, const struct cnm_fast4 *r, const struct cnm_decision *d)
-{
-	return r->proto == IPPROTO_TCP && d->svc >= 0 && w->ct != NULL;
-}
-
-/*
- * The general path for the frames of a burst the first pass left (bit i of
- * @p todo): any encapsulation, family, fragment, ICMP, ARP; and cache misses,
- * looked up in the rte_hash tables in bulk. Fills fl[i] and d[i]; clears
- * from @p todo the frames it drops and sets in @p arp the ARP frames.
- */
+/* A CNM_V_REPLY: the answer leaves on the public port, built in place; a
+ * frame that cannot be answered in place (several segments) goes local. */
 static inline void
-general_decide(struct cnm_worker *w, const struct cnm_lb *lb, struct rte_mbuf **pkts,
-		uint32_t *todo, uint32_t *arp, struct cnm_flow *fl, struct cnm_decision *d,
-		struct ct_batch *ctb)
+act_reply(struct cnm_worker *w, struct rte_mbuf *m, const struct cnm_flow *f,
+		const struct cnm_decision *di)
 {
-	const struct cnm_svc_key *keys[CNM_BURST];
-	struct cnm_svc *svc[CNM_BURST];
-	uint8_t at[CNM_BURST];
-	uint8_t hdr[CNM_PARSE_HDR_MAX];
-	const int verify_csum = lb->verify_checksum;
-	uint32_t left = *todo;
-	unsigned int j, nk = 0;
-
-	while (left) {
-		unsigned int i = (unsigned int)__builtin_ctz(left);
-		struct rte_mbuf *m = pkts[i];
-		uint32_t wire = rte_pktmbuf_pkt_len(m);
-		uint32_t cap = RTE_MIN(wire, (uint32_t)CNM_PARSE_HDR_MAX);
-		const uint8_t *p;
-		enum cnm_drop r;
-
-		left &= left - 1;
-		/* headers across segments are copied into hdr (multi-segment mbufs) */
-		p = rte_pktmbuf_read(m, 0, cap, hdr);
-		r = p == NULL ? CNM_DROP_RUNT : cnm_parse(p, cap, wire, &fl[i]);
-		if (r == CNM_DROP_NONE && unlikely(verify_csum) && fl[i].key.family == AF_INET &&
-				fl[i].kind == CNM_PKT_IP && ipv4_csum_bad(m, p + fl[i].l3_off))
-			r = CNM_DROP_IPV4_CHECKSUM;
-		if (unlikely(r != CNM_DROP_NONE)) {
-			drop(w, m, r);
-			*todo &= ~(1u << i);
-			continue;
-		}
-		if (unlikely(fl[i].rare) && fl[i].kind == CNM_PKT_ARP) {
-			*arp |= 1u << i;
-			continue;
-		}
-		keys[nk] = &fl[i].key;
-		at[nk++] = (uint8_t)i;
+	w->st.nonscalable++;
+	if (di->reply == CNM_REPLY_ARP && rte_pktmbuf_is_contiguous(m)) {
+		cnm_arp_make_reply(rte_pktmbuf_mtod(m, uint8_t *), f->l3_off,
+			w->dp->pub_mac.addr_bytes);
+		w->st.arp_replies++;
+		txbuf_add(w, &w->pub, m, CNM_NODE_NONE);
+		return;
 	}
-
-	/* both lookups, in bulk */
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
-	svc_lookup(w, lb, keys, nk, svc);
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic pop
-#endif
-
-	for (j = 0; j < nk; j++) {
-		unsigned int i = at[j];
-		const struct cnm_flow *f = &fl[i];
-		struct cnm_decision *di = &d[i];
-
-		cnm_decide_svc(lb, svc[j], f, di);
-		if (unlikely(f->rare) && f->frag != CNM_FRAG_NONE)
-			frag_handle(w, f, svc[j], di);
-		/* a packet from the VIP to itself: spoofed */
-		if (unlikely(svc[j] != NULL && !f->icmp_err && same_addr(f->src, f->key.addr))) {
-			di->verdict = CNM_V_DROP;
-			di->reason = CNM_DROP_MARTIAN_SRC;
-			di->svc = -1; /* not traffic of the service */
-		}
-		/* a tracked connection outlives the PDT entries of its node: a
-		 * group whose nodes are all drained still serves its connections */
-		if (w->ct != NULL && svc[j] != NULL && f->key.proto == IPPROTO_TCP &&
-				f->has_ports) {
-			cnm_conn_key_from_flow(f, &ctb->key[ctb->n]);
-			ctb->flags[ctb->n] = f->tcp_flags;
-			ctb->at[ctb->n++] = (uint8_t)i;
-		}
-	}
+	if (di->reply == CNM_REPLY_ECHO && icmp_echo_reply(w, m, f) == 0)
+		return;
+	if (w->dp->local_port >= 0)
+		to_local(w, m);
+	else
+		drop(w, m, CNM_DROP_NO_SERVICE);
 }
 
-/* act() for the verdicts that send nothing to a node: local, drop. */
-static inline void
-act_other(struct cnm_worker *w, struct rte_mbuf *m, const struct cnm_decision *di)
+/* act() for the verdicts that send nothing to a node. */
+static __rte_noinline void
+act_other(struct cnm_worker *w, struct rte_mbuf *m, const struct cnm_flow *f,
+		const struct cnm_decision *di)
 {
 	switch (di->verdict) {
 	case CNM_V_LOCAL:
 		w->st.nonscalable++;
 		to_local(w, m);
+		break;
+	case CNM_V_REPLY:
+		act_reply(w, m, f, di);
 		break;
 	default:
 		if (di->reason == CNM_DROP_NO_SERVICE)
@@ -656,11 +350,13 @@ act_other(struct cnm_worker *w, struct rte_mbuf *m, const struct cnm_decision *d
 	}
 }
 
-/* Carry out a decision. @p f: the frame's flow (general path), or NULL for a
- * frame of the first pass, untagged, whose IP packet ends at @p keep. */
+/*
+ * Carry out a decision. @p f: the frame's flow, or NULL for a frame of the
+ * fast shape @p r, untagged, whose IP packet ends at @p keep.
+ */
 static __rte_always_inline void
-act(struct cnm_worker *w, struct rte_mbuf *m, const struct cnm_flow *f, uint32_t keep,
-		const struct cnm_decision *di)
+act(struct cnm_worker *w, struct rte_mbuf *m, const struct cnm_flow *f,
+		const struct cnm_fast4 *r, uint32_t keep, const struct cnm_decision *di)
 {
 	if (di->svc >= 0) {
 		w->st.svc[di->svc].pkts++;
@@ -668,129 +364,118 @@ act(struct cnm_worker *w, struct rte_mbuf *m, const struct cnm_flow *f, uint32_t
 	}
 	if (unlikely(di->verdict != CNM_V_FORWARD)) {
 		if (di->verdict != CNM_V_DEFAULT) {
-			act_other(w, m, di);
+			act_other(w, m, f, di);
 			return;
 		}
 		w->st.nonscalable++;
 		w->st.to_default++;
 	}
-	if (f == NULL)
-		forward4(w, m, keep, di->node);
-	else
-		forward(w, m, f, di->node);
+	forward(w, m, f, r, keep, di);
 }
 
-/* act() for a frame of the general path: ARP and echo requests first. */
-static inline void
-act_general(struct cnm_worker *w, const struct cnm_lb *lb, struct rte_mbuf *m,
-		const struct cnm_flow *f, const struct cnm_decision *di, int is_arp)
+static __rte_always_inline enum cnm_csum_hint
+csum_hint(const struct rte_mbuf *m)
 {
-	if (unlikely(is_arp)) {
-		arp_input(w, m, f);
-		return;
-	}
-	if (unlikely(f->rare) && f->icmp_type != 0) {
-		if (f->icmp_err && di->verdict == CNM_V_FORWARD)
-			w->st.icmp_errors++;
-		else if (lb->icmp_echo_reply && di->svc < 0 &&
-				(f->icmp_type == CNM_ICMP_ECHO_REQUEST ||
-				 f->icmp_type == CNM_ICMP6_ECHO_REQUEST) &&
-				(f->key.proto == IPPROTO_ICMP) == (f->key.family == AF_INET) &&
-				cnm_lb_is_vip(lb, f->key.family, f->key.addr) &&
-				icmp_echo_reply(w, m, f) == 0)
-			return;
-	}
-	act(w, m, f, 0, di);
+	uint64_t fl = m->ol_flags & RTE_MBUF_F_RX_IP_CKSUM_MASK;
+
+	if (fl == RTE_MBUF_F_RX_IP_CKSUM_GOOD)
+		return CNM_CSUM_GOOD;
+	if (fl == RTE_MBUF_F_RX_IP_CKSUM_BAD)
+		return CNM_CSUM_BAD;
+	return CNM_CSUM_UNKNOWN;
 }
 
 /*
- * A burst: a first pass decides what it can in one go (fast_decide()), the
- * general path decides the rest, the forwarding list corrects the TCP
- * decisions of both in one bulk lookup, and the frames are sent in arrival
- * order.
+ * cnm_pkt_parse() of an mbuf: the fast shape from the first segment; the
+ * general parser on the first CNM_PARSE_HDR_MAX bytes, copied across
+ * segments when they span several.
+ */
+static __rte_always_inline void
+classify(struct rte_mbuf *m, int verify, struct cnm_pkt *k)
+{
+	uint8_t hdr[CNM_PARSE_HDR_MAX];
+	uint32_t wire = rte_pktmbuf_pkt_len(m);
+	uint32_t cap = RTE_MIN(wire, (uint32_t)CNM_PARSE_HDR_MAX);
+	const uint8_t *p;
+
+	if (likely(cnm_pkt_parse_fast(rte_pktmbuf_mtod(m, const uint8_t *),
+			rte_pktmbuf_data_len(m), wire, verify, csum_hint(m), k) == 0))
+		return;
+	p = rte_pktmbuf_read(m, 0, cap, hdr);
+	if (unlikely(p == NULL)) {
+		k->shape = CNM_SHAPE_DROP;
+		k->reason = CNM_DROP_RUNT;
+		return;
+	}
+	cnm_pkt_parse_general(p, cap, wire, verify, csum_hint(m), k);
+}
+
+/*
+ * A burst. The decision of the fast shape is taken and acted on frame by
+ * frame, until a frame must wait (a cache miss, another shape, a TCP frame
+ * the forwarding list must see): from there the rest of the burst is parsed
+ * into struct cnm_pkt, decided in one cnm_decide_burst() call (bulk lookups,
+ * the list in one go) and acted on in arrival order.
  */
 void
 cnm_worker_burst(struct cnm_worker *w, struct rte_mbuf **pkts, uint16_t n)
 {
 	const struct cnm_dp *dp = w->dp;
 	const struct cnm_lb *lb = dp->lb;
-	struct cnm_flow fl[CNM_BURST];
+	struct cnm_pkt pk[CNM_BURST];
 	struct cnm_decision d[CNM_BURST];
-	uint32_t keep[CNM_BURST]; /* where the IP packet ends: up to 14 + 65535 */
-	struct ct_batch ctb;
-	const int verify_csum = lb->verify_checksum;
-	uint32_t general = 0, arp = 0, done = 0;
+	/* read once per burst: a reload changes it (a byte, no ordering) */
+	const int verify = __atomic_load_n(&lb->verify_checksum, __ATOMIC_RELAXED);
 	uint16_t i, first;
 
-	RTE_BUILD_BUG_ON(CNM_BURST > 32);
+	RTE_BUILD_BUG_ON(CNM_BURST > CNM_DECIDE_MAX);
 	w->st.rx += n;
-	ctb.n = 0;
-	/* acquire: pairs with the control lcore's release of a new generation */
-	if (unlikely(__atomic_load_n(&lb->keys_gen, __ATOMIC_ACQUIRE) != w->cache_gen)) {
-		memset(w->cache, 0, CNM_SVC_CACHE_SLOTS * sizeof(*w->cache));
-		w->cache_gen = lb->keys_gen;
-	}
+	w->ds.now_ms = w->now_ms;
+	cnm_dstate_sync(&w->ds, lb);
 	for (i = 0; i < n && i < PREFETCH_AHEAD; i++)
 		rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void *));
-	/* Until a frame must wait (general path, forwarding list), every frame
-	 * is acted on as soon as it is decided: arrival order is kept, and a
-	 * burst of such frames is handled in this one pass. */
 	for (i = 0; i < n; i++) {
+		struct rte_mbuf *m = pkts[i];
 		struct cnm_decision di;
 		struct cnm_fast4 r;
 		int v;
 
 		if (i + PREFETCH_AHEAD < n)
 			rte_prefetch0(rte_pktmbuf_mtod(pkts[i + PREFETCH_AHEAD], void *));
-		v = fast_decide(w, lb, pkts[i], verify_csum, &r, &di);
-		if (v == FAST_DROPPED)
+		v = cnm_parse_fast4(rte_pktmbuf_mtod(m, const uint8_t *), rte_pktmbuf_data_len(m),
+			rte_pktmbuf_pkt_len(m), &r);
+		if (unlikely(v != CNM_DROP_NONE)) {
+			if (v < 0)
+				break;
+			drop(w, m, (enum cnm_drop)v);
 			continue;
-		if (unlikely(v == FAST_GENERAL) || unlikely(fast_tracked(w, &r, &di)))
+		}
+		if (unlikely(verify) || cnm_decide_fast4(lb, &w->ds, &r, &di) != CNM_FAST_DONE)
 			break;
-		act(w, pkts[i], NULL, 14u + r.tot, &di);
+		act(w, m, NULL, &r, 14u + r.tot, &di);
 	}
 	if (likely(i == n)) {
 		w->st.fast_path += n;
 		goto flush;
 	}
-	/* the rest of the burst waits: decided first, then acted on in order
-	 * (frame i is decided again: fast_decide() changed nothing for it) */
+	/* the rest of the burst waits: parsed, decided together, acted on in
+	 * order (frame i is parsed again: nothing above changed it) */
 	first = i;
 	for (; i < n; i++) {
-		struct cnm_fast4 r;
-		int v;
-
 		if (i + PREFETCH_AHEAD < n)
 			rte_prefetch0(rte_pktmbuf_mtod(pkts[i + PREFETCH_AHEAD], void *));
-		keep[i] = 0; /* 0: dropped, or the general path's */
-		v = fast_decide(w, lb, pkts[i], verify_csum, &r, &d[i]);
-		if (v == FAST_DROPPED)
-			continue;
-		if (v == FAST_GENERAL) {
-			general |= 1u << i;
-			continue;
-		}
-		keep[i] = 14u + r.tot;
-		if (fast_tracked(w, &r, &d[i])) {
-			cnm_conn_key_v4(r.src, r.dst, r.sport, r.dport, &ctb.key[ctb.n]);
-			ctb.flags[ctb.n] = r.tcp_flags;
-			ctb.at[ctb.n++] = (uint8_t)i;
-		}
+		classify(pkts[i], verify, &pk[i]);
+		w->st.fast_path += pk[i].shape == CNM_SHAPE_FAST4;
 	}
-	w->st.fast_path += n - (uint16_t)__builtin_popcount(general);
-	if (unlikely(general != 0)) {
-		done = general;
-		general_decide(w, lb, pkts, &done, &arp, fl, d, &ctb);
-	}
-	if (ctb.n > 0)
-		conn_track(w, &ctb, d);
-
-	/* act on the rest, in arrival order */
+	w->st.fast_path += first;
+	cnm_decide_burst(lb, &w->ds, &pk[first], n - first, &d[first]);
 	for (i = first; i < n; i++) {
-		if (likely(keep[i] != 0))
-			act(w, pkts[i], NULL, keep[i], &d[i]);
-		else if (done & (1u << i))
-			act_general(w, lb, pkts[i], &fl[i], &d[i], (arp >> i) & 1);
+		if (likely(pk[i].shape == CNM_SHAPE_FAST4))
+			act(w, pkts[i], NULL, &pk[i].r, 14u + pk[i].r.tot, &d[i]);
+		else if (pk[i].shape == CNM_SHAPE_FLOW)
+			act(w, pkts[i], &pk[i].f, NULL, 0, &d[i]);
+		else
+			drop(w, pkts[i], (enum cnm_drop)pk[i].reason);
 	}
 
 flush:

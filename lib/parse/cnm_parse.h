@@ -11,6 +11,7 @@
 
 #include <stdint.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "cnm_stats.h"
 
@@ -60,6 +61,8 @@ struct cnm_flow {
 	uint8_t icmp_err;       /**< an ICMP error about a flow of ours: key, src and
 				     sport describe that (inner) flow, seen from the client */
 	uint8_t rare;           /**< ARP, a fragment or ICMP: the data path's slow cases */
+	uint8_t arp_op;         /**< ARP: 1 request, 2 reply (key.addr holds the target
+				     address), 0 not a well-formed Ethernet/IPv4 ARP message */
 	uint32_t frag_id;       /**< IPv4 identification or IPv6 fragment identification */
 };
 
@@ -159,6 +162,19 @@ cnm_parse_fast4(const uint8_t *p, uint32_t caplen, uint32_t wirelen, struct cnm_
 	return CNM_DROP_NONE;
 }
 
+/** IPv4 header checksum of the header at @p ip (its IHL says how long). */
+static inline int
+cnm_ipv4_csum_bad(const uint8_t *ip)
+{
+	uint32_t sum = 0, n = (uint32_t)(ip[0] & 0xf) * 2, i;
+
+	for (i = 0; i < n; i++)
+		sum += cnm_ld16be(ip + 2 * i);
+	sum = (sum & 0xffff) + (sum >> 16);
+	sum = (sum & 0xffff) + (sum >> 16);
+	return sum != 0xffff;
+}
+
 /**
  * Parse a frame.
  *
@@ -178,5 +194,100 @@ cnm_parse_fast4(const uint8_t *p, uint32_t caplen, uint32_t wirelen, struct cnm_
  */
 enum cnm_drop cnm_parse(const uint8_t *p, uint32_t caplen, uint32_t wirelen,
 		struct cnm_flow *f);
+
+/** The two shapes a frame can have for the decision (struct cnm_pkt). */
+enum cnm_pkt_shape {
+	CNM_SHAPE_DROP = 0,  /**< malformed: reason says why */
+	CNM_SHAPE_FAST4,     /**< untagged IPv4 TCP/UDP: r (cnm_parse_fast4()) */
+	CNM_SHAPE_FLOW,      /**< anything else that parses: f (cnm_parse()) */
+};
+
+/** What the hardware said of a frame's IPv4 header checksum. */
+enum cnm_csum_hint {
+	CNM_CSUM_UNKNOWN = 0, /**< compute it */
+	CNM_CSUM_GOOD,
+	CNM_CSUM_BAD,
+};
+
+/**
+ * A frame as the decision (cnm_decide_burst()) reads it: the fast shape when
+ * cnm_parse_fast4() takes it, else the general cnm_parse() result.
+ */
+struct cnm_pkt {
+	uint8_t shape;          /**< enum cnm_pkt_shape */
+	uint8_t reason;         /**< CNM_SHAPE_DROP: enum cnm_drop */
+	uint16_t pad;
+	uint32_t wirelen;       /**< the frame's length */
+	struct cnm_fast4 r;     /**< CNM_SHAPE_FAST4 */
+	struct cnm_flow f;      /**< CNM_SHAPE_FLOW */
+};
+
+/* The IPv4 header checksum rule of cnm_pkt_parse(): drop when asked to verify
+ * and the NIC said bad, or said nothing and the sum is wrong. */
+static inline int
+cnm_pkt_csum_drop(const uint8_t *ip, int verify, enum cnm_csum_hint hint)
+{
+	return verify && hint != CNM_CSUM_GOOD && (hint == CNM_CSUM_BAD || cnm_ipv4_csum_bad(ip));
+}
+
+/**
+ * The first half of cnm_pkt_parse(): the fast shape. Returns 0 when @p k is
+ * done (fast shape, or dropped), -1 when the frame needs the general parser.
+ */
+static inline int
+cnm_pkt_parse_fast(const uint8_t *p, uint32_t caplen, uint32_t wirelen, int verify,
+		enum cnm_csum_hint hint, struct cnm_pkt *k)
+{
+	int v = cnm_parse_fast4(p, caplen, wirelen, &k->r);
+
+	k->wirelen = wirelen;
+	if (v < 0)
+		return -1;
+	if (v != CNM_DROP_NONE) {
+		k->shape = CNM_SHAPE_DROP;
+		k->reason = (uint8_t)v;
+	} else if (__builtin_expect(cnm_pkt_csum_drop(p + 14, verify, hint), 0)) {
+		k->shape = CNM_SHAPE_DROP;
+		k->reason = CNM_DROP_IPV4_CHECKSUM;
+	} else {
+		k->shape = CNM_SHAPE_FAST4;
+	}
+	return 0;
+}
+
+/** The second half of cnm_pkt_parse(): the general parser. */
+static inline void
+cnm_pkt_parse_general(const uint8_t *p, uint32_t caplen, uint32_t wirelen, int verify,
+		enum cnm_csum_hint hint, struct cnm_pkt *k)
+{
+	int v = cnm_parse(p, caplen, wirelen, &k->f);
+
+	k->wirelen = wirelen;
+	if (v != CNM_DROP_NONE) {
+		k->shape = CNM_SHAPE_DROP;
+		k->reason = (uint8_t)v;
+		return;
+	}
+	k->shape = CNM_SHAPE_FLOW;
+	if (k->f.key.family == AF_INET && k->f.kind == CNM_PKT_IP &&
+			cnm_pkt_csum_drop(p + k->f.l3_off, verify, hint)) {
+		k->shape = CNM_SHAPE_DROP;
+		k->reason = CNM_DROP_IPV4_CHECKSUM;
+	}
+}
+
+/**
+ * Parse a frame the way a worker does: the fast shape when it applies, the
+ * general parser otherwise, then the IPv4 header checksum when @p verify
+ * (with @p hint from the NIC). @p p holds @p caplen bytes of the frame: its
+ * first CNM_PARSE_HDR_MAX bytes, or all of it when shorter.
+ */
+static inline void
+cnm_pkt_parse(const uint8_t *p, uint32_t caplen, uint32_t wirelen, int verify,
+		enum cnm_csum_hint hint, struct cnm_pkt *k)
+{
+	if (cnm_pkt_parse_fast(p, caplen, wirelen, verify, hint, k) < 0)
+		cnm_pkt_parse_general(p, caplen, wirelen, verify, hint, k);
+}
 
 #endif /* CNM_PARSE_H */

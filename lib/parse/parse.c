@@ -3,6 +3,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "cnm_arp.h"
 #include "cnm_parse.h"
 
 #ifndef likely
@@ -289,10 +290,19 @@ parse_slow(const uint8_t *p, uint32_t caplen, uint32_t wirelen, struct cnm_flow 
 		return parse_ipv4(p, caplen, wirelen, off, f);
 	case ET_IPV6:
 		return parse_ipv6(p, caplen, wirelen, off, f);
-	case ET_ARP:
+	case ET_ARP: {
+		struct cnm_arp a;
+
 		f->kind = CNM_PKT_ARP;
 		f->l3_off = (uint16_t)off;
+		/* what the decision needs: a request for which address */
+		if (cnm_arp_parse(p, caplen, off, &a) == 0) {
+			f->arp_op = (uint8_t)a.op;
+			f->key.family = AF_INET;
+			memcpy(f->key.addr, a.tpa, 4);
+		}
 		return CNM_DROP_NONE;
+	}
 	default:
 		return CNM_DROP_ETHERTYPE;
 	}

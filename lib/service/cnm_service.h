@@ -28,6 +28,7 @@
 #include "cnm_crc.h"
 
 #include "cnm_config.h"
+#include "cnm_fwd.h"
 #include "cnm_parse.h"
 #include "cnm_pdt.h"
 #include "cnm_stats.h"
@@ -53,12 +54,14 @@ struct cnm_svc {
 
 /** A node, as the workers see it: 16 bytes. */
 struct cnm_node {
-	uint64_t mac;   /**< destination MAC in bytes 0..5 (memory order); 0 = unresolved */
+	uint64_t mac;   /**< destination MAC in bytes 0..5 (memory order): the node's, or
+			     its tunnel's next hop; 0 = unresolved */
 	uint16_t port;  /**< private port index; CNM_PORT_NONE when every path is down */
 	uint8_t up;     /**< in the instance list: eligible for PDT entries */
 	uint8_t used;   /**< slot holds a configured node */
-	uint32_t gen;   /**< bumped when the node goes down or is removed: a tracked
-			     connection recorded under another generation is stale */
+	uint16_t gen;   /**< bumped when the node goes down or is removed */
+	uint8_t method; /**< enum cnm_fwd_method: how frames reach it */
+	uint8_t pad;
 };
 
 #define CNM_PORT_NONE 0xffffu
@@ -80,6 +83,8 @@ struct cnm_lb {
 	uint32_t paths_up;              /**< bit i: private port i has link (path manager) */
 	struct rte_rcu_qsbr *qsbr;      /**< grace periods before frees */
 	struct cnm_node node[CNM_MAX_NODES];
+	struct cnm_fwd_conf fwd;        /**< tunnel settings of the instance */
+	struct cnm_fwd_node tun[CNM_MAX_NODES]; /**< per node: what tunnel methods need */
 	struct cnm_cfg_node node_cfg[CNM_MAX_NODES];
 	uint8_t admin_down[CNM_MAX_NODES];  /**< taken down by the operator: health checks
 						 do not bring it back */
@@ -98,22 +103,6 @@ struct cnm_lb {
 	uint32_t n_wstats;
 	struct cnm_pb svc_base[CNM_MAX_SERVICES];
 	struct cnm_pb node_base[CNM_MAX_NODES];
-};
-
-/** What to do with a frame. */
-enum cnm_verdict {
-	CNM_V_FORWARD = 0, /**< MAC-rewrite to a node of a scalable service */
-	CNM_V_DEFAULT,     /**< non-scalable, to the default node */
-	CNM_V_LOCAL,       /**< non-scalable or ARP, unchanged to the local port */
-	CNM_V_DROP,        /**< dropped; see the reason */
-};
-
-/** A decision. */
-struct cnm_decision {
-	uint8_t verdict;   /**< enum cnm_verdict */
-	uint8_t reason;    /**< enum cnm_drop when verdict == CNM_V_DROP */
-	uint16_t node;     /**< CNM_V_FORWARD, CNM_V_DEFAULT */
-	int32_t svc;       /**< service id, -1 when non-scalable */
 };
 
 /**
@@ -200,48 +189,6 @@ cnm_select4(const struct cnm_svc *s, uint32_t src, uint16_t sport)
 	uint32_t h = cnm_client_hash4(s->hash_key, src, sport, s->hash_port);
 
 	return pdt->entries[h & pdt->mask];
-}
-
-/**
- * The whole decision for one parsed frame, without I/O: service lookup,
- * selection, non-scalable handling. cnm_parse() must have returned
- * CNM_DROP_NONE for @p f.
- */
-void cnm_decide(const struct cnm_lb *lb, const struct cnm_flow *f, struct cnm_decision *d);
-
-/**
- * Complete a decision once the service of the flow is known (NULL:
- * non-scalable). Used by cnm_decide() and by the burst path after its bulk
- * lookup.
- */
-static inline void
-cnm_decide_svc(const struct cnm_lb *lb, const struct cnm_svc *s, const struct cnm_flow *f,
-		struct cnm_decision *d)
-{
-	d->reason = CNM_DROP_NONE;
-	if (s != NULL) {
-		uint16_t node = cnm_select(s, f);
-
-		d->svc = s->id;
-		if (unlikely(node == CNM_NODE_NONE)) {
-			d->verdict = CNM_V_DROP;
-			d->reason = CNM_DROP_NO_ACTIVE_NODE;
-			return;
-		}
-		d->verdict = CNM_V_FORWARD;
-		d->node = node;
-		return;
-	}
-	d->svc = -1;
-	if (lb->has_local) {
-		d->verdict = CNM_V_LOCAL;
-	} else if (lb->default_node >= 0) {
-		d->verdict = CNM_V_DEFAULT;
-		d->node = (uint16_t)lb->default_node;
-	} else {
-		d->verdict = CNM_V_DROP;
-		d->reason = CNM_DROP_NO_SERVICE;
-	}
 }
 
 /*

@@ -6,6 +6,7 @@
 
 #include <netinet/in.h>
 
+#include <rte_byteorder.h>
 #include <rte_errno.h>
 #include <rte_hash.h>
 #include <rte_log.h>
@@ -54,6 +55,13 @@ table_create(const char *prefix, const char *name, uint32_t entries, uint32_t ke
 		return NULL;
 	}
 	return h;
+}
+
+/* Are the keys of @p c in the second table? (its policy says) */
+static inline int
+svc_wild(const struct cnm_cfg_service *c)
+{
+	return cnm_policy_get(c->policy)->table == CNM_TABLE_ADDR;
 }
 
 static void
@@ -220,7 +228,7 @@ svc_add_keys(struct cnm_lb *lb, struct cnm_svc *s)
 	uint32_t i;
 	int ret;
 
-	if (c->policy == CNM_POLICY_STICKY_WILD) {
+	if (svc_wild(c)) {
 		static const uint8_t protos[2] = { IPPROTO_TCP, IPPROTO_UDP };
 
 		for (i = 0; i < 2; i++) {
@@ -253,7 +261,7 @@ svc_create(struct cnm_lb *lb, const struct cnm_config *cfg, const struct cnm_cfg
 	memset(s, 0, sizeof(*s));
 	s->id = id;
 	s->policy = (uint8_t)c->policy;
-	s->hash_port = c->policy == CNM_POLICY_WEIGHTED;
+	s->hash_port = cnm_policy_get(c->policy)->hash_port;
 	s->family = c->vip.family;
 	s->hash_key = cfg->hash_key;
 	s->pdt_size = c->pdt_size ? c->pdt_size : cfg->pdt_size;
@@ -280,6 +288,37 @@ svc_create(struct cnm_lb *lb, const struct cnm_config *cfg, const struct cnm_cfg
 		return NULL;
 	}
 	return s;
+}
+
+/* The instance's tunnel settings, as the methods read them. */
+static void
+fwd_conf(struct cnm_lb *lb, const struct cnm_config *cfg)
+{
+	const struct cnm_cfg_tunnel *t = &cfg->tunnel;
+	struct cnm_fwd_conf *c = &lb->fwd;
+
+	c->mtu = t->mtu ? t->mtu : CNM_TUNNEL_MTU_DEFAULT;
+	c->has_src4 = t->source4.family == AF_INET;
+	c->has_src6 = t->source6.family == AF_INET6;
+	memcpy(c->src4, t->source4.bytes, 4);
+	memcpy(c->src6, t->source6.bytes, 16);
+	c->src4_bits = c->has_src4 ? 32 - t->source4_len : 0;
+	c->src6_bits = c->has_src6 ? 128 - t->source6_len : 0;
+}
+
+/* What the tunnel methods need of node @p id. Workers read it only for a
+ * node whose method they read first; the node's slot is not in use while
+ * this changes (creation, node add). */
+static void
+node_tunnel(struct cnm_lb *lb, uint32_t id, const struct cnm_cfg_node *n)
+{
+	struct cnm_fwd_node *t = &lb->tun[id];
+
+	memset(t, 0, sizeof(*t));
+	memcpy(t->dst, n->ip.bytes, 16);
+	t->family = n->ip.family;
+	t->gue_port = rte_cpu_to_be_16(n->gue_port ? n->gue_port : CNM_GUE_PORT_DEFAULT);
+	lb->node[id].method = n->forward;
 }
 
 struct cnm_lb *
@@ -314,10 +353,12 @@ cnm_lb_create(const struct cnm_config *cfg, const char *name, struct rte_rcu_qsb
 		ret = rte_errno;
 		goto fail;
 	}
+	fwd_conf(lb, cfg);
 	for (i = 0; i < cfg->n_nodes; i++) {
 		struct cnm_node *nd = &lb->node[i];
 
 		lb->node_cfg[i] = cfg->nodes[i];
+		node_tunnel(lb, i, &cfg->nodes[i]);
 		nd->used = 1;
 		nd->port = (uint16_t)(i % lb->n_private);
 		if (cfg->nodes[i].has_mac) {
@@ -403,28 +444,6 @@ cnm_lb_lookup_bulk(const struct cnm_lb *lb, const struct cnm_svc_key *const *key
 }
 
 void
-cnm_decide(const struct cnm_lb *lb, const struct cnm_flow *f, struct cnm_decision *d)
-{
-	const struct cnm_svc_key *k = &f->key;
-	struct cnm_svc *s = NULL;
-
-	if (f->kind == CNM_PKT_ARP) {
-		/* ARP belongs to the interface node's own stack */
-		d->svc = -1;
-		d->reason = CNM_DROP_NONE;
-		if (lb->has_local) {
-			d->verdict = CNM_V_LOCAL;
-		} else {
-			d->verdict = CNM_V_DROP;
-			d->reason = CNM_DROP_NO_SERVICE;
-		}
-		return;
-	}
-	cnm_lb_lookup_bulk(lb, &k, 1, &s);
-	cnm_decide_svc(lb, s, f, d);
-}
-
-void
 cnm_lb_set_stats(struct cnm_lb *lb, struct cnm_wstats *const *w, uint32_t n)
 {
 	lb->wstats = w;
@@ -484,7 +503,7 @@ svc_keys_taken(const struct cnm_lb *lb, const struct cnm_cfg_service *c)
 	struct cnm_svc_key k;
 	uint32_t i;
 
-	if (c->policy == CNM_POLICY_STICKY_WILD) {
+	if (svc_wild(c)) {
 		if (c->protocols & CNM_PROTO_BIT_TCP) {
 			svc_key(&k, &c->vip, IPPROTO_TCP, 0);
 			if (rte_hash_lookup(lb->h2, &k) >= 0)
@@ -514,7 +533,7 @@ svc_del_keys(struct cnm_lb *lb, const struct cnm_svc *s)
 
 	/* With the RCU (SYNC mode) attached, rte_hash frees each key slot only
 	 * after a grace period. */
-	if (c->policy == CNM_POLICY_STICKY_WILD) {
+	if (svc_wild(c)) {
 		if (c->protocols & CNM_PROTO_BIT_TCP) {
 			svc_key(&k, &c->vip, IPPROTO_TCP, 0);
 			(void)rte_hash_del_key(lb->h2, &k);
@@ -643,6 +662,7 @@ cnm_lb_node_add(struct cnm_lb *lb, const struct cnm_cfg_node *n)
 		lb->node_base[id] = cnm_stats_slot(lb->wstats, lb->n_wstats, 1, id);
 	lb->admin_down[id] = 0;
 	lb->node_cfg[id] = *n;
+	node_tunnel(lb, id, n);
 	lb->node[id].port = (uint16_t)(id % lb->n_private);
 	cnm_lb_paths_update(lb, lb->paths_up);
 	__atomic_store_n(&lb->node[id].mac, 0, __ATOMIC_RELAXED);

@@ -48,7 +48,9 @@
 	X(NO_SERVICE, "no_service", "non-scalable, and neither local port nor default node") \
 	X(TX_FULL, "tx_full", "the TX queue did not take the packet") \
 	X(NODE_UNRESOLVED, "node_unresolved", "the chosen node has no MAC address yet") \
-	X(LINK_DOWN, "link_down", "every private port is down")
+	X(LINK_DOWN, "link_down", "every private port is down") \
+	X(TUNNEL_MTU, "tunnel_mtu", "IPv4 without DF too big for the private MTU once tunnelled (cnmux does not fragment)") \
+	X(NO_TUNNEL_SOURCE, "no_tunnel_source", "a tunnel node of a family with no tunnel.source4/source6")
 
 enum cnm_drop {
 	CNM_DROP_NONE = 0,
@@ -94,6 +96,8 @@ struct cnm_wstats {
 	uint64_t arp_replies;    /**< ARP requests for a VIP answered by cnmux (counted in local) */
 	uint64_t icmp_replies;   /**< echo requests to a VIP answered by cnmux (counted in local) */
 	uint64_t icmp_errors;    /**< ICMP errors sent to the node of the flow they quote */
+	uint64_t icmp_too_big;   /**< frames too big for their tunnel, answered with ICMP
+				      "too big" from the VIP (counted in local) */
 	uint64_t frag_first;     /**< first fragments whose decision was cached */
 	uint64_t frag_follow;    /**< later fragments sent after their first fragment */
 	uint64_t conn_new;       /**< TCP connections recorded at their SYN */
@@ -115,7 +119,7 @@ struct cnm_stats_total {
 	uint64_t nonscalable, to_default;
 	uint64_t local_rx, local_out, local_drop;
 	uint64_t busy_cycles, busy_bursts, fast_path;
-	uint64_t arp_replies, icmp_replies, icmp_errors, frag_first, frag_follow;
+	uint64_t arp_replies, icmp_replies, icmp_errors, icmp_too_big, frag_first, frag_follow;
 	uint64_t conn_new, conn_hit, conn_full, conn_stale, conn_expired, conn_active;
 	uint64_t ctl_tx, ctl_tx_drop;
 	struct cnm_pb svc[CNM_MAX_SERVICES];

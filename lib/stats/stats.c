@@ -104,6 +104,7 @@ cnm_stats_sum(struct cnm_wstats *const *w, unsigned int n, struct cnm_stats_tota
 		t->arp_replies += RD(s->arp_replies);
 		t->icmp_replies += RD(s->icmp_replies);
 		t->icmp_errors += RD(s->icmp_errors);
+		t->icmp_too_big += RD(s->icmp_too_big);
 		t->frag_first += RD(s->frag_first);
 		t->frag_follow += RD(s->frag_follow);
 		t->conn_new += RD(s->conn_new);

@@ -27,6 +27,7 @@
 
 #include "cnm_config.h"
 #include "cnm_parse.h"
+#include "cnm_decide.h"
 #include "cnm_service.h"
 #include "fuzz_common.h"
 

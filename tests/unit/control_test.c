@@ -28,6 +28,7 @@
 #include <rte_errno.h>
 
 #include "cnm_control.h"
+#include "cnm_decide.h"
 
 #define DIM(a) (sizeof(a) / sizeof((a)[0]))
 #define CNM_CTL_MAX_TEST 16 /* with the one open already: 17 clients */

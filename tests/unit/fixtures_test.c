@@ -1,14 +1,15 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * The fixture table (tests/fixtures/fixtures.py, generated into
- * fixtures_table.h) through the pure decision path: cnm_parse() and, when the
- * frame parses, cnm_decide() on the tables of the row's configuration, built
- * by cnm_config_parse() + cnm_lb_create() exactly as cnmux builds them.
- *
- * Rows whose decision belongs to the burst path (fragment cache, echo and ARP
- * replies, the VIP as source, header checksums) are checked here only as far
- * as the parser goes (it must accept them); their verdict is checked through
- * the binary (tests/fixtures/run_fixtures.sh, pcaps/fixtures).
+ * fixtures_table.h) through exactly what a worker runs: cnm_pkt_parse() and
+ * cnm_decide_burst() on the tables of the row's configuration (built by
+ * cnm_config_parse() + cnm_lb_create() as cnmux builds them), with a
+ * worker's decision state per configuration (service lookup cache, fragment
+ * cache, forwarding list) kept from row to row, in table order, as a replay
+ * keeps it: a later fragment follows the first fragment of an earlier row.
+ * Every row, the "burst path" ones included (fragments, echo and ARP
+ * replies, the VIP as source, header checksums), gets its verdict here; the
+ * same table also runs through the binary (tests/fixtures/run_fixtures.sh).
  *
  * Every row runs twice more as a multi-segment mbuf does in the data path:
  * the frame in two buffers, the first CNM_PARSE_HDR_MAX bytes copied across
@@ -32,7 +33,9 @@
 #include <rte_errno.h>
 
 #include "cnm_config.h"
+#include "cnm_conntrack.h"
 #include "cnm_parse.h"
+#include "cnm_decide.h"
 #include "cnm_service.h"
 #include "cnm_stats.h"
 
@@ -47,6 +50,71 @@ static const char *const eal_args[] = {
 
 static struct cnm_config *fx_cfg[DIM(fx_configs)];
 static struct cnm_lb *fx_lb[DIM(fx_configs)];
+
+/* A worker's decision state, one per configuration, fresh for every pass. */
+#define FX_CACHE_SLOTS 1024
+#define FX_CONN_MAX 4096
+
+struct fx_state {
+	struct cnm_dstate ds;
+	struct cnm_wstats st;
+	struct cnm_svc_cache_ent cache[FX_CACHE_SLOTS];
+	struct cnm_frag_ent frag[CNM_FRAG_SLOTS];
+};
+
+static struct fx_state *fx_st[DIM(fx_configs)];
+static unsigned int fx_pass;
+
+/* Fresh decision states for a pass over the table. */
+static void
+states_reset(void)
+{
+	struct cnm_ct_timeouts t = { .syn = 30000, .established = 300000, .closing = 10000 };
+	unsigned int i;
+
+	fx_pass++;
+	for (i = 0; i < DIM(fx_configs); i++) {
+		struct fx_state *s = fx_st[i];
+		char name[32];
+
+		if (s == NULL) {
+			s = fx_st[i] = calloc(1, sizeof(*s));
+			assert_non_null(s);
+			assert_int_equal(cnm_wstats_init(&s->st), 0);
+		}
+		cnm_ct_free(s->ds.ct);
+		memset(&s->ds, 0, sizeof(s->ds));
+		memset(s->cache, 0, sizeof(s->cache));
+		memset(s->frag, 0, sizeof(s->frag));
+		s->ds.cache = s->cache;
+		s->ds.cache_mask = FX_CACHE_SLOTS - 1;
+		s->ds.frag = s->frag;
+		s->ds.frag_mask = CNM_FRAG_SLOTS - 1;
+		s->ds.st = &s->st;
+		s->ds.now_ms = 1000;
+		/* a forwarding list, as a worker has one, when the config asks */
+		if (fx_cfg[i]->conn_max > 0) {
+			snprintf(name, sizeof(name), "fxct%u_%u", i, fx_pass);
+			s->ds.ct = cnm_ct_create(name, FX_CONN_MAX, SOCKET_ID_ANY, &t);
+			assert_non_null(s->ds.ct);
+		}
+	}
+}
+
+static void
+states_free(void)
+{
+	unsigned int i;
+
+	for (i = 0; i < DIM(fx_configs); i++) {
+		if (fx_st[i] == NULL)
+			continue;
+		cnm_ct_free(fx_st[i]->ds.ct);
+		cnm_wstats_fini(&fx_st[i]->st);
+		free(fx_st[i]);
+		fx_st[i] = NULL;
+	}
+}
 
 static const char *const verdict_name[] = {
 	[FX_FORWARD] = "forward", [FX_DEFAULT] = "default", [FX_LOCAL] = "local",
@@ -101,6 +169,7 @@ group_teardown(void **state)
 	unsigned int i;
 
 	(void)state;
+	states_free();
 	for (i = 0; i < DIM(fx_configs); i++) {
 		cnm_lb_free(fx_lb[i]);
 		cnm_config_free(fx_cfg[i]);
@@ -159,56 +228,50 @@ check_row(unsigned int i, const struct fx_view *v, struct cnm_flow *out)
 {
 	const struct fx_row *r = &fx_rows[i];
 	const struct cnm_lb *lb = fx_lb[r->cfg];
+	struct fx_state *st = fx_st[r->cfg];
 	struct cnm_decision d;
-	struct cnm_flow f;
-	enum cnm_drop pr;
+	struct cnm_pkt pk;
 	int verdict;
 	const char *node = NULL;
 	int reason = CNM_DROP_NONE;
 
-	pr = cnm_parse(v->p, v->caplen, v->wirelen, &f);
-	if (out != NULL)
-		*out = f;
-	if (r->burst) {
-		/* decided by the burst path: the parser must let it through */
-		if (pr != CNM_DROP_NONE) {
-			print_error("row %u \"%s\" (%s, %s): cnm_parse() dropped it as %s; the burst "
-				"path must see it (expected %s%s%s)\n", i, r->desc,
-				fx_configs[r->cfg].name, v->how, cnm_drop_name(pr),
-				verdict_name[r->verdict], r->verdict == FX_DROP ? " " : "",
-				r->verdict == FX_DROP ? cnm_drop_name(r->drop_reason) : "");
-			return 1;
-		}
-		return 0;
+	/* what a worker does with a frame: parse it, decide it */
+	memset(&pk, 0, sizeof(pk));
+	cnm_pkt_parse(v->p, v->caplen, v->wirelen, fx_cfg[r->cfg]->verify_checksum,
+		CNM_CSUM_UNKNOWN, &pk);
+	if (out != NULL) {
+		memset(out, 0, sizeof(*out));
+		if (pk.shape == CNM_SHAPE_FLOW)
+			*out = pk.f;
+		else if (pk.shape == CNM_SHAPE_FAST4 && cnm_parse(v->p, v->caplen, v->wirelen,
+				out) != CNM_DROP_NONE)
+			fail_msg("row %u: the fast shape and cnm_parse() disagree", i);
 	}
-	if (pr != CNM_DROP_NONE) {
+	cnm_decide_burst(lb, &st->ds, &pk, 1, &d);
+	switch (d.verdict) {
+	case CNM_V_FORWARD:
+		verdict = FX_FORWARD;
+		node = node_name(lb, d.node);
+		break;
+	case CNM_V_DEFAULT:
+		verdict = FX_DEFAULT;
+		node = node_name(lb, d.node);
+		break;
+	case CNM_V_LOCAL:
+		verdict = FX_LOCAL;
+		break;
+	case CNM_V_REPLY:
+		verdict = FX_PUBLIC;
+		break;
+	default:
 		verdict = FX_DROP;
-		reason = pr;
-	} else {
-		memset(&d, 0, sizeof(d));
-		cnm_decide(lb, &f, &d);
-		switch (d.verdict) {
-		case CNM_V_FORWARD:
-			verdict = FX_FORWARD;
-			node = node_name(lb, d.node);
-			break;
-		case CNM_V_DEFAULT:
-			verdict = FX_DEFAULT;
-			node = node_name(lb, d.node);
-			break;
-		case CNM_V_LOCAL:
-			verdict = FX_LOCAL;
-			break;
-		default:
-			verdict = FX_DROP;
-			reason = d.reason;
-			break;
-		}
+		reason = d.reason;
+		break;
 	}
 	if (verdict != r->verdict ||
 			(verdict == FX_DROP && reason != r->drop_reason) ||
 			((verdict == FX_FORWARD || verdict == FX_DEFAULT) &&
-			 strcmp(node, r->node) != 0)) {
+			 r->node != NULL && strcmp(node, r->node) != 0)) {
 		print_error("row %u \"%s\" (%s, %s): expected %s%s%s, got %s%s%s\n", i, r->desc,
 			fx_configs[r->cfg].name, v->how,
 			verdict_name[r->verdict],
@@ -231,6 +294,7 @@ test_fixture_table(void **state)
 	unsigned int i, bad = 0, pure = 0;
 
 	(void)state;
+	states_reset();
 	for (i = 0; i < DIM(fx_rows); i++) {
 		/* as the data path: the first 256 bytes of the frame at most */
 		v.p = fx_rows[i].frame;
@@ -239,9 +303,9 @@ test_fixture_table(void **state)
 		bad += check_row(i, &v, NULL);
 		pure += !fx_rows[i].burst;
 	}
-	print_message("fixtures: %u rows, %u decided by cnm_parse()/cnm_decide(), %u by the "
-		"burst path (parser checked here, verdict through the binary)\n",
-		(unsigned int)DIM(fx_rows), pure, (unsigned int)DIM(fx_rows) - pure);
+	print_message("fixtures: %u rows, every one through cnm_pkt_parse() + cnm_decide_burst() "
+		"(%u of them need the state of earlier rows or a burst-path rule)\n",
+		(unsigned int)DIM(fx_rows), (unsigned int)DIM(fx_rows) - pure);
 	if (bad != 0)
 		fail_msg("%u of %u rows failed", bad, (unsigned int)DIM(fx_rows));
 }
@@ -258,6 +322,7 @@ test_fixture_table_segmented(void **state)
 	unsigned int i, s, bad = 0, long_rows = 0;
 
 	(void)state;
+	states_reset();
 	for (i = 0; i < DIM(fx_rows); i++) {
 		const struct fx_row *r = &fx_rows[i];
 		struct cnm_flow whole, seg;
@@ -308,6 +373,8 @@ test_fixture_coverage(void **state)
 	 * full TX queue, an unresolved node or a link down */
 	static const int elsewhere[] = {
 		CNM_DROP_TX_FULL, CNM_DROP_NODE_UNRESOLVED, CNM_DROP_LINK_DOWN,
+		/* made by a tunnel method, after the decision: pcaps/tunnel_* */
+		CNM_DROP_TUNNEL_MTU, CNM_DROP_NO_TUNNEL_SOURCE,
 	};
 	int seen[CNM_DROP_MAX] = { 0 };
 	int verdicts[FX_DROP + 1] = { 0 };

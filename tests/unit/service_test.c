@@ -27,6 +27,7 @@
 #include "cnm_config.h"
 #include "cnm_parse.h"
 #include "cnm_pdt.h"
+#include "cnm_decide.h"
 #include "cnm_service.h"
 
 #define DIM(a) (sizeof(a) / sizeof((a)[0]))
@@ -574,7 +575,8 @@ test_arp_local(void **state)
 	uint8_t b[64];
 	struct cnm_flow f;
 
-	/* an ARP request for a VIP: still the local stack's */
+	/* an ARP request for a VIP with "arp": answered by cnmux (the decision
+	 * says so; the worker builds the reply) */
 	memset(b, 0, sizeof(b));
 	memset(b, 0xff, 6);
 	b[6] = 0x02;
@@ -588,6 +590,19 @@ test_arp_local(void **state)
 	assert_int_equal(inet_pton(AF_INET, VIP_A, b + 38), 1);
 	parsed(b, 60, &f);
 	assert_int_equal(f.kind, CNM_PKT_ARP);
+	d = decide(lb, &f);
+	assert_int_equal(d.verdict, CNM_V_REPLY);
+	assert_int_equal(d.reply, CNM_REPLY_ARP);
+	assert_int_equal(d.svc, -1);
+	/* for another address: the interface node's own stack */
+	assert_int_equal(inet_pton(AF_INET, "192.0.2.99", b + 38), 1);
+	parsed(b, 60, &f);
+	d = decide(lb, &f);
+	assert_int_equal(d.verdict, CNM_V_LOCAL);
+	/* an ARP reply, even about a VIP: local too */
+	assert_int_equal(inet_pton(AF_INET, VIP_A, b + 38), 1);
+	b[21] = 2;
+	parsed(b, 60, &f);
 	d = decide(lb, &f);
 	assert_int_equal(d.verdict, CNM_V_LOCAL);
 	assert_int_equal(d.svc, -1);

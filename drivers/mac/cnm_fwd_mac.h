@@ -1,14 +1,15 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /**
  * @file
- * The MAC-rewrite driver (patent FIG. 8): the way a packet leaves for a
- * server node. The IP packet is kept byte for byte; the Ethernet header is
+ * The MAC-rewrite method (patent FIG. 8): the way a packet leaves for a
+ * server node on the private segment. Inline: the worker's fast path calls
+ * these directly; drivers/mac/mac.c exports them as the "mac" method. The IP packet is kept byte for byte; the Ethernet header is
  * rebuilt with the node's MAC as destination and the private port's MAC as
  * source. VLAN tags of the public network are removed (the private segment is
  * untagged) and Ethernet padding past the IP length is trimmed.
  */
-#ifndef CNM_MACREWRITE_H
-#define CNM_MACREWRITE_H
+#ifndef CNM_FWD_MAC_H
+#define CNM_FWD_MAC_H
 
 #include <stdint.h>
 #include <string.h>
@@ -59,34 +60,24 @@ cnm_macrewrite_untagged(struct rte_mbuf *m, uint32_t keep, uint64_t dst,
 }
 
 /**
- * Rewrite @p m, parsed as @p f, for the node whose MAC is @p dst (bytes 0..5
- * of the word, memory order), leaving from a port whose MAC is @p src.
- * @return 0, or -1 when the frame cannot be rewritten (then it is unchanged).
+ * Rewrite a frame whose IP packet starts at @p l3_off (after any VLAN tags)
+ * and is @p l3_len bytes long, for the node whose MAC is @p dst (bytes 0..5
+ * of the word, memory order), leaving from a port whose MAC is @p src: tags
+ * removed, padding trimmed. 0, or -1 when it cannot be rewritten.
  */
+int cnm_fwd_mac_rewrite(struct rte_mbuf *m, uint32_t l3_off, uint32_t l3_len, uint64_t dst,
+		const struct rte_ether_addr *src);
+
+/** cnm_fwd_mac_rewrite() of a parsed frame. */
 static inline int
 cnm_macrewrite(struct rte_mbuf *m, const struct cnm_flow *f, uint64_t dst,
 		const struct rte_ether_addr *src)
 {
-	uint32_t keep = (uint32_t)f->l3_off + f->l3_len;
-	struct rte_ether_hdr *eth;
-	uint16_t et;
-
 	if (likely(f->n_vlan == 0)) {
-		cnm_macrewrite_untagged(m, keep, dst, src);
+		cnm_macrewrite_untagged(m, (uint32_t)f->l3_off + f->l3_len, dst, src);
 		return 0;
 	}
-	if (rte_pktmbuf_pkt_len(m) > keep)
-		cnm_mbuf_cut(m, keep);
-	/* the ethertype in front of the IP header */
-	et = *rte_pktmbuf_mtod_offset(m, uint16_t *, f->l3_off - 2);
-	if (rte_pktmbuf_adj(m, (uint16_t)(f->l3_off - RTE_ETHER_HDR_LEN)) == NULL)
-		return -1;
-	eth = rte_pktmbuf_mtod(m, struct rte_ether_hdr *);
-	eth->ether_type = et;
-	m->ol_flags &= ~(RTE_MBUF_F_RX_VLAN | RTE_MBUF_F_RX_VLAN_STRIPPED);
-	memcpy(&eth->dst_addr, &dst, RTE_ETHER_ADDR_LEN);
-	rte_ether_addr_copy(src, &eth->src_addr);
-	return 0;
+	return cnm_fwd_mac_rewrite(m, f->l3_off, f->l3_len, dst, src);
 }
 
-#endif /* CNM_MACREWRITE_H */
+#endif /* CNM_FWD_MAC_H */

@@ -1,0 +1,262 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/**
+ * @file
+ * The decision: which node gets each frame of a burst (patent FIG. 6 and 7),
+ * as one function of plain data. No mbuf and no EAL in it: the worker, the
+ * fixture table, the fuzzers and `explain` call exactly this.
+ *
+ * In: the frames, parsed (struct cnm_pkt: the fast shape or a struct
+ * cnm_flow); the tables (struct cnm_lb, read-only); the worker's decision
+ * state (service lookup cache, fragment cache, forwarding list, clock).
+ * Out: one struct cnm_decision per frame: forward to node N (by the node's
+ * method), to the default node, local, reply (ARP, echo), or drop with a
+ * reason.
+ *
+ * The steps, in order, for a burst:
+ *   1. the service of each frame: the lookup cache, then both rte_hash
+ *      tables in bulk for what it missed (FIG. 7);
+ *   2. per frame: ARP and echo requests for a VIP are answered; a frame
+ *      without a service goes local, to the default node, or is dropped;
+ *      a frame of a service is placed by its policy's client hash over the
+ *      PDT (FIG. 6 605-607);
+ *   3. the TCP frames of scalable services, in one bulk lookup of the
+ *      forwarding list: a recorded connection keeps its node, a pure SYN is
+ *      recorded (FIG. 6 608-611);
+ *   4. fragments, in arrival order: a first fragment records its final
+ *      decision (after step 3, so the fragments of a tracked connection
+ *      follow the connection, not the PDT), a later one follows it.
+ *
+ * cnm_decide_fast4() is the same decision specialised for the common case
+ * (an untagged IPv4 TCP/UDP frame whose service is cached and that the
+ * forwarding list does not concern); the worker calls it frame by frame
+ * before a burst needs the rest, and cnm_decide_burst() calls it too.
+ */
+#ifndef CNM_DECIDE_H
+#define CNM_DECIDE_H
+
+#include <netinet/in.h>
+#include <stdint.h>
+
+#include "cnm_conntrack.h"
+#include "cnm_crc.h"
+#include "cnm_parse.h"
+#include "cnm_service.h"
+#include "cnm_stats.h"
+
+/** At most this many frames per call. */
+#define CNM_DECIDE_MAX 32
+
+/** What to do with a frame. */
+enum cnm_verdict {
+	CNM_V_FORWARD = 0, /**< to a node of a scalable service, by the node's method */
+	CNM_V_DEFAULT,     /**< non-scalable, to the default node */
+	CNM_V_LOCAL,       /**< non-scalable or ARP, unchanged to the local port */
+	CNM_V_DROP,        /**< dropped; see the reason */
+	CNM_V_REPLY,       /**< answered on the public port; see reply */
+};
+
+/** What a CNM_V_REPLY answers. */
+enum cnm_reply {
+	CNM_REPLY_NONE = 0,
+	CNM_REPLY_ARP,     /**< an ARP request for a VIP */
+	CNM_REPLY_ECHO,    /**< an ICMP / ICMPv6 echo request to a VIP */
+};
+
+/** How the node of a forwarded frame was found. */
+enum cnm_via {
+	CNM_VIA_NONE = 0,
+	CNM_VIA_PDT,       /**< the service's PDT, by the client hash */
+	CNM_VIA_CONN,      /**< the forwarding list: a tracked connection */
+	CNM_VIA_FRAG,      /**< the decision of the datagram's first fragment */
+};
+
+/** A decision. */
+struct cnm_decision {
+	uint8_t verdict;   /**< enum cnm_verdict */
+	uint8_t reason;    /**< enum cnm_drop when verdict == CNM_V_DROP */
+	uint16_t node;     /**< CNM_V_FORWARD, CNM_V_DEFAULT */
+	int32_t svc;       /**< service id, -1 when non-scalable */
+	uint8_t method;    /**< CNM_V_FORWARD, CNM_V_DEFAULT: enum cnm_fwd_method */
+	uint8_t reply;     /**< CNM_V_REPLY: enum cnm_reply */
+	uint8_t via;       /**< enum cnm_via */
+	uint8_t pad;
+	uint32_t hash;     /**< the client hash that indexed the PDT (via PDT) */
+};
+
+/*
+ * Service lookup cache: a direct-mapped cache in front of the two rte_hash
+ * tables, keyed by the whole service key, holding the result of both lookups
+ * (NULL for non-scalable too). Emptied whenever the tables' key generation
+ * changes. Pointers in it are protected by the same RCU as the tables.
+ */
+#define CNM_SVC_CACHE_SLOTS 16384
+
+struct cnm_svc_cache_ent {
+	struct cnm_svc_key key;  /**< family 0: empty */
+	struct cnm_svc *svc;
+};
+
+/*
+ * Fragment cache: the first fragment of a datagram leaves its decision here
+ * so that the later ones (which carry no ports) follow it. Direct-mapped: a
+ * collision replaces the older datagram.
+ */
+#define CNM_FRAG_SLOTS 4096
+#define CNM_FRAG_TTL_MS 2000
+
+struct cnm_frag_ent {
+	uint8_t src[16];
+	uint8_t dst[16];
+	uint32_t id;
+	uint32_t expire;   /**< decision clock, ms */
+	uint16_t node;
+	uint16_t svc;
+	uint8_t proto;
+	uint8_t family;    /**< 0: empty */
+	uint8_t verdict;   /**< of the first fragment: forward, default node or local */
+	uint8_t pad;
+};
+
+/**
+ * The state a decision reads and updates: one per worker, written by it
+ * alone. The caches' sizes are powers of two (1 is allowed: a one-off
+ * decision, as cnm_decide() makes).
+ */
+struct cnm_dstate {
+	struct cnm_svc_cache_ent *cache;  /**< cache_mask + 1 entries */
+	uint32_t cache_mask;
+	uint32_t frag_mask;
+	uint64_t cache_gen;               /**< the tables' keys_gen the cache belongs to */
+	struct cnm_frag_ent *frag;        /**< frag_mask + 1 entries */
+	struct cnm_ct *ct;                /**< the TCP forwarding list, NULL: none */
+	struct cnm_wstats *st;            /**< where the decision counts (conn_*, frag_*) */
+	uint32_t now_ms;                  /**< the clock of the list and the fragment cache */
+};
+
+/** One frame, by its index in the burst, that went through the forwarding list. */
+#define CNM_DECIDE_CONN 0x1
+
+static inline struct cnm_svc_cache_ent *
+cnm_svc_cache_slot(const struct cnm_dstate *st, uint64_t a, uint64_t b, uint64_t c)
+{
+	uint32_t h = cnm_crc_u64(a, 0);
+
+	h = cnm_crc_u64(b, h);
+	h = cnm_crc_u64(c, h);
+	return &st->cache[h & st->cache_mask];
+}
+
+/** Empty the lookup cache when the tables' keys changed. Once per burst. */
+static __rte_always_inline void
+cnm_dstate_sync(struct cnm_dstate *st, const struct cnm_lb *lb)
+{
+	/* acquire: pairs with the control lcore's release of a new generation */
+	uint64_t gen = __atomic_load_n(&lb->keys_gen, __ATOMIC_ACQUIRE);
+
+	if (unlikely(gen != st->cache_gen)) {
+		memset(st->cache, 0, (st->cache_mask + 1) * sizeof(*st->cache));
+		st->cache_gen = gen;
+	}
+}
+
+/** The verdict of a frame that belongs to no scalable service (FIG. 6 604). */
+static __rte_always_inline void
+cnm_decide_nosvc(const struct cnm_lb *lb, struct cnm_decision *d)
+{
+	d->svc = -1;
+	d->reason = CNM_DROP_NONE;
+	d->via = CNM_VIA_NONE;
+	if (lb->has_local) {
+		d->verdict = CNM_V_LOCAL;
+	} else if (lb->default_node >= 0) {
+		d->verdict = CNM_V_DEFAULT;
+		d->node = (uint16_t)lb->default_node;
+		d->method = lb->node[d->node].method;
+	} else {
+		d->verdict = CNM_V_DROP;
+		d->reason = CNM_DROP_NO_SERVICE;
+	}
+}
+
+/** Place a client of service @p s by its hash @p h over the PDT. */
+static __rte_always_inline void
+cnm_decide_pdt(const struct cnm_lb *lb, const struct cnm_svc *s, uint32_t h,
+		struct cnm_decision *d)
+{
+	/* Acquire pairs with the control lcore's release store of a new PDT:
+	 * the entries are visible before the pointer is. */
+	const struct cnm_pdt *pdt = __atomic_load_n(&s->pdt, __ATOMIC_ACQUIRE);
+	uint16_t node = pdt->entries[h & pdt->mask];
+
+	d->svc = s->id;
+	d->hash = h;
+	d->via = CNM_VIA_PDT;
+	d->reason = CNM_DROP_NONE;
+	d->node = node;
+	d->verdict = CNM_V_FORWARD;
+	if (unlikely(node == CNM_NODE_NONE)) {
+		d->verdict = CNM_V_DROP;
+		d->reason = CNM_DROP_NO_ACTIVE_NODE;
+		return;
+	}
+	d->method = lb->node[node].method;
+}
+
+/** Results of cnm_decide_fast4(). */
+enum {
+	CNM_FAST_WAIT = 0,  /**< not decided here: cnm_decide_burst() decides it */
+	CNM_FAST_DONE = 1,  /**< decided: d */
+};
+
+/**
+ * The decision for a frame of the fast shape whose service key is in the
+ * lookup cache and which the forwarding list does not concern; anything else
+ * waits for cnm_decide_burst() (a cache miss, a TCP frame of a service while
+ * the list is on, the VIP as source). Changes nothing: a frame may be decided
+ * again.
+ */
+static __rte_always_inline int
+cnm_decide_fast4(const struct cnm_lb *lb, const struct cnm_dstate *st, const struct cnm_fast4 *r,
+		struct cnm_decision *d)
+{
+	const struct cnm_svc_cache_ent *e;
+	const struct cnm_svc *s;
+	const uint64_t *q;
+	uint64_t a, c;
+
+	/* the three words of the service key (struct cnm_svc_key, little-endian) */
+	a = r->dst;
+	c = (uint64_t)r->dport | (uint64_t)r->proto << 16 | (uint64_t)AF_INET << 24;
+	e = cnm_svc_cache_slot(st, a, 0, c);
+	q = (const uint64_t *)&e->key;
+	if (unlikely(q[0] != a || q[1] != 0 || q[2] != c))
+		return CNM_FAST_WAIT;
+	s = e->svc;
+	if (s == NULL) {
+		cnm_decide_nosvc(lb, d);
+		return CNM_FAST_DONE;
+	}
+	if (unlikely(r->src == r->dst) || (r->proto == IPPROTO_TCP && st->ct != NULL))
+		return CNM_FAST_WAIT;
+	cnm_decide_pdt(lb, s, cnm_client_hash4(s->hash_key, r->src, r->sport, s->hash_port), d);
+	return CNM_FAST_DONE;
+}
+
+/**
+ * Decide @p n frames (at most CNM_DECIDE_MAX) in arrival order.
+ * Frames of shape CNM_SHAPE_DROP get their parse reason. Updates the state's
+ * caches, forwarding list and counters; reads the tables only.
+ */
+void cnm_decide_burst(const struct cnm_lb *lb, struct cnm_dstate *st, const struct cnm_pkt *pk,
+		unsigned int n, struct cnm_decision *d);
+
+/**
+ * One frame, parsed by cnm_parse(), with no state (no cache, no forwarding
+ * list, no fragment cache): what the tables alone decide. For tests.
+ */
+void cnm_decide(const struct cnm_lb *lb, const struct cnm_flow *f, struct cnm_decision *d);
+
+/** Name of a verdict ("forward", ...). */
+const char *cnm_verdict_name(unsigned int v);
+
+#endif /* CNM_DECIDE_H */

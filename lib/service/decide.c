@@ -1,0 +1,392 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+#include <string.h>
+
+#include <rte_hash_crc.h>
+
+#include "cnm_decide.h"
+
+static const char *const verdict_names[] = {
+	[CNM_V_FORWARD] = "forward", [CNM_V_DEFAULT] = "default", [CNM_V_LOCAL] = "local",
+	[CNM_V_DROP] = "drop", [CNM_V_REPLY] = "reply",
+};
+
+const char *
+cnm_verdict_name(unsigned int v)
+{
+	return v < RTE_DIM(verdict_names) ? verdict_names[v] : "unknown";
+}
+
+/* Two 16-byte addresses, as in struct cnm_flow (8-byte aligned). */
+static inline int
+same_addr(const uint8_t *a, const uint8_t *b)
+{
+	const uint64_t *x = (const uint64_t *)a, *y = (const uint64_t *)b;
+
+	return x[0] == y[0] && x[1] == y[1];
+}
+
+/* The service key of a frame of the fast shape. */
+static inline void
+key_fast4(const struct cnm_fast4 *r, struct cnm_svc_key *k)
+{
+	memset(k, 0, sizeof(*k));
+	memcpy(k->addr, &r->dst, 4);
+	k->port = r->dport;
+	k->proto = r->proto;
+	k->family = AF_INET;
+}
+
+/*
+ * Step 1: the services of the keys, the cache first; what it misses goes to
+ * the rte_hash tables in bulk and is cached.
+ */
+static void
+svc_lookup(const struct cnm_lb *lb, struct cnm_dstate *st, const struct cnm_svc_key *const *keys,
+		unsigned int n, struct cnm_svc **svc)
+{
+	const struct cnm_svc_key *mk[CNM_DECIDE_MAX];
+	struct cnm_svc_cache_ent *slot[CNM_DECIDE_MAX];
+	struct cnm_svc *ms[CNM_DECIDE_MAX];
+	uint8_t at[CNM_DECIDE_MAX];
+	unsigned int i, m = 0;
+
+	for (i = 0; i < n; i++) {
+		const uint64_t *k = (const uint64_t *)keys[i]; /* 8-byte aligned, 24 bytes */
+		struct cnm_svc_cache_ent *e = cnm_svc_cache_slot(st, k[0], k[1], k[2]);
+		const uint64_t *q = (const uint64_t *)&e->key;
+
+		if (likely(q[0] == k[0] && q[1] == k[1] && q[2] == k[2])) {
+			svc[i] = e->svc;
+			continue;
+		}
+		mk[m] = keys[i];
+		slot[m] = e;
+		at[m++] = (uint8_t)i;
+	}
+	if (m == 0)
+		return;
+	cnm_lb_lookup_bulk(lb, mk, m, ms);
+	for (i = 0; i < m; i++) {
+		svc[at[i]] = ms[i];
+		slot[i]->key = *mk[i];
+		slot[i]->svc = ms[i];
+	}
+}
+
+/* The frames of a burst that go through the forwarding list. */
+struct ct_batch {
+	unsigned int n;
+	uint8_t at[CNM_DECIDE_MAX];    /* frame index in the burst */
+	uint8_t flags[CNM_DECIDE_MAX]; /* TCP flags */
+	struct cnm_conn_key key[CNM_DECIDE_MAX];
+};
+
+/*
+ * Step 3, the forwarding list (FIG. 6 steps 608-611) for the TCP frames of
+ * scalable services: a recorded connection keeps its node; a pure SYN
+ * records the node the PDT gives; anything else follows the PDT.
+ */
+static void
+conn_track(const struct cnm_lb *lb, struct cnm_dstate *st, const struct ct_batch *b,
+		struct cnm_decision *d)
+{
+	const struct cnm_conn_key *kp[CNM_DECIDE_MAX];
+	struct cnm_conn conn[CNM_DECIDE_MAX];
+	hash_sig_t sig[CNM_DECIDE_MAX];
+	struct cnm_wstats *ws = st->st;
+	unsigned int i;
+	uint64_t hit;
+
+	for (i = 0; i < b->n; i++)
+		kp[i] = &b->key[i];
+	hit = cnm_ct_lookup_bulk(st->ct, kp, b->n, sig, conn);
+	for (i = 0; i < b->n; i++) {
+		struct cnm_decision *di = &d[b->at[i]];
+		uint8_t fl = b->flags[i];
+
+		/* An entry that expired but was not swept yet is a miss. A pure
+		 * SYN on a closing entry opens a new connection on a reused
+		 * client port (the old one ended with FIN or RST): it is placed
+		 * by the PDT of now and replaces the entry, as IPVS does with
+		 * conn_reuse_mode. */
+		if ((hit & (1ULL << i)) && !cnm_conn_expired(&conn[i], st->now_ms) &&
+				!(conn[i].state == CNM_CONN_CLOSING &&
+				  (fl & (CNM_TCP_SYN | CNM_TCP_ACK)) == CNM_TCP_SYN)) {
+			const struct cnm_node *nd = &lb->node[conn[i].node];
+
+			/* a node that went down or was removed loses its connections;
+			 * a drained one (weight 0, still up) keeps them */
+			if (likely(nd->used && nd->up && conn[i].svc == di->svc)) {
+				di->verdict = CNM_V_FORWARD;
+				di->reason = CNM_DROP_NONE;
+				di->node = conn[i].node;
+				di->method = nd->method;
+				di->via = CNM_VIA_CONN;
+				ws->conn_hit++;
+				cnm_ct_touch(st->ct, kp[i], sig[i], &conn[i], fl, st->now_ms);
+				continue;
+			}
+			ws->conn_stale++;
+			cnm_ct_del(st->ct, kp[i], sig[i]);
+		}
+		if (di->verdict == CNM_V_FORWARD &&
+				(fl & (CNM_TCP_SYN | CNM_TCP_ACK)) == CNM_TCP_SYN) {
+			if (cnm_ct_insert(st->ct, kp[i], sig[i], di->node, (uint16_t)di->svc, fl,
+					st->now_ms) >= 0)
+				ws->conn_new++;
+			else
+				ws->conn_full++;
+		}
+	}
+}
+
+static inline struct cnm_frag_ent *
+frag_slot(const struct cnm_dstate *st, const struct cnm_flow *f)
+{
+	uint32_t h = f->frag_id;
+
+	h = rte_hash_crc(f->src, 16, h);
+	h = rte_hash_crc(f->key.addr, 16, h ^ f->key.proto);
+	return &st->frag[h & st->frag_mask];
+}
+
+static inline int
+frag_match(const struct cnm_frag_ent *e, const struct cnm_flow *f)
+{
+	return e->family == f->key.family && e->id == f->frag_id && e->proto == f->key.proto &&
+		memcmp(e->src, f->src, 16) == 0 && memcmp(e->dst, f->key.addr, 16) == 0;
+}
+
+/*
+ * Step 4, fragments: a first fragment records its decision, final by now (the
+ * forwarding list has had its say); a later fragment follows the decision of
+ * its first fragment. A later fragment with no recorded first fragment can
+ * still be placed when its service is sticky-wild (second table, no port
+ * needed: the hash is on the source address alone, as for the first
+ * fragment); for a port-keyed service it is dropped.
+ */
+static void
+frag_handle(const struct cnm_lb *lb, struct cnm_dstate *st, const struct cnm_flow *f,
+		const struct cnm_svc *s, struct cnm_decision *d)
+{
+	struct cnm_frag_ent *e = frag_slot(st, f);
+
+	if (f->frag == CNM_FRAG_FIRST) {
+		if (d->verdict == CNM_V_DROP)
+			return;
+		e->verdict = d->verdict;
+		memcpy(e->src, f->src, 16);
+		memcpy(e->dst, f->key.addr, 16);
+		e->id = f->frag_id;
+		e->proto = f->key.proto;
+		e->family = f->key.family;
+		e->node = d->node;
+		e->svc = (uint16_t)(d->svc >= 0 ? d->svc : 0);
+		e->expire = st->now_ms + CNM_FRAG_TTL_MS;
+		st->st->frag_first++;
+		return;
+	}
+	if (frag_match(e, f) && (int32_t)(e->expire - st->now_ms) > 0 &&
+			(e->verdict != CNM_V_FORWARD || lb->svc[e->svc] != NULL)) {
+		d->verdict = e->verdict;
+		d->reason = CNM_DROP_NONE;
+		d->node = e->node;
+		d->method = lb->node[e->node].method;
+		d->svc = e->verdict == CNM_V_FORWARD ? e->svc : -1;
+		d->via = CNM_VIA_FRAG;
+		st->st->frag_follow++;
+		return;
+	}
+	/* unknown datagram: a port-keyed protocol to a VIP cannot be placed */
+	if (s == NULL && (f->key.proto == IPPROTO_TCP || f->key.proto == IPPROTO_UDP) &&
+			cnm_lb_is_vip(lb, f->key.family, f->key.addr)) {
+		d->verdict = CNM_V_DROP;
+		d->reason = CNM_DROP_FRAGMENT;
+		d->via = CNM_VIA_NONE;
+	}
+}
+
+/* ARP: requests for a VIP cnmux answers for are answered; the rest belongs
+ * to the interface node's own stack. */
+static void
+decide_arp(const struct cnm_lb *lb, const struct cnm_flow *f, struct cnm_decision *d)
+{
+	d->svc = -1;
+	d->reason = CNM_DROP_NONE;
+	d->via = CNM_VIA_NONE;
+	if (f->arp_op == 1 /* request */ && cnm_lb_arp_owned(lb, f->key.addr)) {
+		d->verdict = CNM_V_REPLY;
+		d->reply = CNM_REPLY_ARP;
+	} else if (lb->has_local) {
+		d->verdict = CNM_V_LOCAL;
+	} else {
+		d->verdict = CNM_V_DROP;
+		d->reason = CNM_DROP_NO_SERVICE;
+	}
+}
+
+/* Step 2 for a frame of the general shape whose service lookup is done. */
+static inline void
+decide_flow(const struct cnm_lb *lb, const struct cnm_svc *s, const struct cnm_flow *f,
+		struct cnm_decision *d)
+{
+	if (s != NULL) {
+		cnm_decide_pdt(lb, s, cnm_client_hash(s->hash_key, f, s->hash_port), d);
+		/* a packet from the VIP to itself: spoofed */
+		if (unlikely(!f->icmp_err && same_addr(f->src, f->key.addr))) {
+			d->verdict = CNM_V_DROP;
+			d->reason = CNM_DROP_MARTIAN_SRC;
+			d->svc = -1; /* not traffic of the service */
+			d->via = CNM_VIA_NONE;
+		}
+		return;
+	}
+	cnm_decide_nosvc(lb, d);
+	/* an echo request to a VIP with no service of its own: answered here */
+	if (unlikely(f->rare) && lb->icmp_echo_reply && f->frag == CNM_FRAG_NONE &&
+			(f->icmp_type == CNM_ICMP_ECHO_REQUEST ||
+			 f->icmp_type == CNM_ICMP6_ECHO_REQUEST) &&
+			(f->key.proto == IPPROTO_ICMP) == (f->key.family == AF_INET) &&
+			cnm_lb_is_vip(lb, f->key.family, f->key.addr)) {
+		d->verdict = CNM_V_REPLY;
+		d->reply = CNM_REPLY_ECHO;
+		d->reason = CNM_DROP_NONE;
+	}
+}
+
+void
+cnm_decide_burst(const struct cnm_lb *lb, struct cnm_dstate *st, const struct cnm_pkt *pk,
+		unsigned int n, struct cnm_decision *d)
+{
+	struct cnm_svc_key k4[CNM_DECIDE_MAX];
+	const struct cnm_svc_key *keys[CNM_DECIDE_MAX];
+	struct cnm_svc *svc[CNM_DECIDE_MAX];
+	uint8_t at[CNM_DECIDE_MAX];
+	struct ct_batch ctb;
+	uint32_t frags = 0;
+	unsigned int i, j, nk = 0;
+
+	RTE_BUILD_BUG_ON(CNM_DECIDE_MAX > 32);
+	if (n > CNM_DECIDE_MAX)
+		n = CNM_DECIDE_MAX;
+	ctb.n = 0;
+	cnm_dstate_sync(st, lb);
+	/* step 1: the cache, for the fast shape in one go; the keys of the rest */
+	for (i = 0; i < n; i++) {
+		const struct cnm_pkt *p = &pk[i];
+		struct cnm_decision *di = &d[i];
+
+		memset(di, 0, sizeof(*di));
+		switch (p->shape) {
+		case CNM_SHAPE_FAST4:
+			if (cnm_decide_fast4(lb, st, &p->r, di) == CNM_FAST_DONE)
+				continue;
+			key_fast4(&p->r, &k4[i]);
+			keys[nk] = &k4[i];
+			break;
+		case CNM_SHAPE_FLOW:
+			if (unlikely(p->f.kind == CNM_PKT_ARP)) {
+				decide_arp(lb, &p->f, di);
+				continue;
+			}
+			keys[nk] = &p->f.key;
+			break;
+		default:
+			di->verdict = CNM_V_DROP;
+			di->reason = p->reason;
+			di->svc = -1;
+			continue;
+		}
+		at[nk++] = (uint8_t)i;
+	}
+	svc_lookup(lb, st, keys, nk, svc);
+
+	/* step 2: the services' policies, and who goes through the list */
+	for (j = 0; j < nk; j++) {
+		const struct cnm_pkt *p = &pk[at[j]];
+		struct cnm_decision *di = &d[at[j]];
+		const struct cnm_svc *s = svc[j];
+
+		if (p->shape == CNM_SHAPE_FAST4) {
+			const struct cnm_fast4 *r = &p->r;
+
+			if (s == NULL) {
+				cnm_decide_nosvc(lb, di);
+				continue;
+			}
+			if (unlikely(r->src == r->dst)) {
+				/* from the VIP to itself: spoofed */
+				di->verdict = CNM_V_DROP;
+				di->reason = CNM_DROP_MARTIAN_SRC;
+				di->svc = -1;
+				continue;
+			}
+			cnm_decide_pdt(lb, s, cnm_client_hash4(s->hash_key, r->src, r->sport,
+				s->hash_port), di);
+			if (r->proto == IPPROTO_TCP && st->ct != NULL) {
+				cnm_conn_key_v4(r->src, r->dst, r->sport, r->dport, &ctb.key[ctb.n]);
+				ctb.flags[ctb.n] = r->tcp_flags;
+				ctb.at[ctb.n++] = at[j];
+			}
+			continue;
+		}
+		decide_flow(lb, s, &p->f, di);
+		if (unlikely(p->f.rare) && p->f.frag != CNM_FRAG_NONE)
+			frags |= 1u << at[j];
+		/* a tracked connection outlives the PDT entries of its node: a
+		 * group whose nodes are all drained still serves its connections */
+		if (st->ct != NULL && s != NULL && di->svc >= 0 && p->f.key.proto == IPPROTO_TCP &&
+				p->f.has_ports) {
+			cnm_conn_key_from_flow(&p->f, &ctb.key[ctb.n]);
+			ctb.flags[ctb.n] = p->f.tcp_flags;
+			ctb.at[ctb.n++] = at[j];
+		}
+	}
+
+	/* step 3: the forwarding list, in one bulk lookup */
+	if (ctb.n > 0)
+		conn_track(lb, st, &ctb, d);
+
+	/* step 4: fragments, in arrival order, with their final decisions */
+	while (unlikely(frags != 0)) {
+		i = (unsigned int)__builtin_ctz(frags);
+		frags &= frags - 1;
+		for (j = 0; at[j] != i; j++)
+			;
+		frag_handle(lb, st, &pk[i].f, svc[j], &d[i]);
+		/* a first fragment dropped by its own rules drops the datagram */
+	}
+
+	/* ICMP errors about a flow of a service go to that flow's node */
+	for (j = 0; j < nk; j++) {
+		const struct cnm_pkt *p = &pk[at[j]];
+
+		if (p->shape == CNM_SHAPE_FLOW && unlikely(p->f.icmp_err) &&
+				d[at[j]].verdict == CNM_V_FORWARD)
+			st->st->icmp_errors++;
+	}
+}
+
+void
+cnm_decide(const struct cnm_lb *lb, const struct cnm_flow *f, struct cnm_decision *d)
+{
+	struct cnm_svc_cache_ent cache;
+	struct cnm_frag_ent frag;
+	struct cnm_wstats ws;
+	struct cnm_dstate st;
+	struct cnm_pkt pk;
+
+	memset(&cache, 0, sizeof(cache));
+	memset(&frag, 0, sizeof(frag));
+	memset(&ws, 0, sizeof(ws));
+	memset(&st, 0, sizeof(st));
+	st.cache = &cache;
+	st.frag = &frag;
+	st.st = &ws;
+	/* a generation no table has: the one-slot cache starts empty */
+	st.cache_gen = __atomic_load_n(&lb->keys_gen, __ATOMIC_ACQUIRE);
+	pk.shape = CNM_SHAPE_FLOW;
+	pk.f = *f;
+	pk.wirelen = (uint32_t)f->l3_off + f->l3_len;
+	cnm_decide_burst(lb, &st, &pk, 1, d);
+}
