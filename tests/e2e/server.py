@@ -7,8 +7,9 @@
                                        and IPv4, ADDR: that one): each
                                        answer's body is "NAME\\n" (header
                                        X-Node: NAME)
-  server.py aux NAME                   UDP echo on 9000 ("NAME DATA"), and a
-                                       TCP byte counter on 5001: it sends
+  server.py aux NAME [ADDR]            UDP echo on 9000 ("NAME DATA"), and a
+                                       TCP byte counter on 5001 (on ADDR,
+                                       "::": IPv6 and IPv4): it sends
                                        "NAME\\n" on accept, counts what the
                                        client sends until it shuts its side
                                        down, answers "bytes N\\n" and closes
@@ -68,7 +69,7 @@ def http_main(name, ports, addr="0.0.0.0"):
     servers[0].serve_forever()
 
 
-def aux_main(name):
+def aux_main(name, addr="0.0.0.0"):
     u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     u.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     u.bind(("0.0.0.0", UDP_PORT))
@@ -105,7 +106,14 @@ def aux_main(name):
         daemon_threads = True
         request_queue_size = 64
 
-    t = TServer(("0.0.0.0", STREAM_PORT), Sink)
+    class TServer6(TServer):
+        address_family = socket.AF_INET6
+
+        def server_bind(self):
+            self.socket.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+            super().server_bind()
+
+    t = (TServer6 if ":" in addr else TServer)((addr, STREAM_PORT), Sink)
     threading.Thread(target=t.serve_forever, daemon=True).start()
     udp_loop()
 
@@ -113,8 +121,8 @@ def aux_main(name):
 def main():
     if len(sys.argv) in (4, 5) and sys.argv[1] == "http":
         http_main(sys.argv[2], [int(p) for p in sys.argv[3].split(",")], *sys.argv[4:5])
-    elif len(sys.argv) == 3 and sys.argv[1] == "aux":
-        aux_main(sys.argv[2])
+    elif len(sys.argv) in (3, 4) and sys.argv[1] == "aux":
+        aux_main(sys.argv[2], *sys.argv[3:4])
     else:
         sys.exit(__doc__)
 

@@ -41,7 +41,7 @@ program exits 0:
 
   {"node": NODE, "ready": true, "decap": {"ipip4": n, "ip6in4": n,
    "ip6ip6": n, "ip4in6": n, "gue4": n, "gue6": n}, "inner": {"4": n, "6": n},
-   "delivered": n, "bytes": n, "bad": {REASON: n}, "deviations": {REASON: n},
+   "delivered": n, "bytes": n, "max_inner": LARGEST INNER PACKET, "bad": {REASON: n}, "deviations": {REASON: n},
    "outer_src": {ADDR: n}, "outer_ttl": {TTL: n}, "gue_sports": n,
    "flow_labels": n, "tun_out": n, "tun_write_errors": n}
 
@@ -116,7 +116,7 @@ class Decap:
             "inner": {"4": 0, "6": 0}, "delivered": 0, "bytes": 0,
             "bad": {}, "deviations": {}, "outer_src": {}, "outer_ttl": {},
             "gue_sports": 0, "flow_labels": 0, "tun_out": 0, "tun_write_errors": 0,
-            "sockets": [], "writes": 0,
+            "sockets": [], "writes": 0, "max_inner": 0,
         }
         # inner flow -> what the outer header said about it (entropy)
         self.flows = {}
@@ -263,6 +263,8 @@ class Decap:
         self.c["inner"][str(ver)] += 1
         self.c["delivered"] += 1
         self.c["bytes"] += len(inner)
+        if len(inner) > self.c["max_inner"]:
+            self.c["max_inner"] = len(inner)
         self.bump("outer_src", outer_src)
         if ttl is not None:
             self.bump("outer_ttl", ttl)
