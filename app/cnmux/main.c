@@ -606,6 +606,7 @@ write_json(const char *path, const struct cnm_lb *lb, const struct cnm_stats_tot
 	json_object_set_new(root, "arp_replies", json_integer((json_int_t)t->arp_replies));
 	json_object_set_new(root, "icmp_replies", json_integer((json_int_t)t->icmp_replies));
 	json_object_set_new(root, "icmp_errors", json_integer((json_int_t)t->icmp_errors));
+	json_object_set_new(root, "icmp_too_big", json_integer((json_int_t)t->icmp_too_big));
 	json_object_set_new(root, "frag_first", json_integer((json_int_t)t->frag_first));
 	json_object_set_new(root, "frag_follow", json_integer((json_int_t)t->frag_follow));
 	json_object_set_new(root, "ctl_tx", json_integer((json_int_t)t->ctl_tx));

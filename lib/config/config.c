@@ -763,7 +763,7 @@ cnm_parse_node(struct cnm_parser *p, const char *key, const json_t *obj,
 
 		cnm_key(sub, sizeof(sub), key, "forward");
 		if (ops == NULL)
-			return cnm_fail(p, sub, v, NULL, cnm_fwd_names());
+			return cnm_fail(p, sub, v, NULL, "%s", cnm_fwd_names());
 		node->forward = ops->id;
 	}
 	v = json_object_get(obj, "gateway");
@@ -806,7 +806,7 @@ cnm_get_prefix(struct cnm_parser *p, const char *key, const json_t *v, int famil
 		 family == AF_INET ? "IPv4" : "IPv6", min, max);
 	memset(out, 0, sizeof(*out));
 	if (s == NULL || strlen(s) >= sizeof(buf))
-		return cnm_fail(p, key, v, NULL, want);
+		return cnm_fail(p, key, v, NULL, "%s", want);
 	snprintf(buf, sizeof(buf), "%s", s);
 	slash = strchr(buf, '/');
 	if (slash != NULL) {
@@ -814,10 +814,10 @@ cnm_get_prefix(struct cnm_parser *p, const char *key, const json_t *v, int famil
 		errno = 0;
 		l = strtoul(slash + 1, &end, 10);
 		if (errno != 0 || end == slash + 1 || *end != '\0' || l < min || l > max)
-			return cnm_fail(p, key, v, NULL, want);
+			return cnm_fail(p, key, v, NULL, "%s", want);
 	}
 	if (inet_pton(family, buf, out->bytes) != 1)
-		return cnm_fail(p, key, v, NULL, want);
+		return cnm_fail(p, key, v, NULL, "%s", want);
 	out->family = (uint8_t)family;
 	*len = (uint32_t)l;
 	return 0;
@@ -860,7 +860,7 @@ cnm_parse_tunnel(struct cnm_parser *p, const json_t *root)
 			 n->ip.family == AF_INET ? "source4" : "source6",
 			 n->ip.family == AF_INET ? "IPv4" : "IPv6");
 		return cnm_fail(p, key, json_object_get(json_array_get(json_object_get(root,
-			"nodes"), i), "forward"), NULL, want);
+			"nodes"), i), "forward"), NULL, "%s", want);
 	}
 	return 0;
 }
@@ -970,7 +970,7 @@ cnm_parse_policy(struct cnm_parser *p, const char *key, const json_t *v,
 	const struct cnm_policy_ops *ops = cnm_policy_find(json_string_value(v));
 
 	if (ops == NULL)
-		return cnm_fail(p, key, v, NULL, cnm_policy_names());
+		return cnm_fail(p, key, v, NULL, "%s", cnm_policy_names());
 	*out = (enum cnm_policy)ops->id;
 	return 0;
 }

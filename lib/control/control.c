@@ -22,6 +22,7 @@
 #include <rte_common.h>
 
 #include "cnm_control.h"
+#include "cnm_fwd.h"
 #include "control_private.h"
 
 RTE_LOG_REGISTER(cnm_logtype_control, cnm.control, NOTICE);
@@ -270,7 +271,24 @@ node_cfg_json(const struct cnm_cfg_node *n)
 		json_object_set_new(o, "mac", json_string(mac_str(n->mac, buf, sizeof(buf))));
 	if (n->check_port != 0)
 		json_object_set_new(o, "check_port", json_integer(n->check_port));
+	if (n->forward != CNM_FWD_MAC)
+		json_object_set_new(o, "forward", json_string(cnm_fwd_name(n->forward)));
+	if (n->has_gateway)
+		json_object_set_new(o, "gateway",
+			json_string(cnm_addr_str(&n->gateway, buf, sizeof(buf))));
+	if (n->forward == CNM_FWD_GUE && n->gue_port != CNM_GUE_PORT_DEFAULT)
+		json_object_set_new(o, "gue_port", json_integer(n->gue_port));
 	return o;
+}
+
+/* "A/len" of a tunnel source. */
+static json_t *
+prefix_json(const struct cnm_addr *a, uint32_t len)
+{
+	char buf[64], out[72];
+
+	snprintf(out, sizeof(out), "%s/%u", cnm_addr_str(a, buf, sizeof(buf)), len);
+	return json_string(out);
 }
 
 /*
@@ -334,6 +352,19 @@ cfg_json(const struct cnm_config *c)
 			"failover_ms", (json_int_t)c->ha.failover_ms,
 			"ack_timeout_ms", (json_int_t)c->ha.ack_timeout_ms));
 	}
+	o = json_object();
+	if (c->tunnel.source4.family != 0)
+		json_object_set_new(o, "source4",
+			prefix_json(&c->tunnel.source4, c->tunnel.source4_len));
+	if (c->tunnel.source6.family != 0)
+		json_object_set_new(o, "source6",
+			prefix_json(&c->tunnel.source6, c->tunnel.source6_len));
+	if (c->tunnel.mtu != CNM_TUNNEL_MTU_DEFAULT)
+		json_object_set_new(o, "mtu", json_integer(c->tunnel.mtu));
+	if (json_object_size(o) > 0)
+		json_object_set_new(root, "tunnel", o);
+	else
+		json_decref(o);
 	a = json_array();
 	for (i = 0; i < c->n_services; i++)
 		json_array_append_new(a, svc_cfg_json(c, &c->services[i]));
@@ -556,9 +587,13 @@ cfg_apply(struct cnm_lb *lb, const struct cnm_config *from, const struct cnm_con
 			continue;
 		}
 		cur = &lb->node_cfg[id];
-		if (!addr_eq(&cur->ip, &n->ip)) {
-			/* another machine: forget it (its connections, its
-			 * entries) and add it again; the members come back below */
+		if (!addr_eq(&cur->ip, &n->ip) || cur->forward != n->forward ||
+				cur->has_gateway != n->has_gateway ||
+				(n->has_gateway && !addr_eq(&cur->gateway, &n->gateway)) ||
+				cur->gue_port != n->gue_port) {
+			/* another machine, or another way to reach it: forget it
+			 * (its connections, its entries) and add it again; the
+			 * members come back below */
 			if (lb->default_node == id)
 				set_default(lb, -1);
 			ret = cnm_lb_node_del(lb, (uint16_t)id);
@@ -698,6 +733,8 @@ cfg_apply(struct cnm_lb *lb, const struct cnm_config *from, const struct cnm_con
 	}
 	if (lb->default_node != def)
 		set_default(lb, def);
+	/* 8: the tunnels' outer source and MTU */
+	cnm_lb_set_tunnel(lb, &to->tunnel);
 	return 0;
 }
 

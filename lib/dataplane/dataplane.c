@@ -117,18 +117,28 @@ drop(struct cnm_worker *w, struct rte_mbuf *m, enum cnm_drop r)
  * the buffer is flushed, so counting costs nothing per frame at flush time.
  */
 static __rte_always_inline void
-txbuf_add(struct cnm_worker *w, struct cnm_txbuf *b, struct rte_mbuf *m, uint16_t node)
+txbuf_add(struct cnm_worker *w, struct cnm_txbuf *b, struct rte_mbuf *m)
+{
+	w->st.local++;
+	m->hash.usr = CNM_NODE_NONE;
+	b->m[b->n++] = m;
+}
+
+/* txbuf_add() of a frame forwarded to @p node, counted for the node and for
+ * the (service, node) pair of member slot @p slot. */
+static __rte_always_inline void
+txbuf_add_node(struct cnm_worker *w, struct cnm_txbuf *b, struct rte_mbuf *m, uint16_t node,
+		uint16_t slot)
 {
 	struct cnm_wstats *st = &w->st;
+	uint32_t len = rte_pktmbuf_pkt_len(m);
 
-	if (node == CNM_NODE_NONE) {
-		st->local++;
-	} else {
-		st->forwarded++;
-		st->node[node].pkts++;
-		st->node[node].bytes += rte_pktmbuf_pkt_len(m);
-	}
-	m->hash.usr = node;
+	st->forwarded++;
+	st->node[node].pkts++;
+	st->node[node].bytes += len;
+	st->member[slot].pkts++;
+	st->member[slot].bytes += len;
+	m->hash.usr = (uint32_t)slot << 16 | node;
 	b->m[b->n++] = m;
 }
 
@@ -145,7 +155,7 @@ txbuf_flush(struct cnm_worker *w, struct cnm_txbuf *b)
 
 		for (i = sent; i < b->n; i++) {
 			struct rte_mbuf *m = b->m[i];
-			uint32_t node = m->hash.usr;
+			uint32_t node = m->hash.usr & 0xffff, slot = m->hash.usr >> 16;
 
 			if (node == CNM_NODE_NONE) {
 				st->local--;
@@ -153,6 +163,8 @@ txbuf_flush(struct cnm_worker *w, struct cnm_txbuf *b)
 				st->forwarded--;
 				st->node[node].pkts--;
 				st->node[node].bytes -= rte_pktmbuf_pkt_len(m);
+				st->member[slot].pkts--;
+				st->member[slot].bytes -= rte_pktmbuf_pkt_len(m);
 			}
 		}
 		st->drop[CNM_DROP_TX_FULL] += lost;
@@ -195,8 +207,7 @@ node_path(struct cnm_worker *w, struct rte_mbuf *m, uint16_t node, uint64_t *mac
  */
 static __rte_noinline void
 forward_method(struct cnm_worker *w, struct rte_mbuf *m, const struct cnm_flow *f,
-		const struct cnm_fast4 *r, uint32_t keep, const struct cnm_decision *di, int port,
-		uint64_t mac)
+		uint32_t keep, const struct cnm_decision *di, int port, uint64_t mac)
 {
 	const struct cnm_lb *lb = w->dp->lb;
 	const struct cnm_fwd_ops *ops = cnm_fwd_get(di->method);
@@ -209,18 +220,27 @@ forward_method(struct cnm_worker *w, struct rte_mbuf *m, const struct cnm_flow *
 		pk.family = f->key.family;
 		pk.entropy = cnm_client_hash(lb->hash_key, f, 1);
 	} else {
+		/* the fast shape: untagged IPv4 without options, its first 54
+		 * bytes in the first segment (cnm_parse_fast4() checked) */
+		const uint8_t *p = rte_pktmbuf_mtod(m, const uint8_t *);
+		uint32_t src;
+		uint16_t sport;
+
+		memcpy(&src, p + RTE_ETHER_HDR_LEN + 12, 4);
+		memcpy(&sport, p + RTE_ETHER_HDR_LEN + 20, 2);
 		pk.l3_off = RTE_ETHER_HDR_LEN;
 		pk.l3_len = keep - RTE_ETHER_HDR_LEN;
 		pk.family = AF_INET;
-		pk.entropy = cnm_client_hash4(lb->hash_key, r->src, r->sport, 1);
+		pk.entropy = cnm_client_hash4(lb->hash_key, src, sport, 1);
 	}
 	ret = ops->encap(m, &pk, &lb->tun[di->node], &lb->fwd, mac, &w->dp->priv_mac[port]);
 	if (likely(ret == CNM_FWD_OK)) {
-		txbuf_add(w, &w->priv[port], m, di->node);
+		txbuf_add_node(w, &w->priv[port], m, di->node,
+			cnm_lb_member_slot_fast(lb, di->svc, di->node));
 	} else if (ret == CNM_FWD_REPLY) {
 		/* too big for the tunnel: the sender is told, from the VIP */
 		w->st.icmp_too_big++;
-		txbuf_add(w, &w->pub, m, CNM_NODE_NONE);
+		txbuf_add(w, &w->pub, m);
 	} else {
 		drop(w, m, (enum cnm_drop)ret);
 	}
@@ -228,12 +248,12 @@ forward_method(struct cnm_worker *w, struct rte_mbuf *m, const struct cnm_flow *
 
 /*
  * Send a frame to the node of its decision, by the node's method. @p f: the
- * frame's flow, or NULL for a frame of the fast shape @p r (untagged, its IP
+ * frame's flow, or NULL for a frame of the fast shape (untagged, its IP
  * packet ends at @p keep).
  */
 static __rte_always_inline void
-forward(struct cnm_worker *w, struct rte_mbuf *m, const struct cnm_flow *f,
-		const struct cnm_fast4 *r, uint32_t keep, const struct cnm_decision *di)
+forward(struct cnm_worker *w, struct rte_mbuf *m, const struct cnm_flow *f, uint32_t keep,
+		const struct cnm_decision *di)
 {
 	uint64_t mac;
 	int port = node_path(w, m, di->node, &mac);
@@ -241,7 +261,7 @@ forward(struct cnm_worker *w, struct rte_mbuf *m, const struct cnm_flow *f,
 	if (port < 0)
 		return;
 	if (unlikely(di->method != CNM_FWD_MAC)) {
-		forward_method(w, m, f, r, keep, di, port, mac);
+		forward_method(w, m, f, keep, di, port, mac);
 		return;
 	}
 	if (f == NULL) {
@@ -250,13 +270,14 @@ forward(struct cnm_worker *w, struct rte_mbuf *m, const struct cnm_flow *f,
 		drop(w, m, CNM_DROP_RUNT);
 		return;
 	}
-	txbuf_add(w, &w->priv[port], m, di->node);
+	txbuf_add_node(w, &w->priv[port], m, di->node,
+		cnm_lb_member_slot_fast(w->dp->lb, di->svc, di->node));
 }
 
 static __rte_always_inline void
 to_local(struct cnm_worker *w, struct rte_mbuf *m)
 {
-	txbuf_add(w, &w->local, m, CNM_NODE_NONE);
+	txbuf_add(w, &w->local, m);
 }
 
 /* Answer an echo request to a VIP in place: swap addresses, change the type,
@@ -303,7 +324,7 @@ icmp_echo_reply(struct cnm_worker *w, struct rte_mbuf *m, const struct cnm_flow 
 	if (rte_pktmbuf_pkt_len(m) > (uint32_t)f->l3_off + f->l3_len)
 		rte_pktmbuf_trim(m, (uint16_t)(rte_pktmbuf_pkt_len(m) - f->l3_off - f->l3_len));
 	w->st.icmp_replies++;
-	txbuf_add(w, &w->pub, m, CNM_NODE_NONE);
+	txbuf_add(w, &w->pub, m);
 	return 0;
 }
 
@@ -318,7 +339,7 @@ act_reply(struct cnm_worker *w, struct rte_mbuf *m, const struct cnm_flow *f,
 		cnm_arp_make_reply(rte_pktmbuf_mtod(m, uint8_t *), f->l3_off,
 			w->dp->pub_mac.addr_bytes);
 		w->st.arp_replies++;
-		txbuf_add(w, &w->pub, m, CNM_NODE_NONE);
+		txbuf_add(w, &w->pub, m);
 		return;
 	}
 	if (di->reply == CNM_REPLY_ECHO && icmp_echo_reply(w, m, f) == 0)
@@ -352,11 +373,11 @@ act_other(struct cnm_worker *w, struct rte_mbuf *m, const struct cnm_flow *f,
 
 /*
  * Carry out a decision. @p f: the frame's flow, or NULL for a frame of the
- * fast shape @p r, untagged, whose IP packet ends at @p keep.
+ * fast shape, untagged, whose IP packet ends at @p keep.
  */
 static __rte_always_inline void
-act(struct cnm_worker *w, struct rte_mbuf *m, const struct cnm_flow *f,
-		const struct cnm_fast4 *r, uint32_t keep, const struct cnm_decision *di)
+act(struct cnm_worker *w, struct rte_mbuf *m, const struct cnm_flow *f, uint32_t keep,
+		const struct cnm_decision *di)
 {
 	if (di->svc >= 0) {
 		w->st.svc[di->svc].pkts++;
@@ -370,7 +391,7 @@ act(struct cnm_worker *w, struct rte_mbuf *m, const struct cnm_flow *f,
 		w->st.nonscalable++;
 		w->st.to_default++;
 	}
-	forward(w, m, f, r, keep, di);
+	forward(w, m, f, keep, di);
 }
 
 static __rte_always_inline enum cnm_csum_hint
@@ -399,7 +420,8 @@ classify(struct rte_mbuf *m, int verify, struct cnm_pkt *k)
 	const uint8_t *p;
 
 	if (likely(cnm_pkt_parse_fast(rte_pktmbuf_mtod(m, const uint8_t *),
-			rte_pktmbuf_data_len(m), wire, verify, csum_hint(m), k) == 0))
+			rte_pktmbuf_data_len(m), wire, verify,
+			unlikely(verify) ? csum_hint(m) : CNM_CSUM_UNKNOWN, k) == 0))
 		return;
 	p = rte_pktmbuf_read(m, 0, cap, hdr);
 	if (unlikely(p == NULL)) {
@@ -426,7 +448,7 @@ cnm_worker_burst(struct cnm_worker *w, struct rte_mbuf **pkts, uint16_t n)
 	struct cnm_decision d[CNM_BURST];
 	/* read once per burst: a reload changes it (a byte, no ordering) */
 	const int verify = __atomic_load_n(&lb->verify_checksum, __ATOMIC_RELAXED);
-	uint16_t i, first;
+	uint16_t i, first, nfast;
 
 	RTE_BUILD_BUG_ON(CNM_BURST > CNM_DECIDE_MAX);
 	w->st.rx += n;
@@ -452,7 +474,7 @@ cnm_worker_burst(struct cnm_worker *w, struct rte_mbuf **pkts, uint16_t n)
 		}
 		if (unlikely(verify) || cnm_decide_fast4(lb, &w->ds, &r, &di) != CNM_FAST_DONE)
 			break;
-		act(w, m, NULL, &r, 14u + r.tot, &di);
+		act(w, m, NULL, 14u + r.tot, &di);
 	}
 	if (likely(i == n)) {
 		w->st.fast_path += n;
@@ -461,19 +483,20 @@ cnm_worker_burst(struct cnm_worker *w, struct rte_mbuf **pkts, uint16_t n)
 	/* the rest of the burst waits: parsed, decided together, acted on in
 	 * order (frame i is parsed again: nothing above changed it) */
 	first = i;
+	nfast = first;
 	for (; i < n; i++) {
 		if (i + PREFETCH_AHEAD < n)
 			rte_prefetch0(rte_pktmbuf_mtod(pkts[i + PREFETCH_AHEAD], void *));
 		classify(pkts[i], verify, &pk[i]);
-		w->st.fast_path += pk[i].shape == CNM_SHAPE_FAST4;
+		nfast += pk[i].shape == CNM_SHAPE_FAST4;
 	}
-	w->st.fast_path += first;
+	w->st.fast_path += nfast;
 	cnm_decide_burst(lb, &w->ds, &pk[first], n - first, &d[first]);
 	for (i = first; i < n; i++) {
 		if (likely(pk[i].shape == CNM_SHAPE_FAST4))
-			act(w, pkts[i], NULL, &pk[i].r, 14u + pk[i].r.tot, &d[i]);
+			act(w, pkts[i], NULL, 14u + pk[i].r.tot, &d[i]);
 		else if (pk[i].shape == CNM_SHAPE_FLOW)
-			act(w, pkts[i], &pk[i].f, NULL, 0, &d[i]);
+			act(w, pkts[i], &pk[i].f, 0, &d[i]);
 		else
 			drop(w, pkts[i], (enum cnm_drop)pk[i].reason);
 	}

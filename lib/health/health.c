@@ -11,6 +11,7 @@
 #include <rte_log.h>
 
 #include "cnm_arp.h"
+#include "cnm_fwd.h"
 #include "cnm_health.h"
 
 RTE_LOG_REGISTER(cnm_logtype_health, cnm.health, NOTICE);
@@ -116,18 +117,32 @@ cnm_health_get_stats(const struct cnm_health *h)
 	return &h->st;
 }
 
+/*
+ * The IPv4 address whose MAC frames for a node go to: a tunnel's gateway
+ * when it has one, else the node's own address. NULL when it has none
+ * (an IPv6 node without a gateway: neighbour discovery is not done here).
+ */
+static const uint8_t *
+arp_target(const struct cnm_cfg_node *c)
+{
+	if (c->forward != CNM_FWD_MAC && c->has_gateway)
+		return c->gateway.bytes;
+	return c->ip.family == AF_INET ? c->ip.bytes : NULL;
+}
+
 static void
 send_arp(struct cnm_health *h, uint32_t id)
 {
 	const struct cnm_node *nd = &h->lb->node[id];
 	const struct cnm_cfg_node *c = &h->lb->node_cfg[id];
+	const uint8_t *tpa = arp_target(c);
 	static const uint8_t any[4];
 	uint8_t frame[60];
 
-	if (c->ip.family != AF_INET)
-		return; /* IPv6 nodes: neighbour discovery is not done here */
+	if (tpa == NULL)
+		return;
 	memset(frame, 0, sizeof(frame));
-	cnm_arp_make_request(frame, h->io.priv_mac[nd->port], any, c->ip.bytes);
+	cnm_arp_make_request(frame, h->io.priv_mac[nd->port], any, tpa);
 	if (h->io.send(h->io.arg, nd->port, frame, sizeof(frame)) == 0)
 		h->st.arp_sent++;
 	else
@@ -188,7 +203,7 @@ end_round(struct cnm_health *h, uint32_t id)
 	struct node_hc *s = &h->n[id];
 	const struct cnm_cfg_node *c = &h->lb->node_cfg[id];
 	struct cnm_node *nd = &h->lb->node[id];
-	int ok = s->arp_seen || c->ip.family != AF_INET;
+	int ok = s->arp_seen || arp_target(c) == NULL;
 
 	if (c->check_port) {
 		int t = tcp_done(s->fd);
@@ -278,21 +293,23 @@ cnm_health_input(struct cnm_health *h, uint16_t idx, const uint8_t *frame, uint3
 {
 	struct cnm_lb *lb = h->lb;
 	struct cnm_arp a;
-	uint32_t id;
+	uint32_t id, seen = 0;
 
 	RTE_SET_USED(now);
 	if (len < 14 || frame[12] != 0x08 || frame[13] != 0x06)
 		return 0;
 	if (cnm_arp_parse(frame, len, 14, &a) != 0 || a.op != CNM_ARP_REPLY)
 		return 0;
+	/* every node behind that address: one gateway serves several tunnels */
 	for (id = 0; id < lb->n_nodes; id++) {
 		const struct cnm_cfg_node *c = &lb->node_cfg[id];
 		struct cnm_node *nd = &lb->node[id];
+		const uint8_t *tpa = arp_target(c);
 		uint64_t mac = 0;
 
-		if (!nd->used || nd->port != idx || c->ip.family != AF_INET ||
-				memcmp(c->ip.bytes, a.spa, 4) != 0)
+		if (!nd->used || nd->port != idx || tpa == NULL || memcmp(tpa, a.spa, 4) != 0)
 			continue;
+		seen++;
 		h->st.arp_replies++;
 		h->n[id].arp_seen = 1;
 		memcpy(&mac, a.sha, 6);
@@ -306,7 +323,6 @@ cnm_health_input(struct cnm_health *h, uint16_t idx, const uint8_t *frame, uint3
 			h->st.went_up++;
 			HC_LOG(NOTICE, "node %s resolved, up", c->name);
 		}
-		return 1;
 	}
-	return 0;
+	return seen > 0;
 }

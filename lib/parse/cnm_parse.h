@@ -217,7 +217,6 @@ struct cnm_pkt {
 	uint8_t shape;          /**< enum cnm_pkt_shape */
 	uint8_t reason;         /**< CNM_SHAPE_DROP: enum cnm_drop */
 	uint16_t pad;
-	uint32_t wirelen;       /**< the frame's length */
 	struct cnm_fast4 r;     /**< CNM_SHAPE_FAST4 */
 	struct cnm_flow f;      /**< CNM_SHAPE_FLOW */
 };
@@ -240,7 +239,6 @@ cnm_pkt_parse_fast(const uint8_t *p, uint32_t caplen, uint32_t wirelen, int veri
 {
 	int v = cnm_parse_fast4(p, caplen, wirelen, &k->r);
 
-	k->wirelen = wirelen;
 	if (v < 0)
 		return -1;
 	if (v != CNM_DROP_NONE) {
@@ -262,7 +260,6 @@ cnm_pkt_parse_general(const uint8_t *p, uint32_t caplen, uint32_t wirelen, int v
 {
 	int v = cnm_parse(p, caplen, wirelen, &k->f);
 
-	k->wirelen = wirelen;
 	if (v != CNM_DROP_NONE) {
 		k->shape = CNM_SHAPE_DROP;
 		k->reason = (uint8_t)v;

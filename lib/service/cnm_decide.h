@@ -80,7 +80,6 @@ struct cnm_decision {
 	uint8_t reply;     /**< CNM_V_REPLY: enum cnm_reply */
 	uint8_t via;       /**< enum cnm_via */
 	uint8_t pad;
-	uint32_t hash;     /**< the client hash that indexed the PDT (via PDT) */
 };
 
 /*
@@ -189,7 +188,6 @@ cnm_decide_pdt(const struct cnm_lb *lb, const struct cnm_svc *s, uint32_t h,
 	uint16_t node = pdt->entries[h & pdt->mask];
 
 	d->svc = s->id;
-	d->hash = h;
 	d->via = CNM_VIA_PDT;
 	d->reason = CNM_DROP_NONE;
 	d->node = node;
@@ -200,6 +198,29 @@ cnm_decide_pdt(const struct cnm_lb *lb, const struct cnm_svc *s, uint32_t h,
 		return;
 	}
 	d->method = lb->node[node].method;
+}
+
+/**
+ * The lookup cache for a frame of the fast shape: 0 and the service (NULL:
+ * non-scalable) in *@p s on a hit, -1 on a miss.
+ */
+static __rte_always_inline int
+cnm_svc_cache_fast4(const struct cnm_dstate *st, const struct cnm_fast4 *r,
+		const struct cnm_svc **s)
+{
+	const struct cnm_svc_cache_ent *e;
+	const uint64_t *q;
+	uint64_t a, c;
+
+	/* the three words of the service key (struct cnm_svc_key, little-endian) */
+	a = r->dst;
+	c = (uint64_t)r->dport | (uint64_t)r->proto << 16 | (uint64_t)AF_INET << 24;
+	e = cnm_svc_cache_slot(st, a, 0, c);
+	q = (const uint64_t *)&e->key;
+	if (unlikely(q[0] != a || q[1] != 0 || q[2] != c))
+		return -1;
+	*s = e->svc;
+	return 0;
 }
 
 /** Results of cnm_decide_fast4(). */
@@ -219,19 +240,10 @@ static __rte_always_inline int
 cnm_decide_fast4(const struct cnm_lb *lb, const struct cnm_dstate *st, const struct cnm_fast4 *r,
 		struct cnm_decision *d)
 {
-	const struct cnm_svc_cache_ent *e;
 	const struct cnm_svc *s;
-	const uint64_t *q;
-	uint64_t a, c;
 
-	/* the three words of the service key (struct cnm_svc_key, little-endian) */
-	a = r->dst;
-	c = (uint64_t)r->dport | (uint64_t)r->proto << 16 | (uint64_t)AF_INET << 24;
-	e = cnm_svc_cache_slot(st, a, 0, c);
-	q = (const uint64_t *)&e->key;
-	if (unlikely(q[0] != a || q[1] != 0 || q[2] != c))
+	if (unlikely(cnm_svc_cache_fast4(st, r, &s) != 0))
 		return CNM_FAST_WAIT;
-	s = e->svc;
 	if (s == NULL) {
 		cnm_decide_nosvc(lb, d);
 		return CNM_FAST_DONE;

@@ -45,6 +45,8 @@ struct cnm_svc {
 	uint8_t hash_port;    /**< 1: hash source address and port (weighted) */
 	uint8_t family;       /**< of the VIP */
 	uint8_t pad[3];
+	uint16_t *mslot;      /**< [CNM_MAX_NODES]: counter slot of (this service, node),
+			           CNM_MEMBER_NONE for a node not in its list */
 	/* cold: control side only */
 	uint32_t pdt_size __rte_cache_aligned;
 	uint32_t n_members;
@@ -103,6 +105,9 @@ struct cnm_lb {
 	uint32_t n_wstats;
 	struct cnm_pb svc_base[CNM_MAX_SERVICES];
 	struct cnm_pb node_base[CNM_MAX_NODES];
+	struct cnm_pb member_base[CNM_MAX_MEMBERS];
+	uint8_t member_used[CNM_MAX_MEMBERS];   /**< member slots taken */
+	uint32_t member_next;                   /**< where the search for a free slot starts */
 };
 
 /**
@@ -270,6 +275,37 @@ void cnm_lb_set_stats(struct cnm_lb *lb, struct cnm_wstats *const *w, uint32_t n
 
 /** Take from @p t the counts of the earlier holders of reused slots. */
 void cnm_lb_stats_rebase(const struct cnm_lb *lb, struct cnm_stats_total *t);
+
+/**
+ * Counter slot of (service @p svc, node @p node), or -1 when the node is
+ * not in the service's list. Worker-safe.
+ */
+int cnm_lb_member_slot(const struct cnm_lb *lb, uint16_t svc, uint16_t node);
+
+/**
+ * The member slot a worker counts a frame of service @p svc (-1: none) sent
+ * to @p node into: the sink CNM_MEMBER_NONE when the pair has no slot.
+ */
+static inline uint16_t
+cnm_lb_member_slot_fast(const struct cnm_lb *lb, int32_t svc, uint16_t node)
+{
+	const struct cnm_svc *s;
+
+	if (svc < 0)
+		return CNM_MEMBER_NONE;
+	/* acquire: a service seen here is complete; NULL while one is removed */
+	s = __atomic_load_n(&lb->svc[svc], __ATOMIC_ACQUIRE);
+	/* a relaxed read: the slot is one 16-bit word the control lcore sets */
+	return s != NULL ? __atomic_load_n(&s->mslot[node], __ATOMIC_RELAXED) : CNM_MEMBER_NONE;
+}
+
+/**
+ * The tunnels' outer source and MTU ("tunnel" of a configuration). Workers
+ * read these fields without ordering: a frame tunnelled while they change
+ * may mix the old and new settings (the source prefix, the MTU); none is
+ * ever invalid.
+ */
+void cnm_lb_set_tunnel(struct cnm_lb *lb, const struct cnm_cfg_tunnel *t);
 
 /** Service id by name, or -1. */
 int cnm_lb_svc_find(const struct cnm_lb *lb, const char *name);

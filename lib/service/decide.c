@@ -254,6 +254,33 @@ decide_flow(const struct cnm_lb *lb, const struct cnm_svc *s, const struct cnm_f
 	}
 }
 
+/* Step 2 for a frame of the fast shape whose service @p s is known (NULL:
+ * non-scalable); a TCP frame of a service joins the forwarding list's batch. */
+static __rte_always_inline void
+decide_fast4(const struct cnm_lb *lb, const struct cnm_dstate *st, const struct cnm_fast4 *r,
+		const struct cnm_svc *s, unsigned int i, struct cnm_decision *di,
+		struct ct_batch *ctb)
+{
+	if (s == NULL) {
+		cnm_decide_nosvc(lb, di);
+		return;
+	}
+	if (unlikely(r->src == r->dst)) {
+		/* from the VIP to itself: spoofed */
+		di->verdict = CNM_V_DROP;
+		di->reason = CNM_DROP_MARTIAN_SRC;
+		di->svc = -1;
+		di->via = CNM_VIA_NONE;
+		return;
+	}
+	cnm_decide_pdt(lb, s, cnm_client_hash4(s->hash_key, r->src, r->sport, s->hash_port), di);
+	if (r->proto == IPPROTO_TCP && st->ct != NULL) {
+		cnm_conn_key_v4(r->src, r->dst, r->sport, r->dport, &ctb->key[ctb->n]);
+		ctb->flags[ctb->n] = r->tcp_flags;
+		ctb->at[ctb->n++] = (uint8_t)i;
+	}
+}
+
 void
 cnm_decide_burst(const struct cnm_lb *lb, struct cnm_dstate *st, const struct cnm_pkt *pk,
 		unsigned int n, struct cnm_decision *d)
@@ -275,12 +302,14 @@ cnm_decide_burst(const struct cnm_lb *lb, struct cnm_dstate *st, const struct cn
 	for (i = 0; i < n; i++) {
 		const struct cnm_pkt *p = &pk[i];
 		struct cnm_decision *di = &d[i];
+		const struct cnm_svc *s;
 
-		memset(di, 0, sizeof(*di));
 		switch (p->shape) {
 		case CNM_SHAPE_FAST4:
-			if (cnm_decide_fast4(lb, st, &p->r, di) == CNM_FAST_DONE)
+			if (likely(cnm_svc_cache_fast4(st, &p->r, &s) == 0)) {
+				decide_fast4(lb, st, &p->r, s, i, di, &ctb);
 				continue;
+			}
 			key_fast4(&p->r, &k4[i]);
 			keys[nk] = &k4[i];
 			break;
@@ -295,39 +324,22 @@ cnm_decide_burst(const struct cnm_lb *lb, struct cnm_dstate *st, const struct cn
 			di->verdict = CNM_V_DROP;
 			di->reason = p->reason;
 			di->svc = -1;
+			di->via = CNM_VIA_NONE;
 			continue;
 		}
 		at[nk++] = (uint8_t)i;
 	}
-	svc_lookup(lb, st, keys, nk, svc);
+	if (unlikely(nk != 0))
+		svc_lookup(lb, st, keys, nk, svc);
 
-	/* step 2: the services' policies, and who goes through the list */
+	/* step 2 for the frames the cache missed, and who goes through the list */
 	for (j = 0; j < nk; j++) {
 		const struct cnm_pkt *p = &pk[at[j]];
 		struct cnm_decision *di = &d[at[j]];
 		const struct cnm_svc *s = svc[j];
 
 		if (p->shape == CNM_SHAPE_FAST4) {
-			const struct cnm_fast4 *r = &p->r;
-
-			if (s == NULL) {
-				cnm_decide_nosvc(lb, di);
-				continue;
-			}
-			if (unlikely(r->src == r->dst)) {
-				/* from the VIP to itself: spoofed */
-				di->verdict = CNM_V_DROP;
-				di->reason = CNM_DROP_MARTIAN_SRC;
-				di->svc = -1;
-				continue;
-			}
-			cnm_decide_pdt(lb, s, cnm_client_hash4(s->hash_key, r->src, r->sport,
-				s->hash_port), di);
-			if (r->proto == IPPROTO_TCP && st->ct != NULL) {
-				cnm_conn_key_v4(r->src, r->dst, r->sport, r->dport, &ctb.key[ctb.n]);
-				ctb.flags[ctb.n] = r->tcp_flags;
-				ctb.at[ctb.n++] = at[j];
-			}
+			decide_fast4(lb, st, &p->r, s, at[j], di, &ctb);
 			continue;
 		}
 		decide_flow(lb, s, &p->f, di);
@@ -387,6 +399,5 @@ cnm_decide(const struct cnm_lb *lb, const struct cnm_flow *f, struct cnm_decisio
 	st.cache_gen = __atomic_load_n(&lb->keys_gen, __ATOMIC_ACQUIRE);
 	pk.shape = CNM_SHAPE_FLOW;
 	pk.f = *f;
-	pk.wirelen = (uint32_t)f->l3_off + f->l3_len;
 	cnm_decide_burst(lb, &st, &pk, 1, d);
 }

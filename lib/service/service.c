@@ -80,6 +80,7 @@ svc_free(struct cnm_svc *s)
 	if (s == NULL)
 		return;
 	cnm_pdt_free(s->pdt);
+	free(s->mslot);
 	free(s->members);
 	free(s->cfg.ports);
 	free(s);
@@ -157,16 +158,127 @@ pdt_publish(struct cnm_lb *lb, struct cnm_svc *s, struct cnm_pdt *pdt)
 	}
 }
 
+static int svc_rebuild(struct cnm_lb *lb, struct cnm_svc *s);
+static void grace_period(const struct cnm_lb *lb);
+
+/*
+ * Counter slots of (service, node) pairs: every member of @p s gets one
+ * before a PDT that lists it is published; a node no longer in the list
+ * gives its slot back after the PDT without it is out (and a grace period,
+ * so that no worker still counts into it when it is handed out again).
+ */
+static void
+members_alloc(struct cnm_lb *lb, struct cnm_svc *s)
+{
+	uint32_t i, k;
+
+	for (i = 0; i < s->n_members; i++) {
+		uint32_t node = s->members[i].node;
+
+		if (s->mslot[node] != CNM_MEMBER_NONE)
+			continue;
+		for (k = 0; k < CNM_MEMBER_NONE; k++) {
+			uint32_t slot = (lb->member_next + k) % CNM_MEMBER_NONE;
+
+			if (lb->member_used[slot])
+				continue;
+			lb->member_used[slot] = 1;
+			lb->member_next = (slot + 1) % CNM_MEMBER_NONE;
+			/* what workers counted in it before: the new pair starts at 0 */
+			if (lb->wstats != NULL)
+				lb->member_base[slot] = cnm_stats_member_slot(lb->wstats,
+					lb->n_wstats, slot);
+			/* one 16-bit word: workers read it whole */
+			__atomic_store_n(&s->mslot[node], (uint16_t)slot, __ATOMIC_RELAXED);
+			break;
+		}
+		/* every slot taken: the pair counts into the sink */
+	}
+}
+
+static int
+member_listed(const struct cnm_svc *s, uint32_t node)
+{
+	uint32_t i;
+
+	for (i = 0; i < s->n_members; i++)
+		if (s->members[i].node == node)
+			return 1;
+	return 0;
+}
+
+static void
+members_release(struct cnm_lb *lb, struct cnm_svc *s, int all)
+{
+	uint16_t freed[64];
+	uint32_t node, nf = 0, i;
+
+	for (node = 0; node < CNM_MAX_NODES; node++) {
+		uint16_t slot = s->mslot[node];
+
+		if (slot == CNM_MEMBER_NONE || (!all && member_listed(s, node)))
+			continue;
+		__atomic_store_n(&s->mslot[node], CNM_MEMBER_NONE, __ATOMIC_RELAXED);
+		freed[nf++] = slot;
+		if (nf == RTE_DIM(freed) || node + 1 == CNM_MAX_NODES) {
+			grace_period(lb);
+			for (i = 0; i < nf; i++)
+				lb->member_used[freed[i]] = 0;
+			nf = 0;
+		}
+	}
+	if (nf > 0) {
+		grace_period(lb);
+		for (i = 0; i < nf; i++)
+			lb->member_used[freed[i]] = 0;
+	}
+}
+
+/* The member slots of a service no worker can reach any more. */
+static void
+svc_free_slots(struct cnm_lb *lb, const struct cnm_svc *s)
+{
+	uint32_t node;
+
+	for (node = 0; node < CNM_MAX_NODES; node++)
+		if (s->mslot[node] != CNM_MEMBER_NONE)
+			lb->member_used[s->mslot[node]] = 0;
+}
+
+int
+cnm_lb_member_slot(const struct cnm_lb *lb, uint16_t svc, uint16_t node)
+{
+	const struct cnm_svc *s;
+	uint16_t slot;
+
+	if (svc >= CNM_MAX_SERVICES || node >= CNM_MAX_NODES || (s = lb->svc[svc]) == NULL)
+		return -1;
+	slot = s->mslot[node];
+	return slot == CNM_MEMBER_NONE ? -1 : (int)slot;
+}
+
 int
 cnm_lb_svc_rebuild(struct cnm_lb *lb, uint16_t id)
 {
 	struct cnm_svc *s = lb->svc[id];
+	int ret;
+
+	if (s == NULL)
+		return -ENOENT;
+	members_alloc(lb, s);
+	ret = svc_rebuild(lb, s);
+	/* after the publication (or the failure): pairs no longer listed */
+	members_release(lb, s, 0);
+	return ret;
+}
+
+static int
+svc_rebuild(struct cnm_lb *lb, struct cnm_svc *s)
+{
 	struct cnm_pdt_member *m;
 	struct cnm_pdt *pdt;
 	uint32_t i, n = 0;
 
-	if (s == NULL)
-		return -ENOENT;
 	m = calloc(s->n_members + 1, sizeof(*m));
 	if (m == NULL)
 		return -ENOMEM;
@@ -271,7 +383,8 @@ svc_create(struct cnm_lb *lb, const struct cnm_config *cfg, const struct cnm_cfg
 	s->n_members = c->n_members;
 	s->members = calloc(c->n_members + 1, sizeof(*s->members));
 	s->cfg.ports = calloc(c->n_ports + 1, sizeof(*s->cfg.ports));
-	if (s->members == NULL || s->cfg.ports == NULL) {
+	s->mslot = malloc(CNM_MAX_NODES * sizeof(*s->mslot));
+	if (s->members == NULL || s->cfg.ports == NULL || s->mslot == NULL) {
 		svc_free(s);
 		return NULL;
 	}
@@ -282,7 +395,9 @@ svc_create(struct cnm_lb *lb, const struct cnm_config *cfg, const struct cnm_cfg
 		memcpy(s->cfg.ports, c->ports, c->n_ports * sizeof(*s->cfg.ports));
 	s->cfg.members = s->members;
 	lb->svc[id] = s;
+	memset(s->mslot, 0xff, CNM_MAX_NODES * sizeof(*s->mslot)); /* CNM_MEMBER_NONE */
 	if (cnm_lb_svc_rebuild(lb, id) != 0) {
+		members_release(lb, s, 1);
 		lb->svc[id] = NULL;
 		svc_free(s);
 		return NULL;
@@ -294,7 +409,12 @@ svc_create(struct cnm_lb *lb, const struct cnm_config *cfg, const struct cnm_cfg
 static void
 fwd_conf(struct cnm_lb *lb, const struct cnm_config *cfg)
 {
-	const struct cnm_cfg_tunnel *t = &cfg->tunnel;
+	cnm_lb_set_tunnel(lb, &cfg->tunnel);
+}
+
+void
+cnm_lb_set_tunnel(struct cnm_lb *lb, const struct cnm_cfg_tunnel *t)
+{
 	struct cnm_fwd_conf *c = &lb->fwd;
 
 	c->mtu = t->mtu ? t->mtu : CNM_TUNNEL_MTU_DEFAULT;
@@ -463,6 +583,10 @@ cnm_lb_stats_rebase(const struct cnm_lb *lb, struct cnm_stats_total *t)
 		t->node[i].pkts -= lb->node_base[i].pkts;
 		t->node[i].bytes -= lb->node_base[i].bytes;
 	}
+	for (i = 0; i < CNM_MAX_MEMBERS; i++) {
+		t->member[i].pkts -= lb->member_base[i].pkts;
+		t->member[i].bytes -= lb->member_base[i].bytes;
+	}
 }
 
 int
@@ -611,6 +735,7 @@ cnm_lb_svc_del(struct cnm_lb *lb, uint16_t id)
 	lb->gen++;
 	/* a worker may still hold s from a lookup of the current burst */
 	grace_period(lb);
+	svc_free_slots(lb, s);
 	svc_free(s);
 	while (lb->n_svc > 0 && lb->svc[lb->n_svc - 1] == NULL)
 		lb->n_svc--;

@@ -65,6 +65,15 @@ const char *cnm_drop_name(enum cnm_drop d);
 /** One-line meaning of a drop reason. */
 const char *cnm_drop_help(enum cnm_drop d);
 
+/**
+ * Per-(service, node) counters live in slots: the tables give each member
+ * of a service (a node in its list) a slot id; CNM_MEMBER_NONE is a sink
+ * that traffic of no member (the default node) counts into, so counting
+ * needs no branch.
+ */
+#define CNM_MAX_MEMBERS 65536
+#define CNM_MEMBER_NONE 0xffffu
+
 /** Packets and bytes. */
 struct cnm_pb {
 	uint64_t pkts;
@@ -110,6 +119,8 @@ struct cnm_wstats {
 	uint64_t ctl_tx_drop;    /**< control frames TX did not take */
 	struct cnm_pb *svc;      /**< [CNM_MAX_SERVICES], by service id */
 	struct cnm_pb *node;     /**< [CNM_MAX_NODES], by node id, forwarded */
+	struct cnm_pb *member;   /**< [CNM_MAX_MEMBERS], by member slot: per (service,
+				      node), forwarded */
 };
 
 /** Sum of every worker's counters (svc and node arrays allocated inside). */
@@ -124,6 +135,7 @@ struct cnm_stats_total {
 	uint64_t ctl_tx, ctl_tx_drop;
 	struct cnm_pb svc[CNM_MAX_SERVICES];
 	struct cnm_pb node[CNM_MAX_NODES];
+	struct cnm_pb member[CNM_MAX_MEMBERS];
 };
 
 /** Allocate the per-id arrays of a worker's counters; 0 or -ENOMEM. */
@@ -138,5 +150,8 @@ void cnm_stats_sum(struct cnm_wstats *const *w, unsigned int n, struct cnm_stats
  * (@p node 0) or node @p id (@p node 1).
  */
 struct cnm_pb cnm_stats_slot(struct cnm_wstats *const *w, unsigned int n, int node, uint32_t id);
+
+/** What @p n workers have counted so far in member slot @p slot. */
+struct cnm_pb cnm_stats_member_slot(struct cnm_wstats *const *w, unsigned int n, uint32_t slot);
 
 #endif /* CNM_STATS_H */

@@ -37,7 +37,8 @@ cnm_wstats_init(struct cnm_wstats *w)
 	memset(w, 0, sizeof(*w));
 	w->svc = calloc(CNM_MAX_SERVICES, sizeof(*w->svc));
 	w->node = calloc(CNM_MAX_NODES, sizeof(*w->node));
-	if (w->svc == NULL || w->node == NULL) {
+	w->member = calloc(CNM_MAX_MEMBERS, sizeof(*w->member));
+	if (w->svc == NULL || w->node == NULL || w->member == NULL) {
 		cnm_wstats_fini(w);
 		return -ENOMEM;
 	}
@@ -49,8 +50,10 @@ cnm_wstats_fini(struct cnm_wstats *w)
 {
 	free(w->svc);
 	free(w->node);
+	free(w->member);
 	w->svc = NULL;
 	w->node = NULL;
+	w->member = NULL;
 }
 
 /* Readers run on other threads than the writer: a relaxed load of an aligned
@@ -123,6 +126,10 @@ cnm_stats_sum(struct cnm_wstats *const *w, unsigned int n, struct cnm_stats_tota
 			t->node[j].pkts += RD(s->node[j].pkts);
 			t->node[j].bytes += RD(s->node[j].bytes);
 		}
+		for (j = 0; j < CNM_MAX_MEMBERS; j++) {
+			t->member[j].pkts += RD(s->member[j].pkts);
+			t->member[j].bytes += RD(s->member[j].bytes);
+		}
 	}
 }
 
@@ -137,6 +144,19 @@ cnm_stats_slot(struct cnm_wstats *const *w, unsigned int n, int node, uint32_t i
 
 		r.pkts += RD(p->pkts);
 		r.bytes += RD(p->bytes);
+	}
+	return r;
+}
+
+struct cnm_pb
+cnm_stats_member_slot(struct cnm_wstats *const *w, unsigned int n, uint32_t slot)
+{
+	struct cnm_pb r = { 0, 0 };
+	unsigned int i;
+
+	for (i = 0; i < n && slot < CNM_MAX_MEMBERS; i++) {
+		r.pkts += RD(w[i]->member[slot].pkts);
+		r.bytes += RD(w[i]->member[slot].bytes);
 	}
 	return r;
 }

@@ -383,16 +383,38 @@ check_decision(const struct variant *v, const struct cnm_flow *f)
 
 	memset(&d, 0xa5, sizeof(d));
 	cnm_decide(lb, f, &d);
-	FUZZ_CHECK(d.verdict <= CNM_V_DROP);
+	FUZZ_CHECK(d.verdict <= CNM_V_REPLY);
 	if (f->kind == CNM_PKT_ARP) {
 		FUZZ_CHECK(d.svc == -1);
-		if (lb->has_local)
+		if (f->arp_op == 1 && cnm_lb_arp_owned(lb, f->key.addr))
+			FUZZ_CHECK(d.verdict == CNM_V_REPLY && d.reply == CNM_REPLY_ARP);
+		else if (lb->has_local)
 			FUZZ_CHECK(d.verdict == CNM_V_LOCAL);
 		else
 			FUZZ_CHECK(d.verdict == CNM_V_DROP && d.reason == CNM_DROP_NO_SERVICE);
 		return;
 	}
 	ref = ref_service(v->cfg, f);
+	if (d.verdict == CNM_V_DROP && d.reason == CNM_DROP_MARTIAN_SRC) {
+		/* the VIP as source, to a service of its own: not its traffic */
+		FUZZ_CHECK(d.svc == -1 && ref >= 0 && !f->icmp_err &&
+			   memcmp(f->src, f->key.addr, 16) == 0);
+		return;
+	}
+	if (d.verdict == CNM_V_DROP && d.reason == CNM_DROP_FRAGMENT) {
+		/* a later fragment of a port-keyed protocol, its first unseen */
+		FUZZ_CHECK(d.svc == -1 && f->frag == CNM_FRAG_LATER &&
+			   cnm_lb_is_vip(lb, f->key.family, f->key.addr));
+		return;
+	}
+	if (d.verdict == CNM_V_REPLY) {
+		/* an echo request to a VIP with no service of its own */
+		FUZZ_CHECK(d.svc == -1 && ref < 0 && d.reply == CNM_REPLY_ECHO &&
+			   (f->icmp_type == CNM_ICMP_ECHO_REQUEST ||
+			    f->icmp_type == CNM_ICMP6_ECHO_REQUEST) &&
+			   cnm_lb_is_vip(lb, f->key.family, f->key.addr));
+		return;
+	}
 	/* service ids are the configuration's indexes when built at start-up */
 	FUZZ_CHECK(d.svc == ref);
 	switch (d.verdict) {

@@ -27,6 +27,7 @@
 #include "cnm_config.h"
 #include "cnm_parse.h"
 #include "cnm_pdt.h"
+#include "cnm_conntrack.h"
 #include "cnm_decide.h"
 #include "cnm_service.h"
 
@@ -608,6 +609,144 @@ test_arp_local(void **state)
 	assert_int_equal(d.svc, -1);
 }
 
+/* ---- per-(service, node) counter slots ---- */
+
+static void
+test_member_slots(void **state)
+{
+	struct cnm_lb *lb = *state;
+	int web = cnm_lb_svc_find(lb, "web"), dns = cnm_lb_svc_find(lb, "dns");
+	int n1 = cnm_lb_node_find(lb, "n1"), n2 = cnm_lb_node_find(lb, "n2");
+	int n3 = cnm_lb_node_find(lb, "n3");
+	int a, b, c, d;
+
+	/* every member has a slot of its own; a node outside the list has none */
+	a = cnm_lb_member_slot(lb, (uint16_t)web, (uint16_t)n1);
+	b = cnm_lb_member_slot(lb, (uint16_t)web, (uint16_t)n2);
+	c = cnm_lb_member_slot(lb, (uint16_t)dns, (uint16_t)n1);
+	assert_true(a >= 0 && b >= 0 && c >= 0);
+	assert_true(a != b && a != c && b != c);
+	assert_int_equal(cnm_lb_member_slot(lb, (uint16_t)web, (uint16_t)n3), -1);
+	assert_int_equal(cnm_lb_member_slot_fast(lb, web, (uint16_t)n3), CNM_MEMBER_NONE);
+	assert_int_equal(cnm_lb_member_slot_fast(lb, -1, (uint16_t)n1), CNM_MEMBER_NONE);
+	assert_int_equal(cnm_lb_member_slot_fast(lb, web, (uint16_t)n1), a);
+	/* a drained member (weight 0) keeps its slot: its connections still count */
+	assert_int_equal(cnm_lb_member_set(lb, (uint16_t)web, (uint16_t)n1, 0), 0);
+	assert_int_equal(cnm_lb_member_slot(lb, (uint16_t)web, (uint16_t)n1), a);
+	/* removed: the slot goes; added: a slot again, unchanged for the others */
+	assert_int_equal(cnm_lb_member_del(lb, (uint16_t)web, (uint16_t)n2), 0);
+	assert_int_equal(cnm_lb_member_slot(lb, (uint16_t)web, (uint16_t)n2), -1);
+	assert_int_equal(cnm_lb_member_set(lb, (uint16_t)web, (uint16_t)n3, 2), 0);
+	d = cnm_lb_member_slot(lb, (uint16_t)web, (uint16_t)n3);
+	assert_true(d >= 0 && d != a && d != c);
+	assert_int_equal(cnm_lb_member_slot(lb, (uint16_t)web, (uint16_t)n1), a);
+	/* a removed service gives every slot back: a new one may take them */
+	assert_int_equal(cnm_lb_svc_del(lb, (uint16_t)dns), 0);
+	assert_int_equal(cnm_lb_member_slot(lb, (uint16_t)dns, (uint16_t)n1), -1);
+}
+
+/* ---- the decision with a worker's state: fragments of tracked connections ---- */
+
+/*
+ * A TCP connection recorded on node X; X is then drained, so the PDT sends
+ * the client elsewhere. A segment of that connection arrives in fragments:
+ * the first fragment is the connection's (forwarding list), and the later
+ * ones must follow it to X. (The decision before the one-function rework
+ * recorded the PDT's node for the first fragment, so the later fragments
+ * went to the other node: 29 of 64 datagrams split, seen live.)
+ */
+static void
+test_fragments_follow_connection(void **state)
+{
+	static struct cnm_svc_cache_ent cache[1024];
+	static struct cnm_frag_ent frag[64];
+	struct cnm_lb *lb = *state;
+	struct cnm_ct_timeouts t = { .syn = 30000, .established = 300000, .closing = 10000 };
+	struct cnm_wstats ws;
+	struct cnm_dstate st;
+	struct cnm_pkt pk[2];
+	struct cnm_decision d[2];
+	int web = cnm_lb_svc_find(lb, "web");
+	uint32_t vip, client;
+	uint16_t x, other;
+
+	memset(&st, 0, sizeof(st));
+	memset(cache, 0, sizeof(cache));
+	memset(frag, 0, sizeof(frag));
+	assert_int_equal(cnm_wstats_init(&ws), 0);
+	st.cache = cache;
+	st.cache_mask = RTE_DIM(cache) - 1;
+	st.frag = frag;
+	st.frag_mask = RTE_DIM(frag) - 1;
+	st.st = &ws;
+	st.now_ms = 5000;
+	st.ct = cnm_ct_create("svc_test_fragct", 1024, SOCKET_ID_ANY, &t);
+	assert_non_null(st.ct);
+	assert_int_equal(inet_pton(AF_INET, VIP_A, &vip), 1);
+	assert_int_equal(inet_pton(AF_INET, "203.0.113.77", &client), 1);
+
+	/* the SYN: recorded on the PDT's node */
+	memset(pk, 0, sizeof(pk));
+	pk[0].shape = CNM_SHAPE_FAST4;
+	pk[0].r.src = client;
+	pk[0].r.dst = vip;
+	pk[0].r.sport = htons(40001);
+	pk[0].r.dport = htons(80);
+	pk[0].r.tot = 60;
+	pk[0].r.proto = IPPROTO_TCP;
+	pk[0].r.tcp_flags = CNM_TCP_SYN;
+	cnm_decide_burst(lb, &st, pk, 1, d);
+	assert_int_equal(d[0].verdict, CNM_V_FORWARD);
+	assert_int_equal(ws.conn_new, 1);
+	x = d[0].node;
+	other = x == cnm_lb_node_find(lb, "n1") ? (uint16_t)cnm_lb_node_find(lb, "n2") :
+		(uint16_t)cnm_lb_node_find(lb, "n1");
+
+	/* X drained: the PDT now has only the other node */
+	assert_int_equal(cnm_lb_member_set(lb, (uint16_t)web, x, 0), 0);
+
+	/* a data segment in two fragments, in one burst */
+	memset(pk, 0, sizeof(pk));
+	pk[0].shape = CNM_SHAPE_FLOW;
+	pk[0].f.key.family = AF_INET;
+	pk[0].f.key.proto = IPPROTO_TCP;
+	pk[0].f.key.port = htons(80);
+	memcpy(pk[0].f.key.addr, &vip, 4);
+	memcpy(pk[0].f.src, &client, 4);
+	pk[0].f.sport = htons(40001);
+	pk[0].f.l3_off = 14;
+	pk[0].f.l3_len = 1500;
+	pk[0].f.l4_off = 34;
+	pk[0].f.has_ports = 1;
+	pk[0].f.tcp_flags = CNM_TCP_ACK;
+	pk[0].f.frag = CNM_FRAG_FIRST;
+	pk[0].f.frag_id = 0x4242;
+	pk[0].f.rare = 1;
+	pk[1] = pk[0];
+	pk[1].f.key.port = 0;
+	pk[1].f.sport = 0;
+	pk[1].f.l4_off = 0;
+	pk[1].f.has_ports = 0;
+	pk[1].f.tcp_flags = 0;
+	pk[1].f.frag = CNM_FRAG_LATER;
+	cnm_decide_burst(lb, &st, pk, 2, d);
+	assert_int_equal(d[0].verdict, CNM_V_FORWARD);
+	assert_int_equal(d[0].via, CNM_VIA_CONN);
+	assert_int_equal(d[0].node, x);
+	assert_int_equal(d[1].verdict, CNM_V_FORWARD);
+	assert_int_equal(d[1].via, CNM_VIA_FRAG);
+	assert_int_equal(d[1].node, x);
+	assert_true(d[1].node != other);
+
+	/* the same later fragment in a burst of its own still follows */
+	cnm_decide_burst(lb, &st, &pk[1], 1, d);
+	assert_int_equal(d[0].node, x);
+	assert_int_equal(ws.frag_first, 1);
+	assert_int_equal(ws.frag_follow, 2);
+	cnm_ct_free(st.ct);
+	cnm_wstats_fini(&ws);
+}
+
 /* ---- selection ---- */
 
 static void
@@ -996,6 +1135,9 @@ main(void)
 		cmocka_unit_test(test_nonscalable_default),
 		cmocka_unit_test(test_nonscalable_drop),
 		cmocka_unit_test_setup_teardown(test_arp_local, setup_local, teardown_lb),
+		cmocka_unit_test_setup_teardown(test_member_slots, setup_local, teardown_lb),
+		cmocka_unit_test_setup_teardown(test_fragments_follow_connection, setup_local,
+			teardown_lb),
 		cmocka_unit_test(test_deterministic),
 		cmocka_unit_test_setup_teardown(test_weighted_affinity, setup_local, teardown_lb),
 		cmocka_unit_test_setup_teardown(test_sticky, setup_local, teardown_lb),

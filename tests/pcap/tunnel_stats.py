@@ -1,0 +1,91 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: BSD-3-Clause
+"""Check a tunnel case's stats.json against the generator's expected_stats.json.
+
+    tunnel_stats.py CASE_DIR STATS_JSON
+
+expected_stats.json is written by tests/pcap/gen_tunnels.py from what each
+input frame must become. Checked:
+  - rx = forwarded + local + dropped = the frames in in.pcap;
+  - forwarded, local (local-port frames + ICMP too-big replies), dropped,
+    to_default and icmp_too_big as expected;
+  - every drop reason: the expected count (tunnel_mtu, port_zero), 0 for the rest;
+  - per service and per node (one node per service): packets = the frames
+    forwarded, with or without the frames it answered as too big and dropped
+    as tunnel_mtu (docs/forwarding.md does not say which).
+Exit 0 when all hold, 1 otherwise.
+"""
+
+import json
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from check import read_pcap  # noqa: E402
+
+
+def main():
+    if len(sys.argv) != 3:
+        print(__doc__.strip())
+        return 2
+    case_dir, stats_path = sys.argv[1], sys.argv[2]
+    with open(os.path.join(case_dir, 'expected_stats.json')) as f:
+        exp = json.load(f)
+    try:
+        with open(stats_path) as f:
+            st = json.load(f)
+    except (OSError, ValueError) as e:
+        print('FAIL [stats] %s: %s' % (stats_path, e))
+        return 1
+    fails = []
+    n_in = len(read_pcap(os.path.join(case_dir, 'in.pcap')))
+    if exp['rx'] != n_in:
+        fails.append('expected_stats.json says rx %d, in.pcap holds %d frames: regenerate'
+                     % (exp['rx'], n_in))
+    rx, fw, lo, dr = (st.get(k) for k in ('rx', 'forwarded', 'local', 'dropped'))
+    print('stats.json: rx=%s forwarded=%s local=%s dropped=%s icmp_too_big=%s'
+          % (rx, fw, lo, dr, st.get('icmp_too_big')))
+    print('expected:   rx=%d forwarded=%d local=%d dropped=%d icmp_too_big=%d'
+          % (exp['rx'], exp['forwarded'], exp['local'], exp['dropped'], exp['icmp_too_big']))
+    if None in (rx, fw, lo, dr):
+        fails.append('rx, forwarded, local and dropped must all be present')
+    else:
+        if rx != fw + lo + dr:
+            fails.append('rx (%d) != forwarded + local + dropped (%d + %d + %d)'
+                         % (rx, fw, lo, dr))
+        for k in ('rx', 'forwarded', 'local', 'dropped'):
+            if st[k] != exp[k]:
+                fails.append('%s = %d, expected %d' % (k, st[k], exp[k]))
+    if st.get('to_default', 0) != exp.get('to_default', 0):
+        fails.append('to_default = %s, expected %d' % (st.get('to_default'),
+                                                       exp.get('to_default', 0)))
+    if st.get('icmp_too_big') != exp['icmp_too_big']:
+        fails.append('icmp_too_big = %s, expected %d' % (st.get('icmp_too_big'),
+                                                         exp['icmp_too_big']))
+    sd = st.get('drops', {})
+    for reason in sorted(set(sd) | set(exp['drops'])):
+        want = exp['drops'].get(reason, 0)
+        if reason not in sd:
+            fails.append('drop reason %s is not in stats.json (expected %d)' % (reason, want))
+        elif sd[reason] != want:
+            fails.append('drops.%s = %d, expected %d' % (reason, sd[reason], want))
+    for what, table in (('services', st.get('services', {})), ('nodes', st.get('nodes', {}))):
+        for name, e in exp['services'].items():
+            key = name if what == 'services' else e['node']
+            got = table.get(key, {}).get('packets')
+            ok = {e['forwarded'], e['forwarded'] + e['too_big'],
+                  e['forwarded'] + e['tunnel_mtu'], e['forwarded'] + e['too_big'] + e['tunnel_mtu']}
+            if got not in ok:
+                fails.append('%s.%s.packets = %s, expected %d forwarded (+ %d too big, + %d '
+                             'tunnel_mtu)' % (what, key, got, e['forwarded'], e['too_big'],
+                                              e['tunnel_mtu']))
+    for line in fails:
+        print('FAIL [stats] ' + line)
+    if fails:
+        return 1
+    print('stats: PASS')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
