@@ -86,19 +86,19 @@ REQS=${TUNNEL_REQUESTS:-50}
 NODES=(a1 a2 g1 g2 s1 s2 u1 u2)
 declare -A N_FWD N_IP N_HOP N_VIP N_KIND
 nodedef() { N_FWD[$1]=$2; N_IP[$1]=$3; N_HOP[$1]=$4; N_VIP[$1]=$5; N_KIND[$1]=$6; }
-# TUNNEL_GATEWAY=1: a1 and g1 name their "gateway" (the private router,
-# resolved by ARP) instead of its "mac". Off by default: cnmux parses
-# "gateway" but still resolves the node's own ip by ARP (lib/health), which no
-# one answers behind a router, so such a node never comes up.
-HOP1=mac
-[ "${TUNNEL_GATEWAY:-0}" = 1 ] && HOP1=gateway
+# a1, g1, s1 and u1 name the private router as their "gateway" (cnmux
+# resolves its MAC by ARP on the private port; the IPv6 nodes too: the router
+# is the same, its IPv4 address is what ARP asks for); a2, g2, s2 and u2 give
+# the router's "mac". TUNNEL_GATEWAY=0: every node gives the "mac".
+HOP1=gateway
+[ "${TUNNEL_GATEWAY:-1}" = 0 ] && HOP1=mac
 nodedef a1 ipip 192.0.2.71 "$HOP1" "$VIP_IPIP4" ipip4
 nodedef a2 ipip 192.0.2.72 mac "$VIP_IPIP4" ipip4
 nodedef g1 gue 192.0.2.81 "$HOP1" "$VIP_GUE4" gue4
 nodedef g2 gue 192.0.2.82 mac "$VIP_GUE4" gue4
-nodedef s1 ipip 2001:db8:20::61 mac "$VIP_IPIP6" ip6ip6
+nodedef s1 ipip 2001:db8:20::61 "$HOP1" "$VIP_IPIP6" ip6ip6
 nodedef s2 ipip 2001:db8:20::62 mac "$VIP_IPIP6" ip6ip6
-nodedef u1 gue 2001:db8:20::81 mac "$VIP_GUE6" gue6
+nodedef u1 gue 2001:db8:20::81 "$HOP1" "$VIP_GUE6" gue6
 nodedef u2 gue 2001:db8:20::82 mac "$VIP_GUE6" gue6
 # method (service) -> VIP, nodes
 METHODS=(ipip4 gue4 ipip6 gue6)
@@ -531,8 +531,10 @@ for ns in "${NODES[@]}"; do
     done
     [ -n "$ok" ] || { ctl node show; fail_setup "node $ns not up 10 s after cnmux started"; }
 done
+gw_nodes=$(for ns in "${NODES[@]}"; do [ "${N_HOP[$ns]}" = gateway ] && printf '%s ' "$ns"; done)
 log "cnmux up (pid $(cat "$STATE/cnmux.pid")), nodes up in $(($(now_ms) - t_up)) ms:" \
-    "$(ctl node show | awk 'NR>1{printf "%s %s  ", $1, $3}')"
+    "$(ctl node show | awk 'NR>1{printf "%s %s  ", $1, $3}')" \
+    "(${gw_nodes:-none }resolved through the gateway $PR_LB4 by ARP, the others by their mac)"
 ctl -j node show >"$W/nodes.json" 2>/dev/null
 
 # captures for the whole run, read per VIP afterwards: the public link (the
@@ -846,19 +848,28 @@ m = re.search(r"cnmux: (\d+) received, (\d+) forwarded, (\d+) local, (\d+) dropp
               r"\(received = forwarded \+ local \+ dropped: (\w+)\)", log)
 if stop_rc != "0" or not m or m.group(5) != "yes":
     bad.append("stop: exit status %s, final report %s" % (stop_rc, m.group(0) if m else "missing"))
+# the final statistics (--stats-json): the same books, and icmp_too_big is
+# every local answer that was not an ARP or echo reply
+ftb = "?"
 try:
-    fj = json.load(open(finalf))
-    fs = fj.get("stats", fj)
-    if "rx" in fs and fs["rx"] != fs["forwarded"] + fs["local"] + fs["dropped"]:
-        bad.append("--stats-json: rx != forwarded + local + dropped")
-except (OSError, ValueError) as e:
-    bad.append("--stats-json: %s" % e)
+    fs = json.load(open(finalf))
+    if fs["rx"] != fs["forwarded"] + fs["local"] + fs["dropped"] or fs["rx"] < s["rx"]:
+        bad.append("--stats-json: rx %d, forwarded %d, local %d, dropped %d" % (
+            fs["rx"], fs["forwarded"], fs["local"], fs["dropped"]))
+    if "icmp_too_big" in fs:
+        ftb = fs["icmp_too_big"]
+        if ftb != fs["local"] - fs["arp_replies"] - fs["icmp_replies"] or ftb < 1:
+            bad.append("--stats-json: icmp_too_big %d, local %d, arp_replies %d, icmp_replies %d" % (
+                ftb, fs["local"], fs["arp_replies"], fs["icmp_replies"]))
+except (OSError, ValueError, KeyError) as e:
+    bad.append("--stats-json: %r" % e)
 print("%s rx %d = forwarded %d + local %d + dropped %d (drops: %s); services %d = nodes %d%s = "
-      "forwarded%s; per node decapsulated/forwarded %s; SIGINT: exit status %s, accounting %s%s" % (
+      "forwarded%s; per node decapsulated/forwarded %s; SIGINT: exit status %s, accounting %s, "
+      "icmp_too_big %s (--stats-json)%s" % (
       "FAIL" if bad else "PASS", s["rx"], s["forwarded"], s["local"], s["dropped"],
       json.dumps(drops, sort_keys=True) if drops else "none", svc, nod,
       " + %d too-big replies" % too_big if svc != nod else "", "" if svc != nod else "", ", ".join(per), stop_rc,
-      m.group(5) if m else "?", "; " + "; ".join(bad) if bad else ""))
+      m.group(5) if m else "?", ftb, "; " + "; ".join(bad) if bad else ""))
 PY
 )
     result 7 "accounting" "${verdict%% *}" "${verdict#* }"
