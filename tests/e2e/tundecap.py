@@ -250,7 +250,7 @@ class Decap:
         key = (what, flow)
         old = self.flows.setdefault(key, value)
         if old != value:
-            self.deviation("flow_%s_changed" % what)
+            self.deviation("%s_changed_within_a_flow" % what)
 
     def deliver(self, kind, inner, ver, outer_src, ttl):
         try:
