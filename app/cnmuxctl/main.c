@@ -467,13 +467,15 @@ print_services(const json_t *r)
 			u64s(G(svc, "packets"), c, sizeof(c)),
 			u64s(G(svc, "bytes"), d, sizeof(d)));
 		tbl_print(&t);
-		t.ncol = 4;
+		t.ncol = 6;
 		t.indent = 2;
-		tbl_row(&t, "NODE", "WEIGHT", "ENTRIES", "STATE");
+		tbl_row(&t, "NODE", "WEIGHT", "ENTRIES", "STATE", "PACKETS", "BYTES");
 		json_array_foreach(G(svc, "nodes"), j, n)
 			tbl_row(&t, S(n, "name"), u64s(G(n, "weight"), a, sizeof(a)),
 				u64s(G(n, "entries"), b, sizeof(b)),
-				json_is_true(G(n, "up")) ? "up" : "down");
+				json_is_true(G(n, "up")) ? "up" : "down",
+				u64s(G(n, "packets"), c, sizeof(c)),
+				u64s(G(n, "bytes"), d, sizeof(d)));
 		tbl_print(&t);
 	}
 	if (json_array_size(G(r, "services")) == 0)
@@ -613,18 +615,16 @@ print_pb_table(const char *title, const json_t *obj)
 static void
 print_stats(const json_t *r)
 {
-	static const char *const keys[] = {
-		"rx", "forwarded", "local", "dropped", "nonscalable", "to_default",
-		"local_rx", "local_out", "local_drop", "workers", NULL,
-	};
 	struct table t = { .ncol = 2 };
 	const char *name;
 	const json_t *v;
 	char a[32];
-	int i, any = 0;
+	int any = 0;
 
-	for (i = 0; keys[i] != NULL; i++)
-		tbl_row(&t, keys[i], u64s(G(r, keys[i]), a, sizeof(a)));
+	/* every counter, in the order cnmux lists them (cnmux --list-counters) */
+	json_object_foreach((json_t *)(uintptr_t)r, name, v)
+		if (json_is_integer(v))
+			tbl_row(&t, name, u64s(v, a, sizeof(a)));
 	tbl_print(&t);
 	printf("\ndrops:\n");
 	t.indent = 2;

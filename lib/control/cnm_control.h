@@ -38,12 +38,21 @@ struct cnm_ctx {
 	int (*conns_dump)(void *arg, json_t *arr, uint32_t max, int32_t svc, int32_t node);
 	void *conns_arg;
 	/**
-	 * Counters kept outside the workers (the ports' own: mbuf-allocation
-	 * failures, missed frames; the health checker's), added to `stats` as
-	 * they are; NULL: none.
+	 * Fill the CNM_STATS_MORE fields of the totals (the ports' own
+	 * counters, the mbuf pool, the health checker's counters); called with
+	 * ctl_lock held. NULL: they stay 0.
 	 */
-	void (*more_stats)(void *arg, json_t *resp);
+	void (*more_stats)(void *arg, struct cnm_stats_total *t);
 	void *more_stats_arg;
+	/**
+	 * Called once a new configuration runs (reload, SIGHUP, an edit, one
+	 * applied from the HA primary), with ctl_lock held: for what takes its
+	 * settings from it outside the tables (the health checker). The data
+	 * path's switches (icmp_echo, verify_checksum) are set by the reload
+	 * itself. NULL: none.
+	 */
+	void (*on_commit)(void *arg, const struct cnm_config *cfg);
+	void *on_commit_arg;
 	uint64_t cfg_gen;             /**< bumped whenever ctx->cfg is replaced */
 	/*
 	 * High availability (lib/ha, docs/ha.md); all NULL without "ha".

@@ -205,6 +205,8 @@ addr_eq(const struct cnm_addr *a, const struct cnm_addr *b)
 	return a->family == b->family && memcmp(a->bytes, b->bytes, 16) == 0;
 }
 
+/* The totals every output shows: the workers' sum, the bases of reused
+ * slots taken off, what the control loop adds (ctx->more_stats). */
 static struct cnm_stats_total *
 stats_sum(const struct cnm_ctx *ctx)
 {
@@ -212,13 +214,11 @@ stats_sum(const struct cnm_ctx *ctx)
 
 	if (t == NULL)
 		return NULL;
-	if (ctx->stats != NULL && ctx->n_workers > 0) {
-		cnm_stats_sum(ctx->stats, ctx->n_workers, t);
-		if (ctx->lb != NULL)
-			cnm_lb_stats_rebase(ctx->lb, t);
-	} else {
-		memset(t, 0, sizeof(*t));
-	}
+	cnm_stats_sum(ctx->stats, ctx->stats != NULL ? ctx->n_workers : 0, t);
+	if (ctx->lb != NULL)
+		cnm_lb_stats_rebase(ctx->lb, t);
+	if (ctx->more_stats != NULL)
+		ctx->more_stats(ctx->more_stats_arg, t);
 	return t;
 }
 
@@ -470,6 +470,20 @@ set_default(struct cnm_lb *lb, int32_t id)
 	__atomic_store_n(&lb->default_node, id, __ATOMIC_RELAXED);
 }
 
+/*
+ * The data path's switches: plain bytes a worker reads once per burst; a
+ * relaxed store is enough (no other data hangs on them, and a burst that
+ * still sees the old value is as if it came a moment earlier).
+ */
+static void
+set_switches(struct cnm_lb *lb, const struct cnm_config *to)
+{
+	if (lb->icmp_echo_reply != to->icmp_echo_reply)
+		__atomic_store_n(&lb->icmp_echo_reply, to->icmp_echo_reply, __ATOMIC_RELAXED);
+	if (lb->verify_checksum != to->verify_checksum)
+		__atomic_store_n(&lb->verify_checksum, to->verify_checksum, __ATOMIC_RELAXED);
+}
+
 static int
 apply_fail(char *err, size_t errlen, int ret, const char *what, const char *name)
 {
@@ -556,7 +570,8 @@ svc_sync_members(struct cnm_lb *lb, const struct cnm_config *to, uint16_t sid,
  * an order that never leaves a service pointing at a missing node:
  * add nodes, update changed nodes, remove services that are gone or whose
  * keys / PDT size changed, add services, update members, remove nodes, set
- * the default node. The tables are the truth for what exists; @p from is
+ * the default node, the tunnel settings, then the data path's switches
+ * (icmp_echo, verify_checksum). The tables are the truth for what exists; @p from is
  * consulted only for a node's configured MAC (a MAC that ARP resolved is not
  * a configuration change). Returns 0 or -errno with @p err set; the caller
  * rolls back on error.
@@ -735,6 +750,9 @@ cfg_apply(struct cnm_lb *lb, const struct cnm_config *from, const struct cnm_con
 		set_default(lb, def);
 	/* 8: the tunnels' outer source and MTU */
 	cnm_lb_set_tunnel(lb, &to->tunnel);
+
+	/* 9: the data path's switches, published here, once per change */
+	set_switches(lb, to);
 	return 0;
 }
 
@@ -762,6 +780,8 @@ cfg_commit(struct cnm_ctx *ctx, struct cnm_config *nc, json_t *summary, char *er
 	cnm_config_free(ctx->cfg);
 	ctx->cfg = nc;
 	ctx->cfg_gen++;
+	if (ctx->on_commit != NULL)
+		ctx->on_commit(ctx->on_commit_arg, ctx->cfg);
 	return 0;
 }
 
@@ -960,7 +980,7 @@ svc_json(const struct cnm_ctx *ctx, uint16_t id, const struct cnm_stats_total *t
 	const struct cnm_lb *lb = ctx->lb;
 	const struct cnm_svc *s = lb->svc[id];
 	const struct cnm_pdt *pdt = s->pdt;
-	json_t *o = json_object(), *list = json_array(), *nodes = json_array();
+	json_t *o = json_object(), *list = json_array(), *nodes = json_array(), *st;
 	char buf[64];
 	uint32_t i;
 
@@ -982,21 +1002,28 @@ svc_json(const struct cnm_ctx *ctx, uint16_t id, const struct cnm_stats_total *t
 		}
 		json_object_set_new(o, "ports", list);
 	}
+	/* the counters, as in `stats`: the service's, and each node's of its
+	 * list into that node's entry */
+	st = cnm_stats_svc_json(t, lb, id);
 	for (i = 0; i < s->n_members; i++) {
 		uint32_t n = s->members[i].node;
-
-		json_array_append_new(nodes, json_pack("{s:s,s:I,s:b,s:I}",
+		json_t *e = json_pack("{s:s,s:I,s:b,s:I}",
 			"name", lb->node_cfg[n].name,
 			"weight", (json_int_t)s->members[i].weight,
 			"up", lb->node[n].up != 0,
-			"entries", (json_int_t)cnm_pdt_count(pdt, (uint16_t)n)));
+			"entries", (json_int_t)cnm_pdt_count(pdt, (uint16_t)n));
+
+		json_object_update(e, json_object_get(json_object_get(st, "nodes"),
+						      lb->node_cfg[n].name));
+		json_array_append_new(nodes, e);
 	}
 	json_object_set_new(o, "nodes", nodes);
 	json_object_set_new(o, "pdt_size", json_integer(pdt->size));
 	json_object_set_new(o, "active_nodes", json_integer(pdt->n_active));
 	json_object_set_new(o, "arp", json_boolean(s->cfg.arp));
-	json_object_set_new(o, "packets", json_integer((json_int_t)t->svc[id].pkts));
-	json_object_set_new(o, "bytes", json_integer((json_int_t)t->svc[id].bytes));
+	json_object_set(o, "packets", json_object_get(st, "packets"));
+	json_object_set(o, "bytes", json_object_get(st, "bytes"));
+	json_decref(st);
 	return o;
 }
 
@@ -1310,8 +1337,8 @@ node_json(const struct cnm_ctx *ctx, uint16_t id, const struct cnm_stats_total *
 					      "entries", (json_int_t)cnm_pdt_count(lb->svc[i]->pdt, id)));
 	}
 	json_object_set_new(o, "services", svcs);
-	json_object_set_new(o, "packets", json_integer((json_int_t)t->node[id].pkts));
-	json_object_set_new(o, "bytes", json_integer((json_int_t)t->node[id].bytes));
+	/* the counters, as in `stats` */
+	json_object_update_new(o, cnm_stats_node_json(t, lb, id));
 	return o;
 }
 
@@ -1437,61 +1464,14 @@ cmd_conns_show(struct cnm_ctx *ctx, struct ctl_req *r)
 static json_t *
 cmd_stats(struct cnm_ctx *ctx, struct ctl_req *r)
 {
-	const struct cnm_lb *lb = ctx->lb;
 	struct cnm_stats_total *t = stats_sum(ctx);
-	json_t *resp, *drops, *svcs, *nodes;
-	uint32_t i;
+	json_t *resp = NULL;
 
-	if (t == NULL) {
-		req_fail(r, "out of memory");
-		return NULL;
-	}
-	resp = json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}",
-			 "rx", (json_int_t)t->rx,
-			 "forwarded", (json_int_t)t->forwarded,
-			 "local", (json_int_t)t->local,
-			 "dropped", (json_int_t)t->dropped,
-			 "nonscalable", (json_int_t)t->nonscalable,
-			 "to_default", (json_int_t)t->to_default,
-			 "local_rx", (json_int_t)t->local_rx,
-			 "local_out", (json_int_t)t->local_out,
-			 "local_drop", (json_int_t)t->local_drop,
-			 "workers", (json_int_t)ctx->n_workers);
-	json_object_set_new(resp, "arp_replies", json_integer((json_int_t)t->arp_replies));
-	json_object_set_new(resp, "icmp_replies", json_integer((json_int_t)t->icmp_replies));
-	json_object_set_new(resp, "icmp_errors", json_integer((json_int_t)t->icmp_errors));
-	json_object_set_new(resp, "frag_first", json_integer((json_int_t)t->frag_first));
-	json_object_set_new(resp, "frag_follow", json_integer((json_int_t)t->frag_follow));
-	json_object_set_new(resp, "busy_cycles", json_integer((json_int_t)t->busy_cycles));
-	json_object_set_new(resp, "busy_bursts", json_integer((json_int_t)t->busy_bursts));
-	json_object_set_new(resp, "fast_path", json_integer((json_int_t)t->fast_path));
-	json_object_set_new(resp, "ctl_tx", json_integer((json_int_t)t->ctl_tx));
-	json_object_set_new(resp, "ctl_tx_drop", json_integer((json_int_t)t->ctl_tx_drop));
-	json_object_set_new(resp, "conns", json_pack("{s:I,s:I,s:I,s:I,s:I,s:I}",
-		"new", (json_int_t)t->conn_new, "hit", (json_int_t)t->conn_hit,
-		"full", (json_int_t)t->conn_full, "stale", (json_int_t)t->conn_stale,
-		"expired", (json_int_t)t->conn_expired, "active", (json_int_t)t->conn_active));
-	drops = json_object();
-	for (i = 1; i < CNM_DROP_MAX; i++)
-		json_object_set_new(drops, cnm_drop_name(i), json_integer((json_int_t)t->drop[i]));
-	svcs = json_object();
-	for (i = 0; i < lb->n_svc; i++)
-		if (lb->svc[i] != NULL)
-			json_object_set_new(svcs, lb->svc[i]->cfg.name,
-				json_pack("{s:I,s:I}", "packets", (json_int_t)t->svc[i].pkts,
-					  "bytes", (json_int_t)t->svc[i].bytes));
-	nodes = json_object();
-	for (i = 0; i < lb->n_nodes; i++)
-		if (lb->node[i].used)
-			json_object_set_new(nodes, lb->node_cfg[i].name,
-				json_pack("{s:I,s:I}", "packets", (json_int_t)t->node[i].pkts,
-					  "bytes", (json_int_t)t->node[i].bytes));
+	if (t != NULL)
+		resp = cnm_stats_json(t, ctx->lb);
 	free(t);
-	json_object_set_new(resp, "drops", drops);
-	json_object_set_new(resp, "services", svcs);
-	json_object_set_new(resp, "nodes", nodes);
-	if (ctx->more_stats != NULL)
-		ctx->more_stats(ctx->more_stats_arg, resp);
+	if (resp == NULL)
+		req_fail(r, "out of memory");
 	return resp;
 }
 

@@ -235,8 +235,7 @@ forward_method(struct cnm_worker *w, struct rte_mbuf *m, const struct cnm_flow *
 	}
 	ret = ops->encap(m, &pk, &lb->tun[di->node], &lb->fwd, mac, &w->dp->priv_mac[port]);
 	if (likely(ret == CNM_FWD_OK)) {
-		txbuf_add_node(w, &w->priv[port], m, di->node,
-			cnm_lb_member_slot_fast(lb, di->svc, di->node));
+		txbuf_add_node(w, &w->priv[port], m, di->node, di->slot);
 	} else if (ret == CNM_FWD_REPLY) {
 		/* too big for the tunnel: the sender is told, from the VIP */
 		w->st.icmp_too_big++;
@@ -270,8 +269,7 @@ forward(struct cnm_worker *w, struct rte_mbuf *m, const struct cnm_flow *f, uint
 		drop(w, m, CNM_DROP_RUNT);
 		return;
 	}
-	txbuf_add_node(w, &w->priv[port], m, di->node,
-		cnm_lb_member_slot_fast(w->dp->lb, di->svc, di->node));
+	txbuf_add_node(w, &w->priv[port], m, di->node, di->slot);
 }
 
 static __rte_always_inline void
@@ -407,22 +405,30 @@ csum_hint(const struct rte_mbuf *m)
 }
 
 /*
- * cnm_pkt_parse() of an mbuf: the fast shape from the first segment; the
+ * cnm_pkt_parse() of an mbuf that is not of the fast shape (@p v: what
+ * cnm_parse_fast4() said of its first segment): the
  * general parser on the first CNM_PARSE_HDR_MAX bytes, copied across
  * segments when they span several.
  */
-static __rte_always_inline void
-classify(struct rte_mbuf *m, int verify, struct cnm_pkt *k)
+static __rte_noinline void
+classify_slow(struct rte_mbuf *m, int verify, int v, struct cnm_pkt *k)
 {
 	uint8_t hdr[CNM_PARSE_HDR_MAX];
 	uint32_t wire = rte_pktmbuf_pkt_len(m);
 	uint32_t cap = RTE_MIN(wire, (uint32_t)CNM_PARSE_HDR_MAX);
 	const uint8_t *p;
 
-	if (likely(cnm_pkt_parse_fast(rte_pktmbuf_mtod(m, const uint8_t *),
-			rte_pktmbuf_data_len(m), wire, verify,
-			unlikely(verify) ? csum_hint(m) : CNM_CSUM_UNKNOWN, k) == 0))
+	if (v > 0) {
+		k->shape = CNM_SHAPE_DROP;
+		k->reason = (uint8_t)v;
 		return;
+	}
+	if (v == 0) {
+		/* the fast shape, whose header checksum is wrong */
+		k->shape = CNM_SHAPE_DROP;
+		k->reason = CNM_DROP_IPV4_CHECKSUM;
+		return;
+	}
 	p = rte_pktmbuf_read(m, 0, cap, hdr);
 	if (unlikely(p == NULL)) {
 		k->shape = CNM_SHAPE_DROP;
@@ -446,6 +452,8 @@ cnm_worker_burst(struct cnm_worker *w, struct rte_mbuf **pkts, uint16_t n)
 	const struct cnm_lb *lb = dp->lb;
 	struct cnm_pkt pk[CNM_BURST];
 	struct cnm_decision d[CNM_BURST];
+	uint32_t keep[CNM_BURST]; /* the fast shape: where the IP packet ends; 0 otherwise */
+	struct cnm_dbatch b;
 	/* read once per burst: a reload changes it (a byte, no ordering) */
 	const int verify = __atomic_load_n(&lb->verify_checksum, __ATOMIC_RELAXED);
 	uint16_t i, first, nfast;
@@ -480,21 +488,40 @@ cnm_worker_burst(struct cnm_worker *w, struct rte_mbuf **pkts, uint16_t n)
 		w->st.fast_path += n;
 		goto flush;
 	}
-	/* the rest of the burst waits: parsed, decided together, acted on in
-	 * order (frame i is parsed again: nothing above changed it) */
+	/* the rest of the burst waits: parsed and added to one decision
+	 * (cnm_decide_burst()'s stages: the fast shape's fields go in from
+	 * registers), then acted on in order (frame i is parsed again: nothing
+	 * above changed it) */
 	first = i;
 	nfast = first;
+	cnm_decide_begin(lb, &w->ds, &b);
 	for (; i < n; i++) {
+		struct rte_mbuf *m = pkts[i];
+		const uint8_t *p = rte_pktmbuf_mtod(m, const uint8_t *);
+		struct cnm_fast4 r;
+		int v;
+
 		if (i + PREFETCH_AHEAD < n)
 			rte_prefetch0(rte_pktmbuf_mtod(pkts[i + PREFETCH_AHEAD], void *));
-		classify(pkts[i], verify, &pk[i]);
-		nfast += pk[i].shape == CNM_SHAPE_FAST4;
+		/* cnm_pkt_parse() of the first segment: the fast shape */
+		v = cnm_parse_fast4(p, rte_pktmbuf_data_len(m), rte_pktmbuf_pkt_len(m), &r);
+		if (likely(v == CNM_DROP_NONE) &&
+				likely(!cnm_pkt_csum_drop(p + 14, verify,
+					unlikely(verify) ? csum_hint(m) : CNM_CSUM_UNKNOWN))) {
+			keep[i] = 14u + r.tot;
+			nfast++;
+			cnm_decide_add_fast4(lb, &w->ds, &b, &r, i, &d[i]);
+			continue;
+		}
+		keep[i] = 0;
+		classify_slow(m, verify, v, &pk[i]);
+		cnm_decide_add(lb, &w->ds, &b, &pk[i], i, &d[i]);
 	}
 	w->st.fast_path += nfast;
-	cnm_decide_burst(lb, &w->ds, &pk[first], n - first, &d[first]);
+	cnm_decide_finish(lb, &w->ds, &b, pk, d);
 	for (i = first; i < n; i++) {
-		if (likely(pk[i].shape == CNM_SHAPE_FAST4))
-			act(w, pkts[i], NULL, 14u + pk[i].r.tot, &d[i]);
+		if (likely(keep[i] != 0))
+			act(w, pkts[i], NULL, keep[i], &d[i]);
 		else if (pk[i].shape == CNM_SHAPE_FLOW)
 			act(w, pkts[i], &pk[i].f, 0, &d[i]);
 		else

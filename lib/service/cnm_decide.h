@@ -80,6 +80,8 @@ struct cnm_decision {
 	uint8_t reply;     /**< CNM_V_REPLY: enum cnm_reply */
 	uint8_t via;       /**< enum cnm_via */
 	uint8_t pad;
+	uint16_t slot;     /**< CNM_V_FORWARD, CNM_V_DEFAULT: the counter slot of the
+			        (service, node) pair, CNM_MEMBER_NONE for none */
 };
 
 /*
@@ -114,6 +116,8 @@ struct cnm_frag_ent {
 	uint8_t family;    /**< 0: empty */
 	uint8_t verdict;   /**< of the first fragment: forward, default node or local */
 	uint8_t pad;
+	uint16_t slot;     /**< the (service, node) counter slot of the first fragment */
+	uint16_t pad2;
 };
 
 /**
@@ -171,16 +175,19 @@ cnm_decide_nosvc(const struct cnm_lb *lb, struct cnm_decision *d)
 		d->verdict = CNM_V_DEFAULT;
 		d->node = (uint16_t)lb->default_node;
 		d->method = lb->node[d->node].method;
+		d->slot = CNM_MEMBER_NONE;
 	} else {
 		d->verdict = CNM_V_DROP;
 		d->reason = CNM_DROP_NO_SERVICE;
 	}
 }
 
-/** Place a client of service @p s by its hash @p h over the PDT. */
-static __rte_always_inline void
-cnm_decide_pdt(const struct cnm_lb *lb, const struct cnm_svc *s, uint32_t h,
-		struct cnm_decision *d)
+/*
+ * cnm_decide_pdt() without the node's method: for a frame the forwarding list
+ * decides next, which sets the method of the node it ends with (conn_track()).
+ */
+static __rte_always_inline uint16_t
+cnm_decide_pdt_node(const struct cnm_svc *s, uint32_t h, struct cnm_decision *d)
 {
 	/* Acquire pairs with the control lcore's release store of a new PDT:
 	 * the entries are visible before the pointer is. */
@@ -195,9 +202,21 @@ cnm_decide_pdt(const struct cnm_lb *lb, const struct cnm_svc *s, uint32_t h,
 	if (unlikely(node == CNM_NODE_NONE)) {
 		d->verdict = CNM_V_DROP;
 		d->reason = CNM_DROP_NO_ACTIVE_NODE;
-		return;
 	}
-	d->method = lb->node[node].method;
+	return node;
+}
+
+/** Place a client of service @p s by its hash @p h over the PDT. */
+static __rte_always_inline void
+cnm_decide_pdt(const struct cnm_lb *lb, const struct cnm_svc *s, uint32_t h,
+		struct cnm_decision *d)
+{
+	uint16_t node = cnm_decide_pdt_node(s, h, d);
+
+	if (likely(node != CNM_NODE_NONE)) {
+		d->method = lb->node[node].method;
+		d->slot = cnm_svc_slot(s, node);
+	}
 }
 
 /**
@@ -253,6 +272,149 @@ cnm_decide_fast4(const struct cnm_lb *lb, const struct cnm_dstate *st, const str
 	cnm_decide_pdt(lb, s, cnm_client_hash4(s->hash_key, r->src, r->sport, s->hash_port), d);
 	return CNM_FAST_DONE;
 }
+
+/*
+ * cnm_decide_burst() in three stages, so that a caller which parses the fast
+ * shape itself hands its fields over in registers (the worker): the same
+ * decision, not a copy of it. cnm_decide_burst() is
+ *
+ *	cnm_decide_begin(); cnm_decide_add() per frame; cnm_decide_finish();
+ *
+ * and the worker runs exactly that, with cnm_decide_add_fast4() (what
+ * cnm_decide_add() does for a frame of the fast shape) for the frames it
+ * parsed into a struct cnm_fast4 of its own.
+ */
+
+/** The frames of a burst that go through the forwarding list. */
+struct cnm_ct_batch {
+	unsigned int n;
+	const struct cnm_svc *svc[CNM_DECIDE_MAX]; /**< the frame's service */
+	uint8_t at[CNM_DECIDE_MAX];    /**< frame index in the burst */
+	uint8_t flags[CNM_DECIDE_MAX]; /**< TCP flags */
+	struct cnm_conn_key key[CNM_DECIDE_MAX];
+};
+
+/** A burst being decided: what step 1 left for the later steps. */
+struct cnm_dbatch {
+	unsigned int nk;        /**< frames that need the service lookup (step 1) */
+	uint32_t fast_miss;     /**< bit i: frame i, of the fast shape, missed the cache (r4[i]) */
+	const struct cnm_svc_key *keys[CNM_DECIDE_MAX];
+	uint8_t at[CNM_DECIDE_MAX];                /**< frame index of keys[j] */
+	struct cnm_svc_key k4[CNM_DECIDE_MAX];     /**< keys of the fast shape's misses */
+	struct cnm_fast4 r4[CNM_DECIDE_MAX];       /**< the fast shape's misses */
+	struct cnm_ct_batch ct;
+};
+
+/** Start a burst. */
+static __rte_always_inline void
+cnm_decide_begin(const struct cnm_lb *lb, struct cnm_dstate *st, struct cnm_dbatch *b)
+{
+	b->nk = 0;
+	b->fast_miss = 0;
+	b->ct.n = 0;
+	cnm_dstate_sync(st, lb);
+}
+
+/** The decision of a frame that does not parse: its parse reason. */
+static __rte_always_inline void
+cnm_decide_drop(uint8_t reason, struct cnm_decision *d)
+{
+	d->verdict = CNM_V_DROP;
+	d->reason = reason;
+	d->svc = -1;
+	d->via = CNM_VIA_NONE;
+}
+
+/*
+ * Step 2 for a frame of the fast shape whose service @p s is known (NULL:
+ * non-scalable); a TCP frame of a service joins the forwarding list's batch.
+ */
+static __rte_always_inline void
+cnm_decide_fast4_svc(const struct cnm_lb *lb, const struct cnm_dstate *st,
+		const struct cnm_fast4 *r, const struct cnm_svc *s, unsigned int i,
+		struct cnm_decision *di, struct cnm_ct_batch *ctb)
+{
+	uint32_t h;
+
+	if (s == NULL) {
+		cnm_decide_nosvc(lb, di);
+		return;
+	}
+	if (unlikely(r->src == r->dst)) {
+		/* from the VIP to itself: spoofed */
+		cnm_decide_drop(CNM_DROP_MARTIAN_SRC, di);
+		return;
+	}
+	h = cnm_client_hash4(s->hash_key, r->src, r->sport, s->hash_port);
+	if (r->proto == IPPROTO_TCP && st->ct != NULL) {
+		/* the list has the last word, and sets the method */
+		cnm_decide_pdt_node(s, h, di);
+		cnm_conn_key_v4(r->src, r->dst, r->sport, r->dport, &ctb->key[ctb->n]);
+		ctb->svc[ctb->n] = s;
+		ctb->flags[ctb->n] = r->tcp_flags;
+		ctb->at[ctb->n++] = (uint8_t)i;
+		return;
+	}
+	cnm_decide_pdt(lb, s, h, di);
+}
+
+/* A frame of the fast shape the cache missed: kept for the bulk lookup. Its
+ * fields come as scalars: a caller's struct cnm_fast4 stays in registers. */
+void cnm_decide_miss4(struct cnm_dbatch *b, unsigned int i, uint32_t src, uint32_t dst,
+		uint16_t sport, uint16_t dport, uint8_t proto, uint8_t tcp_flags);
+
+/**
+ * Step 1 (and step 2 on a cache hit) for frame @p i of the burst, of the fast
+ * shape @p r; @p d is the frame's decision (final after cnm_decide_finish()).
+ */
+static __rte_always_inline void
+cnm_decide_add_fast4(const struct cnm_lb *lb, const struct cnm_dstate *st, struct cnm_dbatch *b,
+		const struct cnm_fast4 *r, unsigned int i, struct cnm_decision *d)
+{
+	const struct cnm_svc *s;
+
+	if (likely(cnm_svc_cache_fast4(st, r, &s) == 0)) {
+		cnm_decide_fast4_svc(lb, st, r, s, i, d, &b->ct);
+		return;
+	}
+	cnm_decide_miss4(b, i, r->src, r->dst, r->sport, r->dport, r->proto, r->tcp_flags);
+}
+
+void cnm_decide_arp(const struct cnm_lb *lb, const struct cnm_flow *f, struct cnm_decision *d);
+
+/**
+ * Step 1 for frame @p i of the burst, @p p (which must stay where it is until
+ * cnm_decide_finish()): cnm_decide_add_fast4() for the fast shape.
+ */
+static __rte_always_inline void
+cnm_decide_add(const struct cnm_lb *lb, const struct cnm_dstate *st, struct cnm_dbatch *b,
+		const struct cnm_pkt *p, unsigned int i, struct cnm_decision *d)
+{
+	switch (p->shape) {
+	case CNM_SHAPE_FAST4:
+		cnm_decide_add_fast4(lb, st, b, &p->r, i, d);
+		return;
+	case CNM_SHAPE_FLOW:
+		if (unlikely(p->f.kind == CNM_PKT_ARP)) {
+			cnm_decide_arp(lb, &p->f, d);
+			return;
+		}
+		b->keys[b->nk] = &p->f.key;
+		b->at[b->nk++] = (uint8_t)i;
+		return;
+	default:
+		cnm_decide_drop(p->reason, d);
+		return;
+	}
+}
+
+/**
+ * Steps 1 (the lookups the cache missed) to 4 for the frames added, indexed
+ * as they were added: @p pk and @p d are the burst's arrays (pk[i] is read
+ * for the frames of the general shape only).
+ */
+void cnm_decide_finish(const struct cnm_lb *lb, struct cnm_dstate *st, struct cnm_dbatch *b,
+		const struct cnm_pkt *pk, struct cnm_decision *d);
 
 /**
  * Decide @p n frames (at most CNM_DECIDE_MAX) in arrival order.

@@ -282,6 +282,14 @@ void cnm_lb_stats_rebase(const struct cnm_lb *lb, struct cnm_stats_total *t);
  */
 int cnm_lb_member_slot(const struct cnm_lb *lb, uint16_t svc, uint16_t node);
 
+/** The counter slot of (service @p s, node @p node), CNM_MEMBER_NONE for none. */
+static inline uint16_t
+cnm_svc_slot(const struct cnm_svc *s, uint16_t node)
+{
+	/* a relaxed read: one 16-bit word the control lcore sets */
+	return __atomic_load_n(&s->mslot[node], __ATOMIC_RELAXED);
+}
+
 /**
  * The member slot a worker counts a frame of service @p svc (-1: none) sent
  * to @p node into: the sink CNM_MEMBER_NONE when the pair has no slot.

@@ -25,17 +25,6 @@ same_addr(const uint8_t *a, const uint8_t *b)
 	return x[0] == y[0] && x[1] == y[1];
 }
 
-/* The service key of a frame of the fast shape. */
-static inline void
-key_fast4(const struct cnm_fast4 *r, struct cnm_svc_key *k)
-{
-	memset(k, 0, sizeof(*k));
-	memcpy(k->addr, &r->dst, 4);
-	k->port = r->dport;
-	k->proto = r->proto;
-	k->family = AF_INET;
-}
-
 /*
  * Step 1: the services of the keys, the cache first; what it misses goes to
  * the rte_hash tables in bulk and is cached.
@@ -73,21 +62,13 @@ svc_lookup(const struct cnm_lb *lb, struct cnm_dstate *st, const struct cnm_svc_
 	}
 }
 
-/* The frames of a burst that go through the forwarding list. */
-struct ct_batch {
-	unsigned int n;
-	uint8_t at[CNM_DECIDE_MAX];    /* frame index in the burst */
-	uint8_t flags[CNM_DECIDE_MAX]; /* TCP flags */
-	struct cnm_conn_key key[CNM_DECIDE_MAX];
-};
-
 /*
  * Step 3, the forwarding list (FIG. 6 steps 608-611) for the TCP frames of
  * scalable services: a recorded connection keeps its node; a pure SYN
  * records the node the PDT gives; anything else follows the PDT.
  */
 static void
-conn_track(const struct cnm_lb *lb, struct cnm_dstate *st, const struct ct_batch *b,
+conn_track(const struct cnm_lb *lb, struct cnm_dstate *st, const struct cnm_ct_batch *b,
 		struct cnm_decision *d)
 {
 	const struct cnm_conn_key *kp[CNM_DECIDE_MAX];
@@ -121,6 +102,7 @@ conn_track(const struct cnm_lb *lb, struct cnm_dstate *st, const struct ct_batch
 				di->reason = CNM_DROP_NONE;
 				di->node = conn[i].node;
 				di->method = nd->method;
+				di->slot = cnm_svc_slot(b->svc[i], conn[i].node);
 				di->via = CNM_VIA_CONN;
 				ws->conn_hit++;
 				cnm_ct_touch(st->ct, kp[i], sig[i], &conn[i], fl, st->now_ms);
@@ -129,8 +111,12 @@ conn_track(const struct cnm_lb *lb, struct cnm_dstate *st, const struct ct_batch
 			ws->conn_stale++;
 			cnm_ct_del(st->ct, kp[i], sig[i]);
 		}
-		if (di->verdict == CNM_V_FORWARD &&
-				(fl & (CNM_TCP_SYN | CNM_TCP_ACK)) == CNM_TCP_SYN) {
+		if (di->verdict != CNM_V_FORWARD)
+			continue;
+		/* the PDT's node (cnm_decide_pdt_node() left the method to here) */
+		di->method = lb->node[di->node].method;
+		di->slot = cnm_svc_slot(b->svc[i], di->node);
+		if ((fl & (CNM_TCP_SYN | CNM_TCP_ACK)) == CNM_TCP_SYN) {
 			if (cnm_ct_insert(st->ct, kp[i], sig[i], di->node, (uint16_t)di->svc, fl,
 					st->now_ms) >= 0)
 				ws->conn_new++;
@@ -181,6 +167,7 @@ frag_handle(const struct cnm_lb *lb, struct cnm_dstate *st, const struct cnm_flo
 		e->proto = f->key.proto;
 		e->family = f->key.family;
 		e->node = d->node;
+		e->slot = d->verdict == CNM_V_LOCAL ? CNM_MEMBER_NONE : d->slot;
 		e->svc = (uint16_t)(d->svc >= 0 ? d->svc : 0);
 		e->expire = st->now_ms + CNM_FRAG_TTL_MS;
 		st->st->frag_first++;
@@ -191,6 +178,7 @@ frag_handle(const struct cnm_lb *lb, struct cnm_dstate *st, const struct cnm_flo
 		d->verdict = e->verdict;
 		d->reason = CNM_DROP_NONE;
 		d->node = e->node;
+		d->slot = e->slot;
 		d->method = lb->node[e->node].method;
 		d->svc = e->verdict == CNM_V_FORWARD ? e->svc : -1;
 		d->via = CNM_VIA_FRAG;
@@ -208,8 +196,8 @@ frag_handle(const struct cnm_lb *lb, struct cnm_dstate *st, const struct cnm_flo
 
 /* ARP: requests for a VIP cnmux answers for are answered; the rest belongs
  * to the interface node's own stack. */
-static void
-decide_arp(const struct cnm_lb *lb, const struct cnm_flow *f, struct cnm_decision *d)
+void
+cnm_decide_arp(const struct cnm_lb *lb, const struct cnm_flow *f, struct cnm_decision *d)
 {
 	d->svc = -1;
 	d->reason = CNM_DROP_NONE;
@@ -254,110 +242,74 @@ decide_flow(const struct cnm_lb *lb, const struct cnm_svc *s, const struct cnm_f
 	}
 }
 
-/* Step 2 for a frame of the fast shape whose service @p s is known (NULL:
- * non-scalable); a TCP frame of a service joins the forwarding list's batch. */
-static __rte_always_inline void
-decide_fast4(const struct cnm_lb *lb, const struct cnm_dstate *st, const struct cnm_fast4 *r,
-		const struct cnm_svc *s, unsigned int i, struct cnm_decision *di,
-		struct ct_batch *ctb)
+void
+cnm_decide_miss4(struct cnm_dbatch *b, unsigned int i, uint32_t src, uint32_t dst,
+		uint16_t sport, uint16_t dport, uint8_t proto, uint8_t tcp_flags)
 {
-	if (s == NULL) {
-		cnm_decide_nosvc(lb, di);
-		return;
-	}
-	if (unlikely(r->src == r->dst)) {
-		/* from the VIP to itself: spoofed */
-		di->verdict = CNM_V_DROP;
-		di->reason = CNM_DROP_MARTIAN_SRC;
-		di->svc = -1;
-		di->via = CNM_VIA_NONE;
-		return;
-	}
-	cnm_decide_pdt(lb, s, cnm_client_hash4(s->hash_key, r->src, r->sport, s->hash_port), di);
-	if (r->proto == IPPROTO_TCP && st->ct != NULL) {
-		cnm_conn_key_v4(r->src, r->dst, r->sport, r->dport, &ctb->key[ctb->n]);
-		ctb->flags[ctb->n] = r->tcp_flags;
-		ctb->at[ctb->n++] = (uint8_t)i;
-	}
+	struct cnm_fast4 *r = &b->r4[i];
+	struct cnm_svc_key *k = &b->k4[i];
+
+	memset(r, 0, sizeof(*r));
+	r->src = src;
+	r->dst = dst;
+	r->sport = sport;
+	r->dport = dport;
+	r->proto = proto;
+	r->tcp_flags = tcp_flags;
+	memset(k, 0, sizeof(*k));
+	memcpy(k->addr, &dst, 4);
+	k->port = dport;
+	k->proto = proto;
+	k->family = AF_INET;
+	b->fast_miss |= 1u << i;
+	b->keys[b->nk] = k;
+	b->at[b->nk++] = (uint8_t)i;
 }
 
 void
-cnm_decide_burst(const struct cnm_lb *lb, struct cnm_dstate *st, const struct cnm_pkt *pk,
-		unsigned int n, struct cnm_decision *d)
+cnm_decide_finish(const struct cnm_lb *lb, struct cnm_dstate *st, struct cnm_dbatch *b,
+		const struct cnm_pkt *pk, struct cnm_decision *d)
 {
-	struct cnm_svc_key k4[CNM_DECIDE_MAX];
-	const struct cnm_svc_key *keys[CNM_DECIDE_MAX];
 	struct cnm_svc *svc[CNM_DECIDE_MAX];
-	uint8_t at[CNM_DECIDE_MAX];
-	struct ct_batch ctb;
-	uint32_t frags = 0;
-	unsigned int i, j, nk = 0;
+	const uint8_t *at = b->at;
+	uint32_t frags = 0, flows = 0;
+	unsigned int i, j, nk = b->nk;
 
-	RTE_BUILD_BUG_ON(CNM_DECIDE_MAX > 32);
-	if (n > CNM_DECIDE_MAX)
-		n = CNM_DECIDE_MAX;
-	ctb.n = 0;
-	cnm_dstate_sync(st, lb);
-	/* step 1: the cache, for the fast shape in one go; the keys of the rest */
-	for (i = 0; i < n; i++) {
-		const struct cnm_pkt *p = &pk[i];
-		struct cnm_decision *di = &d[i];
-		const struct cnm_svc *s;
-
-		switch (p->shape) {
-		case CNM_SHAPE_FAST4:
-			if (likely(cnm_svc_cache_fast4(st, &p->r, &s) == 0)) {
-				decide_fast4(lb, st, &p->r, s, i, di, &ctb);
-				continue;
-			}
-			key_fast4(&p->r, &k4[i]);
-			keys[nk] = &k4[i];
-			break;
-		case CNM_SHAPE_FLOW:
-			if (unlikely(p->f.kind == CNM_PKT_ARP)) {
-				decide_arp(lb, &p->f, di);
-				continue;
-			}
-			keys[nk] = &p->f.key;
-			break;
-		default:
-			di->verdict = CNM_V_DROP;
-			di->reason = p->reason;
-			di->svc = -1;
-			di->via = CNM_VIA_NONE;
-			continue;
-		}
-		at[nk++] = (uint8_t)i;
-	}
-	if (unlikely(nk != 0))
-		svc_lookup(lb, st, keys, nk, svc);
+	if (likely(nk == 0))
+		goto track;
+	/* step 1: what the cache missed, in bulk */
+	svc_lookup(lb, st, b->keys, nk, svc);
 
 	/* step 2 for the frames the cache missed, and who goes through the list */
 	for (j = 0; j < nk; j++) {
-		const struct cnm_pkt *p = &pk[at[j]];
+		const struct cnm_flow *f;
 		struct cnm_decision *di = &d[at[j]];
 		const struct cnm_svc *s = svc[j];
 
-		if (p->shape == CNM_SHAPE_FAST4) {
-			decide_fast4(lb, st, &p->r, s, at[j], di, &ctb);
+		if (b->fast_miss & (1u << at[j])) {
+			cnm_decide_fast4_svc(lb, st, &b->r4[at[j]], s, at[j], di, &b->ct);
 			continue;
 		}
-		decide_flow(lb, s, &p->f, di);
-		if (unlikely(p->f.rare) && p->f.frag != CNM_FRAG_NONE)
+		f = &pk[at[j]].f;
+		flows |= 1u << at[j];
+		decide_flow(lb, s, f, di);
+		if (unlikely(f->rare) && f->frag != CNM_FRAG_NONE)
 			frags |= 1u << at[j];
 		/* a tracked connection outlives the PDT entries of its node: a
 		 * group whose nodes are all drained still serves its connections */
-		if (st->ct != NULL && s != NULL && di->svc >= 0 && p->f.key.proto == IPPROTO_TCP &&
-				p->f.has_ports) {
-			cnm_conn_key_from_flow(&p->f, &ctb.key[ctb.n]);
-			ctb.flags[ctb.n] = p->f.tcp_flags;
-			ctb.at[ctb.n++] = at[j];
+		if (st->ct != NULL && s != NULL && di->svc >= 0 && f->key.proto == IPPROTO_TCP &&
+				f->has_ports) {
+			cnm_conn_key_from_flow(f, &b->ct.key[b->ct.n]);
+			b->ct.svc[b->ct.n] = s;
+			b->ct.flags[b->ct.n] = f->tcp_flags;
+			b->ct.at[b->ct.n++] = at[j];
 		}
 	}
 
+track:
 	/* step 3: the forwarding list, in one bulk lookup */
-	if (ctb.n > 0)
-		conn_track(lb, st, &ctb, d);
+	if (b->ct.n > 0)
+		conn_track(lb, st, &b->ct, d);
 
 	/* step 4: fragments, in arrival order, with their final decisions */
 	while (unlikely(frags != 0)) {
@@ -370,13 +322,28 @@ cnm_decide_burst(const struct cnm_lb *lb, struct cnm_dstate *st, const struct cn
 	}
 
 	/* ICMP errors about a flow of a service go to that flow's node */
-	for (j = 0; j < nk; j++) {
-		const struct cnm_pkt *p = &pk[at[j]];
-
-		if (p->shape == CNM_SHAPE_FLOW && unlikely(p->f.icmp_err) &&
-				d[at[j]].verdict == CNM_V_FORWARD)
+	while (flows != 0) {
+		i = (unsigned int)__builtin_ctz(flows);
+		flows &= flows - 1;
+		if (unlikely(pk[i].f.icmp_err) && d[i].verdict == CNM_V_FORWARD)
 			st->st->icmp_errors++;
 	}
+}
+
+void
+cnm_decide_burst(const struct cnm_lb *lb, struct cnm_dstate *st, const struct cnm_pkt *pk,
+		unsigned int n, struct cnm_decision *d)
+{
+	struct cnm_dbatch b;
+	unsigned int i;
+
+	RTE_BUILD_BUG_ON(CNM_DECIDE_MAX > 32);
+	if (n > CNM_DECIDE_MAX)
+		n = CNM_DECIDE_MAX;
+	cnm_decide_begin(lb, st, &b);
+	for (i = 0; i < n; i++)
+		cnm_decide_add(lb, st, &b, &pk[i], i, &d[i]);
+	cnm_decide_finish(lb, st, &b, pk, d);
 }
 
 void

@@ -3,7 +3,13 @@
  * @file
  * Counters. Every worker owns one struct cnm_wstats and is its only writer
  * (plain `+=`, no atomics on the packet path); readers (telemetry, the final
- * report, cnmuxctl) sum over workers with cnm_stats_sum().
+ * report, cnmuxctl) sum over workers with cnm_stats_sum() and write the
+ * totals out with one emitter, cnm_stats_json(), in one key schema.
+ *
+ * Every counter comes from one X-macro list below (CNM_STATS_ACCOUNT,
+ * CNM_STATS_WORKER, CNM_STATS_MORE, CNM_DROP_REASONS): the structs, the sum,
+ * the emitter and `cnmux --list-counters` are generated from them, so a
+ * counter added to a list appears everywhere at once.
  *
  * The accounting rule every run obeys, over packets received on the public port:
  *     rx == forwarded + local + dropped
@@ -13,6 +19,9 @@
 #define CNM_STATS_H
 
 #include <stdint.h>
+#include <stdio.h>
+
+#include <jansson.h>
 
 #include "cnm_config.h"
 
@@ -65,6 +74,108 @@ const char *cnm_drop_name(enum cnm_drop d);
 /** One-line meaning of a drop reason. */
 const char *cnm_drop_help(enum cnm_drop d);
 
+/** What a counter is. */
+enum cnm_stat_kind {
+	CNM_STAT_COUNTER = 0, /**< only grows (a service's or node's: from when it was added) */
+	CNM_STAT_GAUGE,       /**< a level now; may go down */
+};
+
+/*
+ * The scalar counters: X(name, kind, one-line meaning). The name is the
+ * field of struct cnm_wstats / struct cnm_stats_total and the key in every
+ * output (telemetry, `cnmuxctl stats`, --stats-json), which all come from
+ * cnm_stats_json(); `cnmux --list-counters` prints the lists.
+ */
+
+/**
+ * The accounting counters of a worker. A reader copies them between two
+ * bursts (struct cnm_wstats.seq), with the drop reasons, so that every
+ * snapshot satisfies rx == forwarded + local + dropped.
+ */
+#define CNM_STATS_ACCOUNT(X) \
+	X(rx, COUNTER, "frames received on the public port") \
+	X(forwarded, COUNTER, "frames sent to a node on a private port (TX took them)") \
+	X(local, COUNTER, "frames sent unchanged on the local port (TX took them), plus ARP " \
+	  "and echo requests for a VIP answered by cnmux") \
+	X(dropped, COUNTER, "the sum of the drop reasons (drops)")
+
+/** The other counters of a worker. */
+#define CNM_STATS_WORKER(X) \
+	X(nonscalable, COUNTER, "frames for no scalable service (including ARP), wherever " \
+	  "they went") \
+	X(to_default, COUNTER, "non-scalable frames sent to the default node (also in forwarded)") \
+	X(local_rx, COUNTER, "frames from the local port (the host stack's replies)") \
+	X(local_out, COUNTER, "of those, sent on the public port") \
+	X(local_drop, COUNTER, "of those, not taken by the public TX queue") \
+	X(busy_cycles, COUNTER, "TSC cycles spent on bursts that carried packets " \
+	  "(cycles per packet = busy_cycles / rx)") \
+	X(busy_bursts, COUNTER, "bursts that carried packets") \
+	X(fast_path, COUNTER, "frames the one-pass fast path handled (the rest took the " \
+	  "general path)") \
+	X(arp_replies, COUNTER, "ARP requests for a VIP answered on the public port (also in local)") \
+	X(icmp_replies, COUNTER, "echo requests to a VIP answered on the public port (also in local)") \
+	X(icmp_errors, COUNTER, "ICMP / ICMPv6 errors sent to the node of the flow they quote") \
+	X(icmp_too_big, COUNTER, "frames too big for their tunnel, answered with ICMP \"too big\" " \
+	  "from the VIP (also in local)") \
+	X(frag_first, COUNTER, "first fragments whose decision was kept") \
+	X(frag_follow, COUNTER, "later fragments sent after their first fragment") \
+	X(conn_new, COUNTER, "TCP connections recorded in the forwarding list at their SYN") \
+	X(conn_hit, COUNTER, "TCP packets whose node came from the forwarding list") \
+	X(conn_full, COUNTER, "SYNs not recorded because the list was full: they follow the PDT") \
+	X(conn_stale, COUNTER, "entries forgotten because their node went down or was removed") \
+	X(conn_expired, COUNTER, "entries removed by the idle sweep") \
+	X(conn_active, GAUGE, "entries in the forwarding lists now") \
+	X(ctl_tx, COUNTER, "frames of the control lcore (ARP probes) sent") \
+	X(ctl_tx_drop, COUNTER, "frames of the control lcore TX did not take")
+
+/**
+ * Counted outside the workers: filled in by whoever sums (the control loop:
+ * cnm_loop_totals(); cnm_stats_sum() sets workers only).
+ */
+#define CNM_STATS_MORE(X) \
+	X(workers, GAUGE, "worker lcores") \
+	X(elapsed_ms, GAUGE, "milliseconds since the workers started") \
+	X(rx_nombuf, COUNTER, "public port: frames it could not receive for want of mbufs " \
+	  "(not in rx)") \
+	X(rx_missed, COUNTER, "public port: frames it missed (not in rx)") \
+	X(rx_errors, COUNTER, "public port: frames received in error (not in rx)") \
+	X(mbufs_free, GAUGE, "mbufs in the pool") \
+	X(mbufs_in_use, GAUGE, "mbufs out of the pool; in the final statistics, after the " \
+	  "ports were closed: 0, or cnmux exits with status 4") \
+	CNM_STATS_HEALTH(X, CNM_STATS_HEALTH_MORE)
+
+/**
+ * The health checker's counters: Y(X, name, kind, meaning), the names those
+ * of struct cnm_health_stats; in the totals and every output they are
+ * health_<name> (CNM_STATS_HEALTH_MORE passes them so to CNM_STATS_MORE's X).
+ */
+#define CNM_STATS_HEALTH(X, Y) \
+	Y(X, arp_sent, COUNTER, "ARP requests of the health checker (resolution, probes)") \
+	Y(X, arp_replies, COUNTER, "ARP replies of nodes matched to a node") \
+	Y(X, tcp_checks, COUNTER, "TCP connects to a node's check_port") \
+	Y(X, tcp_failures, COUNTER, "of those, failed or timed out") \
+	Y(X, went_up, COUNTER, "nodes the health checker brought up") \
+	Y(X, went_down, COUNTER, "nodes the health checker took down") \
+	Y(X, send_failures, COUNTER, "probes that could not be queued for TX")
+#define CNM_STATS_HEALTH_MORE(X, n, k, h) X(health_##n, k, h)
+
+/**
+ * Per service, per node, and per (service, node) under a service's
+ * "nodes": X(key, kind, meaning). struct cnm_pb holds packets and bytes;
+ * "up" is the node's state.
+ */
+#define CNM_STATS_SERVICE(X) \
+	X(packets, COUNTER, "frames that matched the service (including those dropped for " \
+	  "no_active_node or tx_full)") \
+	X(bytes, COUNTER, "their bytes")
+#define CNM_STATS_MEMBER(X) \
+	X(packets, COUNTER, "frames of the service TX took for this node of its list") \
+	X(bytes, COUNTER, "their bytes, as sent")
+#define CNM_STATS_NODE(X) \
+	X(packets, COUNTER, "frames TX took for the node") \
+	X(bytes, COUNTER, "their bytes, as sent") \
+	X(up, GAUGE, "the node takes clients (true) or not (false)")
+
 /**
  * Per-(service, node) counters live in slots: the tables give each member
  * of a service (a node in its list) a slot id; CNM_MEMBER_NONE is a sink
@@ -80,69 +191,67 @@ struct cnm_pb {
 	uint64_t bytes;
 };
 
-/** Counters of one worker; one writer. */
+#define CNM_X_FIELD(n, k, h) uint64_t n;
+
+/** Counters of one worker; one writer (plain `+=`), fields from the lists above. */
 struct cnm_wstats {
 	/**
 	 * Odd while the worker handles a burst, even between bursts: readers
-	 * retry until they copy the scalar counters between two bursts, so a
-	 * snapshot always satisfies rx == forwarded + local + dropped.
+	 * retry until they copy the accounting counters between two bursts, so
+	 * a snapshot always satisfies rx == forwarded + local + dropped.
 	 */
 	uint64_t seq;
-	uint64_t rx;             /**< frames received on the public port */
-	uint64_t forwarded;      /**< sent to a node on a private port (TX took it) */
-	uint64_t local;          /**< sent unchanged on the local port (TX took it) */
-	uint64_t dropped;        /**< sum of drop[] */
+	CNM_STATS_ACCOUNT(CNM_X_FIELD)
 	uint64_t drop[CNM_DROP_MAX];
-	uint64_t nonscalable;    /**< frames with no scalable service (incl. ARP) */
-	uint64_t to_default;     /**< non-scalable frames sent to the default node */
-	uint64_t local_rx;       /**< frames from the local port (host stack replies) */
-	uint64_t local_out;      /**< of those, sent on the public port */
-	uint64_t local_drop;     /**< of those, not taken by the public TX queue */
-	uint64_t busy_cycles;    /**< TSC cycles spent on bursts that carried packets */
-	uint64_t busy_bursts;    /**< bursts that carried packets */
-	uint64_t fast_path;      /**< frames the one-pass fast path handled (the rest took the
-				      general path) */
-	uint64_t arp_replies;    /**< ARP requests for a VIP answered by cnmux (counted in local) */
-	uint64_t icmp_replies;   /**< echo requests to a VIP answered by cnmux (counted in local) */
-	uint64_t icmp_errors;    /**< ICMP errors sent to the node of the flow they quote */
-	uint64_t icmp_too_big;   /**< frames too big for their tunnel, answered with ICMP
-				      "too big" from the VIP (counted in local) */
-	uint64_t frag_first;     /**< first fragments whose decision was cached */
-	uint64_t frag_follow;    /**< later fragments sent after their first fragment */
-	uint64_t conn_new;       /**< TCP connections recorded at their SYN */
-	uint64_t conn_hit;       /**< TCP packets sent by the forwarding list, not the PDT */
-	uint64_t conn_full;      /**< SYNs not recorded, list full: they follow the PDT */
-	uint64_t conn_stale;     /**< entries of a node down or removed, forgotten */
-	uint64_t conn_expired;   /**< entries removed by the idle sweep */
-	uint64_t conn_active;    /**< entries in the list now (a gauge) */
-	uint64_t ctl_tx;         /**< control frames (ARP probes) sent for the control lcore */
-	uint64_t ctl_tx_drop;    /**< control frames TX did not take */
+	CNM_STATS_WORKER(CNM_X_FIELD)
 	struct cnm_pb *svc;      /**< [CNM_MAX_SERVICES], by service id */
 	struct cnm_pb *node;     /**< [CNM_MAX_NODES], by node id, forwarded */
 	struct cnm_pb *member;   /**< [CNM_MAX_MEMBERS], by member slot: per (service,
 				      node), forwarded */
 };
 
-/** Sum of every worker's counters (svc and node arrays allocated inside). */
+/** Sum of every worker's counters, and what is counted elsewhere. */
 struct cnm_stats_total {
-	uint64_t rx, forwarded, local, dropped;
+	CNM_STATS_ACCOUNT(CNM_X_FIELD)
 	uint64_t drop[CNM_DROP_MAX];
-	uint64_t nonscalable, to_default;
-	uint64_t local_rx, local_out, local_drop;
-	uint64_t busy_cycles, busy_bursts, fast_path;
-	uint64_t arp_replies, icmp_replies, icmp_errors, icmp_too_big, frag_first, frag_follow;
-	uint64_t conn_new, conn_hit, conn_full, conn_stale, conn_expired, conn_active;
-	uint64_t ctl_tx, ctl_tx_drop;
+	CNM_STATS_WORKER(CNM_X_FIELD)
+	CNM_STATS_MORE(CNM_X_FIELD)
 	struct cnm_pb svc[CNM_MAX_SERVICES];
 	struct cnm_pb node[CNM_MAX_NODES];
 	struct cnm_pb member[CNM_MAX_MEMBERS];
 };
 
+#undef CNM_X_FIELD
+
+/** One scalar of struct cnm_stats_total. */
+struct cnm_stat_desc {
+	const char *name;        /**< field and key */
+	const char *help;        /**< one-line meaning */
+	enum cnm_stat_kind kind;
+	uint32_t off;            /**< offset of the uint64_t in struct cnm_stats_total */
+};
+
+/**
+ * Every scalar of struct cnm_stats_total, in list order (accounting, worker,
+ * more); @p n receives how many.
+ */
+const struct cnm_stat_desc *cnm_stats_desc(unsigned int *n);
+
+/** Value of scalar @p d in @p t. */
+static inline uint64_t
+cnm_stats_get(const struct cnm_stats_total *t, const struct cnm_stat_desc *d)
+{
+	return *(const uint64_t *)(const void *)((const char *)t + d->off);
+}
+
 /** Allocate the per-id arrays of a worker's counters; 0 or -ENOMEM. */
 int cnm_wstats_init(struct cnm_wstats *w);
 void cnm_wstats_fini(struct cnm_wstats *w);
 
-/** Sum @p n workers' counters into @p t (overwritten). */
+/**
+ * Sum @p n workers' counters into @p t (overwritten: the CNM_STATS_MORE
+ * fields are 0 but workers, which is @p n).
+ */
 void cnm_stats_sum(struct cnm_wstats *const *w, unsigned int n, struct cnm_stats_total *t);
 
 /**
@@ -153,5 +262,40 @@ struct cnm_pb cnm_stats_slot(struct cnm_wstats *const *w, unsigned int n, int no
 
 /** What @p n workers have counted so far in member slot @p slot. */
 struct cnm_pb cnm_stats_member_slot(struct cnm_wstats *const *w, unsigned int n, uint32_t slot);
+
+struct cnm_lb;
+
+/**
+ * The statistics as one JSON object, the one key schema of every output:
+ * every scalar of the lists by its name, "drops" {reason: n} (every reason,
+ * zeros included), "services" {name: cnm_stats_svc_json()} and "nodes"
+ * {name: cnm_stats_node_json()} for the services and nodes of @p lb.
+ * Names of @p lb are read: the caller holds the control lock (or is the
+ * control lcore). New reference; NULL when out of memory.
+ */
+json_t *cnm_stats_json(const struct cnm_stats_total *t, const struct cnm_lb *lb);
+
+/**
+ * The counters of service @p id: {"packets", "bytes", "nodes": {name:
+ * {"packets", "bytes"}}}, "nodes" holding every node of its list (its
+ * member slot). New reference.
+ */
+json_t *cnm_stats_svc_json(const struct cnm_stats_total *t, const struct cnm_lb *lb,
+		uint32_t id);
+
+/** The counters of node @p id: {"packets", "bytes", "up"}. New reference. */
+json_t *cnm_stats_node_json(const struct cnm_stats_total *t, const struct cnm_lb *lb,
+		uint32_t id);
+
+/**
+ * The report for people (the final one, and every --stats-period): totals,
+ * per service, per node, drops; with @p final, also the run time, the
+ * public port's own counters and the mbufs.
+ */
+void cnm_stats_print(FILE *out, const struct cnm_stats_total *t, const struct cnm_lb *lb,
+		int final);
+
+/** Print every key of cnm_stats_json() with its kind and meaning (--list-counters). */
+void cnm_stats_list(FILE *out);
 
 #endif /* CNM_STATS_H */

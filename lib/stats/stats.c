@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <rte_common.h>
 
 #include "cnm_stats.h"
 
@@ -60,29 +63,38 @@ cnm_wstats_fini(struct cnm_wstats *w)
  * 64-bit counter is enough, a slightly stale value is fine. */
 #define RD(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
 
+/* the accounting counters and the drop reasons of one worker, copied together */
+struct account {
+#define CNM_X_FIELD(n, k, h) uint64_t n;
+	CNM_STATS_ACCOUNT(CNM_X_FIELD)
+#undef CNM_X_FIELD
+	uint64_t drop[CNM_DROP_MAX];
+};
+
 void
 cnm_stats_sum(struct cnm_wstats *const *w, unsigned int n, struct cnm_stats_total *t)
 {
 	unsigned int i, j;
 
 	memset(t, 0, sizeof(*t));
+	t->workers = n;
 	for (i = 0; i < n; i++) {
 		const struct cnm_wstats *s = w[i];
-		struct cnm_wstats c;
+		struct account c;
 		unsigned int tries;
 		uint64_t seq;
 
-		/* copy the scalars between two bursts (seq even and unchanged);
-		 * give up on consistency after many tries rather than spin */
+		/* copy the accounting counters between two bursts (seq even and
+		 * unchanged); give up on consistency after many tries rather
+		 * than spin */
 		for (tries = 0;; tries++) {
 			/* acquire: the counters read below are not older than seq */
 			seq = __atomic_load_n(&s->seq, __ATOMIC_ACQUIRE);
 			if ((seq & 1) && tries < 100000)
 				continue;
-			c.rx = RD(s->rx);
-			c.forwarded = RD(s->forwarded);
-			c.local = RD(s->local);
-			c.dropped = RD(s->dropped);
+#define CNM_X_COPY(f, k, h) c.f = RD(s->f);
+			CNM_STATS_ACCOUNT(CNM_X_COPY)
+#undef CNM_X_COPY
 			for (j = 0; j < CNM_DROP_MAX; j++)
 				c.drop[j] = RD(s->drop[j]);
 			/* acquire fence: the loads above complete before seq is read again */
@@ -90,34 +102,14 @@ cnm_stats_sum(struct cnm_wstats *const *w, unsigned int n, struct cnm_stats_tota
 			if (__atomic_load_n(&s->seq, __ATOMIC_RELAXED) == seq || tries >= 100000)
 				break;
 		}
-		t->rx += c.rx;
-		t->forwarded += c.forwarded;
-		t->local += c.local;
-		t->dropped += c.dropped;
+#define CNM_X_ADD(f, k, h) t->f += c.f;
+		CNM_STATS_ACCOUNT(CNM_X_ADD)
+#undef CNM_X_ADD
 		for (j = 0; j < CNM_DROP_MAX; j++)
 			t->drop[j] += c.drop[j];
-		t->nonscalable += RD(s->nonscalable);
-		t->to_default += RD(s->to_default);
-		t->local_rx += RD(s->local_rx);
-		t->local_out += RD(s->local_out);
-		t->local_drop += RD(s->local_drop);
-		t->busy_cycles += RD(s->busy_cycles);
-		t->busy_bursts += RD(s->busy_bursts);
-		t->fast_path += RD(s->fast_path);
-		t->arp_replies += RD(s->arp_replies);
-		t->icmp_replies += RD(s->icmp_replies);
-		t->icmp_errors += RD(s->icmp_errors);
-		t->icmp_too_big += RD(s->icmp_too_big);
-		t->frag_first += RD(s->frag_first);
-		t->frag_follow += RD(s->frag_follow);
-		t->conn_new += RD(s->conn_new);
-		t->conn_hit += RD(s->conn_hit);
-		t->conn_full += RD(s->conn_full);
-		t->conn_stale += RD(s->conn_stale);
-		t->conn_expired += RD(s->conn_expired);
-		t->conn_active += RD(s->conn_active);
-		t->ctl_tx += RD(s->ctl_tx);
-		t->ctl_tx_drop += RD(s->ctl_tx_drop);
+#define CNM_X_ADD(f, k, h) t->f += RD(s->f);
+		CNM_STATS_WORKER(CNM_X_ADD)
+#undef CNM_X_ADD
 		for (j = 0; j < CNM_MAX_SERVICES; j++) {
 			t->svc[j].pkts += RD(s->svc[j].pkts);
 			t->svc[j].bytes += RD(s->svc[j].bytes);
@@ -159,4 +151,75 @@ cnm_stats_member_slot(struct cnm_wstats *const *w, unsigned int n, uint32_t slot
 		r.bytes += RD(w[i]->member[slot].bytes);
 	}
 	return r;
+}
+
+#define CNM_X_DESC(f, k, h) \
+	{ #f, h, CNM_STAT_##k, (uint32_t)offsetof(struct cnm_stats_total, f) },
+
+static const struct cnm_stat_desc scalars[] = {
+	CNM_STATS_ACCOUNT(CNM_X_DESC)
+	CNM_STATS_WORKER(CNM_X_DESC)
+	CNM_STATS_MORE(CNM_X_DESC)
+};
+
+#undef CNM_X_DESC
+
+const struct cnm_stat_desc *
+cnm_stats_desc(unsigned int *n)
+{
+	*n = RTE_DIM(scalars);
+	return scalars;
+}
+
+static const char *
+kind_name(enum cnm_stat_kind k)
+{
+	return k == CNM_STAT_GAUGE ? "gauge" : "counter";
+}
+
+void
+cnm_stats_list(FILE *out)
+{
+	static const struct {
+		const char *name;
+		enum cnm_stat_kind kind;
+		const char *help;
+	} svc[] = {
+#define CNM_X_ROW(f, k, h) { #f, CNM_STAT_##k, h },
+		CNM_STATS_SERVICE(CNM_X_ROW)
+	}, member[] = {
+		CNM_STATS_MEMBER(CNM_X_ROW)
+	}, node[] = {
+		CNM_STATS_NODE(CNM_X_ROW)
+#undef CNM_X_ROW
+	};
+	unsigned int i;
+
+	for (i = 0; i < RTE_DIM(scalars); i++)
+		fprintf(out, "%-32s %-7s %s\n", scalars[i].name, kind_name(scalars[i].kind),
+			scalars[i].help);
+	for (i = 1; i < CNM_DROP_MAX; i++) {
+		char key[64];
+
+		snprintf(key, sizeof(key), "drops.%s", cnm_drop_name(i));
+		fprintf(out, "%-32s %-7s %s\n", key, "counter", cnm_drop_help(i));
+	}
+	for (i = 0; i < RTE_DIM(svc); i++) {
+		char key[64];
+
+		snprintf(key, sizeof(key), "services.NAME.%s", svc[i].name);
+		fprintf(out, "%-32s %-7s %s\n", key, kind_name(svc[i].kind), svc[i].help);
+	}
+	for (i = 0; i < RTE_DIM(member); i++) {
+		char key[64];
+
+		snprintf(key, sizeof(key), "services.NAME.nodes.NODE.%s", member[i].name);
+		fprintf(out, "%-32s %-7s %s\n", key, kind_name(member[i].kind), member[i].help);
+	}
+	for (i = 0; i < RTE_DIM(node); i++) {
+		char key[64];
+
+		snprintf(key, sizeof(key), "nodes.NAME.%s", node[i].name);
+		fprintf(out, "%-32s %-7s %s\n", key, kind_name(node[i].kind), node[i].help);
+	}
 }

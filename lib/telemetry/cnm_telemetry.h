@@ -2,8 +2,10 @@
 /**
  * @file
  * DPDK telemetry commands under /cnmux/ (see docs/telemetry.md):
- *   /cnmux/stats              totals and drop reasons
- *   /cnmux/services           packets per service
+ *   /cnmux/stats              every counter: cnm_stats_json(), the keys of
+ *                             `cnmuxctl stats` and --stats-json; what nests
+ *                             below a container is flattened ("web/packets")
+ *   /cnmux/services           the "services" member of /cnmux/stats
  *   /cnmux/service,NAME       one service: vip, policy, ports, nodes, counters
  *   /cnmux/nodes              every node: ip, mac, state, counters
  *   /cnmux/node,NAME          one node
@@ -28,9 +30,23 @@ struct cnm_tel_ctx {
 	unsigned int n_workers;
 	pthread_mutex_t *ctl_lock;  /**< held by the control lcore while it changes tables */
 	struct cnm_ha *ha;          /**< NULL without "ha" (set before the first request) */
+	/**
+	 * Fill the CNM_STATS_MORE fields of the totals (the ports', the mbuf
+	 * pool's, the health checker's); called with ctl_lock held, on the
+	 * telemetry thread. NULL: they stay 0.
+	 */
+	void (*more_stats)(void *arg, struct cnm_stats_total *t);
+	void *more_stats_arg;
 };
 
-/** Register every /cnmux/ command; 0 or -errno. */
+/** Register every /cnmux/ command; 0 or -errno. @p ctx must live until cnm_telemetry_stop(). */
 int cnm_telemetry_init(struct cnm_tel_ctx *ctx);
+
+/**
+ * From now on the commands answer -ENODEV without reading the context
+ * (DPDK cannot unregister them); waits for one in progress (it holds
+ * ctx->ctl_lock). Before the context and what it points to are freed.
+ */
+void cnm_telemetry_stop(void);
 
 #endif /* CNM_TELEMETRY_H */

@@ -11,100 +11,160 @@
 
 #define PDT_PAGE 256
 
+/* What the commands read; NULL once cnm_telemetry_stop() ran. Read and
+ * written under tlock. */
 static struct cnm_tel_ctx *tctx;
-
-static struct cnm_stats_total *
-sum(void)
-{
-	struct cnm_stats_total *t = malloc(sizeof(*t));
-
-	if (t != NULL) {
-		cnm_stats_sum(tctx->stats, tctx->n_workers, t);
-		cnm_lb_stats_rebase(tctx->lb, t);
-	}
-	return t;
-}
-
-static void
-lock(void)
-{
-	if (tctx->ctl_lock)
-		pthread_mutex_lock(tctx->ctl_lock);
-}
+/* tctx->ctl_lock, kept here: the lock outlives the context */
+static pthread_mutex_t *tlock;
 
 static void
 unlock(void)
 {
-	if (tctx->ctl_lock)
-		pthread_mutex_unlock(tctx->ctl_lock);
+	if (tlock != NULL)
+		pthread_mutex_unlock(tlock);
+}
+
+/* Take the control lock; -ENODEV (lock not held) once telemetry stopped. */
+static int
+lock(void)
+{
+	if (tlock != NULL)
+		pthread_mutex_lock(tlock);
+	if (tctx == NULL) {
+		unlock();
+		return -ENODEV;
+	}
+	return 0;
+}
+
+/* The totals every output shows (the workers' sum, the bases of reused
+ * slots taken off, what the control loop adds); caller holds the lock. */
+static struct cnm_stats_total *
+totals(void)
+{
+	struct cnm_stats_total *t = malloc(sizeof(*t));
+
+	if (t == NULL)
+		return NULL;
+	cnm_stats_sum(tctx->stats, tctx->n_workers, t);
+	cnm_lb_stats_rebase(tctx->lb, t);
+	if (tctx->more_stats != NULL)
+		tctx->more_stats(tctx->more_stats_arg, t);
+	return t;
+}
+
+/* A JSON scalar into a dict (integers, strings, booleans as 0 or 1). */
+static void
+tel_dict_scalar(struct rte_tel_data *d, const char *key, const json_t *v)
+{
+	char buf[256];
+
+	if (json_is_integer(v) && json_integer_value(v) >= 0)
+		rte_tel_data_add_dict_u64(d, key, (uint64_t)json_integer_value(v));
+	else if (json_is_integer(v))
+		rte_tel_data_add_dict_int(d, key, (int)json_integer_value(v));
+	else if (json_is_string(v))
+		rte_tel_data_add_dict_string(d, key, json_string_value(v));
+	else if (json_is_boolean(v))
+		rte_tel_data_add_dict_u64(d, key, json_is_true(v));
+	else if (json_is_null(v))
+		rte_tel_data_add_dict_string(d, key, "");
+	else {
+		char *t = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+
+		snprintf(buf, sizeof(buf), "%s", t ? t : "");
+		free(t);
+		rte_tel_data_add_dict_string(d, key, buf);
+	}
+}
+
+/*
+ * The members of JSON object @p o into dict @p d, under @p prefix; an object
+ * inside is flattened into "key/subkey" (in 22.11 a container holds only
+ * scalars), so {"web": {"packets": 1}} becomes "web/packets": 1.
+ */
+static void
+tel_flat(struct rte_tel_data *d, const char *prefix, const json_t *o)
+{
+	const char *k;
+	json_t *v;
+
+	json_object_foreach((json_t *)(uintptr_t)o, k, v) {
+		char key[RTE_TEL_MAX_STRING_LEN];
+
+		snprintf(key, sizeof(key), "%s%s%s", prefix, prefix[0] != '\0' ? "/" : "", k);
+		if (json_is_object(v))
+			tel_flat(d, key, v);
+		else
+			tel_dict_scalar(d, key, v);
+	}
+}
+
+/*
+ * JSON object @p o as dict @p d: its scalars as they are, its objects as
+ * containers (what these nest flattened by tel_flat()). The keys are those
+ * of `cnmuxctl stats` and --stats-json; only the depth differs.
+ */
+static int
+tel_from_json(struct rte_tel_data *d, const json_t *o)
+{
+	const char *k;
+	json_t *v;
+
+	rte_tel_data_start_dict(d);
+	json_object_foreach((json_t *)(uintptr_t)o, k, v) {
+		struct rte_tel_data *c;
+
+		if (!json_is_object(v)) {
+			tel_dict_scalar(d, k, v);
+			continue;
+		}
+		c = rte_tel_data_alloc();
+		if (c == NULL)
+			return -ENOMEM;
+		rte_tel_data_start_dict(c);
+		tel_flat(c, "", v);
+		if (rte_tel_data_add_dict_container(d, k, c, 0) != 0)
+			rte_tel_data_free(c);
+	}
+	return 0;
+}
+
+/* cnm_stats_json(), or its member @p section (NULL: all of it). */
+static int
+tel_stats_part(struct rte_tel_data *d, const char *section)
+{
+	struct cnm_stats_total *t;
+	json_t *j = NULL;
+	int ret;
+
+	ret = lock();
+	if (ret != 0)
+		return ret;
+	t = totals();
+	if (t != NULL)
+		j = cnm_stats_json(t, tctx->lb);
+	unlock();
+	free(t);
+	if (j == NULL)
+		return -ENOMEM;
+	ret = tel_from_json(d, section != NULL ? json_object_get(j, section) : j);
+	json_decref(j);
+	return ret;
 }
 
 static int
 tel_stats(const char *cmd __rte_unused, const char *params __rte_unused,
 		struct rte_tel_data *d)
 {
-	struct cnm_stats_total *t = sum();
-	struct rte_tel_data *drops;
-	unsigned int i;
-
-	if (t == NULL)
-		return -ENOMEM;
-	drops = rte_tel_data_alloc();
-	if (drops == NULL) {
-		free(t);
-		return -ENOMEM;
-	}
-	rte_tel_data_start_dict(d);
-	rte_tel_data_add_dict_u64(d, "rx", t->rx);
-	rte_tel_data_add_dict_u64(d, "forwarded", t->forwarded);
-	rte_tel_data_add_dict_u64(d, "local", t->local);
-	rte_tel_data_add_dict_u64(d, "dropped", t->dropped);
-	rte_tel_data_add_dict_u64(d, "nonscalable", t->nonscalable);
-	rte_tel_data_add_dict_u64(d, "to_default", t->to_default);
-	rte_tel_data_add_dict_u64(d, "local_rx", t->local_rx);
-	rte_tel_data_add_dict_u64(d, "local_out", t->local_out);
-	rte_tel_data_add_dict_u64(d, "local_drop", t->local_drop);
-	rte_tel_data_add_dict_u64(d, "busy_cycles", t->busy_cycles);
-	rte_tel_data_add_dict_u64(d, "busy_bursts", t->busy_bursts);
-	rte_tel_data_add_dict_u64(d, "fast_path", t->fast_path);
-	rte_tel_data_add_dict_u64(d, "arp_replies", t->arp_replies);
-	rte_tel_data_add_dict_u64(d, "icmp_replies", t->icmp_replies);
-	rte_tel_data_add_dict_u64(d, "icmp_errors", t->icmp_errors);
-	rte_tel_data_add_dict_u64(d, "frag_first", t->frag_first);
-	rte_tel_data_add_dict_u64(d, "frag_follow", t->frag_follow);
-	rte_tel_data_add_dict_u64(d, "conn_new", t->conn_new);
-	rte_tel_data_add_dict_u64(d, "conn_hit", t->conn_hit);
-	rte_tel_data_add_dict_u64(d, "conn_full", t->conn_full);
-	rte_tel_data_add_dict_u64(d, "conn_stale", t->conn_stale);
-	rte_tel_data_add_dict_u64(d, "conn_expired", t->conn_expired);
-	rte_tel_data_add_dict_u64(d, "conn_active", t->conn_active);
-	rte_tel_data_add_dict_u64(d, "workers", tctx->n_workers);
-	rte_tel_data_start_dict(drops);
-	for (i = 1; i < CNM_DROP_MAX; i++)
-		rte_tel_data_add_dict_u64(drops, cnm_drop_name(i), t->drop[i]);
-	rte_tel_data_add_dict_container(d, "drops", drops, 0);
-	free(t);
-	return 0;
+	return tel_stats_part(d, NULL);
 }
 
 static int
 tel_services(const char *cmd __rte_unused, const char *params __rte_unused,
 		struct rte_tel_data *d)
 {
-	struct cnm_stats_total *t = sum();
-	const struct cnm_lb *lb = tctx->lb;
-	uint32_t i;
-
-	if (t == NULL)
-		return -ENOMEM;
-	rte_tel_data_start_dict(d);
-	lock();
-	for (i = 0; i < lb->n_svc; i++)
-		if (lb->svc[i] != NULL)
-			rte_tel_data_add_dict_u64(d, lb->svc[i]->cfg.name, t->svc[i].pkts);
-	unlock();
-	free(t);
-	return 0;
+	return tel_stats_part(d, "services");
 }
 
 static void
@@ -116,12 +176,16 @@ fmt_mac(uint64_t mac, char *buf, size_t len)
 	snprintf(buf, len, "%02x:%02x:%02x:%02x:%02x:%02x", b[0], b[1], b[2], b[3], b[4], b[5]);
 }
 
+/* One node: what it is, then its counters (cnm_stats_node_json()). */
 static int
 node_dict(const struct cnm_lb *lb, uint32_t id, const struct cnm_stats_total *t,
 		struct rte_tel_data *d)
 {
+	json_t *st = cnm_stats_node_json(t, lb, id);
 	char buf[64];
 
+	if (st == NULL)
+		return -ENOMEM;
 	rte_tel_data_start_dict(d);
 	rte_tel_data_add_dict_string(d, "name", lb->node_cfg[id].name);
 	rte_tel_data_add_dict_string(d, "ip", cnm_addr_str(&lb->node_cfg[id].ip, buf, sizeof(buf)));
@@ -129,8 +193,8 @@ node_dict(const struct cnm_lb *lb, uint32_t id, const struct cnm_stats_total *t,
 	rte_tel_data_add_dict_string(d, "mac", lb->node[id].mac ? buf : "unresolved");
 	rte_tel_data_add_dict_string(d, "state", lb->node[id].up ? "up" : "down");
 	rte_tel_data_add_dict_u64(d, "private_port", lb->node[id].port);
-	rte_tel_data_add_dict_u64(d, "packets", t->node[id].pkts);
-	rte_tel_data_add_dict_u64(d, "bytes", t->node[id].bytes);
+	tel_flat(d, "", st);
+	json_decref(st);
 	return 0;
 }
 
@@ -138,15 +202,16 @@ static int
 tel_nodes(const char *cmd __rte_unused, const char *params __rte_unused,
 		struct rte_tel_data *d)
 {
-	struct cnm_stats_total *t = sum();
-	const struct cnm_lb *lb = tctx->lb;
+	const struct cnm_lb *lb;
+	struct cnm_stats_total *t;
 	uint32_t i;
 
-	if (t == NULL)
-		return -ENOMEM;
 	rte_tel_data_start_dict(d);
-	lock();
-	for (i = 0; i < lb->n_nodes; i++) {
+	if (lock() != 0)
+		return -ENODEV;
+	lb = tctx->lb;
+	t = totals();
+	for (i = 0; t != NULL && i < lb->n_nodes; i++) {
 		struct rte_tel_data *c;
 
 		if (!lb->node[i].used)
@@ -154,10 +219,13 @@ tel_nodes(const char *cmd __rte_unused, const char *params __rte_unused,
 		c = rte_tel_data_alloc();
 		if (c == NULL)
 			break;
-		node_dict(lb, i, t, c);
-		rte_tel_data_add_dict_container(d, lb->node_cfg[i].name, c, 0);
+		if (node_dict(lb, i, t, c) != 0 ||
+				rte_tel_data_add_dict_container(d, lb->node_cfg[i].name, c, 0) != 0)
+			rte_tel_data_free(c);
 	}
 	unlock();
+	if (t == NULL)
+		return -ENOMEM;
 	free(t);
 	return 0;
 }
@@ -166,19 +234,20 @@ static int
 tel_node(const char *cmd __rte_unused, const char *params, struct rte_tel_data *d)
 {
 	struct cnm_stats_total *t;
-	int id, ret = 0;
+	int id, ret;
 
 	if (params == NULL || params[0] == '\0')
 		return -EINVAL;
-	t = sum();
-	if (t == NULL)
-		return -ENOMEM;
-	lock();
+	if (lock() != 0)
+		return -ENODEV;
+	t = totals();
 	id = cnm_lb_node_find(tctx->lb, params);
-	if (id < 0)
+	if (t == NULL)
+		ret = -ENOMEM;
+	else if (id < 0)
 		ret = -ENOENT;
 	else
-		node_dict(tctx->lb, (uint32_t)id, t, d);
+		ret = node_dict(tctx->lb, (uint32_t)id, t, d);
 	unlock();
 	free(t);
 	return ret;
@@ -187,28 +256,38 @@ tel_node(const char *cmd __rte_unused, const char *params, struct rte_tel_data *
 static int
 tel_service(const char *cmd __rte_unused, const char *params, struct rte_tel_data *d)
 {
-	const struct cnm_lb *lb = tctx->lb;
-	struct cnm_stats_total *t;
+	const struct cnm_lb *lb;
+	struct cnm_stats_total *t = NULL;
 	struct rte_tel_data *ports, *nodes;
 	const struct cnm_svc *s;
+	json_t *st;
 	char buf[64];
 	uint32_t i;
 	int id, ret = 0;
 
 	if (params == NULL || params[0] == '\0')
 		return -EINVAL;
-	t = sum();
 	ports = rte_tel_data_alloc();
 	nodes = rte_tel_data_alloc();
-	if (t == NULL || ports == NULL || nodes == NULL) {
+	if (ports == NULL || nodes == NULL) {
 		ret = -ENOMEM;
 		goto out;
 	}
-	lock();
+	ret = lock();
+	if (ret != 0)
+		goto out;
+	lb = tctx->lb;
 	id = cnm_lb_svc_find(lb, params);
 	if (id < 0) {
 		unlock();
 		ret = -ENOENT;
+		goto out;
+	}
+	t = totals();
+	st = t != NULL ? cnm_stats_svc_json(t, lb, (uint32_t)id) : NULL;
+	if (st == NULL) {
+		unlock();
+		ret = -ENOMEM;
 		goto out;
 	}
 	s = lb->svc[id];
@@ -238,8 +317,8 @@ tel_service(const char *cmd __rte_unused, const char *params, struct rte_tel_dat
 	nodes = NULL;
 	rte_tel_data_add_dict_u64(d, "pdt_size", s->pdt->size);
 	rte_tel_data_add_dict_u64(d, "active_nodes", s->pdt->n_active);
-	rte_tel_data_add_dict_u64(d, "packets", t->svc[id].pkts);
-	rte_tel_data_add_dict_u64(d, "bytes", t->svc[id].bytes);
+	tel_flat(d, "", st);
+	json_decref(st);
 	unlock();
 out:
 	rte_tel_data_free(ports);
@@ -251,7 +330,7 @@ out:
 static int
 tel_pdt(const char *cmd __rte_unused, const char *params, struct rte_tel_data *d)
 {
-	const struct cnm_lb *lb = tctx->lb;
+	const struct cnm_lb *lb;
 	struct rte_tel_data *counts, *entries;
 	char name[CNM_NAME_MAX];
 	const struct cnm_pdt *p;
@@ -279,7 +358,10 @@ tel_pdt(const char *cmd __rte_unused, const char *params, struct rte_tel_data *d
 		ret = -ENOMEM;
 		goto out;
 	}
-	lock();
+	ret = lock();
+	if (ret != 0)
+		goto out;
+	lb = tctx->lb;
 	id = cnm_lb_svc_find(lb, name);
 	if (id < 0) {
 		unlock();
@@ -313,44 +395,23 @@ out:
 	return ret;
 }
 
-/* A JSON scalar into a dict (containers hold only scalars in 22.11). */
-static void
-tel_dict_scalar(struct rte_tel_data *d, const char *key, const json_t *v)
-{
-	char buf[256];
-
-	if (json_is_integer(v) && json_integer_value(v) >= 0)
-		rte_tel_data_add_dict_u64(d, key, (uint64_t)json_integer_value(v));
-	else if (json_is_integer(v))
-		rte_tel_data_add_dict_int(d, key, (int)json_integer_value(v));
-	else if (json_is_string(v))
-		rte_tel_data_add_dict_string(d, key, json_string_value(v));
-	else if (json_is_boolean(v))
-		rte_tel_data_add_dict_u64(d, key, json_is_true(v));
-	else if (json_is_null(v))
-		rte_tel_data_add_dict_string(d, key, "");
-	else {
-		char *t = json_dumps(v, JSON_COMPACT);
-
-		snprintf(buf, sizeof(buf), "%s", t ? t : "");
-		free(t);
-		rte_tel_data_add_dict_string(d, key, buf);
-	}
-}
-
 static int
 tel_ha(const char *cmd __rte_unused, const char *params __rte_unused, struct rte_tel_data *d)
 {
-	struct cnm_ha *ha = __atomic_load_n(&tctx->ha, __ATOMIC_ACQUIRE);
+	struct cnm_ha *ha;
 	const char *key;
 	json_t *st, *v;
 
 	rte_tel_data_start_dict(d);
+	if (lock() != 0)
+		return -ENODEV;
+	/* acquire: pairs with the release store of whoever set it after init */
+	ha = __atomic_load_n(&tctx->ha, __ATOMIC_ACQUIRE);
 	if (ha == NULL) {
+		unlock();
 		rte_tel_data_add_dict_string(d, "role", "none");
 		return 0;
 	}
-	lock();
 	st = cnm_ha_status(ha);
 	unlock();
 	if (st == NULL)
@@ -404,9 +465,9 @@ cnm_telemetry_init(struct cnm_tel_ctx *ctx)
 		const char *help;
 	} cmds[] = {
 		{ "/cnmux/stats", tel_stats,
-		  "Totals and drop reasons of every worker. No parameters." },
+		  "Every counter: the keys of cnmuxctl stats and --stats-json, nested keys joined with '/'. No parameters." },
 		{ "/cnmux/services", tel_services,
-		  "Packets per service. No parameters." },
+		  "Packets and bytes per service (the services of /cnmux/stats). No parameters." },
 		{ "/cnmux/service", tel_service,
 		  "One service. Parameter: service name." },
 		{ "/cnmux/nodes", tel_nodes,
@@ -420,6 +481,7 @@ cnm_telemetry_init(struct cnm_tel_ctx *ctx)
 	};
 	unsigned int i;
 
+	tlock = ctx->ctl_lock;
 	tctx = ctx;
 	for (i = 0; i < RTE_DIM(cmds); i++) {
 		int ret = rte_telemetry_register_cmd(cmds[i].cmd, cmds[i].fn, cmds[i].help);
@@ -428,4 +490,14 @@ cnm_telemetry_init(struct cnm_tel_ctx *ctx)
 			return ret;
 	}
 	return 0;
+}
+
+void
+cnm_telemetry_stop(void)
+{
+	if (tlock != NULL)
+		pthread_mutex_lock(tlock);
+	tctx = NULL;
+	if (tlock != NULL)
+		pthread_mutex_unlock(tlock);
 }

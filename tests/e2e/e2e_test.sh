@@ -525,7 +525,7 @@ for k in keys:
     if not 0 <= x <= y <= z:
         bad.append("%s: telemetry %d, cnmuxctl %d, telemetry %d" % (k, x, y, z))
 for k in ("new", "hit", "full", "stale", "expired"):
-    x, y, z = (t1["/cnmux/stats"].get("conn_" + k, -1), ctl["conns"][k],
+    x, y, z = (t1["/cnmux/stats"].get("conn_" + k, -1), ctl["conn_" + k],
                t2["/cnmux/stats"].get("conn_" + k, -1))
     if not 0 <= x <= y <= z:
         bad.append("conn_%s: telemetry %d, cnmuxctl %d, telemetry %d" % (k, x, y, z))
@@ -587,7 +587,7 @@ print("%s rx %d = forwarded %d + local %d + dropped %d (cnmuxctl), telemetry %d/
       "%s%s" % (
       "FAIL" if bad else "PASS", ctl["rx"], ctl["forwarded"], ctl["local"], ctl["dropped"],
       *(t1["/cnmux/stats"][k] for k in keys[:4]), *(t2["/cnmux/stats"][k] for k in keys[:4]),
-      svc_sum, node_sum, ctl["conns"]["new"], ctl["conns"]["hit"], ctl["conns"]["stale"],
+      svc_sum, node_sum, ctl["conn_new"], ctl["conn_hit"], ctl["conn_stale"],
       json.dumps({n: v["packets"] for n, v in nodes.items()}, sort_keys=True),
       json.dumps(seen, sort_keys=True), json.dumps(t1d, sort_keys=True), ctl["local_rx"],
       ctl["local_out"], stop_rc, final, "; " + "; ".join(bad) if bad else ""))

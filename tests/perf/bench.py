@@ -95,9 +95,9 @@ def run_cnmux(a, sc, pcap, cfg, frames, run_id, work):
         "rx": js["rx"], "forwarded": js["forwarded"], "local": js["local"],
         "dropped": js["dropped"],
         "window_dropped": s2["dropped"] - s1["dropped"],
-        "conn_active": s2["conns"]["active"], "conn_full": js["conn_full"],
+        "conn_active": s2["conn_active"], "conn_full": js["conn_full"],
         "conn_hit": js["conn_hit"], "rx_nombuf": js.get("rx_nombuf"),
-        "elapsed_s": js["elapsed_s"],
+        "elapsed_s": js["elapsed_ms"] / 1000.0,
     })
     if rc != 0:
         res["error"] = "cnmux exited %s" % rc

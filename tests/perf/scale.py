@@ -268,7 +268,7 @@ def part_fill(a, work):
         t0 = time.monotonic()
         while time.monotonic() - t0 < 120:
             st = P.ctl_request(sock, {"cmd": "stats"})
-            if st["conns"]["active"] >= sc.conns and st["rx"] >= 2 * frames:
+            if st["conn_active"] >= sc.conns and st["rx"] >= 2 * frames:
                 break
             time.sleep(0.2)
         cnt = P.ctl_request(sock, {"cmd": "conns count"})
@@ -277,8 +277,8 @@ def part_fill(a, work):
     finally:
         pr.stop()
         P.cleanup_prefix(prefix)
-    out = {"conn_active": st["conns"]["active"], "conns_count": cnt.get("count"),
-           "conn_full": st["conns"]["full"], "conn_new": st["conns"]["new"], "rx": st["rx"],
+    out = {"conn_active": st["conn_active"], "conns_count": cnt.get("count"),
+           "conn_full": st["conn_full"], "conn_new": st["conn_new"], "rx": st["rx"],
            "conntrack_max": c["conntrack"]["max"], "heap_alloc": int(h["Alloc_size"]), "rss_kb": r,
            "mbufs": mbufs}
     print("fill: %d connections tracked (conns count %s), %d not recorded (full), RSS %.0f MB with "

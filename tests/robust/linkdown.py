@@ -216,7 +216,7 @@ def final(d, run, want_link_down):
     ck(s["rx"] == s["forwarded"] + s["local"] + s["dropped"],
        "%s: rx %d == forwarded %d + local %d + dropped %d"
        % (run, s["rx"], s["forwarded"], s["local"], s["dropped"]))
-    ck(s["mbufs_in_use_at_exit"] == 0, "%s: every mbuf back in the pool" % run)
+    ck(s["mbufs_in_use"] == 0, "%s: every mbuf back in the pool" % run)
     return ck.fails
 
 

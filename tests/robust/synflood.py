@@ -134,7 +134,7 @@ class Run:
             # only time explains a list that is not full right after a batch
             # larger than the list: on a machine so slow that a batch took
             # more than syn_s, its first entries expired before the count
-            exp = self.ctl.stats()["conns"]["expired"] - before["conns"]["expired"]
+            exp = self.ctl.stats()["conn_expired"] - before["conn_expired"]
             print("conns count %d after a flood batch, %d entries expired meanwhile" % (n, exp))
             if exp > 0 and n >= self.max - exp:
                 n = self.max
@@ -151,18 +151,18 @@ class Run:
         self.send([data(old[i], i, "old-open") for i in range(N_TEST)],
                   [("old", i, "data", "open") for i in range(N_TEST)])
         s1 = self.ctl.stats()
-        ck(s1["conns"]["new"] - s0["conns"]["new"] == N_TEST and
-           s1["conns"]["hit"] - s0["conns"]["hit"] == N_TEST and self.conns_count() == N_TEST,
+        ck(s1["conn_new"] - s0["conn_new"] == N_TEST and
+           s1["conn_hit"] - s0["conn_hit"] == N_TEST and self.conns_count() == N_TEST,
            "%d connections opened: conn_new +%d, their data by the list: conn_hit +%d, "
-           "conns count %d" % (N_TEST, s1["conns"]["new"] - s0["conns"]["new"],
-                               s1["conns"]["hit"] - s0["conns"]["hit"], N_TEST))
+           "conns count %d" % (N_TEST, s1["conn_new"] - s0["conn_new"],
+                               s1["conn_hit"] - s0["conn_hit"], N_TEST))
         self.pdt("pdt_before.json")
         # ---- 2. the flood fills the list -----------------------------------------
         b, a, n = self.flood_batch()
-        ck(a["conns"]["full"] > b["conns"]["full"] and n == self.max,
+        ck(a["conn_full"] > b["conn_full"] and n == self.max,
            "flood of %d SYNs from random sources: conn_new +%d, conn_full +%d, "
-           "conns count %d (max %d)" % (FLOOD_BATCH, a["conns"]["new"] - b["conns"]["new"],
-                                        a["conns"]["full"] - b["conns"]["full"], n, self.max))
+           "conns count %d (max %d)" % (FLOOD_BATCH, a["conn_new"] - b["conn_new"],
+                                        a["conn_full"] - b["conn_full"], n, self.max))
         # ---- 3. the PDT changes while the list is full ---------------------------
         out = self.cnmuxctl("node", "drain", "node1", "web").strip()
         print("cnmuxctl node drain node1 web: " + out.replace("\n", " ")[:160])
@@ -177,26 +177,26 @@ class Run:
             idx = range(part * N_TEST // 4, (part + 1) * N_TEST // 4)
             b, a, n = self.flood_batch([data(old[i], i, "old-full") for i in idx],
                                        [("old", i, "data", "full") for i in idx])
-            ck(a["conns"]["hit"] - b["conns"]["hit"] == len(idx) and
-               a["conns"]["full"] > b["conns"]["full"] and n == self.max,
+            ck(a["conn_hit"] - b["conn_hit"] == len(idx) and
+               a["conn_full"] > b["conn_full"] and n == self.max,
                "list full (conn_full +%d, conns count %d): %d old connections' data by "
-               "the list (conn_hit +%d)" % (a["conns"]["full"] - b["conns"]["full"], n,
-                                            len(idx), a["conns"]["hit"] - b["conns"]["hit"]))
+               "the list (conn_hit +%d)" % (a["conn_full"] - b["conn_full"], n,
+                                            len(idx), a["conn_hit"] - b["conn_hit"]))
         # ---- 5. new connections while the list is full: not recorded, PDT ----------
         for part in range(4):
             idx = range(part * N_TEST // 4, (part + 1) * N_TEST // 4)
             b, a, n = self.flood_batch([syn(full[i], i) for i in idx],
                                        [("full", i, "syn", "full") for i in idx])
-            ck(a["conns"]["full"] - b["conns"]["full"] >= FLOOD_BATCH - self.max + len(idx)
+            ck(a["conn_full"] - b["conn_full"] >= FLOOD_BATCH - self.max + len(idx)
                and n == self.max,
                "list full: %d new SYNs after %d flood SYNs: conn_full +%d (at least %d), "
-               "conns count %d" % (len(idx), FLOOD_BATCH, a["conns"]["full"] - b["conns"]["full"],
+               "conns count %d" % (len(idx), FLOOD_BATCH, a["conn_full"] - b["conn_full"],
                                    FLOOD_BATCH - self.max + len(idx), n))
         b, a, n = self.flood_batch([data(full[i], i, "full") for i in range(N_TEST)],
                                    [("full", i, "data", "full") for i in range(N_TEST)])
-        ck(a["conns"]["hit"] == b["conns"]["hit"],
+        ck(a["conn_hit"] == b["conn_hit"],
            "their data: not in the list (conn_hit +%d), they follow the PDT"
-           % (a["conns"]["hit"] - b["conns"]["hit"]))
+           % (a["conn_hit"] - b["conn_hit"]))
         cs = json.loads(self.cnmuxctl("-j", "conns", "show", "--max", "10000"))
         with open(os.path.join(self.d, "conns_full.json"), "w") as f:
             json.dump(cs, f)
@@ -209,11 +209,11 @@ class Run:
            "conns show while full: all %d old connections listed, established" % N_TEST)
         # ---- 6. the flood stops; its entries expire (syn_s 1) -----------------------
         t0 = time.monotonic()
-        e0 = self.ctl.stats()["conns"]["expired"]
+        e0 = self.ctl.stats()["conn_expired"]
         poll(lambda: self.conns_count() == N_TEST, what="conns count back to %d" % N_TEST)
         s6 = self.ctl.stats()
         ck(True, "flood stopped: conns count back to %d in %.1f s, conn_expired +%d"
-           % (N_TEST, time.monotonic() - t0, s6["conns"]["expired"] - e0))
+           % (N_TEST, time.monotonic() - t0, s6["conn_expired"] - e0))
         # ---- 7. new connections are recorded again --------------------------------
         self.send([syn(c, i) for i, c in enumerate(aft)],
                   [("after", i, "syn", "after") for i in range(N_TEST)])
@@ -221,14 +221,14 @@ class Run:
                   [("after", i, "data", "after") for i in range(N_TEST)])
         s7 = self.ctl.stats()
         n7 = self.conns_count()
-        ck(s7["conns"]["new"] - s6["conns"]["new"] == N_TEST and
-           s7["conns"]["full"] == s6["conns"]["full"] and
-           s7["conns"]["hit"] - s6["conns"]["hit"] == N_TEST and n7 == 2 * N_TEST,
+        ck(s7["conn_new"] - s6["conn_new"] == N_TEST and
+           s7["conn_full"] == s6["conn_full"] and
+           s7["conn_hit"] - s6["conn_hit"] == N_TEST and n7 == 2 * N_TEST,
            "after the flood: %d new connections: conn_new +%d, conn_full +%d, their data "
            "by the list: conn_hit +%d, conns count %d" % (
-               N_TEST, s7["conns"]["new"] - s6["conns"]["new"],
-               s7["conns"]["full"] - s6["conns"]["full"],
-               s7["conns"]["hit"] - s6["conns"]["hit"], n7))
+               N_TEST, s7["conn_new"] - s6["conn_new"],
+               s7["conn_full"] - s6["conn_full"],
+               s7["conn_hit"] - s6["conn_hit"], n7))
         ck(min(self.count_samples) == self.max == max(self.count_samples),
            "conns count after every flood batch (cnmuxctl -j conns count): %d samples, min %d, "
            "max %d (max %d)"

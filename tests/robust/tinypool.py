@@ -216,8 +216,8 @@ def final(d, run):
           "%s: rx %d == forwarded %d + local %d + dropped %d"
           % (run, s["rx"], s["forwarded"], s["local"], s["dropped"]))
     check(s["rx_nombuf"] > 0, "%s: rx_nombuf %d in --stats-json" % (run, s["rx_nombuf"]))
-    check(s["mbufs_in_use_at_exit"] == 0, "%s: mbufs in use at exit: %d"
-          % (run, s["mbufs_in_use_at_exit"]))
+    check(s["mbufs_in_use"] == 0, "%s: mbufs in use at exit: %d"
+          % (run, s["mbufs_in_use"]))
     if injected is not None:
         got = s["rx"] + s["rx_nombuf"] + s["rx_missed"] + wire
         check(got == injected,

@@ -104,9 +104,9 @@ def final(d, run, n, baseline=None):
           % (run, s["services"]["web"]["packets"]))
     node_pkts = sum(v["packets"] for v in s["nodes"].values())
     check(node_pkts == RING_CAP, "%s: the nodes count only what TX took: %d" % (run, node_pkts))
-    check(s["rx_nombuf"] == 0 and s["mbufs_in_use_at_exit"] == 0,
+    check(s["rx_nombuf"] == 0 and s["mbufs_in_use"] == 0,
           "%s: unsent mbufs freed: tx_full %d with a pool of 4096, rx_nombuf %d, "
-          "mbufs in use at exit %d" % (run, tx_full, s["rx_nombuf"], s["mbufs_in_use_at_exit"]))
+          "mbufs in use at exit %d" % (run, tx_full, s["rx_nombuf"], s["mbufs_in_use"]))
     san = [ln for ln in err.splitlines() if "Sanitizer" in ln or "runtime error" in ln]
     check(not san, "%s: no sanitizer report%s" % (run, (": " + san[0]) if san else ""))
     n_out, n_err = len(out.splitlines()), len(err.splitlines())

@@ -497,7 +497,7 @@ fi
 import json, sys
 s = json.load(open(sys.argv[1]))
 assert s["rx"] == s["forwarded"] + s["local"] + s["dropped"], s
-assert s["mbufs_in_use_at_exit"] == 0, s["mbufs_in_use_at_exit"]
+assert s["mbufs_in_use"] == 0, s["mbufs_in_use"]
 assert s["forwarded"] > 0 and s["local"] > 0, s
 print("churn: final rx %d forwarded %d local %d dropped %d (%s), conns new %d full %d stale %d"
       % (s["rx"], s["forwarded"], s["local"], s["dropped"],

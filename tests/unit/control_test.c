@@ -926,6 +926,25 @@ test_stats(void **state)
 		json_object_get(r, "services"), "dns"), "packets")), 8);
 	assert_int_equal(json_integer_value(json_object_get(json_object_get(
 		json_object_get(r, "nodes"), "node3"), "bytes")), 1500);
+	/* one flat schema: every scalar of the lists, nothing nested but the
+	 * drops, services and nodes */
+	{
+		const struct cnm_stat_desc *d;
+		unsigned int n, i;
+
+		d = cnm_stats_desc(&n);
+		for (i = 0; i < n; i++)
+			if (!json_is_integer(json_object_get(r, d[i].name)))
+				fail_msg("stats: no \"%s\"", d[i].name);
+		assert_null(json_object_get(r, "conns"));
+		assert_null(json_object_get(r, "health"));
+		assert_non_null(json_object_get(r, "conn_new"));
+		assert_non_null(json_object_get(r, "health_arp_sent"));
+		assert_true(json_is_object(json_object_get(json_object_get(
+			json_object_get(r, "services"), "dns"), "nodes")));
+		assert_true(json_is_true(json_object_get(json_object_get(
+			json_object_get(r, "nodes"), "node3"), "up")));
+	}
 	json_decref(r);
 	/* no workers: zeros, not a crash */
 	fx->ctx.n_workers = 0;
@@ -1045,6 +1064,56 @@ test_reload_weight(void **state)
 	assert_empty_changes(r);
 	json_decref(r);
 	snap_free(&s);
+	free(path);
+}
+
+static unsigned int commits;
+
+static void
+count_commit(void *arg, const struct cnm_config *cfg)
+{
+	struct fx *fx = arg;
+
+	assert_ptr_equal(cfg, fx->ctx.cfg);
+	commits++;
+}
+
+/* The data path's switches change with the reload that changes them, and
+ * what takes its settings from the configuration hears of it once. */
+static void
+test_reload_switches(void **state)
+{
+	static const char text[] =
+		CFG_HEAD "  \"verify_checksum\": true, \"icmp_echo\": \"local\",\n" CFG_NODES
+		"  \"services\": [\n" SVC_WEB("3", "1") ",\n" SVC_DNS ",\n" SVC_FTP "\n  ]\n}\n";
+	struct fx *fx = *state;
+	char *path = file_in(fx, "sw.json", text);
+	char req[512];
+	json_t *r;
+
+	commits = 0;
+	fx->ctx.on_commit = count_commit;
+	fx->ctx.on_commit_arg = fx;
+	assert_int_equal(fx->ctx.lb->verify_checksum, 0);
+	assert_int_equal(fx->ctx.lb->icmp_echo_reply, 1);
+	snprintf(req, sizeof(req), "{\"cmd\": \"reload\", \"path\": \"%s\"}", path);
+	r = ok(fx, req);
+	json_decref(r);
+	assert_int_equal(fx->ctx.lb->verify_checksum, 1);
+	assert_int_equal(fx->ctx.lb->icmp_echo_reply, 0);
+	assert_int_equal(commits, 1);
+	/* a broken file changes nothing and commits nothing */
+	write_file(path, "{");
+	fails(fx, req, "reload: ");
+	assert_int_equal(commits, 1);
+	assert_int_equal(fx->ctx.lb->verify_checksum, 1);
+	/* and back */
+	write_file(path, cfg_base);
+	r = ok(fx, req);
+	json_decref(r);
+	assert_int_equal(fx->ctx.lb->verify_checksum, 0);
+	assert_int_equal(fx->ctx.lb->icmp_echo_reply, 1);
+	assert_int_equal(commits, 2);
 	free(path);
 }
 
@@ -1567,6 +1636,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_reload_weight, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reload_add_remove, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reload_changed, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reload_switches, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reload_mac, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reload_pdt_size, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reload_broken, setup, teardown),

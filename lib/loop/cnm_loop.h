@@ -1,0 +1,79 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/**
+ * @file
+ * The control loop: what the control (main) lcore does while the workers
+ * forward. It owns the health checker, the control socket, high
+ * availability and the /cnmux/ telemetry commands, and every millisecond or
+ * so (sooner when a control client writes):
+ *   - polls the private ports' link state (every 100 ms: the path manager);
+ *   - reads the private ports' RX queue 0 (the nodes' ARP replies) while the
+ *     health checker needs it, and runs its tick;
+ *   - serves high availability and the control socket;
+ *   - reloads on SIGHUP; prints the report every --stats-period;
+ *   - returns on SIGINT or SIGTERM, or when nothing has arrived for
+ *     --idle-exit milliseconds.
+ * A new configuration (reload, SIGHUP, a change through the socket, one
+ * from the HA primary) reaches the health checker once, when it is
+ * committed; the data path's switches are set by the reload itself
+ * (lib/control), not on every tick.
+ */
+#ifndef CNM_LOOP_H
+#define CNM_LOOP_H
+
+#include <pthread.h>
+#include <stdint.h>
+
+#include "cnm_config.h"
+#include "cnm_dataplane.h"
+#include "cnm_stats.h"
+
+struct rte_mempool;
+
+/** What the loop works with: main.c fills it once the workers exist. */
+struct cnm_loop_conf {
+	struct cnm_dp *dp;              /**< ports, tables, the control ring */
+	struct cnm_worker **workers;    /**< n_workers of them, not launched yet */
+	unsigned int n_workers;
+	struct rte_mempool *pool;       /**< mbufs of the control frames; counted in the stats */
+	struct cnm_config *cfg;         /**< the start-up configuration: the loop owns it
+					     once created (a reload replaces it) */
+	const char *config_path;        /**< the file a reload reads */
+	pthread_mutex_t *ctl_lock;      /**< held around every change of the tables */
+	uint64_t idle_exit_ms;          /**< 0: never */
+	uint64_t stats_period_s;        /**< 0: never */
+};
+
+struct cnm_loop;
+
+/**
+ * Create the health checker, the control socket (when the configuration
+ * names one) and the high-availability holder (when it has "ha"), register
+ * the telemetry commands and the signal handlers (SIGINT, SIGTERM: stop;
+ * SIGHUP: reload). Prints why on failure and returns NULL; @p c->cfg is then
+ * still the caller's.
+ */
+struct cnm_loop *cnm_loop_create(const struct cnm_loop_conf *c);
+
+/**
+ * Run until SIGINT or SIGTERM, or until no frame has arrived for
+ * idle_exit_ms. Call once the workers are launched. Returns the signal that
+ * stopped it, or 0 for --idle-exit.
+ */
+int cnm_loop_run(struct cnm_loop *l);
+
+/**
+ * The totals every output shows: the workers' sum with the bases of reused
+ * slots taken off, and the CNM_STATS_MORE fields (the public port's
+ * counters, the mbuf pool, the health checker, elapsed_ms since
+ * cnm_loop_run() started). Control lcore (or with ctl_lock held).
+ */
+void cnm_loop_totals(struct cnm_loop *l, struct cnm_stats_total *t);
+
+/**
+ * Stop answering telemetry, close the control socket and the HA
+ * connections, free the health checker and the running configuration.
+ * Call after the workers have stopped. NULL is a no-op.
+ */
+void cnm_loop_free(struct cnm_loop *l);
+
+#endif /* CNM_LOOP_H */

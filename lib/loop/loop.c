@@ -1,0 +1,517 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The control loop (cnm_loop.h) and what the control side asks of the data
+ * path: the tracked connections (conns count, conns show, HA), the counters
+ * kept outside the workers, the health checker's frames.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include <rte_cycles.h>
+#include <rte_errno.h>
+#include <rte_ethdev.h>
+#include <rte_mbuf.h>
+#include <rte_mempool.h>
+#include <rte_ring.h>
+
+#include "cnm_control.h"
+#include "cnm_ha.h"
+#include "cnm_health.h"
+#include "cnm_loop.h"
+#include "cnm_telemetry.h"
+
+struct cnm_loop {
+	struct cnm_loop_conf c;
+	struct cnm_ctx ctx;                  /**< the control side's view (lib/control) */
+	struct cnm_tel_ctx tel;              /**< telemetry's */
+	struct cnm_health *hc;
+	struct cnm_ctl_server *srv;          /**< NULL: no control socket */
+	struct cnm_ha *ha;                   /**< NULL: no "ha" */
+	struct cnm_wstats *wst[CNM_MAX_WORKERS];
+	uint32_t cursor[CNM_MAX_WORKERS];    /**< HA: where the next displaced dump starts */
+	uint64_t hz;
+	uint64_t start_tsc;                  /**< when cnm_loop_run() started; 0 before */
+	uint64_t next_link_ms;
+	struct cnm_stats_total *tot;         /**< for --stats-period */
+};
+
+static volatile sig_atomic_t stop_signal;
+static volatile sig_atomic_t reload_signal;
+
+static void
+on_signal(int sig)
+{
+	if (sig == SIGHUP)
+		reload_signal = 1;
+	else
+		stop_signal = sig;
+}
+
+/* ---- counters kept outside the workers ---- */
+
+static void
+more_stats(void *arg, struct cnm_stats_total *t)
+{
+	const struct cnm_loop *l = arg;
+	struct rte_eth_stats es;
+	uint64_t start;
+
+	memset(&es, 0, sizeof(es));
+	(void)rte_eth_stats_get(l->c.dp->pub_port, &es);
+	t->rx_nombuf = es.rx_nombuf;
+	t->rx_missed = es.imissed;
+	t->rx_errors = es.ierrors;
+	t->mbufs_free = rte_mempool_avail_count(l->c.pool);
+	t->mbufs_in_use = rte_mempool_in_use_count(l->c.pool);
+	if (l->hc != NULL) {
+		const struct cnm_health_stats *h = cnm_health_get_stats(l->hc);
+
+#define CNM_X_HEALTH(X, n, k, d) t->health_##n = h->n;
+		CNM_STATS_HEALTH(unused, CNM_X_HEALTH)
+#undef CNM_X_HEALTH
+	}
+	/* relaxed: written once, by the control lcore; alone, it orders nothing */
+	start = __atomic_load_n(&l->start_tsc, __ATOMIC_RELAXED);
+	if (start != 0)
+		t->elapsed_ms = (rte_rdtsc() - start) * 1000 / l->hz;
+}
+
+void
+cnm_loop_totals(struct cnm_loop *l, struct cnm_stats_total *t)
+{
+	cnm_stats_sum(l->wst, l->c.n_workers, t);
+	cnm_lb_stats_rebase(l->c.dp->lb, t);
+	more_stats(l, t);
+}
+
+/* ---- tracked connections ---- */
+
+static uint64_t
+conns_count(void *arg)
+{
+	const struct cnm_loop *l = arg;
+	uint64_t n = 0;
+	unsigned int i;
+
+	/* relaxed: each worker's gauge, written by it alone; a count a burst
+	 * old is as good */
+	for (i = 0; i < l->c.n_workers; i++)
+		n += __atomic_load_n(&l->c.workers[i]->st.conn_active, __ATOMIC_RELAXED);
+	return n;
+}
+
+static const char *
+endpoint(const uint8_t *addr, uint8_t family, uint16_t port_be, char *buf, size_t len)
+{
+	struct cnm_addr a = { .family = family };
+	char ip[64];
+
+	memcpy(a.bytes, addr, 16);
+	cnm_addr_str(&a, ip, sizeof(ip));
+	snprintf(buf, len, family == AF_INET6 ? "[%s]:%u" : "%s:%u", ip, rte_be_to_cpu_16(port_be));
+	return buf;
+}
+
+static int
+conns_dump(void *arg, json_t *arr, uint32_t max, int32_t svc, int32_t node)
+{
+	static const char *const states[] = { "syn", "established", "closing", "?" };
+	const struct cnm_loop *l = arg;
+	const struct cnm_lb *lb = l->c.dp->lb;
+	unsigned int i;
+	int total = 0;
+
+	for (i = 0; i < l->c.n_workers && (uint32_t)total < max; i++) {
+		struct cnm_conn_dump *d = calloc(max - total, sizeof(*d));
+		uint32_t now = 0;
+		int n, j;
+
+		if (d == NULL)
+			return -ENOMEM;
+		n = cnm_worker_conns_dump(l->c.workers[i], d, max - total, svc, node, &now);
+		if (n < 0)
+			return n; /* d stays allocated: the worker may still write it */
+		for (j = 0; j < n; j++) {
+			const struct cnm_conn_key *k = &d[j].key;
+			const struct cnm_conn *e = &d[j].conn;
+			char cl[80], vip[80];
+			const char *sname = lb->svc[e->svc] != NULL ? lb->svc[e->svc]->cfg.name : "?";
+			const char *nname = lb->node[e->node].used ? lb->node_cfg[e->node].name : "?";
+
+			json_array_append_new(arr, json_pack("{s:s,s:s,s:s,s:s,s:s,s:I,s:i}",
+				"client", endpoint(k->src, k->family, k->sport, cl, sizeof(cl)),
+				"vip", endpoint(k->dst, k->family, k->dport, vip, sizeof(vip)),
+				"service", sname, "node", nname, "state", states[e->state & 3],
+				"expires_ms", (json_int_t)(int32_t)(e->expire - now),
+				"worker", (int)i));
+		}
+		total += n;
+		free(d);
+	}
+	return total;
+}
+
+/* HA: the displaced connections of every worker, by name. */
+static int
+ha_displaced(void *arg, struct cnm_ha_conn *out, uint32_t max)
+{
+	struct cnm_loop *l = arg;
+	const struct cnm_lb *lb = l->c.dp->lb;
+	struct cnm_conn_dump *d = calloc(max + 1, sizeof(*d));
+	uint32_t total = 0;
+	unsigned int i;
+
+	if (d == NULL)
+		return -ENOMEM;
+	for (i = 0; i < l->c.n_workers && total < max; i++) {
+		uint32_t want = max - total;
+		int n = cnm_worker_conns_displaced(l->c.workers[i], d, want, l->cursor[i], NULL), j;
+
+		if (n < 0)
+			return n; /* d stays allocated: the worker may still write it */
+		/* next time, go on from here; start again once the list is through */
+		l->cursor[i] = (uint32_t)n < want ? 0 : l->cursor[i] + (uint32_t)n;
+		for (j = 0; j < n; j++) {
+			const struct cnm_svc *s = lb->svc[d[j].conn.svc];
+			struct cnm_ha_conn *o = &out[total];
+
+			if (s == NULL || !lb->node[d[j].conn.node].used)
+				continue;
+			o->family = d[j].key.family;
+			memcpy(o->src, d[j].key.src, 16);
+			memcpy(o->dst, d[j].key.dst, 16);
+			o->sport = d[j].key.sport;
+			o->dport = d[j].key.dport;
+			snprintf(o->service, sizeof(o->service), "%s", s->cfg.name);
+			snprintf(o->node, sizeof(o->node), "%s", lb->node_cfg[d[j].conn.node].name);
+			total++;
+		}
+	}
+	free(d);
+	return (int)total;
+}
+
+/*
+ * HA: connections learnt from another holder, into every worker's list: RSS
+ * decides which worker will see the connection's packets here, and the
+ * entry must be where they arrive (a worker that never sees them lets it
+ * expire).
+ */
+static int
+ha_insert(void *arg, const struct cnm_ha_conn *in, uint32_t n)
+{
+	const struct cnm_loop *l = arg;
+	const struct cnm_lb *lb = l->c.dp->lb;
+	struct cnm_conn_dump *d;
+	uint32_t i, k = 0;
+	int ret;
+
+	if (l->c.n_workers == 0 || l->c.workers[0]->ct == NULL)
+		return 0;
+	d = calloc(n + 1, sizeof(*d));
+	if (d == NULL)
+		return -ENOMEM;
+	for (i = 0; i < n; i++) {
+		int sid = cnm_lb_svc_find(lb, in[i].service);
+		int nid = cnm_lb_node_find(lb, in[i].node);
+
+		if (sid < 0 || nid < 0)
+			continue;
+		d[k].key.family = in[i].family;
+		memcpy(d[k].key.src, in[i].src, 16);
+		memcpy(d[k].key.dst, in[i].dst, 16);
+		d[k].key.sport = in[i].sport;
+		d[k].key.dport = in[i].dport;
+		d[k].conn.svc = (uint16_t)sid;
+		d[k].conn.node = (uint16_t)nid;
+		k++;
+	}
+	ret = 0;
+	for (i = 0; k > 0 && i < l->c.n_workers && ret >= 0; i++)
+		ret = cnm_worker_conns_insert(l->c.workers[i], d, k);
+	if (ret >= 0)
+		free(d); /* else a worker may still read it */
+	return ret;
+}
+
+/* ---- the health checker ---- */
+
+/* Its frames: queued for worker 0, which owns the TX queues. */
+static int
+ctl_send(void *arg, uint16_t idx, const uint8_t *frame, uint32_t len)
+{
+	const struct cnm_loop *l = arg;
+	struct rte_mbuf *m = rte_pktmbuf_alloc(l->c.pool);
+	char *p;
+
+	if (m == NULL)
+		return -ENOMEM;
+	p = rte_pktmbuf_append(m, (uint16_t)len);
+	if (p == NULL) {
+		rte_pktmbuf_free(m);
+		return -ENOSPC;
+	}
+	memcpy(p, frame, len);
+	m->port = l->c.dp->priv_port[idx];
+	if (rte_ring_mp_enqueue(l->c.dp->ctl_tx, m) != 0) {
+		rte_pktmbuf_free(m);
+		return -ENOBUFS;
+	}
+	return 0;
+}
+
+/* A new configuration runs (ctl_lock held): the checker takes its settings. */
+static void
+on_commit(void *arg, const struct cnm_config *cfg)
+{
+	struct cnm_loop *l = arg;
+
+	cnm_health_configure(l->hc, cfg);
+}
+
+/* Frames arriving on the private ports: ARP replies from the nodes. Only the
+ * control lcore reads these queues. */
+static void
+private_rx(const struct cnm_dp *dp, struct cnm_health *hc, uint64_t now_ms)
+{
+	struct rte_mbuf *m[CNM_BURST];
+	uint16_t i, j, n;
+
+	for (i = 0; i < dp->n_private; i++) {
+		n = rte_eth_rx_burst(dp->priv_port[i], 0, m, CNM_BURST);
+		for (j = 0; j < n; j++) {
+			if (rte_pktmbuf_is_contiguous(m[j]))
+				cnm_health_input(hc, i, rte_pktmbuf_mtod(m[j], uint8_t *),
+					rte_pktmbuf_data_len(m[j]), now_ms);
+			rte_pktmbuf_free(m[j]);
+		}
+	}
+}
+
+/* Path manager: which private ports have link; the nodes follow. Polled,
+ * as DPDK's link-state interrupts are not available on every PMD. */
+static void
+paths_poll(const struct cnm_dp *dp, struct cnm_lb *lb)
+{
+	uint32_t up = 0;
+	uint16_t i;
+
+	for (i = 0; i < dp->n_private; i++) {
+		struct rte_eth_link link;
+
+		if (rte_eth_link_get_nowait(dp->priv_port[i], &link) == 0 &&
+				link.link_status == RTE_ETH_LINK_UP)
+			up |= 1u << i;
+	}
+	if (up != lb->paths_up) {
+		for (i = 0; i < dp->n_private; i++)
+			if ((up ^ lb->paths_up) & (1u << i))
+				printf("cnmux: private port %u link %s\n", i,
+					up & (1u << i) ? "up" : "down");
+		fflush(stdout);
+		cnm_lb_paths_update(lb, up);
+	}
+}
+
+/* ---- the loop ---- */
+
+struct cnm_loop *
+cnm_loop_create(const struct cnm_loop_conf *c)
+{
+	struct cnm_loop *l = calloc(1, sizeof(*l));
+	struct cnm_health_io io = { .send = ctl_send };
+	const struct cnm_config *cfg = c->cfg;
+	unsigned int i;
+
+	if (l == NULL || c->n_workers > CNM_MAX_WORKERS) {
+		fprintf(stderr, "cnmux: out of memory for the control loop\n");
+		free(l);
+		return NULL;
+	}
+	l->c = *c;
+	l->hz = rte_get_tsc_hz();
+	for (i = 0; i < c->n_workers; i++)
+		l->wst[i] = &c->workers[i]->st;
+	cnm_lb_set_stats(c->dp->lb, l->wst, c->n_workers);
+	if (c->stats_period_s != 0) {
+		l->tot = malloc(sizeof(*l->tot));
+		if (l->tot == NULL) {
+			fprintf(stderr, "cnmux: out of memory for --stats-period\n");
+			goto fail;
+		}
+	}
+
+	io.arg = l;
+	for (i = 0; i < c->dp->n_private; i++)
+		memcpy(io.priv_mac[i], c->dp->priv_mac[i].addr_bytes, 6);
+	l->hc = cnm_health_create(c->dp->lb, cfg, &io);
+	if (l->hc == NULL) {
+		fprintf(stderr, "cnmux: out of memory for the health checker\n");
+		goto fail;
+	}
+
+	l->ctx.lb = c->dp->lb;
+	l->ctx.cfg = c->cfg;
+	snprintf(l->ctx.config_path, sizeof(l->ctx.config_path), "%s", c->config_path);
+	l->ctx.stats = l->wst;
+	l->ctx.n_workers = c->n_workers;
+	l->ctx.ctl_lock = c->ctl_lock;
+	l->ctx.conns_count = conns_count;
+	l->ctx.conns_dump = conns_dump;
+	l->ctx.conns_arg = l;
+	l->ctx.more_stats = more_stats;
+	l->ctx.more_stats_arg = l;
+	l->ctx.on_commit = on_commit;
+	l->ctx.on_commit_arg = l;
+	if (cfg->control_socket[0] != '\0') {
+		l->srv = cnm_ctl_server_create(cfg->control_socket, &l->ctx);
+		if (l->srv == NULL) {
+			fprintf(stderr, "cnmux: %s: control.socket: cannot listen on %s: %s\n",
+				cfg->path, cfg->control_socket, strerror(errno));
+			goto fail;
+		}
+	}
+
+	if (cfg->ha.enabled) {
+		struct cnm_ha_io hio = {
+			.health = l->hc,
+			.displaced = c->dp->conn_max > 0 ? ha_displaced : NULL,
+			.insert = ha_insert,
+			.arg = l,
+		};
+
+		l->ha = cnm_ha_create(&l->ctx, &hio);
+		if (l->ha == NULL) {
+			fprintf(stderr, "cnmux: %s: ha.listen: cannot listen on %s: %s\n",
+				cfg->path, cfg->ha.listen.text, strerror(errno));
+			goto fail;
+		}
+	}
+
+	l->tel.lb = c->dp->lb;
+	l->tel.stats = l->wst;
+	l->tel.n_workers = c->n_workers;
+	l->tel.ctl_lock = c->ctl_lock;
+	l->tel.ha = l->ha;
+	l->tel.more_stats = more_stats;
+	l->tel.more_stats_arg = l;
+	if (cnm_telemetry_init(&l->tel) != 0)
+		fprintf(stderr, "cnmux: telemetry commands not registered\n");
+
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	signal(SIGHUP, on_signal);
+	return l;
+fail:
+	l->ctx.cfg = NULL; /* still the caller's */
+	cnm_loop_free(l);
+	return NULL;
+}
+
+/* Has nothing arrived for --idle-exit milliseconds? */
+static int
+idle(const struct cnm_loop *l, uint64_t now)
+{
+	uint64_t last = l->start_tsc;
+	unsigned int i;
+
+	for (i = 0; i < l->c.n_workers; i++) {
+		/* relaxed: a timestamp alone, nothing read through it */
+		uint64_t t = __atomic_load_n(&l->c.workers[i]->last_rx_tsc, __ATOMIC_RELAXED);
+
+		if (t > last)
+			last = t;
+	}
+	return now > last && (now - last) * 1000 / l->hz >= l->c.idle_exit_ms;
+}
+
+/* One round with the tables locked: paths, the health checker. */
+static void
+tick(struct cnm_loop *l, uint64_t now_ms)
+{
+	pthread_mutex_lock(l->c.ctl_lock);
+	if (now_ms >= l->next_link_ms) {
+		paths_poll(l->c.dp, l->c.dp->lb);
+		l->next_link_ms = now_ms + 100;
+	}
+	/* the private RX queues carry only the nodes' ARP replies: read them
+	 * while a node needs resolving or probes run */
+	if (cnm_health_wants_rx(l->hc))
+		private_rx(l->c.dp, l->hc, now_ms);
+	cnm_health_tick(l->hc, now_ms);
+	pthread_mutex_unlock(l->c.ctl_lock);
+}
+
+static void
+sighup_reload(struct cnm_loop *l)
+{
+	char err[CNM_ERR_MAX];
+	json_t *sum = NULL;
+
+	if (cnm_control_reload(&l->ctx, NULL, err, sizeof(err), &sum) == 0) {
+		char *txt = json_dumps(sum, JSON_COMPACT);
+
+		printf("cnmux: SIGHUP: reloaded %s: %s\n", l->ctx.config_path, txt ? txt : "");
+		free(txt);
+	} else {
+		fprintf(stderr, "cnmux: SIGHUP: reload refused, nothing changed: %s\n", err);
+	}
+	json_decref(sum);
+	fflush(stdout);
+}
+
+int
+cnm_loop_run(struct cnm_loop *l)
+{
+	uint64_t next_stats;
+
+	/* relaxed: more_stats() on the telemetry thread needs only the value
+	 * (0 reads as "not started"), nothing published with it */
+	__atomic_store_n(&l->start_tsc, rte_rdtsc(), __ATOMIC_RELAXED);
+	next_stats = l->start_tsc + l->c.stats_period_s * l->hz;
+	while (!stop_signal) {
+		uint64_t now = rte_rdtsc();
+
+		if (l->c.idle_exit_ms != 0 && idle(l, now))
+			return 0;
+		tick(l, now * 1000 / l->hz);
+		cnm_ha_poll(l->ha);
+		if (l->srv != NULL)
+			cnm_ctl_server_poll(l->srv);
+		if (reload_signal) {
+			reload_signal = 0;
+			sighup_reload(l);
+		}
+		if (l->tot != NULL && now >= next_stats) {
+			cnm_loop_totals(l, l->tot);
+			cnm_stats_print(stdout, l->tot, l->c.dp->lb, 0);
+			next_stats = now + l->c.stats_period_s * l->hz;
+		}
+		/* the control socket wakes the loop at once: a change takes
+		 * effect without waiting out the rest of a millisecond */
+		if (l->srv != NULL)
+			cnm_ctl_server_wait(l->srv, 1);
+		else
+			rte_delay_us_sleep(1000);
+	}
+	return stop_signal;
+}
+
+void
+cnm_loop_free(struct cnm_loop *l)
+{
+	if (l == NULL)
+		return;
+	cnm_telemetry_stop();
+	cnm_ctl_server_free(l->srv);
+	cnm_ha_free(l->ha);
+	cnm_health_free(l->hc);
+	cnm_config_free(l->ctx.cfg);
+	free(l->tot);
+	free(l);
+}

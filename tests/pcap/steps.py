@@ -1,0 +1,311 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: BSD-3-Clause
+"""Helpers of tests/pcap/run_steps_case.sh (a golden case with steps).
+
+    steps.py config CASE_DIR OUT_DIR SOCKET   write OUT_DIR/config.json: the case's
+                                              config with the runner's port names
+                                              and control socket; print 1 when it
+                                              has a local port, else 0
+    steps.py send IFACE PCAP                  send every frame of PCAP on IFACE (a
+                                              raw AF_PACKET socket, in order); print
+                                              how many
+    steps.py field JSON_FILE KEY              print a top-level integer of a JSON file
+    steps.py check CASE_DIR OUT_DIR           the property checks (below)
+
+The checks read only the bytes of the frames sent and of the outputs (no code
+shared with cnmux) and the marks the runner wrote (OUT_DIR/marks.json: the
+stats at each ctl step):
+
+ 1. no frame lost: every IP packet sent leaves exactly once, byte for byte
+    (Ethernet padding trimmed), on the private port (or the local port); the
+    final stats say rx = forwarded + local + dropped = frames sent, dropped 0,
+    and the private capture holds `forwarded` frames;
+ 2. one node per connection: every frame of one connection leaves with one
+    destination MAC. A frame with ports is keyed by (protocol, client address,
+    client port, server address, server port); a later fragment (IPv4 offset >
+    0, IPv6 fragment header with offset > 0) by the first fragment with the
+    same (source, destination, identification), seen before it on the output;
+ 3. a drained node keeps its connections: for each ctl step `node drain NODE
+    [SERVICE]` or `node weight NODE SERVICE 0`, the connections that were on
+    NODE before the step and sent after it are still on NODE after it
+    (later fragments included), and there is at least one such connection.
+"""
+
+import ipaddress
+import json
+import os
+import socket
+import struct
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from check import read_pcap  # noqa: E402
+
+PORT_NAMES = {'public': 'net_pcap0', 'private': ['net_pcap1'], 'local': 'net_pcap2'}
+
+
+def cmd_config(case_dir, out_dir, sock):
+    with open(os.path.join(case_dir, 'config.json')) as f:
+        cfg = json.load(f)
+    ports = cfg.setdefault('ports', {})
+    has_local = 1 if ports.get('local') else 0
+    if len(ports.get('private', [])) > 1:
+        raise SystemExit('steps.py: one private port only (the case has %d)'
+                         % len(ports['private']))
+    ports['public'] = PORT_NAMES['public']
+    ports['private'] = PORT_NAMES['private']
+    if has_local:
+        ports['local'] = PORT_NAMES['local']
+    cfg.setdefault('control', {})['socket'] = sock
+    with open(os.path.join(out_dir, 'config.json'), 'w') as f:
+        json.dump(cfg, f, indent=2)
+    print(has_local)
+
+
+def cmd_send(iface, pcap):
+    frames = read_pcap(pcap)
+    s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+    s.bind((iface, 0))
+    for fr in frames:
+        n = s.send(fr)
+        if n != len(fr):
+            raise SystemExit('steps.py: sent %d bytes of a %d-byte frame' % (n, len(fr)))
+    s.close()
+    print(len(frames))
+
+
+def cmd_field(path, key):
+    with open(path) as f:
+        print(int(json.load(f)[key]))
+
+# ------------------------------------------------------------ parsing ----
+
+
+def ip_of(frame):
+    """(ethertype, IP packet without trailing padding) or (None, None)."""
+    off = 12
+    et = struct.unpack_from('!H', frame, off)[0]
+    while et in (0x8100, 0x88a8) and off < 12 + 8:
+        off += 4
+        et = struct.unpack_from('!H', frame, off)[0]
+    l3 = frame[off + 2:]
+    if et == 0x0800 and len(l3) >= 20:
+        return et, l3[:struct.unpack_from('!H', l3, 2)[0]]
+    if et == 0x86dd and len(l3) >= 40:
+        return et, l3[:40 + struct.unpack_from('!H', l3, 4)[0]]
+    return None, None
+
+
+def describe(et, p):
+    """(flow key or None, fragment id or None, is a later fragment)"""
+    if et == 0x0800:
+        ihl = (p[0] & 15) * 4
+        proto, src, dst = p[9], p[12:16], p[16:20]
+        ident = struct.unpack_from('!H', p, 4)[0]
+        fo = struct.unpack_from('!H', p, 6)[0]
+        off, more = fo & 0x1fff, bool(fo & 0x2000)
+        fid = (src, dst, proto, ident) if (off or more) else None
+        l4 = p[ihl:]
+    else:
+        src, dst = p[8:24], p[24:40]
+        nh, q, fid, off = p[6], 40, None, 0
+        while nh in (0, 43, 60, 44) and q + 8 <= len(p):
+            if nh == 44:
+                fo = struct.unpack_from('!H', p, q + 2)[0]
+                off = fo >> 3
+                fid = (src, dst, struct.unpack_from('!I', p, q + 4)[0])
+                nh, q = p[q], q + 8
+                if off:
+                    break
+            else:
+                nh, q = p[q], q + (p[q + 1] + 1) * 8
+        proto, l4 = nh, p[q:]
+    if off:
+        return None, fid, True
+    if proto in (6, 17) and len(l4) >= 4:
+        sp, dp = struct.unpack_from('!HH', l4, 0)
+        return (proto, src, sp, dst, dp), fid, False
+    return (proto, src, dst), fid, False
+
+
+def show(key):
+    if key is None:
+        return '?'
+    if len(key) == 5:
+        proto, src, sp, dst, dp = key
+        return '%s %s:%d -> %s:%d' % ({6: 'tcp', 17: 'udp'}.get(proto, proto),
+                                      ipaddress.ip_address(src), sp,
+                                      ipaddress.ip_address(dst), dp)
+    return '%s -> %s (proto %d)' % (ipaddress.ip_address(key[1]),
+                                   ipaddress.ip_address(key[2]), key[0])
+
+# ------------------------------------------------------------- checks ----
+
+
+def cmd_check(case_dir, out_dir):
+    with open(os.path.join(case_dir, 'steps.json')) as f:
+        steps = json.load(f)
+    with open(os.path.join(out_dir, 'config.json')) as f:
+        cfg = json.load(f)
+    with open(os.path.join(out_dir, 'marks.json')) as f:
+        marks = json.load(f)          # one per ctl step: {"step": i, "rx": .., "forwarded": ..}
+    with open(os.path.join(out_dir, 'stats.json')) as f:
+        stats = json.load(f)
+    mac_node = {bytes.fromhex(n['mac'].replace(':', '')): n['name']
+                for n in cfg['nodes'] if n.get('mac')}
+    fails = []
+
+    def fail(msg):
+        fails.append(msg)
+
+    sent = []
+    for st in steps:
+        if 'send' in st:
+            sent += read_pcap(os.path.join(case_dir, st['send']))
+    priv = read_pcap(os.path.join(out_dir, 'private.pcap'))
+    local = read_pcap(os.path.join(out_dir, 'local.pcap'))
+
+    # 1. no frame lost
+    n = len(sent)
+    for k in ('rx', 'forwarded', 'local', 'dropped'):
+        if k not in stats:
+            fail('stats.json: no "%s"' % k)
+    if not fails:
+        if stats['rx'] != n:
+            fail('stats: rx %d, frames sent %d' % (stats['rx'], n))
+        if stats['forwarded'] + stats['local'] + stats['dropped'] != stats['rx']:
+            fail('stats: forwarded %d + local %d + dropped %d != rx %d'
+                 % (stats['forwarded'], stats['local'], stats['dropped'], stats['rx']))
+        if stats['dropped']:
+            fail('stats: dropped %d (drops: %s)' % (
+                stats['dropped'], {k: v for k, v in stats.get('drops', {}).items() if v}))
+        if len(priv) != stats['forwarded']:
+            fail('private.pcap holds %d frames, stats say forwarded %d'
+                 % (len(priv), stats['forwarded']))
+    want = {}
+    for fr in sent:
+        et, p = ip_of(fr)
+        want[p] = want.get(p, 0) + 1
+    got = {}
+    for fr in priv + local:
+        et, p = ip_of(fr)
+        got[p] = got.get(p, 0) + 1
+    lost = sum(max(0, c - got.get(p, 0)) for p, c in want.items())
+    extra = sum(max(0, c - want.get(p, 0)) for p, c in got.items())
+    if lost or extra:
+        fail('%d IP packets sent did not come out, %d came out that were not sent '
+             '(or more often than sent)' % (lost, extra))
+    for i, fr in enumerate(priv):
+        if fr[6:12] != priv[0][6:12]:
+            fail('private frame #%d: source MAC %s, the first had %s'
+                 % (i, fr[6:12].hex(':'), priv[0][6:12].hex(':')))
+            break
+
+    # 2. one node per connection
+    firsts = {}        # fragment id -> flow key
+    frames_of = {}     # flow key -> [(output index, dst MAC, later fragment)]
+    orphans = 0
+    for i, fr in enumerate(priv):
+        et, p = ip_of(fr)
+        if et is None:
+            continue
+        key, fid, later = describe(et, p)
+        if later:
+            key = firsts.get(fid)
+            if key is None:
+                orphans += 1
+                continue
+        elif fid is not None:
+            firsts[fid] = key
+        frames_of.setdefault(key, []).append((i, fr[:6], later))
+    if orphans:
+        fail('%d later fragments left before their first fragment' % orphans)
+    split = []
+    for key, fl in frames_of.items():
+        macs = []
+        for _, m, _ in fl:
+            if m not in macs:
+                macs.append(m)
+        if len(macs) > 1:
+            split.append((key, fl))
+    if split:
+        fail('%d of %d connections left on more than one node, e.g.:'
+             % (len(split), len(frames_of)))
+        for key, fl in split[:5]:
+            fails.append('  %s: %s' % (show(key), ', '.join(
+                '#%d %s%s' % (i, mac_node.get(m, m.hex(':')),
+                              ' (later fragment)' if later else '')
+                for i, m, later in fl)))
+
+    # 3. a drained node keeps its connections
+    mark_at = {m['step']: m for m in marks}
+    for si, st in enumerate(steps):
+        c = st.get('ctl')
+        if not c:
+            continue
+        drained = None
+        if c[:2] == ['node', 'drain'] and len(c) >= 3:
+            drained = c[2]
+        elif c[:2] == ['node', 'weight'] and len(c) == 5 and c[4] == '0':
+            drained = c[2]
+        if drained is None:
+            continue
+        if si not in mark_at:
+            fail('step %d (%s): no mark from the runner' % (si, ' '.join(c)))
+            continue
+        cut = mark_at[si]['forwarded']
+        dmac = [m for m, nm in mac_node.items() if nm == drained]
+        if not dmac:
+            fail('step %d: node %s has no MAC in the config' % (si, drained))
+            continue
+        dmac = dmac[0]
+        kept, later_kept, moved = 0, 0, []
+        for key, fl in frames_of.items():
+            before = [x for x in fl if x[0] < cut]
+            after = [x for x in fl if x[0] >= cut]
+            if not before or not after or before[-1][1] != dmac:
+                continue
+            if all(m == dmac for _, m, _ in after):
+                kept += 1
+                later_kept += sum(1 for _, _, later in after if later)
+            else:
+                moved.append(key)
+        if moved:
+            fail('step %d (%s): %d connections of %s moved after it, e.g. %s'
+                 % (si, ' '.join(c), len(moved), drained, show(moved[0])))
+        if kept == 0 and not moved:
+            fail('step %d (%s): no connection of %s sent anything after it: '
+                 'the case does not test the drain' % (si, ' '.join(c), drained))
+        print('steps.py: step %d (%s): %d connections of %s kept it, %d later fragments '
+              'reached it' % (si, ' '.join(c), kept, drained, later_kept))
+
+    print('steps.py: %d frames sent, %d on the private port, %d on the local port, '
+          '%d connections, %d later fragments'
+          % (n, len(priv), len(local), len(frames_of),
+             sum(1 for fl in frames_of.values() for x in fl if x[2])))
+    if fails:
+        for m in fails:
+            print('steps.py: FAIL: ' + m)
+        return 1
+    print('steps.py: property checks passed')
+    return 0
+
+
+def main():
+    a = sys.argv[1:]
+    if a[:1] == ['config'] and len(a) == 4:
+        cmd_config(*a[1:])
+    elif a[:1] == ['send'] and len(a) == 3:
+        cmd_send(*a[1:])
+    elif a[:1] == ['field'] and len(a) == 3:
+        cmd_field(*a[1:])
+    elif a[:1] == ['check'] and len(a) == 3:
+        return cmd_check(*a[1:])
+    else:
+        print(__doc__.strip(), file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
