@@ -21,14 +21,16 @@ PY=/usr/bin/python3
 TOPO=$here/topology.sh
 T_START=$(date +%s.%N)
 
-skip() { echo "e2e: SKIP: $*"; exit 77; }
+# shellcheck source=../lib/testenv.sh
+. "$here/../lib/testenv.sh"
+skip() { cnm_skip "e2e: $*"; }
 [ "$(id -u)" = 0 ] || skip "needs root (network namespaces)"
 for t in ip ethtool curl ping tcpdump ss "$PY" dpdk-telemetry.py; do
     command -v "$t" >/dev/null 2>&1 || skip "$t not found (.ci/install-deps installs it)"
 done
 TELEMETRY=$(command -v dpdk-telemetry.py)
 
-P=e$$                                  # unique: namespaces e<pid>-*
+P=e$(cnm_run_id)                       # unique per run: namespaces e<7 hex>-*
 STATE=/tmp/cnmux-e2e-$P                # topology.sh's files
 W=$(mktemp -d /tmp/cnmux-e2e-work.XXXXXX)
 SOCK=$STATE/ctl.sock
