@@ -26,6 +26,7 @@
 # captures and the logs.
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=../lib/testenv.sh
 . "$here/../lib/testenv.sh"
 if [ $# -ne 2 ]; then
     echo "usage: $0 CNMUX CNMUXCTL" >&2
