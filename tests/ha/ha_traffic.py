@@ -523,13 +523,20 @@ def main():
         k_kill = st["i"]
         procs["lb1"].wait()
         inj.pop("lb1", None)
+        # lb2 became primary after the previous status call read its role
+        # (that call started at t_seen_not) and before the call that saw it
+        # ended (t_primary): a cnmuxctl call on a loaded machine or in the
+        # ASan build takes hundreds of ms, which the bound must not count
         t_primary = None
+        t_seen_not = t_kill
         while time.time() - t_kill < 10:
+            t_call = time.time()
             s = status("lb2")
             if s is not None and s["role"] == "primary":
                 t_primary = time.time()
                 st["target"] = "lb2"
                 break
+            t_seen_not = t_call
             time.sleep(0.01)
         time.sleep(0.5)
         st["stop"] = True
@@ -539,12 +546,14 @@ def main():
             return False
         s2 = status("lb2")
         took = (t_primary - t_kill) * 1000
+        took_min = (t_seen_not - t_kill) * 1000
         print("3: SIGKILL lb1 (the primary, the connections' interface node) during change "
-              "%d; lb2 primary %.0f ms later (it says the primary was silent %d ms; bound %d ms)"
-              % (k_kill, took, s2["last_takeover_ms"], BOUND_MS), flush=True)
-        if s2["last_takeover_ms"] > BOUND_MS or took > BOUND_MS + 300:
-            fail("3: takeover took %.0f ms (silence %d ms), bound %d"
-                 % (took, s2["last_takeover_ms"], BOUND_MS))
+              "%d; lb2 primary %.0f to %.0f ms later (it says the primary was silent %d ms; "
+              "bound %d ms)" % (k_kill, took_min, took, s2["last_takeover_ms"], BOUND_MS),
+              flush=True)
+        if s2["last_takeover_ms"] > BOUND_MS or took_min > BOUND_MS + 300:
+            fail("3: takeover took %.0f to %.0f ms (silence %d ms), bound %d"
+                 % (took_min, took, s2["last_takeover_ms"], BOUND_MS))
         sts = wait_for("lb2 and lb3 agreeing", lambda: converged(["lb2", "lb3"], "lb2"), 20)
         if sts is None:
             return False
