@@ -135,18 +135,19 @@ class Conn:
         return read_frame(self.s, timeout)
 
     def alive(self, wait=0.3):
-        """False when the holder closed the connection."""
-        time.sleep(wait)
-        self.s.setblocking(False)
+        """False when the holder closed the connection (within @wait s)."""
+        end = time.time() + wait
         try:
-            d = self.s.recv(1 << 20)
-            return d != b""
-        except BlockingIOError:
-            return True
+            while time.time() < end:
+                self.s.settimeout(max(0.01, end - time.time()))
+                try:
+                    if self.s.recv(1 << 20) == b"":
+                        return False
+                except socket.timeout:
+                    return True
         except OSError:
             return False
-        finally:
-            self.s.setblocking(True)
+        return True
 
     def close(self):
         try:
