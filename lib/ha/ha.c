@@ -474,8 +474,8 @@ node_map(const struct cnm_ctx *ctx)
 	for (id = 0; id < CNM_MAX_NODES; id++) {
 		int ci = -1;
 
-		if (id < lb->n_nodes && lb->node[id].used)
-			ci = cnm_config_node_index(ctx->cfg, lb->node_cfg[id].name);
+		if (id < cnm_lb_node_end(lb) && cnm_lb_node_cfg(lb, id) != NULL)
+			ci = cnm_config_node_index(ctx->cfg, cnm_lb_node_cfg(lb, id)->name);
 		m[id] = ci < 0 ? CNM_NODE_NONE : (uint16_t)ci;
 	}
 	return m;
@@ -501,8 +501,8 @@ static const struct cnm_lb *sort_lb;
 static int
 svc_cmp(const void *a, const void *b)
 {
-	return strcmp(sort_lb->svc[*(const uint16_t *)a]->cfg.name,
-		      sort_lb->svc[*(const uint16_t *)b]->cfg.name);
+	return strcmp(cnm_lb_svc_cfg(sort_lb, *(const uint16_t *)a)->name,
+		      cnm_lb_svc_cfg(sort_lb, *(const uint16_t *)b)->name);
 }
 
 /* Service ids in name order; returns how many. */
@@ -511,8 +511,8 @@ svc_sorted(const struct cnm_lb *lb, uint16_t *ids)
 {
 	uint32_t i, n = 0;
 
-	for (i = 0; i < lb->n_svc; i++)
-		if (lb->svc[i] != NULL)
+	for (i = 0; i < cnm_lb_svc_end(lb); i++)
+		if (cnm_lb_svc_cfg(lb, i) != NULL)
 			ids[n++] = (uint16_t)i;
 	sort_lb = lb;
 	qsort(ids, n, sizeof(*ids), svc_cmp);
@@ -521,13 +521,12 @@ svc_sorted(const struct cnm_lb *lb, uint16_t *ids)
 
 /* Hash of one service's PDT in canonical form (entries as configuration indexes). */
 static uint64_t
-pdt_hash(uint64_t h, const struct cnm_svc *s, const uint16_t *map)
+pdt_hash(uint64_t h, const char *name, const struct cnm_pdt *p, const uint16_t *map)
 {
-	const struct cnm_pdt *p = s->pdt;
 	uint8_t b[4];
 	uint32_t i;
 
-	h = cnm_fnv1a64(h, s->cfg.name, strlen(s->cfg.name) + 1);
+	h = cnm_fnv1a64(h, name, strlen(name) + 1);
 	b[0] = (uint8_t)p->size;
 	b[1] = (uint8_t)(p->size >> 8);
 	b[2] = (uint8_t)(p->size >> 16);
@@ -544,10 +543,9 @@ pdt_hash(uint64_t h, const struct cnm_svc *s, const uint16_t *map)
 }
 
 static char *
-pdt_hex(const struct cnm_svc *s, const uint16_t *map)
+pdt_hex(const struct cnm_pdt *p, const uint16_t *map)
 {
 	static const char hx[] = "0123456789abcdef";
-	const struct cnm_pdt *p = s->pdt;
 	char *t = malloc((size_t)p->size * 4 + 1);
 	uint32_t i;
 
@@ -595,8 +593,8 @@ state_build(struct cnm_ha *ha, int full, int remember, uint64_t *digest, uint64_
 
 	if (map == NULL)
 		return NULL;
-	ids = malloc((lb->n_svc + 1) * sizeof(*ids));
-	seen = calloc(lb->n_svc + 1, sizeof(*seen));
+	ids = malloc((cnm_lb_svc_end(lb) + 1) * sizeof(*ids));
+	seen = calloc(cnm_lb_svc_end(lb) + 1, sizeof(*seen));
 	cfg = repl_cfg(ctx);
 	text = cfg ? json_dumps(cfg, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
 	root = json_object();
@@ -618,8 +616,8 @@ state_build(struct cnm_ha *ha, int full, int remember, uint64_t *digest, uint64_
 
 		if (id < 0)
 			continue;
-		st[0] = lb->node[id].up;
-		st[1] = lb->admin_down[id];
+		st[0] = cnm_lb_node(lb, (uint32_t)id)->up;
+		st[1] = (uint8_t)cnm_lb_node_admin_down(lb, (uint32_t)id);
 		nh = cnm_fnv1a64(nh, name, strlen(name) + 1);
 		nh = cnm_fnv1a64(nh, st, 2);
 		json_object_set_new(nodes, name, json_pack("{s:b,s:b}", "up", st[0],
@@ -627,21 +625,22 @@ state_build(struct cnm_ha *ha, int full, int remember, uint64_t *digest, uint64_
 	}
 	n = svc_sorted(lb, ids);
 	for (i = 0; i < n; i++) {
-		const struct cnm_svc *s = lb->svc[ids[i]];
-		uint64_t sh = pdt_hash(CNM_FNV_INIT, s, map);
+		const char *sname = cnm_lb_svc_cfg(lb, ids[i])->name;
+		const struct cnm_pdt *p = cnm_lb_svc_pdt(lb, ids[i]);
+		uint64_t sh = pdt_hash(CNM_FNV_INIT, sname, p, map);
 		uint32_t k;
 		int changed = 1;
 
-		h = pdt_hash(h, s, map);
-		snprintf(seen[i].name, sizeof(seen[i].name), "%s", s->cfg.name);
+		h = pdt_hash(h, sname, p, map);
+		snprintf(seen[i].name, sizeof(seen[i].name), "%s", sname);
 		seen[i].h = sh;
 		for (k = 0; k < ha->n_seen; k++)
-			if (strcmp(ha->seen[k].name, s->cfg.name) == 0) {
+			if (strcmp(ha->seen[k].name, sname) == 0) {
 				changed = ha->seen[k].h != sh;
 				break;
 			}
 		if (full || changed) {
-			char *hex = pdt_hex(s, map);
+			char *hex = pdt_hex(p, map);
 
 			if (hex == NULL) {
 				json_decref(root);
@@ -650,8 +649,8 @@ state_build(struct cnm_ha *ha, int full, int remember, uint64_t *digest, uint64_
 				root = NULL;
 				goto out;
 			}
-			json_object_set_new(pdts, s->cfg.name, json_pack("{s:I,s:s}",
-					"size", (json_int_t)s->pdt->size, "entries", hex));
+			json_object_set_new(pdts, sname, json_pack("{s:I,s:s}",
+					"size", (json_int_t)p->size, "entries", hex));
 			free(hex);
 		}
 	}
@@ -899,7 +898,7 @@ state_apply(struct cnm_ha *ha, const json_t *st, int full, char *err, size_t err
 		}
 		/* not carried (a delta): its PDT here, unchanged */
 		sid = cnm_lb_svc_find(lb, cs->name);
-		if (full || sid < 0 || lb->svc[sid]->pdt_size != cs->pdt_size) {
+		if (full || sid < 0 || cnm_lb_svc_pdt_size(lb, (uint32_t)sid) != cs->pdt_size) {
 			ret = fail(err, errlen, "pdts: nothing for service \"%.64s\"", cs->name);
 			goto out;
 		}
@@ -909,14 +908,15 @@ state_apply(struct cnm_ha *ha, const json_t *st, int full, char *err, size_t err
 			goto out;
 		}
 		for (k = 0; k < cs->pdt_size; k++) {
-			uint16_t e = lb->svc[sid]->pdt->entries[k];
-			int ci = e == CNM_NODE_NONE ? -1 :
-				cnm_config_node_index(nc, lb->node_cfg[e].name);
+			uint16_t e = cnm_lb_svc_pdt(lb, (uint32_t)sid)->entries[k];
+			const struct cnm_cfg_node *nd = e == CNM_NODE_NONE ? NULL :
+				cnm_lb_node_cfg(lb, e);
+			int ci = nd == NULL ? -1 : cnm_config_node_index(nc, nd->name);
 
 			if (e != CNM_NODE_NONE && ci < 0) {
 				ret = fail(err, errlen, "pdts: service \"%.64s\" keeps a PDT naming "
 					   "node \"%.64s\", which the state removes", cs->name,
-					   lb->node_cfg[e].name);
+					   nd != NULL ? nd->name : "?");
 				goto out;
 			}
 			want[i].ci[k] = e == CNM_NODE_NONE ? CNM_NODE_NONE : (uint16_t)ci;
@@ -958,7 +958,8 @@ state_apply(struct cnm_ha *ha, const json_t *st, int full, char *err, size_t err
 			ret = fail(err, errlen, "nodes_state: no node \"%.64s\"", key);
 			goto out;
 		}
-		lb->admin_down[id] = json_is_true(json_object_get(v, "admin_down"));
+		(void)cnm_lb_node_set_admin_down(lb, (uint16_t)id,
+				json_is_true(json_object_get(v, "admin_down")));
 		/* a node whose MAC this holder has not resolved yet stays down
 		 * here (-EAGAIN): the PDT installed below still names it */
 		(void)cnm_lb_node_set_up(lb, (uint16_t)id, json_is_true(json_object_get(v, "up")));
@@ -984,8 +985,9 @@ state_apply(struct cnm_ha *ha, const json_t *st, int full, char *err, size_t err
 
 			e[k] = id < 0 ? CNM_NODE_NONE : (uint16_t)id;
 		}
-		if (lb->svc[sid]->pdt_size != want[i].size ||
-		    memcmp(e, lb->svc[sid]->pdt->entries, want[i].size * sizeof(*e)) != 0)
+		if (cnm_lb_svc_pdt_size(lb, (uint32_t)sid) != want[i].size ||
+		    memcmp(e, cnm_lb_svc_pdt(lb, (uint32_t)sid)->entries,
+			   want[i].size * sizeof(*e)) != 0)
 			ret = cnm_lb_svc_set_pdt(lb, (uint16_t)sid, e, want[i].size);
 		free(e);
 		if (ret < 0) {
@@ -1777,12 +1779,12 @@ checkpoint(struct cnm_ha *ha)
 	char *t;
 	uint32_t i;
 
-	if (ctx->lb->gen == ha->lb_gen && ctx->cfg_gen == ha->cfg_gen)
+	if (cnm_lb_gen(ctx->lb) == ha->lb_gen && ctx->cfg_gen == ha->cfg_gen)
 		return;
 	st = state_build(ha, 0, 1, &d, &nh);
 	if (st == NULL)
 		return; /* out of memory: the gens stay, the next poll tries again */
-	ha->lb_gen = ctx->lb->gen;
+	ha->lb_gen = cnm_lb_gen(ctx->lb);
 	ha->cfg_gen = ctx->cfg_gen;
 	if (d == ha->digest && nh == ha->nodes_h) {
 		json_decref(st);
@@ -1852,7 +1854,7 @@ become_primary(struct cnm_ha *ha, uint64_t now)
 	json_decref(st);
 	ha->digest = d;
 	ha->nodes_h = nh;
-	ha->lb_gen = ha->ctx->lb->gen;
+	ha->lb_gen = cnm_lb_gen(ha->ctx->lb);
 	ha->cfg_gen = ha->ctx->cfg_gen;
 	for (i = 0; i < ha->n_peers; i++)
 		ha->peers[i].synced = 0;

@@ -217,9 +217,9 @@ segmented(const struct fx_row *r, uint32_t split, uint8_t **seg1, uint8_t **seg2
 static const char *
 node_name(const struct cnm_lb *lb, uint16_t id)
 {
-	if (id >= CNM_MAX_NODES || !lb->node[id].used)
-		return "(no node)";
-	return lb->node_cfg[id].name;
+	const struct cnm_cfg_node *c = cnm_lb_node_cfg(lb, id);
+
+	return c != NULL ? c->name : "(no node)";
 }
 
 /* Check one row through one view; returns the number of failures. */
@@ -247,7 +247,7 @@ check_row(unsigned int i, const struct fx_view *v, struct cnm_flow *out)
 				out) != CNM_DROP_NONE)
 			fail_msg("row %u: the fast shape and cnm_parse() disagree", i);
 	}
-	cnm_decide_burst(lb, &st->ds, &pk, 1, &d);
+	cnm_decide_burst(cnm_lb_view(lb), &st->ds, &pk, 1, &d);
 	switch (d.verdict) {
 	case CNM_V_FORWARD:
 		verdict = FX_FORWARD;
