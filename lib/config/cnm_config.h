@@ -100,6 +100,11 @@ enum cnm_ha_role {
 #define CNM_HA_FAILOVER_MS_DEFAULT 800u
 #define CNM_HA_FAILOVER_MS_MAX 1000u
 #define CNM_HA_ACK_TIMEOUT_MS_DEFAULT 500u
+#define CNM_HA_KEY_MIN_BYTES 32u  /**< ha.key_file holds at least this many bytes */
+
+/** The budget of a configuration (file, reload, HA state): what its tables may allocate. */
+#define CNM_PDT_ENTRIES_MAX (1u << 24) /**< pdt_size summed over services: 32 MiB per copy */
+#define CNM_SVC_KEYS_MAX (1u << 20)    /**< (VIP, port) keys summed over services (+1 each) */
 
 /** A TCP endpoint "IP:PORT" (IPv6 as "[IP]:PORT"). */
 struct cnm_endpoint {
@@ -125,6 +130,8 @@ struct cnm_cfg_ha {
 	uint32_t heartbeat_ms;
 	uint32_t failover_ms;                   /**< silence of the primary before takeover */
 	uint32_t ack_timeout_ms;                /**< how long a change waits for the secondary */
+	char key_file[256];                     /**< the shared key; "" with trusted_segment */
+	bool trusted_segment;                   /**< no key: every host on the segment is trusted */
 };
 
 struct cnm_config {

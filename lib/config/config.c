@@ -103,7 +103,8 @@ static const char *const cnm_health_keys[] = {
 	"interval_ms", "timeout_ms", "rise", "fall", NULL,
 };
 static const char *const cnm_ha_keys[] = {
-	"id", "listen", "role", "peers", "heartbeat_ms", "failover_ms", "ack_timeout_ms", NULL,
+	"id", "listen", "role", "peers", "heartbeat_ms", "failover_ms", "ack_timeout_ms",
+	"key_file", "trusted_segment", NULL,
 };
 static const char *const cnm_ha_peer_keys[] = {
 	"id", "address", NULL,
@@ -1289,6 +1290,7 @@ cnm_parse_services(struct cnm_parser *p, const json_t *root,
 	json_t *services = json_object_get(root, "services");
 	json_t *e;
 	size_t i, n;
+	uint64_t entries = 0, keys = 0;
 
 	if (!json_is_array(services) ||
 	    json_array_size(services) > CNM_MAX_SERVICES)
@@ -1307,6 +1309,19 @@ cnm_parse_services(struct cnm_parser *p, const json_t *root,
 		cfg->n_services = (uint32_t)i + 1;
 		if (cnm_parse_service(p, key, e, index, &cfg->services[i]) < 0)
 			return -1;
+		/* the budget: what the tables would allocate, judged before
+		 * anything is (a configuration from a file, a reload or a
+		 * checkpointed state alike) */
+		entries += cfg->services[i].pdt_size;
+		keys += cfg->services[i].n_ports + 1;
+		if (entries > CNM_PDT_ENTRIES_MAX)
+			return cnm_fail(p, key, NULL, "over the budget",
+					"services whose PDTs hold at most %u entries in all (pdt_size summed)",
+					CNM_PDT_ENTRIES_MAX);
+		if (keys > CNM_SVC_KEYS_MAX)
+			return cnm_fail(p, key, NULL, "over the budget",
+					"services with at most %u (VIP, port) keys in all",
+					CNM_SVC_KEYS_MAX);
 	}
 	return cnm_check_services(p, services);
 }
@@ -1495,6 +1510,25 @@ cnm_parse_ha(struct cnm_parser *p, const json_t *root)
 		return cnm_fail(p, "ha.heartbeat_ms", json_object_get(obj, "heartbeat_ms"), NULL,
 				"below half of ha.failover_ms (%u) when failover_ms is not given",
 				ha->failover_ms);
+	}
+	/* authenticated (a key file) or, said explicitly, a trusted segment */
+	v = json_object_get(obj, "trusted_segment");
+	if (v != NULL && !json_is_boolean(v))
+		return cnm_fail(p, "ha.trusted_segment", v, NULL, "true or false");
+	ha->trusted_segment = json_is_true(v);
+	v = json_object_get(obj, "key_file");
+	if (v != NULL) {
+		if (ha->trusted_segment)
+			return cnm_fail(p, "ha.key_file", v, NULL,
+					"absent when ha.trusted_segment is true (one or the other)");
+		if (cnm_get_str(p, "ha.key_file", v, sizeof(ha->key_file), cnm_path_char,
+				"a path", ha->key_file) < 0)
+			return -1;
+	} else if (!ha->trusted_segment) {
+		return cnm_fail(p, "ha", obj, "no key_file",
+				"\"key_file\": a file of at least %u random bytes shared by every holder "
+				"(or \"trusted_segment\": true to run without authentication)",
+				CNM_HA_KEY_MIN_BYTES);
 	}
 	return 0;
 }

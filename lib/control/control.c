@@ -351,6 +351,12 @@ cfg_json(const struct cnm_config *c)
 			"heartbeat_ms", (json_int_t)c->ha.heartbeat_ms,
 			"failover_ms", (json_int_t)c->ha.failover_ms,
 			"ack_timeout_ms", (json_int_t)c->ha.ack_timeout_ms));
+		if (c->ha.key_file[0] != '\0')
+			json_object_set_new(json_object_get(root, "ha"), "key_file",
+					    json_string(c->ha.key_file));
+		else
+			json_object_set_new(json_object_get(root, "ha"), "trusted_segment",
+					    json_true());
 	}
 	o = json_object();
 	if (c->tunnel.source4.family != 0)

@@ -7,9 +7,10 @@
  * silent.
  *
  * Two layers:
- * - the protocol (proto.c): framing, checksum, the order rules of epochs and
- *   sequence numbers, reasons of rejection. Pure: libc and DPDK's CRC header
- *   only, so the unit tests and the fuzzer call it directly;
+ * - the protocol (proto.c): framing, checksum, the MAC (libsodium's
+ *   HMAC-SHA-256), the order rules of epochs and sequence numbers, reasons
+ *   of rejection. Pure: libc, libsodium and DPDK's CRC header only, so the
+ *   unit tests and the fuzzer call it directly;
  * - the holder (ha.c): sockets polled from the control loop (never blocking a
  *   worker), roles, failover, applying snapshots and deltas through the
  *   control module's reload-diff code and cnm_lb_svc_set_pdt().
@@ -28,9 +29,21 @@
 /* ---- the protocol ---- */
 
 #define CNM_HA_MAGIC 0x41484e43u     /**< "CNHA" in memory order, read little-endian */
-#define CNM_HA_VERSION 1
-#define CNM_HA_HDR_LEN 32u           /**< bytes of the fixed header */
-#define CNM_HA_PAYLOAD_MAX (64u << 20) /**< a longer payload is refused (oversize) */
+#define CNM_HA_VERSION 2             /**< 2: 64-byte header with a MAC tag, AUTH handshake */
+#define CNM_HA_HDR_LEN 64u           /**< bytes of the fixed header (with the tag) */
+#define CNM_HA_TAG_LEN 32u           /**< HMAC-SHA-256 tag at offset 32 */
+#define CNM_HA_NONCE_LEN 32u         /**< random challenge of an AUTH */
+#define CNM_HA_KEY_MIN CNM_HA_KEY_MIN_BYTES /**< bytes of ha.key_file, at least */
+#define CNM_HA_KEY_MAX 1024u         /**< bytes of ha.key_file, at most */
+/** Payload limits by type, judged from the header before anything is buffered. */
+#define CNM_HA_PAYLOAD_MAX (96u << 20) /**< SNAPSHOT, DELTA: 64 MiB of PDTs at the budget + config */
+#define CNM_HA_HELLO_MAX 4096u       /**< HELLO, HEARTBEAT */
+#define CNM_HA_AUTH_MAX 512u         /**< AUTH */
+#define CNM_HA_CONNS_MAX_BYTES (2u << 20) /**< CONNS: 4096 entries of at most ~270 bytes */
+/** A claimed term may exceed the holder's own (when it has one) by this much at most. */
+#define CNM_HA_TERM_JUMP_MAX 64u
+/** Terms are at most this (32 bits of takeovers; JSON integers stay exact). */
+#define CNM_HA_TERM_MAX 0xffffffffull
 
 /** Message types. */
 enum cnm_ha_type {
@@ -40,6 +53,7 @@ enum cnm_ha_type {
 	CNM_HA_ACK = 4,       /**< I hold (epoch, seq) */
 	CNM_HA_HEARTBEAT = 5, /**< same payload as HELLO, every heartbeat_ms */
 	CNM_HA_CONNS = 6,     /**< displaced connections */
+	CNM_HA_AUTH = 7,      /**< first message each way: id and a fresh nonce (the handshake) */
 	CNM_HA_TYPE_MAX,
 };
 
@@ -62,7 +76,12 @@ enum cnm_ha_reject {
 				    snapshot is asked for instead */
 	CNM_HA_R_NOT_PRIMARY,  /**< state from a holder that is not the primary */
 	CNM_HA_R_APPLY,        /**< valid, but the tables refused it */
-	CNM_HA_R_DIGEST,       /**< applied, but the digest differs from the primary's */
+	CNM_HA_R_DIGEST,       /**< the state's digest differs from the primary's */
+	CNM_HA_R_AUTH,         /**< MAC wrong (forged, replayed, reordered) or no handshake */
+	CNM_HA_R_PEER,         /**< not a configured (address, id), or not the one expected */
+	CNM_HA_R_TERM,         /**< a term beyond what the protocol allows */
+	CNM_HA_R_BUDGET,       /**< a state over the configuration's budget */
+	CNM_HA_R_ACK,          /**< an ACK of something never sent */
 	CNM_HA_R_MAX,
 };
 
@@ -82,12 +101,44 @@ const char *cnm_ha_reject_name(enum cnm_ha_reject r);
 /** Name of a message type, "?" when unknown. */
 const char *cnm_ha_type_name(uint8_t type);
 
+/** Largest payload of @p type (CNM_HA_PAYLOAD_MAX for an unknown one). */
+uint32_t cnm_ha_type_max(uint8_t type);
+
 /**
  * Encode one message into a malloc'ed buffer of CNM_HA_HDR_LEN + @p len
- * bytes (*out, *outlen). 0, -EINVAL (type, size) or -ENOMEM.
+ * bytes (*out, *outlen), its tag zero (a trusted segment). 0, -EINVAL
+ * (type, size over the type's limit) or -ENOMEM.
  */
 int cnm_ha_encode(uint8_t type, uint16_t flags, uint64_t epoch, uint64_t seq,
 		const void *payload, uint32_t len, uint8_t **out, size_t *outlen);
+
+/**
+ * The same with the tag: HMAC-SHA-256 under @p key (@p keylen bytes; NULL:
+ * zeros) of @p ctr (the message's number on its connection and direction,
+ * u64 little-endian), header bytes 0-27 and the payload.
+ */
+int cnm_ha_encode_auth(uint8_t type, uint16_t flags, uint64_t epoch, uint64_t seq,
+		const void *payload, uint32_t len, const uint8_t *key, size_t keylen, uint64_t ctr,
+		uint8_t **out, size_t *outlen);
+
+/** 0 when the tag of the decoded frame (@p len bytes) is right for @p key and @p ctr. */
+int cnm_ha_verify(const uint8_t *frame, size_t len, const uint8_t *key, size_t keylen,
+		uint64_t ctr);
+
+/**
+ * The key of one direction of a connection: HMAC-SHA-256 under the shared
+ * key of "cnmux-ha v2 session", @p dir ("c2a" or "a2c"), the nonces of the
+ * connecting and accepting holders and their ids (strings with their NUL).
+ */
+void cnm_ha_session_key(const uint8_t *key, size_t keylen, const char *dir,
+		const uint8_t *nonce_c, const uint8_t *nonce_a, const char *id_c, const char *id_a,
+		uint8_t out[CNM_HA_TAG_LEN]);
+
+/** libsodium's initialisation; 0 or -1. */
+int cnm_ha_crypto_init(void);
+
+/** Random bytes (libsodium). */
+void cnm_ha_random(void *buf, size_t len);
 
 /**
  * Decode the message at the start of @p buf (@p len bytes received so far).

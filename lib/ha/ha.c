@@ -10,11 +10,16 @@
  * control module's reload-diff code and cnm_lb_svc_set_pdt().
  *
  * Connections: one TCP connection per pair of holders, opened by the one
- * whose id sorts first; the first message each way is a HELLO, which names
- * the sender.
+ * whose id sorts first. The first message each way is an AUTH (the sender's
+ * id and a fresh nonce, under the shared key); it names the sender, which
+ * must be a configured (address, id), and gives both sides the keys of the
+ * connection (one per direction, from both nonces), under which every later
+ * message carries a MAC of its number on the connection: a message forged,
+ * replayed, reordered or from another connection fails it. Then a HELLO.
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -23,8 +28,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <sodium.h>
 
 #include <rte_common.h>
 #include <rte_jhash.h>
@@ -39,7 +47,8 @@ RTE_LOG_REGISTER(cnm_logtype_ha, cnm.ha, NOTICE);
 
 #define SELF (-1)
 #define NONE (-2)
-#define PENDING_MAX 8
+#define PENDING_MAX 16               /* accepted connections before their AUTH */
+#define PENDING_PER_SOURCE 2         /* of them from one address (the oldest makes room) */
 #define READ_MAX (4u << 20)          /* bytes read from one connection per poll */
 #define OUT_MAX (256u << 20)         /* queued bytes after which a peer is dropped */
 #define SNAPSHOT_EVERY_MS 200        /* at most one snapshot per peer this often */
@@ -47,7 +56,7 @@ RTE_LOG_REGISTER(cnm_logtype_ha, cnm.ha, NOTICE);
 #define CONNS_MAX 4096               /* per CONNS message */
 #define CONNS_FULL_MS 5000           /* every displaced connection is re-sent this often */
 #define SENT_MAX (1u << 22)          /* fingerprints of connections sent, at most */
-#define PENDING_HELLO_MS 2000        /* an accepted connection must say HELLO by then */
+#define PENDING_HELLO_MS 2000        /* an accepted connection must say AUTH by then */
 
 struct buf {
 	uint8_t *p;
@@ -60,11 +69,16 @@ struct ha_peer {
 	struct cnm_endpoint addr;
 	int fd;
 	int connecting;          /* outgoing connect() in progress */
+	int authed;              /* the AUTH handshake is done on this connection */
 	int identified;          /* its HELLO came on this connection */
 	int initiator;           /* this holder opens the connection */
+	uint8_t nonce[CNM_HA_NONCE_LEN]; /* the one this holder sent (connecting side) */
+	uint8_t ktx[CNM_HA_TAG_LEN], krx[CNM_HA_TAG_LEN]; /* the connection's keys */
+	uint64_t ntx, nrx;       /* messages sent, received since the AUTH */
 	struct buf in, out;
 	uint64_t last_rx;        /* ms; 0 never */
 	uint64_t next_connect;
+	uint64_t connected_at;   /* ms: when this holder opened the connection */
 	/* what it reported (HELLO, HEARTBEAT, ACK) */
 	enum cnm_ha_state role;
 	char configured[16];
@@ -79,6 +93,9 @@ struct pending {
 	int fd;
 	struct buf in;
 	uint64_t since;
+	struct cnm_addr src;     /* where it comes from */
+	int peer;                /* its AUTH named this peer and was answered; -1 not yet */
+	uint8_t ktx[CNM_HA_TAG_LEN], krx[CNM_HA_TAG_LEN];
 };
 
 /* A service's PDT as the last checkpoint had it (primary) */
@@ -91,6 +108,8 @@ struct cnm_ha {
 	struct cnm_ctx *ctx;
 	struct cnm_ha_io io;
 	struct cnm_cfg_ha cfg;
+	uint8_t key[CNM_HA_KEY_MAX];  /* the shared key (ha.key_file) */
+	size_t keylen;                /* 0: a trusted segment, no MAC */
 	int lfd;
 	uint32_t n_peers;
 	struct ha_peer peers[CNM_HA_PEERS_MAX];
@@ -226,10 +245,13 @@ peer_close(struct cnm_ha *ha, struct ha_peer *p, const char *why)
 	}
 	p->fd = -1;
 	p->connecting = 0;
+	p->authed = 0;
 	p->identified = 0;
 	p->synced = 0;
 	p->in.len = 0;
 	p->out.len = 0;
+	sodium_memzero(p->ktx, sizeof(p->ktx));
+	sodium_memzero(p->krx, sizeof(p->krx));
 	p->next_connect = now_ms() + ha->cfg.heartbeat_ms;
 }
 
@@ -261,10 +283,14 @@ peer_send(struct cnm_ha *ha, struct ha_peer *p, uint8_t type, uint16_t flags, ui
 	size_t len;
 	int ret;
 
-	if (p->fd < 0 || p->connecting)
+	if (p->fd < 0 || p->connecting || (!p->authed && type != CNM_HA_AUTH))
 		return -ENOTCONN;
-	ret = cnm_ha_encode(type, flags, epoch, seq, payload, payload ? (uint32_t)strlen(payload) : 0,
-			&frame, &len);
+	/* AUTH under the shared key (number 0), the rest under the connection's */
+	ret = cnm_ha_encode_auth(type, flags, epoch, seq, payload,
+			payload ? (uint32_t)strlen(payload) : 0,
+			ha->keylen == 0 ? NULL : type == CNM_HA_AUTH ? ha->key : p->ktx,
+			type == CNM_HA_AUTH ? ha->keylen : sizeof(p->ktx),
+			type == CNM_HA_AUTH ? 0 : p->ntx, &frame, &len);
 	if (ret < 0)
 		return ret;
 	if (p->out.len + len > OUT_MAX) {
@@ -276,6 +302,8 @@ peer_send(struct cnm_ha *ha, struct ha_peer *p, uint8_t type, uint16_t flags, ui
 	free(frame);
 	if (ret < 0)
 		return ret;
+	if (type != CNM_HA_AUTH)
+		p->ntx++;
 	return peer_flush(ha, p) < 0 ? -ENOTCONN : 0;
 }
 
@@ -291,16 +319,144 @@ peer_connect(struct cnm_ha *ha, struct ha_peer *p, uint64_t now)
 	if (fd < 0)
 		return;
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	/* from the address the others know this holder by (ha.listen's, unless
+	 * it listens on every address): they accept it from there only */
+	{
+		static const uint8_t any[16];
+		struct sockaddr_storage me;
+		struct cnm_endpoint l = ha->cfg.listen;
+		socklen_t ml;
+
+		if (l.ip.family == ss.ss_family &&
+		    memcmp(l.ip.bytes, any, l.ip.family == AF_INET6 ? 16 : 4) != 0) {
+			l.port = 0;
+			ml = sockaddr_of(&l, &me);
+			if (bind(fd, (struct sockaddr *)&me, ml) < 0) {
+				close(fd);
+				return;
+			}
+		}
+	}
 	if (connect(fd, (struct sockaddr *)&ss, sl) < 0 && errno != EINPROGRESS) {
 		close(fd);
 		return;
 	}
 	p->fd = fd;
+	p->connected_at = now;
 	p->connecting = 1;
+	p->authed = 0;
 	p->identified = 0;
 	p->synced = 0;
 	p->in.len = 0;
 	p->out.len = 0;
+}
+
+/* ---- the handshake (AUTH) ---- */
+
+static void
+hex_enc(char *out, const uint8_t *b, size_t n)
+{
+	static const char hx[] = "0123456789abcdef";
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		out[2 * i] = hx[b[i] >> 4];
+		out[2 * i + 1] = hx[b[i] & 15];
+	}
+	out[2 * n] = '\0';
+}
+
+static int hexval(char c);
+
+static int
+hex_dec(uint8_t *out, const char *s, size_t n)
+{
+	size_t i;
+
+	if (s == NULL || strlen(s) != 2 * n)
+		return -1;
+	for (i = 0; i < n; i++) {
+		int a = hexval(s[2 * i]), b = hexval(s[2 * i + 1]);
+
+		if (a < 0 || b < 0)
+			return -1;
+		out[i] = (uint8_t)(a << 4 | b);
+	}
+	return 0;
+}
+
+/* The AUTH this holder sends to @p to: {"id", "to", "nonce"} (malloc'ed frame). */
+static int
+auth_frame(struct cnm_ha *ha, const char *to, const uint8_t *nonce, uint8_t **fr, size_t *len)
+{
+	char nh[2 * CNM_HA_NONCE_LEN + 1];
+	json_t *j;
+	char *t;
+	int ret;
+
+	hex_enc(nh, nonce, CNM_HA_NONCE_LEN);
+	j = json_pack("{s:s,s:s,s:s}", "id", ha->cfg.id, "to", to, "nonce", nh);
+	t = j != NULL ? json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+	json_decref(j);
+	if (t == NULL)
+		return -ENOMEM;
+	ret = cnm_ha_encode_auth(CNM_HA_AUTH, 0, 0, 0, t, (uint32_t)strlen(t),
+			ha->keylen ? ha->key : NULL, ha->keylen, 0, fr, len);
+	free(t);
+	return ret;
+}
+
+/*
+ * An AUTH received (the whole frame, @p n bytes): its tag under the shared
+ * key, then its JSON; it must be meant for this holder. Sets @p id and
+ * @p nonce. CNM_HA_OK or the reason.
+ */
+static enum cnm_ha_reject
+auth_check(struct cnm_ha *ha, const uint8_t *fr, long n, const struct cnm_ha_hdr *h,
+		const uint8_t *pl, char *id, uint8_t *nonce)
+{
+	enum cnm_ha_reject r = CNM_HA_OK;
+	const char *from, *to;
+	json_t *j;
+
+	if (h->type != CNM_HA_AUTH)
+		return CNM_HA_R_AUTH;
+	/* the MAC before anything of the payload is looked at */
+	if (ha->keylen > 0 && cnm_ha_verify(fr, (size_t)n, ha->key, ha->keylen, 0) < 0)
+		return CNM_HA_R_AUTH;
+	j = json_loadb((const char *)pl, h->len, JSON_REJECT_DUPLICATES, NULL);
+	from = json_string_value(json_object_get(j, "id"));
+	to = json_string_value(json_object_get(j, "to"));
+	if (from == NULL || to == NULL ||
+	    hex_dec(nonce, json_string_value(json_object_get(j, "nonce")), CNM_HA_NONCE_LEN) < 0)
+		r = CNM_HA_R_PAYLOAD;
+	else if (strcmp(to, ha->cfg.id) != 0 || strlen(from) >= CNM_NAME_MAX)
+		r = CNM_HA_R_PEER;
+	else
+		memcpy(id, from, strlen(from) + 1);
+	json_decref(j);
+	return r;
+}
+
+/* The keys of a connection, one per direction, from both nonces and ids. */
+static void
+session_keys(struct cnm_ha *ha, const char *peer_id, const uint8_t *nc, const uint8_t *na,
+		int connector, uint8_t *ktx, uint8_t *krx)
+{
+	const char *idc = connector ? ha->cfg.id : peer_id;
+	const char *ida = connector ? peer_id : ha->cfg.id;
+	uint8_t c2a[CNM_HA_TAG_LEN], a2c[CNM_HA_TAG_LEN];
+
+	memset(c2a, 0, sizeof(c2a));
+	memset(a2c, 0, sizeof(a2c));
+	if (ha->keylen > 0) {
+		cnm_ha_session_key(ha->key, ha->keylen, "c2a", nc, na, idc, ida, c2a);
+		cnm_ha_session_key(ha->key, ha->keylen, "a2c", nc, na, idc, ida, a2c);
+	}
+	memcpy(ktx, connector ? c2a : a2c, CNM_HA_TAG_LEN);
+	memcpy(krx, connector ? a2c : c2a, CNM_HA_TAG_LEN);
+	sodium_memzero(c2a, sizeof(c2a));
+	sodium_memzero(a2c, sizeof(a2c));
 }
 
 /* ---- the state: configuration, nodes, PDTs ---- */
@@ -550,10 +706,19 @@ fail(char *err, size_t errlen, const char *fmt, ...)
 	return -EINVAL;
 }
 
-/* One service's PDT from a message, as local node ids. */
+/* The PDT a state wants for one service of its configuration: entries as
+ * indexes into that configuration's nodes (CNM_NODE_NONE: none). */
+struct pdt_want {
+	const char *name;        /* the service's, in the new configuration */
+	uint32_t size;
+	uint16_t *ci;
+};
+
+/* A carried PDT: "size" the service's pdt_size, 4 hex digits per entry, each
+ * an index below @p n_nodes or ffff. */
 static int
-pdt_decode(const struct cnm_ctx *ctx, const char *name, const json_t *o, uint16_t **out,
-		uint32_t *size, char *err, size_t errlen)
+pdt_decode_ci(const char *name, const json_t *o, uint32_t n_nodes, uint32_t pdt_size,
+		uint16_t **out, char *err, size_t errlen)
 {
 	const json_t *jsz = json_object_get(o, "size");
 	const char *hex = json_string_value(json_object_get(o, "entries"));
@@ -561,8 +726,9 @@ pdt_decode(const struct cnm_ctx *ctx, const char *name, const json_t *o, uint16_
 	uint16_t *e;
 	uint32_t i;
 
-	if (sz < 1 || sz > CNM_PDT_SIZE_MAX || hex == NULL || strlen(hex) != (size_t)sz * 4)
-		return fail(err, errlen, "pdts.%s: expected size and 4 hex digits per entry", name);
+	if (sz != (json_int_t)pdt_size || hex == NULL || strlen(hex) != (size_t)sz * 4)
+		return fail(err, errlen, "pdts.%.64s: expected size %u and 4 hex digits per entry",
+			    name, pdt_size);
 	e = malloc((size_t)sz * sizeof(*e));
 	if (e == NULL)
 		return -ENOMEM;
@@ -570,87 +736,102 @@ pdt_decode(const struct cnm_ctx *ctx, const char *name, const json_t *o, uint16_
 		int d0 = hexval(hex[4 * i]), d1 = hexval(hex[4 * i + 1]);
 		int d2 = hexval(hex[4 * i + 2]), d3 = hexval(hex[4 * i + 3]);
 		uint32_t v;
-		int id;
 
 		if (d0 < 0 || d1 < 0 || d2 < 0 || d3 < 0) {
 			free(e);
-			return fail(err, errlen, "pdts.%s: entry %u is not hex", name, i);
+			return fail(err, errlen, "pdts.%.64s: entry %u is not hex", name, i);
 		}
 		v = (uint32_t)(d0 << 12 | d1 << 8 | d2 << 4 | d3);
-		if (v == CNM_NODE_NONE) {
-			e[i] = CNM_NODE_NONE;
-			continue;
-		}
-		if (v >= ctx->cfg->n_nodes ||
-		    (id = cnm_lb_node_find(ctx->lb, ctx->cfg->nodes[v].name)) < 0) {
+		if (v != CNM_NODE_NONE && v >= n_nodes) {
 			free(e);
-			return fail(err, errlen, "pdts.%s: entry %u names node %u of %u", name, i,
-				    v, ctx->cfg->n_nodes);
+			return fail(err, errlen, "pdts.%.64s: entry %u names node %u of %u", name, i,
+				    v, n_nodes);
 		}
-		e[i] = (uint16_t)id;
+		e[i] = (uint16_t)v;
 	}
 	*out = e;
-	*size = (uint32_t)sz;
 	return 0;
 }
 
-/* The PDTs of every service before a change is applied, by service id. */
-struct pdt_keep {
-	char name[CNM_NAME_MAX];
-	uint32_t size;
-	uint16_t *e;
-};
+/* The digest's part of one PDT (as pdt_hash(), from configuration indexes). */
+static uint64_t
+pdt_hash_ci(uint64_t h, const char *name, uint32_t size, const uint16_t *ci)
+{
+	uint8_t b[4];
+	uint32_t i;
+
+	h = cnm_fnv1a64(h, name, strlen(name) + 1);
+	b[0] = (uint8_t)size;
+	b[1] = (uint8_t)(size >> 8);
+	b[2] = (uint8_t)(size >> 16);
+	b[3] = (uint8_t)(size >> 24);
+	h = cnm_fnv1a64(h, b, 4);
+	for (i = 0; i < size; i++) {
+		b[0] = (uint8_t)ci[i];
+		b[1] = (uint8_t)(ci[i] >> 8);
+		h = cnm_fnv1a64(h, b, 2);
+	}
+	return h;
+}
+
+static const struct cnm_config *sort_cfg;
+
+static int
+cfg_svc_cmp(const void *a, const void *b)
+{
+	return strcmp(sort_cfg->services[*(const uint32_t *)a].name,
+		      sort_cfg->services[*(const uint32_t *)b].name);
+}
 
 /*
- * Apply a SNAPSHOT (full) or DELTA state. Caller holds the lock. The
- * replica's PDTs change only as the primary says: those a delta does not
- * carry are put back as they were after the configuration is applied (the
- * reload-diff code may have rebuilt them).
+ * Apply a SNAPSHOT (full) or DELTA state, all of it or nothing. Caller holds
+ * the lock. In order:
+ * 1. validate it whole: the configuration (this holder's own ports, control
+ *    and ha put in) through the configuration parser, with its budget; every
+ *    node of nodes_state and every service of pdts in it; every carried PDT
+ *    of the service's size, naming configured nodes; a snapshot carries every
+ *    service, and the services a delta does not carry keep their PDT here;
+ * 2. compute the digest the tables would have and compare it with the one
+ *    carried;
+ * 3. only then swap: the configuration with the reload-diff code, the nodes'
+ *    state, the PDTs (the replica's PDTs change only as the primary says:
+ *    those the diff code rebuilt are put back).
+ * A refusal in 1 or 2 changes nothing and sets *why (payload, budget,
+ * apply_failed, digest_mismatch); a failure in 3 (memory) gives apply_failed.
  */
 static int
-state_apply(struct cnm_ha *ha, const json_t *st, int full, char *err, size_t errlen)
+state_apply(struct cnm_ha *ha, const json_t *st, int full, char *err, size_t errlen,
+		enum cnm_ha_reject *why, int *swapped)
 {
 	struct cnm_ctx *ctx = ha->ctx;
 	struct cnm_lb *lb = ctx->lb;
 	const json_t *cfgj = json_object_get(st, "config");
 	const json_t *nodes = json_object_get(st, "nodes_state");
 	const json_t *pdts = json_object_get(st, "pdts");
+	const char *dg = json_string_value(json_object_get(st, "digest"));
 	static const char *const own[] = { "ports", "control", "ha" };
-	struct pdt_keep *keep = NULL;
-	json_t *local, *merged, *v;
+	struct cnm_config *nc = NULL;
+	struct pdt_want *want = NULL;
+	uint32_t *order = NULL, n_svc = 0;
+	json_t *local = NULL, *merged = NULL, *v, *repl = NULL;
+	char *text = NULL, *end = NULL;
 	const char *key;
-	uint32_t i, nk = 0;
+	uint64_t h, digest;
+	uint32_t i;
 	int ret = 0;
 
+	*why = CNM_HA_R_PAYLOAD;
+	*swapped = 0;
 	if (!json_is_object(cfgj) || !json_is_object(nodes) || !json_is_object(pdts) ||
-	    !json_is_string(json_object_get(st, "digest")))
+	    dg == NULL || strlen(dg) != 16)
 		return fail(err, errlen, "state: expected config, nodes_state, pdts, digest");
-	if (!full) {
-		keep = calloc(cnm_lb_svc_end(lb) + 1, sizeof(*keep));
-		if (keep == NULL)
-			return -ENOMEM;
-		for (i = 0; i < cnm_lb_svc_end(lb); i++) {
-			const struct cnm_cfg_service *s = cnm_lb_svc_cfg(lb, i);
-			const struct cnm_pdt *p = cnm_lb_svc_pdt(lb, i);
-
-			if (s == NULL || json_object_get(pdts, s->name) != NULL)
-				continue;
-			keep[nk].e = malloc(p->size * sizeof(uint16_t));
-			if (keep[nk].e == NULL) {
-				ret = -ENOMEM;
-				goto out;
-			}
-			memcpy(keep[nk].e, p->entries, p->size * sizeof(uint16_t));
-			keep[nk].size = p->size;
-			snprintf(keep[nk].name, sizeof(keep[nk].name), "%s", s->name);
-			nk++;
-		}
-	}
+	digest = strtoull(dg, &end, 16);
+	if (end == NULL || *end != '\0')
+		return fail(err, errlen, "state: digest: 16 hex digits");
+	*why = CNM_HA_R_APPLY;
 	local = cnm_control_cfg_json(ctx->cfg);
 	merged = json_deep_copy(cfgj);
 	if (local == NULL || merged == NULL) {
-		json_decref(local);
-		json_decref(merged);
 		ret = -ENOMEM;
 		goto out;
 	}
@@ -661,9 +842,113 @@ state_apply(struct cnm_ha *ha, const json_t *st, int full, char *err, size_t err
 		else
 			json_object_del(merged, own[i]);
 	}
+	/* 1. the configuration, whole, with the budget of any configuration */
+	text = json_dumps(merged, JSON_COMPACT);
+	if (text == NULL) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	nc = cnm_config_parse(text, strlen(text), "checkpoint", err, errlen);
+	free(text);
+	text = NULL;
+	if (nc == NULL) {
+		if (strstr(err, "over the budget") != NULL)
+			*why = CNM_HA_R_BUDGET;
+		ret = -EINVAL;
+		goto out;
+	}
+	if (nc->hash_key != ctx->cfg->hash_key) {
+		ret = fail(err, errlen, "checkpoint: hash_key: the key running now (0x%08x, got 0x%08x)",
+			   ctx->cfg->hash_key, nc->hash_key);
+		goto out;
+	}
+	json_object_foreach((json_t *)nodes, key, v) {
+		if (cnm_config_node_index(nc, key) < 0) {
+			ret = fail(err, errlen, "nodes_state: no node \"%.64s\"", key);
+			goto out;
+		}
+	}
+	json_object_foreach((json_t *)pdts, key, v) {
+		if (cnm_config_service_index(nc, key) < 0) {
+			ret = fail(err, errlen, "pdts: no service \"%.64s\"", key);
+			goto out;
+		}
+	}
+	want = calloc(nc->n_services + 1, sizeof(*want));
+	order = calloc(nc->n_services + 1, sizeof(*order));
+	if (want == NULL || order == NULL) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	for (i = 0; i < nc->n_services; i++, n_svc++) {
+		const struct cnm_cfg_service *cs = &nc->services[i];
+		const json_t *o = json_object_get(pdts, cs->name);
+		uint32_t k;
+		int sid;
+
+		order[i] = i;
+		want[i].name = cs->name;
+		want[i].size = cs->pdt_size;
+		if (o != NULL) {
+			ret = pdt_decode_ci(cs->name, o, nc->n_nodes, cs->pdt_size, &want[i].ci,
+					    err, errlen);
+			if (ret < 0)
+				goto out;
+			continue;
+		}
+		/* not carried (a delta): its PDT here, unchanged */
+		sid = cnm_lb_svc_find(lb, cs->name);
+		if (full || sid < 0 || cnm_lb_svc_pdt_size(lb, (uint32_t)sid) != cs->pdt_size) {
+			ret = fail(err, errlen, "pdts: nothing for service \"%.64s\"", cs->name);
+			goto out;
+		}
+		want[i].ci = malloc((size_t)cs->pdt_size * sizeof(uint16_t));
+		if (want[i].ci == NULL) {
+			ret = -ENOMEM;
+			goto out;
+		}
+		for (k = 0; k < cs->pdt_size; k++) {
+			uint16_t e = cnm_lb_svc_pdt(lb, (uint32_t)sid)->entries[k];
+			const struct cnm_cfg_node *nd = e == CNM_NODE_NONE ? NULL :
+				cnm_lb_node_cfg(lb, e);
+			int ci = nd == NULL ? -1 : cnm_config_node_index(nc, nd->name);
+
+			if (e != CNM_NODE_NONE && ci < 0) {
+				ret = fail(err, errlen, "pdts: service \"%.64s\" keeps a PDT naming "
+					   "node \"%.64s\", which the state removes", cs->name,
+					   nd != NULL ? nd->name : "?");
+				goto out;
+			}
+			want[i].ci[k] = e == CNM_NODE_NONE ? CNM_NODE_NONE : (uint16_t)ci;
+		}
+	}
+	/* 2. the digest the tables would have, before anything changes */
+	repl = cnm_control_cfg_json(nc);
+	if (repl == NULL) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	for (i = 0; i < RTE_DIM(own); i++)
+		json_object_del(repl, own[i]);
+	text = json_dumps(repl, JSON_COMPACT | JSON_SORT_KEYS);
+	if (text == NULL) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	h = cnm_fnv1a64(CNM_FNV_INIT, text, strlen(text));
+	sort_cfg = nc;
+	qsort(order, nc->n_services, sizeof(*order), cfg_svc_cmp);
+	for (i = 0; i < nc->n_services; i++)
+		h = pdt_hash_ci(h, want[order[i]].name, want[order[i]].size, want[order[i]].ci);
+	if (h != digest) {
+		*why = CNM_HA_R_DIGEST;
+		ret = fail(err, errlen, "digest %016llx of the state received, %016llx carried: "
+			   "nothing applied", (unsigned long long)h, (unsigned long long)digest);
+		goto out;
+	}
+	/* 3. the swap */
+	*swapped = 1;
 	ret = cnm_control_apply_json(ctx, merged, "checkpoint", err, errlen);
-	json_decref(merged);
-	json_decref(local);
 	if (ret < 0)
 		goto out;
 	json_object_foreach((json_t *)nodes, key, v) {
@@ -679,52 +964,49 @@ state_apply(struct cnm_ha *ha, const json_t *st, int full, char *err, size_t err
 		 * here (-EAGAIN): the PDT installed below still names it */
 		(void)cnm_lb_node_set_up(lb, (uint16_t)id, json_is_true(json_object_get(v, "up")));
 	}
-	json_object_foreach((json_t *)pdts, key, v) {
-		int sid = cnm_lb_svc_find(lb, key);
-		uint16_t *e = NULL;
-		uint32_t size = 0;
-
-		if (sid < 0) {
-			ret = fail(err, errlen, "pdts: no service \"%.64s\"", key);
-			goto out;
-		}
-		ret = pdt_decode(ctx, key, v, &e, &size, err, errlen);
-		if (ret == 0)
-			ret = cnm_lb_svc_set_pdt(lb, (uint16_t)sid, e, size);
-		free(e);
-		if (ret < 0) {
-			if (err[0] == '\0' || ret != -EINVAL)
-				fail(err, errlen, "pdts.%.64s: %s", key, strerror(-ret));
-			goto out;
-		}
-	}
-	for (i = 0; i < cnm_lb_svc_end(lb); i++) {
-		const struct cnm_cfg_service *s = cnm_lb_svc_cfg(lb, i);
+	for (i = 0; i < n_svc; i++) {
+		int sid = cnm_lb_svc_find(lb, want[i].name);
+		uint16_t *e;
 		uint32_t k;
 
-		if (s == NULL || json_object_get(pdts, s->name) != NULL)
-			continue;
-		for (k = 0; k < nk; k++)
-			if (strcmp(keep[k].name, s->name) == 0)
-				break;
-		if (k == nk || keep[k].size != cnm_lb_svc_pdt_size(lb, i)) {
-			ret = fail(err, errlen, "pdts: nothing for service \"%s\"", s->name);
+		if (sid < 0) {
+			ret = fail(err, errlen, "pdts: no service \"%.64s\" after the change",
+				   want[i].name);
 			goto out;
 		}
-		if (memcmp(keep[k].e, cnm_lb_svc_pdt(lb, i)->entries,
-				keep[k].size * sizeof(uint16_t)) == 0)
-			continue;
-		ret = cnm_lb_svc_set_pdt(lb, (uint16_t)i, keep[k].e, keep[k].size);
+		e = malloc((size_t)want[i].size * sizeof(*e));
+		if (e == NULL) {
+			ret = -ENOMEM;
+			goto out;
+		}
+		for (k = 0; k < want[i].size; k++) {
+			int id = want[i].ci[k] == CNM_NODE_NONE ? -1 :
+				cnm_lb_node_find(lb, ctx->cfg->nodes[want[i].ci[k]].name);
+
+			e[k] = id < 0 ? CNM_NODE_NONE : (uint16_t)id;
+		}
+		if (cnm_lb_svc_pdt_size(lb, (uint32_t)sid) != want[i].size ||
+		    memcmp(e, cnm_lb_svc_pdt(lb, (uint32_t)sid)->entries,
+			   want[i].size * sizeof(*e)) != 0)
+			ret = cnm_lb_svc_set_pdt(lb, (uint16_t)sid, e, want[i].size);
+		free(e);
 		if (ret < 0) {
-			fail(err, errlen, "pdts.%s: cannot put back: %s", s->name,
-			     strerror(-ret));
+			fail(err, errlen, "pdts.%.64s: %s", want[i].name, strerror(-ret));
 			goto out;
 		}
 	}
 out:
-	for (i = 0; keep != NULL && i < nk; i++)
-		free(keep[i].e);
-	free(keep);
+	for (i = 0; want != NULL && i < n_svc + 1 && nc != NULL && i < nc->n_services; i++)
+		free(want[i].ci);
+	free(want);
+	free(order);
+	free(text);
+	json_decref(repl);
+	json_decref(merged);
+	json_decref(local);
+	cnm_config_free(nc);
+	if (ret == -ENOMEM && err[0] == '\0')
+		fail(err, errlen, "out of memory");
 	return ret;
 }
 
@@ -746,6 +1028,19 @@ peer_live(const struct cnm_ha *ha, const struct ha_peer *p, uint64_t now)
 {
 	return p->fd >= 0 && p->identified && p->last_rx != 0 &&
 		now - p->last_rx <= ha->cfg.failover_ms;
+}
+
+static void
+send_auth(struct cnm_ha *ha, struct ha_peer *p)
+{
+	uint8_t *fr = NULL;
+	size_t fl = 0;
+
+	if (auth_frame(ha, p->id, p->nonce, &fr, &fl) < 0)
+		return;
+	if (buf_add(&p->out, fr, fl) == 0)
+		peer_flush(ha, p);
+	free(fr);
 }
 
 static void
@@ -854,13 +1149,29 @@ on_hello(struct cnm_ha *ha, struct ha_peer *p, const struct cnm_ha_hdr *h, const
 	const char *cf = json_string_value(json_object_get(j, "configured"));
 	const char *sec = json_string_value(json_object_get(j, "secondary"));
 
+	const char *id = json_string_value(json_object_get(j, "id"));
+	json_int_t term;
+
 	if (!json_is_integer(jt) || dg == NULL || role == NULL) {
 		ha->rejected[CNM_HA_R_PAYLOAD]++;
 		return;
 	}
+	if (id != NULL && strcmp(id, p->id) != 0) {
+		ha->rejected[CNM_HA_R_PEER]++;
+		return;
+	}
+	/* the term it may claim: not negative, not beyond 32 bits, at most
+	 * CNM_HA_TERM_JUMP_MAX above this holder's (when it has one), and not
+	 * below the epoch it says it holds */
+	term = json_integer_value(jt);
+	if (term < 0 || (uint64_t)term > CNM_HA_TERM_MAX || h->epoch > (uint64_t)term ||
+	    (ha->term > 0 && (uint64_t)term > ha->term + CNM_HA_TERM_JUMP_MAX)) {
+		ha->rejected[CNM_HA_R_TERM]++;
+		return;
+	}
 	p->role = state_parse(role);
 	snprintf(p->configured, sizeof(p->configured), "%s", cf ? cf : "");
-	p->term = (uint64_t)json_integer_value(jt);
+	p->term = (uint64_t)term;
 	p->epoch = h->epoch;
 	p->seq = h->seq;
 	p->digest = strtoull(dg, NULL, 16);
@@ -888,10 +1199,15 @@ on_state(struct cnm_ha *ha, struct ha_peer *p, const struct cnm_ha_hdr *h, const
 	enum cnm_ha_reject r;
 	uint64_t d = 0;
 	json_t *mine;
-	int ret;
+	int ret, swapped = 0;
 
 	if (ha->primary != (int)(p - ha->peers)) {
 		ha->rejected[h->epoch < ha->term ? CNM_HA_R_OLD_EPOCH : CNM_HA_R_NOT_PRIMARY]++;
+		return;
+	}
+	/* the primary's epoch is its term, which its HELLO / HEARTBEAT told */
+	if (h->epoch > ha->term) {
+		ha->rejected[CNM_HA_R_TERM]++;
 		return;
 	}
 	r = cnm_ha_order(ha->term, ha->epoch, ha->seq, h->type, h->epoch, h->seq);
@@ -909,12 +1225,18 @@ on_state(struct cnm_ha *ha, struct ha_peer *p, const struct cnm_ha_hdr *h, const
 		return;
 	}
 	err[0] = '\0';
-	ret = state_apply(ha, j, h->type == CNM_HA_SNAPSHOT, err, sizeof(err));
+	ret = state_apply(ha, j, h->type == CNM_HA_SNAPSHOT, err, sizeof(err), &r, &swapped);
 	if (ret < 0) {
 		HA_LOG(ERR, "%s from %s (epoch %llu, seq %llu) not applied: %s",
 		       cnm_ha_type_name(h->type), p->id, (unsigned long long)h->epoch,
 		       (unsigned long long)h->seq, err);
-		ha->rejected[CNM_HA_R_APPLY]++;
+		ha->rejected[r]++;
+		/* refused whole (validation, budget, digest): the tables are as
+		 * they were, and so is (epoch, seq); a snapshot is asked for */
+		if (!swapped) {
+			send_hello(ha, p, CNM_HA_HELLO, CNM_HA_F_WANT_SNAPSHOT);
+			return;
+		}
 		goto resync;
 	}
 	mine = state_build(ha, 0, 0, &d, NULL);
@@ -1020,6 +1342,15 @@ on_conns(struct cnm_ha *ha, struct ha_peer *from, const struct cnm_ha_hdr *h, co
 		ha->rejected[CNM_HA_R_OLD_EPOCH]++;
 		return;
 	}
+	if (h->epoch > ha->term) {
+		ha->rejected[CNM_HA_R_TERM]++;
+		return;
+	}
+	/* a replica takes them from its primary only (which relays the others') */
+	if (ha->primary != SELF && ha->primary != (int)(from - ha->peers)) {
+		ha->rejected[CNM_HA_R_NOT_PRIMARY]++;
+		return;
+	}
 	if (!json_is_array(a) || json_array_size(a) > CONNS_MAX) {
 		ha->rejected[CNM_HA_R_PAYLOAD]++;
 		return;
@@ -1091,6 +1422,11 @@ on_frame(struct cnm_ha *ha, struct ha_peer *p, const struct cnm_ha_hdr *h, const
 		on_state(ha, p, h, j);
 		break;
 	case CNM_HA_ACK:
+		/* an ACK of a state this holder never had is a lie */
+		if (h->epoch > ha->epoch || (h->epoch == ha->epoch && h->seq > ha->seq)) {
+			ha->rejected[CNM_HA_R_ACK]++;
+			break;
+		}
 		if (h->epoch > p->ack_epoch || (h->epoch == p->ack_epoch && h->seq > p->ack_seq)) {
 			p->ack_epoch = h->epoch;
 			p->ack_seq = h->seq;
@@ -1144,6 +1480,37 @@ peer_read(struct cnm_ha *ha, struct ha_peer *p)
 			peer_close(ha, p, cnm_ha_reject_name((enum cnm_ha_reject)-n));
 			return;
 		}
+		if (!p->authed) {
+			/* the connecting side: the accepting holder's AUTH answers ours */
+			char id[CNM_NAME_MAX];
+			uint8_t na[CNM_HA_NONCE_LEN];
+			enum cnm_ha_reject r = auth_check(ha, p->in.p, n, &h, pl, id, na);
+
+			if (r == CNM_HA_OK && strcmp(id, p->id) != 0)
+				r = CNM_HA_R_PEER;
+			if (r != CNM_HA_OK) {
+				ha->rejected[r]++;
+				peer_close(ha, p, cnm_ha_reject_name(r));
+				return;
+			}
+			session_keys(ha, p->id, p->nonce, na, 1, p->ktx, p->krx);
+			p->ntx = 0;
+			p->nrx = 0;
+			p->authed = 1;
+			buf_eat(&p->in, (size_t)n);
+			send_hello(ha, p, CNM_HA_HELLO, 0);
+			continue;
+		}
+		/* every later message: the MAC of its number on this connection,
+		 * before anything of it is parsed */
+		if (h.type == CNM_HA_AUTH ||
+		    (ha->keylen > 0 && cnm_ha_verify(p->in.p, (size_t)n, p->krx, sizeof(p->krx),
+						     p->nrx) < 0)) {
+			ha->rejected[CNM_HA_R_AUTH]++;
+			peer_close(ha, p, "auth");
+			return;
+		}
+		p->nrx++;
 		if (!p->identified && h.type != CNM_HA_HELLO) {
 			ha->rejected[CNM_HA_R_PAYLOAD]++;
 			peer_close(ha, p, "first message not a HELLO");
@@ -1164,63 +1531,217 @@ peer_read(struct cnm_ha *ha, struct ha_peer *p)
 	}
 }
 
-/* An accepted connection until its HELLO names the peer. */
+static void
+pending_drop(struct pending *q, const char *why)
+{
+	char ip[64];
+
+	HA_LOG(INFO, "connection from %s refused: %s", cnm_addr_str(&q->src, ip, sizeof(ip)), why);
+	close(q->fd);
+	q->fd = -1;
+	q->peer = -1;
+	buf_free(&q->in);
+	sodium_memzero(q->ktx, sizeof(q->ktx));
+	sodium_memzero(q->krx, sizeof(q->krx));
+}
+
+static int
+same_ip(const struct cnm_addr *a, const struct cnm_addr *b)
+{
+	return a->family == b->family &&
+		memcmp(a->bytes, b->bytes, a->family == AF_INET6 ? 16 : 4) == 0;
+}
+
+/*
+ * An accepted connection until it is proven: its AUTH must name a configured
+ * peer whose address it comes from (and which opens connections to this
+ * holder), under the shared key; this holder answers with its own AUTH, and
+ * the first message under the connection's keys (its HELLO) proves that the
+ * other side holds the key and took part in this handshake (a replayed AUTH
+ * cannot). Only then does it replace the peer's connection. Nothing but an
+ * AUTH of at most CNM_HA_AUTH_MAX bytes, then a HELLO, is read from it.
+ */
 static void
 pending_read(struct cnm_ha *ha, struct pending *q)
 {
-	uint8_t tmp[65536];
+	size_t want = 2 * CNM_HA_HDR_LEN + CNM_HA_AUTH_MAX + CNM_HA_HELLO_MAX;
+	uint8_t tmp[2 * CNM_HA_HDR_LEN + CNM_HA_AUTH_MAX + CNM_HA_HELLO_MAX];
+	char id[CNM_NAME_MAX];
+	uint8_t nc[CNM_HA_NONCE_LEN], na[CNM_HA_NONCE_LEN];
+	enum cnm_ha_reject r;
 	struct cnm_ha_hdr h;
 	const uint8_t *pl = NULL;
 	struct ha_peer *p;
-	json_t *j;
-	ssize_t n;
+	const char *why = "out of memory";
+	ssize_t n = 0;
 	long m;
 
-	n = recv(q->fd, tmp, sizeof(tmp), MSG_DONTWAIT);
+	if (q->in.len < want)
+		n = recv(q->fd, tmp, want - q->in.len, MSG_DONTWAIT);
 	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
-		if (q->in.len > 0)
+		why = "closed";
+		if (q->in.len > 0) {
 			ha->rejected[CNM_HA_R_TRUNCATED]++;
+			why = "truncated";
+		}
 		goto drop;
 	}
 	if (n > 0 && buf_add(&q->in, tmp, (size_t)n) < 0)
 		goto drop;
 	m = cnm_ha_decode(q->in.p, q->in.len, &h, &pl);
-	if (m == 0)
-		return;
 	if (m < 0) {
 		ha->rejected[-m]++;
+		why = cnm_ha_reject_name((enum cnm_ha_reject)-m);
 		goto drop;
 	}
-	if (h.type != CNM_HA_HELLO) {
-		ha->rejected[CNM_HA_R_PAYLOAD]++;
+	/* the type is judged from the header: nothing else is buffered */
+	if (q->in.len >= 6 && q->in.p[5] != (q->peer < 0 ? CNM_HA_AUTH : CNM_HA_HELLO)) {
+		ha->rejected[CNM_HA_R_AUTH]++;
+		why = q->peer < 0 ? "auth: not an AUTH first" : "auth: not a HELLO after the AUTH";
 		goto drop;
 	}
-	j = json_loadb((const char *)pl, h.len, 0, NULL);
-	p = peer_by_id(ha, json_string_value(json_object_get(j, "id")));
-	json_decref(j);
-	if (p == NULL) {
-		ha->rejected[CNM_HA_R_PAYLOAD]++;
+	if (m == 0) {
+		if (q->in.len >= want) {
+			why = "too long";
+			goto drop;
+		}
+		return;
+	}
+	if (q->peer >= 0) {
+		/* its HELLO under the connection's key: proven */
+		p = &ha->peers[q->peer];
+		if (ha->keylen > 0 && cnm_ha_verify(q->in.p, (size_t)m, q->krx, sizeof(q->krx), 0) < 0) {
+			ha->rejected[CNM_HA_R_AUTH]++;
+			why = "auth: the HELLO's MAC";
+			goto drop;
+		}
+		/* the peer's new connection replaces the old one (it restarted) */
+		if (p->fd >= 0)
+			peer_close(ha, p, "replaced by a new connection");
+		p->fd = q->fd;
+		p->connecting = 0;
+		p->authed = 1;
+		p->identified = 0;
+		p->synced = 0;
+		p->in.len = 0;
+		p->out.len = 0;
+		memcpy(p->ktx, q->ktx, sizeof(p->ktx));
+		memcpy(p->krx, q->krx, sizeof(p->krx));
+		p->ntx = 0;
+		p->nrx = 0;
+		buf_add(&p->in, q->in.p, q->in.len);
+		buf_free(&q->in);
+		q->fd = -1;
+		q->peer = -1;
+		send_hello(ha, p, CNM_HA_HELLO, 0);
+		peer_read(ha, p);
+		return;
+	}
+	r = auth_check(ha, q->in.p, m, &h, pl, id, nc);
+	if (r != CNM_HA_OK) {
+		ha->rejected[r]++;
+		why = cnm_ha_reject_name(r);
 		goto drop;
 	}
-	/* the peer's new connection replaces the old one (it restarted) */
-	if (p->fd >= 0)
-		peer_close(ha, p, "replaced by a new connection");
-	p->fd = q->fd;
-	p->connecting = 0;
-	p->identified = 0;
-	p->synced = 0;
-	p->in.len = 0;
-	p->out.len = 0;
-	buf_add(&p->in, q->in.p, q->in.len);
-	buf_free(&q->in);
-	q->fd = -1;
-	send_hello(ha, p, CNM_HA_HELLO, 0);
-	peer_read(ha, p);
+	p = peer_by_id(ha, id);
+	/* a configured id, from its configured address, whose turn it is to connect */
+	if (p == NULL || p->initiator || !same_ip(&q->src, &p->addr.ip)) {
+		ha->rejected[CNM_HA_R_PEER]++;
+		why = "peer: not a configured (address, id) that connects to this holder";
+		goto drop;
+	}
+	{
+		uint8_t *fr = NULL;
+		size_t fl = 0;
+
+		cnm_ha_random(na, sizeof(na));
+		if (auth_frame(ha, p->id, na, &fr, &fl) < 0)
+			goto drop;
+		/* the first bytes on a new connection: they fit its buffer */
+		n = send(q->fd, fr, fl, MSG_NOSIGNAL | MSG_DONTWAIT);
+		free(fr);
+		if (n != (ssize_t)fl)
+			goto drop;
+	}
+	session_keys(ha, p->id, nc, na, 0, q->ktx, q->krx);
+	q->peer = (int)(p - ha->peers);
+	buf_eat(&q->in, (size_t)m);
+	if (q->in.len > 0)
+		pending_read(ha, q);
 	return;
 drop:
-	close(q->fd);
-	q->fd = -1;
-	buf_free(&q->in);
+	pending_drop(q, why);
+}
+
+/* A new connection: from the address of a configured peer only, at most
+ * PENDING_PER_SOURCE unproven at a time per address (the oldest goes). */
+static void
+pending_accept(struct cnm_ha *ha, uint64_t now)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	struct cnm_addr src;
+	uint32_t i, k, same = 0, oldest = PENDING_MAX, oldest_same = PENDING_MAX;
+	int fd = accept4(ha->lfd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	int known = 0;
+
+	if (fd < 0)
+		return;
+	memset(&src, 0, sizeof(src));
+	if (ss.ss_family == AF_INET) {
+		src.family = AF_INET;
+		memcpy(src.bytes, &((struct sockaddr_in *)&ss)->sin_addr, 4);
+	} else if (ss.ss_family == AF_INET6) {
+		const uint8_t *a = (const uint8_t *)&((struct sockaddr_in6 *)&ss)->sin6_addr;
+		static const uint8_t v4mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+
+		if (memcmp(a, v4mapped, 12) == 0) {
+			src.family = AF_INET;
+			memcpy(src.bytes, a + 12, 4);
+		} else {
+			src.family = AF_INET6;
+			memcpy(src.bytes, a, 16);
+		}
+	}
+	for (i = 0; i < ha->n_peers; i++)
+		known |= same_ip(&src, &ha->peers[i].addr.ip);
+	if (!known) {
+		char ip[64];
+
+		ha->rejected[CNM_HA_R_PEER]++;
+		HA_LOG(INFO, "connection from %s refused: not the address of a peer",
+		       cnm_addr_str(&src, ip, sizeof(ip)));
+		close(fd);
+		return;
+	}
+	for (i = 0, k = PENDING_MAX; i < PENDING_MAX; i++) {
+		struct pending *q = &ha->pend[i];
+
+		if (q->fd < 0) {
+			if (k == PENDING_MAX)
+				k = i;
+			continue;
+		}
+		if (oldest == PENDING_MAX || q->since < ha->pend[oldest].since)
+			oldest = i;
+		if (same_ip(&q->src, &src)) {
+			same++;
+			if (oldest_same == PENDING_MAX || q->since < ha->pend[oldest_same].since)
+				oldest_same = i;
+		}
+	}
+	if (same >= PENDING_PER_SOURCE) {
+		pending_drop(&ha->pend[oldest_same], "too many from one address");
+		k = oldest_same;
+	} else if (k == PENDING_MAX) {
+		pending_drop(&ha->pend[oldest], "too many");
+		k = oldest;
+	}
+	ha->pend[k].fd = fd;
+	ha->pend[k].since = now;
+	ha->pend[k].in.len = 0;
+	ha->pend[k].src = src;
+	ha->pend[k].peer = -1;
 }
 
 /* ---- the primary ---- */
@@ -1385,20 +1906,7 @@ ha_step(struct cnm_ha *ha, int wait_ms)
 			if (re == 0)
 				continue;
 			if (who[i] == -1) {
-				int fd = accept4(ha->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-				uint32_t k;
-
-				if (fd < 0)
-					continue;
-				for (k = 0; k < PENDING_MAX && ha->pend[k].fd >= 0; k++)
-					;
-				if (k == PENDING_MAX) {
-					close(fd);
-					continue;
-				}
-				ha->pend[k].fd = fd;
-				ha->pend[k].since = now;
-				ha->pend[k].in.len = 0;
+				pending_accept(ha, now);
 			} else if (who[i] >= 1000) {
 				pending_read(ha, &ha->pend[who[i] - 1000]);
 			} else {
@@ -1418,7 +1926,9 @@ ha_step(struct cnm_ha *ha, int wait_ms)
 						continue;
 					}
 					p->connecting = 0;
-					send_hello(ha, p, CNM_HA_HELLO, 0);
+					/* the handshake: the other side answers with its AUTH */
+					cnm_ha_random(p->nonce, sizeof(p->nonce));
+					send_auth(ha, p);
 					continue;
 				}
 				if (re & (POLLIN | POLLHUP | POLLERR))
@@ -1430,11 +1940,8 @@ ha_step(struct cnm_ha *ha, int wait_ms)
 	}
 	now = now_ms();
 	for (i = 0; i < PENDING_MAX; i++)
-		if (ha->pend[i].fd >= 0 && now - ha->pend[i].since > PENDING_HELLO_MS) {
-			close(ha->pend[i].fd);
-			ha->pend[i].fd = -1;
-			buf_free(&ha->pend[i].in);
-		}
+		if (ha->pend[i].fd >= 0 && now - ha->pend[i].since > PENDING_HELLO_MS)
+			pending_drop(&ha->pend[i], "no handshake in time");
 	/* a peer silent for failover_ms is dropped: what was queued for it is
 	 * lost, and it gets a snapshot when it comes back */
 	for (i = 0; i < ha->n_peers; i++) {
@@ -1445,6 +1952,9 @@ ha_step(struct cnm_ha *ha, int wait_ms)
 			peer_close(ha, p, "silent");
 		else if (p->fd >= 0 && p->connecting && now - p->next_connect > 2000)
 			peer_close(ha, p, "connect timed out");
+		else if (p->fd >= 0 && !p->identified && p->initiator &&
+			 now - p->connected_at > PENDING_HELLO_MS)
+			peer_close(ha, p, "no answer to the handshake");
 	}
 
 	/* roles */
@@ -1778,6 +2288,52 @@ status_hook(void *arg)
 	return cnm_ha_status(arg);
 }
 
+/*
+ * ha.key_file: a regular file of CNM_HA_KEY_MIN to CNM_HA_KEY_MAX bytes
+ * (its bytes are the key), owned by this user or root, readable by nobody
+ * else (no group or other permission). -1 with errno and @p err set.
+ */
+static int
+key_load(struct cnm_ha *ha, const char *path, char *err, size_t errlen)
+{
+	struct stat sb;
+	ssize_t n;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+
+	if (fd < 0) {
+		snprintf(err, errlen, "cannot open it: %s", strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode)) {
+		snprintf(err, errlen, "not a regular file");
+		goto bad;
+	}
+	if ((sb.st_mode & 077) != 0) {
+		snprintf(err, errlen, "mode %04o: it must be 0600 or stricter (chmod 600 %s)",
+			 (unsigned int)(sb.st_mode & 07777), path);
+		goto bad;
+	}
+	if (sb.st_uid != geteuid() && sb.st_uid != 0) {
+		snprintf(err, errlen, "owned by uid %u: it must belong to this user (%u) or root",
+			 (unsigned int)sb.st_uid, (unsigned int)geteuid());
+		goto bad;
+	}
+	n = read(fd, ha->key, sizeof(ha->key));
+	if (n < (ssize_t)CNM_HA_KEY_MIN || sb.st_size > (off_t)sizeof(ha->key)) {
+		snprintf(err, errlen, "%lld bytes: it must hold %u to %u (head -c 32 /dev/urandom)",
+			 (long long)sb.st_size, CNM_HA_KEY_MIN, (unsigned int)sizeof(ha->key));
+		sodium_memzero(ha->key, sizeof(ha->key));
+		goto bad;
+	}
+	ha->keylen = (size_t)n;
+	close(fd);
+	return 0;
+bad:
+	close(fd);
+	errno = EACCES;
+	return -1;
+}
+
 struct cnm_ha *
 cnm_ha_create(struct cnm_ctx *ctx, const struct cnm_ha_io *io)
 {
@@ -1798,12 +2354,39 @@ cnm_ha_create(struct cnm_ctx *ctx, const struct cnm_ha_io *io)
 	if (io != NULL)
 		ha->io = *io;
 	ha->cfg = ctx->cfg->ha;
+	ha->lfd = -1;
+	if (cnm_ha_crypto_init() < 0) {
+		fprintf(stderr, "cnmux: ha: libsodium cannot start\n");
+		errno = EIO;
+		goto fail;
+	}
+	if (ha->cfg.key_file[0] != '\0') {
+		char err[CNM_ERR_MAX];
+
+		if (key_load(ha, ha->cfg.key_file, err, sizeof(err)) < 0) {
+			int e = errno;
+
+			fprintf(stderr, "cnmux: ha.key_file %s: %s\n", ha->cfg.key_file, err);
+			errno = e;
+			goto fail;
+		}
+	} else if (!ha->cfg.trusted_segment) {
+		fprintf(stderr, "cnmux: ha: no key_file and no \"trusted_segment\": true\n");
+		errno = EINVAL;
+		goto fail;
+	} else {
+		HA_LOG(WARNING, "%s: no key (ha.trusted_segment): the checkpoint channel is not "
+		       "authenticated; anyone who reaches %s can take over the cluster", ha->cfg.id,
+		       ha->cfg.listen.text);
+	}
 	ha->primary = NONE;
 	ha->st = CNM_HA_ST_JOINING;
 	ha->last_takeover_ms = -1;
 	ha->start_ms = now_ms();
-	for (i = 0; i < PENDING_MAX; i++)
+	for (i = 0; i < PENDING_MAX; i++) {
 		ha->pend[i].fd = -1;
+		ha->pend[i].peer = -1;
+	}
 	ha->n_peers = ha->cfg.n_peers;
 	for (i = 0; i < ha->n_peers; i++) {
 		struct ha_peer *p = &ha->peers[i];
@@ -1841,6 +2424,7 @@ fail:
 
 		if (ha->lfd >= 0)
 			close(ha->lfd);
+		sodium_memzero(ha->key, sizeof(ha->key));
 		free(ha);
 		errno = e;
 	}
@@ -1873,5 +2457,6 @@ cnm_ha_free(struct cnm_ha *ha)
 		close(ha->lfd);
 	free(ha->seen);
 	free(ha->sent);
+	sodium_memzero(ha->key, sizeof(ha->key));
 	free(ha);
 }

@@ -390,7 +390,7 @@ cnm_loop_create(const struct cnm_loop_conf *c)
 
 		l->ha = cnm_ha_create(&l->ctx, &hio);
 		if (l->ha == NULL) {
-			fprintf(stderr, "cnmux: %s: ha.listen: cannot listen on %s: %s\n",
+			fprintf(stderr, "cnmux: %s: ha: cannot start (listening on %s): %s\n",
 				cfg->path, cfg->ha.listen.text, strerror(errno));
 			goto fail;
 		}

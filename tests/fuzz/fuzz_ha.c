@@ -5,7 +5,9 @@
  * The receiver's loop of lib/ha: cnm_ha_decode() on what is left, then the
  * order rule for state messages, then the payload's JSON. Invariants: a
  * decoded frame takes exactly header + payload bytes, its type is known, its
- * payload within the limit, and encoding it again gives the same bytes; an
+ * payload within its type's limit, encoding it again gives the same fields
+ * and payload, and a MAC made under a key verifies under that key and
+ * message number only; an
  * error is one of the reasons; the order rule never applies a message of an
  * epoch below the term or a delta other than seq + 1. Pure: no EAL.
  */
@@ -36,6 +38,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	uint64_t epoch = term, seq = size > 1 ? data[1] % 8 : 0;
 	size_t off = 0;
 
+	if (cnm_ha_crypto_init() < 0)
+		abort();
+
 	while (off < size) {
 		struct cnm_ha_hdr h;
 		const uint8_t *pl = NULL;
@@ -50,15 +55,28 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 		CHECK((size_t)n == CNM_HA_HDR_LEN + h.len && (size_t)n <= size - off);
 		CHECK(h.type > 0 && h.type < CNM_HA_TYPE_MAX);
-		CHECK(h.len <= CNM_HA_PAYLOAD_MAX);
+		CHECK(h.len <= cnm_ha_type_max(h.type));
 		CHECK(pl == data + off + CNM_HA_HDR_LEN);
 		{
 			uint8_t *b = NULL;
 			size_t bl = 0;
 
+			static const uint8_t key[32] = "fuzz-key-fuzz-key-fuzz-key-fuzz";
+
+			/* the same fields and payload (the tag and so the CRC differ:
+			 * it is not made again) */
 			CHECK(cnm_ha_encode(h.type, h.flags, h.epoch, h.seq, pl, h.len, &b, &bl) == 0);
-			CHECK(bl == (size_t)n && memcmp(b, data + off, bl) == 0);
+			CHECK(bl == (size_t)n && memcmp(b, data + off, 28) == 0 &&
+			      memcmp(b + CNM_HA_HDR_LEN, pl, h.len) == 0);
 			free(b);
+			/* the MAC is checked before anything of the payload is parsed;
+			 * a frame signed here verifies, the input's (almost) never */
+			CHECK(cnm_ha_encode_auth(h.type, h.flags, h.epoch, h.seq, pl, h.len, key,
+						 sizeof(key), off, &b, &bl) == 0);
+			CHECK(cnm_ha_verify(b, bl, key, sizeof(key), off) == 0);
+			CHECK(cnm_ha_verify(b, bl, key, sizeof(key), off + 1) != 0);
+			free(b);
+			(void)cnm_ha_verify(data + off, (size_t)n, key, sizeof(key), 0);
 		}
 		if (h.type == CNM_HA_SNAPSHOT || h.type == CNM_HA_DELTA) {
 			r = cnm_ha_order(term, epoch, seq, h.type, h.epoch, h.seq);

@@ -18,9 +18,11 @@ ports, checkpointing to each other over 127.0.0.1.
 3. a slave that misses messages (SIGSTOP for longer than failover_ms, changes
    meanwhile, SIGCONT) catches up by snapshot (its counter shows it).
 4. bad checkpoint messages written to a holder's port (corrupted checksum,
-   unknown version, bad magic, truncated; and, posing as the primary, a delta
-   of an old epoch, a duplicate and one after a gap) are rejected and counted
-   by reason, and change nothing: the digests still agree afterwards.
+   unknown version, bad magic, truncated, not an AUTH first; and, posing as
+   the primary with the shared key, a delta of an old epoch, a duplicate and
+   one after a gap) are rejected and counted by reason, and change nothing:
+   the digests still agree afterwards. (tests/ha/attack_test.py attacks
+   without the key.)
 5. displaced connections: lb3 replays 300 SYNs to web at start (net_pcap)
    and tracks them; web's node n1 is drained on the primary, so lb3's
    connections on n1 are displaced (the PDT sends those clients elsewhere
@@ -38,6 +40,8 @@ import subprocess
 import sys
 import threading
 import time
+
+import ha_proto
 
 CNMUX, CTL, WORK = sys.argv[1], sys.argv[2], sys.argv[3]
 SEED = int(os.environ.get("HA_SEED", str(int(time.time()) % 100000)))
@@ -86,6 +90,16 @@ def sock(h):
     return os.path.join(WORK, h + ".sock")
 
 
+def key_file():
+    """The key every holder shares (ha.key_file): 32 random bytes, mode 0600."""
+    path = os.path.join(WORK, "ha.key")
+    if not os.path.exists(path):
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        os.write(fd, os.urandom(32))
+        os.close(fd)
+    return path
+
+
 def write_config(h):
     cfg = {
         "ports": {"public": "net_pcap0" if h == "lb3" else "net_null0",
@@ -100,7 +114,8 @@ def write_config(h):
         "ha": {"id": h, "listen": "127.0.0.1:%d" % PORT[h], "role": ROLE[h],
                "peers": [{"id": p, "address": "127.0.0.1:%d" % PORT[p]}
                          for p in IDS if p != h],
-               "heartbeat_ms": 100, "failover_ms": FAILOVER_MS, "ack_timeout_ms": 500},
+               "heartbeat_ms": 100, "failover_ms": FAILOVER_MS, "ack_timeout_ms": 500,
+               "key_file": key_file()},
     }
     path = os.path.join(WORK, h + ".json")
     with open(path, "w") as f:
@@ -190,18 +205,8 @@ def change(i, h):
                "weighted", "n1=1", "n2=%d" % (i % 3 + 1))
 
 
-def crc32c(data, crc=0xffffffff):
-    """CRC32-C as DPDK's rte_hash_crc() computes it (no final inversion)."""
-    for b in data:
-        crc ^= b
-        for _ in range(8):
-            crc = (crc >> 1) ^ (0x82F63B78 if crc & 1 else 0)
-    return crc
-
-
-def frame(t, epoch, seq, payload=b"", flags=0, version=1):
-    h = b"CNHA" + struct.pack("<BBHIQQI", version, t, flags, len(payload), epoch, seq, 0)
-    return h[:28] + struct.pack("<I", crc32c(payload, crc32c(h))) + payload
+def frame(t, epoch, seq, payload=b"", flags=0, version=ha_proto.VERSION):
+    return ha_proto.frame(t, epoch, seq, payload, flags, version=version)
 
 
 def inject(h, data, hold=0.3):
@@ -350,29 +355,40 @@ def main():
     print("3: %s caught up by snapshot (snapshots applied %d -> %d), digests equal"
           % (slave, before, after), flush=True)
 
-    # ---- 4: bad messages are rejected, counted, never applied
+    # ---- 4: bad messages are rejected, counted, never applied (on lb3, which
+    # follows lb2 and accepts lb2's connections: lb2 sorts first)
+    slave = "lb3"
     s0 = status(slave)
-    hello = json.dumps({"id": "lb2", "role": "primary", "configured": "secondary",
-                        "term": s0["term"], "digest": s0["digest"], "primary": "lb2",
-                        "secondary": s0["secondary"]}).encode()
+    key = open(key_file(), "rb").read()
+    hello = ha_proto.hello_payload("lb2", "primary", s0["term"], s0["digest"], "lb2",
+                                   s0["secondary"])
     junk = json.dumps({"config": {}, "nodes_state": {}, "pdts": {},
                        "digest": "0"}).encode()
-    good = frame(3, s0["epoch"], s0["seq"] + 1, junk)
+    nc = os.urandom(32)
+    good = ha_proto.frame(ha_proto.AUTH, 0, 0, ha_proto.auth_payload("lb2", slave, nc),
+                          key=key)
     inject(slave, good[:-1] + bytes([good[-1] ^ 1]))               # crc
-    inject(slave, frame(3, s0["epoch"], s0["seq"] + 1, junk, version=2))  # version
+    inject(slave, frame(ha_proto.AUTH, 0, 0, b"{}", version=1))     # version
     inject(slave, b"XXXX" + good[4:])                               # magic
     inject(slave, good[:40])                                        # truncated
-    inject(slave, frame(1, s0["epoch"], s0["seq"], hello) +
-           frame(3, s0["epoch"] - 1, s0["seq"] + 1, junk) +         # old epoch
-           frame(3, s0["epoch"], s0["seq"], junk) +                 # duplicate
-           frame(3, s0["epoch"], s0["seq"] + 5, junk), hold=0.5)    # gap
+    inject(slave, frame(3, s0["epoch"], s0["seq"] + 1, junk))       # auth: not an AUTH first
+    # posing as the primary lb2, with the key: the order rules
+    c = ha_proto.Conn(("127.0.0.1", PORT[slave]), "lb2", slave, key)
+    if not c.handshake():
+        fail("4: no handshake with %s as lb2" % slave)
+    c.send(ha_proto.HELLO, s0["epoch"], s0["seq"], hello)
+    c.send(3, s0["epoch"] - 1, s0["seq"] + 1, junk)                 # old epoch
+    c.send(3, s0["epoch"], s0["seq"], junk)                         # duplicate
+    c.send(3, s0["epoch"], s0["seq"] + 5, junk)                     # gap
+    time.sleep(0.5)
+    c.close()
     sts = wait_for("the copies agreeing after bad messages", lambda: converged(IDS, "lb2"), 15)
     if sts is None:
         return
     s1 = [s for s in sts if s["id"] == slave][0]
     rej = {k: s1["rejected"][k] - s0["rejected"][k] for k in s0["rejected"]}
     show(sts)
-    for k in ["crc", "version", "magic", "truncated", "old_epoch", "duplicate", "gap"]:
+    for k in ["crc", "version", "magic", "truncated", "auth", "old_epoch", "duplicate", "gap"]:
         if rej.get(k, 0) < 1:
             fail("4: %s rejection not counted on %s (%s)" % (k, slave, rej))
     if rej.get("apply_failed") or rej.get("digest_mismatch"):

@@ -118,6 +118,16 @@ def fail(msg):
     failures.append(msg)
 
 
+def key_file():
+    """The key every holder shares (ha.key_file): 32 random bytes, mode 0600."""
+    path = os.path.join(WORK, "ha.key")
+    if not os.path.exists(path):
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        os.write(fd, os.urandom(32))
+        os.close(fd)
+    return path
+
+
 def sock(h):
     return os.path.join(WORK, h + ".sock")
 
@@ -141,7 +151,8 @@ def start(h):
         "ha": {"id": h, "listen": "%s:%d" % (addr(h), PORT[h]), "role": ROLE[h],
                "peers": [{"id": p, "address": "%s:%d" % (addr(p), PORT[p])}
                          for p in IDS if p != h],
-               "heartbeat_ms": 100, "failover_ms": FAILOVER_MS, "ack_timeout_ms": 500},
+               "heartbeat_ms": 100, "failover_ms": FAILOVER_MS, "ack_timeout_ms": 500,
+               "key_file": key_file()},
     }
     path = os.path.join(WORK, h + ".json")
     with open(path, "w") as f:

@@ -57,7 +57,8 @@
 #define HA_ROLE "'role': 'primary'"
 #define HA_P(id, n) "{'id': '" id "', 'address': '127.0.0.1:770" n "'}"
 #define HA_PEERS "'peers': [" HA_P("lb2", "2") "]"
-#define HA_MIN HA_ID ", " HA_LISTEN ", " HA_ROLE ", " HA_PEERS
+#define HA_KEY "'key_file': '/etc/cnmux/ha.key'"
+#define HA_MIN HA_ID ", " HA_LISTEN ", " HA_ROLE ", " HA_PEERS ", " HA_KEY
 
 static char errbuf[CNM_ERR_MAX];
 
@@ -599,6 +600,16 @@ static const struct err_case err_cases[] = {
 	  "an integer in [10, 1000]", "0" },
 	{ "ha_heartbeat_vs_default_failover", CFG(", 'ha': {" HA_MIN ", 'heartbeat_ms': 400}"),
 	  "ha.heartbeat_ms", "below half of ha.failover_ms (800)", "400" },
+	{ "ha_key_missing", CFG(", 'ha': {" HA_ID ", " HA_LISTEN ", " HA_ROLE ", " HA_PEERS "}"),
+	  "ha", "\"key_file\": a file of at least 32 random bytes", "no key_file" },
+	{ "ha_key_and_trusted", CFG(", 'ha': {" HA_MIN ", 'trusted_segment': true}"),
+	  "ha.key_file", "absent when ha.trusted_segment is true", "/etc/cnmux/ha.key" },
+	{ "ha_key_empty", CFG(", 'ha': {" HA_ID ", " HA_LISTEN ", " HA_ROLE ", " HA_PEERS
+	  ", 'key_file': ''}"), "ha.key_file", "a path of 1 to 255", "\"\"" },
+	{ "ha_trusted_not_bool", CFG(", 'ha': {" HA_ID ", " HA_LISTEN ", " HA_ROLE ", " HA_PEERS
+	  ", 'trusted_segment': 'yes'}"), "ha.trusted_segment", "true or false", "\"yes\"" },
+	{ "ha_trusted_false_no_key", CFG(", 'ha': {" HA_ID ", " HA_LISTEN ", " HA_ROLE ", "
+	  HA_PEERS ", 'trusted_segment': false}"), "ha", "\"key_file\"", "no key_file" },
 	{ "ha_failover_too_long", CFG(", 'ha': {" HA_MIN ", 'failover_ms': 1001}"),
 	  "ha.failover_ms", "at most 1000", "1001" },
 	{ "ha_failover_vs_heartbeat", CFG(", 'ha': {" HA_MIN ", 'heartbeat_ms': 100, "
@@ -633,11 +644,16 @@ test_ha(void **state)
 	assert_int_equal(cfg->ha.heartbeat_ms, 100);
 	assert_int_equal(cfg->ha.failover_ms, 800);
 	assert_int_equal(cfg->ha.ack_timeout_ms, 500);
+	assert_string_equal(cfg->ha.key_file, "/etc/cnmux/ha.key");
+	assert_false(cfg->ha.trusted_segment);
 	cnm_config_free(cfg);
 
 	cfg = parse_ok(CFG(", 'ha': {'id': 'b', 'listen': '[::1]:9000', 'role': 'slave', "
 		"'peers': [" HA_P("a", "1") ", {'id': 'c', 'address': '[2001:db8::1]:9001'}], "
-		"'heartbeat_ms': 50, 'failover_ms': 1000, 'ack_timeout_ms': 2000}"));
+		"'heartbeat_ms': 50, 'failover_ms': 1000, 'ack_timeout_ms': 2000, "
+		"'trusted_segment': true}"));
+	assert_true(cfg->ha.trusted_segment);
+	assert_string_equal(cfg->ha.key_file, "");
 	assert_int_equal(cfg->ha.role, CNM_HA_SLAVE);
 	assert_int_equal(cfg->ha.listen.ip.family, AF_INET6);
 	assert_int_equal(cfg->ha.listen.port, 9000);
@@ -651,7 +667,7 @@ test_ha(void **state)
 
 	/* 300 * 2 < the default 800 */
 	cfg = parse_ok(CFG(", 'ha': {" HA_ID ", " HA_LISTEN ", 'role': 'secondary', "
-		HA_PEERS ", 'heartbeat_ms': 300}"));
+		HA_PEERS ", 'heartbeat_ms': 300, " HA_KEY "}"));
 	assert_int_equal(cfg->ha.role, CNM_HA_SECONDARY);
 	assert_int_equal(cfg->ha.failover_ms, 800);
 	cnm_config_free(cfg);
@@ -1024,6 +1040,35 @@ test_count_limits(void **state)
 	assert_null(parse_q(s));
 	assert_non_null(strstr(errbuf, FILE_NAME ": services: an array of 0 to 16384 services (got an array)"));
 	free(s);
+
+	/* the budget: 17 services of 2^20 entries are more than 2^24 in all
+	 * (what the tables would allocate, refused before they do) */
+	for (n = CNM_PDT_ENTRIES_MAX / CNM_PDT_SIZE_MAX + 1; n >= CNM_PDT_ENTRIES_MAX / CNM_PDT_SIZE_MAX;
+	     n--) {
+		struct cnm_config *cfg;
+
+		s = malloc(256 + sizeof(NODES) + n * 160);
+		assert_non_null(s);
+		p = s + sprintf(s, "{" PORTS ", " NODES ", 'services': [");
+		for (i = 0; i < n; i++)
+			p += sprintf(p, "%s{'name': 's%zu', 'vip': '198.51.100.1', 'policy': 'weighted', "
+				     "'ports': ['%zu/tcp'], 'nodes': {'n1': 1}, 'pdt_size': %u}",
+				     i ? "," : "", i, 80 + i, CNM_PDT_SIZE_MAX);
+		sprintf(p, "]}");
+		cfg = parse_q(s);
+		free(s);
+		if (n > CNM_PDT_ENTRIES_MAX / CNM_PDT_SIZE_MAX) {
+			assert_null(cfg);
+			assert_non_null(strstr(errbuf, FILE_NAME ": services[16]: services whose PDTs "
+					       "hold at most 16777216 entries in all (pdt_size summed) "
+					       "(got over the budget)"));
+			continue;
+		}
+		/* one service less is within it */
+		if (cfg == NULL)
+			fail_msg("%s", errbuf);
+		cnm_config_free(cfg);
+	}
 
 	/* exactly CNM_MAX_PRIVATE private ports is fine */
 	{

@@ -233,7 +233,7 @@ test_magic_version_type_oversize(void **state)
 	free(b);
 
 	b = msg(CNM_HA_DELTA, 1, 6, "{}", &len);
-	b[4] = 2;
+	b[4] = 1; /* the version before the MAC */
 	rep_init(&r, 1, 5);
 	rep_feed(&r, b, len, 1);
 	assert_int_equal(r.rejected[CNM_HA_R_VERSION], 1);
@@ -298,6 +298,104 @@ test_unknown_type(void **state)
 		assert_int_equal(r.applied, 0);
 	}
 	free(b);
+}
+
+/* Each type's payload limit is judged from the header alone, before the
+ * payload is there (nothing of it needs to be buffered). */
+static void
+test_type_limits(void **state)
+{
+	static const struct { uint8_t type; uint32_t max; } lim[] = {
+		{ CNM_HA_HELLO, CNM_HA_HELLO_MAX }, { CNM_HA_HEARTBEAT, CNM_HA_HELLO_MAX },
+		{ CNM_HA_ACK, 0 }, { CNM_HA_AUTH, CNM_HA_AUTH_MAX },
+		{ CNM_HA_CONNS, CNM_HA_CONNS_MAX_BYTES }, { CNM_HA_SNAPSHOT, CNM_HA_PAYLOAD_MAX },
+		{ CNM_HA_DELTA, CNM_HA_PAYLOAD_MAX },
+	};
+	struct cnm_ha_hdr h;
+	const uint8_t *pl;
+	uint8_t *b;
+	size_t len, i;
+
+	(void)state;
+	for (i = 0; i < sizeof(lim) / sizeof(lim[0]); i++) {
+		uint32_t over = lim[i].max + 1;
+
+		assert_int_equal(cnm_ha_type_max(lim[i].type), lim[i].max);
+		b = msg(lim[i].type, 1, 1, NULL, &len);
+		b[8] = (uint8_t)over;
+		b[9] = (uint8_t)(over >> 8);
+		b[10] = (uint8_t)(over >> 16);
+		b[11] = (uint8_t)(over >> 24);
+		/* only the header: refused already */
+		assert_int_equal(cnm_ha_decode(b, CNM_HA_HDR_LEN, &h, &pl), -CNM_HA_R_OVERSIZE);
+		free(b);
+	}
+	/* the encoder refuses what the decoder would */
+	{
+		char big[CNM_HA_HELLO_MAX + 2];
+
+		memset(big, 'x', sizeof(big) - 1);
+		big[sizeof(big) - 1] = '\0';
+		assert_int_equal(cnm_ha_encode(CNM_HA_HEARTBEAT, 0, 0, 0, big, (uint32_t)strlen(big),
+					       &b, &len), -EINVAL);
+		assert_int_equal(cnm_ha_encode(CNM_HA_ACK, 0, 0, 0, "{}", 2, &b, &len), -EINVAL);
+	}
+}
+
+/* The MAC: right only under the key and the message number it was made with. */
+static void
+test_mac(void **state)
+{
+	static const uint8_t key[32] = "0123456789abcdef0123456789abcdef";
+	static const uint8_t other[32] = "0123456789abcdef0123456789abcdeF";
+	uint8_t nc[CNM_HA_NONCE_LEN], na[CNM_HA_NONCE_LEN];
+	uint8_t c2a[32], a2c[32], c2a2[32];
+	struct cnm_ha_hdr h;
+	const uint8_t *pl;
+	uint8_t *b;
+	size_t len, i;
+
+	(void)state;
+	assert_int_equal(cnm_ha_crypto_init(), 0);
+	assert_int_equal(cnm_ha_encode_auth(CNM_HA_DELTA, 0, 3, 9, "{\"x\":1}", 7, key, sizeof(key),
+					    5, &b, &len), 0);
+	assert_int_equal(cnm_ha_decode(b, len, &h, &pl), (long)len);
+	assert_int_equal(cnm_ha_verify(b, len, key, sizeof(key), 5), 0);
+	/* another key, another number (a replay, a reordering) */
+	assert_int_equal(cnm_ha_verify(b, len, other, sizeof(other), 5), -1);
+	assert_int_equal(cnm_ha_verify(b, len, key, sizeof(key), 4), -1);
+	assert_int_equal(cnm_ha_verify(b, len, key, sizeof(key), 6), -1);
+	/* any bit of the header's fields or of the payload */
+	for (i = 0; i < len; i++) {
+		if (i >= 28 && i < CNM_HA_HDR_LEN)
+			continue; /* the CRC and the tag themselves */
+		b[i] ^= 1;
+		assert_int_equal(cnm_ha_verify(b, len, key, sizeof(key), 5), -1);
+		b[i] ^= 1;
+	}
+	b[40] ^= 1;
+	assert_int_equal(cnm_ha_verify(b, len, key, sizeof(key), 5), -1);
+	free(b);
+	/* unsigned (a trusted segment): the tag is zero and fails any key */
+	b = msg(CNM_HA_HELLO, 1, 1, "{}", &len);
+	for (i = 32; i < CNM_HA_HDR_LEN; i++)
+		assert_int_equal(b[i], 0);
+	assert_int_equal(cnm_ha_verify(b, len, key, sizeof(key), 0), -1);
+	free(b);
+	/* the connection's keys: one per direction, new nonces new keys */
+	cnm_ha_random(nc, sizeof(nc));
+	cnm_ha_random(na, sizeof(na));
+	cnm_ha_session_key(key, sizeof(key), "c2a", nc, na, "lb1", "lb2", c2a);
+	cnm_ha_session_key(key, sizeof(key), "a2c", nc, na, "lb1", "lb2", a2c);
+	assert_memory_not_equal(c2a, a2c, 32);
+	cnm_ha_session_key(key, sizeof(key), "c2a", nc, na, "lb1", "lb2", c2a2);
+	assert_memory_equal(c2a, c2a2, 32);
+	na[0] ^= 1;
+	cnm_ha_session_key(key, sizeof(key), "c2a", nc, na, "lb1", "lb2", c2a2);
+	assert_memory_not_equal(c2a, c2a2, 32);
+	na[0] ^= 1;
+	cnm_ha_session_key(key, sizeof(key), "c2a", nc, na, "lb1", "lb3", c2a2);
+	assert_memory_not_equal(c2a, c2a2, 32);
 }
 
 static void
@@ -398,6 +496,8 @@ main(void)
 		cmocka_unit_test(test_corrupted),
 		cmocka_unit_test(test_magic_version_type_oversize),
 		cmocka_unit_test(test_unknown_type),
+		cmocka_unit_test(test_type_limits),
+		cmocka_unit_test(test_mac),
 		cmocka_unit_test(test_order),
 		cmocka_unit_test(test_names),
 	};
