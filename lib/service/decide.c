@@ -195,14 +195,20 @@ frag_handle(const struct cnm_lb *lb, struct cnm_dstate *st, const struct cnm_flo
 }
 
 /* ARP: requests for a VIP cnmux answers for are answered; the rest belongs
- * to the interface node's own stack. */
+ * to the interface node's own stack. A message whose sender hardware address
+ * is multicast or broadcast is bogus (RFC 1812 3.3.2): not answered (the
+ * reply would go to that group), not handed to the host (it would learn it),
+ * dropped. */
 void
 cnm_decide_arp(const struct cnm_lb *lb, const struct cnm_flow *f, struct cnm_decision *d)
 {
 	d->svc = -1;
 	d->reason = CNM_DROP_NONE;
 	d->via = CNM_VIA_NONE;
-	if (f->arp_op == 1 /* request */ && cnm_lb_arp_owned(lb, f->key.addr)) {
+	if (unlikely(f->arp_sha_group)) {
+		d->verdict = CNM_V_DROP;
+		d->reason = CNM_DROP_ARP_SENDER;
+	} else if (f->arp_op == 1 /* request */ && cnm_lb_arp_owned(lb, f->key.addr)) {
 		d->verdict = CNM_V_REPLY;
 		d->reply = CNM_REPLY_ARP;
 	} else if (lb->has_local) {
