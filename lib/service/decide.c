@@ -166,7 +166,9 @@ frag_handle(const struct cnm_lb *lb, struct cnm_dstate *st, const struct cnm_flo
 		e->id = f->frag_id;
 		e->proto = f->key.proto;
 		e->family = f->key.family;
-		e->node = d->node;
+		/* a LOCAL decision names no node (d->node is not set): the later
+		 * fragments read lb->node[e->node], so it must be one */
+		e->node = d->verdict == CNM_V_LOCAL ? 0 : d->node;
 		e->slot = d->verdict == CNM_V_LOCAL ? CNM_MEMBER_NONE : d->slot;
 		e->svc = (uint16_t)(d->svc >= 0 ? d->svc : 0);
 		e->expire = st->now_ms + CNM_FRAG_TTL_MS;
