@@ -443,45 +443,24 @@ summary_new(void)
 
 /* Does anything that lives in the lookup tables (or the ARP table) differ? */
 static int
-svc_keys_changed(const struct cnm_svc *s, const struct cnm_cfg_service *c)
+svc_keys_changed(const struct cnm_cfg_service *s, const struct cnm_cfg_service *c)
 {
 	uint32_t i, j;
 
-	if (!addr_eq(&s->cfg.vip, &c->vip) || s->cfg.policy != c->policy ||
-	    s->cfg.protocols != c->protocols || s->cfg.n_ports != c->n_ports ||
-	    s->cfg.arp != c->arp)
+	if (!addr_eq(&s->vip, &c->vip) || s->policy != c->policy ||
+	    s->protocols != c->protocols || s->n_ports != c->n_ports ||
+	    s->arp != c->arp)
 		return 1;
 	/* the same set of ports, in any order (no port twice in a service) */
 	for (i = 0; i < c->n_ports; i++) {
-		for (j = 0; j < s->cfg.n_ports; j++)
-			if (s->cfg.ports[j].port == c->ports[i].port &&
-			    s->cfg.ports[j].proto == c->ports[i].proto)
+		for (j = 0; j < s->n_ports; j++)
+			if (s->ports[j].port == c->ports[i].port &&
+			    s->ports[j].proto == c->ports[i].proto)
 				break;
-		if (j == s->cfg.n_ports)
+		if (j == s->n_ports)
 			return 1;
 	}
 	return 0;
-}
-
-/* Set the default node; workers read it with a plain load of an aligned word. */
-static void
-set_default(struct cnm_lb *lb, int32_t id)
-{
-	__atomic_store_n(&lb->default_node, id, __ATOMIC_RELAXED);
-}
-
-/*
- * The data path's switches: plain bytes a worker reads once per burst; a
- * relaxed store is enough (no other data hangs on them, and a burst that
- * still sees the old value is as if it came a moment earlier).
- */
-static void
-set_switches(struct cnm_lb *lb, const struct cnm_config *to)
-{
-	if (lb->icmp_echo_reply != to->icmp_echo_reply)
-		__atomic_store_n(&lb->icmp_echo_reply, to->icmp_echo_reply, __ATOMIC_RELAXED);
-	if (lb->verify_checksum != to->verify_checksum)
-		__atomic_store_n(&lb->verify_checksum, to->verify_checksum, __ATOMIC_RELAXED);
 }
 
 static int
@@ -528,7 +507,7 @@ static int
 svc_sync_members(struct cnm_lb *lb, const struct cnm_config *to, uint16_t sid,
 		const struct cnm_cfg_service *c, uint32_t *n_changed)
 {
-	const struct cnm_svc *s = lb->svc[sid];
+	const struct cnm_cfg_service *s = cnm_lb_svc_cfg(lb, sid);
 	struct cnm_cfg_member *m;
 	uint32_t i, j, changed = 0;
 	int ret, id;
@@ -590,7 +569,7 @@ cfg_apply(struct cnm_lb *lb, const struct cnm_config *from, const struct cnm_con
 		const struct cnm_cfg_node *n = &to->nodes[i];
 		int fi = cnm_config_node_index(from, n->name);
 		const struct cnm_cfg_node *fn = fi >= 0 ? &from->nodes[fi] : NULL;
-		struct cnm_cfg_node *cur;
+		const struct cnm_cfg_node *cur;
 		int changed = 0;
 
 		id = cnm_lb_node_find(lb, n->name);
@@ -601,7 +580,7 @@ cfg_apply(struct cnm_lb *lb, const struct cnm_config *from, const struct cnm_con
 			sum_add(summary, "nodes_added", n->name);
 			continue;
 		}
-		cur = &lb->node_cfg[id];
+		cur = cnm_lb_node_cfg(lb, (uint32_t)id);
 		if (!addr_eq(&cur->ip, &n->ip) || cur->forward != n->forward ||
 				cur->has_gateway != n->has_gateway ||
 				(n->has_gateway && !addr_eq(&cur->gateway, &n->gateway)) ||
@@ -609,8 +588,8 @@ cfg_apply(struct cnm_lb *lb, const struct cnm_config *from, const struct cnm_con
 			/* another machine, or another way to reach it: forget it
 			 * (its connections, its entries) and add it again; the
 			 * members come back below */
-			if (lb->default_node == id)
-				set_default(lb, -1);
+			if (cnm_lb_default_node(lb) == id)
+				(void)cnm_lb_set_default_node(lb, -1);
 			ret = cnm_lb_node_del(lb, (uint16_t)id);
 			if (ret == 0)
 				ret = cnm_lb_node_add(lb, n);
@@ -625,7 +604,8 @@ cfg_apply(struct cnm_lb *lb, const struct cnm_config *from, const struct cnm_con
 			if (n->has_mac) {
 				ret = cnm_lb_node_set_mac(lb, (uint16_t)id, n->mac);
 				/* it was down for want of a MAC: it can take clients now */
-				if (ret == 0 && !lb->node[id].up && (fn == NULL || !fn->has_mac))
+				if (ret == 0 && !cnm_lb_node(lb, (uint32_t)id)->up &&
+				    (fn == NULL || !fn->has_mac))
 					ret = cnm_lb_node_set_up(lb, (uint16_t)id, 1);
 			} else {
 				/* down until ARP resolves it */
@@ -638,7 +618,7 @@ cfg_apply(struct cnm_lb *lb, const struct cnm_config *from, const struct cnm_con
 			changed = 1;
 		}
 		if (cur->check_port != n->check_port) {
-			cur->check_port = n->check_port;
+			(void)cnm_lb_node_set_check_port(lb, (uint16_t)id, n->check_port);
 			changed = 1;
 		}
 		if (changed)
@@ -650,28 +630,21 @@ cfg_apply(struct cnm_lb *lb, const struct cnm_config *from, const struct cnm_con
 	reshaped = calloc(to->n_services + 1, 1);
 	if (reshaped == NULL)
 		return apply_fail(err, errlen, -ENOMEM, "apply", "configuration");
-	for (i = 0; i < lb->n_svc; i++) {
-		const struct cnm_svc *s = lb->svc[i];
+	for (i = 0; i < cnm_lb_svc_end(lb); i++) {
+		const struct cnm_cfg_service *s = cnm_lb_svc_cfg(lb, i);
 		char name[CNM_NAME_MAX];
 		int ti;
 
 		if (s == NULL)
 			continue;
-		snprintf(name, sizeof(name), "%s", s->cfg.name);
+		snprintf(name, sizeof(name), "%s", s->name);
 		ti = cnm_config_service_index(to, name);
 		if (ti >= 0 && !svc_keys_changed(s, &to->services[ti])) {
-			uint32_t was = s->pdt_size;
-
-			if (was == to->services[ti].pdt_size)
+			if (cnm_lb_svc_pdt_size(lb, i) == to->services[ti].pdt_size)
 				continue;
-			/* pdt_size is control-side only: workers see the new table
-			 * through the published pointer */
-			lb->svc[i]->pdt_size = to->services[ti].pdt_size;
-			lb->svc[i]->cfg.pdt_size = to->services[ti].pdt_size;
-			ret = cnm_lb_svc_rebuild(lb, (uint16_t)i);
+			/* rebuilt in place; the old size stays on error */
+			ret = cnm_lb_svc_set_pdt_size(lb, (uint16_t)i, to->services[ti].pdt_size);
 			if (ret < 0) {
-				lb->svc[i]->pdt_size = was;
-				lb->svc[i]->cfg.pdt_size = was;
 				free(reshaped);
 				return apply_fail(err, errlen, ret, "resize the PDT of service", name);
 			}
@@ -722,16 +695,16 @@ cfg_apply(struct cnm_lb *lb, const struct cnm_config *from, const struct cnm_con
 		json_object_set_new(summary, "weights_changed", json_integer(n_changed));
 
 	/* 6: nodes that are gone (no group lists them any more) */
-	for (i = 0; i < lb->n_nodes; i++) {
+	for (i = 0; i < cnm_lb_node_end(lb); i++) {
 		char name[CNM_NAME_MAX];
 
-		if (!lb->node[i].used)
+		if (cnm_lb_node_cfg(lb, i) == NULL)
 			continue;
-		snprintf(name, sizeof(name), "%s", lb->node_cfg[i].name);
+		snprintf(name, sizeof(name), "%s", cnm_lb_node_cfg(lb, i)->name);
 		if (cnm_config_node_index(to, name) >= 0)
 			continue;
-		if (lb->default_node == (int32_t)i)
-			set_default(lb, -1);
+		if (cnm_lb_default_node(lb) == (int32_t)i)
+			(void)cnm_lb_set_default_node(lb, -1);
 		ret = cnm_lb_node_del(lb, (uint16_t)i);
 		if (ret < 0)
 			return apply_fail(err, errlen, ret, "remove node", name);
@@ -746,13 +719,13 @@ cfg_apply(struct cnm_lb *lb, const struct cnm_config *from, const struct cnm_con
 			return apply_fail(err, errlen, -ENOENT, "find default node",
 					  to->nodes[to->default_node].name);
 	}
-	if (lb->default_node != def)
-		set_default(lb, def);
+	if (cnm_lb_default_node(lb) != def)
+		(void)cnm_lb_set_default_node(lb, def);
 	/* 8: the tunnels' outer source and MTU */
 	cnm_lb_set_tunnel(lb, &to->tunnel);
 
 	/* 9: the data path's switches, published here, once per change */
-	set_switches(lb, to);
+	cnm_lb_set_switches(lb, to->icmp_echo_reply, to->verify_checksum);
 	return 0;
 }
 
@@ -978,26 +951,26 @@ static json_t *
 svc_json(const struct cnm_ctx *ctx, uint16_t id, const struct cnm_stats_total *t)
 {
 	const struct cnm_lb *lb = ctx->lb;
-	const struct cnm_svc *s = lb->svc[id];
-	const struct cnm_pdt *pdt = s->pdt;
+	const struct cnm_cfg_service *s = cnm_lb_svc_cfg(lb, id);
+	const struct cnm_pdt *pdt = cnm_lb_svc_pdt(lb, id);
 	json_t *o = json_object(), *list = json_array(), *nodes = json_array(), *st;
 	char buf[64];
 	uint32_t i;
 
-	json_object_set_new(o, "name", json_string(s->cfg.name));
+	json_object_set_new(o, "name", json_string(s->name));
 	json_object_set_new(o, "id", json_integer(id));
-	json_object_set_new(o, "vip", json_string(cnm_addr_str(&s->cfg.vip, buf, sizeof(buf))));
-	json_object_set_new(o, "policy", json_string(cnm_policy_name(s->cfg.policy)));
-	if (s->cfg.policy == CNM_POLICY_STICKY_WILD) {
-		if (s->cfg.protocols & CNM_PROTO_BIT_TCP)
+	json_object_set_new(o, "vip", json_string(cnm_addr_str(&s->vip, buf, sizeof(buf))));
+	json_object_set_new(o, "policy", json_string(cnm_policy_name(s->policy)));
+	if (s->policy == CNM_POLICY_STICKY_WILD) {
+		if (s->protocols & CNM_PROTO_BIT_TCP)
 			json_array_append_new(list, json_string("tcp"));
-		if (s->cfg.protocols & CNM_PROTO_BIT_UDP)
+		if (s->protocols & CNM_PROTO_BIT_UDP)
 			json_array_append_new(list, json_string("udp"));
 		json_object_set_new(o, "protocols", list);
 	} else {
-		for (i = 0; i < s->cfg.n_ports; i++) {
-			snprintf(buf, sizeof(buf), "%u/%s", s->cfg.ports[i].port,
-				 s->cfg.ports[i].proto == IPPROTO_UDP ? "udp" : "tcp");
+		for (i = 0; i < s->n_ports; i++) {
+			snprintf(buf, sizeof(buf), "%u/%s", s->ports[i].port,
+				 s->ports[i].proto == IPPROTO_UDP ? "udp" : "tcp");
 			json_array_append_new(list, json_string(buf));
 		}
 		json_object_set_new(o, "ports", list);
@@ -1007,20 +980,20 @@ svc_json(const struct cnm_ctx *ctx, uint16_t id, const struct cnm_stats_total *t
 	st = cnm_stats_svc_json(t, lb, id);
 	for (i = 0; i < s->n_members; i++) {
 		uint32_t n = s->members[i].node;
+		const char *nname = cnm_lb_node_cfg(lb, n)->name;
 		json_t *e = json_pack("{s:s,s:I,s:b,s:I}",
-			"name", lb->node_cfg[n].name,
+			"name", nname,
 			"weight", (json_int_t)s->members[i].weight,
-			"up", lb->node[n].up != 0,
+			"up", cnm_lb_node(lb, n)->up != 0,
 			"entries", (json_int_t)cnm_pdt_count(pdt, (uint16_t)n));
 
-		json_object_update(e, json_object_get(json_object_get(st, "nodes"),
-						      lb->node_cfg[n].name));
+		json_object_update(e, json_object_get(json_object_get(st, "nodes"), nname));
 		json_array_append_new(nodes, e);
 	}
 	json_object_set_new(o, "nodes", nodes);
 	json_object_set_new(o, "pdt_size", json_integer(pdt->size));
 	json_object_set_new(o, "active_nodes", json_integer(pdt->n_active));
-	json_object_set_new(o, "arp", json_boolean(s->cfg.arp));
+	json_object_set_new(o, "arp", json_boolean(s->arp));
 	json_object_set(o, "packets", json_object_get(st, "packets"));
 	json_object_set(o, "bytes", json_object_get(st, "bytes"));
 	json_decref(st);
@@ -1046,8 +1019,8 @@ cmd_service_show(struct cnm_ctx *ctx, struct ctl_req *r)
 		return NULL;
 	}
 	list = json_array();
-	for (i = 0; i < ctx->lb->n_svc; i++)
-		if (ctx->lb->svc[i] != NULL && (id < 0 || (uint32_t)id == i))
+	for (i = 0; i < cnm_lb_svc_end(ctx->lb); i++)
+		if (cnm_lb_svc_cfg(ctx->lb, i) != NULL && (id < 0 || (uint32_t)id == i))
 			json_array_append_new(list, svc_json(ctx, (uint16_t)i, t));
 	free(t);
 	resp = json_object();
@@ -1189,8 +1162,8 @@ node_set_up(struct cnm_ctx *ctx, struct ctl_req *r, int up)
 	    (id = find_node(ctx, r, name, NULL)) < 0)
 		return NULL;
 	ret = cnm_lb_node_set_up(ctx->lb, (uint16_t)id, up);
-	if (ret == 0)
-		ctx->lb->admin_down[id] = !up; /* health checks leave it down */
+	if (ret == 0) /* health checks leave it down */
+		(void)cnm_lb_node_set_admin_down(ctx->lb, (uint16_t)id, !up);
 	if (ret == -EAGAIN) {
 		req_fail(r, "node \"%s\" has no MAC address yet (configure \"mac\" or wait for ARP)",
 			 name);
@@ -1308,7 +1281,8 @@ static json_t *
 node_json(const struct cnm_ctx *ctx, uint16_t id, const struct cnm_stats_total *t)
 {
 	const struct cnm_lb *lb = ctx->lb;
-	const struct cnm_cfg_node *nc = &lb->node_cfg[id];
+	const struct cnm_cfg_node *nc = cnm_lb_node_cfg(lb, id);
+	const struct cnm_node *nd = cnm_lb_node(lb, id);
 	int ci = cnm_config_node_index(ctx->cfg, nc->name);
 	json_t *o = json_object(), *svcs = json_object();
 	uint8_t mac[8];
@@ -1318,23 +1292,24 @@ node_json(const struct cnm_ctx *ctx, uint16_t id, const struct cnm_stats_total *
 	json_object_set_new(o, "name", json_string(nc->name));
 	json_object_set_new(o, "id", json_integer(id));
 	json_object_set_new(o, "ip", json_string(cnm_addr_str(&nc->ip, buf, sizeof(buf))));
-	memcpy(mac, &lb->node[id].mac, 8);
-	json_object_set_new(o, "mac", lb->node[id].mac != 0 ?
+	memcpy(mac, &nd->mac, 8);
+	json_object_set_new(o, "mac", nd->mac != 0 ?
 			    json_string(mac_str(mac, buf, sizeof(buf))) : json_null());
 	json_object_set_new(o, "mac_configured",
 			    json_boolean(ci >= 0 && ctx->cfg->nodes[ci].has_mac));
 	json_object_set_new(o, "check_port", json_integer(nc->check_port));
-	json_object_set_new(o, "up", json_boolean(lb->node[id].up));
-	json_object_set_new(o, "default", json_boolean(lb->default_node == (int32_t)id));
-	json_object_set_new(o, "private_port", json_integer(lb->node[id].port));
-	for (i = 0; i < lb->n_svc; i++) {
+	json_object_set_new(o, "up", json_boolean(nd->up));
+	json_object_set_new(o, "default", json_boolean(cnm_lb_default_node(lb) == (int32_t)id));
+	json_object_set_new(o, "private_port", json_integer(nd->port));
+	for (i = 0; i < cnm_lb_svc_end(lb); i++) {
 		int64_t w = cnm_lb_member_weight(lb, (uint16_t)i, id);
 
 		if (w < 0)
 			continue;
-		json_object_set_new(svcs, lb->svc[i]->cfg.name,
+		json_object_set_new(svcs, cnm_lb_svc_cfg(lb, i)->name,
 				    json_pack("{s:I,s:I}", "weight", (json_int_t)w,
-					      "entries", (json_int_t)cnm_pdt_count(lb->svc[i]->pdt, id)));
+					      "entries",
+					      (json_int_t)cnm_pdt_count(cnm_lb_svc_pdt(lb, i), id)));
 	}
 	json_object_set_new(o, "services", svcs);
 	/* the counters, as in `stats` */
@@ -1361,8 +1336,8 @@ cmd_node_show(struct cnm_ctx *ctx, struct ctl_req *r)
 		return NULL;
 	}
 	list = json_array();
-	for (i = 0; i < ctx->lb->n_nodes; i++)
-		if (ctx->lb->node[i].used && (id < 0 || (uint32_t)id == i))
+	for (i = 0; i < cnm_lb_node_end(ctx->lb); i++)
+		if (cnm_lb_node_cfg(ctx->lb, i) != NULL && (id < 0 || (uint32_t)id == i))
 			json_array_append_new(list, node_json(ctx, (uint16_t)i, t));
 	free(t);
 	resp = json_object();
@@ -1375,7 +1350,7 @@ cmd_pdt_show(struct cnm_ctx *ctx, struct ctl_req *r)
 {
 	const struct cnm_lb *lb = ctx->lb;
 	const struct cnm_pdt *pdt;
-	const struct cnm_svc *s;
+	const struct cnm_cfg_service *s;
 	uint32_t off, count, i, *per;
 	json_t *resp, *nodes, *entries;
 	const char *name;
@@ -1384,8 +1359,8 @@ cmd_pdt_show(struct cnm_ctx *ctx, struct ctl_req *r)
 	if (arg_str(r, "service", 1, "a service name", &name) < 0 ||
 	    (id = find_svc(ctx, r, name, NULL)) < 0)
 		return NULL;
-	s = lb->svc[id];
-	pdt = s->pdt;
+	s = cnm_lb_svc_cfg(lb, (uint32_t)id);
+	pdt = cnm_lb_svc_pdt(lb, (uint32_t)id);
 	if (opt_uint(r, "offset", 0, pdt->size - 1, 0, &off) < 0 ||
 	    opt_uint(r, "count", 0, PDT_SHOW_MAX, PDT_SHOW_DEFAULT, &count) < 0)
 		return NULL;
@@ -1401,15 +1376,15 @@ cmd_pdt_show(struct cnm_ctx *ctx, struct ctl_req *r)
 			per[pdt->entries[i]]++;
 	nodes = json_object();
 	for (i = 0; i < s->n_members; i++)
-		json_object_set_new(nodes, lb->node_cfg[s->members[i].node].name,
+		json_object_set_new(nodes, cnm_lb_node_cfg(lb, s->members[i].node)->name,
 				    json_integer(per[s->members[i].node]));
 	free(per);
 	entries = json_array();
 	for (i = off; i < off + count; i++) {
 		uint16_t n = pdt->entries[i];
 
-		json_array_append_new(entries, n < CNM_MAX_NODES && lb->node[n].used ?
-				      json_string(lb->node_cfg[n].name) : json_null());
+		json_array_append_new(entries, cnm_lb_node_cfg(lb, n) != NULL ?
+				      json_string(cnm_lb_node_cfg(lb, n)->name) : json_null());
 	}
 	resp = json_object();
 	json_object_set_new(resp, "service", json_string(name));

@@ -30,7 +30,7 @@ struct rte_ring;
 
 /** Ports and tables the workers share; read-only once they run. */
 struct cnm_dp {
-	struct cnm_lb *lb;
+	struct cnm_lb *lb;           /**< the tables: workers read only cnm_lb_view(lb) */
 	struct rte_rcu_qsbr *qsbr;
 	uint16_t pub_port;
 	uint16_t n_private;

@@ -55,7 +55,7 @@ cnm_worker_init(struct cnm_worker *w, const struct cnm_dp *dp, uint16_t id)
 	w->pub.port = dp->pub_port;
 	w->pub.queue = id;
 	/* the source of the tunnels' "too big" replies; workers do not run yet */
-	memcpy(dp->lb->fwd.pub_mac, dp->pub_mac.addr_bytes, RTE_ETHER_ADDR_LEN);
+	cnm_lb_set_pub_mac(dp->lb, dp->pub_mac.addr_bytes);
 	if (dp->conn_max > 0) {
 		snprintf(name, sizeof(name), "cnm_ct%u", id);
 		w->ct = cnm_ct_create(name, dp->conn_max, SOCKET_ID_ANY, &dp->conn_timeouts);
@@ -183,7 +183,7 @@ static __rte_always_inline int
 node_path(struct cnm_worker *w, struct rte_mbuf *m, uint16_t node, uint64_t *mac)
 {
 	const struct cnm_dp *dp = w->dp;
-	const struct cnm_node *nd = &dp->lb->node[node];
+	const struct cnm_node *nd = &cnm_lb_view(dp->lb)->node[node];
 	/* The control lcore may resolve a MAC while we run: one 64-bit word,
 	 * read whole; no ordering with anything else is needed. */
 	uint16_t port = __atomic_load_n(&nd->port, __ATOMIC_RELAXED);
@@ -209,7 +209,7 @@ static __rte_noinline void
 forward_method(struct cnm_worker *w, struct rte_mbuf *m, const struct cnm_flow *f,
 		uint32_t keep, const struct cnm_decision *di, int port, uint64_t mac)
 {
-	const struct cnm_lb *lb = w->dp->lb;
+	const struct cnm_lb_view *lb = cnm_lb_view(w->dp->lb);
 	const struct cnm_fwd_ops *ops = cnm_fwd_get(di->method);
 	struct cnm_fwd_pkt pk;
 	int ret;
@@ -449,7 +449,7 @@ void
 cnm_worker_burst(struct cnm_worker *w, struct rte_mbuf **pkts, uint16_t n)
 {
 	const struct cnm_dp *dp = w->dp;
-	const struct cnm_lb *lb = dp->lb;
+	const struct cnm_lb_view *lb = cnm_lb_view(dp->lb);
 	struct cnm_pkt pk[CNM_BURST];
 	struct cnm_decision d[CNM_BURST];
 	uint32_t keep[CNM_BURST]; /* the fast shape: where the IP packet ends; 0 otherwise */
@@ -559,12 +559,12 @@ ctl_tx_drain(struct cnm_worker *w)
 
 struct dump_ctx {
 	struct cnm_conn_req *r;
-	const struct cnm_lb *lb;
+	const struct cnm_lb_view *lb;
 };
 
 /* Would the PDT of the entry's service send it elsewhere now? */
 static int
-displaced(const struct cnm_lb *lb, const struct cnm_conn_key *k, const struct cnm_conn *c)
+displaced(const struct cnm_lb_view *lb, const struct cnm_conn_key *k, const struct cnm_conn *c)
 {
 	/* the control lcore clears a slot before the grace period that frees
 	 * the service; this worker is not quiescent while it reads it */
@@ -626,7 +626,7 @@ conn_req_serve(struct cnm_worker *w)
 	struct cnm_conn_req *r = &w->req;
 	/* acquire: the request's fields are visible once seq is */
 	uint32_t seq = __atomic_load_n(&r->seq, __ATOMIC_ACQUIRE);
-	struct dump_ctx d = { .r = r, .lb = w->dp->lb };
+	struct dump_ctx d = { .r = r, .lb = cnm_lb_view(w->dp->lb) };
 
 	if (likely(seq == r->done))
 		return;

@@ -318,8 +318,8 @@ node_map(const struct cnm_ctx *ctx)
 	for (id = 0; id < CNM_MAX_NODES; id++) {
 		int ci = -1;
 
-		if (id < lb->n_nodes && lb->node[id].used)
-			ci = cnm_config_node_index(ctx->cfg, lb->node_cfg[id].name);
+		if (id < cnm_lb_node_end(lb) && cnm_lb_node_cfg(lb, id) != NULL)
+			ci = cnm_config_node_index(ctx->cfg, cnm_lb_node_cfg(lb, id)->name);
 		m[id] = ci < 0 ? CNM_NODE_NONE : (uint16_t)ci;
 	}
 	return m;
@@ -345,8 +345,8 @@ static const struct cnm_lb *sort_lb;
 static int
 svc_cmp(const void *a, const void *b)
 {
-	return strcmp(sort_lb->svc[*(const uint16_t *)a]->cfg.name,
-		      sort_lb->svc[*(const uint16_t *)b]->cfg.name);
+	return strcmp(cnm_lb_svc_cfg(sort_lb, *(const uint16_t *)a)->name,
+		      cnm_lb_svc_cfg(sort_lb, *(const uint16_t *)b)->name);
 }
 
 /* Service ids in name order; returns how many. */
@@ -355,8 +355,8 @@ svc_sorted(const struct cnm_lb *lb, uint16_t *ids)
 {
 	uint32_t i, n = 0;
 
-	for (i = 0; i < lb->n_svc; i++)
-		if (lb->svc[i] != NULL)
+	for (i = 0; i < cnm_lb_svc_end(lb); i++)
+		if (cnm_lb_svc_cfg(lb, i) != NULL)
 			ids[n++] = (uint16_t)i;
 	sort_lb = lb;
 	qsort(ids, n, sizeof(*ids), svc_cmp);
@@ -365,13 +365,12 @@ svc_sorted(const struct cnm_lb *lb, uint16_t *ids)
 
 /* Hash of one service's PDT in canonical form (entries as configuration indexes). */
 static uint64_t
-pdt_hash(uint64_t h, const struct cnm_svc *s, const uint16_t *map)
+pdt_hash(uint64_t h, const char *name, const struct cnm_pdt *p, const uint16_t *map)
 {
-	const struct cnm_pdt *p = s->pdt;
 	uint8_t b[4];
 	uint32_t i;
 
-	h = cnm_fnv1a64(h, s->cfg.name, strlen(s->cfg.name) + 1);
+	h = cnm_fnv1a64(h, name, strlen(name) + 1);
 	b[0] = (uint8_t)p->size;
 	b[1] = (uint8_t)(p->size >> 8);
 	b[2] = (uint8_t)(p->size >> 16);
@@ -388,10 +387,9 @@ pdt_hash(uint64_t h, const struct cnm_svc *s, const uint16_t *map)
 }
 
 static char *
-pdt_hex(const struct cnm_svc *s, const uint16_t *map)
+pdt_hex(const struct cnm_pdt *p, const uint16_t *map)
 {
 	static const char hx[] = "0123456789abcdef";
-	const struct cnm_pdt *p = s->pdt;
 	char *t = malloc((size_t)p->size * 4 + 1);
 	uint32_t i;
 
@@ -439,8 +437,8 @@ state_build(struct cnm_ha *ha, int full, int remember, uint64_t *digest, uint64_
 
 	if (map == NULL)
 		return NULL;
-	ids = malloc((lb->n_svc + 1) * sizeof(*ids));
-	seen = calloc(lb->n_svc + 1, sizeof(*seen));
+	ids = malloc((cnm_lb_svc_end(lb) + 1) * sizeof(*ids));
+	seen = calloc(cnm_lb_svc_end(lb) + 1, sizeof(*seen));
 	cfg = repl_cfg(ctx);
 	text = cfg ? json_dumps(cfg, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
 	root = json_object();
@@ -462,8 +460,8 @@ state_build(struct cnm_ha *ha, int full, int remember, uint64_t *digest, uint64_
 
 		if (id < 0)
 			continue;
-		st[0] = lb->node[id].up;
-		st[1] = lb->admin_down[id];
+		st[0] = cnm_lb_node(lb, (uint32_t)id)->up;
+		st[1] = (uint8_t)cnm_lb_node_admin_down(lb, (uint32_t)id);
 		nh = cnm_fnv1a64(nh, name, strlen(name) + 1);
 		nh = cnm_fnv1a64(nh, st, 2);
 		json_object_set_new(nodes, name, json_pack("{s:b,s:b}", "up", st[0],
@@ -471,21 +469,22 @@ state_build(struct cnm_ha *ha, int full, int remember, uint64_t *digest, uint64_
 	}
 	n = svc_sorted(lb, ids);
 	for (i = 0; i < n; i++) {
-		const struct cnm_svc *s = lb->svc[ids[i]];
-		uint64_t sh = pdt_hash(CNM_FNV_INIT, s, map);
+		const char *sname = cnm_lb_svc_cfg(lb, ids[i])->name;
+		const struct cnm_pdt *p = cnm_lb_svc_pdt(lb, ids[i]);
+		uint64_t sh = pdt_hash(CNM_FNV_INIT, sname, p, map);
 		uint32_t k;
 		int changed = 1;
 
-		h = pdt_hash(h, s, map);
-		snprintf(seen[i].name, sizeof(seen[i].name), "%s", s->cfg.name);
+		h = pdt_hash(h, sname, p, map);
+		snprintf(seen[i].name, sizeof(seen[i].name), "%s", sname);
 		seen[i].h = sh;
 		for (k = 0; k < ha->n_seen; k++)
-			if (strcmp(ha->seen[k].name, s->cfg.name) == 0) {
+			if (strcmp(ha->seen[k].name, sname) == 0) {
 				changed = ha->seen[k].h != sh;
 				break;
 			}
 		if (full || changed) {
-			char *hex = pdt_hex(s, map);
+			char *hex = pdt_hex(p, map);
 
 			if (hex == NULL) {
 				json_decref(root);
@@ -494,8 +493,8 @@ state_build(struct cnm_ha *ha, int full, int remember, uint64_t *digest, uint64_
 				root = NULL;
 				goto out;
 			}
-			json_object_set_new(pdts, s->cfg.name, json_pack("{s:I,s:s}",
-					"size", (json_int_t)s->pdt->size, "entries", hex));
+			json_object_set_new(pdts, sname, json_pack("{s:I,s:s}",
+					"size", (json_int_t)p->size, "entries", hex));
 			free(hex);
 		}
 	}
@@ -627,22 +626,23 @@ state_apply(struct cnm_ha *ha, const json_t *st, int full, char *err, size_t err
 	    !json_is_string(json_object_get(st, "digest")))
 		return fail(err, errlen, "state: expected config, nodes_state, pdts, digest");
 	if (!full) {
-		keep = calloc(lb->n_svc + 1, sizeof(*keep));
+		keep = calloc(cnm_lb_svc_end(lb) + 1, sizeof(*keep));
 		if (keep == NULL)
 			return -ENOMEM;
-		for (i = 0; i < lb->n_svc; i++) {
-			const struct cnm_svc *s = lb->svc[i];
+		for (i = 0; i < cnm_lb_svc_end(lb); i++) {
+			const struct cnm_cfg_service *s = cnm_lb_svc_cfg(lb, i);
+			const struct cnm_pdt *p = cnm_lb_svc_pdt(lb, i);
 
-			if (s == NULL || json_object_get(pdts, s->cfg.name) != NULL)
+			if (s == NULL || json_object_get(pdts, s->name) != NULL)
 				continue;
-			keep[nk].e = malloc(s->pdt->size * sizeof(uint16_t));
+			keep[nk].e = malloc(p->size * sizeof(uint16_t));
 			if (keep[nk].e == NULL) {
 				ret = -ENOMEM;
 				goto out;
 			}
-			memcpy(keep[nk].e, s->pdt->entries, s->pdt->size * sizeof(uint16_t));
-			keep[nk].size = s->pdt->size;
-			snprintf(keep[nk].name, sizeof(keep[nk].name), "%s", s->cfg.name);
+			memcpy(keep[nk].e, p->entries, p->size * sizeof(uint16_t));
+			keep[nk].size = p->size;
+			snprintf(keep[nk].name, sizeof(keep[nk].name), "%s", s->name);
 			nk++;
 		}
 	}
@@ -673,7 +673,8 @@ state_apply(struct cnm_ha *ha, const json_t *st, int full, char *err, size_t err
 			ret = fail(err, errlen, "nodes_state: no node \"%.64s\"", key);
 			goto out;
 		}
-		lb->admin_down[id] = json_is_true(json_object_get(v, "admin_down"));
+		(void)cnm_lb_node_set_admin_down(lb, (uint16_t)id,
+				json_is_true(json_object_get(v, "admin_down")));
 		/* a node whose MAC this holder has not resolved yet stays down
 		 * here (-EAGAIN): the PDT installed below still names it */
 		(void)cnm_lb_node_set_up(lb, (uint16_t)id, json_is_true(json_object_get(v, "up")));
@@ -697,24 +698,25 @@ state_apply(struct cnm_ha *ha, const json_t *st, int full, char *err, size_t err
 			goto out;
 		}
 	}
-	for (i = 0; i < lb->n_svc; i++) {
-		const struct cnm_svc *s = lb->svc[i];
+	for (i = 0; i < cnm_lb_svc_end(lb); i++) {
+		const struct cnm_cfg_service *s = cnm_lb_svc_cfg(lb, i);
 		uint32_t k;
 
-		if (s == NULL || json_object_get(pdts, s->cfg.name) != NULL)
+		if (s == NULL || json_object_get(pdts, s->name) != NULL)
 			continue;
 		for (k = 0; k < nk; k++)
-			if (strcmp(keep[k].name, s->cfg.name) == 0)
+			if (strcmp(keep[k].name, s->name) == 0)
 				break;
-		if (k == nk || keep[k].size != s->pdt_size) {
-			ret = fail(err, errlen, "pdts: nothing for service \"%s\"", s->cfg.name);
+		if (k == nk || keep[k].size != cnm_lb_svc_pdt_size(lb, i)) {
+			ret = fail(err, errlen, "pdts: nothing for service \"%s\"", s->name);
 			goto out;
 		}
-		if (memcmp(keep[k].e, s->pdt->entries, keep[k].size * sizeof(uint16_t)) == 0)
+		if (memcmp(keep[k].e, cnm_lb_svc_pdt(lb, i)->entries,
+				keep[k].size * sizeof(uint16_t)) == 0)
 			continue;
 		ret = cnm_lb_svc_set_pdt(lb, (uint16_t)i, keep[k].e, keep[k].size);
 		if (ret < 0) {
-			fail(err, errlen, "pdts.%s: cannot put back: %s", s->cfg.name,
+			fail(err, errlen, "pdts.%s: cannot put back: %s", s->name,
 			     strerror(-ret));
 			goto out;
 		}
@@ -1256,12 +1258,12 @@ checkpoint(struct cnm_ha *ha)
 	char *t;
 	uint32_t i;
 
-	if (ctx->lb->gen == ha->lb_gen && ctx->cfg_gen == ha->cfg_gen)
+	if (cnm_lb_gen(ctx->lb) == ha->lb_gen && ctx->cfg_gen == ha->cfg_gen)
 		return;
 	st = state_build(ha, 0, 1, &d, &nh);
 	if (st == NULL)
 		return; /* out of memory: the gens stay, the next poll tries again */
-	ha->lb_gen = ctx->lb->gen;
+	ha->lb_gen = cnm_lb_gen(ctx->lb);
 	ha->cfg_gen = ctx->cfg_gen;
 	if (d == ha->digest && nh == ha->nodes_h) {
 		json_decref(st);
@@ -1331,7 +1333,7 @@ become_primary(struct cnm_ha *ha, uint64_t now)
 	json_decref(st);
 	ha->digest = d;
 	ha->nodes_h = nh;
-	ha->lb_gen = ha->ctx->lb->gen;
+	ha->lb_gen = cnm_lb_gen(ha->ctx->lb);
 	ha->cfg_gen = ha->ctx->cfg_gen;
 	for (i = 0; i < ha->n_peers; i++)
 		ha->peers[i].synced = 0;

@@ -105,8 +105,8 @@ cnm_health_wants_rx(const struct cnm_health *h)
 
 	if (h->enabled)
 		return 1;
-	for (id = 0; id < h->lb->n_nodes; id++)
-		if (h->lb->node[id].used && h->lb->node[id].mac == 0)
+	for (id = 0; id < cnm_lb_node_end(h->lb); id++)
+		if (cnm_lb_node(h->lb, id)->used && cnm_lb_node(h->lb, id)->mac == 0)
 			return 1;
 	return 0;
 }
@@ -133,8 +133,8 @@ arp_target(const struct cnm_cfg_node *c)
 static void
 send_arp(struct cnm_health *h, uint32_t id)
 {
-	const struct cnm_node *nd = &h->lb->node[id];
-	const struct cnm_cfg_node *c = &h->lb->node_cfg[id];
+	const struct cnm_node *nd = cnm_lb_node(h->lb, id);
+	const struct cnm_cfg_node *c = cnm_lb_node_cfg(h->lb, id);
 	const uint8_t *tpa = arp_target(c);
 	static const uint8_t any[4];
 	uint8_t frame[60];
@@ -201,8 +201,8 @@ static void
 end_round(struct cnm_health *h, uint32_t id)
 {
 	struct node_hc *s = &h->n[id];
-	const struct cnm_cfg_node *c = &h->lb->node_cfg[id];
-	struct cnm_node *nd = &h->lb->node[id];
+	const struct cnm_cfg_node *c = cnm_lb_node_cfg(h->lb, id);
+	const struct cnm_node *nd = cnm_lb_node(h->lb, id);
 	int ok = s->arp_seen || arp_target(c) == NULL;
 
 	if (c->check_port) {
@@ -220,7 +220,8 @@ end_round(struct cnm_health *h, uint32_t id)
 	if (ok) {
 		s->ok_run++;
 		s->fail_run = 0;
-		if (!h->follower && !nd->up && s->ok_run >= h->rise && nd->mac != 0 && !h->lb->admin_down[id] &&
+		if (!h->follower && !nd->up && s->ok_run >= h->rise && nd->mac != 0 &&
+				!cnm_lb_node_admin_down(h->lb, id) &&
 				cnm_lb_node_set_up(h->lb, (uint16_t)id, 1) == 0) {
 			h->st.went_up++;
 			HC_LOG(NOTICE, "node %s up (%u checks passed)", c->name, s->ok_run);
@@ -243,9 +244,9 @@ cnm_health_tick(struct cnm_health *h, uint64_t now)
 	struct cnm_lb *lb = h->lb;
 	uint32_t id;
 
-	for (id = 0; id < lb->n_nodes; id++) {
+	for (id = 0; id < cnm_lb_node_end(lb); id++) {
 		struct node_hc *s = &h->n[id];
-		const struct cnm_node *nd = &lb->node[id];
+		const struct cnm_node *nd = cnm_lb_node(lb, id);
 
 		if (!nd->used) {
 			if (s->fd >= 0)
@@ -281,8 +282,8 @@ cnm_health_tick(struct cnm_health *h, uint64_t now)
 			s->round_end = now + h->timeout;
 			s->next_round = now + h->interval;
 			send_arp(h, id);
-			if (lb->node_cfg[id].check_port)
-				s->fd = tcp_start(&lb->node_cfg[id]);
+			if (cnm_lb_node_cfg(lb, id)->check_port)
+				s->fd = tcp_start(cnm_lb_node_cfg(lb, id));
 		}
 	}
 }
@@ -301,13 +302,17 @@ cnm_health_input(struct cnm_health *h, uint16_t idx, const uint8_t *frame, uint3
 	if (cnm_arp_parse(frame, len, 14, &a) != 0 || a.op != CNM_ARP_REPLY)
 		return 0;
 	/* every node behind that address: one gateway serves several tunnels */
-	for (id = 0; id < lb->n_nodes; id++) {
-		const struct cnm_cfg_node *c = &lb->node_cfg[id];
-		struct cnm_node *nd = &lb->node[id];
-		const uint8_t *tpa = arp_target(c);
+	for (id = 0; id < cnm_lb_node_end(lb); id++) {
+		const struct cnm_node *nd = cnm_lb_node(lb, id);
+		const struct cnm_cfg_node *c;
+		const uint8_t *tpa;
 		uint64_t mac = 0;
 
-		if (!nd->used || nd->port != idx || tpa == NULL || memcmp(tpa, a.spa, 4) != 0)
+		if (!nd->used || nd->port != idx)
+			continue;
+		c = cnm_lb_node_cfg(lb, id);
+		tpa = arp_target(c);
+		if (tpa == NULL || memcmp(tpa, a.spa, 4) != 0)
 			continue;
 		seen++;
 		h->st.arp_replies++;
@@ -318,7 +323,7 @@ cnm_health_input(struct cnm_health *h, uint16_t idx, const uint8_t *frame, uint3
 				HC_LOG(NOTICE, "node %s moved to another MAC", c->name);
 			cnm_lb_node_set_mac(lb, (uint16_t)id, a.sha);
 		}
-		if (!h->enabled && !h->follower && !nd->up && !lb->admin_down[id] &&
+		if (!h->enabled && !h->follower && !nd->up && !cnm_lb_node_admin_down(lb, id) &&
 				cnm_lb_node_set_up(lb, (uint16_t)id, 1) == 0) {
 			h->st.went_up++;
 			HC_LOG(NOTICE, "node %s resolved, up", c->name);

@@ -140,8 +140,10 @@ conns_dump(void *arg, json_t *arr, uint32_t max, int32_t svc, int32_t node)
 			const struct cnm_conn_key *k = &d[j].key;
 			const struct cnm_conn *e = &d[j].conn;
 			char cl[80], vip[80];
-			const char *sname = lb->svc[e->svc] != NULL ? lb->svc[e->svc]->cfg.name : "?";
-			const char *nname = lb->node[e->node].used ? lb->node_cfg[e->node].name : "?";
+			const struct cnm_cfg_service *sc = cnm_lb_svc_cfg(lb, e->svc);
+			const struct cnm_cfg_node *nc = cnm_lb_node_cfg(lb, e->node);
+			const char *sname = sc != NULL ? sc->name : "?";
+			const char *nname = nc != NULL ? nc->name : "?";
 
 			json_array_append_new(arr, json_pack("{s:s,s:s,s:s,s:s,s:s,s:I,s:i}",
 				"client", endpoint(k->src, k->family, k->sport, cl, sizeof(cl)),
@@ -177,18 +179,19 @@ ha_displaced(void *arg, struct cnm_ha_conn *out, uint32_t max)
 		/* next time, go on from here; start again once the list is through */
 		l->cursor[i] = (uint32_t)n < want ? 0 : l->cursor[i] + (uint32_t)n;
 		for (j = 0; j < n; j++) {
-			const struct cnm_svc *s = lb->svc[d[j].conn.svc];
+			const struct cnm_cfg_service *s = cnm_lb_svc_cfg(lb, d[j].conn.svc);
+			const struct cnm_cfg_node *nc = cnm_lb_node_cfg(lb, d[j].conn.node);
 			struct cnm_ha_conn *o = &out[total];
 
-			if (s == NULL || !lb->node[d[j].conn.node].used)
+			if (s == NULL || nc == NULL)
 				continue;
 			o->family = d[j].key.family;
 			memcpy(o->src, d[j].key.src, 16);
 			memcpy(o->dst, d[j].key.dst, 16);
 			o->sport = d[j].key.sport;
 			o->dport = d[j].key.dport;
-			snprintf(o->service, sizeof(o->service), "%s", s->cfg.name);
-			snprintf(o->node, sizeof(o->node), "%s", lb->node_cfg[d[j].conn.node].name);
+			snprintf(o->service, sizeof(o->service), "%s", s->name);
+			snprintf(o->node, sizeof(o->node), "%s", nc->name);
 			total++;
 		}
 	}
@@ -308,9 +311,9 @@ paths_poll(const struct cnm_dp *dp, struct cnm_lb *lb)
 				link.link_status == RTE_ETH_LINK_UP)
 			up |= 1u << i;
 	}
-	if (up != lb->paths_up) {
+	if (up != cnm_lb_paths_up(lb)) {
 		for (i = 0; i < dp->n_private; i++)
-			if ((up ^ lb->paths_up) & (1u << i))
+			if ((up ^ cnm_lb_paths_up(lb)) & (1u << i))
 				printf("cnmux: private port %u link %s\n", i,
 					up & (1u << i) ? "up" : "down");
 		fflush(stdout);

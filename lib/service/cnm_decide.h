@@ -6,8 +6,9 @@
  * fixture table, the fuzzers and `explain` call exactly this.
  *
  * In: the frames, parsed (struct cnm_pkt: the fast shape or a struct
- * cnm_flow); the tables (struct cnm_lb, read-only); the worker's decision
- * state (service lookup cache, fragment cache, forwarding list, clock).
+ * cnm_flow); the tables, as the workers see them (struct cnm_lb_view,
+ * read-only); the worker's decision state (service lookup cache, fragment
+ * cache, forwarding list, clock).
  * Out: one struct cnm_decision per frame: forward to node N (by the node's
  * method), to the default node, local, reply (ARP, echo), or drop with a
  * reason.
@@ -151,7 +152,7 @@ cnm_svc_cache_slot(const struct cnm_dstate *st, uint64_t a, uint64_t b, uint64_t
 
 /** Empty the lookup cache when the tables' keys changed. Once per burst. */
 static __rte_always_inline void
-cnm_dstate_sync(struct cnm_dstate *st, const struct cnm_lb *lb)
+cnm_dstate_sync(struct cnm_dstate *st, const struct cnm_lb_view *lb)
 {
 	/* acquire: pairs with the control lcore's release of a new generation */
 	uint64_t gen = __atomic_load_n(&lb->keys_gen, __ATOMIC_ACQUIRE);
@@ -164,7 +165,7 @@ cnm_dstate_sync(struct cnm_dstate *st, const struct cnm_lb *lb)
 
 /** The verdict of a frame that belongs to no scalable service (FIG. 6 604). */
 static __rte_always_inline void
-cnm_decide_nosvc(const struct cnm_lb *lb, struct cnm_decision *d)
+cnm_decide_nosvc(const struct cnm_lb_view *lb, struct cnm_decision *d)
 {
 	d->svc = -1;
 	d->reason = CNM_DROP_NONE;
@@ -208,7 +209,7 @@ cnm_decide_pdt_node(const struct cnm_svc *s, uint32_t h, struct cnm_decision *d)
 
 /** Place a client of service @p s by its hash @p h over the PDT. */
 static __rte_always_inline void
-cnm_decide_pdt(const struct cnm_lb *lb, const struct cnm_svc *s, uint32_t h,
+cnm_decide_pdt(const struct cnm_lb_view *lb, const struct cnm_svc *s, uint32_t h,
 		struct cnm_decision *d)
 {
 	uint16_t node = cnm_decide_pdt_node(s, h, d);
@@ -256,7 +257,7 @@ enum {
  * again.
  */
 static __rte_always_inline int
-cnm_decide_fast4(const struct cnm_lb *lb, const struct cnm_dstate *st, const struct cnm_fast4 *r,
+cnm_decide_fast4(const struct cnm_lb_view *lb, const struct cnm_dstate *st, const struct cnm_fast4 *r,
 		struct cnm_decision *d)
 {
 	const struct cnm_svc *s;
@@ -307,7 +308,7 @@ struct cnm_dbatch {
 
 /** Start a burst. */
 static __rte_always_inline void
-cnm_decide_begin(const struct cnm_lb *lb, struct cnm_dstate *st, struct cnm_dbatch *b)
+cnm_decide_begin(const struct cnm_lb_view *lb, struct cnm_dstate *st, struct cnm_dbatch *b)
 {
 	b->nk = 0;
 	b->fast_miss = 0;
@@ -330,7 +331,7 @@ cnm_decide_drop(uint8_t reason, struct cnm_decision *d)
  * non-scalable); a TCP frame of a service joins the forwarding list's batch.
  */
 static __rte_always_inline void
-cnm_decide_fast4_svc(const struct cnm_lb *lb, const struct cnm_dstate *st,
+cnm_decide_fast4_svc(const struct cnm_lb_view *lb, const struct cnm_dstate *st,
 		const struct cnm_fast4 *r, const struct cnm_svc *s, unsigned int i,
 		struct cnm_decision *di, struct cnm_ct_batch *ctb)
 {
@@ -368,7 +369,7 @@ void cnm_decide_miss4(struct cnm_dbatch *b, unsigned int i, uint32_t src, uint32
  * shape @p r; @p d is the frame's decision (final after cnm_decide_finish()).
  */
 static __rte_always_inline void
-cnm_decide_add_fast4(const struct cnm_lb *lb, const struct cnm_dstate *st, struct cnm_dbatch *b,
+cnm_decide_add_fast4(const struct cnm_lb_view *lb, const struct cnm_dstate *st, struct cnm_dbatch *b,
 		const struct cnm_fast4 *r, unsigned int i, struct cnm_decision *d)
 {
 	const struct cnm_svc *s;
@@ -380,14 +381,14 @@ cnm_decide_add_fast4(const struct cnm_lb *lb, const struct cnm_dstate *st, struc
 	cnm_decide_miss4(b, i, r->src, r->dst, r->sport, r->dport, r->proto, r->tcp_flags);
 }
 
-void cnm_decide_arp(const struct cnm_lb *lb, const struct cnm_flow *f, struct cnm_decision *d);
+void cnm_decide_arp(const struct cnm_lb_view *lb, const struct cnm_flow *f, struct cnm_decision *d);
 
 /**
  * Step 1 for frame @p i of the burst, @p p (which must stay where it is until
  * cnm_decide_finish()): cnm_decide_add_fast4() for the fast shape.
  */
 static __rte_always_inline void
-cnm_decide_add(const struct cnm_lb *lb, const struct cnm_dstate *st, struct cnm_dbatch *b,
+cnm_decide_add(const struct cnm_lb_view *lb, const struct cnm_dstate *st, struct cnm_dbatch *b,
 		const struct cnm_pkt *p, unsigned int i, struct cnm_decision *d)
 {
 	switch (p->shape) {
@@ -413,7 +414,7 @@ cnm_decide_add(const struct cnm_lb *lb, const struct cnm_dstate *st, struct cnm_
  * as they were added: @p pk and @p d are the burst's arrays (pk[i] is read
  * for the frames of the general shape only).
  */
-void cnm_decide_finish(const struct cnm_lb *lb, struct cnm_dstate *st, struct cnm_dbatch *b,
+void cnm_decide_finish(const struct cnm_lb_view *lb, struct cnm_dstate *st, struct cnm_dbatch *b,
 		const struct cnm_pkt *pk, struct cnm_decision *d);
 
 /**
@@ -421,14 +422,14 @@ void cnm_decide_finish(const struct cnm_lb *lb, struct cnm_dstate *st, struct cn
  * Frames of shape CNM_SHAPE_DROP get their parse reason. Updates the state's
  * caches, forwarding list and counters; reads the tables only.
  */
-void cnm_decide_burst(const struct cnm_lb *lb, struct cnm_dstate *st, const struct cnm_pkt *pk,
+void cnm_decide_burst(const struct cnm_lb_view *lb, struct cnm_dstate *st, const struct cnm_pkt *pk,
 		unsigned int n, struct cnm_decision *d);
 
 /**
  * One frame, parsed by cnm_parse(), with no state (no cache, no forwarding
  * list, no fragment cache): what the tables alone decide. For tests.
  */
-void cnm_decide(const struct cnm_lb *lb, const struct cnm_flow *f, struct cnm_decision *d);
+void cnm_decide(const struct cnm_lb_view *lb, const struct cnm_flow *f, struct cnm_decision *d);
 
 /** Name of a verdict ("forward", ...). */
 const char *cnm_verdict_name(unsigned int v);

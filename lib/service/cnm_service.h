@@ -10,10 +10,12 @@
  * - a service group (struct cnm_svc) holds its PDT; a node is picked by a keyed
  *   hash of the client over it.
  *
- * The control lcore is the only writer. Workers read through pointers that
- * the control lcore publishes with release stores and frees only after an
- * RCU (QSBR) grace period. The decision itself (cnm_decide()) is a pure
- * function of a parsed flow and the tables.
+ * The tables are an opaque handle (struct cnm_lb). The control lcore is the
+ * only writer and goes through the functions below. Workers read the view
+ * (struct cnm_lb_view, cnm_lb_view()): pointers that the control lcore
+ * publishes with release stores and frees only after an RCU (QSBR) grace
+ * period. The decision itself (cnm_decide()) is a pure function of a parsed
+ * flow and the view.
  */
 #ifndef CNM_SERVICE_H
 #define CNM_SERVICE_H
@@ -36,22 +38,21 @@
 struct rte_hash;
 struct rte_rcu_qsbr;
 
-/** A service group, as the workers see it. Hot fields share one cache line. */
+/**
+ * A service group, as the workers see it: one cache line. What only the
+ * control lcore reads (configured members, PDT size, the configuration)
+ * lies behind it, in lib/service (cnm_lb_svc_cfg()).
+ */
 struct cnm_svc {
 	struct cnm_pdt *pdt;  /**< RCU: published with a release store */
 	uint32_t hash_key;    /**< key of the client hash */
-	uint16_t id;          /**< index into counters and cnm_lb.svc */
+	uint16_t id;          /**< index into counters and the view's svc[] */
 	uint8_t policy;       /**< enum cnm_policy */
 	uint8_t hash_port;    /**< 1: hash source address and port (weighted) */
 	uint8_t family;       /**< of the VIP */
 	uint8_t pad[3];
 	uint16_t *mslot;      /**< [CNM_MAX_NODES]: counter slot of (this service, node),
 			           CNM_MEMBER_NONE for a node not in its list */
-	/* cold: control side only */
-	uint32_t pdt_size __rte_cache_aligned;
-	uint32_t n_members;
-	struct cnm_cfg_member *members;   /**< configured nodes and weights */
-	struct cnm_cfg_service cfg;       /**< as configured (ports, vip, name) */
 };
 
 /** A node, as the workers see it: 16 bytes. */
@@ -68,47 +69,45 @@ struct cnm_node {
 
 #define CNM_PORT_NONE 0xffffu
 
-/** Everything the data path reads to take a decision. */
-struct cnm_lb {
+/**
+ * The tables: an opaque handle. The control lcore changes them through the
+ * functions below (it is the only writer); workers read the view.
+ */
+struct cnm_lb;
+
+/**
+ * Everything the data path reads to take a decision and send a frame: the
+ * workers' read-only view of the tables, the scalars they read per burst on
+ * the first cache line. It is the first member of struct cnm_lb, so
+ * cnm_lb_view() is a cast and the view is the tables' own memory, not a
+ * copy. Only lib/service writes it; the RCU rules of each field are on the
+ * field and on the mutator that changes it.
+ */
+struct cnm_lb_view {
 	struct rte_hash *h1;            /**< (proto, addr, port) -> struct cnm_svc * */
 	struct rte_hash *h2;            /**< (proto, addr) -> struct cnm_svc * */
 	struct rte_hash *arp;           /**< IPv4 VIPs cnmux answers ARP for (services with arp) */
 	struct rte_hash *vips;          /**< every VIP, key (family, addr) with proto and port 0 */
-	int32_t default_node;           /**< node id for non-scalable traffic, -1 none */
+	int32_t default_node;           /**< node id for non-scalable traffic, -1 none
+					     (relaxed: cnm_lb_set_default_node()) */
 	uint8_t has_local;              /**< a local port exists */
 	uint8_t icmp_echo_reply;        /**< answer echo requests to a VIP (else: local) */
 	uint8_t verify_checksum;        /**< check IPv4 header checksums */
 	uint32_t hash_key;
 	uint64_t keys_gen;              /**< bumped (release) whenever a key changes service:
 					     workers drop their lookup caches */
-	uint32_t n_private;
-	uint32_t paths_up;              /**< bit i: private port i has link (path manager) */
-	struct rte_rcu_qsbr *qsbr;      /**< grace periods before frees */
-	struct cnm_node node[CNM_MAX_NODES];
+	struct cnm_node node[CNM_MAX_NODES] __rte_cache_aligned;
 	struct cnm_fwd_conf fwd;        /**< tunnel settings of the instance */
 	struct cnm_fwd_node tun[CNM_MAX_NODES]; /**< per node: what tunnel methods need */
-	struct cnm_cfg_node node_cfg[CNM_MAX_NODES];
-	uint8_t admin_down[CNM_MAX_NODES];  /**< taken down by the operator: health checks
-						 do not bring it back */
-	uint32_t next_node_slot;        /**< where the search for a free node slot starts */
-	struct cnm_svc *svc[CNM_MAX_SERVICES]; /**< by id; NULL = free slot */
-	uint32_t n_nodes;               /**< highest used node id + 1 */
-	uint32_t n_svc;                 /**< highest used service id + 1 */
-	uint64_t gen;                   /**< bumped by every change of a PDT, a node's up/down
-					     state or the set of groups (control side only: HA
-					     checkpoints when it moves) */
-	/* Per-id counters live in the workers and are never reset (one writer
-	 * each); a slot taken by a new service or node starts from what the
-	 * workers had counted in it, kept here and subtracted when reporting
-	 * (cnm_lb_stats_rebase()). */
-	struct cnm_wstats *const *wstats;   /**< the workers' counters, NULL: none yet */
-	uint32_t n_wstats;
-	struct cnm_pb svc_base[CNM_MAX_SERVICES];
-	struct cnm_pb node_base[CNM_MAX_NODES];
-	struct cnm_pb member_base[CNM_MAX_MEMBERS];
-	uint8_t member_used[CNM_MAX_MEMBERS];   /**< member slots taken */
-	uint32_t member_next;                   /**< where the search for a free slot starts */
+	struct cnm_svc *svc[CNM_MAX_SERVICES]; /**< by id; NULL = free slot (acquire) */
 };
+
+/** The workers' view of @p lb: the same memory (its first member). */
+static inline const struct cnm_lb_view *
+cnm_lb_view(const struct cnm_lb *lb)
+{
+	return (const struct cnm_lb_view *)lb;
+}
 
 /**
  * Build the tables of a configuration. Nodes without a MAC start down.
@@ -122,9 +121,9 @@ void cnm_lb_free(struct cnm_lb *lb);
 /**
  * Look up to 64 keys in both tables: svc[i] is the service of keys[i], or
  * NULL when non-scalable. Keys that miss the first table are looked up again
- * with port 0 in the second.
+ * with port 0 in the second. Worker-safe.
  */
-void cnm_lb_lookup_bulk(const struct cnm_lb *lb, const struct cnm_svc_key *const *keys,
+void cnm_lb_lookup_bulk(const struct cnm_lb_view *v, const struct cnm_svc_key *const *keys,
 		unsigned int n, struct cnm_svc **svc);
 
 /** fmix32 of MurmurHash3: spreads the bits of a CRC over the whole word. */
@@ -241,10 +240,10 @@ int cnm_lb_svc_set_members(struct cnm_lb *lb, uint16_t svc, const struct cnm_cfg
 int64_t cnm_lb_member_weight(const struct cnm_lb *lb, uint16_t svc, uint16_t node);
 
 /** Is @p addr (of @p family) the VIP of some service? Worker-safe. */
-int cnm_lb_is_vip(const struct cnm_lb *lb, uint8_t family, const uint8_t *addr);
+int cnm_lb_is_vip(const struct cnm_lb_view *v, uint8_t family, const uint8_t *addr);
 
 /** Does cnmux answer ARP for this IPv4 address (network order)? Worker-safe. */
-int cnm_lb_arp_owned(const struct cnm_lb *lb, const uint8_t ip[4]);
+int cnm_lb_arp_owned(const struct cnm_lb_view *v, const uint8_t ip[4]);
 
 /**
  * Path manager (the patent's redundant private paths): given which private
@@ -295,14 +294,14 @@ cnm_svc_slot(const struct cnm_svc *s, uint16_t node)
  * to @p node into: the sink CNM_MEMBER_NONE when the pair has no slot.
  */
 static inline uint16_t
-cnm_lb_member_slot_fast(const struct cnm_lb *lb, int32_t svc, uint16_t node)
+cnm_lb_member_slot_fast(const struct cnm_lb_view *v, int32_t svc, uint16_t node)
 {
 	const struct cnm_svc *s;
 
 	if (svc < 0)
 		return CNM_MEMBER_NONE;
 	/* acquire: a service seen here is complete; NULL while one is removed */
-	s = __atomic_load_n(&lb->svc[svc], __ATOMIC_ACQUIRE);
+	s = __atomic_load_n(&v->svc[svc], __ATOMIC_ACQUIRE);
 	/* a relaxed read: the slot is one 16-bit word the control lcore sets */
 	return s != NULL ? __atomic_load_n(&s->mslot[node], __ATOMIC_RELAXED) : CNM_MEMBER_NONE;
 }
@@ -320,5 +319,85 @@ int cnm_lb_svc_find(const struct cnm_lb *lb, const char *name);
 
 /** Node id by name, or -1. */
 int cnm_lb_node_find(const struct cnm_lb *lb, const char *name);
+
+/*
+ * What the control side reads and sets besides the run-time changes above:
+ * the control lcore (or a thread holding the control lock, as telemetry
+ * does). Workers read the view instead. Pointers returned stay valid until
+ * the next change of the same service or node.
+ */
+
+/** One past the highest service id in use: ids below it may be used. */
+uint32_t cnm_lb_svc_end(const struct cnm_lb *lb);
+
+/** One past the highest node id in use: ids below it may be used. */
+uint32_t cnm_lb_node_end(const struct cnm_lb *lb);
+
+/**
+ * Service @p id as configured: name, VIP, policy, protocols, ports, arp and
+ * its members (node ids of the tables, weights); NULL for a free id.
+ */
+const struct cnm_cfg_service *cnm_lb_svc_cfg(const struct cnm_lb *lb, uint32_t id);
+
+/** The PDT service @p id publishes now, NULL for a free id. */
+const struct cnm_pdt *cnm_lb_svc_pdt(const struct cnm_lb *lb, uint32_t id);
+
+/** The PDT size of service @p id (what a rebuild or a replica must use), 0 for a free id. */
+uint32_t cnm_lb_svc_pdt_size(const struct cnm_lb *lb, uint32_t id);
+
+/**
+ * Give service @p id a PDT of @p size entries (a power of two), rebuilt from
+ * its members and published like any rebuild. -ENOENT, -errno of the
+ * rebuild; the service keeps its size and its table on error.
+ */
+int cnm_lb_svc_set_pdt_size(struct cnm_lb *lb, uint16_t id, uint32_t size);
+
+/** Node @p id as configured; NULL when the slot holds no node. */
+const struct cnm_cfg_node *cnm_lb_node_cfg(const struct cnm_lb *lb, uint32_t id);
+
+/**
+ * The state of node slot @p id (used, up, port, MAC, method, gen), whether
+ * it holds a node or not; NULL for an id past CNM_MAX_NODES.
+ */
+const struct cnm_node *cnm_lb_node(const struct cnm_lb *lb, uint32_t id);
+
+/** Set the port of node @p id's TCP health check (0: none). 0 or -ENOENT. */
+int cnm_lb_node_set_check_port(struct cnm_lb *lb, uint16_t id, uint16_t port);
+
+/** Did the operator take node @p id down (health checks leave it down)? */
+int cnm_lb_node_admin_down(const struct cnm_lb *lb, uint32_t id);
+
+/** Record whether the operator took node @p id down. 0 or -ENOENT. */
+int cnm_lb_node_set_admin_down(struct cnm_lb *lb, uint16_t id, int down);
+
+/** The default node (non-scalable traffic), -1 for none. */
+int32_t cnm_lb_default_node(const struct cnm_lb *lb);
+
+/**
+ * Set the default node (-1: none). Workers read it with a plain load of an
+ * aligned word. 0, or -ENOENT when @p id names no node.
+ */
+int cnm_lb_set_default_node(struct cnm_lb *lb, int32_t id);
+
+/**
+ * Generation of the tables: moves with every change of a PDT, of a node's
+ * up/down state or of the set of groups (HA checkpoints when it moves).
+ */
+uint64_t cnm_lb_gen(const struct cnm_lb *lb);
+
+/** Which private ports have link, as cnm_lb_paths_update() last heard (bit i: port i). */
+uint32_t cnm_lb_paths_up(const struct cnm_lb *lb);
+
+/** Does the instance have a local port (non-scalable traffic goes there)? */
+int cnm_lb_has_local(const struct cnm_lb *lb);
+
+/**
+ * The data path's switches: answer echo requests to a VIP, check IPv4
+ * header checksums. Workers read each once per burst.
+ */
+void cnm_lb_set_switches(struct cnm_lb *lb, uint8_t icmp_echo_reply, uint8_t verify_checksum);
+
+/** The public port's MAC, the source of the tunnels' "too big" replies. Before workers run. */
+void cnm_lb_set_pub_mac(struct cnm_lb *lb, const uint8_t mac[6]);
 
 #endif /* CNM_SERVICE_H */

@@ -30,7 +30,7 @@ same_addr(const uint8_t *a, const uint8_t *b)
  * the rte_hash tables in bulk and is cached.
  */
 static void
-svc_lookup(const struct cnm_lb *lb, struct cnm_dstate *st, const struct cnm_svc_key *const *keys,
+svc_lookup(const struct cnm_lb_view *lb, struct cnm_dstate *st, const struct cnm_svc_key *const *keys,
 		unsigned int n, struct cnm_svc **svc)
 {
 	const struct cnm_svc_key *mk[CNM_DECIDE_MAX];
@@ -68,7 +68,7 @@ svc_lookup(const struct cnm_lb *lb, struct cnm_dstate *st, const struct cnm_svc_
  * records the node the PDT gives; anything else follows the PDT.
  */
 static void
-conn_track(const struct cnm_lb *lb, struct cnm_dstate *st, const struct cnm_ct_batch *b,
+conn_track(const struct cnm_lb_view *lb, struct cnm_dstate *st, const struct cnm_ct_batch *b,
 		struct cnm_decision *d)
 {
 	const struct cnm_conn_key *kp[CNM_DECIDE_MAX];
@@ -152,7 +152,7 @@ frag_match(const struct cnm_frag_ent *e, const struct cnm_flow *f)
  * fragment); for a port-keyed service it is dropped.
  */
 static void
-frag_handle(const struct cnm_lb *lb, struct cnm_dstate *st, const struct cnm_flow *f,
+frag_handle(const struct cnm_lb_view *lb, struct cnm_dstate *st, const struct cnm_flow *f,
 		const struct cnm_svc *s, struct cnm_decision *d)
 {
 	struct cnm_frag_ent *e = frag_slot(st, f);
@@ -202,7 +202,7 @@ frag_handle(const struct cnm_lb *lb, struct cnm_dstate *st, const struct cnm_flo
  * reply would go to that group), not handed to the host (it would learn it),
  * dropped. */
 void
-cnm_decide_arp(const struct cnm_lb *lb, const struct cnm_flow *f, struct cnm_decision *d)
+cnm_decide_arp(const struct cnm_lb_view *lb, const struct cnm_flow *f, struct cnm_decision *d)
 {
 	d->svc = -1;
 	d->reason = CNM_DROP_NONE;
@@ -223,7 +223,7 @@ cnm_decide_arp(const struct cnm_lb *lb, const struct cnm_flow *f, struct cnm_dec
 
 /* Step 2 for a frame of the general shape whose service lookup is done. */
 static inline void
-decide_flow(const struct cnm_lb *lb, const struct cnm_svc *s, const struct cnm_flow *f,
+decide_flow(const struct cnm_lb_view *lb, const struct cnm_svc *s, const struct cnm_flow *f,
 		struct cnm_decision *d)
 {
 	if (s != NULL) {
@@ -275,7 +275,7 @@ cnm_decide_miss4(struct cnm_dbatch *b, unsigned int i, uint32_t src, uint32_t ds
 }
 
 void
-cnm_decide_finish(const struct cnm_lb *lb, struct cnm_dstate *st, struct cnm_dbatch *b,
+cnm_decide_finish(const struct cnm_lb_view *lb, struct cnm_dstate *st, struct cnm_dbatch *b,
 		const struct cnm_pkt *pk, struct cnm_decision *d)
 {
 	struct cnm_svc *svc[CNM_DECIDE_MAX];
@@ -339,7 +339,7 @@ track:
 }
 
 void
-cnm_decide_burst(const struct cnm_lb *lb, struct cnm_dstate *st, const struct cnm_pkt *pk,
+cnm_decide_burst(const struct cnm_lb_view *lb, struct cnm_dstate *st, const struct cnm_pkt *pk,
 		unsigned int n, struct cnm_decision *d)
 {
 	struct cnm_dbatch b;
@@ -355,7 +355,7 @@ cnm_decide_burst(const struct cnm_lb *lb, struct cnm_dstate *st, const struct cn
 }
 
 void
-cnm_decide(const struct cnm_lb *lb, const struct cnm_flow *f, struct cnm_decision *d)
+cnm_decide(const struct cnm_lb_view *lb, const struct cnm_flow *f, struct cnm_decision *d)
 {
 	struct cnm_svc_cache_ent cache;
 	struct cnm_frag_ent frag;

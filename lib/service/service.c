@@ -12,11 +12,21 @@
 #include <rte_log.h>
 #include <rte_rcu_qsbr.h>
 
-#include "cnm_service.h"
+/* the one file that sees the insides of the tables */
+#define CNM_SERVICE_INTERNAL
+#include "service_private.h"
 
 RTE_LOG_REGISTER(cnm_logtype_service, cnm.service, NOTICE);
 #define SVC_LOG(level, fmt, ...) \
 	rte_log(RTE_LOG_##level, cnm_logtype_service, "service: " fmt "\n", ##__VA_ARGS__)
+
+/* The whole service in slot @p id (< CNM_MAX_SERVICES), NULL for a free one.
+ * Control side: the only writer reads the slot without ordering. */
+static inline struct cnm_svc_priv *
+svc_at(const struct cnm_lb *lb, uint32_t id)
+{
+	return cnm_svc_priv(lb->v.svc[id]);
+}
 
 #define H1_ENTRIES 65536
 #define H2_ENTRIES 16384
@@ -75,12 +85,12 @@ svc_key(struct cnm_svc_key *k, const struct cnm_addr *a, uint8_t proto, uint16_t
 }
 
 static void
-svc_free(struct cnm_svc *s)
+svc_free(struct cnm_svc_priv *s)
 {
 	if (s == NULL)
 		return;
-	cnm_pdt_free(s->pdt);
-	free(s->mslot);
+	cnm_pdt_free(s->hot.pdt);
+	free(s->hot.mslot);
 	free(s->members);
 	free(s->cfg.ports);
 	free(s);
@@ -106,7 +116,7 @@ set_ref(struct rte_hash *h, const void *key, int delta)
 }
 
 static void
-svc_sets(struct cnm_lb *lb, const struct cnm_svc *s, int delta)
+svc_sets(struct cnm_lb *lb, const struct cnm_svc_priv *s, int delta)
 {
 	struct cnm_svc_key k;
 
@@ -114,41 +124,41 @@ svc_sets(struct cnm_lb *lb, const struct cnm_svc *s, int delta)
 		uint32_t ip; /* aligned for the hash */
 
 		memcpy(&ip, s->cfg.vip.bytes, 4);
-		set_ref(lb->arp, &ip, delta);
+		set_ref(lb->v.arp, &ip, delta);
 	}
 	svc_key(&k, &s->cfg.vip, 0, 0);
-	set_ref(lb->vips, &k, delta);
+	set_ref(lb->v.vips, &k, delta);
 }
 
 int
-cnm_lb_is_vip(const struct cnm_lb *lb, uint8_t family, const uint8_t *addr)
+cnm_lb_is_vip(const struct cnm_lb_view *v, uint8_t family, const uint8_t *addr)
 {
 	struct cnm_svc_key k;
 
 	memset(&k, 0, sizeof(k));
 	k.family = family;
 	memcpy(k.addr, addr, family == AF_INET ? 4 : 16);
-	return rte_hash_lookup(lb->vips, &k) >= 0;
+	return rte_hash_lookup(v->vips, &k) >= 0;
 }
 
 int
-cnm_lb_arp_owned(const struct cnm_lb *lb, const uint8_t ip[4])
+cnm_lb_arp_owned(const struct cnm_lb_view *v, const uint8_t ip[4])
 {
 	uint32_t k; /* aligned for the hash */
 
 	memcpy(&k, ip, 4);
-	return rte_hash_lookup(lb->arp, &k) >= 0;
+	return rte_hash_lookup(v->arp, &k) >= 0;
 }
 
 /* Publish @p pdt in @p s, then free the table it replaces after a grace period. */
 static void
-pdt_publish(struct cnm_lb *lb, struct cnm_svc *s, struct cnm_pdt *pdt)
+pdt_publish(struct cnm_lb *lb, struct cnm_svc_priv *s, struct cnm_pdt *pdt)
 {
-	struct cnm_pdt *old = s->pdt;
+	struct cnm_pdt *old = s->hot.pdt;
 
 	/* Release: the entries written by the builder are visible to a worker
 	 * before it can see the pointer (pairs with the acquire in cnm_select). */
-	__atomic_store_n(&s->pdt, pdt, __ATOMIC_RELEASE);
+	__atomic_store_n(&s->hot.pdt, pdt, __ATOMIC_RELEASE);
 	lb->gen++;
 	if (old != NULL) {
 		/* No worker may still read the old table once this returns. */
@@ -158,7 +168,7 @@ pdt_publish(struct cnm_lb *lb, struct cnm_svc *s, struct cnm_pdt *pdt)
 	}
 }
 
-static int svc_rebuild(struct cnm_lb *lb, struct cnm_svc *s);
+static int svc_rebuild(struct cnm_lb *lb, struct cnm_svc_priv *s);
 static void grace_period(const struct cnm_lb *lb);
 
 /*
@@ -168,14 +178,14 @@ static void grace_period(const struct cnm_lb *lb);
  * so that no worker still counts into it when it is handed out again).
  */
 static void
-members_alloc(struct cnm_lb *lb, struct cnm_svc *s)
+members_alloc(struct cnm_lb *lb, struct cnm_svc_priv *s)
 {
 	uint32_t i, k;
 
 	for (i = 0; i < s->n_members; i++) {
 		uint32_t node = s->members[i].node;
 
-		if (s->mslot[node] != CNM_MEMBER_NONE)
+		if (s->hot.mslot[node] != CNM_MEMBER_NONE)
 			continue;
 		for (k = 0; k < CNM_MEMBER_NONE; k++) {
 			uint32_t slot = (lb->member_next + k) % CNM_MEMBER_NONE;
@@ -189,7 +199,7 @@ members_alloc(struct cnm_lb *lb, struct cnm_svc *s)
 				lb->member_base[slot] = cnm_stats_member_slot(lb->wstats,
 					lb->n_wstats, slot);
 			/* one 16-bit word: workers read it whole */
-			__atomic_store_n(&s->mslot[node], (uint16_t)slot, __ATOMIC_RELAXED);
+			__atomic_store_n(&s->hot.mslot[node], (uint16_t)slot, __ATOMIC_RELAXED);
 			break;
 		}
 		/* every slot taken: the pair counts into the sink */
@@ -197,7 +207,7 @@ members_alloc(struct cnm_lb *lb, struct cnm_svc *s)
 }
 
 static int
-member_listed(const struct cnm_svc *s, uint32_t node)
+member_listed(const struct cnm_svc_priv *s, uint32_t node)
 {
 	uint32_t i;
 
@@ -208,17 +218,17 @@ member_listed(const struct cnm_svc *s, uint32_t node)
 }
 
 static void
-members_release(struct cnm_lb *lb, struct cnm_svc *s, int all)
+members_release(struct cnm_lb *lb, struct cnm_svc_priv *s, int all)
 {
 	uint16_t freed[64];
 	uint32_t node, nf = 0, i;
 
 	for (node = 0; node < CNM_MAX_NODES; node++) {
-		uint16_t slot = s->mslot[node];
+		uint16_t slot = s->hot.mslot[node];
 
 		if (slot == CNM_MEMBER_NONE || (!all && member_listed(s, node)))
 			continue;
-		__atomic_store_n(&s->mslot[node], CNM_MEMBER_NONE, __ATOMIC_RELAXED);
+		__atomic_store_n(&s->hot.mslot[node], CNM_MEMBER_NONE, __ATOMIC_RELAXED);
 		freed[nf++] = slot;
 		if (nf == RTE_DIM(freed) || node + 1 == CNM_MAX_NODES) {
 			grace_period(lb);
@@ -236,31 +246,31 @@ members_release(struct cnm_lb *lb, struct cnm_svc *s, int all)
 
 /* The member slots of a service no worker can reach any more. */
 static void
-svc_free_slots(struct cnm_lb *lb, const struct cnm_svc *s)
+svc_free_slots(struct cnm_lb *lb, const struct cnm_svc_priv *s)
 {
 	uint32_t node;
 
 	for (node = 0; node < CNM_MAX_NODES; node++)
-		if (s->mslot[node] != CNM_MEMBER_NONE)
-			lb->member_used[s->mslot[node]] = 0;
+		if (s->hot.mslot[node] != CNM_MEMBER_NONE)
+			lb->member_used[s->hot.mslot[node]] = 0;
 }
 
 int
 cnm_lb_member_slot(const struct cnm_lb *lb, uint16_t svc, uint16_t node)
 {
-	const struct cnm_svc *s;
+	const struct cnm_svc_priv *s;
 	uint16_t slot;
 
-	if (svc >= CNM_MAX_SERVICES || node >= CNM_MAX_NODES || (s = lb->svc[svc]) == NULL)
+	if (svc >= CNM_MAX_SERVICES || node >= CNM_MAX_NODES || (s = svc_at(lb, svc)) == NULL)
 		return -1;
-	slot = s->mslot[node];
+	slot = s->hot.mslot[node];
 	return slot == CNM_MEMBER_NONE ? -1 : (int)slot;
 }
 
 int
 cnm_lb_svc_rebuild(struct cnm_lb *lb, uint16_t id)
 {
-	struct cnm_svc *s = lb->svc[id];
+	struct cnm_svc_priv *s = svc_at(lb, id);
 	int ret;
 
 	if (s == NULL)
@@ -273,7 +283,7 @@ cnm_lb_svc_rebuild(struct cnm_lb *lb, uint16_t id)
 }
 
 static int
-svc_rebuild(struct cnm_lb *lb, struct cnm_svc *s)
+svc_rebuild(struct cnm_lb *lb, struct cnm_svc_priv *s)
 {
 	struct cnm_pdt_member *m;
 	struct cnm_pdt *pdt;
@@ -283,7 +293,7 @@ svc_rebuild(struct cnm_lb *lb, struct cnm_svc *s)
 	if (m == NULL)
 		return -ENOMEM;
 	for (i = 0; i < s->n_members; i++) {
-		const struct cnm_node *nd = &lb->node[s->members[i].node];
+		const struct cnm_node *nd = &lb->v.node[s->members[i].node];
 
 		if (!nd->used || !nd->up)
 			continue;
@@ -291,7 +301,7 @@ svc_rebuild(struct cnm_lb *lb, struct cnm_svc *s)
 		m[n].weight = s->members[i].weight;
 		n++;
 	}
-	pdt = cnm_pdt_update(s->pdt, s->pdt_size, m, n);
+	pdt = cnm_pdt_update(s->hot.pdt, s->pdt_size, m, n);
 	free(m);
 	if (pdt == NULL)
 		return -errno;
@@ -302,18 +312,18 @@ svc_rebuild(struct cnm_lb *lb, struct cnm_svc *s)
 int
 cnm_lb_svc_set_pdt(struct cnm_lb *lb, uint16_t id, const uint16_t *entries, uint32_t size)
 {
-	struct cnm_svc *s;
+	struct cnm_svc_priv *s;
 	struct cnm_pdt *pdt;
 	uint8_t seen[CNM_MAX_NODES];
 	uint32_t i;
 
-	if (id >= CNM_MAX_SERVICES || (s = lb->svc[id]) == NULL)
+	if (id >= CNM_MAX_SERVICES || (s = svc_at(lb, id)) == NULL)
 		return -ENOENT;
 	if (size == 0 || (size & (size - 1)) != 0 || size != s->pdt_size)
 		return -EINVAL;
 	for (i = 0; i < size; i++)
 		if (entries[i] != CNM_NODE_NONE &&
-		    (entries[i] >= CNM_MAX_NODES || !lb->node[entries[i]].used))
+		    (entries[i] >= CNM_MAX_NODES || !lb->v.node[entries[i]].used))
 			return -EINVAL;
 	/* a table of no member: every entry CNM_NODE_NONE, then overwritten
 	 * before any worker can see it */
@@ -333,7 +343,7 @@ cnm_lb_svc_set_pdt(struct cnm_lb *lb, uint16_t id, const uint16_t *entries, uint
 }
 
 static int
-svc_add_keys(struct cnm_lb *lb, struct cnm_svc *s)
+svc_add_keys(struct cnm_lb *lb, struct cnm_svc_priv *s)
 {
 	const struct cnm_cfg_service *c = &s->cfg;
 	struct cnm_svc_key k;
@@ -347,7 +357,7 @@ svc_add_keys(struct cnm_lb *lb, struct cnm_svc *s)
 			if (!(c->protocols & (1u << i)))
 				continue;
 			svc_key(&k, &c->vip, protos[i], 0);
-			ret = rte_hash_add_key_data(lb->h2, &k, s);
+			ret = rte_hash_add_key_data(lb->v.h2, &k, &s->hot);
 			if (ret < 0)
 				return ret;
 		}
@@ -355,27 +365,27 @@ svc_add_keys(struct cnm_lb *lb, struct cnm_svc *s)
 	}
 	for (i = 0; i < c->n_ports; i++) {
 		svc_key(&k, &c->vip, c->ports[i].proto, c->ports[i].port);
-		ret = rte_hash_add_key_data(lb->h1, &k, s);
+		ret = rte_hash_add_key_data(lb->v.h1, &k, &s->hot);
 		if (ret < 0)
 			return ret;
 	}
 	return 0;
 }
 
-static struct cnm_svc *
+static struct cnm_svc_priv *
 svc_create(struct cnm_lb *lb, const struct cnm_config *cfg, const struct cnm_cfg_service *c,
 		uint16_t id)
 {
-	struct cnm_svc *s;
+	struct cnm_svc_priv *s;
 
 	if (posix_memalign((void **)&s, RTE_CACHE_LINE_SIZE, sizeof(*s)) != 0)
 		return NULL;
 	memset(s, 0, sizeof(*s));
-	s->id = id;
-	s->policy = (uint8_t)c->policy;
-	s->hash_port = cnm_policy_get(c->policy)->hash_port;
-	s->family = c->vip.family;
-	s->hash_key = cfg->hash_key;
+	s->hot.id = id;
+	s->hot.policy = (uint8_t)c->policy;
+	s->hot.hash_port = cnm_policy_get(c->policy)->hash_port;
+	s->hot.family = c->vip.family;
+	s->hot.hash_key = cfg->hash_key;
 	s->pdt_size = c->pdt_size ? c->pdt_size : cfg->pdt_size;
 	s->cfg = *c;
 	s->cfg.ports = NULL;
@@ -383,8 +393,8 @@ svc_create(struct cnm_lb *lb, const struct cnm_config *cfg, const struct cnm_cfg
 	s->n_members = c->n_members;
 	s->members = calloc(c->n_members + 1, sizeof(*s->members));
 	s->cfg.ports = calloc(c->n_ports + 1, sizeof(*s->cfg.ports));
-	s->mslot = malloc(CNM_MAX_NODES * sizeof(*s->mslot));
-	if (s->members == NULL || s->cfg.ports == NULL || s->mslot == NULL) {
+	s->hot.mslot = malloc(CNM_MAX_NODES * sizeof(*s->hot.mslot));
+	if (s->members == NULL || s->cfg.ports == NULL || s->hot.mslot == NULL) {
 		svc_free(s);
 		return NULL;
 	}
@@ -394,11 +404,11 @@ svc_create(struct cnm_lb *lb, const struct cnm_config *cfg, const struct cnm_cfg
 	if (c->n_ports > 0)
 		memcpy(s->cfg.ports, c->ports, c->n_ports * sizeof(*s->cfg.ports));
 	s->cfg.members = s->members;
-	lb->svc[id] = s;
-	memset(s->mslot, 0xff, CNM_MAX_NODES * sizeof(*s->mslot)); /* CNM_MEMBER_NONE */
+	lb->v.svc[id] = &s->hot;
+	memset(s->hot.mslot, 0xff, CNM_MAX_NODES * sizeof(*s->hot.mslot)); /* CNM_MEMBER_NONE */
 	if (cnm_lb_svc_rebuild(lb, id) != 0) {
 		members_release(lb, s, 1);
-		lb->svc[id] = NULL;
+		lb->v.svc[id] = NULL;
 		svc_free(s);
 		return NULL;
 	}
@@ -415,7 +425,7 @@ fwd_conf(struct cnm_lb *lb, const struct cnm_config *cfg)
 void
 cnm_lb_set_tunnel(struct cnm_lb *lb, const struct cnm_cfg_tunnel *t)
 {
-	struct cnm_fwd_conf *c = &lb->fwd;
+	struct cnm_fwd_conf *c = &lb->v.fwd;
 
 	c->mtu = t->mtu ? t->mtu : CNM_TUNNEL_MTU_DEFAULT;
 	c->has_src4 = t->source4.family == AF_INET;
@@ -432,13 +442,13 @@ cnm_lb_set_tunnel(struct cnm_lb *lb, const struct cnm_cfg_tunnel *t)
 static void
 node_tunnel(struct cnm_lb *lb, uint32_t id, const struct cnm_cfg_node *n)
 {
-	struct cnm_fwd_node *t = &lb->tun[id];
+	struct cnm_fwd_node *t = &lb->v.tun[id];
 
 	memset(t, 0, sizeof(*t));
 	memcpy(t->dst, n->ip.bytes, 16);
 	t->family = n->ip.family;
 	t->gue_port = rte_cpu_to_be_16(n->gue_port ? n->gue_port : CNM_GUE_PORT_DEFAULT);
-	lb->node[id].method = n->forward;
+	lb->v.node[id].method = n->forward;
 }
 
 struct cnm_lb *
@@ -458,24 +468,24 @@ cnm_lb_create(const struct cnm_config *cfg, const char *name, struct rte_rcu_qsb
 	}
 	memset(lb, 0, sizeof(*lb));
 	lb->qsbr = qsbr;
-	lb->hash_key = cfg->hash_key;
-	lb->default_node = cfg->default_node;
-	lb->has_local = cfg->local_port[0] != '\0';
-	lb->icmp_echo_reply = cfg->icmp_echo_reply;
-	lb->verify_checksum = cfg->verify_checksum;
+	lb->v.hash_key = cfg->hash_key;
+	lb->v.default_node = cfg->default_node;
+	lb->v.has_local = cfg->local_port[0] != '\0';
+	lb->v.icmp_echo_reply = cfg->icmp_echo_reply;
+	lb->v.verify_checksum = cfg->verify_checksum;
 	lb->n_private = cfg->n_private ? cfg->n_private : 1;
 	lb->paths_up = (1u << lb->n_private) - 1;
-	lb->h1 = table_create("cnm_h1", name, H1_ENTRIES, CNM_SVC_KEY_LEN, qsbr);
-	lb->h2 = table_create("cnm_h2", name, H2_ENTRIES, CNM_SVC_KEY_LEN, qsbr);
-	lb->arp = table_create("cnm_arp", name, H2_ENTRIES, 4, qsbr);
-	lb->vips = table_create("cnm_vip", name, H2_ENTRIES, CNM_SVC_KEY_LEN, qsbr);
-	if (lb->h1 == NULL || lb->h2 == NULL || lb->arp == NULL || lb->vips == NULL) {
+	lb->v.h1 = table_create("cnm_h1", name, H1_ENTRIES, CNM_SVC_KEY_LEN, qsbr);
+	lb->v.h2 = table_create("cnm_h2", name, H2_ENTRIES, CNM_SVC_KEY_LEN, qsbr);
+	lb->v.arp = table_create("cnm_arp", name, H2_ENTRIES, 4, qsbr);
+	lb->v.vips = table_create("cnm_vip", name, H2_ENTRIES, CNM_SVC_KEY_LEN, qsbr);
+	if (lb->v.h1 == NULL || lb->v.h2 == NULL || lb->v.arp == NULL || lb->v.vips == NULL) {
 		ret = rte_errno;
 		goto fail;
 	}
 	fwd_conf(lb, cfg);
 	for (i = 0; i < cfg->n_nodes; i++) {
-		struct cnm_node *nd = &lb->node[i];
+		struct cnm_node *nd = &lb->v.node[i];
 
 		lb->node_cfg[i] = cfg->nodes[i];
 		node_tunnel(lb, i, &cfg->nodes[i]);
@@ -489,7 +499,7 @@ cnm_lb_create(const struct cnm_config *cfg, const char *name, struct rte_rcu_qsb
 	lb->n_nodes = cfg->n_nodes;
 	lb->next_node_slot = cfg->n_nodes % CNM_MAX_NODES;
 	for (i = 0; i < cfg->n_services; i++) {
-		struct cnm_svc *s = svc_create(lb, cfg, &cfg->services[i], (uint16_t)i);
+		struct cnm_svc_priv *s = svc_create(lb, cfg, &cfg->services[i], (uint16_t)i);
 
 		if (s == NULL) {
 			ret = ENOMEM;
@@ -505,7 +515,7 @@ cnm_lb_create(const struct cnm_config *cfg, const char *name, struct rte_rcu_qsb
 	}
 	lb->n_svc = cfg->n_services;
 	for (i = 0; i < cfg->n_services; i++)
-		svc_sets(lb, lb->svc[i], 1);
+		svc_sets(lb, svc_at(lb, i), 1);
 	return lb;
 fail:
 	cnm_lb_free(lb);
@@ -520,17 +530,17 @@ cnm_lb_free(struct cnm_lb *lb)
 
 	if (lb == NULL)
 		return;
-	rte_hash_free(lb->h1);
-	rte_hash_free(lb->h2);
-	rte_hash_free(lb->arp);
-	rte_hash_free(lb->vips);
+	rte_hash_free(lb->v.h1);
+	rte_hash_free(lb->v.h2);
+	rte_hash_free(lb->v.arp);
+	rte_hash_free(lb->v.vips);
 	for (i = 0; i < CNM_MAX_SERVICES; i++)
-		svc_free(lb->svc[i]);
+		svc_free(svc_at(lb, i));
 	free(lb);
 }
 
 void
-cnm_lb_lookup_bulk(const struct cnm_lb *lb, const struct cnm_svc_key *const *keys,
+cnm_lb_lookup_bulk(const struct cnm_lb_view *v, const struct cnm_svc_key *const *keys,
 		unsigned int n, struct cnm_svc **svc)
 {
 	struct cnm_svc_key k2[RTE_HASH_LOOKUP_BULK_MAX];
@@ -542,7 +552,7 @@ cnm_lb_lookup_bulk(const struct cnm_lb *lb, const struct cnm_svc_key *const *key
 
 	if (n == 0)
 		return;
-	rte_hash_lookup_bulk_data(lb->h1, (const void **)(uintptr_t)keys, n, &hits,
+	rte_hash_lookup_bulk_data(v->h1, (const void **)(uintptr_t)keys, n, &hits,
 			(void **)svc);
 	if (likely(hits == (n == 64 ? UINT64_MAX : (1ULL << n) - 1)))
 		return;
@@ -557,7 +567,7 @@ cnm_lb_lookup_bulk(const struct cnm_lb *lb, const struct cnm_svc_key *const *key
 		idx[m] = (uint8_t)i;
 		m++;
 	}
-	rte_hash_lookup_bulk_data(lb->h2, p2, m, &hits2, d2);
+	rte_hash_lookup_bulk_data(v->h2, p2, m, &hits2, d2);
 	for (i = 0; i < m; i++)
 		if (hits2 & (1ULL << i))
 			svc[idx[i]] = d2[i];
@@ -595,7 +605,7 @@ cnm_lb_svc_find(const struct cnm_lb *lb, const char *name)
 	uint32_t i;
 
 	for (i = 0; i < lb->n_svc; i++)
-		if (lb->svc[i] != NULL && strcmp(lb->svc[i]->cfg.name, name) == 0)
+		if (lb->v.svc[i] != NULL && strcmp(svc_at(lb, i)->cfg.name, name) == 0)
 			return (int)i;
 	return -1;
 }
@@ -606,7 +616,7 @@ cnm_lb_node_find(const struct cnm_lb *lb, const char *name)
 	uint32_t i;
 
 	for (i = 0; i < lb->n_nodes; i++)
-		if (lb->node[i].used && strcmp(lb->node_cfg[i].name, name) == 0)
+		if (lb->v.node[i].used && strcmp(lb->node_cfg[i].name, name) == 0)
 			return (int)i;
 	return -1;
 }
@@ -630,26 +640,26 @@ svc_keys_taken(const struct cnm_lb *lb, const struct cnm_cfg_service *c)
 	if (svc_wild(c)) {
 		if (c->protocols & CNM_PROTO_BIT_TCP) {
 			svc_key(&k, &c->vip, IPPROTO_TCP, 0);
-			if (rte_hash_lookup(lb->h2, &k) >= 0)
+			if (rte_hash_lookup(lb->v.h2, &k) >= 0)
 				return 1;
 		}
 		if (c->protocols & CNM_PROTO_BIT_UDP) {
 			svc_key(&k, &c->vip, IPPROTO_UDP, 0);
-			if (rte_hash_lookup(lb->h2, &k) >= 0)
+			if (rte_hash_lookup(lb->v.h2, &k) >= 0)
 				return 1;
 		}
 		return 0;
 	}
 	for (i = 0; i < c->n_ports; i++) {
 		svc_key(&k, &c->vip, c->ports[i].proto, c->ports[i].port);
-		if (rte_hash_lookup(lb->h1, &k) >= 0)
+		if (rte_hash_lookup(lb->v.h1, &k) >= 0)
 			return 1;
 	}
 	return 0;
 }
 
 static void
-svc_del_keys(struct cnm_lb *lb, const struct cnm_svc *s)
+svc_del_keys(struct cnm_lb *lb, const struct cnm_svc_priv *s)
 {
 	const struct cnm_cfg_service *c = &s->cfg;
 	struct cnm_svc_key k;
@@ -660,17 +670,17 @@ svc_del_keys(struct cnm_lb *lb, const struct cnm_svc *s)
 	if (svc_wild(c)) {
 		if (c->protocols & CNM_PROTO_BIT_TCP) {
 			svc_key(&k, &c->vip, IPPROTO_TCP, 0);
-			(void)rte_hash_del_key(lb->h2, &k);
+			(void)rte_hash_del_key(lb->v.h2, &k);
 		}
 		if (c->protocols & CNM_PROTO_BIT_UDP) {
 			svc_key(&k, &c->vip, IPPROTO_UDP, 0);
-			(void)rte_hash_del_key(lb->h2, &k);
+			(void)rte_hash_del_key(lb->v.h2, &k);
 		}
 		return;
 	}
 	for (i = 0; i < c->n_ports; i++) {
 		svc_key(&k, &c->vip, c->ports[i].proto, c->ports[i].port);
-		(void)rte_hash_del_key(lb->h1, &k);
+		(void)rte_hash_del_key(lb->v.h1, &k);
 	}
 }
 
@@ -678,16 +688,16 @@ int
 cnm_lb_svc_add(struct cnm_lb *lb, const struct cnm_cfg_service *c)
 {
 	struct cnm_config fake;
-	struct cnm_svc *s;
+	struct cnm_svc_priv *s;
 	uint32_t i, id;
 	int ret;
 
 	if (cnm_lb_svc_find(lb, c->name) >= 0 || svc_keys_taken(lb, c))
 		return -EEXIST;
 	for (i = 0; i < c->n_members; i++)
-		if (c->members[i].node >= CNM_MAX_NODES || !lb->node[c->members[i].node].used)
+		if (c->members[i].node >= CNM_MAX_NODES || !lb->v.node[c->members[i].node].used)
 			return -EINVAL;
-	for (id = 0; id < CNM_MAX_SERVICES && lb->svc[id] != NULL; id++)
+	for (id = 0; id < CNM_MAX_SERVICES && lb->v.svc[id] != NULL; id++)
 		;
 	if (id == CNM_MAX_SERVICES)
 		return -ENOSPC;
@@ -696,7 +706,7 @@ cnm_lb_svc_add(struct cnm_lb *lb, const struct cnm_cfg_service *c)
 	if (lb->wstats != NULL)
 		lb->svc_base[id] = cnm_stats_slot(lb->wstats, lb->n_wstats, 0, id);
 	memset(&fake, 0, sizeof(fake));
-	fake.hash_key = lb->hash_key;
+	fake.hash_key = lb->v.hash_key;
 	fake.pdt_size = c->pdt_size ? c->pdt_size : CNM_PDT_SIZE_DEFAULT;
 	/* the service is complete (PDT built) before its keys make it visible */
 	s = svc_create(lb, &fake, c, (uint16_t)id);
@@ -707,37 +717,37 @@ cnm_lb_svc_add(struct cnm_lb *lb, const struct cnm_cfg_service *c)
 	ret = svc_add_keys(lb, s);
 	if (ret < 0) {
 		svc_del_keys(lb, s);
-		lb->svc[id] = NULL;
+		lb->v.svc[id] = NULL;
 		grace_period(lb);
 		svc_free(s);
 		return ret;
 	}
 	svc_sets(lb, s, 1);
 	/* release: a worker that sees the new generation sees the new keys */
-	__atomic_store_n(&lb->keys_gen, lb->keys_gen + 1, __ATOMIC_RELEASE);
+	__atomic_store_n(&lb->v.keys_gen, lb->v.keys_gen + 1, __ATOMIC_RELEASE);
 	return (int)id;
 }
 
 int
 cnm_lb_svc_del(struct cnm_lb *lb, uint16_t id)
 {
-	struct cnm_svc *s;
+	struct cnm_svc_priv *s;
 
-	if (id >= CNM_MAX_SERVICES || lb->svc[id] == NULL)
+	if (id >= CNM_MAX_SERVICES || lb->v.svc[id] == NULL)
 		return -ENOENT;
-	s = lb->svc[id];
+	s = svc_at(lb, id);
 	svc_del_keys(lb, s);
 	svc_sets(lb, s, -1);
-	lb->svc[id] = NULL;
+	lb->v.svc[id] = NULL;
 	/* release: workers drop cached pointers to s before the grace period
 	 * below ends (they read keys_gen at the start of every burst) */
-	__atomic_store_n(&lb->keys_gen, lb->keys_gen + 1, __ATOMIC_RELEASE);
+	__atomic_store_n(&lb->v.keys_gen, lb->v.keys_gen + 1, __ATOMIC_RELEASE);
 	lb->gen++;
 	/* a worker may still hold s from a lookup of the current burst */
 	grace_period(lb);
 	svc_free_slots(lb, s);
 	svc_free(s);
-	while (lb->n_svc > 0 && lb->svc[lb->n_svc - 1] == NULL)
+	while (lb->n_svc > 0 && lb->v.svc[lb->n_svc - 1] == NULL)
 		lb->n_svc--;
 	return 0;
 }
@@ -750,7 +760,7 @@ rebuild_groups_of(struct cnm_lb *lb, uint16_t node)
 	int ret, rc = 0;
 
 	for (i = 0; i < lb->n_svc; i++) {
-		const struct cnm_svc *s = lb->svc[i];
+		const struct cnm_svc_priv *s = svc_at(lb, i);
 
 		if (s == NULL)
 			continue;
@@ -777,7 +787,7 @@ cnm_lb_node_add(struct cnm_lb *lb, const struct cnm_cfg_node *n)
 	 * freed slot is reused as late as possible. */
 	for (i = 0; i < CNM_MAX_NODES; i++) {
 		id = (lb->next_node_slot + i) % CNM_MAX_NODES;
-		if (!lb->node[id].used)
+		if (!lb->v.node[id].used)
 			break;
 	}
 	if (i == CNM_MAX_NODES)
@@ -788,14 +798,14 @@ cnm_lb_node_add(struct cnm_lb *lb, const struct cnm_cfg_node *n)
 	lb->admin_down[id] = 0;
 	lb->node_cfg[id] = *n;
 	node_tunnel(lb, id, n);
-	lb->node[id].port = (uint16_t)(id % lb->n_private);
+	lb->v.node[id].port = (uint16_t)(id % lb->n_private);
 	cnm_lb_paths_update(lb, lb->paths_up);
-	__atomic_store_n(&lb->node[id].mac, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&lb->v.node[id].mac, 0, __ATOMIC_RELAXED);
 	if (n->has_mac)
-		memcpy(&lb->node[id].mac, n->mac, 6);
-	lb->node[id].up = n->has_mac;
-	lb->node[id].gen++;
-	lb->node[id].used = 1;
+		memcpy(&lb->v.node[id].mac, n->mac, 6);
+	lb->v.node[id].up = n->has_mac;
+	lb->v.node[id].gen++;
+	lb->v.node[id].used = 1;
 	if (id >= lb->n_nodes)
 		lb->n_nodes = id + 1;
 	return (int)id;
@@ -807,40 +817,40 @@ cnm_lb_node_del(struct cnm_lb *lb, uint16_t id)
 	uint32_t i;
 	int ret;
 
-	if (id >= CNM_MAX_NODES || !lb->node[id].used)
+	if (id >= CNM_MAX_NODES || !lb->v.node[id].used)
 		return -ENOENT;
-	if ((int32_t)id == lb->default_node)
+	if ((int32_t)id == lb->v.default_node)
 		return -EBUSY;
 	for (i = 0; i < lb->n_svc; i++)
-		if (lb->svc[i] != NULL && cnm_lb_member_weight(lb, (uint16_t)i, id) >= 0) {
+		if (lb->v.svc[i] != NULL && cnm_lb_member_weight(lb, (uint16_t)i, id) >= 0) {
 			ret = cnm_lb_member_del(lb, (uint16_t)i, id);
 			if (ret < 0)
 				return ret;
 		}
-	lb->node[id].up = 0;
-	lb->node[id].gen++;
-	lb->node[id].used = 0;
+	lb->v.node[id].up = 0;
+	lb->v.node[id].gen++;
+	lb->v.node[id].used = 0;
 	/* no PDT holds it any more; wait before the slot can be reused */
 	grace_period(lb);
-	__atomic_store_n(&lb->node[id].mac, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&lb->v.node[id].mac, 0, __ATOMIC_RELAXED);
 	return 0;
 }
 
 int
 cnm_lb_node_set_up(struct cnm_lb *lb, uint16_t id, int up)
 {
-	if (id >= CNM_MAX_NODES || !lb->node[id].used)
+	if (id >= CNM_MAX_NODES || !lb->v.node[id].used)
 		return -ENOENT;
-	if (up && lb->node[id].mac == 0)
+	if (up && lb->v.node[id].mac == 0)
 		return -EAGAIN;
-	if (!!lb->node[id].up == !!up)
+	if (!!lb->v.node[id].up == !!up)
 		return 0;
-	lb->node[id].up = !!up;
+	lb->v.node[id].up = !!up;
 	lb->gen++;
 	if (!up) {
 		/* its tracked connections are dropped from the forwarding lists:
 		 * workers see the new generation and forget them */
-		__atomic_store_n(&lb->node[id].gen, lb->node[id].gen + 1, __ATOMIC_RELAXED);
+		__atomic_store_n(&lb->v.node[id].gen, lb->v.node[id].gen + 1, __ATOMIC_RELAXED);
 	}
 	return rebuild_groups_of(lb, id);
 }
@@ -850,12 +860,12 @@ cnm_lb_node_set_mac(struct cnm_lb *lb, uint16_t id, const uint8_t mac[6])
 {
 	uint64_t v = 0;
 
-	if (id >= CNM_MAX_NODES || !lb->node[id].used)
+	if (id >= CNM_MAX_NODES || !lb->v.node[id].used)
 		return -ENOENT;
 	if (mac != NULL)
 		memcpy(&v, mac, 6);
 	/* one 64-bit word: workers read it whole */
-	__atomic_store_n(&lb->node[id].mac, v, __ATOMIC_RELAXED);
+	__atomic_store_n(&lb->v.node[id].mac, v, __ATOMIC_RELAXED);
 	if (mac != NULL) {
 		memcpy(lb->node_cfg[id].mac, mac, 6);
 		lb->node_cfg[id].has_mac = true;
@@ -870,10 +880,10 @@ cnm_lb_node_set_mac(struct cnm_lb *lb, uint16_t id, const uint8_t mac[6])
 int64_t
 cnm_lb_member_weight(const struct cnm_lb *lb, uint16_t svc, uint16_t node)
 {
-	const struct cnm_svc *s;
+	const struct cnm_svc_priv *s;
 	uint32_t i;
 
-	if (svc >= CNM_MAX_SERVICES || (s = lb->svc[svc]) == NULL)
+	if (svc >= CNM_MAX_SERVICES || (s = svc_at(lb, svc)) == NULL)
 		return -ENOENT;
 	for (i = 0; i < s->n_members; i++)
 		if (s->members[i].node == node)
@@ -885,13 +895,13 @@ int
 cnm_lb_member_set(struct cnm_lb *lb, uint16_t svc, uint16_t node, uint32_t weight)
 {
 	struct cnm_cfg_member *m, *old;
-	struct cnm_svc *s;
+	struct cnm_svc_priv *s;
 	uint32_t i, n;
 	int ret;
 
-	if (svc >= CNM_MAX_SERVICES || (s = lb->svc[svc]) == NULL)
+	if (svc >= CNM_MAX_SERVICES || (s = svc_at(lb, svc)) == NULL)
 		return -ENOENT;
-	if (node >= CNM_MAX_NODES || !lb->node[node].used)
+	if (node >= CNM_MAX_NODES || !lb->v.node[node].used)
 		return -ENOENT;
 	for (i = 0; i < s->n_members; i++) {
 		if (s->members[i].node != node)
@@ -935,12 +945,12 @@ cnm_lb_member_set(struct cnm_lb *lb, uint16_t svc, uint16_t node, uint32_t weigh
 int
 cnm_lb_member_del(struct cnm_lb *lb, uint16_t svc, uint16_t node)
 {
-	struct cnm_svc *s;
+	struct cnm_svc_priv *s;
 	struct cnm_cfg_member keep;
 	uint32_t i;
 	int ret;
 
-	if (svc >= CNM_MAX_SERVICES || (s = lb->svc[svc]) == NULL)
+	if (svc >= CNM_MAX_SERVICES || (s = svc_at(lb, svc)) == NULL)
 		return -ENOENT;
 	for (i = 0; i < s->n_members; i++)
 		if (s->members[i].node == node)
@@ -968,14 +978,14 @@ cnm_lb_svc_set_members(struct cnm_lb *lb, uint16_t svc, const struct cnm_cfg_mem
 		uint32_t n)
 {
 	struct cnm_cfg_member *nm, *old;
-	struct cnm_svc *s;
+	struct cnm_svc_priv *s;
 	uint32_t i, j, old_n;
 	int ret;
 
-	if (svc >= CNM_MAX_SERVICES || (s = lb->svc[svc]) == NULL)
+	if (svc >= CNM_MAX_SERVICES || (s = svc_at(lb, svc)) == NULL)
 		return -ENOENT;
 	for (i = 0; i < n; i++) {
-		if (m[i].node >= CNM_MAX_NODES || !lb->node[m[i].node].used)
+		if (m[i].node >= CNM_MAX_NODES || !lb->v.node[m[i].node].used)
 			return -ENOENT;
 		for (j = 0; j < i; j++)
 			if (m[j].node == m[i].node)
@@ -1026,9 +1036,164 @@ cnm_lb_paths_update(struct cnm_lb *lb, uint32_t up_mask)
 
 	lb->paths_up = up_mask;
 	for (id = 0; id < lb->n_nodes; id++) {
-		if (!lb->node[id].used)
+		if (!lb->v.node[id].used)
 			continue;
 		/* one 16-bit word; a worker reads either port, both are valid */
-		__atomic_store_n(&lb->node[id].port, path_of(lb, id, up_mask), __ATOMIC_RELAXED);
+		__atomic_store_n(&lb->v.node[id].port, path_of(lb, id, up_mask), __ATOMIC_RELAXED);
 	}
+}
+
+/* ---- what the control side reads and sets ---- */
+
+uint32_t
+cnm_lb_svc_end(const struct cnm_lb *lb)
+{
+	return lb->n_svc;
+}
+
+uint32_t
+cnm_lb_node_end(const struct cnm_lb *lb)
+{
+	return lb->n_nodes;
+}
+
+const struct cnm_cfg_service *
+cnm_lb_svc_cfg(const struct cnm_lb *lb, uint32_t id)
+{
+	const struct cnm_svc_priv *s = id < CNM_MAX_SERVICES ? svc_at(lb, id) : NULL;
+
+	return s != NULL ? &s->cfg : NULL;
+}
+
+const struct cnm_pdt *
+cnm_lb_svc_pdt(const struct cnm_lb *lb, uint32_t id)
+{
+	const struct cnm_svc_priv *s = id < CNM_MAX_SERVICES ? svc_at(lb, id) : NULL;
+
+	/* the control lcore is the one writer of the pointer: a plain load */
+	return s != NULL ? s->hot.pdt : NULL;
+}
+
+uint32_t
+cnm_lb_svc_pdt_size(const struct cnm_lb *lb, uint32_t id)
+{
+	const struct cnm_svc_priv *s = id < CNM_MAX_SERVICES ? svc_at(lb, id) : NULL;
+
+	return s != NULL ? s->pdt_size : 0;
+}
+
+int
+cnm_lb_svc_set_pdt_size(struct cnm_lb *lb, uint16_t id, uint32_t size)
+{
+	struct cnm_svc_priv *s;
+	uint32_t was;
+	int ret;
+
+	if (id >= CNM_MAX_SERVICES || (s = svc_at(lb, id)) == NULL)
+		return -ENOENT;
+	was = s->pdt_size;
+	/* pdt_size is control-side only: workers see the new table through
+	 * the published pointer */
+	s->pdt_size = size;
+	s->cfg.pdt_size = size;
+	ret = cnm_lb_svc_rebuild(lb, id);
+	if (ret < 0) {
+		s->pdt_size = was;
+		s->cfg.pdt_size = was;
+	}
+	return ret;
+}
+
+const struct cnm_cfg_node *
+cnm_lb_node_cfg(const struct cnm_lb *lb, uint32_t id)
+{
+	return id < CNM_MAX_NODES && lb->v.node[id].used ? &lb->node_cfg[id] : NULL;
+}
+
+const struct cnm_node *
+cnm_lb_node(const struct cnm_lb *lb, uint32_t id)
+{
+	return id < CNM_MAX_NODES ? &lb->v.node[id] : NULL;
+}
+
+int
+cnm_lb_node_set_check_port(struct cnm_lb *lb, uint16_t id, uint16_t port)
+{
+	if (id >= CNM_MAX_NODES || !lb->v.node[id].used)
+		return -ENOENT;
+	/* node_cfg is control-side only: health checks read it there */
+	lb->node_cfg[id].check_port = port;
+	return 0;
+}
+
+int
+cnm_lb_node_admin_down(const struct cnm_lb *lb, uint32_t id)
+{
+	return id < CNM_MAX_NODES && lb->admin_down[id];
+}
+
+int
+cnm_lb_node_set_admin_down(struct cnm_lb *lb, uint16_t id, int down)
+{
+	if (id >= CNM_MAX_NODES || !lb->v.node[id].used)
+		return -ENOENT;
+	lb->admin_down[id] = !!down;
+	return 0;
+}
+
+int32_t
+cnm_lb_default_node(const struct cnm_lb *lb)
+{
+	return lb->v.default_node;
+}
+
+int
+cnm_lb_set_default_node(struct cnm_lb *lb, int32_t id)
+{
+	if (id >= CNM_MAX_NODES || (id >= 0 && !lb->v.node[id].used))
+		return -ENOENT;
+	if (id < 0)
+		id = -1;
+	/* workers read it with a plain load of an aligned word: relaxed */
+	__atomic_store_n(&lb->v.default_node, id, __ATOMIC_RELAXED);
+	return 0;
+}
+
+uint64_t
+cnm_lb_gen(const struct cnm_lb *lb)
+{
+	return lb->gen;
+}
+
+uint32_t
+cnm_lb_paths_up(const struct cnm_lb *lb)
+{
+	return lb->paths_up;
+}
+
+int
+cnm_lb_has_local(const struct cnm_lb *lb)
+{
+	return lb->v.has_local;
+}
+
+/*
+ * The data path's switches: plain bytes a worker reads once per burst; a
+ * relaxed store is enough (no other data hangs on them, and a burst that
+ * still sees the old value is as if it came a moment earlier).
+ */
+void
+cnm_lb_set_switches(struct cnm_lb *lb, uint8_t icmp_echo_reply, uint8_t verify_checksum)
+{
+	if (lb->v.icmp_echo_reply != icmp_echo_reply)
+		__atomic_store_n(&lb->v.icmp_echo_reply, icmp_echo_reply, __ATOMIC_RELAXED);
+	if (lb->v.verify_checksum != verify_checksum)
+		__atomic_store_n(&lb->v.verify_checksum, verify_checksum, __ATOMIC_RELAXED);
+}
+
+void
+cnm_lb_set_pub_mac(struct cnm_lb *lb, const uint8_t mac[6])
+{
+	/* before the workers run: nothing reads it yet */
+	memcpy(lb->v.fwd.pub_mac, mac, 6);
 }

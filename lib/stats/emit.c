@@ -25,7 +25,7 @@ pb_json(const struct cnm_pb *pb)
 json_t *
 cnm_stats_svc_json(const struct cnm_stats_total *t, const struct cnm_lb *lb, uint32_t id)
 {
-	const struct cnm_svc *s = lb->svc[id];
+	const struct cnm_cfg_service *s = cnm_lb_svc_cfg(lb, id);
 	json_t *o = pb_json(&t->svc[id]), *nodes = json_object();
 	uint32_t i;
 
@@ -36,9 +36,10 @@ cnm_stats_svc_json(const struct cnm_stats_total *t, const struct cnm_lb *lb, uin
 		uint32_t n = s->members[i].node;
 		int slot = cnm_lb_member_slot(lb, (uint16_t)id, (uint16_t)n);
 
-		if (slot < 0 || n >= CNM_MAX_NODES || !lb->node[n].used)
+		if (slot < 0 || n >= CNM_MAX_NODES || cnm_lb_node_cfg(lb, n) == NULL)
 			continue;
-		if (json_object_set_new(nodes, lb->node_cfg[n].name, pb_json(&t->member[slot])) != 0)
+		if (json_object_set_new(nodes, cnm_lb_node_cfg(lb, n)->name,
+				pb_json(&t->member[slot])) != 0)
 			goto fail;
 	}
 	if (json_object_set_new(o, "nodes", nodes) == 0)
@@ -55,7 +56,7 @@ cnm_stats_node_json(const struct cnm_stats_total *t, const struct cnm_lb *lb, ui
 {
 	json_t *o = pb_json(&t->node[id]);
 
-	if (o != NULL && json_object_set_new(o, "up", json_boolean(lb->node[id].up)) != 0) {
+	if (o != NULL && json_object_set_new(o, "up", json_boolean(cnm_lb_node(lb, id)->up)) != 0) {
 		json_decref(o);
 		return NULL;
 	}
@@ -79,14 +80,14 @@ cnm_stats_json(const struct cnm_stats_total *t, const struct cnm_lb *lb)
 	for (i = 1; i < CNM_DROP_MAX; i++)
 		if (json_object_set_new(drops, cnm_drop_name(i), u64(t->drop[i])) != 0)
 			goto nomem;
-	for (i = 0; i < lb->n_svc; i++)
-		if (lb->svc[i] != NULL &&
-				json_object_set_new(svcs, lb->svc[i]->cfg.name,
+	for (i = 0; i < cnm_lb_svc_end(lb); i++)
+		if (cnm_lb_svc_cfg(lb, i) != NULL &&
+				json_object_set_new(svcs, cnm_lb_svc_cfg(lb, i)->name,
 					cnm_stats_svc_json(t, lb, i)) != 0)
 			goto nomem;
-	for (i = 0; i < lb->n_nodes; i++)
-		if (lb->node[i].used &&
-				json_object_set_new(nodes, lb->node_cfg[i].name,
+	for (i = 0; i < cnm_lb_node_end(lb); i++)
+		if (cnm_lb_node_cfg(lb, i) != NULL &&
+				json_object_set_new(nodes, cnm_lb_node_cfg(lb, i)->name,
 					cnm_stats_node_json(t, lb, i)) != 0)
 			goto nomem;
 	json_object_set_new(root, "drops", drops);
@@ -128,14 +129,14 @@ cnm_stats_print(FILE *out, const struct cnm_stats_total *t, const struct cnm_lb 
 		fprintf(out, ", %.1f%% of frames by the fast path",
 			100.0 * (double)t->fast_path / (double)t->rx);
 	fprintf(out, "\n");
-	for (i = 0; i < lb->n_svc; i++) {
-		const struct cnm_svc *s = lb->svc[i];
+	for (i = 0; i < cnm_lb_svc_end(lb); i++) {
+		const struct cnm_cfg_service *s = cnm_lb_svc_cfg(lb, i);
 
 		if (s == NULL)
 			continue;
 		fprintf(out, "  service %-16s %-11s %-24s packets %10" PRIu64 " bytes %12" PRIu64
-			"\n", s->cfg.name, cnm_policy_name(s->cfg.policy),
-			cnm_addr_str(&s->cfg.vip, buf, sizeof(buf)), t->svc[i].pkts, t->svc[i].bytes);
+			"\n", s->name, cnm_policy_name(s->policy),
+			cnm_addr_str(&s->vip, buf, sizeof(buf)), t->svc[i].pkts, t->svc[i].bytes);
 		/* what its nodes got from it (member slots), those that got any */
 		for (j = 0; j < s->n_members; j++) {
 			uint32_t n = s->members[j].node;
@@ -144,16 +145,18 @@ cnm_stats_print(FILE *out, const struct cnm_stats_total *t, const struct cnm_lb 
 			if (slot < 0 || t->member[slot].pkts == 0)
 				continue;
 			fprintf(out, "    to node %-51s packets %10" PRIu64 " bytes %12" PRIu64
-				"\n", lb->node_cfg[n].name, t->member[slot].pkts,
+				"\n", cnm_lb_node_cfg(lb, n)->name, t->member[slot].pkts,
 				t->member[slot].bytes);
 		}
 	}
-	for (i = 0; i < lb->n_nodes; i++) {
-		if (!lb->node[i].used)
+	for (i = 0; i < cnm_lb_node_end(lb); i++) {
+		const struct cnm_cfg_node *nc = cnm_lb_node_cfg(lb, i);
+
+		if (nc == NULL)
 			continue;
 		fprintf(out, "  node    %-16s %-4s %-30s packets %10" PRIu64 " bytes %12" PRIu64
-			"\n", lb->node_cfg[i].name, lb->node[i].up ? "up" : "down",
-			cnm_addr_str(&lb->node_cfg[i].ip, buf, sizeof(buf)), t->node[i].pkts,
+			"\n", nc->name, cnm_lb_node(lb, i)->up ? "up" : "down",
+			cnm_addr_str(&nc->ip, buf, sizeof(buf)), t->node[i].pkts,
 			t->node[i].bytes);
 	}
 	if (t->dropped) {

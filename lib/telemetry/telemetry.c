@@ -181,18 +181,20 @@ static int
 node_dict(const struct cnm_lb *lb, uint32_t id, const struct cnm_stats_total *t,
 		struct rte_tel_data *d)
 {
+	const struct cnm_cfg_node *nc = cnm_lb_node_cfg(lb, id);
+	const struct cnm_node *nd = cnm_lb_node(lb, id);
 	json_t *st = cnm_stats_node_json(t, lb, id);
 	char buf[64];
 
 	if (st == NULL)
 		return -ENOMEM;
 	rte_tel_data_start_dict(d);
-	rte_tel_data_add_dict_string(d, "name", lb->node_cfg[id].name);
-	rte_tel_data_add_dict_string(d, "ip", cnm_addr_str(&lb->node_cfg[id].ip, buf, sizeof(buf)));
-	fmt_mac(lb->node[id].mac, buf, sizeof(buf));
-	rte_tel_data_add_dict_string(d, "mac", lb->node[id].mac ? buf : "unresolved");
-	rte_tel_data_add_dict_string(d, "state", lb->node[id].up ? "up" : "down");
-	rte_tel_data_add_dict_u64(d, "private_port", lb->node[id].port);
+	rte_tel_data_add_dict_string(d, "name", nc->name);
+	rte_tel_data_add_dict_string(d, "ip", cnm_addr_str(&nc->ip, buf, sizeof(buf)));
+	fmt_mac(nd->mac, buf, sizeof(buf));
+	rte_tel_data_add_dict_string(d, "mac", nd->mac ? buf : "unresolved");
+	rte_tel_data_add_dict_string(d, "state", nd->up ? "up" : "down");
+	rte_tel_data_add_dict_u64(d, "private_port", nd->port);
 	tel_flat(d, "", st);
 	json_decref(st);
 	return 0;
@@ -211,16 +213,17 @@ tel_nodes(const char *cmd __rte_unused, const char *params __rte_unused,
 		return -ENODEV;
 	lb = tctx->lb;
 	t = totals();
-	for (i = 0; t != NULL && i < lb->n_nodes; i++) {
+	for (i = 0; t != NULL && i < cnm_lb_node_end(lb); i++) {
 		struct rte_tel_data *c;
 
-		if (!lb->node[i].used)
+		if (cnm_lb_node_cfg(lb, i) == NULL)
 			continue;
 		c = rte_tel_data_alloc();
 		if (c == NULL)
 			break;
 		if (node_dict(lb, i, t, c) != 0 ||
-				rte_tel_data_add_dict_container(d, lb->node_cfg[i].name, c, 0) != 0)
+				rte_tel_data_add_dict_container(d, cnm_lb_node_cfg(lb, i)->name,
+					c, 0) != 0)
 			rte_tel_data_free(c);
 	}
 	unlock();
@@ -259,7 +262,8 @@ tel_service(const char *cmd __rte_unused, const char *params, struct rte_tel_dat
 	const struct cnm_lb *lb;
 	struct cnm_stats_total *t = NULL;
 	struct rte_tel_data *ports, *nodes;
-	const struct cnm_svc *s;
+	const struct cnm_cfg_service *s;
+	const struct cnm_pdt *p;
 	json_t *st;
 	char buf[64];
 	uint32_t i;
@@ -290,33 +294,34 @@ tel_service(const char *cmd __rte_unused, const char *params, struct rte_tel_dat
 		ret = -ENOMEM;
 		goto out;
 	}
-	s = lb->svc[id];
+	s = cnm_lb_svc_cfg(lb, (uint32_t)id);
+	p = cnm_lb_svc_pdt(lb, (uint32_t)id);
 	rte_tel_data_start_dict(d);
-	rte_tel_data_add_dict_string(d, "name", s->cfg.name);
-	rte_tel_data_add_dict_string(d, "vip", cnm_addr_str(&s->cfg.vip, buf, sizeof(buf)));
+	rte_tel_data_add_dict_string(d, "name", s->name);
+	rte_tel_data_add_dict_string(d, "vip", cnm_addr_str(&s->vip, buf, sizeof(buf)));
 	rte_tel_data_add_dict_string(d, "policy", cnm_policy_name(s->policy));
 	rte_tel_data_start_array(ports, RTE_TEL_STRING_VAL);
 	if (s->policy == CNM_POLICY_STICKY_WILD) {
-		if (s->cfg.protocols & CNM_PROTO_BIT_TCP)
+		if (s->protocols & CNM_PROTO_BIT_TCP)
 			rte_tel_data_add_array_string(ports, "*/tcp");
-		if (s->cfg.protocols & CNM_PROTO_BIT_UDP)
+		if (s->protocols & CNM_PROTO_BIT_UDP)
 			rte_tel_data_add_array_string(ports, "*/udp");
 	}
-	for (i = 0; i < s->cfg.n_ports; i++) {
-		snprintf(buf, sizeof(buf), "%u/%s", s->cfg.ports[i].port,
-			s->cfg.ports[i].proto == 6 ? "tcp" : "udp");
+	for (i = 0; i < s->n_ports; i++) {
+		snprintf(buf, sizeof(buf), "%u/%s", s->ports[i].port,
+			s->ports[i].proto == 6 ? "tcp" : "udp");
 		rte_tel_data_add_array_string(ports, buf);
 	}
 	rte_tel_data_add_dict_container(d, "ports", ports, 0);
 	ports = NULL;
 	rte_tel_data_start_dict(nodes);
 	for (i = 0; i < s->n_members; i++)
-		rte_tel_data_add_dict_u64(nodes, lb->node_cfg[s->members[i].node].name,
+		rte_tel_data_add_dict_u64(nodes, cnm_lb_node_cfg(lb, s->members[i].node)->name,
 			s->members[i].weight);
 	rte_tel_data_add_dict_container(d, "weights", nodes, 0);
 	nodes = NULL;
-	rte_tel_data_add_dict_u64(d, "pdt_size", s->pdt->size);
-	rte_tel_data_add_dict_u64(d, "active_nodes", s->pdt->n_active);
+	rte_tel_data_add_dict_u64(d, "pdt_size", p->size);
+	rte_tel_data_add_dict_u64(d, "active_nodes", p->n_active);
 	tel_flat(d, "", st);
 	json_decref(st);
 	unlock();
@@ -368,16 +373,16 @@ tel_pdt(const char *cmd __rte_unused, const char *params, struct rte_tel_data *d
 		ret = -ENOENT;
 		goto out;
 	}
-	p = lb->svc[id]->pdt;
+	p = cnm_lb_svc_pdt(lb, (uint32_t)id);
 	rte_tel_data_start_dict(d);
 	rte_tel_data_add_dict_string(d, "service", name);
 	rte_tel_data_add_dict_u64(d, "size", p->size);
 	rte_tel_data_add_dict_u64(d, "active_nodes", p->n_active);
 	rte_tel_data_start_dict(counts);
-	for (i = 0; i < lb->svc[id]->n_members; i++) {
-		uint32_t n = lb->svc[id]->members[i].node;
+	for (i = 0; i < cnm_lb_svc_cfg(lb, (uint32_t)id)->n_members; i++) {
+		uint32_t n = cnm_lb_svc_cfg(lb, (uint32_t)id)->members[i].node;
 
-		rte_tel_data_add_dict_u64(counts, lb->node_cfg[n].name,
+		rte_tel_data_add_dict_u64(counts, cnm_lb_node_cfg(lb, n)->name,
 			cnm_pdt_count(p, (uint16_t)n));
 	}
 	rte_tel_data_add_dict_container(d, "entries_per_node", counts, 0);

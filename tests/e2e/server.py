@@ -2,10 +2,14 @@
 # SPDX-License-Identifier: BSD-3-Clause
 """Servers of the e2e topology's nodes (and of the interface node).
 
-  server.py http NAME PORT[,PORT...]   HTTP on every address: each answer's
-                                       body is "NAME\\n" (header X-Node: NAME)
-  server.py aux NAME                   UDP echo on 9000 ("NAME DATA"), and a
-                                       TCP byte counter on 5001: it sends
+  server.py http NAME PORT[,PORT...] [ADDR]
+                                       HTTP on every address (IPv4; "::": IPv6
+                                       and IPv4, ADDR: that one): each
+                                       answer's body is "NAME\\n" (header
+                                       X-Node: NAME)
+  server.py aux NAME [ADDR]            UDP echo on 9000 ("NAME DATA"), and a
+                                       TCP byte counter on 5001 (on ADDR,
+                                       "::": IPv6 and IPv4): it sends
                                        "NAME\\n" on accept, counts what the
                                        client sends until it shuts its side
                                        down, answers "bytes N\\n" and closes
@@ -24,7 +28,7 @@ STREAM_PORT = 5001
 IP_PKTINFO = 8  # <linux/in.h>; not in every Python's socket module
 
 
-def http_main(name, ports):
+def http_main(name, ports, addr="0.0.0.0"):
     body = (name + "\n").encode()
 
     class Handler(http.server.BaseHTTPRequestHandler):
@@ -49,13 +53,23 @@ def http_main(name, ports):
         request_queue_size = 256
         daemon_threads = True
 
-    servers = [Server(("0.0.0.0", p), Handler) for p in ports]
+    if ":" in addr:
+        class Server6(Server):
+            address_family = socket.AF_INET6
+
+            def server_bind(self):
+                # "::" takes IPv4 too (tunnel_test.sh's nodes have both)
+                self.socket.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+                super().server_bind()
+        servers = [Server6((addr, p), Handler) for p in ports]
+    else:
+        servers = [Server((addr, p), Handler) for p in ports]
     for s in servers[1:]:
         threading.Thread(target=s.serve_forever, daemon=True).start()
     servers[0].serve_forever()
 
 
-def aux_main(name):
+def aux_main(name, addr="0.0.0.0"):
     u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     u.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     u.bind(("0.0.0.0", UDP_PORT))
@@ -92,16 +106,23 @@ def aux_main(name):
         daemon_threads = True
         request_queue_size = 64
 
-    t = TServer(("0.0.0.0", STREAM_PORT), Sink)
+    class TServer6(TServer):
+        address_family = socket.AF_INET6
+
+        def server_bind(self):
+            self.socket.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+            super().server_bind()
+
+    t = (TServer6 if ":" in addr else TServer)((addr, STREAM_PORT), Sink)
     threading.Thread(target=t.serve_forever, daemon=True).start()
     udp_loop()
 
 
 def main():
-    if len(sys.argv) == 4 and sys.argv[1] == "http":
-        http_main(sys.argv[2], [int(p) for p in sys.argv[3].split(",")])
-    elif len(sys.argv) == 3 and sys.argv[1] == "aux":
-        aux_main(sys.argv[2])
+    if len(sys.argv) in (4, 5) and sys.argv[1] == "http":
+        http_main(sys.argv[2], [int(p) for p in sys.argv[3].split(",")], *sys.argv[4:5])
+    elif len(sys.argv) in (3, 4) and sys.argv[1] == "aux":
+        aux_main(sys.argv[2], *sys.argv[3:4])
     else:
         sys.exit(__doc__)
 

@@ -85,7 +85,7 @@ state_fresh(unsigned int v, int with_ct)
 	struct burst_state *s = &bst[v];
 	uint32_t n;
 
-	for (n = 0; n < variants[v].lb->n_nodes; n++)
+	for (n = 0; n < cnm_lb_node_end(variants[v].lb); n++)
 		cnm_ct_flush_node(s->ct, (uint16_t)n);
 	FUZZ_CHECK(cnm_ct_count(s->ct) == 0);
 	memset(&s->ds, 0, sizeof(s->ds));
@@ -98,7 +98,7 @@ state_fresh(unsigned int v, int with_ct)
 	s->ds.st = &s->st;
 	s->ds.ct = with_ct ? s->ct : NULL;
 	s->ds.now_ms = 1000;
-	cnm_dstate_sync(&s->ds, variants[v].lb);
+	cnm_dstate_sync(&s->ds, cnm_lb_view(variants[v].lb));
 	return &s->ds;
 }
 
@@ -205,17 +205,19 @@ check_sent(const struct variant *v, const struct frame *fr, const struct cnm_pkt
 	const uint8_t *ip;
 
 	if (d->verdict == CNM_V_FORWARD) {
-		FUZZ_CHECK(d->svc >= 0 && (uint32_t)d->svc < lb->n_svc && lb->svc[d->svc] != NULL);
-		FUZZ_CHECK(d->node < lb->n_nodes);
-		FUZZ_CHECK(lb->node[d->node].used && lb->node[d->node].up);
-		FUZZ_CHECK(lb->node[d->node].mac != 0);
+		FUZZ_CHECK(d->svc >= 0 && (uint32_t)d->svc < cnm_lb_svc_end(lb) &&
+			   cnm_lb_svc_cfg(lb, (uint32_t)d->svc) != NULL);
+		FUZZ_CHECK(d->node < cnm_lb_node_end(lb));
+		FUZZ_CHECK(cnm_lb_node(lb, d->node)->used && cnm_lb_node(lb, d->node)->up);
+		FUZZ_CHECK(cnm_lb_node(lb, d->node)->mac != 0);
 		/* the list and the fragment cache keep a node of the service's
 		 * group; the PDT one with a weight */
 		if (d->via == CNM_VIA_PDT)
-			FUZZ_CHECK(fuzz_member_weighted(lb->svc[d->svc], d->node));
+			FUZZ_CHECK(fuzz_member_weighted(cnm_lb_svc_cfg(lb, (uint32_t)d->svc),
+				d->node));
 	} else if (d->verdict == CNM_V_DEFAULT) {
-		FUZZ_CHECK(!lb->has_local && lb->default_node >= 0);
-		FUZZ_CHECK(d->node == (uint16_t)lb->default_node);
+		FUZZ_CHECK(!cnm_lb_has_local(lb) && cnm_lb_default_node(lb) >= 0);
+		FUZZ_CHECK(d->node == (uint16_t)cnm_lb_default_node(lb));
 	} else {
 		return;
 	}
@@ -251,7 +253,7 @@ burst_run(const struct variant *v, struct cnm_dstate *ds, struct frame *fr, stru
 	unsigned int i;
 
 	memset(d, 0xa5, sizeof(d));
-	cnm_decide_burst(v->lb, ds, pk, n, d);
+	cnm_decide_burst(cnm_lb_view(v->lb), ds, pk, n, d);
 	for (i = 0; i < n; i++) {
 		struct cnm_flow f;
 		struct cnm_decision s;
@@ -269,7 +271,7 @@ burst_run(const struct variant *v, struct cnm_dstate *ds, struct frame *fr, stru
 			continue;
 		FUZZ_CHECK(pkt_flow(&fr[i], &pk[i], &f) == 0);
 		memset(&s, 0x5a, sizeof(s));
-		cnm_decide(v->lb, &f, &s);
+		cnm_decide(cnm_lb_view(v->lb), &f, &s);
 		FUZZ_CHECK(s.verdict == d[i].verdict && s.reason == d[i].reason && s.svc == d[i].svc);
 		if (s.verdict == CNM_V_FORWARD || s.verdict == CNM_V_DEFAULT)
 			FUZZ_CHECK(s.node == d[i].node);

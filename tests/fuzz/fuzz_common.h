@@ -66,7 +66,7 @@ fuzz_eal_up(const char *prog)
 
 /* Is @p node a member of @p s with a weight above 0? */
 static inline int
-fuzz_member_weighted(const struct cnm_svc *s, uint32_t node)
+fuzz_member_weighted(const struct cnm_cfg_service *s, uint32_t node)
 {
 	uint32_t i;
 
@@ -86,36 +86,40 @@ fuzz_check_lb(const struct cnm_lb *lb)
 {
 	uint32_t i, j, k;
 
-	FUZZ_CHECK(lb->n_nodes <= CNM_MAX_NODES);
-	FUZZ_CHECK(lb->n_svc <= CNM_MAX_SERVICES);
-	FUZZ_CHECK(lb->default_node >= -1 && lb->default_node < (int32_t)lb->n_nodes);
-	if (lb->default_node >= 0)
-		FUZZ_CHECK(lb->node[lb->default_node].used);
-	for (i = lb->n_nodes; i < CNM_MAX_NODES; i++)
-		FUZZ_CHECK(!lb->node[i].used);
-	for (i = 0; i < lb->n_nodes; i++) {
-		const struct cnm_node *nd = &lb->node[i];
+	const struct cnm_lb_view *v = cnm_lb_view(lb);
+	uint32_t n_nodes = cnm_lb_node_end(lb), n_svc = cnm_lb_svc_end(lb);
+	int32_t def = cnm_lb_default_node(lb);
+
+	FUZZ_CHECK(n_nodes <= CNM_MAX_NODES);
+	FUZZ_CHECK(n_svc <= CNM_MAX_SERVICES);
+	FUZZ_CHECK(def >= -1 && def < (int32_t)n_nodes);
+	if (def >= 0)
+		FUZZ_CHECK(cnm_lb_node(lb, (uint32_t)def)->used);
+	for (i = n_nodes; i < CNM_MAX_NODES; i++)
+		FUZZ_CHECK(!cnm_lb_node(lb, i)->used);
+	for (i = 0; i < n_nodes; i++) {
+		const struct cnm_node *nd = cnm_lb_node(lb, i);
 
 		if (nd->up)
 			FUZZ_CHECK(nd->used && nd->mac != 0);
 	}
-	for (i = 0; i < lb->n_svc; i++) {
-		const struct cnm_svc *s = lb->svc[i];
+	for (i = 0; i < n_svc; i++) {
+		const struct cnm_cfg_service *s = cnm_lb_svc_cfg(lb, i);
 		const struct cnm_pdt *pdt;
 		uint8_t seen[CNM_MAX_NODES];
 		uint32_t n_active = 0;
 
 		if (s == NULL)
 			continue;
-		FUZZ_CHECK(s->id == i);
-		pdt = s->pdt;
-		FUZZ_CHECK(pdt != NULL);
-		FUZZ_CHECK(pdt->size == s->pdt_size);
+		FUZZ_CHECK(v->svc[i] != NULL && v->svc[i]->id == i);
+		pdt = cnm_lb_svc_pdt(lb, i);
+		FUZZ_CHECK(pdt != NULL && pdt == v->svc[i]->pdt);
+		FUZZ_CHECK(pdt->size == cnm_lb_svc_pdt_size(lb, i));
 		FUZZ_CHECK(pdt->size >= CNM_PDT_SIZE_MIN && pdt->size <= CNM_PDT_SIZE_MAX);
 		FUZZ_CHECK((pdt->size & (pdt->size - 1)) == 0 && pdt->mask == pdt->size - 1);
 		for (j = 0; j < s->n_members; j++) {
-			FUZZ_CHECK(s->members[j].node < lb->n_nodes);
-			FUZZ_CHECK(lb->node[s->members[j].node].used);
+			FUZZ_CHECK(s->members[j].node < n_nodes);
+			FUZZ_CHECK(cnm_lb_node(lb, s->members[j].node)->used);
 			for (k = 0; k < j; k++)
 				FUZZ_CHECK(s->members[k].node != s->members[j].node);
 		}
@@ -127,8 +131,8 @@ fuzz_check_lb(const struct cnm_lb *lb)
 				FUZZ_CHECK(pdt->n_active == 0);
 				continue;
 			}
-			FUZZ_CHECK(e < lb->n_nodes);
-			FUZZ_CHECK(lb->node[e].used && lb->node[e].up);
+			FUZZ_CHECK(e < n_nodes);
+			FUZZ_CHECK(cnm_lb_node(lb, e)->used && cnm_lb_node(lb, e)->up);
 			FUZZ_CHECK(fuzz_member_weighted(s, e));
 			if (!seen[e]) {
 				seen[e] = 1;
@@ -138,7 +142,7 @@ fuzz_check_lb(const struct cnm_lb *lb)
 		FUZZ_CHECK(n_active == pdt->n_active);
 		/* a group with an eligible member must use it */
 		for (j = 0; j < s->n_members; j++) {
-			const struct cnm_node *nd = &lb->node[s->members[j].node];
+			const struct cnm_node *nd = cnm_lb_node(lb, s->members[j].node);
 
 			if (nd->used && nd->up && s->members[j].weight > 0)
 				FUZZ_CHECK(pdt->n_active > 0);

@@ -218,39 +218,40 @@ check_ctx(void)
 	uint32_t i, j, n_svc = 0, n_nodes = 0;
 
 	fuzz_check_lb(lb);
-	for (i = 0; i < lb->n_svc; i++)
-		n_svc += lb->svc[i] != NULL;
-	for (i = 0; i < lb->n_nodes; i++)
-		n_nodes += lb->node[i].used;
+	for (i = 0; i < cnm_lb_svc_end(lb); i++)
+		n_svc += cnm_lb_svc_cfg(lb, i) != NULL;
+	for (i = 0; i < cnm_lb_node_end(lb); i++)
+		n_nodes += cnm_lb_node(lb, i)->used;
 	FUZZ_CHECK(n_svc == cfg->n_services);
 	FUZZ_CHECK(n_nodes == cfg->n_nodes);
 	for (i = 0; i < cfg->n_nodes; i++) {
 		int id = cnm_lb_node_find(lb, cfg->nodes[i].name);
 
 		FUZZ_CHECK(id >= 0);
-		FUZZ_CHECK(lb->node_cfg[id].ip.family == cfg->nodes[i].ip.family);
-		FUZZ_CHECK(memcmp(lb->node_cfg[id].ip.bytes, cfg->nodes[i].ip.bytes, 16) == 0);
+		FUZZ_CHECK(cnm_lb_node_cfg(lb, id)->ip.family == cfg->nodes[i].ip.family);
+		FUZZ_CHECK(memcmp(cnm_lb_node_cfg(lb, id)->ip.bytes, cfg->nodes[i].ip.bytes,
+				  16) == 0);
 		/* a configured MAC is the MAC in use */
 		if (cfg->nodes[i].has_mac)
-			FUZZ_CHECK(memcmp(&lb->node[id].mac, cfg->nodes[i].mac, 6) == 0);
+			FUZZ_CHECK(memcmp(&cnm_lb_node(lb, id)->mac, cfg->nodes[i].mac, 6) == 0);
 	}
 	if (cfg->default_node >= 0)
-		FUZZ_CHECK(lb->default_node ==
+		FUZZ_CHECK(cnm_lb_default_node(lb) ==
 			   cnm_lb_node_find(lb, cfg->nodes[cfg->default_node].name));
 	else
-		FUZZ_CHECK(lb->default_node == -1);
+		FUZZ_CHECK(cnm_lb_default_node(lb) == -1);
 	for (i = 0; i < cfg->n_services; i++) {
 		const struct cnm_cfg_service *c = &cfg->services[i];
 		int id = cnm_lb_svc_find(lb, c->name);
-		const struct cnm_svc *s;
+		const struct cnm_cfg_service *s;
 
 		FUZZ_CHECK(id >= 0);
-		s = lb->svc[id];
+		s = cnm_lb_svc_cfg(lb, (uint32_t)id);
 		FUZZ_CHECK(s->n_members == c->n_members);
-		FUZZ_CHECK(s->pdt_size == c->pdt_size);
-		FUZZ_CHECK(s->policy == (uint8_t)c->policy);
-		FUZZ_CHECK(s->cfg.vip.family == c->vip.family &&
-			   memcmp(s->cfg.vip.bytes, c->vip.bytes, 16) == 0);
+		FUZZ_CHECK(cnm_lb_svc_pdt_size(lb, (uint32_t)id) == c->pdt_size);
+		FUZZ_CHECK(cnm_lb_view(lb)->svc[id]->policy == (uint8_t)c->policy);
+		FUZZ_CHECK(s->vip.family == c->vip.family &&
+			   memcmp(s->vip.bytes, c->vip.bytes, 16) == 0);
 		for (j = 0; j < c->n_members; j++) {
 			int node = cnm_lb_node_find(lb, cfg->nodes[c->members[j].node].name);
 

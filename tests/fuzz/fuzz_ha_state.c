@@ -136,10 +136,10 @@ check_ctx(void)
 	uint32_t i, n_svc = 0, n_nodes = 0;
 
 	fuzz_check_lb(lb);
-	for (i = 0; i < lb->n_svc; i++)
-		n_svc += lb->svc[i] != NULL;
-	for (i = 0; i < lb->n_nodes; i++)
-		n_nodes += lb->node[i].used;
+	for (i = 0; i < cnm_lb_svc_end(lb); i++)
+		n_svc += cnm_lb_svc_cfg(lb, i) != NULL;
+	for (i = 0; i < cnm_lb_node_end(lb); i++)
+		n_nodes += cnm_lb_node(lb, i)->used;
 	FUZZ_CHECK(n_svc == cfg->n_services);
 	FUZZ_CHECK(n_nodes == cfg->n_nodes);
 	for (i = 0; i < cfg->n_nodes; i++)
@@ -148,7 +148,7 @@ check_ctx(void)
 		int id = cnm_lb_svc_find(lb, cfg->services[i].name);
 
 		FUZZ_CHECK(id >= 0);
-		FUZZ_CHECK(lb->svc[id]->pdt_size == cfg->services[i].pdt_size);
+		FUZZ_CHECK(cnm_lb_svc_pdt_size(lb, (uint32_t)id) == cfg->services[i].pdt_size);
 	}
 	/* the holder's own sections are never replaced by the primary's */
 	FUZZ_CHECK(cfg->ha.enabled && strcmp(cfg->ha.id, "b") == 0 && cfg->ha.n_peers == 1);
@@ -170,30 +170,32 @@ state_json(uint64_t digest)
 	json_object_del(cfg, "ports");
 	json_object_del(cfg, "control");
 	json_object_del(cfg, "ha");
-	for (i = 0; i < lb->n_nodes; i++)
-		if (lb->node[i].used)
-			json_object_set_new(nodes, lb->node_cfg[i].name,
-				json_pack("{s:b,s:b}", "up", lb->node[i].up, "admin_down", 0));
-	for (i = 0; i < lb->n_svc; i++) {
-		const struct cnm_svc *s = lb->svc[i];
+	for (i = 0; i < cnm_lb_node_end(lb); i++)
+		if (cnm_lb_node(lb, i)->used)
+			json_object_set_new(nodes, cnm_lb_node_cfg(lb, i)->name,
+				json_pack("{s:b,s:b}", "up", cnm_lb_node(lb, i)->up, "admin_down", 0));
+	for (i = 0; i < cnm_lb_svc_end(lb); i++) {
+		const struct cnm_cfg_service *c = cnm_lb_svc_cfg(lb, i);
+		const struct cnm_pdt *pdt = cnm_lb_svc_pdt(lb, i);
 		char *hex;
 
-		if (s == NULL)
+		if (c == NULL)
 			continue;
-		hex = malloc(s->pdt->size * 4 + 1);
+		hex = malloc(pdt->size * 4 + 1);
 		FUZZ_CHECK(hex != NULL);
-		for (j = 0; j < s->pdt->size; j++) {
-			uint16_t e = s->pdt->entries[j];
+		for (j = 0; j < pdt->size; j++) {
+			uint16_t e = pdt->entries[j];
 			uint32_t k = 0xffff;
 
 			if (e != CNM_NODE_NONE)
 				for (k = 0; k < ctx.cfg->n_nodes; k++)
-					if (strcmp(ctx.cfg->nodes[k].name, lb->node_cfg[e].name) == 0)
+					if (strcmp(ctx.cfg->nodes[k].name,
+						   cnm_lb_node_cfg(lb, e)->name) == 0)
 						break;
 			snprintf(hex + 4 * j, 5, "%04x", k);
 		}
-		json_object_set_new(pdts, s->cfg.name,
-			json_pack("{s:i,s:s}", "size", (int)s->pdt->size, "entries", hex));
+		json_object_set_new(pdts, c->name,
+			json_pack("{s:i,s:s}", "size", (int)pdt->size, "entries", hex));
 		free(hex);
 	}
 	snprintf(dg, sizeof(dg), "%016llx", (unsigned long long)digest);

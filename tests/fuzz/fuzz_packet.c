@@ -148,9 +148,9 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 		if (strcmp(cnm_drop_name((enum cnm_drop)i), "headers_too_long") == 0)
 			too_long = (enum cnm_drop)i;
 	/* the tables are what the test means them to be */
-	FUZZ_CHECK(variants[0].lb->has_local && variants[0].lb->default_node < 0);
-	FUZZ_CHECK(!variants[1].lb->has_local && variants[1].lb->default_node >= 0);
-	FUZZ_CHECK(!variants[2].lb->has_local && variants[2].lb->default_node < 0);
+	FUZZ_CHECK(cnm_lb_has_local(variants[0].lb) && cnm_lb_default_node(variants[0].lb) < 0);
+	FUZZ_CHECK(!cnm_lb_has_local(variants[1].lb) && cnm_lb_default_node(variants[1].lb) >= 0);
+	FUZZ_CHECK(!cnm_lb_has_local(variants[2].lb) && cnm_lb_default_node(variants[2].lb) < 0);
 	return 0;
 }
 
@@ -401,7 +401,7 @@ ref_service(const struct cnm_config *cfg, const struct cnm_flow *f)
 static void
 check_decision(const struct variant *v, const struct cnm_flow *f)
 {
-	const struct cnm_lb *lb = v->lb;
+	const struct cnm_lb_view *lb = cnm_lb_view(v->lb);
 	struct cnm_decision d, d2;
 	struct cnm_flow g;
 	int ref;
@@ -450,13 +450,13 @@ check_decision(const struct variant *v, const struct cnm_flow *f)
 		const struct cnm_svc *s;
 
 		FUZZ_CHECK(d.reason == CNM_DROP_NONE);
-		FUZZ_CHECK(d.svc >= 0 && (uint32_t)d.svc < lb->n_svc);
+		FUZZ_CHECK(d.svc >= 0 && (uint32_t)d.svc < cnm_lb_svc_end(v->lb));
 		s = lb->svc[d.svc];
 		FUZZ_CHECK(s != NULL);
-		FUZZ_CHECK(d.node < lb->n_nodes);
+		FUZZ_CHECK(d.node < cnm_lb_node_end(v->lb));
 		FUZZ_CHECK(lb->node[d.node].used && lb->node[d.node].up);
 		FUZZ_CHECK(lb->node[d.node].mac != 0);
-		FUZZ_CHECK(fuzz_member_weighted(s, d.node));
+		FUZZ_CHECK(fuzz_member_weighted(cnm_lb_svc_cfg(v->lb, (uint32_t)d.svc), d.node));
 		/* one client, one node: sticky policies ignore the source port */
 		if (s->policy != CNM_POLICY_WEIGHTED) {
 			g = *f;

@@ -22,6 +22,7 @@
 #include <cmocka.h>
 
 #include "cnm_config.h"
+#include "cnm_fwd.h"
 
 #define FILE_NAME "t.json"
 
@@ -1159,22 +1160,15 @@ test_load_cannot_read(void **state)
 	assert_string_equal(errbuf, "/tmp: cannot read: Is a directory");
 }
 
-/* config/default.json, found from this source file's path. */
+/* config/default.json of the source tree (SRC_DIR, given by meson). */
 static void
 test_bundled_default(void **state)
 {
-	const char *me = __FILE__;
-	const char *tail = strstr(me, "tests/unit/config_test.c");
 	char path[4096];
 	struct cnm_config *cfg;
 
 	(void)state;
-	if (tail == NULL)
-		skip();
-	snprintf(path, sizeof(path), "%.*sconfig/default.json",
-		 (int)(tail - me), me);
-	if (access(path, R_OK) != 0)
-		skip();
+	snprintf(path, sizeof(path), "%s/config/default.json", SRC_DIR);
 	cfg = cnm_config_load(path, errbuf, sizeof(errbuf));
 	if (cfg == NULL)
 		fail_msg("%s", errbuf);
@@ -1184,6 +1178,32 @@ test_bundled_default(void **state)
 	assert_int_equal(cnm_config_service_index(cfg, "web6"), 3);
 	assert_int_equal(cfg->services[3].vip.family, AF_INET6);
 	assert_int_equal(cfg->services[0].n_members, 4);
+	cnm_config_free(cfg);
+}
+
+/* config/tunnels.json: the example of the tunnel methods parses as documented. */
+static void
+test_bundled_tunnels(void **state)
+{
+	char path[4096];
+	struct cnm_config *cfg;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/config/tunnels.json", SRC_DIR);
+	cfg = cnm_config_load(path, errbuf, sizeof(errbuf));
+	if (cfg == NULL)
+		fail_msg("%s", errbuf);
+	assert_int_equal(cfg->n_nodes, 4);
+	assert_int_equal(cfg->nodes[0].forward, CNM_FWD_MAC);
+	assert_int_equal(cfg->nodes[1].forward, CNM_FWD_IPIP);
+	assert_true(cfg->nodes[1].has_gateway);
+	assert_int_equal(cfg->nodes[2].forward, CNM_FWD_GUE);
+	assert_int_equal(cfg->nodes[2].gue_port, CNM_GUE_PORT_DEFAULT);
+	assert_int_equal(cfg->nodes[3].forward, CNM_FWD_IPIP);
+	assert_int_equal(cfg->nodes[3].ip.family, AF_INET6);
+	assert_int_equal(cfg->tunnel.source4_len, 28);
+	assert_int_equal(cfg->tunnel.source6_len, 128);
+	assert_int_equal(cfg->tunnel.mtu, 1500);
 	cnm_config_free(cfg);
 }
 
@@ -1206,6 +1226,7 @@ main(void)
 		cmocka_unit_test(test_load_file),
 		cmocka_unit_test(test_load_cannot_read),
 		cmocka_unit_test(test_bundled_default),
+		cmocka_unit_test(test_bundled_tunnels),
 	};
 	size_t n_err = sizeof(err_cases) / sizeof(err_cases[0]);
 	size_t n_fixed = sizeof(fixed) / sizeof(fixed[0]);

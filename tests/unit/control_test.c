@@ -226,7 +226,7 @@ pdt_of(struct fx *fx, const char *svc)
 	int id = svc_id(fx, svc);
 
 	assert_true(id >= 0);
-	return fx->ctx.lb->svc[id]->pdt;
+	return cnm_lb_svc_pdt(fx->ctx.lb, (uint32_t)id);
 }
 
 static uint32_t
@@ -278,12 +278,12 @@ snap_take(struct fx *fx, struct snap *s)
 	uint32_t i;
 
 	memset(s, 0, sizeof(*s));
-	for (i = 0; i < lb->n_svc; i++) {
-		if (lb->svc[i] == NULL)
+	for (i = 0; i < cnm_lb_svc_end(lb); i++) {
+		if (cnm_lb_svc_cfg(lb, i) == NULL)
 			continue;
 		assert_true(s->n < DIM(s->pdt));
-		snprintf(s->name[s->n], CNM_NAME_MAX, "%s", lb->svc[i]->cfg.name);
-		s->pdt[s->n++] = pdt_copy(lb->svc[i]->pdt);
+		snprintf(s->name[s->n], CNM_NAME_MAX, "%s", cnm_lb_svc_cfg(lb, i)->name);
+		s->pdt[s->n++] = pdt_copy(cnm_lb_svc_pdt(lb, i));
 	}
 	s->show = show_text(fx);
 }
@@ -306,8 +306,8 @@ snap_same(struct fx *fx, struct snap *s)
 	unsigned int i, n = 0;
 	char *show;
 
-	for (i = 0; i < fx->ctx.lb->n_svc; i++)
-		n += fx->ctx.lb->svc[i] != NULL;
+	for (i = 0; i < cnm_lb_svc_end(fx->ctx.lb); i++)
+		n += cnm_lb_svc_cfg(fx->ctx.lb, i) != NULL;
 	assert_int_equal(n, s->n);
 	for (i = 0; i < s->n; i++) {
 		p = pdt_of(fx, s->name[i]);
@@ -349,7 +349,7 @@ decide(struct fx *fx, const char *vip, uint8_t proto, uint16_t port, const char 
 	assert_int_equal(inet_pton(AF_INET, src, f.src), 1);
 	f.sport = htons(sport);
 	f.has_ports = 1;
-	cnm_decide(fx->ctx.lb, &f, &d);
+	cnm_decide(cnm_lb_view(fx->ctx.lb), &f, &d);
 	return d;
 }
 
@@ -607,7 +607,7 @@ test_node_add(void **state)
 	json_decref(r);
 	id = node_id(fx, "node4");
 	assert_true(id >= 0);
-	assert_true(fx->ctx.lb->node[id].up);
+	assert_true(cnm_lb_node(fx->ctx.lb, id)->up);
 	assert_int_equal(weight(fx, "web", "node4"), 4);
 	/* 3:1:4 of 1024 = 384:128:512, and only node4's share moved */
 	assert_int_equal(count(fx, "web", "node4"), 512);
@@ -620,7 +620,7 @@ test_node_add(void **state)
 	/* without a MAC: configured but down until ARP resolves it */
 	ok0(fx, "{\"cmd\": \"node add\", \"node\": {\"name\": \"node5\", \"ip\": \"2001:db8::5\"}, \"services\": {\"dns\": \"2\"}}");
 	id = node_id(fx, "node5");
-	assert_false(fx->ctx.lb->node[id].up);
+	assert_false(cnm_lb_node(fx->ctx.lb, id)->up);
 	assert_int_equal(weight(fx, "dns", "node5"), 2);
 	assert_int_equal(count(fx, "dns", "node5"), 0);
 	fails_eq(fx, "{\"cmd\": \"node up\", \"node\": \"node5\"}",
@@ -649,7 +649,7 @@ test_node_del(void **state)
 	fails_eq(fx, "{\"cmd\": \"node del\", \"node\": \"node1\"}",
 		 "node del: node \"node1\" is the only node of service \"web\": delete the service or give it another node first");
 	/* the default node is still the right one after ids moved */
-	assert_int_equal(fx->ctx.lb->default_node, node_id(fx, "node3"));
+	assert_int_equal(cnm_lb_default_node(fx->ctx.lb), node_id(fx, "node3"));
 }
 
 static void
@@ -665,7 +665,7 @@ test_node_up_down(void **state)
 	assert_string_equal(json_string_value(json_object_get(r, "node")), "node1");
 	assert_true(json_is_false(json_object_get(r, "up")));
 	json_decref(r);
-	assert_false(fx->ctx.lb->node[id].up);
+	assert_false(cnm_lb_node(fx->ctx.lb, id)->up);
 	for (i = 0; i < DIM(svcs); i++)
 		assert_int_equal(count(fx, svcs[i], "node1"), 0);
 	/* configured weights stay: down is the instance list, not the configuration */
@@ -673,7 +673,7 @@ test_node_up_down(void **state)
 	assert_int_equal(count(fx, "web", "node2"), 1024);
 	ok0(fx, "{\"cmd\": \"node down\", \"node\": \"node1\"}"); /* idempotent */
 	ok0(fx, "{\"cmd\": \"node up\", \"node\": \"node1\"}");
-	assert_true(fx->ctx.lb->node[id].up);
+	assert_true(cnm_lb_node(fx->ctx.lb, id)->up);
 	assert_int_equal(count(fx, "web", "node1"), 768);
 	assert_int_equal(count(fx, "dns", "node1"), 342);
 	assert_int_equal(count(fx, "ftp", "node1"), 512);
@@ -720,7 +720,7 @@ test_node_drain(void **state)
 	/* web has no weight left: no active node */
 	assert_int_equal(pdt_of(fx, "web")->n_active, 0);
 	/* the node itself stays up (its tracked connections stay) */
-	assert_true(fx->ctx.lb->node[node_id(fx, "node1")].up);
+	assert_true(cnm_lb_node(fx->ctx.lb, node_id(fx, "node1"))->up);
 	/* the running configuration says 0 */
 	assert_int_equal(fx->ctx.cfg->services[0].members[0].weight, 0);
 }
@@ -961,6 +961,7 @@ test_stats_slot_reuse(void **state)
 	struct fx *fx = *state;
 	json_t *r, *o;
 	int dns = svc_id(fx, "dns"), n2 = node_id(fx, "node2");
+	uint32_t i;
 
 	cnm_lb_set_stats(fx->ctx.lb, fx->wp, 2);
 	fx->ws[0].svc[dns].pkts = 8;
@@ -973,11 +974,26 @@ test_stats_slot_reuse(void **state)
 		"\"nodes\": {\"node1\": 1}}}");
 	assert_int_equal(svc_id(fx, "api"), dns); /* the lowest free slot: dns's */
 	ok0(fx, "{\"cmd\": \"node del\", \"node\": \"node2\"}");
-	/* node slots are taken round-robin: point the search at node2's */
-	fx->ctx.lb->next_node_slot = (uint32_t)n2;
+	/* node slots are taken round-robin: fill every other free slot so that
+	 * the search wraps round to node2's (the reload drops the fillers, which
+	 * the configuration does not list) */
+	for (i = 0; i < CNM_MAX_NODES; i++) {
+		struct cnm_cfg_node fill;
+
+		if ((int)i == n2 || cnm_lb_node_cfg(fx->ctx.lb, i) != NULL)
+			continue;
+		memset(&fill, 0, sizeof(fill));
+		snprintf(fill.name, sizeof(fill.name), "fill%u", i);
+		fill.ip.family = AF_INET;
+		fill.ip.bytes[0] = 10;
+		fill.ip.bytes[2] = (uint8_t)(i >> 8);
+		fill.ip.bytes[3] = (uint8_t)i;
+		assert_true(cnm_lb_node_add(fx->ctx.lb, &fill) >= 0);
+	}
 	ok0(fx, "{\"cmd\": \"node add\", \"node\": {\"name\": \"node9\", "
 		"\"ip\": \"192.0.2.19\", \"mac\": \"02:00:00:00:00:19\"}}");
 	assert_int_equal(node_id(fx, "node9"), n2);
+	assert_int_equal(cnm_lb_node_find(fx->ctx.lb, "fill4095"), -1); /* gone again */
 	/* what the new holders count from now on */
 	fx->ws[1].svc[dns].pkts += 3;
 	fx->ws[0].node[n2].bytes += 60;
@@ -1094,25 +1110,25 @@ test_reload_switches(void **state)
 	commits = 0;
 	fx->ctx.on_commit = count_commit;
 	fx->ctx.on_commit_arg = fx;
-	assert_int_equal(fx->ctx.lb->verify_checksum, 0);
-	assert_int_equal(fx->ctx.lb->icmp_echo_reply, 1);
+	assert_int_equal(cnm_lb_view(fx->ctx.lb)->verify_checksum, 0);
+	assert_int_equal(cnm_lb_view(fx->ctx.lb)->icmp_echo_reply, 1);
 	snprintf(req, sizeof(req), "{\"cmd\": \"reload\", \"path\": \"%s\"}", path);
 	r = ok(fx, req);
 	json_decref(r);
-	assert_int_equal(fx->ctx.lb->verify_checksum, 1);
-	assert_int_equal(fx->ctx.lb->icmp_echo_reply, 0);
+	assert_int_equal(cnm_lb_view(fx->ctx.lb)->verify_checksum, 1);
+	assert_int_equal(cnm_lb_view(fx->ctx.lb)->icmp_echo_reply, 0);
 	assert_int_equal(commits, 1);
 	/* a broken file changes nothing and commits nothing */
 	write_file(path, "{");
 	fails(fx, req, "reload: ");
 	assert_int_equal(commits, 1);
-	assert_int_equal(fx->ctx.lb->verify_checksum, 1);
+	assert_int_equal(cnm_lb_view(fx->ctx.lb)->verify_checksum, 1);
 	/* and back */
 	write_file(path, cfg_base);
 	r = ok(fx, req);
 	json_decref(r);
-	assert_int_equal(fx->ctx.lb->verify_checksum, 0);
-	assert_int_equal(fx->ctx.lb->icmp_echo_reply, 1);
+	assert_int_equal(cnm_lb_view(fx->ctx.lb)->verify_checksum, 0);
+	assert_int_equal(cnm_lb_view(fx->ctx.lb)->icmp_echo_reply, 1);
 	assert_int_equal(commits, 2);
 	free(path);
 }
@@ -1153,7 +1169,7 @@ test_reload_add_remove(void **state)
 	json_decref(r);
 	assert_int_equal(node_id(fx, "node3"), -1);
 	assert_int_equal(svc_id(fx, "ftp"), -1);
-	assert_int_equal(fx->ctx.lb->default_node, node_id(fx, "node4"));
+	assert_int_equal(cnm_lb_default_node(fx->ctx.lb), node_id(fx, "node4"));
 	d = decide(fx, "198.51.100.30", IPPROTO_TCP, 25, "203.0.113.9", 1234);
 	assert_int_equal(d.verdict, CNM_V_FORWARD);
 	assert_int_equal(d.node, node_id(fx, "node4"));
@@ -1174,7 +1190,7 @@ test_reload_add_remove(void **state)
 	assert_string_equal(list_of(r, "services_added"), "ftp");
 	assert_string_equal(list_of(r, "services_removed"), "mail");
 	json_decref(r);
-	assert_int_equal(fx->ctx.lb->default_node, node_id(fx, "node3"));
+	assert_int_equal(cnm_lb_default_node(fx->ctx.lb), node_id(fx, "node3"));
 	free(path);
 }
 
@@ -1211,14 +1227,14 @@ test_reload_changed(void **state)
 	d = decide(fx, "198.51.100.11", IPPROTO_TCP, 80, "203.0.113.9", 1234);
 	assert_int_equal(d.verdict, CNM_V_FORWARD);
 	id = node_id(fx, "node2");
-	memcpy(mac, &fx->ctx.lb->node[id].mac, 6);
+	memcpy(mac, &cnm_lb_node(fx->ctx.lb, id)->mac, 6);
 	assert_int_equal(mac[5], 0xaa);
 	/* node3 came back at its new address, in dns, and as the default */
 	id = node_id(fx, "node3");
-	assert_int_equal(fx->ctx.lb->node_cfg[id].ip.bytes[3], 33);
+	assert_int_equal(cnm_lb_node_cfg(fx->ctx.lb, id)->ip.bytes[3], 33);
 	assert_int_equal(weight(fx, "dns", "node3"), 1);
 	assert_int_equal(count(fx, "dns", "node3"), 341);
-	assert_int_equal(fx->ctx.lb->default_node, id);
+	assert_int_equal(cnm_lb_default_node(fx->ctx.lb), id);
 	r = ok(fx, "{\"cmd\": \"reload\"}");
 	assert_empty_changes(r);
 	json_decref(r);
@@ -1246,15 +1262,15 @@ test_reload_mac(void **state)
 	r = ok(fx, "{\"cmd\": \"reload\"}");
 	assert_string_equal(list_of(r, "nodes_changed"), "node1");
 	json_decref(r);
-	assert_false(fx->ctx.lb->node[id].up);
-	assert_int_equal(fx->ctx.lb->node[id].mac, 0);
-	assert_false(fx->ctx.lb->node_cfg[id].has_mac);
+	assert_false(cnm_lb_node(fx->ctx.lb, id)->up);
+	assert_int_equal(cnm_lb_node(fx->ctx.lb, id)->mac, 0);
+	assert_false(cnm_lb_node_cfg(fx->ctx.lb, id)->has_mac);
 	assert_int_equal(count(fx, "web", "node1"), 0);
 	write_file(path, cfg_base);
 	r = ok(fx, "{\"cmd\": \"reload\"}");
 	assert_string_equal(list_of(r, "nodes_changed"), "node1");
 	json_decref(r);
-	assert_true(fx->ctx.lb->node[id].up);
+	assert_true(cnm_lb_node(fx->ctx.lb, id)->up);
 	assert_int_equal(count(fx, "web", "node1"), 768);
 	free(path);
 }
@@ -1505,7 +1521,7 @@ test_socket(void **state)
 	line = recv_line(srv, fd2);
 	assert_non_null(line);
 	assert_non_null(strstr(line, "\"ok\":true"));
-	assert_false(fx->ctx.lb->node[node_id(fx, "node2")].up);
+	assert_false(cnm_lb_node(fx->ctx.lb, node_id(fx, "node2"))->up);
 	assert_true(closed_by_server(srv, fd2));
 	close(fd2);
 

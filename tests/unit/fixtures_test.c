@@ -227,9 +227,9 @@ segmented(const struct fx_row *r, uint32_t split, uint8_t **seg1, uint8_t **seg2
 static const char *
 node_name(const struct cnm_lb *lb, uint16_t id)
 {
-	if (id >= CNM_MAX_NODES || !lb->node[id].used)
-		return "(no node)";
-	return lb->node_cfg[id].name;
+	const struct cnm_cfg_node *c = cnm_lb_node_cfg(lb, id);
+
+	return c != NULL ? c->name : "(no node)";
 }
 
 /* Where the IP packet of a parsed frame ends, as the flow says. */
@@ -268,7 +268,7 @@ check_row(unsigned int i, const struct fx_view *v, struct cnm_flow *out, struct 
 				out) != CNM_DROP_NONE)
 			fail_msg("row %u: the fast shape and cnm_parse() disagree", i);
 	}
-	cnm_decide_burst(lb, &st->ds, &pk, 1, &d);
+	cnm_decide_burst(cnm_lb_view(lb), &st->ds, &pk, 1, &d);
 	if (pk_out != NULL)
 		*pk_out = pk;
 	if (d_out != NULL)
@@ -467,7 +467,7 @@ test_fixture_forward_mbufs(void **state)
 			rte_pktmbuf_free(m);
 			continue;
 		}
-		mac = lb->node[d.node].mac;
+		mac = cnm_lb_node(lb, d.node)->mac;
 		if (pk.shape == CNM_SHAPE_FAST4)
 			cnm_macrewrite_untagged(m, 14u + pk.r.tot, mac, &port_mac);
 		else

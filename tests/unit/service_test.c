@@ -277,7 +277,7 @@ decide(const struct cnm_lb *lb, const struct cnm_flow *f)
 	struct cnm_decision d;
 
 	memset(&d, 0xee, sizeof(d));
-	cnm_decide(lb, f, &d);
+	cnm_decide(cnm_lb_view(lb), f, &d);
 	return d;
 }
 
@@ -530,7 +530,7 @@ test_nonscalable_default(void **state)
 	struct cnm_flow f;
 
 	(void)state;
-	assert_int_equal(lb->has_local, 0);
+	assert_int_equal(cnm_lb_has_local(lb), 0);
 	flow(&f, IPPROTO_TCP, "192.0.2.1", 40000, VIP_NONE, 22);
 	d = decide(lb, &f);
 	assert_int_equal(d.verdict, CNM_V_DEFAULT);
@@ -627,9 +627,9 @@ test_member_slots(void **state)
 	assert_true(a >= 0 && b >= 0 && c >= 0);
 	assert_true(a != b && a != c && b != c);
 	assert_int_equal(cnm_lb_member_slot(lb, (uint16_t)web, (uint16_t)n3), -1);
-	assert_int_equal(cnm_lb_member_slot_fast(lb, web, (uint16_t)n3), CNM_MEMBER_NONE);
-	assert_int_equal(cnm_lb_member_slot_fast(lb, -1, (uint16_t)n1), CNM_MEMBER_NONE);
-	assert_int_equal(cnm_lb_member_slot_fast(lb, web, (uint16_t)n1), a);
+	assert_int_equal(cnm_lb_member_slot_fast(cnm_lb_view(lb), web, (uint16_t)n3), CNM_MEMBER_NONE);
+	assert_int_equal(cnm_lb_member_slot_fast(cnm_lb_view(lb), -1, (uint16_t)n1), CNM_MEMBER_NONE);
+	assert_int_equal(cnm_lb_member_slot_fast(cnm_lb_view(lb), web, (uint16_t)n1), a);
 	/* a drained member (weight 0) keeps its slot: its connections still count */
 	assert_int_equal(cnm_lb_member_set(lb, (uint16_t)web, (uint16_t)n1, 0), 0);
 	assert_int_equal(cnm_lb_member_slot(lb, (uint16_t)web, (uint16_t)n1), a);
@@ -695,7 +695,7 @@ test_fragments_follow_connection(void **state)
 	pk[0].r.tot = 60;
 	pk[0].r.proto = IPPROTO_TCP;
 	pk[0].r.tcp_flags = CNM_TCP_SYN;
-	cnm_decide_burst(lb, &st, pk, 1, d);
+	cnm_decide_burst(cnm_lb_view(lb), &st, pk, 1, d);
 	assert_int_equal(d[0].verdict, CNM_V_FORWARD);
 	assert_int_equal(ws.conn_new, 1);
 	x = d[0].node;
@@ -729,7 +729,7 @@ test_fragments_follow_connection(void **state)
 	pk[1].f.has_ports = 0;
 	pk[1].f.tcp_flags = 0;
 	pk[1].f.frag = CNM_FRAG_LATER;
-	cnm_decide_burst(lb, &st, pk, 2, d);
+	cnm_decide_burst(cnm_lb_view(lb), &st, pk, 2, d);
 	assert_int_equal(d[0].verdict, CNM_V_FORWARD);
 	assert_int_equal(d[0].via, CNM_VIA_CONN);
 	assert_int_equal(d[0].node, x);
@@ -739,7 +739,7 @@ test_fragments_follow_connection(void **state)
 	assert_true(d[1].node != other);
 
 	/* the same later fragment in a burst of its own still follows */
-	cnm_decide_burst(lb, &st, &pk[1], 1, d);
+	cnm_decide_burst(cnm_lb_view(lb), &st, &pk[1], 1, d);
 	assert_int_equal(d[0].node, x);
 	assert_int_equal(ws.frag_first, 1);
 	assert_int_equal(ws.frag_follow, 2);
@@ -763,17 +763,17 @@ test_deterministic(void **state)
 	uint32_t i;
 
 	(void)state;
-	assert_int_equal(a->n_svc, cfg->n_services);
-	assert_int_equal(b->n_svc, cfg->n_services);
-	for (i = 0; i < a->n_svc; i++) {
-		const struct cnm_pdt *pa = a->svc[i]->pdt, *pb = b->svc[i]->pdt;
+	assert_int_equal(cnm_lb_svc_end(a), cfg->n_services);
+	assert_int_equal(cnm_lb_svc_end(b), cfg->n_services);
+	for (i = 0; i < cnm_lb_svc_end(a); i++) {
+		const struct cnm_pdt *pa = cnm_lb_svc_pdt(a, i), *pb = cnm_lb_svc_pdt(b, i);
 
 		assert_int_equal(pa->size, pb->size);
 		assert_int_equal(pa->mask, pb->mask);
 		assert_int_equal(pa->n_active, pb->n_active);
 		assert_memory_equal(pa->entries, pb->entries,
 				pa->size * sizeof(pa->entries[0]));
-		assert_int_equal(a->svc[i]->hash_key, b->svc[i]->hash_key);
+		assert_int_equal(cnm_lb_view(a)->svc[i]->hash_key, cnm_lb_view(b)->svc[i]->hash_key);
 	}
 	rng_seed(1);
 	for (i = 0; i < 10000; i++) {
@@ -913,10 +913,10 @@ test_weight_zero(void **state)
 	const struct cnm_lb *lb = *state;
 	unsigned int i, seen[CNM_MAX_NODES] = { 0 };
 	int n1 = node_id(lb, "n1"), n2 = node_id(lb, "n2"), n3 = node_id(lb, "n3");
-	const struct cnm_svc *s = lb->svc[svc_id(lb, "drain")];
+	const struct cnm_pdt *p = cnm_lb_svc_pdt(lb, (uint32_t)svc_id(lb, "drain"));
 	struct cnm_flow f;
 
-	assert_int_equal(cnm_pdt_count(s->pdt, (uint16_t)n2), 0);
+	assert_int_equal(cnm_pdt_count(p, (uint16_t)n2), 0);
 	rng_seed(6);
 	for (i = 0; i < 10000; i++) {
 		flow_rand(&f, IPPROTO_TCP, VIP_DRAIN, 80);
@@ -943,7 +943,7 @@ test_all_weights_zero(void **state)
 		assert_int_equal(d.reason, CNM_DROP_NO_ACTIVE_NODE);
 		assert_int_equal(d.svc, svc_id(lb, "zero"));
 	}
-	assert_int_equal(lb->svc[svc_id(lb, "zero")]->pdt->n_active, 0);
+	assert_int_equal(cnm_lb_svc_pdt(lb, (uint32_t)svc_id(lb, "zero"))->n_active, 0);
 }
 
 static void
@@ -954,9 +954,9 @@ test_node_without_mac(void **state)
 	int n1 = node_id(lb, "n1"), n3 = node_id(lb, "n3"), n4 = node_id(lb, "n4");
 	struct cnm_flow f;
 
-	assert_int_equal(lb->node[n4].up, 0);
-	assert_int_equal(lb->node[n4].mac, 0);
-	assert_int_equal(lb->node[n1].up, 1);
+	assert_int_equal(cnm_lb_node(lb, (uint32_t)n4)->up, 0);
+	assert_int_equal(cnm_lb_node(lb, (uint32_t)n4)->mac, 0);
+	assert_int_equal(cnm_lb_node(lb, (uint32_t)n1)->up, 1);
 	rng_seed(9);
 	for (i = 0; i < 10000; i++) {
 		flow_rand(&f, IPPROTO_TCP, VIP_DOWN, 80);
@@ -1009,24 +1009,24 @@ test_lookup_bulk(void **state)
 			keys[i] = &fl[i].key;
 			svc[i] = (struct cnm_svc *)(uintptr_t)0xdeadbeef;
 		}
-		cnm_lb_lookup_bulk(lb, keys, n, svc);
+		cnm_lb_lookup_bulk(cnm_lb_view(lb), keys, n, svc);
 		for (i = 0; i < n; i++) {
 			struct cnm_svc *one = (struct cnm_svc *)(uintptr_t)0xdeadbeef;
 			const struct cnm_svc_key *k = keys[i];
 
-			cnm_lb_lookup_bulk(lb, &k, 1, &one);
+			cnm_lb_lookup_bulk(cnm_lb_view(lb), &k, 1, &one);
 			assert_ptr_equal(svc[i], one);
 			/* and what it should be */
 			if (svc[i] == NULL) {
 				counts[0]++;
 				continue;
 			}
-			assert_ptr_equal(svc[i], lb->svc[svc[i]->id]);
+			assert_ptr_equal(svc[i], cnm_lb_view(lb)->svc[svc[i]->id]);
 			if (svc[i]->policy == CNM_POLICY_STICKY_WILD)
 				counts[2]++;
 			else
 				counts[1]++;
-			assert_memory_equal(svc[i]->cfg.vip.bytes, k->addr, 16);
+			assert_memory_equal(cnm_lb_svc_cfg(lb, svc[i]->id)->vip.bytes, k->addr, 16);
 		}
 	}
 	/* the mix did hit both tables and miss */
@@ -1042,14 +1042,14 @@ test_lookup_bulk(void **state)
 		keys[i] = &fl[i].key;
 		svc[i] = (struct cnm_svc *)(uintptr_t)0xdeadbeef;
 	}
-	cnm_lb_lookup_bulk(lb, keys, 64, svc);
+	cnm_lb_lookup_bulk(cnm_lb_view(lb), keys, 64, svc);
 	for (i = 0; i < 64; i++) {
 		const char *want = kinds[i % DIM(kinds)].svc;
 
 		if (want == NULL)
 			assert_null(svc[i]);
 		else
-			assert_ptr_equal(svc[i], lb->svc[svc_id(lb, want)]);
+			assert_ptr_equal(svc[i], cnm_lb_view(lb)->svc[svc_id(lb, want)]);
 	}
 }
 
