@@ -15,8 +15,9 @@
  *   byte 2   the sequence number, % 4
  *   the rest the JSON payload
  * Each input starts from the same tables and a new holder (fresh epoch,
- * sequence, term). After each message: the tables keep their invariants
- * (fuzz_check_lb()) and say what the running configuration says; every
+ * sequence, term). After each message: the tables keep a replica's
+ * invariants (check_replica_lb()) and say what the running configuration
+ * says; every
  * connection io.insert is handed is well-formed.
  *
  * FUZZ_HA_STATE_SEEDS=DIR: write the seed corpus (a snapshot of the tables
@@ -127,6 +128,49 @@ conns_insert(void *arg, const struct cnm_ha_conn *c, uint32_t n)
 	return (int)n;
 }
 
+/*
+ * A replica's tables: fuzz_check_lb() less what the primary decides. A
+ * replica installs the primary's PDTs as they are (docs/ha.md): an entry may
+ * name a node that is down here (its MAC not resolved yet) or, from a
+ * primary whose tables disagree, one outside the service's group (its
+ * packets then count in the sink slot). What must hold: every PDT of its
+ * service's size, every entry none or a used node, n_active right; an up
+ * node has a MAC.
+ */
+static void
+check_replica_lb(const struct cnm_lb *lb)
+{
+	uint8_t seen[CNM_MAX_NODES];
+	uint32_t i, j, n_active;
+
+	for (i = 0; i < cnm_lb_node_end(lb); i++)
+		if (cnm_lb_node(lb, i)->up)
+			FUZZ_CHECK(cnm_lb_node(lb, i)->used && cnm_lb_node(lb, i)->mac != 0);
+	for (i = 0; i < cnm_lb_svc_end(lb); i++) {
+		const struct cnm_pdt *pdt;
+
+		if (cnm_lb_svc_cfg(lb, i) == NULL)
+			continue;
+		pdt = cnm_lb_svc_pdt(lb, i);
+		FUZZ_CHECK(pdt != NULL && pdt->size == cnm_lb_svc_pdt_size(lb, i));
+		FUZZ_CHECK((pdt->size & (pdt->size - 1)) == 0 && pdt->mask == pdt->size - 1);
+		memset(seen, 0, sizeof(seen));
+		n_active = 0;
+		for (j = 0; j < pdt->size; j++) {
+			uint16_t e = pdt->entries[j];
+
+			if (e == CNM_NODE_NONE)
+				continue;
+			FUZZ_CHECK(e < cnm_lb_node_end(lb) && cnm_lb_node(lb, e)->used);
+			if (!seen[e]) {
+				seen[e] = 1;
+				n_active++;
+			}
+		}
+		FUZZ_CHECK(n_active == pdt->n_active);
+	}
+}
+
 /* The running configuration and the tables say the same thing. */
 static void
 check_ctx(void)
@@ -135,7 +179,7 @@ check_ctx(void)
 	const struct cnm_lb *lb = ctx.lb;
 	uint32_t i, n_svc = 0, n_nodes = 0;
 
-	fuzz_check_lb(lb);
+	check_replica_lb(lb);
 	for (i = 0; i < cnm_lb_svc_end(lb); i++)
 		n_svc += cnm_lb_svc_cfg(lb, i) != NULL;
 	for (i = 0; i < cnm_lb_node_end(lb); i++)
@@ -320,6 +364,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	ctx.n_workers = 1;
 	ctx.ctl_lock = &lock;
 	tables_build();
+	fuzz_check_lb(ctx.lb);
 	check_ctx();
 	if (sd != NULL) {
 		seeds(sd);
