@@ -31,7 +31,9 @@ PY=/usr/bin/python3
 DECAP=$here/tundecap.py
 T_START=$(date +%s.%N)
 
-skip() { echo "tunnel: SKIP: $*"; exit 77; }
+# shellcheck source=../lib/testenv.sh
+. "$here/../lib/testenv.sh"
+skip() { cnm_skip "e2e_tunnel: $*"; }   # under CI=true: a failure
 [ "$(id -u)" = 0 ] || skip "needs root (network namespaces)"
 for t in ip ethtool curl tcpdump ss "$PY"; do
     command -v "$t" >/dev/null 2>&1 || skip "$t not found (.ci/install-deps installs it)"

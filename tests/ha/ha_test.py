@@ -44,8 +44,38 @@ SEED = int(os.environ.get("HA_SEED", str(int(time.time()) % 100000)))
 rnd = random.Random(SEED)
 IDS = ["lb1", "lb2", "lb3"]
 ROLE = {"lb1": "primary", "lb2": "secondary", "lb3": "slave"}
-BASE = 17700 + (os.getpid() % 200) * 3
-PORT = {h: BASE + i for i, h in enumerate(IDS)}
+
+
+def free_ports(n):
+    """n TCP ports of the loopback that nothing listens on now, drawn at random
+    outside the kernel's ephemeral range (which the holders' own outgoing
+    connections take their source ports from), each checked by binding it:
+    not a fixed range, which two runs, or a run and anything else on the
+    machine, could share."""
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            lo, hi = (int(x) for x in f.read().split())
+    except (OSError, ValueError):
+        lo, hi = 32768, 60999
+    pool = range(10000, lo) if lo - 10000 >= 1000 else range(hi + 1, 65536)
+    r = random.Random()     # not the seeded one: HA_SEED fixes the kill point only
+    ports = []
+    while len(ports) < n:
+        p = r.choice(pool)
+        if p in ports:
+            continue
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            s.bind(("127.0.0.1", p))
+            ports.append(p)
+        except OSError:
+            pass
+        finally:
+            s.close()
+    return ports
+
+
+PORT = dict(zip(IDS, free_ports(len(IDS))))
 FAILOVER_MS = 800
 BOUND_MS = 1000
 procs = {}
@@ -199,7 +229,7 @@ def conns_by_client(h, node=None):
 
 def main():
     write_syns()
-    print("ha_test: seed %d, ports %d-%d" % (SEED, BASE, BASE + 2), flush=True)
+    print("ha_test: seed %d, ports %s" % (SEED, PORT), flush=True)
     for h in IDS:
         start(h)
     sts = wait_for("three holders agreeing, lb1 primary",

@@ -19,10 +19,11 @@ cnmux=$(realpath "$1")
 ctl=$(realpath "$2")
 py=/usr/bin/python3
 [ -x "$py" ] || py=python3
+rid=$(od -An -N4 -tx1 /dev/urandom | tr -d ' \n' | cut -c1-7)   # the file prefixes: unique per run
 tmp=$(mktemp -d /tmp/cnmha.XXXXXX)
 cleanup() {
-    rm -rf /var/run/dpdk/cnmha$$* "${XDG_RUNTIME_DIR:-/tmp}"/dpdk/cnmha$$* 2>/dev/null
+    rm -rf /var/run/dpdk/cnmha"$rid"* "${XDG_RUNTIME_DIR:-/tmp}"/dpdk/cnmha"$rid"* 2>/dev/null
     if [ "${KEEP_TMP:-0}" = 1 ]; then echo "ha: kept $tmp"; else rm -rf "$tmp"; fi
 }
 trap cleanup EXIT
-HA_PREFIX=cnmha$$ "$py" "$here/ha_test.py" "$cnmux" "$ctl" "$tmp"
+HA_PREFIX=cnmha$rid "$py" "$here/ha_test.py" "$cnmux" "$ctl" "$tmp"

@@ -8,8 +8,11 @@ Run by ha_traffic_test.sh inside a network namespace holding three veth
 pairs VETH1a/VETH1b .. VETH3a/VETH3b. Holder lbN (lb1 configured primary,
 lb2 secondary, lb3 slave) has its public port on net_af_packet over VETHNa
 and its private port on net_pcap, captured to WORKDIR/lbN[-restart].pcap;
-frames are written on VETHNb. The holders checkpoint over the namespace's
-loopback. Every decision is also checked against a model of the PDT lookup
+frames are written on VETHNb. With HA_NETNS set (ha_traffic_test.sh),
+holder lbN runs in the namespace HA_NETNS-lbN, which holds VETHNa (one
+net_af_packet socket per namespace: DPDK's fanout group ids cannot collide,
+see the shell script), and checkpoints over HA_NET.N; without it, every
+holder is in this namespace and checkpoints over the loopback. Every decision is also checked against a model of the PDT lookup
 (the client hash recomputed here, `cnmuxctl pdt show`).
 
 1. Displaced connections, the primary replaced: 300 TCP connections (SYNs)
@@ -59,7 +62,19 @@ from persist_check import crc32c_update, fmix32  # noqa: E402  (the hash model)
 CNMUX, CTL, WORK, VETH = sys.argv[1:5]
 IDS = ["lb1", "lb2", "lb3"]
 ROLE = {"lb1": "primary", "lb2": "secondary", "lb3": "slave"}
-PORT = {"lb1": 7701, "lb2": 7702, "lb3": 7703}   # the namespace's own loopback
+PORT = {"lb1": 7701, "lb2": 7702, "lb3": 7703}
+NETNS = os.environ.get("HA_NETNS")
+NET = os.environ.get("HA_NET")
+
+
+def addr(h):
+    """The holder's HA address: HA_NET.N (its own namespace) or the loopback."""
+    return "%s.%d" % (NET, IDS.index(h) + 1) if NET else "127.0.0.1"
+
+
+def in_ns(h):
+    """The command prefix that runs a holder in its namespace (none without HA_NETNS)."""
+    return ["ip", "netns", "exec", "%s-%s" % (NETNS, h)] if NETNS else []
 FAILOVER_MS = 800
 BOUND_MS = 1000
 HASH_KEY = 0x5eed1e55
@@ -123,8 +138,8 @@ def start(h):
         "pdt_size": PDT_SIZE,
         "hash_key": "0x%08x" % HASH_KEY,
         "control": {"socket": sock(h)},
-        "ha": {"id": h, "listen": "127.0.0.1:%d" % PORT[h], "role": ROLE[h],
-               "peers": [{"id": p, "address": "127.0.0.1:%d" % PORT[p]}
+        "ha": {"id": h, "listen": "%s:%d" % (addr(h), PORT[h]), "role": ROLE[h],
+               "peers": [{"id": p, "address": "%s:%d" % (addr(p), PORT[p])}
                          for p in IDS if p != h],
                "heartbeat_ms": 100, "failover_ms": FAILOVER_MS, "ack_timeout_ms": 500},
     }
@@ -132,8 +147,9 @@ def start(h):
     with open(path, "w") as f:
         json.dump(cfg, f, indent=1)
     out = open(os.path.join(WORK, h + tag + ".out"), "w")
+    # `ip netns exec` execs cnmux: the pid, and SIGKILL, are cnmux's own
     procs[h] = subprocess.Popen(
-        [CNMUX, "--no-huge", "-m", "512", "--no-pci", "-l", "0,1",
+        in_ns(h) + [CNMUX, "--no-huge", "-m", "512", "--no-pci", "-l", "0,1",
          "--file-prefix", os.environ.get("HA_PREFIX", "cnmhat%d" % os.getpid()) + h,
          "--log-level=lib.eal:error", "--log-level=cnm.ha:info",
          "--vdev", "net_af_packet0,iface=%s,qpairs=1,framecnt=2048" % veth(h, "a"),
@@ -507,13 +523,20 @@ def main():
         k_kill = st["i"]
         procs["lb1"].wait()
         inj.pop("lb1", None)
+        # lb2 became primary after the previous status call read its role
+        # (that call started at t_seen_not) and before the call that saw it
+        # ended (t_primary): a cnmuxctl call on a loaded machine or in the
+        # ASan build takes hundreds of ms, which the bound must not count
         t_primary = None
+        t_seen_not = t_kill
         while time.time() - t_kill < 10:
+            t_call = time.time()
             s = status("lb2")
             if s is not None and s["role"] == "primary":
                 t_primary = time.time()
                 st["target"] = "lb2"
                 break
+            t_seen_not = t_call
             time.sleep(0.01)
         time.sleep(0.5)
         st["stop"] = True
@@ -523,12 +546,14 @@ def main():
             return False
         s2 = status("lb2")
         took = (t_primary - t_kill) * 1000
+        took_min = (t_seen_not - t_kill) * 1000
         print("3: SIGKILL lb1 (the primary, the connections' interface node) during change "
-              "%d; lb2 primary %.0f ms later (it says the primary was silent %d ms; bound %d ms)"
-              % (k_kill, took, s2["last_takeover_ms"], BOUND_MS), flush=True)
-        if s2["last_takeover_ms"] > BOUND_MS or took > BOUND_MS + 300:
-            fail("3: takeover took %.0f ms (silence %d ms), bound %d"
-                 % (took, s2["last_takeover_ms"], BOUND_MS))
+              "%d; lb2 primary %.0f to %.0f ms later (it says the primary was silent %d ms; "
+              "bound %d ms)" % (k_kill, took_min, took, s2["last_takeover_ms"], BOUND_MS),
+              flush=True)
+        if s2["last_takeover_ms"] > BOUND_MS or took_min > BOUND_MS + 300:
+            fail("3: takeover took %.0f to %.0f ms (silence %d ms), bound %d"
+                 % (took_min, took, s2["last_takeover_ms"], BOUND_MS))
         sts = wait_for("lb2 and lb3 agreeing", lambda: converged(["lb2", "lb3"], "lb2"), 20)
         if sts is None:
             return False

@@ -61,11 +61,13 @@ case "$ctl" in /*) ;; *) ctl=$(pwd)/$ctl ;; esac
 [ -x "$bin" ] || { echo "run_steps_case: $bin is not an executable" >&2; exit 2; }
 [ -x "$ctl" ] || { echo "run_steps_case: $ctl is not an executable" >&2; exit 2; }
 
-skip() { echo "run_steps_case: SKIP: $*"; exit 77; }
+# shellcheck source=../lib/testenv.sh
+. "$here/../lib/testenv.sh"
+skip() { cnm_skip "run_steps_case $case_name: $*"; }
 [ "$(id -u)" = 0 ] || skip "needs root (network namespaces, raw sockets)"
 command -v ip >/dev/null || skip "no ip(8)"
 
-tag=$$_$RANDOM
+tag=$(cnm_run_id)
 ns=cnmux_steps_$tag
 prefix=cnmux_steps_$tag
 out=$(mktemp -d "${TMPDIR:-/tmp}/cnmux_steps_${case_name}.XXXXXX")

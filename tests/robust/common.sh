@@ -8,6 +8,9 @@
 # The caller sets $name (short, used in interface and namespace names)
 # before sourcing, and calls `robust_setup "$@"`.
 
+# shellcheck source=../lib/testenv.sh
+. "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/../lib/testenv.sh"
+
 robust_setup() {
     if [ $# -ne 2 ]; then
         echo "usage: $0 CNMUX CNMUXCTL" >&2
@@ -22,9 +25,9 @@ robust_setup() {
     export PYTHONDONTWRITEBYTECODE=1
 
     if [ "$(id -u)" != 0 ] || ! command -v ip >/dev/null; then
-        echo "SKIP: needs root and iproute2"; exit 77
+        cnm_skip "robust_$name needs root and iproute2"
     fi
-    tag=$$
+    tag=$(cnm_run_id)
     ns=cnm$name-$tag
     va=cr${tag}a     # cnmux's public port (net_af_packet / net_pcap)
     vb=cr${tag}b     # the injector's end
@@ -37,14 +40,14 @@ robust_setup() {
     declare -g -a bg_pids=()
     trap robust_cleanup EXIT
 
-    if ! ip netns add "$ns"; then echo "SKIP: cannot create a network namespace"; exit 77; fi
+    ip netns add "$ns" || cnm_skip "robust_$name cannot create a network namespace"
     # no IPv6 autoconfiguration, MLD, router solicitations: the only frames
     # on the wires are the injected ones
     ip netns exec "$ns" sysctl -q -w net.ipv6.conf.all.disable_ipv6=1 \
         net.ipv6.conf.default.disable_ipv6=1 >/dev/null 2>&1
     ip -n "$ns" link set lo up
     if ! ip -n "$ns" link add "$va" type veth peer name "$vb"; then
-        echo "SKIP: cannot create a veth pair"; exit 77
+        cnm_skip "robust_$name cannot create a veth pair"
     fi
     local i
     for i in "$va" "$vb"; do

@@ -33,7 +33,7 @@ set -uo pipefail
 name="link"
 . "$(cd "$(dirname "$0")" && pwd)/common.sh"
 robust_setup "$@"
-[ -c /dev/net/tun ] || { echo "SKIP: no /dev/net/tun"; exit 77; }
+[ -c /dev/net/tun ] || cnm_skip "robust_link needs /dev/net/tun (net_tap)"
 
 config() { # file private-ports-json
     cat >"$1" <<EOF2

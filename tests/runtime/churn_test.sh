@@ -41,7 +41,7 @@ burst=32   # CNM_BURST: frames a worker takes from its RX queue at once
 
 tmp=$(mktemp -d /tmp/cnmchurn.XXXXXX)
 sock=$tmp/ctl.sock
-prefix=cnmchurn-$$
+prefix=cnmchurn-$$-$RANDOM
 pid=""
 
 cleanup() {

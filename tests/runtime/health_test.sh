@@ -36,15 +36,17 @@ fi
 cnmux=$(realpath "$1")
 ctl=$(realpath "$2")
 py=/usr/bin/python3
+# shellcheck source=../lib/testenv.sh
+. "$(cd "$(dirname "$0")" && pwd)/../lib/testenv.sh"
 [ -x "$py" ] || py=python3
 
 if [ "$(id -u)" != 0 ] || ! command -v ip >/dev/null; then
-    echo "SKIP: needs root and iproute2"; exit 77
+    cnm_skip "runtime_health needs root and iproute2"
 fi
 
 interval=200; timeout_ms=150; rise=2; fall=3; port=8080
 slack_ms=1500        # scheduling on a loaded machine, an ASan build, 50 ms polls
-tag=$$
+tag=$(cnm_run_id)
 ns_lb=cnmh$tag-lb; ns_n1=cnmh$tag-n1; ns_n2=cnmh$tag-n2
 v_p=ch${tag}p; v_pb=ch${tag}pb      # cnmux's private port / its bridge side
 v_1=ch${tag}n1; v_1b=ch${tag}b1     # node1's interface / its bridge side
@@ -84,7 +86,7 @@ cnmctl() { "$ctl" -s "$sock" "$@"; }
 now_ms() { local t=${EPOCHREALTIME/./}; t=${t#0}; echo $((t / 1000)); }
 
 # ---------------------------------------------------------------- network
-ip netns add "$ns_lb" || { echo "SKIP: cannot create a network namespace"; exit 77; }
+ip netns add "$ns_lb" || cnm_skip "runtime_health cannot create a network namespace"
 ip netns add "$ns_n1" || die "netns add $ns_n1"
 ip netns add "$ns_n2" || die "netns add $ns_n2"
 for n in "$ns_lb" "$ns_n1" "$ns_n2"; do
@@ -94,11 +96,11 @@ for n in "$ns_lb" "$ns_n1" "$ns_n2"; do
     ip -n "$n" link set lo up
 done
 if ! ip -n "$ns_lb" link add br0 type bridge; then
-    echo "SKIP: cannot create a bridge"; exit 77
+    cnm_skip "runtime_health cannot create a bridge"
 fi
 # forward at once (no STP listening/learning delay)
 ip -n "$ns_lb" link set br0 type bridge stp_state 0 forward_delay 0 2>/dev/null
-ip -n "$ns_lb" link add "$v_p" type veth peer name "$v_pb" || { echo "SKIP: cannot create a veth pair"; exit 77; }
+ip -n "$ns_lb" link add "$v_p" type veth peer name "$v_pb" || cnm_skip "runtime_health cannot create a veth pair"
 ip -n "$ns_lb" link add "$v_1" type veth peer name "$v_1b" || die "veth $v_1"
 ip -n "$ns_lb" link add "$v_2" type veth peer name "$v_2b" || die "veth $v_2"
 ip -n "$ns_lb" link set "$v_1" netns "$ns_n1" || die "move $v_1"

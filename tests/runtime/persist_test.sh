@@ -28,16 +28,19 @@ here=$(cd "$(dirname "$0")" && pwd)
 cnmux=$(realpath "$1")
 ctl=$(realpath "$2")
 py=/usr/bin/python3
+# shellcheck source=../lib/testenv.sh
+. "$(cd "$(dirname "$0")" && pwd)/../lib/testenv.sh"
 [ -x "$py" ] || py=python3
 
 if [ "$(id -u)" != 0 ] || ! command -v ip >/dev/null; then
-    echo "SKIP: needs root and iproute2"; exit 77
+    cnm_skip "runtime_persist needs root and iproute2"
 fi
 
-ns=cnmrt-$$
-prefix=cnmrt-$$
-va=cnmrt$$a
-vb=cnmrt$$b
+rid=$(cnm_run_id)
+ns=cnmrt-$rid
+prefix=cnmrt-$rid
+va=cnmrt${rid}a
+vb=cnmrt${rid}b
 tmp=$(mktemp -d /tmp/cnmrt.XXXXXX)
 sock=$tmp/ctl.sock
 pid=""
@@ -72,13 +75,13 @@ poll() {
 }
 
 # ---- the namespace and the veth pair --------------------------------------
-if ! ip netns add "$ns"; then echo "SKIP: cannot create a network namespace"; exit 77; fi
+ip netns add "$ns" || cnm_skip "runtime_persist cannot create a network namespace"
 # no IPv6 autoconfiguration / MLD / router solicitations: the only frames on
 # the wire are the injected ones
 ip netns exec "$ns" sysctl -q -w net.ipv6.conf.all.disable_ipv6=1 \
     net.ipv6.conf.default.disable_ipv6=1 >/dev/null 2>&1
 if ! ip -n "$ns" link add "$va" type veth peer name "$vb"; then
-    echo "SKIP: cannot create a veth pair"; exit 77
+    cnm_skip "runtime_persist cannot create a veth pair"
 fi
 for i in "$va" "$vb"; do
     ip netns exec "$ns" sysctl -q -w "net.ipv6.conf.$i.disable_ipv6=1" >/dev/null 2>&1
