@@ -239,4 +239,12 @@ uint64_t cnm_ha_digest(struct cnm_ctx *ctx);
 /** Close every connection and the listening socket; clear the ctx hooks. */
 void cnm_ha_free(struct cnm_ha *ha);
 
+/**
+ * For the fuzzer only: handle one message (@p h, @p payload of h->len bytes)
+ * as if it came from the first peer, taken for the primary: SNAPSHOT and
+ * DELTA through the order rule and the state's application, CONNS through
+ * its decoding and io.insert. Takes ctx->ctl_lock.
+ */
+void cnm_ha_test_frame(struct cnm_ha *ha, const struct cnm_ha_hdr *h, const uint8_t *payload);
+
 #endif /* CNM_HA_H */

@@ -2460,3 +2460,14 @@ cnm_ha_free(struct cnm_ha *ha)
 	sodium_memzero(ha->key, sizeof(ha->key));
 	free(ha);
 }
+
+/* Test hook (tests/fuzz/fuzz_ha_state.c): one decoded message handled as if
+ * peer 0, taken for the primary, had sent it; no socket is involved. */
+void
+cnm_ha_test_frame(struct cnm_ha *ha, const struct cnm_ha_hdr *h, const uint8_t *payload)
+{
+	lock(ha);
+	ha->primary = 0;
+	on_frame(ha, &ha->peers[0], h, payload);
+	unlock(ha);
+}

@@ -50,7 +50,8 @@ struct cnm_flow {
 	uint8_t src[16];        /**< source address, as key.addr */
 	uint16_t sport;         /**< source port, network order; 0 if none */
 	uint16_t l3_off;        /**< offset of the IP header */
-	uint16_t l3_len;        /**< IP total length (header + payload) */
+	uint32_t l3_len;        /**< IP packet length (header + payload): IPv6's is
+				     40 + payload length, up to 65,575, past 16 bits */
 	uint16_t l4_off;        /**< offset of the TCP/UDP header; 0 if none */
 	uint8_t kind;           /**< enum cnm_pkt_kind */
 	uint8_t has_ports;      /**< TCP or UDP with its header present */
@@ -63,6 +64,8 @@ struct cnm_flow {
 	uint8_t rare;           /**< ARP, a fragment or ICMP: the data path's slow cases */
 	uint8_t arp_op;         /**< ARP: 1 request, 2 reply (key.addr holds the target
 				     address), 0 not a well-formed Ethernet/IPv4 ARP message */
+	uint8_t arp_sha_group;  /**< ARP (arp_op != 0): the sender hardware address is
+				     multicast or broadcast (its group bit is set) */
 	uint32_t frag_id;       /**< IPv4 identification or IPv6 fragment identification */
 };
 

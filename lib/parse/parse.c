@@ -28,6 +28,14 @@ martian6(const uint8_t *a)
 	return a[0] == 0xff || memcmp(a, zero, 16) == 0 || memcmp(a, loop, 16) == 0;
 }
 
+/* An IPv6 extension header the parsers walk over. */
+static inline int
+ext6(uint8_t nh)
+{
+	return nh == IPPROTO_HOPOPTS || nh == IPPROTO_ROUTING || nh == IPPROTO_DSTOPTS ||
+		nh == IPPROTO_FRAGMENT;
+}
+
 static int
 icmp_is_error(uint8_t proto, uint8_t type)
 {
@@ -67,14 +75,37 @@ parse_icmp(const uint8_t *p, uint32_t caplen, uint32_t l4, uint32_t end, struct 
 		proto = q[9];
 		ports = in + ihl;
 	} else {
+		uint32_t n;
+
 		if (in + 40 > end)
 			return CNM_DROP_ICMP_INNER;
 		if (in + 40 > caplen)
 			return CNM_DROP_HEADERS_TOO_LONG;
 		if ((q[0] >> 4) != 6)
 			return CNM_DROP_ICMP_INNER;
+		/* the quoted packet's extension headers, with the outer parser's
+		 * bounds: what a node sent may carry hop-by-hop, routing,
+		 * destination options or a fragment header before TCP/UDP */
 		proto = q[6];
 		ports = in + 40;
+		for (n = 0; ext6(proto); n++) {
+			if (n == IPV6_EXT_MAX || ports + 8 > end)
+				return CNM_DROP_ICMP_INNER;
+			if (ports + 8 > caplen)
+				return CNM_DROP_HEADERS_TOO_LONG;
+			if (proto == IPPROTO_FRAGMENT) {
+				/* a later fragment quotes no ports */
+				if (cnm_ld16be(p + ports + 2) & 0xfff8)
+					return CNM_DROP_NONE;
+				proto = p[ports];
+				ports += 8;
+			} else {
+				proto = p[ports];
+				ports += ((uint32_t)p[ports + 1] + 1) * 8;
+			}
+			if (ports > end)
+				return CNM_DROP_ICMP_INNER;
+		}
 	}
 	if (proto != IPPROTO_TCP && proto != IPPROTO_UDP)
 		return CNM_DROP_NONE; /* quotes something else: for the host stack */
@@ -168,7 +199,7 @@ parse_ipv4(const uint8_t *p, uint32_t caplen, uint32_t wirelen, uint32_t off,
 	memcpy(f->key.addr, ip + 16, 4);
 	memcpy(f->src, ip + 12, 4);
 	f->l3_off = (uint16_t)off;
-	f->l3_len = (uint16_t)tot;
+	f->l3_len = tot;
 
 	fragw = cnm_ld16be(ip + 6);
 	f->frag_id = cnm_ld16be(ip + 4);
@@ -203,13 +234,12 @@ parse_ipv6(const uint8_t *p, uint32_t caplen, uint32_t wirelen, uint32_t off,
 	memcpy(f->key.addr, ip + 24, 16);
 	memcpy(f->src, ip + 8, 16);
 	f->l3_off = (uint16_t)off;
-	f->l3_len = (uint16_t)(end - off);
+	f->l3_len = end - off;
 
 	nh = ip[6];
 	l4 = off + 40;
 	for (n = 0;; n++) {
-		if (nh != IPPROTO_HOPOPTS && nh != IPPROTO_ROUTING &&
-				nh != IPPROTO_DSTOPTS && nh != IPPROTO_FRAGMENT)
+		if (!ext6(nh))
 			break;
 		if (n == IPV6_EXT_MAX || l4 + 8 > end)
 			return CNM_DROP_IPV6_EXT;
@@ -298,6 +328,7 @@ parse_slow(const uint8_t *p, uint32_t caplen, uint32_t wirelen, struct cnm_flow 
 		/* what the decision needs: a request for which address */
 		if (cnm_arp_parse(p, caplen, off, &a) == 0) {
 			f->arp_op = (uint8_t)a.op;
+			f->arp_sha_group = a.sha[0] & 1;
 			f->key.family = AF_INET;
 			memcpy(f->key.addr, a.tpa, 4);
 		}

@@ -166,7 +166,9 @@ frag_handle(const struct cnm_lb_view *lb, struct cnm_dstate *st, const struct cn
 		e->id = f->frag_id;
 		e->proto = f->key.proto;
 		e->family = f->key.family;
-		e->node = d->node;
+		/* a LOCAL decision names no node (d->node is not set): the later
+		 * fragments read lb->node[e->node], so it must be one */
+		e->node = d->verdict == CNM_V_LOCAL ? 0 : d->node;
 		e->slot = d->verdict == CNM_V_LOCAL ? CNM_MEMBER_NONE : d->slot;
 		e->svc = (uint16_t)(d->svc >= 0 ? d->svc : 0);
 		e->expire = st->now_ms + CNM_FRAG_TTL_MS;
@@ -195,14 +197,20 @@ frag_handle(const struct cnm_lb_view *lb, struct cnm_dstate *st, const struct cn
 }
 
 /* ARP: requests for a VIP cnmux answers for are answered; the rest belongs
- * to the interface node's own stack. */
+ * to the interface node's own stack. A message whose sender hardware address
+ * is multicast or broadcast is bogus (RFC 1812 3.3.2): not answered (the
+ * reply would go to that group), not handed to the host (it would learn it),
+ * dropped. */
 void
 cnm_decide_arp(const struct cnm_lb_view *lb, const struct cnm_flow *f, struct cnm_decision *d)
 {
 	d->svc = -1;
 	d->reason = CNM_DROP_NONE;
 	d->via = CNM_VIA_NONE;
-	if (f->arp_op == 1 /* request */ && cnm_lb_arp_owned(lb, f->key.addr)) {
+	if (unlikely(f->arp_sha_group)) {
+		d->verdict = CNM_V_DROP;
+		d->reason = CNM_DROP_ARP_SENDER;
+	} else if (f->arp_op == 1 /* request */ && cnm_lb_arp_owned(lb, f->key.addr)) {
 		d->verdict = CNM_V_REPLY;
 		d->reply = CNM_REPLY_ARP;
 	} else if (lb->has_local) {

@@ -55,6 +55,7 @@
 	X(IPV4_CHECKSUM, "ipv4_checksum", "IPv4 header checksum wrong (when verify_checksum is set)") \
 	X(NO_ACTIVE_NODE, "no_active_node", "scalable service whose PDT holds no active node") \
 	X(NO_SERVICE, "no_service", "non-scalable, and neither local port nor default node") \
+	X(ARP_SENDER, "arp_sender", "ARP message whose sender hardware address is multicast or broadcast") \
 	X(TX_FULL, "tx_full", "the TX queue did not take the packet") \
 	X(NODE_UNRESOLVED, "node_unresolved", "the chosen node has no MAC address yet") \
 	X(LINK_DOWN, "link_down", "every private port is down") \

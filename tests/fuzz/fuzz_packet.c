@@ -116,7 +116,9 @@ static struct variant variants[] = {
 };
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
+#ifndef FUZZ_PACKET_CHECKS_ONLY
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+#endif
 
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
@@ -210,13 +212,31 @@ check_icmp_err(const uint8_t *p, uint32_t caplen, const struct cnm_flow *f)
 		FUZZ_CHECK(memcmp(f->src, q + 16, 4) == 0);
 		ports = f->l4_off + 8u + (q[0] & 0xfu) * 4;
 	} else {
+		uint8_t nh;
+		unsigned int n = 0;
+
 		FUZZ_CHECK(f->icmp_type <= 4 || f->icmp_type == 11 || f->icmp_type == 12);
 		FUZZ_CHECK(f->l4_off + 8u + 40u <= caplen && f->l4_off + 8u + 40u <= end);
 		FUZZ_CHECK(q[0] >> 4 == 6);
-		FUZZ_CHECK(q[6] == f->key.proto);
 		FUZZ_CHECK(memcmp(f->key.addr, q + 8, 16) == 0);
 		FUZZ_CHECK(memcmp(f->src, q + 24, 16) == 0);
+		/* the quote's extension headers, each within the packet and the
+		 * bytes read, eight at most, a fragment header of offset 0 */
+		nh = q[6];
 		ports = f->l4_off + 8u + 40u;
+		while (nh == 0 || nh == 43 || nh == 60 || nh == 44) {
+			FUZZ_CHECK(++n <= 8);
+			FUZZ_CHECK(ports + 8 <= caplen && ports + 8 <= end);
+			if (nh == 44) {
+				FUZZ_CHECK((rd16(p + ports + 2) & 0xfff8) == 0);
+				nh = p[ports];
+				ports += 8;
+			} else {
+				nh = p[ports];
+				ports += ((uint32_t)p[ports + 1] + 1) * 8;
+			}
+		}
+		FUZZ_CHECK(nh == f->key.proto);
 	}
 	FUZZ_CHECK(ports + 4 <= caplen && ports + 4 <= end);
 	FUZZ_CHECK(memcmp(&f->key.port, p + ports, 2) == 0);
@@ -242,6 +262,11 @@ check_flow(const uint8_t *p, uint32_t caplen, uint32_t wirelen, const struct cnm
 	if (f->kind == CNM_PKT_ARP) {
 		FUZZ_CHECK(rd16(p + l2 - 2) == 0x0806);
 		FUZZ_CHECK(!f->has_ports && f->l4_off == 0);
+		/* the sender hardware address's group bit, of a well-formed message */
+		if (f->arp_op != 0)
+			FUZZ_CHECK(l2 + 28 <= caplen && f->arp_sha_group == (p[l2 + 8] & 1));
+		else
+			FUZZ_CHECK(f->arp_sha_group == 0);
 		return;
 	}
 #if HAS_ICMP
@@ -386,7 +411,10 @@ check_decision(const struct variant *v, const struct cnm_flow *f)
 	FUZZ_CHECK(d.verdict <= CNM_V_REPLY);
 	if (f->kind == CNM_PKT_ARP) {
 		FUZZ_CHECK(d.svc == -1);
-		if (f->arp_op == 1 && cnm_lb_arp_owned(lb, f->key.addr))
+		FUZZ_CHECK(f->arp_sha_group <= 1 && (f->arp_op != 0 || !f->arp_sha_group));
+		if (f->arp_sha_group)
+			FUZZ_CHECK(d.verdict == CNM_V_DROP && d.reason == CNM_DROP_ARP_SENDER);
+		else if (f->arp_op == 1 && cnm_lb_arp_owned(lb, f->key.addr))
 			FUZZ_CHECK(d.verdict == CNM_V_REPLY && d.reply == CNM_REPLY_ARP);
 		else if (lb->has_local)
 			FUZZ_CHECK(d.verdict == CNM_V_LOCAL);
@@ -466,6 +494,9 @@ check_decision(const struct variant *v, const struct cnm_flow *f)
 		FUZZ_CHECK(d2.node == d.node);
 }
 
+#ifndef FUZZ_PACKET_CHECKS_ONLY
+/* (fuzz_burst.c includes this file for its tables and checks, with
+ * FUZZ_PACKET_CHECKS_ONLY defined, and has its own entry point) */
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -517,3 +548,4 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	return 0;
 }
+#endif /* FUZZ_PACKET_CHECKS_ONLY */

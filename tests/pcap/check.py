@@ -83,7 +83,7 @@ DROP_REASONS = (
     'ipv4_ihl_beyond', 'ipv4_totlen_beyond', 'ipv4_totlen_below', 'martian_src',
     'ipv6_truncated', 'ipv6_version', 'ipv6_paylen', 'ipv6_ext', 'l4_truncated',
     'tcp_doff', 'port_zero', 'tcp_flags', 'fragment', 'icmp_inner', 'ipv4_checksum',
-    'no_active_node', 'no_service', 'tx_full', 'headers_too_long',
+    'no_active_node', 'no_service', 'tx_full', 'headers_too_long', 'arp_sender',
 )
 # cnmux reads the headers from the first 256 bytes of a frame
 HDR_WINDOW = 256
@@ -180,6 +180,11 @@ class Model:
             # a well-formed Ethernet/IPv4 request for a VIP of a service with
             # "arp" (default true) is answered by cnmux on the public port
             a = fr[off:off + 28]
+            # a well-formed message from a multicast or broadcast sender
+            # hardware address is bogus: neither answered nor passed on
+            if (len(a) == 28 and a[0:6] == b'\x00\x01\x08\x00\x06\x04' and
+                    a[6:8] in (b'\x00\x01', b'\x00\x02') and a[8] & 1):
+                return {'v': 'drop', 'reason': 'arp_sender'}
             if (len(a) == 28 and a[0:6] == b'\x00\x01\x08\x00\x06\x04' and
                     a[6:8] == b'\x00\x01' and a[24:28] in self.arp_vips):
                 return {'v': 'arp_reply', 'off': off}
@@ -310,6 +315,22 @@ class Model:
                     return {'v': 'drop', 'reason': 'icmp_inner'}
                 iproto, ports = fr[q + 6], q + 40
                 isrc, idst = fr[q + 8:q + 24], fr[q + 24:q + 40]
+                # the quoted packet's extension headers, bounded as the outer ones
+                count = 0
+                while iproto in IPV6_EXT:
+                    count += 1
+                    if count > IPV6_MAX_EXT or ports + 8 > end:
+                        return {'v': 'drop', 'reason': 'icmp_inner'}
+                    if iproto == 44:
+                        if struct.unpack_from('!H', fr, ports + 2)[0] >> 3:
+                            return self._nonscalable(fr, et, ip)  # quotes no ports
+                        hl = 8
+                    else:
+                        hl = (fr[ports + 1] + 1) * 8
+                    iproto = fr[ports]
+                    ports += hl
+                    if ports > end:
+                        return {'v': 'drop', 'reason': 'icmp_inner'}
             if iproto not in (PROTO_TCP, PROTO_UDP):
                 return self._nonscalable(fr, et, ip)
             if ports + 4 > end:

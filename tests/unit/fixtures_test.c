@@ -17,6 +17,14 @@
  * caplen = those bytes and wirelen = the whole frame. The result must be the
  * same as from the contiguous frame.
  *
+ * Every forwarded row also says where its IP packet ends (its header's
+ * length, computed by the table): the parsed flow must say the same, and the
+ * frame, put in a chain of 2048-byte mbufs as net_pcap does and rewritten by
+ * the MAC method (drivers/mac), must leave whole: the node's MAC, tags
+ * removed, the IP packet byte for byte, padding trimmed. That covers rows
+ * too long for net_pcap (which keeps pkt_len in 16 bits), such as a 65,589-byte
+ * IPv6 frame, whose IP packet (65,575 bytes) needs more than 16 bits.
+ *
  * Every failure names the row.
  */
 #include <stdarg.h>
@@ -31,11 +39,13 @@
 
 #include <rte_eal.h>
 #include <rte_errno.h>
+#include <rte_mbuf.h>
 
 #include "cnm_config.h"
 #include "cnm_conntrack.h"
 #include "cnm_parse.h"
 #include "cnm_decide.h"
+#include "cnm_fwd_mac.h"
 #include "cnm_service.h"
 #include "cnm_stats.h"
 
@@ -222,9 +232,20 @@ node_name(const struct cnm_lb *lb, uint16_t id)
 	return c != NULL ? c->name : "(no node)";
 }
 
-/* Check one row through one view; returns the number of failures. */
+/* Where the IP packet of a parsed frame ends, as the flow says. */
+static uint32_t
+pkt_ip_end(const struct cnm_pkt *pk)
+{
+	if (pk->shape == CNM_SHAPE_FAST4)
+		return 14u + pk->r.tot;
+	return (uint32_t)pk->f.l3_off + pk->f.l3_len;
+}
+
+/* Check one row through one view; returns the number of failures. The parsed
+ * frame and its decision in @p pk_out, @p d_out when not NULL. */
 static unsigned int
-check_row(unsigned int i, const struct fx_view *v, struct cnm_flow *out)
+check_row(unsigned int i, const struct fx_view *v, struct cnm_flow *out, struct cnm_pkt *pk_out,
+		struct cnm_decision *d_out)
 {
 	const struct fx_row *r = &fx_rows[i];
 	const struct cnm_lb *lb = fx_lb[r->cfg];
@@ -248,6 +269,10 @@ check_row(unsigned int i, const struct fx_view *v, struct cnm_flow *out)
 			fail_msg("row %u: the fast shape and cnm_parse() disagree", i);
 	}
 	cnm_decide_burst(cnm_lb_view(lb), &st->ds, &pk, 1, &d);
+	if (pk_out != NULL)
+		*pk_out = pk;
+	if (d_out != NULL)
+		*d_out = d;
 	switch (d.verdict) {
 	case CNM_V_FORWARD:
 		verdict = FX_FORWARD;
@@ -283,6 +308,14 @@ check_row(unsigned int i, const struct fx_view *v, struct cnm_flow *out)
 			verdict == FX_DROP ? cnm_drop_name(reason) : node ? node : "");
 		return 1;
 	}
+	/* what leaves for a node is the IP packet its header describes */
+	if ((verdict == FX_FORWARD || verdict == FX_DEFAULT) && r->l3 != 0 &&
+			pkt_ip_end(&pk) != r->ip_end) {
+		print_error("row %u \"%s\" (%s, %s): the flow says the IP packet ends at byte "
+			"%u, its header at %u\n", i, r->desc, fx_configs[r->cfg].name, v->how,
+			pkt_ip_end(&pk), r->ip_end);
+		return 1;
+	}
 	return 0;
 }
 
@@ -300,7 +333,7 @@ test_fixture_table(void **state)
 		v.p = fx_rows[i].frame;
 		v.caplen = RTE_MIN(fx_rows[i].len, (uint32_t)CNM_PARSE_HDR_MAX);
 		v.wirelen = fx_rows[i].len;
-		bad += check_row(i, &v, NULL);
+		bad += check_row(i, &v, NULL, NULL, NULL);
 		pure += !fx_rows[i].burst;
 	}
 	print_message("fixtures: %u rows, every one through cnm_pkt_parse() + cnm_decide_burst() "
@@ -343,7 +376,7 @@ test_fixture_table_segmented(void **state)
 				splits[s], r->len < CNM_PARSE_HDR_MAX ? r->len : CNM_PARSE_HDR_MAX);
 			v.how = how;
 			segmented(r, splits[s], &s1, &s2, hdr, &v);
-			bad += check_row(i, &v, NULL);
+			bad += check_row(i, &v, NULL, NULL, NULL);
 			rs = cnm_parse(v.p, v.caplen, v.wirelen, &seg);
 			if (rs != rw) {
 				print_error("row %u \"%s\" (%s): cnm_parse() says %s, contiguous %s\n",
@@ -363,6 +396,105 @@ test_fixture_table_segmented(void **state)
 	assert_true(long_rows >= 3);
 	if (bad != 0)
 		fail_msg("%u segmented checks failed", bad);
+}
+
+/* A chain of mbufs holding @p len bytes of @p p, @p room bytes a segment
+ * (as net_pcap's RX builds one for a long frame). */
+static struct rte_mbuf *
+chain_of(struct rte_mempool *mp, const uint8_t *p, uint32_t len, uint16_t room)
+{
+	struct rte_mbuf *head = NULL, *last = NULL;
+	uint32_t off = 0;
+
+	do {
+		struct rte_mbuf *m = rte_pktmbuf_alloc(mp);
+		uint16_t n = (uint16_t)RTE_MIN(len - off, (uint32_t)room);
+
+		assert_non_null(m);
+		memcpy(rte_pktmbuf_mtod(m, uint8_t *), p + off, n);
+		m->data_len = n;
+		if (head == NULL) {
+			head = m;
+		} else {
+			last->next = m;
+			head->nb_segs++;
+		}
+		head->pkt_len += n;
+		last = m;
+		off += n;
+	} while (off < len);
+	return head;
+}
+
+/*
+ * Every forwarded row as the worker sends it with the MAC method: the frame
+ * in a chain of 2048-byte mbufs, its first CNM_PARSE_HDR_MAX bytes read
+ * across them (classify()), decided with the state of the rows before it,
+ * rewritten (cnm_macrewrite(), or cnm_macrewrite_untagged() for the fast
+ * shape). What leaves: the node's MAC, the port's MAC, the IP packet's
+ * ethertype, the IP packet whole, nothing after it.
+ */
+static void
+test_fixture_forward_mbufs(void **state)
+{
+	static const struct rte_ether_addr port_mac = { { 0x02, 0xcc, 0, 0, 0, 1 } };
+	static uint8_t out[70000];
+	struct rte_mempool *mp;
+	unsigned int i, bad = 0, n = 0, longest = 0;
+
+	(void)state;
+	mp = rte_pktmbuf_pool_create("fx_mbufs", 255, 0, 0, 2048 + RTE_PKTMBUF_HEADROOM,
+		SOCKET_ID_ANY);
+	assert_non_null(mp);
+	states_reset();
+	for (i = 0; i < DIM(fx_rows); i++) {
+		const struct fx_row *r = &fx_rows[i];
+		const struct cnm_lb *lb = fx_lb[r->cfg];
+		struct rte_mbuf *m = chain_of(mp, r->frame, r->len, 2048);
+		uint8_t hdr[CNM_PARSE_HDR_MAX];
+		uint32_t cap = RTE_MIN(r->len, (uint32_t)CNM_PARSE_HDR_MAX), keep;
+		struct fx_view v = { .how = "mbuf chain", .caplen = cap, .wirelen = r->len };
+		struct cnm_decision d;
+		struct cnm_pkt pk;
+		const uint8_t *o;
+		uint64_t mac;
+
+		v.p = rte_pktmbuf_read(m, 0, cap, hdr);
+		assert_non_null(v.p);
+		bad += check_row(i, &v, NULL, &pk, &d);
+		if ((d.verdict != CNM_V_FORWARD && d.verdict != CNM_V_DEFAULT) || r->l3 == 0 ||
+				(r->verdict != FX_FORWARD && r->verdict != FX_DEFAULT)) {
+			rte_pktmbuf_free(m);
+			continue;
+		}
+		mac = cnm_lb_node(lb, d.node)->mac;
+		if (pk.shape == CNM_SHAPE_FAST4)
+			cnm_macrewrite_untagged(m, 14u + pk.r.tot, mac, &port_mac);
+		else
+			assert_int_equal(cnm_macrewrite(m, &pk.f, mac, &port_mac), 0);
+		keep = 14 + r->ip_end - r->l3;
+		n++;
+		longest = RTE_MAX(longest, rte_pktmbuf_pkt_len(m));
+		o = rte_pktmbuf_read(m, 0, RTE_MIN(rte_pktmbuf_pkt_len(m), (uint32_t)sizeof(out)),
+			out);
+		if (rte_pktmbuf_pkt_len(m) != keep || o == NULL ||
+				memcmp(o, &mac, 6) != 0 || memcmp(o + 6, &port_mac, 6) != 0 ||
+				memcmp(o + 12, r->frame + r->l3 - 2, 2) != 0 ||
+				memcmp(o + 14, r->frame + r->l3, keep - 14) != 0) {
+			print_error("row %u \"%s\": sent %u bytes (%u segments), expected the "
+				"%u-byte IP packet behind a new Ethernet header (%u bytes)%s\n", i,
+				r->desc, rte_pktmbuf_pkt_len(m), m->nb_segs, r->ip_end - r->l3, keep,
+				rte_pktmbuf_pkt_len(m) == keep ? ", bytes differ" : "");
+			bad++;
+		}
+		rte_pktmbuf_free(m);
+	}
+	print_message("fixtures: %u forwarded rows rewritten on mbuf chains, the longest %u bytes\n",
+		n, longest);
+	assert_int_equal(rte_mempool_full(mp), 1);
+	rte_mempool_free(mp);
+	if (bad != 0)
+		fail_msg("%u rows failed on mbuf chains", bad);
 }
 
 /* The table covers every drop reason a single frame can trigger. */
@@ -411,6 +543,7 @@ main(void)
 		cmocka_unit_test(test_fixture_coverage),
 		cmocka_unit_test(test_fixture_table),
 		cmocka_unit_test(test_fixture_table_segmented),
+		cmocka_unit_test(test_fixture_forward_mbufs),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
