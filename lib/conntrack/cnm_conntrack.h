@@ -219,6 +219,23 @@ int cnm_ct_walk(struct cnm_ct *ct,
 		int (*fn)(const struct cnm_conn_key *k, const struct cnm_conn *c, void *arg),
 		void *arg);
 
+/** Positions a walk covers: cnm_ct_walk_slice() is through at this one. */
+uint32_t cnm_ct_slots(const struct cnm_ct *ct);
+
+/**
+ * cnm_ct_walk() in slices, for a worker that must keep polling: look at the
+ * next @p budget positions from *@p pos (at most; fewer at the end) and
+ * advance *@p pos past those looked at. The walk is through once *@p pos
+ * reaches cnm_ct_slots(). Entries added or removed between slices may be
+ * met or missed, as with successive dumps.
+ *
+ * @return 0, or the first non-zero value @p fn returned (which stops the
+ *         slice; *@p pos is then just past that entry).
+ */
+int cnm_ct_walk_slice(struct cnm_ct *ct, uint32_t *pos, uint32_t budget,
+		int (*fn)(const struct cnm_conn_key *k, const struct cnm_conn *c, void *arg),
+		void *arg);
+
 /**
  * Remove every entry of a node (a node removed or failed). A full pass over
  * the table. @return how many entries it removed.

@@ -427,6 +427,36 @@ cnm_ct_walk(struct cnm_ct *ct,
 	return 0;
 }
 
+uint32_t
+cnm_ct_slots(const struct cnm_ct *ct)
+{
+	return ct->slots;
+}
+
+int
+cnm_ct_walk_slice(struct cnm_ct *ct, uint32_t *pos, uint32_t budget,
+		int (*fn)(const struct cnm_conn_key *k, const struct cnm_conn *c, void *arg),
+		void *arg)
+{
+	uint32_t end = *pos + budget < *pos || *pos + budget > ct->slots ? ct->slots :
+		*pos + budget;
+	struct cnm_conn_key k;
+	struct cnm_conn c;
+	hash_sig_t sig;
+	int ret;
+
+	while (*pos < end) {
+		uint32_t p = (*pos)++;
+
+		if (!used_test(ct, p) || ct_read(ct, p, &k, &sig, &c) != 0)
+			continue;
+		ret = fn(&k, &c, arg);
+		if (ret != 0)
+			return ret;
+	}
+	return 0;
+}
+
 /* Remove every entry whose node (by_node) or service matches id. */
 static uint32_t
 ct_flush(struct cnm_ct *ct, int by_node, uint16_t id)

@@ -22,6 +22,10 @@
 #include "cnm_stats.h"
 
 #define CNM_BURST 32
+/** List positions a worker looks at per loop for a dump (DUMP, DISPLACED):
+ * ~50 ns each when used, so a slice costs well under the time a 1,024-descriptor
+ * RX ring takes to fill at 10 Mpps (~100 us). */
+#define CNM_CONN_WALK_BUDGET 1024u
 #define CNM_MAX_WORKERS 64
 
 struct rte_mbuf;
@@ -104,6 +108,13 @@ struct cnm_worker {
 	struct cnm_ct *ct;                  /**< its TCP forwarding list, NULL: none */
 	struct cnm_dstate ds;               /**< what its decisions read and update */
 	struct cnm_conn_req req;
+	/* worker side of a request that walks the list: one slice per loop */
+	uint32_t walk_seq;                  /**< the request being walked */
+	uint32_t walk_pos;                  /**< next list position it looks at */
+	uint32_t walk_budget;               /**< positions looked at per loop */
+	uint8_t disp_clean;                 /**< a complete DISPLACED walk found none... */
+	uint64_t disp_gen;                  /**< ...at this cnm_lb_gen(): none since */
+	uint64_t walk_gen;                  /**< cnm_lb_gen() when the walk began */
 	struct cnm_txbuf priv[CNM_MAX_PRIVATE];
 	struct cnm_txbuf local;
 	struct cnm_txbuf pub;               /**< ARP and echo replies for VIPs */
@@ -122,7 +133,8 @@ void cnm_worker_burst(struct cnm_worker *w, struct rte_mbuf **pkts, uint16_t n);
 /**
  * Control side: ask worker @p w for up to @p max of its tracked connections
  * (filters: service id, node id, -1 any) and wait for the answer (at most a
- * second; the worker answers within one loop). Returns how many were written
+ * second; the worker walks CNM_CONN_WALK_BUDGET positions of its list per
+ * loop, so it answers within slots / budget loops). Returns how many were written
  * to @p out, or -ETIMEDOUT. @p now receives the worker's clock.
  */
 int cnm_worker_conns_dump(struct cnm_worker *w, struct cnm_conn_dump *out, uint32_t max,

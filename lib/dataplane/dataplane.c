@@ -82,6 +82,7 @@ cnm_worker_init(struct cnm_worker *w, const struct cnm_dp *dp, uint16_t id)
 	w->now_ms = cnm_worker_clock(w);
 	w->ds.now_ms = w->now_ms;
 	w->sweep_budget = RTE_MAX(16u, dp->conn_max / 10000);
+	w->walk_budget = CNM_CONN_WALK_BUDGET;
 	return 0;
 }
 
@@ -619,25 +620,69 @@ conn_insert(struct cnm_worker *w, struct cnm_conn_req *r)
 	w->st.conn_active = cnm_ct_count(w->ct);
 }
 
-/* Answer a request of the control lcore (`conns show`, HA), if one is pending. */
+static inline void
+conn_req_done(struct cnm_worker *w, uint32_t seq)
+{
+	/* release: the answer is complete before control sees done */
+	__atomic_store_n(&w->req.done, seq, __ATOMIC_RELEASE);
+}
+
+/*
+ * Answer a request of the control lcore (`conns show`, HA), if one is
+ * pending. A dump walks the list a slice per loop (walk_budget positions)
+ * and is answered when the walk is through or the output full: the worker
+ * never stops polling for longer than a slice. A DISPLACED request is
+ * answered at once, with nothing, when a complete walk found no displaced
+ * entry and neither the tables (cnm_lb_gen()) nor the list (an insert from
+ * HA) changed since: entries the worker adds follow the PDT of now.
+ */
 static inline void
 conn_req_serve(struct cnm_worker *w)
 {
 	struct cnm_conn_req *r = &w->req;
 	/* acquire: the request's fields are visible once seq is */
 	uint32_t seq = __atomic_load_n(&r->seq, __ATOMIC_ACQUIRE);
-	struct dump_ctx d = { .r = r, .lb = cnm_lb_view(w->dp->lb) };
+	struct dump_ctx d;
+	int ret;
 
 	if (likely(seq == r->done))
 		return;
-	r->n = 0;
-	r->now = w->now_ms;
-	if (w->ct != NULL && r->op == CNM_CONN_OP_INSERT && r->in != NULL)
-		conn_insert(w, r);
-	else if (w->ct != NULL && r->max > 0 && r->out != NULL)
-		cnm_ct_walk(w->ct, dump_one, &d);
-	/* release: the answer is complete before control sees done */
-	__atomic_store_n(&r->done, seq, __ATOMIC_RELEASE);
+	if (w->walk_seq != seq) {
+		/* a new request */
+		w->walk_seq = seq;
+		w->walk_pos = 0;
+		r->n = 0;
+		r->now = w->now_ms;
+		if (w->ct != NULL && r->op == CNM_CONN_OP_INSERT && r->in != NULL) {
+			conn_insert(w, r);
+			w->disp_clean = 0;
+			conn_req_done(w, seq);
+			return;
+		}
+		if (w->ct == NULL || r->max == 0 || r->out == NULL) {
+			conn_req_done(w, seq);
+			return;
+		}
+		if (r->op == CNM_CONN_OP_DISPLACED) {
+			w->walk_gen = cnm_lb_gen(w->dp->lb);
+			if (w->disp_clean && w->disp_gen == w->walk_gen) {
+				conn_req_done(w, seq);
+				return;
+			}
+		}
+	}
+	d.r = r;
+	d.lb = cnm_lb_view(w->dp->lb);
+	ret = cnm_ct_walk_slice(w->ct, &w->walk_pos, w->walk_budget, dump_one, &d);
+	if (ret == 0 && w->walk_pos < cnm_ct_slots(w->ct))
+		return; /* the next slice next loop */
+	if (r->op == CNM_CONN_OP_DISPLACED && ret == 0) {
+		/* through: none displaced (seen counts the skipped ones too)
+		 * means none until the tables change */
+		w->disp_clean = r->seen == 0;
+		w->disp_gen = w->walk_gen;
+	}
+	conn_req_done(w, seq);
 }
 
 int

@@ -159,7 +159,8 @@ pdt_publish(struct cnm_lb *lb, struct cnm_svc_priv *s, struct cnm_pdt *pdt)
 	/* Release: the entries written by the builder are visible to a worker
 	 * before it can see the pointer (pairs with the acquire in cnm_select). */
 	__atomic_store_n(&s->hot.pdt, pdt, __ATOMIC_RELEASE);
-	lb->gen++;
+	/* release: what changed is visible to a worker that sees the new gen */
+	__atomic_store_n(&lb->gen, lb->gen + 1, __ATOMIC_RELEASE);
 	if (old != NULL) {
 		/* No worker may still read the old table once this returns. */
 		if (lb->qsbr != NULL)
@@ -742,7 +743,8 @@ cnm_lb_svc_del(struct cnm_lb *lb, uint16_t id)
 	/* release: workers drop cached pointers to s before the grace period
 	 * below ends (they read keys_gen at the start of every burst) */
 	__atomic_store_n(&lb->v.keys_gen, lb->v.keys_gen + 1, __ATOMIC_RELEASE);
-	lb->gen++;
+	/* release: what changed is visible to a worker that sees the new gen */
+	__atomic_store_n(&lb->gen, lb->gen + 1, __ATOMIC_RELEASE);
 	/* a worker may still hold s from a lookup of the current burst */
 	grace_period(lb);
 	svc_free_slots(lb, s);
@@ -846,7 +848,8 @@ cnm_lb_node_set_up(struct cnm_lb *lb, uint16_t id, int up)
 	if (!!lb->v.node[id].up == !!up)
 		return 0;
 	lb->v.node[id].up = !!up;
-	lb->gen++;
+	/* release: what changed is visible to a worker that sees the new gen */
+	__atomic_store_n(&lb->gen, lb->gen + 1, __ATOMIC_RELEASE);
 	if (!up) {
 		/* its tracked connections are dropped from the forwarding lists:
 		 * workers see the new generation and forget them */
@@ -1162,7 +1165,8 @@ cnm_lb_set_default_node(struct cnm_lb *lb, int32_t id)
 uint64_t
 cnm_lb_gen(const struct cnm_lb *lb)
 {
-	return lb->gen;
+	/* acquire: workers read it too (the displaced-connection walk) */
+	return __atomic_load_n(&lb->gen, __ATOMIC_ACQUIRE);
 }
 
 uint32_t

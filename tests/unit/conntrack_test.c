@@ -422,6 +422,114 @@ walk_fn(const struct cnm_conn_key *k, const struct cnm_conn *c, void *arg)
 	return w->calls == w->stop_at ? 42 : 0;
 }
 
+/* The walk a worker does for a dump, a slice per loop: no slice looks at
+ * more than the budget, and the slices together meet every entry once, in
+ * the order of a full walk, also when the output fills and a later request
+ * goes on (the per-loop bound of conn_req_serve()). */
+struct slice_arg {
+	uint32_t calls;    /* entries met in this slice */
+	uint32_t n;        /* entries collected */
+	uint32_t max;      /* stop when n reaches it (0: never) */
+	uint32_t *order;   /* src of each entry met, in order */
+};
+
+static int
+slice_fn(const struct cnm_conn_key *k, const struct cnm_conn *c, void *arg)
+{
+	struct slice_arg *a = arg;
+	uint32_t ip;
+
+	(void)c;
+	memcpy(&ip, k->src, 4);
+	a->calls++;
+	a->order[a->n++] = ntohl(ip) - 0x0a000000u;
+	return a->max != 0 && a->n >= a->max ? 1 : 0;
+}
+
+static void
+test_walk_slice(void **state)
+{
+	const uint32_t N = 100000, budget = 1024;
+	struct cnm_ct *ct = mk("ws", N);
+	struct slice_arg full = { 0 }, sl = { 0 };
+	struct cnm_conn_key k;
+	uint32_t i, pos, before, loops, max_loops;
+
+	(void)state;
+	full.order = calloc(N, sizeof(uint32_t));
+	sl.order = calloc(N, sizeof(uint32_t));
+	assert_non_null(full.order);
+	assert_non_null(sl.order);
+	for (i = 0; i < N; i++) {
+		key4(&k, i, 7000);
+		assert_true(ins(ct, &k, 1, 0, CNM_TCP_SYN, 0) >= 0);
+	}
+	assert_int_equal(cnm_ct_walk(ct, slice_fn, &full), 0);
+	assert_int_equal(full.n, N);
+	assert_true(cnm_ct_slots(ct) >= N);
+	max_loops = (cnm_ct_slots(ct) + budget - 1) / budget;
+
+	/* whole walk, a slice at a time */
+	pos = 0;
+	loops = 0;
+	while (pos < cnm_ct_slots(ct)) {
+		before = pos;
+		sl.calls = 0;
+		assert_int_equal(cnm_ct_walk_slice(ct, &pos, budget, slice_fn, &sl), 0);
+		assert_true(pos - before <= budget);
+		assert_true(pos > before);
+		assert_true(sl.calls <= budget);
+		loops++;
+	}
+	assert_int_equal(pos, cnm_ct_slots(ct));
+	assert_int_equal(loops, max_loops);
+	assert_true(loops > 1);
+	assert_int_equal(sl.n, N);
+	assert_memory_equal(sl.order, full.order, N * sizeof(uint32_t));
+
+	/* output full in mid-slice: the slice stops just past that entry and
+	 * a walk from there goes on with the next one */
+	sl.n = 0;
+	sl.max = 1500;
+	pos = 0;
+	loops = 0;
+	for (;;) {
+		int ret;
+
+		before = pos;
+		sl.calls = 0;
+		ret = cnm_ct_walk_slice(ct, &pos, budget, slice_fn, &sl);
+		assert_true(pos - before <= budget);
+		assert_true(sl.calls <= budget);
+		loops++;
+		if (ret != 0) {
+			assert_int_equal(ret, 1);
+			break;
+		}
+		assert_true(pos < cnm_ct_slots(ct));
+	}
+	assert_int_equal(sl.n, 1500);
+	assert_memory_equal(sl.order, full.order, 1500 * sizeof(uint32_t));
+	sl.max = 0;
+	while (pos < cnm_ct_slots(ct))
+		assert_int_equal(cnm_ct_walk_slice(ct, &pos, budget, slice_fn, &sl), 0);
+	assert_int_equal(sl.n, N);
+	assert_memory_equal(sl.order, full.order, N * sizeof(uint32_t));
+
+	/* a huge budget is one full walk; a walk that is through stays so */
+	pos = 0;
+	sl.n = 0;
+	assert_int_equal(cnm_ct_walk_slice(ct, &pos, UINT32_MAX, slice_fn, &sl), 0);
+	assert_int_equal(pos, cnm_ct_slots(ct));
+	assert_int_equal(sl.n, N);
+	sl.calls = 0;
+	assert_int_equal(cnm_ct_walk_slice(ct, &pos, budget, slice_fn, &sl), 0);
+	assert_int_equal(sl.calls, 0);
+	free(full.order);
+	free(sl.order);
+	cnm_ct_free(ct);
+}
+
 static void
 test_walk(void **state)
 {
@@ -614,6 +722,7 @@ main(void)
 		cmocka_unit_test(test_wrap),
 		cmocka_unit_test(test_key_from_flow),
 		cmocka_unit_test(test_memory),
+		cmocka_unit_test(test_walk_slice),
 	};
 
 	return cmocka_run_group_tests(tests, eal_setup, eal_teardown);
