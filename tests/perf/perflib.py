@@ -200,19 +200,20 @@ def tcp_flow_frames(conns, vip, dport, acks, rng):
 class Scenario:
     """name, what the capture holds, how to make it, the config."""
 
-    def __init__(self, name, desc, make, conns=0):
+    def __init__(self, name, desc, make, conns=0, capture=None):
         self.name = name
         self.desc = desc
         self.make = make      # (rng) -> (frames, config dict)
         self.conns = conns    # TCP connections the capture opens (per queue)
+        self.capture = capture or name  # whose capture files it shares
 
     def build(self, workdir):
         """Writes NAME.pcap and NAME.json into workdir (reused when the
         generator version and name match); returns (pcap, config, frames)."""
         workdir = Path(workdir)
-        pcap = workdir / ("%s.v%d.pcap" % (self.name, GEN_VERSION))
+        pcap = workdir / ("%s.v%d.pcap" % (self.capture, GEN_VERSION))
         cfgp = workdir / ("%s.v%d.json" % (self.name, GEN_VERSION))
-        meta = workdir / ("%s.v%d.meta" % (self.name, GEN_VERSION))
+        meta = workdir / ("%s.v%d.meta" % (self.capture, GEN_VERSION))
         if pcap.exists() and cfgp.exists() and meta.exists():
             return pcap, json.loads(cfgp.read_text()), int(meta.read_text())
         rng = random.Random(0x636E6D78)
@@ -257,6 +258,20 @@ def _tcp_conns(n):
         return frames, base_config(4, svc, conntrack={
             "max": cmax, "timeout_s": 3600, "syn_s": 3600, "closing_s": 10})
     return make
+
+
+def _with_ha(make):
+    """The same frames, and HA on: a primary whose one peer never answers (its
+    displaced-connection checkpoint, conns_tick, runs every 200 ms all the
+    same). The ports are fixed: bench runs one cnmux at a time."""
+    def ha_make(rng):
+        frames, cfg = make(rng)
+        cfg = dict(cfg)
+        cfg["ha"] = {"id": "lb1", "listen": "127.0.0.1:17701", "role": "primary",
+                     "peers": [{"id": "lb2", "address": "127.0.0.1:17702"}],
+                     "trusted_segment": True}
+        return frames, cfg
+    return ha_make
 
 
 def _services(n_svc, n_frames=32768):
@@ -332,6 +347,9 @@ SCENARIOS = {s.name: s for s in [
              _tcp_conns(100000), conns=100000),
     Scenario("tcp_conns_1m", "TCP, 1,000,000 connections: 1,000,000 SYNs and 32,768 ACK data frames",
              _tcp_conns(1000000), conns=1000000),
+    Scenario("tcp_conns_1m_ha", "tcp_conns_1m with HA on (a primary, its peer silent): "
+             "the displaced-connection checkpoint every 200 ms over 1M entries",
+             _with_ha(_tcp_conns(1000000)), conns=1000000, capture="tcp_conns_1m"),
     Scenario("services_10k", "UDP to 10,000 weighted services (distinct VIPs), 32,768 frames",
              _services(10000)),
     Scenario("sticky_wild_mix", "8 VIPs: 60% sticky-wild (TCP+UDP), 20% weighted TCP, "

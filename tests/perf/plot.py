@@ -17,7 +17,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
-ORDER = ["udp_weighted_2", "udp_weighted_64", "tcp_conns_1k", "tcp_conns_100k", "tcp_conns_1m",
+ORDER = ["udp_weighted_2", "udp_weighted_64", "tcp_conns_1k", "tcp_conns_100k", "tcp_conns_1m", "tcp_conns_1m_ha",
          "services_10k", "sticky_wild_mix", "local_10pct"]
 COLORS = {"cnmux": "#d62728", "testpmd-5tswap": "#1f77b4", "testpmd-mac": "#6baed6",
           "testpmd-io": "#c6dbef"}
