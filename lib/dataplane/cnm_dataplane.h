@@ -157,4 +157,11 @@ int cnm_worker_conns_insert(struct cnm_worker *w, const struct cnm_conn_dump *in
 /** lcore entry point (arg: struct cnm_worker *); returns when dp->quit is set. */
 int cnm_worker_main(void *arg);
 
+/**
+ * What one loop of cnm_worker_main() does for a pending request of the
+ * control lcore (at most CNM_CONN_WALK_BUDGET list positions of a dump);
+ * for tests. @return 1 while the request is still not answered.
+ */
+int cnm_worker_conn_serve(struct cnm_worker *w);
+
 #endif /* CNM_DATAPLANE_H */

@@ -686,6 +686,13 @@ conn_req_serve(struct cnm_worker *w)
 }
 
 int
+cnm_worker_conn_serve(struct cnm_worker *w)
+{
+	conn_req_serve(w);
+	return __atomic_load_n(&w->req.seq, __ATOMIC_ACQUIRE) != w->req.done;
+}
+
+int
 cnm_worker_main(void *arg)
 {
 	struct cnm_worker *w = arg;

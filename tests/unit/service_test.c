@@ -23,6 +23,7 @@
 
 #include <rte_eal.h>
 #include <rte_errno.h>
+#include <rte_malloc.h>
 
 #include "cnm_config.h"
 #include "cnm_parse.h"
@@ -30,6 +31,7 @@
 #include "cnm_conntrack.h"
 #include "cnm_decide.h"
 #include "cnm_service.h"
+#include "cnm_dataplane.h"
 
 #define DIM(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -309,6 +311,163 @@ node_of(const struct cnm_lb *lb, const struct cnm_flow *f)
 
 	assert_int_equal(d.verdict, CNM_V_FORWARD);
 	return d.node;
+}
+
+/* ---- a worker's dumps: a bounded slice per loop ---- */
+
+#define WALK_N 100000u
+
+static void
+walk_key(struct cnm_conn_key *k, uint32_t i)
+{
+	uint32_t s = htonl(0x0a000000u + i), d;
+
+	assert_int_equal(inet_pton(AF_INET, VIP_A, &d), 1);
+	memset(k, 0, sizeof(*k));
+	k->family = AF_INET;
+	memcpy(k->src, &s, 4);
+	memcpy(k->dst, &d, 4);
+	k->sport = htons((uint16_t)(1024 + (i & 0x7fff)));
+	k->dport = htons(80);
+}
+
+/* The node the service's PDT picks for the entry now. */
+static uint16_t
+walk_pick(const struct cnm_lb *lb, int svc, const struct cnm_conn_key *k)
+{
+	struct cnm_flow f;
+
+	memset(&f, 0, sizeof(f));
+	f.key.family = k->family;
+	memcpy(f.src, k->src, sizeof(f.src));
+	f.sport = k->sport;
+	return cnm_select(cnm_lb_view(lb)->svc[svc], &f);
+}
+
+struct walk_expect {
+	const struct cnm_lb *lb;
+	int svc;
+	uint32_t n;
+	struct cnm_conn_dump *out;   /* what a full walk answers, in order */
+};
+
+static int
+walk_expect_fn(const struct cnm_conn_key *k, const struct cnm_conn *c, void *arg)
+{
+	struct walk_expect *e = arg;
+
+	if (walk_pick(e->lb, e->svc, k) != c->node) {
+		e->out[e->n].key = *k;
+		e->out[e->n].conn = *c;
+		e->n++;
+	}
+	return 0;
+}
+
+/* Ask worker @p w as the control lcore does, then run its loop until it
+ * answers: every loop looks at no more than the budget. @return the loops. */
+static uint32_t
+walk_request(struct cnm_worker *w, uint8_t op, struct cnm_conn_dump *out, uint32_t max)
+{
+	struct cnm_conn_req *r = &w->req;
+	uint32_t loops = 0;
+
+	r->op = op;
+	r->out = out;
+	r->in = NULL;
+	r->max = max;
+	r->skip = 0;
+	r->seen = 0;
+	r->svc = -1;
+	r->node = -1;
+	r->n = 0;
+	__atomic_store_n(&r->seq, r->seq + 1, __ATOMIC_RELEASE);
+	for (;;) {
+		uint32_t before = w->walk_pos;
+		int pending = cnm_worker_conn_serve(w);
+
+		loops++;
+		if (w->walk_pos >= before)
+			assert_true(w->walk_pos - before <= CNM_CONN_WALK_BUDGET);
+		if (!pending)
+			break;
+		assert_true(loops <= cnm_ct_slots(w->ct) / CNM_CONN_WALK_BUDGET + 2);
+	}
+	return loops;
+}
+
+static void
+test_worker_walk_bounded(void **state)
+{
+	struct cnm_lb *lb = *state;
+	struct cnm_dp dp;
+	struct cnm_worker *w = rte_zmalloc("walk_w", sizeof(*w), RTE_CACHE_LINE_SIZE);
+	struct cnm_conn_dump *out = calloc(WALK_N + 1, sizeof(*out));
+	struct walk_expect e = { .lb = lb, .out = calloc(WALK_N, sizeof(*e.out)) };
+	int web = svc_id(lb, "web"), n2 = node_id(lb, "n2");
+	uint32_t i, loops, full_loops;
+
+	assert_non_null(w);
+	assert_non_null(out);
+	assert_non_null(e.out);
+	e.svc = web;
+	memset(&dp, 0, sizeof(dp));
+	dp.lb = lb;
+	dp.local_port = -1;
+	dp.conn_max = WALK_N + WALK_N / 4;
+	dp.conn_timeouts.syn = 3600000;
+	dp.conn_timeouts.established = 3600000;
+	dp.conn_timeouts.closing = 10000;
+	assert_int_equal(cnm_worker_init(w, &dp, 0), 0);
+	assert_int_equal(w->walk_budget, CNM_CONN_WALK_BUDGET);
+	/* 100k connections, each on the node the PDT picks: none displaced */
+	for (i = 0; i < WALK_N; i++) {
+		struct cnm_conn_key k;
+
+		walk_key(&k, i);
+		assert_true(cnm_ct_insert(w->ct, &k, cnm_ct_hash(w->ct, &k),
+				walk_pick(lb, web, &k), (uint16_t)web, CNM_TCP_ACK, w->now_ms) >= 0);
+	}
+	full_loops = (cnm_ct_slots(w->ct) + CNM_CONN_WALK_BUDGET - 1) / CNM_CONN_WALK_BUDGET;
+	assert_true(full_loops >= WALK_N / CNM_CONN_WALK_BUDGET);
+
+	/* a dump of everything: over many loops, the answer of a full walk */
+	loops = walk_request(w, CNM_CONN_OP_DUMP, out, WALK_N + 1);
+	assert_int_equal(w->req.n, WALK_N);
+	assert_int_equal(loops, full_loops);
+
+	/* DISPLACED: the first one walks (and finds none), the next ones are
+	 * answered in one loop without a walk while the tables do not change */
+	loops = walk_request(w, CNM_CONN_OP_DISPLACED, out, 4096);
+	assert_int_equal(w->req.n, 0);
+	assert_int_equal(loops, full_loops);
+	loops = walk_request(w, CNM_CONN_OP_DISPLACED, out, 4096);
+	assert_int_equal(w->req.n, 0);
+	assert_int_equal(loops, 1);
+
+	/* n2 goes down: the PDT moves its connections, which a walk finds, the
+	 * same ones in the same order as a full walk */
+	assert_int_equal(cnm_lb_node_set_up(lb, (uint16_t)n2, 0), 0);
+	assert_int_equal(cnm_ct_walk(w->ct, walk_expect_fn, &e), 0);
+	assert_true(e.n > WALK_N / 10 && e.n < WALK_N / 2);
+	loops = walk_request(w, CNM_CONN_OP_DISPLACED, out, WALK_N + 1);
+	assert_int_equal(loops, full_loops);
+	assert_int_equal(w->req.n, e.n);
+	assert_memory_equal(out, e.out, e.n * sizeof(*out));
+	/* some displaced: every request walks again (HA re-sends them) */
+	loops = walk_request(w, CNM_CONN_OP_DISPLACED, out, WALK_N + 1);
+	assert_int_equal(loops, full_loops);
+	assert_int_equal(w->req.n, e.n);
+	/* a full answer ends the walk early, with the first ones */
+	loops = walk_request(w, CNM_CONN_OP_DISPLACED, out, 100);
+	assert_int_equal(w->req.n, 100);
+	assert_true(loops < full_loops);
+	assert_memory_equal(out, e.out, 100 * sizeof(*out));
+
+	cnm_worker_fini(w);
+	rte_free(w);
+	free(out);
+	free(e.out);
 }
 
 /* ---- group setup ---- */
@@ -1147,6 +1306,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_all_weights_zero, setup_local, teardown_lb),
 		cmocka_unit_test_setup_teardown(test_node_without_mac, setup_local, teardown_lb),
 		cmocka_unit_test_setup_teardown(test_lookup_bulk, setup_local, teardown_lb),
+		cmocka_unit_test_setup_teardown(test_worker_walk_bounded, setup_local, teardown_lb),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
