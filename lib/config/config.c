@@ -12,13 +12,16 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <netinet/in.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
@@ -1687,14 +1690,38 @@ cnm_config_load(const char *path, char *err, size_t errlen)
 	struct cnm_config *cfg;
 	char *buf = NULL, *nbuf;
 	size_t len = 0, cap = 0, got;
-	FILE *f;
-	int e;
+	FILE *f = NULL;
+	struct stat st;
+	int e, fd;
 
 	if (err != NULL && errlen > 0)
 		err[0] = '\0';
-	f = fopen(path, "r");
-	if (f == NULL)
+	/* never wait on what is not a file: O_NONBLOCK makes opening a FIFO
+	 * return at once (then refused below), a device is refused too */
+	fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
 		goto fail;
+	if (fstat(fd, &st) != 0) {
+		e = errno;
+		close(fd);
+		errno = e;
+		goto fail;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		close(fd);
+		if (err != NULL && errlen > 0)
+			snprintf(err, errlen, "%s: cannot read: not a regular file (expected a "
+				 "configuration file)", path);
+		errno = EINVAL;
+		return NULL;
+	}
+	/* a regular file never blocks; reads go back to blocking mode */
+	if (fcntl(fd, F_SETFL, 0) != 0 || (f = fdopen(fd, "r")) == NULL) {
+		e = errno;
+		close(fd);
+		errno = e;
+		goto fail;
+	}
 	for (;;) {
 		if (len == cap) {
 			if (cap >= CNM_FILE_MAX) {

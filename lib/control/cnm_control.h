@@ -134,4 +134,16 @@ int cnm_ctl_server_wait(struct cnm_ctl_server *srv, int timeout_ms);
 /** Close every client and the socket, unlink the path. */
 void cnm_ctl_server_free(struct cnm_ctl_server *srv);
 
+/** How long a client may stay idle before it is closed (default 30000 ms). */
+#define CNM_CTL_IDLE_MS 30000u
+/** With every slot taken, a new client takes the slot of one idle this long
+ *  (default 5000 ms). */
+#define CNM_CTL_EVICT_MS 5000u
+
+/**
+ * Change the two idle limits of a server (tests use short ones). 0 keeps
+ * the current value.
+ */
+void cnm_ctl_server_set_idle(struct cnm_ctl_server *srv, uint32_t idle_ms, uint32_t evict_ms);
+
 #endif /* CNM_CONTROL_H */

@@ -6,9 +6,11 @@
  * a buffer, never a wait.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -19,6 +21,9 @@
 
 /* Output queued for a client beyond which its further requests wait. */
 #define CTL_OUT_HIGH (1u << 20)
+/* Output a client may have unread at most: a response past it is replaced by
+ * an error and the client is closed once that is written. */
+#define CTL_OUT_MAX (64u << 20)
 
 static const char ctl_err_long[] =
 	"{\"ok\":false,\"error\":\"request: a line of at most 65536 bytes ending with a newline (got a longer one; closing)\"}\n";
@@ -26,6 +31,10 @@ static const char ctl_err_busy[] =
 	"{\"ok\":false,\"error\":\"control socket: too many clients (at most 16); try again\"}\n";
 static const char ctl_err_nomem[] =
 	"{\"ok\":false,\"error\":\"control socket: out of memory\"}\n";
+static const char ctl_err_toolong[] =
+	"{\"ok\":false,\"error\":\"control socket: more than 64 MiB of responses unread; closing\"}\n";
+static const char ctl_err_evicted[] =
+	"{\"ok\":false,\"error\":\"control socket: closed, idle while every slot was taken\"}\n";
 
 struct ctl_client {
 	int fd;           /* -1: free slot */
@@ -34,6 +43,7 @@ struct ctl_client {
 	char *out;        /* responses not yet written */
 	size_t out_len, out_off, out_cap;
 	int done;         /* close once out is written (EOF or error sent) */
+	uint64_t last_ms; /* last byte read or written (monotonic clock) */
 };
 
 struct cnm_ctl_server {
@@ -41,7 +51,22 @@ struct cnm_ctl_server {
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	struct cnm_ctx *ctx;
 	struct ctl_client cl[CNM_CTL_CLIENTS];
+	/* a client with nothing read from it or written to it for idle_ms is
+	 * closed; with every slot taken, a new client takes the slot of the
+	 * client idle the longest, if idle for evict_ms at least: idle
+	 * clients cannot lock the others out */
+	uint32_t idle_ms;
+	uint32_t evict_ms;
 };
+
+static uint64_t
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
 
 static void
 client_close(struct ctl_client *c)
@@ -57,6 +82,15 @@ client_close(struct ctl_client *c)
 static int
 client_queue(struct ctl_client *c, const char *s, size_t n)
 {
+	/* what was written goes: the buffer holds only what is unread, so a
+	 * reader that keeps just behind does not grow it */
+	if (c->out_off > 0) {
+		memmove(c->out, c->out + c->out_off, c->out_len - c->out_off);
+		c->out_len -= c->out_off;
+		c->out_off = 0;
+	}
+	if (c->out_len + n > CTL_OUT_MAX)
+		return -ENOBUFS;
 	if (c->out_len + n > c->out_cap) {
 		size_t cap = c->out_cap ? c->out_cap : 4096;
 		char *p;
@@ -90,6 +124,7 @@ client_flush(struct ctl_client *c)
 			return -1;
 		}
 		c->out_off += (size_t)n;
+		c->last_ms = mono_ms();
 	}
 	c->out_off = 0;
 	c->out_len = 0;
@@ -107,6 +142,7 @@ client_exec(struct cnm_ctl_server *srv, struct ctl_client *c, const char *line, 
 {
 	char *resp;
 	size_t i;
+	int ret;
 
 	while (len > 0 && (line[len - 1] == '\r' || line[len - 1] == ' ' || line[len - 1] == '\t'))
 		len--;
@@ -115,13 +151,17 @@ client_exec(struct cnm_ctl_server *srv, struct ctl_client *c, const char *line, 
 	if (i == len)
 		return; /* blank line */
 	resp = cnm_control_exec_text(srv->ctx, line, len);
-	if (resp == NULL ||
-	    client_queue(c, resp, strlen(resp)) < 0 || client_queue(c, "\n", 1) < 0) {
+	ret = resp == NULL ? -ENOMEM : client_queue(c, resp, strlen(resp));
+	if (ret == 0)
+		ret = client_queue(c, "\n", 1);
+	if (ret < 0) {
+		const char *msg = ret == -ENOBUFS ? ctl_err_toolong : ctl_err_nomem;
+
 		free(resp);
 		/* the answer is lost; say so and give up on this client */
 		c->out_len = 0;
 		c->out_off = 0;
-		if (client_queue(c, ctl_err_nomem, sizeof(ctl_err_nomem) - 1) < 0)
+		if (client_queue(c, msg, strlen(msg)) < 0)
 			c->out_len = 0;
 		c->done = 1;
 		return;
@@ -182,8 +222,40 @@ client_read(struct cnm_ctl_server *srv, struct ctl_client *c)
 			return 0;
 		}
 		c->in_len += (size_t)n;
+		c->last_ms = mono_ms();
 		client_lines(srv, c);
 	}
+}
+
+/*
+ * Every slot is taken: free the one of the client idle the longest (nothing
+ * read or written for CTL_EVICT_MS at least), telling it why. NULL when
+ * every client is busy.
+ */
+static struct ctl_client *
+client_evict(struct cnm_ctl_server *srv)
+{
+	struct ctl_client *old = NULL;
+	uint64_t now = mono_ms();
+	unsigned int i;
+
+	for (i = 0; i < CNM_CTL_CLIENTS; i++) {
+		struct ctl_client *c = &srv->cl[i];
+
+		if (c->fd >= 0 && now - c->last_ms >= srv->evict_ms &&
+				(old == NULL || c->last_ms < old->last_ms))
+			old = c;
+	}
+	if (old == NULL)
+		return NULL;
+	/* best effort: it was idle, its socket buffer has room */
+	if (send(old->fd, ctl_err_evicted, sizeof(ctl_err_evicted) - 1,
+			MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
+		CTL_LOG(DEBUG, "evicted client: %s", strerror(errno));
+	CTL_LOG(NOTICE, "control socket %s full: closed the client idle for %" PRIu64 " ms",
+		srv->path, now - old->last_ms);
+	client_close(old);
+	return old;
 }
 
 static void
@@ -207,6 +279,8 @@ server_accept(struct cnm_ctl_server *srv)
 				c = &srv->cl[i];
 				break;
 			}
+		if (c == NULL)
+			c = client_evict(srv);
 		if (c != NULL)
 			c->in = malloc(CNM_CTL_LINE_MAX + 1);
 		if (c == NULL || c->in == NULL) {
@@ -219,6 +293,7 @@ server_accept(struct cnm_ctl_server *srv)
 			continue;
 		}
 		c->fd = fd;
+		c->last_ms = mono_ms();
 	}
 }
 
@@ -256,6 +331,8 @@ cnm_ctl_server_create(const char *path, struct cnm_ctx *ctx)
 	for (i = 0; i < CNM_CTL_CLIENTS; i++)
 		srv->cl[i].fd = -1;
 	srv->ctx = ctx;
+	srv->idle_ms = CNM_CTL_IDLE_MS;
+	srv->evict_ms = CNM_CTL_EVICT_MS;
 	snprintf(srv->path, sizeof(srv->path), "%s", path);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
@@ -333,11 +410,14 @@ cnm_ctl_server_poll(struct cnm_ctl_server *srv)
 	struct pollfd pfd[CNM_CTL_CLIENTS + 1];
 	int idx[CNM_CTL_CLIENTS + 1];
 	unsigned int i, n;
+	uint64_t now;
+	int ready;
 
 	if (srv == NULL)
 		return;
 	n = server_pollfds(srv, pfd, idx);
-	if (poll(pfd, n, 0) <= 0)
+	ready = poll(pfd, n, 0);
+	if (ready < 0)
 		return;
 	for (i = 1; i < n; i++) {
 		struct ctl_client *c = &srv->cl[idx[i]];
@@ -360,8 +440,25 @@ cnm_ctl_server_poll(struct cnm_ctl_server *srv)
 			continue;
 		}
 	}
+	/* idle clients go, so that they cannot hold every slot for ever */
+	now = mono_ms();
+	for (i = 0; i < CNM_CTL_CLIENTS; i++) {
+		struct ctl_client *c = &srv->cl[i];
+
+		if (c->fd >= 0 && now - c->last_ms > srv->idle_ms)
+			client_close(c);
+	}
 	if (pfd[0].revents & POLLIN)
 		server_accept(srv);
+}
+
+void
+cnm_ctl_server_set_idle(struct cnm_ctl_server *srv, uint32_t idle_ms, uint32_t evict_ms)
+{
+	if (idle_ms != 0)
+		srv->idle_ms = idle_ms;
+	if (evict_ms != 0)
+		srv->evict_ms = evict_ms;
 }
 
 void

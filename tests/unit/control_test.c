@@ -1468,6 +1468,63 @@ closed_by_server(struct cnm_ctl_server *srv, int fd)
 	return 0;
 }
 
+/*
+ * Idle clients cannot lock the others out: with every slot taken, a new
+ * client takes the slot of the one idle the longest; an idle client is
+ * closed after the idle limit. (Short limits, set for the test.)
+ */
+static void
+test_socket_idle(void **state)
+{
+	struct fx *fx = *state;
+	struct cnm_ctl_server *srv;
+	int many[CNM_CTL_MAX_TEST], fd, i;
+	char path[128], *line;
+
+	snprintf(path, sizeof(path), "%s/idle.sock", fx->dir);
+	srv = cnm_ctl_server_create(path, &fx->ctx);
+	assert_non_null(srv);
+	cnm_ctl_server_set_idle(srv, 600, 100);
+	for (i = 0; i < CNM_CTL_MAX_TEST; i++) {
+		many[i] = connect_to(path);
+		cnm_ctl_server_poll(srv);
+	}
+	usleep(150 * 1000);
+	/* every slot taken by a client idle past 100 ms: the oldest goes */
+	fd = connect_to(path);
+	cnm_ctl_server_poll(srv);
+	line = recv_line(srv, many[0]);
+	assert_non_null(line);
+	assert_non_null(strstr(line, "idle while every slot was taken"));
+	assert_int_equal(send(fd, "{\"cmd\":\"conns count\"}\n", 22, 0), 22);
+	line = recv_line(srv, fd);
+	assert_non_null(line);
+	assert_non_null(strstr(line, "no connection list"));
+	/* and past 600 ms of silence, the server closes them all */
+	usleep(700 * 1000);
+	assert_true(closed_by_server(srv, fd));
+	assert_true(closed_by_server(srv, many[1]));
+	for (i = 0; i < CNM_CTL_MAX_TEST; i++)
+		close(many[i]);
+	close(fd);
+	cnm_ctl_server_free(srv);
+}
+
+/* `reload` of something that is not a regular file (a FIFO nobody writes):
+ * refused at once, nothing changed, the control loop never waits on it. */
+static void
+test_reload_fifo(void **state)
+{
+	struct fx *fx = *state;
+	char path[128], req[256];
+
+	snprintf(path, sizeof(path), "%s/cfg.fifo", fx->dir);
+	assert_int_equal(mkfifo(path, 0600), 0);
+	snprintf(req, sizeof(req), "{\"cmd\":\"reload\",\"path\":\"%s\"}", path);
+	fails(fx, req, "not a regular file");
+	unlink(path);
+}
+
 static void
 test_socket(void **state)
 {
@@ -1658,6 +1715,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_reload_broken, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reload_restores, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_socket, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_socket_idle, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reload_fifo, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
