@@ -47,6 +47,7 @@
 	"  \"ports\": { \"public\": \"net_pcap0\", \"private\": [\"net_pcap1\"] },\n" \
 	"  \"pdt_size\": 64,\n" \
 	"  \"ha\": { \"id\": \"b\", \"listen\": \"127.0.0.1:" port "\", \"role\": \"secondary\",\n" \
+	"          \"trusted_segment\": true,\n" \
 	"          \"peers\": [ { \"id\": \"a\", \"address\": \"127.0.0.1:1\" } ] },\n" \
 	"  \"nodes\": [\n" \
 	"    { \"name\": \"node1\", \"ip\": \"192.0.2.11\", \"mac\": \"02:00:c0:00:02:0b\" },\n" \
