@@ -1202,7 +1202,8 @@ test_load_cannot_read(void **state)
 	assert_string_equal(errbuf, "/nonexistent/cnmux.json: cannot read: "
 			    "No such file or directory");
 	assert_null(cnm_config_load("/tmp", errbuf, sizeof(errbuf)));
-	assert_string_equal(errbuf, "/tmp: cannot read: Is a directory");
+	assert_string_equal(errbuf, "/tmp: cannot read: not a regular file (expected a "
+			    "configuration file)");
 }
 
 /* config/default.json of the source tree (SRC_DIR, given by meson). */
