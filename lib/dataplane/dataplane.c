@@ -113,7 +113,8 @@ drop(struct cnm_worker *w, struct rte_mbuf *m, enum cnm_drop r)
 }
 
 /*
- * Queue a frame for TX and count it as sent: forwarded (per node) or local.
+ * Queue a frame for TX and count it as sent locally (txbuf_add_node() counts a
+ * frame for a node).
  * The rare frames TX does not take are taken back out of those counts when
  * the buffer is flushed, so counting costs nothing per frame at flush time.
  */
