@@ -985,10 +985,27 @@ state_apply(struct cnm_ha *ha, const json_t *st, int full, char *err, size_t err
 
 			e[k] = id < 0 ? CNM_NODE_NONE : (uint16_t)id;
 		}
+		/*
+		 * The change above rebuilt this holder's table from the same
+		 * configuration and node states: by construction the primary's
+		 * (docs/pdt.md). It differs only where a node's state does
+		 * here (a MAC not resolved yet): then the primary's is installed,
+		 * and the log says by how much.
+		 */
 		if (cnm_lb_svc_pdt_size(lb, (uint32_t)sid) != want[i].size ||
 		    memcmp(e, cnm_lb_svc_pdt(lb, (uint32_t)sid)->entries,
-			   want[i].size * sizeof(*e)) != 0)
+			   want[i].size * sizeof(*e)) != 0) {
+			const struct cnm_pdt *own = cnm_lb_svc_pdt(lb, (uint32_t)sid);
+			uint32_t diff = 0;
+
+			for (k = 0; own->size == want[i].size && k < want[i].size; k++)
+				diff += e[k] != own->entries[k];
+			HA_LOG(NOTICE, "pdts.%s: the primary's table differs from the one "
+			       "built here in %u of %u entries (a node's state differs here): "
+			       "installing the primary's", want[i].name,
+			       own->size == want[i].size ? diff : want[i].size, want[i].size);
 			ret = cnm_lb_svc_set_pdt(lb, (uint16_t)sid, e, want[i].size);
+		}
 		free(e);
 		if (ret < 0) {
 			fail(err, errlen, "pdts.%.64s: %s", want[i].name, strerror(-ret));
