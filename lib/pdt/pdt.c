@@ -335,6 +335,17 @@ pdt_fill(struct cnm_pdt *p, const struct cnm_pdt_member *m, uint32_t n,
 				continue;
 			}
 		}
+		/*
+		 * A dart at an entry already taken does nothing, whenever it
+		 * comes (entries are never freed): skip to the member's next
+		 * dart at an entry free now. That one may still be taken
+		 * before its time comes; it is checked again then. The table
+		 * is the one dart by dart gives, with a heap step per dart that
+		 * can take something instead of per dart.
+		 */
+		while (x->j < p->size &&
+		       p->entries[dart_entry(x, x->j, p->mask, shift)] != CNM_NODE_NONE)
+			x->j++;
 		dart_time(x);
 		heap_down(heap, hn, 0);
 	}
