@@ -87,12 +87,13 @@ check(const void *p, const char *what)
 	}
 }
 
+/* Member @p i (its node id), named after @p name_no. */
 static void
-set_member(struct cnm_pdt_member *m, uint32_t i, uint32_t weight)
+set_member(struct cnm_pdt_member *m, uint32_t i, uint32_t name_no, uint32_t weight)
 {
 	char name[32];
 
-	snprintf(name, sizeof(name), "node%u", i);
+	snprintf(name, sizeof(name), "node%u", name_no);
 	m->node = (uint16_t)i;
 	m->weight = weight;
 	m->key = cnm_pdt_key("bench", name);
@@ -180,7 +181,7 @@ disruption(uint32_t size, uint32_t n, int random_w, unsigned int changes, int la
 		double r;
 
 		for (i = 0; i <= n; i++)
-			set_member(&a[i], base + i, random_w ? 1 + rnd() % 100 : 1);
+			set_member(&a[i], i, base + i, random_w ? 1 + rnd() % 100 : 1);
 		memcpy(b, a, sizeof(b));
 		switch (kind) {
 		case 0:
@@ -256,7 +257,7 @@ main(int argc, char **argv)
 	uint32_t i, n;
 
 	for (i = 0; i < 1001; i++)
-		set_member(&m[i], i, 1 + rnd() % 100);
+		set_member(&m[i], i, i, 1 + rnd() % 100);
 	printf("{\n");
 
 	time_build("build_65536_1000", 65536, m, 1000, runs, t);
@@ -294,7 +295,7 @@ main(int argc, char **argv)
 
 					n = 2 + rnd() % 999;
 					for (i = 0; i < n; i++)
-						set_member(&m2[i], i, 1 + rnd() % wmax[w]);
+						set_member(&m2[i], i, i, 1 + rnd() % wmax[w]);
 					p = cnm_pdt_build(sizes[s], m2, n);
 					check(p, "cnm_pdt_build");
 					b = balance(p, m2, n);
