@@ -145,15 +145,15 @@ print_services(const json_t *r)
 void
 print_nodes(const json_t *r)
 {
-	struct table t = { .ncol = 8 };
+	struct table t = { .ncol = 9 };
 	const json_t *n, *w;
 	const char *sname;
 	size_t i;
 
-	tbl_row(&t, "NODE", "IP", "MAC", "STATE", "CHECK", "PACKETS", "BYTES",
+	tbl_row(&t, "NODE", "IP", "MAC", "STATE", "CHECK", "FORWARD", "PACKETS", "BYTES",
 		"SERVICES (weight/entries)");
 	json_array_foreach(G(r, "nodes"), i, n) {
-		char svcs[1024], a[32], b[32], c[32], state[32];
+		char svcs[1024], a[32], b[32], c[32], state[32], fwd[96];
 		size_t used = 0;
 
 		svcs[0] = '\0';
@@ -164,12 +164,20 @@ print_nodes(const json_t *r)
 					used ? "," : "", sname,
 					json_integer_value(G(w, "weight")),
 					json_integer_value(G(w, "entries")));
+		/* "gue:6080 via 192.0.2.1": the method, its port, the gateway */
+		snprintf(fwd, sizeof(fwd), "%s", json_is_string(G(n, "forward")) ? S(n, "forward") : "-");
+		if (json_is_integer(G(n, "gue_port")))
+			snprintf(fwd + strlen(fwd), sizeof(fwd) - strlen(fwd), ":%" JSON_INTEGER_FORMAT,
+				 json_integer_value(G(n, "gue_port")));
+		if (json_is_string(G(n, "gateway")))
+			snprintf(fwd + strlen(fwd), sizeof(fwd) - strlen(fwd), " via %s",
+				 S(n, "gateway"));
 		snprintf(state, sizeof(state), "%s%s", json_is_true(G(n, "up")) ? "up" : "down",
 			 json_is_true(G(n, "default")) ? ",default" : "");
 		tbl_row(&t, S(n, "name"), S(n, "ip"),
 			json_is_string(G(n, "mac")) ? S(n, "mac") : "unresolved", state,
 			json_integer_value(G(n, "check_port")) ?
-			u64s(G(n, "check_port"), c, sizeof(c)) : "-",
+			u64s(G(n, "check_port"), c, sizeof(c)) : "-", fwd,
 			u64s(G(n, "packets"), a, sizeof(a)), u64s(G(n, "bytes"), b, sizeof(b)),
 			svcs[0] ? svcs : "-");
 	}
