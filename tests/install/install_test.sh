@@ -17,7 +17,9 @@
 #   - the example configuration: `cnmux --check` accepts it, and cnmux runs
 #     it (its NICs replaced by net_pcap vdevs, its socket by one of the
 #     test's): the control socket answers, `cnmuxctl reload` (what
-#     ExecReload runs) reports no change, SIGTERM stops it with status 0;
+#     ExecReload runs) reports no change, `cnmuxctl node add` sets every
+#     key of a node (and cnmux refuses bad ones), SIGTERM stops it with
+#     status 0;
 #     the example of cnmux.json(5) is accepted too;
 #   - a second install keeps a changed configuration and puts the new one
 #     beside it (cnmux.json.new);
@@ -207,6 +209,7 @@ import json, sys
 c = json.load(open(sys.argv[1]))
 c["ports"] = {"public": "net_pcap0", "private": ["net_pcap1"], "local": "net_pcap2"}
 c["control"]["socket"] = sys.argv[3]
+c["tunnel"] = {"source4": "192.0.2.1"}   # for the gue node of node add below
 json.dump(c, open(sys.argv[2], "w"), indent=1)
 PY
 "$bin/cnmux" --no-huge -m 256 --no-pci -l 0,1 --log-level=error --file-prefix "cnmux-inst-$rid" \
@@ -229,6 +232,44 @@ else
     fi
     out=$("$ctl" -s "$sock" node show 2>&1)
     [ "$(grep -c '^node[123] ' <<<"$out")" = 3 ] || fail "cnmuxctl node show on the example: $out"
+
+    # node add sets every key a node has in the file, and cnmux checks them
+    n_ok=0
+    node_add() { # expected status, expected text, arguments...
+        local want=$1 text=$2; shift 2
+        out=$("$ctl" -s "$sock" node add "$@" 2>&1)
+        rc=$?
+        if [ $rc -ne "$want" ] || ! grep -qF -- "$text" <<<"$out"; then
+            fail "cnmuxctl node add $*: status $rc (expected $want), '$text' not in: $out"
+        else
+            n_ok=$((n_ok + 1))
+        fi
+    }
+    node_field() { # node, key, expected JSON value
+        got=$("$ctl" -s "$sock" -j node show "$1" | /usr/bin/python3 -c \
+            'import json,sys; print(json.dumps(json.load(sys.stdin)["nodes"][0].get(sys.argv[1])))' "$2")
+        [ "$got" = "$3" ] && n_ok=$((n_ok + 1)) || fail "node show $1: $2 is $got, expected $3"
+    }
+    node_add 0 "nodes added: node4" node4 192.0.2.14 02:00:c0:00:02:0e --check-port 8080 web=2
+    node_field node4 check_port 8080
+    node_field node4 mac '"02:00:c0:00:02:0e"'
+    node_add 0 "nodes added: edge1" edge1 203.0.113.21 --forward gue --gateway 192.0.2.1 \
+        --gue-port 7000 --check-port 80 dns=1
+    node_field edge1 forward '"gue"'
+    node_field edge1 gateway '"192.0.2.1"'
+    node_field edge1 gue_port 7000
+    node_field edge1 check_port 80
+    node_add 0 "nodes added: edge2" --json '{"name": "edge2", "ip": "203.0.113.22"}' --forward ipip
+    node_field edge2 forward '"ipip"'
+    node_add 1 "node add: node.check_port" node5 192.0.2.15 --check-port 0
+    node_add 1 "node add: node.gue_port" node5 192.0.2.15 --gue-port 7000
+    node_add 1 "node add: node.forward" node5 192.0.2.15 --forward gre
+    node_add 2 'unknown option "--weight"' node5 192.0.2.15 --weight 3
+    node_add 2 '"mac" given twice' node5 192.0.2.15 02:00:c0:00:02:0f --mac 02:00:c0:00:02:0f
+    if "$ctl" -s "$sock" node show node5 >/dev/null 2>&1; then
+        fail "a refused node add added node5"
+    fi
+    [ $n_ok -eq 15 ] && ok "cnmuxctl node add: mac, --check-port, --forward, --gateway, --gue-port, --json set and shown; bad values refused with the key"
 fi
 
 # ---- bash completion ----
