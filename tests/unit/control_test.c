@@ -846,7 +846,7 @@ test_node_show(void **state)
 	struct fx *fx = *state;
 	json_t *r, *n;
 
-	fx->ws[0].node[node_id(fx, "node2")].pkts = 3;
+	fx->ws[0].member[CNM_MEMBER_SINK(node_id(fx, "node2"))].pkts = 3;
 	r = ok(fx, "{\"cmd\": \"node show\"}");
 	assert_int_equal(json_array_size(json_object_get(r, "nodes")), 3);
 	json_decref(r);
@@ -988,7 +988,7 @@ test_stats(void **state)
 	fx->ws[1].drop[CNM_DROP_NO_SERVICE] = 4;
 	fx->ws[0].drop[CNM_DROP_NO_SERVICE] = 2;
 	fx->ws[0].svc[svc_id(fx, "dns")].pkts = 8;
-	fx->ws[1].node[node_id(fx, "node3")].bytes = 1500;
+	fx->ws[1].member[CNM_MEMBER_SINK(node_id(fx, "node3"))].bytes = 1500;
 	r = ok(fx, "{\"cmd\": \"stats\"}");
 	assert_int_equal(json_integer_value(json_object_get(r, "rx")), 15);
 	assert_int_equal(json_integer_value(json_object_get(r, "forwarded")), 9);
@@ -1042,8 +1042,8 @@ test_stats_slot_reuse(void **state)
 	cnm_lb_set_stats(fx->ctx.lb, fx->wp, 2);
 	fx->ws[0].svc[dns].pkts = 8;
 	fx->ws[1].svc[dns].bytes = 800;
-	fx->ws[0].node[n2].pkts = 7;
-	fx->ws[1].node[n2].bytes = 700;
+	fx->ws[0].member[CNM_MEMBER_SINK(n2)].pkts = 7;
+	fx->ws[1].member[CNM_MEMBER_SINK(n2)].bytes = 700;
 	ok0(fx, "{\"cmd\": \"service del\", \"service\": \"dns\"}");
 	ok0(fx, "{\"cmd\": \"service add\", \"service\": {\"name\": \"api\", "
 		"\"vip\": \"198.51.100.30\", \"ports\": [\"8080/tcp\"], \"policy\": \"weighted\", "
@@ -1072,7 +1072,7 @@ test_stats_slot_reuse(void **state)
 	assert_int_equal(cnm_lb_node_find(fx->ctx.lb, "fill4095"), -1); /* gone again */
 	/* what the new holders count from now on */
 	fx->ws[1].svc[dns].pkts += 3;
-	fx->ws[0].node[n2].bytes += 60;
+	fx->ws[0].member[CNM_MEMBER_SINK(n2)].bytes += 60;
 	r = ok(fx, "{\"cmd\": \"stats\"}");
 	o = json_object_get(json_object_get(r, "services"), "api");
 	assert_int_equal(json_integer_value(json_object_get(o, "packets")), 3);
