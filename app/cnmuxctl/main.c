@@ -683,11 +683,13 @@ build_request(int argc, char **argv, const struct ctl_verb **vp)
 	cur_verb = v;
 	argc -= words;
 	argv += words;
-	/* "node add --help": a name cannot be --help, so this is never an argument */
-	if (argc >= 1 && strcmp(argv[0], "--help") == 0) {
-		verb_help(v);
-		exit(0);
-	}
+	/* "node add --help", "node add n1 --help": --help anywhere asks for help
+	 * (so a node or service named "--help" cannot be given here) */
+	for (i = 0; i < (size_t)argc; i++)
+		if (strcmp(argv[i], "--help") == 0) {
+			verb_help(v);
+			exit(0);
+		}
 	if (argc < v->min_args || (v->max_args >= 0 && argc > v->max_args))
 		usage_fail("wrong number of arguments (expected %s%s%.*s)", v->name,
 			   v->args[0] ? " " : " alone", (int)strcspn(v->args, "\n"), v->args);
