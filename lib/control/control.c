@@ -1307,6 +1307,12 @@ node_json(const struct cnm_ctx *ctx, uint16_t id, const struct cnm_stats_total *
 	json_object_set_new(o, "mac_configured",
 			    json_boolean(ci >= 0 && ctx->cfg->nodes[ci].has_mac));
 	json_object_set_new(o, "check_port", json_integer(nc->check_port));
+	/* how packets reach it, as "node add" and the file set it */
+	json_object_set_new(o, "forward", json_string(cnm_fwd_name(nc->forward)));
+	json_object_set_new(o, "gateway", nc->has_gateway ?
+			    json_string(cnm_addr_str(&nc->gateway, buf, sizeof(buf))) : json_null());
+	if (nc->forward == CNM_FWD_GUE)
+		json_object_set_new(o, "gue_port", json_integer(nc->gue_port));
 	json_object_set_new(o, "up", json_boolean(nd->up));
 	json_object_set_new(o, "default", json_boolean(cnm_lb_default_node(lb) == (int32_t)id));
 	json_object_set_new(o, "private_port", json_integer(nd->port));

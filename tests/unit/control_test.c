@@ -627,6 +627,82 @@ test_node_add(void **state)
 		 "node up: node \"node5\" has no MAC address yet (configure \"mac\" or wait for ARP)");
 }
 
+/*
+ * node add takes every key a node has in the file (cnmuxctl node add
+ * --check-port/--forward/--gateway/--gue-port send them), checks each with
+ * the file's rules and messages, and node show gives them back.
+ */
+static void
+test_node_add_fields(void **state)
+{
+	static const char cfg_tunnel[] =
+		CFG_HEAD "  \"tunnel\": { \"source4\": \"192.0.2.1\" },\n" CFG_NODES
+		"  \"services\": [\n" SVC_WEB("3", "1") ",\n" SVC_DNS ",\n" SVC_FTP "\n  ]\n}\n";
+	struct fx *fx = *state;
+	const struct cnm_cfg_node *n;
+	struct snap s;
+	json_t *r, *nd;
+	char gw[64];
+
+	snap_take(fx, &s);
+	fails(fx, "{\"cmd\": \"node add\", \"node\": {\"name\": \"node4\", \"ip\": \"192.0.2.14\", \"check_port\": 0}}",
+	      "node add: node.check_port:");
+	fails(fx, "{\"cmd\": \"node add\", \"node\": {\"name\": \"node4\", \"ip\": \"192.0.2.14\", \"check_port\": \"x\"}}",
+	      "node add: node.check_port:");
+	fails(fx, "{\"cmd\": \"node add\", \"node\": {\"name\": \"node4\", \"ip\": \"192.0.2.14\", \"forward\": \"gre\"}}",
+	      "node add: node.forward:");
+	/* a tunnel without a tunnel source in the running configuration */
+	fails(fx, "{\"cmd\": \"node add\", \"node\": {\"name\": \"node4\", \"ip\": \"192.0.2.14\", \"forward\": \"gue\"}}",
+	      "node add: node.forward:");
+	fails(fx, "{\"cmd\": \"node add\", \"node\": {\"name\": \"node4\", \"ip\": \"192.0.2.14\", \"gateway\": \"192.0.2.1\"}}",
+	      "node add: node.gateway:");
+	fails(fx, "{\"cmd\": \"node add\", \"node\": {\"name\": \"node4\", \"ip\": \"192.0.2.14\", \"gue_port\": 7000}}",
+	      "node add: node.gue_port:");
+	fails(fx, "{\"cmd\": \"node add\", \"node\": {\"name\": \"node4\", \"ip\": \"192.0.2.14\", \"weight\": 1}}",
+	      "node add: node.weight:");
+	snap_same(fx, &s);
+	snap_free(&s);
+
+	/* a health check port */
+	ok0(fx, "{\"cmd\": \"node add\", \"node\": {\"name\": \"node4\", \"ip\": \"192.0.2.14\", \"mac\": \"02:00:c0:00:02:0e\", \"check_port\": 8080}, \"services\": {\"web\": 1}}");
+	n = &fx->ctx.cfg->nodes[cnm_config_node_index(fx->ctx.cfg, "node4")];
+	assert_int_equal(n->check_port, 8080);
+	assert_int_equal(n->forward, CNM_FWD_MAC);
+	r = ok(fx, "{\"cmd\": \"node show\", \"node\": \"node4\"}");
+	nd = json_array_get(json_object_get(r, "nodes"), 0);
+	assert_int_equal(json_integer_value(json_object_get(nd, "check_port")), 8080);
+	assert_string_equal(json_string_value(json_object_get(nd, "forward")), "mac");
+	assert_true(json_is_null(json_object_get(nd, "gateway")));
+	assert_null(json_object_get(nd, "gue_port"));
+	json_decref(r);
+	teardown(state);
+
+	/* with a tunnel source: a gue node behind a gateway, on its own port */
+	fx = fx_new(cfg_tunnel);
+	*state = fx;
+	fails(fx, "{\"cmd\": \"node add\", \"node\": {\"name\": \"node4\", \"ip\": \"192.0.2.14\", \"forward\": \"gue\", \"gue_port\": 0}}",
+	      "node add: node.gue_port:");
+	fails(fx, "{\"cmd\": \"node add\", \"node\": {\"name\": \"node4\", \"ip\": \"192.0.2.14\", \"forward\": \"gue\", \"gateway\": \"2001:db8::1\"}}",
+	      "node add: node.gateway:");
+	ok0(fx, "{\"cmd\": \"node add\", \"node\": {\"name\": \"node4\", \"ip\": \"203.0.113.14\", \"forward\": \"gue\", \"gateway\": \"192.0.2.1\", \"gue_port\": 7000, \"check_port\": 80}, \"services\": {\"dns\": 2}}");
+	n = &fx->ctx.cfg->nodes[cnm_config_node_index(fx->ctx.cfg, "node4")];
+	assert_int_equal(n->forward, CNM_FWD_GUE);
+	assert_int_equal(n->gue_port, 7000);
+	assert_int_equal(n->check_port, 80);
+	assert_true(n->has_gateway);
+	assert_string_equal(cnm_addr_str(&n->gateway, gw, sizeof(gw)), "192.0.2.1");
+	assert_int_equal(weight(fx, "dns", "node4"), 2);
+	r = ok(fx, "{\"cmd\": \"node show\", \"node\": \"node4\"}");
+	nd = json_array_get(json_object_get(r, "nodes"), 0);
+	assert_string_equal(json_string_value(json_object_get(nd, "forward")), "gue");
+	assert_string_equal(json_string_value(json_object_get(nd, "gateway")), "192.0.2.1");
+	assert_int_equal(json_integer_value(json_object_get(nd, "gue_port")), 7000);
+	json_decref(r);
+	ok0(fx, "{\"cmd\": \"node add\", \"node\": {\"name\": \"node5\", \"ip\": \"203.0.113.15\", \"forward\": \"ipip\"}}");
+	assert_int_equal(fx->ctx.cfg->nodes[cnm_config_node_index(fx->ctx.cfg, "node5")].forward,
+			 CNM_FWD_IPIP);
+}
+
 static void
 test_node_del(void **state)
 {
@@ -1860,6 +1936,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_service_add, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_service_del, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_node_add, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_node_add_fields, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_node_del, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_node_up_down, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_node_drain, setup, teardown),
