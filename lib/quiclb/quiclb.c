@@ -45,6 +45,17 @@ struct cr_hot {
 	uint8_t sid_in_left;   /* the server ID lies in left_0: three passes do */
 };
 
+/* A Feistel half in a 16-byte block (see feistel_round()). */
+union half_blk {
+	uint8_t b[16];
+	uint64_t w[2];
+};
+
+/* The Feistel masks of a codepoint (see feistel_round()). */
+struct cr_masks {
+	union half_blk l, r;
+};
+
 /* One server ID (at most 15 bytes, zero-padded; byte 15 = config id + 1). */
 struct sid_slot {
 	uint64_t k[2];
@@ -63,6 +74,7 @@ struct cnm_quiclb {
 	uint32_t n_servers;
 	uint32_t max_servers;
 	uint8_t cid_len;
+	struct cr_masks mask[8]; /* by codepoint, four-pass only */
 	/* cold: the configurations as given, their keys wiped */
 	struct cnm_quiclb_conf conf[8];
 };
@@ -144,55 +156,66 @@ aes_block_dec(EVP_CIPHER_CTX *c, const uint8_t in[16], uint8_t out[16])
 }
 
 /*
- * One Feistel round: x ^= truncate(AES(expand(plen, pass, y)), half), then
- * the nibble that belongs to the other half cleared when plen is odd
- * (the last of the left half, the first of the right half).
+ * The Feistel halves are kept in 16-byte blocks, zero past their half_len
+ * bytes: a round's AES input, expand(plen, pass, y) = y || zeros || plen ||
+ * pass, is then the block itself with its last two bytes set, and the XOR
+ * with the truncated output is two 64-bit words and a mask. The masks keep
+ * half_len bytes and, when plen is odd, clear the nibble that belongs to the
+ * other half (the last of the left half, the first of the right half).
  */
+/* One round: x = (x ^ AES(expand(plen, pass, y))) & m. 0, or -1. */
 static inline int
 feistel_round(EVP_CIPHER_CTX *c, const struct cr_hot *h, uint8_t pass,
-	      const uint8_t *y, uint8_t *x, int x_is_left)
+	      const union half_blk *y, union half_blk *x, const union half_blk *m)
 {
-	uint8_t blk[16] = { 0 }, out[16];
-	unsigned int i;
+	union half_blk in = *y, out;
 
-	memcpy(blk, y, h->half);
-	blk[14] = h->plen;
-	blk[15] = pass;
-	if (aes_block(c, blk, out) < 0)
+	in.b[14] = h->plen;
+	in.b[15] = pass;
+	if (aes_block(c, in.b, out.b) < 0)
 		return -1;
-	for (i = 0; i < h->half; i++)
-		x[i] ^= out[i];
-	if (h->plen & 1) {
-		if (x_is_left)
-			x[h->half - 1] &= 0xf0;
-		else
-			x[0] &= 0x0f;
-	}
+	x->w[0] = (x->w[0] ^ out.w[0]) & m->w[0];
+	x->w[1] = (x->w[1] ^ out.w[1]) & m->w[1];
 	return 0;
 }
 
-/* Split plen bytes into two halves of h->half bytes (nibble split if odd). */
+/* Split plen bytes into the two halves (nibble split if plen is odd). */
 static inline void
-split(const struct cr_hot *h, const uint8_t *in, uint8_t *l, uint8_t *r)
+split(const struct cr_hot *h, const struct cr_masks *m, const uint8_t *in,
+      union half_blk *l, union half_blk *r)
 {
-	memcpy(l, in, h->half);
-	memcpy(r, in + h->plen - h->half, h->half);
-	if (h->plen & 1) {
-		l[h->half - 1] &= 0xf0;
-		r[0] &= 0x0f;
-	}
+	l->w[0] = l->w[1] = r->w[0] = r->w[1] = 0;
+	memcpy(l->b, in, h->half);
+	memcpy(r->b, in + h->plen - h->half, h->half);
+	l->w[0] &= m->l.w[0];
+	l->w[1] &= m->l.w[1];
+	r->w[0] &= m->r.w[0];
+	r->w[1] &= m->r.w[1];
 }
 
-/* Join two halves back into plen bytes. */
+/* Join the two halves back into plen bytes. */
 static inline void
-join(const struct cr_hot *h, const uint8_t *l, const uint8_t *r, uint8_t *out)
+join(const struct cr_hot *h, const union half_blk *l, const union half_blk *r, uint8_t *out)
 {
 	unsigned int lh = h->plen / 2; /* whole bytes of the left half */
 
-	memcpy(out, l, lh);
+	memcpy(out, l->b, lh);
 	if (h->plen & 1)
-		out[lh++] = (uint8_t)((l[h->half - 1] & 0xf0) | (r[0] & 0x0f));
-	memcpy(out + lh, r + (h->plen & 1), h->plen / 2);
+		out[lh++] = (uint8_t)((l->b[h->half - 1] & 0xf0) | (r->b[0] & 0x0f));
+	memcpy(out + lh, r->b + (h->plen & 1), h->plen / 2);
+}
+
+/* The masks of a codepoint's halves. */
+static void
+masks_make(const struct cr_hot *h, struct cr_masks *m)
+{
+	memset(m, 0, sizeof(*m));
+	memset(m->l.b, 0xff, h->half);
+	memset(m->r.b, 0xff, h->half);
+	if (h->plen & 1) {
+		m->l.b[h->half - 1] = 0xf0;
+		m->r.b[0] = 0x0f;
+	}
 }
 
 /* ----------------------------------------------------------- server IDs */
@@ -352,6 +375,7 @@ cnm_quiclb_create(const struct cnm_quiclb_conf *confs, unsigned int n, unsigned 
 		h->need = (uint8_t)(1 + h->plen);
 		h->encode_length = c->encode_length;
 		h->sid_in_left = c->server_id_len <= h->plen / 2;
+		masks_make(h, &q->mask[c->config_id]);
 		if (c->mode == CNM_QUICLB_PLAINTEXT)
 			h->alg = ALG_PLAIN;
 		else
@@ -405,9 +429,11 @@ enum cnm_quiclb_result
 cnm_quiclb_decode(const struct cnm_quiclb *q, unsigned int lane, const uint8_t *cid,
 		  uint8_t cid_len, uint8_t *sid, uint8_t *sid_len)
 {
+	const struct cr_masks *m;
 	const struct cr_hot *h;
-	uint8_t l[10], r[10], pt[16];
+	union half_blk l, r;
 	EVP_CIPHER_CTX *e;
+	uint8_t pt[16];
 	unsigned int cr;
 
 	if (cid_len == 0)
@@ -438,17 +464,19 @@ cnm_quiclb_decode(const struct cnm_quiclb *q, unsigned int lane, const uint8_t *
 	/* four passes backwards: left_2, right_2 -> left_1, right_1 -> left_0
 	 * (-> right_0 only if the server ID is longer than the nonce) */
 	e = q->enc[lane * 8 + cr];
-	split(h, cid + 1, l, r);
-	if (feistel_round(e, h, 4, r, l, 1) < 0 || feistel_round(e, h, 3, l, r, 0) < 0 ||
-	    feistel_round(e, h, 2, r, l, 1) < 0)
+	m = &q->mask[cr];
+	split(h, m, cid + 1, &l, &r);
+	if (feistel_round(e, h, 4, &r, &l, &m->l) < 0 ||
+	    feistel_round(e, h, 3, &l, &r, &m->r) < 0 ||
+	    feistel_round(e, h, 2, &r, &l, &m->l) < 0)
 		return CNM_QUICLB_CIPHER;
 	if (h->sid_in_left) {
-		memcpy(sid, l, h->sid_len);
+		memcpy(sid, l.b, h->sid_len);
 		return CNM_QUICLB_OK;
 	}
-	if (feistel_round(e, h, 1, l, r, 0) < 0)
+	if (feistel_round(e, h, 1, &l, &r, &m->r) < 0)
 		return CNM_QUICLB_CIPHER;
-	join(h, l, r, pt);
+	join(h, &l, &r, pt);
 	memcpy(sid, pt, h->sid_len);
 	return CNM_QUICLB_OK;
 }
@@ -457,16 +485,18 @@ enum cnm_quiclb_result
 cnm_quiclb_route(const struct cnm_quiclb *q, unsigned int lane, const uint8_t *cid,
 		 uint8_t cid_len, uint32_t *node)
 {
+	union half_blk key = { .w = { 0, 0 } };
 	const struct sid_slot *s;
-	uint8_t sid[16], sid_len;
 	enum cnm_quiclb_result res;
-	uint64_t k[2];
+	uint8_t sid_len;
 
-	res = cnm_quiclb_decode(q, lane, cid, cid_len, sid, &sid_len);
+	/* decoded straight into the table's key: the server ID zero-padded,
+	 * its configuration in the last byte (sid_key()) */
+	res = cnm_quiclb_decode(q, lane, cid, cid_len, key.b, &sid_len);
 	if (res != CNM_QUICLB_OK)
 		return res;
-	sid_key((uint8_t)(cid[0] >> 5), sid, sid_len, k);
-	s = sid_find(q, k);
+	key.b[15] = (uint8_t)((cid[0] >> 5) + 1);
+	s = sid_find(q, key.w);
 	if (s == NULL)
 		return CNM_QUICLB_SID_UNKNOWN;
 	*node = s->node;
@@ -478,10 +508,12 @@ cnm_quiclb_encode(const struct cnm_quiclb *q, unsigned int lane, uint8_t config_
 		  const uint8_t *sid, uint8_t sid_len, const uint8_t *nonce, uint8_t nonce_len,
 		  uint8_t first_low, const uint8_t *extra, uint8_t *cid)
 {
+	const struct cr_masks *m;
 	const struct cr_hot *h;
-	uint8_t l[10], r[10], pt[16];
+	union half_blk l, r;
 	EVP_CIPHER_CTX *e;
 	unsigned int n_extra;
+	uint8_t pt[16];
 
 	if (q == NULL || lane >= q->lanes || config_id >= CNM_QUICLB_CONFIGS)
 		return -EINVAL;
@@ -509,10 +541,13 @@ cnm_quiclb_encode(const struct cnm_quiclb *q, unsigned int lane, uint8_t config_
 		break;
 	}
 	e = q->enc[lane * 8 + config_id];
-	split(h, cid + 1, l, r);
-	if (feistel_round(e, h, 1, l, r, 0) < 0 || feistel_round(e, h, 2, r, l, 1) < 0 ||
-	    feistel_round(e, h, 3, l, r, 0) < 0 || feistel_round(e, h, 4, r, l, 1) < 0)
+	m = &q->mask[config_id];
+	split(h, m, cid + 1, &l, &r);
+	if (feistel_round(e, h, 1, &l, &r, &m->r) < 0 ||
+	    feistel_round(e, h, 2, &r, &l, &m->l) < 0 ||
+	    feistel_round(e, h, 3, &l, &r, &m->r) < 0 ||
+	    feistel_round(e, h, 4, &r, &l, &m->l) < 0)
 		return -EIO;
-	join(h, l, r, cid + 1);
+	join(h, &l, &r, cid + 1);
 	return q->cid_len;
 }
