@@ -433,7 +433,7 @@ cnm_quiclb_decode(const struct cnm_quiclb *q, unsigned int lane, const uint8_t *
 	const struct cr_hot *h;
 	union half_blk l, r;
 	EVP_CIPHER_CTX *e;
-	uint8_t pt[16];
+	uint8_t pt[CNM_QUICLB_PLAIN_MAX + 1]; /* join() writes server ID + nonce: up to 19 */
 	unsigned int cr;
 
 	if (cid_len == 0)
@@ -513,7 +513,7 @@ cnm_quiclb_encode(const struct cnm_quiclb *q, unsigned int lane, uint8_t config_
 	union half_blk l, r;
 	EVP_CIPHER_CTX *e;
 	unsigned int n_extra;
-	uint8_t pt[16];
+	uint8_t pt[CNM_QUICLB_PLAIN_MAX + 1]; /* join() writes server ID + nonce: up to 19 */
 
 	if (q == NULL || lane >= q->lanes || config_id >= CNM_QUICLB_CONFIGS)
 		return -EINVAL;
