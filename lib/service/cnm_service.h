@@ -52,7 +52,8 @@ struct cnm_svc {
 	uint8_t family;       /**< of the VIP */
 	uint8_t pad[3];
 	uint16_t *mslot;      /**< [CNM_MAX_NODES]: counter slot of (this service, node),
-			           CNM_MEMBER_NONE for a node not in its list */
+			           the node's sink CNM_MEMBER_SINK(node) when the pair
+			           has none */
 };
 
 /** A node, as the workers see it: 16 bytes. */
@@ -272,7 +273,12 @@ int cnm_lb_svc_set_pdt(struct cnm_lb *lb, uint16_t id, const uint16_t *entries, 
  */
 void cnm_lb_set_stats(struct cnm_lb *lb, struct cnm_wstats *const *w, uint32_t n);
 
-/** Take from @p t the counts of the earlier holders of reused slots. */
+/**
+ * Make the totals of @p t (cnm_stats_sum() of the workers) what the
+ * operator reads: take out what earlier holders of reused ids and slots
+ * counted, and sum the per-service and per-node totals from the slots
+ * (lib/stats/cnm_stats.h: a forwarded frame counts in one slot only).
+ */
 void cnm_lb_stats_rebase(const struct cnm_lb *lb, struct cnm_stats_total *t);
 
 /**
@@ -281,7 +287,8 @@ void cnm_lb_stats_rebase(const struct cnm_lb *lb, struct cnm_stats_total *t);
  */
 int cnm_lb_member_slot(const struct cnm_lb *lb, uint16_t svc, uint16_t node);
 
-/** The counter slot of (service @p s, node @p node), CNM_MEMBER_NONE for none. */
+/** The counter slot of (service @p s, node @p node): the pair's, or the
+ * node's sink when the pair has none. */
 static inline uint16_t
 cnm_svc_slot(const struct cnm_svc *s, uint16_t node)
 {
@@ -290,21 +297,11 @@ cnm_svc_slot(const struct cnm_svc *s, uint16_t node)
 }
 
 /**
- * The member slot a worker counts a frame of service @p svc (-1: none) sent
- * to @p node into: the sink CNM_MEMBER_NONE when the pair has no slot.
+ * The service of pair slot @p slot, or -1 for a sink or a free slot.
+ * Worker-safe for a slot the worker counted into in its current burst (a
+ * pair's slot is freed only after a grace period).
  */
-static inline uint16_t
-cnm_lb_member_slot_fast(const struct cnm_lb_view *v, int32_t svc, uint16_t node)
-{
-	const struct cnm_svc *s;
-
-	if (svc < 0)
-		return CNM_MEMBER_NONE;
-	/* acquire: a service seen here is complete; NULL while one is removed */
-	s = __atomic_load_n(&v->svc[svc], __ATOMIC_ACQUIRE);
-	/* a relaxed read: the slot is one 16-bit word the control lcore sets */
-	return s != NULL ? __atomic_load_n(&s->mslot[node], __ATOMIC_RELAXED) : CNM_MEMBER_NONE;
-}
+int cnm_lb_slot_svc(const struct cnm_lb *lb, uint16_t slot);
 
 /**
  * The tunnels' outer source and MTU ("tunnel" of a configuration). Workers
