@@ -10,6 +10,7 @@
  *                (--node NAME | --server-id HEX) [--count N] [--config-id N]
  *                [--nonce HEX]
  *   cnmux-quiclb decode --config FILE [--service NAME] CID...
+ *   cnmux-quiclb --version
  *
  * Exit status: 0; 1 on a usage or configuration error; 2 when decode found
  * a CID that does not route to a node (each line says why).
@@ -24,6 +25,7 @@
 #include <jansson.h>
 
 #include "cnm_quiclb.h"
+#include "cnm_version.h"
 
 #define MAX_NODES 4096
 #define NAME_MAX_LEN 64
@@ -51,6 +53,7 @@ usage(FILE *f)
 		"                    (--node NAME | --server-id HEX) [--count N] [--config-id N]\n"
 		"                    [--nonce HEX]\n"
 		"       cnmux-quiclb decode --config FILE [--service NAME] CID...\n"
+		"       cnmux-quiclb --version\n"
 		"\n"
 		"FILE is a cnmux configuration (the service's \"quic_lb\" block and the nodes'\n"
 		"\"server_id\"s) or a file holding just {\"quic_lb\": {...}, \"nodes\": [...]}.\n"
@@ -397,6 +400,11 @@ main(int argc, char **argv)
 	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
 		usage(argc < 2 ? stderr : stdout);
 		return argc < 2 ? 1 : 0;
+	}
+	if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-V") == 0) {
+		printf("cnmux-quiclb %s%s%s%s\n", CNM_VERSION, CNM_GIT_DESCRIBE[0] ? " (git " : "",
+		       CNM_GIT_DESCRIBE, CNM_GIT_DESCRIBE[0] ? ")" : "");
+		return 0;
 	}
 	cmd = argv[1];
 	if (strcmp(cmd, "generate") != 0 && strcmp(cmd, "decode") != 0) {
