@@ -18,6 +18,7 @@
 #include <rte_lcore.h>
 #include <rte_malloc.h>
 #include <rte_mbuf.h>
+#include <rte_pdump.h>
 #include <rte_rcu_qsbr.h>
 #include <rte_ring.h>
 #include <rte_version.h>
@@ -28,6 +29,7 @@
 #include "cnm_service.h"
 #include "cnm_stats.h"
 #include "cnm_version.h"
+#include "explain_offline.h"
 #include "ports.h"
 
 #define MBUFS_DEFAULT 16383
@@ -65,6 +67,8 @@ usage(const char *prog)
 	       "  --stats-json FILE    write the final statistics as JSON to FILE\n"
 	       "  --mbufs N            mbufs in the pool (default %u)\n"
 	       "  --quiet              no final per-service/per-node report\n"
+	       "  --explain CAPTURE    with --config: what cnmux would do with each frame of\n"
+	       "                       CAPTURE (pcap), one line each, offline; no EAL options\n"
 	       "  --list-drop-reasons  print the drop reasons and exit\n"
 	       "  --list-counters      print every key of the statistics and exit\n"
 	       "  --version            print the version (and DPDK's) and exit\n"
@@ -251,12 +255,35 @@ main(int argc, char **argv)
 	char err[CNM_ERR_MAX];
 	uint16_t ports[CNM_MAX_PRIVATE + 2];
 	unsigned int nports = 0, nw, nalloc = 0, lcore, i;
-	int ret, rc = 1;
+	int ret, rc = 1, pdump = 0;
 
 	/* answered without EAL: they only print */
 	for (i = 1; i < (unsigned int)argc; i++)
 		if (list_opt(argv[i]))
 			return 0;
+	/* offline: a configuration and a capture, its own EAL */
+	{
+		const char *config = NULL, *capture = NULL;
+
+		for (i = 1; i < (unsigned int)argc; i++) {
+			const char **to = strcmp(argv[i], "--explain") == 0 ? &capture :
+				strcmp(argv[i], "--config") == 0 ? &config : NULL;
+
+			if (to != NULL && i + 1 < (unsigned int)argc)
+				*to = argv[++i];
+			else if (strncmp(argv[i], "--explain=", 10) == 0)
+				capture = argv[i] + 10;
+			else if (strncmp(argv[i], "--config=", 9) == 0)
+				config = argv[i] + 9;
+		}
+		if (capture != NULL) {
+			if (config == NULL) {
+				fprintf(stderr, "cnmux: --explain needs --config FILE\n");
+				return 1;
+			}
+			return cnm_explain_offline(config, capture);
+		}
+	}
 	for (i = 1; i < (unsigned int)argc; i++)
 		if (strcmp(argv[i], "--check") == 0)
 			return check_config(argc, argv);
@@ -269,6 +296,13 @@ main(int argc, char **argv)
 	argc -= ret;
 	argv += ret;
 	argv[0] = (char *)"cnmux";
+	/* live capture with DPDK's own tools (dpdk-dumpcap, dpdk-pdump): they
+	 * attach as secondary processes, which needs the memory shared, so
+	 * hugepages (docs/capture.md); without, cnmux runs on and says so */
+	pdump = rte_pdump_init() == 0;
+	if (!pdump)
+		fprintf(stderr, "cnmux: live capture (pdump) unavailable: %s\n",
+			rte_strerror(rte_errno));
 	if (parse_args(argc, argv, &o) < 0)
 		goto out;
 
@@ -389,6 +423,8 @@ out:
 	cnm_lb_free(dp.lb);
 	rte_free(dp.qsbr);
 	cnm_config_free(cfg);
+	if (pdump)
+		rte_pdump_uninit();
 	rte_eal_cleanup();
 	return rc;
 }
