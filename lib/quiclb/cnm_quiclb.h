@@ -224,7 +224,9 @@ const struct cnm_quiclb_conf *
 cnm_quiclb_conf_get(const struct cnm_quiclb *q, uint8_t config_id);
 
 /**
- * Decode a CID to its server ID. Worker-safe in its own @p lane.
+ * Decode a CID to its server ID. Worker-safe in its own @p lane, which
+ * must be below the @p lanes given to cnm_quiclb_create() (not checked
+ * here: this is the per-packet path).
  *
  * @param cid, cid_len  the destination CID (its length: from a long header,
  *                  or the configured one for a short header)
