@@ -78,6 +78,7 @@ struct ha_peer {
 	struct buf in, out;
 	uint64_t last_rx;        /* ms; 0 never */
 	uint64_t next_connect;
+	uint64_t connect_started; /* ms: when the connect() in progress began */
 	uint64_t connected_at;   /* ms: when this holder opened the connection */
 	/* what it reported (HELLO, HEARTBEAT, ACK) */
 	enum cnm_ha_state role;
@@ -315,6 +316,7 @@ peer_connect(struct cnm_ha *ha, struct ha_peer *p, uint64_t now)
 	int fd, one = 1;
 
 	p->next_connect = now + ha->cfg.heartbeat_ms;
+	p->connect_started = now;
 	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return;
@@ -1950,7 +1952,10 @@ ha_step(struct cnm_ha *ha, int wait_ms)
 		if (p->fd >= 0 && !p->connecting && p->identified &&
 		    now - p->last_rx > ha->cfg.failover_ms)
 			peer_close(ha, p, "silent");
-		else if (p->fd >= 0 && p->connecting && now - p->next_connect > 2000)
+		/* (measured from the start: next_connect lies ahead of now, so
+		 * now - next_connect wrapped round and closed every connect that
+		 * did not complete within one step) */
+		else if (p->fd >= 0 && p->connecting && now - p->connect_started > 2000)
 			peer_close(ha, p, "connect timed out");
 		else if (p->fd >= 0 && !p->identified && p->initiator &&
 			 now - p->connected_at > PENDING_HELLO_MS)
