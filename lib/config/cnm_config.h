@@ -86,6 +86,8 @@ struct cnm_cfg_service {
 	struct cnm_cfg_member *members;
 	uint32_t pdt_size;          /**< power of two; the global pdt_size unless set */
 	bool arp;                   /**< answer ARP / ND for the VIP on the public port */
+	uint32_t udp_timeout_s;     /**< UDP flow list: idle time of a UDP flow; 0: off
+				         (UDP follows the PDT of the moment) */
 };
 
 /** Role of a holder of the tables in high availability (docs/ha.md, FIG. 9). */

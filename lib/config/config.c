@@ -94,7 +94,7 @@ static const char *const cnm_tunnel_keys[] = {
 };
 static const char *const cnm_service_keys[] = {
 	"name", "vip", "policy", "ports", "protocols", "nodes", "pdt_size",
-	"arp", NULL,
+	"arp", "udp_timeout_s", NULL,
 };
 static const char *const cnm_control_keys[] = {
 	"socket", NULL,
@@ -1159,6 +1159,22 @@ cnm_parse_service(struct cnm_parser *p, const char *key, const json_t *obj,
 		if (!json_is_boolean(v))
 			return cnm_fail(p, sub, v, NULL, "true or false");
 		svc->arp = json_is_true(v);
+	}
+
+	v = json_object_get(obj, "udp_timeout_s");
+	if (v != NULL) {
+		bool udp = (svc->protocols & CNM_PROTO_BIT_UDP) != 0;
+		uint32_t i;
+
+		cnm_key(sub, sizeof(sub), key, "udp_timeout_s");
+		if (cnm_get_uint(p, sub, v, 0, CNM_TIMEOUT_S_MAX, &svc->udp_timeout_s) < 0)
+			return -1;
+		for (i = 0; i < svc->n_ports; i++)
+			udp |= svc->ports[i].proto == IPPROTO_UDP;
+		if (svc->udp_timeout_s != 0 && !udp)
+			return cnm_fail(p, sub, v, NULL,
+					"no \"udp_timeout_s\" in a service without UDP "
+					"(it is the idle time of the service's UDP flows)");
 	}
 	return 0;
 }

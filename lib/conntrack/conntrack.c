@@ -32,9 +32,10 @@ _Static_assert(sizeof(struct cnm_conn_key) == 40, "struct cnm_conn_key must be 4
 struct cnm_ct {
 	/* hot: read on every packet */
 	struct rte_hash *h;
-	uint32_t timeout[3];  /* by enum cnm_conn_state */
+	uint32_t timeout[4];  /* by enum cnm_conn_state */
 	uint32_t refresh;
 	uint32_t count;
+	uint32_t count_udp;   /* of count: keys with proto IPPROTO_UDP */
 	uint32_t max;
 	uint32_t slots;       /* positions rte_hash hands out: 0 .. slots - 1 */
 	uint32_t cursor;      /* next position cnm_ct_expire() looks at */
@@ -79,6 +80,8 @@ used_clear(struct cnm_ct *ct, uint32_t pos)
 static inline uint8_t
 conn_next_state(uint8_t state, uint8_t tcp_flags)
 {
+	if (state == CNM_CONN_UDP)
+		return CNM_CONN_UDP; /* a UDP flow has no TCP states */
 	if (state == CNM_CONN_CLOSING || (tcp_flags & (CNM_TCP_FIN | CNM_TCP_RST)))
 		return CNM_CONN_CLOSING;
 	if (tcp_flags & CNM_TCP_ACK)
@@ -170,6 +173,8 @@ cnm_ct_create(const char *name, uint32_t max_entries, int socket_id,
 	ct->timeout[CNM_CONN_SYN] = t->syn;
 	ct->timeout[CNM_CONN_ESTABLISHED] = t->established;
 	ct->timeout[CNM_CONN_CLOSING] = t->closing;
+	/* UDP flows take their timeout from the caller; not read for them */
+	ct->timeout[CNM_CONN_UDP] = t->established;
 	tmin = RTE_MIN(t->syn, RTE_MIN(t->established, t->closing));
 	ct->refresh = t->refresh != 0 ? t->refresh :
 		RTE_MAX(1u, RTE_MIN(CT_REFRESH_DEFAULT, tmin / 4));
@@ -240,6 +245,22 @@ cnm_ct_insert(struct cnm_ct *ct, const struct cnm_conn_key *k, hash_sig_t sig,
 }
 
 int32_t
+cnm_ct_insert_udp(struct cnm_ct *ct, const struct cnm_conn_key *k, hash_sig_t sig,
+		uint16_t node, uint16_t svc, uint32_t timeout_ms, uint32_t now)
+{
+	struct cnm_conn c;
+
+	if (svc >= (1u << 14) || k->proto != IPPROTO_UDP || timeout_ms == 0 ||
+			timeout_ms > CT_TIMEOUT_MAX)
+		return -EINVAL;
+	c.state = CNM_CONN_UDP;
+	c.expire = now + timeout_ms;
+	c.node = node;
+	c.svc = svc;
+	return cnm_ct_restore(ct, k, sig, &c);
+}
+
+int32_t
 cnm_ct_restore(struct cnm_ct *ct, const struct cnm_conn_key *k, hash_sig_t sig,
 		const struct cnm_conn *cp)
 {
@@ -275,6 +296,7 @@ cnm_ct_restore(struct cnm_ct *ct, const struct cnm_conn_key *k, hash_sig_t sig,
 		return pos; /* cannot happen: just added */
 	used_set(ct, (uint32_t)pos);
 	ct->count++;
+	ct->count_udp += k->proto == IPPROTO_UDP;
 	ct->stats.inserted++;
 	return pos;
 }
@@ -308,6 +330,9 @@ cnm_ct_touch(struct cnm_ct *ct, const struct cnm_conn_key *k, hash_sig_t sig,
 	uint8_t state = conn_next_state(c->state, tcp_flags);
 	uint32_t expire = now + ct->timeout[state];
 
+	/* a UDP flow's timeout is its service's: cnm_ct_touch_udp() */
+	if (unlikely(state == CNM_CONN_UDP))
+		return 0;
 	if (state == c->state && (int32_t)(expire - c->expire) < (int32_t)ct->refresh)
 		return 0;
 	c->state = state;
@@ -315,11 +340,27 @@ cnm_ct_touch(struct cnm_ct *ct, const struct cnm_conn_key *k, hash_sig_t sig,
 	return ct_writeback(ct, k, sig, c);
 }
 
+int
+cnm_ct_touch_udp(struct cnm_ct *ct, const struct cnm_conn_key *k, hash_sig_t sig,
+		struct cnm_conn *c, uint32_t timeout_ms, uint32_t now)
+{
+	uint32_t expire = now + timeout_ms;
+	uint32_t refresh = RTE_MIN(ct->refresh, RTE_MAX(1u, timeout_ms / 4));
+
+	if ((int32_t)(expire - c->expire) < (int32_t)refresh)
+		return 0;
+	c->expire = expire;
+	return ct_writeback(ct, k, sig, c);
+}
+
+/* @p k: the entry's key, NULL when unknown (a position that held nothing) */
 static void
-ct_remove(struct cnm_ct *ct, uint32_t pos)
+ct_remove(struct cnm_ct *ct, uint32_t pos, const struct cnm_conn_key *k)
 {
 	used_clear(ct, pos);
 	ct->count--;
+	if (k != NULL && k->proto == IPPROTO_UDP)
+		ct->count_udp--;
 }
 
 int
@@ -329,7 +370,7 @@ cnm_ct_del(struct cnm_ct *ct, const struct cnm_conn_key *k, hash_sig_t sig)
 
 	if (pos < 0)
 		return pos;
-	ct_remove(ct, (uint32_t)pos);
+	ct_remove(ct, (uint32_t)pos, k);
 	ct->stats.deleted++;
 	return 0;
 }
@@ -355,7 +396,7 @@ ct_read(struct cnm_ct *ct, uint32_t pos, struct cnm_conn_key *k, hash_sig_t *sig
 	return 0;
 stale:
 	CT_LOG(ERR, "position %u marked used holds no entry", pos);
-	ct_remove(ct, pos);
+	ct_remove(ct, pos, NULL);
 	return -ENOENT;
 }
 
@@ -367,7 +408,7 @@ ct_del_at(struct cnm_ct *ct, uint32_t pos, const struct cnm_conn_key *k, hash_si
 	if (ret < 0)
 		return ret;
 	RTE_VERIFY((uint32_t)ret == pos);
-	ct_remove(ct, pos);
+	ct_remove(ct, pos, k);
 	return 0;
 }
 
@@ -375,7 +416,7 @@ uint32_t
 cnm_ct_expire(struct cnm_ct *ct, uint32_t now, uint32_t budget)
 {
 	uint32_t slots = ct->slots;
-	uint32_t removed = 0;
+	uint32_t removed = 0, removed_udp = 0;
 	struct cnm_conn_key k;
 	struct cnm_conn c;
 	hash_sig_t sig;
@@ -388,10 +429,13 @@ cnm_ct_expire(struct cnm_ct *ct, uint32_t now, uint32_t budget)
 			continue;
 		if (ct_read(ct, pos, &k, &sig, &c) != 0)
 			continue;
-		if (cnm_conn_expired(&c, now) && ct_del_at(ct, pos, &k, sig) == 0)
+		if (cnm_conn_expired(&c, now) && ct_del_at(ct, pos, &k, sig) == 0) {
 			removed++;
+			removed_udp += k.proto == IPPROTO_UDP;
+		}
 	}
 	ct->stats.expired += removed;
+	ct->stats.expired_udp += removed_udp;
 	return removed;
 }
 
@@ -399,6 +443,12 @@ uint32_t
 cnm_ct_count(const struct cnm_ct *ct)
 {
 	return ct->count;
+}
+
+uint32_t
+cnm_ct_count_udp(const struct cnm_ct *ct)
+{
+	return ct->count_udp;
 }
 
 uint32_t

@@ -259,6 +259,8 @@ svc_cfg_json(const struct cnm_config *c, const struct cnm_cfg_service *s)
 		json_object_set_new(o, "pdt_size", json_integer(s->pdt_size));
 	if (!s->arp)
 		json_object_set_new(o, "arp", json_false());
+	if (s->udp_timeout_s != 0)
+		json_object_set_new(o, "udp_timeout_s", json_integer(s->udp_timeout_s));
 	return o;
 }
 
@@ -649,6 +651,18 @@ cfg_apply(struct cnm_lb *lb, const struct cnm_config *from, const struct cnm_con
 		snprintf(name, sizeof(name), "%s", s->name);
 		ti = cnm_config_service_index(to, name);
 		if (ti >= 0 && !svc_keys_changed(s, &to->services[ti])) {
+			if (s->udp_timeout_s != to->services[ti].udp_timeout_s) {
+				/* in place: the service keeps its flows */
+				ret = cnm_lb_svc_set_udp_timeout(lb, (uint16_t)i,
+						to->services[ti].udp_timeout_s);
+				if (ret < 0) {
+					free(reshaped);
+					return apply_fail(err, errlen, ret,
+							"set the UDP timeout of service", name);
+				}
+				if (cnm_lb_svc_pdt_size(lb, i) == to->services[ti].pdt_size)
+					sum_add(summary, "services_changed", name);
+			}
 			if (cnm_lb_svc_pdt_size(lb, i) == to->services[ti].pdt_size)
 				continue;
 			/* rebuilt in place; the old size stays on error */

@@ -636,11 +636,25 @@ conn_insert(struct cnm_worker *w, struct cnm_conn_req *r)
 
 		if (cnm_ct_lookup_bulk(w->ct, &kk, 1, &sig, &c) & 1)
 			continue;
+		if (k.proto == IPPROTO_UDP) {
+			/* a UDP flow: the idle time of its service here, if the
+			 * list is on for it (acquire: see displaced()) */
+			const struct cnm_svc *s = __atomic_load_n(&cnm_lb_view(w->dp->lb)->svc[
+					r->in[i].conn.svc], __ATOMIC_ACQUIRE);
+			uint32_t tmo = s != NULL ?
+				__atomic_load_n(&s->udp_timeout_ms, __ATOMIC_RELAXED) : 0;
+
+			if (tmo != 0 && cnm_ct_insert_udp(w->ct, &k, sig, r->in[i].conn.node,
+					r->in[i].conn.svc, tmo, w->now_ms) >= 0)
+				r->n++;
+			continue;
+		}
 		if (cnm_ct_insert(w->ct, &k, sig, r->in[i].conn.node, r->in[i].conn.svc,
 				CNM_TCP_ACK, w->now_ms) >= 0)
 			r->n++;
 	}
-	w->st.conn_active = cnm_ct_count(w->ct);
+	w->st.udp_active = cnm_ct_count_udp(w->ct);
+	w->st.conn_active = cnm_ct_count(w->ct) - w->st.udp_active;
 }
 
 static inline void
@@ -770,9 +784,16 @@ cnm_worker_main(void *arg)
 		if (w->ct != NULL && w->now_ms != w->sweep_ms) {
 			/* once a millisecond, a slice of the list: the whole list is
 			 * swept every ~10 s whatever its size, at a bounded cost */
+			uint32_t u0 = cnm_ct_count_udp(w->ct), x, u1;
+
 			w->sweep_ms = w->now_ms;
-			w->st.conn_expired += cnm_ct_expire(w->ct, w->now_ms, w->sweep_budget);
-			w->st.conn_active = cnm_ct_count(w->ct);
+			x = cnm_ct_expire(w->ct, w->now_ms, w->sweep_budget);
+			/* a sweep only removes: the UDP flows it removed */
+			u1 = cnm_ct_count_udp(w->ct);
+			w->st.udp_expired += u0 - u1;
+			w->st.conn_expired += x - (u0 - u1);
+			w->st.udp_active = u1;
+			w->st.conn_active = cnm_ct_count(w->ct) - u1;
 		}
 		conn_req_serve(w);
 		if (dp->qsbr != NULL)

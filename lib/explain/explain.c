@@ -21,9 +21,9 @@ static const char *const conn_names[] = {
 static const char *const table_names[] = { "none", "first", "second" };
 static const char *const via_names[] = {
 	[CNM_VIA_NONE] = "none", [CNM_VIA_PDT] = "pdt", [CNM_VIA_CONN] = "conn",
-	[CNM_VIA_FRAG] = "frag",
+	[CNM_VIA_FRAG] = "frag", [CNM_VIA_UDP] = "udp_list",
 };
-static const char *const state_names[] = { "syn", "established", "closing", "?" };
+static const char *const state_names[] = { "syn", "established", "closing", "udp" };
 
 const char *
 cnm_explain_conn_name(unsigned int c)
@@ -109,7 +109,8 @@ cnm_explain_build(const struct cnm_explain_desc *d, uint8_t *buf, size_t len)
 int
 cnm_explain_conn_key(const struct cnm_explain *ex, struct cnm_conn_key *k)
 {
-	if (!ex->parsed || ex->svc < 0 || ex->f.key.proto != IPPROTO_TCP || !ex->f.has_ports)
+	if (!ex->parsed || ex->svc < 0 || !ex->f.has_ports ||
+	    (ex->f.key.proto != IPPROTO_TCP && !(ex->f.key.proto == IPPROTO_UDP && ex->udp_list)))
 		return 0;
 	cnm_conn_key_from_flow(&ex->f, k);
 	return 1;
@@ -150,6 +151,7 @@ cnm_explain_parse(const struct cnm_lb *lb, const uint8_t *frame, uint32_t caplen
 		if (s == NULL)
 			return;
 		ex->svc = s->id;
+		ex->udp_list = __atomic_load_n(&s->list_proto, __ATOMIC_RELAXED) == IPPROTO_UDP;
 		pol = cnm_policy_get(s->policy);
 		ex->table = pol != NULL && pol->table == CNM_TABLE_ADDR ? CNM_EX_TABLE_SECOND :
 			CNM_EX_TABLE_FIRST;
@@ -165,7 +167,9 @@ void
 cnm_explain_decide(const struct cnm_lb *lb, struct cnm_dstate *st, struct cnm_explain *ex)
 {
 	struct cnm_wstats *ws = st->st;
-	uint64_t hit = ws->conn_hit, stale = ws->conn_stale, nw = ws->conn_new, full = ws->conn_full;
+	/* TCP and UDP counters together: a frame moves one of them */
+	uint64_t hit = ws->conn_hit + ws->udp_hit, stale = ws->conn_stale + ws->udp_stale;
+	uint64_t nw = ws->conn_new + ws->udp_new, full = ws->conn_full + ws->udp_full;
 	struct cnm_conn_key k;
 
 	if (st->ct != NULL && cnm_explain_conn_key(ex, &k)) {
@@ -177,13 +181,13 @@ cnm_explain_decide(const struct cnm_lb *lb, struct cnm_dstate *st, struct cnm_ex
 			ex->conn = CNM_EX_CONN_STALE; /* until the decision says it kept it */
 	}
 	cnm_decide_burst(cnm_lb_view(lb), st, &ex->pk, 1, &ex->d);
-	if (ws->conn_hit != hit)
+	if (ws->conn_hit + ws->udp_hit != hit)
 		ex->conn = CNM_EX_CONN_HELD;
-	else if (ws->conn_new != nw)
+	else if (ws->conn_new + ws->udp_new != nw)
 		ex->conn = CNM_EX_CONN_NEW;
-	else if (ws->conn_full != full)
+	else if (ws->conn_full + ws->udp_full != full)
 		ex->conn = CNM_EX_CONN_FULL;
-	else if (ws->conn_stale == stale && ex->conn == CNM_EX_CONN_STALE)
+	else if (ws->conn_stale + ws->udp_stale == stale && ex->conn == CNM_EX_CONN_STALE)
 		/* an entry the decision passed over: expired, or a closed
 		 * connection's port reused by a new SYN */
 		ex->conn = CNM_EX_CONN_NONE;

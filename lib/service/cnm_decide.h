@@ -20,9 +20,11 @@
  *      without a service goes local, to the default node, or is dropped;
  *      a frame of a service is placed by its policy's client hash over the
  *      PDT (FIG. 6 605-607);
- *   3. the TCP frames of scalable services, in one bulk lookup of the
- *      forwarding list: a recorded connection keeps its node, a pure SYN is
- *      recorded (FIG. 6 608-611);
+ *   3. the TCP frames of scalable services, and the UDP frames of services
+ *      with the UDP flow list on ("udp_timeout_s"), in one bulk lookup of
+ *      the forwarding list: a recorded connection or flow keeps its node; a
+ *      pure SYN, or a UDP flow's first datagram, is recorded (FIG. 6
+ *      608-611);
  *   4. fragments, in arrival order: a first fragment records its final
  *      decision (after step 3, so the fragments of a tracked connection
  *      follow the connection, not the PDT), a later one follows it.
@@ -69,6 +71,7 @@ enum cnm_via {
 	CNM_VIA_PDT,       /**< the service's PDT, by the client hash */
 	CNM_VIA_CONN,      /**< the forwarding list: a tracked connection */
 	CNM_VIA_FRAG,      /**< the decision of the datagram's first fragment */
+	CNM_VIA_UDP,       /**< the UDP flow list: a recorded UDP flow */
 };
 
 /** A decision. */
@@ -133,8 +136,10 @@ struct cnm_dstate {
 	uint32_t frag_mask;
 	uint64_t cache_gen;               /**< the tables' keys_gen the cache belongs to */
 	struct cnm_frag_ent *frag;        /**< frag_mask + 1 entries */
-	struct cnm_ct *ct;                /**< the TCP forwarding list, NULL: none */
-	struct cnm_wstats *st;            /**< where the decision counts (conn_*, frag_*) */
+	struct cnm_ct *ct;                /**< the forwarding list (TCP connections and
+					       UDP flows), NULL: none */
+	struct cnm_wstats *st;            /**< where the decision counts (conn_*, udp_*,
+					       frag_*) */
 	uint32_t now_ms;                  /**< the clock of the list and the fragment cache */
 };
 
@@ -269,7 +274,10 @@ cnm_decide_fast4(const struct cnm_lb_view *lb, const struct cnm_dstate *st, cons
 		cnm_decide_nosvc(lb, d);
 		return CNM_FAST_DONE;
 	}
-	if (unlikely(r->src == r->dst) || (r->proto == IPPROTO_TCP && st->ct != NULL))
+	/* list_proto is IPPROTO_UDP when the service's UDP flow list is on, 0
+	 * (no frame's protocol) when off: one comparison for a service without */
+	if (unlikely(r->src == r->dst) || (r->proto == IPPROTO_TCP && st->ct != NULL) ||
+			unlikely(r->proto == __atomic_load_n(&s->list_proto, __ATOMIC_RELAXED)))
 		return CNM_FAST_WAIT;
 	cnm_decide_pdt(lb, s, cnm_client_hash4(s->hash_key, r->src, r->sport, s->hash_port), d);
 	return CNM_FAST_DONE;
@@ -287,12 +295,16 @@ cnm_decide_fast4(const struct cnm_lb_view *lb, const struct cnm_dstate *st, cons
  * parsed into a struct cnm_fast4 of its own.
  */
 
+/** cnm_ct_batch.flags of a UDP frame that must not create or refresh a flow
+ * (an ICMP error about it): it may follow a recorded flow only. */
+#define CNM_CT_UDP_NOREC 0x1
+
 /** The frames of a burst that go through the forwarding list. */
 struct cnm_ct_batch {
 	unsigned int n;
 	const struct cnm_svc *svc[CNM_DECIDE_MAX]; /**< the frame's service */
 	uint8_t at[CNM_DECIDE_MAX];    /**< frame index in the burst */
-	uint8_t flags[CNM_DECIDE_MAX]; /**< TCP flags */
+	uint8_t flags[CNM_DECIDE_MAX]; /**< TCP flags; UDP (key.proto): CNM_CT_UDP_NOREC */
 	struct cnm_conn_key key[CNM_DECIDE_MAX];
 };
 
@@ -329,7 +341,8 @@ cnm_decide_drop(uint8_t reason, struct cnm_decision *d)
 
 /*
  * Step 2 for a frame of the fast shape whose service @p s is known (NULL:
- * non-scalable); a TCP frame of a service joins the forwarding list's batch.
+ * non-scalable); a TCP frame of a service, or a UDP frame of a service with
+ * the UDP flow list on, joins the forwarding list's batch.
  */
 static __rte_always_inline void
 cnm_decide_fast4_svc(const struct cnm_lb_view *lb, const struct cnm_dstate *st,
@@ -348,12 +361,16 @@ cnm_decide_fast4_svc(const struct cnm_lb_view *lb, const struct cnm_dstate *st,
 		return;
 	}
 	h = cnm_client_hash4(s->hash_key, r->src, r->sport, s->hash_port);
-	if (r->proto == IPPROTO_TCP && st->ct != NULL) {
+	if ((r->proto == IPPROTO_TCP ||
+	     unlikely(r->proto == __atomic_load_n(&s->list_proto, __ATOMIC_RELAXED))) &&
+			st->ct != NULL) {
 		/* the list has the last word, and sets the method */
 		cnm_decide_pdt_node(s, h, di);
-		cnm_conn_key_v4(r->src, r->dst, r->sport, r->dport, &ctb->key[ctb->n]);
+		cnm_conn_key_v4(r->src, r->dst, r->sport, r->dport,
+				r->proto == IPPROTO_UDP ? IPPROTO_UDP : CNM_CONN_KEY_TCP,
+				&ctb->key[ctb->n]);
 		ctb->svc[ctb->n] = s;
-		ctb->flags[ctb->n] = r->tcp_flags;
+		ctb->flags[ctb->n] = r->proto == IPPROTO_TCP ? r->tcp_flags : 0;
 		ctb->at[ctb->n++] = (uint8_t)i;
 		return;
 	}

@@ -63,9 +63,58 @@ svc_lookup(const struct cnm_lb_view *lb, struct cnm_dstate *st, const struct cnm
 }
 
 /*
+ * Step 3 for a UDP frame of a service with the UDP flow list on: a recorded
+ * flow keeps its node (if that node is still up: a drained one keeps its
+ * flows, as TCP connections); otherwise the PDT's node, recorded (the first
+ * datagram of a flow, or the first after its entry expired or went stale).
+ * An ICMP error about a flow (CNM_CT_UDP_NOREC) follows a recorded flow and
+ * records nothing.
+ */
+static void
+udp_track(const struct cnm_lb_view *lb, struct cnm_dstate *st, const struct cnm_svc *s,
+		const struct cnm_conn_key *k, hash_sig_t sig, int hit, struct cnm_conn *c,
+		uint8_t fl, struct cnm_decision *di)
+{
+	/* relaxed: see cnm_lb_svc_set_udp_timeout(); 0 while the list is
+	 * being turned off: nothing recorded or refreshed */
+	uint32_t tmo = __atomic_load_n(&s->udp_timeout_ms, __ATOMIC_RELAXED);
+	struct cnm_wstats *ws = st->st;
+
+	if (hit && !cnm_conn_expired(c, st->now_ms)) {
+		const struct cnm_node *nd = &lb->node[c->node];
+
+		if (likely(nd->used && nd->up && c->svc == di->svc)) {
+			di->verdict = CNM_V_FORWARD;
+			di->reason = CNM_DROP_NONE;
+			di->node = c->node;
+			di->method = nd->method;
+			di->slot = cnm_svc_slot(s, c->node);
+			di->via = CNM_VIA_UDP;
+			ws->udp_hit++;
+			if (tmo != 0 && !(fl & CNM_CT_UDP_NOREC))
+				cnm_ct_touch_udp(st->ct, k, sig, c, tmo, st->now_ms);
+			return;
+		}
+		ws->udp_stale++;
+		cnm_ct_del(st->ct, k, sig);
+	}
+	if (di->verdict != CNM_V_FORWARD)
+		return;
+	di->method = lb->node[di->node].method;
+	di->slot = cnm_svc_slot(s, di->node);
+	if (tmo == 0 || (fl & CNM_CT_UDP_NOREC))
+		return;
+	if (cnm_ct_insert_udp(st->ct, k, sig, di->node, (uint16_t)di->svc, tmo, st->now_ms) >= 0)
+		ws->udp_new++;
+	else
+		ws->udp_full++;
+}
+
+/*
  * Step 3, the forwarding list (FIG. 6 steps 608-611) for the TCP frames of
  * scalable services: a recorded connection keeps its node; a pure SYN
- * records the node the PDT gives; anything else follows the PDT.
+ * records the node the PDT gives; anything else follows the PDT. UDP frames
+ * of services with the UDP flow list on: udp_track().
  */
 static void
 conn_track(const struct cnm_lb_view *lb, struct cnm_dstate *st, const struct cnm_ct_batch *b,
@@ -84,6 +133,12 @@ conn_track(const struct cnm_lb_view *lb, struct cnm_dstate *st, const struct cnm
 	for (i = 0; i < b->n; i++) {
 		struct cnm_decision *di = &d[b->at[i]];
 		uint8_t fl = b->flags[i];
+
+		if (unlikely(b->key[i].proto == IPPROTO_UDP)) {
+			udp_track(lb, st, b->svc[i], kp[i], sig[i], (int)((hit >> i) & 1), &conn[i],
+					fl, di);
+			continue;
+		}
 
 		/* An entry that expired but was not swept yet is a miss. A pure
 		 * SYN on a closing entry opens a new connection on a reused
@@ -305,11 +360,13 @@ cnm_decide_finish(const struct cnm_lb_view *lb, struct cnm_dstate *st, struct cn
 			frags |= 1u << at[j];
 		/* a tracked connection outlives the PDT entries of its node: a
 		 * group whose nodes are all drained still serves its connections */
-		if (st->ct != NULL && s != NULL && di->svc >= 0 && f->key.proto == IPPROTO_TCP &&
-				f->has_ports) {
+		if (st->ct != NULL && s != NULL && di->svc >= 0 && f->has_ports &&
+				(f->key.proto == IPPROTO_TCP ||
+				 f->key.proto == __atomic_load_n(&s->list_proto, __ATOMIC_RELAXED))) {
 			cnm_conn_key_from_flow(f, &b->ct.key[b->ct.n]);
 			b->ct.svc[b->ct.n] = s;
-			b->ct.flags[b->ct.n] = f->tcp_flags;
+			b->ct.flags[b->ct.n] = f->key.proto == IPPROTO_TCP ? f->tcp_flags :
+				f->icmp_err ? CNM_CT_UDP_NOREC : 0;
 			b->ct.at[b->ct.n++] = at[j];
 		}
 	}

@@ -452,6 +452,8 @@ svc_create(struct cnm_lb *lb, const struct cnm_config *cfg, const struct cnm_cfg
 	s->hot.hash_port = cnm_policy_get(c->policy)->hash_port;
 	s->hot.family = c->vip.family;
 	s->hot.hash_key = cfg->hash_key;
+	s->hot.udp_timeout_ms = c->udp_timeout_s * 1000;
+	s->hot.list_proto = c->udp_timeout_s != 0 ? IPPROTO_UDP : 0;
 	s->pdt_size = c->pdt_size ? c->pdt_size : cfg->pdt_size;
 	s->cfg = *c;
 	s->cfg.ports = NULL;
@@ -1193,6 +1195,27 @@ cnm_lb_svc_set_pdt_size(struct cnm_lb *lb, uint16_t id, uint32_t size)
 		s->cfg.pdt_size = was;
 	}
 	return ret;
+}
+
+int
+cnm_lb_svc_set_udp_timeout(struct cnm_lb *lb, uint16_t id, uint32_t timeout_s)
+{
+	struct cnm_svc_priv *s;
+
+	if (id >= CNM_MAX_SERVICES || (s = svc_at(lb, id)) == NULL)
+		return -ENOENT;
+	if (timeout_s > 604800u)
+		return -EINVAL;
+	s->cfg.udp_timeout_s = timeout_s;
+	/* Relaxed: two independent words a worker reads per frame. Between
+	 * the stores a worker may see the list on with the old timeout (or
+	 * off with the new): one frame's entry gets the other timeout, and the
+	 * next frame's refresh fixes it. The timeout goes first so that a
+	 * list turned on never meets a timeout of 0. */
+	__atomic_store_n(&s->hot.udp_timeout_ms, timeout_s * 1000, __ATOMIC_RELAXED);
+	__atomic_store_n(&s->hot.list_proto, (uint8_t)(timeout_s != 0 ? IPPROTO_UDP : 0),
+			__ATOMIC_RELAXED);
+	return 0;
 }
 
 const struct cnm_cfg_node *

@@ -124,8 +124,16 @@ enum cnm_stat_kind {
 	X(conn_hit, COUNTER, "TCP packets whose node came from the forwarding list") \
 	X(conn_full, COUNTER, "SYNs not recorded because the list was full: they follow the PDT") \
 	X(conn_stale, COUNTER, "entries forgotten because their node went down or was removed") \
-	X(conn_expired, COUNTER, "entries removed by the idle sweep") \
-	X(conn_active, GAUGE, "entries in the forwarding lists now") \
+	X(conn_expired, COUNTER, "TCP entries removed by the idle sweep") \
+	X(conn_active, GAUGE, "TCP connections in the forwarding lists now") \
+	X(udp_new, COUNTER, "UDP flows recorded in the UDP flow list at their first datagram " \
+	  "(services with udp_timeout_s)") \
+	X(udp_hit, COUNTER, "UDP frames whose node came from the UDP flow list") \
+	X(udp_full, COUNTER, "UDP flows not recorded because the list was full: they follow " \
+	  "the PDT") \
+	X(udp_stale, COUNTER, "UDP flows forgotten because their node went down or was removed") \
+	X(udp_expired, COUNTER, "UDP flows removed by the idle sweep") \
+	X(udp_active, GAUGE, "UDP flows in the forwarding lists now") \
 	X(ctl_tx, COUNTER, "frames of the control lcore (ARP probes) sent") \
 	X(ctl_tx_drop, COUNTER, "frames of the control lcore TX did not take")
 

@@ -385,8 +385,8 @@ static const struct err_case err_cases[] = {
 	  "an array" },
 	{ "service_unknown_key", SVCS(SVC_W ", {" S_BASE ", 'weight': 1}"),
 	  "services[1].weight",
-	  "one of the keys name, vip, policy, ports, protocols, nodes, pdt_size, arp",
-	  "an unknown key" },
+	  "one of the keys name, vip, policy, ports, protocols, nodes, pdt_size, arp, "
+	  "udp_timeout_s", "an unknown key" },
 	{ "service_name_missing",
 	  SVC(S_VIP ", " S_W ", " S_PORTS ", " S_NODES), "services[0].name",
 	  "a name of letters, digits", "nothing" },
@@ -515,6 +515,25 @@ static const struct err_case err_cases[] = {
 	{ "service_arp_not_bool",
 	  SVC(S_BASE ", 'arp': 'yes'"), "services[0].arp", "true or false",
 	  "\"yes\"" },
+	{ "service_udp_timeout_string",
+	  SVC(S_NAME ", " S_VIP ", " S_W ", 'ports': ['53/udp'], " S_NODES
+	      ", 'udp_timeout_s': '30'"), "services[0].udp_timeout_s",
+	  "an integer in [0, 604800]", "\"30\"" },
+	{ "service_udp_timeout_big",
+	  SVC(S_NAME ", " S_VIP ", " S_W ", 'ports': ['53/udp'], " S_NODES
+	      ", 'udp_timeout_s': 604801"), "services[0].udp_timeout_s",
+	  "an integer in [0, 604800]", "604801" },
+	{ "service_udp_timeout_negative",
+	  SVC(S_NAME ", " S_VIP ", " S_W ", 'ports': ['53/udp'], " S_NODES
+	      ", 'udp_timeout_s': -1"), "services[0].udp_timeout_s",
+	  "an integer in [0, 604800]", "-1" },
+	{ "service_udp_timeout_no_udp",
+	  SVC(S_BASE ", 'udp_timeout_s': 30"), "services[0].udp_timeout_s",
+	  "no \"udp_timeout_s\" in a service without UDP", "30" },
+	{ "service_udp_timeout_wild_tcp",
+	  SVC(S_NAME ", " S_VIP ", " S_WILD ", 'protocols': ['tcp'], " S_NODES
+	      ", 'udp_timeout_s': 30"), "services[0].udp_timeout_s",
+	  "no \"udp_timeout_s\" in a service without UDP", "30" },
 	{ "service_name_duplicate",
 	  SVCS(SVC_W ", {'name': 's2', " S_VIP ", " S_W ", 'ports': ['81/tcp'], "
 	       S_NODES "}, {" S_NAME ", " S_VIP ", " S_W ", 'ports': ['82/tcp'], "
@@ -860,10 +879,13 @@ test_optional_keys(void **state)
 		"            'fall': 100},"
 		" 'services': [{'name': 's', 'vip': '198.51.100.1', 'policy': 'sticky',"
 		"               'ports': ['1/udp', '65535/tcp'], 'nodes': {'a': 0},"
-		"               'pdt_size': 16, 'arp': false},"
+		"               'pdt_size': 16, 'arp': false, 'udp_timeout_s': 604800},"
 		"              {'name': 't', 'vip': '198.51.100.1', 'policy': 'weighted',"
 		"               'ports': ['80/tcp'], 'nodes': {'a': 65535},"
-		"               'pdt_size': 1048576, 'arp': true}]}");
+		"               'pdt_size': 1048576, 'arp': true},"
+		"              {'name': 'w', 'vip': '198.51.100.2', 'policy': 'sticky-wild',"
+		"               'protocols': ['tcp', 'udp'], 'nodes': {'a': 1},"
+		"               'udp_timeout_s': 0}]}");
 	static const uint8_t mac[6] = { 0x02, 0xab, 0xcd, 0xef, 0x00, 0x01 };
 
 	(void)state;
@@ -895,6 +917,9 @@ test_optional_keys(void **state)
 	assert_int_equal(cfg->services[0].ports[0].proto, IPPROTO_UDP);
 	assert_int_equal(cfg->services[0].ports[1].port, 65535);
 	assert_int_equal(cfg->services[0].members[0].weight, 0);
+	assert_int_equal(cfg->services[0].udp_timeout_s, 604800);
+	assert_int_equal(cfg->services[1].udp_timeout_s, 0); /* absent: off */
+	assert_int_equal(cfg->services[2].udp_timeout_s, 0);
 	assert_int_equal(cfg->services[1].pdt_size, 1048576);
 	assert_true(cfg->services[1].arp);
 	assert_int_equal(cfg->services[1].members[0].weight, 65535);

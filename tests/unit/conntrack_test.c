@@ -609,7 +609,8 @@ test_key_from_flow(void **state)
 	assert_int_equal(a.sport, htons(40000));
 	assert_int_equal(a.dport, htons(443));
 	assert_int_equal(a.family, AF_INET);
-	assert_int_equal(a.pad[0] | a.pad[1] | a.pad[2], 0);
+	assert_int_equal(a.proto, CNM_CONN_KEY_TCP);
+	assert_int_equal(a.pad[0] | a.pad[1], 0);
 	/* same flow, other garbage in the unrelated fields: same key */
 	memset(&b, 0, sizeof(b));
 	f.l3_off = 99;
@@ -653,6 +654,90 @@ test_key_from_flow(void **state)
 	assert_int_equal(get(ct, &b, &c, NULL), 1);
 	assert_int_equal(c.node, 2);
 	assert_int_equal(get(ct, &r, &c, NULL), 0);
+	cnm_ct_free(ct);
+}
+
+/*
+ * UDP flows in the same table: a key of its own (the TCP connection of the
+ * same 5-tuple is another entry), the caller's timeout, refreshed by
+ * traffic, no TCP states, counted apart, expired by the same sweep.
+ */
+static void
+test_udp(void **state)
+{
+	struct cnm_ct *ct = mk("udp", 64);
+	struct cnm_conn_key t, u, v;
+	struct cnm_flow f;
+	struct cnm_ct_stats st;
+	struct cnm_conn c;
+	hash_sig_t sig;
+	uint32_t s4 = htonl(0x0a000001u), d4 = htonl(0xc633640au);
+
+	(void)state;
+	key4(&t, 1, 5000);
+	u = t;
+	u.proto = IPPROTO_UDP;
+	/* the inline IPv4 builder and the flow builder agree, proto included */
+	cnm_conn_key_v4(s4, d4, htons(5000), htons(80), IPPROTO_UDP, &v);
+	assert_memory_equal(&u, &v, sizeof(u));
+	memset(&f, 0, sizeof(f));
+	memcpy(f.src, &s4, 4);
+	memcpy(f.key.addr, &d4, 4);
+	f.key.family = AF_INET;
+	f.key.proto = IPPROTO_UDP;
+	f.key.port = htons(80);
+	f.sport = htons(5000);
+	cnm_conn_key_from_flow(&f, &v);
+	assert_memory_equal(&u, &v, sizeof(u));
+	cnm_conn_key_v4(s4, d4, htons(5000), htons(80), CNM_CONN_KEY_TCP, &v);
+	assert_memory_equal(&t, &v, sizeof(t));
+
+	assert_true(ins(ct, &t, 1, 0, CNM_TCP_SYN, 0) >= 0);
+	assert_int_equal(cnm_ct_insert_udp(ct, &u, cnm_ct_hash(ct, &u), 2, 3, 0, 0), -EINVAL);
+	assert_int_equal(cnm_ct_insert_udp(ct, &t, cnm_ct_hash(ct, &t), 2, 3, 1000, 0), -EINVAL);
+	assert_true(cnm_ct_insert_udp(ct, &u, cnm_ct_hash(ct, &u), 2, 3, 1000, 100) >= 0);
+	assert_int_equal(cnm_ct_count(ct), 2);
+	assert_int_equal(cnm_ct_count_udp(ct), 1);
+	assert_int_equal(get(ct, &u, &c, &sig), 1);
+	assert_int_equal(c.node, 2);
+	assert_int_equal(c.svc, 3);
+	assert_int_equal(c.state, CNM_CONN_UDP);
+	assert_int_equal(c.expire, 1100);
+	assert_int_equal(get(ct, &t, &c, NULL), 1);
+	assert_int_equal(c.node, 1);
+
+	/* refreshed by traffic (this table's refresh is 1 ms: every move) */
+	assert_int_equal(get(ct, &u, &c, &sig), 1);
+	assert_int_equal(cnm_ct_touch_udp(ct, &u, sig, &c, 1000, 100), 0);
+	assert_int_equal(cnm_ct_touch_udp(ct, &u, sig, &c, 1000, 400), 1);
+	assert_int_equal(get(ct, &u, &c, NULL), 1);
+	assert_int_equal(c.expire, 1400);
+	assert_int_equal(c.state, CNM_CONN_UDP);
+	/* TCP flags do not move a UDP entry out of its state */
+	assert_int_equal(cnm_ct_touch(ct, &u, sig, &c, CNM_TCP_FIN, 500), 0);
+	assert_int_equal(get(ct, &u, &c, NULL), 1);
+	assert_int_equal(c.state, CNM_CONN_UDP);
+
+	/* the sweep removes it once idle for the timeout; the TCP entry stays */
+	assert_int_equal(cnm_ct_expire(ct, 1399, 64), 0);
+	assert_int_equal(cnm_ct_expire(ct, 1400, 64), 1);
+	assert_int_equal(get(ct, &u, &c, NULL), 0);
+	assert_int_equal(get(ct, &t, &c, NULL), 1);
+	assert_int_equal(cnm_ct_count(ct), 1);
+	assert_int_equal(cnm_ct_count_udp(ct), 0);
+	cnm_ct_stats_get(ct, &st);
+	assert_int_equal(st.expired, 1);
+	assert_int_equal(st.expired_udp, 1);
+
+	/* deleted and flushed UDP entries leave the UDP count too */
+	assert_true(cnm_ct_insert_udp(ct, &u, cnm_ct_hash(ct, &u), 2, 3, 1000, 0) >= 0);
+	assert_int_equal(cnm_ct_count_udp(ct), 1);
+	assert_int_equal(cnm_ct_del(ct, &u, cnm_ct_hash(ct, &u)), 0);
+	assert_int_equal(cnm_ct_count_udp(ct), 0);
+	assert_true(cnm_ct_insert_udp(ct, &u, cnm_ct_hash(ct, &u), 2, 3, 1000, 0) >= 0);
+	assert_int_equal(cnm_ct_flush_node(ct, 2), 1);
+	assert_int_equal(cnm_ct_count_udp(ct), 0);
+	assert_int_equal(cnm_ct_count(ct), 1);
 	cnm_ct_free(ct);
 }
 
@@ -721,6 +806,7 @@ main(void)
 		cmocka_unit_test(test_walk),
 		cmocka_unit_test(test_wrap),
 		cmocka_unit_test(test_key_from_flow),
+		cmocka_unit_test(test_udp),
 		cmocka_unit_test(test_memory),
 		cmocka_unit_test(test_walk_slice),
 	};
