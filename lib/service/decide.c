@@ -80,6 +80,14 @@ udp_track(const struct cnm_lb_view *lb, struct cnm_dstate *st, const struct cnm_
 	uint32_t tmo = __atomic_load_n(&s->udp_timeout_ms, __ATOMIC_RELAXED);
 	struct cnm_wstats *ws = st->st;
 
+	if (!hit) {
+		/* the bulk lookup ran before this burst's inserts: a flow whose
+		 * first datagrams come in one burst was recorded by the first */
+		const struct cnm_conn_key *kk = k;
+		hash_sig_t s2;
+
+		hit = (int)(cnm_ct_lookup_bulk(st->ct, &kk, 1, &s2, c) & 1);
+	}
 	if (hit && !cnm_conn_expired(c, st->now_ms)) {
 		const struct cnm_node *nd = &lb->node[c->node];
 

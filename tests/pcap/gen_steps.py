@@ -21,6 +21,23 @@ frag_tracked: fragments of tracked TCP connections after a PDT change.
               follow, some interleaved with another connection's fragments
               and some with the later fragments in reverse order.
 Every later fragment must reach the node of its connection, node1 included.
+
+udp_flows: UDP flows keep their node across drain, reweight and node add
+(the UDP flow list, services with udp_timeout_s), and expire as configured.
+  services    game (IPv4) and game6 (IPv6, the general path), udp_timeout_s
+              600; voip, udp_timeout_s 8; dns without it (today's behaviour:
+              the PDT of the moment); each on node1 and node2;
+  part1.pcap  the first datagram of every flow (48 game, 16 game6, 32 voip,
+              32 dns; a client address and port each);
+  ctl         node drain node1 (every service);
+  part2.pcap  one datagram per flow;
+  ctl         node weight node2 game 3, the same for game6, voip, dns;
+  part3.pcap  one datagram per flow;
+  ctl         node add node3 (weight 2 in every service);
+  part4.pcap  one datagram per flow;
+  sleep 12    longer than voip's 8 s: voip's flows expire, game's do not;
+  part5.pcap  one datagram per flow: voip's flows are placed by the PDT of
+              now (none on the drained node1), game's keep their node.
 """
 
 import argparse
@@ -32,8 +49,8 @@ import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, HERE)
-from gen_cases import (F_ACK, F_PSH, F_SYN, TCP, ip_b, ipv4, ipv6, frag6,  # noqa: E402
-                       l2, node, svc, tcp, write_pcap)
+from gen_cases import (F_ACK, F_PSH, F_SYN, TCP, UDP, ip_b, ipv4, ipv6, frag6,  # noqa: E402
+                       l2, node, svc, tcp, udp, write_pcap)
 
 PUB_MAC = bytes.fromhex('027063617000')   # the public veth end's MAC (run_steps_case.sh)
 
@@ -143,7 +160,77 @@ def gen_frag_tracked():
     return cfg, steps, {'part1.pcap': part1, 'part2.pcap': part2}
 
 
-CASES = {'frag_tracked': gen_frag_tracked}
+class Flow:
+    """A UDP flow from a client of its own."""
+
+    def __init__(self, i, v6, src, dst, sport, dport):
+        self.i, self.v6 = i, v6
+        self.src, self.dst = ip_b(src), ip_b(dst)
+        self.sport, self.dport = sport, dport
+        self.mac = bytes([0x02, 0x00, 0xcb, 0x00, 0x73 if not v6 else 0x74, i & 0xff])
+
+    def datagram(self, k):
+        payload = b'cnmux udp flow %3d datagram %d' % (self.i, k)
+        d = udp(self.src, self.dst, self.sport, self.dport, payload)
+        if self.v6:
+            p, et = ipv6(self.src, self.dst, UDP, d), 0x86dd
+        else:
+            p, et = ipv4(self.src, self.dst, UDP, d, ident=(self.i << 4) | k), 0x0800
+        return pad60(l2(PUB_MAC, self.mac, et) + p)
+
+
+def gen_udp_flows():
+    rng = random.Random(0x0d9f)
+    both = {'node1': 1, 'node2': 1}
+    game = svc('game', '198.51.100.20', 'weighted', dict(both), ports=['7000/udp'])
+    game['udp_timeout_s'] = 600
+    game6 = svc('game6', '2001:db8:100::20', 'weighted', dict(both), ports=['7000/udp'])
+    game6['udp_timeout_s'] = 600
+    voip = svc('voip', '198.51.100.21', 'weighted', dict(both), ports=['5060/udp'])
+    voip['udp_timeout_s'] = 8
+    dns = svc('dns', '198.51.100.22', 'weighted', dict(both), ports=['53/udp'])
+    cfg = {
+        'ports': {'public': 'net_pcap0', 'private': ['net_pcap1']},
+        'control': {'socket': '/run/cnmux/udp_flows.sock'},
+        # a small list: the idle sweep passes over it every ~0.3 s
+        'conntrack': {'max': 4096},
+        'nodes': [node(i) for i in (1, 2)],
+        'services': [game, game6, voip, dns],
+    }
+    flows = []
+    n = 0
+    for count, v6, dst, dport in ((48, False, '198.51.100.20', 7000),
+                                  (16, True, '2001:db8:100::20', 7000),
+                                  (32, False, '198.51.100.21', 5060),
+                                  (32, False, '198.51.100.22', 53)):
+        for _ in range(count):
+            src = ('2001:db8:2::%x' % (0x200 + n)) if v6 else \
+                '203.0.113.%d' % (10 + n) if n < 200 else '192.0.2.%d' % (n - 150)
+            flows.append(Flow(n, v6, src, dst, rng.randint(1024, 65535), dport))
+            n += 1
+    parts = {}
+    for k in range(5):
+        order = list(flows)
+        rng.shuffle(order)
+        parts['part%d.pcap' % (k + 1)] = [f.datagram(k) for f in order]
+    n3 = node(3)
+    steps = [{'send': 'part1.pcap'},
+             {'ctl': ['node', 'drain', 'node1']},
+             {'send': 'part2.pcap'},
+             {'ctl': ['node', 'weight', 'node2', 'game', '3']},
+             {'ctl': ['node', 'weight', 'node2', 'game6', '3']},
+             {'ctl': ['node', 'weight', 'node2', 'voip', '3']},
+             {'ctl': ['node', 'weight', 'node2', 'dns', '3']},
+             {'send': 'part3.pcap'},
+             {'ctl': ['node', 'add', 'node3', n3['ip'], n3['mac'],
+                      'game=2', 'game6=2', 'voip=2', 'dns=2']},
+             {'send': 'part4.pcap'},
+             {'sleep': 12},
+             {'send': 'part5.pcap'}]
+    return cfg, steps, parts
+
+
+CASES = {'frag_tracked': gen_frag_tracked, 'udp_flows': gen_udp_flows}
 
 
 def main():
