@@ -222,8 +222,8 @@ int32_t cnm_ct_restore(struct cnm_ct *ct, const struct cnm_conn_key *k, hash_sig
  *
  * State machine: FIN or RST -> CLOSING, which is final; otherwise a packet
  * with ACK -> ESTABLISHED; a SYN without ACK leaves the state as it is.
- * The expiry becomes now + the timeout of the new state. A UDP flow's entry
- * is left as it is (cnm_ct_touch_udp() refreshes it).
+ * The expiry becomes now + the timeout of the new state. For TCP entries
+ * only: a UDP flow's entry is refreshed by cnm_ct_touch_udp().
  *
  * @return 1 when the entry was written back, 0 when not, -ENOENT when the
  *         key is no longer in the table.

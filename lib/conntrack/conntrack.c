@@ -80,8 +80,6 @@ used_clear(struct cnm_ct *ct, uint32_t pos)
 static inline uint8_t
 conn_next_state(uint8_t state, uint8_t tcp_flags)
 {
-	if (state == CNM_CONN_UDP)
-		return CNM_CONN_UDP; /* a UDP flow has no TCP states */
 	if (state == CNM_CONN_CLOSING || (tcp_flags & (CNM_TCP_FIN | CNM_TCP_RST)))
 		return CNM_CONN_CLOSING;
 	if (tcp_flags & CNM_TCP_ACK)
@@ -330,9 +328,6 @@ cnm_ct_touch(struct cnm_ct *ct, const struct cnm_conn_key *k, hash_sig_t sig,
 	uint8_t state = conn_next_state(c->state, tcp_flags);
 	uint32_t expire = now + ct->timeout[state];
 
-	/* a UDP flow's timeout is its service's: cnm_ct_touch_udp() */
-	if (unlikely(state == CNM_CONN_UDP))
-		return 0;
 	if (state == c->state && (int32_t)(expire - c->expire) < (int32_t)ct->refresh)
 		return 0;
 	c->state = state;

@@ -98,9 +98,21 @@ struct cnm_decision {
 #define CNM_SVC_CACHE_SLOTS 16384
 
 struct cnm_svc_cache_ent {
-	struct cnm_svc_key key;  /**< family 0: empty */
+	struct cnm_svc_key key;  /**< family 0: empty; padding: CNM_SVC_CACHE_WAIT */
 	struct cnm_svc *svc;
 };
+
+/*
+ * In the third 8-byte word of a cached key (its padding, 0 in every key
+ * looked up): the key's frames go through the forwarding list although the
+ * fast path would take them (UDP to a service with the UDP flow list on).
+ * cnm_svc_cache_fast4()'s exact compare misses such an entry, so the frame
+ * waits for cnm_decide_burst() at no cost to the fast path of the services
+ * without the list; the burst's lookup (svc_lookup()) masks the bit and
+ * hits. Set when the entry is filled; a change of the list empties the
+ * caches (keys_gen).
+ */
+#define CNM_SVC_CACHE_WAIT (UINT64_C(1) << 32)
 
 /*
  * Fragment cache: the first fragment of a datagram leaves its decision here
@@ -231,8 +243,8 @@ cnm_decide_pdt(const struct cnm_lb_view *lb, const struct cnm_svc *s, uint32_t h
  * non-scalable) in *@p s on a hit, -1 on a miss.
  */
 static __rte_always_inline int
-cnm_svc_cache_fast4(const struct cnm_dstate *st, const struct cnm_fast4 *r,
-		const struct cnm_svc **s)
+cnm_svc_cache_fast4_mask(const struct cnm_dstate *st, const struct cnm_fast4 *r,
+		const struct cnm_svc **s, uint64_t mask)
 {
 	const struct cnm_svc_cache_ent *e;
 	const uint64_t *q;
@@ -243,10 +255,18 @@ cnm_svc_cache_fast4(const struct cnm_dstate *st, const struct cnm_fast4 *r,
 	c = (uint64_t)r->dport | (uint64_t)r->proto << 16 | (uint64_t)AF_INET << 24;
 	e = cnm_svc_cache_slot(st, a, 0, c);
 	q = (const uint64_t *)&e->key;
-	if (unlikely(q[0] != a || q[1] != 0 || q[2] != c))
+	if (unlikely(q[0] != a || q[1] != 0 || (q[2] & mask) != c))
 		return -1;
 	*s = e->svc;
 	return 0;
+}
+
+/* The fast path's: an entry with CNM_SVC_CACHE_WAIT is a miss. */
+static __rte_always_inline int
+cnm_svc_cache_fast4(const struct cnm_dstate *st, const struct cnm_fast4 *r,
+		const struct cnm_svc **s)
+{
+	return cnm_svc_cache_fast4_mask(st, r, s, ~UINT64_C(0));
 }
 
 /** Results of cnm_decide_fast4(). */
@@ -259,7 +279,8 @@ enum {
  * The decision for a frame of the fast shape whose service key is in the
  * lookup cache and which the forwarding list does not concern; anything else
  * waits for cnm_decide_burst() (a cache miss, a TCP frame of a service while
- * the list is on, the VIP as source). Changes nothing: a frame may be decided
+ * the list is on, UDP of a service with the UDP flow list on, the VIP as
+ * source). Changes nothing: a frame may be decided
  * again.
  */
 static __rte_always_inline int
@@ -274,10 +295,9 @@ cnm_decide_fast4(const struct cnm_lb_view *lb, const struct cnm_dstate *st, cons
 		cnm_decide_nosvc(lb, d);
 		return CNM_FAST_DONE;
 	}
-	/* list_proto is IPPROTO_UDP when the service's UDP flow list is on, 0
-	 * (no frame's protocol) when off: one comparison for a service without */
-	if (unlikely(r->src == r->dst) || (r->proto == IPPROTO_TCP && st->ct != NULL) ||
-			unlikely(r->proto == __atomic_load_n(&s->list_proto, __ATOMIC_RELAXED)))
+	/* UDP of a service with the UDP flow list on never gets here: its cache
+	 * entry carries CNM_SVC_CACHE_WAIT, so cnm_svc_cache_fast4() missed */
+	if (unlikely(r->src == r->dst) || (r->proto == IPPROTO_TCP && st->ct != NULL))
 		return CNM_FAST_WAIT;
 	cnm_decide_pdt(lb, s, cnm_client_hash4(s->hash_key, r->src, r->sport, s->hash_port), d);
 	return CNM_FAST_DONE;
@@ -302,6 +322,7 @@ cnm_decide_fast4(const struct cnm_lb_view *lb, const struct cnm_dstate *st, cons
 /** The frames of a burst that go through the forwarding list. */
 struct cnm_ct_batch {
 	unsigned int n;
+	uint32_t udp;                  /**< bit j: entry j is a UDP flow (key.proto) */
 	const struct cnm_svc *svc[CNM_DECIDE_MAX]; /**< the frame's service */
 	uint8_t at[CNM_DECIDE_MAX];    /**< frame index in the burst */
 	uint8_t flags[CNM_DECIDE_MAX]; /**< TCP flags; UDP (key.proto): CNM_CT_UDP_NOREC */
@@ -326,6 +347,7 @@ cnm_decide_begin(const struct cnm_lb_view *lb, struct cnm_dstate *st, struct cnm
 	b->nk = 0;
 	b->fast_miss = 0;
 	b->ct.n = 0;
+	b->ct.udp = 0;
 	cnm_dstate_sync(st, lb);
 }
 
@@ -361,16 +383,25 @@ cnm_decide_fast4_svc(const struct cnm_lb_view *lb, const struct cnm_dstate *st,
 		return;
 	}
 	h = cnm_client_hash4(s->hash_key, r->src, r->sport, s->hash_port);
-	if ((r->proto == IPPROTO_TCP ||
-	     unlikely(r->proto == __atomic_load_n(&s->list_proto, __ATOMIC_RELAXED))) &&
-			st->ct != NULL) {
+	if (r->proto == IPPROTO_TCP && st->ct != NULL) {
 		/* the list has the last word, and sets the method */
 		cnm_decide_pdt_node(s, h, di);
-		cnm_conn_key_v4(r->src, r->dst, r->sport, r->dport,
-				r->proto == IPPROTO_UDP ? IPPROTO_UDP : CNM_CONN_KEY_TCP,
+		cnm_conn_key_v4(r->src, r->dst, r->sport, r->dport, CNM_CONN_KEY_TCP,
 				&ctb->key[ctb->n]);
 		ctb->svc[ctb->n] = s;
-		ctb->flags[ctb->n] = r->proto == IPPROTO_TCP ? r->tcp_flags : 0;
+		ctb->flags[ctb->n] = r->tcp_flags;
+		ctb->at[ctb->n++] = (uint8_t)i;
+		return;
+	}
+	if (unlikely(r->proto == __atomic_load_n(&s->list_proto, __ATOMIC_RELAXED)) &&
+			st->ct != NULL) {
+		/* UDP, the UDP flow list on: as TCP */
+		cnm_decide_pdt_node(s, h, di);
+		cnm_conn_key_v4(r->src, r->dst, r->sport, r->dport, IPPROTO_UDP,
+				&ctb->key[ctb->n]);
+		ctb->svc[ctb->n] = s;
+		ctb->flags[ctb->n] = 0;
+		ctb->udp |= 1u << ctb->n;
 		ctb->at[ctb->n++] = (uint8_t)i;
 		return;
 	}
@@ -392,7 +423,8 @@ cnm_decide_add_fast4(const struct cnm_lb_view *lb, const struct cnm_dstate *st, 
 {
 	const struct cnm_svc *s;
 
-	if (likely(cnm_svc_cache_fast4(st, r, &s) == 0)) {
+	/* the burst's: an entry with CNM_SVC_CACHE_WAIT is a hit */
+	if (likely(cnm_svc_cache_fast4_mask(st, r, &s, ~CNM_SVC_CACHE_WAIT) == 0)) {
 		cnm_decide_fast4_svc(lb, st, r, s, i, d, &b->ct);
 		return;
 	}

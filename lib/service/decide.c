@@ -44,7 +44,7 @@ svc_lookup(const struct cnm_lb_view *lb, struct cnm_dstate *st, const struct cnm
 		struct cnm_svc_cache_ent *e = cnm_svc_cache_slot(st, k[0], k[1], k[2]);
 		const uint64_t *q = (const uint64_t *)&e->key;
 
-		if (likely(q[0] == k[0] && q[1] == k[1] && q[2] == k[2])) {
+		if (likely(q[0] == k[0] && q[1] == k[1] && (q[2] & ~CNM_SVC_CACHE_WAIT) == k[2])) {
 			svc[i] = e->svc;
 			continue;
 		}
@@ -59,6 +59,10 @@ svc_lookup(const struct cnm_lb_view *lb, struct cnm_dstate *st, const struct cnm
 		svc[at[i]] = ms[i];
 		slot[i]->key = *mk[i];
 		slot[i]->svc = ms[i];
+		/* relaxed: the caches are emptied when it changes (keys_gen) */
+		if (ms[i] != NULL && mk[i]->proto == IPPROTO_UDP &&
+				__atomic_load_n(&ms[i]->list_proto, __ATOMIC_RELAXED) == IPPROTO_UDP)
+			((uint64_t *)&slot[i]->key)[2] |= CNM_SVC_CACHE_WAIT;
 	}
 }
 
@@ -133,20 +137,25 @@ conn_track(const struct cnm_lb_view *lb, struct cnm_dstate *st, const struct cnm
 	hash_sig_t sig[CNM_DECIDE_MAX];
 	struct cnm_wstats *ws = st->st;
 	unsigned int i;
-	uint64_t hit;
+	uint64_t hit, m;
 
 	for (i = 0; i < b->n; i++)
 		kp[i] = &b->key[i];
 	hit = cnm_ct_lookup_bulk(st->ct, kp, b->n, sig, conn);
-	for (i = 0; i < b->n; i++) {
-		struct cnm_decision *di = &d[b->at[i]];
-		uint8_t fl = b->flags[i];
+	/* the UDP flows first (in batch order among themselves: the entries of
+	 * one flow are one key, so the order across protocols does not matter) */
+	for (m = b->udp; unlikely(m != 0); m &= m - 1) {
+		i = (unsigned int)__builtin_ctzll(m);
+		udp_track(lb, st, b->svc[i], kp[i], sig[i], (int)((hit >> i) & 1), &conn[i],
+				b->flags[i], &d[b->at[i]]);
+	}
+	for (m = ~(uint64_t)b->udp & ((UINT64_C(1) << b->n) - 1); m != 0; m &= m - 1) {
+		struct cnm_decision *di;
+		uint8_t fl;
 
-		if (unlikely(b->key[i].proto == IPPROTO_UDP)) {
-			udp_track(lb, st, b->svc[i], kp[i], sig[i], (int)((hit >> i) & 1), &conn[i],
-					fl, di);
-			continue;
-		}
+		i = (unsigned int)__builtin_ctzll(m);
+		di = &d[b->at[i]];
+		fl = b->flags[i];
 
 		/* An entry that expired but was not swept yet is a miss. A pure
 		 * SYN on a closing entry opens a new connection on a reused
@@ -375,6 +384,8 @@ cnm_decide_finish(const struct cnm_lb_view *lb, struct cnm_dstate *st, struct cn
 			b->ct.svc[b->ct.n] = s;
 			b->ct.flags[b->ct.n] = f->key.proto == IPPROTO_TCP ? f->tcp_flags :
 				f->icmp_err ? CNM_CT_UDP_NOREC : 0;
+			if (f->key.proto == IPPROTO_UDP)
+				b->ct.udp |= 1u << b->ct.n;
 			b->ct.at[b->ct.n++] = at[j];
 		}
 	}

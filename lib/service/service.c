@@ -1215,6 +1215,9 @@ cnm_lb_svc_set_udp_timeout(struct cnm_lb *lb, uint16_t id, uint32_t timeout_s)
 	__atomic_store_n(&s->hot.udp_timeout_ms, timeout_s * 1000, __ATOMIC_RELAXED);
 	__atomic_store_n(&s->hot.list_proto, (uint8_t)(timeout_s != 0 ? IPPROTO_UDP : 0),
 			__ATOMIC_RELAXED);
+	/* release: the workers empty their lookup caches, whose entries say
+	 * whether a key's frames wait for the list (CNM_SVC_CACHE_WAIT) */
+	__atomic_store_n(&lb->v.keys_gen, lb->v.keys_gen + 1, __ATOMIC_RELEASE);
 	return 0;
 }
 

@@ -246,6 +246,19 @@ def _udp_weighted(n_nodes, n_frames=8192, local_pct=0):
     return make
 
 
+def _udp_list(make):
+    """The same frames, and the UDP flow list on for every service (an idle
+    time longer than any run), with room for every flow."""
+    def list_make(rng):
+        frames, cfg = make(rng)
+        cfg = json.loads(json.dumps(cfg))
+        for s in cfg['services']:
+            s['udp_timeout_s'] = 3600
+        cfg['conntrack'] = {'max': 16384}
+        return frames, cfg
+    return list_make
+
+
 def _tcp_conns(n):
     acks = min(max(8 * n, 8192), 32768)
     cmax = max(1024, int(n * 1.25))
@@ -339,6 +352,9 @@ def _sticky_wild_mix(n_frames=16384):
 
 SCENARIOS = {s.name: s for s in [
     Scenario("udp_weighted_2", "UDP, 8192 flows, weighted service, 2 nodes", _udp_weighted(2)),
+    Scenario("udp_flows_8k", "udp_weighted_2 with the UDP flow list on (udp_timeout_s 3600): "
+             "its 8192 flows recorded, then found", _udp_list(_udp_weighted(2)),
+             capture="udp_weighted_2"),
     Scenario("udp_weighted_64", "UDP, 8192 flows, weighted service, 64 nodes (weights 1-4)",
              _udp_weighted(64)),
     Scenario("tcp_conns_1k", "TCP, 1,000 connections: 1,000 SYNs and 8,192 ACK data frames",
