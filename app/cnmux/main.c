@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <jansson.h>
 
@@ -226,6 +227,42 @@ check_config(int argc, char **argv)
 	return 0;
 }
 
+/*
+ * control.state_file: when the configuration names one and it is newer than
+ * the configuration file, cnmux starts from it (the operator's run-time
+ * changes, saved on each change, survive a restart); a configuration file
+ * edited since wins (docs/control.md, "save").
+ */
+static struct cnm_config *
+config_or_state(struct cnm_config *cfg, const char *file)
+{
+	char err[CNM_ERR_MAX];
+	struct cnm_config *sc;
+	struct stat a, b;
+
+	if (cfg->state_file[0] == '\0' || stat(cfg->state_file, &b) != 0)
+		return cfg;
+	if (stat(file, &a) == 0 && (a.st_mtim.tv_sec > b.st_mtim.tv_sec ||
+				    (a.st_mtim.tv_sec == b.st_mtim.tv_sec &&
+				     a.st_mtim.tv_nsec > b.st_mtim.tv_nsec))) {
+		printf("cnmux: %s is newer than the state file %s: starting from %s\n", file,
+		       cfg->state_file, file);
+		return cfg;
+	}
+	sc = cnm_config_load(cfg->state_file, err, sizeof(err));
+	if (sc == NULL) {
+		fprintf(stderr, "cnmux: the state file is not usable, starting from %s: %s\n", file,
+			err);
+		return cfg;
+	}
+	printf("cnmux: starting from the state file %s (the run-time changes saved there)\n",
+	       cfg->state_file);
+	/* it stands for the configuration file: reload reads that one */
+	snprintf(sc->path, sizeof(sc->path), "%s", cfg->path);
+	cnm_config_free(cfg);
+	return sc;
+}
+
 /* --stats-json: the statistics as every output has them (cnm_stats_json()). */
 static int
 write_json(const char *path, const struct cnm_lb *lb, const struct cnm_stats_total *t)
@@ -311,6 +348,7 @@ main(int argc, char **argv)
 		fprintf(stderr, "cnmux: %s\n", err);
 		goto out;
 	}
+	cfg = config_or_state(cfg, o.config);
 	if (cnm_ports_find(cfg, &dp) < 0)
 		goto out;
 	nw = cnm_ports_workers(dp.pub_port);

@@ -447,6 +447,25 @@ build_reload(const struct ctl_verb *v, json_t *req, int argc, char **argv)
 		json_object_set_new(req, "path", json_string(argv[0]));
 }
 
+/* save [FILE]: a file that may not exist yet, made absolute from here */
+static void
+build_save(const struct ctl_verb *v, json_t *req, int argc, char **argv)
+{
+	char cwd[PATH_MAX], *path;
+
+	(void)v;
+	if (argc == 0)
+		return;
+	if (argv[0][0] == '/' || getcwd(cwd, sizeof(cwd)) == NULL) {
+		json_object_set_new(req, "path", json_string(argv[0]));
+		return;
+	}
+	if (asprintf(&path, "%s/%s", cwd, argv[0]) < 0)
+		usage_fail("out of memory");
+	json_object_set_new(req, "path", json_string(path));
+	free(path);
+}
+
 static void
 build_ha(const struct ctl_verb *v, json_t *req, int argc, char **argv)
 {
@@ -577,6 +596,14 @@ static const struct ctl_verb ctl_verbs[] = {
 			"capture, one line each (each on its own, against the live tables;\n"
 			"`cnmux --explain` replays a capture offline, with state).\n",
 		.min_args = 2, .max_args = 4, .build = build_explain, .print = print_explain,
+	},
+	{
+		.name = "save", .args = "[FILE]",
+		.help = "Write the running configuration (every change made through this\n"
+			"socket included) to FILE, or to the configured control.state_file,\n"
+			"as a configuration file: started from it, a cnmux holds the same\n"
+			"tables (ipvsadm-save). Written aside and renamed over FILE.\n",
+		.min_args = 0, .max_args = 1, .build = build_save, .print = print_save,
 	},
 	{
 		.name = "reload", .args = "[FILE]",

@@ -413,3 +413,9 @@ print_explain(const json_t *r)
 	else
 		printf("  decision  %s\n", S(r, "verdict"));
 }
+
+void
+print_save(const json_t *r)
+{
+	printf("saved to %s\n", S(r, "file"));
+}

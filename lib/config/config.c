@@ -97,7 +97,7 @@ static const char *const cnm_service_keys[] = {
 	"arp", NULL,
 };
 static const char *const cnm_control_keys[] = {
-	"socket", NULL,
+	"socket", "state_file", NULL,
 };
 static const char *const cnm_conntrack_keys[] = {
 	"max", "timeout_s", "closing_s", "syn_s", NULL,
@@ -1345,10 +1345,14 @@ cnm_parse_control(struct cnm_parser *p, const json_t *root)
 	if (cnm_check_object(p, "control", obj, cnm_control_keys) < 0)
 		return -1;
 	v = json_object_get(obj, "socket");
-	if (v == NULL)
-		return 0;
-	return cnm_get_str(p, "control.socket", v, CNM_PATH_MAX, cnm_path_char,
-			   "a socket path", p->cfg->control_socket);
+	if (v != NULL && cnm_get_str(p, "control.socket", v, CNM_PATH_MAX, cnm_path_char,
+				     "a socket path", p->cfg->control_socket) < 0)
+		return -1;
+	v = json_object_get(obj, "state_file");
+	if (v != NULL && cnm_get_str(p, "control.state_file", v, CNM_PATH_MAX, cnm_path_char,
+				     "a file path", p->cfg->state_file) < 0)
+		return -1;
+	return 0;
 }
 
 static int

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -324,9 +325,14 @@ cfg_json(const struct cnm_config *c)
 				    json_string(c->nodes[c->default_node].name));
 	json_object_set_new(root, "pdt_size", json_integer(c->pdt_size));
 	json_object_set_new(root, "hash_key", json_integer(c->hash_key));
-	if (c->control_socket[0] != '\0')
-		json_object_set_new(root, "control",
-				    json_pack("{s:s}", "socket", c->control_socket));
+	if (c->control_socket[0] != '\0' || c->state_file[0] != '\0') {
+		o = json_object();
+		if (c->control_socket[0] != '\0')
+			json_object_set_new(o, "socket", json_string(c->control_socket));
+		if (c->state_file[0] != '\0')
+			json_object_set_new(o, "state_file", json_string(c->state_file));
+		json_object_set_new(root, "control", o);
+	}
 	json_object_set_new(root, "conntrack",
 			    json_pack("{s:I,s:I,s:I,s:I}",
 				      "max", (json_int_t)c->conn_max,
@@ -739,6 +745,51 @@ cfg_apply(struct cnm_lb *lb, const struct cnm_config *from, const struct cnm_con
 }
 
 /*
+ * Write the running configuration to @p path as a configuration file
+ * (`save`, control.state_file): to a temporary file beside it, flushed,
+ * then renamed over it, so a crash leaves the old file or the new one,
+ * never half of one. 0, or -1 with the reason in @p err.
+ */
+static int
+state_write(const struct cnm_config *c, const char *path, char *err, size_t errlen)
+{
+	char tmp[CNM_PATH_MAX + 32];
+	json_t *root = cfg_json(c);
+	FILE *f = NULL;
+	int ret = -1;
+
+	snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid());
+	if (root == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	f = fopen(tmp, "w");
+	if (f == NULL || json_dumpf(root, f, JSON_INDENT(2) | JSON_PRESERVE_ORDER) != 0 ||
+	    fputc('\n', f) == EOF || fflush(f) != 0 || fsync(fileno(f)) != 0) {
+		snprintf(err, errlen, "%s: cannot write: %s", tmp, strerror(errno));
+		goto out;
+	}
+	if (fclose(f) != 0) {
+		f = NULL;
+		snprintf(err, errlen, "%s: cannot write: %s", tmp, strerror(errno));
+		goto out;
+	}
+	f = NULL;
+	if (rename(tmp, path) != 0) {
+		snprintf(err, errlen, "%s: cannot rename to %s: %s", tmp, path, strerror(errno));
+		goto out;
+	}
+	ret = 0;
+out:
+	if (f != NULL)
+		fclose(f);
+	if (ret < 0)
+		unlink(tmp);
+	json_decref(root);
+	return ret;
+}
+
+/*
  * Apply @p nc and make it the running configuration; on error, try to bring
  * the tables back to ctx->cfg and free @p nc. Caller holds the lock.
  */
@@ -764,6 +815,9 @@ cfg_commit(struct cnm_ctx *ctx, struct cnm_config *nc, json_t *summary, char *er
 	ctx->cfg_gen++;
 	if (ctx->on_commit != NULL)
 		ctx->on_commit(ctx->on_commit_arg, ctx->cfg);
+	/* control.state_file: what runs now survives a restart */
+	if (nc->state_file[0] != '\0' && state_write(nc, nc->state_file, rb, sizeof(rb)) < 0)
+		CTL_LOG(ERR, "control.state_file: %s (the change is made, not saved)", rb);
 	return 0;
 }
 
@@ -1644,6 +1698,29 @@ cmd_stats(struct cnm_ctx *ctx, struct ctl_req *r)
 	return resp;
 }
 
+/* save [path]: the running configuration as a file (default: the state file) */
+static json_t *
+cmd_save(struct cnm_ctx *ctx, struct ctl_req *r)
+{
+	char err[CNM_CTL_ERR_MAX - 16];
+	const char *path;
+
+	if (arg_str(r, "path", 0, "a file name", &path) < 0)
+		return NULL;
+	if (path == NULL || path[0] == '\0')
+		path = ctx->cfg->state_file;
+	if (path[0] == '\0') {
+		req_fail(r, "path: expected a file name (no control.state_file is configured)");
+		return NULL;
+	}
+	if (state_write(ctx->cfg, path, err, sizeof(err)) < 0) {
+		snprintf(r->err, sizeof(r->err), "save: %s", err);
+		return NULL;
+	}
+	CTL_LOG(NOTICE, "saved the running configuration to %s", path);
+	return json_pack("{s:s}", "file", path);
+}
+
 static json_t *
 cmd_reload(struct cnm_ctx *ctx, struct ctl_req *r)
 {
@@ -1686,6 +1763,7 @@ static const char *const keys_pdt[] = { "service", "offset", "count", NULL };
 static const char *const keys_conns[] = { "service", "node", "max", NULL };
 static const char *const keys_reload[] = { "path", NULL };
 static const char *const keys_explain[] = { "frame", "packet", NULL };
+static const char *const keys_save[] = { "path", NULL };
 
 static const struct {
 	const char *name;
@@ -1708,6 +1786,7 @@ static const struct {
 	{ "conns show", keys_conns, cmd_conns_show, 0 },
 	{ "stats", keys_none, cmd_stats, 0 },
 	{ "explain", keys_explain, cmd_explain, 0 },
+	{ "save", keys_save, cmd_save, 0 },
 	{ "reload", keys_reload, cmd_reload, 1 },
 	{ "ha status", keys_none, cmd_ha_status, 0 },
 };

@@ -416,7 +416,7 @@ test_bad_requests(void **state)
 	fails(fx, "{}", "request: cmd: expected one of: service show, service add");
 	fails(fx, "{\"cmd\": 7}", "(got 7)");
 	fails(fx, "{\"cmd\": \"node frobnicate\"}",
-	      "unknown command \"node frobnicate\" (expected one of: service show, service add, service del, node show, node add, node del, node up, node down, node drain, node weight, pdt show, conns count, conns show, stats, explain, reload, ha status)");
+	      "unknown command \"node frobnicate\" (expected one of: service show, service add, service del, node show, node add, node del, node up, node down, node drain, node weight, pdt show, conns count, conns show, stats, explain, save, reload, ha status)");
 	fails_eq(fx, "{\"cmd\": \"node drain\", \"node\": \"node1\", \"nodes\": 1}",
 		 "node drain: unknown argument \"nodes\" (expected one of: node, service)");
 	fails_eq(fx, "{\"cmd\": \"stats\", \"x\": 1}",
@@ -1129,6 +1129,9 @@ test_explain(void **state)
 	assert_int_equal(fx->ws[0].conn_new + fx->ws[1].conn_new, 0);
 	/* bad requests name what is expected */
 	fails(fx, "{\"cmd\": \"explain\"}", "expected one of \"frame\" (hexadecimal) or \"packet\"");
+	/* save: without a path, the state file; none configured here */
+	fails(fx, "{\"cmd\": \"save\"}", "path: expected a file name (no control.state_file is configured)");
+	fails(fx, "{\"cmd\": \"save\", \"path\": \"/nonexistent-dir/x.json\"}", "save: /nonexistent-dir/x.json.tmp.");
 	fails(fx, "{\"cmd\": \"explain\", \"frame\": \"0g\"}", "frame: expected hexadecimal digits");
 	fails(fx, "{\"cmd\": \"explain\", \"frame\": \"0102\"}", "at least 14 whole bytes");
 	fails(fx, "{\"cmd\": \"explain\", \"packet\": {\"proto\": \"sctp\"}}",
