@@ -537,6 +537,7 @@ cnm_lb_free(struct cnm_lb *lb)
 	rte_hash_free(lb->v.vips);
 	for (i = 0; i < CNM_MAX_SERVICES; i++)
 		svc_free(svc_at(lb, i));
+	free(lb->zero);
 	free(lb);
 }
 
@@ -598,6 +599,60 @@ cnm_lb_stats_rebase(const struct cnm_lb *lb, struct cnm_stats_total *t)
 		t->member[i].pkts -= lb->member_base[i].pkts;
 		t->member[i].bytes -= lb->member_base[i].bytes;
 	}
+}
+
+/* what was counted in a slot before the zero and after its base: the
+ * zero's share of @p t */
+static void
+pb_unzero(struct cnm_pb *t, const struct cnm_pb *z, const struct cnm_pb *base, uint32_t n)
+{
+	uint32_t i;
+
+	for (i = 0; i < n; i++) {
+		uint64_t p = z[i].pkts > base[i].pkts ? z[i].pkts - base[i].pkts : 0;
+		uint64_t b = z[i].bytes > base[i].bytes ? z[i].bytes - base[i].bytes : 0;
+
+		t[i].pkts -= RTE_MIN(t[i].pkts, p);
+		t[i].bytes -= RTE_MIN(t[i].bytes, b);
+	}
+}
+
+static void
+pb_add(struct cnm_pb *z, const struct cnm_pb *base, uint32_t n)
+{
+	uint32_t i;
+
+	for (i = 0; i < n; i++) {
+		z[i].pkts += base[i].pkts;
+		z[i].bytes += base[i].bytes;
+	}
+}
+
+int
+cnm_lb_stats_zero(struct cnm_lb *lb, const struct cnm_stats_total *t)
+{
+	if (lb->zero == NULL) {
+		lb->zero = malloc(sizeof(*lb->zero));
+		if (lb->zero == NULL)
+			return -ENOMEM;
+	}
+	memcpy(lb->zero, t, sizeof(*t));
+	/* per id, in the workers' terms: the slot bases added back */
+	pb_add(lb->zero->svc, lb->svc_base, CNM_MAX_SERVICES);
+	pb_add(lb->zero->node, lb->node_base, CNM_MAX_NODES);
+	pb_add(lb->zero->member, lb->member_base, CNM_MAX_MEMBERS);
+	return 0;
+}
+
+void
+cnm_lb_stats_zeroed(const struct cnm_lb *lb, struct cnm_stats_total *t)
+{
+	if (lb->zero == NULL)
+		return;
+	cnm_stats_sub_scalars(t, lb->zero);
+	pb_unzero(t->svc, lb->zero->svc, lb->svc_base, CNM_MAX_SERVICES);
+	pb_unzero(t->node, lb->zero->node, lb->node_base, CNM_MAX_NODES);
+	pb_unzero(t->member, lb->zero->member, lb->member_base, CNM_MAX_MEMBERS);
 }
 
 int

@@ -63,6 +63,11 @@ struct cnm_lb {
 	struct cnm_pb svc_base[CNM_MAX_SERVICES];
 	struct cnm_pb node_base[CNM_MAX_NODES];
 	struct cnm_pb member_base[CNM_MAX_MEMBERS];
+	/* `cnmuxctl zero` (cnm_lb_stats_zero()): the totals when the operator
+	 * last zeroed them, NULL before; per id in the workers' own terms (the
+	 * slot base added back), so a slot reused since then (its base now
+	 * above the zero's) counts from its own start again. */
+	struct cnm_stats_total *zero;
 	uint8_t member_used[CNM_MAX_MEMBERS];   /**< member slots taken */
 	uint32_t member_next;                   /**< where the search for a free slot starts */
 };
