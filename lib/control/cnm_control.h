@@ -45,6 +45,13 @@ struct cnm_ctx {
 	void (*more_stats)(void *arg, struct cnm_stats_total *t);
 	void *more_stats_arg;
 	/**
+	 * `stats rate`: the keys of `stats`, per second over the control
+	 * loop's last interval, plus "interval_ms"; called with ctl_lock held.
+	 * NULL: the command is refused.
+	 */
+	json_t *(*rates)(void *arg);
+	void *rates_arg;
+	/**
 	 * Called once a new configuration runs (reload, SIGHUP, an edit, one
 	 * applied from the HA primary), with ctl_lock held: for what takes its
 	 * settings from it outside the tables (the health checker). The data

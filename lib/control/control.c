@@ -205,10 +205,11 @@ addr_eq(const struct cnm_addr *a, const struct cnm_addr *b)
 	return a->family == b->family && memcmp(a->bytes, b->bytes, 16) == 0;
 }
 
-/* The totals every output shows: the workers' sum, the bases of reused
- * slots taken off, what the control loop adds (ctx->more_stats). */
+/* The totals: the workers' sum, the bases of reused slots taken off, what
+ * the control loop adds (ctx->more_stats); with @p zeroed, as every output
+ * shows them: from the last `zero` on. */
 static struct cnm_stats_total *
-stats_sum(const struct cnm_ctx *ctx)
+stats_read(const struct cnm_ctx *ctx, int zeroed)
 {
 	struct cnm_stats_total *t = malloc(sizeof(*t));
 
@@ -219,7 +220,15 @@ stats_sum(const struct cnm_ctx *ctx)
 		cnm_lb_stats_rebase(ctx->lb, t);
 	if (ctx->more_stats != NULL)
 		ctx->more_stats(ctx->more_stats_arg, t);
+	if (zeroed && ctx->lb != NULL)
+		cnm_lb_stats_zeroed(ctx->lb, t);
 	return t;
+}
+
+static struct cnm_stats_total *
+stats_sum(const struct cnm_ctx *ctx)
+{
+	return stats_read(ctx, 1);
 }
 
 /* ---- the running configuration as JSON ---- */
@@ -324,6 +333,9 @@ cfg_json(const struct cnm_config *c)
 	if (c->control_socket[0] != '\0')
 		json_object_set_new(root, "control",
 				    json_pack("{s:s}", "socket", c->control_socket));
+	if (c->metrics_listen.port != 0)
+		json_object_set_new(root, "metrics",
+				    json_pack("{s:s}", "listen", c->metrics_listen.text));
 	json_object_set_new(root, "conntrack",
 			    json_pack("{s:I,s:I,s:I,s:I}",
 				      "max", (json_int_t)c->conn_max,
@@ -863,6 +875,8 @@ reload_locked(struct cnm_ctx *ctx, const char *path, char *err, size_t errlen,
 		json_array_append_new(restart, json_string("control.socket"));
 	if (nc->conn_max != ctx->cfg->conn_max)
 		json_array_append_new(restart, json_string("conntrack.max"));
+	if (strcmp(nc->metrics_listen.text, ctx->cfg->metrics_listen.text) != 0)
+		json_array_append_new(restart, json_string("metrics.listen"));
 	if (memcmp(&nc->ha, &ctx->cfg->ha, sizeof(nc->ha)) != 0)
 		json_array_append_new(restart, json_string("ha"));
 	ret = cfg_commit(ctx, nc, sum, err, errlen);
@@ -1456,6 +1470,38 @@ cmd_stats(struct cnm_ctx *ctx, struct ctl_req *r)
 	return resp;
 }
 
+/* `stats rate`: the keys of `stats`, per second (the control loop's window) */
+static json_t *
+cmd_stats_rate(struct cnm_ctx *ctx, struct ctl_req *r)
+{
+	json_t *resp;
+
+	if (ctx->rates == NULL) {
+		req_fail(r, "this cnmux computes no rates");
+		return NULL;
+	}
+	resp = ctx->rates(ctx->rates_arg);
+	if (resp == NULL)
+		req_fail(r, "out of memory");
+	return resp;
+}
+
+/* `zero`: the counters every output shows start again from 0; what the
+ * workers count, and /metrics, go on (cnm_lb_stats_zero()) */
+static json_t *
+cmd_zero(struct cnm_ctx *ctx, struct ctl_req *r)
+{
+	struct cnm_stats_total *t = stats_read(ctx, 0);
+	int ret = t != NULL ? cnm_lb_stats_zero(ctx->lb, t) : -ENOMEM;
+
+	free(t);
+	if (ret < 0) {
+		req_fail(r, "out of memory");
+		return NULL;
+	}
+	return json_object();
+}
+
 static json_t *
 cmd_reload(struct cnm_ctx *ctx, struct ctl_req *r)
 {
@@ -1518,6 +1564,8 @@ static const struct {
 	{ "conns count", keys_none, cmd_conns_count, 0 },
 	{ "conns show", keys_conns, cmd_conns_show, 0 },
 	{ "stats", keys_none, cmd_stats, 0 },
+	{ "stats rate", keys_none, cmd_stats_rate, 0 },
+	{ "zero", keys_none, cmd_zero, 0 },
 	{ "reload", keys_reload, cmd_reload, 1 },
 	{ "ha status", keys_none, cmd_ha_status, 0 },
 };
