@@ -45,7 +45,8 @@ static const char usage_text[] =
 	"  pdt show SERVICE [OFFSET [COUNT]]\n"
 	"  conns show [--service S] [--node N] [--max M]\n"
 	"  conns count\n"
-	"  stats\n"
+	"  stats [--rate]     counters (--rate: per second, over the last interval)\n"
+	"  zero               counters shown from now on start at 0 (/metrics goes on)\n"
 	"  reload [FILE]\n"
 	"  ha [status]\n";
 
@@ -121,6 +122,17 @@ nargs(int argc, int min, int max, const char *cmd)
 		usage_fail("%s: wrong number of arguments", cmd);
 }
 
+/* stats [--rate] */
+static json_t *
+req_stats(json_t *req, int argc, char **argv)
+{
+	nargs(argc, 1, 2, "stats");
+	if (argc == 2 && strcmp(argv[1], "--rate") != 0)
+		usage_fail("stats: unknown option \"%s\" (expected --rate)", argv[1]);
+	json_object_set_new(req, "cmd", json_string(argc == 2 ? "stats rate" : "stats"));
+	return req;
+}
+
 /* The request for argv[0..argc-1]. */
 static json_t *
 build_request(int argc, char **argv)
@@ -131,9 +143,11 @@ build_request(int argc, char **argv)
 
 	if (argc < 1)
 		usage_fail("no command");
-	if (strcmp(argv[0], "stats") == 0) {
-		nargs(argc, 1, 1, "stats");
-		json_object_set_new(req, "cmd", json_string("stats"));
+	if (strcmp(argv[0], "stats") == 0)
+		return req_stats(req, argc, argv);
+	if (strcmp(argv[0], "zero") == 0) {
+		nargs(argc, 1, 1, "zero");
+		json_object_set_new(req, "cmd", json_string("zero"));
 		return req;
 	}
 	if (strcmp(argv[0], "reload") == 0) {
@@ -642,6 +656,49 @@ print_stats(const json_t *r)
 	print_pb_table("NODE", G(r, "nodes"));
 }
 
+/* stats --rate: per second, per service and its nodes, per node, drops */
+static void
+print_rate(const json_t *r)
+{
+	struct table t = { .ncol = 2 };
+	const char *name, *node;
+	const json_t *v, *m;
+	char a[32], b[32];
+
+	printf("per second, over the last %" JSON_INTEGER_FORMAT " ms\n\n",
+	       json_integer_value(G(r, "interval_ms")));
+	json_object_foreach((json_t *)(uintptr_t)r, name, v)
+		if (json_is_integer(v) && strcmp(name, "interval_ms") != 0)
+			tbl_row(&t, name, u64s(v, a, sizeof(a)));
+	json_object_foreach((json_t *)(uintptr_t)G(r, "drops"), name, v)
+		if (json_integer_value(v) != 0) {
+			snprintf(b, sizeof(b), "drops %s", name);
+			tbl_row(&t, b, u64s(v, a, sizeof(a)));
+		}
+	tbl_print(&t);
+	printf("\n");
+	t.ncol = 3;
+	tbl_row(&t, "SERVICE / NODE", "PACKETS/S", "BYTES/S");
+	json_object_foreach((json_t *)(uintptr_t)G(r, "services"), name, v) {
+		tbl_row(&t, name, u64s(G(v, "packets"), a, sizeof(a)),
+			u64s(G(v, "bytes"), b, sizeof(b)));
+		json_object_foreach((json_t *)(uintptr_t)G(v, "nodes"), node, m) {
+			char label[160];
+
+			snprintf(label, sizeof(label), "  %s", node);
+			tbl_row(&t, label, u64s(G(m, "packets"), a, sizeof(a)),
+				u64s(G(m, "bytes"), b, sizeof(b)));
+		}
+	}
+	tbl_print(&t);
+	printf("\n");
+	tbl_row(&t, "NODE", "PACKETS/S", "BYTES/S");
+	json_object_foreach((json_t *)(uintptr_t)G(r, "nodes"), name, v)
+		tbl_row(&t, name, u64s(G(v, "packets"), a, sizeof(a)),
+			u64s(G(v, "bytes"), b, sizeof(b)));
+	tbl_print(&t);
+}
+
 static void
 print_changes(const json_t *ch)
 {
@@ -690,6 +747,10 @@ print_response(const char *cmd, const json_t *r)
 		printf("%" JSON_INTEGER_FORMAT "\n", json_integer_value(G(r, "count")));
 	else if (strcmp(cmd, "stats") == 0)
 		print_stats(r);
+	else if (strcmp(cmd, "stats rate") == 0)
+		print_rate(r);
+	else if (strcmp(cmd, "zero") == 0)
+		printf("counters zeroed\n");
 	else if (strcmp(cmd, "ha status") == 0)
 		print_ha(r);
 	else if (strcmp(cmd, "node up") == 0 || strcmp(cmd, "node down") == 0)
