@@ -105,6 +105,9 @@ enum cnm_ha_role {
 /** The budget of a configuration (file, reload, HA state): what its tables may allocate. */
 #define CNM_PDT_ENTRIES_MAX (1u << 24) /**< pdt_size summed over services: 32 MiB per copy */
 #define CNM_SVC_KEYS_MAX (1u << 20)    /**< (VIP, port) keys summed over services (+1 each) */
+/** (service, node) pairs summed over services: each has a counter slot
+ * (lib/stats: 65,536 slots less one sink per node) */
+#define CNM_MEMBERS_MAX (65536u - CNM_MAX_NODES)
 
 /** A TCP endpoint "IP:PORT" (IPv6 as "[IP]:PORT"). */
 struct cnm_endpoint {

@@ -1296,7 +1296,7 @@ cnm_parse_services(struct cnm_parser *p, const json_t *root,
 	json_t *services = json_object_get(root, "services");
 	json_t *e;
 	size_t i, n;
-	uint64_t entries = 0, keys = 0;
+	uint64_t entries = 0, keys = 0, pairs = 0;
 
 	if (!json_is_array(services) ||
 	    json_array_size(services) > CNM_MAX_SERVICES)
@@ -1320,6 +1320,11 @@ cnm_parse_services(struct cnm_parser *p, const json_t *root,
 		 * checkpointed state alike) */
 		entries += cfg->services[i].pdt_size;
 		keys += cfg->services[i].n_ports + 1;
+		pairs += cfg->services[i].n_members;
+		if (pairs > CNM_MEMBERS_MAX)
+			return cnm_fail(p, key, NULL, "over the budget",
+					"services with at most %u nodes in their lists in all",
+					CNM_MEMBERS_MAX);
 		if (entries > CNM_PDT_ENTRIES_MAX)
 			return cnm_fail(p, key, NULL, "over the budget",
 					"services whose PDTs hold at most %u entries in all (pdt_size summed)",

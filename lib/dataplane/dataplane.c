@@ -112,6 +112,9 @@ drop(struct cnm_worker *w, struct rte_mbuf *m, enum cnm_drop r)
 	rte_pktmbuf_free(m);
 }
 
+/* hash.usr of a frame queued for TX that is not for a node (below 2^16: its slot) */
+#define TX_LOCAL UINT32_MAX
+
 /*
  * Queue a frame for TX and count it as sent locally (txbuf_add_node() counts a
  * frame for a node).
@@ -122,26 +125,34 @@ static __rte_always_inline void
 txbuf_add(struct cnm_worker *w, struct cnm_txbuf *b, struct rte_mbuf *m)
 {
 	w->st.local++;
-	m->hash.usr = CNM_NODE_NONE;
+	m->hash.usr = TX_LOCAL;
 	b->m[b->n++] = m;
 }
 
-/* txbuf_add() of a frame forwarded to @p node, counted for the node and for
- * the (service, node) pair of member slot @p slot. */
+/* txbuf_add() of a frame forwarded to a node, counted in counter slot
+ * @p slot (its (service, node) pair's or the node's sink: the service's and
+ * the node's totals are sums of slots, lib/stats/cnm_stats.h). */
 static __rte_always_inline void
-txbuf_add_node(struct cnm_worker *w, struct cnm_txbuf *b, struct rte_mbuf *m, uint16_t node,
-		uint16_t slot)
+txbuf_add_node(struct cnm_worker *w, struct cnm_txbuf *b, struct rte_mbuf *m, uint16_t slot)
 {
 	struct cnm_wstats *st = &w->st;
-	uint32_t len = rte_pktmbuf_pkt_len(m);
 
 	st->forwarded++;
-	st->node[node].pkts++;
-	st->node[node].bytes += len;
 	st->member[slot].pkts++;
-	st->member[slot].bytes += len;
-	m->hash.usr = (uint32_t)slot << 16 | node;
+	st->member[slot].bytes += rte_pktmbuf_pkt_len(m);
+	m->hash.usr = slot;
 	b->m[b->n++] = m;
+}
+
+/* Count a frame of service @p svc (-1: none) that no slot counts: dropped
+ * after its decision, answered instead, or refused by TX. */
+static __rte_always_inline void
+count_svc_unsent(struct cnm_worker *w, int32_t svc, uint32_t len)
+{
+	if (svc >= 0) {
+		w->st.svc[svc].pkts++;
+		w->st.svc[svc].bytes += len;
+	}
 }
 
 /* Send what a burst left in a TX buffer; free and count what TX did not take. */
@@ -157,16 +168,16 @@ txbuf_flush(struct cnm_worker *w, struct cnm_txbuf *b)
 
 		for (i = sent; i < b->n; i++) {
 			struct rte_mbuf *m = b->m[i];
-			uint32_t node = m->hash.usr & 0xffff, slot = m->hash.usr >> 16;
+			uint32_t slot = m->hash.usr, len = rte_pktmbuf_pkt_len(m);
 
-			if (node == CNM_NODE_NONE) {
+			if (slot == TX_LOCAL) {
 				st->local--;
 			} else {
 				st->forwarded--;
-				st->node[node].pkts--;
-				st->node[node].bytes -= rte_pktmbuf_pkt_len(m);
 				st->member[slot].pkts--;
-				st->member[slot].bytes -= rte_pktmbuf_pkt_len(m);
+				st->member[slot].bytes -= len;
+				/* still a frame of its service */
+				count_svc_unsent(w, cnm_lb_slot_svc(w->dp->lb, (uint16_t)slot), len);
 			}
 		}
 		st->drop[CNM_DROP_TX_FULL] += lost;
@@ -178,11 +189,10 @@ txbuf_flush(struct cnm_worker *w, struct cnm_txbuf *b)
 
 /*
  * Where a frame for @p node leaves: the private port index, with the MAC of
- * its next hop in @p mac; or -1 when it cannot leave (then it is dropped and
- * counted).
+ * its next hop in @p mac; or minus the drop reason when it cannot leave.
  */
 static __rte_always_inline int
-node_path(struct cnm_worker *w, struct rte_mbuf *m, uint16_t node, uint64_t *mac)
+node_path(struct cnm_worker *w, uint16_t node, uint64_t *mac)
 {
 	const struct cnm_dp *dp = w->dp;
 	const struct cnm_node *nd = &cnm_lb_view(dp->lb)->node[node];
@@ -191,15 +201,21 @@ node_path(struct cnm_worker *w, struct rte_mbuf *m, uint16_t node, uint64_t *mac
 	uint16_t port = __atomic_load_n(&nd->port, __ATOMIC_RELAXED);
 
 	*mac = __atomic_load_n(&nd->mac, __ATOMIC_RELAXED);
-	if (unlikely(*mac == 0)) {
-		drop(w, m, CNM_DROP_NODE_UNRESOLVED);
-		return -1;
-	}
-	if (unlikely(port >= dp->n_private)) {
-		drop(w, m, CNM_DROP_LINK_DOWN);
-		return -1;
-	}
+	if (unlikely(*mac == 0))
+		return -CNM_DROP_NODE_UNRESOLVED;
+	if (unlikely(port >= dp->n_private))
+		return -CNM_DROP_LINK_DOWN;
 	return port;
+}
+
+/* A frame decided for a node that does not leave: dropped, and counted for
+ * its service. */
+static __rte_noinline void
+forward_drop(struct cnm_worker *w, struct rte_mbuf *m, const struct cnm_decision *di,
+		enum cnm_drop r)
+{
+	count_svc_unsent(w, di->svc, rte_pktmbuf_pkt_len(m));
+	drop(w, m, r);
 }
 
 /*
@@ -213,6 +229,7 @@ forward_method(struct cnm_worker *w, struct rte_mbuf *m, const struct cnm_flow *
 {
 	const struct cnm_lb_view *lb = cnm_lb_view(w->dp->lb);
 	const struct cnm_fwd_ops *ops = cnm_fwd_get(di->method);
+	uint32_t len = rte_pktmbuf_pkt_len(m);
 	struct cnm_fwd_pkt pk;
 	int ret;
 
@@ -237,12 +254,14 @@ forward_method(struct cnm_worker *w, struct rte_mbuf *m, const struct cnm_flow *
 	}
 	ret = ops->encap(m, &pk, &lb->tun[di->node], &lb->fwd, mac, &w->dp->priv_mac[port]);
 	if (likely(ret == CNM_FWD_OK)) {
-		txbuf_add_node(w, &w->priv[port], m, di->node, di->slot);
+		txbuf_add_node(w, &w->priv[port], m, di->slot);
 	} else if (ret == CNM_FWD_REPLY) {
 		/* too big for the tunnel: the sender is told, from the VIP */
 		w->st.icmp_too_big++;
+		count_svc_unsent(w, di->svc, len);
 		txbuf_add(w, &w->pub, m);
 	} else {
+		count_svc_unsent(w, di->svc, len);
 		drop(w, m, (enum cnm_drop)ret);
 	}
 }
@@ -257,10 +276,12 @@ forward(struct cnm_worker *w, struct rte_mbuf *m, const struct cnm_flow *f, uint
 		const struct cnm_decision *di)
 {
 	uint64_t mac;
-	int port = node_path(w, m, di->node, &mac);
+	int port = node_path(w, di->node, &mac);
 
-	if (port < 0)
+	if (unlikely(port < 0)) {
+		forward_drop(w, m, di, (enum cnm_drop)-port);
 		return;
+	}
 	if (unlikely(di->method != CNM_FWD_MAC)) {
 		forward_method(w, m, f, keep, di, port, mac);
 		return;
@@ -268,10 +289,10 @@ forward(struct cnm_worker *w, struct rte_mbuf *m, const struct cnm_flow *f, uint
 	if (f == NULL) {
 		cnm_macrewrite_untagged(m, keep, mac, &w->dp->priv_mac[port]);
 	} else if (unlikely(cnm_macrewrite(m, f, mac, &w->dp->priv_mac[port]) != 0)) {
-		drop(w, m, CNM_DROP_RUNT);
+		forward_drop(w, m, di, CNM_DROP_RUNT);
 		return;
 	}
-	txbuf_add_node(w, &w->priv[port], m, di->node, di->slot);
+	txbuf_add_node(w, &w->priv[port], m, di->slot);
 }
 
 static __rte_always_inline void
@@ -366,6 +387,8 @@ act_other(struct cnm_worker *w, struct rte_mbuf *m, const struct cnm_flow *f,
 	default:
 		if (di->reason == CNM_DROP_NO_SERVICE)
 			w->st.nonscalable++;
+		/* a frame of a service dropped by the decision (no active node) */
+		count_svc_unsent(w, di->svc, rte_pktmbuf_pkt_len(m));
 		drop(w, m, (enum cnm_drop)di->reason);
 		break;
 	}
@@ -379,10 +402,8 @@ static __rte_always_inline void
 act(struct cnm_worker *w, struct rte_mbuf *m, const struct cnm_flow *f, uint32_t keep,
 		const struct cnm_decision *di)
 {
-	if (di->svc >= 0) {
-		w->st.svc[di->svc].pkts++;
-		w->st.svc[di->svc].bytes += rte_pktmbuf_pkt_len(m);
-	}
+	/* what it counts in: its slot when it leaves (txbuf_add_node()), its
+	 * service's own counter when it does not (count_svc_unsent()) */
 	if (unlikely(di->verdict != CNM_V_FORWARD)) {
 		if (di->verdict != CNM_V_DEFAULT) {
 			act_other(w, m, f, di);

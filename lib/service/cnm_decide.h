@@ -81,8 +81,9 @@ struct cnm_decision {
 	uint8_t reply;     /**< CNM_V_REPLY: enum cnm_reply */
 	uint8_t via;       /**< enum cnm_via */
 	uint8_t pad;
-	uint16_t slot;     /**< CNM_V_FORWARD, CNM_V_DEFAULT: the counter slot of the
-			        (service, node) pair, CNM_MEMBER_NONE for none */
+	uint16_t slot;     /**< CNM_V_FORWARD, CNM_V_DEFAULT: the counter slot the frame
+			        counts in (lib/stats): its (service, node) pair's, or
+			        the node's sink */
 };
 
 /*
@@ -176,7 +177,7 @@ cnm_decide_nosvc(const struct cnm_lb_view *lb, struct cnm_decision *d)
 		d->verdict = CNM_V_DEFAULT;
 		d->node = (uint16_t)lb->default_node;
 		d->method = lb->node[d->node].method;
-		d->slot = CNM_MEMBER_NONE;
+		d->slot = CNM_MEMBER_SINK(d->node);
 	} else {
 		d->verdict = CNM_V_DROP;
 		d->reason = CNM_DROP_NO_SERVICE;

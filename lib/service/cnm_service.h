@@ -52,7 +52,8 @@ struct cnm_svc {
 	uint8_t family;       /**< of the VIP */
 	uint8_t pad[3];
 	uint16_t *mslot;      /**< [CNM_MAX_NODES]: counter slot of (this service, node),
-			           CNM_MEMBER_NONE for a node not in its list */
+			           the node's sink CNM_MEMBER_SINK(node) when the pair
+			           has none */
 };
 
 /** A node, as the workers see it: 16 bytes. */
@@ -272,13 +273,19 @@ int cnm_lb_svc_set_pdt(struct cnm_lb *lb, uint16_t id, const uint16_t *entries, 
  */
 void cnm_lb_set_stats(struct cnm_lb *lb, struct cnm_wstats *const *w, uint32_t n);
 
-/** Take from @p t the counts of the earlier holders of reused slots. */
+/**
+ * Make the totals of @p t (cnm_stats_sum() of the workers) what the
+ * operator reads: take out what earlier holders of reused ids and slots
+ * counted, and sum the per-service and per-node totals from the slots
+ * (lib/stats/cnm_stats.h: a forwarded frame counts in one slot only).
+ */
 void cnm_lb_stats_rebase(const struct cnm_lb *lb, struct cnm_stats_total *t);
 
 /**
  * `cnmuxctl zero`: remember @p t, the totals now as cnm_lb_stats_rebase()
  * and the control loop left them, so that cnm_lb_stats_zeroed() counts from
- * here. Nothing the workers write changes. Control side (ctl_lock held).
+ * here; a service, node or pair slot taken again later forgets its share.
+ * Nothing the workers write changes. Control side (ctl_lock held).
  * 0 or -ENOMEM.
  */
 int cnm_lb_stats_zero(struct cnm_lb *lb, const struct cnm_stats_total *t);
@@ -286,8 +293,8 @@ int cnm_lb_stats_zero(struct cnm_lb *lb, const struct cnm_stats_total *t);
 /**
  * The operator's view: take off @p t (rebased, its CNM_STATS_MORE fields
  * filled) what was counted before the last cnm_lb_stats_zero(), counters
- * only; a service, node or pair whose slot was taken again since then
- * counts from when it was added. No-op before the first zero.
+ * only, never below 0; a service, node or pair added since counts from
+ * when it was added. No-op before the first zero.
  */
 void cnm_lb_stats_zeroed(const struct cnm_lb *lb, struct cnm_stats_total *t);
 
@@ -297,7 +304,8 @@ void cnm_lb_stats_zeroed(const struct cnm_lb *lb, struct cnm_stats_total *t);
  */
 int cnm_lb_member_slot(const struct cnm_lb *lb, uint16_t svc, uint16_t node);
 
-/** The counter slot of (service @p s, node @p node), CNM_MEMBER_NONE for none. */
+/** The counter slot of (service @p s, node @p node): the pair's, or the
+ * node's sink when the pair has none. */
 static inline uint16_t
 cnm_svc_slot(const struct cnm_svc *s, uint16_t node)
 {
@@ -306,21 +314,11 @@ cnm_svc_slot(const struct cnm_svc *s, uint16_t node)
 }
 
 /**
- * The member slot a worker counts a frame of service @p svc (-1: none) sent
- * to @p node into: the sink CNM_MEMBER_NONE when the pair has no slot.
+ * The service of pair slot @p slot, or -1 for a sink or a free slot.
+ * Worker-safe for a slot the worker counted into in its current burst (a
+ * pair's slot is freed only after a grace period).
  */
-static inline uint16_t
-cnm_lb_member_slot_fast(const struct cnm_lb_view *v, int32_t svc, uint16_t node)
-{
-	const struct cnm_svc *s;
-
-	if (svc < 0)
-		return CNM_MEMBER_NONE;
-	/* acquire: a service seen here is complete; NULL while one is removed */
-	s = __atomic_load_n(&v->svc[svc], __ATOMIC_ACQUIRE);
-	/* a relaxed read: the slot is one 16-bit word the control lcore sets */
-	return s != NULL ? __atomic_load_n(&s->mslot[node], __ATOMIC_RELAXED) : CNM_MEMBER_NONE;
-}
+int cnm_lb_slot_svc(const struct cnm_lb *lb, uint16_t slot);
 
 /**
  * The tunnels' outer source and MTU ("tunnel" of a configuration). Workers

@@ -173,37 +173,64 @@ static int svc_rebuild(struct cnm_lb *lb, struct cnm_svc_priv *s);
 static void grace_period(const struct cnm_lb *lb);
 
 /*
- * Counter slots of (service, node) pairs: every member of @p s gets one
- * before a PDT that lists it is published; a node no longer in the list
- * gives its slot back after the PDT without it is out (and a grace period,
- * so that no worker still counts into it when it is handed out again).
+ * Counter slots of (service, node) pairs (lib/stats/cnm_stats.h: a frame
+ * sent to a node counts in one slot; the totals are sums of slots). Every
+ * member of @p s gets a slot before a PDT that lists it is published. A
+ * pair keeps its slot when the node leaves the list (its tracked
+ * connections still count into it, and it is the same pair if the node
+ * comes back); a pair's slot goes back when its service or its node is
+ * deleted, or when every slot is taken and one is needed (reclaim of the
+ * pairs that are not listed). What a freed slot had counted is folded into
+ * its service's and node's totals first (svc_fold, node_fold), so no total
+ * ever goes back.
  */
+static void slots_reclaim(struct cnm_lb *lb);
+
+static int
+slot_take(struct cnm_lb *lb, uint16_t svc, uint16_t node)
+{
+	uint32_t k;
+
+	for (k = 0; k < CNM_MEMBER_SINK0; k++) {
+		uint32_t slot = (lb->member_next + k) % CNM_MEMBER_SINK0;
+
+		if (lb->member_svc[slot] != CNM_SLOT_FREE)
+			continue;
+		lb->member_svc[slot] = svc;
+		lb->member_node[slot] = node;
+		lb->member_next = (slot + 1) % CNM_MEMBER_SINK0;
+		/* what workers counted in it before: the new pair starts at 0 */
+		if (lb->wstats != NULL)
+			lb->member_base[slot] = cnm_stats_member_slot(lb->wstats, lb->n_wstats, slot);
+		/* and from 0 in the operator's view (`zero`) */
+		if (lb->zero != NULL)
+			memset(&lb->zero->member[slot], 0, sizeof(lb->zero->member[slot]));
+		return (int)slot;
+	}
+	return -1;
+}
+
 static void
 members_alloc(struct cnm_lb *lb, struct cnm_svc_priv *s)
 {
-	uint32_t i, k;
+	uint32_t i;
+	int slot;
 
 	for (i = 0; i < s->n_members; i++) {
 		uint32_t node = s->members[i].node;
 
-		if (s->hot.mslot[node] != CNM_MEMBER_NONE)
+		if (s->hot.mslot[node] < CNM_MEMBER_SINK0)
 			continue;
-		for (k = 0; k < CNM_MEMBER_NONE; k++) {
-			uint32_t slot = (lb->member_next + k) % CNM_MEMBER_NONE;
-
-			if (lb->member_used[slot])
-				continue;
-			lb->member_used[slot] = 1;
-			lb->member_next = (slot + 1) % CNM_MEMBER_NONE;
-			/* what workers counted in it before: the new pair starts at 0 */
-			if (lb->wstats != NULL)
-				lb->member_base[slot] = cnm_stats_member_slot(lb->wstats,
-					lb->n_wstats, slot);
+		slot = slot_take(lb, s->hot.id, (uint16_t)node);
+		if (slot < 0) {
+			slots_reclaim(lb);
+			slot = slot_take(lb, s->hot.id, (uint16_t)node);
+		}
+		/* none at all (more listed pairs than slots, which the
+		 * configuration's budget forbids): the node's sink counts it */
+		if (slot >= 0)
 			/* one 16-bit word: workers read it whole */
 			__atomic_store_n(&s->hot.mslot[node], (uint16_t)slot, __ATOMIC_RELAXED);
-			break;
-		}
-		/* every slot taken: the pair counts into the sink */
 	}
 }
 
@@ -218,42 +245,70 @@ member_listed(const struct cnm_svc_priv *s, uint32_t node)
 	return 0;
 }
 
+/* Give back @p n slots no worker counts into any more (after a grace
+ * period): what they counted goes to their service's and node's totals. */
 static void
-members_release(struct cnm_lb *lb, struct cnm_svc_priv *s, int all)
+slots_free(struct cnm_lb *lb, const uint16_t *slots, uint32_t n)
+{
+	uint32_t i;
+
+	for (i = 0; i < n; i++) {
+		uint16_t slot = slots[i], svc = lb->member_svc[slot], node = lb->member_node[slot];
+		struct cnm_pb v = { 0, 0 };
+
+		if (lb->wstats != NULL) {
+			v = cnm_stats_member_slot(lb->wstats, lb->n_wstats, slot);
+			v.pkts -= lb->member_base[slot].pkts;
+			v.bytes -= lb->member_base[slot].bytes;
+		}
+		lb->svc_fold[svc].pkts += v.pkts;
+		lb->svc_fold[svc].bytes += v.bytes;
+		lb->node_fold[node].pkts += v.pkts;
+		lb->node_fold[node].bytes += v.bytes;
+		lb->member_svc[slot] = CNM_SLOT_FREE;
+	}
+}
+
+/*
+ * Take the slots of service @p s away from its workers: those of node
+ * @p node (-1: every node; -2: every node not in its list) go back to
+ * the node's sink, and are freed after a grace period.
+ */
+static void
+svc_slots_drop(struct cnm_lb *lb, struct cnm_svc_priv *s, int32_t node)
 {
 	uint16_t freed[64];
-	uint32_t node, nf = 0, i;
+	uint32_t n = node >= 0 ? (uint32_t)node : 0, end = node >= 0 ? n + 1 : CNM_MAX_NODES;
+	uint32_t nf = 0;
 
-	for (node = 0; node < CNM_MAX_NODES; node++) {
-		uint16_t slot = s->hot.mslot[node];
+	for (; n < end; n++) {
+		uint16_t slot = s->hot.mslot[n];
 
-		if (slot == CNM_MEMBER_NONE || (!all && member_listed(s, node)))
+		if (slot >= CNM_MEMBER_SINK0 || (node == -2 && member_listed(s, n)))
 			continue;
-		__atomic_store_n(&s->hot.mslot[node], CNM_MEMBER_NONE, __ATOMIC_RELAXED);
+		__atomic_store_n(&s->hot.mslot[n], CNM_MEMBER_SINK(n), __ATOMIC_RELAXED);
 		freed[nf++] = slot;
-		if (nf == RTE_DIM(freed) || node + 1 == CNM_MAX_NODES) {
+		if (nf == RTE_DIM(freed)) {
 			grace_period(lb);
-			for (i = 0; i < nf; i++)
-				lb->member_used[freed[i]] = 0;
+			slots_free(lb, freed, nf);
 			nf = 0;
 		}
 	}
 	if (nf > 0) {
 		grace_period(lb);
-		for (i = 0; i < nf; i++)
-			lb->member_used[freed[i]] = 0;
+		slots_free(lb, freed, nf);
 	}
 }
 
-/* The member slots of a service no worker can reach any more. */
+/* Every slot is taken: free those of pairs no service lists any more. */
 static void
-svc_free_slots(struct cnm_lb *lb, const struct cnm_svc_priv *s)
+slots_reclaim(struct cnm_lb *lb)
 {
-	uint32_t node;
+	uint32_t i;
 
-	for (node = 0; node < CNM_MAX_NODES; node++)
-		if (s->hot.mslot[node] != CNM_MEMBER_NONE)
-			lb->member_used[s->hot.mslot[node]] = 0;
+	for (i = 0; i < lb->n_svc; i++)
+		if (lb->v.svc[i] != NULL)
+			svc_slots_drop(lb, svc_at(lb, i), -2);
 }
 
 int
@@ -265,22 +320,25 @@ cnm_lb_member_slot(const struct cnm_lb *lb, uint16_t svc, uint16_t node)
 	if (svc >= CNM_MAX_SERVICES || node >= CNM_MAX_NODES || (s = svc_at(lb, svc)) == NULL)
 		return -1;
 	slot = s->hot.mslot[node];
-	return slot == CNM_MEMBER_NONE ? -1 : (int)slot;
+	return slot >= CNM_MEMBER_SINK0 || !member_listed(s, node) ? -1 : (int)slot;
+}
+
+int
+cnm_lb_slot_svc(const struct cnm_lb *lb, uint16_t slot)
+{
+	return slot < CNM_MEMBER_SINK0 && lb->member_svc[slot] != CNM_SLOT_FREE ?
+		(int)lb->member_svc[slot] : -1;
 }
 
 int
 cnm_lb_svc_rebuild(struct cnm_lb *lb, uint16_t id)
 {
 	struct cnm_svc_priv *s = svc_at(lb, id);
-	int ret;
 
 	if (s == NULL)
 		return -ENOENT;
 	members_alloc(lb, s);
-	ret = svc_rebuild(lb, s);
-	/* after the publication (or the failure): pairs no longer listed */
-	members_release(lb, s, 0);
-	return ret;
+	return svc_rebuild(lb, s);
 }
 
 static int
@@ -378,6 +436,7 @@ svc_create(struct cnm_lb *lb, const struct cnm_config *cfg, const struct cnm_cfg
 		uint16_t id)
 {
 	struct cnm_svc_priv *s;
+	uint32_t i;
 
 	if (posix_memalign((void **)&s, RTE_CACHE_LINE_SIZE, sizeof(*s)) != 0)
 		return NULL;
@@ -406,9 +465,10 @@ svc_create(struct cnm_lb *lb, const struct cnm_config *cfg, const struct cnm_cfg
 		memcpy(s->cfg.ports, c->ports, c->n_ports * sizeof(*s->cfg.ports));
 	s->cfg.members = s->members;
 	lb->v.svc[id] = &s->hot;
-	memset(s->hot.mslot, 0xff, CNM_MAX_NODES * sizeof(*s->hot.mslot)); /* CNM_MEMBER_NONE */
+	for (i = 0; i < CNM_MAX_NODES; i++)
+		s->hot.mslot[i] = CNM_MEMBER_SINK(i); /* no pair yet */
 	if (cnm_lb_svc_rebuild(lb, id) != 0) {
-		members_release(lb, s, 1);
+		svc_slots_drop(lb, s, -1);
 		lb->v.svc[id] = NULL;
 		svc_free(s);
 		return NULL;
@@ -468,6 +528,7 @@ cnm_lb_create(const struct cnm_config *cfg, const char *name, struct rte_rcu_qsb
 		return NULL;
 	}
 	memset(lb, 0, sizeof(*lb));
+	memset(lb->member_svc, 0xff, sizeof(lb->member_svc)); /* CNM_SLOT_FREE */
 	lb->qsbr = qsbr;
 	lb->v.hash_key = cfg->hash_key;
 	lb->v.default_node = cfg->default_node;
@@ -587,44 +648,41 @@ cnm_lb_stats_rebase(const struct cnm_lb *lb, struct cnm_stats_total *t)
 {
 	uint32_t i;
 
-	for (i = 0; i < CNM_MAX_SERVICES; i++) {
-		t->svc[i].pkts -= lb->svc_base[i].pkts;
-		t->svc[i].bytes -= lb->svc_base[i].bytes;
-	}
-	for (i = 0; i < CNM_MAX_NODES; i++) {
-		t->node[i].pkts -= lb->node_base[i].pkts;
-		t->node[i].bytes -= lb->node_base[i].bytes;
-	}
 	for (i = 0; i < CNM_MAX_MEMBERS; i++) {
 		t->member[i].pkts -= lb->member_base[i].pkts;
 		t->member[i].bytes -= lb->member_base[i].bytes;
 	}
-}
+	/* a service: what no slot counted, its pairs' slots, its freed ones */
+	for (i = 0; i < CNM_MAX_SERVICES; i++) {
+		t->svc[i].pkts += lb->svc_fold[i].pkts - lb->svc_base[i].pkts;
+		t->svc[i].bytes += lb->svc_fold[i].bytes - lb->svc_base[i].bytes;
+	}
+	/* a node: its sink, its pairs' slots, its freed ones */
+	for (i = 0; i < CNM_MAX_NODES; i++) {
+		t->node[i].pkts = t->member[CNM_MEMBER_SINK(i)].pkts + lb->node_fold[i].pkts;
+		t->node[i].bytes = t->member[CNM_MEMBER_SINK(i)].bytes + lb->node_fold[i].bytes;
+	}
+	for (i = 0; i < CNM_MEMBER_SINK0; i++) {
+		uint16_t svc = lb->member_svc[i], node = lb->member_node[i];
 
-/* what was counted in a slot before the zero and after its base: the
- * zero's share of @p t */
-static void
-pb_unzero(struct cnm_pb *t, const struct cnm_pb *z, const struct cnm_pb *base, uint32_t n)
-{
-	uint32_t i;
-
-	for (i = 0; i < n; i++) {
-		uint64_t p = z[i].pkts > base[i].pkts ? z[i].pkts - base[i].pkts : 0;
-		uint64_t b = z[i].bytes > base[i].bytes ? z[i].bytes - base[i].bytes : 0;
-
-		t[i].pkts -= RTE_MIN(t[i].pkts, p);
-		t[i].bytes -= RTE_MIN(t[i].bytes, b);
+		if (svc == CNM_SLOT_FREE)
+			continue;
+		t->svc[svc].pkts += t->member[i].pkts;
+		t->svc[svc].bytes += t->member[i].bytes;
+		t->node[node].pkts += t->member[i].pkts;
+		t->node[node].bytes += t->member[i].bytes;
 	}
 }
 
+/* take off @p t what @p z held, never below 0 */
 static void
-pb_add(struct cnm_pb *z, const struct cnm_pb *base, uint32_t n)
+pb_sub(struct cnm_pb *t, const struct cnm_pb *z, uint32_t n)
 {
 	uint32_t i;
 
 	for (i = 0; i < n; i++) {
-		z[i].pkts += base[i].pkts;
-		z[i].bytes += base[i].bytes;
+		t[i].pkts -= RTE_MIN(t[i].pkts, z[i].pkts);
+		t[i].bytes -= RTE_MIN(t[i].bytes, z[i].bytes);
 	}
 }
 
@@ -637,10 +695,6 @@ cnm_lb_stats_zero(struct cnm_lb *lb, const struct cnm_stats_total *t)
 			return -ENOMEM;
 	}
 	memcpy(lb->zero, t, sizeof(*t));
-	/* per id, in the workers' terms: the slot bases added back */
-	pb_add(lb->zero->svc, lb->svc_base, CNM_MAX_SERVICES);
-	pb_add(lb->zero->node, lb->node_base, CNM_MAX_NODES);
-	pb_add(lb->zero->member, lb->member_base, CNM_MAX_MEMBERS);
 	return 0;
 }
 
@@ -650,9 +704,9 @@ cnm_lb_stats_zeroed(const struct cnm_lb *lb, struct cnm_stats_total *t)
 	if (lb->zero == NULL)
 		return;
 	cnm_stats_sub_scalars(t, lb->zero);
-	pb_unzero(t->svc, lb->zero->svc, lb->svc_base, CNM_MAX_SERVICES);
-	pb_unzero(t->node, lb->zero->node, lb->node_base, CNM_MAX_NODES);
-	pb_unzero(t->member, lb->zero->member, lb->member_base, CNM_MAX_MEMBERS);
+	pb_sub(t->svc, lb->zero->svc, CNM_MAX_SERVICES);
+	pb_sub(t->node, lb->zero->node, CNM_MAX_NODES);
+	pb_sub(t->member, lb->zero->member, CNM_MAX_MEMBERS);
 }
 
 int
@@ -760,7 +814,10 @@ cnm_lb_svc_add(struct cnm_lb *lb, const struct cnm_cfg_service *c)
 	/* no worker counts in this slot now (its earlier service, if any,
 	 * is gone after a grace period): what it holds is the base */
 	if (lb->wstats != NULL)
-		lb->svc_base[id] = cnm_stats_slot(lb->wstats, lb->n_wstats, 0, id);
+		lb->svc_base[id] = cnm_stats_svc(lb->wstats, lb->n_wstats, id);
+	memset(&lb->svc_fold[id], 0, sizeof(lb->svc_fold[id]));
+	if (lb->zero != NULL) /* from 0 in the operator's view too */
+		memset(&lb->zero->svc[id], 0, sizeof(lb->zero->svc[id]));
 	memset(&fake, 0, sizeof(fake));
 	fake.hash_key = lb->v.hash_key;
 	fake.pdt_size = c->pdt_size ? c->pdt_size : CNM_PDT_SIZE_DEFAULT;
@@ -802,7 +859,7 @@ cnm_lb_svc_del(struct cnm_lb *lb, uint16_t id)
 	__atomic_store_n(&lb->gen, lb->gen + 1, __ATOMIC_RELEASE);
 	/* a worker may still hold s from a lookup of the current burst */
 	grace_period(lb);
-	svc_free_slots(lb, s);
+	svc_slots_drop(lb, s, -1);
 	svc_free(s);
 	while (lb->n_svc > 0 && lb->v.svc[lb->n_svc - 1] == NULL)
 		lb->n_svc--;
@@ -850,8 +907,16 @@ cnm_lb_node_add(struct cnm_lb *lb, const struct cnm_cfg_node *n)
 	if (i == CNM_MAX_NODES)
 		return -ENOSPC;
 	lb->next_node_slot = (id + 1) % CNM_MAX_NODES;
+	/* its sink starts at 0, and so do its totals */
 	if (lb->wstats != NULL)
-		lb->node_base[id] = cnm_stats_slot(lb->wstats, lb->n_wstats, 1, id);
+		lb->member_base[CNM_MEMBER_SINK(id)] = cnm_stats_member_slot(lb->wstats,
+			lb->n_wstats, CNM_MEMBER_SINK(id));
+	memset(&lb->node_fold[id], 0, sizeof(lb->node_fold[id]));
+	if (lb->zero != NULL) { /* from 0 in the operator's view too */
+		memset(&lb->zero->node[id], 0, sizeof(lb->zero->node[id]));
+		memset(&lb->zero->member[CNM_MEMBER_SINK(id)], 0,
+			sizeof(lb->zero->member[CNM_MEMBER_SINK(id)]));
+	}
 	lb->admin_down[id] = 0;
 	lb->node_cfg[id] = *n;
 	node_tunnel(lb, id, n);
@@ -887,6 +952,11 @@ cnm_lb_node_del(struct cnm_lb *lb, uint16_t id)
 	lb->v.node[id].up = 0;
 	lb->v.node[id].gen++;
 	lb->v.node[id].used = 0;
+	/* its pairs' slots: a worker that still sends it a frame counts in
+	 * its sink, then they are freed */
+	for (i = 0; i < lb->n_svc; i++)
+		if (lb->v.svc[i] != NULL)
+			svc_slots_drop(lb, svc_at(lb, i), id);
 	/* no PDT holds it any more; wait before the slot can be reused */
 	grace_period(lb);
 	__atomic_store_n(&lb->v.node[id].mac, 0, __ATOMIC_RELAXED);

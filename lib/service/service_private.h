@@ -61,16 +61,22 @@ struct cnm_lb {
 	struct cnm_wstats *const *wstats;   /**< the workers' counters, NULL: none yet */
 	uint32_t n_wstats;
 	struct cnm_pb svc_base[CNM_MAX_SERVICES];
-	struct cnm_pb node_base[CNM_MAX_NODES];
 	struct cnm_pb member_base[CNM_MAX_MEMBERS];
-	/* `cnmuxctl zero` (cnm_lb_stats_zero()): the totals when the operator
-	 * last zeroed them, NULL before; per id in the workers' own terms (the
-	 * slot base added back), so a slot reused since then (its base now
-	 * above the zero's) counts from its own start again. */
+	/* what freed slots had counted (members_alloc() in service.c) */
+	struct cnm_pb svc_fold[CNM_MAX_SERVICES];
+	struct cnm_pb node_fold[CNM_MAX_NODES];
+	uint16_t member_svc[CNM_MAX_MEMBERS];   /**< a pair slot's service, CNM_SLOT_FREE */
+	uint16_t member_node[CNM_MAX_MEMBERS];  /**< a pair slot's node */
+	/* `cnmuxctl zero` (cnm_lb_stats_zero()): the totals (rebased) when the
+	 * operator last zeroed them, NULL before. A service, node or pair slot
+	 * taken again has its entry cleared where its base is set, so it
+	 * counts from when it was added. */
 	struct cnm_stats_total *zero;
-	uint8_t member_used[CNM_MAX_MEMBERS];   /**< member slots taken */
 	uint32_t member_next;                   /**< where the search for a free slot starts */
 };
+
+/** member_svc[] of a slot no pair holds. */
+#define CNM_SLOT_FREE 0xffffu
 
 /** The whole service behind the hot part a table entry points at. */
 static inline struct cnm_svc_priv *

@@ -168,7 +168,7 @@ enum cnm_stat_kind {
 #define CNM_STATS_SERVICE(X) \
 	X(packets, COUNTER, "frames that matched the service (including those dropped for " \
 	  "no_active_node or tx_full)") \
-	X(bytes, COUNTER, "their bytes")
+	X(bytes, COUNTER, "their bytes: as sent for those sent to a node, as received for the rest")
 #define CNM_STATS_MEMBER(X) \
 	X(packets, COUNTER, "frames of the service TX took for this node of its list") \
 	X(bytes, COUNTER, "their bytes, as sent")
@@ -178,12 +178,19 @@ enum cnm_stat_kind {
 	X(up, GAUGE, "the node takes clients (true) or not (false)")
 
 /**
- * Per-(service, node) counters live in slots: the tables give each member
- * of a service (a node in its list) a slot id; CNM_MEMBER_NONE is a sink
- * that traffic of no member (the default node) counts into, so counting
- * needs no branch.
+ * Frames sent to nodes are counted once, in a slot: the tables give each
+ * (service, node) pair a slot id below CNM_MEMBER_SINK0 (lib/service), and
+ * each node a sink slot, CNM_MEMBER_SINK(node), for what it gets outside any
+ * pair (non-scalable traffic to the default node). A worker adds a forwarded
+ * frame to one slot and nothing else; the per-service and per-node totals
+ * are sums of slots, made by the reader (cnm_lb_stats_rebase()). That keeps
+ * the packet path at one counter pair per frame.
  */
 #define CNM_MAX_MEMBERS 65536
+#define CNM_MEMBER_SINK0 (CNM_MAX_MEMBERS - CNM_MAX_NODES)
+#define CNM_MEMBER_SINK(node) ((uint16_t)(CNM_MEMBER_SINK0 + (node)))
+_Static_assert(CNM_MEMBER_SINK0 == CNM_MEMBERS_MAX, "a pair slot for every pair the budget allows");
+/** No slot: a decision that sends nothing to a node. */
 #define CNM_MEMBER_NONE 0xffffu
 
 /** Packets and bytes. */
@@ -205,10 +212,11 @@ struct cnm_wstats {
 	CNM_STATS_ACCOUNT(CNM_X_FIELD)
 	uint64_t drop[CNM_DROP_MAX];
 	CNM_STATS_WORKER(CNM_X_FIELD)
-	struct cnm_pb *svc;      /**< [CNM_MAX_SERVICES], by service id */
-	struct cnm_pb *node;     /**< [CNM_MAX_NODES], by node id, forwarded */
-	struct cnm_pb *member;   /**< [CNM_MAX_MEMBERS], by member slot: per (service,
-				      node), forwarded */
+	struct cnm_pb *svc;      /**< [CNM_MAX_SERVICES], by service id: the frames of
+				      the service no slot counted (dropped after the
+				      decision, answered, refused by TX) */
+	struct cnm_pb *member;   /**< [CNM_MAX_MEMBERS], by slot: frames TX took for a
+				      (service, node) pair or a node's sink */
 };
 
 /** Sum of every worker's counters, and what is counted elsewhere. */
@@ -217,8 +225,9 @@ struct cnm_stats_total {
 	uint64_t drop[CNM_DROP_MAX];
 	CNM_STATS_WORKER(CNM_X_FIELD)
 	CNM_STATS_MORE(CNM_X_FIELD)
-	struct cnm_pb svc[CNM_MAX_SERVICES];
-	struct cnm_pb node[CNM_MAX_NODES];
+	struct cnm_pb svc[CNM_MAX_SERVICES];   /**< per service (cnm_lb_stats_rebase()) */
+	struct cnm_pb node[CNM_MAX_NODES];     /**< per node: 0 from cnm_stats_sum(),
+						    summed by cnm_lb_stats_rebase() */
 	struct cnm_pb member[CNM_MAX_MEMBERS];
 };
 
@@ -255,11 +264,8 @@ void cnm_wstats_fini(struct cnm_wstats *w);
  */
 void cnm_stats_sum(struct cnm_wstats *const *w, unsigned int n, struct cnm_stats_total *t);
 
-/**
- * What @p n workers have counted so far in one per-id slot: service @p id
- * (@p node 0) or node @p id (@p node 1).
- */
-struct cnm_pb cnm_stats_slot(struct cnm_wstats *const *w, unsigned int n, int node, uint32_t id);
+/** What @p n workers have counted so far outside the slots for service @p id. */
+struct cnm_pb cnm_stats_svc(struct cnm_wstats *const *w, unsigned int n, uint32_t id);
 
 /** What @p n workers have counted so far in member slot @p slot. */
 struct cnm_pb cnm_stats_member_slot(struct cnm_wstats *const *w, unsigned int n, uint32_t slot);

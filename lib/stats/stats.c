@@ -39,9 +39,8 @@ cnm_wstats_init(struct cnm_wstats *w)
 {
 	memset(w, 0, sizeof(*w));
 	w->svc = calloc(CNM_MAX_SERVICES, sizeof(*w->svc));
-	w->node = calloc(CNM_MAX_NODES, sizeof(*w->node));
 	w->member = calloc(CNM_MAX_MEMBERS, sizeof(*w->member));
-	if (w->svc == NULL || w->node == NULL || w->member == NULL) {
+	if (w->svc == NULL || w->member == NULL) {
 		cnm_wstats_fini(w);
 		return -ENOMEM;
 	}
@@ -52,10 +51,8 @@ void
 cnm_wstats_fini(struct cnm_wstats *w)
 {
 	free(w->svc);
-	free(w->node);
 	free(w->member);
 	w->svc = NULL;
-	w->node = NULL;
 	w->member = NULL;
 }
 
@@ -114,10 +111,6 @@ cnm_stats_sum(struct cnm_wstats *const *w, unsigned int n, struct cnm_stats_tota
 			t->svc[j].pkts += RD(s->svc[j].pkts);
 			t->svc[j].bytes += RD(s->svc[j].bytes);
 		}
-		for (j = 0; j < CNM_MAX_NODES; j++) {
-			t->node[j].pkts += RD(s->node[j].pkts);
-			t->node[j].bytes += RD(s->node[j].bytes);
-		}
 		for (j = 0; j < CNM_MAX_MEMBERS; j++) {
 			t->member[j].pkts += RD(s->member[j].pkts);
 			t->member[j].bytes += RD(s->member[j].bytes);
@@ -126,13 +119,13 @@ cnm_stats_sum(struct cnm_wstats *const *w, unsigned int n, struct cnm_stats_tota
 }
 
 struct cnm_pb
-cnm_stats_slot(struct cnm_wstats *const *w, unsigned int n, int node, uint32_t id)
+cnm_stats_svc(struct cnm_wstats *const *w, unsigned int n, uint32_t id)
 {
 	struct cnm_pb r = { 0, 0 };
 	unsigned int i;
 
 	for (i = 0; i < n; i++) {
-		const struct cnm_pb *p = node ? &w[i]->node[id] : &w[i]->svc[id];
+		const struct cnm_pb *p = &w[i]->svc[id];
 
 		r.pkts += RD(p->pkts);
 		r.bytes += RD(p->bytes);

@@ -1092,6 +1092,40 @@ test_count_limits(void **state)
 		cnm_config_free(cfg);
 	}
 
+	/* the budget of pairs: 15 services listing all 4096 nodes are the
+	 * 61440 (service, node) counter slots there are; a 16th is over it */
+	for (n = 16; n >= 15; n--) {
+		struct cnm_config *cfg;
+		size_t j;
+
+		s = malloc(256 + CNM_MAX_NODES * 64 + n * (128 + CNM_MAX_NODES * 12));
+		assert_non_null(s);
+		p = s + sprintf(s, "{" PORTS ", 'nodes': [");
+		for (j = 0; j < CNM_MAX_NODES; j++)
+			p += sprintf(p, "%s{'name': 'n%zu', 'ip': '10.0.%zu.%zu'}", j ? "," : "", j,
+				     j >> 8, j & 0xff);
+		p += sprintf(p, "], 'services': [");
+		for (i = 0; i < n; i++) {
+			p += sprintf(p, "%s{'name': 's%zu', 'vip': '198.51.100.1', 'policy': 'weighted', "
+				     "'ports': ['%zu/tcp'], 'nodes': {", i ? "," : "", i, 80 + i);
+			for (j = 0; j < CNM_MAX_NODES; j++)
+				p += sprintf(p, "%s'n%zu': 1", j ? "," : "", j);
+			p += sprintf(p, "}}");
+		}
+		sprintf(p, "]}");
+		cfg = parse_q(s);
+		free(s);
+		if (n == 16) {
+			assert_null(cfg);
+			assert_non_null(strstr(errbuf, FILE_NAME ": services[15]: services with at most "
+					       "61440 nodes in their lists in all (got over the budget)"));
+			continue;
+		}
+		if (cfg == NULL)
+			fail_msg("%s", errbuf);
+		cnm_config_free(cfg);
+	}
+
 	/* exactly CNM_MAX_PRIVATE private ports is fine */
 	{
 		struct cnm_config *cfg = parse_ok(PORTCFG(

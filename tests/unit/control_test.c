@@ -770,7 +770,7 @@ test_node_show(void **state)
 	struct fx *fx = *state;
 	json_t *r, *n;
 
-	fx->ws[0].node[node_id(fx, "node2")].pkts = 3;
+	fx->ws[0].member[CNM_MEMBER_SINK(node_id(fx, "node2"))].pkts = 3;
 	r = ok(fx, "{\"cmd\": \"node show\"}");
 	assert_int_equal(json_array_size(json_object_get(r, "nodes")), 3);
 	json_decref(r);
@@ -912,7 +912,7 @@ test_stats(void **state)
 	fx->ws[1].drop[CNM_DROP_NO_SERVICE] = 4;
 	fx->ws[0].drop[CNM_DROP_NO_SERVICE] = 2;
 	fx->ws[0].svc[svc_id(fx, "dns")].pkts = 8;
-	fx->ws[1].node[node_id(fx, "node3")].bytes = 1500;
+	fx->ws[1].member[CNM_MEMBER_SINK(node_id(fx, "node3"))].bytes = 1500;
 	r = ok(fx, "{\"cmd\": \"stats\"}");
 	assert_int_equal(json_integer_value(json_object_get(r, "rx")), 15);
 	assert_int_equal(json_integer_value(json_object_get(r, "forwarded")), 9);
@@ -966,8 +966,8 @@ test_stats_slot_reuse(void **state)
 	cnm_lb_set_stats(fx->ctx.lb, fx->wp, 2);
 	fx->ws[0].svc[dns].pkts = 8;
 	fx->ws[1].svc[dns].bytes = 800;
-	fx->ws[0].node[n2].pkts = 7;
-	fx->ws[1].node[n2].bytes = 700;
+	fx->ws[0].member[CNM_MEMBER_SINK(n2)].pkts = 7;
+	fx->ws[1].member[CNM_MEMBER_SINK(n2)].bytes = 700;
 	ok0(fx, "{\"cmd\": \"service del\", \"service\": \"dns\"}");
 	ok0(fx, "{\"cmd\": \"service add\", \"service\": {\"name\": \"api\", "
 		"\"vip\": \"198.51.100.30\", \"ports\": [\"8080/tcp\"], \"policy\": \"weighted\", "
@@ -996,7 +996,7 @@ test_stats_slot_reuse(void **state)
 	assert_int_equal(cnm_lb_node_find(fx->ctx.lb, "fill4095"), -1); /* gone again */
 	/* what the new holders count from now on */
 	fx->ws[1].svc[dns].pkts += 3;
-	fx->ws[0].node[n2].bytes += 60;
+	fx->ws[0].member[CNM_MEMBER_SINK(n2)].bytes += 60;
 	r = ok(fx, "{\"cmd\": \"stats\"}");
 	o = json_object_get(json_object_get(r, "services"), "api");
 	assert_int_equal(json_integer_value(json_object_get(o, "packets")), 3);
@@ -1030,6 +1030,7 @@ test_zero(void **state)
 {
 	struct fx *fx = *state;
 	int web = svc_id(fx, "web"), dns = svc_id(fx, "dns"), n1 = node_id(fx, "node1");
+	int pair = cnm_lb_member_slot(fx->ctx.lb, (uint16_t)web, (uint16_t)n1);
 	json_t *r;
 
 	cnm_lb_set_stats(fx->ctx.lb, fx->wp, 2);
@@ -1041,11 +1042,15 @@ test_zero(void **state)
 	fx->ws[1].rx = 5;
 	fx->ws[1].forwarded = 5;
 	fx->ws[0].conn_active = 4;
-	fx->ws[0].svc[web].pkts = 9;
+	assert_true(pair >= 0);
+	fx->ws[0].svc[web].pkts = 9;        /* web's frames no node got */
 	fx->ws[1].svc[dns].pkts = 2;
-	fx->ws[0].node[n1].bytes = 900;
+	fx->ws[0].member[pair].pkts = 2;    /* (web, node1): web's, node1's and the pair's */
+	fx->ws[0].member[pair].bytes = 900;
 	r = ok(fx, "{\"cmd\": \"stats\"}");
 	assert_int_equal(stat_at(r, "rx"), 15);
+	assert_int_equal(stat_at(r, "services/web/packets"), 11);
+	assert_int_equal(stat_at(r, "nodes/node1/bytes"), 900);
 	json_decref(r);
 
 	r = ok(fx, "{\"cmd\": \"zero\"}");
@@ -1060,6 +1065,7 @@ test_zero(void **state)
 	assert_int_equal(stat_at(r, "conn_active"), 4); /* a gauge: a level now */
 	assert_int_equal(stat_at(r, "workers"), 2);
 	assert_int_equal(stat_at(r, "services/web/packets"), 0);
+	assert_int_equal(stat_at(r, "services/web/nodes/node1/bytes"), 0);
 	assert_int_equal(stat_at(r, "nodes/node1/bytes"), 0);
 	json_decref(r);
 
@@ -1067,13 +1073,15 @@ test_zero(void **state)
 	fx->ws[1].rx += 7;
 	fx->ws[1].forwarded += 7;
 	fx->ws[0].svc[web].pkts += 5;
-	fx->ws[0].node[n1].bytes += 60;
+	fx->ws[0].member[pair].pkts += 1;
+	fx->ws[0].member[pair].bytes += 60;
 	r = ok(fx, "{\"cmd\": \"stats\"}");
 	assert_int_equal(stat_at(r, "rx"), 7);
 	assert_int_equal(stat_at(r, "forwarded"), 7);
 	assert_int_equal(stat_at(r, "rx"), stat_at(r, "forwarded") + stat_at(r, "local") +
 		stat_at(r, "dropped"));
-	assert_int_equal(stat_at(r, "services/web/packets"), 5);
+	assert_int_equal(stat_at(r, "services/web/packets"), 6);
+	assert_int_equal(stat_at(r, "services/web/nodes/node1/bytes"), 60);
 	assert_int_equal(stat_at(r, "nodes/node1/bytes"), 60);
 	json_decref(r);
 

@@ -786,22 +786,84 @@ test_member_slots(void **state)
 	assert_true(a >= 0 && b >= 0 && c >= 0);
 	assert_true(a != b && a != c && b != c);
 	assert_int_equal(cnm_lb_member_slot(lb, (uint16_t)web, (uint16_t)n3), -1);
-	assert_int_equal(cnm_lb_member_slot_fast(cnm_lb_view(lb), web, (uint16_t)n3), CNM_MEMBER_NONE);
-	assert_int_equal(cnm_lb_member_slot_fast(cnm_lb_view(lb), -1, (uint16_t)n1), CNM_MEMBER_NONE);
-	assert_int_equal(cnm_lb_member_slot_fast(cnm_lb_view(lb), web, (uint16_t)n1), a);
+	/* what a worker reads: the pair's slot, or the node's sink */
+	assert_int_equal(cnm_svc_slot(cnm_lb_view(lb)->svc[web], (uint16_t)n3), CNM_MEMBER_SINK(n3));
+	assert_int_equal(cnm_svc_slot(cnm_lb_view(lb)->svc[web], (uint16_t)n1), a);
 	/* a drained member (weight 0) keeps its slot: its connections still count */
 	assert_int_equal(cnm_lb_member_set(lb, (uint16_t)web, (uint16_t)n1, 0), 0);
 	assert_int_equal(cnm_lb_member_slot(lb, (uint16_t)web, (uint16_t)n1), a);
-	/* removed: the slot goes; added: a slot again, unchanged for the others */
+	/* removed from the list: no longer listed, but the pair keeps its slot
+	 * (its tracked connections still count into it) and gets it back */
 	assert_int_equal(cnm_lb_member_del(lb, (uint16_t)web, (uint16_t)n2), 0);
 	assert_int_equal(cnm_lb_member_slot(lb, (uint16_t)web, (uint16_t)n2), -1);
+	assert_int_equal(cnm_svc_slot(cnm_lb_view(lb)->svc[web], (uint16_t)n2), b);
+	assert_int_equal(cnm_lb_slot_svc(lb, (uint16_t)b), web);
+	assert_int_equal(cnm_lb_member_set(lb, (uint16_t)web, (uint16_t)n2, 1), 0);
+	assert_int_equal(cnm_lb_member_slot(lb, (uint16_t)web, (uint16_t)n2), b);
+	/* a new pair: a slot of its own, unchanged for the others */
 	assert_int_equal(cnm_lb_member_set(lb, (uint16_t)web, (uint16_t)n3, 2), 0);
 	d = cnm_lb_member_slot(lb, (uint16_t)web, (uint16_t)n3);
-	assert_true(d >= 0 && d != a && d != c);
+	assert_true(d >= 0 && d != a && d != b && d != c);
 	assert_int_equal(cnm_lb_member_slot(lb, (uint16_t)web, (uint16_t)n1), a);
 	/* a removed service gives every slot back: a new one may take them */
 	assert_int_equal(cnm_lb_svc_del(lb, (uint16_t)dns), 0);
 	assert_int_equal(cnm_lb_member_slot(lb, (uint16_t)dns, (uint16_t)n1), -1);
+	assert_int_equal(cnm_lb_slot_svc(lb, (uint16_t)c), -1);
+	assert_int_equal(cnm_lb_slot_svc(lb, CNM_MEMBER_SINK(n1)), -1);
+}
+
+/*
+ * Workers count a forwarded frame in one slot; the service's and the node's
+ * totals are sums made by the reader. They must add up, and never go back
+ * when a pair's slot is freed (its node or its service deleted).
+ */
+static void
+test_member_totals(void **state)
+{
+	struct cnm_lb *lb = *state;
+	static struct cnm_stats_total t;
+	struct cnm_wstats ws[2];
+	struct cnm_wstats *wp[2] = { &ws[0], &ws[1] };
+	int web = cnm_lb_svc_find(lb, "web"), dns = cnm_lb_svc_find(lb, "dns");
+	int n1 = cnm_lb_node_find(lb, "n1"), n2 = cnm_lb_node_find(lb, "n2");
+	int w1, w2, d1;
+
+	assert_int_equal(cnm_wstats_init(&ws[0]), 0);
+	assert_int_equal(cnm_wstats_init(&ws[1]), 0);
+	cnm_lb_set_stats(lb, wp, 2);
+	w1 = cnm_lb_member_slot(lb, (uint16_t)web, (uint16_t)n1);
+	w2 = cnm_lb_member_slot(lb, (uint16_t)web, (uint16_t)n2);
+	d1 = cnm_lb_member_slot(lb, (uint16_t)dns, (uint16_t)n1);
+	assert_true(w1 >= 0 && w2 >= 0 && d1 >= 0);
+	ws[0].member[w1] = (struct cnm_pb){ 10, 1000 };
+	ws[1].member[w1] = (struct cnm_pb){ 5, 500 };
+	ws[0].member[w2] = (struct cnm_pb){ 7, 700 };
+	ws[1].member[d1] = (struct cnm_pb){ 3, 300 };
+	ws[0].member[CNM_MEMBER_SINK(n2)] = (struct cnm_pb){ 2, 200 }; /* default node */
+	ws[1].svc[web] = (struct cnm_pb){ 1, 100 };                     /* dropped */
+	cnm_stats_sum(wp, 2, &t);
+	cnm_lb_stats_rebase(lb, &t);
+	assert_int_equal(t.svc[web].pkts, 10 + 5 + 7 + 1);
+	assert_int_equal(t.svc[web].bytes, 1000 + 500 + 700 + 100);
+	assert_int_equal(t.svc[dns].pkts, 3);
+	assert_int_equal(t.node[n1].pkts, 10 + 5 + 3);
+	assert_int_equal(t.node[n2].pkts, 7 + 2);
+	assert_int_equal(t.member[w1].pkts, 15);
+	/* node n2 deleted: web keeps what it sent it */
+	assert_int_equal(cnm_lb_node_del(lb, (uint16_t)n2), 0);
+	cnm_stats_sum(wp, 2, &t);
+	cnm_lb_stats_rebase(lb, &t);
+	assert_int_equal(t.svc[web].pkts, 23);
+	assert_int_equal(t.svc[web].bytes, 2300);
+	/* service dns deleted: n1 keeps what it got from it */
+	assert_int_equal(cnm_lb_svc_del(lb, (uint16_t)dns), 0);
+	cnm_stats_sum(wp, 2, &t);
+	cnm_lb_stats_rebase(lb, &t);
+	assert_int_equal(t.node[n1].pkts, 18);
+	assert_int_equal(t.node[n1].bytes, 1800);
+	cnm_lb_set_stats(lb, NULL, 0);
+	cnm_wstats_fini(&ws[0]);
+	cnm_wstats_fini(&ws[1]);
 }
 
 /* ---- the decision with a worker's state: fragments of tracked connections ---- */
@@ -1294,6 +1356,7 @@ main(void)
 		cmocka_unit_test(test_nonscalable_default),
 		cmocka_unit_test(test_nonscalable_drop),
 		cmocka_unit_test_setup_teardown(test_arp_local, setup_local, teardown_lb),
+		cmocka_unit_test_setup_teardown(test_member_totals, setup_local, teardown_lb),
 		cmocka_unit_test_setup_teardown(test_member_slots, setup_local, teardown_lb),
 		cmocka_unit_test_setup_teardown(test_fragments_follow_connection, setup_local,
 			teardown_lb),
