@@ -23,6 +23,7 @@
 
 #include "cnm_config.h"
 #include "cnm_dataplane.h"
+#include "cnm_log.h"
 #include "cnm_loop.h"
 #include "cnm_service.h"
 #include "cnm_stats.h"
@@ -38,6 +39,7 @@ struct opts {
 	unsigned long stats_period_s; /* 0: never */
 	unsigned long mbufs;
 	int quiet;
+	int log_timestamp;            /* log lines start with the time */
 };
 
 static void
@@ -59,6 +61,7 @@ usage(const char *prog)
 	       "  --stats-json FILE    write the final statistics as JSON to FILE\n"
 	       "  --mbufs N            mbufs in the pool (default %u)\n"
 	       "  --quiet              no final per-service/per-node report\n"
+	       "  --log-timestamp      start every log line with the time (UTC)\n"
 	       "  --list-drop-reasons  print the drop reasons and exit\n"
 	       "  --list-counters      print every key of the statistics and exit\n"
 	       "  --help               this text\n", prog, MBUFS_DEFAULT);
@@ -106,6 +109,7 @@ parse_args(int argc, char **argv, struct opts *o)
 		{ "stats-json", required_argument, NULL, 'j' },
 		{ "mbufs", required_argument, NULL, 'm' },
 		{ "quiet", no_argument, NULL, 'q' },
+		{ "log-timestamp", no_argument, NULL, 'T' },
 		{ "list-drop-reasons", no_argument, NULL, 'L' },
 		{ "list-counters", no_argument, NULL, 'C' },
 		{ "help", no_argument, NULL, 'h' },
@@ -141,6 +145,9 @@ parse_args(int argc, char **argv, struct opts *o)
 			break;
 		case 'q':
 			o->quiet = 1;
+			break;
+		case 'T':
+			o->log_timestamp = 1;
 			break;
 		case 'L':
 		case 'C':
@@ -212,6 +219,9 @@ main(int argc, char **argv)
 	argv[0] = (char *)"cnmux";
 	if (parse_args(argc, argv, &o) < 0)
 		goto out;
+	/* from here on, every log line carries its level (and the time) */
+	if (cnm_log_init(o.log_timestamp ? CNM_LOG_TIMESTAMP : 0) < 0)
+		fprintf(stderr, "cnmux: log lines without level: cannot open the log stream\n");
 
 	cfg = cnm_config_load(o.config, err, sizeof(err));
 	if (cfg == NULL) {

@@ -89,6 +89,25 @@ json_t *cnm_control_exec(struct cnm_ctx *ctx, const json_t *req);
 char *cnm_control_exec_text(struct cnm_ctx *ctx, const char *req, size_t len);
 
 /**
+ * As cnm_control_exec() and cnm_control_exec_text(), for a request from
+ * @p who ("uid 0 pid 4242": the socket server, from SO_PEERCRED; NULL:
+ * "local"). A request that changes something (a command that changes the
+ * tables, `reload`, `zero`) writes one audit line, refused or not
+ * (cnm.audit, docs/logging.md): who, the command and its arguments, "ok"
+ * (with a reload's changes) or "refused:" and the error.
+ */
+/**
+ * A summary of changes (what reload and the edits answer in "changes") as
+ * one short text for a log line: what changed, without the empty lists and
+ * zero counts ({"weights_changed":1}), or "no change". malloc'ed; NULL when
+ * out of memory.
+ */
+char *cnm_control_changes_text(const json_t *changes);
+
+json_t *cnm_control_exec_as(struct cnm_ctx *ctx, const json_t *req, const char *who);
+char *cnm_control_exec_text_as(struct cnm_ctx *ctx, const char *req, size_t len, const char *who);
+
+/**
  * Reload: read @p path (NULL: ctx->config_path), validate it as at start-up,
  * diff it against ctx->cfg and apply only the difference. On a bad file
  * nothing changes and @p err gets the same message as at start-up.

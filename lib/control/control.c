@@ -23,6 +23,7 @@
 
 #include "cnm_control.h"
 #include "cnm_fwd.h"
+#include "cnm_log.h"
 #include "control_private.h"
 
 RTE_LOG_REGISTER(cnm_logtype_control, cnm.control, NOTICE);
@@ -1621,8 +1622,9 @@ check_keys(struct ctl_req *r, const char *const *keys)
 	return 0;
 }
 
-json_t *
-cnm_control_exec(struct cnm_ctx *ctx, const json_t *req)
+/* One request, answered; cnm_control_exec_as() writes its audit line. */
+static json_t *
+exec_req(struct cnm_ctx *ctx, const json_t *req)
 {
 	struct ctl_req r;
 	char list[512], got[80];
@@ -1696,7 +1698,91 @@ cnm_control_exec(struct cnm_ctx *ctx, const json_t *req)
 }
 
 char *
+cnm_control_changes_text(const json_t *changes)
+{
+	json_t *c = json_object();
+	const char *k;
+	json_t *v;
+	char *t;
+
+	if (c == NULL)
+		return NULL;
+	json_object_foreach((json_t *)(uintptr_t)changes, k, v)
+		if (!(json_is_array(v) && json_array_size(v) == 0) &&
+				!(json_is_integer(v) && json_integer_value(v) == 0))
+			json_object_set(c, k, v);
+	t = json_object_size(c) == 0 ? strdup("no change") : json_dumps(c, JSON_COMPACT);
+	json_decref(c);
+	return t;
+}
+
+/*
+ * The audit line of a request that changes something (the tables, or the
+ * counters with `zero`), refused or not: who, the command and its
+ * arguments, the result (a reload's changes, or the error). Requests that
+ * only read are not written.
+ */
+static void
+audit(const json_t *req, const json_t *resp, const char *who)
+{
+	const char *cmd = json_string_value(json_object_get(req, "cmd"));
+	char *args = NULL, *changes = NULL;
+	json_t *a;
+	size_t i;
+
+	if (cmd == NULL)
+		return;
+	for (i = 0; i < RTE_DIM(cnm_ctl_cmds); i++)
+		if (strcmp(cmd, cnm_ctl_cmds[i].name) == 0)
+			break;
+	if (i == RTE_DIM(cnm_ctl_cmds) || (!cnm_ctl_cmds[i].change && strcmp(cmd, "zero") != 0))
+		return;
+	a = json_deep_copy(req);
+	if (a != NULL) {
+		json_object_del(a, "cmd");
+		args = json_dumps(a, JSON_COMPACT);
+		json_decref(a);
+	}
+	if (json_is_true(json_object_get(resp, "ok"))) {
+		if (json_object_get(resp, "changes") != NULL)
+			changes = cnm_control_changes_text(json_object_get(resp, "changes"));
+		CNM_AUDIT(NOTICE, "%s: %s %.400s: ok%s%.600s", who != NULL ? who : "local", cmd,
+			args != NULL ? args : "?", changes != NULL ? ", " : "",
+			changes != NULL ? changes : "");
+	} else {
+		const char *e = json_string_value(json_object_get(resp, "error"));
+
+		CNM_AUDIT(WARNING, "%s: %s %.400s: refused: %.600s", who != NULL ? who : "local",
+			cmd, args != NULL ? args : "?", e != NULL ? e : "?");
+	}
+	free(args);
+	free(changes);
+}
+
+json_t *
+cnm_control_exec_as(struct cnm_ctx *ctx, const json_t *req, const char *who)
+{
+	json_t *resp = exec_req(ctx, req);
+
+	if (resp != NULL && json_is_object(req))
+		audit(req, resp, who);
+	return resp;
+}
+
+json_t *
+cnm_control_exec(struct cnm_ctx *ctx, const json_t *req)
+{
+	return cnm_control_exec_as(ctx, req, NULL);
+}
+
+char *
 cnm_control_exec_text(struct cnm_ctx *ctx, const char *req, size_t len)
+{
+	return cnm_control_exec_text_as(ctx, req, len, NULL);
+}
+
+char *
+cnm_control_exec_text_as(struct cnm_ctx *ctx, const char *req, size_t len, const char *who)
 {
 	json_error_t jerr;
 	json_t *j, *resp;
@@ -1710,7 +1796,7 @@ cnm_control_exec_text(struct cnm_ctx *ctx, const char *req, size_t len)
 			 jerr.line, jerr.column, jerr.text);
 		resp = error_response(msg);
 	} else {
-		resp = cnm_control_exec(ctx, j);
+		resp = cnm_control_exec_as(ctx, j, who);
 		json_decref(j);
 	}
 	out = resp != NULL ? json_dumps(resp, JSON_COMPACT) : NULL;

@@ -23,9 +23,11 @@
 #include "cnm_control.h"
 #include "cnm_ha.h"
 #include "cnm_health.h"
+#include "cnm_log.h"
 #include "cnm_loop.h"
 #include "cnm_metrics.h"
 #include "cnm_telemetry.h"
+#include "watch.h"
 
 struct cnm_loop {
 	struct cnm_loop_conf c;
@@ -47,18 +49,25 @@ struct cnm_loop {
 	uint64_t rate_prev_tsc, rate_cur_tsc;   /**< when they were taken; 0: not yet */
 	uint64_t next_rate_tsc;
 	struct cnm_metrics *metrics;         /**< NULL: no "metrics" */
+	struct cnm_watch *watch;             /**< what the data path only counts, logged */
 };
 
 static volatile sig_atomic_t stop_signal;
 static volatile sig_atomic_t reload_signal;
+/* who sent the last SIGHUP (the kernel's si_uid, si_pid), for the audit line */
+static volatile sig_atomic_t hup_uid = -1, hup_pid;
 
 static void
-on_signal(int sig)
+on_signal(int sig, siginfo_t *si, void *uc)
 {
-	if (sig == SIGHUP)
+	(void)uc;
+	if (sig == SIGHUP) {
+		hup_uid = si != NULL ? (sig_atomic_t)si->si_uid : -1;
+		hup_pid = si != NULL ? (sig_atomic_t)si->si_pid : 0;
 		reload_signal = 1;
-	else
+	} else {
 		stop_signal = sig;
+	}
 }
 
 /* ---- counters kept outside the workers ---- */
@@ -460,7 +469,8 @@ cnm_loop_create(const struct cnm_loop_conf *c)
 	}
 	l->rate_prev = calloc(1, sizeof(*l->rate_prev));
 	l->rate_cur = calloc(1, sizeof(*l->rate_cur));
-	if (l->rate_prev == NULL || l->rate_cur == NULL) {
+	l->watch = cnm_watch_create();
+	if (l->rate_prev == NULL || l->rate_cur == NULL || l->watch == NULL) {
 		fprintf(stderr, "cnmux: out of memory for the rates\n");
 		goto fail;
 	}
@@ -541,9 +551,17 @@ cnm_loop_create(const struct cnm_loop_conf *c)
 		}
 	}
 
-	signal(SIGINT, on_signal);
-	signal(SIGTERM, on_signal);
-	signal(SIGHUP, on_signal);
+	{
+		struct sigaction sa;
+
+		memset(&sa, 0, sizeof(sa));
+		sa.sa_sigaction = on_signal;
+		sa.sa_flags = SA_SIGINFO | SA_RESTART;
+		sigemptyset(&sa.sa_mask);
+		sigaction(SIGINT, &sa, NULL);
+		sigaction(SIGTERM, &sa, NULL);
+		sigaction(SIGHUP, &sa, NULL);
+	}
 	return l;
 fail:
 	l->ctx.cfg = NULL; /* still the caller's */
@@ -588,16 +606,23 @@ tick(struct cnm_loop *l, uint64_t now_ms)
 static void
 sighup_reload(struct cnm_loop *l)
 {
-	char err[CNM_ERR_MAX];
+	char err[CNM_ERR_MAX], who[64];
 	json_t *sum = NULL;
 
+	snprintf(who, sizeof(who), "SIGHUP from uid %d pid %d", (int)hup_uid, (int)hup_pid);
 	if (cnm_control_reload(&l->ctx, NULL, err, sizeof(err), &sum) == 0) {
 		char *txt = json_dumps(sum, JSON_COMPACT);
+		char *ch = cnm_control_changes_text(sum);
 
 		printf("cnmux: SIGHUP: reloaded %s: %s\n", l->ctx.config_path, txt ? txt : "");
+		CNM_AUDIT(NOTICE, "%s: reload {\"path\":\"%s\"}: ok, %.600s", who,
+			l->ctx.config_path, ch ? ch : "");
 		free(txt);
+		free(ch);
 	} else {
 		fprintf(stderr, "cnmux: SIGHUP: reload refused, nothing changed: %s\n", err);
+		CNM_AUDIT(WARNING, "%s: reload {\"path\":\"%s\"}: refused: %.600s", who,
+			l->ctx.config_path, err);
 	}
 	json_decref(sum);
 	fflush(stdout);
@@ -649,6 +674,8 @@ cnm_loop_run(struct cnm_loop *l)
 		}
 		if (now >= l->next_rate_tsc) {
 			rate_sample(l, now);
+			cnm_watch_tick(l->watch, l->c.dp->lb, l->rate_prev, l->rate_cur,
+				now * 1000 / l->hz, l->ctx.cfg->conn_max);
 			l->next_rate_tsc += CNM_LOOP_RATE_MS * l->hz / 1000;
 			if (l->next_rate_tsc <= now) /* late (a long reload): no catching up */
 				l->next_rate_tsc = now + CNM_LOOP_RATE_MS * l->hz / 1000;
@@ -682,5 +709,6 @@ cnm_loop_free(struct cnm_loop *l)
 	free(l->tot);
 	free(l->rate_prev);
 	free(l->rate_cur);
+	cnm_watch_free(l->watch);
 	free(l);
 }
