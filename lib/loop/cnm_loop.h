@@ -11,8 +11,10 @@
  *   - serves high availability and the control socket;
  *   - reloads on SIGHUP; prints the report every --stats-period;
  *   - reads the totals every CNM_LOOP_RATE_MS for the rates (`stats rate`,
- *     /cnmux/rates, --stats-period); serves /metrics ("metrics") from a
- *     thread of its own;
+ *     /cnmux/rates, --stats-period) and looks at them for what an operator
+ *     must see (watch.h: a service with no node, an unresolved node, a full
+ *     forwarding list; logged at a bounded rate); serves /metrics
+ *     ("metrics") from a thread of its own;
  *   - returns on SIGINT or SIGTERM, or when nothing has arrived for
  *     --idle-exit milliseconds.
  * A new configuration (reload, SIGHUP, a change through the socket, one
