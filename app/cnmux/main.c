@@ -20,6 +20,7 @@
 #include <rte_mbuf.h>
 #include <rte_rcu_qsbr.h>
 #include <rte_ring.h>
+#include <rte_version.h>
 
 #include "cnm_config.h"
 #include "cnm_dataplane.h"
@@ -27,6 +28,7 @@
 #include "cnm_loop.h"
 #include "cnm_service.h"
 #include "cnm_stats.h"
+#include "cnm_version.h"
 #include "ports.h"
 
 #define MBUFS_DEFAULT 16383
@@ -40,6 +42,7 @@ struct opts {
 	unsigned long mbufs;
 	int quiet;
 	int log_timestamp;            /* log lines start with the time */
+	int check; /* --check: validate the configuration, touch nothing */
 };
 
 static void
@@ -55,7 +58,10 @@ static void
 usage(const char *prog)
 {
 	printf("Usage: %s [EAL options] -- --config FILE [options]\n"
-	       "  --config FILE        configuration (JSON, schema v1; docs/config.md)\n"
+	       "       %s --check --config FILE\n"
+	       "       %s --version\n"
+	       "  --config FILE        configuration (JSON, schema v1; cnmux.json(5), docs/config.md)\n"
+	       "  --check              validate the configuration and exit (no EAL, no port touched)\n"
 	       "  --idle-exit MS       stop once no frame has arrived for MS milliseconds\n"
 	       "  --stats-period S     print statistics every S seconds\n"
 	       "  --stats-json FILE    write the final statistics as JSON to FILE\n"
@@ -64,10 +70,11 @@ usage(const char *prog)
 	       "  --log-timestamp      start every log line with the time (UTC)\n"
 	       "  --list-drop-reasons  print the drop reasons and exit\n"
 	       "  --list-counters      print every key of the statistics and exit\n"
-	       "  --help               this text\n", prog, MBUFS_DEFAULT);
+	       "  --version            print the version (and DPDK's) and exit\n"
+	       "  --help               this text\n", prog, prog, prog, MBUFS_DEFAULT);
 }
 
-/* --list-drop-reasons, --list-counters: print, and say so (1). */
+/* --list-drop-reasons, --list-counters, --version: print, and say so (1). */
 static int
 list_opt(const char *arg)
 {
@@ -80,6 +87,11 @@ list_opt(const char *arg)
 	}
 	if (strcmp(arg, "--list-counters") == 0) {
 		cnm_stats_list(stdout);
+		return 1;
+	}
+	if (strcmp(arg, "--version") == 0) {
+		printf("cnmux %s%s%s%s, %s\n", CNM_VERSION, CNM_GIT_DESCRIBE[0] ? " (git " : "",
+		       CNM_GIT_DESCRIBE, CNM_GIT_DESCRIBE[0] ? ")" : "", rte_version());
 		return 1;
 	}
 	return 0;
@@ -112,6 +124,8 @@ parse_args(int argc, char **argv, struct opts *o)
 		{ "log-timestamp", no_argument, NULL, 'T' },
 		{ "list-drop-reasons", no_argument, NULL, 'L' },
 		{ "list-counters", no_argument, NULL, 'C' },
+		{ "version", no_argument, NULL, 'V' },
+		{ "check", no_argument, NULL, 'k' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -151,8 +165,12 @@ parse_args(int argc, char **argv, struct opts *o)
 			break;
 		case 'L':
 		case 'C':
+		case 'V':
 			list_opt(argv[optind - 1]);
 			exit(0);
+		case 'k':
+			o->check = 1;
+			break;
 		case 'h':
 			usage(argv[0]);
 			exit(0);
@@ -170,6 +188,44 @@ parse_args(int argc, char **argv, struct opts *o)
 		usage(argv[0]);
 		return -1;
 	}
+	return 0;
+}
+
+/*
+ * --check: the configuration file validated as cnmux start-up would (every
+ * rule of cnmux.json(5)), without EAL: nothing is allocated and no port is
+ * touched, so it runs beside a live cnmux (systemd's ExecStartPre, a CI job).
+ * Whether the devices named in "ports" exist is known only once EAL is up.
+ * The arguments are cnmux's own, after "--" when there is one.
+ */
+static int
+check_config(int argc, char **argv)
+{
+	struct cnm_config *cfg;
+	struct opts o = { 0 };
+	char err[CNM_ERR_MAX];
+	int i;
+
+	for (i = 1; i < argc; i++)
+		if (strcmp(argv[i], "--") == 0) {
+			argv[i] = argv[0];
+			argc -= i;
+			argv += i;
+			break;
+		}
+	argv[0] = (char *)"cnmux";
+	if (parse_args(argc, argv, &o) < 0)
+		return 1;
+	cfg = cnm_config_load(o.config, err, sizeof(err));
+	if (cfg == NULL) {
+		fprintf(stderr, "cnmux: %s\n", err);
+		return 1;
+	}
+	printf("cnmux: %s: ok: %u service(s), %u node(s), public %s, %u private, local %s, control socket %s\n",
+	       o.config, cfg->n_services, cfg->n_nodes, cfg->public_port, cfg->n_private,
+	       cfg->local_port[0] ? cfg->local_port : "(none)",
+	       cfg->control_socket[0] ? cfg->control_socket : "(none)");
+	cnm_config_free(cfg);
 	return 0;
 }
 
@@ -208,6 +264,9 @@ main(int argc, char **argv)
 	for (i = 1; i < (unsigned int)argc; i++)
 		if (list_opt(argv[i]))
 			return 0;
+	for (i = 1; i < (unsigned int)argc; i++)
+		if (strcmp(argv[i], "--check") == 0)
+			return check_config(argc, argv);
 
 	ret = rte_eal_init(argc, argv);
 	if (ret < 0) {

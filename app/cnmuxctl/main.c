@@ -1,8 +1,14 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * cnmuxctl: the command line of cnmux's control socket (docs/control.md).
- * It turns its arguments into one JSON request, sends it, and prints the
- * response as tables (or raw with -j). Standalone: libc and jansson only.
+ * cnmuxctl: the command line of cnmux's control socket (docs/control.md,
+ * cnmuxctl(8)). It turns its arguments into one JSON request, sends it, and
+ * prints the response as tables (or raw with -j). Standalone: libc and
+ * jansson only.
+ *
+ * Every verb is one entry of ctl_verbs[] (at the end of this file): the
+ * words typed, the arguments, the help text, how the request is built and
+ * how the response is printed. --help, "help VERB", "VERB --help",
+ * --commands (shell completion) and the dispatch all read that table.
  *
  * Exit status: 0 ok, 1 the request was refused (error on stderr),
  * 2 usage error or the socket cannot be reached.
@@ -21,47 +27,19 @@
 
 #include <jansson.h>
 
+#include "cnm_version.h"
+#include "ctl.h"
+
 #define CTL_SOCKET_DEFAULT "/run/cnmux/cnmux.sock"
 #define CTL_RESP_MAX (256u << 20)
 
-static const char usage_text[] =
-	"usage: cnmuxctl [-s SOCKET] [-j] COMMAND...\n"
-	"\n"
-	"  -s SOCKET  control socket (default $CNMUX_SOCKET or " CTL_SOCKET_DEFAULT ")\n"
-	"  -j         print the raw JSON response\n"
-	"\n"
-	"commands:\n"
-	"  service show [NAME]\n"
-	"  service add --json '{\"name\": ..., \"vip\": ..., ...}'\n"
-	"  service add NAME VIP PORTS POLICY NODE=WEIGHT...\n"
-	"             PORTS: 80/tcp,443/tcp (weighted, sticky); tcp or tcp,udp (sticky-wild)\n"
-	"  service del NAME\n"
-	"  node show [NAME]\n"
-	"  node add NAME IP [MAC] [SERVICE=WEIGHT...]\n"
-	"  node del NAME\n"
-	"  node up NAME | node down NAME\n"
-	"  node drain NAME [SERVICE]\n"
-	"  node weight NAME SERVICE WEIGHT\n"
-	"  pdt show SERVICE [OFFSET [COUNT]]\n"
-	"  conns show [--service S] [--node N] [--max M]\n"
-	"  conns count\n"
-	"  stats [--rate]     counters (--rate: per second, over the last interval)\n"
-	"  zero               counters shown from now on start at 0 (/metrics goes on)\n"
-	"  reload [FILE]\n"
-	"  ha [status]\n";
+struct ctl_verb;
+
+/* the verb being run, for usage errors */
+static const struct ctl_verb *cur_verb;
 
 static void __attribute__((noreturn, format(printf, 1, 2)))
-usage_fail(const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, "cnmuxctl: ");
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fprintf(stderr, " (cnmuxctl -h for usage)\n");
-	exit(2);
-}
+usage_fail(const char *fmt, ...);
 
 /* A number as typed: a JSON integer when it is one, else the text (the
  * daemon then says what it expected). */
@@ -113,174 +91,6 @@ split_list(const char *s)
 		p = c + 1;
 	}
 	return a;
-}
-
-static void
-nargs(int argc, int min, int max, const char *cmd)
-{
-	if (argc < min || argc > max)
-		usage_fail("%s: wrong number of arguments", cmd);
-}
-
-/* stats [--rate] */
-static json_t *
-req_stats(json_t *req, int argc, char **argv)
-{
-	nargs(argc, 1, 2, "stats");
-	if (argc == 2 && strcmp(argv[1], "--rate") != 0)
-		usage_fail("stats: unknown option \"%s\" (expected --rate)", argv[1]);
-	json_object_set_new(req, "cmd", json_string(argc == 2 ? "stats rate" : "stats"));
-	return req;
-}
-
-/* The request for argv[0..argc-1]. */
-static json_t *
-build_request(int argc, char **argv)
-{
-	json_t *req = json_object();
-	char cmd[64];
-	int i;
-
-	if (argc < 1)
-		usage_fail("no command");
-	if (strcmp(argv[0], "stats") == 0)
-		return req_stats(req, argc, argv);
-	if (strcmp(argv[0], "zero") == 0) {
-		nargs(argc, 1, 1, "zero");
-		json_object_set_new(req, "cmd", json_string("zero"));
-		return req;
-	}
-	if (strcmp(argv[0], "reload") == 0) {
-		nargs(argc, 1, 2, "reload");
-		json_object_set_new(req, "cmd", json_string("reload"));
-		if (argc == 2) {
-			char path[PATH_MAX];
-
-			/* the daemon does not share our working directory */
-			if (argv[1][0] != '/' && realpath(argv[1], path) != NULL)
-				json_object_set_new(req, "path", json_string(path));
-			else
-				json_object_set_new(req, "path", json_string(argv[1]));
-		}
-		return req;
-	}
-	if (strcmp(argv[0], "ha") == 0) {
-		nargs(argc, 1, 2, "ha");
-		if (argc == 2 && strcmp(argv[1], "status") != 0)
-			usage_fail("ha: unknown subcommand \"%s\" (expected status)", argv[1]);
-		json_object_set_new(req, "cmd", json_string("ha status"));
-		return req;
-	}
-	if (strcmp(argv[0], "service") != 0 && strcmp(argv[0], "node") != 0 &&
-	    strcmp(argv[0], "pdt") != 0 && strcmp(argv[0], "conns") != 0)
-		usage_fail("unknown command \"%s\"", argv[0]);
-	if (argc < 2)
-		usage_fail("%s: expected a subcommand", argv[0]);
-	snprintf(cmd, sizeof(cmd), "%s %s", argv[0], argv[1]);
-	json_object_set_new(req, "cmd", json_string(cmd));
-	argc -= 2;
-	argv += 2;
-
-	if (strcmp(cmd, "service show") == 0) {
-		nargs(argc, 0, 1, cmd);
-		if (argc == 1)
-			json_object_set_new(req, "service", json_string(argv[0]));
-	} else if (strcmp(cmd, "service add") == 0) {
-		json_t *svc, *nodes;
-
-		if (argc >= 1 && strcmp(argv[0], "--json") == 0) {
-			json_error_t e;
-
-			nargs(argc, 2, 2, "service add --json");
-			svc = json_loads(argv[1], JSON_REJECT_DUPLICATES, &e);
-			if (svc == NULL)
-				usage_fail("service add --json: column %d: %s", e.column, e.text);
-			json_object_set_new(req, "service", svc);
-			return req;
-		}
-		if (argc < 5)
-			usage_fail("service add: expected NAME VIP PORTS POLICY NODE=WEIGHT...");
-		svc = json_object();
-		json_object_set_new(svc, "name", json_string(argv[0]));
-		json_object_set_new(svc, "vip", json_string(argv[1]));
-		json_object_set_new(svc, "policy", json_string(argv[3]));
-		json_object_set_new(svc, strcmp(argv[3], "sticky-wild") == 0 ? "protocols" : "ports",
-				    split_list(argv[2]));
-		nodes = json_object();
-		for (i = 4; i < argc; i++)
-			add_weight(nodes, argv[i], "NODE");
-		json_object_set_new(svc, "nodes", nodes);
-		json_object_set_new(req, "service", svc);
-	} else if (strcmp(cmd, "service del") == 0) {
-		nargs(argc, 1, 1, cmd);
-		json_object_set_new(req, "service", json_string(argv[0]));
-	} else if (strcmp(cmd, "node show") == 0) {
-		nargs(argc, 0, 1, cmd);
-		if (argc == 1)
-			json_object_set_new(req, "node", json_string(argv[0]));
-	} else if (strcmp(cmd, "node add") == 0) {
-		json_t *node, *svcs = NULL;
-
-		if (argc < 2)
-			usage_fail("node add: expected NAME IP [MAC] [SERVICE=WEIGHT...]");
-		node = json_object();
-		json_object_set_new(node, "name", json_string(argv[0]));
-		json_object_set_new(node, "ip", json_string(argv[1]));
-		i = 2;
-		if (argc > 2 && strchr(argv[2], '=') == NULL)
-			json_object_set_new(node, "mac", json_string(argv[i++]));
-		for (; i < argc; i++) {
-			if (svcs == NULL)
-				svcs = json_object();
-			add_weight(svcs, argv[i], "SERVICE");
-		}
-		json_object_set_new(req, "node", node);
-		if (svcs != NULL)
-			json_object_set_new(req, "services", svcs);
-	} else if (strcmp(cmd, "node del") == 0 || strcmp(cmd, "node up") == 0 ||
-		   strcmp(cmd, "node down") == 0) {
-		nargs(argc, 1, 1, cmd);
-		json_object_set_new(req, "node", json_string(argv[0]));
-	} else if (strcmp(cmd, "node drain") == 0) {
-		nargs(argc, 1, 2, cmd);
-		json_object_set_new(req, "node", json_string(argv[0]));
-		if (argc == 2)
-			json_object_set_new(req, "service", json_string(argv[1]));
-	} else if (strcmp(cmd, "node weight") == 0) {
-		nargs(argc, 3, 3, cmd);
-		json_object_set_new(req, "node", json_string(argv[0]));
-		json_object_set_new(req, "service", json_string(argv[1]));
-		json_object_set_new(req, "weight", num_or_str(argv[2]));
-	} else if (strcmp(cmd, "pdt show") == 0) {
-		nargs(argc, 1, 3, cmd);
-		json_object_set_new(req, "service", json_string(argv[0]));
-		if (argc >= 2)
-			json_object_set_new(req, "offset", num_or_str(argv[1]));
-		if (argc >= 3)
-			json_object_set_new(req, "count", num_or_str(argv[2]));
-	} else if (strcmp(cmd, "conns count") == 0) {
-		nargs(argc, 0, 0, cmd);
-	} else if (strcmp(cmd, "conns show") == 0) {
-		for (i = 0; i < argc; i += 2) {
-			const char *key;
-
-			if (strcmp(argv[i], "--service") == 0)
-				key = "service";
-			else if (strcmp(argv[i], "--node") == 0)
-				key = "node";
-			else if (strcmp(argv[i], "--max") == 0)
-				key = "max";
-			else
-				usage_fail("conns show: unknown option \"%s\"", argv[i]);
-			if (i + 1 >= argc)
-				usage_fail("conns show: %s needs a value", argv[i]);
-			json_object_set_new(req, key, strcmp(key, "max") == 0 ?
-					    num_or_str(argv[i + 1]) : json_string(argv[i + 1]));
-		}
-	} else {
-		usage_fail("unknown command \"%s\"", cmd);
-	}
-	return req;
 }
 
 /* ---- the exchange ---- */
@@ -365,417 +175,571 @@ exchange(const char *path, const char *line)
 	return buf;
 }
 
-/* ---- tables ---- */
+/* ---- requests ---- */
 
-#define TBL_COLS 10
+/*
+ * One verb: the words typed, the request it sends, how its response is
+ * printed. A new verb is one more entry in ctl_verbs[] below; the help,
+ * the list for shell completion and the dispatch follow from it.
+ */
+struct ctl_verb {
+	/* the words typed ("node add"); also the request's "cmd" unless .cmd */
+	const char *name;
+	/* the request's "cmd" when it is not the name */
+	const char *cmd;
+	/* the arguments after the name; '\n' separates alternative forms */
+	const char *args;
+	/* what it does and what the arguments mean, lines ending in '\n' */
+	const char *help;
+	/* how many arguments after the name; max -1: the builder counts */
+	int min_args;
+	int max_args;
+	/* build_positional(): the request key of each argument, in order */
+	const char *keys[3];
+	/* fills the request from the arguments after the name */
+	void (*build)(const struct ctl_verb *v, json_t *req, int argc, char **argv);
+	/* prints a successful response; NULL: print_default() */
+	void (*print)(const json_t *resp);
+};
 
-struct table {
-	int ncol;
-	int nrow;
-	char **cell; /* nrow * ncol */
-	int indent;
+/* Request keys whose value is a number. */
+static int
+num_key(const char *key)
+{
+	return strcmp(key, "weight") == 0 || strcmp(key, "offset") == 0 ||
+	       strcmp(key, "count") == 0 || strcmp(key, "max") == 0;
+}
+
+/* Argument i goes to v->keys[i]. */
+static void
+build_positional(const struct ctl_verb *v, json_t *req, int argc, char **argv)
+{
+	int i;
+
+	for (i = 0; i < argc && i < (int)(sizeof(v->keys) / sizeof(v->keys[0])); i++)
+		json_object_set_new(req, v->keys[i], num_key(v->keys[i]) ?
+				    num_or_str(argv[i]) : json_string(argv[i]));
+}
+
+static void
+build_service_add(const struct ctl_verb *v, json_t *req, int argc, char **argv)
+{
+	json_t *svc, *nodes;
+	int i;
+
+	(void)v;
+	if (argc >= 1 && strcmp(argv[0], "--json") == 0) {
+		json_error_t e;
+
+		if (argc != 2)
+			usage_fail("--json takes one argument, the service object");
+		svc = json_loads(argv[1], JSON_REJECT_DUPLICATES, &e);
+		if (svc == NULL)
+			usage_fail("--json: column %d: %s", e.column, e.text);
+		json_object_set_new(req, "service", svc);
+		return;
+	}
+	if (argc < 5)
+		usage_fail("expected NAME VIP PORTS POLICY NODE=WEIGHT...");
+	svc = json_object();
+	json_object_set_new(svc, "name", json_string(argv[0]));
+	json_object_set_new(svc, "vip", json_string(argv[1]));
+	json_object_set_new(svc, "policy", json_string(argv[3]));
+	json_object_set_new(svc, strcmp(argv[3], "sticky-wild") == 0 ? "protocols" : "ports",
+			    split_list(argv[2]));
+	nodes = json_object();
+	for (i = 4; i < argc; i++)
+		add_weight(nodes, argv[i], "NODE");
+	json_object_set_new(svc, "nodes", nodes);
+	json_object_set_new(req, "service", svc);
+}
+
+/*
+ * node add's options: one per key of a node in the configuration file
+ * (docs/config.md, "nodes") besides "name" and "ip", its first two
+ * arguments. A new key of a node is one more row.
+ */
+static const struct {
+	const char *opt;
+	const char *key;
+	int num; /* an integer in the file */
+} node_opts[] = {
+	{ "--mac", "mac", 0 },
+	{ "--check-port", "check_port", 1 },
+	{ "--forward", "forward", 0 },
+	{ "--gateway", "gateway", 0 },
+	{ "--gue-port", "gue_port", 1 },
 };
 
 static void
-tbl_row(struct table *t, ...)
+node_set(json_t *node, const char *key, json_t *val)
 {
-	char **p;
-	va_list ap;
+	if (json_object_get(node, key) != NULL) {
+		json_decref(val);
+		usage_fail("\"%s\" given twice", key);
+	}
+	json_object_set_new(node, key, val);
+}
+
+static void
+build_node_add(const struct ctl_verb *v, json_t *req, int argc, char **argv)
+{
+	static const char *const pos_keys[] = { "name", "ip", "mac" };
+	json_t *node = json_object(), *svcs = NULL, *from_json = NULL, *val;
+	const char *key;
+	size_t k;
+	int i, pos = 0;
+
+	(void)v;
+	for (i = 0; i < argc; i++) {
+		const char *a = argv[i];
+
+		if (strcmp(a, "--json") == 0) {
+			json_error_t e;
+
+			if (i + 1 >= argc)
+				usage_fail("--json needs a value, the node object");
+			if (from_json != NULL)
+				usage_fail("--json given twice");
+			from_json = json_loads(argv[++i], JSON_REJECT_DUPLICATES, &e);
+			if (!json_is_object(from_json))
+				usage_fail("--json: expected a JSON object like one entry of \"nodes\" in the configuration file%s%s",
+					   from_json == NULL ? ": " : "", from_json == NULL ? e.text : "");
+			continue;
+		}
+		if (strncmp(a, "--", 2) == 0) {
+			for (k = 0; k < sizeof(node_opts) / sizeof(node_opts[0]); k++)
+				if (strcmp(a, node_opts[k].opt) == 0)
+					break;
+			if (k == sizeof(node_opts) / sizeof(node_opts[0]))
+				usage_fail("unknown option \"%s\" (expected --json, --mac, --check-port, --forward, --gateway or --gue-port)",
+					   a);
+			if (i + 1 >= argc)
+				usage_fail("%s needs a value", a);
+			i++;
+			node_set(node, node_opts[k].key, node_opts[k].num ?
+				 num_or_str(argv[i]) : json_string(argv[i]));
+			continue;
+		}
+		if (strchr(a, '=') != NULL) {
+			if (svcs == NULL)
+				svcs = json_object();
+			add_weight(svcs, a, "SERVICE");
+			continue;
+		}
+		if (pos == 3)
+			usage_fail("unexpected argument \"%s\" (expected NAME IP [MAC] [OPTION...] [SERVICE=WEIGHT...])",
+				   a);
+		node_set(node, pos_keys[pos++], json_string(a));
+	}
+	if (from_json != NULL)
+		json_object_foreach(from_json, key, val)
+			node_set(node, key, json_incref(val));
+	json_decref(from_json);
+	if (json_object_get(node, "name") == NULL || json_object_get(node, "ip") == NULL)
+		usage_fail("expected NAME IP (or --json with \"name\" and \"ip\")");
+	json_object_set_new(req, "node", node);
+	if (svcs != NULL)
+		json_object_set_new(req, "services", svcs);
+}
+
+static void
+build_conns_show(const struct ctl_verb *v, json_t *req, int argc, char **argv)
+{
 	int i;
 
-	p = realloc(t->cell, sizeof(*p) * (size_t)(t->nrow + 1) * (size_t)t->ncol);
-	if (p == NULL)
+	(void)v;
+	for (i = 0; i < argc; i += 2) {
+		const char *key;
+
+		if (strcmp(argv[i], "--service") == 0)
+			key = "service";
+		else if (strcmp(argv[i], "--node") == 0)
+			key = "node";
+		else if (strcmp(argv[i], "--max") == 0)
+			key = "max";
+		else
+			usage_fail("unknown option \"%s\" (expected --service, --node or --max)",
+				   argv[i]);
+		if (i + 1 >= argc)
+			usage_fail("%s needs a value", argv[i]);
+		json_object_set_new(req, key, num_key(key) ?
+				    num_or_str(argv[i + 1]) : json_string(argv[i + 1]));
+	}
+}
+
+static void
+build_reload(const struct ctl_verb *v, json_t *req, int argc, char **argv)
+{
+	char path[PATH_MAX];
+
+	(void)v;
+	if (argc == 0)
 		return;
-	t->cell = p;
-	va_start(ap, t);
-	for (i = 0; i < t->ncol; i++) {
-		const char *s = va_arg(ap, const char *);
-
-		p[t->nrow * t->ncol + i] = strdup(s != NULL ? s : "-");
-	}
-	va_end(ap);
-	t->nrow++;
-}
-
-static void
-tbl_print(struct table *t)
-{
-	int w[TBL_COLS] = { 0 };
-	int r, c;
-
-	for (r = 0; r < t->nrow; r++)
-		for (c = 0; c < t->ncol; c++) {
-			const char *s = t->cell[r * t->ncol + c];
-
-			if (s != NULL && (int)strlen(s) > w[c])
-				w[c] = (int)strlen(s);
-		}
-	for (r = 0; r < t->nrow; r++) {
-		printf("%*s", t->indent, "");
-		for (c = 0; c < t->ncol; c++) {
-			const char *s = t->cell[r * t->ncol + c];
-
-			if (c == t->ncol - 1)
-				printf("%s\n", s ? s : "");
-			else
-				printf("%-*s  ", w[c], s ? s : "");
-		}
-	}
-	for (r = 0; r < t->nrow * t->ncol; r++)
-		free(t->cell[r]);
-	free(t->cell);
-	t->cell = NULL;
-	t->nrow = 0;
-}
-
-static const char *
-u64s(const json_t *v, char *buf, size_t len)
-{
-	if (json_is_integer(v))
-		snprintf(buf, len, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
-	else if (json_is_string(v))
-		snprintf(buf, len, "%s", json_string_value(v));
-	else if (json_is_boolean(v))
-		snprintf(buf, len, "%s", json_is_true(v) ? "yes" : "no");
+	/* the daemon does not share our working directory */
+	if (argv[0][0] != '/' && realpath(argv[0], path) != NULL)
+		json_object_set_new(req, "path", json_string(path));
 	else
-		snprintf(buf, len, "-");
-	return buf;
+		json_object_set_new(req, "path", json_string(argv[0]));
 }
 
-/* "a,b,c" of an array of strings. */
-static const char *
-joined(const json_t *a, char *buf, size_t len)
+static void
+build_ha(const struct ctl_verb *v, json_t *req, int argc, char **argv)
 {
-	const json_t *e;
+	(void)v;
+	(void)req;
+	if (argc == 1 && strcmp(argv[0], "status") != 0)
+		usage_fail("unknown subcommand \"%s\" (expected status)", argv[0]);
+}
+
+/* stats [--rate]: --rate asks for the rates ("stats rate") */
+static void
+build_stats(const struct ctl_verb *v, json_t *req, int argc, char **argv)
+{
+	(void)v;
+	if (argc == 1 && strcmp(argv[0], "--rate") != 0)
+		usage_fail("unknown option \"%s\" (expected --rate)", argv[0]);
+	if (argc == 1)
+		json_object_set_new(req, "cmd", json_string("stats rate"));
+}
+
+/* Every verb, in the order --help lists them. */
+static const struct ctl_verb ctl_verbs[] = {
+	{
+		.name = "service show", .args = "[NAME]",
+		.help = "Show one service, or all: VIP, policy, ports, PDT size, active nodes,\n"
+			"counters, and each node's weight, PDT entries and state.\n",
+		.min_args = 0, .max_args = 1, .keys = { "service" },
+		.build = build_positional, .print = print_services,
+	},
+	{
+		.name = "service add",
+		.args = "NAME VIP PORTS POLICY NODE=WEIGHT...\n--json SERVICE",
+		.help = "Add a service. PORTS: 80/tcp,443/tcp (weighted, sticky); tcp or tcp,udp\n"
+			"(sticky-wild). POLICY: weighted, sticky or sticky-wild. Each NODE=WEIGHT\n"
+			"names a configured node and its weight (0: drained).\n"
+			"--json SERVICE: the service as one entry of \"services\" in the\n"
+			"configuration file, with every key it allows (pdt_size, arp, ...).\n",
+		.min_args = 2, .max_args = -1, .build = build_service_add,
+	},
+	{
+		.name = "service del", .args = "NAME",
+		.help = "Remove a service; its VIP and ports are no longer scalable.\n",
+		.min_args = 1, .max_args = 1, .keys = { "service" },
+		.build = build_positional,
+	},
+	{
+		.name = "node show", .args = "[NAME]",
+		.help = "Show one node, or all: address, MAC (or unresolved), state, health\n"
+			"check port, counters, and its weight and PDT entries per service.\n",
+		.min_args = 0, .max_args = 1, .keys = { "node" },
+		.build = build_positional, .print = print_nodes,
+	},
+	{
+		.name = "node add",
+		.args = "NAME IP [MAC] [OPTION...] [SERVICE=WEIGHT...]\n"
+			"--json NODE [OPTION...] [SERVICE=WEIGHT...]",
+		.help = "Add a node, and with SERVICE=WEIGHT make it a member of those services.\n"
+			"It takes every key a node has in the configuration file (cnmux.json(5)):\n"
+			"  MAC, --mac MAC       its MAC address; without one cnmux resolves it\n"
+			"                       with ARP / ND and keeps it down until then\n"
+			"  --check-port PORT    TCP port the health checker connects to (1-65535)\n"
+			"  --forward METHOD     mac (default), ipip or gue (docs/forwarding.md)\n"
+			"  --gateway IP         tunnels: the router in front of the node\n"
+			"  --gue-port PORT      gue: the outer UDP destination port (default 6080)\n"
+			"  --json NODE          the node as one entry of \"nodes\" in the file\n"
+			"cnmux checks the node with the configuration file's own rules.\n",
+		.min_args = 1, .max_args = -1, .build = build_node_add,
+	},
+	{
+		.name = "node del", .args = "NAME",
+		.help = "Remove a node from every service and from the configuration; its\n"
+			"tracked connections then follow the PDT.\n",
+		.min_args = 1, .max_args = 1, .keys = { "node" },
+		.build = build_positional,
+	},
+	{
+		.name = "node up", .args = "NAME",
+		.help = "Bring a node up (back into the PDTs of its services); the health\n"
+			"checker may take it down again.\n",
+		.min_args = 1, .max_args = 1, .keys = { "node" },
+		.build = build_positional, .print = print_up_down,
+	},
+	{
+		.name = "node down", .args = "NAME",
+		.help = "Take a node down: out of every PDT, its tracked connections follow\n"
+			"the PDT. It stays down until \"node up\".\n",
+		.min_args = 1, .max_args = 1, .keys = { "node" },
+		.build = build_positional, .print = print_up_down,
+	},
+	{
+		.name = "node drain", .args = "NAME [SERVICE]",
+		.help = "Set the node's weight to 0 in one service, or in all of them: no new\n"
+			"clients, tracked connections stay.\n",
+		.min_args = 1, .max_args = 2, .keys = { "node", "service" },
+		.build = build_positional,
+	},
+	{
+		.name = "node weight", .args = "NAME SERVICE WEIGHT",
+		.help = "Set the node's weight in a service (0 to 65535; 0 drains it).\n",
+		.min_args = 3, .max_args = 3, .keys = { "node", "service", "weight" },
+		.build = build_positional,
+	},
+	{
+		.name = "pdt show", .args = "SERVICE [OFFSET [COUNT]]",
+		.help = "Show a service's packet distribution table: entries per node, and\n"
+			"COUNT entries from OFFSET (none unless OFFSET is given).\n",
+		.min_args = 1, .max_args = 3, .keys = { "service", "offset", "count" },
+		.build = build_positional, .print = print_pdt,
+	},
+	{
+		.name = "conns show", .args = "[--service S] [--node N] [--max M]",
+		.help = "Show tracked TCP connections (the forwarding list), optionally of one\n"
+			"service or node, at most M of them.\n",
+		.min_args = 0, .max_args = 6, .build = build_conns_show, .print = print_conns,
+	},
+	{
+		.name = "conns count", .args = "",
+		.help = "Print how many TCP connections are tracked now.\n",
+		.min_args = 0, .max_args = 0, .build = build_positional, .print = print_count,
+	},
+	{
+		.name = "stats", .args = "[--rate]",
+		.help = "Show every counter (cnmux --list-counters), the drops by reason, and\n"
+			"packets and bytes per service and per node. -j: the JSON.\n"
+			"--rate: each counter per second over the last second, per service and\n"
+			"its nodes, per node (docs/metrics.md).\n",
+		.min_args = 0, .max_args = 1, .build = build_stats, .print = print_stats,
+	},
+	{
+		.name = "zero", .args = "",
+		.help = "Zero the counters as stats, telemetry, the report and --stats-json show\n"
+			"them (like ipvsadm -Z); gauges stay, /metrics keeps counting.\n",
+		.min_args = 0, .max_args = 0, .build = build_positional, .print = print_zero,
+	},
+	{
+		.name = "reload", .args = "[FILE]",
+		.help = "Read the configuration file again (or FILE) and apply only what\n"
+			"changed; a file with an error changes nothing and the error is shown.\n"
+			"The same as SIGHUP, but it waits for the result (systemctl reload).\n",
+		.min_args = 0, .max_args = 1, .build = build_reload, .print = print_reload,
+	},
+	{
+		.name = "ha", .cmd = "ha status", .args = "[status]",
+		.help = "Show the high-availability state: role, epoch, sequence, digest,\n"
+			"peers, rejected messages (docs/ha.md).\n",
+		.min_args = 0, .max_args = 1, .build = build_ha, .print = print_ha,
+	},
+};
+
+#define N_VERBS (sizeof(ctl_verbs) / sizeof(ctl_verbs[0]))
+
+/* How many words of argv the verb's name takes, 0 when it does not match. */
+static int
+verb_match(const struct ctl_verb *v, int argc, char **argv)
+{
+	const char *p = v->name;
+	int n = 0;
+
+	while (n < argc) {
+		size_t len = strcspn(p, " ");
+
+		if (strlen(argv[n]) != len || strncmp(argv[n], p, len) != 0)
+			return 0;
+		n++;
+		if (p[len] == '\0')
+			return n;
+		p += len + 1;
+	}
+	return 0;
+}
+
+static const struct ctl_verb *
+verb_find(int argc, char **argv, int *words)
+{
+	size_t i;
+
+	for (i = 0; i < N_VERBS; i++) {
+		*words = verb_match(&ctl_verbs[i], argc, argv);
+		if (*words > 0)
+			return &ctl_verbs[i];
+	}
+	return NULL;
+}
+
+/* Does a verb's name start with the word @p w? */
+static int
+verb_in_group(const struct ctl_verb *v, const char *w)
+{
+	size_t len = strlen(w);
+
+	return strncmp(v->name, w, len) == 0 && (v->name[len] == ' ' || v->name[len] == '\0');
+}
+
+/* "NAME ARGS" of each form of the verb, after @p lead. */
+static void
+print_synopsis(FILE *f, const struct ctl_verb *v, const char *lead, const char *lead2)
+{
+	const char *p = v->args;
+	int first = 1;
+
+	do {
+		size_t len = strcspn(p, "\n");
+
+		fprintf(f, "%s%s%s%.*s\n", first ? lead : lead2, v->name, len ? " " : "",
+			(int)len, p);
+		first = 0;
+		p += len;
+	} while (*p++ != '\0');
+}
+
+static void
+usage(FILE *f)
+{
+	size_t i;
+
+	fprintf(f,
+		"usage: cnmuxctl [-s SOCKET] [-j] COMMAND [ARGUMENT...]\n"
+		"       cnmuxctl help [COMMAND]   or   cnmuxctl COMMAND --help\n"
+		"       cnmuxctl --version\n"
+		"\n"
+		"  -s SOCKET      control socket (default $CNMUX_SOCKET or " CTL_SOCKET_DEFAULT ")\n"
+		"  -j             print the raw JSON response\n"
+		"  -h, --help     this text\n"
+		"  -V, --version  print the version and exit\n"
+		"  --commands     print the commands, one per line (for shell completion)\n"
+		"\n"
+		"commands:\n");
+	for (i = 0; i < N_VERBS; i++)
+		print_synopsis(f, &ctl_verbs[i], "  ", "  ");
+	fprintf(f, "\n\"cnmuxctl help COMMAND\" says more; cnmuxctl(8) and docs/control.md say all.\n");
+}
+
+static void
+verb_help(const struct ctl_verb *v)
+{
+	print_synopsis(stdout, v, "usage: cnmuxctl [-s SOCKET] [-j] ",
+		       "       cnmuxctl [-s SOCKET] [-j] ");
+	printf("\n%s", v->help);
+}
+
+/* "help [COMMAND...]": 0, or 2 when there is no such command. */
+static int
+help(int argc, char **argv)
+{
+	const struct ctl_verb *v;
+	size_t i;
+	int words, any = 0;
+
+	if (argc == 0) {
+		usage(stdout);
+		return 0;
+	}
+	v = verb_find(argc, argv, &words);
+	if (v != NULL && words == argc) {
+		verb_help(v);
+		return 0;
+	}
+	/* a group: "help node" */
+	if (argc == 1)
+		for (i = 0; i < N_VERBS; i++)
+			if (verb_in_group(&ctl_verbs[i], argv[0])) {
+				if (any)
+					printf("\n");
+				verb_help(&ctl_verbs[i]);
+				any = 1;
+			}
+	if (any)
+		return 0;
+	fprintf(stderr, "cnmuxctl: help: no command \"%s%s%s\" (cnmuxctl --help lists them)\n",
+		argv[0], argc > 1 ? " " : "", argc > 1 ? argv[1] : "");
+	return 2;
+}
+
+static void
+usage_fail(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "cnmuxctl: ");
+	if (cur_verb != NULL)
+		fprintf(stderr, "%s: ", cur_verb->name);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	if (cur_verb != NULL)
+		fprintf(stderr, " (cnmuxctl help %s)\n", cur_verb->name);
+	else
+		fprintf(stderr, " (cnmuxctl --help)\n");
+	exit(2);
+}
+
+/* The verb of argv[0..argc-1] and its request. */
+static json_t *
+build_request(int argc, char **argv, const struct ctl_verb **vp)
+{
+	const struct ctl_verb *v;
+	json_t *req;
+	char names[1024];
 	size_t i, used = 0;
+	int words;
 
-	buf[0] = '\0';
-	json_array_foreach(a, i, e)
-		if (used < len)
-			used += (size_t)snprintf(buf + used, len - used, "%s%s", i ? "," : "",
-						 json_is_string(e) ? json_string_value(e) : "?");
-	return buf;
-}
-
-#define G(o, k) json_object_get((o), (k))
-#define S(o, k) json_string_value(json_object_get((o), (k)))
-
-static void
-print_services(const json_t *r)
-{
-	const json_t *svc, *n;
-	size_t i, j;
-
-	json_array_foreach(G(r, "services"), i, svc) {
-		struct table t = { .ncol = 8 };
-		char ports[512], a[32], b[32], c[32], d[32];
-
-		if (i > 0)
-			printf("\n");
-		tbl_row(&t, "SERVICE", "VIP", "POLICY", "PORTS", "PDT", "ACTIVE", "PACKETS", "BYTES");
-		tbl_row(&t, S(svc, "name"), S(svc, "vip"), S(svc, "policy"),
-			joined(G(svc, "ports") ? G(svc, "ports") : G(svc, "protocols"), ports,
-			       sizeof(ports)),
-			u64s(G(svc, "pdt_size"), a, sizeof(a)),
-			u64s(G(svc, "active_nodes"), b, sizeof(b)),
-			u64s(G(svc, "packets"), c, sizeof(c)),
-			u64s(G(svc, "bytes"), d, sizeof(d)));
-		tbl_print(&t);
-		t.ncol = 6;
-		t.indent = 2;
-		tbl_row(&t, "NODE", "WEIGHT", "ENTRIES", "STATE", "PACKETS", "BYTES");
-		json_array_foreach(G(svc, "nodes"), j, n)
-			tbl_row(&t, S(n, "name"), u64s(G(n, "weight"), a, sizeof(a)),
-				u64s(G(n, "entries"), b, sizeof(b)),
-				json_is_true(G(n, "up")) ? "up" : "down",
-				u64s(G(n, "packets"), c, sizeof(c)),
-				u64s(G(n, "bytes"), d, sizeof(d)));
-		tbl_print(&t);
+	if (argc < 1)
+		usage_fail("no command");
+	v = verb_find(argc, argv, &words);
+	if (v == NULL) {
+		/* "node frobnicate": say which node commands there are */
+		names[0] = '\0';
+		for (i = 0; i < N_VERBS; i++)
+			if (verb_in_group(&ctl_verbs[i], argv[0]) && used < sizeof(names))
+				used += (size_t)snprintf(names + used, sizeof(names) - used, "%s%s",
+							 used ? ", " : "", ctl_verbs[i].name);
+		if (used > 0)
+			usage_fail("unknown command \"%s%s%s\" (expected one of: %s)", argv[0],
+				   argc > 1 ? " " : "", argc > 1 ? argv[1] : "", names);
+		usage_fail("unknown command \"%s\"", argv[0]);
 	}
-	if (json_array_size(G(r, "services")) == 0)
-		printf("no services\n");
-}
-
-static void
-print_nodes(const json_t *r)
-{
-	struct table t = { .ncol = 8 };
-	const json_t *n, *w;
-	const char *sname;
-	size_t i;
-
-	tbl_row(&t, "NODE", "IP", "MAC", "STATE", "CHECK", "PACKETS", "BYTES",
-		"SERVICES (weight/entries)");
-	json_array_foreach(G(r, "nodes"), i, n) {
-		char svcs[1024], a[32], b[32], c[32], state[32];
-		size_t used = 0;
-
-		svcs[0] = '\0';
-		json_object_foreach((json_t *)(uintptr_t)G(n, "services"), sname, w)
-			if (used < sizeof(svcs))
-				used += (size_t)snprintf(svcs + used, sizeof(svcs) - used,
-					"%s%s=%" JSON_INTEGER_FORMAT "/%" JSON_INTEGER_FORMAT,
-					used ? "," : "", sname,
-					json_integer_value(G(w, "weight")),
-					json_integer_value(G(w, "entries")));
-		snprintf(state, sizeof(state), "%s%s", json_is_true(G(n, "up")) ? "up" : "down",
-			 json_is_true(G(n, "default")) ? ",default" : "");
-		tbl_row(&t, S(n, "name"), S(n, "ip"),
-			json_is_string(G(n, "mac")) ? S(n, "mac") : "unresolved", state,
-			json_integer_value(G(n, "check_port")) ?
-			u64s(G(n, "check_port"), c, sizeof(c)) : "-",
-			u64s(G(n, "packets"), a, sizeof(a)), u64s(G(n, "bytes"), b, sizeof(b)),
-			svcs[0] ? svcs : "-");
-	}
-	tbl_print(&t);
-}
-
-static void
-print_pdt(const json_t *r)
-{
-	struct table t = { .ncol = 2 };
-	const json_t *v;
-	const char *name;
-	json_int_t off = json_integer_value(G(r, "offset"));
-	size_t i;
-	char a[32];
-
-	printf("service %s: %" JSON_INTEGER_FORMAT " entries, %" JSON_INTEGER_FORMAT
-	       " active nodes\n\n", S(r, "service"), json_integer_value(G(r, "size")),
-	       json_integer_value(G(r, "active_nodes")));
-	tbl_row(&t, "NODE", "ENTRIES");
-	json_object_foreach((json_t *)(uintptr_t)G(r, "nodes"), name, v)
-		tbl_row(&t, name, u64s(v, a, sizeof(a)));
-	tbl_print(&t);
-	json_array_foreach(G(r, "entries"), i, v) {
-		if (i % 8 == 0)
-			printf("\n%8" JSON_INTEGER_FORMAT ":", off + (json_int_t)i);
-		printf(i % 8 == 7 || i + 1 == json_array_size(G(r, "entries")) ? " %s" : " %-10s",
-		       json_is_string(v) ? json_string_value(v) : "(none)");
-	}
-	if (json_array_size(G(r, "entries")) > 0)
-		printf("\n");
-}
-
-static void
-print_conns(const json_t *r)
-{
-	struct table t = { .ncol = 6 };
-	const json_t *c;
-	size_t i;
-	char a[32], b[64], d[64];
-
-	tbl_row(&t, "CLIENT", "VIP", "NODE", "SERVICE", "STATE", "EXPIRES_MS");
-	json_array_foreach(G(r, "conns"), i, c)
-		tbl_row(&t, u64s(G(c, "client"), b, sizeof(b)), u64s(G(c, "vip"), d, sizeof(d)),
-			S(c, "node"), S(c, "service"), S(c, "state"),
-			u64s(G(c, "expires_ms"), a, sizeof(a)));
-	tbl_print(&t);
-	printf("%" JSON_INTEGER_FORMAT " connections shown\n", json_integer_value(G(r, "count")));
-}
-
-static void
-print_ha(const json_t *r)
-{
-	struct table t = { .ncol = 8 };
-	const json_t *p, *v;
-	const char *k;
-	char e[32], q[32], a[32], h[32];
-	size_t i;
-	int any = 0;
-
-	printf("%s: %s (configured %s), epoch %s, seq %s, digest %s\n", S(r, "id"), S(r, "role"),
-	       S(r, "configured_role"), u64s(G(r, "epoch"), e, sizeof(e)),
-	       u64s(G(r, "seq"), q, sizeof(q)), S(r, "digest"));
-	printf("primary %s, secondary %s\n", json_is_string(G(r, "primary")) ? S(r, "primary") : "none",
-	       json_is_string(G(r, "secondary")) ? S(r, "secondary") : "none");
-	tbl_row(&t, "PEER", "ADDRESS", "STATE", "ROLE", "EPOCH", "SEQ", "DIGEST", "HEARD_MS_AGO");
-	json_array_foreach(G(r, "peers"), i, p)
-		tbl_row(&t, S(p, "id"), S(p, "address"),
-			json_is_true(G(p, "live")) ? "live" :
-			json_is_true(G(p, "connected")) ? "connected" : "down",
-			S(p, "role"), u64s(G(p, "epoch"), e, sizeof(e)), u64s(G(p, "seq"), q, sizeof(q)),
-			S(p, "digest"), json_integer_value(G(p, "last_heard_ms")) < 0 ? "never" :
-			u64s(G(p, "last_heard_ms"), a, sizeof(a)));
-	tbl_print(&t);
-	printf("rejected:");
-	json_object_foreach((json_t *)G(r, "rejected"), k, v)
-		if (json_integer_value(v) > 0) {
-			printf(" %s %s", k, u64s(v, h, sizeof(h)));
-			any = 1;
+	cur_verb = v;
+	argc -= words;
+	argv += words;
+	/* "node add --help", "node add n1 --help": --help anywhere asks for help
+	 * (so a node or service named "--help" cannot be given here) */
+	for (i = 0; i < (size_t)argc; i++)
+		if (strcmp(argv[i], "--help") == 0) {
+			verb_help(v);
+			exit(0);
 		}
-	printf("%s\n", any ? "" : " none");
-	printf("counters:");
-	json_object_foreach((json_t *)G(r, "counters"), k, v)
-		printf(" %s %s", k, u64s(v, h, sizeof(h)));
-	printf("\n");
-}
-
-static void
-print_pb_table(const char *title, const json_t *obj)
-{
-	struct table t = { .ncol = 3 };
-	const char *name;
-	const json_t *v;
-	char a[32], b[32];
-
-	tbl_row(&t, title, "PACKETS", "BYTES");
-	json_object_foreach((json_t *)(uintptr_t)obj, name, v)
-		tbl_row(&t, name, u64s(G(v, "packets"), a, sizeof(a)),
-			u64s(G(v, "bytes"), b, sizeof(b)));
-	tbl_print(&t);
-}
-
-static void
-print_stats(const json_t *r)
-{
-	struct table t = { .ncol = 2 };
-	const char *name;
-	const json_t *v;
-	char a[32];
-	int any = 0;
-
-	/* every counter, in the order cnmux lists them (cnmux --list-counters) */
-	json_object_foreach((json_t *)(uintptr_t)r, name, v)
-		if (json_is_integer(v))
-			tbl_row(&t, name, u64s(v, a, sizeof(a)));
-	tbl_print(&t);
-	printf("\ndrops:\n");
-	t.indent = 2;
-	json_object_foreach((json_t *)(uintptr_t)G(r, "drops"), name, v)
-		if (json_integer_value(v) != 0) {
-			tbl_row(&t, name, u64s(v, a, sizeof(a)));
-			any = 1;
-		}
-	if (!any)
-		printf("  none\n");
-	tbl_print(&t);
-	printf("\n");
-	print_pb_table("SERVICE", G(r, "services"));
-	printf("\n");
-	print_pb_table("NODE", G(r, "nodes"));
-}
-
-/* stats --rate: per second, per service and its nodes, per node, drops */
-static void
-print_rate(const json_t *r)
-{
-	struct table t = { .ncol = 2 };
-	const char *name, *node;
-	const json_t *v, *m;
-	char a[32], b[32];
-
-	printf("per second, over the last %" JSON_INTEGER_FORMAT " ms\n\n",
-	       json_integer_value(G(r, "interval_ms")));
-	json_object_foreach((json_t *)(uintptr_t)r, name, v)
-		if (json_is_integer(v) && strcmp(name, "interval_ms") != 0)
-			tbl_row(&t, name, u64s(v, a, sizeof(a)));
-	json_object_foreach((json_t *)(uintptr_t)G(r, "drops"), name, v)
-		if (json_integer_value(v) != 0) {
-			snprintf(b, sizeof(b), "drops %s", name);
-			tbl_row(&t, b, u64s(v, a, sizeof(a)));
-		}
-	tbl_print(&t);
-	printf("\n");
-	t.ncol = 3;
-	tbl_row(&t, "SERVICE / NODE", "PACKETS/S", "BYTES/S");
-	json_object_foreach((json_t *)(uintptr_t)G(r, "services"), name, v) {
-		tbl_row(&t, name, u64s(G(v, "packets"), a, sizeof(a)),
-			u64s(G(v, "bytes"), b, sizeof(b)));
-		json_object_foreach((json_t *)(uintptr_t)G(v, "nodes"), node, m) {
-			char label[160];
-
-			snprintf(label, sizeof(label), "  %s", node);
-			tbl_row(&t, label, u64s(G(m, "packets"), a, sizeof(a)),
-				u64s(G(m, "bytes"), b, sizeof(b)));
-		}
-	}
-	tbl_print(&t);
-	printf("\n");
-	tbl_row(&t, "NODE", "PACKETS/S", "BYTES/S");
-	json_object_foreach((json_t *)(uintptr_t)G(r, "nodes"), name, v)
-		tbl_row(&t, name, u64s(G(v, "packets"), a, sizeof(a)),
-			u64s(G(v, "bytes"), b, sizeof(b)));
-	tbl_print(&t);
-}
-
-static void
-print_changes(const json_t *ch)
-{
-	static const char *const keys[] = {
-		"nodes_added", "nodes_removed", "nodes_changed", "services_added",
-		"services_removed", "services_changed", "restart_needed", NULL,
-	};
-	char buf[4096];
-	int i, any = 0;
-
-	for (i = 0; keys[i] != NULL; i++) {
-		const json_t *a = G(ch, keys[i]);
-		char label[64];
-		char *p;
-
-		if (json_array_size(a) == 0)
-			continue;
-		snprintf(label, sizeof(label), "%s", keys[i]);
-		for (p = label; *p; p++)
-			if (*p == '_')
-				*p = ' ';
-		printf("%s: %s\n", label, joined(a, buf, sizeof(buf)));
-		any = 1;
-	}
-	if (json_integer_value(G(ch, "weights_changed")) != 0) {
-		printf("member weights changed: %" JSON_INTEGER_FORMAT "\n",
-		       json_integer_value(G(ch, "weights_changed")));
-		any = 1;
-	}
-	if (!any)
-		printf("no change\n");
-}
-
-static void
-print_response(const char *cmd, const json_t *r)
-{
-	if (strcmp(cmd, "service show") == 0)
-		print_services(r);
-	else if (strcmp(cmd, "node show") == 0)
-		print_nodes(r);
-	else if (strcmp(cmd, "pdt show") == 0)
-		print_pdt(r);
-	else if (strcmp(cmd, "conns show") == 0)
-		print_conns(r);
-	else if (strcmp(cmd, "conns count") == 0)
-		printf("%" JSON_INTEGER_FORMAT "\n", json_integer_value(G(r, "count")));
-	else if (strcmp(cmd, "stats") == 0)
-		print_stats(r);
-	else if (strcmp(cmd, "stats rate") == 0)
-		print_rate(r);
-	else if (strcmp(cmd, "zero") == 0)
-		printf("counters zeroed\n");
-	else if (strcmp(cmd, "ha status") == 0)
-		print_ha(r);
-	else if (strcmp(cmd, "node up") == 0 || strcmp(cmd, "node down") == 0)
-		printf("node %s: %s\n", S(r, "node"), json_is_true(G(r, "up")) ? "up" : "down");
-	else if (G(r, "changes") != NULL) {
-		if (strcmp(cmd, "reload") == 0)
-			printf("reloaded %s\n", S(r, "file"));
-		print_changes(G(r, "changes"));
-	} else
-		printf("ok\n");
+	if (argc < v->min_args || (v->max_args >= 0 && argc > v->max_args))
+		usage_fail("wrong number of arguments (expected %s%s%.*s)", v->name,
+			   v->args[0] ? " " : " alone", (int)strcspn(v->args, "\n"), v->args);
+	req = json_object();
+	json_object_set_new(req, "cmd", json_string(v->cmd != NULL ? v->cmd : v->name));
+	v->build(v, req, argc, argv);
+	*vp = v;
+	return req;
 }
 
 int
 main(int argc, char **argv)
 {
+	static const struct option lo[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ "commands", no_argument, NULL, 'C' },
+		{ NULL, 0, NULL, 0 },
+	};
 	const char *path = getenv("CNMUX_SOCKET");
+	const struct ctl_verb *v = NULL;
 	json_t *req, *resp;
 	json_error_t e;
 	char *line, *text;
 	int opt, raw = 0, ret;
+	size_t i;
 
 	if (path == NULL || path[0] == '\0')
 		path = CTL_SOCKET_DEFAULT;
 	/* '+': stop at the command, its own options are its own */
-	while ((opt = getopt(argc, argv, "+s:jh")) != -1) {
+	while ((opt = getopt_long(argc, argv, "+s:jhV", lo, NULL)) != -1) {
 		switch (opt) {
 		case 's':
 			path = optarg;
@@ -784,14 +748,25 @@ main(int argc, char **argv)
 			raw = 1;
 			break;
 		case 'h':
-			printf("%s", usage_text);
+			usage(stdout);
+			return 0;
+		case 'V':
+			printf("cnmuxctl %s%s%s%s\n", CNM_VERSION, CNM_GIT_DESCRIBE[0] ? " (git " : "",
+			       CNM_GIT_DESCRIBE, CNM_GIT_DESCRIBE[0] ? ")" : "");
+			return 0;
+		case 'C':
+			for (i = 0; i < N_VERBS; i++)
+				printf("%s\n", ctl_verbs[i].name);
+			printf("help\n");
 			return 0;
 		default:
-			fprintf(stderr, "%s", usage_text);
+			usage(stderr);
 			return 2;
 		}
 	}
-	req = build_request(argc - optind, argv + optind);
+	if (optind < argc && strcmp(argv[optind], "help") == 0)
+		return help(argc - optind - 1, argv + optind + 1);
+	req = build_request(argc - optind, argv + optind, &v);
 	text = json_dumps(req, JSON_COMPACT);
 	if (text == NULL || asprintf(&line, "%s\n", text) < 0) {
 		fprintf(stderr, "cnmuxctl: out of memory\n");
@@ -810,13 +785,10 @@ main(int argc, char **argv)
 		fputs(text, stdout);
 		if (text[strlen(text) - 1] != '\n')
 			putchar('\n');
-	} else if (ret != 0) {
-		fprintf(stderr, "cnmuxctl: %s\n",
-			json_is_string(G(resp, "error")) ? S(resp, "error") : "request refused");
-	} else {
-		print_response(S(req, "cmd"), resp);
+	} else if (ret == 0) {
+		(v->print != NULL ? v->print : print_default)(resp);
 	}
-	if (raw && ret != 0)
+	if (ret != 0)
 		fprintf(stderr, "cnmuxctl: %s\n",
 			json_is_string(G(resp, "error")) ? S(resp, "error") : "request refused");
 	free(text);

@@ -171,6 +171,14 @@ int32_t cnm_ct_insert(struct cnm_ct *ct, const struct cnm_conn_key *k, hash_sig_
 		uint16_t node, uint16_t svc, uint8_t tcp_flags, uint32_t now);
 
 /**
+ * Record entry @p c as it is (state, expiry), as cnm_ct_insert() records one:
+ * for a copy of another table's entry (`explain` decides on a private
+ * table that holds what a worker's holds).
+ */
+int32_t cnm_ct_restore(struct cnm_ct *ct, const struct cnm_conn_key *k, hash_sig_t sig,
+		const struct cnm_conn *c);
+
+/**
  * Account a packet of a tracked connection: update @p c (the copy a lookup
  * returned) and, when its state changed or its expiry moved by at least the
  * refresh interval, write it back to the table.

@@ -229,8 +229,6 @@ cnm_ct_insert(struct cnm_ct *ct, const struct cnm_conn_key *k, hash_sig_t sig,
 		uint16_t node, uint16_t svc, uint8_t tcp_flags, uint32_t now)
 {
 	struct cnm_conn c;
-	int32_t pos;
-	int ret;
 
 	if (svc >= (1u << 14))
 		return -EINVAL;
@@ -238,6 +236,16 @@ cnm_ct_insert(struct cnm_ct *ct, const struct cnm_conn_key *k, hash_sig_t sig,
 	c.expire = now + ct->timeout[c.state];
 	c.node = node;
 	c.svc = svc;
+	return cnm_ct_restore(ct, k, sig, &c);
+}
+
+int32_t
+cnm_ct_restore(struct cnm_ct *ct, const struct cnm_conn_key *k, hash_sig_t sig,
+		const struct cnm_conn *cp)
+{
+	struct cnm_conn c = *cp;
+	int32_t pos;
+	int ret;
 
 	pos = ct_position(ct, k, sig);
 	if (pos >= 0) {

@@ -17,6 +17,7 @@
 #include <jansson.h>
 
 #include "cnm_config.h"
+#include "cnm_conntrack.h"
 #include "cnm_service.h"
 #include "cnm_stats.h"
 
@@ -36,6 +37,13 @@ struct cnm_ctx {
 	 * by service / node id (-1 = any). Returns how many were added or -errno.
 	 */
 	int (*conns_dump)(void *arg, json_t *arr, uint32_t max, int32_t svc, int32_t node);
+	/**
+	 * Which worker's list holds connection @p k: its index, with the entry
+	 * in *@p c, or -1; *@p now gets a worker's clock either way (the
+	 * clock of the entries' expiry). Changes nothing. For `explain`.
+	 */
+	int (*conns_lookup)(void *arg, const struct cnm_conn_key *k, struct cnm_conn *c,
+			uint32_t *now);
 	void *conns_arg;
 	/**
 	 * Fill the CNM_STATS_MORE fields of the totals (the ports' own

@@ -17,11 +17,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <arpa/inet.h>
 #include <netinet/in.h>
 
 #include <rte_common.h>
+#include <rte_errno.h>
 
 #include "cnm_control.h"
+#include "cnm_explain.h"
 #include "cnm_fwd.h"
 #include "cnm_log.h"
 #include "control_private.h"
@@ -1319,6 +1322,12 @@ node_json(const struct cnm_ctx *ctx, uint16_t id, const struct cnm_stats_total *
 	json_object_set_new(o, "mac_configured",
 			    json_boolean(ci >= 0 && ctx->cfg->nodes[ci].has_mac));
 	json_object_set_new(o, "check_port", json_integer(nc->check_port));
+	/* how packets reach it, as "node add" and the file set it */
+	json_object_set_new(o, "forward", json_string(cnm_fwd_name(nc->forward)));
+	json_object_set_new(o, "gateway", nc->has_gateway ?
+			    json_string(cnm_addr_str(&nc->gateway, buf, sizeof(buf))) : json_null());
+	if (nc->forward == CNM_FWD_GUE)
+		json_object_set_new(o, "gue_port", json_integer(nc->gue_port));
 	json_object_set_new(o, "up", json_boolean(nd->up));
 	json_object_set_new(o, "default", json_boolean(cnm_lb_default_node(lb) == (int32_t)id));
 	json_object_set_new(o, "private_port", json_integer(nd->port));
@@ -1457,6 +1466,185 @@ cmd_conns_show(struct cnm_ctx *ctx, struct ctl_req *r)
 	return json_pack("{s:o,s:i}", "conns", arr, "count", ret);
 }
 
+/* ---- explain ---- */
+
+/* "frame": the frame in hex (spaces and colons allowed); its length or -1 */
+static int
+explain_hex(struct ctl_req *r, const char *hex, uint8_t *buf, size_t len)
+{
+	size_t n = 0;
+	int hi = -1;
+
+	for (; *hex != '\0'; hex++) {
+		int v;
+
+		if (*hex == ' ' || *hex == ':' || *hex == '\n' || *hex == '\t')
+			continue;
+		if (*hex >= '0' && *hex <= '9')
+			v = *hex - '0';
+		else if ((*hex | 0x20) >= 'a' && (*hex | 0x20) <= 'f')
+			v = (*hex | 0x20) - 'a' + 10;
+		else
+			return req_fail(r, "frame: expected hexadecimal digits (got '%c')", *hex);
+		if (hi < 0) {
+			hi = v;
+			continue;
+		}
+		if (n == len)
+			return req_fail(r, "frame: expected at most %zu bytes", len);
+		buf[n++] = (uint8_t)(hi << 4 | v);
+		hi = -1;
+	}
+	if (hi >= 0 || n < 14)
+		return req_fail(r, "frame: expected an Ethernet frame of at least 14 whole bytes");
+	return (int)n;
+}
+
+/* "packet": {"proto", "src", "sport", "dst", "dport", "flags"}: a frame */
+static int
+explain_packet(struct ctl_req *r, const json_t *p, uint8_t *buf, size_t len)
+{
+	static const char *const keys[] = { "proto", "src", "sport", "dst", "dport", "flags", NULL };
+	struct cnm_explain_desc d;
+	const char *proto, *src, *dst, *fl, *key;
+	json_int_t sport, dport;
+	char got[80];
+	json_t *v;
+	size_t i;
+	int n;
+
+	json_object_foreach((json_t *)(uintptr_t)p, key, v) {
+		for (i = 0; keys[i] != NULL && strcmp(keys[i], key) != 0; i++)
+			;
+		if (keys[i] == NULL)
+			return req_fail(r, "packet.%s: unknown key (expected proto, src, sport, dst, "
+					"dport, flags)", key);
+	}
+	memset(&d, 0, sizeof(d));
+	proto = json_string_value(json_object_get(p, "proto"));
+	src = json_string_value(json_object_get(p, "src"));
+	dst = json_string_value(json_object_get(p, "dst"));
+	fl = json_string_value(json_object_get(p, "flags"));
+	sport = json_integer_value(json_object_get(p, "sport"));
+	dport = json_integer_value(json_object_get(p, "dport"));
+	if (proto == NULL || (strcmp(proto, "tcp") != 0 && strcmp(proto, "udp") != 0 &&
+			      strcmp(proto, "icmp") != 0)) {
+		cnm_json_describe(got, sizeof(got), json_object_get(p, "proto"));
+		return req_fail(r, "packet.proto: expected \"tcp\", \"udp\" or \"icmp\" (got %s)", got);
+	}
+	if (src == NULL || dst == NULL)
+		return req_fail(r, "packet: expected \"src\" and \"dst\" addresses");
+	d.src.family = strchr(src, ':') != NULL ? AF_INET6 : AF_INET;
+	d.dst.family = strchr(dst, ':') != NULL ? AF_INET6 : AF_INET;
+	if (inet_pton(d.src.family, src, d.src.bytes) != 1)
+		return req_fail(r, "packet.src: expected an IPv4 or IPv6 address (got \"%s\")", src);
+	if (inet_pton(d.dst.family, dst, d.dst.bytes) != 1)
+		return req_fail(r, "packet.dst: expected an IPv4 or IPv6 address (got \"%s\")", dst);
+	if (d.src.family != d.dst.family)
+		return req_fail(r, "packet: src and dst of one family");
+	d.proto = strcmp(proto, "tcp") == 0 ? IPPROTO_TCP : strcmp(proto, "udp") == 0 ?
+		IPPROTO_UDP : d.src.family == AF_INET ? IPPROTO_ICMP : IPPROTO_ICMPV6;
+	if (d.proto == IPPROTO_TCP || d.proto == IPPROTO_UDP) {
+		if (!json_is_integer(json_object_get(p, "sport")) || sport < 1 || sport > 65535 ||
+		    !json_is_integer(json_object_get(p, "dport")) || dport < 1 || dport > 65535)
+			return req_fail(r, "packet: expected \"sport\" and \"dport\", integers 1..65535");
+		d.sport = (uint16_t)sport;
+		d.dport = (uint16_t)dport;
+	}
+	/* tcpdump's letters; a TCP packet without "flags" is a bare ACK */
+	d.tcp_flags = d.proto == IPPROTO_TCP && fl == NULL ? CNM_TCP_ACK : 0;
+	for (; fl != NULL && *fl != '\0'; fl++) {
+		const char *letters = "FSRP.U", *at = strchr(letters, *fl == 'A' ? '.' : *fl);
+		static const uint8_t bits[] = { 0x01, 0x02, 0x04, 0x08, 0x10, 0x20 };
+
+		if (at == NULL || d.proto != IPPROTO_TCP)
+			return req_fail(r, "packet.flags: expected TCP flags as tcpdump writes them "
+					"(S, F, R, P, . or A, U; got '%c')", *fl);
+		d.tcp_flags |= bits[at - letters];
+	}
+	n = cnm_explain_build(&d, buf, len);
+	if (n < 0)
+		return req_fail(r, "packet: cannot build it: %s", strerror(-n));
+	return n;
+}
+
+static json_t *
+cmd_explain(struct cnm_ctx *ctx, struct ctl_req *r)
+{
+	static struct cnm_explain ex;
+	const json_t *pkt = json_object_get(r->req, "packet");
+	struct cnm_svc_cache_ent cache;
+	struct cnm_frag_ent frag;
+	struct cnm_conn_key k;
+	struct cnm_wstats ws;
+	struct cnm_dstate st;
+	uint8_t frame[2048];
+	const char *hex;
+	json_t *o;
+	int len;
+
+	if (arg_str(r, "frame", 0, "an Ethernet frame in hexadecimal", &hex) < 0)
+		return NULL;
+	if ((hex == NULL) == (pkt == NULL)) {
+		req_fail(r, "expected one of \"frame\" (hexadecimal) or \"packet\" (an object)");
+		return NULL;
+	}
+	if (pkt != NULL && !json_is_object(pkt)) {
+		req_fail(r, "packet: expected an object {\"proto\", \"src\", \"sport\", \"dst\", "
+			 "\"dport\", \"flags\"}");
+		return NULL;
+	}
+	len = hex != NULL ? explain_hex(r, hex, frame, sizeof(frame)) :
+		explain_packet(r, pkt, frame, sizeof(frame));
+	if (len < 0)
+		return NULL;
+	cnm_explain_parse(ctx->lb, frame, (uint32_t)len, (uint32_t)len, &ex);
+	/* a decision state of its own: one-slot caches, and a private list
+	 * holding what a worker's holds for this connection */
+	memset(&st, 0, sizeof(st));
+	memset(&cache, 0, sizeof(cache));
+	memset(&frag, 0, sizeof(frag));
+	memset(&ws, 0, sizeof(ws));
+	st.cache = &cache;
+	st.frag = &frag;
+	st.st = &ws;
+	st.cache_gen = __atomic_load_n(&cnm_lb_view(ctx->lb)->keys_gen, __ATOMIC_ACQUIRE);
+	if (ctx->conns_lookup != NULL) {
+		struct cnm_ct_timeouts t = {
+			.syn = ctx->cfg->conn_syn_s * 1000,
+			.established = ctx->cfg->conn_timeout_s * 1000,
+			.closing = ctx->cfg->conn_closing_s * 1000,
+		};
+		struct cnm_conn held;
+		int worker;
+
+		st.ct = cnm_ct_create("explain", 64, SOCKET_ID_ANY, &t);
+		if (st.ct == NULL) {
+			req_fail(r, "cannot make a forwarding list to decide on: %s",
+				 rte_strerror(rte_errno));
+			return NULL;
+		}
+		worker = -1;
+		if (cnm_explain_conn_key(&ex, &k)) {
+			worker = ctx->conns_lookup(ctx->conns_arg, &k, &held, &st.now_ms);
+			if (worker >= 0)
+				cnm_ct_restore(st.ct, &k, cnm_ct_hash(st.ct, &k), &held);
+		} else {
+			/* the clock still matters to nothing but the list */
+			st.now_ms = 0;
+		}
+		cnm_explain_decide(ctx->lb, &st, &ex);
+		ex.conn_worker = worker;
+		cnm_ct_free(st.ct);
+	} else {
+		cnm_explain_decide(ctx->lb, &st, &ex);
+	}
+	o = cnm_explain_json(ctx->lb, &ex);
+	if (o == NULL)
+		req_fail(r, "out of memory");
+	return o;
+}
+
 static json_t *
 cmd_stats(struct cnm_ctx *ctx, struct ctl_req *r)
 {
@@ -1544,6 +1732,7 @@ static const char *const keys_weight[] = { "node", "service", "weight", NULL };
 static const char *const keys_pdt[] = { "service", "offset", "count", NULL };
 static const char *const keys_conns[] = { "service", "node", "max", NULL };
 static const char *const keys_reload[] = { "path", NULL };
+static const char *const keys_explain[] = { "frame", "packet", NULL };
 
 static const struct {
 	const char *name;
@@ -1567,6 +1756,7 @@ static const struct {
 	{ "stats", keys_none, cmd_stats, 0 },
 	{ "stats rate", keys_none, cmd_stats_rate, 0 },
 	{ "zero", keys_none, cmd_zero, 0 },
+	{ "explain", keys_explain, cmd_explain, 0 },
 	{ "reload", keys_reload, cmd_reload, 1 },
 	{ "ha status", keys_none, cmd_ha_status, 0 },
 };

@@ -82,6 +82,8 @@ enum cnm_conn_op {
 				        service's PDT picks now */
 	CNM_CONN_OP_INSERT,        /**< add the max entries of in (established) that the
 				        list does not have; n = how many were added */
+	CNM_CONN_OP_LOOKUP,        /**< the entry of in[0].key into out[0] (n = 1), or
+				        n = 0; the entry is not touched */
 };
 
 /** Frames waiting for one TX queue during a burst. */
@@ -146,6 +148,14 @@ int cnm_worker_conns_dump(struct cnm_worker *w, struct cnm_conn_dump *out, uint3
  */
 int cnm_worker_conns_displaced(struct cnm_worker *w, struct cnm_conn_dump *out, uint32_t max,
 		uint32_t skip, uint32_t *now);
+
+/**
+ * Look connection @p k up in the worker's list without touching it: 1 with
+ * the entry in *@p c, 0 when not held, -ETIMEDOUT. *@p now gets the
+ * worker's clock.
+ */
+int cnm_worker_conn_lookup(struct cnm_worker *w, const struct cnm_conn_key *k,
+		struct cnm_conn *c, uint32_t *now);
 
 /**
  * Control side: have worker @p w add @p n connections to its list (the worker

@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <rte_cycles.h>
@@ -685,6 +686,18 @@ conn_req_serve(struct cnm_worker *w)
 			conn_req_done(w, seq);
 			return;
 		}
+		if (r->op == CNM_CONN_OP_LOOKUP) {
+			const struct cnm_conn_key *kp = &r->in[0].key;
+			hash_sig_t sig;
+
+			if (r->in != NULL &&
+			    (cnm_ct_lookup_bulk(w->ct, &kp, 1, &sig, &r->out[0].conn) & 1)) {
+				r->out[0].key = *kp;
+				r->n = 1;
+			}
+			conn_req_done(w, seq);
+			return;
+		}
 		if (r->op == CNM_CONN_OP_DISPLACED) {
 			w->walk_gen = cnm_lb_gen(w->dp->lb);
 			if (w->disp_clean && w->disp_gen == w->walk_gen) {
@@ -824,4 +837,25 @@ int
 cnm_worker_conns_insert(struct cnm_worker *w, const struct cnm_conn_dump *in, uint32_t n)
 {
 	return conn_request(w, CNM_CONN_OP_INSERT, NULL, in, n, 0, -1, -1, NULL);
+}
+
+int
+cnm_worker_conn_lookup(struct cnm_worker *w, const struct cnm_conn_key *k, struct cnm_conn *c,
+		uint32_t *now)
+{
+	/* on the heap: a worker that does not answer in time may still write
+	 * into them, so they are then never freed */
+	struct cnm_conn_dump *io = calloc(2, sizeof(*io));
+	int n;
+
+	if (io == NULL)
+		return -ENOMEM;
+	io[0].key = *k;
+	n = conn_request(w, CNM_CONN_OP_LOOKUP, &io[1], &io[0], 1, 0, -1, -1, now);
+	if (n == -ETIMEDOUT)
+		return n;
+	if (n == 1)
+		*c = io[1].conn;
+	free(io);
+	return n;
 }

@@ -318,6 +318,19 @@ ha_displaced(void *arg, struct cnm_ha_conn *out, uint32_t max)
 	return (int)total;
 }
 
+/* explain: which worker holds a connection (-1: none) */
+static int
+conns_lookup(void *arg, const struct cnm_conn_key *k, struct cnm_conn *c, uint32_t *now)
+{
+	const struct cnm_loop *l = arg;
+	uint32_t i;
+
+	for (i = 0; i < l->c.n_workers; i++)
+		if (cnm_worker_conn_lookup(l->c.workers[i], k, c, now) == 1)
+			return (int)i;
+	return -1;
+}
+
 /*
  * HA: connections learnt from another holder, into every worker's list: RSS
  * decides which worker will see the connection's packets here, and the
@@ -492,6 +505,7 @@ cnm_loop_create(const struct cnm_loop_conf *c)
 	l->ctx.ctl_lock = c->ctl_lock;
 	l->ctx.conns_count = conns_count;
 	l->ctx.conns_dump = conns_dump;
+	l->ctx.conns_lookup = conns_lookup;
 	l->ctx.conns_arg = l;
 	l->ctx.more_stats = more_stats;
 	l->ctx.more_stats_arg = l;

@@ -416,7 +416,7 @@ test_bad_requests(void **state)
 	fails(fx, "{}", "request: cmd: expected one of: service show, service add");
 	fails(fx, "{\"cmd\": 7}", "(got 7)");
 	fails(fx, "{\"cmd\": \"node frobnicate\"}",
-	      "unknown command \"node frobnicate\" (expected one of: service show, service add, service del, node show, node add, node del, node up, node down, node drain, node weight, pdt show, conns count, conns show, stats, stats rate, zero, reload, ha status)");
+	      "unknown command \"node frobnicate\" (expected one of: service show, service add, service del, node show, node add, node del, node up, node down, node drain, node weight, pdt show, conns count, conns show, stats, stats rate, zero, explain, reload, ha status)");
 	fails_eq(fx, "{\"cmd\": \"node drain\", \"node\": \"node1\", \"nodes\": 1}",
 		 "node drain: unknown argument \"nodes\" (expected one of: node, service)");
 	fails_eq(fx, "{\"cmd\": \"stats\", \"x\": 1}",
@@ -625,6 +625,82 @@ test_node_add(void **state)
 	assert_int_equal(count(fx, "dns", "node5"), 0);
 	fails_eq(fx, "{\"cmd\": \"node up\", \"node\": \"node5\"}",
 		 "node up: node \"node5\" has no MAC address yet (configure \"mac\" or wait for ARP)");
+}
+
+/*
+ * node add takes every key a node has in the file (cnmuxctl node add
+ * --check-port/--forward/--gateway/--gue-port send them), checks each with
+ * the file's rules and messages, and node show gives them back.
+ */
+static void
+test_node_add_fields(void **state)
+{
+	static const char cfg_tunnel[] =
+		CFG_HEAD "  \"tunnel\": { \"source4\": \"192.0.2.1\" },\n" CFG_NODES
+		"  \"services\": [\n" SVC_WEB("3", "1") ",\n" SVC_DNS ",\n" SVC_FTP "\n  ]\n}\n";
+	struct fx *fx = *state;
+	const struct cnm_cfg_node *n;
+	struct snap s;
+	json_t *r, *nd;
+	char gw[64];
+
+	snap_take(fx, &s);
+	fails(fx, "{\"cmd\": \"node add\", \"node\": {\"name\": \"node4\", \"ip\": \"192.0.2.14\", \"check_port\": 0}}",
+	      "node add: node.check_port:");
+	fails(fx, "{\"cmd\": \"node add\", \"node\": {\"name\": \"node4\", \"ip\": \"192.0.2.14\", \"check_port\": \"x\"}}",
+	      "node add: node.check_port:");
+	fails(fx, "{\"cmd\": \"node add\", \"node\": {\"name\": \"node4\", \"ip\": \"192.0.2.14\", \"forward\": \"gre\"}}",
+	      "node add: node.forward:");
+	/* a tunnel without a tunnel source in the running configuration */
+	fails(fx, "{\"cmd\": \"node add\", \"node\": {\"name\": \"node4\", \"ip\": \"192.0.2.14\", \"forward\": \"gue\"}}",
+	      "node add: node.forward:");
+	fails(fx, "{\"cmd\": \"node add\", \"node\": {\"name\": \"node4\", \"ip\": \"192.0.2.14\", \"gateway\": \"192.0.2.1\"}}",
+	      "node add: node.gateway:");
+	fails(fx, "{\"cmd\": \"node add\", \"node\": {\"name\": \"node4\", \"ip\": \"192.0.2.14\", \"gue_port\": 7000}}",
+	      "node add: node.gue_port:");
+	fails(fx, "{\"cmd\": \"node add\", \"node\": {\"name\": \"node4\", \"ip\": \"192.0.2.14\", \"weight\": 1}}",
+	      "node add: node.weight:");
+	snap_same(fx, &s);
+	snap_free(&s);
+
+	/* a health check port */
+	ok0(fx, "{\"cmd\": \"node add\", \"node\": {\"name\": \"node4\", \"ip\": \"192.0.2.14\", \"mac\": \"02:00:c0:00:02:0e\", \"check_port\": 8080}, \"services\": {\"web\": 1}}");
+	n = &fx->ctx.cfg->nodes[cnm_config_node_index(fx->ctx.cfg, "node4")];
+	assert_int_equal(n->check_port, 8080);
+	assert_int_equal(n->forward, CNM_FWD_MAC);
+	r = ok(fx, "{\"cmd\": \"node show\", \"node\": \"node4\"}");
+	nd = json_array_get(json_object_get(r, "nodes"), 0);
+	assert_int_equal(json_integer_value(json_object_get(nd, "check_port")), 8080);
+	assert_string_equal(json_string_value(json_object_get(nd, "forward")), "mac");
+	assert_true(json_is_null(json_object_get(nd, "gateway")));
+	assert_null(json_object_get(nd, "gue_port"));
+	json_decref(r);
+	teardown(state);
+
+	/* with a tunnel source: a gue node behind a gateway, on its own port */
+	fx = fx_new(cfg_tunnel);
+	*state = fx;
+	fails(fx, "{\"cmd\": \"node add\", \"node\": {\"name\": \"node4\", \"ip\": \"192.0.2.14\", \"forward\": \"gue\", \"gue_port\": 0}}",
+	      "node add: node.gue_port:");
+	fails(fx, "{\"cmd\": \"node add\", \"node\": {\"name\": \"node4\", \"ip\": \"192.0.2.14\", \"forward\": \"gue\", \"gateway\": \"2001:db8::1\"}}",
+	      "node add: node.gateway:");
+	ok0(fx, "{\"cmd\": \"node add\", \"node\": {\"name\": \"node4\", \"ip\": \"203.0.113.14\", \"forward\": \"gue\", \"gateway\": \"192.0.2.1\", \"gue_port\": 7000, \"check_port\": 80}, \"services\": {\"dns\": 2}}");
+	n = &fx->ctx.cfg->nodes[cnm_config_node_index(fx->ctx.cfg, "node4")];
+	assert_int_equal(n->forward, CNM_FWD_GUE);
+	assert_int_equal(n->gue_port, 7000);
+	assert_int_equal(n->check_port, 80);
+	assert_true(n->has_gateway);
+	assert_string_equal(cnm_addr_str(&n->gateway, gw, sizeof(gw)), "192.0.2.1");
+	assert_int_equal(weight(fx, "dns", "node4"), 2);
+	r = ok(fx, "{\"cmd\": \"node show\", \"node\": \"node4\"}");
+	nd = json_array_get(json_object_get(r, "nodes"), 0);
+	assert_string_equal(json_string_value(json_object_get(nd, "forward")), "gue");
+	assert_string_equal(json_string_value(json_object_get(nd, "gateway")), "192.0.2.1");
+	assert_int_equal(json_integer_value(json_object_get(nd, "gue_port")), 7000);
+	json_decref(r);
+	ok0(fx, "{\"cmd\": \"node add\", \"node\": {\"name\": \"node5\", \"ip\": \"203.0.113.15\", \"forward\": \"ipip\"}}");
+	assert_int_equal(fx->ctx.cfg->nodes[cnm_config_node_index(fx->ctx.cfg, "node5")].forward,
+			 CNM_FWD_IPIP);
 }
 
 static void
@@ -951,6 +1027,170 @@ test_stats(void **state)
 	r = ok(fx, "{\"cmd\": \"stats\"}");
 	assert_int_equal(json_integer_value(json_object_get(r, "rx")), 0);
 	json_decref(r);
+}
+
+/* ---- explain ---- */
+
+static struct cnm_ct *explain_ct; /* the "workers' list" of test_explain_conn */
+
+static int
+explain_lookup(void *arg, const struct cnm_conn_key *k, struct cnm_conn *c, uint32_t *now)
+{
+	const struct cnm_conn_key *kp = k;
+	hash_sig_t sig;
+
+	(void)arg;
+	*now = 1000;
+	return (cnm_ct_lookup_bulk(explain_ct, &kp, 1, &sig, c) & 1) ? 1 : -1;
+}
+
+static const char *
+jstr(const json_t *o, const char *key)
+{
+	const char *v = json_string_value(json_object_get(o, key));
+
+	if (v == NULL)
+		fail_msg("no string \"%s\"", key);
+	return v;
+}
+
+/* explain names what the workers would do: the same node as the decision,
+ * the table, the PDT entry; and it changes nothing. */
+static void
+test_explain(void **state)
+{
+	struct fx *fx = *state;
+	struct cnm_decision d;
+	struct snap s;
+	json_t *r;
+	char req[512];
+	uint32_t sport;
+
+	snap_take(fx, &s);
+	for (sport = 40000; sport < 40064; sport++) {
+		snprintf(req, sizeof(req), "{\"cmd\": \"explain\", \"packet\": {\"proto\": \"tcp\", "
+			 "\"src\": \"203.0.113.5\", \"sport\": %u, \"dst\": \"198.51.100.10\", "
+			 "\"dport\": 443, \"flags\": \"S\"}}", sport);
+		r = ok(fx, req);
+		d = decide(fx, "198.51.100.10", IPPROTO_TCP, 443, "203.0.113.5", (uint16_t)sport);
+		assert_string_equal(jstr(r, "verdict"), "forward");
+		assert_string_equal(jstr(r, "service"), "web");
+		assert_string_equal(jstr(r, "table"), "first");
+		assert_string_equal(jstr(r, "policy"), "weighted");
+		assert_string_equal(jstr(r, "node"), d.node == node_id(fx, "node1") ? "node1" : "node2");
+		assert_string_equal(jstr(r, "pdt_node"), jstr(r, "node"));
+		assert_string_equal(jstr(r, "via"), "pdt");
+		assert_string_equal(jstr(r, "method"), "mac");
+		assert_string_equal(jstr(r, "conn"), "not tracked");
+		assert_int_equal(json_integer_value(json_object_get(r, "pdt_size")), 1024);
+		assert_int_equal(json_integer_value(json_object_get(r, "pdt_index")),
+				 strtoul(jstr(r, "hash"), NULL, 16) & 1023);
+		assert_non_null(strstr(jstr(r, "line"), "tcp 203.0.113.5:"));
+		assert_non_null(strstr(jstr(r, "line"), "> 198.51.100.10:443 [S]"));
+		json_decref(r);
+	}
+	/* the second table: sticky-wild on the address */
+	r = ok(fx, "{\"cmd\": \"explain\", \"packet\": {\"proto\": \"tcp\", \"src\": \"203.0.113.5\", "
+		"\"sport\": 1234, \"dst\": \"198.51.100.20\", \"dport\": 21}}");
+	assert_string_equal(jstr(r, "service"), "ftp");
+	assert_string_equal(jstr(r, "table"), "second");
+	assert_string_equal(jstr(r, "policy"), "sticky-wild");
+	json_decref(r);
+	/* no service: the default node */
+	r = ok(fx, "{\"cmd\": \"explain\", \"packet\": {\"proto\": \"udp\", \"src\": \"203.0.113.5\", "
+		"\"sport\": 1234, \"dst\": \"198.51.100.99\", \"dport\": 9}}");
+	assert_true(json_is_null(json_object_get(r, "service")));
+	assert_string_equal(jstr(r, "table"), "none");
+	assert_string_equal(jstr(r, "verdict"), "default");
+	assert_string_equal(jstr(r, "node"), "node3");
+	json_decref(r);
+	/* IPv6 with no service */
+	r = ok(fx, "{\"cmd\": \"explain\", \"packet\": {\"proto\": \"udp\", \"src\": \"2001:db8::5\", "
+		"\"sport\": 1234, \"dst\": \"2001:db8::10\", \"dport\": 53}}");
+	assert_string_equal(jstr(r, "verdict"), "default");
+	assert_non_null(strstr(jstr(r, "line"), "udp [2001:db8::5]:1234 > [2001:db8::10]:53"));
+	json_decref(r);
+	/* a frame in hex: IPv4 whose header says 60 bytes in a 34-byte frame */
+	r = ok(fx, "{\"cmd\": \"explain\", \"frame\": \"02000000000102000000000208004500003c"
+		"00004000400600000a0000017f000001\"}");
+	assert_string_equal(jstr(r, "verdict"), "drop");
+	assert_non_null(strstr(jstr(r, "line"), "drop: "));
+	json_decref(r);
+	/* nothing changed: tables, counters */
+	snap_same(fx, &s);
+	assert_int_equal(fx->ws[0].conn_new + fx->ws[1].conn_new, 0);
+	/* bad requests name what is expected */
+	fails(fx, "{\"cmd\": \"explain\"}", "expected one of \"frame\" (hexadecimal) or \"packet\"");
+	fails(fx, "{\"cmd\": \"explain\", \"frame\": \"0g\"}", "frame: expected hexadecimal digits");
+	fails(fx, "{\"cmd\": \"explain\", \"frame\": \"0102\"}", "at least 14 whole bytes");
+	fails(fx, "{\"cmd\": \"explain\", \"packet\": {\"proto\": \"sctp\"}}",
+	      "packet.proto: expected \"tcp\", \"udp\" or \"icmp\"");
+	fails(fx, "{\"cmd\": \"explain\", \"packet\": {\"proto\": \"udp\", \"src\": \"1.2.3.4\", "
+	      "\"dst\": \"::1\", \"sport\": 1, \"dport\": 2}}", "src and dst of one family");
+	fails(fx, "{\"cmd\": \"explain\", \"packet\": {\"proto\": \"udp\", \"src\": \"1.2.3.4\", "
+	      "\"dst\": \"1.2.3.5\", \"sport\": 1, \"dport\": 2, \"flags\": \"S\"}}",
+	      "packet.flags: expected TCP flags");
+	fails(fx, "{\"cmd\": \"explain\", \"packet\": {\"proto\": \"udp\", \"src\": \"1.2.3.4\", "
+	      "\"dst\": \"1.2.3.5\", \"sport\": 0, \"dport\": 2}}", "integers 1..65535");
+	fails(fx, "{\"cmd\": \"explain\", \"packet\": {\"port\": 1}}", "packet.port: unknown key");
+}
+
+/* With the workers' lists: a connection one of them holds keeps its node
+ * (the PDT says otherwise), the entry is not changed, a SYN not held would
+ * be recorded. */
+static void
+test_explain_conn(void **state)
+{
+	struct fx *fx = *state;
+	struct cnm_ct_timeouts t = { .syn = 30000, .established = 300000, .closing = 10000 };
+	struct cnm_conn_key k;
+	struct cnm_conn c;
+	const struct cnm_conn_key *kp = &k;
+	hash_sig_t sig;
+	json_t *r;
+	struct cnm_decision d;
+	uint16_t other;
+
+	explain_ct = cnm_ct_create("explain_test", 64, SOCKET_ID_ANY, &t);
+	assert_non_null(explain_ct);
+	fx->ctx.conns_lookup = explain_lookup;
+	d = decide(fx, "198.51.100.10", IPPROTO_TCP, 80, "203.0.113.7", 5555);
+	other = (uint16_t)(d.node == node_id(fx, "node1") ? node_id(fx, "node2") : node_id(fx, "node1"));
+	memset(&k, 0, sizeof(k));
+	k.family = AF_INET;
+	assert_int_equal(inet_pton(AF_INET, "203.0.113.7", k.src), 1);
+	assert_int_equal(inet_pton(AF_INET, "198.51.100.10", k.dst), 1);
+	k.sport = htons(5555);
+	k.dport = htons(80);
+	assert_true(cnm_ct_insert(explain_ct, &k, cnm_ct_hash(explain_ct, &k), other,
+				  (uint16_t)svc_id(fx, "web"), CNM_TCP_ACK, 1000) >= 0);
+	r = ok(fx, "{\"cmd\": \"explain\", \"packet\": {\"proto\": \"tcp\", \"src\": \"203.0.113.7\", "
+		"\"sport\": 5555, \"dst\": \"198.51.100.10\", \"dport\": 80, \"flags\": \"P.\"}}");
+	assert_string_equal(jstr(r, "conn"), "held");
+	assert_string_equal(jstr(r, "via"), "conn");
+	assert_string_equal(jstr(r, "conn_state"), "established");
+	assert_int_equal(json_integer_value(json_object_get(r, "conn_worker")), 1);
+	assert_string_equal(jstr(r, "node"), other == node_id(fx, "node1") ? "node1" : "node2");
+	assert_string_not_equal(jstr(r, "pdt_node"), jstr(r, "node"));
+	json_decref(r);
+	/* the workers' entry as it was */
+	assert_true(cnm_ct_lookup_bulk(explain_ct, &kp, 1, &sig, &c) & 1);
+	assert_int_equal(c.expire, 1000 + 300000);
+	assert_int_equal(cnm_ct_count(explain_ct), 1);
+	/* another client's SYN: not held, would be recorded on the PDT's node */
+	r = ok(fx, "{\"cmd\": \"explain\", \"packet\": {\"proto\": \"tcp\", \"src\": \"203.0.113.8\", "
+		"\"sport\": 5555, \"dst\": \"198.51.100.10\", \"dport\": 80, \"flags\": \"S\"}}");
+	assert_string_equal(jstr(r, "conn"), "new");
+	assert_string_equal(jstr(r, "via"), "pdt");
+	json_decref(r);
+	r = ok(fx, "{\"cmd\": \"explain\", \"packet\": {\"proto\": \"tcp\", \"src\": \"203.0.113.8\", "
+		"\"sport\": 5555, \"dst\": \"198.51.100.10\", \"dport\": 80}}");
+	assert_string_equal(jstr(r, "conn"), "not held");
+	json_decref(r);
+	assert_int_equal(cnm_ct_count(explain_ct), 1);
+	fx->ctx.conns_lookup = NULL;
+	cnm_ct_free(explain_ct);
+	explain_ct = NULL;
 }
 
 /* A service or node added into a slot an earlier one held starts at zero:
@@ -1791,6 +2031,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_service_add, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_service_del, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_node_add, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_node_add_fields, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_node_del, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_node_up_down, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_node_drain, setup, teardown),
@@ -1799,6 +2040,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_pdt_show, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_conns, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stats, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_explain, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_explain_conn, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stats_slot_reuse, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reload_same, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reload_weight, setup, teardown),
