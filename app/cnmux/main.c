@@ -29,6 +29,7 @@
 #include "cnm_service.h"
 #include "cnm_stats.h"
 #include "cnm_version.h"
+#include "explain_offline.h"
 #include "ports.h"
 
 #define MBUFS_DEFAULT 16383
@@ -68,6 +69,8 @@ usage(const char *prog)
 	       "  --mbufs N            mbufs in the pool (default %u)\n"
 	       "  --quiet              no final per-service/per-node report\n"
 	       "  --log-timestamp      start every log line with the time (UTC)\n"
+	       "  --explain CAPTURE    with --config: what cnmux would do with each frame of\n"
+	       "                       CAPTURE (pcap), one line each, offline; no EAL options\n"
 	       "  --list-drop-reasons  print the drop reasons and exit\n"
 	       "  --list-counters      print every key of the statistics and exit\n"
 	       "  --version            print the version (and DPDK's) and exit\n"
@@ -264,6 +267,29 @@ main(int argc, char **argv)
 	for (i = 1; i < (unsigned int)argc; i++)
 		if (list_opt(argv[i]))
 			return 0;
+	/* offline: a configuration and a capture, its own EAL */
+	{
+		const char *config = NULL, *capture = NULL;
+
+		for (i = 1; i < (unsigned int)argc; i++) {
+			const char **to = strcmp(argv[i], "--explain") == 0 ? &capture :
+				strcmp(argv[i], "--config") == 0 ? &config : NULL;
+
+			if (to != NULL && i + 1 < (unsigned int)argc)
+				*to = argv[++i];
+			else if (strncmp(argv[i], "--explain=", 10) == 0)
+				capture = argv[i] + 10;
+			else if (strncmp(argv[i], "--config=", 9) == 0)
+				config = argv[i] + 9;
+		}
+		if (capture != NULL) {
+			if (config == NULL) {
+				fprintf(stderr, "cnmux: --explain needs --config FILE\n");
+				return 1;
+			}
+			return cnm_explain_offline(config, capture);
+		}
+	}
 	for (i = 1; i < (unsigned int)argc; i++)
 		if (strcmp(argv[i], "--check") == 0)
 			return check_config(argc, argv);

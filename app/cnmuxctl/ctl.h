@@ -23,6 +23,7 @@ void print_zero(const json_t *r);
 void print_count(const json_t *r);
 void print_up_down(const json_t *r);
 void print_reload(const json_t *r);
+void print_explain(const json_t *r);
 /* the summary of a change ("changes"), else "ok" */
 void print_default(const json_t *r);
 

@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include <jansson.h>
+#include <pcap/pcap.h>
 
 #include "cnm_version.h"
 #include "ctl.h"
@@ -252,6 +253,69 @@ build_service_add(const struct ctl_verb *v, json_t *req, int argc, char **argv)
 		add_weight(nodes, argv[i], "NODE");
 	json_object_set_new(svc, "nodes", nodes);
 	json_object_set_new(req, "service", svc);
+}
+
+/* "ADDR:PORT", "[ADDR6]:PORT" or a bare address into the packet object */
+static void
+explain_endpoint(json_t *pkt, const char *akey, const char *pkey, const char *arg, int ports)
+{
+	char addr[64];
+	const char *colon = strrchr(arg, ':'), *port = NULL;
+	size_t len;
+
+	if (arg[0] == '[') {
+		const char *end = strchr(arg, ']');
+
+		if (end == NULL)
+			usage_fail("\"%s\": expected [IPV6]:PORT", arg);
+		len = (size_t)(end - arg - 1);
+		if (end[1] == ':')
+			port = end + 2;
+		else if (end[1] != '\0')
+			usage_fail("\"%s\": expected [IPV6]:PORT", arg);
+		arg++;
+	} else if (colon != NULL && strchr(arg, ':') == colon) {
+		/* one colon: IPv4:PORT (an IPv6 address has several) */
+		len = (size_t)(colon - arg);
+		port = colon + 1;
+	} else {
+		len = strlen(arg);
+	}
+	if (len >= sizeof(addr))
+		usage_fail("\"%s\": not an address", arg);
+	memcpy(addr, arg, len);
+	addr[len] = '\0';
+	json_object_set_new(pkt, akey, json_string(addr));
+	if (ports && port == NULL)
+		usage_fail("\"%s\": expected ADDR:PORT (or [IPV6]:PORT)", arg);
+	if (port != NULL)
+		json_object_set_new(pkt, pkey, num_or_str(port));
+}
+
+/* explain PROTO SRC DST [FLAGS] | explain --hex FRAME (--pcap: main()) */
+static void
+build_explain(const struct ctl_verb *v, json_t *req, int argc, char **argv)
+{
+	json_t *pkt;
+	int ports;
+
+	(void)v;
+	if (strcmp(argv[0], "--hex") == 0) {
+		if (argc != 2)
+			usage_fail("--hex takes one argument, the frame in hexadecimal");
+		json_object_set_new(req, "frame", json_string(argv[1]));
+		return;
+	}
+	if (argc < 3 || argc > 4)
+		usage_fail("expected PROTO SRC DST [FLAGS]");
+	ports = strcmp(argv[0], "icmp") != 0;
+	pkt = json_object();
+	json_object_set_new(pkt, "proto", json_string(argv[0]));
+	explain_endpoint(pkt, "src", "sport", argv[1], ports);
+	explain_endpoint(pkt, "dst", "dport", argv[2], ports);
+	if (argc == 4)
+		json_object_set_new(pkt, "flags", json_string(argv[3]));
+	json_object_set_new(req, "packet", pkt);
 }
 
 /*
@@ -518,6 +582,22 @@ static const struct ctl_verb ctl_verbs[] = {
 		.min_args = 0, .max_args = 0, .build = build_positional, .print = print_zero,
 	},
 	{
+		.name = "explain", .args = "PROTO SRC DST [FLAGS]\n--hex FRAME\n--pcap FILE",
+		.help = "Say what cnmux would do with a packet now, and why: the table that\n"
+			"matched (first or second), the service and policy, the client hash\n"
+			"and PDT entry, whether a worker's forwarding list holds the connection\n"
+			"(and which worker), the node and forwarding method, or the drop\n"
+			"reason. It runs the workers' own parser and decision on the live\n"
+			"tables and changes nothing.\n"
+			"PROTO is tcp, udp or icmp; SRC and DST are ADDR:PORT or [IPV6]:PORT\n"
+			"(bare addresses for icmp); FLAGS are TCP flags as tcpdump writes\n"
+			"them (S, F, R, P, . or A; default: a bare ACK).\n"
+			"--hex: an Ethernet frame in hexadecimal. --pcap: every frame of a\n"
+			"capture, one line each (each on its own, against the live tables;\n"
+			"`cnmux --explain` replays a capture offline, with state).\n",
+		.min_args = 2, .max_args = 4, .build = build_explain, .print = print_explain,
+	},
+	{
 		.name = "reload", .args = "[FILE]",
 		.help = "Read the configuration file again (or FILE) and apply only what\n"
 			"changed; a file with an error changes nothing and the error is shown.\n"
@@ -719,6 +799,64 @@ build_request(int argc, char **argv, const struct ctl_verb **vp)
 	return req;
 }
 
+/* explain --pcap FILE: one request per frame, one line per answer */
+static int
+explain_pcap(const char *path, const char *file, int raw)
+{
+	char errbuf[PCAP_ERRBUF_SIZE];
+	struct pcap_pkthdr *h;
+	const u_char *data;
+	unsigned long n = 0;
+	pcap_t *pc;
+	int rc = 0, r;
+
+	pc = pcap_open_offline(file, errbuf);
+	if (pc == NULL) {
+		fprintf(stderr, "cnmuxctl: explain: %s\n", errbuf);
+		return 2;
+	}
+	if (pcap_datalink(pc) != DLT_EN10MB) {
+		fprintf(stderr, "cnmuxctl: explain: %s: not an Ethernet capture\n", file);
+		pcap_close(pc);
+		return 2;
+	}
+	while ((r = pcap_next_ex(pc, &h, &data)) == 1) {
+		char *line, *text, *hex = malloc(2 * (size_t)h->caplen + 1);
+		json_t *resp;
+		json_error_t e;
+		uint32_t i;
+
+		n++;
+		if (hex == NULL)
+			return 2;
+		for (i = 0; i < h->caplen; i++)
+			sprintf(hex + 2 * i, "%02x", data[i]);
+		if (asprintf(&line, "{\"cmd\": \"explain\", \"frame\": \"%s\"}\n", hex) < 0)
+			return 2;
+		free(hex);
+		text = exchange(path, line);
+		free(line);
+		resp = json_loads(text, JSON_DISABLE_EOF_CHECK, &e);
+		if (raw)
+			printf("%s", text);
+		else if (json_is_true(G(resp, "ok")))
+			printf("%lu %s\n", n, S(resp, "line"));
+		else {
+			printf("%lu error: %s\n", n, json_is_string(G(resp, "error")) ?
+			       S(resp, "error") : "request refused");
+			rc = 1;
+		}
+		json_decref(resp);
+		free(text);
+	}
+	if (r == -1) {
+		fprintf(stderr, "cnmuxctl: explain: %s: %s\n", file, pcap_geterr(pc));
+		rc = 2;
+	}
+	pcap_close(pc);
+	return rc;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -766,6 +904,15 @@ main(int argc, char **argv)
 	}
 	if (optind < argc && strcmp(argv[optind], "help") == 0)
 		return help(argc - optind - 1, argv + optind + 1);
+	if (argc - optind >= 2 && strcmp(argv[optind], "explain") == 0 &&
+	    strcmp(argv[optind + 1], "--pcap") == 0) {
+		if (argc - optind != 3) {
+			fprintf(stderr, "cnmuxctl: explain: --pcap takes one argument, the capture file "
+				"(cnmuxctl help explain)\n");
+			return 2;
+		}
+		return explain_pcap(path, argv[optind + 2], raw);
+	}
 	req = build_request(argc - optind, argv + optind, &v);
 	text = json_dumps(req, JSON_COMPACT);
 	if (text == NULL || asprintf(&line, "%s\n", text) < 0) {

@@ -425,3 +425,42 @@ print_reload(const json_t *r)
 		printf("reloaded %s\n", S(r, "file"));
 	print_default(r);
 }
+
+void
+print_explain(const json_t *r)
+{
+	const char *conn = S(r, "conn");
+
+	printf("%s\n", S(r, "frame"));
+	if (S(r, "service") != NULL) {
+		printf("  table     %s (%s)\n", S(r, "table"),
+		       strcmp(S(r, "table"), "second") == 0 ? "protocol, address" :
+		       "protocol, address, port");
+		printf("  service   %s, policy %s\n", S(r, "service"), S(r, "policy"));
+		printf("  hash      %s: pdt[%lld] of %lld = %s\n", S(r, "hash"),
+		       (long long)json_integer_value(G(r, "pdt_index")),
+		       (long long)json_integer_value(G(r, "pdt_size")),
+		       S(r, "pdt_node") != NULL ? S(r, "pdt_node") : "(no active node)");
+	} else {
+		printf("  table     none: no service\n");
+	}
+	if (conn != NULL && strcmp(conn, "not tracked") != 0) {
+		printf("  conn      %s", conn);
+		if (S(r, "conn_node") != NULL)
+			printf(" (node %s, %s", S(r, "conn_node"), S(r, "conn_state"));
+		if (S(r, "conn_node") != NULL && json_is_integer(G(r, "conn_worker")))
+			printf(", worker %lld", (long long)json_integer_value(G(r, "conn_worker")));
+		if (S(r, "conn_node") != NULL)
+			printf(")");
+		printf("\n");
+	}
+	if (S(r, "node") != NULL)
+		printf("  decision  %s %s by %s, via %s\n", S(r, "verdict"), S(r, "node"),
+		       S(r, "method"), S(r, "via"));
+	else if (S(r, "reason") != NULL)
+		printf("  decision  drop: %s\n", S(r, "reason"));
+	else if (S(r, "reply") != NULL)
+		printf("  decision  reply (%s)\n", S(r, "reply"));
+	else
+		printf("  decision  %s\n", S(r, "verdict"));
+}

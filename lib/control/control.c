@@ -1578,7 +1578,7 @@ cmd_explain(struct cnm_ctx *ctx, struct ctl_req *r)
 	struct cnm_conn_key k;
 	struct cnm_wstats ws;
 	struct cnm_dstate st;
-	uint8_t frame[2048];
+	static uint8_t frame[16384];
 	const char *hex;
 	json_t *o;
 	int len;
