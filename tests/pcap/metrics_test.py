@@ -35,6 +35,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -224,6 +225,48 @@ def compare(sj, samples, byname, kinds):
     return n
 
 
+def churn(cnmuxctl, sock, url):
+    """scrapes while another client adds and deletes a service and reloads:
+    every scrape whole (one snapshot under the control lock): it parses, its
+    accounting holds, and the service is in all of its families or in none"""
+    stop, changes, errors = threading.Event(), [0], []
+
+    def changer():
+        try:
+            for i in range(30):
+                ctl(cnmuxctl, sock, "service", "add", "tmp", "198.51.100.99", "8080/tcp",
+                    "weighted", "node1=1", "node2=1")
+                ctl(cnmuxctl, sock, "stats")
+                ctl(cnmuxctl, sock, "service", "del", "tmp")
+                changes[0] += 2
+                if i % 3 == 0:
+                    ctl(cnmuxctl, sock, "reload")
+                    changes[0] += 1
+        except Fail as e:
+            errors.append(str(e))
+        finally:
+            stop.set()
+    t = threading.Thread(target=changer)
+    t.start()
+    scrapes = 0
+    while not stop.is_set() or scrapes == 0:
+        status, _, _, fams = scrape(url + "/metrics")
+        samples, _ = samples_of(fams)
+        g = lambda name, **lab: samples.get((name, frozenset(lab.items())))
+        check(status == 200, "a scrape under changes: status %d" % status)
+        check(g("cnmux_rx_total") == g("cnmux_forwarded_total") + g("cnmux_local_total") +
+              g("cnmux_dropped_total"), "a scrape under changes: rx != forwarded + local + dropped")
+        has = [g("cnmux_service_info", service="tmp", vip="198.51.100.99", policy="weighted") is not None,
+               g("cnmux_service_packets_total", service="tmp") is not None,
+               g("cnmux_packets_total", service="tmp", node="node2") is not None,
+               g("cnmux_service_active_nodes", service="tmp") is not None]
+        check(all(has) or not any(has), "a scrape saw service tmp half added or half deleted: %r" % has)
+        scrapes += 1
+    t.join()
+    check(not errors, "the changes under scrapes failed: %s" % errors)
+    return scrapes, changes[0]
+
+
 def config_error(cnmux, tmp, prefix, cfg, want):
     """cnmux must refuse @p cfg: status 1, every string of @p want in its stderr"""
     path = os.path.join(tmp, "bad.json")
@@ -259,7 +302,7 @@ def cmd_replay(cnmux, cnmuxctl):
             "--vdev", "net_pcap0,rx_pcap=" + os.path.join(case, "in.pcap"),
             "--vdev", "net_pcap1,tx_pcap=" + os.path.join(tmp, "private.pcap"),
             "--vdev", "net_pcap2,tx_pcap=" + os.path.join(tmp, "local.pcap"),
-            "--", "--config", os.path.join(tmp, "config.json"), "--idle-exit", "4000",
+            "--", "--config", os.path.join(tmp, "config.json"), "--idle-exit", "8000",
             "--stats-json", os.path.join(tmp, "stats.json")], stdout=log, stderr=log)
         wait_for(lambda: ctl(cnmuxctl, sock, "stats")["rx"] == frames, 60,
                  "cnmux counts the %d frames of the capture" % frames, proc)
@@ -276,6 +319,8 @@ def cmd_replay(cnmux, cnmuxctl):
             except urllib.error.HTTPError as e:
                 check(e.code == code, "%s %s: status %d, expected %d" % (method, path, e.code, code))
         check(proc.poll() is None, "cnmux stopped before /metrics was read (raise --idle-exit)")
+        churned = churn(cnmuxctl, sock, url)
+        check(proc.poll() is None, "cnmux stopped during the scrapes under changes (raise --idle-exit)")
         rc = proc.wait(60)
         proc = None
         check(rc == 0, "cnmux exit status %d" % rc)
@@ -301,7 +346,8 @@ def cmd_replay(cnmux, cnmuxctl):
                            "cannot listen on " + busy, "in use"])
         taken.close()
         print("metrics test: %d samples of /metrics equal to --stats-json (%d families, "
-              "%d bytes)\n  %s\n  %s" % (n, len(byname), len(text), e1, e2))
+              "%d bytes); %d scrapes during %d changes and reloads, each whole\n  %s\n  %s"
+              % (n, len(byname), len(text), churned[0], churned[1], e1, e2))
         return 0
     finally:
         if proc is not None and proc.poll() is None:
