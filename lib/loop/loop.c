@@ -672,6 +672,9 @@ cnm_loop_run(struct cnm_loop *l)
 	__atomic_store_n(&l->start_tsc, rte_rdtsc(), __ATOMIC_RELAXED);
 	next_stats = l->start_tsc + l->c.stats_period_s * l->hz;
 	rate_sample(l, l->start_tsc);
+	/* what the workers counted before the loop ran (all 0 before) */
+	cnm_watch_tick(l->watch, l->c.dp->lb, l->rate_prev, l->rate_cur,
+		l->start_tsc * 1000 / l->hz, l->ctx.cfg->conn_max);
 	l->next_rate_tsc = l->start_tsc + CNM_LOOP_RATE_MS * l->hz / 1000;
 	while (!stop_signal) {
 		uint64_t now = rte_rdtsc();
