@@ -302,7 +302,7 @@ def cmd_replay(cnmux, cnmuxctl):
             "--vdev", "net_pcap0,rx_pcap=" + os.path.join(case, "in.pcap"),
             "--vdev", "net_pcap1,tx_pcap=" + os.path.join(tmp, "private.pcap"),
             "--vdev", "net_pcap2,tx_pcap=" + os.path.join(tmp, "local.pcap"),
-            "--", "--config", os.path.join(tmp, "config.json"), "--idle-exit", "8000",
+            "--", "--config", os.path.join(tmp, "config.json"),
             "--stats-json", os.path.join(tmp, "stats.json")], stdout=log, stderr=log)
         wait_for(lambda: ctl(cnmuxctl, sock, "stats")["rx"] == frames, 60,
                  "cnmux counts the %d frames of the capture" % frames, proc)
@@ -318,10 +318,10 @@ def cmd_replay(cnmux, cnmuxctl):
                 raise Fail("%s %s: answered 200" % (method, path))
             except urllib.error.HTTPError as e:
                 check(e.code == code, "%s %s: status %d, expected %d" % (method, path, e.code, code))
-        check(proc.poll() is None, "cnmux stopped before /metrics was read (raise --idle-exit)")
+        check(proc.poll() is None, "cnmux stopped before /metrics was read")
         churned = churn(cnmuxctl, sock, url)
-        check(proc.poll() is None, "cnmux stopped during the scrapes under changes (raise --idle-exit)")
-        rc = proc.wait(60)
+        check(proc.poll() is None, "cnmux stopped during the scrapes under changes")
+        rc = stop(proc)
         proc = None
         check(rc == 0, "cnmux exit status %d" % rc)
         sj = json.load(open(os.path.join(tmp, "stats.json")))
@@ -349,13 +349,18 @@ def cmd_replay(cnmux, cnmuxctl):
               "%d bytes); %d scrapes during %d changes and reloads, each whole\n  %s\n  %s"
               % (n, len(byname), len(text), churned[0], churned[1], e1, e2))
         return 0
+    except (Fail, OSError) as e:
+        print("replay test FAILED: %s" % e)
+        out = os.path.join(tmp, "out.txt")
+        if os.path.exists(out):
+            print("--- cnmux output (last lines)\n" + "\n".join(open(out).read().splitlines()[-30:]))
+        return 1
     finally:
         if proc is not None and proc.poll() is None:
             proc.kill()
             proc.wait()
         shutil.rmtree(tmp, ignore_errors=True)
-        for p in ("/var/run/dpdk/" + prefix,):
-            shutil.rmtree(p, ignore_errors=True)
+        shutil.rmtree("/var/run/dpdk/" + prefix, ignore_errors=True)
 
 
 # ---------------------------------------------------------------- rates ----
