@@ -1118,6 +1118,7 @@ test_explain(void **state)
 	json_decref(r);
 	/* nothing changed: tables, counters */
 	snap_same(fx, &s);
+	snap_free(&s);
 	assert_int_equal(fx->ws[0].conn_new + fx->ws[1].conn_new, 0);
 	/* bad requests name what is expected */
 	fails(fx, "{\"cmd\": \"explain\"}", "expected one of \"frame\" (hexadecimal) or \"packet\"");
