@@ -5,10 +5,12 @@
   metrics_test.py replay CNMUX CNMUXCTL
       cnmux replays pcaps/mixed with "metrics": {"listen": 127.0.0.1:PORT}.
       Once every frame is counted, /metrics is scraped with a real HTTP
-      client (urllib) and parsed with prometheus_client's own parser; after
-      --idle-exit, every sample is checked against the run's --stats-json:
-      every counter of `cnmux --list-counters`, every drop reason, per
-      service, per (service, node), per node, HELP and TYPE on every family.
+      client (urllib) and parsed with prometheus_client's own parser. Then
+      scrapes while another client adds and deletes a service and reloads
+      (each scrape whole). After SIGINT, every sample of the first scrape is
+      checked against the run's --stats-json: every counter of `cnmux
+      --list-counters`, every drop reason, per service, per (service, node),
+      per node, HELP and TYPE on every family.
       Then the errors: a metrics.listen that does not parse, and one whose
       port is taken, each stop cnmux with status 1 and a message naming the
       file and the key.
