@@ -18,6 +18,7 @@
 #include <rte_lcore.h>
 #include <rte_malloc.h>
 #include <rte_mbuf.h>
+#include <rte_pdump.h>
 #include <rte_rcu_qsbr.h>
 #include <rte_ring.h>
 #include <rte_version.h>
@@ -261,7 +262,7 @@ main(int argc, char **argv)
 	char err[CNM_ERR_MAX];
 	uint16_t ports[CNM_MAX_PRIVATE + 2];
 	unsigned int nports = 0, nw, nalloc = 0, lcore, i;
-	int ret, rc = 1;
+	int ret, rc = 1, pdump = 0;
 
 	/* answered without EAL: they only print */
 	for (i = 1; i < (unsigned int)argc; i++)
@@ -302,6 +303,13 @@ main(int argc, char **argv)
 	argc -= ret;
 	argv += ret;
 	argv[0] = (char *)"cnmux";
+	/* live capture with DPDK's own tools (dpdk-dumpcap, dpdk-pdump): they
+	 * attach as secondary processes, which needs the memory shared, so
+	 * hugepages (docs/capture.md); without, cnmux runs on and says so */
+	pdump = rte_pdump_init() == 0;
+	if (!pdump)
+		fprintf(stderr, "cnmux: live capture (pdump) unavailable: %s\n",
+			rte_strerror(rte_errno));
 	if (parse_args(argc, argv, &o) < 0)
 		goto out;
 	/* from here on, every log line carries its level (and the time) */
@@ -425,6 +433,8 @@ out:
 	cnm_lb_free(dp.lb);
 	rte_free(dp.qsbr);
 	cnm_config_free(cfg);
+	if (pdump)
+		rte_pdump_uninit();
 	rte_eal_cleanup();
 	return rc;
 }

@@ -78,6 +78,7 @@ struct ha_peer {
 	struct buf in, out;
 	uint64_t last_rx;        /* ms; 0 never */
 	uint64_t next_connect;
+	uint64_t connect_started; /* ms: when the connect() in progress began */
 	uint64_t connected_at;   /* ms: when this holder opened the connection */
 	/* what it reported (HELLO, HEARTBEAT, ACK) */
 	enum cnm_ha_state role;
@@ -315,6 +316,7 @@ peer_connect(struct cnm_ha *ha, struct ha_peer *p, uint64_t now)
 	int fd, one = 1;
 
 	p->next_connect = now + ha->cfg.heartbeat_ms;
+	p->connect_started = now;
 	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return;
@@ -986,10 +988,27 @@ state_apply(struct cnm_ha *ha, const json_t *st, int full, char *err, size_t err
 
 			e[k] = id < 0 ? CNM_NODE_NONE : (uint16_t)id;
 		}
+		/*
+		 * The change above rebuilt this holder's table from the same
+		 * configuration and node states: by construction the primary's
+		 * (docs/pdt.md). It differs only where a node's state does
+		 * here (a MAC not resolved yet): then the primary's is installed,
+		 * and the log says by how much.
+		 */
 		if (cnm_lb_svc_pdt_size(lb, (uint32_t)sid) != want[i].size ||
 		    memcmp(e, cnm_lb_svc_pdt(lb, (uint32_t)sid)->entries,
-			   want[i].size * sizeof(*e)) != 0)
+			   want[i].size * sizeof(*e)) != 0) {
+			const struct cnm_pdt *own = cnm_lb_svc_pdt(lb, (uint32_t)sid);
+			uint32_t diff = 0;
+
+			for (k = 0; own->size == want[i].size && k < want[i].size; k++)
+				diff += e[k] != own->entries[k];
+			HA_LOG(NOTICE, "pdts.%s: the primary's table differs from the one "
+			       "built here in %u of %u entries (a node's state differs here): "
+			       "installing the primary's", want[i].name,
+			       own->size == want[i].size ? diff : want[i].size, want[i].size);
 			ret = cnm_lb_svc_set_pdt(lb, (uint16_t)sid, e, want[i].size);
+		}
 		free(e);
 		if (ret < 0) {
 			fail(err, errlen, "pdts.%.64s: %s", want[i].name, strerror(-ret));
@@ -1951,7 +1970,10 @@ ha_step(struct cnm_ha *ha, int wait_ms)
 		if (p->fd >= 0 && !p->connecting && p->identified &&
 		    now - p->last_rx > ha->cfg.failover_ms)
 			peer_close(ha, p, "silent");
-		else if (p->fd >= 0 && p->connecting && now - p->next_connect > 2000)
+		/* (measured from the start: next_connect lies ahead of now, so
+		 * now - next_connect wrapped round and closed every connect that
+		 * did not complete within one step) */
+		else if (p->fd >= 0 && p->connecting && now - p->connect_started > 2000)
 			peer_close(ha, p, "connect timed out");
 		else if (p->fd >= 0 && !p->identified && p->initiator &&
 			 now - p->connected_at > PENDING_HELLO_MS)

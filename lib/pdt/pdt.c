@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * Packet distribution table: quotas, layout and minimal-move updates.
- * See docs/pdt.md for the algorithm and its guarantees.
+ * Packet distribution table: quotas and the seeded, name-keyed build.
+ * See docs/pdt.md for the construction and its properties.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -14,90 +14,106 @@
 /* Words of a bitmap over all node ids. */
 #define PDT_ID_WORDS ((CNM_NODE_NONE + 63u) / 64u)
 
-/* Scratch state of one build or update; never seen by the workers. */
-struct pdt_work {
-	const struct cnm_pdt_member *m;
-	uint32_t n;
-	uint64_t present[PDT_ID_WORDS]; /**< bit per node id that is a member */
-	uint16_t *idx;      /**< node id -> member index, valid where present */
-	uint32_t *quota;    /**< per member: entries it holds in the new table */
-	uint32_t *want;     /**< per member: entries to place in the free slots */
-	uint32_t *bucket;   /**< per slot: counting-sort bucket */
-	uint32_t *count;    /**< update, per member: entries in the old table */
-	uint32_t *surplus;  /**< update, per member: entries over quota to free */
-	uint32_t *acc;      /**< update, per member: Bresenham accumulator */
-	uint32_t *slot;     /**< update: indexes of the freed entries */
-};
-
-static inline int
-pdt_is_member(const struct pdt_work *w, uint32_t node)
+/* splitmix64's finalizer: a bijection of 64-bit words that mixes every bit. */
+static inline uint64_t
+pdt_mix(uint64_t x)
 {
-	return node < CNM_NODE_NONE &&
-		(w->present[node / 64] >> (node % 64) & 1) != 0;
+	x ^= x >> 30;
+	x *= UINT64_C(0xbf58476d1ce4e5b9);
+	x ^= x >> 27;
+	x *= UINT64_C(0x94d049bb133111eb);
+	x ^= x >> 31;
+	return x;
 }
 
-static void
-pdt_work_free(struct pdt_work *w)
+uint64_t
+cnm_pdt_key(const char *service, const char *node)
 {
-	free(w->idx);
-	free(w->quota);
-	free(w->count);
-	free(w->acc);
-	free(w->surplus);
-	free(w->want);
-	free(w->bucket);
-	free(w->slot);
+	uint64_t h = UINT64_C(0xcbf29ce484222325); /* FNV-1a 64 offset basis */
+	const unsigned char *p;
+
+	for (p = (const unsigned char *)service; *p != '\0'; p++)
+		h = (h ^ *p) * UINT64_C(0x100000001b3);
+	h = (h ^ 0) * UINT64_C(0x100000001b3); /* the separator: ("ab","c") != ("a","bc") */
+	for (p = (const unsigned char *)node; *p != '\0'; p++)
+		h = (h ^ *p) * UINT64_C(0x100000001b3);
+	return pdt_mix(h);
 }
 
 /*
- * Check the arguments, index the members by node id and allocate the scratch
- * arrays. Returns 0 or -errno; on error nothing is left allocated.
+ * One member while the table is filled. Its darts: the j-th goes to entry
+ * perm(j), a permutation of 0 .. size-1 drawn from its key, at time
+ * (j * 2^32 + phase) / weight; time = tq + tr / weight.
  */
-static int
-pdt_work_init(struct pdt_work *w, uint32_t size, const struct cnm_pdt_member *m,
-		uint32_t n, int update)
+struct pdt_dart {
+	uint64_t key;
+	uint64_t tq;        /**< integer part of the next dart's time */
+	uint32_t tr;        /**< remainder (< weight) */
+	uint32_t weight;
+	uint32_t phase;
+	uint32_t j;         /**< darts thrown so far */
+	uint32_t left;      /**< entries still to take */
+	uint32_t a0, a1, a2, m0, m1; /**< the permutation: xors, adds, odd multipliers */
+	uint16_t node;
+};
+
+static void
+dart_time(struct pdt_dart *d)
 {
-	uint32_t i;
+	uint64_t num = ((uint64_t)d->j << 32) | d->phase; /* j < size <= 2^31 */
 
-	memset(w, 0, sizeof(*w));
-	w->m = m;
-	w->n = n;
-	if (size == 0 || (size & (size - 1)) != 0)
-		return -EINVAL;
-	/* n > CNM_NODE_NONE: more members than node ids, some id repeats. */
-	if ((n > 0 && m == NULL) || n > CNM_NODE_NONE)
-		return -EINVAL;
+	d->tq = num / d->weight;
+	d->tr = (uint32_t)(num % d->weight);
+}
 
-	w->idx = malloc(CNM_NODE_NONE * sizeof(*w->idx));
-	w->quota = malloc((n ? n : 1) * sizeof(*w->quota));
-	w->want = malloc((n ? n : 1) * sizeof(*w->want));
-	w->bucket = malloc((size_t)size * sizeof(*w->bucket));
-	if (update) {
-		w->count = calloc(n ? n : 1, sizeof(*w->count));
-		w->acc = malloc((n ? n : 1) * sizeof(*w->acc));
-		w->surplus = malloc((n ? n : 1) * sizeof(*w->surplus));
-		w->slot = malloc((size_t)size * sizeof(*w->slot));
+/* Does @p a throw before @p b? Exact: tr < weight < 2^32, so the products fit. */
+static inline int
+dart_before(const struct pdt_dart *a, const struct pdt_dart *b)
+{
+	uint64_t x, y;
+
+	if (a->tq != b->tq)
+		return a->tq < b->tq;
+	x = (uint64_t)a->tr * b->weight;
+	y = (uint64_t)b->tr * a->weight;
+	if (x != y)
+		return x < y;
+	return a->key < b->key; /* keys are distinct */
+}
+
+/* The entry of dart @p j: a permutation of the @p bits-bit numbers. */
+static inline uint32_t
+dart_entry(const struct pdt_dart *d, uint32_t j, uint32_t mask, uint32_t shift)
+{
+	uint32_t x = j;
+
+	x = ((x ^ d->a0) * d->m0) & mask;
+	x ^= x >> shift;
+	x = ((x + d->a1) * d->m1) & mask;
+	x ^= x >> shift;
+	x = ((x ^ d->a2) * d->m0) & mask;
+	x ^= x >> shift;
+	return x;
+}
+
+static void
+heap_down(struct pdt_dart **h, uint32_t n, uint32_t k)
+{
+	struct pdt_dart *t = h[k];
+
+	for (;;) {
+		uint32_t c = 2 * k + 1;
+
+		if (c >= n)
+			break;
+		if (c + 1 < n && dart_before(h[c + 1], h[c]))
+			c++;
+		if (!dart_before(h[c], t))
+			break;
+		h[k] = h[c];
+		k = c;
 	}
-	if (w->idx == NULL || w->quota == NULL || w->want == NULL ||
-			w->bucket == NULL ||
-			(update && (w->count == NULL || w->acc == NULL ||
-				    w->surplus == NULL ||
-				    w->slot == NULL))) {
-		pdt_work_free(w);
-		return -ENOMEM;
-	}
-
-	for (i = 0; i < n; i++) {
-		uint16_t node = m[i].node;
-
-		if (node >= CNM_NODE_NONE || pdt_is_member(w, node)) {
-			pdt_work_free(w);
-			return -EINVAL;
-		}
-		w->present[node / 64] |= UINT64_C(1) << (node % 64);
-		w->idx[node] = (uint16_t)i;
-	}
-	return 0;
+	h[k] = t;
 }
 
 static struct cnm_pdt *
@@ -121,293 +137,260 @@ pdt_alloc(uint32_t size)
 	return p;
 }
 
-/* Byte @p b of x counted from the least significant one; 0 past the top. */
-static inline uint32_t
-pdt_byte(uint64_t x, uint32_t b)
+/* A leftover entry's candidate: remainder, key, index. */
+struct pdt_rem {
+	uint64_t r;
+	uint64_t key;
+	uint32_t i;
+};
+
+static int
+rem_cmp(const void *a, const void *b)
 {
-	return b < 8 ? (uint32_t)(x >> (8 * b)) & 0xff : 0;
+	const struct pdt_rem *x = a, *y = b;
+
+	if (x->r != y->r)
+		return x->r > y->r ? -1 : 1;
+	if (x->key != y->key)
+		return x->key < y->key ? -1 : 1;
+	return x->i < y->i ? -1 : x->i > y->i;
 }
 
-/* x without its low @p b bytes (0 for b >= 8: no shift by 64). */
-static inline uint64_t
-pdt_high(uint64_t x, uint32_t b)
+/* cnm_pdt_quotas(); -ENOMEM (quotas of the leftover entries by index) when
+ * the sort finds no memory. */
+static int
+pdt_quotas(uint32_t size, const struct cnm_pdt_member *m, uint32_t n, uint32_t *quota)
 {
-	return b < 8 ? x >> (8 * b) : 0;
+	struct pdt_rem *rem;
+	uint64_t total = 0, assigned = 0;
+	uint32_t i, nr = 0, need;
+
+	for (i = 0; i < n; i++)
+		total += m[i].weight; /* n * (2^32 - 1) < 2^64 */
+	for (i = 0; i < n; i++) {
+		/* size <= 2^31, weight < 2^32: the product fits in 63 bits. */
+		quota[i] = total != 0 ? (uint32_t)((uint64_t)size * m[i].weight / total) : 0;
+		assigned += quota[i];
+	}
+	if (total == 0)
+		return 0;
+	need = (uint32_t)(size - assigned);
+	if (need == 0)
+		return 0;
+	/*
+	 * need is below the number of members with a remainder: they get one
+	 * more each, the largest remainders first (all over the same total,
+	 * so comparing them is exact), ties to the lower key. Without memory
+	 * for the sort: by index, still within one entry of the share, and
+	 * the caller is told.
+	 */
+	rem = malloc((size_t)n * sizeof(*rem));
+	for (i = 0; i < n; i++) {
+		uint64_t r = (uint64_t)size * m[i].weight - (uint64_t)quota[i] * total;
+
+		if (r == 0)
+			continue;
+		if (rem == NULL) {
+			if (need > 0) {
+				quota[i]++;
+				need--;
+			}
+			continue;
+		}
+		rem[nr].r = r;
+		rem[nr].key = m[i].key;
+		rem[nr].i = i;
+		nr++;
+	}
+	if (rem == NULL)
+		return -ENOMEM;
+	qsort(rem, nr, sizeof(*rem), rem_cmp);
+	for (i = 0; i < need && i < nr; i++)
+		quota[rem[i].i]++;
+	free(rem);
+	return 0;
 }
 
 void
 cnm_pdt_quotas(uint32_t size, const struct cnm_pdt_member *m, uint32_t n,
 		uint32_t *quota)
 {
-	uint64_t total = 0, assigned = 0, rthr = 0;
-	uint32_t hist[256];
-	uint32_t i, b, bi, lev, rbytes, need, nthr = 0;
+	(void)pdt_quotas(size, m, n, quota);
+}
 
+static int
+key_cmp(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Node ids below CNM_NODE_NONE and distinct, keys distinct: 0 or -errno. */
+static int
+pdt_check(const struct cnm_pdt_member *m, uint32_t n)
+{
+	uint64_t present[PDT_ID_WORDS];
+	uint64_t *keys;
+	uint32_t i;
+	int ret = 0;
+
+	if (n > 0 && m == NULL)
+		return -EINVAL;
+	/* n > CNM_NODE_NONE: more members than node ids, some id repeats. */
+	if (n > CNM_NODE_NONE)
+		return -EINVAL;
+	memset(present, 0, sizeof(present));
+	for (i = 0; i < n; i++) {
+		uint16_t node = m[i].node;
+
+		if (node >= CNM_NODE_NONE || (present[node / 64] >> (node % 64) & 1) != 0)
+			return -EINVAL;
+		present[node / 64] |= UINT64_C(1) << (node % 64);
+	}
+	if (n < 2)
+		return 0;
+	keys = malloc((size_t)n * sizeof(*keys));
+	if (keys == NULL)
+		return -ENOMEM;
 	for (i = 0; i < n; i++)
-		total += m[i].weight; /* n * (2^32 - 1) < 2^64 */
-	if (total == 0) {
-		for (i = 0; i < n; i++)
-			quota[i] = 0;
-		return;
-	}
-	/* size <= 2^31, weight < 2^32: the product fits in 63 bits. */
-	for (i = 0; i < n; i++) {
-		quota[i] = (uint32_t)((uint64_t)size * m[i].weight / total);
-		assigned += quota[i];
-	}
-	need = (uint32_t)(size - assigned);
-	if (need == 0)
-		return;
-
-	/*
-	 * The @need extra entries go to the members with the largest
-	 * remainders r = size * w - quota * total (all over the same total,
-	 * so comparing r is exact), ties to the lower node id, then (duplicate
-	 * ids) the lower index. need is below the number of members with
-	 * r > 0, so members with r == 0 never get one. The need-th largest
-	 * key (r, 0xffff - node) is found byte by byte (radix select) without
-	 * any allocation: at most 8 + 2 passes over the members.
-	 */
-	for (rbytes = 0; rbytes < 8 && pdt_high(total - 1, rbytes) != 0; rbytes++)
-		;
-	for (lev = 0; lev < rbytes + 2; lev++) {
-		/* Byte of the key this level looks at, counted from the low end. */
-		bi = lev < rbytes ? rbytes - 1 - lev : rbytes + 1 - lev;
-		memset(hist, 0, sizeof(hist));
-		for (i = 0; i < n; i++) {
-			uint64_t r = (uint64_t)size * m[i].weight -
-				(uint64_t)quota[i] * total;
-			uint32_t nk = CNM_NODE_NONE - m[i].node;
-
-			if (r == 0)
-				continue;
-			if (lev < rbytes) {
-				if (pdt_high(r, bi + 1) != pdt_high(rthr, bi + 1))
-					continue;
-				hist[pdt_byte(r, bi)]++;
-			} else {
-				if (r != rthr || nk >> (8 * (bi + 1)) != nthr >> (8 * (bi + 1)))
-					continue;
-				hist[nk >> (8 * bi) & 0xff]++;
-			}
-		}
-		for (b = 255; hist[b] < need; b--)
-			need -= hist[b];
-		if (lev < rbytes)
-			rthr |= (uint64_t)b << (8 * bi);
-		else
-			nthr |= b << (8 * bi);
-	}
-	/* Above the threshold key: one more. At the key: the first @need. */
-	for (i = 0; i < n; i++) {
-		uint64_t r = (uint64_t)size * m[i].weight -
-			(uint64_t)quota[i] * total;
-		uint32_t nk = CNM_NODE_NONE - m[i].node;
-
-		if (r == 0)
-			continue;
-		if (r > rthr || (r == rthr && nk > nthr)) {
-			quota[i]++;
-		} else if (r == rthr && nk == nthr && need > 0) {
-			quota[i]++;
-			need--;
-		}
-	}
+		keys[i] = m[i].key;
+	qsort(keys, n, sizeof(*keys), key_cmp);
+	for (i = 1; i < n; i++)
+		if (keys[i] == keys[i - 1])
+			ret = -EINVAL;
+	free(keys);
+	return ret;
 }
 
 /*
- * Lay out sum(want) == total entries over the slots 0 .. total-1 (mapped
- * through @slot when not NULL). Copy k (0-based) of a member that wants c
- * entries has the ideal position (k + 1/2) * total / c; the copies are
- * sorted by floor of that position, ties by node id, and the i-th copy goes
- * to slot i. A counting sort does it in O(total + n), plus a scan of the
- * 1024-word node id bitmap.
+ * Fill @p p: every member with a quota throws darts in time order (the
+ * earliest first, ties to the lower key) and takes the entry a dart hits
+ * when it is free, until it holds its quota. Returns 0 or -errno.
  */
-static void
-pdt_spread(const struct pdt_work *w, uint16_t *entries, const uint32_t *slot,
-		uint32_t total)
+static int
+pdt_fill(struct cnm_pdt *p, const struct cnm_pdt_member *m, uint32_t n,
+		const uint32_t *quota)
 {
-	uint32_t *bucket = w->bucket;
-	uint32_t pass, word, sum, k, t;
+	struct pdt_dart *d, **heap;
+	uint32_t i, hn = 0, bits = 0, shift;
 
-	memset(bucket, 0, (size_t)total * sizeof(*bucket));
-	/* Pass 0 counts the copies per position, pass 1 places them. */
-	for (pass = 0; pass < 2; pass++) {
-		/* Members in node id order: stable ties. */
-		for (word = 0; word < PDT_ID_WORDS; word++) {
-			uint64_t bits = w->present[word];
+	d = malloc((size_t)(n ? n : 1) * sizeof(*d));
+	heap = malloc((size_t)(n ? n : 1) * sizeof(*heap));
+	if (d == NULL || heap == NULL) {
+		free(d);
+		free(heap);
+		return -ENOMEM;
+	}
+	while ((UINT64_C(1) << bits) < p->size)
+		bits++;
+	/* x ^= x >> shift is a bijection of the bits-bit numbers for any shift */
+	shift = bits / 2 + 1;
+	for (i = 0; i < n; i++) {
+		struct pdt_dart *x = &d[i];
+		uint64_t r1 = pdt_mix(m[i].key ^ UINT64_C(0x5043db0c1d2e3f40));
+		uint64_t r2 = pdt_mix(m[i].key ^ UINT64_C(0x9e3779b97f4a7c15));
 
-			while (bits != 0) {
-				uint32_t node = word * 64 + (uint32_t)__builtin_ctzll(bits);
-				uint32_t c = w->want[w->idx[node]];
-				uint64_t den = 2 * (uint64_t)c;
-				uint64_t step = 2 * (uint64_t)total;
-				uint64_t s, r, sq, sr;
+		if (quota[i] == 0)
+			continue;
+		x->key = m[i].key;
+		x->weight = m[i].weight;
+		x->phase = (uint32_t)(r1 >> 32);
+		x->a0 = (uint32_t)r1;
+		x->a1 = (uint32_t)(r2 >> 32);
+		x->a2 = (uint32_t)r2;
+		x->m0 = (uint32_t)(r1 >> 16) | 1u;
+		x->m1 = (uint32_t)(r2 >> 16) | 1u;
+		x->j = 0;
+		x->left = quota[i];
+		x->node = m[i].node;
+		dart_time(x);
+		heap[hn++] = x;
+	}
+	for (i = hn / 2; i-- > 0;)
+		heap_down(heap, hn, i);
+	while (hn > 0) {
+		struct pdt_dart *x = heap[0];
+		uint32_t e;
 
-				bits &= bits - 1;
-				if (c == 0)
-					continue;
-				/* s = floor((2k + 1) * total / (2c)), no division per copy. */
-				s = total / den;
-				r = total % den;
-				sq = step / den;
-				sr = step % den;
-				for (k = 0; k < c; k++) {
-					if (pass == 0) {
-						bucket[s]++;
-					} else {
-						t = bucket[s]++;
-						entries[slot != NULL ? slot[t] : t] = (uint16_t)node;
-					}
-					s += sq;
-					r += sr;
-					if (r >= den) {
-						r -= den;
-						s++;
-					}
-				}
+		/*
+		 * A member with entries left has not yet been through every
+		 * entry: the one it still finds free was free at each of its
+		 * earlier darts (entries are only ever taken). So j < size;
+		 * this guard only keeps a bug from looping.
+		 */
+		if (x->j >= p->size) {
+			free(d);
+			free(heap);
+			return -ENOTRECOVERABLE;
+		}
+		e = dart_entry(x, x->j, p->mask, shift);
+		x->j++;
+		if (p->entries[e] == CNM_NODE_NONE) {
+			p->entries[e] = x->node;
+			if (--x->left == 0) {
+				heap[0] = heap[--hn];
+				if (hn > 0)
+					heap_down(heap, hn, 0);
+				continue;
 			}
 		}
-		if (pass == 0) {
-			/* Counts to first output index of each position. */
-			for (sum = 0, t = 0; t < total; t++) {
-				k = bucket[t];
-				bucket[t] = sum;
-				sum += k;
-			}
-		}
+		/*
+		 * A dart at an entry already taken does nothing, whenever it
+		 * comes (entries are never freed): skip to the member's next
+		 * dart at an entry free now. That one may still be taken
+		 * before its time comes; it is checked again then. The table
+		 * is the one dart by dart gives, with a heap step per dart that
+		 * can take something instead of per dart.
+		 */
+		while (x->j < p->size &&
+		       p->entries[dart_entry(x, x->j, p->mask, shift)] != CNM_NODE_NONE)
+			x->j++;
+		dart_time(x);
+		heap_down(heap, hn, 0);
 	}
-}
-
-/* Quotas for the new members, and the number of nodes holding entries. */
-static uint32_t
-pdt_work_quotas(struct pdt_work *w, uint32_t size)
-{
-	uint32_t i, active = 0;
-
-	cnm_pdt_quotas(size, w->m, w->n, w->quota);
-	for (i = 0; i < w->n; i++)
-		active += w->quota[i] > 0;
-	return active;
-}
-
-static struct cnm_pdt *
-pdt_build(struct pdt_work *w, uint32_t size)
-{
-	struct cnm_pdt *p;
-	uint32_t i;
-
-	p = pdt_alloc(size);
-	if (p == NULL)
-		return NULL;
-	p->n_active = pdt_work_quotas(w, size);
-	if (p->n_active == 0) {
-		for (i = 0; i < size; i++)
-			p->entries[i] = CNM_NODE_NONE;
-		return p;
-	}
-	memcpy(w->want, w->quota, (size_t)w->n * sizeof(*w->want));
-	pdt_spread(w, p->entries, NULL, size);
-	return p;
+	free(d);
+	free(heap);
+	return 0;
 }
 
 struct cnm_pdt *
 cnm_pdt_build(uint32_t size, const struct cnm_pdt_member *m, uint32_t n)
 {
-	struct pdt_work w;
 	struct cnm_pdt *p;
+	uint32_t *quota, i;
 	int ret;
 
-	ret = pdt_work_init(&w, size, m, n, 0);
+	if (size == 0 || (size & (size - 1)) != 0 || size > (UINT32_C(1) << 31)) {
+		errno = EINVAL;
+		return NULL;
+	}
+	ret = pdt_check(m, n);
 	if (ret < 0) {
 		errno = -ret;
 		return NULL;
 	}
-	p = pdt_build(&w, size);
-	pdt_work_free(&w);
-	return p;
-}
-
-struct cnm_pdt *
-cnm_pdt_update(const struct cnm_pdt *old, uint32_t size,
-		const struct cnm_pdt_member *m, uint32_t n)
-{
-	struct pdt_work w;
-	struct cnm_pdt *p;
-	uint32_t i, word, nfree = 0, k = 0;
-	int ret;
-
-	if (old == NULL || old->size != size)
-		return cnm_pdt_build(size, m, n);
-	ret = pdt_work_init(&w, size, m, n, 1);
-	if (ret < 0) {
-		errno = -ret;
-		return NULL;
-	}
+	quota = malloc((size_t)(n ? n : 1) * sizeof(*quota));
 	p = pdt_alloc(size);
-	if (p == NULL)
-		goto out;
-	p->n_active = pdt_work_quotas(&w, size);
-	if (p->n_active == 0) {
-		for (i = 0; i < size; i++)
-			p->entries[i] = CNM_NODE_NONE;
-		goto out;
+	if (quota == NULL || p == NULL) {
+		free(quota);
+		free(p);
+		errno = ENOMEM;
+		return NULL;
 	}
-	memcpy(p->entries, old->entries, (size_t)size * sizeof(p->entries[0]));
-
-	/* Pass 1: how many entries each member holds now. */
-	for (i = 0; i < size; i++) {
-		uint16_t node = p->entries[i];
-
-		if (pdt_is_member(&w, node))
-			w.count[w.idx[node]]++;
+	ret = pdt_quotas(size, m, n, quota);
+	for (i = 0; i < n; i++)
+		p->n_active += quota[i] > 0;
+	for (i = 0; i < size; i++)
+		p->entries[i] = CNM_NODE_NONE;
+	if (ret == 0 && p->n_active > 0)
+		ret = pdt_fill(p, m, n, quota);
+	free(quota);
+	if (ret < 0) {
+		free(p);
+		errno = -ret;
+		return NULL;
 	}
-	/*
-	 * A member holding c entries over its quota q frees f = c - q of them,
-	 * spread evenly over its entries (Bresenham: acc += f per entry, free
-	 * the entry when acc reaches c). Each member starts its accumulator at
-	 * its own phase, frac(k * golden ratio) * c for the k-th member over
-	 * quota in node id order, so that the members' freed entries spread
-	 * over the table instead of bunching where every member's cycle starts.
-	 */
-	for (word = 0; word < PDT_ID_WORDS; word++) {
-		uint64_t bits = w.present[word];
-
-		while (bits != 0) {
-			uint32_t j = w.idx[word * 64 + (uint32_t)__builtin_ctzll(bits)];
-
-			bits &= bits - 1;
-			w.want[j] = w.quota[j] > w.count[j] ? w.quota[j] - w.count[j] : 0;
-			w.surplus[j] = w.count[j] > w.quota[j] ? w.count[j] - w.quota[j] : 0;
-			if (w.surplus[j] == 0)
-				continue;
-			/* c * frac(k * 0.618...), in 32-bit fixed point */
-			w.acc[j] = (uint32_t)((uint64_t)w.count[j] *
-				(uint32_t)(k * 0x9e3779b9u) >> 32);
-			k++;
-		}
-	}
-	/* Pass 2: free entries of nodes gone, drained or over quota. */
-	for (i = 0; i < size; i++) {
-		uint16_t node = p->entries[i];
-		uint32_t j;
-
-		if (pdt_is_member(&w, node)) {
-			j = w.idx[node];
-			if (w.quota[j] >= w.count[j])
-				continue;
-			w.acc[j] += w.surplus[j];
-			if (w.acc[j] < w.count[j])
-				continue;
-			w.acc[j] -= w.count[j];
-		}
-		w.slot[nfree++] = i;
-	}
-	/* Refill: the same layout as a build, over the freed entries only. */
-	if (nfree > 0)
-		pdt_spread(&w, p->entries, w.slot, nfree);
-out:
-	pdt_work_free(&w);
 	return p;
 }
 

@@ -229,9 +229,9 @@ int cnm_lb_member_del(struct cnm_lb *lb, uint16_t svc, uint16_t node);
 
 /**
  * Replace the whole configured list of a group (nodes and weights) with one
- * PDT rebuild, so that several member changes move only the entries that the
- * final weights require (one cnm_lb_member_set()/_del() per change would pass
- * through intermediate tables). -ENOENT (no such group or node), -EINVAL
+ * PDT rebuild: workers see the final table only (one cnm_lb_member_set()/_del()
+ * per change would publish intermediate tables, though the final one is the
+ * same: a PDT is a function of the members, see docs/pdt.md). -ENOENT (no such group or node), -EINVAL
  * (a node twice), -ENOMEM; the group is unchanged on error.
  */
 int cnm_lb_svc_set_members(struct cnm_lb *lb, uint16_t svc, const struct cnm_cfg_member *m,
@@ -254,13 +254,20 @@ int cnm_lb_arp_owned(const struct cnm_lb_view *v, const uint8_t ip[4]);
  */
 void cnm_lb_paths_update(struct cnm_lb *lb, uint32_t up_mask);
 
-/** Rebuild the PDT of service @p id from its members and the nodes' state. 0 or -errno. */
+/**
+ * Rebuild the PDT of service @p id from its members and the nodes' state:
+ * cnm_pdt_build() over the members whose node is up, keyed by (service name,
+ * node name), so the table is a function of the configuration and of which
+ * nodes are up, never of history or node ids. A table equal to the current
+ * one is not published. 0 or -errno.
+ */
 int cnm_lb_svc_rebuild(struct cnm_lb *lb, uint16_t id);
 
 /**
  * Install the exact PDT @p entries (node ids, CNM_NODE_NONE for none) of
- * @p size entries in service @p id, as a replica of another holder must (a
- * PDT depends on its history, so a rebuild could differ). Published like a
+ * @p size entries in service @p id, as a replica of another holder does (the
+ * primary's view of which nodes are up wins; with the same view a rebuild here
+ * gives the same table, docs/pdt.md). Published like a
  * rebuild: release store, grace period, free. -ENOENT (no such service),
  * -EINVAL (size not a power of two or not the service's pdt_size, an entry
  * naming no node), -ENOMEM.

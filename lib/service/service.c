@@ -358,12 +358,21 @@ svc_rebuild(struct cnm_lb *lb, struct cnm_svc_priv *s)
 			continue;
 		m[n].node = (uint16_t)s->members[i].node;
 		m[n].weight = s->members[i].weight;
+		/* by names, not ids: every instance with this configuration
+		 * and these nodes up builds the same table (docs/pdt.md) */
+		m[n].key = cnm_pdt_key(s->cfg.name, lb->node_cfg[s->members[i].node].name);
 		n++;
 	}
-	pdt = cnm_pdt_update(s->hot.pdt, s->pdt_size, m, n);
+	pdt = cnm_pdt_build(s->pdt_size, m, n);
 	free(m);
 	if (pdt == NULL)
 		return -errno;
+	/* the same table: nothing to publish, no worker sees a change */
+	if (s->hot.pdt != NULL && cnm_pdt_moved(s->hot.pdt, pdt) == 0 &&
+	    s->hot.pdt->n_active == pdt->n_active) {
+		cnm_pdt_free(pdt);
+		return 0;
+	}
 	pdt_publish(lb, s, pdt);
 	return 0;
 }

@@ -26,15 +26,17 @@ dict=""
 if [ -f "$here/dict/$name.dict" ]; then
     dict="-dict=$here/dict/$name.dict"
 fi
-# halt on the first sanitizer report; leaks are checked by libFuzzer itself
+# halt on the first sanitizer report; leaks are checked by libFuzzer itself.
+# -error_exitcode=1: libFuzzer's default for a crash is 77, which meson reads
+# as "skipped"
 export ASAN_OPTIONS="${ASAN_OPTIONS:-abort_on_error=1:detect_leaks=1:allocator_may_return_null=1}"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}"
 regs="$here/regressions/$name"
 if [ -d "$regs" ] && [ -n "$(ls -A "$regs")" ]; then
     echo "== $name: replaying $(ls "$regs" | wc -l) regression inputs"
-    "$target" -runs=1 -rss_limit_mb=4096 -timeout=10 "$regs"/*
+    "$target" -runs=1 -rss_limit_mb=4096 -timeout=10 -error_exitcode=1 "$regs"/*
 fi
 echo "== $name: fuzzing for $secs s from $(ls "$tmp/corpus" | wc -l) seeds"
 # shellcheck disable=SC2086
-"$target" -max_total_time="$secs" -timeout=10 -rss_limit_mb=4096 -print_final_stats=1 \
+"$target" -max_total_time="$secs" -timeout=10 -error_exitcode=1 -rss_limit_mb=4096 -print_final_stats=1 \
     -artifact_prefix="$art/" $dict "$@" "$tmp/corpus"

@@ -8,8 +8,9 @@
 # with PREFIX, BINDIR, MANDIR, SYSCONFDIR, DATADIR and UNITDIR (absolute, as
 # meson resolved them) in the environment. It installs BUILD_DIR into a
 # DESTDIR of its own (--no-rebuild: what the build made) and checks:
-#   - the tree: both binaries, the three man pages, the systemd unit, the
-#     example configuration and EAL arguments, the bash completion;
+#   - the tree: the three binaries (cnmux, cnmuxctl, cnmux-quiclb), the
+#     four man pages, the systemd unit, the example configuration and EAL
+#     arguments, the bash completion;
 #   - each man page renders with `man -l` without a warning;
 #   - the unit: RuntimeDirectory=cnmux, ExecReload runs cnmuxctl reload,
 #     Restart=on-failure, Exec lines on the installed binaries and files,
@@ -65,22 +66,23 @@ etc=$dest$SYSCONFDIR/cnmux
 unit=$dest$UNITDIR/cnmux.service
 compl=$dest$DATADIR/bash-completion/completions/cnmuxctl
 declare -A want=(
-    [cnmux]="$bin/cnmux" [cnmuxctl]="$bin/cnmuxctl"
+    [cnmux]="$bin/cnmux" [cnmuxctl]="$bin/cnmuxctl" [cnmux-quiclb]="$bin/cnmux-quiclb"
     [cnmux.8]="$dest$MANDIR/man8/cnmux.8" [cnmuxctl.8]="$dest$MANDIR/man8/cnmuxctl.8"
+    [cnmux-quiclb.8]="$dest$MANDIR/man8/cnmux-quiclb.8"
     [cnmux.json.5]="$dest$MANDIR/man5/cnmux.json.5"
     [unit]="$unit" [config]="$etc/cnmux.json" [env]="$etc/cnmux.env" [completion]="$compl"
 )
 for k in "${!want[@]}"; do
     [ -s "${want[$k]}" ] || fail "tree: $k not installed at ${want[$k]#$dest}"
 done
-for k in cnmux cnmuxctl; do
+for k in cnmux cnmuxctl cnmux-quiclb; do
     [ -x "${want[$k]}" ] || fail "tree: ${want[$k]#$dest} is not executable"
 done
 [ "$(stat -c %a "$etc/cnmux.json")" = 644 ] || fail "tree: cnmux.json mode $(stat -c %a "$etc/cnmux.json"), expected 644"
 [ $fails -eq 0 ] && ok "tree: binaries, man pages, unit, example config and env, completion"
 
 # ---- man pages render without warnings ----
-for page in "${want[cnmux.8]}" "${want[cnmuxctl.8]}" "${want[cnmux.json.5]}"; do
+for page in "${want[cnmux.8]}" "${want[cnmuxctl.8]}" "${want[cnmux.json.5]}" "${want[cnmux-quiclb.8]}"; do
     name=$(basename "$page")
     MANWIDTH=80 man --warnings -l "$page" >"$tmp/$name.txt" 2>"$tmp/$name.err"
     rc=$?
@@ -115,7 +117,7 @@ fi
 [ $u_ok = 1 ] && ok "unit: RuntimeDirectory, ExecReload = cnmuxctl reload, Restart=on-failure, systemd-analyze verify clean"
 
 # ---- --version ----
-for p in cnmux cnmuxctl; do
+for p in cnmux cnmuxctl cnmux-quiclb; do
     out=$("$bin/$p" --version 2>&1)
     if [ $? -ne 0 ] || ! grep -qE "^$p $version( |$)" <<<"$out"; then
         fail "$p --version: expected '$p $version ...', got '$out'"

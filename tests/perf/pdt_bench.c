@@ -1,15 +1,18 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * PDT control-plane figures (issue 7), printed as one JSON object:
+ * PDT control-plane figures (issues 7 and 12), printed as one JSON object:
  *
  *  - build: cnm_pdt_build() of 65,536 entries over 1,000 nodes with random
- *    weights (and 4,096 over 1,000), median / min / max of many runs;
- *  - update: cnm_pdt_update() of that table when one node is added, one
- *    removed, one reweighted;
- *  - disruption: entries that change owner (cnm_pdt_moved) when one node of N
- *    equal nodes is added or removed, against the minimum any table with
- *    the new quotas allows (sum over members of max(0, new quota - entries
- *    held before)), for N = 2 .. 1000, and with random weights;
+ *    weights (and 4,096 over 1,000, 4,096 over 8, 65,536 over 16), median /
+ *    min / max of many runs. A rebuild after any change is a build.
+ *  - disruption: for many random changes of one member (add a node, remove
+ *    one, drain one to weight 0, reweight one), entries that change owner
+ *    (cnm_pdt_moved) against the minimum any table with the new quotas
+ *    allows (sum over members of max(0, new quota - entries held before)),
+ *    per (size, nodes, weights): the mean of moved / minimum, the pooled
+ *    ratio (sum moved / sum minimum) and the worst change;
+ *  - down/up: a node removed and put back gets every entry back (entries
+ *    elsewhere after the round trip, summed over all the changes: 0);
  *  - balance: for many random weight sets, the largest entries/ideal over
  *    the members (ideal = size * w / W), 4,096 and 65,536 entries.
  *
@@ -84,6 +87,18 @@ check(const void *p, const char *what)
 	}
 }
 
+/* Member @p i (its node id), named after @p name_no. */
+static void
+set_member(struct cnm_pdt_member *m, uint32_t i, uint32_t name_no, uint32_t weight)
+{
+	char name[32];
+
+	snprintf(name, sizeof(name), "node%u", name_no);
+	m->node = (uint16_t)i;
+	m->weight = weight;
+	m->key = cnm_pdt_key("bench", name);
+}
+
 /* sum over members of max(0, new quota - entries held in old) */
 static uint32_t
 min_moves(const struct cnm_pdt *old, uint32_t size, const struct cnm_pdt_member *m, uint32_t n)
@@ -124,6 +139,105 @@ balance(const struct cnm_pdt *p, const struct cnm_pdt_member *m, uint32_t n)
 	return worst;
 }
 
+static void
+time_build(const char *name, uint32_t size, const struct cnm_pdt_member *m, uint32_t n,
+		unsigned int runs, double *t)
+{
+	unsigned int r;
+
+	for (r = 0; r < runs; r++) {
+		double t0 = now_s();
+		struct cnm_pdt *p = cnm_pdt_build(size, m, n);
+
+		t[r] = now_s() - t0;
+		check(p, "cnm_pdt_build");
+		cnm_pdt_free(p);
+	}
+	print_timing(name, summarize(t, runs), 0);
+}
+
+static const char *const kind_name[4] = { "add", "remove", "drain", "reweight" };
+
+/*
+ * @changes random changes of one member of @n (weights 1, or 1..100), each
+ * from a fresh random set of node names: moved against the minimum.
+ */
+static void
+disruption(uint32_t size, uint32_t n, int random_w, unsigned int changes, int last,
+		uint64_t *not_back)
+{
+	static struct cnm_pdt_member a[1001], b[1001];
+	double sum_r = 0, worst = 0;
+	uint64_t sum_mv = 0, sum_min = 0;
+	unsigned int c, counted = 0, worst_kind = 0, per_n[4] = { 0 };
+	double per_r[4] = { 0 };
+	uint32_t i;
+
+	for (c = 0; c < changes; c++) {
+		unsigned int kind = c % 4;
+		uint32_t nb = n, x = rnd() % n, base = rnd();
+		struct cnm_pdt *p, *q, *back;
+		uint32_t mv, mn;
+		double r;
+
+		for (i = 0; i <= n; i++)
+			set_member(&a[i], i, base + i, random_w ? 1 + rnd() % 100 : 1);
+		memcpy(b, a, sizeof(b));
+		switch (kind) {
+		case 0:
+			nb = n + 1;
+			break;
+		case 1:
+			b[x] = b[n - 1];
+			nb = n - 1;
+			break;
+		case 2:
+			b[x].weight = 0;
+			break;
+		default:
+			do {
+				b[x].weight = random_w ? 1 + rnd() % 100 : 2;
+			} while (b[x].weight == a[x].weight);
+			break;
+		}
+		p = cnm_pdt_build(size, a, n);
+		q = cnm_pdt_build(size, b, nb);
+		check(p, "cnm_pdt_build");
+		check(q, "cnm_pdt_build");
+		mv = cnm_pdt_moved(p, q);
+		mn = min_moves(p, size, b, nb);
+		/* and back: the first table again, whatever came between */
+		back = cnm_pdt_build(size, a, n);
+		check(back, "cnm_pdt_build");
+		*not_back += cnm_pdt_moved(p, back);
+		cnm_pdt_free(back);
+		cnm_pdt_free(p);
+		cnm_pdt_free(q);
+		if (mn == 0)
+			continue;
+		r = (double)mv / mn;
+		counted++;
+		sum_r += r;
+		sum_mv += mv;
+		sum_min += mn;
+		per_r[kind] += r;
+		per_n[kind]++;
+		if (r > worst) {
+			worst = r;
+			worst_kind = kind;
+		}
+	}
+	printf("    {\"size\": %u, \"nodes\": %u, \"weights\": \"%s\", \"changes\": %u, "
+		"\"mean_ratio\": %.4f, \"pooled_ratio\": %.4f, \"worst_ratio\": %.4f, "
+		"\"worst_kind\": \"%s\", \"mean_min\": %.1f",
+		size, n, random_w ? "1..100" : "equal", counted, counted ? sum_r / counted : 0,
+		sum_min ? (double)sum_mv / sum_min : 0, worst, kind_name[worst_kind],
+		counted ? (double)sum_min / counted : 0);
+	for (i = 0; i < 4; i++)
+		printf(", \"mean_ratio_%s\": %.4f", kind_name[i], per_n[i] ? per_r[i] / per_n[i] : 0);
+	printf("}%s\n", last ? "" : ",");
+}
+
 int
 main(int argc, char **argv)
 {
@@ -131,108 +245,38 @@ main(int argc, char **argv)
 	unsigned int runs = quick ? 5 : 200, r, k;
 	static struct cnm_pdt_member m[1001], m2[1001];
 	static double t[1000];
-	static const uint32_t ns[] = { 2, 3, 4, 5, 7, 8, 10, 16, 20, 32, 50, 64, 100, 128, 200,
-		256, 500, 512, 1000 };
-	struct cnm_pdt *p, *q;
+	static const struct {
+		uint32_t size, n;
+	} regimes[] = {
+		{ 4096, 2 }, { 4096, 3 }, { 4096, 4 }, { 4096, 8 }, { 4096, 16 }, { 4096, 32 },
+		{ 4096, 100 }, { 65536, 4 }, { 65536, 16 }, { 65536, 64 }, { 65536, 100 },
+		{ 65536, 1000 },
+	};
+	uint64_t not_back = 0;
+	struct cnm_pdt *p;
 	uint32_t i, n;
 
-	for (i = 0; i < 1001; i++) {
-		m[i].node = (uint16_t)i;
-		m[i].weight = 1 + rnd() % 100;
-	}
+	for (i = 0; i < 1001; i++)
+		set_member(&m[i], i, i, 1 + rnd() % 100);
 	printf("{\n");
 
-	/* build, 65,536 and 4,096 entries over 1,000 nodes */
-	for (r = 0; r < runs; r++) {
-		double t0 = now_s();
+	time_build("build_65536_1000", 65536, m, 1000, runs, t);
+	time_build("build_4096_1000", 4096, m, 1000, runs, t);
+	time_build("build_65536_16", 65536, m, 16, runs, t);
+	time_build("build_4096_8", 4096, m, 8, runs, t);
 
-		p = cnm_pdt_build(65536, m, 1000);
-		t[r] = now_s() - t0;
-		check(p, "cnm_pdt_build");
-		cnm_pdt_free(p);
-	}
-	print_timing("build_65536_1000", summarize(t, runs), 0);
-	for (r = 0; r < runs; r++) {
-		double t0 = now_s();
-
-		p = cnm_pdt_build(4096, m, 1000);
-		t[r] = now_s() - t0;
-		check(p, "cnm_pdt_build");
-		cnm_pdt_free(p);
-	}
-	print_timing("build_4096_1000", summarize(t, runs), 0);
-
-	/* updates of the 65,536 / 1,000 table */
-	p = cnm_pdt_build(65536, m, 1000);
-	check(p, "cnm_pdt_build");
-	for (r = 0; r < runs; r++) { /* add node 1000 */
-		double t0 = now_s();
-
-		q = cnm_pdt_update(p, 65536, m, 1001);
-		t[r] = now_s() - t0;
-		check(q, "cnm_pdt_update");
-		cnm_pdt_free(q);
-	}
-	print_timing("update_add_one_65536_1000", summarize(t, runs), 0);
-	for (r = 0; r < runs; r++) { /* remove node 999 */
-		double t0 = now_s();
-
-		q = cnm_pdt_update(p, 65536, m, 999);
-		t[r] = now_s() - t0;
-		check(q, "cnm_pdt_update");
-		cnm_pdt_free(q);
-	}
-	print_timing("update_remove_one_65536_1000", summarize(t, runs), 0);
-	memcpy(m2, m, sizeof(m2));
-	m2[500].weight *= 2;
-	for (r = 0; r < runs; r++) { /* reweight node 500 */
-		double t0 = now_s();
-
-		q = cnm_pdt_update(p, 65536, m2, 1000);
-		t[r] = now_s() - t0;
-		check(q, "cnm_pdt_update");
-		cnm_pdt_free(q);
-	}
-	print_timing("update_reweight_one_65536_1000", summarize(t, runs), 0);
-	cnm_pdt_free(p);
-
-	/* disruption: add / remove one node of N */
 	printf("  \"disruption\": [\n");
-	for (k = 0; k < sizeof(ns) / sizeof(ns[0]); k++) {
-		static const uint32_t sizes[] = { 4096, 65536 };
-		unsigned int s, rw;
+	for (k = 0; k < sizeof(regimes) / sizeof(regimes[0]); k++) {
+		uint32_t size = regimes[k].size;
+		unsigned int changes = quick ? 8 : size * regimes[k].n > 1000000 ? 100 : 400;
+		int w;
 
-		n = ns[k];
-		for (s = 0; s < 2; s++) {
-			for (rw = 0; rw < 2; rw++) {
-				uint32_t size = sizes[s], mv_add, min_add, mv_rm, min_rm;
-
-				for (i = 0; i <= n; i++) {
-					m2[i].node = (uint16_t)i;
-					m2[i].weight = rw ? 1 + rnd() % 100 : 1;
-				}
-				p = cnm_pdt_build(size, m2, n);
-				check(p, "cnm_pdt_build");
-				q = cnm_pdt_update(p, size, m2, n + 1); /* add node n */
-				check(q, "cnm_pdt_update");
-				mv_add = cnm_pdt_moved(p, q);
-				min_add = min_moves(p, size, m2, n + 1);
-				cnm_pdt_free(q);
-				/* remove node 0 (the members after it keep their ids) */
-				q = cnm_pdt_update(p, size, m2 + 1, n - 1);
-				check(q, "cnm_pdt_update");
-				mv_rm = cnm_pdt_moved(p, q);
-				min_rm = min_moves(p, size, m2 + 1, n - 1);
-				cnm_pdt_free(q);
-				cnm_pdt_free(p);
-				printf("    {\"n\": %u, \"size\": %u, \"weights\": \"%s\", \"add_moved\": %u, "
-					"\"add_min\": %u, \"remove_moved\": %u, \"remove_min\": %u}%s\n",
-					n, size, rw ? "random" : "equal", mv_add, min_add, mv_rm, min_rm,
-					k + 1 == sizeof(ns) / sizeof(ns[0]) && s == 1 && rw == 1 ? "" : ",");
-			}
-		}
+		for (w = 0; w < 2; w++)
+			disruption(size, regimes[k].n, w, changes,
+				   k + 1 == sizeof(regimes) / sizeof(regimes[0]) && w == 1, &not_back);
 	}
 	printf("  ],\n");
+	printf("  \"down_up_entries_not_back\": %" PRIu64 ",\n", not_back);
 
 	/* balance over many weight sets */
 	printf("  \"balance\": [\n");
@@ -250,10 +294,8 @@ main(int argc, char **argv)
 					double b;
 
 					n = 2 + rnd() % 999;
-					for (i = 0; i < n; i++) {
-						m2[i].node = (uint16_t)i;
-						m2[i].weight = 1 + rnd() % wmax[w];
-					}
+					for (i = 0; i < n; i++)
+						set_member(&m2[i], i, i, 1 + rnd() % wmax[w]);
 					p = cnm_pdt_build(sizes[s], m2, n);
 					check(p, "cnm_pdt_build");
 					b = balance(p, m2, n);
@@ -270,31 +312,6 @@ main(int argc, char **argv)
 					sizes[s], wmax[w], sets, sum / sets, worst, worst_n,
 					s == 1 && w == 3 ? "" : ",");
 			}
-		}
-		/* and with few nodes, as most services have */
-		printf("  ],\n  \"balance_few_nodes\": [\n");
-		for (s = 0; s < 2; s++) {
-			double worst = 0, sum = 0;
-
-			for (r = 0; r < sets; r++) {
-				double b;
-
-				n = 2 + rnd() % 15;
-				for (i = 0; i < n; i++) {
-					m2[i].node = (uint16_t)i;
-					m2[i].weight = 1 + rnd() % 100;
-				}
-				p = cnm_pdt_build(sizes[s], m2, n);
-				check(p, "cnm_pdt_build");
-				b = balance(p, m2, n);
-				cnm_pdt_free(p);
-				sum += b;
-				if (b > worst)
-					worst = b;
-			}
-			printf("    {\"size\": %u, \"weights\": \"1..100\", \"sets\": %u, "
-				"\"nodes\": \"2..16\", \"mean_max_share\": %.5f, \"worst_max_share\": %.5f}%s\n",
-				sizes[s], sets, sum / sets, worst, s == 1 ? "" : ",");
 		}
 	}
 	printf("  ]\n}\n");

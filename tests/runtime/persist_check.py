@@ -15,8 +15,8 @@ stats.json and conns_show.json (`cnmuxctl -j` before the stop), final.json
 
 Independently of cnmux, it recomputes the client hash (CRC32-C, reflected,
 table-driven, seeded with hash_key, no inversions, over the source address
-and port as on the wire, then MurmurHash3 fmix32) and the PDT quotas
-(largest remainder), and checks:
+and port as on the wire, then MurmurHash3 fmix32) and the PDT itself
+(tests/lib/pdt_model.py, the construction of docs/pdt.md), and checks:
 
 - every injected frame was forwarded exactly once, IP bytes unchanged;
 - every SYN went to the PDT entry of its client hash (phase 1: the PDT
@@ -25,13 +25,19 @@ and port as on the wire, then MurmurHash3 fmix32) and the PDT quotas
   entry's node differs;
 - every later packet of a connection went to the node of its SYN (the
   drained node2 keeps its connections), no new connection went to node2;
-- each PDT change moved exactly the entries its quota changes require;
+- every PDT is the one its configuration gives (node by node, entry by
+  entry), and each change moved at least the entries its quota changes
+  require and at most twice that (a drain and an add at once move about
+  what the two steps move: 1.5 times their net minimum; docs/pdt.md);
 - the counters add up and the forwarding list holds what it should.
 """
 import json
 import os
 import struct
 import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from pdt_model import pdt_build, pdt_key, pdt_quotas  # noqa: E402
 
 FAILS = []
 
@@ -79,17 +85,13 @@ def client_hash(key, src4, sport_wire):
 
 
 # ---- quotas: largest remainder, ties to the lower node id ----------------
+def members(weights, svc="web"):
+    """weights: list of (node_id, name, weight) -> the model's members by name."""
+    return {n: (pdt_key(svc, n), w) for _, n, w in weights}
+
+
 def quotas(size, weights):
-    """weights: list of (node_id, name, weight)."""
-    total = sum(w for _, _, w in weights)
-    if total == 0:
-        return {n: 0 for _, n, _ in weights}
-    q = {n: size * w // total for _, n, w in weights}
-    left = size - sum(q.values())
-    order = sorted(weights, key=lambda x: (-(size * x[2] % total), x[0]))
-    for _, n, _ in order[:left]:
-        q[n] += 1
-    return q
+    return pdt_quotas(size, members(weights))
 
 
 def read_pcap(path):
@@ -127,28 +129,28 @@ def entries_per_node(pdt):
 
 
 def check_step(a, b, pa, pb, wa, wb, size):
-    """One PDT change pa -> pb (weights wa -> wb) moved the fewest entries possible."""
+    """One PDT change pa -> pb (weights wa -> wb): both tables are the ones
+    their weights give, and the change moved close to the fewest entries."""
+    for name, p, w in ((a, pa, wa), (b, pb, wb)):
+        want = pdt_build(size, members(w))
+        diff = sum(1 for x, y in zip(p, want) if x != y)
+        check(diff == 0, "pdt %s: %d of %d entries differ from the table of its configuration"
+              % (name, diff, size))
     ca, cb = entries_per_node(pa), entries_per_node(pb)
     moved = sum(1 for x, y in zip(pa, pb) if x != y)
     need = sum(max(0, cb.get(n, 0) - ca.get(n, 0)) for n in set(ca) | set(cb))
     ta, tb = sum(w for _, _, w in wa), sum(w for _, _, w in wb)
     da, db = dict((n, w) for _, n, w in wa), dict((n, w) for _, n, w in wb)
     ideal = sum(max(0.0, size * (db.get(n, 0) / tb - da.get(n, 0) / ta)) for n in set(da) | set(db))
-    check(moved == need, "%s -> %s: %d entries moved, the quota changes need %d"
+    check(need <= moved <= need * 2, "%s -> %s: %d entries moved, the quota changes need %d"
           % (a, b, moved, need))
-    check(abs(moved - ideal) <= 1, "%s -> %s: %d entries moved, |delta share| * size = %.2f"
-          % (a, b, moved, ideal))
-    # only entries of nodes over their new quota (or drained, or gone) may move
-    bad = [i for i, (x, y) in enumerate(zip(pa, pb)) if x != y and cb.get(x, 0) >= ca.get(x, 0)]
-    check(not bad, "%s -> %s: %d entries left a node that was not over quota"
-          % (a, b, len(bad)))
-    print("pdt %s -> %s: moved %d of %d entries (quota changes need %d, ideal %.2f)"
-          % (a, b, moved, size, need, ideal))
+    print("pdt %s -> %s: moved %d of %d entries (quota changes need %d, ideal %.2f, ratio %.3f)"
+          % (a, b, moved, size, need, ideal, moved / need if need else 0))
 
 
 def step_main(argv):
     """step PDT_A.json PDT_B.json node1=1,node2=1,... node1=1,node2=0,...:
-    quotas of both tables and the minimal move between them (node ids: the order given)."""
+    both tables as their weights give them, and the move between them near the minimum."""
     pa, pb = load(".", argv[0]), load(".", argv[1])
     ws = []
     ids = {}
@@ -197,7 +199,7 @@ def main():
               "pdt_%s: %d entries of %d" % (k, len(p["entries"]), size))
         pdt[k] = p["entries"]
 
-    # ---- the PDT changes: quotas and minimal moves --------------------
+    # ---- the PDT changes: quotas, the tables themselves, the moves --
     svc = next(s for s in cfg["services"] if s["name"] == "web")
     w_before = [(ids[n], n, w) for n, w in svc["nodes"].items()]
     w_mid = w_before + [(ids["node4"], "node4", 1)]

@@ -20,7 +20,8 @@
 # naming the file and the key, and change nothing (service show, the PDT,
 # the counters byte-identical); a reload of a file that says what runs now
 # changes nothing either. Scenario 2 starts a fresh cnmux and makes the same
-# change in one step (SIGHUP after rewriting its file): only the minimum moves.
+# change in one step (SIGHUP after rewriting its file): the table is the one
+# the final file gives (the same as after the two commands), near the minimum moved.
 # Needs root (netns, veth); skipped (77) without, or when no namespace or
 # veth pair can be made here.
 set -uo pipefail
@@ -250,10 +251,10 @@ stop_cnmux
 tail -n +2 "$tmp/cnmux.log" | head -4
 "$py" "$here/persist_check.py" "$tmp" || fails=$((fails + 1))
 
-# ---- scenario 2: the same change in one step (SIGHUP) moves only the minimum -------
-# Two commands (node add, then node drain) each move the minimum of their own
-# step; a reload that adds node4 and drains node2 at once rebuilds the PDT once
-# and moves only node2's entries, to node4.
+# ---- scenario 2: the same change in one step (SIGHUP) -----------------------
+# A reload that adds node4 and drains node2 at once rebuilds the PDT once: the
+# table of the final configuration (as two commands give it), node2's entries
+# moved and few others (docs/pdt.md).
 cp "$tmp/config.json" "$tmp/run2.json"
 start_cnmux "$tmp/run2.json" "$tmp/private2.pcap" "$prefix-2" "$tmp/final2.json"
 poll 120 cnmctl stats >/dev/null 2>&1 || die "cnmux (scenario 2) did not come up"

@@ -609,10 +609,11 @@ test_node_add(void **state)
 	assert_true(id >= 0);
 	assert_true(cnm_lb_node(fx->ctx.lb, id)->up);
 	assert_int_equal(weight(fx, "web", "node4"), 4);
-	/* 3:1:4 of 1024 = 384:128:512, and only node4's share moved */
+	/* 3:1:4 of 1024 = 384:128:512; node4's share moved, and few others
+	 * (the table is a function of the members, docs/pdt.md) */
 	assert_int_equal(count(fx, "web", "node4"), 512);
 	assert_int_equal(count(fx, "web", "node1"), 384);
-	assert_int_equal(cnm_pdt_moved(snap_pdt(&s, "web"), pdt_of(fx, "web")), 512);
+	assert_in_range(cnm_pdt_moved(snap_pdt(&s, "web"), pdt_of(fx, "web")), 512, 563);
 	assert_memory_equal(pdt_of(fx, "dns"), snap_pdt(&s, "dns"), sizeof(struct cnm_pdt) + 2048);
 	assert_int_equal(fx->ctx.cfg->n_nodes, 4);
 	snap_free(&s);
@@ -736,7 +737,9 @@ test_node_up_down(void **state)
 	json_t *r;
 	unsigned int i;
 	int id = node_id(fx, "node1");
+	struct snap s;
 
+	snap_take(fx, &s);
 	r = ok(fx, "{\"cmd\": \"node down\", \"node\": \"node1\"}");
 	assert_string_equal(json_string_value(json_object_get(r, "node")), "node1");
 	assert_true(json_is_false(json_object_get(r, "up")));
@@ -751,8 +754,13 @@ test_node_up_down(void **state)
 	ok0(fx, "{\"cmd\": \"node up\", \"node\": \"node1\"}");
 	assert_true(cnm_lb_node(fx->ctx.lb, id)->up);
 	assert_int_equal(count(fx, "web", "node1"), 768);
-	assert_int_equal(count(fx, "dns", "node1"), 342);
+	assert_in_range(count(fx, "dns", "node1"), 341, 342);
 	assert_int_equal(count(fx, "ftp", "node1"), 512);
+	/* down and up again: every table as it was, entry by entry */
+	for (i = 0; i < DIM(svcs); i++)
+		assert_memory_equal(pdt_of(fx, svcs[i]), snap_pdt(&s, svcs[i]),
+				    sizeof(struct cnm_pdt) + 2 * snap_pdt(&s, svcs[i])->size);
+	snap_free(&s);
 	fails_eq(fx, "{\"cmd\": \"node down\", \"node\": \"node9\"}",
 		 "node down: no node \"node9\" (expected one of: node1, node2, node3)");
 }
@@ -1512,9 +1520,11 @@ test_reload_add_remove(void **state)
 	d = decide(fx, "198.51.100.20", IPPROTO_TCP, 21, "203.0.113.9", 1234);
 	assert_int_equal(d.verdict, CNM_V_DEFAULT);
 	assert_int_equal(d.node, node_id(fx, "node4"));
-	/* web untouched; dns moved only node3's entries */
+	/* web untouched; dns: node3's entries moved, and node4 (another name,
+	 * so other entries: about 2/3 of its 341 lie outside node3's) took its
+	 * share: a remove and an add, docs/pdt.md */
 	assert_memory_equal(pdt_of(fx, "web"), snap_pdt(&s, "web"), sizeof(struct cnm_pdt) + 2048);
-	assert_int_equal(cnm_pdt_moved(snap_pdt(&s, "dns"), pdt_of(fx, "dns")), 341);
+	assert_in_range(cnm_pdt_moved(snap_pdt(&s, "dns"), pdt_of(fx, "dns")), 341, 600);
 	assert_int_equal(fx->ctx.cfg->n_services, 3);
 	snap_free(&s);
 
@@ -1569,7 +1579,7 @@ test_reload_changed(void **state)
 	id = node_id(fx, "node3");
 	assert_int_equal(cnm_lb_node_cfg(fx->ctx.lb, id)->ip.bytes[3], 33);
 	assert_int_equal(weight(fx, "dns", "node3"), 1);
-	assert_int_equal(count(fx, "dns", "node3"), 341);
+	assert_in_range(count(fx, "dns", "node3"), 341, 342);
 	assert_int_equal(cnm_lb_default_node(fx->ctx.lb), id);
 	r = ok(fx, "{\"cmd\": \"reload\"}");
 	assert_empty_changes(r);
@@ -1729,8 +1739,11 @@ test_reload_restores(void **state)
 	assert_int_equal(weight(fx, "web", "node1"), 3);
 	assert_int_equal(weight(fx, "web", "node3"), -ENOENT);
 	assert_int_equal(count(fx, "web", "node1"), 768);
-	assert_int_equal(count(fx, "dns", "node1"), 342);
+	assert_in_range(count(fx, "dns", "node1"), 341, 342);
 	assert_int_equal(count(fx, "ftp", "node2"), 512);
+	/* and the very tables: a PDT is a function of the configuration */
+	assert_memory_equal(pdt_of(fx, "web"), snap_pdt(&s, "web"), sizeof(struct cnm_pdt) + 2048);
+	assert_memory_equal(pdt_of(fx, "dns"), snap_pdt(&s, "dns"), sizeof(struct cnm_pdt) + 2048);
 	snap_free(&s);
 }
 

@@ -68,6 +68,7 @@ rng_members(struct cnm_pdt_member *m, uint32_t n, uint32_t kind)
 		used[node] = 1;
 		m[i].node = node;
 		m[i].weight = rng_weight(kind);
+		m[i].key = rng_next(); /* distinct but for a 2^-64 chance */
 	}
 }
 
@@ -77,10 +78,10 @@ rng_size(void)
 	return 16u << rng_below(13); /* 16 .. 65536 */
 }
 
-/* Reference largest remainder with a plain sort, to check the radix select. */
+/* Reference largest remainder, written apart from the library's. */
 struct ref_key {
 	uint64_t rem;
-	uint16_t node;
+	uint64_t key;
 	uint32_t idx;
 };
 
@@ -91,8 +92,8 @@ ref_cmp(const void *a, const void *b)
 
 	if (x->rem != y->rem)
 		return x->rem > y->rem ? -1 : 1;
-	if (x->node != y->node)
-		return x->node < y->node ? -1 : 1;
+	if (x->key != y->key)
+		return x->key < y->key ? -1 : 1;
 	return x->idx < y->idx ? -1 : x->idx > y->idx;
 }
 
@@ -110,7 +111,7 @@ ref_quotas(uint32_t size, const struct cnm_pdt_member *m, uint32_t n, uint32_t *
 		q[i] = total ? (uint32_t)((uint64_t)size * m[i].weight / total) : 0;
 		sum += q[i];
 		k[i].rem = total ? (uint64_t)size * m[i].weight - q[i] * total : 0;
-		k[i].node = m[i].node;
+		k[i].key = m[i].key;
 		k[i].idx = i;
 	}
 	qsort(k, n, sizeof(*k), ref_cmp);
@@ -192,15 +193,21 @@ test_quotas_random(void **state)
 static void
 test_quotas_ties(void **state)
 {
-	struct cnm_pdt_member m[3] = { { 7, 1 }, { 3, 1 }, { 5, 1 } };
+	struct cnm_pdt_member m[3] = { { 7, 1, 30 }, { 3, 1, 10 }, { 5, 1, 20 } };
 	uint32_t q[3];
 
 	(void)state;
 	cnm_pdt_quotas(16, m, 3, q);
-	/* 16 / 3 = 5 rem 1: the extra entry goes to the lowest node id. */
+	/* 16 / 3 = 5 rem 1: the extra entry goes to the lowest key, not id. */
 	assert_int_equal(q[0], 5);
 	assert_int_equal(q[1], 6);
 	assert_int_equal(q[2], 5);
+	m[1].key = 40;
+	cnm_pdt_quotas(16, m, 3, q);
+	assert_int_equal(q[0], 5);
+	assert_int_equal(q[1], 5);
+	assert_int_equal(q[2], 6);
+	m[1].key = 10;
 
 	m[0].weight = 0;
 	cnm_pdt_quotas(16, m, 3, q);
@@ -208,38 +215,41 @@ test_quotas_ties(void **state)
 	assert_int_equal(q[1], 8);
 	assert_int_equal(q[2], 8);
 
-	/* Duplicate ids (cnm_pdt_build refuses them): ties by index. */
-	m[0].node = 5;
-	m[1].node = 5;
+	/* Duplicate keys (cnm_pdt_build refuses them): ties by index. */
+	m[0].key = 20;
 	m[0].weight = 1;
+	m[1].key = 20;
 	cnm_pdt_quotas(16, m, 3, q);
 	assert_int_equal(q[0], 6);
 	assert_int_equal(q[1], 5);
 	assert_int_equal(q[2], 5);
-	m[0].node = 7;
-	m[1].node = 3;
+	m[0].key = 30;
+	m[1].key = 10;
 
 	m[0].weight = 0xffffffffu;
 	m[1].weight = 0xffffffffu;
 	m[2].weight = 0xffffffffu;
 	cnm_pdt_quotas(1u << 31, m, 3, q);
 	assert_int_equal((uint64_t)q[0] + q[1] + q[2], 1u << 31);
-	assert_int_equal(q[1], 715827883); /* 2^31 / 3 rounded up, lowest id */
+	assert_int_equal(q[1], 715827883); /* 2^31 / 3 rounded up, lowest key */
 	assert_int_equal(q[0], 715827882);
 }
 
+/* The key is fixed by the names: a change of it changes every table. */
 static void
-test_quotas_zero(void **state)
+test_key(void **state)
 {
-	struct cnm_pdt_member m[4] = { { 1, 0 }, { 2, 0 }, { 3, 0 }, { 4, 0 } };
-	uint32_t q[4] = { 9, 9, 9, 9 };
-	uint32_t i;
-
 	(void)state;
-	cnm_pdt_quotas(4096, m, 4, q);
-	for (i = 0; i < 4; i++)
-		assert_int_equal(q[i], 0);
-	cnm_pdt_quotas(4096, NULL, 0, NULL);
+	assert_true(cnm_pdt_key("web", "node1") == cnm_pdt_key("web", "node1"));
+	assert_true(cnm_pdt_key("web", "node1") != cnm_pdt_key("web", "node2"));
+	assert_true(cnm_pdt_key("web", "node1") != cnm_pdt_key("dns", "node1"));
+	/* the separator: the split between the names counts */
+	assert_true(cnm_pdt_key("ab", "c") != cnm_pdt_key("a", "bc"));
+	assert_true(cnm_pdt_key("", "x") != cnm_pdt_key("x", ""));
+	/* golden values (FNV-1a 64, separator 0, splitmix64 finalizer),
+	 * also computed by tests/fixtures/fixtures.py on its own */
+	assert_true(cnm_pdt_key("web", "node1") == UINT64_C(0xecb1312acd515dad));
+	assert_true(cnm_pdt_key("", "") == UINT64_C(0x25fc6dd36ce04b20));
 }
 
 static void
@@ -265,9 +275,248 @@ test_build_random(void **state)
 }
 
 static void
+test_build_one_entry(void **state)
+{
+	struct cnm_pdt_member m[3] = { { 4, 1, 9 }, { 2, 1, 7 }, { 9, 1, 8 } };
+	struct cnm_pdt *p;
+
+	(void)state;
+	p = cnm_pdt_build(1, m, 3);
+	assert_non_null(p);
+	assert_int_equal(p->n_active, 1);
+	assert_int_equal(p->entries[0], 2); /* the lowest key's node */
+	cnm_pdt_free(p);
+}
+
+/* The keys of the entries: how two tables with other node ids compare. */
+static void
+entry_keys(const struct cnm_pdt *p, const struct cnm_pdt_member *m, uint32_t n, uint64_t *k)
+{
+	uint32_t e, i;
+
+	for (e = 0; e < p->size; e++) {
+		k[e] = 0;
+		for (i = 0; i < n; i++)
+			if (m[i].node == p->entries[e])
+				k[e] = m[i].key;
+		if (p->entries[e] != CNM_NODE_NONE)
+			assert_true(k[e] != 0);
+	}
+}
+
+/*
+ * Order and ids do not count: the same keys and weights in another order
+ * and under other node ids give the same entries, key by key.
+ */
+static void
+test_build_deterministic(void **state)
+{
+	static uint64_t ka[4096], kb[4096];
+	struct cnm_pdt_member m[300], r[300];
+	uint32_t set, i, n = 300;
+
+	(void)state;
+	rng_state = 3;
+	for (set = 0; set < 20; set++) {
+		struct cnm_pdt *a, *b, *c;
+		uint32_t size = 16u << rng_below(9); /* up to 4096 */
+
+		rng_members(m, n, set);
+		/* reversed, each node under another id */
+		for (i = 0; i < n; i++) {
+			r[i] = m[n - 1 - i];
+			r[i].node = (uint16_t)(40000 + i);
+		}
+		a = cnm_pdt_build(size, m, n);
+		b = cnm_pdt_build(size, m, n);
+		c = cnm_pdt_build(size, r, n);
+		assert_non_null(a);
+		assert_non_null(b);
+		assert_non_null(c);
+		assert_memory_equal(a, b, sizeof(*a) + size * sizeof(a->entries[0]));
+		entry_keys(a, m, n, ka);
+		entry_keys(c, r, n, kb);
+		assert_memory_equal(ka, kb, size * sizeof(ka[0]));
+		assert_int_equal(a->n_active, c->n_active);
+		cnm_pdt_free(a);
+		cnm_pdt_free(b);
+		cnm_pdt_free(c);
+	}
+}
+
+/* A fixed table, so a change of the construction is seen on purpose. */
+static void
+test_build_golden(void **state)
+{
+	struct cnm_pdt_member m[3] = { { 3, 1 }, { 1, 2 }, { 2, 1 } };
+	static const uint16_t want[16] = {
+		2, 1, 1, 3, 3, 1, 3, 3, 2, 2, 1, 2, 1, 1, 1, 1,
+	};
+	struct cnm_pdt *p;
+
+	(void)state;
+	m[0].key = cnm_pdt_key("web", "node3");
+	m[1].key = cnm_pdt_key("web", "node1");
+	m[2].key = cnm_pdt_key("web", "node2");
+	p = cnm_pdt_build(16, m, 3);
+	assert_non_null(p);
+	assert_memory_equal(p->entries, want, sizeof(want));
+	cnm_pdt_free(p);
+}
+
+static void
+test_build_invalid(void **state)
+{
+	struct cnm_pdt_member m[3] = { { 1, 1, 1 }, { 2, 1, 2 }, { 1, 5, 3 } };
+	struct cnm_pdt_member bad[1] = { { CNM_NODE_NONE, 1, 1 } };
+	static const uint32_t sizes[] = { 0, 3, 48, 1000, 0x80000001u, 0xffffffffu };
+	uint32_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		errno = 0;
+		assert_null(cnm_pdt_build(sizes[i], m, 2));
+		assert_int_equal(errno, EINVAL);
+	}
+	errno = 0;
+	assert_null(cnm_pdt_build(64, m, 3)); /* node 1 twice */
+	assert_int_equal(errno, EINVAL);
+	m[2].weight = 0;
+	errno = 0;
+	assert_null(cnm_pdt_build(64, m, 3)); /* twice, even with weight 0 */
+	assert_int_equal(errno, EINVAL);
+	m[2].node = 3;
+	m[2].key = 2; /* another node, the key of node 2 */
+	errno = 0;
+	assert_null(cnm_pdt_build(64, m, 3));
+	assert_int_equal(errno, EINVAL);
+	errno = 0;
+	assert_null(cnm_pdt_build(64, bad, 1));
+	assert_int_equal(errno, EINVAL);
+	errno = 0;
+	assert_null(cnm_pdt_build(64, NULL, 2));
+	assert_int_equal(errno, EINVAL);
+}
+
+/* sum over members of max(0, quota in @p to - entries held in @p from) */
+static uint32_t
+min_moves(const struct cnm_pdt *from, const struct cnm_pdt_member *m, uint32_t n)
+{
+	uint32_t q[MAX_MEMBERS + 8];
+	uint32_t i, c, tot = 0;
+
+	cnm_pdt_quotas(from->size, m, n, q);
+	for (i = 0; i < n; i++) {
+		c = cnm_pdt_count(from, m[i].node);
+		tot += q[i] > c ? q[i] - c : 0;
+	}
+	return tot;
+}
+
+/*
+ * A node that goes down and comes back gets its very entries back, and the
+ * table while it is away moves its entries and few others: down (drop it
+ * from the members), drain (weight 0) and up again, for few and many nodes.
+ * The bound on the moves is loose on purpose (the construction is measured
+ * in tests/perf/pdt_bench.c): it catches a builder that reshuffles.
+ */
+static void
+test_down_up(void **state)
+{
+	static const uint32_t ns[] = { 2, 3, 4, 5, 8, 12 };
+	struct cnm_pdt_member m[16], w[16];
+	uint32_t k, i, x;
+
+	(void)state;
+	rng_state = 6;
+	for (k = 0; k < sizeof(ns) / sizeof(ns[0]); k++) {
+		uint32_t n = ns[k];
+
+		rng_members(m, n, 1);
+		for (i = 0; i < n; i++)
+			m[i].weight = 1 + rng_below(4);
+		for (x = 0; x < n; x++) {
+			struct cnm_pdt *all, *down, *drained, *back;
+			uint32_t j = 0, lost, mv, mn;
+
+			for (i = 0; i < n; i++)
+				if (i != x)
+					w[j++] = m[i];
+			all = cnm_pdt_build(4096, m, n);
+			down = cnm_pdt_build(4096, w, n - 1);
+			assert_non_null(all);
+			assert_non_null(down);
+			lost = cnm_pdt_count(all, m[x].node);
+			mv = cnm_pdt_moved(all, down);
+			mn = min_moves(all, w, n - 1);
+			assert_int_equal(mn, lost);
+			assert_true(mv >= lost);
+			assert_true(mv * 2 <= lost * 3); /* at most 1.5 x the minimum */
+			/* drained: weight 0 is the same table as down */
+			memcpy(w, m, n * sizeof(*w));
+			w[x].weight = 0;
+			drained = cnm_pdt_build(4096, w, n);
+			assert_non_null(drained);
+			assert_memory_equal(drained, down, sizeof(*down) + 4096 * 2);
+			back = cnm_pdt_build(4096, m, n);
+			assert_non_null(back);
+			assert_memory_equal(back, all, sizeof(*all) + 4096 * 2);
+			cnm_pdt_free(all);
+			cnm_pdt_free(down);
+			cnm_pdt_free(drained);
+			cnm_pdt_free(back);
+		}
+	}
+}
+
+/* Adding one node of N takes about its share, mostly from every other. */
+static void
+test_add_one(void **state)
+{
+	struct cnm_pdt_member m[9];
+	uint32_t n;
+
+	(void)state;
+	rng_state = 7;
+	rng_members(m, 9, 1);
+	for (n = 1; n < 9; n++) {
+		struct cnm_pdt *a, *b;
+		uint32_t i, mv, mn;
+
+		for (i = 0; i <= n; i++)
+			m[i].weight = 1;
+		a = cnm_pdt_build(4096, m, n);
+		b = cnm_pdt_build(4096, m, n + 1);
+		assert_non_null(a);
+		assert_non_null(b);
+		mv = cnm_pdt_moved(a, b);
+		mn = min_moves(a, m, n + 1);
+		assert_int_equal(mn, cnm_pdt_count(b, m[n].node));
+		assert_true(mv >= mn);
+		assert_true(mv * 2 <= mn * 3);
+		cnm_pdt_free(a);
+		cnm_pdt_free(b);
+	}
+}
+
+static void
+test_quotas_zero(void **state)
+{
+	struct cnm_pdt_member m[4] = { { 1, 0, 11 }, { 2, 0, 12 }, { 3, 0, 13 }, { 4, 0, 14 } };
+	uint32_t q[4] = { 9, 9, 9, 9 };
+	uint32_t i;
+
+	(void)state;
+	cnm_pdt_quotas(4096, m, 4, q);
+	for (i = 0; i < 4; i++)
+		assert_int_equal(q[i], 0);
+	cnm_pdt_quotas(4096, NULL, 0, NULL);
+}
+
+static void
 test_build_all_zero(void **state)
 {
-	struct cnm_pdt_member m[2] = { { 1, 0 }, { 2, 0 } };
+	struct cnm_pdt_member m[2] = { { 1, 0, 1 }, { 2, 0, 2 } };
 	struct cnm_pdt *p;
 
 	(void)state;
@@ -285,204 +534,6 @@ test_build_all_zero(void **state)
 }
 
 static void
-test_build_one_entry(void **state)
-{
-	struct cnm_pdt_member m[3] = { { 4, 1 }, { 2, 1 }, { 9, 1 } };
-	struct cnm_pdt *p;
-
-	(void)state;
-	p = cnm_pdt_build(1, m, 3);
-	assert_non_null(p);
-	assert_int_equal(p->n_active, 1);
-	assert_int_equal(p->entries[0], 2);
-	cnm_pdt_free(p);
-}
-
-static void
-test_build_deterministic(void **state)
-{
-	struct cnm_pdt_member m[MAX_MEMBERS], r[MAX_MEMBERS];
-	uint32_t set, i, n = 300;
-
-	(void)state;
-	rng_state = 3;
-	for (set = 0; set < 20; set++) {
-		struct cnm_pdt *a, *b, *c;
-		uint32_t size = rng_size();
-
-		rng_members(m, n, set);
-		/* The same members in reverse order. */
-		for (i = 0; i < n; i++)
-			r[i] = m[n - 1 - i];
-		a = cnm_pdt_build(size, m, n);
-		b = cnm_pdt_build(size, m, n);
-		c = cnm_pdt_build(size, r, n);
-		assert_non_null(a);
-		assert_non_null(b);
-		assert_non_null(c);
-		assert_memory_equal(a, b, sizeof(*a) + size * sizeof(a->entries[0]));
-		assert_memory_equal(a, c, sizeof(*a) + size * sizeof(a->entries[0]));
-		assert_int_equal(cnm_pdt_moved(a, c), 0);
-		cnm_pdt_free(a);
-		cnm_pdt_free(b);
-		cnm_pdt_free(c);
-	}
-}
-
-/* A fixed table, so a change of layout is seen on purpose. */
-static void
-test_build_golden(void **state)
-{
-	struct cnm_pdt_member m[3] = { { 3, 1 }, { 1, 2 }, { 2, 1 } };
-	static const uint16_t want[16] = {
-		1, 2, 3, 1, 1, 2, 3, 1, 1, 2, 3, 1, 1, 2, 3, 1,
-	};
-	struct cnm_pdt *p;
-
-	(void)state;
-	p = cnm_pdt_build(16, m, 3);
-	assert_non_null(p);
-	assert_memory_equal(p->entries, want, sizeof(want));
-	cnm_pdt_free(p);
-}
-
-static void
-test_build_invalid(void **state)
-{
-	struct cnm_pdt_member m[3] = { { 1, 1 }, { 2, 1 }, { 1, 5 } };
-	struct cnm_pdt_member bad[1] = { { CNM_NODE_NONE, 1 } };
-	static const uint32_t sizes[] = { 0, 3, 48, 1000, 0x80000001u, 0xffffffffu };
-	struct cnm_pdt *old;
-	uint32_t i;
-
-	(void)state;
-	for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
-		errno = 0;
-		assert_null(cnm_pdt_build(sizes[i], m, 2));
-		assert_int_equal(errno, EINVAL);
-	}
-	errno = 0;
-	assert_null(cnm_pdt_build(64, m, 3)); /* node 1 twice */
-	assert_int_equal(errno, EINVAL);
-	m[2].weight = 0;
-	errno = 0;
-	assert_null(cnm_pdt_build(64, m, 3)); /* twice, even with weight 0 */
-	assert_int_equal(errno, EINVAL);
-	errno = 0;
-	assert_null(cnm_pdt_build(64, bad, 1));
-	assert_int_equal(errno, EINVAL);
-	errno = 0;
-	assert_null(cnm_pdt_build(64, NULL, 2));
-	assert_int_equal(errno, EINVAL);
-
-	old = cnm_pdt_build(64, m, 2);
-	assert_non_null(old);
-	errno = 0;
-	assert_null(cnm_pdt_update(old, 64, m, 3));
-	assert_int_equal(errno, EINVAL);
-	errno = 0;
-	assert_null(cnm_pdt_update(old, 64, bad, 1));
-	assert_int_equal(errno, EINVAL);
-	errno = 0;
-	assert_null(cnm_pdt_update(old, 48, m, 2));
-	assert_int_equal(errno, EINVAL);
-	cnm_pdt_free(old);
-}
-
-/* Longest run of one node, counted around the end of the table. */
-static uint32_t
-longest_run(const struct cnm_pdt *p)
-{
-	uint32_t i, run = 1, best = 1;
-
-	for (i = 1; i < 2 * p->size; i++) {
-		if (p->entries[i & p->mask] == p->entries[(i - 1) & p->mask])
-			run++;
-		else
-			run = 1;
-		if (run > best)
-			best = run;
-		if (best >= p->size)
-			break;
-	}
-	return best;
-}
-
-/* Longest distance between two entries of @node, around the end. */
-static uint32_t
-largest_gap(const struct cnm_pdt *p, uint16_t node)
-{
-	uint32_t i, first = UINT32_MAX, last = 0, gap = 0;
-
-	for (i = 0; i < p->size; i++) {
-		if (p->entries[i] != node)
-			continue;
-		if (first == UINT32_MAX)
-			first = i;
-		else if (i - last > gap)
-			gap = i - last;
-		last = i;
-	}
-	if (first == UINT32_MAX)
-		return p->size;
-	if (first + p->size - last > gap)
-		gap = first + p->size - last;
-	return gap;
-}
-
-static void
-test_build_interleave(void **state)
-{
-	struct cnm_pdt_member m[MAX_MEMBERS];
-	struct cnm_pdt *p;
-	uint32_t i, n;
-
-	(void)state;
-	/* Two equal nodes alternate. */
-	m[0] = (struct cnm_pdt_member){ 10, 5 };
-	m[1] = (struct cnm_pdt_member){ 11, 5 };
-	p = cnm_pdt_build(4096, m, 2);
-	assert_non_null(p);
-	assert_int_equal(longest_run(p), 1);
-	cnm_pdt_free(p);
-
-	/* Four equal nodes: every window of 4 holds each of them. */
-	for (i = 0; i < 4; i++)
-		m[i] = (struct cnm_pdt_member){ (uint16_t)(100 - i), 1 };
-	p = cnm_pdt_build(1024, m, 4);
-	assert_non_null(p);
-	for (i = 0; i < 4; i++)
-		assert_int_equal(largest_gap(p, m[i].node), 4);
-	cnm_pdt_free(p);
-
-	/* 3:1: the light node is never next to itself, the heavy runs <= 3. */
-	m[0] = (struct cnm_pdt_member){ 1, 3 };
-	m[1] = (struct cnm_pdt_member){ 2, 1 };
-	p = cnm_pdt_build(4096, m, 2);
-	assert_non_null(p);
-	assert_int_equal(longest_run(p), 3);
-	assert_int_equal(largest_gap(p, 2), 4);
-	cnm_pdt_free(p);
-
-	/* Random sets: each node's entries sit about size / quota apart. */
-	rng_state = 4;
-	for (n = 1; n <= 64; n++) {
-		uint32_t q[64];
-		uint32_t size = 4096;
-
-		rng_members(m, n, 1);
-		for (i = 0; i < n; i++)
-			m[i].weight = 1 + rng_below(100);
-		cnm_pdt_quotas(size, m, n, q);
-		p = cnm_pdt_build(size, m, n);
-		assert_non_null(p);
-		for (i = 0; i < n; i++)
-			assert_true(largest_gap(p, m[i].node) <= size / q[i] + n + 1);
-		cnm_pdt_free(p);
-	}
-}
-
-static void
 test_build_large(void **state)
 {
 	struct cnm_pdt_member m[MAX_MEMBERS];
@@ -494,6 +545,7 @@ test_build_large(void **state)
 	for (i = 0; i < MAX_MEMBERS; i++) {
 		m[i].node = (uint16_t)(i * 7);
 		m[i].weight = 1 + rng_below(1000);
+		m[i].key = rng_next();
 	}
 	p = cnm_pdt_build(65536, m, MAX_MEMBERS);
 	assert_non_null(p);
@@ -501,298 +553,10 @@ test_build_large(void **state)
 	cnm_pdt_free(p);
 }
 
-/*
- * Update @old to members @m and check: quotas held exactly, an entry only
- * moves when its node is gone or over quota, and the number moved is the sum
- * of the positive quota deltas. Returns the new table.
- */
-static struct cnm_pdt *
-check_update(const struct cnm_pdt *old, const struct cnm_pdt_member *m, uint32_t n)
-{
-	static uint32_t old_count[CNM_NODE_NONE + 1];
-	static uint32_t quota_of[CNM_NODE_NONE + 1];
-	uint32_t q[MAX_MEMBERS + 8];
-	struct cnm_pdt *p, *again;
-	uint64_t want = 0, total = 0;
-	uint32_t i;
-
-	memset(old_count, 0, sizeof(old_count));
-	memset(quota_of, 0, sizeof(quota_of));
-	for (i = 0; i < old->size; i++)
-		old_count[old->entries[i]]++;
-	cnm_pdt_quotas(old->size, m, n, q);
-	for (i = 0; i < n; i++) {
-		quota_of[m[i].node] = q[i];
-		total += m[i].weight;
-		if (q[i] > old_count[m[i].node])
-			want += q[i] - old_count[m[i].node];
-	}
-
-	p = cnm_pdt_update(old, old->size, m, n);
-	assert_non_null(p);
-	check_counts(p, m, n);
-	if (total == 0) {
-		assert_int_equal(cnm_pdt_count(p, CNM_NODE_NONE), p->size);
-		return p;
-	}
-	assert_int_equal(cnm_pdt_moved(old, p), want);
-	for (i = 0; i < old->size; i++) {
-		uint16_t node = old->entries[i];
-
-		/* A node at or under its new quota keeps every entry. */
-		if (node != CNM_NODE_NONE && quota_of[node] >= old_count[node])
-			assert_int_equal(p->entries[i], node);
-		/* An entry that moved went to a node under its old count. */
-		if (p->entries[i] != node)
-			assert_true(quota_of[p->entries[i]] > old_count[p->entries[i]]);
-	}
-	again = cnm_pdt_update(old, old->size, m, n);
-	assert_non_null(again);
-	assert_memory_equal(p->entries, again->entries, p->size * sizeof(p->entries[0]));
-	cnm_pdt_free(again);
-	return p;
-}
-
-/* moved * W versus the ideal change of @node's share, times W: < limit * W */
-static void
-check_share(uint32_t moved, uint32_t size, uint64_t w_old, uint64_t tot_old,
-		uint64_t w_new, uint64_t tot_new, uint32_t limit)
-{
-	double ideal = (double)size * ((double)w_new / (double)tot_new -
-		(tot_old ? (double)w_old / (double)tot_old : 0.0));
-	double diff = (double)moved - (ideal < 0 ? -ideal : ideal);
-
-	assert_true(diff < limit && diff > -(double)limit);
-}
-
-static void
-test_update_add_remove(void **state)
-{
-	struct cnm_pdt_member m[MAX_MEMBERS + 1];
-	static const uint32_t counts[] = { 1, 2, 3, 5, 8, 10, 31, 100, 999 };
-	static const uint32_t sizes[] = { 16, 256, 4096, 65536 };
-	uint32_t a, s, i, n;
-
-	(void)state;
-	for (s = 0; s < sizeof(sizes) / sizeof(sizes[0]); s++) {
-		for (a = 0; a < sizeof(counts) / sizeof(counts[0]); a++) {
-			uint32_t size = sizes[s];
-			struct cnm_pdt *old, *p;
-			uint32_t moved;
-
-			n = counts[a];
-			for (i = 0; i <= n; i++)
-				m[i] = (struct cnm_pdt_member){ (uint16_t)(3 * i + 1), 10 };
-			old = cnm_pdt_build(size, m, n);
-			assert_non_null(old);
-
-			/* Add one node of n + 1: only its share moves. */
-			p = check_update(old, m, n + 1);
-			moved = cnm_pdt_moved(old, p);
-			assert_int_equal(moved, cnm_pdt_count(p, m[n].node));
-			check_share(moved, size, 0, 0, 10, 10ull * (n + 1), 1);
-			cnm_pdt_free(p);
-
-			/* Remove one (the middle one): only its entries move. */
-			if (n > 1) {
-				struct cnm_pdt_member gone[MAX_MEMBERS];
-				uint32_t mid = n / 2, k = 0;
-
-				for (i = 0; i < n; i++)
-					if (i != mid)
-						gone[k++] = m[i];
-				p = check_update(old, gone, n - 1);
-				moved = cnm_pdt_moved(old, p);
-				assert_int_equal(moved, cnm_pdt_count(old, m[mid].node));
-				assert_int_equal(cnm_pdt_count(p, m[mid].node), 0);
-				check_share(moved, size, 10, 10ull * n, 0, 10ull * n, 1);
-				cnm_pdt_free(p);
-
-				/* Drain it (weight 0): the same result. */
-				m[mid].weight = 0;
-				p = check_update(old, m, n);
-				assert_int_equal(cnm_pdt_moved(old, p), moved);
-				assert_int_equal(cnm_pdt_count(p, m[mid].node), 0);
-				m[mid].weight = 10;
-				cnm_pdt_free(p);
-			}
-
-			/* Reweight the first node to 3x: within two entries. */
-			m[0].weight = 30;
-			p = check_update(old, m, n);
-			moved = cnm_pdt_moved(old, p);
-			check_share(moved, size, 10, 10ull * n, 30, 10ull * (n + 2), 2);
-			m[0].weight = 10;
-			cnm_pdt_free(p);
-
-			/* Same members: nothing moves. */
-			p = check_update(old, m, n);
-			assert_int_equal(cnm_pdt_moved(old, p), 0);
-			cnm_pdt_free(p);
-			cnm_pdt_free(old);
-		}
-	}
-}
-
-static void
-test_update_spread(void **state)
-{
-	struct cnm_pdt_member m[4];
-	struct cnm_pdt *old, *p;
-	uint32_t i, n;
-
-	(void)state;
-	for (i = 0; i < 4; i++)
-		m[i] = (struct cnm_pdt_member){ (uint16_t)i, 1 };
-	old = cnm_pdt_build(4096, m, 3);
-	assert_non_null(old);
-	/* The added node's entries spread over the table, not bunched. */
-	p = check_update(old, m, 4);
-	assert_true(largest_gap(p, 3) <= 2 * 4096 / 1024);
-	for (i = 0; i < 3; i++)
-		assert_true(largest_gap(p, (uint16_t)i) <= 2 * 4096 / 1024);
-	cnm_pdt_free(p);
-	cnm_pdt_free(old);
-
-	/* n equal nodes plus one: its entries sit within 4x the ideal gap. */
-	for (n = 2; n < 40; n++) {
-		struct cnm_pdt_member e[40];
-		uint32_t q;
-
-		for (i = 0; i <= n; i++)
-			e[i] = (struct cnm_pdt_member){ (uint16_t)(5 * i), 7 };
-		old = cnm_pdt_build(4096, e, n);
-		assert_non_null(old);
-		p = check_update(old, e, n + 1);
-		q = cnm_pdt_count(p, e[n].node);
-		for (i = 0; i <= n; i++)
-			assert_true(largest_gap(p, e[i].node) <= 4 * (4096 / q + 1));
-		cnm_pdt_free(p);
-		cnm_pdt_free(old);
-	}
-
-	/* Two nodes, then a third: the survivors still alternate mostly. */
-	old = cnm_pdt_build(1024, m, 2);
-	assert_non_null(old);
-	p = check_update(old, m, 3);
-	assert_true(longest_run(p) <= 3);
-	cnm_pdt_free(p);
-	cnm_pdt_free(old);
-}
-
-static void
-test_update_random_walk(void **state)
-{
-	struct cnm_pdt_member m[MAX_MEMBERS];
-	uint32_t step, n = 20, size = 1024;
-	struct cnm_pdt *p;
-
-	(void)state;
-	rng_state = 6;
-	rng_members(m, n, 1);
-	p = cnm_pdt_build(size, m, n);
-	assert_non_null(p);
-	for (step = 0; step < 400; step++) {
-		struct cnm_pdt *next;
-		uint32_t op = rng_below(6), i = rng_below(n);
-
-		if (op == 0 && n < MAX_MEMBERS) {
-			/* add a node with an id not used yet */
-			uint16_t node;
-			uint32_t j;
-
-			do {
-				node = (uint16_t)rng_below(CNM_NODE_NONE);
-				for (j = 0; j < n && m[j].node != node; j++)
-					;
-			} while (j < n);
-			m[n].node = node;
-			m[n].weight = rng_weight(step);
-			n++;
-		} else if (op == 1 && n > 1) {
-			m[i] = m[--n];
-		} else if (op == 2) {
-			m[i].weight = 0;
-		} else if (op == 3) {
-			m[i].weight = rng_weight(step);
-		} else if (op == 4) {
-			uint32_t j;
-
-			/* a burst: many nodes change weight at once */
-			for (j = 0; j < n; j++)
-				if (rng_below(3) == 0)
-					m[j].weight = rng_weight(step + j);
-		} else if (op == 5 && step % 50 == 0) {
-			/* sometimes the size changes: a fresh build */
-			size = 16u << rng_below(9);
-			next = cnm_pdt_update(p, size, m, n);
-			assert_non_null(next);
-			check_counts(next, m, n);
-			cnm_pdt_free(p);
-			p = next;
-			continue;
-		}
-		next = check_update(p, m, n);
-		cnm_pdt_free(p);
-		p = next;
-	}
-	cnm_pdt_free(p);
-}
-
-static void
-test_update_from_none(void **state)
-{
-	struct cnm_pdt_member m[3] = { { 1, 0 }, { 2, 0 }, { 3, 0 } };
-	struct cnm_pdt *old, *p, *b;
-
-	(void)state;
-	old = cnm_pdt_build(256, m, 3);
-	assert_non_null(old);
-	assert_int_equal(old->n_active, 0);
-	m[1].weight = 1;
-	m[2].weight = 3;
-	p = check_update(old, m, 3);
-	b = cnm_pdt_build(256, m, 3);
-	assert_non_null(b);
-	/* Every entry is free: the same layout as a build. */
-	assert_memory_equal(p->entries, b->entries, 256 * sizeof(p->entries[0]));
-	cnm_pdt_free(b);
-	cnm_pdt_free(old);
-
-	/* And back to no node at all. */
-	m[1].weight = 0;
-	m[2].weight = 0;
-	old = p;
-	p = check_update(old, m, 3);
-	assert_int_equal(p->n_active, 0);
-	cnm_pdt_free(old);
-	old = p;
-	p = cnm_pdt_update(old, 256, NULL, 0);
-	assert_non_null(p);
-	assert_int_equal(cnm_pdt_count(p, CNM_NODE_NONE), 256);
-	cnm_pdt_free(p);
-	cnm_pdt_free(old);
-
-	/* NULL old or another size: a build. */
-	m[0].weight = 2;
-	p = cnm_pdt_update(NULL, 64, m, 3);
-	b = cnm_pdt_build(64, m, 3);
-	assert_non_null(p);
-	assert_non_null(b);
-	assert_memory_equal(p, b, sizeof(*p) + 64 * sizeof(p->entries[0]));
-	old = cnm_pdt_update(p, 128, m, 3);
-	assert_non_null(old);
-	assert_int_equal(old->size, 128);
-	check_counts(old, m, 3);
-	cnm_pdt_free(old);
-	cnm_pdt_free(p);
-	cnm_pdt_free(b);
-}
-
 static void
 test_moved_count(void **state)
 {
-	struct cnm_pdt_member m[2] = { { 1, 1 }, { 2, 1 } };
+	struct cnm_pdt_member m[2] = { { 1, 1, 100 }, { 2, 1, 200 } };
 	struct cnm_pdt *a, *b;
 
 	(void)state;
@@ -819,18 +583,16 @@ main(void)
 		cmocka_unit_test(test_quotas_random),
 		cmocka_unit_test(test_quotas_ties),
 		cmocka_unit_test(test_quotas_zero),
+		cmocka_unit_test(test_key),
 		cmocka_unit_test(test_build_random),
 		cmocka_unit_test(test_build_all_zero),
 		cmocka_unit_test(test_build_one_entry),
 		cmocka_unit_test(test_build_deterministic),
 		cmocka_unit_test(test_build_golden),
 		cmocka_unit_test(test_build_invalid),
-		cmocka_unit_test(test_build_interleave),
 		cmocka_unit_test(test_build_large),
-		cmocka_unit_test(test_update_add_remove),
-		cmocka_unit_test(test_update_spread),
-		cmocka_unit_test(test_update_random_walk),
-		cmocka_unit_test(test_update_from_none),
+		cmocka_unit_test(test_down_up),
+		cmocka_unit_test(test_add_one),
 		cmocka_unit_test(test_moved_count),
 	};
 

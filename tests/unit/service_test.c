@@ -1014,6 +1014,154 @@ test_deterministic(void **state)
 	cnm_config_free(cfg);
 }
 
+/* ---- tables as a function of the configuration (issue 12) ---- */
+
+#define NAMED_NODES(a, b, c, d, e) "'nodes': [" \
+	"{'name': '" a "', 'ip': '192.0.2.1" a "', 'mac': '02:00:c0:00:02:1" a "'}, " \
+	"{'name': '" b "', 'ip': '192.0.2.1" b "', 'mac': '02:00:c0:00:02:1" b "'}, " \
+	"{'name': '" c "', 'ip': '192.0.2.1" c "', 'mac': '02:00:c0:00:02:1" c "'}, " \
+	"{'name': '" d "', 'ip': '192.0.2.1" d "', 'mac': '02:00:c0:00:02:1" d "'}, " \
+	"{'name': '" e "', 'ip': '192.0.2.1" e "', 'mac': '02:00:c0:00:02:1" e "'}]"
+
+/* the final configuration, nodes and members in one order ... */
+#define CFG_FINAL "{" PORTS_LOCAL ", " NAMED_NODES("1", "2", "3", "4", "5") ", 'services': [" \
+	"{'name': 'web', 'vip': '" VIP_A "', 'ports': ['80/tcp'], 'policy': 'weighted', " \
+	" 'nodes': {'1': 3, '2': 1, '3': 2, '5': 0}}, " \
+	"{'name': 'dns', 'vip': '" VIP_A "', 'ports': ['53/udp'], 'policy': 'sticky', " \
+	" 'nodes': {'1': 1, '2': 1, '3': 1, '4': 1, '5': 1}, 'pdt_size': 1024}]}"
+/* ... and in another */
+#define CFG_FINAL_REV "{" PORTS_LOCAL ", " NAMED_NODES("5", "4", "3", "2", "1") ", 'services': [" \
+	"{'name': 'dns', 'vip': '" VIP_A "', 'ports': ['53/udp'], 'policy': 'sticky', " \
+	" 'nodes': {'5': 1, '4': 1, '3': 1, '2': 1, '1': 1}, 'pdt_size': 1024}, " \
+	"{'name': 'web', 'vip': '" VIP_A "', 'ports': ['80/tcp'], 'policy': 'weighted', " \
+	" 'nodes': {'5': 0, '3': 2, '2': 1, '1': 3}}]}"
+/* where the third table starts: other nodes, weights and members */
+#define CFG_START "{" PORTS_LOCAL ", " NAMED_NODES("9", "3", "1", "8", "2") ", 'services': [" \
+	"{'name': 'web', 'vip': '" VIP_A "', 'ports': ['80/tcp'], 'policy': 'weighted', " \
+	" 'nodes': {'9': 1, '1': 1}}, " \
+	"{'name': 'dns', 'vip': '" VIP_A "', 'ports': ['53/udp'], 'policy': 'sticky', " \
+	" 'nodes': {'8': 2, '2': 1, '3': 1}, 'pdt_size': 1024}]}"
+
+/* The tables of @p a and @p b hold the same node names entry by entry. */
+static void
+same_named_tables(const struct cnm_lb *a, const struct cnm_lb *b)
+{
+	static const char *const svcs[] = { "web", "dns" };
+	uint32_t i, e;
+
+	for (i = 0; i < DIM(svcs); i++) {
+		const struct cnm_pdt *pa = cnm_lb_svc_pdt(a, (uint32_t)svc_id(a, svcs[i]));
+		const struct cnm_pdt *pb = cnm_lb_svc_pdt(b, (uint32_t)svc_id(b, svcs[i]));
+
+		assert_int_equal(pa->size, pb->size);
+		assert_int_equal(pa->n_active, pb->n_active);
+		for (e = 0; e < pa->size; e++) {
+			const struct cnm_cfg_node *na = cnm_lb_node_cfg(a, pa->entries[e]);
+			const struct cnm_cfg_node *nb = cnm_lb_node_cfg(b, pb->entries[e]);
+
+			assert_non_null(na);
+			assert_non_null(nb);
+			if (strcmp(na->name, nb->name) != 0)
+				fail_msg("%s entry %u: node %s against %s", svcs[i], e, na->name,
+					 nb->name);
+		}
+	}
+}
+
+/* Node @p name of @p lb, as the node add command gives it. */
+static int
+add_node(struct cnm_lb *lb, const char *name)
+{
+	struct cnm_cfg_node n;
+	int id;
+
+	memset(&n, 0, sizeof(n));
+	snprintf(n.name, sizeof(n.name), "%s", name);
+	n.ip.family = AF_INET;
+	n.ip.bytes[0] = 192;
+	n.ip.bytes[2] = 2;
+	n.ip.bytes[3] = (uint8_t)(10 + name[0] - '0');
+	n.has_mac = true;
+	n.mac[0] = 2;
+	n.mac[5] = (uint8_t)name[0];
+	id = cnm_lb_node_add(lb, &n);
+	assert_true(id >= 0);
+	return id;
+}
+
+/*
+ * Two tables from the same configuration, one with the nodes in another
+ * order (so other node ids), and one started elsewhere and brought to it
+ * through node adds and deletes, weights, drains, a whole member list and
+ * a node down and up, all hold the same node names in every entry.
+ */
+static void
+test_same_config_same_tables(void **state)
+{
+	struct cnm_lb *a = lb_from(CFG_FINAL), *b = lb_from(CFG_FINAL_REV);
+	struct cnm_lb *c = lb_from(CFG_START);
+	struct cnm_cfg_member m[5];
+	int web, dns, n4, n5;
+
+	(void)state;
+	/* the order made other ids */
+	assert_true(node_id(a, "1") != node_id(b, "1"));
+	same_named_tables(a, b);
+
+	web = svc_id(c, "web");
+	dns = svc_id(c, "dns");
+	n4 = add_node(c, "4");
+	n5 = add_node(c, "5");
+	assert_int_equal(cnm_lb_member_set(c, (uint16_t)web, (uint16_t)node_id(c, "2"), 1), 0);
+	assert_int_equal(cnm_lb_member_set(c, (uint16_t)web, (uint16_t)node_id(c, "3"), 5), 0);
+	assert_int_equal(cnm_lb_member_set(c, (uint16_t)web, (uint16_t)n5, 4), 0);
+	assert_int_equal(cnm_lb_member_set(c, (uint16_t)web, (uint16_t)node_id(c, "1"), 3), 0);
+	assert_int_equal(cnm_lb_node_set_up(c, (uint16_t)node_id(c, "1"), 0), 0);
+	assert_int_equal(cnm_lb_member_set(c, (uint16_t)web, (uint16_t)node_id(c, "3"), 2), 0);
+	assert_int_equal(cnm_lb_member_set(c, (uint16_t)web, (uint16_t)n5, 0), 0); /* drain */
+	assert_int_equal(cnm_lb_node_set_up(c, (uint16_t)node_id(c, "1"), 1), 0);
+	assert_int_equal(cnm_lb_member_del(c, (uint16_t)dns, (uint16_t)node_id(c, "8")), 0);
+	m[0] = (struct cnm_cfg_member){ (uint32_t)n5, 1 };
+	m[1] = (struct cnm_cfg_member){ (uint32_t)node_id(c, "3"), 1 };
+	m[2] = (struct cnm_cfg_member){ (uint32_t)node_id(c, "1"), 1 };
+	m[3] = (struct cnm_cfg_member){ (uint32_t)n4, 1 };
+	m[4] = (struct cnm_cfg_member){ (uint32_t)node_id(c, "2"), 1 };
+	assert_int_equal(cnm_lb_svc_set_members(c, (uint16_t)dns, m, 5), 0);
+	assert_int_equal(cnm_lb_member_del(c, (uint16_t)web, (uint16_t)node_id(c, "9")), 0);
+	assert_int_equal(cnm_lb_node_del(c, (uint16_t)node_id(c, "9")), 0);
+	assert_int_equal(cnm_lb_node_del(c, (uint16_t)node_id(c, "8")), 0);
+	same_named_tables(a, c);
+	cnm_lb_free(a);
+	cnm_lb_free(b);
+	cnm_lb_free(c);
+}
+
+/* A node down and up again: every table exactly as before, not only counts. */
+static void
+test_down_up_same_entries(void **state)
+{
+	struct cnm_lb *lb = lb_from(CFG_FINAL);
+	const struct cnm_pdt *p;
+	uint16_t before[4096];
+	int web = svc_id(lb, "web"), n3 = node_id(lb, "3");
+	uint32_t moved = 0, e;
+
+	(void)state;
+	p = cnm_lb_svc_pdt(lb, (uint32_t)web);
+	assert_int_equal(p->size, 4096);
+	memcpy(before, p->entries, sizeof(before));
+	assert_int_equal(cnm_lb_node_set_up(lb, (uint16_t)n3, 0), 0);
+	p = cnm_lb_svc_pdt(lb, (uint32_t)web);
+	assert_int_equal(cnm_pdt_count(p, (uint16_t)n3), 0);
+	for (e = 0; e < 4096; e++)
+		moved += p->entries[e] != before[e];
+	assert_true(moved >= 1365); /* its 2/6 of 4096 */
+	assert_int_equal(cnm_lb_node_set_up(lb, (uint16_t)n3, 1), 0);
+	p = cnm_lb_svc_pdt(lb, (uint32_t)web);
+	assert_memory_equal(p->entries, before, sizeof(before));
+	cnm_lb_free(lb);
+}
+
 static void
 test_weighted_affinity(void **state)
 {
@@ -1347,6 +1495,8 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_client_hash_reference),
+		cmocka_unit_test(test_same_config_same_tables),
+		cmocka_unit_test(test_down_up_same_entries),
 		cmocka_unit_test_setup_teardown(test_first_table, setup_local, teardown_lb),
 		cmocka_unit_test_setup_teardown(test_first_table_miss, setup_local, teardown_lb),
 		cmocka_unit_test_setup_teardown(test_second_table, setup_local, teardown_lb),
