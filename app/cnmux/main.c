@@ -26,6 +26,7 @@
 
 #include "cnm_config.h"
 #include "cnm_dataplane.h"
+#include "cnm_log.h"
 #include "cnm_loop.h"
 #include "cnm_service.h"
 #include "cnm_stats.h"
@@ -43,6 +44,7 @@ struct opts {
 	unsigned long stats_period_s; /* 0: never */
 	unsigned long mbufs;
 	int quiet;
+	int log_timestamp;            /* log lines start with the time */
 	int check; /* --check: validate the configuration, touch nothing */
 };
 
@@ -68,6 +70,7 @@ usage(const char *prog)
 	       "  --stats-json FILE    write the final statistics as JSON to FILE\n"
 	       "  --mbufs N            mbufs in the pool (default %u)\n"
 	       "  --quiet              no final per-service/per-node report\n"
+	       "  --log-timestamp      start every log line with the time (UTC)\n"
 	       "  --explain CAPTURE    with --config: what cnmux would do with each frame of\n"
 	       "                       CAPTURE (pcap), one line each, offline; no EAL options\n"
 	       "  --list-drop-reasons  print the drop reasons and exit\n"
@@ -123,6 +126,7 @@ parse_args(int argc, char **argv, struct opts *o)
 		{ "stats-json", required_argument, NULL, 'j' },
 		{ "mbufs", required_argument, NULL, 'm' },
 		{ "quiet", no_argument, NULL, 'q' },
+		{ "log-timestamp", no_argument, NULL, 'T' },
 		{ "list-drop-reasons", no_argument, NULL, 'L' },
 		{ "list-counters", no_argument, NULL, 'C' },
 		{ "version", no_argument, NULL, 'V' },
@@ -160,6 +164,9 @@ parse_args(int argc, char **argv, struct opts *o)
 			break;
 		case 'q':
 			o->quiet = 1;
+			break;
+		case 'T':
+			o->log_timestamp = 1;
 			break;
 		case 'L':
 		case 'C':
@@ -342,6 +349,9 @@ main(int argc, char **argv)
 			rte_strerror(rte_errno));
 	if (parse_args(argc, argv, &o) < 0)
 		goto out;
+	/* from here on, every log line carries its level (and the time) */
+	if (cnm_log_init(o.log_timestamp ? CNM_LOG_TIMESTAMP : 0) < 0)
+		fprintf(stderr, "cnmux: log lines without level: cannot open the log stream\n");
 
 	cfg = cnm_config_load(o.config, err, sizeof(err));
 	if (cfg == NULL) {

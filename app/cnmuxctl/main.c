@@ -475,6 +475,17 @@ build_ha(const struct ctl_verb *v, json_t *req, int argc, char **argv)
 		usage_fail("unknown subcommand \"%s\" (expected status)", argv[0]);
 }
 
+/* stats [--rate]: --rate asks for the rates ("stats rate") */
+static void
+build_stats(const struct ctl_verb *v, json_t *req, int argc, char **argv)
+{
+	(void)v;
+	if (argc == 1 && strcmp(argv[0], "--rate") != 0)
+		usage_fail("unknown option \"%s\" (expected --rate)", argv[0]);
+	if (argc == 1)
+		json_object_set_new(req, "cmd", json_string("stats rate"));
+}
+
 /* Every verb, in the order --help lists them. */
 static const struct ctl_verb ctl_verbs[] = {
 	{
@@ -576,10 +587,18 @@ static const struct ctl_verb ctl_verbs[] = {
 		.min_args = 0, .max_args = 0, .build = build_positional, .print = print_count,
 	},
 	{
-		.name = "stats", .args = "",
+		.name = "stats", .args = "[--rate]",
 		.help = "Show every counter (cnmux --list-counters), the drops by reason, and\n"
-			"packets and bytes per service and per node. -j: the JSON.\n",
-		.min_args = 0, .max_args = 0, .build = build_positional, .print = print_stats,
+			"packets and bytes per service and per node. -j: the JSON.\n"
+			"--rate: each counter per second over the last second, per service and\n"
+			"its nodes, per node (docs/metrics.md).\n",
+		.min_args = 0, .max_args = 1, .build = build_stats, .print = print_stats,
+	},
+	{
+		.name = "zero", .args = "",
+		.help = "Zero the counters as stats, telemetry, the report and --stats-json show\n"
+			"them (like ipvsadm -Z); gauges stay, /metrics keeps counting.\n",
+		.min_args = 0, .max_args = 0, .build = build_positional, .print = print_zero,
 	},
 	{
 		.name = "explain", .args = "PROTO SRC DST [FLAGS]\n--hex FRAME\n--pcap FILE",

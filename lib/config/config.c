@@ -81,7 +81,7 @@ struct cnm_claim {
 static const char *const cnm_top_keys[] = {
 	"version", "ports", "nodes", "services", "default_node", "pdt_size",
 	"hash_key", "control", "conntrack", "health", "icmp_echo", "verify_checksum", "ha",
-	"tunnel", NULL,
+	"tunnel", "metrics", NULL,
 };
 static const char *const cnm_ports_keys[] = {
 	"public", "private", "local", NULL,
@@ -98,6 +98,9 @@ static const char *const cnm_service_keys[] = {
 };
 static const char *const cnm_control_keys[] = {
 	"socket", "state_file", NULL,
+};
+static const char *const cnm_metrics_keys[] = {
+	"listen", NULL,
 };
 static const char *const cnm_conntrack_keys[] = {
 	"max", "timeout_s", "closing_s", "syn_s", NULL,
@@ -1451,6 +1454,21 @@ bad:
 			"an address and TCP port \"IPV4:PORT\" or \"[IPV6]:PORT\"");
 }
 
+/* "metrics": {"listen": "IP:PORT"}: the Prometheus endpoint (lib/metrics) */
+static int
+cnm_parse_metrics(struct cnm_parser *p, const json_t *root)
+{
+	json_t *obj = json_object_get(root, "metrics");
+
+	if (obj == NULL)
+		return 0;
+	if (cnm_check_object(p, "metrics", obj, cnm_metrics_keys) < 0 ||
+	    cnm_get_endpoint(p, "metrics.listen", json_object_get(obj, "listen"),
+			     &p->cfg->metrics_listen) < 0)
+		return -1;
+	return 0;
+}
+
 static int
 cnm_parse_ha(struct cnm_parser *p, const json_t *root)
 {
@@ -1631,6 +1649,7 @@ cnm_parse_root(struct cnm_parser *p, const json_t *root)
 	    cnm_parse_conntrack(p, root) < 0 ||
 	    cnm_parse_health(p, root) < 0 ||
 	    cnm_parse_ha(p, root) < 0 ||
+	    cnm_parse_metrics(p, root) < 0 ||
 	    cnm_parse_tunnel(p, root) < 0)
 		goto out;
 

@@ -484,7 +484,7 @@ node_map(const struct cnm_ctx *ctx)
 }
 
 /* The configuration every holder shares: the running one without ports,
- * control and ha, which are each holder's own. */
+ * control, metrics and ha, which are each holder's own. */
 static json_t *
 repl_cfg(const struct cnm_ctx *ctx)
 {
@@ -493,6 +493,7 @@ repl_cfg(const struct cnm_ctx *ctx)
 	if (j != NULL) {
 		json_object_del(j, "ports");
 		json_object_del(j, "control");
+		json_object_del(j, "metrics");
 		json_object_del(j, "ha");
 	}
 	return j;
@@ -811,7 +812,7 @@ state_apply(struct cnm_ha *ha, const json_t *st, int full, char *err, size_t err
 	const json_t *nodes = json_object_get(st, "nodes_state");
 	const json_t *pdts = json_object_get(st, "pdts");
 	const char *dg = json_string_value(json_object_get(st, "digest"));
-	static const char *const own[] = { "ports", "control", "ha" };
+	static const char *const own[] = { "ports", "control", "metrics", "ha" };
 	struct cnm_config *nc = NULL;
 	struct pdt_want *want = NULL;
 	uint32_t *order = NULL, n_svc = 0;

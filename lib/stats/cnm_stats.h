@@ -270,6 +270,24 @@ struct cnm_pb cnm_stats_svc(struct cnm_wstats *const *w, unsigned int n, uint32_
 /** What @p n workers have counted so far in member slot @p slot. */
 struct cnm_pb cnm_stats_member_slot(struct cnm_wstats *const *w, unsigned int n, uint32_t slot);
 
+/**
+ * Per-second rates between two readings of the totals (@p prev, then @p cur,
+ * @p interval_us apart, both as cnm_stats_sum() and the rebase left them):
+ * every counter of @p r (scalars, drops, per service, node and member slot)
+ * is (cur - prev) per second, rounded; 0 where cur < prev (a slot reused in
+ * between) or @p interval_us is 0. Gauges are @p cur's. @p r is then written
+ * out by cnm_stats_json() like the totals: the same keys, per second.
+ */
+void cnm_stats_rate(const struct cnm_stats_total *prev, const struct cnm_stats_total *cur,
+		uint64_t interval_us, struct cnm_stats_total *r);
+
+/**
+ * Take the scalar counters and drop reasons of @p base off @p t (never
+ * below 0); gauges and the per-id counters are left as they are. For the
+ * baseline of `cnmuxctl zero` (cnm_lb_stats_zeroed()).
+ */
+void cnm_stats_sub_scalars(struct cnm_stats_total *t, const struct cnm_stats_total *base);
+
 struct cnm_lb;
 
 /**
@@ -301,6 +319,13 @@ json_t *cnm_stats_node_json(const struct cnm_stats_total *t, const struct cnm_lb
  */
 void cnm_stats_print(FILE *out, const struct cnm_stats_total *t, const struct cnm_lb *lb,
 		int final);
+
+/**
+ * The rates for people (every --stats-period, after the report): @p r from
+ * cnm_stats_rate(), over @p interval_us.
+ */
+void cnm_stats_print_rate(FILE *out, const struct cnm_stats_total *r, const struct cnm_lb *lb,
+		uint64_t interval_us);
 
 /** Print every key of cnm_stats_json() with its kind and meaning (--list-counters). */
 void cnm_stats_list(FILE *out);

@@ -216,3 +216,60 @@ cnm_stats_list(FILE *out)
 		fprintf(out, "%-32s %-7s %s\n", key, kind_name(node[i].kind), node[i].help);
 	}
 }
+
+/* (cur - prev) per second over @p us microseconds, rounded; 0 when cur < prev */
+static uint64_t
+per_s(uint64_t prev, uint64_t cur, uint64_t us)
+{
+	if (us == 0 || cur <= prev)
+		return 0;
+	return (uint64_t)((double)(cur - prev) * 1e6 / (double)us + 0.5);
+}
+
+static void
+pb_rate(const struct cnm_pb *p, const struct cnm_pb *c, uint64_t us, struct cnm_pb *r,
+		uint32_t n)
+{
+	uint32_t i;
+
+	for (i = 0; i < n; i++) {
+		r[i].pkts = per_s(p[i].pkts, c[i].pkts, us);
+		r[i].bytes = per_s(p[i].bytes, c[i].bytes, us);
+	}
+}
+
+void
+cnm_stats_rate(const struct cnm_stats_total *prev, const struct cnm_stats_total *cur,
+		uint64_t interval_us, struct cnm_stats_total *r)
+{
+	unsigned int i;
+
+	for (i = 0; i < RTE_DIM(scalars); i++) {
+		uint64_t *dst = (uint64_t *)(void *)((char *)r + scalars[i].off);
+
+		*dst = scalars[i].kind == CNM_STAT_GAUGE ? cnm_stats_get(cur, &scalars[i]) :
+			per_s(cnm_stats_get(prev, &scalars[i]), cnm_stats_get(cur, &scalars[i]),
+				interval_us);
+	}
+	for (i = 0; i < CNM_DROP_MAX; i++)
+		r->drop[i] = per_s(prev->drop[i], cur->drop[i], interval_us);
+	pb_rate(prev->svc, cur->svc, interval_us, r->svc, CNM_MAX_SERVICES);
+	pb_rate(prev->node, cur->node, interval_us, r->node, CNM_MAX_NODES);
+	pb_rate(prev->member, cur->member, interval_us, r->member, CNM_MAX_MEMBERS);
+}
+
+void
+cnm_stats_sub_scalars(struct cnm_stats_total *t, const struct cnm_stats_total *base)
+{
+	unsigned int i;
+
+	for (i = 0; i < RTE_DIM(scalars); i++) {
+		uint64_t *dst = (uint64_t *)(void *)((char *)t + scalars[i].off);
+		uint64_t b = cnm_stats_get(base, &scalars[i]);
+
+		if (scalars[i].kind == CNM_STAT_COUNTER)
+			*dst -= RTE_MIN(*dst, b);
+	}
+	for (i = 0; i < CNM_DROP_MAX; i++)
+		t->drop[i] -= RTE_MIN(t->drop[i], base->drop[i]);
+}
