@@ -1658,7 +1658,11 @@ cmd_explain(struct cnm_ctx *ctx, struct ctl_req *r)
 	memset(&st, 0, sizeof(st));
 	memset(&cache, 0, sizeof(cache));
 	memset(&frag, 0, sizeof(frag));
-	memset(&ws, 0, sizeof(ws));
+	/* counters of its own too: the decision counts what it records */
+	if (cnm_wstats_init(&ws) < 0) {
+		req_fail(r, "out of memory");
+		return NULL;
+	}
 	st.cache = &cache;
 	st.frag = &frag;
 	st.st = &ws;
@@ -1676,6 +1680,7 @@ cmd_explain(struct cnm_ctx *ctx, struct ctl_req *r)
 		if (st.ct == NULL) {
 			req_fail(r, "cannot make a forwarding list to decide on: %s",
 				 rte_strerror(rte_errno));
+			cnm_wstats_fini(&ws);
 			return NULL;
 		}
 		worker = -1;
@@ -1693,6 +1698,7 @@ cmd_explain(struct cnm_ctx *ctx, struct ctl_req *r)
 	} else {
 		cnm_explain_decide(ctx->lb, &st, &ex);
 	}
+	cnm_wstats_fini(&ws);
 	o = cnm_explain_json(ctx->lb, &ex);
 	if (o == NULL)
 		req_fail(r, "out of memory");

@@ -254,17 +254,20 @@ slots_free(struct cnm_lb *lb, const uint16_t *slots, uint32_t n)
 
 	for (i = 0; i < n; i++) {
 		uint16_t slot = slots[i], svc = lb->member_svc[slot], node = lb->member_node[slot];
-		struct cnm_pb v = { 0, 0 };
+		struct cnm_pb v = { 0, 0, 0 };
 
 		if (lb->wstats != NULL) {
 			v = cnm_stats_member_slot(lb->wstats, lb->n_wstats, slot);
 			v.pkts -= lb->member_base[slot].pkts;
 			v.bytes -= lb->member_base[slot].bytes;
+			v.conns -= lb->member_base[slot].conns;
 		}
 		lb->svc_fold[svc].pkts += v.pkts;
 		lb->svc_fold[svc].bytes += v.bytes;
+		lb->svc_fold[svc].conns += v.conns;
 		lb->node_fold[node].pkts += v.pkts;
 		lb->node_fold[node].bytes += v.bytes;
+		lb->node_fold[node].conns += v.conns;
 		lb->member_svc[slot] = CNM_SLOT_FREE;
 	}
 }
@@ -660,16 +663,19 @@ cnm_lb_stats_rebase(const struct cnm_lb *lb, struct cnm_stats_total *t)
 	for (i = 0; i < CNM_MAX_MEMBERS; i++) {
 		t->member[i].pkts -= lb->member_base[i].pkts;
 		t->member[i].bytes -= lb->member_base[i].bytes;
+		t->member[i].conns -= lb->member_base[i].conns;
 	}
 	/* a service: what no slot counted, its pairs' slots, its freed ones */
 	for (i = 0; i < CNM_MAX_SERVICES; i++) {
 		t->svc[i].pkts += lb->svc_fold[i].pkts - lb->svc_base[i].pkts;
 		t->svc[i].bytes += lb->svc_fold[i].bytes - lb->svc_base[i].bytes;
+		t->svc[i].conns += lb->svc_fold[i].conns - lb->svc_base[i].conns;
 	}
 	/* a node: its sink, its pairs' slots, its freed ones */
 	for (i = 0; i < CNM_MAX_NODES; i++) {
 		t->node[i].pkts = t->member[CNM_MEMBER_SINK(i)].pkts + lb->node_fold[i].pkts;
 		t->node[i].bytes = t->member[CNM_MEMBER_SINK(i)].bytes + lb->node_fold[i].bytes;
+		t->node[i].conns = t->member[CNM_MEMBER_SINK(i)].conns + lb->node_fold[i].conns;
 	}
 	for (i = 0; i < CNM_MEMBER_SINK0; i++) {
 		uint16_t svc = lb->member_svc[i], node = lb->member_node[i];
@@ -678,8 +684,10 @@ cnm_lb_stats_rebase(const struct cnm_lb *lb, struct cnm_stats_total *t)
 			continue;
 		t->svc[svc].pkts += t->member[i].pkts;
 		t->svc[svc].bytes += t->member[i].bytes;
+		t->svc[svc].conns += t->member[i].conns;
 		t->node[node].pkts += t->member[i].pkts;
 		t->node[node].bytes += t->member[i].bytes;
+		t->node[node].conns += t->member[i].conns;
 	}
 }
 
@@ -692,6 +700,7 @@ pb_sub(struct cnm_pb *t, const struct cnm_pb *z, uint32_t n)
 	for (i = 0; i < n; i++) {
 		t[i].pkts -= RTE_MIN(t[i].pkts, z[i].pkts);
 		t[i].bytes -= RTE_MIN(t[i].bytes, z[i].bytes);
+		t[i].conns -= RTE_MIN(t[i].conns, z[i].conns);
 	}
 }
 

@@ -162,19 +162,22 @@ enum cnm_stat_kind {
 
 /**
  * Per service, per node, and per (service, node) under a service's
- * "nodes": X(key, kind, meaning). struct cnm_pb holds packets and bytes;
- * "up" is the node's state.
+ * "nodes": X(key, kind, meaning). struct cnm_pb holds packets, bytes and
+ * new connections; "up" is the node's state.
  */
 #define CNM_STATS_SERVICE(X) \
 	X(packets, COUNTER, "frames that matched the service (including those dropped for " \
 	  "no_active_node or tx_full)") \
-	X(bytes, COUNTER, "their bytes: as sent for those sent to a node, as received for the rest")
+	X(bytes, COUNTER, "their bytes: as sent for those sent to a node, as received for the rest") \
+	X(conn_new, COUNTER, "TCP connections of the service recorded in a forwarding list")
 #define CNM_STATS_MEMBER(X) \
 	X(packets, COUNTER, "frames of the service TX took for this node of its list") \
-	X(bytes, COUNTER, "their bytes, as sent")
+	X(bytes, COUNTER, "their bytes, as sent") \
+	X(conn_new, COUNTER, "TCP connections of the service recorded on this node")
 #define CNM_STATS_NODE(X) \
 	X(packets, COUNTER, "frames TX took for the node") \
 	X(bytes, COUNTER, "their bytes, as sent") \
+	X(conn_new, COUNTER, "TCP connections recorded on the node") \
 	X(up, GAUGE, "the node takes clients (true) or not (false)")
 
 /**
@@ -193,10 +196,12 @@ _Static_assert(CNM_MEMBER_SINK0 == CNM_MEMBERS_MAX, "a pair slot for every pair 
 /** No slot: a decision that sends nothing to a node. */
 #define CNM_MEMBER_NONE 0xffffu
 
-/** Packets and bytes. */
+/** Packets, bytes, and connections recorded (conn_new: a pure SYN placed in a
+ * forwarding list, counted by the decision in the slot of its pair). */
 struct cnm_pb {
 	uint64_t pkts;
 	uint64_t bytes;
+	uint64_t conns;
 };
 
 #define CNM_X_FIELD(n, k, h) uint64_t n;

@@ -19,7 +19,8 @@ u64(uint64_t v)
 static json_t *
 pb_json(const struct cnm_pb *pb)
 {
-	return json_pack("{s:o,s:o}", "packets", u64(pb->pkts), "bytes", u64(pb->bytes));
+	return json_pack("{s:o,s:o,s:o}", "packets", u64(pb->pkts), "bytes", u64(pb->bytes),
+			 "conn_new", u64(pb->conns));
 }
 
 json_t *

@@ -110,10 +110,12 @@ cnm_stats_sum(struct cnm_wstats *const *w, unsigned int n, struct cnm_stats_tota
 		for (j = 0; j < CNM_MAX_SERVICES; j++) {
 			t->svc[j].pkts += RD(s->svc[j].pkts);
 			t->svc[j].bytes += RD(s->svc[j].bytes);
+			t->svc[j].conns += RD(s->svc[j].conns);
 		}
 		for (j = 0; j < CNM_MAX_MEMBERS; j++) {
 			t->member[j].pkts += RD(s->member[j].pkts);
 			t->member[j].bytes += RD(s->member[j].bytes);
+			t->member[j].conns += RD(s->member[j].conns);
 		}
 	}
 }
@@ -121,7 +123,7 @@ cnm_stats_sum(struct cnm_wstats *const *w, unsigned int n, struct cnm_stats_tota
 struct cnm_pb
 cnm_stats_svc(struct cnm_wstats *const *w, unsigned int n, uint32_t id)
 {
-	struct cnm_pb r = { 0, 0 };
+	struct cnm_pb r = { 0, 0, 0 };
 	unsigned int i;
 
 	for (i = 0; i < n; i++) {
@@ -129,6 +131,7 @@ cnm_stats_svc(struct cnm_wstats *const *w, unsigned int n, uint32_t id)
 
 		r.pkts += RD(p->pkts);
 		r.bytes += RD(p->bytes);
+		r.conns += RD(p->conns);
 	}
 	return r;
 }
@@ -136,12 +139,13 @@ cnm_stats_svc(struct cnm_wstats *const *w, unsigned int n, uint32_t id)
 struct cnm_pb
 cnm_stats_member_slot(struct cnm_wstats *const *w, unsigned int n, uint32_t slot)
 {
-	struct cnm_pb r = { 0, 0 };
+	struct cnm_pb r = { 0, 0, 0 };
 	unsigned int i;
 
 	for (i = 0; i < n && slot < CNM_MAX_MEMBERS; i++) {
 		r.pkts += RD(w[i]->member[slot].pkts);
 		r.bytes += RD(w[i]->member[slot].bytes);
+		r.conns += RD(w[i]->member[slot].conns);
 	}
 	return r;
 }
@@ -235,6 +239,7 @@ pb_rate(const struct cnm_pb *p, const struct cnm_pb *c, uint64_t us, struct cnm_
 	for (i = 0; i < n; i++) {
 		r[i].pkts = per_s(p[i].pkts, c[i].pkts, us);
 		r[i].bytes = per_s(p[i].bytes, c[i].bytes, us);
+		r[i].conns = per_s(p[i].conns, c[i].conns, us);
 	}
 }
 
