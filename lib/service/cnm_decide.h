@@ -151,7 +151,9 @@ struct cnm_dstate {
 	struct cnm_ct *ct;                /**< the forwarding list (TCP connections and
 					       UDP flows), NULL: none */
 	struct cnm_wstats *st;            /**< where the decision counts (conn_*, udp_*,
-					       frag_*) */
+					       frag_*, and a recorded connection or UDP
+					       flow in member[slot]: its arrays allocated,
+					       cnm_wstats_init()) */
 	uint32_t now_ms;                  /**< the clock of the list and the fragment cache */
 };
 
