@@ -24,6 +24,7 @@
 #include <rte_common.h>
 #include <rte_errno.h>
 
+#include "cnm_quiclb.h"
 #include "cnm_control.h"
 #include "cnm_explain.h"
 #include "cnm_fwd.h"
@@ -272,6 +273,24 @@ svc_cfg_json(const struct cnm_config *c, const struct cnm_cfg_service *s)
 		json_object_set_new(o, "arp", json_false());
 	if (s->udp_timeout_s != 0)
 		json_object_set_new(o, "udp_timeout_s", json_integer(s->udp_timeout_s));
+	if (s->n_quic > 0) {
+		json_t *q = json_array();
+
+		/* the key file's path, never the key: a replica reads its own */
+		for (i = 0; i < s->n_quic; i++) {
+			const struct cnm_quiclb_conf *k = &s->quic[i];
+			json_t *e = json_pack("{s:i,s:i,s:i,s:s,s:i,s:b}",
+				"config_id", k->config_id, "server_id_len", k->server_id_len,
+				"nonce_len", k->nonce_len,
+				"mode", k->mode == CNM_QUICLB_ENCRYPTED ? "encrypted" : "plaintext",
+				"cid_len", k->cid_len, "encode_length", k->encode_length != 0);
+
+			if (e != NULL && k->mode == CNM_QUICLB_ENCRYPTED)
+				json_object_set_new(e, "key_file", json_string(k->key_file));
+			json_array_append_new(q, e);
+		}
+		json_object_set_new(o, "quic_lb", q);
+	}
 	return o;
 }
 
@@ -294,6 +313,14 @@ node_cfg_json(const struct cnm_cfg_node *n)
 			json_string(cnm_addr_str(&n->gateway, buf, sizeof(buf))));
 	if (n->forward == CNM_FWD_GUE && n->gue_port != CNM_GUE_PORT_DEFAULT)
 		json_object_set_new(o, "gue_port", json_integer(n->gue_port));
+	if (n->server_id_len > 0) {
+		char hex[2 * sizeof(n->server_id) + 1];
+		unsigned int i;
+
+		for (i = 0; i < n->server_id_len; i++)
+			snprintf(hex + 2 * i, 3, "%02x", n->server_id[i]);
+		json_object_set_new(o, "server_id", json_string(hex));
+	}
 	return o;
 }
 
@@ -479,8 +506,13 @@ svc_keys_changed(const struct cnm_cfg_service *s, const struct cnm_cfg_service *
 
 	if (!addr_eq(&s->vip, &c->vip) || s->policy != c->policy ||
 	    s->protocols != c->protocols || s->n_ports != c->n_ports ||
-	    s->arp != c->arp)
+	    s->arp != c->arp || s->n_quic != c->n_quic)
 		return 1;
+	/* QUIC-LB, keys included (the new file was read with its key files):
+	 * a change rebuilds the service */
+	for (i = 0; i < c->n_quic; i++)
+		if (memcmp(&s->quic[i], &c->quic[i], sizeof(c->quic[i])) != 0)
+			return 1;
 	/* the same set of ports, in any order (no port twice in a service) */
 	for (i = 0; i < c->n_ports; i++) {
 		for (j = 0; j < s->n_ports; j++)
@@ -614,7 +646,9 @@ cfg_apply(struct cnm_lb *lb, const struct cnm_config *from, const struct cnm_con
 		if (!addr_eq(&cur->ip, &n->ip) || cur->forward != n->forward ||
 				cur->has_gateway != n->has_gateway ||
 				(n->has_gateway && !addr_eq(&cur->gateway, &n->gateway)) ||
-				cur->gue_port != n->gue_port) {
+				cur->gue_port != n->gue_port ||
+				cur->server_id_len != n->server_id_len ||
+				memcmp(cur->server_id, n->server_id, n->server_id_len) != 0) {
 			/* another machine, or another way to reach it: forget it
 			 * (its connections, its entries) and add it again; the
 			 * members come back below */

@@ -64,7 +64,17 @@ struct cnm_svc {
 	uint16_t *mslot;      /**< [CNM_MAX_NODES]: counter slot of (this service, node),
 			           the node's sink CNM_MEMBER_SINK(node) when the pair
 			           has none */
+	/**
+	 * QUIC-LB (docs/quic.md): the context that decodes the service's
+	 * connection IDs to nodes, NULL when the service has no "quic_lb".
+	 * RCU: published with a release store (a new one when the members or
+	 * their server IDs change), freed after a grace period.
+	 */
+	struct cnm_quiclb *quic;
 };
+
+/** The QUIC-LB lane of the control thread (workers use their index, below). */
+#define CNM_QUIC_LANE_CTL 64
 
 /** A node, as the workers see it: 16 bytes. */
 struct cnm_node {

@@ -90,10 +90,72 @@ svc_free(struct cnm_svc_priv *s)
 	if (s == NULL)
 		return;
 	cnm_pdt_free(s->hot.pdt);
+	cnm_quiclb_free(s->hot.quic);
 	free(s->hot.mslot);
 	free(s->members);
 	free(s->cfg.ports);
+	memset(s->quic, 0, sizeof(s->quic)); /* the keys */
 	free(s);
+}
+
+static void grace_period(const struct cnm_lb *lb);
+
+/*
+ * The service's QUIC-LB context: its configurations, and the server ID of
+ * every node of its list that has one (a drained node's included: its
+ * connections keep it; a down one is refused per packet). Built anew and
+ * published when that set changes; the old one is freed after a grace
+ * period. Called by every rebuild.
+ */
+static int
+quic_update(struct cnm_lb *lb, struct cnm_svc_priv *s)
+{
+	struct cnm_quiclb *q, *old = s->hot.quic;
+	uint64_t fp = 0xcbf29ce484222325ULL;
+	uint32_t i, k;
+	int ret;
+
+	if (s->cfg.n_quic == 0)
+		return 0;
+	/* FNV-1a over (node, server ID) of the list, in order */
+	for (i = 0; i < s->n_members; i++) {
+		const struct cnm_cfg_node *n = &lb->node_cfg[s->members[i].node];
+
+		if (!lb->v.node[s->members[i].node].used || n->server_id_len == 0)
+			continue;
+		fp = (fp ^ s->members[i].node) * 0x100000001b3ULL;
+		for (k = 0; k < n->server_id_len; k++)
+			fp = (fp ^ n->server_id[k]) * 0x100000001b3ULL;
+	}
+	if (old != NULL && fp == s->quic_fp)
+		return 0;
+	q = cnm_quiclb_create(s->quic, s->cfg.n_quic, CNM_QUIC_LANES,
+			s->n_members * s->cfg.n_quic + 1);
+	if (q == NULL)
+		return -errno;
+	for (i = 0; i < s->n_members; i++) {
+		const struct cnm_cfg_node *n = &lb->node_cfg[s->members[i].node];
+
+		if (!lb->v.node[s->members[i].node].used || n->server_id_len == 0 ||
+		    n->server_id_len != s->quic[0].server_id_len)
+			continue;
+		for (k = 0; k < s->cfg.n_quic; k++) {
+			ret = cnm_quiclb_add_server(q, s->quic[k].config_id, n->server_id,
+					n->server_id_len, s->members[i].node);
+			if (ret < 0 && ret != -EEXIST) {
+				cnm_quiclb_free(q);
+				return ret;
+			}
+		}
+	}
+	/* release: the context is complete before a worker sees it */
+	__atomic_store_n(&s->hot.quic, q, __ATOMIC_RELEASE);
+	s->quic_fp = fp;
+	if (old != NULL) {
+		grace_period(lb);
+		cnm_quiclb_free(old);
+	}
+	return 0;
 }
 
 /*
@@ -350,7 +412,11 @@ svc_rebuild(struct cnm_lb *lb, struct cnm_svc_priv *s)
 	struct cnm_pdt_member *m;
 	struct cnm_pdt *pdt;
 	uint32_t i, n = 0;
+	int ret;
 
+	ret = quic_update(lb, s);
+	if (ret < 0)
+		return ret;
 	m = calloc(s->n_members + 1, sizeof(*m));
 	if (m == NULL)
 		return -ENOMEM;
@@ -477,6 +543,11 @@ svc_create(struct cnm_lb *lb, const struct cnm_config *cfg, const struct cnm_cfg
 		memcpy(s->members, c->members, c->n_members * sizeof(*s->members));
 	if (c->n_ports > 0)
 		memcpy(s->cfg.ports, c->ports, c->n_ports * sizeof(*s->cfg.ports));
+	/* the QUIC-LB configurations: a copy of its own (the file's goes) */
+	s->cfg.n_quic = RTE_MIN(c->n_quic, (uint32_t)CNM_QUICLB_CONFIGS);
+	if (s->cfg.n_quic > 0)
+		memcpy(s->quic, c->quic, s->cfg.n_quic * sizeof(*s->quic));
+	s->cfg.quic = s->cfg.n_quic > 0 ? s->quic : NULL;
 	s->cfg.members = s->members;
 	lb->v.svc[id] = &s->hot;
 	for (i = 0; i < CNM_MAX_NODES; i++)

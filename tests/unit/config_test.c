@@ -23,6 +23,7 @@
 
 #include "cnm_config.h"
 #include "cnm_fwd.h"
+#include "cnm_quiclb.h"
 
 #define FILE_NAME "t.json"
 
@@ -50,6 +51,8 @@
 #define S_PORTS "'ports': ['80/tcp']"
 #define S_NODES "'nodes': {'n1': 1}"
 #define S_BASE S_NAME ", " S_VIP ", " S_W ", " S_PORTS ", " S_NODES
+/* a plaintext QUIC-LB block */
+#define QLB "{'server_id_len': 3, 'nonce_len': 6, 'mode': 'plaintext'}"
 
 /* pieces of an "ha" object */
 #define HA_ID "'id': 'lb1'"
@@ -547,6 +550,34 @@ static const struct err_case err_cases[] = {
 	{ "service_udp_timeout_no_udp",
 	  SVC(S_BASE ", 'udp_timeout_s': 30"), "services[0].udp_timeout_s",
 	  "no \"udp_timeout_s\" in a service without UDP", "30" },
+	{ "service_quic_lb_tcp",
+	  SVC(S_BASE ", 'quic_lb': " QLB), "services[0].quic_lb",
+	  "no \"quic_lb\" in a service without a UDP port", "an object" },
+	{ "service_quic_lb_nonce_short",
+	  SVC(S_NAME ", " S_VIP ", " S_W ", 'ports': ['443/udp'], " S_NODES
+	      ", 'quic_lb': {'server_id_len': 3, 'nonce_len': 3, 'mode': 'plaintext'}"),
+	  "services[0].quic_lb.nonce_len", "4", "3" },
+	{ "service_quic_lb_two_sid_lens",
+	  SVC(S_NAME ", " S_VIP ", " S_W ", 'ports': ['443/udp'], " S_NODES
+	      ", 'quic_lb': [" QLB ", {'config_id': 1, 'server_id_len': 2, 'nonce_len': 7, "
+	      "'mode': 'plaintext'}]"),
+	  "services[0].quic_lb", "configurations of one server ID length", "an array" },
+	{ "node_server_id_not_hex",
+	  "{" PORTS ", 'nodes': [{'name': 'n1', 'ip': '192.0.2.1', 'server_id': '0g'}], "
+	  "'services': []}", "nodes[0].server_id", "1 to 15 bytes in hex", "\"0g\"" },
+	{ "node_server_id_long",
+	  "{" PORTS ", 'nodes': [{'name': 'n1', 'ip': '192.0.2.1', "
+	  "'server_id': '00112233445566778899aabbccddeeff'}], 'services': []}",
+	  "nodes[0].server_id", "1 to 15 bytes in hex", "" },
+	{ "node_server_id_duplicate",
+	  "{" PORTS ", 'nodes': [{'name': 'n1', 'ip': '192.0.2.1', 'server_id': '0a0b0c'}, "
+	  "{'name': 'n2', 'ip': '192.0.2.2', 'server_id': '0A0B0C'}], 'services': []}",
+	  "nodes[1].server_id", "a server ID no other node has (node n1 has it)", "a server ID" },
+	{ "node_server_id_len_service",
+	  "{" PORTS ", 'nodes': [{'name': 'n1', 'ip': '192.0.2.1', 'server_id': '0a0b'}], "
+	  "'services': [{" S_NAME ", " S_VIP ", " S_W ", 'ports': ['443/udp'], " S_NODES
+	  ", 'quic_lb': " QLB "}]}",
+	  "nodes[0].server_id", "3 bytes in hex, the server_id_len of service s1", "2 bytes" },
 	{ "service_udp_timeout_wild_tcp",
 	  SVC(S_NAME ", " S_VIP ", " S_WILD ", 'protocols': ['tcp'], " S_NODES
 	      ", 'udp_timeout_s': 30"), "services[0].udp_timeout_s",
@@ -1334,11 +1365,45 @@ test_bundled_tunnels(void **state)
 	cnm_config_free(cfg);
 }
 
+/* QUIC-LB: the service's block and the nodes' server IDs (docs/quic.md) */
+static void
+test_quic_lb(void **state)
+{
+	struct cnm_config *cfg = parse_ok(
+		"{" PORTS ", 'nodes': [{'name': 'n1', 'ip': '192.0.2.1', 'server_id': '0a0b0c'},"
+		"  {'name': 'n2', 'ip': '192.0.2.2', 'server_id': '0A0B0D'},"
+		"  {'name': 'n3', 'ip': '192.0.2.3'}],"
+		" 'services': [{'name': 'h3', 'vip': '198.51.100.1', 'policy': 'weighted',"
+		"   'ports': ['443/udp'], 'nodes': {'n1': 1, 'n2': 1, 'n3': 1},"
+		"   'udp_timeout_s': 30,"
+		"   'quic_lb': [{'config_id': 2, 'server_id_len': 3, 'nonce_len': 6,"
+		"                'mode': 'plaintext', 'cid_len': 12}]},"
+		"  {'name': 'web', 'vip': '198.51.100.1', 'policy': 'weighted',"
+		"   'ports': ['443/tcp'], 'nodes': {'n1': 1}}]}");
+	static const uint8_t sid2[3] = { 0x0a, 0x0b, 0x0d };
+
+	(void)state;
+	assert_int_equal(cfg->nodes[0].server_id_len, 3);
+	assert_memory_equal(cfg->nodes[1].server_id, sid2, 3);
+	assert_int_equal(cfg->nodes[2].server_id_len, 0);
+	assert_int_equal(cfg->services[0].n_quic, 1);
+	assert_non_null(cfg->services[0].quic);
+	assert_int_equal(cfg->services[0].quic[0].config_id, 2);
+	assert_int_equal(cfg->services[0].quic[0].server_id_len, 3);
+	assert_int_equal(cfg->services[0].quic[0].nonce_len, 6);
+	assert_int_equal(cfg->services[0].quic[0].cid_len, 12);
+	assert_int_equal(cfg->services[0].quic[0].mode, CNM_QUICLB_PLAINTEXT);
+	assert_int_equal(cfg->services[1].n_quic, 0);
+	assert_null(cfg->services[1].quic);
+	cnm_config_free(cfg);
+}
+
 int
 main(void)
 {
 	static const struct CMUnitTest fixed[] = {
 		cmocka_unit_test(test_brief_example),
+		cmocka_unit_test(test_quic_lb),
 		cmocka_unit_test(test_ha),
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_optional_keys),

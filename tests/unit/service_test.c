@@ -30,6 +30,7 @@
 #include "cnm_pdt.h"
 #include "cnm_conntrack.h"
 #include "cnm_decide.h"
+#include "cnm_quiclb.h"
 #include "cnm_service.h"
 #include "cnm_dataplane.h"
 
@@ -1490,11 +1491,70 @@ test_client_hash_reference(void **state)
 	}
 }
 
+/* The QUIC-LB context of a service: built with it, mapping the server IDs
+ * of its list's nodes, rebuilt when the list changes (docs/quic.md). */
+static uint32_t
+quic_node_of(const struct cnm_lb *lb, int sid, const uint8_t *server_id, int *res)
+{
+	const struct cnm_svc *s = cnm_lb_view(lb)->svc[sid];
+	const struct cnm_quiclb *q = __atomic_load_n(&s->quic, __ATOMIC_ACQUIRE);
+	static const uint8_t nonce[6] = { 1, 2, 3, 4, 5, 6 };
+	uint8_t cid[CNM_QUIC_CID_MAX];
+	uint32_t node = UINT32_MAX;
+	int n;
+
+	assert_non_null(q);
+	n = cnm_quiclb_encode(q, CNM_QUIC_LANE_CTL, 0, server_id, 3, nonce, 6, 0, NULL, cid);
+	assert_int_equal(n, 10);
+	*res = cnm_quiclb_route(q, CNM_QUIC_LANE_CTL, cid, (uint8_t)n, &node);
+	return node;
+}
+
+static void
+test_quic_context(void **state)
+{
+	struct cnm_lb *lb = lb_from(
+		"{'ports': {'public': 'p0', 'private': ['p1']},"
+		" 'nodes': [{'name': 'n1', 'ip': '192.0.2.1', 'mac': '02:00:00:00:00:01',"
+		"            'server_id': '0a0b0c'},"
+		"           {'name': 'n2', 'ip': '192.0.2.2', 'mac': '02:00:00:00:00:02',"
+		"            'server_id': '0a0b0d'},"
+		"           {'name': 'n3', 'ip': '192.0.2.3', 'mac': '02:00:00:00:00:03'}],"
+		" 'services': [{'name': 'h3', 'vip': '198.51.100.1', 'policy': 'weighted',"
+		"   'ports': ['443/udp'], 'nodes': {'n1': 1, 'n3': 1},"
+		"   'quic_lb': {'server_id_len': 3, 'nonce_len': 6, 'mode': 'plaintext'}},"
+		"  {'name': 'dns', 'vip': '198.51.100.1', 'policy': 'weighted',"
+		"   'ports': ['53/udp'], 'nodes': {'n1': 1}}]}");
+	static const uint8_t sid1[3] = { 0x0a, 0x0b, 0x0c }, sid2[3] = { 0x0a, 0x0b, 0x0d };
+	int h3 = svc_id(lb, "h3"), res;
+
+	(void)state;
+	assert_null(cnm_lb_view(lb)->svc[svc_id(lb, "dns")]->quic);
+	assert_int_equal(quic_node_of(lb, h3, sid1, &res), (uint32_t)node_id(lb, "n1"));
+	assert_int_equal(res, CNM_QUICLB_OK);
+	/* n2 has a server ID but is not in h3's list */
+	quic_node_of(lb, h3, sid2, &res);
+	assert_int_equal(res, CNM_QUICLB_SID_UNKNOWN);
+	/* n2 joins: its server ID routes (a new context) */
+	assert_int_equal(cnm_lb_member_set(lb, (uint16_t)h3, (uint16_t)node_id(lb, "n2"), 1), 0);
+	assert_int_equal(quic_node_of(lb, h3, sid2, &res), (uint32_t)node_id(lb, "n2"));
+	assert_int_equal(res, CNM_QUICLB_OK);
+	/* n1 leaves: its server ID no longer routes */
+	assert_int_equal(cnm_lb_member_del(lb, (uint16_t)h3, (uint16_t)node_id(lb, "n1")), 0);
+	quic_node_of(lb, h3, sid1, &res);
+	assert_int_equal(res, CNM_QUICLB_SID_UNKNOWN);
+	/* the stored configuration is the table's own copy */
+	assert_int_equal(cnm_lb_svc_cfg(lb, (uint32_t)h3)->n_quic, 1);
+	assert_int_equal(cnm_lb_svc_cfg(lb, (uint32_t)h3)->quic[0].nonce_len, 6);
+	cnm_lb_free(lb);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_client_hash_reference),
+		cmocka_unit_test(test_quic_context),
 		cmocka_unit_test(test_same_config_same_tables),
 		cmocka_unit_test(test_down_up_same_entries),
 		cmocka_unit_test_setup_teardown(test_first_table, setup_local, teardown_lb),
