@@ -1714,6 +1714,8 @@ cmd_explain(struct cnm_ctx *ctx, struct ctl_req *r)
 	st.cache = &cache;
 	st.frag = &frag;
 	st.st = &ws;
+	/* the control thread's QUIC-LB lane: the workers use theirs meanwhile */
+	st.lane = CNM_QUIC_LANE_CTL;
 	st.cache_gen = __atomic_load_n(&cnm_lb_view(ctx->lb)->keys_gen, __ATOMIC_ACQUIRE);
 	if (ctx->conns_lookup != NULL) {
 		struct cnm_ct_timeouts t = {

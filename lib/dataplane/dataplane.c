@@ -80,6 +80,9 @@ cnm_worker_init(struct cnm_worker *w, const struct cnm_dp *dp, uint16_t id)
 	w->ds.cache_mask = CNM_SVC_CACHE_SLOTS - 1;
 	w->ds.ct = w->ct;
 	w->ds.st = &w->st;
+	/* the worker's own QUIC-LB cipher lane (the control thread has one more) */
+	RTE_BUILD_BUG_ON(CNM_QUIC_LANE_CTL < CNM_MAX_WORKERS);
+	w->ds.lane = id;
 	w->now_ms = cnm_worker_clock(w);
 	w->ds.now_ms = w->now_ms;
 	w->sweep_budget = RTE_MAX(16u, dp->conn_max / 10000);
@@ -534,7 +537,10 @@ cnm_worker_burst(struct cnm_worker *w, struct rte_mbuf **pkts, uint16_t n)
 					unlikely(verify) ? csum_hint(m) : CNM_CSUM_UNKNOWN))) {
 			keep[i] = 14u + r.tot;
 			nfast++;
-			cnm_decide_add_fast4(lb, &w->ds, &b, &r, i, &d[i]);
+			/* the UDP payload in the first segment: QUIC's header */
+			cnm_decide_add_fast4(lb, &w->ds, &b, &r, i, &d[i], p + 42,
+				r.proto == IPPROTO_UDP ?
+				RTE_MIN((uint32_t)r.tot, rte_pktmbuf_data_len(m) - 14u) - 28u : 0);
 			continue;
 		}
 		keep[i] = 0;

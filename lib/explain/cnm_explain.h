@@ -55,6 +55,10 @@ struct cnm_explain {
 	uint8_t conn;                /**< enum cnm_explain_conn */
 	uint8_t udp_list;            /**< the service's UDP flow list is on (UDP frames
 				          go through the list) */
+	int8_t quic_parse;           /**< QUIC service: enum cnm_quic_parse_result of the
+				          header, -1 when not looked at */
+	int8_t quic_cid;             /**< its DCID: enum cnm_quiclb_result, or
+				          CNM_QUICLB_RESULT_MAX for a node down; -1 none */
 	int32_t svc;                 /**< the service the key matched, -1 none */
 	uint32_t hash;               /**< the client hash under the service's policy */
 	uint32_t pdt_index;

@@ -11,6 +11,7 @@
 #include "cnm_explain.h"
 #include "cnm_fwd.h"
 #include "cnm_pdt.h"
+#include "cnm_quiclb.h"
 #include "cnm_policy.h"
 
 static const char *const conn_names[] = {
@@ -21,7 +22,7 @@ static const char *const conn_names[] = {
 static const char *const table_names[] = { "none", "first", "second" };
 static const char *const via_names[] = {
 	[CNM_VIA_NONE] = "none", [CNM_VIA_PDT] = "pdt", [CNM_VIA_CONN] = "conn",
-	[CNM_VIA_FRAG] = "frag", [CNM_VIA_UDP] = "udp_list",
+	[CNM_VIA_FRAG] = "frag", [CNM_VIA_UDP] = "udp_list", [CNM_VIA_SERVER_ID] = "server_id",
 };
 static const char *const state_names[] = { "syn", "established", "closing", "udp" };
 
@@ -180,7 +181,26 @@ cnm_explain_decide(const struct cnm_lb *lb, struct cnm_dstate *st, struct cnm_ex
 		if (cnm_ct_lookup_bulk(st->ct, &kp, 1, &sig, &ex->held) & 1)
 			ex->conn = CNM_EX_CONN_STALE; /* until the decision says it kept it */
 	}
+	uint64_t qp[CNM_QUIC_PARSE_MAX], qc[CNM_QUICLB_RESULT_MAX + 1];
+	unsigned int i;
+
+	/* which QUIC counters the frame moves: what its header and DCID were */
+	memcpy(qp, &ws->quic_ok, sizeof(qp));
+	memcpy(qc, &ws->cid_server_id, sizeof(qc));
 	cnm_decide_burst(cnm_lb_view(lb), st, &ex->pk, 1, &ex->d);
+	ex->quic_parse = -1;
+	ex->quic_cid = -1;
+	for (i = 0; i < CNM_QUIC_PARSE_MAX; i++)
+		if ((&ws->quic_ok)[i] != qp[i])
+			ex->quic_parse = (int8_t)i;
+	for (i = 0; i <= CNM_QUICLB_RESULT_MAX; i++)
+		if ((&ws->cid_server_id)[i] != qc[i])
+			ex->quic_cid = (int8_t)i;
+	if (ex->d.via == CNM_VIA_SERVER_ID) {
+		/* QUIC, by its connection ID: the list had no say */
+		ex->conn = CNM_EX_CONN_NA;
+		return;
+	}
 	if (ws->conn_hit + ws->udp_hit != hit)
 		ex->conn = CNM_EX_CONN_HELD;
 	else if (ws->conn_new + ws->udp_new != nw)
@@ -305,6 +325,12 @@ cnm_explain_line(const struct cnm_lb *lb, const struct cnm_explain *ex, char *bu
 	} else if (ex->parsed && ex->f.kind == CNM_PKT_IP) {
 		ADD(" | no service");
 	}
+	if (ex->quic_parse >= 0) {
+		ADD(" | quic %s", cnm_quic_parse_name((enum cnm_quic_parse_result)ex->quic_parse));
+		if (ex->quic_cid >= 0)
+			ADD(", cid %s", ex->quic_cid == CNM_QUICLB_RESULT_MAX ? "node_down" :
+			    cnm_quiclb_result_name((enum cnm_quiclb_result)ex->quic_cid));
+	}
 	if (ex->conn != CNM_EX_CONN_NA) {
 		ADD(" | conn %s", conn_names[ex->conn]);
 		if (ex->conn == CNM_EX_CONN_HELD || ex->conn == CNM_EX_CONN_STALE)
@@ -366,6 +392,12 @@ cnm_explain_json(const struct cnm_lb *lb, const struct cnm_explain *ex)
 		json_object_set_new(o, "service", json_null());
 	}
 	json_object_set_new(o, "conn", json_string(conn_names[ex->conn]));
+	if (ex->quic_parse >= 0)
+		json_object_set_new(o, "quic", json_string(
+			cnm_quic_parse_name((enum cnm_quic_parse_result)ex->quic_parse)));
+	if (ex->quic_cid >= 0)
+		json_object_set_new(o, "quic_cid", json_string(ex->quic_cid == CNM_QUICLB_RESULT_MAX ?
+			"node_down" : cnm_quiclb_result_name((enum cnm_quiclb_result)ex->quic_cid)));
 	if (ex->conn == CNM_EX_CONN_HELD || ex->conn == CNM_EX_CONN_STALE) {
 		json_object_set_new(o, "conn_node", json_string(node_name(lb, ex->held.node)));
 		json_object_set_new(o, "conn_state", json_string(state_names[ex->held.state & 3]));

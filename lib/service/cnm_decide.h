@@ -72,6 +72,7 @@ enum cnm_via {
 	CNM_VIA_CONN,      /**< the forwarding list: a tracked connection */
 	CNM_VIA_FRAG,      /**< the decision of the datagram's first fragment */
 	CNM_VIA_UDP,       /**< the UDP flow list: a recorded UDP flow */
+	CNM_VIA_SERVER_ID, /**< QUIC: the server ID in the destination connection ID */
 };
 
 /** A decision. */
@@ -155,6 +156,8 @@ struct cnm_dstate {
 					       flow in member[slot]: its arrays allocated,
 					       cnm_wstats_init()) */
 	uint32_t now_ms;                  /**< the clock of the list and the fragment cache */
+	uint16_t lane;                    /**< QUIC-LB cipher lane: the worker's index,
+					       CNM_QUIC_LANE_CTL on the control thread */
 };
 
 /** One frame, by its index in the burst, that went through the forwarding list. */
@@ -339,6 +342,8 @@ struct cnm_dbatch {
 	uint8_t at[CNM_DECIDE_MAX];                /**< frame index of keys[j] */
 	struct cnm_svc_key k4[CNM_DECIDE_MAX];     /**< keys of the fast shape's misses */
 	struct cnm_fast4 r4[CNM_DECIDE_MAX];       /**< the fast shape's misses */
+	const uint8_t *pay4[CNM_DECIDE_MAX];       /**< their UDP payloads */
+	uint32_t plen4[CNM_DECIDE_MAX];
 	struct cnm_ct_batch ct;
 };
 
@@ -363,15 +368,29 @@ cnm_decide_drop(uint8_t reason, struct cnm_decision *d)
 	d->via = CNM_VIA_NONE;
 }
 
+/**
+ * QUIC (docs/quic.md): a UDP payload @p pay of @p plen bytes to service
+ * @p s, which has a QUIC-LB context: 1 when its destination connection ID
+ * names a node of the service that is up (@p d: forward there, via
+ * server_id), else 0 (the 4-tuple decides: UDP flow list, PDT), counted by
+ * reason either way.
+ */
+int cnm_decide_quic(const struct cnm_lb_view *lb, const struct cnm_dstate *st,
+		const struct cnm_svc *s, const uint8_t *pay, uint32_t plen,
+		struct cnm_decision *d);
+
 /*
  * Step 2 for a frame of the fast shape whose service @p s is known (NULL:
  * non-scalable); a TCP frame of a service, or a UDP frame of a service with
- * the UDP flow list on, joins the forwarding list's batch.
+ * the UDP flow list on, joins the forwarding list's batch; a UDP frame of a
+ * QUIC service may be routed by its connection ID (@p pay, @p plen: the UDP
+ * payload) first.
  */
 static __rte_always_inline void
 cnm_decide_fast4_svc(const struct cnm_lb_view *lb, const struct cnm_dstate *st,
 		const struct cnm_fast4 *r, const struct cnm_svc *s, unsigned int i,
-		struct cnm_decision *di, struct cnm_ct_batch *ctb)
+		struct cnm_decision *di, struct cnm_ct_batch *ctb, const uint8_t *pay,
+		uint32_t plen)
 {
 	uint32_t h;
 
@@ -395,6 +414,11 @@ cnm_decide_fast4_svc(const struct cnm_lb_view *lb, const struct cnm_dstate *st,
 		ctb->at[ctb->n++] = (uint8_t)i;
 		return;
 	}
+	/* acquire: pairs with the release that publishes a context */
+	if (unlikely(r->proto == IPPROTO_UDP) &&
+			unlikely(__atomic_load_n(&s->quic, __ATOMIC_ACQUIRE) != NULL) &&
+			cnm_decide_quic(lb, st, s, pay, plen, di))
+		return;
 	if (unlikely(r->proto == __atomic_load_n(&s->list_proto, __ATOMIC_RELAXED)) &&
 			st->ct != NULL) {
 		/* UDP, the UDP flow list on: as TCP */
@@ -413,24 +437,29 @@ cnm_decide_fast4_svc(const struct cnm_lb_view *lb, const struct cnm_dstate *st,
 /* A frame of the fast shape the cache missed: kept for the bulk lookup. Its
  * fields come as scalars: a caller's struct cnm_fast4 stays in registers. */
 void cnm_decide_miss4(struct cnm_dbatch *b, unsigned int i, uint32_t src, uint32_t dst,
-		uint16_t sport, uint16_t dport, uint8_t proto, uint8_t tcp_flags);
+		uint16_t sport, uint16_t dport, uint8_t proto, uint8_t tcp_flags,
+		const uint8_t *pay, uint32_t plen);
 
 /**
  * Step 1 (and step 2 on a cache hit) for frame @p i of the burst, of the fast
  * shape @p r; @p d is the frame's decision (final after cnm_decide_finish()).
+ * @p pay, @p plen: the UDP payload (what of it is at hand; it must stay
+ * where it is until cnm_decide_finish()), for QUIC.
  */
 static __rte_always_inline void
 cnm_decide_add_fast4(const struct cnm_lb_view *lb, const struct cnm_dstate *st, struct cnm_dbatch *b,
-		const struct cnm_fast4 *r, unsigned int i, struct cnm_decision *d)
+		const struct cnm_fast4 *r, unsigned int i, struct cnm_decision *d,
+		const uint8_t *pay, uint32_t plen)
 {
 	const struct cnm_svc *s;
 
 	/* the burst's: an entry with CNM_SVC_CACHE_WAIT is a hit */
 	if (likely(cnm_svc_cache_fast4_mask(st, r, &s, ~CNM_SVC_CACHE_WAIT) == 0)) {
-		cnm_decide_fast4_svc(lb, st, r, s, i, d, &b->ct);
+		cnm_decide_fast4_svc(lb, st, r, s, i, d, &b->ct, pay, plen);
 		return;
 	}
-	cnm_decide_miss4(b, i, r->src, r->dst, r->sport, r->dport, r->proto, r->tcp_flags);
+	cnm_decide_miss4(b, i, r->src, r->dst, r->sport, r->dport, r->proto, r->tcp_flags,
+			pay, plen);
 }
 
 void cnm_decide_arp(const struct cnm_lb_view *lb, const struct cnm_flow *f, struct cnm_decision *d);
@@ -445,7 +474,7 @@ cnm_decide_add(const struct cnm_lb_view *lb, const struct cnm_dstate *st, struct
 {
 	switch (p->shape) {
 	case CNM_SHAPE_FAST4:
-		cnm_decide_add_fast4(lb, st, b, &p->r, i, d);
+		cnm_decide_add_fast4(lb, st, b, &p->r, i, d, p->l7, p->l7_len);
 		return;
 	case CNM_SHAPE_FLOW:
 		if (unlikely(p->f.kind == CNM_PKT_ARP)) {

@@ -4,6 +4,15 @@
 #include <rte_hash_crc.h>
 
 #include "cnm_decide.h"
+#include "cnm_quiclb.h"
+
+/* the QUIC counters are indexed by result: the X-macro lists in one order */
+_Static_assert(offsetof(struct cnm_wstats, quic_short_truncated) -
+	       offsetof(struct cnm_wstats, quic_ok) ==
+	       (CNM_QUIC_PARSE_MAX - 1) * sizeof(uint64_t), "CNM_STATS_QUIC: parse results");
+_Static_assert(offsetof(struct cnm_wstats, cid_cipher_error) -
+	       offsetof(struct cnm_wstats, cid_server_id) ==
+	       (CNM_QUICLB_RESULT_MAX - 1) * sizeof(uint64_t), "CNM_STATS_QUIC: CID results");
 
 static const char *const verdict_names[] = {
 	[CNM_V_FORWARD] = "forward", [CNM_V_DEFAULT] = "default", [CNM_V_LOCAL] = "local",
@@ -59,11 +68,57 @@ svc_lookup(const struct cnm_lb_view *lb, struct cnm_dstate *st, const struct cnm
 		svc[at[i]] = ms[i];
 		slot[i]->key = *mk[i];
 		slot[i]->svc = ms[i];
-		/* relaxed: the caches are emptied when it changes (keys_gen) */
+		/* relaxed: the caches are emptied when it changes (keys_gen);
+		 * a QUIC service's context is set when the service is added */
 		if (ms[i] != NULL && mk[i]->proto == IPPROTO_UDP &&
-				__atomic_load_n(&ms[i]->list_proto, __ATOMIC_RELAXED) == IPPROTO_UDP)
+				(__atomic_load_n(&ms[i]->list_proto, __ATOMIC_RELAXED) == IPPROTO_UDP ||
+				 __atomic_load_n(&ms[i]->quic, __ATOMIC_RELAXED) != NULL))
 			((uint64_t *)&slot[i]->key)[2] |= CNM_SVC_CACHE_WAIT;
 	}
+}
+
+int
+cnm_decide_quic(const struct cnm_lb_view *lb, const struct cnm_dstate *st,
+		const struct cnm_svc *s, const uint8_t *pay, uint32_t plen,
+		struct cnm_decision *d)
+{
+	/* acquire: pairs with the release that publishes a context; the
+	 * worker is not quiescent while it uses it */
+	const struct cnm_quiclb *q = __atomic_load_n(&s->quic, __ATOMIC_ACQUIRE);
+	struct cnm_wstats *ws = st->st;
+	enum cnm_quic_parse_result pr;
+	enum cnm_quiclb_result cr;
+	struct cnm_quic_hdr h;
+	const struct cnm_node *nd;
+	uint32_t node = 0;
+
+	if (q == NULL)
+		return 0;
+	pr = cnm_quic_parse(pay, plen, cnm_quiclb_cid_len(q), &h);
+	(&ws->quic_ok)[pr]++;
+	if (pr != CNM_QUIC_PARSE_OK)
+		return 0; /* malformed or truncated: the 4-tuple (docs/quic.md) */
+	cr = cnm_quiclb_route(q, st->lane, pay + h.dcid_off, h.dcid_len, &node);
+	if (cr != CNM_QUICLB_OK) {
+		(&ws->cid_server_id)[cr]++;
+		return 0;
+	}
+	nd = &lb->node[node];
+	/* a node that is down or gone is unroutable; a drained one (weight 0,
+	 * up) keeps its connections, as the forwarding list keeps them */
+	if (unlikely(node >= CNM_MAX_NODES || !nd->used || !nd->up)) {
+		ws->cid_node_down++;
+		return 0;
+	}
+	ws->cid_server_id++;
+	d->verdict = CNM_V_FORWARD;
+	d->reason = CNM_DROP_NONE;
+	d->svc = s->id;
+	d->node = (uint16_t)node;
+	d->method = nd->method;
+	d->slot = cnm_svc_slot(s, (uint16_t)node);
+	d->via = CNM_VIA_SERVER_ID;
+	return 1;
 }
 
 /*
@@ -296,12 +351,20 @@ cnm_decide_arp(const struct cnm_lb_view *lb, const struct cnm_flow *f, struct cn
 	}
 }
 
-/* Step 2 for a frame of the general shape whose service lookup is done. */
-static inline void
-decide_flow(const struct cnm_lb_view *lb, const struct cnm_svc *s, const struct cnm_flow *f,
-		struct cnm_decision *d)
+/* Step 2 for a frame of the general shape whose service lookup is done:
+ * returns 1 when QUIC routed it by its connection ID. */
+static inline int
+decide_flow(const struct cnm_lb_view *lb, const struct cnm_dstate *st, const struct cnm_svc *s,
+		const struct cnm_pkt *pk, struct cnm_decision *d)
 {
+	const struct cnm_flow *f = &pk->f;
+
 	if (s != NULL) {
+		if (unlikely(f->key.proto == IPPROTO_UDP) && f->has_ports && !f->icmp_err &&
+				unlikely(__atomic_load_n(&s->quic, __ATOMIC_ACQUIRE) != NULL) &&
+				!same_addr(f->src, f->key.addr) &&
+				cnm_decide_quic(lb, st, s, pk->l7, pk->l7_len, d))
+			return 1;
 		cnm_decide_pdt(lb, s, cnm_client_hash(s->hash_key, f, s->hash_port), d);
 		/* a packet from the VIP to itself: spoofed */
 		if (unlikely(!f->icmp_err && same_addr(f->src, f->key.addr))) {
@@ -310,7 +373,7 @@ decide_flow(const struct cnm_lb_view *lb, const struct cnm_svc *s, const struct 
 			d->svc = -1; /* not traffic of the service */
 			d->via = CNM_VIA_NONE;
 		}
-		return;
+		return 0;
 	}
 	cnm_decide_nosvc(lb, d);
 	/* an echo request to a VIP with no service of its own: answered here */
@@ -323,12 +386,16 @@ decide_flow(const struct cnm_lb_view *lb, const struct cnm_svc *s, const struct 
 		d->reply = CNM_REPLY_ECHO;
 		d->reason = CNM_DROP_NONE;
 	}
+	return 0;
 }
 
 void
 cnm_decide_miss4(struct cnm_dbatch *b, unsigned int i, uint32_t src, uint32_t dst,
-		uint16_t sport, uint16_t dport, uint8_t proto, uint8_t tcp_flags)
+		uint16_t sport, uint16_t dport, uint8_t proto, uint8_t tcp_flags,
+		const uint8_t *pay, uint32_t plen)
 {
+	b->pay4[i] = pay;
+	b->plen4[i] = plen;
 	struct cnm_fast4 *r = &b->r4[i];
 	struct cnm_svc_key *k = &b->k4[i];
 
@@ -368,19 +435,22 @@ cnm_decide_finish(const struct cnm_lb_view *lb, struct cnm_dstate *st, struct cn
 		const struct cnm_flow *f;
 		struct cnm_decision *di = &d[at[j]];
 		const struct cnm_svc *s = svc[j];
+		int quic;
 
 		if (b->fast_miss & (1u << at[j])) {
-			cnm_decide_fast4_svc(lb, st, &b->r4[at[j]], s, at[j], di, &b->ct);
+			cnm_decide_fast4_svc(lb, st, &b->r4[at[j]], s, at[j], di, &b->ct,
+					b->pay4[at[j]], b->plen4[at[j]]);
 			continue;
 		}
 		f = &pk[at[j]].f;
 		flows |= 1u << at[j];
-		decide_flow(lb, s, f, di);
+		/* routed by its QUIC connection ID: not by the list */
+		quic = decide_flow(lb, st, s, &pk[at[j]], di);
 		if (unlikely(f->rare) && f->frag != CNM_FRAG_NONE)
 			frags |= 1u << at[j];
 		/* a tracked connection outlives the PDT entries of its node: a
 		 * group whose nodes are all drained still serves its connections */
-		if (st->ct != NULL && s != NULL && di->svc >= 0 && f->has_ports &&
+		if (!quic && st->ct != NULL && s != NULL && di->svc >= 0 && f->has_ports &&
 				(f->key.proto == IPPROTO_TCP ||
 				 f->key.proto == __atomic_load_n(&s->list_proto, __ATOMIC_RELAXED))) {
 			cnm_conn_key_from_flow(f, &b->ct.key[b->ct.n]);
@@ -451,7 +521,9 @@ cnm_decide(const struct cnm_lb_view *lb, const struct cnm_flow *f, struct cnm_de
 	st.st = &ws;
 	/* a generation no table has: the one-slot cache starts empty */
 	st.cache_gen = __atomic_load_n(&lb->keys_gen, __ATOMIC_ACQUIRE);
+	st.lane = CNM_QUIC_LANE_CTL;
 	pk.shape = CNM_SHAPE_FLOW;
+	pk.l7_len = 0;
 	pk.f = *f;
 	cnm_decide_burst(lb, &st, &pk, 1, d);
 }

@@ -43,6 +43,16 @@ connection: it follows the PDT of the moment. And:
     the stats' udp_expired counts at least the service's flows seen before;
  6. the counters: udp_new is the number of (flow, epoch) pairs of the
     services with the list, udp_hit their other datagrams.
+
+QUIC (services with a plaintext "quic_lb", docs/quic.md), read here from the
+RFC 8999 invariants and the QUIC-LB draft, apart from cnmux: a frame whose
+destination connection ID carries a configured codepoint and a node's server
+ID is routed by it: it is keyed by that CID (one connection, whatever its
+addresses and ports) for checks 2 and 3, is not a UDP flow for 6, and:
+ 7. it leaves on its server ID's node; the quic_* and cid_* counters are what
+    the frames imply (empty, truncated, unknown or reserved codepoint,
+    unknown server ID, routed); the Initials the PDT placed reached more
+    than one node.
 """
 
 import ipaddress
@@ -215,6 +225,70 @@ def cmd_check(case_dir, out_dir):
                  % (i, fr[6:12].hex(':'), priv[0][6:12].hex(':')))
             break
 
+    # QUIC: per plaintext quic_lb service (vip, port) -> its configurations
+    sid_node = {bytes.fromhex(n['server_id']): n['name'] for n in cfg['nodes']
+                if n.get('server_id')}
+    quic_svc = {}
+    for sv in cfg['services']:
+        q = sv.get('quic_lb')
+        if q is None:
+            continue
+        qs = q if isinstance(q, list) else [q]
+        if any(c.get('mode') != 'plaintext' for c in qs):
+            continue
+        cid_len = qs[0].get('cid_len', 1 + qs[0]['server_id_len'] + qs[0]['nonce_len'])
+        for pt in sv.get('ports', []):
+            if pt.endswith('/udp'):
+                quic_svc[(ipaddress.ip_address(sv['vip']).packed, int(pt.split('/')[0]))] = (
+                    {c.get('config_id', 0): (c['server_id_len'], c['nonce_len']) for c in qs},
+                    cid_len)
+
+    def quic_class(et, p):
+        """(counter names, server CID or None, is an Initial) of a frame to a
+        QUIC service; None for other frames"""
+        if et is None:
+            return None
+        key, fid, later = describe(et, p)
+        if later or key is None or len(key) != 5 or key[0] != 17:
+            return None
+        qs = quic_svc.get((key[3], key[4]))
+        if qs is None:
+            return None
+        confs, cid_len = qs
+        ihl = (p[0] & 15) * 4 if et == 0x0800 else 40
+        u = p[ihl + 8:]
+        if not u:
+            return ['quic_empty'], None, False
+        initial = False
+        if u[0] & 0x80:
+            if len(u) < 6:
+                return ['quic_long_truncated'], None, False
+            dl = u[5]
+            ver = struct.unpack_from('!I', u, 1)[0]
+            if ver in (1, 0x6b3343cf) and dl > 20:
+                return ['quic_dcid_len'], None, False
+            if len(u) < 6 + dl:
+                return ['quic_dcid_truncated'], None, False
+            if len(u) < 7 + dl or len(u) < 7 + dl + u[6 + dl]:
+                return ['quic_scid_truncated'], None, False
+            dcid = u[6:6 + dl]
+            initial = ver == 1 and (u[0] >> 4) & 3 == 0
+        else:
+            if len(u) < 1 + cid_len:
+                return ['quic_short_truncated'], None, False
+            dcid = u[1:1 + cid_len]
+        cp = dcid[0] >> 5
+        if cp == 7:
+            return ['quic_ok', 'cid_cr_unroutable'], None, initial
+        if cp not in confs:
+            return ['quic_ok', 'cid_cr_unknown'], None, initial
+        sl, nl = confs[cp]
+        if len(dcid) < 1 + sl + nl:
+            return ['quic_ok', 'cid_short'], None, initial
+        if bytes(dcid[1:1 + sl]) in sid_node:
+            return ['quic_ok', 'cid_server_id'], bytes(dcid), initial
+        return ['quic_ok', 'cid_sid_unknown'], None, initial
+
     # UDP flows: the service's udp_timeout_s (0: no list), by flow key
     mark_at = {m['step']: m for m in marks}
     svc_udp = []
@@ -253,6 +327,8 @@ def cmd_check(case_dir, out_dir):
         return u is None or u[0] > 0
 
     # 2. one node per connection
+    quic_counts, quic_wrong, initial_macs = {}, [], set()
+    mac_node_rev = {nm: m for m, nm in mac_node.items()}
     firsts = {}        # fragment id -> flow key
     frames_of = {}     # flow key -> [(output index, dst MAC, later fragment)]
     orphans = 0
@@ -268,6 +344,18 @@ def cmd_check(case_dir, out_dir):
                 continue
         elif fid is not None:
             firsts[fid] = key
+        qc = quic_class(et, p)
+        if qc is not None:
+            for name in qc[0]:
+                quic_counts[name] = quic_counts.get(name, 0) + 1
+            if qc[1] is not None:
+                # routed by its server ID: that node, whatever the tuple
+                want = mac_node_rev.get(sid_node[qc[1][1:1 + len(next(iter(sid_node)))]])
+                if fr[:6] != want:
+                    quic_wrong.append((i, show(key)))
+                key = ('quic', qc[1])
+            elif qc[2]:
+                initial_macs.add(fr[:6])
         frames_of.setdefault(key, []).append((i, fr[:6], later))
     if orphans:
         fail('%d later fragments left before their first fragment' % orphans)
@@ -379,6 +467,27 @@ def cmd_check(case_dir, out_dir):
             if 'udp_expired' in stats and stats['udp_expired'] < len(seen):
                 fail('stats: udp_expired %d, but %d flows of %s were idle longer than %d s'
                      % (stats['udp_expired'], len(seen), name, tmo))
+
+    # 7. QUIC by connection ID
+    if quic_svc:
+        for i, what in quic_wrong[:5]:
+            fail('private frame #%d (%s): not on the node of its server ID' % (i, what))
+        names = ['quic_ok', 'quic_empty', 'quic_long_truncated', 'quic_dcid_len',
+                 'quic_dcid_truncated', 'quic_scid_truncated', 'quic_scid_len',
+                 'quic_short_truncated', 'cid_server_id', 'cid_cr_unroutable', 'cid_cr_unknown',
+                 'cid_short', 'cid_sid_unknown']
+        for name in names:
+            if stats.get(name) != quic_counts.get(name, 0):
+                fail('stats: %s %s, the frames imply %d' % (name, stats.get(name),
+                                                             quic_counts.get(name, 0)))
+        if len(initial_macs) < 2:
+            fail('the Initials placed by the PDT reached %d node(s), expected a spread'
+                 % len(initial_macs))
+        print('steps.py: QUIC: %d frames by server ID, %d by the 4-tuple, the Initials on %d '
+              'nodes, counters %s'
+              % (quic_counts.get('cid_server_id', 0), quic_counts.get('quic_ok', 0) -
+                 quic_counts.get('cid_server_id', 0), len(initial_macs),
+                 {k: v for k, v in sorted(quic_counts.items())}))
 
     # 6. the UDP counters
     listed = [k for k in frames_of if udp_svc(k) is not None and udp_svc(k)[0] > 0]
