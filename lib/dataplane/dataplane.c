@@ -537,10 +537,10 @@ cnm_worker_burst(struct cnm_worker *w, struct rte_mbuf **pkts, uint16_t n)
 					unlikely(verify) ? csum_hint(m) : CNM_CSUM_UNKNOWN))) {
 			keep[i] = 14u + r.tot;
 			nfast++;
-			/* the UDP payload in the first segment: QUIC's header */
+			/* what follows a UDP header in the first segment (the
+			 * decision cuts it at the IP packet's end): QUIC's header */
 			cnm_decide_add_fast4(lb, &w->ds, &b, &r, i, &d[i], p + 42,
-				r.proto == IPPROTO_UDP ?
-				RTE_MIN((uint32_t)r.tot, rte_pktmbuf_data_len(m) - 14u) - 28u : 0);
+				rte_pktmbuf_data_len(m) - 42u);
 			continue;
 		}
 		keep[i] = 0;

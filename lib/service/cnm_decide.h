@@ -417,7 +417,8 @@ cnm_decide_fast4_svc(const struct cnm_lb_view *lb, const struct cnm_dstate *st,
 	/* acquire: pairs with the release that publishes a context */
 	if (unlikely(r->proto == IPPROTO_UDP) &&
 			unlikely(__atomic_load_n(&s->quic, __ATOMIC_ACQUIRE) != NULL) &&
-			cnm_decide_quic(lb, st, s, pay, plen, di))
+			cnm_decide_quic(lb, st, s, pay,
+				RTE_MIN(plen, (uint32_t)r->tot - 28u), di))
 		return;
 	if (unlikely(r->proto == __atomic_load_n(&s->list_proto, __ATOMIC_RELAXED)) &&
 			st->ct != NULL) {
@@ -443,8 +444,9 @@ void cnm_decide_miss4(struct cnm_dbatch *b, unsigned int i, uint32_t src, uint32
 /**
  * Step 1 (and step 2 on a cache hit) for frame @p i of the burst, of the fast
  * shape @p r; @p d is the frame's decision (final after cnm_decide_finish()).
- * @p pay, @p plen: the UDP payload (what of it is at hand; it must stay
- * where it is until cnm_decide_finish()), for QUIC.
+ * @p pay, @p plen: the UDP payload (what of it is at hand, or more: it is
+ * cut at the IP packet's end; it must stay where it is until
+ * cnm_decide_finish()), for QUIC.
  */
 static __rte_always_inline void
 cnm_decide_add_fast4(const struct cnm_lb_view *lb, const struct cnm_dstate *st, struct cnm_dbatch *b,
