@@ -1430,6 +1430,59 @@ test_reload_weight(void **state)
 	free(path);
 }
 
+/* reload --dry-run says what the reload will do, entries included, and
+ * changes nothing; the reload then does exactly that. */
+static void
+test_reload_dry_run(void **state)
+{
+	static const char text[] =
+		CFG_HEAD CFG_NODES
+		"  \"services\": [\n" SVC_WEB("2", "1") ",\n"
+		"    { \"name\": \"dns\", \"vip\": \"198.51.100.10\", \"ports\": [\"53/udp\", \"853/tcp\"],\n"
+		"      \"policy\": \"sticky\", \"nodes\": { \"node1\": 1, \"node2\": 1 } }\n  ]\n}\n";
+	struct fx *fx = *state;
+	char *path = file_in(fx, "d.json", text);
+	json_int_t web_moved, dns_moved;
+	char req[512];
+	struct snap s;
+	json_t *r, *ch, *mv;
+
+	snap_take(fx, &s);
+	snprintf(req, sizeof(req), "{\"cmd\": \"reload\", \"path\": \"%s\", \"dry_run\": true}",
+		 path);
+	r = ok(fx, req);
+	ch = json_object_get(r, "changes");
+	assert_true(json_is_true(json_object_get(ch, "dry_run")));
+	assert_string_equal(list_of(r, "services_changed"), "dns");
+	assert_string_equal(list_of(r, "services_removed"), "ftp");
+	assert_int_equal(weights_changed(r), 2);
+	mv = json_object_get(ch, "entries_moved");
+	/* web 3:1 -> 2:1: 85 entries; dns loses node3: its 342 and a few more */
+	web_moved = json_integer_value(json_object_get(mv, "web"));
+	dns_moved = json_integer_value(json_object_get(mv, "dns"));
+	assert_int_equal(web_moved, 85);
+	assert_in_range(dns_moved, 342, 2 * 342);
+	json_decref(r);
+	/* nothing changed: tables, configuration, file */
+	snap_same(fx, &s);
+	assert_string_not_equal(fx->ctx.config_path, path);
+	/* the reload itself: what the dry run said */
+	snprintf(req, sizeof(req), "{\"cmd\": \"reload\", \"path\": \"%s\"}", path);
+	r = ok(fx, req);
+	assert_string_equal(list_of(r, "services_changed"), "dns");
+	assert_string_equal(list_of(r, "services_removed"), "ftp");
+	json_decref(r);
+	assert_int_equal(cnm_pdt_moved(snap_pdt(&s, "web"), pdt_of(fx, "web")), web_moved);
+	assert_int_equal(cnm_pdt_moved(snap_pdt(&s, "dns"), pdt_of(fx, "dns")), dns_moved);
+	/* a file a reload would refuse: the dry run refuses it alike */
+	write_file(path, CFG_HEAD CFG_NODES "  \"hash_key\": 7,\n  \"services\": []\n}\n");
+	snprintf(req, sizeof(req), "{\"cmd\": \"reload\", \"path\": \"%s\", \"dry_run\": true}",
+		 path);
+	fails(fx, req, "hash_key cannot change at run time");
+	snap_free(&s);
+	free(path);
+}
+
 static unsigned int commits;
 
 static void
@@ -2137,6 +2190,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_reload_weight, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reload_add_remove, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reload_rekey, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reload_dry_run, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reload_changed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reload_switches, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reload_mac, setup, teardown),
