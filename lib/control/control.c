@@ -943,6 +943,9 @@ ports_differ(const struct cnm_config *a, const struct cnm_config *b, const char 
 	return 0;
 }
 
+static int trial_apply(struct cnm_ctx *ctx, const struct cnm_config *nc, json_t *sum,
+		json_t *moved, char *err, size_t errlen);
+
 /* A configuration file a reload can apply: what cannot change at run time
  * did not; NULL with the reason in @p err otherwise. */
 static struct cnm_config *
@@ -1001,6 +1004,17 @@ reload_locked(struct cnm_ctx *ctx, const char *path, char *err, size_t errlen,
 		json_array_append_new(restart, json_string("metrics.listen"));
 	if (memcmp(&nc->ha, &ctx->cfg->ha, sizeof(nc->ha)) != 0)
 		json_array_append_new(restart, json_string("ha"));
+	/* a transaction: the whole change is made on a scratch copy of the
+	 * tables first; one that cannot be made entirely (a table full) is
+	 * refused there, before anything running changes */
+	ret = trial_apply(ctx, nc, NULL, NULL, err, errlen);
+	if (ret < 0) {
+		CTL_LOG(ERR, "reload of %s refused, nothing changed: %s", file, err);
+		cnm_config_free(nc);
+		json_decref(sum);
+		json_decref(restart);
+		return ret;
+	}
 	ret = cfg_commit(ctx, nc, sum, err, errlen);
 	if (ret < 0) {
 		json_decref(sum);
@@ -1839,8 +1853,9 @@ cmd_zero(struct cnm_ctx *ctx, struct ctl_req *r)
 }
 
 /*
- * reload --dry-run: what a reload of @p path would change, and nothing
- * changed. The reload's own apply (cfg_apply()) runs on a scratch copy of
+ * trial_apply(): @p nc applied to a scratch copy of the tables (a reload
+ * tries it there first, a dry run stops there), and reload --dry-run: what
+ * a reload of @p path would change, and nothing changed. The reload's own apply (cfg_apply()) runs on a scratch copy of
  * the tables, built from the running configuration with the running nodes'
  * state (MAC, up, admin down); since a table is a function of the
  * configuration and the nodes' state (docs/pdt.md), the copy's tables are
@@ -1849,24 +1864,17 @@ cmd_zero(struct cnm_ctx *ctx, struct ctl_req *r)
  * that would change node are counted against the running table by name.
  */
 static int
-reload_dry_run(struct cnm_ctx *ctx, const char *path, char *err, size_t errlen, json_t **out)
+trial_apply(struct cnm_ctx *ctx, const struct cnm_config *nc, json_t *sum, json_t *moved,
+		char *err, size_t errlen)
 {
-	struct cnm_config *nc;
 	struct cnm_lb *scratch;
-	json_t *sum, *moved;
 	uint32_t i, k;
 	int ret;
 
-	if (path == NULL || path[0] == '\0')
-		path = ctx->config_path;
-	nc = reload_load(ctx, path, err, errlen);
-	if (nc == NULL)
-		return -EINVAL;
-	scratch = cnm_lb_create(ctx->cfg, "dryrun", NULL);
+	scratch = cnm_lb_create(ctx->cfg, "trial", NULL);
 	if (scratch == NULL) {
-		snprintf(err, errlen, "reload --dry-run: cannot copy the tables: %s",
+		snprintf(err, errlen, "cannot copy the tables to try the change on: %s",
 			 rte_strerror(rte_errno));
-		cnm_config_free(nc);
 		return -ENOMEM;
 	}
 	for (i = 0; i < ctx->cfg->n_nodes; i++) {
@@ -1884,14 +1892,8 @@ reload_dry_run(struct cnm_ctx *ctx, const char *path, char *err, size_t errlen, 
 						 cnm_lb_node_admin_down(ctx->lb, (uint16_t)live));
 		(void)cnm_lb_node_set_up(scratch, (uint16_t)id, nd->up);
 	}
-	sum = summary_new();
 	ret = cfg_apply(scratch, ctx->cfg, nc, sum, err, errlen);
-	if (ret < 0) {
-		json_decref(sum);
-		goto out;
-	}
-	moved = json_object();
-	for (i = 0; i < nc->n_services; i++) {
+	for (i = 0; ret == 0 && moved != NULL && i < nc->n_services; i++) {
 		int a = cnm_lb_svc_find(ctx->lb, nc->services[i].name);
 		int b = cnm_lb_svc_find(scratch, nc->services[i].name);
 		const struct cnm_pdt *pa, *pb;
@@ -1918,11 +1920,33 @@ reload_dry_run(struct cnm_ctx *ctx, const char *path, char *err, size_t errlen, 
 		if (n > 0)
 			json_object_set_new(moved, nc->services[i].name, json_integer(n));
 	}
-	json_object_set_new(sum, "entries_moved", moved);
-	json_object_set_new(sum, "dry_run", json_true());
-	*out = sum;
-out:
 	cnm_lb_free(scratch);
+	return ret;
+}
+
+static int
+reload_dry_run(struct cnm_ctx *ctx, const char *path, char *err, size_t errlen, json_t **out)
+{
+	struct cnm_config *nc;
+	json_t *sum, *moved;
+	int ret;
+
+	if (path == NULL || path[0] == '\0')
+		path = ctx->config_path;
+	nc = reload_load(ctx, path, err, errlen);
+	if (nc == NULL)
+		return -EINVAL;
+	sum = summary_new();
+	moved = json_object();
+	ret = trial_apply(ctx, nc, sum, moved, err, errlen);
+	if (ret < 0) {
+		json_decref(sum);
+		json_decref(moved);
+	} else {
+		json_object_set_new(sum, "entries_moved", moved);
+		json_object_set_new(sum, "dry_run", json_true());
+		*out = sum;
+	}
 	cnm_config_free(nc);
 	return ret;
 }

@@ -1483,6 +1483,62 @@ test_reload_dry_run(void **state)
 	free(path);
 }
 
+/*
+ * A reload is a transaction: one that validates but cannot be made
+ * entirely (here: 70,000 keys, which the configuration's budget allows but
+ * the first table cannot hold) is refused after a trial on a scratch copy,
+ * before anything changes: every table, node id and counter as it was.
+ */
+static void
+test_reload_transaction(void **state)
+{
+	struct fx *fx = *state;
+	size_t cap = 2u << 20, used;
+	char *text = malloc(cap), *path;
+	int n1 = node_id(fx, "node1"), n2 = node_id(fx, "node2"), n3 = node_id(fx, "node3");
+	struct snap s;
+	uint32_t p;
+	json_t *req, *r;
+
+	assert_non_null(text);
+	/* node2 moves to another address (a node removed and added again:
+	 * a new id, had anything been applied) */
+	used = (size_t)snprintf(text, cap, "%s%s  \"services\": [\n"
+		"    { \"name\": \"web\", \"vip\": \"198.51.100.10\", \"policy\": \"weighted\",\n"
+		"      \"nodes\": { \"node1\": 1 }, \"ports\": [", CFG_HEAD,
+		"  \"nodes\": [\n"
+		"    { \"name\": \"node1\", \"ip\": \"192.0.2.11\", \"mac\": \"02:00:c0:00:02:0b\" },\n"
+		"    { \"name\": \"node2\", \"ip\": \"192.0.2.99\", \"mac\": \"02:00:c0:00:02:0c\" },\n"
+		"    { \"name\": \"node3\", \"ip\": \"192.0.2.13\", \"mac\": \"02:00:c0:00:02:0d\" }\n"
+		"  ],\n"
+		"  \"default_node\": \"node3\",\n");
+	for (p = 1; p <= 40000; p++)
+		used += (size_t)snprintf(text + used, cap - used, "%s\"%u/tcp\"", p > 1 ? "," : "", p);
+	used += (size_t)snprintf(text + used, cap - used, "] },\n"
+		"    { \"name\": \"big\", \"vip\": \"198.51.100.30\", \"policy\": \"weighted\",\n"
+		"      \"nodes\": { \"node2\": 1 }, \"ports\": [");
+	for (p = 1; p <= 30000; p++)
+		used += (size_t)snprintf(text + used, cap - used, "%s\"%u/udp\"", p > 1 ? "," : "", p);
+	snprintf(text + used, cap - used, "] }\n  ]\n}\n");
+	snap_take(fx, &s);
+	path = file_in(fx, "cnmux.json", text);
+	req = json_pack("{s:s}", "cmd", "reload");
+	r = cnm_control_exec(&fx->ctx, req);
+	json_decref(req);
+	assert_true(json_is_false(json_object_get(r, "ok")));
+	assert_non_null(strstr(json_string_value(json_object_get(r, "error")), "reload: "));
+	json_decref(r);
+	/* nothing changed: the tables byte for byte, the node ids, ftp still there */
+	snap_same(fx, &s);
+	assert_int_equal(node_id(fx, "node1"), n1);
+	assert_int_equal(node_id(fx, "node2"), n2);
+	assert_int_equal(node_id(fx, "node3"), n3);
+	assert_true(svc_id(fx, "ftp") >= 0);
+	snap_free(&s);
+	free(path);
+	free(text);
+}
+
 static unsigned int commits;
 
 static void
@@ -2191,6 +2247,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_reload_add_remove, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reload_rekey, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reload_dry_run, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reload_transaction, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reload_changed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reload_switches, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reload_mac, setup, teardown),
