@@ -158,6 +158,11 @@ enum cnm_stat_kind {
 #define CNM_STATS_HEALTH(X, Y) \
 	Y(X, arp_sent, COUNTER, "ARP requests of the health checker (resolution, probes)") \
 	Y(X, arp_replies, COUNTER, "ARP replies of nodes matched to a node") \
+	Y(X, nd_sent, COUNTER, "neighbour solicitations of the health checker (IPv6 resolution, " \
+		"probes)") \
+	Y(X, nd_replies, COUNTER, "neighbour advertisements matched to a node") \
+	Y(X, nd_invalid, COUNTER, "neighbour advertisements on a private port failing the " \
+		"RFC 4861 checks (hop limit, checksum, format)") \
 	Y(X, tcp_checks, COUNTER, "TCP connects to a node's check_port") \
 	Y(X, tcp_failures, COUNTER, "of those, failed or timed out") \
 	Y(X, went_up, COUNTER, "nodes the health checker brought up") \

@@ -196,10 +196,6 @@ static const struct err_case err_cases[] = {
 	{ "node_gateway_with_mac_method",
 	  NODECFG("{'name': 'n1', 'ip': '192.0.2.1', 'gateway': '192.0.2.254'}"),
 	  "nodes[0].gateway", "no \"gateway\" with \"forward\": \"mac\"", "\"192.0.2.254\"" },
-	{ "node_gateway_v6",
-	  "{" PORTS ", 'nodes': [{'name': 'n1', 'ip': '192.0.2.1', 'forward': 'ipip', "
-	  "'gateway': '2001:db8::1'}], 'tunnel': {'source4': '192.0.2.1'}, 'services': []}",
-	  "nodes[0].gateway", "an IPv4 address (resolved by ARP)", "\"2001:db8::1\"" },
 	{ "node_gue_port_without_gue",
 	  "{" PORTS ", 'nodes': [{'name': 'n1', 'ip': '192.0.2.1', 'forward': 'ipip', "
 	  "'gue_port': 6080}], 'tunnel': {'source4': '192.0.2.1'}, 'services': []}",
