@@ -49,7 +49,7 @@ struct cnm_nd {
  *   an option of length 0 or past the end, a solicitation from :: that is not
  *   to a solicited-node address or carries a link-layer option, a solicited
  *   advertisement to a multicast address), or CNM_DROP_HEADERS_TOO_LONG when
- *   the message runs past @p len.
+ *   the message runs past @p len (the bytes at hand). Checked in that order.
  */
 enum cnm_drop cnm_nd_parse(const uint8_t *frame, uint32_t len, uint32_t l3, uint32_t l4,
 		uint32_t end, struct cnm_nd *nd);

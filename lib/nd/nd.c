@@ -59,7 +59,7 @@ cnm_nd_parse(const uint8_t *frame, uint32_t len, uint32_t l3, uint32_t l4, uint3
 	uint32_t n, o;
 	uint8_t want_opt;
 
-	if (end > len || l4 + ND_HLEN > len)
+	if (end > len || end < l4)
 		return CNM_DROP_HEADERS_TOO_LONG;
 	n = end - l4;
 	/* hop limit 255: nobody off the link can have sent it (RFC 4861 7.1) */
@@ -69,8 +69,10 @@ cnm_nd_parse(const uint8_t *frame, uint32_t len, uint32_t l3, uint32_t l4, uint3
 	memcpy(nd->dst, ip + 24, 16);
 	if (icmp6_csum(nd->src, nd->dst, m, n) != 0)
 		return CNM_DROP_ND_CHECKSUM;
+	if (n < ND_HLEN)
+		return CNM_DROP_ND_INVALID;
 	nd->type = m[0];
-	if ((nd->type != CNM_ND_NS && nd->type != CNM_ND_NA) || m[1] != 0 || n < ND_HLEN)
+	if ((nd->type != CNM_ND_NS && nd->type != CNM_ND_NA) || m[1] != 0)
 		return CNM_DROP_ND_INVALID;
 	memcpy(nd->target, m + 8, 16);
 	if (nd->target[0] == 0xff)
