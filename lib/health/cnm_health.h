@@ -68,7 +68,10 @@ int cnm_health_input(struct cnm_health *h, uint16_t idx, const uint8_t *frame, u
  */
 void cnm_health_set_follower(struct cnm_health *h, int follower);
 
-/** Does the checker need the private ports' RX (a node to resolve, or probes on)? */
+/**
+ * Does the checker need the private ports' RX (a node to resolve or whose MAC
+ * was learnt, to follow its moves; or probes on)?
+ */
 int cnm_health_wants_rx(const struct cnm_health *h);
 
 const struct cnm_health_stats *cnm_health_get_stats(const struct cnm_health *h);

@@ -24,6 +24,7 @@ struct node_hc {
 	uint8_t used;
 	uint8_t in_round;
 	uint8_t arp_seen;      /* ARP reply (IPv6: advertisement) in this round */
+	uint8_t learnt;        /* the node's MAC came from its next hop's answer */
 	uint32_t ok_run;       /* successes in a row */
 	uint32_t fail_run;     /* failures in a row */
 	int fd;                /* TCP check socket, -1 none */
@@ -106,8 +107,11 @@ cnm_health_wants_rx(const struct cnm_health *h)
 
 	if (h->enabled)
 		return 1;
+	/* a node whose MAC is learnt, not configured, follows the gratuitous
+	 * ARP replies and unsolicited advertisements of its next hop */
 	for (id = 0; id < cnm_lb_node_end(h->lb); id++)
-		if (cnm_lb_node(h->lb, id)->used && cnm_lb_node(h->lb, id)->mac == 0)
+		if (cnm_lb_node(h->lb, id)->used &&
+				(cnm_lb_node(h->lb, id)->mac == 0 || h->n[id].learnt))
 			return 1;
 	return 0;
 }
@@ -315,6 +319,7 @@ cnm_health_tick(struct cnm_health *h, uint64_t now)
 			if (!s->used) {
 				s->ok_run = 0;
 				s->fail_run = 0;
+				s->learnt = 0;
 				s->next_round = now;
 			}
 			s->used = 1;
@@ -382,6 +387,7 @@ learn(struct cnm_health *h, uint16_t idx, int family, const uint8_t *addr, const
 			if (nd->mac != 0)
 				HC_LOG(NOTICE, "node %s moved to another MAC", c->name);
 			cnm_lb_node_set_mac(lb, (uint16_t)id, mac);
+			h->n[id].learnt = 1;
 		}
 		h->n[id].arp_seen = 1;
 		if (!h->enabled && !h->follower && !nd->up && !cnm_lb_node_admin_down(lb, id) &&
