@@ -33,7 +33,8 @@ struct cnm_health_stats {
 	uint64_t arp_replies;   /**< replies matched to a node */
 	uint64_t nd_sent;       /**< neighbour solicitations (IPv6 resolution, probes) */
 	uint64_t nd_replies;    /**< neighbour advertisements matched to a node */
-	uint64_t nd_invalid;    /**< advertisements dropped by the RFC 4861 checks */
+	uint64_t nd_invalid;    /**< solicitations and advertisements failing the RFC 4861 checks */
+	uint64_t nd_answered;   /**< solicitations for a private port's link-local address answered */
 	uint64_t tcp_checks;
 	uint64_t tcp_failures;
 	uint64_t went_up;

@@ -399,20 +399,47 @@ learn(struct cnm_health *h, uint16_t idx, int family, const uint8_t *addr, const
 	return seen;
 }
 
-/* A neighbour advertisement (untagged, no extension headers: the private
- * segment's nodes and routers send them so). */
+/*
+ * A solicitation on private port @p idx for the port's own link-local address
+ * (the source of cnmux's solicitations): a node that answered one checks
+ * that address's reachability in turn (RFC 4861 7.3.3), and is answered.
+ */
+static void
+input_ns(struct cnm_health *h, uint16_t idx, const uint8_t *frame, uint32_t len,
+		const struct cnm_nd *ns)
+{
+	uint8_t out[14 + CNM_ND_NA_IP_LEN], ll[16];
+
+	cnm_nd_link_local(h->io.priv_mac[idx], ll);
+	if (memcmp(ns->target, ll, 16) != 0 || len < 14)
+		return;
+	memcpy(out, frame, 14);
+	if (h->io.send(h->io.arg, idx, out,
+			cnm_nd_make_na(out, 14, ns, h->io.priv_mac[idx])) == 0)
+		h->st.nd_answered++;
+	else
+		h->st.send_failures++;
+}
+
+/* A neighbour solicitation or advertisement (untagged, no extension
+ * headers: the private segment's nodes and routers send them so). */
 static int
-input_na(struct cnm_health *h, uint16_t idx, const uint8_t *frame, uint32_t len)
+input_nd(struct cnm_health *h, uint16_t idx, const uint8_t *frame, uint32_t len)
 {
 	struct cnm_nd na;
 	const uint8_t *mac;
 	uint32_t end;
 
-	if (len < 14 + 40 + 24 || frame[20] != 58 /* ICMPv6 */ || frame[54] != CNM_ND_NA)
+	if (len < 14 + 40 + 24 || frame[20] != 58 /* ICMPv6 */ ||
+			(frame[54] != CNM_ND_NA && frame[54] != CNM_ND_NS))
 		return 0;
 	end = 14 + 40 + ((uint32_t)frame[18] << 8 | frame[19]);
 	if (cnm_nd_parse(frame, len, 14, 54, end, &na) != CNM_DROP_NONE) {
 		h->st.nd_invalid++;
+		return 0;
+	}
+	if (na.type == CNM_ND_NS) {
+		input_ns(h, idx, frame, len, &na);
 		return 0;
 	}
 	/* no target link-layer option: the sender's MAC resolves a node that
@@ -432,7 +459,7 @@ cnm_health_input(struct cnm_health *h, uint16_t idx, const uint8_t *frame, uint3
 	if (len < 14)
 		return 0;
 	if (frame[12] == 0x86 && frame[13] == 0xdd)
-		return input_na(h, idx, frame, len);
+		return input_nd(h, idx, frame, len);
 	if (frame[12] != 0x08 || frame[13] != 0x06)
 		return 0;
 	if (cnm_arp_parse(frame, len, 14, &a) != 0 || a.op != CNM_ARP_REPLY)

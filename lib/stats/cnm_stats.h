@@ -161,8 +161,10 @@ enum cnm_stat_kind {
 	Y(X, nd_sent, COUNTER, "neighbour solicitations of the health checker (IPv6 resolution, " \
 		"probes)") \
 	Y(X, nd_replies, COUNTER, "neighbour advertisements matched to a node") \
-	Y(X, nd_invalid, COUNTER, "neighbour advertisements on a private port failing the " \
-		"RFC 4861 checks (hop limit, checksum, format)") \
+	Y(X, nd_invalid, COUNTER, "neighbour solicitations and advertisements on a private port " \
+		"failing the RFC 4861 checks (hop limit, checksum, format)") \
+	Y(X, nd_answered, COUNTER, "neighbour solicitations for a private port's link-local " \
+		"address (cnmux's source) answered") \
 	Y(X, tcp_checks, COUNTER, "TCP connects to a node's check_port") \
 	Y(X, tcp_failures, COUNTER, "of those, failed or timed out") \
 	Y(X, went_up, COUNTER, "nodes the health checker brought up") \

@@ -26,7 +26,10 @@
 #      ndisc_notify): cnmux follows it without any probe (no "health");
 #   5. reload with "health" (200/150/2/3): node2's link down -> node2 down
 #      ("no ND advertisement"), link up -> up again; times printed;
-#   6. SIGINT: exit status 0, no sanitizer report.
+#   6. the nodes' own solicitations for cnmux's link-local address (their
+#      reachability check of it) are answered: health_nd_answered > 0, the
+#      node's entry for it not FAILED;
+#   7. SIGINT: exit status 0, no sanitizer report.
 # Needs root (netns, veth, bridge) and scapy under /usr/bin/python3: skipped
 # (exit 77) without. KEEP_TMP=1 keeps the work directory.
 set -uo pipefail
@@ -289,7 +292,16 @@ wait_for node2 true - $up_bound || die "node2 not up ${WAITED} ms after its link
 echo "nd: 5. probes by NS ($interval/$timeout_ms/$rise/$fall): node2's link down: down after ${t_down} ms;" \
      "link up: up after ${WAITED} ms"
 
-# ---------------------------------------------------------------- 6. stop
+# ---------------------------------------------------------------- 6. the nodes reach cnmux's address
+# a node that answered checks cnmux's link-local address in turn (unicast NS
+# some 5 s later): cnmux answers, the node's entry does not fail
+ans=$(stat_of health_nd_answered)
+[ "$ans" -ge 1 ] || die "health_nd_answered = $ans: no node's solicitation for $ll_p was answered"
+st1=$(ip -n "$ns_n1" -6 neigh show "$ll_p" dev "$v_1")
+[[ $st1 == *lladdr* ]] && [[ $st1 != *FAILED* ]] || die "node1's entry for cnmux's $ll_p: '$st1'"
+echo "nd: 6. nodes' solicitations for cnmux's $ll_p answered: $ans; node1's entry: $st1"
+
+# ---------------------------------------------------------------- 7. stop
 kill -INT "$pid"
 end=$((SECONDS + 120))
 while kill -0 "$pid" 2>/dev/null; do
