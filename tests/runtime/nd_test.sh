@@ -14,7 +14,8 @@
 #
 # Checked:
 #   1. without "health": both nodes resolved by neighbour solicitation (node
-#      show: the MAC of each node's interface) and up; each node's neighbour
+#      show: the MAC of each node's interface) and up, and an ipip node whose
+#      IPv6 gateway is node1's address resolved to node1's MAC; each node's neighbour
 #      cache holds cnmux's link-local address (EUI-64 of the private port's
 #      MAC) at that MAC: the solicitation came from it, with its option;
 #   2. the router pings the VIP: its kernel resolves the VIP by ND (cnmux
@@ -142,7 +143,9 @@ cat >"$tmp/config.json" <<EOF
 { "ports": { "public": "net_af_packet0", "private": ["net_af_packet1"] },
   "nodes": [
     { "name": "node1", "ip": "2001:db8:1::11" },
-    { "name": "node2", "ip": "2001:db8:1::12" } ],
+    { "name": "node2", "ip": "2001:db8:1::12" },
+    { "name": "tun6", "ip": "2001:db8:9::1", "forward": "ipip", "gateway": "2001:db8:1::11" } ],
+  "tunnel": { "source6": "2001:db8:ff::1" },
   "services": [
     { "name": "web6", "vip": "$vip", "ports": ["80/tcp"], "policy": "weighted",
       "nodes": { "node1": 1, "node2": 1 } } ],
@@ -190,13 +193,15 @@ wait_for node1 true "$mac1" 20000 || die "node1 not resolved within 20 s (up $UP
 wait_for node2 true "$mac2" 20000 || die "node2 not resolved within 20 s (up $UP, mac $MAC, interface $mac2)"
 t_up=$(( $(now_ms) - t_start ))
 log_has "node node1 resolved, up" || die "no 'node node1 resolved, up' in the log"
+# a tunnelled node behind an IPv6 gateway (node1's address) takes its MAC
+wait_for tun6 true "$mac1" 5000 || die "tun6 (gateway 2001:db8:1::11) not resolved to $mac1 (up $UP, mac $MAC)"
 for n in "$ns_n1" "$ns_n2"; do
     ip -n "$n" -6 neigh show | grep -qi "^$ll_p .*lladdr $mac_p" ||
         die "$n's neighbour cache has no $ll_p at $mac_p: $(ip -n "$n" -6 neigh show)"
 done
 sent=$(stat_of health_nd_sent); got=$(stat_of health_nd_replies)
 [ "$sent" -ge 2 ] && [ "$got" -ge 2 ] || die "health_nd_sent $sent, health_nd_replies $got"
-echo "nd: 1. node1 ($mac1) and node2 ($mac2) resolved by NS from $ll_p and up" \
+echo "nd: 1. node1 ($mac1), node2 ($mac2) and tun6's IPv6 gateway resolved by NS from $ll_p and up" \
      "${t_up} ms after cnmux was started (health_nd_sent $sent, health_nd_replies $got)"
 
 # ---------------------------------------------------------------- 2. the router reaches the VIP
