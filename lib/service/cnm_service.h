@@ -294,6 +294,23 @@ void cnm_lb_set_stats(struct cnm_lb *lb, struct cnm_wstats *const *w, uint32_t n
 void cnm_lb_stats_rebase(const struct cnm_lb *lb, struct cnm_stats_total *t);
 
 /**
+ * `cnmuxctl zero`: remember @p t, the totals now as cnm_lb_stats_rebase()
+ * and the control loop left them, so that cnm_lb_stats_zeroed() counts from
+ * here; a service, node or pair slot taken again later forgets its share.
+ * Nothing the workers write changes. Control side (ctl_lock held).
+ * 0 or -ENOMEM.
+ */
+int cnm_lb_stats_zero(struct cnm_lb *lb, const struct cnm_stats_total *t);
+
+/**
+ * The operator's view: take off @p t (rebased, its CNM_STATS_MORE fields
+ * filled) what was counted before the last cnm_lb_stats_zero(), counters
+ * only, never below 0; a service, node or pair added since counts from
+ * when it was added. No-op before the first zero.
+ */
+void cnm_lb_stats_zeroed(const struct cnm_lb *lb, struct cnm_stats_total *t);
+
+/**
  * Counter slot of (service @p svc, node @p node), or -1 when the node is
  * not in the service's list. Worker-safe.
  */

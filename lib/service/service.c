@@ -217,6 +217,9 @@ slot_take(struct cnm_lb *lb, uint16_t svc, uint16_t node)
 		/* what workers counted in it before: the new pair starts at 0 */
 		if (lb->wstats != NULL)
 			lb->member_base[slot] = cnm_stats_member_slot(lb->wstats, lb->n_wstats, slot);
+		/* and from 0 in the operator's view (`zero`) */
+		if (lb->zero != NULL)
+			memset(&lb->zero->member[slot], 0, sizeof(lb->zero->member[slot]));
 		return (int)slot;
 	}
 	return -1;
@@ -266,17 +269,20 @@ slots_free(struct cnm_lb *lb, const uint16_t *slots, uint32_t n)
 
 	for (i = 0; i < n; i++) {
 		uint16_t slot = slots[i], svc = lb->member_svc[slot], node = lb->member_node[slot];
-		struct cnm_pb v = { 0, 0 };
+		struct cnm_pb v = { 0, 0, 0 };
 
 		if (lb->wstats != NULL) {
 			v = cnm_stats_member_slot(lb->wstats, lb->n_wstats, slot);
 			v.pkts -= lb->member_base[slot].pkts;
 			v.bytes -= lb->member_base[slot].bytes;
+			v.conns -= lb->member_base[slot].conns;
 		}
 		lb->svc_fold[svc].pkts += v.pkts;
 		lb->svc_fold[svc].bytes += v.bytes;
+		lb->svc_fold[svc].conns += v.conns;
 		lb->node_fold[node].pkts += v.pkts;
 		lb->node_fold[node].bytes += v.bytes;
+		lb->node_fold[node].conns += v.conns;
 		lb->member_svc[slot] = CNM_SLOT_FREE;
 	}
 }
@@ -622,6 +628,7 @@ cnm_lb_free(struct cnm_lb *lb)
 	rte_hash_free(lb->v.nd);
 	for (i = 0; i < CNM_MAX_SERVICES; i++)
 		svc_free(svc_at(lb, i));
+	free(lb->zero);
 	free(lb);
 }
 
@@ -674,16 +681,19 @@ cnm_lb_stats_rebase(const struct cnm_lb *lb, struct cnm_stats_total *t)
 	for (i = 0; i < CNM_MAX_MEMBERS; i++) {
 		t->member[i].pkts -= lb->member_base[i].pkts;
 		t->member[i].bytes -= lb->member_base[i].bytes;
+		t->member[i].conns -= lb->member_base[i].conns;
 	}
 	/* a service: what no slot counted, its pairs' slots, its freed ones */
 	for (i = 0; i < CNM_MAX_SERVICES; i++) {
 		t->svc[i].pkts += lb->svc_fold[i].pkts - lb->svc_base[i].pkts;
 		t->svc[i].bytes += lb->svc_fold[i].bytes - lb->svc_base[i].bytes;
+		t->svc[i].conns += lb->svc_fold[i].conns - lb->svc_base[i].conns;
 	}
 	/* a node: its sink, its pairs' slots, its freed ones */
 	for (i = 0; i < CNM_MAX_NODES; i++) {
 		t->node[i].pkts = t->member[CNM_MEMBER_SINK(i)].pkts + lb->node_fold[i].pkts;
 		t->node[i].bytes = t->member[CNM_MEMBER_SINK(i)].bytes + lb->node_fold[i].bytes;
+		t->node[i].conns = t->member[CNM_MEMBER_SINK(i)].conns + lb->node_fold[i].conns;
 	}
 	for (i = 0; i < CNM_MEMBER_SINK0; i++) {
 		uint16_t svc = lb->member_svc[i], node = lb->member_node[i];
@@ -692,9 +702,47 @@ cnm_lb_stats_rebase(const struct cnm_lb *lb, struct cnm_stats_total *t)
 			continue;
 		t->svc[svc].pkts += t->member[i].pkts;
 		t->svc[svc].bytes += t->member[i].bytes;
+		t->svc[svc].conns += t->member[i].conns;
 		t->node[node].pkts += t->member[i].pkts;
 		t->node[node].bytes += t->member[i].bytes;
+		t->node[node].conns += t->member[i].conns;
 	}
+}
+
+/* take off @p t what @p z held, never below 0 */
+static void
+pb_sub(struct cnm_pb *t, const struct cnm_pb *z, uint32_t n)
+{
+	uint32_t i;
+
+	for (i = 0; i < n; i++) {
+		t[i].pkts -= RTE_MIN(t[i].pkts, z[i].pkts);
+		t[i].bytes -= RTE_MIN(t[i].bytes, z[i].bytes);
+		t[i].conns -= RTE_MIN(t[i].conns, z[i].conns);
+	}
+}
+
+int
+cnm_lb_stats_zero(struct cnm_lb *lb, const struct cnm_stats_total *t)
+{
+	if (lb->zero == NULL) {
+		lb->zero = malloc(sizeof(*lb->zero));
+		if (lb->zero == NULL)
+			return -ENOMEM;
+	}
+	memcpy(lb->zero, t, sizeof(*t));
+	return 0;
+}
+
+void
+cnm_lb_stats_zeroed(const struct cnm_lb *lb, struct cnm_stats_total *t)
+{
+	if (lb->zero == NULL)
+		return;
+	cnm_stats_sub_scalars(t, lb->zero);
+	pb_sub(t->svc, lb->zero->svc, CNM_MAX_SERVICES);
+	pb_sub(t->node, lb->zero->node, CNM_MAX_NODES);
+	pb_sub(t->member, lb->zero->member, CNM_MAX_MEMBERS);
 }
 
 int
@@ -804,6 +852,8 @@ cnm_lb_svc_add(struct cnm_lb *lb, const struct cnm_cfg_service *c)
 	if (lb->wstats != NULL)
 		lb->svc_base[id] = cnm_stats_svc(lb->wstats, lb->n_wstats, id);
 	memset(&lb->svc_fold[id], 0, sizeof(lb->svc_fold[id]));
+	if (lb->zero != NULL) /* from 0 in the operator's view too */
+		memset(&lb->zero->svc[id], 0, sizeof(lb->zero->svc[id]));
 	memset(&fake, 0, sizeof(fake));
 	fake.hash_key = lb->v.hash_key;
 	fake.pdt_size = c->pdt_size ? c->pdt_size : CNM_PDT_SIZE_DEFAULT;
@@ -898,6 +948,11 @@ cnm_lb_node_add(struct cnm_lb *lb, const struct cnm_cfg_node *n)
 		lb->member_base[CNM_MEMBER_SINK(id)] = cnm_stats_member_slot(lb->wstats,
 			lb->n_wstats, CNM_MEMBER_SINK(id));
 	memset(&lb->node_fold[id], 0, sizeof(lb->node_fold[id]));
+	if (lb->zero != NULL) { /* from 0 in the operator's view too */
+		memset(&lb->zero->node[id], 0, sizeof(lb->zero->node[id]));
+		memset(&lb->zero->member[CNM_MEMBER_SINK(id)], 0,
+			sizeof(lb->zero->member[CNM_MEMBER_SINK(id)]));
+	}
 	lb->admin_down[id] = 0;
 	lb->node_cfg[id] = *n;
 	node_tunnel(lb, id, n);
