@@ -131,7 +131,7 @@ enum cnm_stat_kind {
 	X(conn_stale, COUNTER, "entries forgotten because their node went down or was removed") \
 	X(conn_expired, COUNTER, "entries removed by the idle sweep") \
 	X(conn_active, GAUGE, "entries in the forwarding lists now") \
-	X(ctl_tx, COUNTER, "frames of the control lcore (ARP probes) sent") \
+	X(ctl_tx, COUNTER, "frames of the control lcore (ARP and ND probes, ND answers) sent") \
 	X(ctl_tx_drop, COUNTER, "frames of the control lcore TX did not take")
 
 /**
