@@ -587,9 +587,10 @@ static int
 cfg_apply(struct cnm_lb *lb, const struct cnm_config *from, const struct cnm_config *to,
 		json_t *summary, char *err, size_t errlen)
 {
-	uint32_t i, n_changed = 0;
+	uint32_t i, n_changed = 0, *rekey = NULL;
 	uint8_t *reshaped = NULL;
 	int32_t def;
+	int progress;
 	int ret, id;
 
 	/* 1, 2: nodes, new and changed */
@@ -656,8 +657,12 @@ cfg_apply(struct cnm_lb *lb, const struct cnm_config *from, const struct cnm_con
 	/* 3: services that are gone or whose keys changed; a new PDT size
 	 * alone is a rebuild in place (the service never leaves the tables) */
 	reshaped = calloc(to->n_services + 1, 1);
-	if (reshaped == NULL)
+	rekey = calloc(cnm_lb_svc_end(lb) + 1, sizeof(*rekey));
+	if (reshaped == NULL || rekey == NULL) {
+		free(reshaped);
+		free(rekey);
 		return apply_fail(err, errlen, -ENOMEM, "apply", "configuration");
+	}
 	for (i = 0; i < cnm_lb_svc_end(lb); i++) {
 		const struct cnm_cfg_service *s = cnm_lb_svc_cfg(lb, i);
 		char name[CNM_NAME_MAX];
@@ -667,6 +672,14 @@ cfg_apply(struct cnm_lb *lb, const struct cnm_config *from, const struct cnm_con
 			continue;
 		snprintf(name, sizeof(name), "%s", s->name);
 		ti = cnm_config_service_index(to, name);
+		/* same VIP, other ports (protocols, policy): changed in place,
+		 * never deleted and added again (its table, counters and
+		 * connections stay; its other ports never miss) */
+		if (ti >= 0 && svc_keys_changed(s, &to->services[ti]) &&
+		    addr_eq(&s->vip, &to->services[ti].vip)) {
+			rekey[i] = (uint32_t)ti + 1; /* below, once the removals are done */
+			continue;
+		}
 		if (ti >= 0 && !svc_keys_changed(s, &to->services[ti])) {
 			if (cnm_lb_svc_pdt_size(lb, i) == to->services[ti].pdt_size)
 				continue;
@@ -674,6 +687,7 @@ cfg_apply(struct cnm_lb *lb, const struct cnm_config *from, const struct cnm_con
 			ret = cnm_lb_svc_set_pdt_size(lb, (uint16_t)i, to->services[ti].pdt_size);
 			if (ret < 0) {
 				free(reshaped);
+				free(rekey);
 				return apply_fail(err, errlen, ret, "resize the PDT of service", name);
 			}
 			sum_add(summary, "services_changed", name);
@@ -682,6 +696,7 @@ cfg_apply(struct cnm_lb *lb, const struct cnm_config *from, const struct cnm_con
 		ret = cnm_lb_svc_del(lb, (uint16_t)i);
 		if (ret < 0) {
 			free(reshaped);
+			free(rekey);
 			return apply_fail(err, errlen, ret, "remove service", name);
 		}
 		if (ti >= 0) {
@@ -691,6 +706,41 @@ cfg_apply(struct cnm_lb *lb, const struct cnm_config *from, const struct cnm_con
 			sum_add(summary, "services_removed", name);
 		}
 	}
+	/* 3b: keys changed in place; a key one service gives up and another
+	 * takes may need the other's turn first (-EEXIST: again next pass) */
+	for (progress = 1; progress;) {
+		progress = 0;
+		for (i = 0; i < cnm_lb_svc_end(lb); i++) {
+			const struct cnm_cfg_service *c;
+
+			if (rekey[i] == 0)
+				continue;
+			c = &to->services[rekey[i] - 1];
+			ret = cnm_lb_svc_rekey(lb, (uint16_t)i, c);
+			if (ret == -EEXIST)
+				continue;
+			if (ret == 0 && cnm_lb_svc_pdt_size(lb, i) != c->pdt_size)
+				ret = cnm_lb_svc_set_pdt_size(lb, (uint16_t)i, c->pdt_size);
+			if (ret < 0) {
+				free(reshaped);
+				free(rekey);
+				return apply_fail(err, errlen, ret, "change the keys of service",
+						  c->name);
+			}
+			sum_add(summary, "services_changed", c->name);
+			rekey[i] = 0;
+			progress = 1;
+		}
+	}
+	for (i = 0; i < cnm_lb_svc_end(lb); i++)
+		if (rekey[i] != 0) {
+			ret = apply_fail(err, errlen, -EEXIST, "change the keys of service",
+					 to->services[rekey[i] - 1].name);
+			free(reshaped);
+			free(rekey);
+			return ret;
+		}
+	free(rekey);
 
 	/* 4: new services (and the reshaped ones again) */
 	for (i = 0; i < to->n_services; i++) {

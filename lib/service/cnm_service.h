@@ -340,6 +340,16 @@ int cnm_lb_slot_svc(const struct cnm_lb *lb, uint16_t slot);
  */
 void cnm_lb_set_tunnel(struct cnm_lb *lb, const struct cnm_cfg_tunnel *t);
 
+/**
+ * Change the keys of service @p id in place to those of @p c (same VIP:
+ * its ports, its protocols, its policy and table, arp): the service, its
+ * PDT, its counters and its tracked connections stay; workers see the new
+ * keys added before the old ones go, so a kept key never misses. A key
+ * another service holds is refused (-EEXIST) before anything changes;
+ * -EINVAL for another VIP (another service).
+ */
+int cnm_lb_svc_rekey(struct cnm_lb *lb, uint16_t id, const struct cnm_cfg_service *c);
+
 /** Service id by name, or -1. */
 int cnm_lb_svc_find(const struct cnm_lb *lb, const char *name);
 

@@ -1591,6 +1591,79 @@ test_reload_changed(void **state)
 	free(path);
 }
 
+/*
+ * Ports, protocols and policy change in place (issue 12): web gains 8080
+ * and loses 443, dns takes 443 from it (a key one gives up and the other
+ * takes, in one reload), ftp becomes UDP too. Every service keeps its id,
+ * its table entry for entry, and its counters; a kept key never leaves.
+ */
+static void
+test_reload_rekey(void **state)
+{
+	static const char text[] =
+		CFG_HEAD CFG_NODES
+		"  \"services\": [\n"
+		"    { \"name\": \"web\", \"vip\": \"198.51.100.10\", \"ports\": [\"80/tcp\", \"8080/tcp\"],\n"
+		"      \"policy\": \"weighted\", \"nodes\": { \"node1\": 3, \"node2\": 1 } },\n"
+		"    { \"name\": \"dns\", \"vip\": \"198.51.100.10\", \"ports\": [\"53/udp\", \"443/tcp\"],\n"
+		"      \"policy\": \"sticky\", \"nodes\": { \"node1\": 1, \"node2\": 1, \"node3\": 1 } },\n"
+		"    { \"name\": \"ftp\", \"vip\": \"198.51.100.20\", \"protocols\": [\"tcp\", \"udp\"],\n"
+		"      \"policy\": \"sticky-wild\", \"nodes\": { \"node1\": 1, \"node2\": 1 } }\n"
+		"  ]\n}\n";
+	struct fx *fx = *state;
+	int web = svc_id(fx, "web"), dns = svc_id(fx, "dns"), ftp = svc_id(fx, "ftp");
+	struct cnm_decision d;
+	struct snap s;
+	char *path;
+	json_t *r;
+
+	fx->ws[0].svc[web].pkts = 5;
+	snap_take(fx, &s);
+	path = file_in(fx, "cnmux.json", text);
+	r = ok(fx, "{\"cmd\": \"reload\"}");
+	assert_string_equal(list_of(r, "services_changed"), "web,dns,ftp");
+	assert_string_equal(list_of(r, "services_added"), "");
+	assert_string_equal(list_of(r, "services_removed"), "");
+	json_decref(r);
+	/* the same services, tables and counters */
+	assert_int_equal(svc_id(fx, "web"), web);
+	assert_int_equal(svc_id(fx, "dns"), dns);
+	assert_int_equal(svc_id(fx, "ftp"), ftp);
+	{
+		unsigned int i;
+
+		for (i = 0; i < s.n; i++)
+			assert_memory_equal(pdt_of(fx, s.name[i]), s.pdt[i],
+					    sizeof(*s.pdt[i]) + s.pdt[i]->size * 2);
+	}
+	r = ok(fx, "{\"cmd\": \"stats\"}");
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(
+		json_object_get(r, "services"), "web"), "packets")), 5);
+	json_decref(r);
+	/* the keys as the file says */
+	d = decide(fx, "198.51.100.10", IPPROTO_TCP, 8080, "203.0.113.9", 1234);
+	assert_int_equal(d.svc, web);
+	d = decide(fx, "198.51.100.10", IPPROTO_TCP, 80, "203.0.113.9", 1234);
+	assert_int_equal(d.svc, web);
+	d = decide(fx, "198.51.100.10", IPPROTO_TCP, 443, "203.0.113.9", 1234);
+	assert_int_equal(d.svc, dns);
+	d = decide(fx, "198.51.100.20", IPPROTO_UDP, 9, "203.0.113.9", 1234);
+	assert_int_equal(d.svc, ftp);
+	/* and back: still the same services and tables */
+	write_file(path, cfg_base);
+	r = ok(fx, "{\"cmd\": \"reload\"}");
+	/* web takes 443 back once dns gave it up: its turn comes after */
+	assert_string_equal(list_of(r, "services_changed"), "dns,ftp,web");
+	json_decref(r);
+	snap_same(fx, &s);
+	d = decide(fx, "198.51.100.10", IPPROTO_TCP, 443, "203.0.113.9", 1234);
+	assert_int_equal(d.svc, web);
+	d = decide(fx, "198.51.100.10", IPPROTO_TCP, 8080, "203.0.113.9", 1234);
+	assert_int_equal(d.svc, -1);
+	snap_free(&s);
+	free(path);
+}
+
 /* A MAC taken out of the file: down until ARP; put back: up again. */
 static void
 test_reload_mac(void **state)
@@ -2064,6 +2137,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_reload_same, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reload_weight, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reload_add_remove, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reload_rekey, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reload_changed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reload_switches, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reload_mac, setup, teardown),
