@@ -188,6 +188,12 @@ svc_sets(struct cnm_lb *lb, const struct cnm_svc_priv *s, int delta)
 		memcpy(&ip, s->cfg.vip.bytes, 4);
 		set_ref(lb->v.arp, &ip, delta);
 	}
+	if (s->cfg.arp && s->cfg.vip.family == AF_INET6) {
+		uint64_t ip6[2]; /* aligned for the hash */
+
+		memcpy(ip6, s->cfg.vip.bytes, 16);
+		set_ref(lb->v.nd, ip6, delta);
+	}
 	svc_key(&k, &s->cfg.vip, 0, 0);
 	set_ref(lb->v.vips, &k, delta);
 }
@@ -210,6 +216,15 @@ cnm_lb_arp_owned(const struct cnm_lb_view *v, const uint8_t ip[4])
 
 	memcpy(&k, ip, 4);
 	return rte_hash_lookup(v->arp, &k) >= 0;
+}
+
+int
+cnm_lb_nd_owned(const struct cnm_lb_view *v, const uint8_t ip[16])
+{
+	uint64_t k[2]; /* aligned for the hash */
+
+	memcpy(k, ip, 16);
+	return rte_hash_lookup(v->nd, k) >= 0;
 }
 
 /* Publish @p pdt in @p s, then free the table it replaces after a grace period. */
@@ -626,7 +641,9 @@ cnm_lb_create(const struct cnm_config *cfg, const char *name, struct rte_rcu_qsb
 	lb->v.h2 = table_create("cnm_h2", name, H2_ENTRIES, CNM_SVC_KEY_LEN, qsbr);
 	lb->v.arp = table_create("cnm_arp", name, H2_ENTRIES, 4, qsbr);
 	lb->v.vips = table_create("cnm_vip", name, H2_ENTRIES, CNM_SVC_KEY_LEN, qsbr);
-	if (lb->v.h1 == NULL || lb->v.h2 == NULL || lb->v.arp == NULL || lb->v.vips == NULL) {
+	lb->v.nd = table_create("cnm_nd", name, H2_ENTRIES, 16, qsbr);
+	if (lb->v.h1 == NULL || lb->v.h2 == NULL || lb->v.arp == NULL || lb->v.vips == NULL ||
+			lb->v.nd == NULL) {
 		ret = rte_errno;
 		goto fail;
 	}
@@ -681,6 +698,7 @@ cnm_lb_free(struct cnm_lb *lb)
 	rte_hash_free(lb->v.h2);
 	rte_hash_free(lb->v.arp);
 	rte_hash_free(lb->v.vips);
+	rte_hash_free(lb->v.nd);
 	for (i = 0; i < CNM_MAX_SERVICES; i++)
 		svc_free(svc_at(lb, i));
 	free(lb->zero);
@@ -883,6 +901,119 @@ svc_del_keys(struct cnm_lb *lb, const struct cnm_svc_priv *s)
 		svc_key(&k, &c->vip, c->ports[i].proto, c->ports[i].port);
 		(void)rte_hash_del_key(lb->v.h1, &k);
 	}
+}
+
+/* The keys of service config @p c, each with its table: *@p out (malloc'ed). */
+struct svc_keyref {
+	struct cnm_svc_key k;
+	struct rte_hash *h;
+};
+
+static int
+svc_keys_of(const struct cnm_lb *lb, const struct cnm_cfg_service *c, struct svc_keyref **out)
+{
+	static const uint8_t protos[2] = { IPPROTO_TCP, IPPROTO_UDP };
+	struct svc_keyref *r = calloc(c->n_ports + 3, sizeof(*r));
+	uint32_t i;
+	int n = 0;
+
+	if (r == NULL)
+		return -ENOMEM;
+	if (svc_wild(c)) {
+		for (i = 0; i < 2; i++)
+			if (c->protocols & (1u << i)) {
+				svc_key(&r[n].k, &c->vip, protos[i], 0);
+				r[n++].h = lb->v.h2;
+			}
+	} else {
+		for (i = 0; i < c->n_ports; i++) {
+			svc_key(&r[n].k, &c->vip, c->ports[i].proto, c->ports[i].port);
+			r[n++].h = lb->v.h1;
+		}
+	}
+	*out = r;
+	return n;
+}
+
+static int
+keyref_in(const struct svc_keyref *set, int n, const struct svc_keyref *k)
+{
+	int i;
+
+	for (i = 0; i < n; i++)
+		if (set[i].h == k->h && memcmp(&set[i].k, &k->k, sizeof(k->k)) == 0)
+			return 1;
+	return 0;
+}
+
+int
+cnm_lb_svc_rekey(struct cnm_lb *lb, uint16_t id, const struct cnm_cfg_service *c)
+{
+	struct cnm_svc_priv *s = svc_at(lb, id);
+	struct svc_keyref *old = NULL, *nw = NULL;
+	struct cnm_cfg_port *ports = NULL;
+	int n_old, n_new, i, added = 0, ret = 0;
+
+	if (s == NULL)
+		return -ENOENT;
+	if (s->cfg.vip.family != c->vip.family ||
+	    memcmp(s->cfg.vip.bytes, c->vip.bytes, 16) != 0)
+		return -EINVAL; /* another address: another service */
+	n_old = svc_keys_of(lb, &s->cfg, &old);
+	n_new = svc_keys_of(lb, c, &nw);
+	ports = calloc(c->n_ports + 1, sizeof(*ports));
+	if (n_old < 0 || n_new < 0 || ports == NULL) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	/* a key it does not hold yet must be free: checked before any change */
+	for (i = 0; i < n_new; i++)
+		if (!keyref_in(old, n_old, &nw[i]) && rte_hash_lookup(nw[i].h, &nw[i].k) >= 0) {
+			ret = -EEXIST;
+			goto out;
+		}
+	/* the new keys first: a frame of a kept key never misses its service */
+	for (i = 0; i < n_new; i++) {
+		if (keyref_in(old, n_old, &nw[i]))
+			continue;
+		ret = rte_hash_add_key_data(nw[i].h, &nw[i].k, &s->hot);
+		if (ret < 0) {
+			/* back to what it was: the keys added so far go again */
+			while (--i >= 0)
+				if (!keyref_in(old, n_old, &nw[i]))
+					(void)rte_hash_del_key(nw[i].h, &nw[i].k);
+			goto out;
+		}
+		added++;
+	}
+	ret = 0;
+	svc_sets(lb, s, -1);
+	for (i = 0; i < n_old; i++)
+		if (!keyref_in(nw, n_new, &old[i]))
+			(void)rte_hash_del_key(old[i].h, &old[i].k);
+	if (c->n_ports > 0)
+		memcpy(ports, c->ports, c->n_ports * sizeof(*ports));
+	free(s->cfg.ports);
+	s->cfg.ports = ports;
+	ports = NULL;
+	s->cfg.n_ports = c->n_ports;
+	s->cfg.protocols = c->protocols;
+	s->cfg.arp = c->arp;
+	s->cfg.policy = c->policy;
+	/* bytes of the hot line a worker reads without ordering: a frame
+	 * decided meanwhile hashes by the old policy or the new */
+	__atomic_store_n(&s->hot.policy, (uint8_t)c->policy, __ATOMIC_RELAXED);
+	__atomic_store_n(&s->hot.hash_port, cnm_policy_get(c->policy)->hash_port,
+			 __ATOMIC_RELAXED);
+	svc_sets(lb, s, 1);
+	/* release: workers drop their lookup caches (keys gone, policy changed) */
+	__atomic_store_n(&lb->v.keys_gen, lb->v.keys_gen + 1, __ATOMIC_RELEASE);
+	(void)added;
+out:
+	free(old);
+	free(nw);
+	free(ports);
+	return ret;
 }
 
 int
