@@ -478,7 +478,8 @@ cnm_decide_add(const struct cnm_lb_view *lb, const struct cnm_dstate *st, struct
 {
 	switch (p->shape) {
 	case CNM_SHAPE_FAST4:
-		cnm_decide_add_fast4(lb, st, b, &p->r, i, d, p->l7, p->l7_len);
+		cnm_decide_add_fast4(lb, st, b, &p->r, i, d, p->l7,
+				RTE_MIN((uint32_t)p->l7_len, (uint32_t)CNM_PKT_L7_MAX));
 		return;
 	case CNM_SHAPE_FLOW:
 		if (unlikely(p->f.kind == CNM_PKT_ARP)) {

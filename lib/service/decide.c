@@ -384,7 +384,8 @@ decide_flow(const struct cnm_lb_view *lb, const struct cnm_dstate *st, const str
 		if (unlikely(f->key.proto == IPPROTO_UDP) && f->has_ports && !f->icmp_err &&
 				unlikely(__atomic_load_n(&s->quic, __ATOMIC_ACQUIRE) != NULL) &&
 				!same_addr(f->src, f->key.addr) &&
-				cnm_decide_quic(lb, st, s, pk->l7, pk->l7_len, d))
+				cnm_decide_quic(lb, st, s, pk->l7,
+					RTE_MIN((uint32_t)pk->l7_len, (uint32_t)CNM_PKT_L7_MAX), d))
 			return 1;
 		cnm_decide_pdt(lb, s, cnm_client_hash(s->hash_key, f, s->hash_port), d);
 		/* a packet from the VIP to itself: spoofed */
