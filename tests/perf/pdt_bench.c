@@ -10,7 +10,9 @@
  *    (cnm_pdt_moved) against the minimum any table with the new quotas
  *    allows (sum over members of max(0, new quota - entries held before)),
  *    per (size, nodes, weights): the mean of moved / minimum, the pooled
- *    ratio (sum moved / sum minimum) and the worst change;
+ *    ratio (sum moved / sum minimum) and the worst change; and against the
+ *    minimum over every table the balance rule allows (each member floor or
+ *    ceil of size * w / W, whichever members get the ceil): "_any";
  *  - down/up: a node removed and put back gets every entry back (entries
  *    elsewhere after the round trip, summed over all the changes: 0);
  *  - balance: for many random weight sets, the largest entries/ideal over
@@ -117,6 +119,42 @@ min_moves(const struct cnm_pdt *old, uint32_t size, const struct cnm_pdt_member 
 	return tot;
 }
 
+/*
+ * The least any table within one entry of every share can move: each member
+ * holds floor(size * w / W) or, where that is not an integer, one more, and
+ * the members that get the one more are the ones that cost least. Giving
+ * member i the ceil costs one more entry than its floor only when it held at
+ * most its floor before; the leftover entries go first to the members that
+ * cost nothing. At most min_moves(): Hamilton's quotas are one such choice.
+ */
+static uint32_t
+min_moves_any(const struct cnm_pdt *old, uint32_t size, const struct cnm_pdt_member *m,
+		uint32_t n)
+{
+	uint64_t total = 0;
+	uint32_t i, tot = 0, floors = 0, free_ceil = 0, left;
+
+	for (i = 0; i < n; i++)
+		total += m[i].weight;
+	if (total == 0)
+		return 0;
+	for (i = 0; i < n; i++) {
+		uint32_t fl = (uint32_t)((uint64_t)size * m[i].weight / total);
+		int frac = (uint64_t)size * m[i].weight % total != 0;
+		uint32_t c = cnm_pdt_count(old, m[i].node);
+
+		floors += fl;
+		if (fl > c)
+			tot += fl - c;
+		if (frac && c > fl)
+			free_ceil++;
+	}
+	left = size - floors;
+	if (left > free_ceil)
+		tot += left - free_ceil;
+	return tot;
+}
+
 static double
 balance(const struct cnm_pdt *p, const struct cnm_pdt_member *m, uint32_t n)
 {
@@ -167,9 +205,9 @@ disruption(uint32_t size, uint32_t n, int random_w, unsigned int changes, int la
 		uint64_t *not_back)
 {
 	static struct cnm_pdt_member a[1001], b[1001];
-	double sum_r = 0, worst = 0;
-	uint64_t sum_mv = 0, sum_min = 0;
-	unsigned int c, counted = 0, worst_kind = 0, per_n[4] = { 0 };
+	double sum_r = 0, worst = 0, sum_ra = 0, worst_a = 0;
+	uint64_t sum_mv = 0, sum_min = 0, sum_mva = 0, sum_mina = 0;
+	unsigned int c, counted = 0, counted_a = 0, worst_kind = 0, per_n[4] = { 0 };
 	double per_r[4] = { 0 };
 	uint32_t i;
 
@@ -177,7 +215,7 @@ disruption(uint32_t size, uint32_t n, int random_w, unsigned int changes, int la
 		unsigned int kind = c % 4;
 		uint32_t nb = n, x = rnd() % n, base = rnd();
 		struct cnm_pdt *p, *q, *back;
-		uint32_t mv, mn;
+		uint32_t mv, mn, mna;
 		double r;
 
 		for (i = 0; i <= n; i++)
@@ -206,6 +244,7 @@ disruption(uint32_t size, uint32_t n, int random_w, unsigned int changes, int la
 		check(q, "cnm_pdt_build");
 		mv = cnm_pdt_moved(p, q);
 		mn = min_moves(p, size, b, nb);
+		mna = min_moves_any(p, size, b, nb);
 		/* and back: the first table again, whatever came between */
 		back = cnm_pdt_build(size, a, n);
 		check(back, "cnm_pdt_build");
@@ -213,6 +252,15 @@ disruption(uint32_t size, uint32_t n, int random_w, unsigned int changes, int la
 		cnm_pdt_free(back);
 		cnm_pdt_free(p);
 		cnm_pdt_free(q);
+		if (mna > 0) {
+			r = (double)mv / mna;
+			counted_a++;
+			sum_ra += r;
+			sum_mva += mv;
+			sum_mina += mna;
+			if (r > worst_a)
+				worst_a = r;
+		}
 		if (mn == 0)
 			continue;
 		r = (double)mv / mn;
@@ -235,6 +283,9 @@ disruption(uint32_t size, uint32_t n, int random_w, unsigned int changes, int la
 		counted ? (double)sum_min / counted : 0);
 	for (i = 0; i < 4; i++)
 		printf(", \"mean_ratio_%s\": %.4f", kind_name[i], per_n[i] ? per_r[i] / per_n[i] : 0);
+	printf(", \"changes_any\": %u, \"mean_ratio_any\": %.4f, \"pooled_ratio_any\": %.4f, "
+		"\"worst_ratio_any\": %.4f", counted_a, counted_a ? sum_ra / counted_a : 0,
+		sum_mina ? (double)sum_mva / sum_mina : 0, worst_a);
 	printf("}%s\n", last ? "" : ",");
 }
 
