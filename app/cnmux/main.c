@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <jansson.h>
 
@@ -25,6 +26,7 @@
 
 #include "cnm_config.h"
 #include "cnm_dataplane.h"
+#include "cnm_log.h"
 #include "cnm_loop.h"
 #include "cnm_service.h"
 #include "cnm_stats.h"
@@ -42,6 +44,7 @@ struct opts {
 	unsigned long stats_period_s; /* 0: never */
 	unsigned long mbufs;
 	int quiet;
+	int log_timestamp;            /* log lines start with the time */
 	int check; /* --check: validate the configuration, touch nothing */
 };
 
@@ -67,6 +70,7 @@ usage(const char *prog)
 	       "  --stats-json FILE    write the final statistics as JSON to FILE\n"
 	       "  --mbufs N            mbufs in the pool (default %u)\n"
 	       "  --quiet              no final per-service/per-node report\n"
+	       "  --log-timestamp      start every log line with the time (UTC)\n"
 	       "  --explain CAPTURE    with --config: what cnmux would do with each frame of\n"
 	       "                       CAPTURE (pcap), one line each, offline; no EAL options\n"
 	       "  --list-drop-reasons  print the drop reasons and exit\n"
@@ -122,6 +126,7 @@ parse_args(int argc, char **argv, struct opts *o)
 		{ "stats-json", required_argument, NULL, 'j' },
 		{ "mbufs", required_argument, NULL, 'm' },
 		{ "quiet", no_argument, NULL, 'q' },
+		{ "log-timestamp", no_argument, NULL, 'T' },
 		{ "list-drop-reasons", no_argument, NULL, 'L' },
 		{ "list-counters", no_argument, NULL, 'C' },
 		{ "version", no_argument, NULL, 'V' },
@@ -159,6 +164,9 @@ parse_args(int argc, char **argv, struct opts *o)
 			break;
 		case 'q':
 			o->quiet = 1;
+			break;
+		case 'T':
+			o->log_timestamp = 1;
 			break;
 		case 'L':
 		case 'C':
@@ -224,6 +232,42 @@ check_config(int argc, char **argv)
 	       cfg->control_socket[0] ? cfg->control_socket : "(none)");
 	cnm_config_free(cfg);
 	return 0;
+}
+
+/*
+ * control.state_file: when the configuration names one and it is newer than
+ * the configuration file, cnmux starts from it (the operator's run-time
+ * changes, saved on each change, survive a restart); a configuration file
+ * edited since wins (docs/control.md, "save").
+ */
+static struct cnm_config *
+config_or_state(struct cnm_config *cfg, const char *file)
+{
+	char err[CNM_ERR_MAX];
+	struct cnm_config *sc;
+	struct stat a, b;
+
+	if (cfg->state_file[0] == '\0' || stat(cfg->state_file, &b) != 0)
+		return cfg;
+	if (stat(file, &a) == 0 && (a.st_mtim.tv_sec > b.st_mtim.tv_sec ||
+				    (a.st_mtim.tv_sec == b.st_mtim.tv_sec &&
+				     a.st_mtim.tv_nsec > b.st_mtim.tv_nsec))) {
+		printf("cnmux: %s is newer than the state file %s: starting from %s\n", file,
+		       cfg->state_file, file);
+		return cfg;
+	}
+	sc = cnm_config_load(cfg->state_file, err, sizeof(err));
+	if (sc == NULL) {
+		fprintf(stderr, "cnmux: the state file is not usable, starting from %s: %s\n", file,
+			err);
+		return cfg;
+	}
+	printf("cnmux: starting from the state file %s (the run-time changes saved there)\n",
+	       cfg->state_file);
+	/* it stands for the configuration file: reload reads that one */
+	snprintf(sc->path, sizeof(sc->path), "%s", cfg->path);
+	cnm_config_free(cfg);
+	return sc;
 }
 
 /* --stats-json: the statistics as every output has them (cnm_stats_json()). */
@@ -305,12 +349,16 @@ main(int argc, char **argv)
 			rte_strerror(rte_errno));
 	if (parse_args(argc, argv, &o) < 0)
 		goto out;
+	/* from here on, every log line carries its level (and the time) */
+	if (cnm_log_init(o.log_timestamp ? CNM_LOG_TIMESTAMP : 0) < 0)
+		fprintf(stderr, "cnmux: log lines without level: cannot open the log stream\n");
 
 	cfg = cnm_config_load(o.config, err, sizeof(err));
 	if (cfg == NULL) {
 		fprintf(stderr, "cnmux: %s\n", err);
 		goto out;
 	}
+	cfg = config_or_state(cfg, o.config);
 	if (cnm_ports_find(cfg, &dp) < 0)
 		goto out;
 	nw = cnm_ports_workers(dp.pub_port);

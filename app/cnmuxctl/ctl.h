@@ -17,11 +17,14 @@ void print_nodes(const json_t *r);
 void print_pdt(const json_t *r);
 void print_conns(const json_t *r);
 void print_ha(const json_t *r);
+/* `stats`, and `stats --rate` (a response with "interval_ms") */
 void print_stats(const json_t *r);
+void print_zero(const json_t *r);
 void print_count(const json_t *r);
 void print_up_down(const json_t *r);
 void print_reload(const json_t *r);
 void print_explain(const json_t *r);
+void print_save(const json_t *r);
 /* the summary of a change ("changes"), else "ok" */
 void print_default(const json_t *r);
 

@@ -447,6 +447,25 @@ build_reload(const struct ctl_verb *v, json_t *req, int argc, char **argv)
 		json_object_set_new(req, "path", json_string(argv[0]));
 }
 
+/* save [FILE]: a file that may not exist yet, made absolute from here */
+static void
+build_save(const struct ctl_verb *v, json_t *req, int argc, char **argv)
+{
+	char cwd[PATH_MAX], *path;
+
+	(void)v;
+	if (argc == 0)
+		return;
+	if (argv[0][0] == '/' || getcwd(cwd, sizeof(cwd)) == NULL) {
+		json_object_set_new(req, "path", json_string(argv[0]));
+		return;
+	}
+	if (asprintf(&path, "%s/%s", cwd, argv[0]) < 0)
+		usage_fail("out of memory");
+	json_object_set_new(req, "path", json_string(path));
+	free(path);
+}
+
 static void
 build_ha(const struct ctl_verb *v, json_t *req, int argc, char **argv)
 {
@@ -454,6 +473,17 @@ build_ha(const struct ctl_verb *v, json_t *req, int argc, char **argv)
 	(void)req;
 	if (argc == 1 && strcmp(argv[0], "status") != 0)
 		usage_fail("unknown subcommand \"%s\" (expected status)", argv[0]);
+}
+
+/* stats [--rate]: --rate asks for the rates ("stats rate") */
+static void
+build_stats(const struct ctl_verb *v, json_t *req, int argc, char **argv)
+{
+	(void)v;
+	if (argc == 1 && strcmp(argv[0], "--rate") != 0)
+		usage_fail("unknown option \"%s\" (expected --rate)", argv[0]);
+	if (argc == 1)
+		json_object_set_new(req, "cmd", json_string("stats rate"));
 }
 
 /* Every verb, in the order --help lists them. */
@@ -557,10 +587,18 @@ static const struct ctl_verb ctl_verbs[] = {
 		.min_args = 0, .max_args = 0, .build = build_positional, .print = print_count,
 	},
 	{
-		.name = "stats", .args = "",
+		.name = "stats", .args = "[--rate]",
 		.help = "Show every counter (cnmux --list-counters), the drops by reason, and\n"
-			"packets and bytes per service and per node. -j: the JSON.\n",
-		.min_args = 0, .max_args = 0, .build = build_positional, .print = print_stats,
+			"packets and bytes per service and per node. -j: the JSON.\n"
+			"--rate: each counter per second over the last second, per service and\n"
+			"its nodes, per node (docs/metrics.md).\n",
+		.min_args = 0, .max_args = 1, .build = build_stats, .print = print_stats,
+	},
+	{
+		.name = "zero", .args = "",
+		.help = "Zero the counters as stats, telemetry, the report and --stats-json show\n"
+			"them (like ipvsadm -Z); gauges stay, /metrics keeps counting.\n",
+		.min_args = 0, .max_args = 0, .build = build_positional, .print = print_zero,
 	},
 	{
 		.name = "explain", .args = "PROTO SRC DST [FLAGS]\n--hex FRAME\n--pcap FILE",
@@ -577,6 +615,14 @@ static const struct ctl_verb ctl_verbs[] = {
 			"capture, one line each (each on its own, against the live tables;\n"
 			"`cnmux --explain` replays a capture offline, with state).\n",
 		.min_args = 2, .max_args = 4, .build = build_explain, .print = print_explain,
+	},
+	{
+		.name = "save", .args = "[FILE]",
+		.help = "Write the running configuration (every change made through this\n"
+			"socket included) to FILE, or to the configured control.state_file,\n"
+			"as a configuration file: started from it, a cnmux holds the same\n"
+			"tables (ipvsadm-save). Written aside and renamed over FILE.\n",
+		.min_args = 0, .max_args = 1, .build = build_save, .print = print_save,
 	},
 	{
 		.name = "reload", .args = "[FILE]",

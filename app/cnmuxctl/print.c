@@ -280,6 +280,45 @@ print_pb_table(const char *title, const json_t *obj)
 	tbl_print(&t);
 }
 
+/* stats --rate: per second, per service and its nodes, per node, drops */
+static void
+print_rate(const json_t *r)
+{
+	struct table t = { .ncol = 2 };
+	const char *name, *node;
+	const json_t *v, *m;
+	char a[32], b[160];
+
+	printf("per second, over the last %" JSON_INTEGER_FORMAT " ms\n\n",
+	       json_integer_value(G(r, "interval_ms")));
+	json_object_foreach((json_t *)(uintptr_t)r, name, v)
+		if (json_is_integer(v) && strcmp(name, "interval_ms") != 0)
+			tbl_row(&t, name, u64s(v, a, sizeof(a)));
+	json_object_foreach((json_t *)(uintptr_t)G(r, "drops"), name, v)
+		if (json_integer_value(v) != 0) {
+			snprintf(b, sizeof(b), "drops %s", name);
+			tbl_row(&t, b, u64s(v, a, sizeof(a)));
+		}
+	tbl_print(&t);
+	printf("\n");
+	t.ncol = 3;
+	tbl_row(&t, "SERVICE / NODE", "PACKETS/S", "BYTES/S");
+	json_object_foreach((json_t *)(uintptr_t)G(r, "services"), name, v) {
+		char c[32];
+
+		tbl_row(&t, name, u64s(G(v, "packets"), a, sizeof(a)),
+			u64s(G(v, "bytes"), c, sizeof(c)));
+		json_object_foreach((json_t *)(uintptr_t)G(v, "nodes"), node, m) {
+			snprintf(b, sizeof(b), "  %s", node);
+			tbl_row(&t, b, u64s(G(m, "packets"), a, sizeof(a)),
+				u64s(G(m, "bytes"), c, sizeof(c)));
+		}
+	}
+	tbl_print(&t);
+	printf("\n");
+	print_pb_table("NODE", G(r, "nodes"));
+}
+
 void
 print_stats(const json_t *r)
 {
@@ -288,6 +327,11 @@ print_stats(const json_t *r)
 	const json_t *v;
 	char a[32];
 	int any = 0;
+
+	if (G(r, "interval_ms") != NULL) {
+		print_rate(r);
+		return;
+	}
 
 	/* every counter, in the order cnmux lists them (cnmux --list-counters) */
 	json_object_foreach((json_t *)(uintptr_t)r, name, v)
@@ -352,6 +396,13 @@ print_count(const json_t *r)
 }
 
 void
+print_zero(const json_t *r)
+{
+	(void)r;
+	printf("counters zeroed\n");
+}
+
+void
 print_up_down(const json_t *r)
 {
 	printf("node %s: %s\n", S(r, "node"), json_is_true(G(r, "up")) ? "up" : "down");
@@ -412,4 +463,10 @@ print_explain(const json_t *r)
 		printf("  decision  reply (%s)\n", S(r, "reply"));
 	else
 		printf("  decision  %s\n", S(r, "verdict"));
+}
+
+void
+print_save(const json_t *r)
+{
+	printf("saved to %s\n", S(r, "file"));
 }

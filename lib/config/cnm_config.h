@@ -151,6 +151,11 @@ struct cnm_config {
 	uint32_t pdt_size;                      /**< default PDT size */
 	uint32_t hash_key;                      /**< key of the client hash */
 	char control_socket[CNM_PATH_MAX];      /**< "" = none */
+	char state_file[CNM_PATH_MAX];          /**< control.state_file: the running
+						     configuration, written on every
+						     change; "" = none */
+	struct cnm_endpoint metrics_listen;     /**< "metrics.listen": the Prometheus
+						     endpoint; port 0 = none */
 	bool icmp_echo_reply;                   /**< "icmp_echo": "reply" (default) answers
 						     echo requests to a VIP; "local" delivers them */
 	bool verify_checksum;                   /**< check IPv4 header checksums (default false) */

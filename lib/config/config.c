@@ -81,7 +81,7 @@ struct cnm_claim {
 static const char *const cnm_top_keys[] = {
 	"version", "ports", "nodes", "services", "default_node", "pdt_size",
 	"hash_key", "control", "conntrack", "health", "icmp_echo", "verify_checksum", "ha",
-	"tunnel", NULL,
+	"tunnel", "metrics", NULL,
 };
 static const char *const cnm_ports_keys[] = {
 	"public", "private", "local", NULL,
@@ -97,7 +97,10 @@ static const char *const cnm_service_keys[] = {
 	"arp", NULL,
 };
 static const char *const cnm_control_keys[] = {
-	"socket", NULL,
+	"socket", "state_file", NULL,
+};
+static const char *const cnm_metrics_keys[] = {
+	"listen", NULL,
 };
 static const char *const cnm_conntrack_keys[] = {
 	"max", "timeout_s", "closing_s", "syn_s", NULL,
@@ -1345,10 +1348,14 @@ cnm_parse_control(struct cnm_parser *p, const json_t *root)
 	if (cnm_check_object(p, "control", obj, cnm_control_keys) < 0)
 		return -1;
 	v = json_object_get(obj, "socket");
-	if (v == NULL)
-		return 0;
-	return cnm_get_str(p, "control.socket", v, CNM_PATH_MAX, cnm_path_char,
-			   "a socket path", p->cfg->control_socket);
+	if (v != NULL && cnm_get_str(p, "control.socket", v, CNM_PATH_MAX, cnm_path_char,
+				     "a socket path", p->cfg->control_socket) < 0)
+		return -1;
+	v = json_object_get(obj, "state_file");
+	if (v != NULL && cnm_get_str(p, "control.state_file", v, CNM_PATH_MAX, cnm_path_char,
+				     "a file path", p->cfg->state_file) < 0)
+		return -1;
+	return 0;
 }
 
 static int
@@ -1445,6 +1452,21 @@ bad:
 	memset(out, 0, sizeof(*out));
 	return cnm_fail(p, key, v, NULL,
 			"an address and TCP port \"IPV4:PORT\" or \"[IPV6]:PORT\"");
+}
+
+/* "metrics": {"listen": "IP:PORT"}: the Prometheus endpoint (lib/metrics) */
+static int
+cnm_parse_metrics(struct cnm_parser *p, const json_t *root)
+{
+	json_t *obj = json_object_get(root, "metrics");
+
+	if (obj == NULL)
+		return 0;
+	if (cnm_check_object(p, "metrics", obj, cnm_metrics_keys) < 0 ||
+	    cnm_get_endpoint(p, "metrics.listen", json_object_get(obj, "listen"),
+			     &p->cfg->metrics_listen) < 0)
+		return -1;
+	return 0;
 }
 
 static int
@@ -1627,6 +1649,7 @@ cnm_parse_root(struct cnm_parser *p, const json_t *root)
 	    cnm_parse_conntrack(p, root) < 0 ||
 	    cnm_parse_health(p, root) < 0 ||
 	    cnm_parse_ha(p, root) < 0 ||
+	    cnm_parse_metrics(p, root) < 0 ||
 	    cnm_parse_tunnel(p, root) < 0)
 		goto out;
 

@@ -53,6 +53,13 @@ struct cnm_ctx {
 	void (*more_stats)(void *arg, struct cnm_stats_total *t);
 	void *more_stats_arg;
 	/**
+	 * `stats rate`: the keys of `stats`, per second over the control
+	 * loop's last interval, plus "interval_ms"; called with ctl_lock held.
+	 * NULL: the command is refused.
+	 */
+	json_t *(*rates)(void *arg);
+	void *rates_arg;
+	/**
 	 * Called once a new configuration runs (reload, SIGHUP, an edit, one
 	 * applied from the HA primary), with ctl_lock held: for what takes its
 	 * settings from it outside the tables (the health checker). The data
@@ -88,6 +95,25 @@ json_t *cnm_control_exec(struct cnm_ctx *ctx, const json_t *req);
  * response text (malloc'ed, no newline). For the socket server and fuzzers.
  */
 char *cnm_control_exec_text(struct cnm_ctx *ctx, const char *req, size_t len);
+
+/**
+ * As cnm_control_exec() and cnm_control_exec_text(), for a request from
+ * @p who ("uid 0 pid 4242": the socket server, from SO_PEERCRED; NULL:
+ * "local"). A request that changes something (a command that changes the
+ * tables, `reload`, `zero`) writes one audit line, refused or not
+ * (cnm.audit, docs/logging.md): who, the command and its arguments, "ok"
+ * (with a reload's changes) or "refused:" and the error.
+ */
+/**
+ * A summary of changes (what reload and the edits answer in "changes") as
+ * one short text for a log line: what changed, without the empty lists and
+ * zero counts ({"weights_changed":1}), or "no change". malloc'ed; NULL when
+ * out of memory.
+ */
+char *cnm_control_changes_text(const json_t *changes);
+
+json_t *cnm_control_exec_as(struct cnm_ctx *ctx, const json_t *req, const char *who);
+char *cnm_control_exec_text_as(struct cnm_ctx *ctx, const char *req, size_t len, const char *who);
 
 /**
  * Reload: read @p path (NULL: ctx->config_path), validate it as at start-up,

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -26,6 +27,7 @@
 #include "cnm_control.h"
 #include "cnm_explain.h"
 #include "cnm_fwd.h"
+#include "cnm_log.h"
 #include "control_private.h"
 
 RTE_LOG_REGISTER(cnm_logtype_control, cnm.control, NOTICE);
@@ -208,10 +210,11 @@ addr_eq(const struct cnm_addr *a, const struct cnm_addr *b)
 	return a->family == b->family && memcmp(a->bytes, b->bytes, 16) == 0;
 }
 
-/* The totals every output shows: the workers' sum, the bases of reused
- * slots taken off, what the control loop adds (ctx->more_stats). */
+/* The totals: the workers' sum, the bases of reused slots taken off, what
+ * the control loop adds (ctx->more_stats); with @p zeroed, as every output
+ * shows them: from the last `zero` on. */
 static struct cnm_stats_total *
-stats_sum(const struct cnm_ctx *ctx)
+stats_read(const struct cnm_ctx *ctx, int zeroed)
 {
 	struct cnm_stats_total *t = malloc(sizeof(*t));
 
@@ -222,7 +225,15 @@ stats_sum(const struct cnm_ctx *ctx)
 		cnm_lb_stats_rebase(ctx->lb, t);
 	if (ctx->more_stats != NULL)
 		ctx->more_stats(ctx->more_stats_arg, t);
+	if (zeroed && ctx->lb != NULL)
+		cnm_lb_stats_zeroed(ctx->lb, t);
 	return t;
+}
+
+static struct cnm_stats_total *
+stats_sum(const struct cnm_ctx *ctx)
+{
+	return stats_read(ctx, 1);
 }
 
 /* ---- the running configuration as JSON ---- */
@@ -324,9 +335,17 @@ cfg_json(const struct cnm_config *c)
 				    json_string(c->nodes[c->default_node].name));
 	json_object_set_new(root, "pdt_size", json_integer(c->pdt_size));
 	json_object_set_new(root, "hash_key", json_integer(c->hash_key));
-	if (c->control_socket[0] != '\0')
-		json_object_set_new(root, "control",
-				    json_pack("{s:s}", "socket", c->control_socket));
+	if (c->control_socket[0] != '\0' || c->state_file[0] != '\0') {
+		o = json_object();
+		if (c->control_socket[0] != '\0')
+			json_object_set_new(o, "socket", json_string(c->control_socket));
+		if (c->state_file[0] != '\0')
+			json_object_set_new(o, "state_file", json_string(c->state_file));
+		json_object_set_new(root, "control", o);
+	}
+	if (c->metrics_listen.port != 0)
+		json_object_set_new(root, "metrics",
+				    json_pack("{s:s}", "listen", c->metrics_listen.text));
 	json_object_set_new(root, "conntrack",
 			    json_pack("{s:I,s:I,s:I,s:I}",
 				      "max", (json_int_t)c->conn_max,
@@ -568,9 +587,10 @@ static int
 cfg_apply(struct cnm_lb *lb, const struct cnm_config *from, const struct cnm_config *to,
 		json_t *summary, char *err, size_t errlen)
 {
-	uint32_t i, n_changed = 0;
+	uint32_t i, n_changed = 0, *rekey = NULL;
 	uint8_t *reshaped = NULL;
 	int32_t def;
+	int progress;
 	int ret, id;
 
 	/* 1, 2: nodes, new and changed */
@@ -637,8 +657,12 @@ cfg_apply(struct cnm_lb *lb, const struct cnm_config *from, const struct cnm_con
 	/* 3: services that are gone or whose keys changed; a new PDT size
 	 * alone is a rebuild in place (the service never leaves the tables) */
 	reshaped = calloc(to->n_services + 1, 1);
-	if (reshaped == NULL)
+	rekey = calloc(cnm_lb_svc_end(lb) + 1, sizeof(*rekey));
+	if (reshaped == NULL || rekey == NULL) {
+		free(reshaped);
+		free(rekey);
 		return apply_fail(err, errlen, -ENOMEM, "apply", "configuration");
+	}
 	for (i = 0; i < cnm_lb_svc_end(lb); i++) {
 		const struct cnm_cfg_service *s = cnm_lb_svc_cfg(lb, i);
 		char name[CNM_NAME_MAX];
@@ -648,6 +672,14 @@ cfg_apply(struct cnm_lb *lb, const struct cnm_config *from, const struct cnm_con
 			continue;
 		snprintf(name, sizeof(name), "%s", s->name);
 		ti = cnm_config_service_index(to, name);
+		/* same VIP, other ports (protocols, policy): changed in place,
+		 * never deleted and added again (its table, counters and
+		 * connections stay; its other ports never miss) */
+		if (ti >= 0 && svc_keys_changed(s, &to->services[ti]) &&
+		    addr_eq(&s->vip, &to->services[ti].vip)) {
+			rekey[i] = (uint32_t)ti + 1; /* below, once the removals are done */
+			continue;
+		}
 		if (ti >= 0 && !svc_keys_changed(s, &to->services[ti])) {
 			if (cnm_lb_svc_pdt_size(lb, i) == to->services[ti].pdt_size)
 				continue;
@@ -655,6 +687,7 @@ cfg_apply(struct cnm_lb *lb, const struct cnm_config *from, const struct cnm_con
 			ret = cnm_lb_svc_set_pdt_size(lb, (uint16_t)i, to->services[ti].pdt_size);
 			if (ret < 0) {
 				free(reshaped);
+				free(rekey);
 				return apply_fail(err, errlen, ret, "resize the PDT of service", name);
 			}
 			sum_add(summary, "services_changed", name);
@@ -663,6 +696,7 @@ cfg_apply(struct cnm_lb *lb, const struct cnm_config *from, const struct cnm_con
 		ret = cnm_lb_svc_del(lb, (uint16_t)i);
 		if (ret < 0) {
 			free(reshaped);
+			free(rekey);
 			return apply_fail(err, errlen, ret, "remove service", name);
 		}
 		if (ti >= 0) {
@@ -672,6 +706,41 @@ cfg_apply(struct cnm_lb *lb, const struct cnm_config *from, const struct cnm_con
 			sum_add(summary, "services_removed", name);
 		}
 	}
+	/* 3b: keys changed in place; a key one service gives up and another
+	 * takes may need the other's turn first (-EEXIST: again next pass) */
+	for (progress = 1; progress;) {
+		progress = 0;
+		for (i = 0; i < cnm_lb_svc_end(lb); i++) {
+			const struct cnm_cfg_service *c;
+
+			if (rekey[i] == 0)
+				continue;
+			c = &to->services[rekey[i] - 1];
+			ret = cnm_lb_svc_rekey(lb, (uint16_t)i, c);
+			if (ret == -EEXIST)
+				continue;
+			if (ret == 0 && cnm_lb_svc_pdt_size(lb, i) != c->pdt_size)
+				ret = cnm_lb_svc_set_pdt_size(lb, (uint16_t)i, c->pdt_size);
+			if (ret < 0) {
+				free(reshaped);
+				free(rekey);
+				return apply_fail(err, errlen, ret, "change the keys of service",
+						  c->name);
+			}
+			sum_add(summary, "services_changed", c->name);
+			rekey[i] = 0;
+			progress = 1;
+		}
+	}
+	for (i = 0; i < cnm_lb_svc_end(lb); i++)
+		if (rekey[i] != 0) {
+			ret = apply_fail(err, errlen, -EEXIST, "change the keys of service",
+					 to->services[rekey[i] - 1].name);
+			free(reshaped);
+			free(rekey);
+			return ret;
+		}
+	free(rekey);
 
 	/* 4: new services (and the reshaped ones again) */
 	for (i = 0; i < to->n_services; i++) {
@@ -739,6 +808,51 @@ cfg_apply(struct cnm_lb *lb, const struct cnm_config *from, const struct cnm_con
 }
 
 /*
+ * Write the running configuration to @p path as a configuration file
+ * (`save`, control.state_file): to a temporary file beside it, flushed,
+ * then renamed over it, so a crash leaves the old file or the new one,
+ * never half of one. 0, or -1 with the reason in @p err.
+ */
+static int
+state_write(const struct cnm_config *c, const char *path, char *err, size_t errlen)
+{
+	char tmp[CNM_PATH_MAX + 32];
+	json_t *root = cfg_json(c);
+	FILE *f = NULL;
+	int ret = -1;
+
+	snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid());
+	if (root == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	f = fopen(tmp, "w");
+	if (f == NULL || json_dumpf(root, f, JSON_INDENT(2) | JSON_PRESERVE_ORDER) != 0 ||
+	    fputc('\n', f) == EOF || fflush(f) != 0 || fsync(fileno(f)) != 0) {
+		snprintf(err, errlen, "%s: cannot write: %s", tmp, strerror(errno));
+		goto out;
+	}
+	if (fclose(f) != 0) {
+		f = NULL;
+		snprintf(err, errlen, "%s: cannot write: %s", tmp, strerror(errno));
+		goto out;
+	}
+	f = NULL;
+	if (rename(tmp, path) != 0) {
+		snprintf(err, errlen, "%s: cannot rename to %s: %s", tmp, path, strerror(errno));
+		goto out;
+	}
+	ret = 0;
+out:
+	if (f != NULL)
+		fclose(f);
+	if (ret < 0)
+		unlink(tmp);
+	json_decref(root);
+	return ret;
+}
+
+/*
  * Apply @p nc and make it the running configuration; on error, try to bring
  * the tables back to ctx->cfg and free @p nc. Caller holds the lock.
  */
@@ -764,6 +878,9 @@ cfg_commit(struct cnm_ctx *ctx, struct cnm_config *nc, json_t *summary, char *er
 	ctx->cfg_gen++;
 	if (ctx->on_commit != NULL)
 		ctx->on_commit(ctx->on_commit_arg, ctx->cfg);
+	/* control.state_file: what runs now survives a restart */
+	if (nc->state_file[0] != '\0' && state_write(nc, nc->state_file, rb, sizeof(rb)) < 0)
+		CTL_LOG(ERR, "control.state_file: %s (the change is made, not saved)", rb);
 	return 0;
 }
 
@@ -866,6 +983,8 @@ reload_locked(struct cnm_ctx *ctx, const char *path, char *err, size_t errlen,
 		json_array_append_new(restart, json_string("control.socket"));
 	if (nc->conn_max != ctx->cfg->conn_max)
 		json_array_append_new(restart, json_string("conntrack.max"));
+	if (strcmp(nc->metrics_listen.text, ctx->cfg->metrics_listen.text) != 0)
+		json_array_append_new(restart, json_string("metrics.listen"));
 	if (memcmp(&nc->ha, &ctx->cfg->ha, sizeof(nc->ha)) != 0)
 		json_array_append_new(restart, json_string("ha"));
 	ret = cfg_commit(ctx, nc, sum, err, errlen);
@@ -1589,7 +1708,11 @@ cmd_explain(struct cnm_ctx *ctx, struct ctl_req *r)
 	memset(&st, 0, sizeof(st));
 	memset(&cache, 0, sizeof(cache));
 	memset(&frag, 0, sizeof(frag));
-	memset(&ws, 0, sizeof(ws));
+	/* counters of its own too: the decision counts what it records */
+	if (cnm_wstats_init(&ws) < 0) {
+		req_fail(r, "out of memory");
+		return NULL;
+	}
 	st.cache = &cache;
 	st.frag = &frag;
 	st.st = &ws;
@@ -1607,6 +1730,7 @@ cmd_explain(struct cnm_ctx *ctx, struct ctl_req *r)
 		if (st.ct == NULL) {
 			req_fail(r, "cannot make a forwarding list to decide on: %s",
 				 rte_strerror(rte_errno));
+			cnm_wstats_fini(&ws);
 			return NULL;
 		}
 		worker = -1;
@@ -1624,6 +1748,7 @@ cmd_explain(struct cnm_ctx *ctx, struct ctl_req *r)
 	} else {
 		cnm_explain_decide(ctx->lb, &st, &ex);
 	}
+	cnm_wstats_fini(&ws);
 	o = cnm_explain_json(ctx->lb, &ex);
 	if (o == NULL)
 		req_fail(r, "out of memory");
@@ -1642,6 +1767,61 @@ cmd_stats(struct cnm_ctx *ctx, struct ctl_req *r)
 	if (resp == NULL)
 		req_fail(r, "out of memory");
 	return resp;
+}
+
+/* save [path]: the running configuration as a file (default: the state file) */
+static json_t *
+cmd_save(struct cnm_ctx *ctx, struct ctl_req *r)
+{
+	char err[CNM_CTL_ERR_MAX - 16];
+	const char *path;
+
+	if (arg_str(r, "path", 0, "a file name", &path) < 0)
+		return NULL;
+	if (path == NULL || path[0] == '\0')
+		path = ctx->cfg->state_file;
+	if (path[0] == '\0') {
+		req_fail(r, "path: expected a file name (no control.state_file is configured)");
+		return NULL;
+	}
+	if (state_write(ctx->cfg, path, err, sizeof(err)) < 0) {
+		snprintf(r->err, sizeof(r->err), "save: %s", err);
+		return NULL;
+	}
+	CTL_LOG(NOTICE, "saved the running configuration to %s", path);
+	return json_pack("{s:s}", "file", path);
+}
+
+/* `stats rate`: the keys of `stats`, per second (the control loop's window) */
+static json_t *
+cmd_stats_rate(struct cnm_ctx *ctx, struct ctl_req *r)
+{
+	json_t *resp;
+
+	if (ctx->rates == NULL) {
+		req_fail(r, "this cnmux computes no rates");
+		return NULL;
+	}
+	resp = ctx->rates(ctx->rates_arg);
+	if (resp == NULL)
+		req_fail(r, "out of memory");
+	return resp;
+}
+
+/* `zero`: the counters every output shows start again from 0; what the
+ * workers count, and /metrics, go on (cnm_lb_stats_zero()) */
+static json_t *
+cmd_zero(struct cnm_ctx *ctx, struct ctl_req *r)
+{
+	struct cnm_stats_total *t = stats_read(ctx, 0);
+	int ret = t != NULL ? cnm_lb_stats_zero(ctx->lb, t) : -ENOMEM;
+
+	free(t);
+	if (ret < 0) {
+		req_fail(r, "out of memory");
+		return NULL;
+	}
+	return json_object();
 }
 
 static json_t *
@@ -1686,6 +1866,7 @@ static const char *const keys_pdt[] = { "service", "offset", "count", NULL };
 static const char *const keys_conns[] = { "service", "node", "max", NULL };
 static const char *const keys_reload[] = { "path", NULL };
 static const char *const keys_explain[] = { "frame", "packet", NULL };
+static const char *const keys_save[] = { "path", NULL };
 
 static const struct {
 	const char *name;
@@ -1707,7 +1888,10 @@ static const struct {
 	{ "conns count", keys_none, cmd_conns_count, 0 },
 	{ "conns show", keys_conns, cmd_conns_show, 0 },
 	{ "stats", keys_none, cmd_stats, 0 },
+	{ "stats rate", keys_none, cmd_stats_rate, 0 },
+	{ "zero", keys_none, cmd_zero, 0 },
 	{ "explain", keys_explain, cmd_explain, 0 },
+	{ "save", keys_save, cmd_save, 0 },
 	{ "reload", keys_reload, cmd_reload, 1 },
 	{ "ha status", keys_none, cmd_ha_status, 0 },
 };
@@ -1763,8 +1947,9 @@ check_keys(struct ctl_req *r, const char *const *keys)
 	return 0;
 }
 
-json_t *
-cnm_control_exec(struct cnm_ctx *ctx, const json_t *req)
+/* One request, answered; cnm_control_exec_as() writes its audit line. */
+static json_t *
+exec_req(struct cnm_ctx *ctx, const json_t *req)
 {
 	struct ctl_req r;
 	char list[512], got[80];
@@ -1838,7 +2023,91 @@ cnm_control_exec(struct cnm_ctx *ctx, const json_t *req)
 }
 
 char *
+cnm_control_changes_text(const json_t *changes)
+{
+	json_t *c = json_object();
+	const char *k;
+	json_t *v;
+	char *t;
+
+	if (c == NULL)
+		return NULL;
+	json_object_foreach((json_t *)(uintptr_t)changes, k, v)
+		if (!(json_is_array(v) && json_array_size(v) == 0) &&
+				!(json_is_integer(v) && json_integer_value(v) == 0))
+			json_object_set(c, k, v);
+	t = json_object_size(c) == 0 ? strdup("no change") : json_dumps(c, JSON_COMPACT);
+	json_decref(c);
+	return t;
+}
+
+/*
+ * The audit line of a request that changes something (the tables, or the
+ * counters with `zero`), refused or not: who, the command and its
+ * arguments, the result (a reload's changes, or the error). Requests that
+ * only read are not written.
+ */
+static void
+audit(const json_t *req, const json_t *resp, const char *who)
+{
+	const char *cmd = json_string_value(json_object_get(req, "cmd"));
+	char *args = NULL, *changes = NULL;
+	json_t *a;
+	size_t i;
+
+	if (cmd == NULL)
+		return;
+	for (i = 0; i < RTE_DIM(cnm_ctl_cmds); i++)
+		if (strcmp(cmd, cnm_ctl_cmds[i].name) == 0)
+			break;
+	if (i == RTE_DIM(cnm_ctl_cmds) || (!cnm_ctl_cmds[i].change && strcmp(cmd, "zero") != 0))
+		return;
+	a = json_deep_copy(req);
+	if (a != NULL) {
+		json_object_del(a, "cmd");
+		args = json_dumps(a, JSON_COMPACT);
+		json_decref(a);
+	}
+	if (json_is_true(json_object_get(resp, "ok"))) {
+		if (json_object_get(resp, "changes") != NULL)
+			changes = cnm_control_changes_text(json_object_get(resp, "changes"));
+		CNM_AUDIT(NOTICE, "%s: %s %.400s: ok%s%.600s", who != NULL ? who : "local", cmd,
+			args != NULL ? args : "?", changes != NULL ? ", " : "",
+			changes != NULL ? changes : "");
+	} else {
+		const char *e = json_string_value(json_object_get(resp, "error"));
+
+		CNM_AUDIT(WARNING, "%s: %s %.400s: refused: %.600s", who != NULL ? who : "local",
+			cmd, args != NULL ? args : "?", e != NULL ? e : "?");
+	}
+	free(args);
+	free(changes);
+}
+
+json_t *
+cnm_control_exec_as(struct cnm_ctx *ctx, const json_t *req, const char *who)
+{
+	json_t *resp = exec_req(ctx, req);
+
+	if (resp != NULL && json_is_object(req))
+		audit(req, resp, who);
+	return resp;
+}
+
+json_t *
+cnm_control_exec(struct cnm_ctx *ctx, const json_t *req)
+{
+	return cnm_control_exec_as(ctx, req, NULL);
+}
+
+char *
 cnm_control_exec_text(struct cnm_ctx *ctx, const char *req, size_t len)
+{
+	return cnm_control_exec_text_as(ctx, req, len, NULL);
+}
+
+char *
+cnm_control_exec_text_as(struct cnm_ctx *ctx, const char *req, size_t len, const char *who)
 {
 	json_error_t jerr;
 	json_t *j, *resp;
@@ -1852,7 +2121,7 @@ cnm_control_exec_text(struct cnm_ctx *ctx, const char *req, size_t len)
 			 jerr.line, jerr.column, jerr.text);
 		resp = error_response(msg);
 	} else {
-		resp = cnm_control_exec(ctx, j);
+		resp = cnm_control_exec_as(ctx, j, who);
 		json_decref(j);
 	}
 	out = resp != NULL ? json_dumps(resp, JSON_COMPACT) : NULL;

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -44,6 +45,7 @@ struct ctl_client {
 	size_t out_len, out_off, out_cap;
 	int done;         /* close once out is written (EOF or error sent) */
 	uint64_t last_ms; /* last byte read or written (monotonic clock) */
+	char who[48];     /* "uid U pid P" (SO_PEERCRED), for the audit lines */
 };
 
 struct cnm_ctl_server {
@@ -150,7 +152,7 @@ client_exec(struct cnm_ctl_server *srv, struct ctl_client *c, const char *line, 
 		;
 	if (i == len)
 		return; /* blank line */
-	resp = cnm_control_exec_text(srv->ctx, line, len);
+	resp = cnm_control_exec_text_as(srv->ctx, line, len, c->who);
 	ret = resp == NULL ? -ENOMEM : client_queue(c, resp, strlen(resp));
 	if (ret == 0)
 		ret = client_queue(c, "\n", 1);
@@ -258,6 +260,19 @@ client_evict(struct cnm_ctl_server *srv)
 	return old;
 }
 
+/* Who is at the other end: the kernel's word (SO_PEERCRED), not the client's. */
+static void
+client_who(struct ctl_client *c)
+{
+	struct ucred cr;
+	socklen_t len = sizeof(cr);
+
+	if (getsockopt(c->fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) == 0)
+		snprintf(c->who, sizeof(c->who), "uid %u pid %d", (unsigned int)cr.uid, (int)cr.pid);
+	else
+		snprintf(c->who, sizeof(c->who), "uid ? (%s)", strerror(errno));
+}
+
 static void
 server_accept(struct cnm_ctl_server *srv)
 {
@@ -294,6 +309,7 @@ server_accept(struct cnm_ctl_server *srv)
 		}
 		c->fd = fd;
 		c->last_ms = mono_ms();
+		client_who(c);
 	}
 }
 

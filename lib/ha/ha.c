@@ -484,7 +484,7 @@ node_map(const struct cnm_ctx *ctx)
 }
 
 /* The configuration every holder shares: the running one without ports,
- * control and ha, which are each holder's own. */
+ * control, metrics and ha, which are each holder's own. */
 static json_t *
 repl_cfg(const struct cnm_ctx *ctx)
 {
@@ -493,6 +493,7 @@ repl_cfg(const struct cnm_ctx *ctx)
 	if (j != NULL) {
 		json_object_del(j, "ports");
 		json_object_del(j, "control");
+		json_object_del(j, "metrics");
 		json_object_del(j, "ha");
 	}
 	return j;
@@ -811,7 +812,7 @@ state_apply(struct cnm_ha *ha, const json_t *st, int full, char *err, size_t err
 	const json_t *nodes = json_object_get(st, "nodes_state");
 	const json_t *pdts = json_object_get(st, "pdts");
 	const char *dg = json_string_value(json_object_get(st, "digest"));
-	static const char *const own[] = { "ports", "control", "ha" };
+	static const char *const own[] = { "ports", "control", "metrics", "ha" };
 	struct cnm_config *nc = NULL;
 	struct pdt_want *want = NULL;
 	uint32_t *order = NULL, n_svc = 0;
@@ -923,6 +924,33 @@ state_apply(struct cnm_ha *ha, const json_t *st, int full, char *err, size_t err
 			}
 			want[i].ci[k] = e == CNM_NODE_NONE ? CNM_NODE_NONE : (uint16_t)ci;
 		}
+	}
+	/* every entry names a node of the service's own list: a table naming
+	 * another node would send the service's clients to a node that does
+	 * not serve it */
+	for (i = 0; i < nc->n_services; i++) {
+		const struct cnm_cfg_service *cs = &nc->services[i];
+		uint8_t *member = calloc(nc->n_nodes + 1, 1);
+		uint32_t k;
+
+		if (member == NULL) {
+			ret = -ENOMEM;
+			goto out;
+		}
+		for (k = 0; k < cs->n_members; k++)
+			member[cs->members[k].node] = 1;
+		for (k = 0; k < want[i].size; k++)
+			if (want[i].ci[k] != CNM_NODE_NONE && !member[want[i].ci[k]])
+				break;
+		if (k < want[i].size) {
+			ret = fail(err, errlen, "pdts.%.64s: entry %u names node \"%.64s\", which is "
+				   "not in the service's list", cs->name, k,
+				   nc->nodes[want[i].ci[k]].name);
+			free(member);
+			*why = CNM_HA_R_PAYLOAD;
+			goto out;
+		}
+		free(member);
 	}
 	/* 2. the digest the tables would have, before anything changes */
 	repl = cnm_control_cfg_json(nc);

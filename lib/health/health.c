@@ -13,6 +13,7 @@
 #include "cnm_arp.h"
 #include "cnm_fwd.h"
 #include "cnm_health.h"
+#include "cnm_log.h"
 
 RTE_LOG_REGISTER(cnm_logtype_health, cnm.health, NOTICE);
 #define HC_LOG(level, fmt, ...) \
@@ -224,7 +225,8 @@ end_round(struct cnm_health *h, uint32_t id)
 				!cnm_lb_node_admin_down(h->lb, id) &&
 				cnm_lb_node_set_up(h->lb, (uint16_t)id, 1) == 0) {
 			h->st.went_up++;
-			HC_LOG(NOTICE, "node %s up (%u checks passed)", c->name, s->ok_run);
+			/* a change of the tables: the audit trail's */
+			CNM_AUDIT(NOTICE, "health: node %s up (%u checks passed)", c->name, s->ok_run);
 		}
 	} else {
 		s->fail_run++;
@@ -232,8 +234,8 @@ end_round(struct cnm_health *h, uint32_t id)
 		if (!h->follower && nd->up && s->fail_run >= h->fall &&
 				cnm_lb_node_set_up(h->lb, (uint16_t)id, 0) == 0) {
 			h->st.went_down++;
-			HC_LOG(NOTICE, "node %s down (%u checks failed: %s)", c->name, s->fail_run,
-				!s->arp_seen ? "no ARP reply" : "TCP connect failed");
+			CNM_AUDIT(WARNING, "health: node %s down (%u checks failed: %s)", c->name,
+				s->fail_run, !s->arp_seen ? "no ARP reply" : "TCP connect failed");
 		}
 	}
 }
@@ -320,13 +322,13 @@ cnm_health_input(struct cnm_health *h, uint16_t idx, const uint8_t *frame, uint3
 		memcpy(&mac, a.sha, 6);
 		if (mac != nd->mac) {
 			if (nd->mac != 0)
-				HC_LOG(NOTICE, "node %s moved to another MAC", c->name);
+				CNM_AUDIT(NOTICE, "health: node %s moved to another MAC", c->name);
 			cnm_lb_node_set_mac(lb, (uint16_t)id, a.sha);
 		}
 		if (!h->enabled && !h->follower && !nd->up && !cnm_lb_node_admin_down(lb, id) &&
 				cnm_lb_node_set_up(lb, (uint16_t)id, 1) == 0) {
 			h->st.went_up++;
-			HC_LOG(NOTICE, "node %s resolved, up", c->name);
+			CNM_AUDIT(NOTICE, "health: node %s resolved, up", c->name);
 		}
 	}
 	return seen > 0;

@@ -10,6 +10,11 @@
  *     health checker needs it, and runs its tick;
  *   - serves high availability and the control socket;
  *   - reloads on SIGHUP; prints the report every --stats-period;
+ *   - reads the totals every CNM_LOOP_RATE_MS for the rates (`stats rate`,
+ *     /cnmux/rates, --stats-period) and looks at them for what an operator
+ *     must see (watch.h: a service with no node, an unresolved node, a full
+ *     forwarding list; logged at a bounded rate); serves /metrics
+ *     ("metrics") from a thread of its own;
  *   - returns on SIGINT or SIGTERM, or when nothing has arrived for
  *     --idle-exit milliseconds.
  * A new configuration (reload, SIGHUP, a change through the socket, one
@@ -26,6 +31,13 @@
 #include "cnm_config.h"
 #include "cnm_dataplane.h"
 #include "cnm_stats.h"
+
+/**
+ * The rates' window: the control loop reads the totals this often and a
+ * rate is the difference of the two last readings over the time between
+ * them (docs/metrics.md).
+ */
+#define CNM_LOOP_RATE_MS 1000u
 
 struct rte_mempool;
 
@@ -65,7 +77,8 @@ int cnm_loop_run(struct cnm_loop *l);
  * The totals every output shows: the workers' sum with the bases of reused
  * slots taken off, and the CNM_STATS_MORE fields (the public port's
  * counters, the mbuf pool, the health checker, elapsed_ms since
- * cnm_loop_run() started). Control lcore (or with ctl_lock held).
+ * cnm_loop_run() started), counted from the last `cnmuxctl zero`. Control
+ * lcore (or with ctl_lock held).
  */
 void cnm_loop_totals(struct cnm_loop *l, struct cnm_stats_total *t);
 

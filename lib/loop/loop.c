@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <jansson.h>
 
@@ -22,8 +23,11 @@
 #include "cnm_control.h"
 #include "cnm_ha.h"
 #include "cnm_health.h"
+#include "cnm_log.h"
 #include "cnm_loop.h"
+#include "cnm_metrics.h"
 #include "cnm_telemetry.h"
+#include "watch.h"
 
 struct cnm_loop {
 	struct cnm_loop_conf c;
@@ -38,18 +42,32 @@ struct cnm_loop {
 	uint64_t start_tsc;                  /**< when cnm_loop_run() started; 0 before */
 	uint64_t next_link_ms;
 	struct cnm_stats_total *tot;         /**< for --stats-period */
+	/* the rates: the two last readings of the totals (not zeroed),
+	 * CNM_LOOP_RATE_MS apart; written by the control lcore under ctl_lock,
+	 * read under it (telemetry, the control socket) */
+	struct cnm_stats_total *rate_prev, *rate_cur;
+	uint64_t rate_prev_tsc, rate_cur_tsc;   /**< when they were taken; 0: not yet */
+	uint64_t next_rate_tsc;
+	struct cnm_metrics *metrics;         /**< NULL: no "metrics" */
+	struct cnm_watch *watch;             /**< what the data path only counts, logged */
 };
 
 static volatile sig_atomic_t stop_signal;
 static volatile sig_atomic_t reload_signal;
+/* who sent the last SIGHUP (the kernel's si_uid, si_pid), for the audit line */
+static volatile sig_atomic_t hup_uid = -1, hup_pid;
 
 static void
-on_signal(int sig)
+on_signal(int sig, siginfo_t *si, void *uc)
 {
-	if (sig == SIGHUP)
+	(void)uc;
+	if (sig == SIGHUP) {
+		hup_uid = si != NULL ? (sig_atomic_t)si->si_uid : -1;
+		hup_pid = si != NULL ? (sig_atomic_t)si->si_pid : 0;
 		reload_signal = 1;
-	else
+	} else {
 		stop_signal = sig;
+	}
 }
 
 /* ---- counters kept outside the workers ---- */
@@ -81,12 +99,113 @@ more_stats(void *arg, struct cnm_stats_total *t)
 		t->elapsed_ms = (rte_rdtsc() - start) * 1000 / l->hz;
 }
 
-void
-cnm_loop_totals(struct cnm_loop *l, struct cnm_stats_total *t)
+/* the totals as they grow, whatever `zero` did: rates and /metrics */
+static void
+raw_totals(struct cnm_loop *l, struct cnm_stats_total *t)
 {
 	cnm_stats_sum(l->wst, l->c.n_workers, t);
 	cnm_lb_stats_rebase(l->c.dp->lb, t);
 	more_stats(l, t);
+}
+
+void
+cnm_loop_totals(struct cnm_loop *l, struct cnm_stats_total *t)
+{
+	raw_totals(l, t);
+	cnm_lb_stats_zeroed(l->c.dp->lb, t);
+}
+
+/* ---- rates ---- */
+
+/* One reading every CNM_LOOP_RATE_MS: the last one becomes the one before. */
+static void
+rate_sample(struct cnm_loop *l, uint64_t now)
+{
+	struct cnm_stats_total *t;
+
+	pthread_mutex_lock(l->c.ctl_lock);
+	t = l->rate_prev;
+	l->rate_prev = l->rate_cur;
+	l->rate_prev_tsc = l->rate_cur_tsc;
+	l->rate_cur = t;
+	raw_totals(l, t);
+	l->rate_cur_tsc = now;
+	pthread_mutex_unlock(l->c.ctl_lock);
+}
+
+/* The rates between the two last readings into @p r; the interval in
+ * microseconds (0 before there are two). ctl_lock held or control lcore. */
+static uint64_t
+rate_now(const struct cnm_loop *l, struct cnm_stats_total *r)
+{
+	uint64_t us = 0;
+
+	if (l->rate_prev_tsc != 0 && l->rate_cur_tsc > l->rate_prev_tsc)
+		us = (l->rate_cur_tsc - l->rate_prev_tsc) * 1000000 / l->hz;
+	cnm_stats_rate(l->rate_prev, l->rate_cur, us, r);
+	return us;
+}
+
+/* `stats rate`, /cnmux/rates: the keys of cnm_stats_json() per second, and
+ * the interval they were measured over; ctl_lock held. */
+static json_t *
+rates_json(void *arg)
+{
+	const struct cnm_loop *l = arg;
+	struct cnm_stats_total *r = malloc(sizeof(*r));
+	json_t *j = NULL;
+	uint64_t us;
+
+	if (r == NULL)
+		return NULL;
+	us = rate_now(l, r);
+	j = cnm_stats_json(r, l->c.dp->lb);
+	free(r);
+	if (j != NULL && json_object_set_new(j, "interval_ms", json_integer((json_int_t)(us / 1000))) != 0) {
+		json_decref(j);
+		return NULL;
+	}
+	return j;
+}
+
+/* ---- /metrics ---- */
+
+/* One scrape's snapshot (cnm_metrics_conf.snapshot), on the endpoint's
+ * thread: read under the control lock, as telemetry does, so no change of
+ * the tables runs half way through it. */
+static json_t *
+metrics_snapshot(void *arg)
+{
+	struct cnm_loop *l = arg;
+	const struct cnm_lb *lb = l->c.dp->lb;
+	struct cnm_stats_total *t = malloc(sizeof(*t));
+	json_t *snap = NULL, *st, *info = json_object();
+	char buf[64];
+	uint32_t i;
+
+	if (t == NULL || info == NULL)
+		goto out;
+	pthread_mutex_lock(l->c.ctl_lock);
+	raw_totals(l, t);
+	st = cnm_stats_json(t, lb);
+	for (i = 0; st != NULL && i < cnm_lb_svc_end(lb); i++) {
+		const struct cnm_cfg_service *s = cnm_lb_svc_cfg(lb, i);
+		const struct cnm_pdt *p = cnm_lb_svc_pdt(lb, i);
+
+		if (s == NULL)
+			continue;
+		json_object_set_new(info, s->name, json_pack("{s:s,s:s,s:I}",
+			"vip", cnm_addr_str(&s->vip, buf, sizeof(buf)),
+			"policy", cnm_policy_name(s->policy),
+			"active_nodes", (json_int_t)(p != NULL ? p->n_active : 0)));
+	}
+	pthread_mutex_unlock(l->c.ctl_lock);
+	if (st != NULL)
+		snap = json_pack("{s:o,s:O}", "stats", st, "services", info);
+out:
+	json_decref(info);
+	free(t);
+	return snap;
 }
 
 /* ---- tracked connections ---- */
@@ -361,6 +480,13 @@ cnm_loop_create(const struct cnm_loop_conf *c)
 			goto fail;
 		}
 	}
+	l->rate_prev = calloc(1, sizeof(*l->rate_prev));
+	l->rate_cur = calloc(1, sizeof(*l->rate_cur));
+	l->watch = cnm_watch_create();
+	if (l->rate_prev == NULL || l->rate_cur == NULL || l->watch == NULL) {
+		fprintf(stderr, "cnmux: out of memory for the rates\n");
+		goto fail;
+	}
 
 	io.arg = l;
 	for (i = 0; i < c->dp->n_private; i++)
@@ -385,6 +511,8 @@ cnm_loop_create(const struct cnm_loop_conf *c)
 	l->ctx.more_stats_arg = l;
 	l->ctx.on_commit = on_commit;
 	l->ctx.on_commit_arg = l;
+	l->ctx.rates = rates_json;
+	l->ctx.rates_arg = l;
 	if (cfg->control_socket[0] != '\0') {
 		l->srv = cnm_ctl_server_create(cfg->control_socket, &l->ctx);
 		if (l->srv == NULL) {
@@ -417,12 +545,37 @@ cnm_loop_create(const struct cnm_loop_conf *c)
 	l->tel.ha = l->ha;
 	l->tel.more_stats = more_stats;
 	l->tel.more_stats_arg = l;
+	l->tel.rates = rates_json;
+	l->tel.rates_arg = l;
 	if (cnm_telemetry_init(&l->tel) != 0)
 		fprintf(stderr, "cnmux: telemetry commands not registered\n");
 
-	signal(SIGINT, on_signal);
-	signal(SIGTERM, on_signal);
-	signal(SIGHUP, on_signal);
+	if (cfg->metrics_listen.port != 0) {
+		struct cnm_metrics_conf mc = {
+			.listen = cfg->metrics_listen,
+			.snapshot = metrics_snapshot,
+			.arg = l,
+		};
+
+		l->metrics = cnm_metrics_start(&mc);
+		if (l->metrics == NULL) {
+			fprintf(stderr, "cnmux: %s: metrics.listen: cannot listen on %s: %s\n",
+				cfg->path, cfg->metrics_listen.text, strerror(errno));
+			goto fail;
+		}
+	}
+
+	{
+		struct sigaction sa;
+
+		memset(&sa, 0, sizeof(sa));
+		sa.sa_sigaction = on_signal;
+		sa.sa_flags = SA_SIGINFO | SA_RESTART;
+		sigemptyset(&sa.sa_mask);
+		sigaction(SIGINT, &sa, NULL);
+		sigaction(SIGTERM, &sa, NULL);
+		sigaction(SIGHUP, &sa, NULL);
+	}
 	return l;
 fail:
 	l->ctx.cfg = NULL; /* still the caller's */
@@ -467,19 +620,46 @@ tick(struct cnm_loop *l, uint64_t now_ms)
 static void
 sighup_reload(struct cnm_loop *l)
 {
-	char err[CNM_ERR_MAX];
+	char err[CNM_ERR_MAX], who[64];
 	json_t *sum = NULL;
 
+	snprintf(who, sizeof(who), "SIGHUP from uid %d pid %d", (int)hup_uid, (int)hup_pid);
 	if (cnm_control_reload(&l->ctx, NULL, err, sizeof(err), &sum) == 0) {
 		char *txt = json_dumps(sum, JSON_COMPACT);
+		char *ch = cnm_control_changes_text(sum);
 
 		printf("cnmux: SIGHUP: reloaded %s: %s\n", l->ctx.config_path, txt ? txt : "");
+		CNM_AUDIT(NOTICE, "%s: reload {\"path\":\"%s\"}: ok, %.600s", who,
+			l->ctx.config_path, ch ? ch : "");
 		free(txt);
+		free(ch);
 	} else {
 		fprintf(stderr, "cnmux: SIGHUP: reload refused, nothing changed: %s\n", err);
+		CNM_AUDIT(WARNING, "%s: reload {\"path\":\"%s\"}: refused: %.600s", who,
+			l->ctx.config_path, err);
 	}
 	json_decref(sum);
 	fflush(stdout);
+}
+
+/* --stats-period: when (UTC, to the millisecond), the report, the rates. */
+static void
+stats_period(struct cnm_loop *l)
+{
+	struct timespec ts;
+	struct tm tm;
+	char when[32];
+	uint64_t us;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
+	printf("cnmux: statistics at %s.%03ldZ\n", when, ts.tv_nsec / 1000000);
+	cnm_loop_totals(l, l->tot);
+	cnm_stats_print(stdout, l->tot, l->c.dp->lb, 0);
+	/* the rates need a struct of their own: l->tot is free again now */
+	us = rate_now(l, l->tot);
+	cnm_stats_print_rate(stdout, l->tot, l->c.dp->lb, us);
 }
 
 int
@@ -491,6 +671,11 @@ cnm_loop_run(struct cnm_loop *l)
 	 * (0 reads as "not started"), nothing published with it */
 	__atomic_store_n(&l->start_tsc, rte_rdtsc(), __ATOMIC_RELAXED);
 	next_stats = l->start_tsc + l->c.stats_period_s * l->hz;
+	rate_sample(l, l->start_tsc);
+	/* what the workers counted before the loop ran (all 0 before) */
+	cnm_watch_tick(l->watch, l->c.dp->lb, l->rate_prev, l->rate_cur,
+		l->start_tsc * 1000 / l->hz, l->ctx.cfg->conn_max);
+	l->next_rate_tsc = l->start_tsc + CNM_LOOP_RATE_MS * l->hz / 1000;
 	while (!stop_signal) {
 		uint64_t now = rte_rdtsc();
 
@@ -504,9 +689,16 @@ cnm_loop_run(struct cnm_loop *l)
 			reload_signal = 0;
 			sighup_reload(l);
 		}
+		if (now >= l->next_rate_tsc) {
+			rate_sample(l, now);
+			cnm_watch_tick(l->watch, l->c.dp->lb, l->rate_prev, l->rate_cur,
+				now * 1000 / l->hz, l->ctx.cfg->conn_max);
+			l->next_rate_tsc += CNM_LOOP_RATE_MS * l->hz / 1000;
+			if (l->next_rate_tsc <= now) /* late (a long reload): no catching up */
+				l->next_rate_tsc = now + CNM_LOOP_RATE_MS * l->hz / 1000;
+		}
 		if (l->tot != NULL && now >= next_stats) {
-			cnm_loop_totals(l, l->tot);
-			cnm_stats_print(stdout, l->tot, l->c.dp->lb, 0);
+			stats_period(l);
 			next_stats = now + l->c.stats_period_s * l->hz;
 		}
 		/* the control socket wakes the loop at once: a change takes
@@ -524,11 +716,16 @@ cnm_loop_free(struct cnm_loop *l)
 {
 	if (l == NULL)
 		return;
+	/* first: a scrape reads the loop */
+	cnm_metrics_stop(l->metrics);
 	cnm_telemetry_stop();
 	cnm_ctl_server_free(l->srv);
 	cnm_ha_free(l->ha);
 	cnm_health_free(l->hc);
 	cnm_config_free(l->ctx.cfg);
 	free(l->tot);
+	free(l->rate_prev);
+	free(l->rate_cur);
+	cnm_watch_free(l->watch);
 	free(l);
 }

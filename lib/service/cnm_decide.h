@@ -134,7 +134,9 @@ struct cnm_dstate {
 	uint64_t cache_gen;               /**< the tables' keys_gen the cache belongs to */
 	struct cnm_frag_ent *frag;        /**< frag_mask + 1 entries */
 	struct cnm_ct *ct;                /**< the TCP forwarding list, NULL: none */
-	struct cnm_wstats *st;            /**< where the decision counts (conn_*, frag_*) */
+	struct cnm_wstats *st;            /**< where the decision counts (conn_*, frag_*, and a
+					       recorded connection in member[slot]: its
+					       arrays allocated, cnm_wstats_init()) */
 	uint32_t now_ms;                  /**< the clock of the list and the fragment cache */
 };
 

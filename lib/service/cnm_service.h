@@ -289,6 +289,23 @@ void cnm_lb_set_stats(struct cnm_lb *lb, struct cnm_wstats *const *w, uint32_t n
 void cnm_lb_stats_rebase(const struct cnm_lb *lb, struct cnm_stats_total *t);
 
 /**
+ * `cnmuxctl zero`: remember @p t, the totals now as cnm_lb_stats_rebase()
+ * and the control loop left them, so that cnm_lb_stats_zeroed() counts from
+ * here; a service, node or pair slot taken again later forgets its share.
+ * Nothing the workers write changes. Control side (ctl_lock held).
+ * 0 or -ENOMEM.
+ */
+int cnm_lb_stats_zero(struct cnm_lb *lb, const struct cnm_stats_total *t);
+
+/**
+ * The operator's view: take off @p t (rebased, its CNM_STATS_MORE fields
+ * filled) what was counted before the last cnm_lb_stats_zero(), counters
+ * only, never below 0; a service, node or pair added since counts from
+ * when it was added. No-op before the first zero.
+ */
+void cnm_lb_stats_zeroed(const struct cnm_lb *lb, struct cnm_stats_total *t);
+
+/**
  * Counter slot of (service @p svc, node @p node), or -1 when the node is
  * not in the service's list. Worker-safe.
  */
@@ -317,6 +334,16 @@ int cnm_lb_slot_svc(const struct cnm_lb *lb, uint16_t slot);
  * ever invalid.
  */
 void cnm_lb_set_tunnel(struct cnm_lb *lb, const struct cnm_cfg_tunnel *t);
+
+/**
+ * Change the keys of service @p id in place to those of @p c (same VIP:
+ * its ports, its protocols, its policy and table, arp): the service, its
+ * PDT, its counters and its tracked connections stay; workers see the new
+ * keys added before the old ones go, so a kept key never misses. A key
+ * another service holds is refused (-EEXIST) before anything changes;
+ * -EINVAL for another VIP (another service).
+ */
+int cnm_lb_svc_rekey(struct cnm_lb *lb, uint16_t id, const struct cnm_cfg_service *c);
 
 /** Service id by name, or -1. */
 int cnm_lb_svc_find(const struct cnm_lb *lb, const char *name);

@@ -118,8 +118,11 @@ conn_track(const struct cnm_lb_view *lb, struct cnm_dstate *st, const struct cnm
 		di->slot = cnm_svc_slot(b->svc[i], di->node);
 		if ((fl & (CNM_TCP_SYN | CNM_TCP_ACK)) == CNM_TCP_SYN) {
 			if (cnm_ct_insert(st->ct, kp[i], sig[i], di->node, (uint16_t)di->svc, fl,
-					st->now_ms) >= 0)
+					st->now_ms) >= 0) {
 				ws->conn_new++;
+				/* per service, node and pair: the slot the frame counts in */
+				ws->member[di->slot].conns++;
+			}
 			else
 				ws->conn_full++;
 		}

@@ -202,6 +202,9 @@ slot_take(struct cnm_lb *lb, uint16_t svc, uint16_t node)
 		/* what workers counted in it before: the new pair starts at 0 */
 		if (lb->wstats != NULL)
 			lb->member_base[slot] = cnm_stats_member_slot(lb->wstats, lb->n_wstats, slot);
+		/* and from 0 in the operator's view (`zero`) */
+		if (lb->zero != NULL)
+			memset(&lb->zero->member[slot], 0, sizeof(lb->zero->member[slot]));
 		return (int)slot;
 	}
 	return -1;
@@ -251,17 +254,20 @@ slots_free(struct cnm_lb *lb, const uint16_t *slots, uint32_t n)
 
 	for (i = 0; i < n; i++) {
 		uint16_t slot = slots[i], svc = lb->member_svc[slot], node = lb->member_node[slot];
-		struct cnm_pb v = { 0, 0 };
+		struct cnm_pb v = { 0, 0, 0 };
 
 		if (lb->wstats != NULL) {
 			v = cnm_stats_member_slot(lb->wstats, lb->n_wstats, slot);
 			v.pkts -= lb->member_base[slot].pkts;
 			v.bytes -= lb->member_base[slot].bytes;
+			v.conns -= lb->member_base[slot].conns;
 		}
 		lb->svc_fold[svc].pkts += v.pkts;
 		lb->svc_fold[svc].bytes += v.bytes;
+		lb->svc_fold[svc].conns += v.conns;
 		lb->node_fold[node].pkts += v.pkts;
 		lb->node_fold[node].bytes += v.bytes;
+		lb->node_fold[node].conns += v.conns;
 		lb->member_svc[slot] = CNM_SLOT_FREE;
 	}
 }
@@ -604,6 +610,7 @@ cnm_lb_free(struct cnm_lb *lb)
 	rte_hash_free(lb->v.vips);
 	for (i = 0; i < CNM_MAX_SERVICES; i++)
 		svc_free(svc_at(lb, i));
+	free(lb->zero);
 	free(lb);
 }
 
@@ -656,16 +663,19 @@ cnm_lb_stats_rebase(const struct cnm_lb *lb, struct cnm_stats_total *t)
 	for (i = 0; i < CNM_MAX_MEMBERS; i++) {
 		t->member[i].pkts -= lb->member_base[i].pkts;
 		t->member[i].bytes -= lb->member_base[i].bytes;
+		t->member[i].conns -= lb->member_base[i].conns;
 	}
 	/* a service: what no slot counted, its pairs' slots, its freed ones */
 	for (i = 0; i < CNM_MAX_SERVICES; i++) {
 		t->svc[i].pkts += lb->svc_fold[i].pkts - lb->svc_base[i].pkts;
 		t->svc[i].bytes += lb->svc_fold[i].bytes - lb->svc_base[i].bytes;
+		t->svc[i].conns += lb->svc_fold[i].conns - lb->svc_base[i].conns;
 	}
 	/* a node: its sink, its pairs' slots, its freed ones */
 	for (i = 0; i < CNM_MAX_NODES; i++) {
 		t->node[i].pkts = t->member[CNM_MEMBER_SINK(i)].pkts + lb->node_fold[i].pkts;
 		t->node[i].bytes = t->member[CNM_MEMBER_SINK(i)].bytes + lb->node_fold[i].bytes;
+		t->node[i].conns = t->member[CNM_MEMBER_SINK(i)].conns + lb->node_fold[i].conns;
 	}
 	for (i = 0; i < CNM_MEMBER_SINK0; i++) {
 		uint16_t svc = lb->member_svc[i], node = lb->member_node[i];
@@ -674,9 +684,47 @@ cnm_lb_stats_rebase(const struct cnm_lb *lb, struct cnm_stats_total *t)
 			continue;
 		t->svc[svc].pkts += t->member[i].pkts;
 		t->svc[svc].bytes += t->member[i].bytes;
+		t->svc[svc].conns += t->member[i].conns;
 		t->node[node].pkts += t->member[i].pkts;
 		t->node[node].bytes += t->member[i].bytes;
+		t->node[node].conns += t->member[i].conns;
 	}
+}
+
+/* take off @p t what @p z held, never below 0 */
+static void
+pb_sub(struct cnm_pb *t, const struct cnm_pb *z, uint32_t n)
+{
+	uint32_t i;
+
+	for (i = 0; i < n; i++) {
+		t[i].pkts -= RTE_MIN(t[i].pkts, z[i].pkts);
+		t[i].bytes -= RTE_MIN(t[i].bytes, z[i].bytes);
+		t[i].conns -= RTE_MIN(t[i].conns, z[i].conns);
+	}
+}
+
+int
+cnm_lb_stats_zero(struct cnm_lb *lb, const struct cnm_stats_total *t)
+{
+	if (lb->zero == NULL) {
+		lb->zero = malloc(sizeof(*lb->zero));
+		if (lb->zero == NULL)
+			return -ENOMEM;
+	}
+	memcpy(lb->zero, t, sizeof(*t));
+	return 0;
+}
+
+void
+cnm_lb_stats_zeroed(const struct cnm_lb *lb, struct cnm_stats_total *t)
+{
+	if (lb->zero == NULL)
+		return;
+	cnm_stats_sub_scalars(t, lb->zero);
+	pb_sub(t->svc, lb->zero->svc, CNM_MAX_SERVICES);
+	pb_sub(t->node, lb->zero->node, CNM_MAX_NODES);
+	pb_sub(t->member, lb->zero->member, CNM_MAX_MEMBERS);
 }
 
 int
@@ -764,6 +812,119 @@ svc_del_keys(struct cnm_lb *lb, const struct cnm_svc_priv *s)
 	}
 }
 
+/* The keys of service config @p c, each with its table: *@p out (malloc'ed). */
+struct svc_keyref {
+	struct cnm_svc_key k;
+	struct rte_hash *h;
+};
+
+static int
+svc_keys_of(const struct cnm_lb *lb, const struct cnm_cfg_service *c, struct svc_keyref **out)
+{
+	static const uint8_t protos[2] = { IPPROTO_TCP, IPPROTO_UDP };
+	struct svc_keyref *r = calloc(c->n_ports + 3, sizeof(*r));
+	uint32_t i;
+	int n = 0;
+
+	if (r == NULL)
+		return -ENOMEM;
+	if (svc_wild(c)) {
+		for (i = 0; i < 2; i++)
+			if (c->protocols & (1u << i)) {
+				svc_key(&r[n].k, &c->vip, protos[i], 0);
+				r[n++].h = lb->v.h2;
+			}
+	} else {
+		for (i = 0; i < c->n_ports; i++) {
+			svc_key(&r[n].k, &c->vip, c->ports[i].proto, c->ports[i].port);
+			r[n++].h = lb->v.h1;
+		}
+	}
+	*out = r;
+	return n;
+}
+
+static int
+keyref_in(const struct svc_keyref *set, int n, const struct svc_keyref *k)
+{
+	int i;
+
+	for (i = 0; i < n; i++)
+		if (set[i].h == k->h && memcmp(&set[i].k, &k->k, sizeof(k->k)) == 0)
+			return 1;
+	return 0;
+}
+
+int
+cnm_lb_svc_rekey(struct cnm_lb *lb, uint16_t id, const struct cnm_cfg_service *c)
+{
+	struct cnm_svc_priv *s = svc_at(lb, id);
+	struct svc_keyref *old = NULL, *nw = NULL;
+	struct cnm_cfg_port *ports = NULL;
+	int n_old, n_new, i, added = 0, ret = 0;
+
+	if (s == NULL)
+		return -ENOENT;
+	if (s->cfg.vip.family != c->vip.family ||
+	    memcmp(s->cfg.vip.bytes, c->vip.bytes, 16) != 0)
+		return -EINVAL; /* another address: another service */
+	n_old = svc_keys_of(lb, &s->cfg, &old);
+	n_new = svc_keys_of(lb, c, &nw);
+	ports = calloc(c->n_ports + 1, sizeof(*ports));
+	if (n_old < 0 || n_new < 0 || ports == NULL) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	/* a key it does not hold yet must be free: checked before any change */
+	for (i = 0; i < n_new; i++)
+		if (!keyref_in(old, n_old, &nw[i]) && rte_hash_lookup(nw[i].h, &nw[i].k) >= 0) {
+			ret = -EEXIST;
+			goto out;
+		}
+	/* the new keys first: a frame of a kept key never misses its service */
+	for (i = 0; i < n_new; i++) {
+		if (keyref_in(old, n_old, &nw[i]))
+			continue;
+		ret = rte_hash_add_key_data(nw[i].h, &nw[i].k, &s->hot);
+		if (ret < 0) {
+			/* back to what it was: the keys added so far go again */
+			while (--i >= 0)
+				if (!keyref_in(old, n_old, &nw[i]))
+					(void)rte_hash_del_key(nw[i].h, &nw[i].k);
+			goto out;
+		}
+		added++;
+	}
+	ret = 0;
+	svc_sets(lb, s, -1);
+	for (i = 0; i < n_old; i++)
+		if (!keyref_in(nw, n_new, &old[i]))
+			(void)rte_hash_del_key(old[i].h, &old[i].k);
+	if (c->n_ports > 0)
+		memcpy(ports, c->ports, c->n_ports * sizeof(*ports));
+	free(s->cfg.ports);
+	s->cfg.ports = ports;
+	ports = NULL;
+	s->cfg.n_ports = c->n_ports;
+	s->cfg.protocols = c->protocols;
+	s->cfg.arp = c->arp;
+	s->cfg.policy = c->policy;
+	/* bytes of the hot line a worker reads without ordering: a frame
+	 * decided meanwhile hashes by the old policy or the new */
+	__atomic_store_n(&s->hot.policy, (uint8_t)c->policy, __ATOMIC_RELAXED);
+	__atomic_store_n(&s->hot.hash_port, cnm_policy_get(c->policy)->hash_port,
+			 __ATOMIC_RELAXED);
+	svc_sets(lb, s, 1);
+	/* release: workers drop their lookup caches (keys gone, policy changed) */
+	__atomic_store_n(&lb->v.keys_gen, lb->v.keys_gen + 1, __ATOMIC_RELEASE);
+	(void)added;
+out:
+	free(old);
+	free(nw);
+	free(ports);
+	return ret;
+}
+
 int
 cnm_lb_svc_add(struct cnm_lb *lb, const struct cnm_cfg_service *c)
 {
@@ -786,6 +947,8 @@ cnm_lb_svc_add(struct cnm_lb *lb, const struct cnm_cfg_service *c)
 	if (lb->wstats != NULL)
 		lb->svc_base[id] = cnm_stats_svc(lb->wstats, lb->n_wstats, id);
 	memset(&lb->svc_fold[id], 0, sizeof(lb->svc_fold[id]));
+	if (lb->zero != NULL) /* from 0 in the operator's view too */
+		memset(&lb->zero->svc[id], 0, sizeof(lb->zero->svc[id]));
 	memset(&fake, 0, sizeof(fake));
 	fake.hash_key = lb->v.hash_key;
 	fake.pdt_size = c->pdt_size ? c->pdt_size : CNM_PDT_SIZE_DEFAULT;
@@ -880,6 +1043,11 @@ cnm_lb_node_add(struct cnm_lb *lb, const struct cnm_cfg_node *n)
 		lb->member_base[CNM_MEMBER_SINK(id)] = cnm_stats_member_slot(lb->wstats,
 			lb->n_wstats, CNM_MEMBER_SINK(id));
 	memset(&lb->node_fold[id], 0, sizeof(lb->node_fold[id]));
+	if (lb->zero != NULL) { /* from 0 in the operator's view too */
+		memset(&lb->zero->node[id], 0, sizeof(lb->zero->node[id]));
+		memset(&lb->zero->member[CNM_MEMBER_SINK(id)], 0,
+			sizeof(lb->zero->member[CNM_MEMBER_SINK(id)]));
+	}
 	lb->admin_down[id] = 0;
 	lb->node_cfg[id] = *n;
 	node_tunnel(lb, id, n);

@@ -67,6 +67,11 @@ struct cnm_lb {
 	struct cnm_pb node_fold[CNM_MAX_NODES];
 	uint16_t member_svc[CNM_MAX_MEMBERS];   /**< a pair slot's service, CNM_SLOT_FREE */
 	uint16_t member_node[CNM_MAX_MEMBERS];  /**< a pair slot's node */
+	/* `cnmuxctl zero` (cnm_lb_stats_zero()): the totals (rebased) when the
+	 * operator last zeroed them, NULL before. A service, node or pair slot
+	 * taken again has its entry cleared where its base is set, so it
+	 * counts from when it was added. */
+	struct cnm_stats_total *zero;
 	uint32_t member_next;                   /**< where the search for a free slot starts */
 };
 

@@ -162,19 +162,22 @@ enum cnm_stat_kind {
 
 /**
  * Per service, per node, and per (service, node) under a service's
- * "nodes": X(key, kind, meaning). struct cnm_pb holds packets and bytes;
- * "up" is the node's state.
+ * "nodes": X(key, kind, meaning). struct cnm_pb holds packets, bytes and
+ * new connections; "up" is the node's state.
  */
 #define CNM_STATS_SERVICE(X) \
 	X(packets, COUNTER, "frames that matched the service (including those dropped for " \
 	  "no_active_node or tx_full)") \
-	X(bytes, COUNTER, "their bytes: as sent for those sent to a node, as received for the rest")
+	X(bytes, COUNTER, "their bytes: as sent for those sent to a node, as received for the rest") \
+	X(conn_new, COUNTER, "TCP connections of the service recorded in a forwarding list")
 #define CNM_STATS_MEMBER(X) \
 	X(packets, COUNTER, "frames of the service TX took for this node of its list") \
-	X(bytes, COUNTER, "their bytes, as sent")
+	X(bytes, COUNTER, "their bytes, as sent") \
+	X(conn_new, COUNTER, "TCP connections of the service recorded on this node")
 #define CNM_STATS_NODE(X) \
 	X(packets, COUNTER, "frames TX took for the node") \
 	X(bytes, COUNTER, "their bytes, as sent") \
+	X(conn_new, COUNTER, "TCP connections recorded on the node") \
 	X(up, GAUGE, "the node takes clients (true) or not (false)")
 
 /**
@@ -193,10 +196,12 @@ _Static_assert(CNM_MEMBER_SINK0 == CNM_MEMBERS_MAX, "a pair slot for every pair 
 /** No slot: a decision that sends nothing to a node. */
 #define CNM_MEMBER_NONE 0xffffu
 
-/** Packets and bytes. */
+/** Packets, bytes, and connections recorded (conn_new: a pure SYN placed in a
+ * forwarding list, counted by the decision in the slot of its pair). */
 struct cnm_pb {
 	uint64_t pkts;
 	uint64_t bytes;
+	uint64_t conns;
 };
 
 #define CNM_X_FIELD(n, k, h) uint64_t n;
@@ -270,6 +275,24 @@ struct cnm_pb cnm_stats_svc(struct cnm_wstats *const *w, unsigned int n, uint32_
 /** What @p n workers have counted so far in member slot @p slot. */
 struct cnm_pb cnm_stats_member_slot(struct cnm_wstats *const *w, unsigned int n, uint32_t slot);
 
+/**
+ * Per-second rates between two readings of the totals (@p prev, then @p cur,
+ * @p interval_us apart, both as cnm_stats_sum() and the rebase left them):
+ * every counter of @p r (scalars, drops, per service, node and member slot)
+ * is (cur - prev) per second, rounded; 0 where cur < prev (a slot reused in
+ * between) or @p interval_us is 0. Gauges are @p cur's. @p r is then written
+ * out by cnm_stats_json() like the totals: the same keys, per second.
+ */
+void cnm_stats_rate(const struct cnm_stats_total *prev, const struct cnm_stats_total *cur,
+		uint64_t interval_us, struct cnm_stats_total *r);
+
+/**
+ * Take the scalar counters and drop reasons of @p base off @p t (never
+ * below 0); gauges and the per-id counters are left as they are. For the
+ * baseline of `cnmuxctl zero` (cnm_lb_stats_zeroed()).
+ */
+void cnm_stats_sub_scalars(struct cnm_stats_total *t, const struct cnm_stats_total *base);
+
 struct cnm_lb;
 
 /**
@@ -301,6 +324,13 @@ json_t *cnm_stats_node_json(const struct cnm_stats_total *t, const struct cnm_lb
  */
 void cnm_stats_print(FILE *out, const struct cnm_stats_total *t, const struct cnm_lb *lb,
 		int final);
+
+/**
+ * The rates for people (every --stats-period, after the report): @p r from
+ * cnm_stats_rate(), over @p interval_us.
+ */
+void cnm_stats_print_rate(FILE *out, const struct cnm_stats_total *r, const struct cnm_lb *lb,
+		uint64_t interval_us);
 
 /** Print every key of cnm_stats_json() with its kind and meaning (--list-counters). */
 void cnm_stats_list(FILE *out);

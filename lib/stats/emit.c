@@ -19,7 +19,8 @@ u64(uint64_t v)
 static json_t *
 pb_json(const struct cnm_pb *pb)
 {
-	return json_pack("{s:o,s:o}", "packets", u64(pb->pkts), "bytes", u64(pb->bytes));
+	return json_pack("{s:o,s:o,s:o}", "packets", u64(pb->pkts), "bytes", u64(pb->bytes),
+			 "conn_new", u64(pb->conns));
 }
 
 json_t *
@@ -176,6 +177,52 @@ cnm_stats_print(FILE *out, const struct cnm_stats_total *t, const struct cnm_lb 
 		fprintf(out, "  mbufs: %" PRIu64 " of %" PRIu64 " back in the pool%s\n",
 			t->mbufs_free, t->mbufs_free + t->mbufs_in_use,
 			t->mbufs_in_use ? " (LEAK)" : "");
+	}
+	fflush(out);
+}
+
+void
+cnm_stats_print_rate(FILE *out, const struct cnm_stats_total *r, const struct cnm_lb *lb,
+		uint64_t interval_us)
+{
+	uint32_t i, j;
+
+	fprintf(out, "  rates over the last %.3f s: received %" PRIu64 "/s, forwarded %" PRIu64
+		"/s, local %" PRIu64 "/s, dropped %" PRIu64 "/s, new connections %" PRIu64 "/s\n",
+		(double)interval_us / 1e6, r->rx, r->forwarded, r->local, r->dropped,
+		r->conn_new);
+	for (i = 0; i < cnm_lb_svc_end(lb); i++) {
+		const struct cnm_cfg_service *s = cnm_lb_svc_cfg(lb, i);
+
+		if (s == NULL)
+			continue;
+		fprintf(out, "  rate service %-16s %10" PRIu64 " packets/s %12" PRIu64 " bytes/s\n",
+			s->name, r->svc[i].pkts, r->svc[i].bytes);
+		for (j = 0; j < s->n_members; j++) {
+			uint32_t n = s->members[j].node;
+			int slot = cnm_lb_member_slot(lb, (uint16_t)i, (uint16_t)n);
+
+			if (slot < 0 || r->member[slot].pkts == 0)
+				continue;
+			fprintf(out, "    to node %-19s %10" PRIu64 " packets/s %12" PRIu64
+				" bytes/s\n", cnm_lb_node_cfg(lb, n)->name, r->member[slot].pkts,
+				r->member[slot].bytes);
+		}
+	}
+	for (i = 0; i < cnm_lb_node_end(lb); i++) {
+		const struct cnm_cfg_node *nc = cnm_lb_node_cfg(lb, i);
+
+		if (nc == NULL)
+			continue;
+		fprintf(out, "  rate node    %-16s %10" PRIu64 " packets/s %12" PRIu64 " bytes/s\n",
+			nc->name, r->node[i].pkts, r->node[i].bytes);
+	}
+	if (r->dropped) {
+		fprintf(out, "  rate drops ");
+		for (i = 1; i < CNM_DROP_MAX; i++)
+			if (r->drop[i])
+				fprintf(out, " %s %" PRIu64 "/s", cnm_drop_name(i), r->drop[i]);
+		fprintf(out, "\n");
 	}
 	fflush(out);
 }

@@ -110,10 +110,12 @@ cnm_stats_sum(struct cnm_wstats *const *w, unsigned int n, struct cnm_stats_tota
 		for (j = 0; j < CNM_MAX_SERVICES; j++) {
 			t->svc[j].pkts += RD(s->svc[j].pkts);
 			t->svc[j].bytes += RD(s->svc[j].bytes);
+			t->svc[j].conns += RD(s->svc[j].conns);
 		}
 		for (j = 0; j < CNM_MAX_MEMBERS; j++) {
 			t->member[j].pkts += RD(s->member[j].pkts);
 			t->member[j].bytes += RD(s->member[j].bytes);
+			t->member[j].conns += RD(s->member[j].conns);
 		}
 	}
 }
@@ -121,7 +123,7 @@ cnm_stats_sum(struct cnm_wstats *const *w, unsigned int n, struct cnm_stats_tota
 struct cnm_pb
 cnm_stats_svc(struct cnm_wstats *const *w, unsigned int n, uint32_t id)
 {
-	struct cnm_pb r = { 0, 0 };
+	struct cnm_pb r = { 0, 0, 0 };
 	unsigned int i;
 
 	for (i = 0; i < n; i++) {
@@ -129,6 +131,7 @@ cnm_stats_svc(struct cnm_wstats *const *w, unsigned int n, uint32_t id)
 
 		r.pkts += RD(p->pkts);
 		r.bytes += RD(p->bytes);
+		r.conns += RD(p->conns);
 	}
 	return r;
 }
@@ -136,12 +139,13 @@ cnm_stats_svc(struct cnm_wstats *const *w, unsigned int n, uint32_t id)
 struct cnm_pb
 cnm_stats_member_slot(struct cnm_wstats *const *w, unsigned int n, uint32_t slot)
 {
-	struct cnm_pb r = { 0, 0 };
+	struct cnm_pb r = { 0, 0, 0 };
 	unsigned int i;
 
 	for (i = 0; i < n && slot < CNM_MAX_MEMBERS; i++) {
 		r.pkts += RD(w[i]->member[slot].pkts);
 		r.bytes += RD(w[i]->member[slot].bytes);
+		r.conns += RD(w[i]->member[slot].conns);
 	}
 	return r;
 }
@@ -215,4 +219,62 @@ cnm_stats_list(FILE *out)
 		snprintf(key, sizeof(key), "nodes.NAME.%s", node[i].name);
 		fprintf(out, "%-32s %-7s %s\n", key, kind_name(node[i].kind), node[i].help);
 	}
+}
+
+/* (cur - prev) per second over @p us microseconds, rounded; 0 when cur < prev */
+static uint64_t
+per_s(uint64_t prev, uint64_t cur, uint64_t us)
+{
+	if (us == 0 || cur <= prev)
+		return 0;
+	return (uint64_t)((double)(cur - prev) * 1e6 / (double)us + 0.5);
+}
+
+static void
+pb_rate(const struct cnm_pb *p, const struct cnm_pb *c, uint64_t us, struct cnm_pb *r,
+		uint32_t n)
+{
+	uint32_t i;
+
+	for (i = 0; i < n; i++) {
+		r[i].pkts = per_s(p[i].pkts, c[i].pkts, us);
+		r[i].bytes = per_s(p[i].bytes, c[i].bytes, us);
+		r[i].conns = per_s(p[i].conns, c[i].conns, us);
+	}
+}
+
+void
+cnm_stats_rate(const struct cnm_stats_total *prev, const struct cnm_stats_total *cur,
+		uint64_t interval_us, struct cnm_stats_total *r)
+{
+	unsigned int i;
+
+	for (i = 0; i < RTE_DIM(scalars); i++) {
+		uint64_t *dst = (uint64_t *)(void *)((char *)r + scalars[i].off);
+
+		*dst = scalars[i].kind == CNM_STAT_GAUGE ? cnm_stats_get(cur, &scalars[i]) :
+			per_s(cnm_stats_get(prev, &scalars[i]), cnm_stats_get(cur, &scalars[i]),
+				interval_us);
+	}
+	for (i = 0; i < CNM_DROP_MAX; i++)
+		r->drop[i] = per_s(prev->drop[i], cur->drop[i], interval_us);
+	pb_rate(prev->svc, cur->svc, interval_us, r->svc, CNM_MAX_SERVICES);
+	pb_rate(prev->node, cur->node, interval_us, r->node, CNM_MAX_NODES);
+	pb_rate(prev->member, cur->member, interval_us, r->member, CNM_MAX_MEMBERS);
+}
+
+void
+cnm_stats_sub_scalars(struct cnm_stats_total *t, const struct cnm_stats_total *base)
+{
+	unsigned int i;
+
+	for (i = 0; i < RTE_DIM(scalars); i++) {
+		uint64_t *dst = (uint64_t *)(void *)((char *)t + scalars[i].off);
+		uint64_t b = cnm_stats_get(base, &scalars[i]);
+
+		if (scalars[i].kind == CNM_STAT_COUNTER)
+			*dst -= RTE_MIN(*dst, b);
+	}
+	for (i = 0; i < CNM_DROP_MAX; i++)
+		t->drop[i] -= RTE_MIN(t->drop[i], base->drop[i]);
 }

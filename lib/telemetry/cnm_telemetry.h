@@ -5,6 +5,8 @@
  *   /cnmux/stats              every counter: cnm_stats_json(), the keys of
  *                             `cnmuxctl stats` and --stats-json; what nests
  *                             below a container is flattened ("web/packets")
+ *   /cnmux/rates              the keys of /cnmux/stats per second over the
+ *                             control loop's last interval ("interval_ms")
  *   /cnmux/services           the "services" member of /cnmux/stats
  *   /cnmux/service,NAME       one service: vip, policy, ports, nodes, counters
  *   /cnmux/nodes              every node: ip, mac, state, counters
@@ -37,6 +39,12 @@ struct cnm_tel_ctx {
 	 */
 	void (*more_stats)(void *arg, struct cnm_stats_total *t);
 	void *more_stats_arg;
+	/**
+	 * /cnmux/rates: the keys of /cnmux/stats per second, plus
+	 * "interval_ms"; called with ctl_lock held. NULL: -ENOMEM.
+	 */
+	json_t *(*rates)(void *arg);
+	void *rates_arg;
 };
 
 /** Register every /cnmux/ command; 0 or -errno. @p ctx must live until cnm_telemetry_stop(). */

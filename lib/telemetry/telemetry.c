@@ -38,7 +38,8 @@ lock(void)
 }
 
 /* The totals every output shows (the workers' sum, the bases of reused
- * slots taken off, what the control loop adds); caller holds the lock. */
+ * slots taken off, what the control loop adds, from the last `cnmuxctl
+ * zero` on); caller holds the lock. */
 static struct cnm_stats_total *
 totals(void)
 {
@@ -50,6 +51,7 @@ totals(void)
 	cnm_lb_stats_rebase(tctx->lb, t);
 	if (tctx->more_stats != NULL)
 		tctx->more_stats(tctx->more_stats_arg, t);
+	cnm_lb_stats_zeroed(tctx->lb, t);
 	return t;
 }
 
@@ -165,6 +167,27 @@ tel_services(const char *cmd __rte_unused, const char *params __rte_unused,
 		struct rte_tel_data *d)
 {
 	return tel_stats_part(d, "services");
+}
+
+/* The rates (the control loop's), with the keys of /cnmux/stats. */
+static int
+tel_rates(const char *cmd __rte_unused, const char *params __rte_unused,
+		struct rte_tel_data *d)
+{
+	json_t *j = NULL;
+	int ret;
+
+	ret = lock();
+	if (ret != 0)
+		return ret;
+	if (tctx->rates != NULL)
+		j = tctx->rates(tctx->rates_arg);
+	unlock();
+	if (j == NULL)
+		return -ENOMEM;
+	ret = tel_from_json(d, j);
+	json_decref(j);
+	return ret;
 }
 
 static void
@@ -471,6 +494,8 @@ cnm_telemetry_init(struct cnm_tel_ctx *ctx)
 	} cmds[] = {
 		{ "/cnmux/stats", tel_stats,
 		  "Every counter: the keys of cnmuxctl stats and --stats-json, nested keys joined with '/'. No parameters." },
+		{ "/cnmux/rates", tel_rates,
+		  "Every counter of /cnmux/stats per second over the last interval (interval_ms); gauges as they are. No parameters." },
 		{ "/cnmux/services", tel_services,
 		  "Packets and bytes per service (the services of /cnmux/stats). No parameters." },
 		{ "/cnmux/service", tel_service,

@@ -453,6 +453,17 @@ def a_digest():
     as_primary(forged_state_payload("02:66:66:66:66:66"))
 
 
+def a_outsider():
+    """A state whose PDT sends web's clients to n3, which web does not list."""
+    cfg = json.load(open(os.path.join(WORK, "lb1.json")))
+    for k in ("ports", "control", "ha"):
+        cfg.pop(k)
+    cfg["services"][0]["nodes"] = {"n1": 1, "n2": 1}
+    as_primary(json.dumps({"config": cfg, "nodes_state": {},
+                           "pdts": {"web": {"size": 1024, "entries": "0002" * 1024}},
+                           "digest": "0123456789abcdef"}).encode())
+
+
 def main():
     fd = os.open(KEY, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     os.write(fd, os.urandom(32))
@@ -490,6 +501,7 @@ def main():
     attack("huge_term", "lb3", ["term"], a_huge_term)
     attack("budget", "lb3", ["budget"], a_budget)
     attack("digest", "lb3", ["digest_mismatch"], a_digest)
+    attack("outsider", "lb3", ["payload"], a_outsider)
     sts = {h: status(h) for h in IDS}
     print("rejected on lb1 %s" % {k: v for k, v in sts["lb1"]["rejected"].items() if v})
     print("rejected on lb3 %s" % {k: v for k, v in sts["lb3"]["rejected"].items() if v})

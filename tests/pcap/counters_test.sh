@@ -183,6 +183,14 @@ check(svc_fwd == sj["forwarded"], "per (service, node) packets %d, forwarded %d"
 for n, v in sj["nodes"].items():
     got = sum(s["nodes"].get(n, {}).get("packets", 0) for s in sj["services"].values())
     check(got == v["packets"], "node %s: %d packets, %d from its services" % (n, v["packets"], got))
+# new connections: every one recorded counts for its service, its node and
+# the pair; services, nodes and pairs each add up to conn_new
+for what, total in (("services", sum(v["conn_new"] for v in sj["services"].values())),
+                    ("nodes", sum(v["conn_new"] for v in sj["nodes"].values())),
+                    ("pairs", sum(v["conn_new"] for s in sj["services"].values()
+                                  for v in s["nodes"].values()))):
+    check(total == sj["conn_new"], "conn_new of the %s: %d, conn_new %d" % (what, total, sj["conn_new"]))
+check(sj["conn_new"] > 0, "the capture opens connections")
 check(sj.get("mbufs_in_use") == 0, "--stats-json: mbufs_in_use %r at exit" % sj.get("mbufs_in_use"))
 check(rc == 0, "cnmux exit status %d after --idle-exit" % rc)
 if fail:

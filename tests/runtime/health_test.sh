@@ -234,7 +234,8 @@ node_field node1; [ "$MAC" = "$mac1" ] || die "node1 resolved to $MAC, its inter
 node_field node2; [ "$MAC" = "$mac2" ] || die "node2 resolved to $MAC, its interface has $mac2"
 e1=$(pdt_entries node1); e2=$(pdt_entries node2)
 [ "$e1" = 512 ] && [ "$e2" = 512 ] || die "PDT entries node1 $e1 node2 $e2, expected 512 each"
-log_has "node node1 up" || die "no 'node node1 up' in the log"
+# health checks are in the audit trail: a level, "audit: health:", the change
+log_has "NOTICE audit: health: node node1 up" || die "no 'NOTICE audit: health: node node1 up' in the log"
 echo "health: 1. both nodes resolved by ARP ($mac1, $mac2) and up ${t_up} ms after cnmux was started; PDT 512/512"
 
 # ---------------------------------------------------------------- 2. listener killed
@@ -243,8 +244,8 @@ wait_state node2 false $down_bound || die "node2 still up ${WAITED} ms after its
 t_down=$WAITED
 e2=$(pdt_entries node2); e1=$(pdt_entries node1)
 [ "$e2" = 0 ] && [ "$e1" = 1024 ] || die "after node2 went down: PDT node1 $e1 node2 $e2, expected 1024 / 0"
-log_has "node node2 down (3 checks failed: TCP connect failed)" ||
-    die "no 'node node2 down (3 checks failed: TCP connect failed)' in the log"
+log_has "WARNING audit: health: node node2 down (3 checks failed: TCP connect failed)" ||
+    die "no 'WARNING audit: health: node node2 down (3 checks failed: TCP connect failed)' in the log"
 node_field node1; [ "$UP" = true ] || die "node1 went down with node2"
 echo "health: 2. listener of node2 killed: down after ${t_down} ms (fall*interval = $((fall * interval)) ms), PDT node1 1024 node2 0"
 listen 2
@@ -258,8 +259,8 @@ echo "health:    listener back: up after ${t_back} ms (rise*interval = $((rise *
 ip -n "$ns_n2" link set "$v_2" down || die "link down $v_2"
 wait_state node2 false $down_bound || die "node2 still up ${WAITED} ms after its link went down (bound $down_bound ms)"
 t_ldown=$WAITED
-log_has "node node2 down (3 checks failed: no ARP reply)" ||
-    die "no 'node node2 down (3 checks failed: no ARP reply)' in the log"
+log_has "WARNING audit: health: node node2 down (3 checks failed: no ARP reply)" ||
+    die "no 'WARNING audit: health: node node2 down (3 checks failed: no ARP reply)' in the log"
 [ "$(pdt_entries node2)" = 0 ] || die "node2 down (link) but still in the PDT"
 echo "health: 3. link of node2 down: down after ${t_ldown} ms (no ARP reply)"
 ip -n "$ns_n2" link set "$v_2" up || die "link up $v_2"

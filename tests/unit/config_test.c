@@ -334,6 +334,23 @@ static const struct err_case err_cases[] = {
 	      "0123456789012345678901234567890123456789"
 	      "0123456789012345678901234567'}"),
 	  "control.socket", "a socket path of 1 to 107 characters", "\"/0123" },
+	/* metrics: the Prometheus endpoint */
+	{ "metrics_not_object", CFG(", 'metrics': '127.0.0.1:9469'"), "metrics",
+	  "an object", "\"127.0.0.1:9469\"" },
+	{ "metrics_unknown_key", CFG(", 'metrics': {'port': 9469}"), "metrics.port",
+	  "one of the keys listen", "an unknown key" },
+	{ "metrics_listen_missing", CFG(", 'metrics': {}"), "metrics.listen",
+	  "an address and TCP port \"IPV4:PORT\" or \"[IPV6]:PORT\"", "nothing" },
+	{ "metrics_listen_no_port", CFG(", 'metrics': {'listen': '127.0.0.1'}"),
+	  "metrics.listen", "IPV4:PORT", "\"127.0.0.1\"" },
+	{ "metrics_listen_port_zero", CFG(", 'metrics': {'listen': '127.0.0.1:0'}"),
+	  "metrics.listen", "IPV4:PORT", "\"127.0.0.1:0\"" },
+	{ "metrics_listen_host_name", CFG(", 'metrics': {'listen': 'localhost:9469'}"),
+	  "metrics.listen", "IPV4:PORT", "\"localhost:9469\"" },
+	{ "metrics_listen_v6_unbracketed", CFG(", 'metrics': {'listen': '::1:9469'}"),
+	  "metrics.listen", "[IPV6]:PORT", "\"::1:9469\"" },
+	{ "metrics_listen_type", CFG(", 'metrics': {'listen': 9469}"),
+	  "metrics.listen", "IPV4:PORT", "9469" },
 	/* conntrack */
 	{ "conntrack_not_object", CFG(", 'conntrack': 1"), "conntrack",
 	  "an object", "1" },
@@ -809,6 +826,7 @@ test_defaults(void **state)
 	assert_int_equal(cfg->pdt_size, CNM_PDT_SIZE_DEFAULT);
 	assert_int_equal(cfg->hash_key, CNM_HASH_KEY_DEFAULT);
 	assert_string_equal(cfg->control_socket, "");
+	assert_int_equal(cfg->metrics_listen.port, 0); /* no "metrics": no endpoint */
 	assert_int_equal(cfg->conn_max, 65536);
 	assert_int_equal(cfg->conn_timeout_s, 300);
 	assert_int_equal(cfg->conn_closing_s, 10);
@@ -854,6 +872,7 @@ test_optional_keys(void **state)
 		" 'pdt_size': 65536,"
 		" 'hash_key': '0xDEADbeef',"
 		" 'control': {'socket': '/run/cnmux/control.sock'},"
+		" 'metrics': {'listen': '[::1]:9469'},"
 		" 'conntrack': {'max': 1024, 'timeout_s': 604800, 'closing_s': 1,"
 		"               'syn_s': 5},"
 		" 'health': {'interval_ms': 10, 'timeout_ms': 60000, 'rise': 1,"
@@ -881,6 +900,9 @@ test_optional_keys(void **state)
 	assert_int_equal(cfg->pdt_size, 65536);
 	assert_int_equal(cfg->hash_key, 0xdeadbeef);
 	assert_string_equal(cfg->control_socket, "/run/cnmux/control.sock");
+	assert_int_equal(cfg->metrics_listen.ip.family, AF_INET6);
+	assert_int_equal(cfg->metrics_listen.port, 9469);
+	assert_string_equal(cfg->metrics_listen.text, "[::1]:9469");
 	assert_int_equal(cfg->conn_max, 1024);
 	assert_int_equal(cfg->conn_timeout_s, 604800);
 	assert_int_equal(cfg->conn_closing_s, 1);

@@ -416,7 +416,7 @@ test_bad_requests(void **state)
 	fails(fx, "{}", "request: cmd: expected one of: service show, service add");
 	fails(fx, "{\"cmd\": 7}", "(got 7)");
 	fails(fx, "{\"cmd\": \"node frobnicate\"}",
-	      "unknown command \"node frobnicate\" (expected one of: service show, service add, service del, node show, node add, node del, node up, node down, node drain, node weight, pdt show, conns count, conns show, stats, explain, reload, ha status)");
+	      "unknown command \"node frobnicate\" (expected one of: service show, service add, service del, node show, node add, node del, node up, node down, node drain, node weight, pdt show, conns count, conns show, stats, stats rate, zero, explain, save, reload, ha status)");
 	fails_eq(fx, "{\"cmd\": \"node drain\", \"node\": \"node1\", \"nodes\": 1}",
 		 "node drain: unknown argument \"nodes\" (expected one of: node, service)");
 	fails_eq(fx, "{\"cmd\": \"stats\", \"x\": 1}",
@@ -1126,9 +1126,13 @@ test_explain(void **state)
 	json_decref(r);
 	/* nothing changed: tables, counters */
 	snap_same(fx, &s);
+	snap_free(&s);
 	assert_int_equal(fx->ws[0].conn_new + fx->ws[1].conn_new, 0);
 	/* bad requests name what is expected */
 	fails(fx, "{\"cmd\": \"explain\"}", "expected one of \"frame\" (hexadecimal) or \"packet\"");
+	/* save: without a path, the state file; none configured here */
+	fails(fx, "{\"cmd\": \"save\"}", "path: expected a file name (no control.state_file is configured)");
+	fails(fx, "{\"cmd\": \"save\", \"path\": \"/nonexistent-dir/x.json\"}", "save: /nonexistent-dir/x.json.tmp.");
 	fails(fx, "{\"cmd\": \"explain\", \"frame\": \"0g\"}", "frame: expected hexadecimal digits");
 	fails(fx, "{\"cmd\": \"explain\", \"frame\": \"0102\"}", "at least 14 whole bytes");
 	fails(fx, "{\"cmd\": \"explain\", \"packet\": {\"proto\": \"sctp\"}}",
@@ -1253,6 +1257,101 @@ test_stats_slot_reuse(void **state)
 	assert_int_equal(json_integer_value(json_object_get(o, "packets")), 0);
 	assert_int_equal(json_integer_value(json_object_get(o, "bytes")), 60);
 	json_decref(r);
+}
+
+/* the value at @p path ("services/web/packets") of a `stats` response */
+static json_int_t
+stat_at(const json_t *r, const char *path)
+{
+	char buf[128], *save = NULL, *k;
+	const json_t *v = r;
+
+	snprintf(buf, sizeof(buf), "%s", path);
+	for (k = strtok_r(buf, "/", &save); k != NULL && v != NULL; k = strtok_r(NULL, "/", &save))
+		v = json_object_get(v, k);
+	if (!json_is_integer(v))
+		fail_msg("stats: no integer at %s", path);
+	return json_integer_value(v);
+}
+
+/* `zero`: every counter an operator sees starts again from 0, gauges stay,
+ * and counting goes on from there; the workers' counters are not written.
+ * A service added into a slot after the zero counts from its own start. */
+static void
+test_zero(void **state)
+{
+	struct fx *fx = *state;
+	int web = svc_id(fx, "web"), dns = svc_id(fx, "dns"), n1 = node_id(fx, "node1");
+	int pair = cnm_lb_member_slot(fx->ctx.lb, (uint16_t)web, (uint16_t)n1);
+	json_t *r;
+
+	cnm_lb_set_stats(fx->ctx.lb, fx->wp, 2);
+	fx->ws[0].rx = 10;
+	fx->ws[0].forwarded = 6;
+	fx->ws[0].local = 1;
+	fx->ws[0].dropped = 3;
+	fx->ws[0].drop[CNM_DROP_RUNT] = 3;
+	fx->ws[1].rx = 5;
+	fx->ws[1].forwarded = 5;
+	fx->ws[0].conn_active = 4;
+	assert_true(pair >= 0);
+	fx->ws[0].svc[web].pkts = 9;        /* web's frames no node got */
+	fx->ws[1].svc[dns].pkts = 2;
+	fx->ws[0].member[pair].pkts = 2;    /* (web, node1): web's, node1's and the pair's */
+	fx->ws[0].member[pair].bytes = 900;
+	r = ok(fx, "{\"cmd\": \"stats\"}");
+	assert_int_equal(stat_at(r, "rx"), 15);
+	assert_int_equal(stat_at(r, "services/web/packets"), 11);
+	assert_int_equal(stat_at(r, "nodes/node1/bytes"), 900);
+	json_decref(r);
+
+	r = ok(fx, "{\"cmd\": \"zero\"}");
+	json_decref(r);
+	fails(fx, "{\"cmd\": \"zero\", \"all\": true}", "all");
+	assert_int_equal(fx->ws[0].rx, 10); /* the workers' own counters: untouched */
+	r = ok(fx, "{\"cmd\": \"stats\"}");
+	assert_int_equal(stat_at(r, "rx"), 0);
+	assert_int_equal(stat_at(r, "forwarded"), 0);
+	assert_int_equal(stat_at(r, "dropped"), 0);
+	assert_int_equal(stat_at(r, "drops/runt"), 0);
+	assert_int_equal(stat_at(r, "conn_active"), 4); /* a gauge: a level now */
+	assert_int_equal(stat_at(r, "workers"), 2);
+	assert_int_equal(stat_at(r, "services/web/packets"), 0);
+	assert_int_equal(stat_at(r, "services/web/nodes/node1/bytes"), 0);
+	assert_int_equal(stat_at(r, "nodes/node1/bytes"), 0);
+	json_decref(r);
+
+	/* counting goes on from the zero */
+	fx->ws[1].rx += 7;
+	fx->ws[1].forwarded += 7;
+	fx->ws[0].svc[web].pkts += 5;
+	fx->ws[0].member[pair].pkts += 1;
+	fx->ws[0].member[pair].bytes += 60;
+	r = ok(fx, "{\"cmd\": \"stats\"}");
+	assert_int_equal(stat_at(r, "rx"), 7);
+	assert_int_equal(stat_at(r, "forwarded"), 7);
+	assert_int_equal(stat_at(r, "rx"), stat_at(r, "forwarded") + stat_at(r, "local") +
+		stat_at(r, "dropped"));
+	assert_int_equal(stat_at(r, "services/web/packets"), 6);
+	assert_int_equal(stat_at(r, "services/web/nodes/node1/bytes"), 60);
+	assert_int_equal(stat_at(r, "nodes/node1/bytes"), 60);
+	json_decref(r);
+
+	/* dns's slot, taken by a new service after the zero: counts from when
+	 * it was added, not from the zero */
+	fx->ws[1].svc[dns].pkts += 4;
+	ok0(fx, "{\"cmd\": \"service del\", \"service\": \"dns\"}");
+	ok0(fx, "{\"cmd\": \"service add\", \"service\": {\"name\": \"api\", "
+		"\"vip\": \"198.51.100.30\", \"ports\": [\"8080/tcp\"], \"policy\": \"weighted\", "
+		"\"nodes\": {\"node1\": 1}}}");
+	assert_int_equal(svc_id(fx, "api"), dns);
+	fx->ws[0].svc[dns].pkts += 1;
+	r = ok(fx, "{\"cmd\": \"stats\"}");
+	assert_int_equal(stat_at(r, "services/api/packets"), 1);
+	json_decref(r);
+
+	/* without the control loop there are no rates: said, not faked */
+	fails(fx, "{\"cmd\": \"stats rate\"}", "no rates");
 }
 
 /* ---- reload ---- */
@@ -1488,6 +1587,79 @@ test_reload_changed(void **state)
 	r = ok(fx, "{\"cmd\": \"reload\"}");
 	assert_empty_changes(r);
 	json_decref(r);
+	free(path);
+}
+
+/*
+ * Ports, protocols and policy change in place (issue 12): web gains 8080
+ * and loses 443, dns takes 443 from it (a key one gives up and the other
+ * takes, in one reload), ftp becomes UDP too. Every service keeps its id,
+ * its table entry for entry, and its counters; a kept key never leaves.
+ */
+static void
+test_reload_rekey(void **state)
+{
+	static const char text[] =
+		CFG_HEAD CFG_NODES
+		"  \"services\": [\n"
+		"    { \"name\": \"web\", \"vip\": \"198.51.100.10\", \"ports\": [\"80/tcp\", \"8080/tcp\"],\n"
+		"      \"policy\": \"weighted\", \"nodes\": { \"node1\": 3, \"node2\": 1 } },\n"
+		"    { \"name\": \"dns\", \"vip\": \"198.51.100.10\", \"ports\": [\"53/udp\", \"443/tcp\"],\n"
+		"      \"policy\": \"sticky\", \"nodes\": { \"node1\": 1, \"node2\": 1, \"node3\": 1 } },\n"
+		"    { \"name\": \"ftp\", \"vip\": \"198.51.100.20\", \"protocols\": [\"tcp\", \"udp\"],\n"
+		"      \"policy\": \"sticky-wild\", \"nodes\": { \"node1\": 1, \"node2\": 1 } }\n"
+		"  ]\n}\n";
+	struct fx *fx = *state;
+	int web = svc_id(fx, "web"), dns = svc_id(fx, "dns"), ftp = svc_id(fx, "ftp");
+	struct cnm_decision d;
+	struct snap s;
+	char *path;
+	json_t *r;
+
+	fx->ws[0].svc[web].pkts = 5;
+	snap_take(fx, &s);
+	path = file_in(fx, "cnmux.json", text);
+	r = ok(fx, "{\"cmd\": \"reload\"}");
+	assert_string_equal(list_of(r, "services_changed"), "web,dns,ftp");
+	assert_string_equal(list_of(r, "services_added"), "");
+	assert_string_equal(list_of(r, "services_removed"), "");
+	json_decref(r);
+	/* the same services, tables and counters */
+	assert_int_equal(svc_id(fx, "web"), web);
+	assert_int_equal(svc_id(fx, "dns"), dns);
+	assert_int_equal(svc_id(fx, "ftp"), ftp);
+	{
+		unsigned int i;
+
+		for (i = 0; i < s.n; i++)
+			assert_memory_equal(pdt_of(fx, s.name[i]), s.pdt[i],
+					    sizeof(*s.pdt[i]) + s.pdt[i]->size * 2);
+	}
+	r = ok(fx, "{\"cmd\": \"stats\"}");
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(
+		json_object_get(r, "services"), "web"), "packets")), 5);
+	json_decref(r);
+	/* the keys as the file says */
+	d = decide(fx, "198.51.100.10", IPPROTO_TCP, 8080, "203.0.113.9", 1234);
+	assert_int_equal(d.svc, web);
+	d = decide(fx, "198.51.100.10", IPPROTO_TCP, 80, "203.0.113.9", 1234);
+	assert_int_equal(d.svc, web);
+	d = decide(fx, "198.51.100.10", IPPROTO_TCP, 443, "203.0.113.9", 1234);
+	assert_int_equal(d.svc, dns);
+	d = decide(fx, "198.51.100.20", IPPROTO_UDP, 9, "203.0.113.9", 1234);
+	assert_int_equal(d.svc, ftp);
+	/* and back: still the same services and tables */
+	write_file(path, cfg_base);
+	r = ok(fx, "{\"cmd\": \"reload\"}");
+	/* web takes 443 back once dns gave it up: its turn comes after */
+	assert_string_equal(list_of(r, "services_changed"), "dns,ftp,web");
+	json_decref(r);
+	snap_same(fx, &s);
+	d = decide(fx, "198.51.100.10", IPPROTO_TCP, 443, "203.0.113.9", 1234);
+	assert_int_equal(d.svc, web);
+	d = decide(fx, "198.51.100.10", IPPROTO_TCP, 8080, "203.0.113.9", 1234);
+	assert_int_equal(d.svc, -1);
+	snap_free(&s);
 	free(path);
 }
 
@@ -1964,12 +2136,14 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_reload_same, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reload_weight, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reload_add_remove, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reload_rekey, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reload_changed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reload_switches, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reload_mac, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reload_pdt_size, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reload_broken, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reload_restores, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_zero, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_socket, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_socket_idle, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reload_fifo, setup, teardown),
