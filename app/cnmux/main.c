@@ -65,6 +65,8 @@ usage(const char *prog)
 	       "       %s --version\n"
 	       "  --config FILE        configuration (JSON, schema v1; cnmux.json(5), docs/config.md)\n"
 	       "  --check              validate the configuration and exit (no EAL, no port touched)\n"
+	       "  --check-config FILE  the same as --check --config FILE (what a reload would\n"
+	       "                       change in a running cnmux: cnmuxctl reload --dry-run FILE)\n"
 	       "  --idle-exit MS       stop once no frame has arrived for MS milliseconds\n"
 	       "  --stats-period S     print statistics every S seconds\n"
 	       "  --stats-json FILE    write the final statistics as JSON to FILE\n"
@@ -131,6 +133,7 @@ parse_args(int argc, char **argv, struct opts *o)
 		{ "list-counters", no_argument, NULL, 'C' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "check", no_argument, NULL, 'k' },
+		{ "check-config", required_argument, NULL, 'K' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -175,6 +178,11 @@ parse_args(int argc, char **argv, struct opts *o)
 			exit(0);
 		case 'k':
 			o->check = 1;
+			break;
+		case 'K':
+			/* --check-config FILE: --check --config FILE */
+			o->check = 1;
+			o->config = optarg;
 			break;
 		case 'h':
 			usage(argv[0]);
@@ -329,7 +337,8 @@ main(int argc, char **argv)
 		}
 	}
 	for (i = 1; i < (unsigned int)argc; i++)
-		if (strcmp(argv[i], "--check") == 0)
+		if (strcmp(argv[i], "--check") == 0 || strcmp(argv[i], "--check-config") == 0 ||
+		    strncmp(argv[i], "--check-config=", 15) == 0)
 			return check_config(argc, argv);
 
 	ret = rte_eal_init(argc, argv);

@@ -438,6 +438,13 @@ build_reload(const struct ctl_verb *v, json_t *req, int argc, char **argv)
 	char path[PATH_MAX];
 
 	(void)v;
+	if (argc > 0 && strcmp(argv[0], "--dry-run") == 0) {
+		json_object_set_new(req, "dry_run", json_true());
+		argc--;
+		argv++;
+	}
+	if (argc > 1)
+		usage_fail("expected [--dry-run] [FILE]");
 	if (argc == 0)
 		return;
 	/* the daemon does not share our working directory */
@@ -625,11 +632,14 @@ static const struct ctl_verb ctl_verbs[] = {
 		.min_args = 0, .max_args = 1, .build = build_save, .print = print_save,
 	},
 	{
-		.name = "reload", .args = "[FILE]",
+		.name = "reload", .args = "[--dry-run] [FILE]",
 		.help = "Read the configuration file again (or FILE) and apply only what\n"
 			"changed; a file with an error changes nothing and the error is shown.\n"
-			"The same as SIGHUP, but it waits for the result (systemctl reload).\n",
-		.min_args = 0, .max_args = 1, .build = build_reload, .print = print_reload,
+			"The same as SIGHUP, but it waits for the result (systemctl reload).\n"
+			"--dry-run: say what it would change (services, nodes, weights, and\n"
+			"per service the PDT entries that would change node) and change\n"
+			"nothing.\n",
+		.min_args = 0, .max_args = 2, .build = build_reload, .print = print_reload,
 	},
 	{
 		.name = "ha", .cmd = "ha status", .args = "[status]",

@@ -421,9 +421,17 @@ print_default(const json_t *r)
 void
 print_reload(const json_t *r)
 {
-	if (G(r, "changes") != NULL)
-		printf("reloaded %s\n", S(r, "file"));
+	const json_t *ch = G(r, "changes");
+	const char *svc;
+	json_t *n;
+
+	if (ch != NULL)
+		printf("%s %s\n", json_is_true(G(ch, "dry_run")) ?
+		       "a reload would apply (dry run: nothing changed)" : "reloaded", S(r, "file"));
 	print_default(r);
+	json_object_foreach((json_t *)(uintptr_t)G(ch, "entries_moved"), svc, n)
+		printf("pdt entries that would change node in %s: %" JSON_INTEGER_FORMAT "\n", svc,
+		       json_integer_value(n));
 }
 
 void

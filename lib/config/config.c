@@ -781,8 +781,6 @@ cnm_parse_node(struct cnm_parser *p, const char *key, const json_t *obj,
 				"no \"gateway\" with \"forward\": \"mac\" (a tunnel's next hop)");
 		if (cnm_get_addr(p, sub, v, &node->gateway) < 0)
 			return -1;
-		if (node->gateway.family != AF_INET)
-			return cnm_fail(p, sub, v, NULL, "an IPv4 address (resolved by ARP)");
 		node->has_gateway = true;
 	}
 	v = json_object_get(obj, "gue_port");

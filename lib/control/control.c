@@ -943,11 +943,42 @@ ports_differ(const struct cnm_config *a, const struct cnm_config *b, const char 
 	return 0;
 }
 
+static int trial_apply(struct cnm_ctx *ctx, const struct cnm_config *nc, json_t *sum,
+		json_t *moved, char *err, size_t errlen);
+
+/* A configuration file a reload can apply: what cannot change at run time
+ * did not; NULL with the reason in @p err otherwise. */
+static struct cnm_config *
+reload_load(struct cnm_ctx *ctx, const char *file, char *err, size_t errlen)
+{
+	const char *key, *was, *now;
+	struct cnm_config *nc = cnm_config_load(file, err, errlen);
+
+	if (nc == NULL)
+		return NULL;
+	if (ports_differ(ctx->cfg, nc, &key, &was, &now)) {
+		snprintf(err, errlen,
+			 "%s: %s: the same devices as at start-up: ports cannot change at run time, restart cnmux (got \"%s\", running \"%s\")",
+			 file, key, now, was);
+		cnm_config_free(nc);
+		errno = EINVAL;
+		return NULL;
+	}
+	if (nc->hash_key != ctx->cfg->hash_key) {
+		snprintf(err, errlen,
+			 "%s: hash_key: the key running now: hash_key cannot change at run time, restart every forwarder with the new key (got 0x%08x, running 0x%08x)",
+			 file, nc->hash_key, ctx->cfg->hash_key);
+		cnm_config_free(nc);
+		errno = EINVAL;
+		return NULL;
+	}
+	return nc;
+}
+
 static int
 reload_locked(struct cnm_ctx *ctx, const char *path, char *err, size_t errlen,
 		json_t **summary)
 {
-	const char *key, *was, *now;
 	struct cnm_config *nc;
 	json_t *sum, *restart;
 	char file[sizeof(ctx->config_path)];
@@ -960,23 +991,9 @@ reload_locked(struct cnm_ctx *ctx, const char *path, char *err, size_t errlen,
 		return -EINVAL;
 	}
 	snprintf(file, sizeof(file), "%s", path);
-	nc = cnm_config_load(file, err, errlen);
+	nc = reload_load(ctx, file, err, errlen);
 	if (nc == NULL)
 		return errno == ENOMEM ? -ENOMEM : -EINVAL;
-	if (ports_differ(ctx->cfg, nc, &key, &was, &now)) {
-		snprintf(err, errlen,
-			 "%s: %s: the same devices as at start-up: ports cannot change at run time, restart cnmux (got \"%s\", running \"%s\")",
-			 file, key, now, was);
-		cnm_config_free(nc);
-		return -EINVAL;
-	}
-	if (nc->hash_key != ctx->cfg->hash_key) {
-		snprintf(err, errlen,
-			 "%s: hash_key: the key running now: hash_key cannot change at run time, restart every forwarder with the new key (got 0x%08x, running 0x%08x)",
-			 file, nc->hash_key, ctx->cfg->hash_key);
-		cnm_config_free(nc);
-		return -EINVAL;
-	}
 	sum = summary_new();
 	restart = json_array();
 	if (strcmp(nc->control_socket, ctx->cfg->control_socket) != 0)
@@ -987,6 +1004,17 @@ reload_locked(struct cnm_ctx *ctx, const char *path, char *err, size_t errlen,
 		json_array_append_new(restart, json_string("metrics.listen"));
 	if (memcmp(&nc->ha, &ctx->cfg->ha, sizeof(nc->ha)) != 0)
 		json_array_append_new(restart, json_string("ha"));
+	/* a transaction: the whole change is made on a scratch copy of the
+	 * tables first; one that cannot be made entirely (a table full) is
+	 * refused there, before anything running changes */
+	ret = trial_apply(ctx, nc, NULL, NULL, err, errlen);
+	if (ret < 0) {
+		CTL_LOG(ERR, "reload of %s refused, nothing changed: %s", file, err);
+		cnm_config_free(nc);
+		json_decref(sum);
+		json_decref(restart);
+		return ret;
+	}
 	ret = cfg_commit(ctx, nc, sum, err, errlen);
 	if (ret < 0) {
 		json_decref(sum);
@@ -1824,6 +1852,105 @@ cmd_zero(struct cnm_ctx *ctx, struct ctl_req *r)
 	return json_object();
 }
 
+/*
+ * trial_apply(): @p nc applied to a scratch copy of the tables (a reload
+ * tries it there first, a dry run stops there), and reload --dry-run: what
+ * a reload of @p path would change, and nothing changed. The reload's own apply (cfg_apply()) runs on a scratch copy of
+ * the tables, built from the running configuration with the running nodes'
+ * state (MAC, up, admin down); since a table is a function of the
+ * configuration and the nodes' state (docs/pdt.md), the copy's tables are
+ * the running ones, and after the apply the copy holds what the reload
+ * would publish: the summary is the reload's, and each service's entries
+ * that would change node are counted against the running table by name.
+ */
+static int
+trial_apply(struct cnm_ctx *ctx, const struct cnm_config *nc, json_t *sum, json_t *moved,
+		char *err, size_t errlen)
+{
+	struct cnm_lb *scratch;
+	uint32_t i, k;
+	int ret;
+
+	scratch = cnm_lb_create(ctx->cfg, "trial", NULL);
+	if (scratch == NULL) {
+		snprintf(err, errlen, "cannot copy the tables to try the change on: %s",
+			 rte_strerror(rte_errno));
+		return -ENOMEM;
+	}
+	for (i = 0; i < ctx->cfg->n_nodes; i++) {
+		const char *name = ctx->cfg->nodes[i].name;
+		int live = cnm_lb_node_find(ctx->lb, name), id = cnm_lb_node_find(scratch, name);
+		const struct cnm_node *nd;
+		uint8_t mac[8] = { 0 };
+
+		if (live < 0 || id < 0)
+			continue;
+		nd = cnm_lb_node(ctx->lb, (uint32_t)live);
+		memcpy(mac, &nd->mac, sizeof(nd->mac));
+		(void)cnm_lb_node_set_mac(scratch, (uint16_t)id, nd->mac != 0 ? mac : NULL);
+		(void)cnm_lb_node_set_admin_down(scratch, (uint16_t)id,
+						 cnm_lb_node_admin_down(ctx->lb, (uint16_t)live));
+		(void)cnm_lb_node_set_up(scratch, (uint16_t)id, nd->up);
+	}
+	ret = cfg_apply(scratch, ctx->cfg, nc, sum, err, errlen);
+	for (i = 0; ret == 0 && moved != NULL && i < nc->n_services; i++) {
+		int a = cnm_lb_svc_find(ctx->lb, nc->services[i].name);
+		int b = cnm_lb_svc_find(scratch, nc->services[i].name);
+		const struct cnm_pdt *pa, *pb;
+		uint32_t n = 0;
+
+		if (b < 0)
+			continue;
+		pb = cnm_lb_svc_pdt(scratch, (uint32_t)b);
+		pa = a >= 0 ? cnm_lb_svc_pdt(ctx->lb, (uint32_t)a) : NULL;
+		for (k = 0; k < pb->size; k++) {
+			const struct cnm_cfg_node *x, *y;
+
+			if (pa == NULL || pa->size != pb->size) {
+				n = pb->size;
+				break;
+			}
+			x = pa->entries[k] == CNM_NODE_NONE ? NULL :
+				cnm_lb_node_cfg(ctx->lb, pa->entries[k]);
+			y = pb->entries[k] == CNM_NODE_NONE ? NULL :
+				cnm_lb_node_cfg(scratch, pb->entries[k]);
+			n += (x == NULL) != (y == NULL) ||
+			     (x != NULL && strcmp(x->name, y->name) != 0);
+		}
+		if (n > 0)
+			json_object_set_new(moved, nc->services[i].name, json_integer(n));
+	}
+	cnm_lb_free(scratch);
+	return ret;
+}
+
+static int
+reload_dry_run(struct cnm_ctx *ctx, const char *path, char *err, size_t errlen, json_t **out)
+{
+	struct cnm_config *nc;
+	json_t *sum, *moved;
+	int ret;
+
+	if (path == NULL || path[0] == '\0')
+		path = ctx->config_path;
+	nc = reload_load(ctx, path, err, errlen);
+	if (nc == NULL)
+		return -EINVAL;
+	sum = summary_new();
+	moved = json_object();
+	ret = trial_apply(ctx, nc, sum, moved, err, errlen);
+	if (ret < 0) {
+		json_decref(sum);
+		json_decref(moved);
+	} else {
+		json_object_set_new(sum, "entries_moved", moved);
+		json_object_set_new(sum, "dry_run", json_true());
+		*out = sum;
+	}
+	cnm_config_free(nc);
+	return ret;
+}
+
 static json_t *
 cmd_reload(struct cnm_ctx *ctx, struct ctl_req *r)
 {
@@ -1833,6 +1960,14 @@ cmd_reload(struct cnm_ctx *ctx, struct ctl_req *r)
 
 	if (arg_str(r, "path", 0, "a file name", &path) < 0)
 		return NULL;
+	if (json_is_true(json_object_get(r->req, "dry_run"))) {
+		if (reload_dry_run(ctx, path, err, sizeof(err), &summary) < 0) {
+			snprintf(r->err, sizeof(r->err), "reload --dry-run: %s", err);
+			return NULL;
+		}
+		return json_pack("{s:s,s:o}", "file", path != NULL && path[0] != '\0' ? path :
+				 ctx->config_path, "changes", summary);
+	}
 	if (reload_locked(ctx, path, err, sizeof(err), &summary) < 0) {
 		snprintf(r->err, sizeof(r->err), "reload: %s", err);
 		return NULL;
@@ -1864,7 +1999,7 @@ static const char *const keys_drain[] = { "node", "service", NULL };
 static const char *const keys_weight[] = { "node", "service", "weight", NULL };
 static const char *const keys_pdt[] = { "service", "offset", "count", NULL };
 static const char *const keys_conns[] = { "service", "node", "max", NULL };
-static const char *const keys_reload[] = { "path", NULL };
+static const char *const keys_reload[] = { "path", "dry_run", NULL };
 static const char *const keys_explain[] = { "frame", "packet", NULL };
 static const char *const keys_save[] = { "path", NULL };
 

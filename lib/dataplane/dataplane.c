@@ -25,6 +25,7 @@
 #include "cnm_fwd.h"
 #include "cnm_fwd_mac.h"
 #include "cnm_local.h"
+#include "cnm_nd.h"
 
 #define PREFETCH_AHEAD 3
 
@@ -350,6 +351,30 @@ icmp_echo_reply(struct cnm_worker *w, struct rte_mbuf *m, const struct cnm_flow 
 	return 0;
 }
 
+/* Answer a neighbour solicitation for a VIP in place with the advertisement
+ * "VIP is at the public port's MAC" (lib/nd); -1 when it cannot be. */
+static inline int
+nd_reply(struct cnm_worker *w, struct rte_mbuf *m, const struct cnm_flow *f)
+{
+	uint32_t len = rte_pktmbuf_data_len(m), want = (uint32_t)f->l3_off + CNM_ND_NA_IP_LEN;
+	struct cnm_nd ns;
+	uint8_t *p;
+
+	if (!rte_pktmbuf_is_contiguous(m))
+		return -1;
+	p = rte_pktmbuf_mtod(m, uint8_t *);
+	if (cnm_nd_parse(p, len, f->l3_off, f->l4_off, f->l3_off + f->l3_len, &ns) != CNM_DROP_NONE)
+		return -1;
+	if (want > len && rte_pktmbuf_append(m, (uint16_t)(want - len)) == NULL)
+		return -1;
+	if (want < len)
+		rte_pktmbuf_trim(m, (uint16_t)(len - want));
+	cnm_nd_make_na(p, f->l3_off, &ns, w->dp->pub_mac.addr_bytes);
+	w->st.nd_replies++;
+	txbuf_add(w, &w->pub, m);
+	return 0;
+}
+
 /* A CNM_V_REPLY: the answer leaves on the public port, built in place; a
  * frame that cannot be answered in place (several segments) goes local. */
 static inline void
@@ -365,6 +390,8 @@ act_reply(struct cnm_worker *w, struct rte_mbuf *m, const struct cnm_flow *f,
 		return;
 	}
 	if (di->reply == CNM_REPLY_ECHO && icmp_echo_reply(w, m, f) == 0)
+		return;
+	if (di->reply == CNM_REPLY_NA && nd_reply(w, m, f) == 0)
 		return;
 	if (w->dp->local_port >= 0)
 		to_local(w, m);

@@ -13,6 +13,13 @@
 #include "cnm_pdt.h"
 #include "cnm_policy.h"
 
+/* What a CNM_V_REPLY answers, in words. */
+static const char *
+reply_name(uint8_t reply)
+{
+	return reply == CNM_REPLY_ARP ? "arp" : reply == CNM_REPLY_NA ? "nd" : "echo";
+}
+
 static const char *const conn_names[] = {
 	[CNM_EX_CONN_NA] = "not tracked", [CNM_EX_CONN_HELD] = "held",
 	[CNM_EX_CONN_STALE] = "stale", [CNM_EX_CONN_NEW] = "new", [CNM_EX_CONN_FULL] = "full",
@@ -244,6 +251,12 @@ frame_text(const struct cnm_explain *ex, char *buf, size_t len)
 		return snprintf(buf, len, "arp %s who-has %s tell %s",
 				f->arp_op == 1 ? "request" : f->arp_op == 2 ? "reply" : "other", d, s);
 	}
+	if (f->kind == CNM_PKT_ND) {
+		inet_ntop(AF_INET6, f->key.addr, d, sizeof(d));
+		inet_ntop(AF_INET6, f->src, s, sizeof(s));
+		return snprintf(buf, len, "nd %s target %s from %s",
+				f->icmp_type == CNM_ICMP6_NS ? "solicitation" : "advertisement", d, s);
+	}
 	inet_ntop(f->key.family, f->src, s, sizeof(s));
 	inet_ntop(f->key.family, f->key.addr, d, sizeof(d));
 	p = proto_name(f->key.proto);
@@ -323,7 +336,7 @@ cnm_explain_line(const struct cnm_lb *lb, const struct cnm_explain *ex, char *bu
 		ADD(" | local");
 		break;
 	case CNM_V_REPLY:
-		ADD(" | reply (%s)", d->reply == CNM_REPLY_ARP ? "arp" : "echo");
+		ADD(" | reply (%s)", reply_name(d->reply));
 		break;
 	default:
 		ADD(" | drop: %s", cnm_drop_name((enum cnm_drop)d->reason));
@@ -376,7 +389,7 @@ cnm_explain_json(const struct cnm_lb *lb, const struct cnm_explain *ex)
 	} else if (d->verdict == CNM_V_DROP) {
 		json_object_set_new(o, "reason", json_string(cnm_drop_name((enum cnm_drop)d->reason)));
 	} else if (d->verdict == CNM_V_REPLY) {
-		json_object_set_new(o, "reply", json_string(d->reply == CNM_REPLY_ARP ? "arp" : "echo"));
+		json_object_set_new(o, "reply", json_string(reply_name(d->reply)));
 	}
 	return o;
 }

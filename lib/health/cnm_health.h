@@ -31,6 +31,10 @@ struct cnm_health_io {
 struct cnm_health_stats {
 	uint64_t arp_sent;
 	uint64_t arp_replies;   /**< replies matched to a node */
+	uint64_t nd_sent;       /**< neighbour solicitations (IPv6 resolution, probes) */
+	uint64_t nd_replies;    /**< neighbour advertisements matched to a node */
+	uint64_t nd_invalid;    /**< solicitations and advertisements failing the RFC 4861 checks */
+	uint64_t nd_answered;   /**< solicitations for a private port's link-local address answered */
 	uint64_t tcp_checks;
 	uint64_t tcp_failures;
 	uint64_t went_up;
@@ -65,7 +69,10 @@ int cnm_health_input(struct cnm_health *h, uint16_t idx, const uint8_t *frame, u
  */
 void cnm_health_set_follower(struct cnm_health *h, int follower);
 
-/** Does the checker need the private ports' RX (a node to resolve, or probes on)? */
+/**
+ * Does the checker need the private ports' RX (a node to resolve or whose MAC
+ * was learnt, to follow its moves; or probes on)?
+ */
 int cnm_health_wants_rx(const struct cnm_health *h);
 
 const struct cnm_health_stats *cnm_health_get_stats(const struct cnm_health *h);

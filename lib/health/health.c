@@ -11,6 +11,7 @@
 #include <rte_log.h>
 
 #include "cnm_arp.h"
+#include "cnm_nd.h"
 #include "cnm_fwd.h"
 #include "cnm_health.h"
 #include "cnm_log.h"
@@ -23,7 +24,8 @@ struct node_hc {
 	uint32_t gen;          /* node slot generation this state belongs to */
 	uint8_t used;
 	uint8_t in_round;
-	uint8_t arp_seen;      /* ARP reply in this round */
+	uint8_t arp_seen;      /* ARP reply (IPv6: advertisement) in this round */
+	uint8_t learnt;        /* the node's MAC came from its next hop's answer */
 	uint32_t ok_run;       /* successes in a row */
 	uint32_t fail_run;     /* failures in a row */
 	int fd;                /* TCP check socket, -1 none */
@@ -106,8 +108,11 @@ cnm_health_wants_rx(const struct cnm_health *h)
 
 	if (h->enabled)
 		return 1;
+	/* a node whose MAC is learnt, not configured, follows the gratuitous
+	 * ARP replies and unsolicited advertisements of its next hop */
 	for (id = 0; id < cnm_lb_node_end(h->lb); id++)
-		if (cnm_lb_node(h->lb, id)->used && cnm_lb_node(h->lb, id)->mac == 0)
+		if (cnm_lb_node(h->lb, id)->used &&
+				(cnm_lb_node(h->lb, id)->mac == 0 || h->n[id].learnt))
 			return 1;
 	return 0;
 }
@@ -119,16 +124,33 @@ cnm_health_get_stats(const struct cnm_health *h)
 }
 
 /*
- * The IPv4 address whose MAC frames for a node go to: a tunnel's gateway
- * when it has one, else the node's own address. NULL when it has none
- * (an IPv6 node without a gateway: neighbour discovery is not done here).
+ * The address whose MAC frames for a node go to: a tunnel's gateway when it
+ * has one, else the node's own address.
  */
+static const struct cnm_addr *
+next_hop(const struct cnm_cfg_node *c)
+{
+	if (c->forward != CNM_FWD_MAC && c->has_gateway)
+		return &c->gateway;
+	return &c->ip;
+}
+
+/* The next hop when it is resolved by ARP (IPv4), else NULL. */
 static const uint8_t *
 arp_target(const struct cnm_cfg_node *c)
 {
-	if (c->forward != CNM_FWD_MAC && c->has_gateway)
-		return c->gateway.bytes;
-	return c->ip.family == AF_INET ? c->ip.bytes : NULL;
+	const struct cnm_addr *a = next_hop(c);
+
+	return a->family == AF_INET ? a->bytes : NULL;
+}
+
+/* The next hop when it is resolved by neighbour discovery (IPv6), else NULL. */
+static const uint8_t *
+nd_target(const struct cnm_cfg_node *c)
+{
+	const struct cnm_addr *a = next_hop(c);
+
+	return a->family == AF_INET6 ? a->bytes : NULL;
 }
 
 static void
@@ -148,6 +170,41 @@ send_arp(struct cnm_health *h, uint32_t id)
 		h->st.arp_sent++;
 	else
 		h->st.send_failures++;
+}
+
+/*
+ * A neighbour solicitation for an IPv6 node (or gateway) from the private
+ * port's link-local address: to the solicited-node multicast address while
+ * its MAC is unknown or the last round failed (address resolution, RFC 4861
+ * 7.2.2), else unicast to the MAC it has (reachability confirmation, 7.3.3).
+ */
+static void
+send_ns(struct cnm_health *h, uint32_t id, const uint8_t *target)
+{
+	const struct cnm_node *nd = cnm_lb_node(h->lb, id);
+	const uint8_t *smac = h->io.priv_mac[nd->port];
+	uint8_t frame[CNM_ND_NS_FRAME_LEN], ll[16], dmac[6];
+	uint64_t mac = nd->mac;
+
+	cnm_nd_link_local(smac, ll);
+	memcpy(dmac, &mac, 6);
+	cnm_nd_make_ns(frame, smac, ll, target, mac != 0 && h->n[id].fail_run == 0 ? dmac : NULL);
+	if (h->io.send(h->io.arg, nd->port, frame, sizeof(frame)) == 0)
+		h->st.nd_sent++;
+	else
+		h->st.send_failures++;
+}
+
+/* Resolve or probe a node's next hop: ARP for IPv4, ND for IPv6. */
+static void
+send_probe(struct cnm_health *h, uint32_t id)
+{
+	const uint8_t *t6 = nd_target(cnm_lb_node_cfg(h->lb, id));
+
+	if (t6 != NULL)
+		send_ns(h, id, t6);
+	else
+		send_arp(h, id);
 }
 
 static int
@@ -204,7 +261,7 @@ end_round(struct cnm_health *h, uint32_t id)
 	struct node_hc *s = &h->n[id];
 	const struct cnm_cfg_node *c = cnm_lb_node_cfg(h->lb, id);
 	const struct cnm_node *nd = cnm_lb_node(h->lb, id);
-	int ok = s->arp_seen || arp_target(c) == NULL;
+	int ok = s->arp_seen;
 
 	if (c->check_port) {
 		int t = tcp_done(s->fd);
@@ -235,7 +292,8 @@ end_round(struct cnm_health *h, uint32_t id)
 				cnm_lb_node_set_up(h->lb, (uint16_t)id, 0) == 0) {
 			h->st.went_down++;
 			CNM_AUDIT(WARNING, "health: node %s down (%u checks failed: %s)", c->name,
-				s->fail_run, !s->arp_seen ? "no ARP reply" : "TCP connect failed");
+				s->fail_run, !s->arp_seen ? (nd_target(c) != NULL ?
+				"no ND advertisement" : "no ARP reply") : "TCP connect failed");
 		}
 	}
 }
@@ -263,6 +321,7 @@ cnm_health_tick(struct cnm_health *h, uint64_t now)
 			if (!s->used) {
 				s->ok_run = 0;
 				s->fail_run = 0;
+				s->learnt = 0;
 				s->next_round = now;
 			}
 			s->used = 1;
@@ -271,7 +330,7 @@ cnm_health_tick(struct cnm_health *h, uint64_t now)
 		if (!h->enabled) {
 			/* resolution only: probe until the MAC is known */
 			if (nd->mac == 0 && now >= s->next_round) {
-				send_arp(h, id);
+				send_probe(h, id);
 				s->next_round = now + h->interval;
 			}
 			continue;
@@ -283,53 +342,129 @@ cnm_health_tick(struct cnm_health *h, uint64_t now)
 			s->arp_seen = 0;
 			s->round_end = now + h->timeout;
 			s->next_round = now + h->interval;
-			send_arp(h, id);
+			send_probe(h, id);
 			if (cnm_lb_node_cfg(lb, id)->check_port)
 				s->fd = tcp_start(cnm_lb_node_cfg(lb, id));
 		}
 	}
 }
 
-int
-cnm_health_input(struct cnm_health *h, uint16_t idx, const uint8_t *frame, uint32_t len,
-		uint64_t now)
+/*
+ * An answer from next hop @p addr (IPv4 by ARP, IPv6 by ND, as @p family says)
+ * on private port @p idx: every node behind that address counts it (one
+ * gateway serves several tunnels) and takes @p mac when it has none, or when
+ * @p update (ARP; an advertisement with the override flag, RFC 4861 7.2.5).
+ * @p mac NULL: reachability only. Returns the nodes it matched.
+ */
+static uint32_t
+learn(struct cnm_health *h, uint16_t idx, int family, const uint8_t *addr, const uint8_t *mac,
+		int update)
 {
 	struct cnm_lb *lb = h->lb;
-	struct cnm_arp a;
 	uint32_t id, seen = 0;
 
-	RTE_SET_USED(now);
-	if (len < 14 || frame[12] != 0x08 || frame[13] != 0x06)
-		return 0;
-	if (cnm_arp_parse(frame, len, 14, &a) != 0 || a.op != CNM_ARP_REPLY)
-		return 0;
-	/* every node behind that address: one gateway serves several tunnels */
 	for (id = 0; id < cnm_lb_node_end(lb); id++) {
 		const struct cnm_node *nd = cnm_lb_node(lb, id);
 		const struct cnm_cfg_node *c;
-		const uint8_t *tpa;
-		uint64_t mac = 0;
+		const uint8_t *t;
+		uint64_t m = 0;
 
 		if (!nd->used || nd->port != idx)
 			continue;
 		c = cnm_lb_node_cfg(lb, id);
-		tpa = arp_target(c);
-		if (tpa == NULL || memcmp(tpa, a.spa, 4) != 0)
+		t = family == AF_INET ? arp_target(c) : nd_target(c);
+		if (t == NULL || memcmp(t, addr, family == AF_INET ? 4 : 16) != 0)
 			continue;
 		seen++;
-		h->st.arp_replies++;
-		h->n[id].arp_seen = 1;
-		memcpy(&mac, a.sha, 6);
-		if (mac != nd->mac) {
+		if (family == AF_INET)
+			h->st.arp_replies++;
+		else
+			h->st.nd_replies++;
+		if (mac != NULL)
+			memcpy(&m, mac, 6);
+		if (m == 0 || (nd->mac != 0 && !update)) {
+			if (nd->mac == 0)
+				continue; /* nothing learnt: not resolved */
+		} else if (m != nd->mac) {
 			if (nd->mac != 0)
 				CNM_AUDIT(NOTICE, "health: node %s moved to another MAC", c->name);
-			cnm_lb_node_set_mac(lb, (uint16_t)id, a.sha);
+			cnm_lb_node_set_mac(lb, (uint16_t)id, mac);
+			h->n[id].learnt = 1;
 		}
+		h->n[id].arp_seen = 1;
 		if (!h->enabled && !h->follower && !nd->up && !cnm_lb_node_admin_down(lb, id) &&
 				cnm_lb_node_set_up(lb, (uint16_t)id, 1) == 0) {
 			h->st.went_up++;
 			CNM_AUDIT(NOTICE, "health: node %s resolved, up", c->name);
 		}
 	}
-	return seen > 0;
+	return seen;
+}
+
+/*
+ * A solicitation on private port @p idx for the port's own link-local address
+ * (the source of cnmux's solicitations): a node that answered one checks
+ * that address's reachability in turn (RFC 4861 7.3.3), and is answered.
+ */
+static void
+input_ns(struct cnm_health *h, uint16_t idx, const uint8_t *frame, uint32_t len,
+		const struct cnm_nd *ns)
+{
+	uint8_t out[14 + CNM_ND_NA_IP_LEN], ll[16];
+
+	cnm_nd_link_local(h->io.priv_mac[idx], ll);
+	if (memcmp(ns->target, ll, 16) != 0 || len < 14)
+		return;
+	memcpy(out, frame, 14);
+	if (h->io.send(h->io.arg, idx, out,
+			cnm_nd_make_na(out, 14, ns, h->io.priv_mac[idx])) == 0)
+		h->st.nd_answered++;
+	else
+		h->st.send_failures++;
+}
+
+/* A neighbour solicitation or advertisement (untagged, no extension
+ * headers: the private segment's nodes and routers send them so). */
+static int
+input_nd(struct cnm_health *h, uint16_t idx, const uint8_t *frame, uint32_t len)
+{
+	struct cnm_nd na;
+	const uint8_t *mac;
+	uint32_t end;
+
+	if (len < 14 + 40 + 24 || frame[20] != 58 /* ICMPv6 */ ||
+			(frame[54] != CNM_ND_NA && frame[54] != CNM_ND_NS))
+		return 0;
+	end = 14 + 40 + ((uint32_t)frame[18] << 8 | frame[19]);
+	if (cnm_nd_parse(frame, len, 14, 54, end, &na) != CNM_DROP_NONE) {
+		h->st.nd_invalid++;
+		return 0;
+	}
+	if (na.type == CNM_ND_NS) {
+		input_ns(h, idx, frame, len, &na);
+		return 0;
+	}
+	/* no target link-layer option: the sender's MAC resolves a node that
+	 * has none, and confirms one that has */
+	mac = na.has_lla ? na.lla : frame + 6;
+	return learn(h, idx, AF_INET6, na.target, mac,
+		na.has_lla && (na.flags & CNM_ND_NA_OVERRIDE)) > 0;
+}
+
+int
+cnm_health_input(struct cnm_health *h, uint16_t idx, const uint8_t *frame, uint32_t len,
+		uint64_t now)
+{
+	struct cnm_arp a;
+
+	RTE_SET_USED(now);
+	if (len < 14)
+		return 0;
+	if (frame[12] == 0x86 && frame[13] == 0xdd)
+		return input_nd(h, idx, frame, len);
+	if (frame[12] != 0x08 || frame[13] != 0x06)
+		return 0;
+	if (cnm_arp_parse(frame, len, 14, &a) != 0 || a.op != CNM_ARP_REPLY)
+		return 0;
+	return learn(h, idx, AF_INET, a.spa, a.sha, 1) > 0;
 }

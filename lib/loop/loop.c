@@ -609,8 +609,9 @@ tick(struct cnm_loop *l, uint64_t now_ms)
 		paths_poll(l->c.dp, l->c.dp->lb);
 		l->next_link_ms = now_ms + 100;
 	}
-	/* the private RX queues carry only the nodes' ARP replies: read them
-	 * while a node needs resolving or probes run */
+	/* the private RX queues carry only the nodes' ARP replies and
+	 * advertisements: read them while a node is resolved (not configured
+	 * with a MAC) or probes run */
 	if (cnm_health_wants_rx(l->hc))
 		private_rx(l->c.dp, l->hc, now_ms);
 	cnm_health_tick(l->hc, now_ms);

@@ -131,10 +131,13 @@ watch_nodes(struct cnm_watch *w, const struct cnm_lb *lb, const struct cnm_stats
 		if (now < nw->next_ms || !line_ok(w))
 			continue;
 		CNM_AUDIT(WARNING, "node %s (%s): no MAC address for %" PRIu64
-			" s: no answer to ARP on private port %u; it takes no clients, and frames "
+			" s: no answer to %s on private port %u; it takes no clients, and frames "
 			"sent to it are dropped (node_unresolved, every node: %" PRIu64
 			" since the last line)", nc->name, cnm_addr_str(&nc->ip, ip, sizeof(ip)),
-			(now - nw->since_ms) / 1000, (unsigned int)cnm_lb_node(lb, i)->port,
+			(now - nw->since_ms) / 1000,
+			/* the next hop: a tunnel's gateway (only tunnels have one), else ip */
+			(nc->has_gateway ? nc->gateway.family : nc->ip.family) == AF_INET6 ?
+				"neighbour solicitations" : "ARP", (unsigned int)cnm_lb_node(lb, i)->port,
 			delta(nw->drops_at, drops));
 		nw->next_ms = now + CNM_WATCH_REPEAT_MS;
 		nw->drops_at = drops;

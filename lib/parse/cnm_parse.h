@@ -36,6 +36,8 @@ struct cnm_svc_key {
 enum cnm_pkt_kind {
 	CNM_PKT_IP = 0,  /**< IPv4 or IPv6: look the service up */
 	CNM_PKT_ARP = 1, /**< ARP: to the local port */
+	CNM_PKT_ND = 2,  /**< a valid IPv6 neighbour solicitation (icmp_type 135) or
+			      advertisement (136); key.addr holds its target address */
 };
 
 /* TCP flags as in the header */
@@ -77,6 +79,7 @@ struct cnm_flow {
 /* ICMP types the data path cares about */
 #define CNM_ICMP_ECHO_REQUEST 8
 #define CNM_ICMP6_ECHO_REQUEST 128
+#define CNM_ICMP6_NS 135 /**< neighbour solicitation (CNM_ND_NS) */
 
 /** Source addresses no client can have (IPv4, network order bytes). */
 static inline int

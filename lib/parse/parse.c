@@ -4,6 +4,7 @@
 #include <sys/socket.h>
 
 #include "cnm_arp.h"
+#include "cnm_nd.h"
 #include "cnm_parse.h"
 
 #ifndef likely
@@ -45,6 +46,24 @@ icmp_is_error(uint8_t proto, uint8_t type)
 }
 
 /*
+ * A neighbour solicitation or advertisement at l4: checked as every receiver
+ * must (RFC 4861 7.1), else dropped; the decision answers it or hands it to
+ * the host, by its target.
+ */
+static enum cnm_drop
+parse_nd(const uint8_t *p, uint32_t caplen, uint32_t l4, uint32_t end, struct cnm_flow *f)
+{
+	struct cnm_nd nd;
+	enum cnm_drop r = cnm_nd_parse(p, caplen, f->l3_off, l4, end, &nd);
+
+	if (r != CNM_DROP_NONE)
+		return r;
+	f->kind = CNM_PKT_ND;
+	memcpy(f->key.addr, nd.target, 16);
+	return CNM_DROP_NONE;
+}
+
+/*
  * An ICMP message at l4. Errors quoting a TCP or UDP packet are turned into
  * that packet's flow seen from the client (see cnm_parse()).
  */
@@ -61,6 +80,9 @@ parse_icmp(const uint8_t *p, uint32_t caplen, uint32_t l4, uint32_t end, struct 
 		return CNM_DROP_HEADERS_TOO_LONG;
 	f->l4_off = (uint16_t)l4;
 	f->icmp_type = p[l4];
+	if ((f->icmp_type == CNM_ND_NS || f->icmp_type == CNM_ND_NA) &&
+			f->key.family == AF_INET6 && f->frag == CNM_FRAG_NONE)
+		return parse_nd(p, caplen, l4, end, f);
 	if (!icmp_is_error(f->key.proto, f->icmp_type) || f->frag != CNM_FRAG_NONE)
 		return CNM_DROP_NONE;
 	q = p + in;

@@ -61,6 +61,7 @@ enum cnm_reply {
 	CNM_REPLY_NONE = 0,
 	CNM_REPLY_ARP,     /**< an ARP request for a VIP */
 	CNM_REPLY_ECHO,    /**< an ICMP / ICMPv6 echo request to a VIP */
+	CNM_REPLY_NA,      /**< a neighbour solicitation for a VIP: an advertisement */
 };
 
 /** How the node of a forwarded frame was found. */
@@ -385,6 +386,7 @@ cnm_decide_add_fast4(const struct cnm_lb_view *lb, const struct cnm_dstate *st, 
 }
 
 void cnm_decide_arp(const struct cnm_lb_view *lb, const struct cnm_flow *f, struct cnm_decision *d);
+void cnm_decide_nd(const struct cnm_lb_view *lb, const struct cnm_flow *f, struct cnm_decision *d);
 
 /**
  * Step 1 for frame @p i of the burst, @p p (which must stay where it is until
@@ -401,6 +403,10 @@ cnm_decide_add(const struct cnm_lb_view *lb, const struct cnm_dstate *st, struct
 	case CNM_SHAPE_FLOW:
 		if (unlikely(p->f.kind == CNM_PKT_ARP)) {
 			cnm_decide_arp(lb, &p->f, d);
+			return;
+		}
+		if (unlikely(p->f.kind == CNM_PKT_ND)) {
+			cnm_decide_nd(lb, &p->f, d);
 			return;
 		}
 		b->keys[b->nk] = &p->f.key;

@@ -89,6 +89,8 @@ struct cnm_lb_view {
 	struct rte_hash *h2;            /**< (proto, addr) -> struct cnm_svc * */
 	struct rte_hash *arp;           /**< IPv4 VIPs cnmux answers ARP for (services with arp) */
 	struct rte_hash *vips;          /**< every VIP, key (family, addr) with proto and port 0 */
+	struct rte_hash *nd;            /**< IPv6 VIPs cnmux answers neighbour solicitations for
+					     (services with arp), 16-byte keys */
 	int32_t default_node;           /**< node id for non-scalable traffic, -1 none
 					     (relaxed: cnm_lb_set_default_node()) */
 	uint8_t has_local;              /**< a local port exists */
@@ -245,6 +247,9 @@ int cnm_lb_is_vip(const struct cnm_lb_view *v, uint8_t family, const uint8_t *ad
 
 /** Does cnmux answer ARP for this IPv4 address (network order)? Worker-safe. */
 int cnm_lb_arp_owned(const struct cnm_lb_view *v, const uint8_t ip[4]);
+
+/** Does cnmux answer neighbour solicitations for this IPv6 address? Worker-safe. */
+int cnm_lb_nd_owned(const struct cnm_lb_view *v, const uint8_t ip[16]);
 
 /**
  * Path manager (the patent's redundant private paths): given which private

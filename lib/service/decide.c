@@ -224,6 +224,27 @@ cnm_decide_arp(const struct cnm_lb_view *lb, const struct cnm_flow *f, struct cn
 	}
 }
 
+/* Neighbour discovery (RFC 4861), the IPv6 half of ARP: a solicitation for
+ * a VIP cnmux answers for is answered; other solicitations and every
+ * advertisement belong to the host's stack (the parser dropped the invalid
+ * ones). Like ARP, never sent to a node. */
+void
+cnm_decide_nd(const struct cnm_lb_view *lb, const struct cnm_flow *f, struct cnm_decision *d)
+{
+	d->svc = -1;
+	d->reason = CNM_DROP_NONE;
+	d->via = CNM_VIA_NONE;
+	if (f->icmp_type == CNM_ICMP6_NS && cnm_lb_nd_owned(lb, f->key.addr)) {
+		d->verdict = CNM_V_REPLY;
+		d->reply = CNM_REPLY_NA;
+	} else if (lb->has_local) {
+		d->verdict = CNM_V_LOCAL;
+	} else {
+		d->verdict = CNM_V_DROP;
+		d->reason = CNM_DROP_NO_SERVICE;
+	}
+}
+
 /* Step 2 for a frame of the general shape whose service lookup is done. */
 static inline void
 decide_flow(const struct cnm_lb_view *lb, const struct cnm_svc *s, const struct cnm_flow *f,

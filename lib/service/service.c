@@ -126,6 +126,12 @@ svc_sets(struct cnm_lb *lb, const struct cnm_svc_priv *s, int delta)
 		memcpy(&ip, s->cfg.vip.bytes, 4);
 		set_ref(lb->v.arp, &ip, delta);
 	}
+	if (s->cfg.arp && s->cfg.vip.family == AF_INET6) {
+		uint64_t ip6[2]; /* aligned for the hash */
+
+		memcpy(ip6, s->cfg.vip.bytes, 16);
+		set_ref(lb->v.nd, ip6, delta);
+	}
 	svc_key(&k, &s->cfg.vip, 0, 0);
 	set_ref(lb->v.vips, &k, delta);
 }
@@ -148,6 +154,15 @@ cnm_lb_arp_owned(const struct cnm_lb_view *v, const uint8_t ip[4])
 
 	memcpy(&k, ip, 4);
 	return rte_hash_lookup(v->arp, &k) >= 0;
+}
+
+int
+cnm_lb_nd_owned(const struct cnm_lb_view *v, const uint8_t ip[16])
+{
+	uint64_t k[2]; /* aligned for the hash */
+
+	memcpy(k, ip, 16);
+	return rte_hash_lookup(v->nd, k) >= 0;
 }
 
 /* Publish @p pdt in @p s, then free the table it replaces after a grace period. */
@@ -553,7 +568,9 @@ cnm_lb_create(const struct cnm_config *cfg, const char *name, struct rte_rcu_qsb
 	lb->v.h2 = table_create("cnm_h2", name, H2_ENTRIES, CNM_SVC_KEY_LEN, qsbr);
 	lb->v.arp = table_create("cnm_arp", name, H2_ENTRIES, 4, qsbr);
 	lb->v.vips = table_create("cnm_vip", name, H2_ENTRIES, CNM_SVC_KEY_LEN, qsbr);
-	if (lb->v.h1 == NULL || lb->v.h2 == NULL || lb->v.arp == NULL || lb->v.vips == NULL) {
+	lb->v.nd = table_create("cnm_nd", name, H2_ENTRIES, 16, qsbr);
+	if (lb->v.h1 == NULL || lb->v.h2 == NULL || lb->v.arp == NULL || lb->v.vips == NULL ||
+			lb->v.nd == NULL) {
 		ret = rte_errno;
 		goto fail;
 	}
@@ -608,6 +625,7 @@ cnm_lb_free(struct cnm_lb *lb)
 	rte_hash_free(lb->v.h2);
 	rte_hash_free(lb->v.arp);
 	rte_hash_free(lb->v.vips);
+	rte_hash_free(lb->v.nd);
 	for (i = 0; i < CNM_MAX_SERVICES; i++)
 		svc_free(svc_at(lb, i));
 	free(lb->zero);

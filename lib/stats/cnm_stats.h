@@ -56,6 +56,9 @@
 	X(NO_ACTIVE_NODE, "no_active_node", "scalable service whose PDT holds no active node") \
 	X(NO_SERVICE, "no_service", "non-scalable, and neither local port nor default node") \
 	X(ARP_SENDER, "arp_sender", "ARP message whose sender hardware address is multicast or broadcast") \
+	X(ND_HOP_LIMIT, "nd_hop_limit", "neighbour solicitation or advertisement with hop limit not 255 (RFC 4861 7.1)") \
+	X(ND_CHECKSUM, "nd_checksum", "neighbour solicitation or advertisement with a wrong ICMPv6 checksum") \
+	X(ND_INVALID, "nd_invalid", "neighbour solicitation or advertisement failing RFC 4861 7.1 (code, length, target, options)") \
 	X(TX_FULL, "tx_full", "the TX queue did not take the packet") \
 	X(NODE_UNRESOLVED, "node_unresolved", "the chosen node has no MAC address yet") \
 	X(LINK_DOWN, "link_down", "every private port is down") \
@@ -96,8 +99,8 @@ enum cnm_stat_kind {
 #define CNM_STATS_ACCOUNT(X) \
 	X(rx, COUNTER, "frames received on the public port") \
 	X(forwarded, COUNTER, "frames sent to a node on a private port (TX took them)") \
-	X(local, COUNTER, "frames sent unchanged on the local port (TX took them), plus ARP " \
-	  "and echo requests for a VIP answered by cnmux") \
+	X(local, COUNTER, "frames sent unchanged on the local port (TX took them), plus ARP, " \
+	  "neighbour solicitations and echo requests for a VIP answered by cnmux") \
 	X(dropped, COUNTER, "the sum of the drop reasons (drops)")
 
 /** The other counters of a worker. */
@@ -114,6 +117,8 @@ enum cnm_stat_kind {
 	X(fast_path, COUNTER, "frames the one-pass fast path handled (the rest took the " \
 	  "general path)") \
 	X(arp_replies, COUNTER, "ARP requests for a VIP answered on the public port (also in local)") \
+	X(nd_replies, COUNTER, "neighbour solicitations for a VIP answered on the public port " \
+		"(also in local)") \
 	X(icmp_replies, COUNTER, "echo requests to a VIP answered on the public port (also in local)") \
 	X(icmp_errors, COUNTER, "ICMP / ICMPv6 errors sent to the node of the flow they quote") \
 	X(icmp_too_big, COUNTER, "frames too big for their tunnel, answered with ICMP \"too big\" " \
@@ -126,7 +131,7 @@ enum cnm_stat_kind {
 	X(conn_stale, COUNTER, "entries forgotten because their node went down or was removed") \
 	X(conn_expired, COUNTER, "entries removed by the idle sweep") \
 	X(conn_active, GAUGE, "entries in the forwarding lists now") \
-	X(ctl_tx, COUNTER, "frames of the control lcore (ARP probes) sent") \
+	X(ctl_tx, COUNTER, "frames of the control lcore (ARP and ND probes, ND answers) sent") \
 	X(ctl_tx_drop, COUNTER, "frames of the control lcore TX did not take")
 
 /**
@@ -153,6 +158,13 @@ enum cnm_stat_kind {
 #define CNM_STATS_HEALTH(X, Y) \
 	Y(X, arp_sent, COUNTER, "ARP requests of the health checker (resolution, probes)") \
 	Y(X, arp_replies, COUNTER, "ARP replies of nodes matched to a node") \
+	Y(X, nd_sent, COUNTER, "neighbour solicitations of the health checker (IPv6 resolution, " \
+		"probes)") \
+	Y(X, nd_replies, COUNTER, "neighbour advertisements matched to a node") \
+	Y(X, nd_invalid, COUNTER, "neighbour solicitations and advertisements on a private port " \
+		"failing the RFC 4861 checks (hop limit, checksum, format)") \
+	Y(X, nd_answered, COUNTER, "neighbour solicitations for a private port's link-local " \
+		"address (cnmux's source) answered") \
 	Y(X, tcp_checks, COUNTER, "TCP connects to a node's check_port") \
 	Y(X, tcp_failures, COUNTER, "of those, failed or timed out") \
 	Y(X, went_up, COUNTER, "nodes the health checker brought up") \

@@ -258,7 +258,17 @@ check_flow(const uint8_t *p, uint32_t caplen, uint32_t wirelen, const struct cnm
 	FUZZ_CHECK(f->n_vlan <= 2);
 	FUZZ_CHECK(f->l3_off == l2);
 	FUZZ_CHECK(l2 <= caplen);
-	FUZZ_CHECK(f->kind == CNM_PKT_IP || f->kind == CNM_PKT_ARP);
+	FUZZ_CHECK(f->kind == CNM_PKT_IP || f->kind == CNM_PKT_ARP || f->kind == CNM_PKT_ND);
+	if (f->kind == CNM_PKT_ND) {
+		/* a valid solicitation / advertisement: IPv6, hop limit 255,
+		 * not a fragment, its target (not multicast) as the key */
+		FUZZ_CHECK(rd16(p + l2 - 2) == 0x86dd && f->key.family == AF_INET6);
+		FUZZ_CHECK(p[l2 + 7] == 255 && f->frag == CNM_FRAG_NONE && !f->has_ports);
+		FUZZ_CHECK(f->icmp_type == 135 || f->icmp_type == 136);
+		FUZZ_CHECK(f->l4_off + 24 <= caplen && p[f->l4_off] == f->icmp_type);
+		FUZZ_CHECK(memcmp(f->key.addr, p + f->l4_off + 8, 16) == 0 && f->key.addr[0] != 0xff);
+		return;
+	}
 	if (f->kind == CNM_PKT_ARP) {
 		FUZZ_CHECK(rd16(p + l2 - 2) == 0x0806);
 		FUZZ_CHECK(!f->has_ports && f->l4_off == 0);
@@ -416,6 +426,17 @@ check_decision(const struct variant *v, const struct cnm_flow *f)
 			FUZZ_CHECK(d.verdict == CNM_V_DROP && d.reason == CNM_DROP_ARP_SENDER);
 		else if (f->arp_op == 1 && cnm_lb_arp_owned(lb, f->key.addr))
 			FUZZ_CHECK(d.verdict == CNM_V_REPLY && d.reply == CNM_REPLY_ARP);
+		else if (lb->has_local)
+			FUZZ_CHECK(d.verdict == CNM_V_LOCAL);
+		else
+			FUZZ_CHECK(d.verdict == CNM_V_DROP && d.reason == CNM_DROP_NO_SERVICE);
+		return;
+	}
+	if (f->kind == CNM_PKT_ND) {
+		/* the IPv6 half of ARP: answered or to the host, never to a node */
+		FUZZ_CHECK(d.svc == -1);
+		if (f->icmp_type == 135 && cnm_lb_nd_owned(lb, f->key.addr))
+			FUZZ_CHECK(d.verdict == CNM_V_REPLY && d.reply == CNM_REPLY_NA);
 		else if (lb->has_local)
 			FUZZ_CHECK(d.verdict == CNM_V_LOCAL);
 		else

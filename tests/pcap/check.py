@@ -84,6 +84,7 @@ DROP_REASONS = (
     'ipv6_truncated', 'ipv6_version', 'ipv6_paylen', 'ipv6_ext', 'l4_truncated',
     'tcp_doff', 'port_zero', 'tcp_flags', 'fragment', 'icmp_inner', 'ipv4_checksum',
     'no_active_node', 'no_service', 'tx_full', 'headers_too_long', 'arp_sender',
+    'nd_hop_limit', 'nd_checksum', 'nd_invalid',
 )
 # cnmux reads the headers from the first 256 bytes of a frame
 HDR_WINDOW = 256
@@ -133,6 +134,8 @@ class Model:
         self.services = {}
         self.arp_vips = {ipaddress.ip_address(d['vip']).packed for d in cfg['services']
                          if d.get('arp', True) and ':' not in d['vip']}
+        self.nd_vips = {ipaddress.ip_address(d['vip']).packed for d in cfg['services']
+                        if d.get('arp', True) and ':' in d['vip']}
         self.vips = {ipaddress.ip_address(d['vip']).packed for d in cfg['services']}
         self.echo_reply = cfg.get('icmp_echo', 'reply') == 'reply'
         self.verify_checksum = bool(cfg.get('verify_checksum', False))
@@ -290,6 +293,38 @@ class Model:
             return {'v': 'drop', 'reason': 'fragment'}
         return self._nonscalable(fr, et, ip)
 
+    def _nd(self, fr, ip, l3off, l4, end):
+        """A neighbour solicitation / advertisement (RFC 4861 7.1.1, 7.1.2):
+        invalid ones dropped; a solicitation for a VIP of a service with
+        "arp" answered; the rest to the host, never to a node."""
+        if end > min(len(fr), HDR_WINDOW):
+            return {'v': 'drop', 'reason': 'headers_too_long'}
+        if ip[7] != 255:
+            return {'v': 'drop', 'reason': 'nd_hop_limit'}
+        m = fr[l4:end]
+        if csum(ip[8:40] + struct.pack('!IxxxB', len(m), 58) + m) != 0:
+            return {'v': 'drop', 'reason': 'nd_checksum'}
+        bad = {'v': 'drop', 'reason': 'nd_invalid'}
+        if m[1] != 0 or len(m) < 24 or m[8] == 0xff:
+            return bad
+        o, lla = 24, False
+        while o < len(m):
+            if o + 2 > len(m) or m[o + 1] == 0 or o + m[o + 1] * 8 > len(m):
+                return bad
+            lla = lla or m[o] == (1 if m[0] == 135 else 2)
+            o += m[o + 1] * 8
+        src, dst = ip[8:24], ip[24:40]
+        if m[0] == 135 and src == bytes(16) and (dst[:13] != bytes.fromhex('ff0200000000000000000001ff')
+                                                 or lla):
+            return bad
+        if m[0] == 136 and dst[0] == 0xff and m[4] & 0x40:
+            return bad
+        if m[0] == 135 and m[8:24] in self.nd_vips:
+            return {'v': 'nd_reply', 'off': l3off, 'ip': ip}
+        if self.has_local:
+            return {'v': 'local'}
+        return {'v': 'drop', 'reason': 'no_service'}
+
     def _l4(self, fr, et, ip, src, dst, proto, l4, end, l3off):
         l4len = end - l4
         icmp_err = False
@@ -299,6 +334,8 @@ class Model:
             if l4 + 8 > min(len(fr), HDR_WINDOW):
                 return {'v': 'drop', 'reason': 'headers_too_long'}
             t = fr[l4]
+            if proto == 58 and t in (135, 136):
+                return self._nd(fr, ip, l3off, l4, end)
             is_err = t in (3, 11, 12) if proto == 1 else 1 <= t <= 4
             if not is_err:
                 if (t == (8 if proto == 1 else 128) and self.echo_reply and dst in self.vips):
@@ -392,6 +429,30 @@ def csum(b):
         t = (t & 0xffff) + (t >> 16)
     return ~t & 0xffff
 
+
+def nd_advert(ns_ip, mac):
+    """The IPv6 packet of the advertisement answering solicitation @ns_ip
+    (RFC 4861 7.2.4): target -> source (ff02::1 for a DAD probe from ::), hop
+    limit 255, flags S (not for DAD) and O, a target link-layer option @mac."""
+    target, src = ns_ip[48:64], ns_ip[8:24]
+    dad = src == bytes(16)
+    if dad:
+        src = bytes.fromhex('ff020000000000000000000000000001')
+    na = bytearray(bytes([136, 0, 0, 0, 0x20 if dad else 0x60, 0, 0, 0]) + target +
+                   b'\x02\x01' + mac)
+    na[2:4] = struct.pack('!H', csum(target + src + struct.pack('!IxxxB', len(na), 58) + bytes(na)))
+    return struct.pack('!IHBB', 0x60000000, len(na), 58, 255) + target + src + bytes(na)
+
+
+def nd_dst_mac(q, v):
+    """Where the advertisement for frame @q goes: the source link-layer option's
+    MAC, else the frame's sender."""
+    m, o = v['ip'][40:], 24
+    while o + 8 <= len(m):
+        if m[o] == 1 and m[o + 1] == 1:
+            return m[o + 2:o + 8]
+        o += max(m[o + 1], 1) * 8
+    return q[6:12]
 
 def echo_reply(ip):
     """The reply cnmux must make of an echo request (IP packet bytes)."""
@@ -679,7 +740,9 @@ def check(case_dir, out_dir, min_keys=2000, quiet=False):
     # ---- ARP requests and echo requests for VIPs: answered on the public
     # port, in input order
     exp_arp = [(i, v) for i, v in enumerate(verdicts) if v['v'] == 'arp_reply']
-    exp_pub = [(i, v) for i, v in enumerate(verdicts) if v['v'] in ('arp_reply', 'echo_reply')]
+    exp_nd = [(i, v) for i, v in enumerate(verdicts) if v['v'] == 'nd_reply']
+    exp_pub = [(i, v) for i, v in enumerate(verdicts)
+               if v['v'] in ('arp_reply', 'echo_reply', 'nd_reply')]
     if public is not None:
         if len(public) != len(exp_pub):
             rep.fail('public', 'public port sent %d frames, the model expects %d replies'
@@ -692,6 +755,9 @@ def check(case_dir, out_dir, min_keys=2000, quiet=False):
                 ok = (len(out) == len(q) and out[0:6] == q[off + 8:off + 14] and
                       out[6:12] == out[off + 8:off + 14] and out[off:off + 28] == want and
                       out[12:off] == q[12:off])
+            elif v['v'] == 'nd_reply':
+                ok = out[0:6] == nd_dst_mac(q, v) and out[12:off] == q[12:off] and \
+                    out[off:] == nd_advert(v['ip'], out[6:12])
             else:
                 ok = out[0:6] == q[6:12] and out[12:off] == q[12:off] and out[off:] == echo_reply(v['ip'])
             if not ok:
@@ -718,7 +784,10 @@ def check(case_dir, out_dir, min_keys=2000, quiet=False):
             if lo != len(local) + len(exp_pub):
                 rep.fail('stats', 'local = %d, local.pcap holds %d frames and %d ARP/echo '
                          'requests were for a VIP' % (lo, len(local), len(exp_pub)))
-            n_echo = len(exp_pub) - len(exp_arp)
+            n_echo = len(exp_pub) - len(exp_arp) - len(exp_nd)
+            if st.get('nd_replies', 0) != len(exp_nd):
+                rep.fail('stats', 'nd_replies = %s, the model expects %d'
+                         % (st.get('nd_replies'), len(exp_nd)))
             if st.get('icmp_replies', 0) != n_echo:
                 rep.fail('stats', 'icmp_replies = %s, the model expects %d'
                          % (st.get('icmp_replies'), n_echo))

@@ -10,6 +10,7 @@ input frame must become. Checked:
   - forwarded, local (local-port frames + ICMP too-big replies), dropped,
     to_default and icmp_too_big as expected;
   - every drop reason: the expected count (tunnel_mtu, port_zero), 0 for the rest;
+  - the counters under "counters", when the case names any (nd_vip);
   - per service and per node (one node per service): packets = the frames
     forwarded, with or without the frames it answered as too big and dropped
     as tunnel_mtu (docs/forwarding.md does not say which).
@@ -62,6 +63,10 @@ def main():
     if st.get('icmp_too_big') != exp['icmp_too_big']:
         fails.append('icmp_too_big = %s, expected %d' % (st.get('icmp_too_big'),
                                                          exp['icmp_too_big']))
+    # other counters a case names (nd_vip: nd_replies, arp_replies, icmp_replies)
+    for k, want in sorted(exp.get('counters', {}).items()):
+        if st.get(k) != want:
+            fails.append('%s = %s, expected %d' % (k, st.get(k), want))
     sd = st.get('drops', {})
     for reason in sorted(set(sd) | set(exp['drops'])):
         want = exp['drops'].get(reason, 0)

@@ -196,10 +196,6 @@ static const struct err_case err_cases[] = {
 	{ "node_gateway_with_mac_method",
 	  NODECFG("{'name': 'n1', 'ip': '192.0.2.1', 'gateway': '192.0.2.254'}"),
 	  "nodes[0].gateway", "no \"gateway\" with \"forward\": \"mac\"", "\"192.0.2.254\"" },
-	{ "node_gateway_v6",
-	  "{" PORTS ", 'nodes': [{'name': 'n1', 'ip': '192.0.2.1', 'forward': 'ipip', "
-	  "'gateway': '2001:db8::1'}], 'tunnel': {'source4': '192.0.2.1'}, 'services': []}",
-	  "nodes[0].gateway", "an IPv4 address (resolved by ARP)", "\"2001:db8::1\"" },
 	{ "node_gue_port_without_gue",
 	  "{" PORTS ", 'nodes': [{'name': 'n1', 'ip': '192.0.2.1', 'forward': 'ipip', "
 	  "'gue_port': 6080}], 'tunnel': {'source4': '192.0.2.1'}, 'services': []}",
@@ -1283,6 +1279,27 @@ test_bundled_default(void **state)
 	cnm_config_free(cfg);
 }
 
+/* A tunnel's gateway may be IPv6 (resolved by neighbour discovery), whatever
+ * the node's family. */
+static void
+test_gateway_v6(void **state)
+{
+	static const uint8_t gw[16] = { 0x20, 0x01, 0x0d, 0xb8, [15] = 1 };
+	struct cnm_config *cfg;
+
+	(void)state;
+	cfg = parse_ok("{" PORTS ", 'nodes': ["
+		"{'name': 'n1', 'ip': '2001:db8:5::1', 'forward': 'ipip', 'gateway': '2001:db8::1'},"
+		"{'name': 'n2', 'ip': '192.0.2.7', 'forward': 'gue', 'gateway': '2001:db8::1'}],"
+		"'tunnel': {'source4': '192.0.2.1', 'source6': '2001:db8:ff::1'}, 'services': []}");
+	assert_true(cfg->nodes[0].has_gateway);
+	assert_int_equal(cfg->nodes[0].gateway.family, AF_INET6);
+	assert_memory_equal(cfg->nodes[0].gateway.bytes, gw, 16);
+	assert_true(cfg->nodes[1].has_gateway);
+	assert_int_equal(cfg->nodes[1].gateway.family, AF_INET6);
+	cnm_config_free(cfg);
+}
+
 /* config/tunnels.json: the example of the tunnel methods parses as documented. */
 static void
 test_bundled_tunnels(void **state)
@@ -1329,6 +1346,7 @@ main(void)
 		cmocka_unit_test(test_load_cannot_read),
 		cmocka_unit_test(test_bundled_default),
 		cmocka_unit_test(test_bundled_tunnels),
+		cmocka_unit_test(test_gateway_v6),
 	};
 	size_t n_err = sizeof(err_cases) / sizeof(err_cases[0]);
 	size_t n_fixed = sizeof(fixed) / sizeof(fixed[0]);
