@@ -2012,7 +2012,7 @@ cmd_reload(struct cnm_ctx *ctx, struct ctl_req *r)
 		return NULL;
 	if (json_is_true(json_object_get(r->req, "dry_run"))) {
 		if (reload_dry_run(ctx, path, err, sizeof(err), &summary) < 0) {
-			snprintf(r->err, sizeof(r->err), "reload --dry-run: %s", err);
+			snprintf(r->err, sizeof(r->err), "reload --dry-run: %.990s", err);
 			return NULL;
 		}
 		return json_pack("{s:s,s:o}", "file", path != NULL && path[0] != '\0' ? path :
