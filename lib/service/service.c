@@ -428,30 +428,46 @@ cnm_lb_svc_set_pdt(struct cnm_lb *lb, uint16_t id, const uint16_t *entries, uint
 	return 0;
 }
 
+/* The keys of service config @p c, each with its table. */
+struct svc_keyref {
+	struct cnm_svc_key k;
+	struct rte_hash *h;
+};
+
+/* Key @p i of service config @p c into *@p r: 1, or 0 past its last key. */
+static int
+svc_key_at(const struct cnm_lb *lb, const struct cnm_cfg_service *c, uint32_t i,
+		struct svc_keyref *r)
+{
+	static const uint8_t protos[2] = { IPPROTO_TCP, IPPROTO_UDP };
+	uint32_t b;
+
+	if (!svc_wild(c)) {
+		if (i >= c->n_ports)
+			return 0;
+		svc_key(&r->k, &c->vip, c->ports[i].proto, c->ports[i].port);
+		r->h = lb->v.h1;
+		return 1;
+	}
+	/* sticky-wild: one key per protocol (CNM_PROTO_BIT_*) it takes */
+	for (b = 0; b < 2; b++)
+		if ((c->protocols & (1u << b)) && i-- == 0) {
+			svc_key(&r->k, &c->vip, protos[b], 0);
+			r->h = lb->v.h2;
+			return 1;
+		}
+	return 0;
+}
+
 static int
 svc_add_keys(struct cnm_lb *lb, struct cnm_svc_priv *s)
 {
-	const struct cnm_cfg_service *c = &s->cfg;
-	struct cnm_svc_key k;
+	struct svc_keyref r;
 	uint32_t i;
 	int ret;
 
-	if (svc_wild(c)) {
-		static const uint8_t protos[2] = { IPPROTO_TCP, IPPROTO_UDP };
-
-		for (i = 0; i < 2; i++) {
-			if (!(c->protocols & (1u << i)))
-				continue;
-			svc_key(&k, &c->vip, protos[i], 0);
-			ret = rte_hash_add_key_data(lb->v.h2, &k, &s->hot);
-			if (ret < 0)
-				return ret;
-		}
-		return 0;
-	}
-	for (i = 0; i < c->n_ports; i++) {
-		svc_key(&k, &c->vip, c->ports[i].proto, c->ports[i].port);
-		ret = rte_hash_add_key_data(lb->v.h1, &k, &s->hot);
+	for (i = 0; svc_key_at(lb, &s->cfg, i, &r); i++) {
+		ret = rte_hash_add_key_data(r.h, &r.k, &s->hot);
 		if (ret < 0)
 			return ret;
 	}
@@ -780,86 +796,40 @@ grace_period(const struct cnm_lb *lb)
 static int
 svc_keys_taken(const struct cnm_lb *lb, const struct cnm_cfg_service *c)
 {
-	struct cnm_svc_key k;
+	struct svc_keyref r;
 	uint32_t i;
 
-	if (svc_wild(c)) {
-		if (c->protocols & CNM_PROTO_BIT_TCP) {
-			svc_key(&k, &c->vip, IPPROTO_TCP, 0);
-			if (rte_hash_lookup(lb->v.h2, &k) >= 0)
-				return 1;
-		}
-		if (c->protocols & CNM_PROTO_BIT_UDP) {
-			svc_key(&k, &c->vip, IPPROTO_UDP, 0);
-			if (rte_hash_lookup(lb->v.h2, &k) >= 0)
-				return 1;
-		}
-		return 0;
-	}
-	for (i = 0; i < c->n_ports; i++) {
-		svc_key(&k, &c->vip, c->ports[i].proto, c->ports[i].port);
-		if (rte_hash_lookup(lb->v.h1, &k) >= 0)
+	for (i = 0; svc_key_at(lb, c, i, &r); i++)
+		if (rte_hash_lookup(r.h, &r.k) >= 0)
 			return 1;
-	}
 	return 0;
 }
 
 static void
 svc_del_keys(struct cnm_lb *lb, const struct cnm_svc_priv *s)
 {
-	const struct cnm_cfg_service *c = &s->cfg;
-	struct cnm_svc_key k;
+	struct svc_keyref r;
 	uint32_t i;
 
 	/* With the RCU (SYNC mode) attached, rte_hash frees each key slot only
 	 * after a grace period. */
-	if (svc_wild(c)) {
-		if (c->protocols & CNM_PROTO_BIT_TCP) {
-			svc_key(&k, &c->vip, IPPROTO_TCP, 0);
-			(void)rte_hash_del_key(lb->v.h2, &k);
-		}
-		if (c->protocols & CNM_PROTO_BIT_UDP) {
-			svc_key(&k, &c->vip, IPPROTO_UDP, 0);
-			(void)rte_hash_del_key(lb->v.h2, &k);
-		}
-		return;
-	}
-	for (i = 0; i < c->n_ports; i++) {
-		svc_key(&k, &c->vip, c->ports[i].proto, c->ports[i].port);
-		(void)rte_hash_del_key(lb->v.h1, &k);
-	}
+	for (i = 0; svc_key_at(lb, &s->cfg, i, &r); i++)
+		(void)rte_hash_del_key(r.h, &r.k);
 }
 
-/* The keys of service config @p c, each with its table: *@p out (malloc'ed). */
-struct svc_keyref {
-	struct cnm_svc_key k;
-	struct rte_hash *h;
-};
-
+/* Every key of service config @p c: *@p out (malloc'ed); how many, or -ENOMEM. */
 static int
 svc_keys_of(const struct cnm_lb *lb, const struct cnm_cfg_service *c, struct svc_keyref **out)
 {
-	static const uint8_t protos[2] = { IPPROTO_TCP, IPPROTO_UDP };
 	struct svc_keyref *r = calloc(c->n_ports + 3, sizeof(*r));
-	uint32_t i;
-	int n = 0;
+	uint32_t n;
 
 	if (r == NULL)
 		return -ENOMEM;
-	if (svc_wild(c)) {
-		for (i = 0; i < 2; i++)
-			if (c->protocols & (1u << i)) {
-				svc_key(&r[n].k, &c->vip, protos[i], 0);
-				r[n++].h = lb->v.h2;
-			}
-	} else {
-		for (i = 0; i < c->n_ports; i++) {
-			svc_key(&r[n].k, &c->vip, c->ports[i].proto, c->ports[i].port);
-			r[n++].h = lb->v.h1;
-		}
-	}
+	for (n = 0; svc_key_at(lb, c, n, &r[n]); n++)
+		;
 	*out = r;
-	return n;
+	return (int)n;
 }
 
 static int
