@@ -86,6 +86,10 @@ struct cnm_cfg_service {
 	struct cnm_cfg_member *members;
 	uint32_t pdt_size;          /**< power of two; the global pdt_size unless set */
 	bool arp;                   /**< answer ARP / ND for the VIP on the public port */
+	uint32_t second_chance_s;   /**< after a PDT change, how long a non-SYN TCP packet
+				         the forwarding list does not hold goes to its slot's
+				         previous owner (docs/pdt.md); 0 = off; the global
+				         second_chance_s unless set */
 };
 
 /** Role of a holder of the tables in high availability (docs/ha.md, FIG. 9). */
@@ -103,6 +107,9 @@ enum cnm_ha_role {
 #define CNM_HA_KEY_MIN_BYTES 32u  /**< ha.key_file holds at least this many bytes */
 
 /** The budget of a configuration (file, reload, HA state): what its tables may allocate. */
+/** Longest second chance window a file may ask for (one day). */
+#define CNM_SECOND_CHANCE_S_MAX 86400u
+
 #define CNM_PDT_ENTRIES_MAX (1u << 24) /**< pdt_size summed over services: 32 MiB per copy */
 #define CNM_SVC_KEYS_MAX (1u << 20)    /**< (VIP, port) keys summed over services (+1 each) */
 /** (service, node) pairs summed over services: each has a counter slot
@@ -164,6 +171,7 @@ struct cnm_config {
 	uint32_t conn_timeout_s;                /**< established, idle */
 	uint32_t conn_closing_s;                /**< after FIN or RST */
 	uint32_t conn_syn_s;                    /**< half open */
+	uint32_t second_chance_s;               /**< default of the services' second_chance_s */
 	/* node liveness: probes run only when the file has a "health" object */
 	bool health_enabled;
 	uint32_t health_interval_ms;

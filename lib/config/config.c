@@ -81,7 +81,7 @@ struct cnm_claim {
 static const char *const cnm_top_keys[] = {
 	"version", "ports", "nodes", "services", "default_node", "pdt_size",
 	"hash_key", "control", "conntrack", "health", "icmp_echo", "verify_checksum", "ha",
-	"tunnel", "metrics", NULL,
+	"tunnel", "metrics", "second_chance_s", NULL,
 };
 static const char *const cnm_ports_keys[] = {
 	"public", "private", "local", NULL,
@@ -94,7 +94,7 @@ static const char *const cnm_tunnel_keys[] = {
 };
 static const char *const cnm_service_keys[] = {
 	"name", "vip", "policy", "ports", "protocols", "nodes", "pdt_size",
-	"arp", NULL,
+	"arp", "second_chance_s", NULL,
 };
 static const char *const cnm_control_keys[] = {
 	"socket", "state_file", NULL,
@@ -1153,6 +1153,11 @@ cnm_parse_service(struct cnm_parser *p, const char *key, const json_t *obj,
 			return -1;
 	}
 
+	svc->second_chance_s = p->cfg->second_chance_s;
+	if (cnm_opt_uint(p, key, obj, "second_chance_s", 0, CNM_SECOND_CHANCE_S_MAX,
+			 &svc->second_chance_s) < 0)
+		return -1;
+
 	svc->arp = true;
 	v = json_object_get(obj, "arp");
 	if (v != NULL) {
@@ -1618,6 +1623,9 @@ cnm_parse_root(struct cnm_parser *p, const json_t *root)
 
 	v = json_object_get(root, "pdt_size");
 	if (v != NULL && cnm_get_pdt_size(p, "pdt_size", v, &cfg->pdt_size) < 0)
+		goto out;
+	if (cnm_opt_uint(p, "", root, "second_chance_s", 0, CNM_SECOND_CHANCE_S_MAX,
+			 &cfg->second_chance_s) < 0)
 		goto out;
 	v = json_object_get(root, "hash_key");
 	if (v != NULL && cnm_get_hash_key(p, "hash_key", v, &cfg->hash_key) < 0)

@@ -270,6 +270,8 @@ svc_cfg_json(const struct cnm_config *c, const struct cnm_cfg_service *s)
 		json_object_set_new(o, "pdt_size", json_integer(s->pdt_size));
 	if (!s->arp)
 		json_object_set_new(o, "arp", json_false());
+	if (s->second_chance_s != c->second_chance_s)
+		json_object_set_new(o, "second_chance_s", json_integer(s->second_chance_s));
 	return o;
 }
 
@@ -335,6 +337,8 @@ cfg_json(const struct cnm_config *c)
 				    json_string(c->nodes[c->default_node].name));
 	json_object_set_new(root, "pdt_size", json_integer(c->pdt_size));
 	json_object_set_new(root, "hash_key", json_integer(c->hash_key));
+	if (c->second_chance_s != 0)
+		json_object_set_new(root, "second_chance_s", json_integer(c->second_chance_s));
 	if (c->control_socket[0] != '\0' || c->state_file[0] != '\0') {
 		o = json_object();
 		if (c->control_socket[0] != '\0')
@@ -592,6 +596,20 @@ cfg_apply(struct cnm_lb *lb, const struct cnm_config *from, const struct cnm_con
 	int32_t def;
 	int progress;
 	int ret, id;
+
+	/* 0: second chance windows first, so that the moves of this reload
+	 * are covered by the window it asks for (docs/pdt.md) */
+	for (i = 0; i < cnm_lb_svc_end(lb); i++) {
+		const struct cnm_cfg_service *s = cnm_lb_svc_cfg(lb, i);
+		int ti;
+
+		if (s == NULL || (ti = cnm_config_service_index(to, s->name)) < 0 ||
+		    s->second_chance_s == to->services[ti].second_chance_s)
+			continue;
+		(void)cnm_lb_svc_set_second_chance(lb, (uint16_t)i,
+						   to->services[ti].second_chance_s * 1000);
+		sum_add(summary, "services_changed", to->services[ti].name);
+	}
 
 	/* 1, 2: nodes, new and changed */
 	for (i = 0; i < to->n_nodes; i++) {

@@ -607,6 +607,8 @@ tick(struct cnm_loop *l, uint64_t now_ms)
 	pthread_mutex_lock(l->c.ctl_lock);
 	if (now_ms >= l->next_link_ms) {
 		paths_poll(l->c.dp, l->c.dp->lb);
+		/* second chance versions whose window closed go (lib/service) */
+		(void)cnm_lb_second_chance_expire(l->c.dp->lb);
 		l->next_link_ms = now_ms + 100;
 	}
 	/* the private RX queues carry only the nodes' ARP replies and

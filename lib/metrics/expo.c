@@ -175,9 +175,10 @@ members(FILE *f, const json_t *st, const char *key)
 	const char *s, *n;
 	json_t *v, *m;
 
-	/* cnmux_conn_new_total is the instance's own: the pairs' are cnmux_pair_... */
-	snprintf(name, sizeof(name), "cnmux_%s%s_total", strcmp(key, "conn_new") == 0 ? "pair_" : "",
-		 key);
+	/* cnmux_conn_new_total (second_chance...) is the instance's own: the
+	 * pairs' are cnmux_pair_... */
+	snprintf(name, sizeof(name), "cnmux_%s%s_total",
+		 strcmp(key, "packets") != 0 && strcmp(key, "bytes") != 0 ? "pair_" : "", key);
 	snprintf(help, sizeof(help), "per (service, node): %s", HELP_OF(member_help, key));
 	family(f, name, "counter", help);
 	json_object_foreach((json_t *)(uintptr_t)svcs, s, v)
@@ -244,12 +245,18 @@ cnm_metrics_render(const json_t *snap, size_t *len)
 	services(f, st, "packets");
 	services(f, st, "bytes");
 	services(f, st, "conn_new");
+	services(f, st, "second_chance");
+	services(f, st, "second_chance_failed");
 	members(f, st, "packets");
 	members(f, st, "bytes");
 	members(f, st, "conn_new");
+	members(f, st, "second_chance");
+	members(f, st, "second_chance_failed");
 	nodes(f, st, "packets", 1);
 	nodes(f, st, "bytes", 1);
 	nodes(f, st, "conn_new", 1);
+	nodes(f, st, "second_chance", 1);
+	nodes(f, st, "second_chance_failed", 1);
 	nodes(f, st, "up", 0);
 	service_info(f, json_object_get(snap, "services"));
 	if (ferror(f)) {

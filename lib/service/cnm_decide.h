@@ -70,6 +70,7 @@ enum cnm_via {
 	CNM_VIA_PDT,       /**< the service's PDT, by the client hash */
 	CNM_VIA_CONN,      /**< the forwarding list: a tracked connection */
 	CNM_VIA_FRAG,      /**< the decision of the datagram's first fragment */
+	CNM_VIA_SC,        /**< second chance: the entry's previous owner (docs/pdt.md) */
 };
 
 /** A decision. */

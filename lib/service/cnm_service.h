@@ -54,6 +54,14 @@ struct cnm_svc {
 	uint16_t *mslot;      /**< [CNM_MAX_NODES]: counter slot of (this service, node),
 			           the node's sink CNM_MEMBER_SINK(node) when the pair
 			           has none */
+	/* Second chance (docs/pdt.md): for a while after a PDT change, a
+	 * non-SYN TCP packet the forwarding list does not hold goes to its
+	 * entry's owner in the table in force before the window's first
+	 * change. The workers test sc_until first, and read prev only while
+	 * it lies ahead. */
+	const struct cnm_pdt *prev; /**< RCU (release store): that earlier table, NULL: none;
+				         an entry CNM_NODE_GONE names a node removed since */
+	uint32_t sc_until;    /**< decision clock (ms): the window is open before it */
 };
 
 /** A node, as the workers see it: 16 bytes. */
@@ -156,24 +164,46 @@ cnm_client_hash4(uint32_t key, uint32_t src, uint16_t sport, int with_port)
 	return cnm_fmix32(h);
 }
 
-/** cnm_client_hash() of a flow, any family. */
+/** cnm_client_hash4() of a client of any family: @p src holds 16 bytes
+ * (IPv4 in the first 4). */
 static inline uint32_t
-cnm_client_hash(uint32_t key, const struct cnm_flow *f, int with_port)
+cnm_client_hash_addr(uint32_t key, uint8_t family, const uint8_t *src, uint16_t sport,
+		int with_port)
 {
 	uint64_t a, b;
 	uint32_t h, w;
 
-	if (f->key.family == AF_INET) {
-		memcpy(&w, f->src, 4);
-		return cnm_client_hash4(key, w, f->sport, with_port);
+	if (family == AF_INET) {
+		memcpy(&w, src, 4);
+		return cnm_client_hash4(key, w, sport, with_port);
 	}
-	memcpy(&a, f->src, 8);
-	memcpy(&b, f->src + 8, 8);
+	memcpy(&a, src, 8);
+	memcpy(&b, src + 8, 8);
 	h = cnm_crc_u64(a, key);
 	h = cnm_crc_u64(b, h);
 	if (with_port)
-		h = cnm_crc_u16(f->sport, h);
+		h = cnm_crc_u16(sport, h);
 	return cnm_fmix32(h);
+}
+
+/** cnm_client_hash() of a flow, any family. */
+static inline uint32_t
+cnm_client_hash(uint32_t key, const struct cnm_flow *f, int with_port)
+{
+	return cnm_client_hash_addr(key, f->key.family, f->src, f->sport, with_port);
+}
+
+/**
+ * Is the second chance window of @p s open at @p now (the decision clock)?
+ * One load of the service's own cache line: what a packet of a service with
+ * no recent change pays.
+ */
+static inline int
+cnm_svc_sc_open(const struct cnm_svc *s, uint32_t now)
+{
+	/* relaxed: a worker that sees the window a little late or early only
+	 * takes or misses a chance at its edge; prev is read with acquire */
+	return (int32_t)(__atomic_load_n(&s->sc_until, __ATOMIC_RELAXED) - now) > 0;
 }
 
 /** Node for a flow of a scalable service, CNM_NODE_NONE when the PDT is empty. */
@@ -377,6 +407,36 @@ const struct cnm_cfg_service *cnm_lb_svc_cfg(const struct cnm_lb *lb, uint32_t i
 
 /** The PDT service @p id publishes now, NULL for a free id. */
 const struct cnm_pdt *cnm_lb_svc_pdt(const struct cnm_lb *lb, uint32_t id);
+
+/**
+ * The decision clock (ms): the workers' forwarding-list clock (TSC / ms), on
+ * which second chance windows are stamped. Needs EAL.
+ */
+uint32_t cnm_lb_clock_ms(void);
+
+/**
+ * Set the second chance window of service @p id (@p ms after each PDT
+ * change; 0: off, and a version kept now is dropped after a grace period).
+ * 0 or -ENOENT.
+ */
+int cnm_lb_svc_set_second_chance(struct cnm_lb *lb, uint16_t id, uint32_t ms);
+
+/** Second chance of service @p id as it stands (cnm_lb_svc_second_chance()). */
+struct cnm_sc_info {
+	uint32_t window_ms;          /**< configured window, 0: off */
+	uint32_t until;              /**< decision clock: the window is open before it */
+	uint32_t since;              /**< decision clock: when the kept version was taken */
+	const struct cnm_pdt *prev;  /**< the kept version, NULL: none */
+};
+
+/** Second chance of service @p id; 0 or -ENOENT. Control side. */
+int cnm_lb_svc_second_chance(const struct cnm_lb *lb, uint32_t id, struct cnm_sc_info *out);
+
+/**
+ * Drop the kept versions whose window has closed (each after a grace
+ * period). The control loop calls it now and then; returns how many went.
+ */
+unsigned int cnm_lb_second_chance_expire(struct cnm_lb *lb);
 
 /** The PDT size of service @p id (what a rebuild or a replica must use), 0 for a free id. */
 uint32_t cnm_lb_svc_pdt_size(const struct cnm_lb *lb, uint32_t id);

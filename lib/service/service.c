@@ -7,6 +7,7 @@
 #include <netinet/in.h>
 
 #include <rte_byteorder.h>
+#include <rte_cycles.h>
 #include <rte_errno.h>
 #include <rte_hash.h>
 #include <rte_log.h>
@@ -90,6 +91,7 @@ svc_free(struct cnm_svc_priv *s)
 	if (s == NULL)
 		return;
 	cnm_pdt_free(s->hot.pdt);
+	cnm_pdt_free((struct cnm_pdt *)(uintptr_t)s->hot.prev);
 	free(s->hot.mslot);
 	free(s->members);
 	free(s->cfg.ports);
@@ -165,7 +167,59 @@ cnm_lb_nd_owned(const struct cnm_lb_view *v, const uint8_t ip[16])
 	return rte_hash_lookup(v->nd, k) >= 0;
 }
 
-/* Publish @p pdt in @p s, then free the table it replaces after a grace period. */
+uint32_t
+cnm_lb_clock_ms(void)
+{
+	/* the workers' clock (lib/dataplane cnm_worker_clock()): TSC / ms */
+	return (uint32_t)(rte_rdtsc() / RTE_MAX(rte_get_tsc_hz() / 1000, (uint64_t)1));
+}
+
+/* Make @p prev the kept version of @p s (NULL: none); the one it replaces
+ * is returned, for the caller to free after a grace period. */
+static struct cnm_pdt *
+sc_set_prev(struct cnm_svc_priv *s, const struct cnm_pdt *prev)
+{
+	struct cnm_pdt *stale = (struct cnm_pdt *)(uintptr_t)s->hot.prev;
+
+	/* release: a worker that sees the pointer sees the entries (pairs
+	 * with the acquire in the decision's second chance) */
+	__atomic_store_n(&s->hot.prev, prev, __ATOMIC_RELEASE);
+	return stale;
+}
+
+/*
+ * Second chance bookkeeping for a change of @p s's PDT away from @p old
+ * (docs/pdt.md, "Second chance"). The window stays open s->sc_ms after the
+ * last change; the version kept is the table in force before the window's
+ * first change, and it is taken again (from @p old) when the window had
+ * closed or the version is older than one window. Returns the table the
+ * caller frees after the grace period: @p old, or the version @p old
+ * replaces as the kept one.
+ */
+static struct cnm_pdt *
+sc_note_change(struct cnm_svc_priv *s, struct cnm_pdt *old)
+{
+	uint32_t now;
+
+	if (s->sc_ms == 0)
+		return old;
+	now = cnm_lb_clock_ms();
+	if (s->hot.prev == NULL || (int32_t)(s->hot.sc_until - now) <= 0 ||
+	    now - s->sc_since >= s->sc_ms) {
+		s->sc_since = now;
+		old = sc_set_prev(s, old);
+	}
+	/* relaxed: the window's edge is not ordered with the tables
+	 * (cnm_svc_sc_open()); prev was published above with release */
+	__atomic_store_n(&s->hot.sc_until, now + s->sc_ms, __ATOMIC_RELAXED);
+	return old;
+}
+
+static int svc_rebuild(struct cnm_lb *lb, struct cnm_svc_priv *s);
+static void grace_period(const struct cnm_lb *lb);
+
+/* Publish @p pdt in @p s, then free the table it replaces (or the version
+ * second chance no longer keeps) after a grace period. */
 static void
 pdt_publish(struct cnm_lb *lb, struct cnm_svc_priv *s, struct cnm_pdt *pdt)
 {
@@ -176,6 +230,8 @@ pdt_publish(struct cnm_lb *lb, struct cnm_svc_priv *s, struct cnm_pdt *pdt)
 	__atomic_store_n(&s->hot.pdt, pdt, __ATOMIC_RELEASE);
 	/* release: what changed is visible to a worker that sees the new gen */
 	__atomic_store_n(&lb->gen, lb->gen + 1, __ATOMIC_RELEASE);
+	if (old != NULL)
+		old = sc_note_change(s, old);
 	if (old != NULL) {
 		/* No worker may still read the old table once this returns. */
 		if (lb->qsbr != NULL)
@@ -184,8 +240,103 @@ pdt_publish(struct cnm_lb *lb, struct cnm_svc_priv *s, struct cnm_pdt *pdt)
 	}
 }
 
-static int svc_rebuild(struct cnm_lb *lb, struct cnm_svc_priv *s);
-static void grace_period(const struct cnm_lb *lb);
+int
+cnm_lb_svc_set_second_chance(struct cnm_lb *lb, uint16_t id, uint32_t ms)
+{
+	struct cnm_svc_priv *s;
+	struct cnm_pdt *stale = NULL;
+
+	if (id >= CNM_MAX_SERVICES || (s = svc_at(lb, id)) == NULL)
+		return -ENOENT;
+	s->sc_ms = ms;
+	s->cfg.second_chance_s = ms / 1000;
+	if (ms == 0) {
+		__atomic_store_n(&s->hot.sc_until, cnm_lb_clock_ms(), __ATOMIC_RELAXED);
+		stale = sc_set_prev(s, NULL);
+	}
+	if (stale != NULL) {
+		if (lb->qsbr != NULL)
+			rte_rcu_qsbr_synchronize(lb->qsbr, RTE_QSBR_THRID_INVALID);
+		cnm_pdt_free(stale);
+	}
+	return 0;
+}
+
+int
+cnm_lb_svc_second_chance(const struct cnm_lb *lb, uint32_t id, struct cnm_sc_info *out)
+{
+	const struct cnm_svc_priv *s;
+
+	if (id >= CNM_MAX_SERVICES || (s = svc_at(lb, id)) == NULL)
+		return -ENOENT;
+	out->window_ms = s->sc_ms;
+	out->until = s->hot.sc_until;
+	out->since = s->sc_since;
+	out->prev = s->hot.prev;
+	return 0;
+}
+
+unsigned int
+cnm_lb_second_chance_expire(struct cnm_lb *lb)
+{
+	struct cnm_pdt *stale[64];
+	unsigned int n = 0, k;
+	uint32_t i, now = cnm_lb_clock_ms();
+
+	/* at most 64 per call: the next call takes the rest */
+	for (i = 0; i < lb->n_svc && n < RTE_DIM(stale); i++) {
+		struct cnm_svc_priv *s = svc_at(lb, i);
+
+		if (s == NULL || s->hot.prev == NULL ||
+		    (int32_t)(s->hot.sc_until - now) > 0)
+			continue;
+		stale[n++] = sc_set_prev(s, NULL);
+	}
+	if (n == 0)
+		return 0;
+	/* one grace period for them all: no worker reads them after it */
+	grace_period(lb);
+	for (k = 0; k < n; k++)
+		cnm_pdt_free(stale[k]);
+	return n;
+}
+
+/*
+ * Node @p id leaves the tables: the kept versions that name it are copied
+ * with CNM_NODE_GONE in its entries (its id may be given to another node),
+ * published, and the old copies freed after a grace period.
+ */
+static void
+sc_forget_node(struct cnm_lb *lb, uint16_t id)
+{
+	uint32_t i, k;
+
+	for (i = 0; i < lb->n_svc; i++) {
+		struct cnm_svc_priv *s = svc_at(lb, i);
+		const struct cnm_pdt *p;
+		struct cnm_pdt *c, *stale;
+
+		if (s == NULL || (p = s->hot.prev) == NULL)
+			continue;
+		for (k = 0; k < p->size && p->entries[k] != id; k++)
+			;
+		if (k == p->size)
+			continue;
+		c = cnm_pdt_build(p->size, NULL, 0);
+		if (c == NULL) {
+			/* no memory for the copy: give up the version instead */
+			stale = sc_set_prev(s, NULL);
+		} else {
+			for (k = 0; k < p->size; k++)
+				c->entries[k] = p->entries[k] == id ? CNM_NODE_GONE : p->entries[k];
+			c->n_active = p->n_active;
+			stale = sc_set_prev(s, c);
+		}
+		grace_period(lb);
+		cnm_pdt_free(stale);
+	}
+}
+
 
 /*
  * Counter slots of (service, node) pairs (lib/stats/cnm_stats.h: a frame
@@ -269,20 +420,26 @@ slots_free(struct cnm_lb *lb, const uint16_t *slots, uint32_t n)
 
 	for (i = 0; i < n; i++) {
 		uint16_t slot = slots[i], svc = lb->member_svc[slot], node = lb->member_node[slot];
-		struct cnm_pb v = { 0, 0, 0 };
+		struct cnm_pb v = { 0 };
 
 		if (lb->wstats != NULL) {
 			v = cnm_stats_member_slot(lb->wstats, lb->n_wstats, slot);
 			v.pkts -= lb->member_base[slot].pkts;
 			v.bytes -= lb->member_base[slot].bytes;
 			v.conns -= lb->member_base[slot].conns;
+			v.sc -= lb->member_base[slot].sc;
+			v.sc_fail -= lb->member_base[slot].sc_fail;
 		}
 		lb->svc_fold[svc].pkts += v.pkts;
 		lb->svc_fold[svc].bytes += v.bytes;
 		lb->svc_fold[svc].conns += v.conns;
+		lb->svc_fold[svc].sc += v.sc;
+		lb->svc_fold[svc].sc_fail += v.sc_fail;
 		lb->node_fold[node].pkts += v.pkts;
 		lb->node_fold[node].bytes += v.bytes;
 		lb->node_fold[node].conns += v.conns;
+		lb->node_fold[node].sc += v.sc;
+		lb->node_fold[node].sc_fail += v.sc_fail;
 		lb->member_svc[slot] = CNM_SLOT_FREE;
 	}
 }
@@ -490,6 +647,7 @@ svc_create(struct cnm_lb *lb, const struct cnm_config *cfg, const struct cnm_cfg
 	s->hot.family = c->vip.family;
 	s->hot.hash_key = cfg->hash_key;
 	s->pdt_size = c->pdt_size ? c->pdt_size : cfg->pdt_size;
+	s->sc_ms = c->second_chance_s * 1000;
 	s->cfg = *c;
 	s->cfg.ports = NULL;
 	s->cfg.members = NULL;
@@ -698,18 +856,24 @@ cnm_lb_stats_rebase(const struct cnm_lb *lb, struct cnm_stats_total *t)
 		t->member[i].pkts -= lb->member_base[i].pkts;
 		t->member[i].bytes -= lb->member_base[i].bytes;
 		t->member[i].conns -= lb->member_base[i].conns;
+		t->member[i].sc -= lb->member_base[i].sc;
+		t->member[i].sc_fail -= lb->member_base[i].sc_fail;
 	}
 	/* a service: what no slot counted, its pairs' slots, its freed ones */
 	for (i = 0; i < CNM_MAX_SERVICES; i++) {
 		t->svc[i].pkts += lb->svc_fold[i].pkts - lb->svc_base[i].pkts;
 		t->svc[i].bytes += lb->svc_fold[i].bytes - lb->svc_base[i].bytes;
 		t->svc[i].conns += lb->svc_fold[i].conns - lb->svc_base[i].conns;
+		t->svc[i].sc += lb->svc_fold[i].sc - lb->svc_base[i].sc;
+		t->svc[i].sc_fail += lb->svc_fold[i].sc_fail - lb->svc_base[i].sc_fail;
 	}
 	/* a node: its sink, its pairs' slots, its freed ones */
 	for (i = 0; i < CNM_MAX_NODES; i++) {
 		t->node[i].pkts = t->member[CNM_MEMBER_SINK(i)].pkts + lb->node_fold[i].pkts;
 		t->node[i].bytes = t->member[CNM_MEMBER_SINK(i)].bytes + lb->node_fold[i].bytes;
 		t->node[i].conns = t->member[CNM_MEMBER_SINK(i)].conns + lb->node_fold[i].conns;
+		t->node[i].sc = t->member[CNM_MEMBER_SINK(i)].sc + lb->node_fold[i].sc;
+		t->node[i].sc_fail = t->member[CNM_MEMBER_SINK(i)].sc_fail + lb->node_fold[i].sc_fail;
 	}
 	for (i = 0; i < CNM_MEMBER_SINK0; i++) {
 		uint16_t svc = lb->member_svc[i], node = lb->member_node[i];
@@ -719,9 +883,13 @@ cnm_lb_stats_rebase(const struct cnm_lb *lb, struct cnm_stats_total *t)
 		t->svc[svc].pkts += t->member[i].pkts;
 		t->svc[svc].bytes += t->member[i].bytes;
 		t->svc[svc].conns += t->member[i].conns;
+		t->svc[svc].sc += t->member[i].sc;
+		t->svc[svc].sc_fail += t->member[i].sc_fail;
 		t->node[node].pkts += t->member[i].pkts;
 		t->node[node].bytes += t->member[i].bytes;
 		t->node[node].conns += t->member[i].conns;
+		t->node[node].sc += t->member[i].sc;
+		t->node[node].sc_fail += t->member[i].sc_fail;
 	}
 }
 
@@ -735,6 +903,8 @@ pb_sub(struct cnm_pb *t, const struct cnm_pb *z, uint32_t n)
 		t[i].pkts -= RTE_MIN(t[i].pkts, z[i].pkts);
 		t[i].bytes -= RTE_MIN(t[i].bytes, z[i].bytes);
 		t[i].conns -= RTE_MIN(t[i].conns, z[i].conns);
+		t[i].sc -= RTE_MIN(t[i].sc, z[i].sc);
+		t[i].sc_fail -= RTE_MIN(t[i].sc_fail, z[i].sc_fail);
 	}
 }
 
@@ -1071,6 +1241,8 @@ cnm_lb_node_del(struct cnm_lb *lb, uint16_t id)
 	lb->v.node[id].up = 0;
 	lb->v.node[id].gen++;
 	lb->v.node[id].used = 0;
+	/* a second chance may not send to whatever takes the id next */
+	sc_forget_node(lb, id);
 	/* its pairs' slots: a worker that still sends it a frame counts in
 	 * its sink, then they are freed */
 	for (i = 0; i < lb->n_svc; i++)

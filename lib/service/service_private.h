@@ -34,6 +34,8 @@ struct cnm_svc_priv {
 	/* cold: control side only */
 	uint32_t pdt_size __rte_cache_aligned;
 	uint32_t n_members;
+	uint32_t sc_ms;                   /**< second chance window, 0: off */
+	uint32_t sc_since;                /**< decision clock: when hot.prev was taken */
 	struct cnm_cfg_member *members;   /**< configured nodes and weights */
 	struct cnm_cfg_service cfg;       /**< as configured (ports, vip, name);
 					       cfg.members == members */

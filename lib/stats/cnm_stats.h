@@ -129,6 +129,10 @@ enum cnm_stat_kind {
 	X(conn_hit, COUNTER, "TCP packets whose node came from the forwarding list") \
 	X(conn_full, COUNTER, "SYNs not recorded because the list was full: they follow the PDT") \
 	X(conn_stale, COUNTER, "entries forgotten because their node went down or was removed") \
+	X(second_chance, COUNTER, "non-SYN TCP packets the list did not hold, sent to their " \
+	  "PDT entry's previous owner within second_chance_s of a change (and recorded)") \
+	X(second_chance_failed, COUNTER, "such packets whose previous owner was removed or " \
+	  "down: they followed the PDT") \
 	X(conn_expired, COUNTER, "entries removed by the idle sweep") \
 	X(conn_active, GAUGE, "entries in the forwarding lists now") \
 	X(ctl_tx, COUNTER, "frames of the control lcore (ARP and ND probes, ND answers) sent") \
@@ -181,15 +185,24 @@ enum cnm_stat_kind {
 	X(packets, COUNTER, "frames that matched the service (including those dropped for " \
 	  "no_active_node or tx_full)") \
 	X(bytes, COUNTER, "their bytes: as sent for those sent to a node, as received for the rest") \
-	X(conn_new, COUNTER, "TCP connections of the service recorded in a forwarding list")
+	X(conn_new, COUNTER, "TCP connections of the service recorded in a forwarding list") \
+	X(second_chance, COUNTER, "packets of the service second chance sent to a previous owner") \
+	X(second_chance_failed, COUNTER, "packets of the service whose previous owner was gone")
 #define CNM_STATS_MEMBER(X) \
 	X(packets, COUNTER, "frames of the service TX took for this node of its list") \
 	X(bytes, COUNTER, "their bytes, as sent") \
-	X(conn_new, COUNTER, "TCP connections of the service recorded on this node")
+	X(conn_new, COUNTER, "TCP connections of the service recorded on this node") \
+	X(second_chance, COUNTER, "packets of the service second chance sent to this node, " \
+	  "their previous owner") \
+	X(second_chance_failed, COUNTER, "packets of the service sent to this node because " \
+	  "their previous owner was gone")
 #define CNM_STATS_NODE(X) \
 	X(packets, COUNTER, "frames TX took for the node") \
 	X(bytes, COUNTER, "their bytes, as sent") \
 	X(conn_new, COUNTER, "TCP connections recorded on the node") \
+	X(second_chance, COUNTER, "packets second chance sent to the node, their previous owner") \
+	X(second_chance_failed, COUNTER, "packets sent to the node because their previous " \
+	  "owner was gone") \
 	X(up, GAUGE, "the node takes clients (true) or not (false)")
 
 /**
@@ -214,6 +227,11 @@ struct cnm_pb {
 	uint64_t pkts;
 	uint64_t bytes;
 	uint64_t conns;
+	uint64_t sc;       /**< second chance: TCP packets sent to their entry's previous
+			        owner (counted in the slot of that node) */
+	uint64_t sc_fail;  /**< second chance: packets whose previous owner was removed or
+			        down, which followed the PDT (counted where they went) */
+	uint64_t pad;      /**< 48 bytes: pkts and bytes of a slot never straddle a line */
 };
 
 #define CNM_X_FIELD(n, k, h) uint64_t n;

@@ -19,8 +19,9 @@ u64(uint64_t v)
 static json_t *
 pb_json(const struct cnm_pb *pb)
 {
-	return json_pack("{s:o,s:o,s:o}", "packets", u64(pb->pkts), "bytes", u64(pb->bytes),
-			 "conn_new", u64(pb->conns));
+	return json_pack("{s:o,s:o,s:o,s:o,s:o}", "packets", u64(pb->pkts), "bytes",
+			 u64(pb->bytes), "conn_new", u64(pb->conns), "second_chance", u64(pb->sc),
+			 "second_chance_failed", u64(pb->sc_fail));
 }
 
 json_t *

@@ -111,11 +111,15 @@ cnm_stats_sum(struct cnm_wstats *const *w, unsigned int n, struct cnm_stats_tota
 			t->svc[j].pkts += RD(s->svc[j].pkts);
 			t->svc[j].bytes += RD(s->svc[j].bytes);
 			t->svc[j].conns += RD(s->svc[j].conns);
+			t->svc[j].sc += RD(s->svc[j].sc);
+			t->svc[j].sc_fail += RD(s->svc[j].sc_fail);
 		}
 		for (j = 0; j < CNM_MAX_MEMBERS; j++) {
 			t->member[j].pkts += RD(s->member[j].pkts);
 			t->member[j].bytes += RD(s->member[j].bytes);
 			t->member[j].conns += RD(s->member[j].conns);
+			t->member[j].sc += RD(s->member[j].sc);
+			t->member[j].sc_fail += RD(s->member[j].sc_fail);
 		}
 	}
 }
@@ -123,7 +127,7 @@ cnm_stats_sum(struct cnm_wstats *const *w, unsigned int n, struct cnm_stats_tota
 struct cnm_pb
 cnm_stats_svc(struct cnm_wstats *const *w, unsigned int n, uint32_t id)
 {
-	struct cnm_pb r = { 0, 0, 0 };
+	struct cnm_pb r = { 0 };
 	unsigned int i;
 
 	for (i = 0; i < n; i++) {
@@ -132,6 +136,8 @@ cnm_stats_svc(struct cnm_wstats *const *w, unsigned int n, uint32_t id)
 		r.pkts += RD(p->pkts);
 		r.bytes += RD(p->bytes);
 		r.conns += RD(p->conns);
+		r.sc += RD(p->sc);
+		r.sc_fail += RD(p->sc_fail);
 	}
 	return r;
 }
@@ -139,13 +145,15 @@ cnm_stats_svc(struct cnm_wstats *const *w, unsigned int n, uint32_t id)
 struct cnm_pb
 cnm_stats_member_slot(struct cnm_wstats *const *w, unsigned int n, uint32_t slot)
 {
-	struct cnm_pb r = { 0, 0, 0 };
+	struct cnm_pb r = { 0 };
 	unsigned int i;
 
 	for (i = 0; i < n && slot < CNM_MAX_MEMBERS; i++) {
 		r.pkts += RD(w[i]->member[slot].pkts);
 		r.bytes += RD(w[i]->member[slot].bytes);
 		r.conns += RD(w[i]->member[slot].conns);
+		r.sc += RD(w[i]->member[slot].sc);
+		r.sc_fail += RD(w[i]->member[slot].sc_fail);
 	}
 	return r;
 }
@@ -240,6 +248,8 @@ pb_rate(const struct cnm_pb *p, const struct cnm_pb *c, uint64_t us, struct cnm_
 		r[i].pkts = per_s(p[i].pkts, c[i].pkts, us);
 		r[i].bytes = per_s(p[i].bytes, c[i].bytes, us);
 		r[i].conns = per_s(p[i].conns, c[i].conns, us);
+		r[i].sc = per_s(p[i].sc, c[i].sc, us);
+		r[i].sc_fail = per_s(p[i].sc_fail, c[i].sc_fail, us);
 	}
 }
 
