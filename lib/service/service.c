@@ -167,6 +167,9 @@ cnm_lb_nd_owned(const struct cnm_lb_view *v, const uint8_t ip[16])
 	return rte_hash_lookup(v->nd, k) >= 0;
 }
 
+static int svc_rebuild(struct cnm_lb *lb, struct cnm_svc_priv *s);
+static void grace_period(const struct cnm_lb *lb);
+
 uint32_t
 cnm_lb_clock_ms(void)
 {
@@ -190,53 +193,60 @@ sc_set_prev(struct cnm_svc_priv *s, const struct cnm_pdt *prev)
 /*
  * Second chance bookkeeping for a change of @p s's PDT away from @p old
  * (docs/pdt.md, "Second chance"). The window stays open s->sc_ms after the
- * last change; the version kept is the table in force before the window's
- * first change, and it is taken again (from @p old) when the window had
- * closed or the version is older than one window. Returns the table the
- * caller frees after the grace period: @p old, or the version @p old
- * replaces as the kept one.
+ * last change. The version kept ("previous") is, of the tables in force
+ * since the window opened and the one in force when it opened, the one in
+ * force the longest (ties to the earlier): the table of before a burst of
+ * quick changes (a reload and the health checks it sets off, a node's
+ * addresses resolved one by one at start-up), not the short-lived ones
+ * between them. A table with no node in it is never kept. What the caller
+ * must free after the grace period goes into @p fr (up to two).
  */
-static struct cnm_pdt *
-sc_note_change(struct cnm_svc_priv *s, struct cnm_pdt *old)
+static void
+sc_note_change(struct cnm_svc_priv *s, struct cnm_pdt *old, struct cnm_pdt **fr)
 {
-	uint32_t now;
+	uint32_t now = cnm_lb_clock_ms();
+	uint32_t dur = now - s->pdt_since; /* how long @p old was in force */
+	int open;
 
-	if (s->sc_ms == 0)
-		return old;
-	now = cnm_lb_clock_ms();
-	if (s->hot.prev == NULL || (int32_t)(s->hot.sc_until - now) <= 0 ||
-	    now - s->sc_since >= s->sc_ms) {
+	s->pdt_since = now;
+	fr[0] = old;
+	fr[1] = NULL;
+	if (old == NULL || s->sc_ms == 0)
+		return;
+	open = s->hot.prev != NULL && (int32_t)(s->hot.sc_until - now) > 0;
+	if (old->n_active > 0 && (!open || dur > s->sc_dur)) {
 		s->sc_since = now;
-		old = sc_set_prev(s, old);
+		s->sc_dur = dur;
+		fr[0] = sc_set_prev(s, old);
+	} else if (!open) {
+		/* nothing worth keeping: no window */
+		fr[1] = sc_set_prev(s, NULL);
+		return;
 	}
 	/* relaxed: the window's edge is not ordered with the tables
 	 * (cnm_svc_sc_open()); prev was published above with release */
 	__atomic_store_n(&s->hot.sc_until, now + s->sc_ms, __ATOMIC_RELAXED);
-	return old;
 }
-
-static int svc_rebuild(struct cnm_lb *lb, struct cnm_svc_priv *s);
-static void grace_period(const struct cnm_lb *lb);
 
 /* Publish @p pdt in @p s, then free the table it replaces (or the version
  * second chance no longer keeps) after a grace period. */
 static void
 pdt_publish(struct cnm_lb *lb, struct cnm_svc_priv *s, struct cnm_pdt *pdt)
 {
-	struct cnm_pdt *old = s->hot.pdt;
+	struct cnm_pdt *fr[2];
 
+	sc_note_change(s, s->hot.pdt, fr);
 	/* Release: the entries written by the builder are visible to a worker
 	 * before it can see the pointer (pairs with the acquire in cnm_select). */
 	__atomic_store_n(&s->hot.pdt, pdt, __ATOMIC_RELEASE);
 	/* release: what changed is visible to a worker that sees the new gen */
 	__atomic_store_n(&lb->gen, lb->gen + 1, __ATOMIC_RELEASE);
-	if (old != NULL)
-		old = sc_note_change(s, old);
-	if (old != NULL) {
-		/* No worker may still read the old table once this returns. */
+	if (fr[0] != NULL || fr[1] != NULL) {
+		/* No worker may still read the old tables once this returns. */
 		if (lb->qsbr != NULL)
 			rte_rcu_qsbr_synchronize(lb->qsbr, RTE_QSBR_THRID_INVALID);
-		cnm_pdt_free(old);
+		cnm_pdt_free(fr[0]);
+		cnm_pdt_free(fr[1]);
 	}
 }
 

@@ -36,6 +36,8 @@ struct cnm_svc_priv {
 	uint32_t n_members;
 	uint32_t sc_ms;                   /**< second chance window, 0: off */
 	uint32_t sc_since;                /**< decision clock: when hot.prev was taken */
+	uint32_t sc_dur;                  /**< how long hot.prev was in force (ms) */
+	uint32_t pdt_since;               /**< decision clock: when hot.pdt was published */
 	struct cnm_cfg_member *members;   /**< configured nodes and weights */
 	struct cnm_cfg_service cfg;       /**< as configured (ports, vip, name);
 					       cfg.members == members */

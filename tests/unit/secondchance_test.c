@@ -396,6 +396,8 @@ test_two_quick_changes(void **state)
 	int c;
 
 	(void)state;
+	/* the first table was in force a while: the two changes are quick */
+	usleep(50 * 1000);
 	snap(lb, first);
 	memcpy(m.before, first, sizeof(first));
 	assert_int_equal(cnm_lb_member_set(lb, (uint16_t)web, node(lb, "n1"), 0), 0);
@@ -422,6 +424,59 @@ test_two_quick_changes(void **state)
 
 		assert_int_equal(sc.prev->entries[h & sc.prev->mask], first[c]);
 	}
+	worker_free(w);
+	cnm_lb_free(lb);
+}
+
+/*
+ * Start-up: the nodes come up one by one (their MACs resolved), each a
+ * change; a drain follows a little later. "Previous" is the table in force
+ * the longest (all three nodes), not the first of the burst (node1 alone),
+ * and a table with no node is never kept.
+ */
+static void
+test_startup_burst(void **state)
+{
+	struct cnm_lb *lb = lb_from("{'ports': {'public': 'p0', 'private': ['p1']}, "
+		"'second_chance_s': 30, 'nodes': ["
+		"{'name': 'n1', 'ip': '192.0.2.11'}, {'name': 'n2', 'ip': '192.0.2.12'}, "
+		"{'name': 'n3', 'ip': '192.0.2.13'}], "
+		"'services': [{'name': 'web', 'vip': '" VIP "', 'ports': ['80/tcp'], "
+		" 'policy': 'weighted', 'nodes': {'n1': 1, 'n2': 1, 'n3': 1}}]}");
+	struct worker *w = worker_new(1024);
+	int web = cnm_lb_svc_find(lb, "web");
+	static const uint8_t mac[3][6] = {
+		{ 2, 0, 0xc0, 0, 2, 0x0b }, { 2, 0, 0xc0, 0, 2, 0x0c }, { 2, 0, 0xc0, 0, 2, 0x0d },
+	};
+	const char *const names[3] = { "n1", "n2", "n3" };
+	struct cnm_sc_info sc;
+	struct moved m;
+	struct cnm_decision d;
+	unsigned int i;
+	int c;
+
+	(void)state;
+	for (i = 0; i < 3; i++) {
+		assert_int_equal(cnm_lb_node_set_mac(lb, node(lb, names[i]), mac[i]), 0);
+		assert_int_equal(cnm_lb_node_set_up(lb, node(lb, names[i]), 1), 0);
+		if (i == 0) {
+			/* from a table with no node: nothing kept */
+			assert_int_equal(cnm_lb_svc_second_chance(lb, (uint32_t)web, &sc), 0);
+			assert_null(sc.prev);
+		}
+	}
+	usleep(100 * 1000);
+	snap(lb, m.before);
+	assert_int_equal(cnm_lb_member_set(lb, (uint16_t)web, node(lb, "n3"), 0), 0);
+	snap(lb, m.after);
+	assert_int_equal(cnm_lb_svc_second_chance(lb, (uint32_t)web, &sc), 0);
+	assert_non_null(sc.prev);
+	assert_int_equal(sc.prev->n_active, 3);
+	w->st.now_ms = cnm_lb_clock_ms();
+	c = find_moved(&m, node(lb, "n3"));
+	d = seg(lb, w, (uint32_t)c, CNM_TCP_ACK);
+	assert_int_equal(d.via, CNM_VIA_SC);
+	assert_int_equal(d.node, node(lb, "n3"));
 	worker_free(w);
 	cnm_lb_free(lb);
 }
@@ -583,6 +638,7 @@ main(void)
 		cmocka_unit_test(test_after_window),
 		cmocka_unit_test(test_prev_removed_or_down),
 		cmocka_unit_test(test_two_quick_changes),
+		cmocka_unit_test(test_startup_burst),
 		cmocka_unit_test(test_off),
 		cmocka_unit_test(test_list_full),
 		cmocka_unit_test(test_expire),
