@@ -409,6 +409,12 @@ const struct cnm_cfg_service *cnm_lb_svc_cfg(const struct cnm_lb *lb, uint32_t i
 const struct cnm_pdt *cnm_lb_svc_pdt(const struct cnm_lb *lb, uint32_t id);
 
 /**
+ * Second chance keeps no table that was in force for less than this (ms):
+ * docs/pdt.md, "Second chance".
+ */
+#define CNM_SC_SETTLE_MS 1000u
+
+/**
  * The decision clock (ms): the workers' forwarding-list clock (TSC / ms), on
  * which second chance windows are stamped. Needs EAL.
  */

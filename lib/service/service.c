@@ -198,8 +198,12 @@ sc_set_prev(struct cnm_svc_priv *s, const struct cnm_pdt *prev)
  * force the longest (ties to the earlier): the table of before a burst of
  * quick changes (a reload and the health checks it sets off, a node's
  * addresses resolved one by one at start-up), not the short-lived ones
- * between them. A table with no node in it is never kept. What the caller
- * must free after the grace period goes into @p fr (up to two).
+ * between them. A table with no node in it, or in force for less than
+ * CNM_SC_SETTLE_MS, is never kept: it cannot have carried the connections
+ * (at start-up, the tables of nodes coming up one by one carried none: the
+ * connections a restarted instance meets were placed by the full table).
+ * What the caller must free after the grace period goes into @p fr (up to
+ * two).
  */
 static void
 sc_note_change(struct cnm_svc_priv *s, struct cnm_pdt *old, struct cnm_pdt **fr)
@@ -214,7 +218,7 @@ sc_note_change(struct cnm_svc_priv *s, struct cnm_pdt *old, struct cnm_pdt **fr)
 	if (old == NULL || s->sc_ms == 0)
 		return;
 	open = s->hot.prev != NULL && (int32_t)(s->hot.sc_until - now) > 0;
-	if (old->n_active > 0 && (!open || dur > s->sc_dur)) {
+	if (old->n_active > 0 && dur >= CNM_SC_SETTLE_MS && (!open || dur > s->sc_dur)) {
 		s->sc_since = now;
 		s->sc_dur = dur;
 		fr[0] = sc_set_prev(s, old);

@@ -126,6 +126,14 @@ worker_free(struct worker *w)
 	free(w);
 }
 
+/* Let the tables in force now settle: second chance keeps no table that was
+ * in force for less than CNM_SC_SETTLE_MS. */
+static void
+settle(void)
+{
+	usleep((CNM_SC_SETTLE_MS + 50) * 1000);
+}
+
 static uint32_t
 client_ip(uint32_t i)
 {
@@ -233,6 +241,7 @@ test_changed_slot(void **state)
 	int c, k;
 
 	(void)state;
+	settle();
 	snap(lb, m.before);
 	assert_int_equal(cnm_lb_member_set(lb, (uint16_t)web, node(lb, "n1"), 0), 0);
 	snap(lb, m.after);
@@ -276,6 +285,7 @@ test_syn_follows_pdt(void **state)
 	int c;
 
 	(void)state;
+	settle();
 	snap(lb, m.before);
 	assert_int_equal(cnm_lb_member_set(lb, (uint16_t)web, node(lb, "n2"), 0), 0);
 	snap(lb, m.after);
@@ -307,6 +317,7 @@ test_after_window(void **state)
 	int c;
 
 	(void)state;
+	settle();
 	snap(lb, m.before);
 	assert_int_equal(cnm_lb_member_set(lb, (uint16_t)web, node(lb, "n1"), 0), 0);
 	snap(lb, m.after);
@@ -348,6 +359,7 @@ test_prev_removed_or_down(void **state)
 	int c, c3;
 
 	(void)state;
+	settle();
 	snap(lb, m.before);
 	/* n1 removed: its entries in the kept version become CNM_NODE_GONE */
 	assert_int_equal(cnm_lb_node_del(lb, n1), 0);
@@ -397,7 +409,7 @@ test_two_quick_changes(void **state)
 
 	(void)state;
 	/* the first table was in force a while: the two changes are quick */
-	usleep(50 * 1000);
+	settle();
 	snap(lb, first);
 	memcpy(m.before, first, sizeof(first));
 	assert_int_equal(cnm_lb_member_set(lb, (uint16_t)web, node(lb, "n1"), 0), 0);
@@ -465,7 +477,10 @@ test_startup_burst(void **state)
 			assert_null(sc.prev);
 		}
 	}
-	usleep(100 * 1000);
+	/* none of the burst's tables was in force long enough to be kept */
+	assert_int_equal(cnm_lb_svc_second_chance(lb, (uint32_t)web, &sc), 0);
+	assert_null(sc.prev);
+	settle();
 	snap(lb, m.before);
 	assert_int_equal(cnm_lb_member_set(lb, (uint16_t)web, node(lb, "n3"), 0), 0);
 	snap(lb, m.after);
@@ -494,6 +509,7 @@ test_off(void **state)
 	int c;
 
 	(void)state;
+	settle();
 	snap(lb, m.before);
 	assert_int_equal(cnm_lb_member_set(lb, (uint16_t)web, node(lb, "n1"), 0), 0);
 	snap(lb, m.after);
@@ -509,6 +525,7 @@ test_off(void **state)
 
 	/* turned on at run time: the next change opens a window */
 	assert_int_equal(cnm_lb_svc_set_second_chance(lb, (uint16_t)web, 10000), 0);
+	settle();
 	assert_int_equal(cnm_lb_member_set(lb, (uint16_t)web, node(lb, "n1"), 1), 0);
 	assert_int_equal(cnm_lb_svc_second_chance(lb, (uint32_t)web, &sc), 0);
 	assert_non_null(sc.prev);
@@ -537,6 +554,7 @@ test_list_full(void **state)
 	for (i = 0; i < 4 * 64; i++)
 		(void)seg(lb, w, 1000 + i, CNM_TCP_SYN);
 	assert_true(w->ws.conn_full > 0);
+	settle();
 	snap(lb, m.before);
 	assert_int_equal(cnm_lb_member_set(lb, (uint16_t)web, node(lb, "n3"), 0), 0);
 	snap(lb, m.after);
@@ -561,6 +579,7 @@ test_expire(void **state)
 	struct cnm_sc_info sc;
 
 	(void)state;
+	settle();
 	assert_int_equal(cnm_lb_member_set(lb, (uint16_t)web, node(lb, "n1"), 2), 0);
 	assert_int_equal(cnm_lb_svc_second_chance(lb, (uint32_t)web, &sc), 0);
 	assert_int_equal(sc.window_ms, 1000);
