@@ -1431,6 +1431,93 @@ test_reload_weight(void **state)
 	free(path);
 }
 
+/*
+ * second_chance_s through reloads (docs/pdt.md "Second chance"): a reload
+ * that turns it on and moves entries covers its own moves (the window is set
+ * first); a refused reload changes no version and no window; `save` writes
+ * it back.
+ */
+static void
+test_reload_second_chance(void **state)
+{
+	static const char on[] =
+		CFG_HEAD "  \"second_chance_s\": 60,\n" CFG_NODES
+		"  \"services\": [\n" SVC_WEB("2", "1") ",\n" SVC_DNS ",\n"
+		"    { \"name\": \"ftp\", \"vip\": \"198.51.100.20\", \"protocols\": [\"tcp\"],\n"
+		"      \"policy\": \"sticky-wild\", \"nodes\": { \"node1\": 1, \"node2\": 1 },\n"
+		"      \"second_chance_s\": 0 }\n  ]\n}\n";
+	static const char refused[] =
+		CFG_HEAD "  \"hash_key\": 7,\n" CFG_NODES
+		"  \"services\": [\n" SVC_WEB("1", "1") ",\n" SVC_DNS ",\n" SVC_FTP "\n  ]\n}\n";
+	struct fx *fx = *state;
+	char *path = file_in(fx, "sc.json", on), *bad, req[512];
+	struct cnm_sc_info a, b;
+	int web = svc_id(fx, "web"), ftp = svc_id(fx, "ftp");
+	const struct cnm_pdt *before;
+	json_t *r;
+
+	assert_int_equal(cnm_lb_svc_second_chance(fx->ctx.lb, (uint32_t)web, &a), 0);
+	assert_int_equal(a.window_ms, 0);
+	assert_null(a.prev);
+	/* the table in force long enough to be kept */
+	usleep((CNM_SC_SETTLE_MS + 50) * 1000);
+	snprintf(req, sizeof(req), "{\"cmd\": \"reload\", \"path\": \"%s\"}", path);
+	r = ok(fx, req);
+	assert_int_equal(weights_changed(r), 1);
+	json_decref(r);
+	assert_int_equal(cnm_lb_svc_second_chance(fx->ctx.lb, (uint32_t)web, &a), 0);
+	assert_int_equal(a.window_ms, 60000);
+	/* the reload's own move (3:1 -> 2:1) is covered: the 3:1 table is kept */
+	assert_non_null(a.prev);
+	assert_int_equal(cnm_pdt_moved(a.prev, pdt_of(fx, "web")), 85);
+	assert_int_equal(cnm_lb_svc_second_chance(fx->ctx.lb, (uint32_t)ftp, &b), 0);
+	assert_int_equal(b.window_ms, 0);
+	assert_int_equal(fx->ctx.cfg->second_chance_s, 60);
+	/* save writes them back: the global key and ftp's override */
+	{
+		char *saved = NULL, err[CNM_ERR_MAX];
+		struct cnm_config *c;
+
+		if (asprintf(&saved, "%s.saved", path) < 0)
+			fail();
+		snprintf(req, sizeof(req), "{\"cmd\": \"save\", \"path\": \"%s\"}", saved);
+		r = ok(fx, req);
+		json_decref(r);
+		c = cnm_config_load(saved, err, sizeof(err));
+		if (c == NULL)
+			fail_msg("saved file refused: %s", err);
+		assert_int_equal(c->second_chance_s, 60);
+		assert_int_equal(c->services[cnm_config_service_index(c, "ftp")].second_chance_s, 0);
+		assert_int_equal(c->services[cnm_config_service_index(c, "web")].second_chance_s, 60);
+		cnm_config_free(c);
+		unlink(saved);
+		free(saved);
+	}
+
+	/* refused: nothing changes, the versions and windows included */
+	before = pdt_of(fx, "web");
+	bad = file_in(fx, "bad.json", refused);
+	snprintf(req, sizeof(req), "{\"cmd\": \"reload\", \"path\": \"%s\"}", bad);
+	fails(fx, req, "hash_key cannot change at run time");
+	assert_int_equal(cnm_lb_svc_second_chance(fx->ctx.lb, (uint32_t)web, &b), 0);
+	assert_int_equal(b.window_ms, a.window_ms);
+	assert_int_equal(b.until, a.until);
+	assert_int_equal(b.since, a.since);
+	assert_ptr_equal(b.prev, a.prev);
+	assert_ptr_equal(pdt_of(fx, "web"), before);
+	assert_int_equal(fx->ctx.cfg->second_chance_s, 60);
+
+	/* off again by reload: the version goes */
+	write_file(path, cfg_base);
+	r = ok(fx, "{\"cmd\": \"reload\"}");
+	json_decref(r);
+	assert_int_equal(cnm_lb_svc_second_chance(fx->ctx.lb, (uint32_t)web, &b), 0);
+	assert_int_equal(b.window_ms, 0);
+	assert_null(b.prev);
+	free(bad);
+	free(path);
+}
+
 /* reload --dry-run says what the reload will do, entries included, and
  * changes nothing; the reload then does exactly that. */
 static void
@@ -2245,6 +2332,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_stats_slot_reuse, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reload_same, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reload_weight, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reload_second_chance, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reload_add_remove, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reload_rekey, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reload_dry_run, setup, teardown),
