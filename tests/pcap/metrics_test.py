@@ -205,15 +205,22 @@ def compare(sj, samples, byname, kinds):
         want("cnmux_service_packets_total", {"service": s}, sv["packets"], s)
         want("cnmux_service_bytes_total", {"service": s}, sv["bytes"], s)
         want("cnmux_service_conn_new_total", {"service": s}, sv["conn_new"], s)
+        for k in ("second_chance", "second_chance_failed"):
+            want("cnmux_service_%s_total" % k, {"service": s}, sv[k], s)
         for node, m in sv["nodes"].items():
             want("cnmux_packets_total", {"service": s, "node": node}, m["packets"], s + "/" + node)
             want("cnmux_bytes_total", {"service": s, "node": node}, m["bytes"], s + "/" + node)
             want("cnmux_pair_conn_new_total", {"service": s, "node": node}, m["conn_new"],
                  s + "/" + node)
+            for k in ("second_chance", "second_chance_failed"):
+                want("cnmux_pair_%s_total" % k, {"service": s, "node": node}, m[k],
+                     s + "/" + node)
     for node, nv in sj["nodes"].items():
         want("cnmux_node_packets_total", {"node": node}, nv["packets"], node)
         want("cnmux_node_bytes_total", {"node": node}, nv["bytes"], node)
         want("cnmux_node_conn_new_total", {"node": node}, nv["conn_new"], node)
+        for k in ("second_chance", "second_chance_failed"):
+            want("cnmux_node_%s_total" % k, {"node": node}, nv[k], node)
         want("cnmux_node_up", {"node": node}, 1 if nv["up"] else 0, node)
     # what is left: the service info and active nodes, nothing else
     for key in set(samples) - seen:
