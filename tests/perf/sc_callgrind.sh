@@ -22,5 +22,5 @@ for c in hit nowindow same taken recorded; do
     done
     a=$(total "$dir/$c.1000")
     b=$(total "$dir/$c.2000")
-    echo "$c $(( (b - a) / 32000 )).$(( ((b - a) % 32000) * 10 / 32000 )) $(tail -n 1 "$dir/$c.2000.out")"
+    echo "$c $(( (b - a) / 32000 )).$(( ((b - a) % 32000) * 10 / 32000 )) $(grep "^{" "$dir/$c.2000.out")"
 done
