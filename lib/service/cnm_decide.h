@@ -22,7 +22,9 @@
  *      PDT (FIG. 6 605-607);
  *   3. the TCP frames of scalable services, in one bulk lookup of the
  *      forwarding list: a recorded connection keeps its node, a pure SYN is
- *      recorded (FIG. 6 608-611);
+ *      recorded (FIG. 6 608-611); a non-SYN frame the list misses, within a
+ *      service's second chance window, goes to its entry's previous owner
+ *      and is recorded there (docs/pdt.md, "Second chance");
  *   4. fragments, in arrival order: a first fragment records its final
  *      decision (after step 3, so the fragments of a tracked connection
  *      follow the connection, not the PDT), a later one follows it.
