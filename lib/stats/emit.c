@@ -124,6 +124,11 @@ cnm_stats_print(FILE *out, const struct cnm_stats_total *t, const struct cnm_lb 
 		PRIu64 " not recorded (list full), %" PRIu64 " forgotten (node down), %" PRIu64
 		" expired, %" PRIu64 " tracked now\n", t->conn_new, t->conn_hit, t->conn_full,
 		t->conn_stale, t->conn_expired, t->conn_active);
+	/* only when it happened: the report of a run without reads as before */
+	if (t->second_chance != 0 || t->second_chance_failed != 0)
+		fprintf(out, "  second chance: %" PRIu64 " packets to their previous owner, %" PRIu64
+			" whose previous owner was gone\n", t->second_chance,
+			t->second_chance_failed);
 	fprintf(out, "  workers %" PRIu64, t->workers);
 	if (t->busy_bursts && t->rx)
 		fprintf(out, ", %.1f cycles/packet", (double)t->busy_cycles / (double)t->rx);
