@@ -137,6 +137,19 @@ print_services(const json_t *r)
 				u64s(G(n, "packets"), c, sizeof(c)),
 				u64s(G(n, "bytes"), d, sizeof(d)));
 		tbl_print(&t);
+		/* second chance: only while a window is open, or once it served */
+		{
+			const json_t *sc = G(svc, "second_chance");
+
+			if (sc != NULL && (json_is_true(G(sc, "open")) ||
+					   json_integer_value(G(sc, "packets")) != 0 ||
+					   json_integer_value(G(sc, "failed")) != 0))
+				printf("  second chance: window %s s, %s, %s packets to the previous "
+				       "owner, %s failed\n", u64s(G(sc, "window_s"), a, sizeof(a)),
+				       json_is_true(G(sc, "open")) ? "open" : "closed",
+				       u64s(G(sc, "packets"), b, sizeof(b)),
+				       u64s(G(sc, "failed"), c, sizeof(c)));
+		}
 	}
 	if (json_array_size(G(r, "services")) == 0)
 		printf("no services\n");

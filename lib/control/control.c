@@ -1168,6 +1168,25 @@ svc_json(const struct cnm_ctx *ctx, uint16_t id, const struct cnm_stats_total *t
 	json_object_set_new(o, "pdt_size", json_integer(pdt->size));
 	json_object_set_new(o, "active_nodes", json_integer(pdt->n_active));
 	json_object_set_new(o, "arp", json_boolean(s->arp));
+	{
+		/* second chance (docs/pdt.md): the window, and what the kept
+		 * table would still send elsewhere */
+		struct cnm_sc_info sc;
+		uint32_t now = cnm_lb_clock_ms();
+
+		if (cnm_lb_svc_second_chance(lb, id, &sc) == 0) {
+			int open = sc.prev != NULL && (int32_t)(sc.until - now) > 0;
+
+			json_object_set_new(o, "second_chance", json_pack("{s:I,s:b,s:I,s:o,s:o,s:o}",
+				"window_s", (json_int_t)(sc.window_ms / 1000),
+				"open", open,
+				"left_ms", (json_int_t)(open ? sc.until - now : 0),
+				"entries_changed", open && sc.prev->size == pdt->size ?
+					json_integer(cnm_pdt_moved(sc.prev, pdt)) : json_null(),
+				"packets", json_incref(json_object_get(st, "second_chance")),
+				"failed", json_incref(json_object_get(st, "second_chance_failed"))));
+		}
+	}
 	json_object_set(o, "packets", json_object_get(st, "packets"));
 	json_object_set(o, "bytes", json_object_get(st, "bytes"));
 	json_decref(st);

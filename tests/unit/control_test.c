@@ -1473,6 +1473,19 @@ test_reload_second_chance(void **state)
 	assert_int_equal(cnm_lb_svc_second_chance(fx->ctx.lb, (uint32_t)ftp, &b), 0);
 	assert_int_equal(b.window_ms, 0);
 	assert_int_equal(fx->ctx.cfg->second_chance_s, 60);
+	/* service show: the window, open, and the 85 entries it covers */
+	r = ok(fx, "{\"cmd\": \"service show\", \"service\": \"web\"}");
+	{
+		const json_t *scj = json_object_get(json_array_get(json_object_get(r, "services"), 0),
+						   "second_chance");
+
+		assert_non_null(scj);
+		assert_int_equal(json_integer_value(json_object_get(scj, "window_s")), 60);
+		assert_true(json_is_true(json_object_get(scj, "open")));
+		assert_int_equal(json_integer_value(json_object_get(scj, "entries_changed")), 85);
+		assert_in_range(json_integer_value(json_object_get(scj, "left_ms")), 50000, 60000);
+	}
+	json_decref(r);
 	/* save writes them back: the global key and ftp's override */
 	{
 		char *saved = NULL, err[CNM_ERR_MAX];
