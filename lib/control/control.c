@@ -1177,10 +1177,11 @@ svc_json(const struct cnm_ctx *ctx, uint16_t id, const struct cnm_stats_total *t
 		if (cnm_lb_svc_second_chance(lb, id, &sc) == 0) {
 			int open = sc.prev != NULL && (int32_t)(sc.until - now) > 0;
 
-			json_object_set_new(o, "second_chance", json_pack("{s:I,s:b,s:I,s:o,s:o,s:o}",
+			/* no time left in it: what `service show` says stays the
+			 * same while nothing changes (explain says how long) */
+			json_object_set_new(o, "second_chance", json_pack("{s:I,s:b,s:o,s:o,s:o}",
 				"window_s", (json_int_t)(sc.window_ms / 1000),
 				"open", open,
-				"left_ms", (json_int_t)(open ? sc.until - now : 0),
 				"entries_changed", open && sc.prev->size == pdt->size ?
 					json_integer(cnm_pdt_moved(sc.prev, pdt)) : json_null(),
 				"packets", json_incref(json_object_get(st, "second_chance")),
