@@ -22,8 +22,10 @@
 #   4. after 4 s the streams are stopped; each client checks that its
 #      server counted every byte it sent (a reset, a stall past 10 s or a
 #      node that never saw the start of the stream fails it).
-# Expected: on, every stream ok, at least one of them on node1, and
-# cnmux's second_chance counter > 0; off, at least one stream of node1
+# Expected: on, every stream ok, at least one of them on node1, cnmux's
+# second_chance counter > 0, and the list holding (at least) node1's streams
+# on node1 after the reload (entries the PDT no longer gives: displaced
+# connections, which HA checkpoints to the other holders); off, at least one stream of node1
 # broken (the reason the feature exists). Needs root; exit 77 without it.
 set -uo pipefail
 
@@ -112,7 +114,7 @@ fail() { echo "e2e_second_chance: FAIL: $*"; FAILED=$((FAILED + 1)); }
 
 # One mode: SECOND_CHANCE_S; prints "on|off: ..." and sets $W/MODE.result
 run_mode() {
-    local mode=$1 sc=$2 i alive0 alive1 scn verdict
+    local mode=$1 sc=$2 i alive0 alive1 scn verdict rec1
     config "$sc" 3 >"$W/$mode.json"
     config "$sc" 0 >"$W/$mode.drained.json"
     lb_start "$W/$mode.json" || { fail "$mode: cnmux did not come up"; return; }
@@ -146,6 +148,9 @@ run_mode() {
     sleep 4
     alive1=$(ctl -j stats | jq_ 'j["rx"]')
     scn=$(ctl -j stats | jq_ '[j["second_chance"], j["second_chance_failed"]]')
+    # what second chance recorded: entries on node1, which the PDT no longer
+    # gives: displaced connections, what HA checkpoints to the other holders
+    rec1=$(ctl -j conns show --node node1 --max 1000 | jq_ 'j["count"]')
 
     # 4: the verdicts
     for i in $(seq "$STREAMS"); do
@@ -164,6 +169,7 @@ run_mode() {
     verdict=$(cat "$W/$mode".[0-9]*.json | "$PY" -c '
 import json, sys
 mode, scn, rx0, rx1 = sys.argv[1], json.loads(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+rec1 = int(sys.argv[6])
 res = [json.loads(l) for l in sys.stdin if l.startswith("{")]
 on1 = [r for r in res if r["node"] == "node1"]
 broken = [r for r in res if not r["ok"]]
@@ -182,13 +188,17 @@ if mode == "on":
                                    for r in broken])
     if scn[0] == 0:
         bad.append("second_chance counter 0")
+    if rec1 < len(on1):
+        bad.append("the list holds %d connections on node1 for %d streams" % (rec1, len(on1)))
 else:
     if not broken1:
         bad.append("no stream of node1 broke with second chance off: the test shows nothing")
-print("%s %s: %d streams, %d on node1; broken %d (%d of them on node1); second_chance %d, failed %d" % (
-    "FAIL" if bad else "PASS", mode, len(res), len(on1), len(broken), len(broken1), scn[0], scn[1])
+print("%s %s: %d streams, %d on node1; broken %d (%d of them on node1); second_chance %d, failed %d; "
+      "list entries on node1 after the reload %d" % (
+    "FAIL" if bad else "PASS", mode, len(res), len(on1), len(broken), len(broken1), scn[0], scn[1],
+    rec1)
     + ("; " + "; ".join(bad) if bad else ""))
-' "$mode" "$scn" "$alive0" "$alive1" "$STREAMS")
+' "$mode" "$scn" "$alive0" "$alive1" "$STREAMS" "$rec1")
     echo "e2e_second_chance: $verdict"
     case "$verdict" in PASS*) ;; *) FAILED=$((FAILED + 1)) ;; esac
 }
