@@ -27,6 +27,7 @@ PDT changes, with second_chance_s on (docs/pdt.md).
   part1.pcap  two data segments (ACK, no SYN: another instance saw the
               handshake, or the list lost it) of 48 IPv4 and 16 IPv6
               connections, and the handshakes of 16 tracked IPv4 ones;
+  sleep       1.2 s: the table in force long enough to be kept;
   ctl         node drain node1: its entries move;
   part2.pcap  a data segment of every connection, then 16 new handshakes
               (a SYN follows the current table: none reaches node1);
@@ -196,7 +197,10 @@ def gen_second_chance():
     part2 += [c.frame(c.packet(c.segment(F_SYN))) for c in late]
     part2 += [c.frame(c.packet(c.segment(F_ACK, seq_off=1))) for c in late]
     part3 = [data(c, 3) for c in untracked + tracked + late]
+    # the first table in force long enough to be kept (second chance keeps
+    # no table younger than 1 s), however fast the machine
     steps = [{'send': 'part1.pcap'},
+             {'sleep': 1.2},
              {'ctl': ['node', 'drain', 'node1']},
              {'send': 'part2.pcap'},
              {'ctl': ['node', 'weight', 'node2', 'web', '3']},
