@@ -22,6 +22,7 @@
 #define CNM_MAX_SERVICES 16384   /**< service groups */
 #define CNM_MAX_PRIVATE 8        /**< private ports */
 #define CNM_PATH_MAX 108         /**< fits sockaddr_un.sun_path */
+#define CNM_CMD_MAX 256          /**< a shell command of the config */
 #define CNM_ERR_MAX 512          /**< size of an error message buffer */
 
 #define CNM_PDT_SIZE_DEFAULT 4096u
@@ -158,6 +159,9 @@ struct cnm_config {
 	uint32_t pdt_size;                      /**< default PDT size */
 	uint32_t hash_key;                      /**< key of the client hash */
 	char control_socket[CNM_PATH_MAX];      /**< "" = none */
+	char announce_file4[CNM_PATH_MAX];      /**< announce.file4: "" none (lib/announce) */
+	char announce_file6[CNM_PATH_MAX];      /**< announce.file6: "" none */
+	char announce_cmd[CNM_CMD_MAX];         /**< announce.command: "" none */
 	char state_file[CNM_PATH_MAX];          /**< control.state_file: the running
 						     configuration, written on every
 						     change; "" = none */

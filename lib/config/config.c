@@ -81,7 +81,7 @@ struct cnm_claim {
 static const char *const cnm_top_keys[] = {
 	"version", "ports", "nodes", "services", "default_node", "pdt_size",
 	"hash_key", "control", "conntrack", "health", "icmp_echo", "verify_checksum", "ha",
-	"tunnel", "metrics", "second_chance_s", NULL,
+	"tunnel", "metrics", "announce", "second_chance_s", NULL,
 };
 static const char *const cnm_ports_keys[] = {
 	"public", "private", "local", NULL,
@@ -98,6 +98,9 @@ static const char *const cnm_service_keys[] = {
 };
 static const char *const cnm_control_keys[] = {
 	"socket", "state_file", NULL,
+};
+static const char *const cnm_announce_keys[] = {
+	"file4", "file6", "command", NULL,
 };
 static const char *const cnm_metrics_keys[] = {
 	"listen", NULL,
@@ -1480,6 +1483,38 @@ cnm_parse_metrics(struct cnm_parser *p, const json_t *root)
 	return 0;
 }
 
+/*
+ * "announce": {"file4": PATH, "file6": PATH, "command": CMD}: the VIPs with
+ * an active node, for a routing daemon (lib/announce, docs/bgp.md)
+ */
+static int
+cnm_parse_announce(struct cnm_parser *p, const json_t *root)
+{
+	json_t *obj = json_object_get(root, "announce"), *v;
+	struct cnm_config *cfg = p->cfg;
+
+	if (obj == NULL)
+		return 0;
+	if (cnm_check_object(p, "announce", obj, cnm_announce_keys) < 0)
+		return -1;
+	v = json_object_get(obj, "file4");
+	if (v != NULL && cnm_get_str(p, "announce.file4", v, CNM_PATH_MAX, cnm_path_char,
+				     "a file path", cfg->announce_file4) < 0)
+		return -1;
+	v = json_object_get(obj, "file6");
+	if (v != NULL && cnm_get_str(p, "announce.file6", v, CNM_PATH_MAX, cnm_path_char,
+				     "a file path", cfg->announce_file6) < 0)
+		return -1;
+	v = json_object_get(obj, "command");
+	if (v != NULL && cnm_get_str(p, "announce.command", v, CNM_CMD_MAX, cnm_path_char,
+				     "a shell command", cfg->announce_cmd) < 0)
+		return -1;
+	if (cfg->announce_file4[0] == '\0' && cfg->announce_file6[0] == '\0')
+		return cnm_fail(p, "announce", obj, "neither file4 nor file6",
+				"file4 or file6: where the VIPs are written");
+	return 0;
+}
+
 static int
 cnm_parse_ha(struct cnm_parser *p, const json_t *root)
 {
@@ -1664,6 +1699,7 @@ cnm_parse_root(struct cnm_parser *p, const json_t *root)
 	    cnm_parse_health(p, root) < 0 ||
 	    cnm_parse_ha(p, root) < 0 ||
 	    cnm_parse_metrics(p, root) < 0 ||
+	    cnm_parse_announce(p, root) < 0 ||
 	    cnm_parse_tunnel(p, root) < 0)
 		goto out;
 

@@ -350,6 +350,17 @@ cfg_json(const struct cnm_config *c)
 	if (c->metrics_listen.port != 0)
 		json_object_set_new(root, "metrics",
 				    json_pack("{s:s}", "listen", c->metrics_listen.text));
+	if (c->announce_file4[0] != '\0' || c->announce_file6[0] != '\0') {
+		json_t *an = json_object();
+
+		if (c->announce_file4[0] != '\0')
+			json_object_set_new(an, "file4", json_string(c->announce_file4));
+		if (c->announce_file6[0] != '\0')
+			json_object_set_new(an, "file6", json_string(c->announce_file6));
+		if (c->announce_cmd[0] != '\0')
+			json_object_set_new(an, "command", json_string(c->announce_cmd));
+		json_object_set_new(root, "announce", an);
+	}
 	json_object_set_new(root, "conntrack",
 			    json_pack("{s:I,s:I,s:I,s:I,s:I}",
 				      "max", (json_int_t)c->conn_max,

@@ -23,6 +23,7 @@
 #include "cnm_control.h"
 #include "cnm_ha.h"
 #include "cnm_health.h"
+#include "cnm_announce.h"
 #include "cnm_log.h"
 #include "cnm_loop.h"
 #include "cnm_metrics.h"
@@ -34,6 +35,7 @@ struct cnm_loop {
 	struct cnm_ctx ctx;                  /**< the control side's view (lib/control) */
 	struct cnm_tel_ctx tel;              /**< telemetry's */
 	struct cnm_health *hc;
+	struct cnm_announce *ann;     /* the VIPs for a routing daemon (docs/bgp.md) */
 	struct cnm_ctl_server *srv;          /**< NULL: no control socket */
 	struct cnm_ha *ha;                   /**< NULL: no "ha" */
 	struct cnm_wstats *wst[CNM_MAX_WORKERS];
@@ -407,6 +409,7 @@ on_commit(void *arg, const struct cnm_config *cfg)
 	struct cnm_loop *l = arg;
 
 	cnm_health_configure(l->hc, cfg);
+	cnm_announce_configure(l->ann, cfg);
 }
 
 /* Frames arriving on the private ports: ARP replies from the nodes. Only the
@@ -494,6 +497,11 @@ cnm_loop_create(const struct cnm_loop_conf *c)
 	l->hc = cnm_health_create(c->dp->lb, cfg, &io);
 	if (l->hc == NULL) {
 		fprintf(stderr, "cnmux: out of memory for the health checker\n");
+		goto fail;
+	}
+	l->ann = cnm_announce_create(cfg);
+	if (l->ann == NULL) {
+		fprintf(stderr, "cnmux: out of memory for the announcer\n");
 		goto fail;
 	}
 
@@ -617,6 +625,7 @@ tick(struct cnm_loop *l, uint64_t now_ms)
 	if (cnm_health_wants_rx(l->hc))
 		private_rx(l->c.dp, l->hc, now_ms);
 	cnm_health_tick(l->hc, now_ms);
+	cnm_announce_tick(l->ann, l->c.dp->lb, now_ms);
 	pthread_mutex_unlock(l->c.ctl_lock);
 }
 
@@ -682,8 +691,10 @@ cnm_loop_run(struct cnm_loop *l)
 	while (!stop_signal) {
 		uint64_t now = rte_rdtsc();
 
-		if (l->c.idle_exit_ms != 0 && idle(l, now))
+		if (l->c.idle_exit_ms != 0 && idle(l, now)) {
+			cnm_announce_stop(l->ann);
 			return 0;
+		}
 		tick(l, now * 1000 / l->hz);
 		cnm_ha_poll(l->ha);
 		if (l->srv != NULL)
@@ -711,6 +722,8 @@ cnm_loop_run(struct cnm_loop *l)
 		else
 			rte_delay_us_sleep(1000);
 	}
+	/* routes withdrawn while the workers still forward */
+	cnm_announce_stop(l->ann);
 	return stop_signal;
 }
 
@@ -725,6 +738,7 @@ cnm_loop_free(struct cnm_loop *l)
 	cnm_ctl_server_free(l->srv);
 	cnm_ha_free(l->ha);
 	cnm_health_free(l->hc);
+	cnm_announce_free(l->ann);
 	cnm_config_free(l->ctx.cfg);
 	free(l->tot);
 	free(l->rate_prev);

@@ -359,6 +359,13 @@ static const struct err_case err_cases[] = {
 	  "conntrack.max", "an integer in [1024, 268435456]", "268435457" },
 	{ "conntrack_max6_small", CFG(", 'conntrack': {'max6': 1000}"),
 	  "conntrack.max6", "an integer in [1024, 268435456]", "1000" },
+	/* announce */
+	{ "announce_no_file", CFG(", 'announce': {'command': 'true'}"),
+	  "announce", "file4 or file6: where the VIPs are written", "neither file4 nor file6" },
+	{ "announce_unknown_key", CFG(", 'announce': {'file': '/x'}"),
+	  "announce.file", "one of the keys file4, file6, command", NULL },
+	{ "announce_file_number", CFG(", 'announce': {'file4': 4}"),
+	  "announce.file4", "a file path", NULL },
 	{ "conntrack_timeout_zero", CFG(", 'conntrack': {'timeout_s': 0}"),
 	  "conntrack.timeout_s", "an integer in [1, 604800]", "0" },
 	{ "conntrack_closing_zero", CFG(", 'conntrack': {'closing_s': 0}"),
