@@ -78,7 +78,10 @@ second_chance(const struct cnm_lb_view *lb, struct cnm_dstate *st, const struct 
 	 * version: its entries are visible before the pointer is. */
 	const struct cnm_pdt *prev = __atomic_load_n(&s->prev, __ATOMIC_ACQUIRE);
 	struct cnm_wstats *ws = st->st;
+	const struct cnm_conn_key *kp = k;
 	const struct cnm_node *nd;
+	struct cnm_conn c;
+	hash_sig_t sig2;
 	uint16_t node;
 
 	if (prev == NULL)
@@ -88,6 +91,22 @@ second_chance(const struct cnm_lb_view *lb, struct cnm_dstate *st, const struct 
 	/* the same owner (the slot did not change), or none before */
 	if (node == CNM_NODE_NONE || (d->verdict == CNM_V_FORWARD && node == d->node))
 		return 0;
+	/* The burst's bulk lookup came before this burst's inserts: a SYN of
+	 * the same connection earlier in the burst (its handshake's ACK right
+	 * behind it), or a packet of it that took its second chance, has been
+	 * recorded since. Its entry decides, as it will for the next burst. */
+	if ((cnm_ct_lookup_bulk(st->ct, &kp, 1, &sig2, &c) & 1) &&
+	    !cnm_conn_expired(&c, st->now_ms) && c.svc == (uint16_t)s->id &&
+	    lb->node[c.node].used && lb->node[c.node].up) {
+		d->verdict = CNM_V_FORWARD;
+		d->reason = CNM_DROP_NONE;
+		d->node = c.node;
+		d->method = lb->node[c.node].method;
+		d->slot = cnm_svc_slot(s, c.node);
+		d->via = CNM_VIA_CONN;
+		ws->conn_hit++;
+		return 1;
+	}
 	nd = node < CNM_MAX_NODES ? &lb->node[node] : NULL;
 	if (nd == NULL || !nd->used || !nd->up) {
 		/* removed (CNM_NODE_GONE) or down: what the PDT says now */

@@ -304,6 +304,86 @@ test_syn_follows_pdt(void **state)
 	cnm_lb_free(lb);
 }
 
+/* The frames of a moved client, @p n of them in one burst, with @p flags each. */
+static void
+burst(struct cnm_lb *lb, struct worker *w, uint32_t i, const uint8_t *flags, unsigned int n,
+		struct cnm_decision *d)
+{
+	struct cnm_pkt pk[4];
+	uint32_t vip;
+	unsigned int j;
+
+	assert_true(n <= 4);
+	assert_int_equal(inet_pton(AF_INET, VIP, &vip), 1);
+	memset(pk, 0, sizeof(pk));
+	for (j = 0; j < n; j++) {
+		pk[j].shape = CNM_SHAPE_FAST4;
+		pk[j].r.src = client_ip(i);
+		pk[j].r.dst = vip;
+		pk[j].r.sport = htons((uint16_t)(10000 + i));
+		pk[j].r.dport = htons(80);
+		pk[j].r.tot = 52;
+		pk[j].r.proto = IPPROTO_TCP;
+		pk[j].r.tcp_flags = flags[j];
+	}
+	cnm_decide_burst(cnm_lb_view(lb), &w->st, pk, n, d);
+}
+
+/*
+ * One burst: the list is looked up for the whole burst before anything is
+ * recorded. A new connection's SYN and the ACK right behind it both go to
+ * the PDT's node (the ACK must not take a second chance the SYN's entry
+ * already answers); two segments of a moved connection both go to the
+ * previous owner.
+ */
+static void
+test_same_burst(void **state)
+{
+	static const uint8_t syn_ack[2] = { CNM_TCP_SYN, CNM_TCP_ACK };
+	static const uint8_t two_acks[2] = { CNM_TCP_ACK, CNM_TCP_ACK | 0x08 };
+	struct cnm_lb *lb = lb_from(CFG_ON);
+	struct worker *w = worker_new(1024);
+	int web = cnm_lb_svc_find(lb, "web");
+	struct cnm_decision d[4];
+	struct moved m;
+	uint32_t i;
+	int c = -1, c2 = -1;
+
+	(void)state;
+	settle();
+	snap(lb, m.before);
+	assert_int_equal(cnm_lb_member_set(lb, (uint16_t)web, node(lb, "n1"), 0), 0);
+	snap(lb, m.after);
+	for (i = 0; i < CLIENTS; i++)
+		if (m.before[i] == node(lb, "n1") && m.after[i] != m.before[i]) {
+			if (c < 0)
+				c = (int)i;
+			else if (c2 < 0)
+				c2 = (int)i;
+		}
+	assert_true(c >= 0 && c2 >= 0);
+	w->st.now_ms = cnm_lb_clock_ms();
+
+	burst(lb, w, (uint32_t)c, syn_ack, 2, d);
+	assert_int_equal(d[0].node, m.after[c]);
+	assert_int_equal(d[0].via, CNM_VIA_PDT);
+	assert_int_equal(d[1].node, m.after[c]);
+	assert_int_equal(d[1].via, CNM_VIA_CONN);
+	assert_int_equal(w->ws.second_chance, 0);
+	/* and the next burst agrees */
+	d[0] = seg(lb, w, (uint32_t)c, CNM_TCP_ACK);
+	assert_int_equal(d[0].node, m.after[c]);
+	assert_int_equal(d[0].via, CNM_VIA_CONN);
+
+	burst(lb, w, (uint32_t)c2, two_acks, 2, d);
+	assert_int_equal(d[0].node, node(lb, "n1"));
+	assert_int_equal(d[0].via, CNM_VIA_SC);
+	assert_int_equal(d[1].node, node(lb, "n1"));
+	assert_int_equal(w->ws.second_chance, 1);
+	worker_free(w);
+	cnm_lb_free(lb);
+}
+
 /* After the window, a moved client follows the current table. */
 static void
 test_after_window(void **state)
@@ -654,6 +734,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_changed_slot),
 		cmocka_unit_test(test_syn_follows_pdt),
+		cmocka_unit_test(test_same_burst),
 		cmocka_unit_test(test_after_window),
 		cmocka_unit_test(test_prev_removed_or_down),
 		cmocka_unit_test(test_two_quick_changes),
