@@ -63,34 +63,21 @@ svc_lookup(const struct cnm_lb_view *lb, struct cnm_dstate *st, const struct cnm
 }
 
 /*
- * Second chance (docs/pdt.md): a non-SYN TCP packet of service @p s that the
- * list does not hold, while the service's window is open: when its entry had
- * another owner in the version kept from before the window's first change,
- * it goes to that owner if it is still there and up (drained is fine: it
- * serves its connections), and the list records it. 1 when it did; 0 leaves
- * @p d as the PDT made it (counted as failed when the owner was gone).
+ * Second chance for a frame whose entry changed owner: @p node, the owner in
+ * the kept version. Out of line: the frames whose entry did not change (the
+ * check's common outcome in a window) return before its stack frame.
  */
 static __rte_noinline int
-second_chance(const struct cnm_lb_view *lb, struct cnm_dstate *st, const struct cnm_svc *s,
-		const struct cnm_conn_key *k, hash_sig_t sig, uint8_t fl, struct cnm_decision *d)
+sc_apply(const struct cnm_lb_view *lb, struct cnm_dstate *st, const struct cnm_svc *s,
+		const struct cnm_conn_key *k, hash_sig_t sig, uint8_t fl, struct cnm_decision *d,
+		uint16_t node)
 {
-	/* Acquire pairs with the control lcore's release store of the kept
-	 * version: its entries are visible before the pointer is. */
-	const struct cnm_pdt *prev = __atomic_load_n(&s->prev, __ATOMIC_ACQUIRE);
 	struct cnm_wstats *ws = st->st;
 	const struct cnm_conn_key *kp = k;
 	const struct cnm_node *nd;
 	struct cnm_conn c;
 	hash_sig_t sig2;
-	uint16_t node;
 
-	if (prev == NULL)
-		return 0;
-	node = prev->entries[cnm_client_hash_addr(s->hash_key, k->family, k->src, k->sport,
-						  s->hash_port) & prev->mask];
-	/* the same owner (the slot did not change), or none before */
-	if (node == CNM_NODE_NONE || (d->verdict == CNM_V_FORWARD && node == d->node))
-		return 0;
 	/* The burst's bulk lookup came before this burst's inserts: a SYN of
 	 * the same connection earlier in the burst (its handshake's ACK right
 	 * behind it), or a packet of it that took its second chance, has been
@@ -129,6 +116,33 @@ second_chance(const struct cnm_lb_view *lb, struct cnm_dstate *st, const struct 
 	 * packet's second chance */
 	(void)cnm_ct_insert(st->ct, k, sig, node, s->id, fl, st->now_ms);
 	return 1;
+}
+
+/*
+ * Second chance (docs/pdt.md): a non-SYN TCP packet of service @p s that the
+ * list does not hold, while the service's window is open: when its entry had
+ * another owner in the version kept, it goes to that owner if it is still
+ * there and up (drained is fine: it serves its connections), and the list
+ * records it. 1 when it did (or the list answered after all); 0 leaves @p d
+ * as the PDT made it (counted as failed when the owner was gone).
+ */
+static __rte_noinline int
+second_chance(const struct cnm_lb_view *lb, struct cnm_dstate *st, const struct cnm_svc *s,
+		const struct cnm_conn_key *k, hash_sig_t sig, uint8_t fl, struct cnm_decision *d)
+{
+	/* Acquire pairs with the control lcore's release store of the kept
+	 * version: its entries are visible before the pointer is. */
+	const struct cnm_pdt *prev = __atomic_load_n(&s->prev, __ATOMIC_ACQUIRE);
+	uint16_t node;
+
+	if (prev == NULL)
+		return 0;
+	node = prev->entries[cnm_client_hash_addr(s->hash_key, k->family, k->src, k->sport,
+						  s->hash_port) & prev->mask];
+	/* the same owner (the slot did not change), or none before */
+	if (node == CNM_NODE_NONE || (d->verdict == CNM_V_FORWARD && node == d->node))
+		return 0;
+	return sc_apply(lb, st, s, k, sig, fl, d, node);
 }
 
 /*
