@@ -269,20 +269,15 @@ slots_free(struct cnm_lb *lb, const uint16_t *slots, uint32_t n)
 
 	for (i = 0; i < n; i++) {
 		uint16_t slot = slots[i], svc = lb->member_svc[slot], node = lb->member_node[slot];
-		struct cnm_pb v = { 0, 0, 0 };
+		struct cnm_pb v;
 
+		memset(&v, 0, sizeof(v));
 		if (lb->wstats != NULL) {
 			v = cnm_stats_member_slot(lb->wstats, lb->n_wstats, slot);
-			v.pkts -= lb->member_base[slot].pkts;
-			v.bytes -= lb->member_base[slot].bytes;
-			v.conns -= lb->member_base[slot].conns;
+			cnm_pb_sub(&v, &lb->member_base[slot]);
 		}
-		lb->svc_fold[svc].pkts += v.pkts;
-		lb->svc_fold[svc].bytes += v.bytes;
-		lb->svc_fold[svc].conns += v.conns;
-		lb->node_fold[node].pkts += v.pkts;
-		lb->node_fold[node].bytes += v.bytes;
-		lb->node_fold[node].conns += v.conns;
+		cnm_pb_add(&lb->svc_fold[svc], &v);
+		cnm_pb_add(&lb->node_fold[node], &v);
 		lb->member_svc[slot] = CNM_SLOT_FREE;
 	}
 }
@@ -694,34 +689,25 @@ cnm_lb_stats_rebase(const struct cnm_lb *lb, struct cnm_stats_total *t)
 {
 	uint32_t i;
 
-	for (i = 0; i < CNM_MAX_MEMBERS; i++) {
-		t->member[i].pkts -= lb->member_base[i].pkts;
-		t->member[i].bytes -= lb->member_base[i].bytes;
-		t->member[i].conns -= lb->member_base[i].conns;
-	}
+	for (i = 0; i < CNM_MAX_MEMBERS; i++)
+		cnm_pb_sub(&t->member[i], &lb->member_base[i]);
 	/* a service: what no slot counted, its pairs' slots, its freed ones */
 	for (i = 0; i < CNM_MAX_SERVICES; i++) {
-		t->svc[i].pkts += lb->svc_fold[i].pkts - lb->svc_base[i].pkts;
-		t->svc[i].bytes += lb->svc_fold[i].bytes - lb->svc_base[i].bytes;
-		t->svc[i].conns += lb->svc_fold[i].conns - lb->svc_base[i].conns;
+		cnm_pb_add(&t->svc[i], &lb->svc_fold[i]);
+		cnm_pb_sub(&t->svc[i], &lb->svc_base[i]);
 	}
 	/* a node: its sink, its pairs' slots, its freed ones */
 	for (i = 0; i < CNM_MAX_NODES; i++) {
-		t->node[i].pkts = t->member[CNM_MEMBER_SINK(i)].pkts + lb->node_fold[i].pkts;
-		t->node[i].bytes = t->member[CNM_MEMBER_SINK(i)].bytes + lb->node_fold[i].bytes;
-		t->node[i].conns = t->member[CNM_MEMBER_SINK(i)].conns + lb->node_fold[i].conns;
+		t->node[i] = t->member[CNM_MEMBER_SINK(i)];
+		cnm_pb_add(&t->node[i], &lb->node_fold[i]);
 	}
 	for (i = 0; i < CNM_MEMBER_SINK0; i++) {
 		uint16_t svc = lb->member_svc[i], node = lb->member_node[i];
 
 		if (svc == CNM_SLOT_FREE)
 			continue;
-		t->svc[svc].pkts += t->member[i].pkts;
-		t->svc[svc].bytes += t->member[i].bytes;
-		t->svc[svc].conns += t->member[i].conns;
-		t->node[node].pkts += t->member[i].pkts;
-		t->node[node].bytes += t->member[i].bytes;
-		t->node[node].conns += t->member[i].conns;
+		cnm_pb_add(&t->svc[svc], &t->member[i]);
+		cnm_pb_add(&t->node[node], &t->member[i]);
 	}
 }
 
@@ -732,9 +718,13 @@ pb_sub(struct cnm_pb *t, const struct cnm_pb *z, uint32_t n)
 	uint32_t i;
 
 	for (i = 0; i < n; i++) {
+		uint32_t j;
+
 		t[i].pkts -= RTE_MIN(t[i].pkts, z[i].pkts);
 		t[i].bytes -= RTE_MIN(t[i].bytes, z[i].bytes);
 		t[i].conns -= RTE_MIN(t[i].conns, z[i].conns);
+		for (j = 0; j < CNM_DDROP_MAX; j++)
+			t[i].drop[j] -= RTE_MIN(t[i].drop[j], z[i].drop[j]);
 	}
 }
 

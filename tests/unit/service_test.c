@@ -841,8 +841,23 @@ test_member_totals(void **state)
 	ws[1].member[d1] = (struct cnm_pb){ 3, 300 };
 	ws[0].member[CNM_MEMBER_SINK(n2)] = (struct cnm_pb){ 2, 200 }; /* default node */
 	ws[1].svc[web] = (struct cnm_pb){ 1, 100 };                     /* dropped */
+	/* drops after the decision: no node chosen (the service's own), or
+	 * in the slot of the pair or of the node's sink */
+	ws[1].svc[web].drop[CNM_DDROP_NO_ACTIVE_NODE] = 4;
+	ws[0].member[w2].drop[CNM_DDROP_TX_FULL] = 2;
+	ws[1].member[w2].drop[CNM_DDROP_TX_FULL] = 1;
+	ws[0].member[d1].drop[CNM_DDROP_LINK_DOWN] = 5;
+	ws[1].member[CNM_MEMBER_SINK(n2)].drop[CNM_DDROP_NODE_UNRESOLVED] = 6;
 	cnm_stats_sum(wp, 2, &t);
 	cnm_lb_stats_rebase(lb, &t);
+	assert_int_equal(t.svc[web].drop[CNM_DDROP_NO_ACTIVE_NODE], 4);
+	assert_int_equal(t.svc[web].drop[CNM_DDROP_TX_FULL], 3);
+	assert_int_equal(t.member[w2].drop[CNM_DDROP_TX_FULL], 3);
+	assert_int_equal(t.svc[dns].drop[CNM_DDROP_LINK_DOWN], 5);
+	assert_int_equal(t.node[n2].drop[CNM_DDROP_TX_FULL], 3);
+	assert_int_equal(t.node[n2].drop[CNM_DDROP_NODE_UNRESOLVED], 6);
+	assert_int_equal(t.node[n1].drop[CNM_DDROP_LINK_DOWN], 5);
+	assert_int_equal(t.node[n1].drop[CNM_DDROP_NO_ACTIVE_NODE], 0);
 	assert_int_equal(t.svc[web].pkts, 10 + 5 + 7 + 1);
 	assert_int_equal(t.svc[web].bytes, 1000 + 500 + 700 + 100);
 	assert_int_equal(t.svc[dns].pkts, 3);
@@ -855,12 +870,15 @@ test_member_totals(void **state)
 	cnm_lb_stats_rebase(lb, &t);
 	assert_int_equal(t.svc[web].pkts, 23);
 	assert_int_equal(t.svc[web].bytes, 2300);
+	assert_int_equal(t.svc[web].drop[CNM_DDROP_TX_FULL], 3);
+	assert_int_equal(t.svc[web].drop[CNM_DDROP_NO_ACTIVE_NODE], 4);
 	/* service dns deleted: n1 keeps what it got from it */
 	assert_int_equal(cnm_lb_svc_del(lb, (uint16_t)dns), 0);
 	cnm_stats_sum(wp, 2, &t);
 	cnm_lb_stats_rebase(lb, &t);
 	assert_int_equal(t.node[n1].pkts, 18);
 	assert_int_equal(t.node[n1].bytes, 1800);
+	assert_int_equal(t.node[n1].drop[CNM_DDROP_LINK_DOWN], 5);
 	cnm_lb_set_stats(lb, NULL, 0);
 	cnm_wstats_fini(&ws[0]);
 	cnm_wstats_fini(&ws[1]);
