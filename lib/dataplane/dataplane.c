@@ -88,6 +88,15 @@ cnm_worker_init(struct cnm_worker *w, const struct cnm_dp *dp, uint16_t id)
 	return 0;
 }
 
+uint64_t
+cnm_worker_memsize(void)
+{
+	struct cnm_worker *w = NULL;
+
+	return sizeof(*w) + CNM_FRAG_SLOTS * sizeof(*w->ds.frag) +
+		CNM_SVC_CACHE_SLOTS * sizeof(*w->ds.cache);
+}
+
 void
 cnm_worker_fini(struct cnm_worker *w)
 {

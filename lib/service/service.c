@@ -28,8 +28,10 @@ svc_at(const struct cnm_lb *lb, uint32_t id)
 	return cnm_svc_priv(lb->v.svc[id]);
 }
 
-#define H1_ENTRIES 65536
-#define H2_ENTRIES 16384
+/* the capacities the configuration's budget checks (cnm_config.h) */
+#define H1_ENTRIES CNM_TABLE1_KEYS_MAX
+#define H2_ENTRIES CNM_TABLE2_KEYS_MAX
+#define VIP_ENTRIES CNM_VIP_KEYS_MAX
 
 static struct rte_hash *
 table_create(const char *prefix, const char *name, uint32_t entries, uint32_t key_len,
@@ -41,8 +43,13 @@ table_create(const char *prefix, const char *name, uint32_t entries, uint32_t ke
 		.hash_func = rte_hash_crc,
 		.hash_func_init_val = 0,
 		.socket_id = SOCKET_ID_ANY,
-		/* one writer (the control lcore), lock-free readers (workers) */
-		.extra_flag = RTE_HASH_EXTRA_FLAGS_RW_CONCURRENCY_LF,
+		/* one writer (the control lcore), lock-free readers (workers);
+		 * extendable buckets: every one of the entries fits, whatever
+		 * the keys' hashes (cuckoo buckets alone can refuse a key
+		 * before the table is full), so a configuration that passed
+		 * the budget check (CNM_TABLE1_KEYS_MAX, ...) is built whole */
+		.extra_flag = RTE_HASH_EXTRA_FLAGS_RW_CONCURRENCY_LF |
+			RTE_HASH_EXTRA_FLAGS_EXT_TABLE,
 	};
 	struct rte_hash_rcu_config rcu = {
 		.v = qsbr,
@@ -550,6 +557,18 @@ node_tunnel(struct cnm_lb *lb, uint32_t id, const struct cnm_cfg_node *n)
 	lb->v.node[id].method = n->forward;
 }
 
+void
+cnm_lb_memsize(uint64_t *tables_eal, uint64_t *tables_heap, uint64_t *service_heap)
+{
+	*tables_eal = cnm_hash_memsize(H1_ENTRIES, CNM_SVC_KEY_LEN, 1) +
+		cnm_hash_memsize(H2_ENTRIES, CNM_SVC_KEY_LEN, 1) +
+		cnm_hash_memsize(VIP_ENTRIES, 4, 1) +
+		cnm_hash_memsize(VIP_ENTRIES, CNM_SVC_KEY_LEN, 1) +
+		cnm_hash_memsize(VIP_ENTRIES, 16, 1);
+	*tables_heap = sizeof(struct cnm_lb);
+	*service_heap = sizeof(struct cnm_svc_priv);
+}
+
 struct cnm_lb *
 cnm_lb_create(const struct cnm_config *cfg, const char *name, struct rte_rcu_qsbr *qsbr)
 {
@@ -577,9 +596,9 @@ cnm_lb_create(const struct cnm_config *cfg, const char *name, struct rte_rcu_qsb
 	lb->paths_up = (1u << lb->n_private) - 1;
 	lb->v.h1 = table_create("cnm_h1", name, H1_ENTRIES, CNM_SVC_KEY_LEN, qsbr);
 	lb->v.h2 = table_create("cnm_h2", name, H2_ENTRIES, CNM_SVC_KEY_LEN, qsbr);
-	lb->v.arp = table_create("cnm_arp", name, H2_ENTRIES, 4, qsbr);
-	lb->v.vips = table_create("cnm_vip", name, H2_ENTRIES, CNM_SVC_KEY_LEN, qsbr);
-	lb->v.nd = table_create("cnm_nd", name, H2_ENTRIES, 16, qsbr);
+	lb->v.arp = table_create("cnm_arp", name, VIP_ENTRIES, 4, qsbr);
+	lb->v.vips = table_create("cnm_vip", name, VIP_ENTRIES, CNM_SVC_KEY_LEN, qsbr);
+	lb->v.nd = table_create("cnm_nd", name, VIP_ENTRIES, 16, qsbr);
 	if (lb->v.h1 == NULL || lb->v.h2 == NULL || lb->v.arp == NULL || lb->v.vips == NULL ||
 			lb->v.nd == NULL) {
 		ret = rte_errno;

@@ -368,6 +368,13 @@ cnm_stats_get(const struct cnm_stats_total *t, const struct cnm_stat_desc *d)
 	return *(const uint64_t *)(const void *)((const char *)t + d->off);
 }
 
+/** Memory of a worker's per-id counters (cnm_wstats_init()'s arrays). */
+static inline uint64_t
+cnm_wstats_memsize(void)
+{
+	return (uint64_t)(CNM_MAX_SERVICES + CNM_MAX_MEMBERS) * sizeof(struct cnm_pb);
+}
+
 /** Allocate the per-id arrays of a worker's counters; 0 or -ENOMEM. */
 int cnm_wstats_init(struct cnm_wstats *w);
 void cnm_wstats_fini(struct cnm_wstats *w);

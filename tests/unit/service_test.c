@@ -1508,6 +1508,57 @@ test_client_hash_reference(void **state)
 	}
 }
 
+/*
+ * The tables hold every key the budget lets a configuration have
+ * (CNM_TABLE1_KEYS_MAX, CNM_TABLE2_KEYS_MAX): a configuration at the limit
+ * is built whole, and each of its keys is found, whatever the keys' hashes
+ * (the extendable buckets take what the cuckoo buckets cannot).
+ */
+static void
+test_tables_at_capacity(void **state)
+{
+	size_t n1 = 2, per = CNM_TABLE1_KEYS_MAX / 2, n2 = CNM_TABLE2_KEYS_MAX / 2, i, j;
+	char *text = malloc(512 + n1 * (160 + per * 16) + n2 * 200), *p = text;
+	const struct cnm_svc_key *keys[2];
+	struct cnm_svc *svc[2];
+	struct cnm_flow fl[2];
+	struct cnm_config *cfg;
+	struct cnm_lb *lb;
+	char vip[32];
+
+	(void)state;
+	assert_non_null(text);
+	p += sprintf(p, "{'ports': {'public': 'p0', 'private': ['p1']}, 'nodes': [{'name': 'n1', "
+		     "'ip': '192.0.2.1', 'mac': '02:00:00:00:00:01'}], 'services': [");
+	for (i = 0; i < n1; i++) {
+		p += sprintf(p, "%s{'name': 'p%zu', 'vip': '10.1.0.%zu', 'policy': 'weighted', "
+			     "'nodes': {'n1': 1}, 'pdt_size': 16, 'ports': [", i ? "," : "", i, i);
+		for (j = 0; j < per; j++)
+			p += sprintf(p, "%s'%zu/%s'", j ? "," : "", j / 2 + 1, j % 2 ? "udp" : "tcp");
+		p += sprintf(p, "]}");
+	}
+	for (i = 0; i < n2; i++)
+		p += sprintf(p, ",{'name': 'w%zu', 'vip': '10.2.%zu.%zu', 'policy': 'sticky-wild', "
+			     "'protocols': ['tcp', 'udp'], 'nodes': {'n1': 1}, 'pdt_size': 16}",
+			     i, i >> 8, i & 0xff);
+	sprintf(p, "]}");
+	cfg = parse_q(text);
+	free(text);
+	lb = lb_new(cfg);
+	/* the last key of each table */
+	flow(&fl[0], IPPROTO_UDP, "192.0.2.9", 1234, "10.1.0.1", (uint16_t)(per / 2));
+	snprintf(vip, sizeof(vip), "10.2.%zu.%zu", (n2 - 1) >> 8, (n2 - 1) & 0xff);
+	flow(&fl[1], IPPROTO_UDP, "192.0.2.9", 1234, vip, 7);
+	keys[0] = &fl[0].key;
+	keys[1] = &fl[1].key;
+	cnm_lb_lookup_bulk(cnm_lb_view(lb), keys, 2, svc);
+	assert_non_null(svc[0]);
+	assert_non_null(svc[1]);
+	assert_int_equal(cnm_lb_svc_find(lb, "w8191"), (int)(n1 + n2 - 1));
+	cnm_lb_free(lb);
+	cnm_config_free(cfg);
+}
+
 int
 main(void)
 {
@@ -1538,6 +1589,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_node_without_mac, setup_local, teardown_lb),
 		cmocka_unit_test_setup_teardown(test_lookup_bulk, setup_local, teardown_lb),
 		cmocka_unit_test_setup_teardown(test_worker_walk_bounded, setup_local, teardown_lb),
+		cmocka_unit_test(test_tables_at_capacity),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
