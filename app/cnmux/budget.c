@@ -21,6 +21,13 @@
 
 /* DPDK's memory with --no-huge and no -m (MEMSIZE_IF_NO_HUGE_PAGE) */
 #define NO_HUGE_DEFAULT_MB 64u
+/*
+ * What the EAL takes besides cnmux's own allocations, measured on DPDK
+ * 22.11 (telemetry /eal/memzone_list of a running cnmux): pdump's
+ * statistics (4 MiB), the mbuf pool's header with the caches of every
+ * possible lcore (1 MiB), the ports' data (0.2 MiB); rounded up.
+ */
+#define EAL_BASE_BYTES (6u << 20)
 
 /* the value of option @p opt at argv[*i] ("-m 512", "-m512", "--socket-mem=a,b",
  * "--socket-mem a,b"); NULL when argv[*i] is not it */
@@ -76,9 +83,10 @@ count_list(const char *s)
 	return n;
 }
 
-/* the system's hugepages, in bytes (what EAL can take at most without -m) */
+/* the system's hugepages, in bytes (what EAL can take at most without -m),
+ * and their size in @p page */
 static uint64_t
-hugepages(void)
+hugepages(uint64_t *page)
 {
 	FILE *f = fopen("/proc/meminfo", "r");
 	unsigned long total = 0, kb = 0, v;
@@ -93,6 +101,7 @@ hugepages(void)
 			kb = v;
 	}
 	fclose(f);
+	*page = (uint64_t)kb * 1024;
 	return (uint64_t)total * kb * 1024;
 }
 
@@ -136,6 +145,11 @@ cnm_eal_mem_args(int argc, char *const *argv, struct cnm_eal_mem *m)
 				m->lcores = (uint32_t)__builtin_popcountll(strtoull(v, NULL, 16));
 		}
 	}
+	m->page = 0;
+	if (!no_huge)
+		(void)hugepages(&m->page);
+	if (m->page == 0)
+		m->page = (uint64_t)sysconf(_SC_PAGESIZE);
 	if (mb != 0) {
 		m->bytes = mb << 20;
 	} else if (no_huge) {
@@ -143,7 +157,7 @@ cnm_eal_mem_args(int argc, char *const *argv, struct cnm_eal_mem *m)
 		snprintf(m->from, sizeof(m->from), "--no-huge without -m: DPDK's %u MiB",
 			 NO_HUGE_DEFAULT_MB);
 	} else {
-		m->bytes = hugepages();
+		m->bytes = hugepages(&m->page);
 		snprintf(m->from, sizeof(m->from), "the system's hugepages, no -m");
 	}
 }
@@ -153,13 +167,18 @@ cnm_mem_env_fill(struct cnm_mem_env *env, uint32_t workers, uint64_t mbufs,
 		const struct cnm_eal_mem *eal)
 {
 	uint32_t sz = (uint32_t)sizeof(struct rte_mbuf) + RTE_MBUF_DEFAULT_BUF_SIZE;
+	uint64_t obj, page = eal->page ? eal->page : 4096;
 
 	memset(env, 0, sizeof(*env));
 	env->workers = workers;
 	env->mbufs = mbufs;
-	/* an object of the pool with its header and trailer, and its slot in
-	 * the pool's ring (8 bytes, a power of two: 16 at most) */
-	env->mbuf_bytes = rte_mempool_calc_obj_size(sz, 0, NULL) + 16;
+	/* an object of the pool with its header and trailer; the pool puts no
+	 * object across a page, so a page holds page / obj of them (4 KiB
+	 * pages of --no-huge: one mbuf each); and its slot in the pool's ring
+	 * (8 bytes, a power of two: 16 at most) */
+	obj = rte_mempool_calc_obj_size(sz, 0, NULL);
+	env->mbuf_bytes = (obj >= page ? obj : page / (page / obj)) + 16;
+	env->eal_base = EAL_BASE_BYTES;
 	env->eal_bytes = eal->bytes;
 	env->eal_from = eal->from;
 	cnm_lb_memsize(&env->tables_eal, &env->tables_heap, &env->service_heap);

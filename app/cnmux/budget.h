@@ -17,6 +17,8 @@ struct cnm_eal_mem {
 	uint64_t bytes;      /**< memory the EAL gets; 0: unknown */
 	char from[96];       /**< how that is known, for messages ("-m 512") */
 	uint32_t lcores;     /**< lcores of -l / --lcores / -c; 0: not given */
+	uint64_t page;       /**< page size of the EAL's memory: 4 KiB with --no-huge,
+				  else the hugepage size */
 };
 
 /**

@@ -93,8 +93,8 @@ cnm_config_mem(const struct cnm_config *cfg, const struct cnm_mem_env *env,
 		((uint64_t)cfg->conn_max + 63) / 64 * 8);
 	e->mbufs = env->mbufs * env->mbuf_bytes;
 	e->workers = workers * (env->worker_eal + env->worker_heap) +
-		CNM_MEM_TOTALS * env->totals_heap;
+		CNM_MEM_TOTALS * env->totals_heap + env->eal_base;
 	e->eal = CNM_MEM_TABLE_COPIES * env->tables_eal + e->conntrack + e->mbufs +
-		workers * env->worker_eal;
+		workers * env->worker_eal + env->eal_base;
 	e->total = e->pdts + e->services + e->tables + e->conntrack + e->mbufs + e->workers;
 }

@@ -134,6 +134,7 @@ struct cnm_mem_env {
 	uint64_t mbufs;            /**< mbufs in the pool */
 	uint64_t mbuf_bytes;       /**< memory of one mbuf in the pool, all overheads */
 	uint64_t eal_bytes;        /**< memory the EAL was given (-m, --socket-mem); 0: unknown */
+	uint64_t eal_base;         /**< what the EAL itself takes (pdump, ports, pool header) */
 	const char *eal_from;      /**< how eal_bytes is known, for messages ("-m 512") */
 	uint64_t tables_eal;       /**< one copy of the tables: rte_hash and other EAL memory */
 	uint64_t tables_heap;      /**< one copy of the tables: the handle (struct cnm_lb) */
@@ -157,7 +158,8 @@ struct cnm_mem_estimate {
 	uint64_t tables;     /**< the hash tables and the handle, every copy */
 	uint64_t conntrack;  /**< the forwarding lists: one per worker */
 	uint64_t mbufs;      /**< the mbuf pool */
-	uint64_t workers;    /**< workers' own memory and counters, and the totals' readings */
+	uint64_t workers;    /**< workers' own memory and counters, the totals' readings, and
+				  what the EAL itself takes (env eal_base) */
 	uint64_t eal;        /**< of the total, what comes from the EAL's memory */
 	uint64_t total;
 };
