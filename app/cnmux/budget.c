@@ -185,5 +185,5 @@ cnm_mem_env_fill(struct cnm_mem_env *env, uint32_t workers, uint64_t mbufs,
 	env->worker_eal = cnm_worker_memsize();
 	env->worker_heap = cnm_wstats_memsize();
 	env->totals_heap = sizeof(struct cnm_stats_total);
-	env->conn_key_len = sizeof(struct cnm_conn_key);
+	env->ct_memsize = cnm_ct_memsize;
 }

@@ -87,10 +87,10 @@ cnm_config_mem(const struct cnm_config *cfg, const struct cnm_mem_env *env,
 			2u * CNM_MAX_NODES + 8u * (s->n_members + 1) + 4u * (s->n_ports + 1));
 	}
 	e->tables = CNM_MEM_TABLE_COPIES * (env->tables_eal + env->tables_heap);
-	/* a forwarding list per worker: an rte_hash of conn_max entries and
-	 * its bitmap of used positions */
-	e->conntrack = workers * (cnm_hash_memsize(cfg->conn_max, env->conn_key_len, 0) +
-		((uint64_t)cfg->conn_max + 63) / 64 * 8);
+	/* a forwarding list per worker, IPv4 and IPv6 connections */
+	e->conntrack = workers * (env->ct_memsize != NULL ?
+		env->ct_memsize(cfg->conn_max, cfg->conn_max6) :
+		cnm_hash_memsize(cfg->conn_max, 40, 0) + cnm_hash_memsize(cfg->conn_max6, 40, 0));
 	e->mbufs = env->mbufs * env->mbuf_bytes;
 	e->workers = workers * (env->worker_eal + env->worker_heap) +
 		CNM_MEM_TOTALS * env->totals_heap + env->eal_base;

@@ -143,7 +143,10 @@ struct cnm_mem_env {
 	uint64_t worker_heap;      /**< one worker's counters */
 	uint64_t totals_heap;      /**< one reading of the totals; the control loop keeps
 				        CNM_MEM_TOTALS of them */
-	uint32_t conn_key_len;     /**< key of a forwarding list entry, for its rte_hash */
+	/** memory of one forwarding list of @p max4 IPv4 and @p max6 IPv6
+	 * connections (cnm_ct_memsize()); NULL: an rte_hash of 40-byte keys
+	 * for each */
+	uint64_t (*ct_memsize)(uint32_t max4, uint32_t max6);
 };
 
 /** Readings of the totals the control loop, telemetry and /metrics hold at most at once. */

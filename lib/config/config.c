@@ -1429,11 +1429,13 @@ cnm_check_memory(struct cnm_parser *p)
 		return 0;
 	cnm_config_mem(cfg, env, &e);
 	snprintf(got, sizeof(got), "about %s: PDTs %s, services %s, tables %s, forwarding "
-		 "lists %s (%u worker(s) x %u entries), mbufs %s, workers and counters %s",
+		 "lists %s (%u worker(s) x %u IPv4 + %u IPv6 entries), mbufs %s, workers and "
+		 "counters %s",
 		 mib(e.total, b[0], sizeof(b[0])), mib(e.pdts, b[1], sizeof(b[1])),
 		 mib(e.services, b[2], sizeof(b[2])), mib(e.tables, b[3], sizeof(b[3])),
 		 mib(e.conntrack, b[4], sizeof(b[4])), env->workers ? env->workers : 1,
-		 cfg->conn_max, mib(e.mbufs, b[5], sizeof(b[5])), mib(e.workers, b[6], sizeof(b[6])));
+		 cfg->conn_max, cfg->conn_max6, mib(e.mbufs, b[5], sizeof(b[5])),
+		 mib(e.workers, b[6], sizeof(b[6])));
 	if (cfg->mem_limit_mb != 0) {
 		limit = cfg->mem_limit_mb << 20;
 		if (e.total > limit)

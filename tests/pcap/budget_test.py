@@ -87,7 +87,7 @@ def refusals(cnmux, tmp):
     lines.append(check_config(cnmux, tmp, 64, base(conntrack={"max": 1000000}), [
         path + ": (memory): a configuration that takes at most 64.0 MiB, the memory the EAL was "
         "given (-m 64; or a \"memory\": {\"limit_mb\": N} of its own) (got about ",
-        "forwarding lists ", "(1 worker(s) x 1000000 entries)", "mbufs "]))
+        "forwarding lists ", "(1 worker(s) x 1000000 IPv4 + 1000000 IPv6 entries)", "mbufs "]))
     # over memory.limit_mb
     lines.append(check_config(cnmux, tmp, 512, base(memory={"limit_mb": 32}), [
         path + ": memory.limit_mb: a configuration that takes at most 32 MiB (got about ",

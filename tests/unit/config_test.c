@@ -1224,6 +1224,13 @@ test_table_capacity(void **state)
 			       "16384) (got 16386 keys up to this service)"));
 }
 
+/* a forwarding list: 64 bytes an IPv4 connection, 128 an IPv6 one */
+static uint64_t
+test_ct_mem(uint32_t max4, uint32_t max6)
+{
+	return 64ull * max4 + 128ull * max6;
+}
+
 /* an environment whose parts are round numbers, to check the sums */
 static const struct cnm_mem_env test_env = {
 	.workers = 2,
@@ -1237,7 +1244,7 @@ static const struct cnm_mem_env test_env = {
 	.worker_eal = 100000,
 	.worker_heap = 200000,
 	.totals_heap = 10000,
-	.conn_key_len = 40,
+	.ct_memsize = test_ct_mem,
 };
 
 /*
@@ -1259,12 +1266,13 @@ test_memory_estimate(void **state)
 
 	(void)state;
 	cfg->conn_max = 1000;
+	cfg->conn_max6 = 500;
 	cnm_config_mem(cfg, &test_env, &e);
 	assert_int_equal(e.pdts, 3 * (64 + 2 * 1024) + 3 * (64 + 2 * CNM_PDT_SIZE_DEFAULT));
 	assert_int_equal(e.services, 2 * (1000 + 2 * CNM_MAX_NODES + 8 * 3 + 4 * 3) +
 			 2 * (1000 + 2 * CNM_MAX_NODES + 8 * 2 + 4 * 1));
 	assert_int_equal(e.tables, 2 * (4u << 20));
-	ct = cnm_hash_memsize(1000, 40, 0) + 16 * 8;
+	ct = 64 * 1000 + 128 * 500;
 	assert_int_equal(e.conntrack, 2 * ct);
 	assert_int_equal(e.mbufs, 2000000);
 	assert_int_equal(e.workers, 2 * 300000 + CNM_MEM_TOTALS * 10000);
@@ -1278,10 +1286,11 @@ test_memory_estimate(void **state)
 	assert_int_equal(cnm_hash_memsize(1024, 40, 0), 128 * 64 + 1025 * 48 + 2048 * 4 + 4096);
 	assert_int_equal(cnm_hash_memsize(1024, 40, 1), 128 * 64 + 1025 * 48 + 2048 * 4 + 4096 +
 			 128 * 64 + 2048 * 4 + 1025 * 4 + 2048 * 16);
-	/* without an environment: the file's share only (one worker) */
+	/* without an environment: the file's share only (one worker, an
+	 * rte_hash of 40-byte keys for each family) */
 	cnm_config_mem(cfg, NULL, &e);
 	assert_int_equal(e.mbufs, 0);
-	assert_int_equal(e.conntrack, cnm_hash_memsize(1000, 0, 0) + 16 * 8);
+	assert_int_equal(e.conntrack, cnm_hash_memsize(1000, 40, 0) + cnm_hash_memsize(500, 40, 0));
 	cnm_config_free(cfg);
 }
 
@@ -1308,7 +1317,7 @@ test_memory_check(void **state)
 			       "64.0 MiB, the memory the EAL was given (-m 64; or a \"memory\": "
 			       "{\"limit_mb\": N} of its own) (got about "));
 	assert_non_null(strstr(errbuf, "forwarding lists "));
-	assert_non_null(strstr(errbuf, "(2 worker(s) x 1000000 entries)"));
+	assert_non_null(strstr(errbuf, "(2 worker(s) x 1000000 IPv4 + 1000000 IPv6 entries)"));
 	/* a limit of its own, lower: refused by it */
 	assert_null(parse_q(CFG(", 'conntrack': {'max': 100000}, 'memory': {'limit_mb': 20}")));
 	assert_non_null(strstr(errbuf, FILE_NAME ": memory.limit_mb: a configuration that takes "
