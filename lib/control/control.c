@@ -346,6 +346,9 @@ cfg_json(const struct cnm_config *c)
 	if (c->metrics_listen.port != 0)
 		json_object_set_new(root, "metrics",
 				    json_pack("{s:s}", "listen", c->metrics_listen.text));
+	if (c->mem_limit_mb != 0)
+		json_object_set_new(root, "memory",
+				    json_pack("{s:I}", "limit_mb", (json_int_t)c->mem_limit_mb));
 	json_object_set_new(root, "conntrack",
 			    json_pack("{s:I,s:I,s:I,s:I,s:I}",
 				      "max", (json_int_t)c->conn_max,
