@@ -265,18 +265,40 @@ print_ha(const json_t *r)
 	printf("\n");
 }
 
-static void
-print_pb_table(const char *title, const json_t *obj)
+/* The "drops" of a service, pair or node: "REASON n, ..." of those that
+ * counted, "0" when none did. */
+static const char *
+drops_s(const json_t *drops, char *buf, size_t len)
 {
-	struct table t = { .ncol = 3 };
+	const char *k;
+	const json_t *v;
+	size_t used = 0;
+
+	buf[0] = '\0';
+	json_object_foreach((json_t *)(uintptr_t)drops, k, v)
+		if (json_integer_value(v) != 0 && used < len)
+			used += (size_t)snprintf(buf + used, len - used, "%s%s %" JSON_INTEGER_FORMAT,
+					 used ? ", " : "", k, json_integer_value(v));
+	if (used == 0)
+		snprintf(buf, len, "0");
+	return buf;
+}
+
+static void
+print_pb_table(const char *title, const char *unit, const json_t *obj)
+{
+	struct table t = { .ncol = 4 };
 	const char *name;
 	const json_t *v;
-	char a[32], b[32];
+	char a[32], b[32], c[512], h[3][32];
 
-	tbl_row(&t, title, "PACKETS", "BYTES");
+	snprintf(h[0], sizeof(h[0]), "PACKETS%s", unit);
+	snprintf(h[1], sizeof(h[1]), "BYTES%s", unit);
+	snprintf(h[2], sizeof(h[2]), "DROPS%s", unit);
+	tbl_row(&t, title, h[0], h[1], h[2]);
 	json_object_foreach((json_t *)(uintptr_t)obj, name, v)
 		tbl_row(&t, name, u64s(G(v, "packets"), a, sizeof(a)),
-			u64s(G(v, "bytes"), b, sizeof(b)));
+			u64s(G(v, "bytes"), b, sizeof(b)), drops_s(G(v, "drops"), c, sizeof(c)));
 	tbl_print(&t);
 }
 
@@ -301,22 +323,22 @@ print_rate(const json_t *r)
 		}
 	tbl_print(&t);
 	printf("\n");
-	t.ncol = 3;
-	tbl_row(&t, "SERVICE / NODE", "PACKETS/S", "BYTES/S");
+	t.ncol = 4;
+	tbl_row(&t, "SERVICE / NODE", "PACKETS/S", "BYTES/S", "DROPS/S");
 	json_object_foreach((json_t *)(uintptr_t)G(r, "services"), name, v) {
-		char c[32];
+		char c[32], d[512];
 
 		tbl_row(&t, name, u64s(G(v, "packets"), a, sizeof(a)),
-			u64s(G(v, "bytes"), c, sizeof(c)));
+			u64s(G(v, "bytes"), c, sizeof(c)), drops_s(G(v, "drops"), d, sizeof(d)));
 		json_object_foreach((json_t *)(uintptr_t)G(v, "nodes"), node, m) {
 			snprintf(b, sizeof(b), "  %s", node);
 			tbl_row(&t, b, u64s(G(m, "packets"), a, sizeof(a)),
-				u64s(G(m, "bytes"), c, sizeof(c)));
+				u64s(G(m, "bytes"), c, sizeof(c)), drops_s(G(m, "drops"), d, sizeof(d)));
 		}
 	}
 	tbl_print(&t);
 	printf("\n");
-	print_pb_table("NODE", G(r, "nodes"));
+	print_pb_table("NODE", "/S", G(r, "nodes"));
 }
 
 void
@@ -349,9 +371,9 @@ print_stats(const json_t *r)
 		printf("  none\n");
 	tbl_print(&t);
 	printf("\n");
-	print_pb_table("SERVICE", G(r, "services"));
+	print_pb_table("SERVICE", "", G(r, "services"));
 	printf("\n");
-	print_pb_table("NODE", G(r, "nodes"));
+	print_pb_table("NODE", "", G(r, "nodes"));
 }
 
 static void

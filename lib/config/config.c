@@ -12,6 +12,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -81,7 +82,10 @@ struct cnm_claim {
 static const char *const cnm_top_keys[] = {
 	"version", "ports", "nodes", "services", "default_node", "pdt_size",
 	"hash_key", "control", "conntrack", "health", "icmp_echo", "verify_checksum", "ha",
-	"tunnel", "metrics", "announce", NULL,
+	"tunnel", "metrics", "memory", "announce", NULL,
+};
+static const char *const cnm_memory_keys[] = {
+	"limit_mb", NULL,
 };
 static const char *const cnm_ports_keys[] = {
 	"public", "private", "local", NULL,
@@ -1297,7 +1301,7 @@ cnm_parse_services(struct cnm_parser *p, const json_t *root,
 	json_t *services = json_object_get(root, "services");
 	json_t *e;
 	size_t i, n;
-	uint64_t entries = 0, keys = 0, pairs = 0;
+	uint64_t entries = 0, keys = 0, pairs = 0, keys1 = 0, keys2 = 0;
 
 	if (!json_is_array(services) ||
 	    json_array_size(services) > CNM_MAX_SERVICES)
@@ -1334,6 +1338,33 @@ cnm_parse_services(struct cnm_parser *p, const json_t *root,
 			return cnm_fail(p, key, NULL, "over the budget",
 					"services with at most %u (VIP, port) keys in all",
 					CNM_SVC_KEYS_MAX);
+		/* and the capacity of the tables lib/service builds: a key
+		 * that does not fit would fail the start-up or the reload
+		 * halfway */
+		if (cfg->services[i].n_ports > 0) {
+			keys1 += cfg->services[i].n_ports;
+		} else {
+			keys2 += (cfg->services[i].protocols & CNM_PROTO_BIT_TCP) != 0;
+			keys2 += (cfg->services[i].protocols & CNM_PROTO_BIT_UDP) != 0;
+		}
+		if (keys1 > CNM_TABLE1_KEYS_MAX) {
+			char got[96];
+
+			snprintf(got, sizeof(got), "%" PRIu64 " keys up to this service", keys1);
+			return cnm_fail(p, key, NULL, got,
+					"weighted and sticky services with at most %u ports in all "
+					"(the first table holds %u (VIP, protocol, port) keys)",
+					CNM_TABLE1_KEYS_MAX, CNM_TABLE1_KEYS_MAX);
+		}
+		if (keys2 > CNM_TABLE2_KEYS_MAX) {
+			char got[96];
+
+			snprintf(got, sizeof(got), "%" PRIu64 " keys up to this service", keys2);
+			return cnm_fail(p, key, NULL, got,
+					"sticky-wild services with at most %u (VIP, protocol) keys "
+					"in all (the second table holds %u)",
+					CNM_TABLE2_KEYS_MAX, CNM_TABLE2_KEYS_MAX);
+		}
 	}
 	return cnm_check_services(p, services);
 }
@@ -1356,6 +1387,81 @@ cnm_parse_control(struct cnm_parser *p, const json_t *root)
 	if (v != NULL && cnm_get_str(p, "control.state_file", v, CNM_PATH_MAX, cnm_path_char,
 				     "a file path", p->cfg->state_file) < 0)
 		return -1;
+	return 0;
+}
+
+/* "memory": {"limit_mb": N}: the most memory the configuration may take */
+static int
+cnm_parse_memory(struct cnm_parser *p, const json_t *root)
+{
+	json_t *obj = json_object_get(root, "memory");
+	uint32_t mb = 0;
+
+	if (obj == NULL)
+		return 0;
+	if (cnm_check_object(p, "memory", obj, cnm_memory_keys) < 0 ||
+	    cnm_opt_uint(p, "memory", obj, "limit_mb", 16, 1u << 24, &mb) < 0)
+		return -1;
+	p->cfg->mem_limit_mb = mb;
+	return 0;
+}
+
+/* "12.3 MiB" */
+static const char *
+mib(uint64_t b, char *buf, size_t len)
+{
+	snprintf(buf, len, "%.1f MiB", (double)b / (1 << 20));
+	return buf;
+}
+
+/*
+ * Last: the memory the whole configuration takes where it runs (the
+ * environment cnm_config_set_env() set), against memory.limit_mb or, without
+ * it, what the EAL was given; and the EAL's share against the EAL's memory.
+ */
+static int
+cnm_check_memory(struct cnm_parser *p)
+{
+	const struct cnm_mem_env *env = cnm_config_env();
+	const struct cnm_config *cfg = p->cfg;
+	struct cnm_mem_estimate e;
+	char got[CNM_ERR_MAX], b[8][32];
+	uint64_t limit;
+
+	if (env == NULL)
+		return 0;
+	cnm_config_mem(cfg, env, &e);
+	snprintf(got, sizeof(got), "about %s: PDTs %s, services %s, tables %s, forwarding "
+		 "lists %s (%u worker(s) x %u IPv4 + %u IPv6 entries), mbufs %s, workers and "
+		 "counters %s",
+		 mib(e.total, b[0], sizeof(b[0])), mib(e.pdts, b[1], sizeof(b[1])),
+		 mib(e.services, b[2], sizeof(b[2])), mib(e.tables, b[3], sizeof(b[3])),
+		 mib(e.conntrack, b[4], sizeof(b[4])), env->workers ? env->workers : 1,
+		 cfg->conn_max, cfg->conn_max6, mib(e.mbufs, b[5], sizeof(b[5])),
+		 mib(e.workers, b[6], sizeof(b[6])));
+	if (cfg->mem_limit_mb != 0) {
+		limit = cfg->mem_limit_mb << 20;
+		if (e.total > limit)
+			return cnm_fail(p, "memory.limit_mb", NULL, got,
+					"a configuration that takes at most %" PRIu64 " MiB",
+					cfg->mem_limit_mb);
+	} else if (env->eal_bytes != 0 && e.total > env->eal_bytes) {
+		return cnm_fail(p, "(memory)", NULL, got,
+				"a configuration that takes at most %s, the memory the EAL "
+				"was given (%s; or a \"memory\": {\"limit_mb\": N} of its own)",
+				mib(env->eal_bytes, b[7], sizeof(b[7])),
+				env->eal_from != NULL ? env->eal_from : "-m");
+	}
+	if (env->eal_bytes != 0 && e.eal > env->eal_bytes) {
+		snprintf(got, sizeof(got), "about %s of EAL memory: tables %s, forwarding lists %s, "
+			 "mbufs %s", mib(e.eal, b[0], sizeof(b[0])),
+			 mib(CNM_MEM_TABLE_COPIES * env->tables_eal, b[1], sizeof(b[1])),
+			 mib(e.conntrack, b[2], sizeof(b[2])), mib(e.mbufs, b[3], sizeof(b[3])));
+		return cnm_fail(p, "(memory)", NULL, got,
+				"a configuration whose DPDK allocations fit in the %s the EAL "
+				"was given (%s)", mib(env->eal_bytes, b[7], sizeof(b[7])),
+				env->eal_from != NULL ? env->eal_from : "-m");
+	}
 	return 0;
 }
 
@@ -1692,16 +1798,33 @@ cnm_parse_root(struct cnm_parser *p, const json_t *root)
 	    cnm_parse_ha(p, root) < 0 ||
 	    cnm_parse_metrics(p, root) < 0 ||
 	    cnm_parse_announce(p, root) < 0 ||
+	    cnm_parse_memory(p, root) < 0 ||
 	    cnm_parse_tunnel(p, root) < 0)
 		goto out;
 
 	/* last: services use nodes and the global pdt_size */
 	if (cnm_parse_services(p, root, index) < 0)
 		goto out;
+	/* and the whole of it, before anything is built */
+	if (cnm_check_memory(p) < 0)
+		goto out;
 	ret = 0;
 out:
 	free(index);
 	return ret;
+}
+
+int
+cnm_config_check_memory(const struct cnm_config *cfg, char *err, size_t errlen)
+{
+	struct cnm_parser p = {
+		.file = cfg->path,
+		.err = err,
+		.errlen = errlen,
+		.cfg = (struct cnm_config *)(uintptr_t)cfg,
+	};
+
+	return cnm_check_memory(&p) < 0 ? -EINVAL : 0;
 }
 
 struct cnm_config *

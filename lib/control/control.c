@@ -357,6 +357,9 @@ cfg_json(const struct cnm_config *c)
 			json_object_set_new(an, "command", json_string(c->announce_cmd));
 		json_object_set_new(root, "announce", an);
 	}
+	if (c->mem_limit_mb != 0)
+		json_object_set_new(root, "memory",
+				    json_pack("{s:I}", "limit_mb", (json_int_t)c->mem_limit_mb));
 	json_object_set_new(root, "conntrack",
 			    json_pack("{s:I,s:I,s:I,s:I,s:I}",
 				      "max", (json_int_t)c->conn_max,

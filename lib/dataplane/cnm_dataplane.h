@@ -126,6 +126,9 @@ struct cnm_worker {
 /** Prepare a worker; 0 or -errno. */
 int cnm_worker_init(struct cnm_worker *w, const struct cnm_dp *dp, uint16_t id);
 void cnm_worker_fini(struct cnm_worker *w);
+/** A worker's own EAL memory (its struct, fragment and lookup-cache slots;
+ * not its forwarding list), for cnm_config_mem(). */
+uint64_t cnm_worker_memsize(void);
 
 /** The worker's coarse millisecond clock (the forwarding list's "now"). */
 uint32_t cnm_worker_clock(const struct cnm_worker *w);

@@ -90,6 +90,15 @@ cnm_worker_init(struct cnm_worker *w, const struct cnm_dp *dp, uint16_t id)
 	return 0;
 }
 
+uint64_t
+cnm_worker_memsize(void)
+{
+	struct cnm_worker *w = NULL;
+
+	return sizeof(*w) + CNM_FRAG_SLOTS * sizeof(*w->ds.frag) +
+		CNM_SVC_CACHE_SLOTS * sizeof(*w->ds.cache);
+}
+
 void
 cnm_worker_fini(struct cnm_worker *w)
 {
@@ -159,6 +168,33 @@ count_svc_unsent(struct cnm_worker *w, int32_t svc, uint32_t len)
 	}
 }
 
+/*
+ * Count a drop of reason @p r that happened after the decision chose a node,
+ * for who it concerns (lib/stats: CNM_DROP_DECIDED): in the decision's
+ * counter slot @p slot (its pair's or the node's sink; the service's and the
+ * node's totals are sums of slots). Only drop paths call it: the forwarded
+ * frame does not pay for it.
+ */
+static __rte_always_inline void
+count_drop_slot(struct cnm_worker *w, uint32_t slot, enum cnm_drop r)
+{
+	unsigned int i = cnm_ddrop_of(r);
+
+	if (likely(i < CNM_DDROP_MAX))
+		w->st.member[slot].drop[i]++;
+}
+
+/* The same for a drop after the decision found service @p svc (-1: none, a
+ * global drop only) but chose no node. */
+static __rte_always_inline void
+count_drop_svc(struct cnm_worker *w, int32_t svc, enum cnm_drop r)
+{
+	unsigned int i = cnm_ddrop_of(r);
+
+	if (svc >= 0 && likely(i < CNM_DDROP_MAX))
+		w->st.svc[svc].drop[i]++;
+}
+
 /* Send what a burst left in a TX buffer; free and count what TX did not take. */
 static inline void
 txbuf_flush(struct cnm_worker *w, struct cnm_txbuf *b)
@@ -182,6 +218,7 @@ txbuf_flush(struct cnm_worker *w, struct cnm_txbuf *b)
 				st->member[slot].bytes -= len;
 				/* still a frame of its service */
 				count_svc_unsent(w, cnm_lb_slot_svc(w->dp->lb, (uint16_t)slot), len);
+				count_drop_slot(w, slot, CNM_DROP_TX_FULL);
 			}
 		}
 		st->drop[CNM_DROP_TX_FULL] += lost;
@@ -219,6 +256,7 @@ forward_drop(struct cnm_worker *w, struct rte_mbuf *m, const struct cnm_decision
 		enum cnm_drop r)
 {
 	count_svc_unsent(w, di->svc, rte_pktmbuf_pkt_len(m));
+	count_drop_slot(w, di->slot, r);
 	drop(w, m, r);
 }
 
@@ -266,6 +304,7 @@ forward_method(struct cnm_worker *w, struct rte_mbuf *m, const struct cnm_flow *
 		txbuf_add(w, &w->pub, m);
 	} else {
 		count_svc_unsent(w, di->svc, len);
+		count_drop_slot(w, di->slot, (enum cnm_drop)ret);
 		drop(w, m, (enum cnm_drop)ret);
 	}
 }
@@ -417,8 +456,10 @@ act_other(struct cnm_worker *w, struct rte_mbuf *m, const struct cnm_flow *f,
 	default:
 		if (di->reason == CNM_DROP_NO_SERVICE)
 			w->st.nonscalable++;
-		/* a frame of a service dropped by the decision (no active node) */
+		/* a frame of a service dropped by the decision (no active node):
+		 * no node was chosen, no slot */
 		count_svc_unsent(w, di->svc, rte_pktmbuf_pkt_len(m));
+		count_drop_svc(w, di->svc, (enum cnm_drop)di->reason);
 		drop(w, m, (enum cnm_drop)di->reason);
 		break;
 	}

@@ -113,6 +113,13 @@ cnm_lb_view(const struct cnm_lb *lb)
 }
 
 /**
+ * The memory of one copy of the tables that does not depend on the
+ * configuration (for cnm_config_mem()): the hash tables (EAL memory), the
+ * handle, and one service's structure.
+ */
+void cnm_lb_memsize(uint64_t *tables_eal, uint64_t *tables_heap, uint64_t *service_heap);
+
+/**
  * Build the tables of a configuration. Nodes without a MAC start down.
  * @return NULL with rte_errno set on failure. Needs EAL (rte_hash).
  */

@@ -73,6 +73,49 @@ enum cnm_drop {
 	CNM_DROP_MAX,
 };
 
+/**
+ * The drop reasons that can happen once a frame's service is known (after
+ * its decision): X(enum suffix of enum cnm_drop). A drop of one of these is
+ * counted for its service, and for its (service, node) pair and its node
+ * when the decision had chosen a node (struct cnm_pb.drop[], indexed by
+ * enum cnm_ddrop); every other reason happens before a service is known
+ * (a malformed frame, no service) and is only counted globally. A drop of a
+ * listed reason with no service (a frame for the default node, a reply the
+ * public TX queue refused) is counted for its node, or only globally.
+ */
+#define CNM_DROP_DECIDED(X) \
+	X(NO_ACTIVE_NODE) \
+	X(NODE_UNRESOLVED) \
+	X(LINK_DOWN) \
+	X(TUNNEL_MTU) \
+	X(NO_TUNNEL_SOURCE) \
+	X(TX_FULL) \
+	X(RUNT)
+
+/** Index of a reason of CNM_DROP_DECIDED in struct cnm_pb.drop[]. */
+enum cnm_ddrop {
+#define CNM_X_ENUM(e) CNM_DDROP_##e,
+	CNM_DROP_DECIDED(CNM_X_ENUM)
+#undef CNM_X_ENUM
+	CNM_DDROP_MAX,
+};
+
+/** The enum cnm_ddrop of drop reason @p d; CNM_DDROP_MAX when it is not listed. */
+static inline unsigned int
+cnm_ddrop_of(unsigned int d)
+{
+	switch (d) {
+#define CNM_X_CASE(e) case CNM_DROP_##e: return CNM_DDROP_##e;
+	CNM_DROP_DECIDED(CNM_X_CASE)
+#undef CNM_X_CASE
+	default:
+		return CNM_DDROP_MAX;
+	}
+}
+
+/** The enum cnm_drop of @p i, an enum cnm_ddrop. */
+unsigned int cnm_ddrop_reason(unsigned int i);
+
 /** Name of a drop reason ("runt", ...); "none" for CNM_DROP_NONE. */
 const char *cnm_drop_name(enum cnm_drop d);
 /** One-line meaning of a drop reason. */
@@ -192,6 +235,19 @@ enum cnm_stat_kind {
 	X(conn_new, COUNTER, "TCP connections recorded on the node") \
 	X(up, GAUGE, "the node takes clients (true) or not (false)")
 
+/*
+ * The meaning of the per-id drops: "drops": {REASON: n} under a service, a
+ * node and a (service, node) pair, REASON one of CNM_DROP_DECIDED. A
+ * service's and a node's hold every reason of the list (zeros too); a
+ * pair's only the reasons it has counted (pairs can be tens of thousands).
+ */
+#define CNM_DROPS_SERVICE_HELP "frames of the service dropped, by reason, once the service " \
+	"was known (also in drops.REASON)"
+#define CNM_DROPS_MEMBER_HELP "frames of the service dropped after the decision chose " \
+	"this node, by reason; a reason appears once it has counted"
+#define CNM_DROPS_NODE_HELP "frames dropped after a decision chose the node (its " \
+	"services' and the default node's), by reason"
+
 /**
  * Frames sent to nodes are counted once, in a slot: the tables give each
  * (service, node) pair a slot id below CNM_MEMBER_SINK0 (lib/service), and
@@ -208,13 +264,54 @@ _Static_assert(CNM_MEMBER_SINK0 == CNM_MEMBERS_MAX, "a pair slot for every pair 
 /** No slot: a decision that sends nothing to a node. */
 #define CNM_MEMBER_NONE 0xffffu
 
-/** Packets, bytes, and connections recorded (conn_new: a pure SYN placed in a
- * forwarding list, counted by the decision in the slot of its pair). */
+/** Packets, bytes, connections recorded (conn_new: a pure SYN placed in a
+ * forwarding list, counted by the decision in the slot of its pair), and
+ * drops by reason (CNM_DROP_DECIDED). The packet path of a forwarded frame
+ * touches pkts and bytes only; drop[] is written on the drop paths. */
 struct cnm_pb {
 	uint64_t pkts;
 	uint64_t bytes;
 	uint64_t conns;
+	uint64_t drop[CNM_DDROP_MAX];
 };
+
+/** @p d += @p s, every field. */
+static inline void
+cnm_pb_add(struct cnm_pb *d, const struct cnm_pb *s)
+{
+	unsigned int i;
+
+	d->pkts += s->pkts;
+	d->bytes += s->bytes;
+	d->conns += s->conns;
+	for (i = 0; i < CNM_DDROP_MAX; i++)
+		d->drop[i] += s->drop[i];
+}
+
+/** @p d -= @p s, every field (modulo 2^64: a base taken off a later reading). */
+static inline void
+cnm_pb_sub(struct cnm_pb *d, const struct cnm_pb *s)
+{
+	unsigned int i;
+
+	d->pkts -= s->pkts;
+	d->bytes -= s->bytes;
+	d->conns -= s->conns;
+	for (i = 0; i < CNM_DDROP_MAX; i++)
+		d->drop[i] -= s->drop[i];
+}
+
+/** Sum of @p p's drops, every reason. */
+static inline uint64_t
+cnm_pb_drops(const struct cnm_pb *p)
+{
+	uint64_t n = 0;
+	unsigned int i;
+
+	for (i = 0; i < CNM_DDROP_MAX; i++)
+		n += p->drop[i];
+	return n;
+}
 
 #define CNM_X_FIELD(n, k, h) uint64_t n;
 
@@ -271,6 +368,13 @@ cnm_stats_get(const struct cnm_stats_total *t, const struct cnm_stat_desc *d)
 	return *(const uint64_t *)(const void *)((const char *)t + d->off);
 }
 
+/** Memory of a worker's per-id counters (cnm_wstats_init()'s arrays). */
+static inline uint64_t
+cnm_wstats_memsize(void)
+{
+	return (uint64_t)(CNM_MAX_SERVICES + CNM_MAX_MEMBERS) * sizeof(struct cnm_pb);
+}
+
 /** Allocate the per-id arrays of a worker's counters; 0 or -ENOMEM. */
 int cnm_wstats_init(struct cnm_wstats *w);
 void cnm_wstats_fini(struct cnm_wstats *w);
@@ -318,14 +422,17 @@ struct cnm_lb;
 json_t *cnm_stats_json(const struct cnm_stats_total *t, const struct cnm_lb *lb);
 
 /**
- * The counters of service @p id: {"packets", "bytes", "nodes": {name:
- * {"packets", "bytes"}}}, "nodes" holding every node of its list (its
- * member slot). New reference.
+ * The counters of service @p id: {"packets", "bytes", "conn_new", "drops":
+ * {REASON: n}, "nodes": {name: {"packets", "bytes", "conn_new", "drops"}}},
+ * "nodes" holding every node of its list (its member slot); the service's
+ * drops hold every reason of CNM_DROP_DECIDED, a pair's those that counted.
+ * New reference.
  */
 json_t *cnm_stats_svc_json(const struct cnm_stats_total *t, const struct cnm_lb *lb,
 		uint32_t id);
 
-/** The counters of node @p id: {"packets", "bytes", "up"}. New reference. */
+/** The counters of node @p id: {"packets", "bytes", "conn_new", "drops" (every
+ * reason of CNM_DROP_DECIDED), "up"}. New reference. */
 json_t *cnm_stats_node_json(const struct cnm_stats_total *t, const struct cnm_lb *lb,
 		uint32_t id);
 
