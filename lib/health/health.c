@@ -308,13 +308,15 @@ effective(const struct cnm_health *h, const struct cnm_cfg_node *c, struct eff *
 	e->fall = k->fall ? k->fall : h->fall;
 }
 
-/* /bin/sh -c 'COMMAND "$@"' sh ARGS...: the command gets ARGS appended, as
- * keepalived's scripts do. Its own process group (@p group), so that a late
- * one is killed with whatever it started; stdin /dev/null; no other fd of
- * cnmux's. The pid, or -1. Never waits. */
+/* /bin/sh -c COMMAND sh ARGS...: ARGS are $1, $2, ... of the command, and
+ * with @p append (the notify hook, as keepalived's notify) they are appended
+ * to it (COMMAND "$@"). The script check (@p append 0) runs in its own
+ * process group, so that a late one is killed with whatever it started;
+ * stdin /dev/null; no other fd of cnmux's. The pid, or -1. Never waits. */
 static pid_t
-spawn(const char *command, char *const *args, uint32_t nargs, int group)
+spawn(const char *command, char *const *args, uint32_t nargs, int append)
 {
+	int group = !append;
 	extern char **environ;
 	char cmd[CNM_CHECK_CMD_MAX + 16];
 	char *argv[8];
@@ -325,7 +327,7 @@ spawn(const char *command, char *const *args, uint32_t nargs, int group)
 	uint32_t i;
 	int ret;
 
-	snprintf(cmd, sizeof(cmd), "%s \"$@\"", command);
+	snprintf(cmd, sizeof(cmd), append ? "%s \"$@\"" : "%s", command);
 	argv[0] = (char *)(uintptr_t)"sh";
 	argv[1] = (char *)(uintptr_t)"-c";
 	argv[2] = cmd;
@@ -365,7 +367,7 @@ notify(struct cnm_health *h, const char *node, const char *state, const char *re
 		return;
 	for (i = 0; i < NOTIFY_MAX && h->notify_pid[i] != 0; i++)
 		;
-	pid = i < NOTIFY_MAX ? spawn(h->notify, args, 3, 0) : -1;
+	pid = i < NOTIFY_MAX ? spawn(h->notify, args, 3, 1) : -1;
 	if (pid < 0) {
 		h->st.notify_failures++;
 		HC_LOG(WARNING, "notify for node %s %s not started (%s)", node, state,
@@ -481,7 +483,7 @@ start_script(struct cnm_health *h, uint32_t id)
 	pid_t pid;
 
 	cnm_addr_str(&c->ip, ip, sizeof(ip));
-	pid = spawn(c->check.command, args, 2, 1);
+	pid = spawn(c->check.command, args, 2, 0);
 	h->st.script_runs++;
 	if (pid < 0) {
 		h->n[id].result = -1;
