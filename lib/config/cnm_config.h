@@ -48,19 +48,25 @@ enum cnm_check_type {
 	CNM_CHECK_TCP,        /**< half-open: SYN from health.source(6), SYN-ACK healthy */
 	CNM_CHECK_CONNECT,    /**< TCP connect() through the host's kernel stack */
 	CNM_CHECK_SCRIPT,     /**< a command run per round, exit 0 healthy (MISC_CHECK) */
+	CNM_CHECK_HTTP,       /**< GET path from health.source(6) on the private path (HTTP_GET) */
 	CNM_CHECK_MAX,
 };
 
 #define CNM_CHECK_CMD_MAX 256  /**< script command, notify hook (with NUL) */
+#define CNM_CHECK_PATH_MAX 128 /**< http: the request's path (with NUL) */
+#define CNM_CHECK_HTTP_PORT_DEFAULT 80
+#define CNM_CHECK_HTTP_EXPECT_DEFAULT 200
 
 struct cnm_cfg_check {
 	uint8_t type;          /**< enum cnm_check_type */
-	uint16_t port;         /**< tcp, connect: the node's port (host order) */
+	uint16_t port;         /**< tcp, connect, http: the node's port (host order) */
+	uint16_t expect;       /**< http: the status that passes; 0 for the others */
 	uint32_t interval_ms;  /**< 0: health.interval_ms */
 	uint32_t timeout_ms;   /**< 0: health.timeout_ms */
 	uint32_t rise;         /**< 0: health.rise */
 	uint32_t fall;         /**< 0: health.fall */
 	char command[CNM_CHECK_CMD_MAX]; /**< script: run with /bin/sh -c */
+	char path[CNM_CHECK_PATH_MAX];   /**< http: "/..." ("" for the others) */
 };
 
 struct cnm_cfg_node {

@@ -109,11 +109,12 @@ static const char *const cnm_health_keys[] = {
 	"interval_ms", "timeout_ms", "rise", "fall", "source", "source6", "notify", NULL,
 };
 static const char *const cnm_check_keys[] = {
-	"type", "port", "command", "interval_ms", "timeout_ms", "rise", "fall", NULL,
+	"type", "port", "command", "path", "expect", "interval_ms", "timeout_ms", "rise", "fall",
+	NULL,
 };
 /* by enum cnm_check_type; "nd" is "arp"'s name for an IPv6 next hop */
 static const char *const cnm_check_names[CNM_CHECK_MAX] = {
-	"none", "arp", "icmp", "tcp", "connect", "script",
+	"none", "arp", "icmp", "tcp", "connect", "script", "http",
 };
 static const char *const cnm_ha_keys[] = {
 	"id", "listen", "role", "peers", "heartbeat_ms", "failover_ms", "ack_timeout_ms",
@@ -769,16 +770,40 @@ cnm_parse_check(struct cnm_parser *p, const char *key, const json_t *obj,
 		i = CNM_CHECK_NEIGH;
 	if (t == NULL || i >= CNM_CHECK_MAX)
 		return cnm_fail(p, sub, v, NULL,
-			"one of \"arp\", \"nd\", \"icmp\", \"tcp\", \"connect\", \"script\"");
+			"one of \"arp\", \"nd\", \"icmp\", \"tcp\", \"connect\", \"script\", \"http\"");
 	ck->type = (uint8_t)i;
 	cnm_key(sub, sizeof(sub), key, "port");
 	v = json_object_get(obj, "port");
-	if (ck->type == CNM_CHECK_TCP || ck->type == CNM_CHECK_CONNECT) {
+	if (ck->type == CNM_CHECK_HTTP && v == NULL) {
+		ck->port = CNM_CHECK_HTTP_PORT_DEFAULT;
+	} else if (ck->type == CNM_CHECK_TCP || ck->type == CNM_CHECK_CONNECT ||
+		   ck->type == CNM_CHECK_HTTP) {
 		if (cnm_get_uint(p, sub, v, 1, 65535, &port) < 0)
 			return -1;
 		ck->port = (uint16_t)port;
 	} else if (v != NULL) {
-		return cnm_fail(p, sub, v, NULL, "no \"port\" unless \"type\" is \"tcp\" or \"connect\"");
+		return cnm_fail(p, sub, v, NULL,
+			"no \"port\" unless \"type\" is \"tcp\", \"connect\" or \"http\"");
+	}
+	cnm_key(sub, sizeof(sub), key, "path");
+	v = json_object_get(obj, "path");
+	if (v != NULL && ck->type != CNM_CHECK_HTTP)
+		return cnm_fail(p, sub, v, NULL, "no \"path\" unless \"type\" is \"http\"");
+	if (v != NULL && (cnm_get_str(p, sub, v, CNM_CHECK_PATH_MAX, cnm_print_char,
+				      "a path \"/...\" (printable, no spaces)", ck->path) < 0 ||
+			  ck->path[0] != '/'))
+		return cnm_fail(p, sub, v, NULL, "a path \"/...\" (printable, no spaces) of 1 to %d characters",
+				CNM_CHECK_PATH_MAX - 1);
+	cnm_key(sub, sizeof(sub), key, "expect");
+	v = json_object_get(obj, "expect");
+	if (v != NULL && ck->type != CNM_CHECK_HTTP)
+		return cnm_fail(p, sub, v, NULL, "no \"expect\" unless \"type\" is \"http\"");
+	if (ck->type == CNM_CHECK_HTTP) {
+		uint32_t e = CNM_CHECK_HTTP_EXPECT_DEFAULT;
+
+		if (v != NULL && cnm_get_uint(p, sub, v, 100, 599, &e) < 0)
+			return -1;
+		ck->expect = (uint16_t)e;
 	}
 	cnm_key(sub, sizeof(sub), key, "command");
 	v = json_object_get(obj, "command");
@@ -1503,14 +1528,15 @@ cnm_check_sources(struct cnm_parser *p)
 		int v6 = n->ip.family == AF_INET6;
 		char key[CNM_KEY_MAX];
 
-		if (n->check.type != CNM_CHECK_ICMP && n->check.type != CNM_CHECK_TCP)
+		if (n->check.type != CNM_CHECK_ICMP && n->check.type != CNM_CHECK_TCP &&
+		    n->check.type != CNM_CHECK_HTTP)
 			continue;
 		if ((v6 ? cfg->health_source6.family : cfg->health_source.family) != 0)
 			continue;
 		snprintf(key, sizeof(key), "nodes[%u].check.type", i);
 		return cnm_fail(p, key, NULL, cnm_check_names[n->check.type],
 			"a \"health\" object with \"%s\" (cnmux's own address on the private segment, "
-			"the source of icmp and tcp checks) for this type", v6 ? "source6" : "source");
+			"the source of icmp, tcp and http checks) for this type", v6 ? "source6" : "source");
 	}
 	return 0;
 }

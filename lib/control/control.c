@@ -287,6 +287,10 @@ check_json(const struct cnm_cfg_node *n)
 		json_object_set_new(o, "port", json_integer(k->port));
 	if (k->command[0] != '\0')
 		json_object_set_new(o, "command", json_string(k->command));
+	if (k->path[0] != '\0')
+		json_object_set_new(o, "path", json_string(k->path));
+	if (k->expect != 0)
+		json_object_set_new(o, "expect", json_integer(k->expect));
 	if (k->interval_ms != 0)
 		json_object_set_new(o, "interval_ms", json_integer(k->interval_ms));
 	if (k->timeout_ms != 0)

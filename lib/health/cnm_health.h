@@ -58,6 +58,9 @@ struct cnm_health_stats {
 	uint64_t probe_invalid;   /**< malformed replies to health.source(6): ignored */
 	uint64_t probe_unmatched; /**< well-formed replies to it that match no round */
 	uint64_t source_answered; /**< ARP requests / solicitations for health.source(6) answered */
+	uint64_t http_sent;       /**< HTTP requests sent (after a SYN-ACK) */
+	uint64_t http_ok;         /**< responses with the expected status */
+	uint64_t http_failures;   /**< http rounds failed */
 	uint64_t script_runs;
 	uint64_t script_failures; /**< exit status not 0, killed, or not started */
 	uint64_t script_timeouts; /**< of those, killed at timeout_ms */

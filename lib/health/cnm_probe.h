@@ -11,13 +11,15 @@
 
 #include <stdint.h>
 
-/** Room enough for any frame the builders write. */
-#define CNM_PROBE_FRAME_MAX 96
+/** Room enough for any frame the builders write (with CNM_PROBE_DATA_MAX of data). */
+#define CNM_PROBE_DATA_MAX 320
+#define CNM_PROBE_FRAME_MAX (14 + 40 + 20 + CNM_PROBE_DATA_MAX)
 
 /** TCP flags. */
 #define CNM_TCP_FIN 0x01
 #define CNM_TCP_SYN 0x02
 #define CNM_TCP_RST 0x04
+#define CNM_TCP_PSH 0x08
 #define CNM_TCP_ACK 0x10
 
 /** Where a probe goes: Ethernet and IP addresses (network order). */
@@ -38,12 +40,20 @@ uint32_t cnm_probe_make_echo(uint8_t *frame, const struct cnm_probe_addr *a, uin
 		uint16_t seq);
 
 /**
- * Write an untagged TCP segment without payload or options (ports in host
- * order): SYN (a half-open check) or RST (its end).
+ * Write an untagged TCP segment without options (ports in host order): SYN
+ * (a half-open check), RST (its end), or ACK with @p dlen bytes of @p data
+ * (an HTTP request; at most CNM_PROBE_DATA_MAX, the rest is cut).
  * @return the frame's length.
  */
 uint32_t cnm_probe_make_tcp(uint8_t *frame, const struct cnm_probe_addr *a, uint16_t sport,
-		uint16_t dport, uint32_t seq, uint32_t ack, uint8_t flags);
+		uint16_t dport, uint32_t seq, uint32_t ack, uint8_t flags, const void *data,
+		uint32_t dlen);
+
+/**
+ * The status code of the HTTP response that starts at @p p (@p len bytes):
+ * "HTTP/x.y NNN", or -1 when it does not start so.
+ */
+int cnm_probe_http_status(const uint8_t *p, uint32_t len);
 
 /** What cnm_probe_parse() found. */
 enum cnm_probe_kind {
@@ -62,6 +72,8 @@ struct cnm_probe_reply {
 	uint16_t sport, dport;     /**< TCP, host order */
 	uint32_t tseq, tack;       /**< TCP sequence and acknowledgement numbers */
 	uint8_t flags;             /**< TCP flags */
+	uint16_t doff;             /**< TCP: where its payload starts in the frame */
+	uint16_t dlen;             /**< TCP: the payload's length */
 };
 
 /**

@@ -42,7 +42,10 @@ struct node_hc {
 	uint8_t type;          /* the round's check: enum cnm_check_type or CHK_LEGACY */
 	int8_t result;         /* icmp, tcp, script: 1 passed, -1 failed, 0 nothing yet */
 	uint16_t seq;          /* icmp: the round's sequence number; tcp: the round number */
-	uint32_t iss;          /* tcp: the SYN's sequence number */
+	uint32_t iss;          /* tcp, http: the SYN's sequence number */
+	uint32_t irs;          /* http: the node's, from its SYN-ACK */
+	uint16_t req_len;      /* http: bytes of the request sent; 0 before the SYN-ACK */
+	char why_buf[40];      /* a reason made up for the round ("HTTP status 500") */
 	uint32_t ok_run;       /* successes in a row */
 	uint32_t fail_run;     /* failures in a row */
 	int fd;                /* TCP connect socket, -1 none */
@@ -302,6 +305,7 @@ effective(const struct cnm_health *h, const struct cnm_cfg_node *c, struct eff *
 
 	e->type = k->type != CNM_CHECK_NONE ? k->type : c->check_port ? CHK_LEGACY : CNM_CHECK_NEIGH;
 	e->port = k->type != CNM_CHECK_NONE ? k->port : c->check_port;
+	/* http is a tcp check that goes on past the SYN-ACK */
 	e->interval = k->interval_ms ? k->interval_ms : h->interval;
 	e->timeout = RTE_MIN(k->timeout_ms ? k->timeout_ms : h->timeout, e->interval);
 	e->rise = k->rise ? k->rise : h->rise;
@@ -470,7 +474,7 @@ send_syn(struct cnm_health *h, uint32_t id, uint16_t port)
 	s->seq++;
 	s->iss = h->salt ^ ((uint32_t)s->seq << 16 | id) ^ (uint32_t)rte_rand();
 	if (send_to_node(h, id, f, cnm_probe_make_tcp(f, &a, tcp_sport(id, s->seq), port,
-			s->iss, 0, CNM_TCP_SYN)) == 0)
+			s->iss, 0, CNM_TCP_SYN, NULL, 0)) == 0)
 		h->st.syn_sent++;
 }
 
@@ -537,6 +541,8 @@ start_round(struct cnm_health *h, uint32_t id, const struct eff *e, uint64_t now
 		send_echo(h, id);
 		break;
 	case CNM_CHECK_TCP:
+	case CNM_CHECK_HTTP:
+		s->req_len = 0;
 		send_syn(h, id, e->port);
 		break;
 	case CNM_CHECK_SCRIPT:
@@ -582,6 +588,14 @@ verdict(struct cnm_health *h, uint32_t id)
 				s->why = cnm_lb_node(h->lb, id)->mac == 0 ? no_neigh : "no SYN-ACK";
 		}
 		return s->result > 0;
+	case CNM_CHECK_HTTP:
+		if (s->result <= 0) {
+			h->st.http_failures++;
+			if (s->why == NULL)
+				s->why = cnm_lb_node(h->lb, id)->mac == 0 ? no_neigh :
+					s->req_len == 0 ? "no SYN-ACK" : "no HTTP response";
+		}
+		return s->result > 0;
 	case CNM_CHECK_SCRIPT:
 		if (s->pid > 0) {
 			kill(-s->pid, SIGKILL);
@@ -604,14 +618,36 @@ verdict(struct cnm_health *h, uint32_t id)
 	}
 }
 
+/*
+ * A tcp or http round that ends without its RST sent (no answer, no
+ * response): RST now, so that the node drops what it may hold (a half-open
+ * connection, an HTTP request its server still works on) before this source
+ * port comes round again.
+ */
+static void
+tcp_abort(struct cnm_health *h, uint32_t id, uint16_t port)
+{
+	struct node_hc *s = &h->n[id];
+	struct cnm_probe_addr a;
+	uint8_t f[CNM_PROBE_FRAME_MAX];
+
+	if (probe_addr(h, id, &a) == 0)
+		(void)send_to_node(h, id, f, cnm_probe_make_tcp(f, &a, tcp_sport(id, s->seq), port,
+			s->iss + 1 + s->req_len, 0, CNM_TCP_RST, NULL, 0));
+}
+
 static void
 end_round(struct cnm_health *h, uint32_t id, const struct eff *e)
 {
 	struct node_hc *s = &h->n[id];
 	const struct cnm_cfg_node *c = cnm_lb_node_cfg(h->lb, id);
 	const struct cnm_node *nd = cnm_lb_node(h->lb, id);
-	int ok = verdict(h, id);
+	int ok;
 	char why[96];
+
+	if ((s->type == CNM_CHECK_TCP || s->type == CNM_CHECK_HTTP) && s->result == 0)
+		tcp_abort(h, id, e->port);
+	ok = verdict(h, id);
 
 	if (s->fd >= 0)
 		close(s->fd);
@@ -854,6 +890,97 @@ reply_node(const struct cnm_health *h, const struct cnm_probe_reply *r, int kind
 	return (int)id;
 }
 
+/* End node @p id's HTTP connection: RST after the request's bytes. */
+static void
+http_reset(struct cnm_health *h, uint32_t id, const struct cnm_probe_reply *r)
+{
+	const struct node_hc *s = &h->n[id];
+	struct cnm_probe_addr a;
+	uint8_t f[CNM_PROBE_FRAME_MAX];
+
+	if (probe_addr(h, id, &a) == 0)
+		(void)send_to_node(h, id, f, cnm_probe_make_tcp(f, &a, r->dport, r->sport,
+			s->iss + 1 + s->req_len, 0, CNM_TCP_RST, NULL, 0));
+}
+
+/*
+ * A segment of node @p id's HTTP check (a client of one request, on the
+ * private path): the SYN-ACK is answered with the request (ACK, PSH: the
+ * third segment of the handshake carries it); the first data segment is the
+ * response, whose status line decides; then RST. Nothing is retransmitted: a
+ * lost segment fails the round at timeout_ms, as a lost SYN does.
+ */
+static int
+input_http(struct cnm_health *h, uint32_t id, const uint8_t *frame,
+		const struct cnm_probe_reply *r)
+{
+	struct node_hc *s = &h->n[id];
+	const struct cnm_cfg_node *c = cnm_lb_node_cfg(h->lb, id);
+	struct cnm_probe_addr a;
+	uint8_t f[CNM_PROBE_FRAME_MAX];
+	char req[CNM_PROBE_DATA_MAX], host[64];
+	int n, code;
+
+	if (r->dport != tcp_sport(id, s->seq) || r->sport != c->check.port ||
+			!(r->flags & CNM_TCP_ACK) || s->result != 0 ||
+			r->tack != s->iss + 1 + s->req_len) {
+		h->st.probe_unmatched++;
+		return 1;
+	}
+	if (r->flags & CNM_TCP_RST) {
+		h->st.syn_rsts++;
+		s->result = -1;
+		s->why = s->req_len == 0 ? "TCP RST (port closed)" : "HTTP connection reset";
+		return 1;
+	}
+	if (s->req_len == 0) {
+		if (!(r->flags & CNM_TCP_SYN) || probe_addr(h, id, &a) < 0) {
+			h->st.probe_unmatched++;
+			return 1;
+		}
+		h->st.syn_acks++;
+		s->irs = r->tseq;
+		cnm_addr_str(&c->ip, host, sizeof(host));
+		n = snprintf(req, sizeof(req), "GET %s HTTP/1.0\r\nHost: %s%s%s\r\n"
+			"User-Agent: cnmux-health\r\nConnection: close\r\n\r\n",
+			c->check.path[0] != '\0' ? c->check.path : "/",
+			c->ip.family == AF_INET6 ? "[" : "", host,
+			c->ip.family == AF_INET6 ? "]" : "");
+		if (n < 0 || (size_t)n >= sizeof(req))
+			n = (int)strlen(req);
+		s->req_len = (uint16_t)n;
+		if (send_to_node(h, id, f, cnm_probe_make_tcp(f, &a, r->dport, r->sport,
+				s->iss + 1, s->irs + 1, CNM_TCP_ACK | CNM_TCP_PSH, req,
+				(uint32_t)n)) == 0)
+			h->st.http_sent++;
+		return 1;
+	}
+	if (r->dlen == 0 || r->tseq != s->irs + 1) {
+		/* an ACK of the request, a retransmission: wait for the response */
+		if (r->dlen == 0 && (r->flags & CNM_TCP_FIN)) {
+			s->result = -1;
+			s->why = "HTTP connection closed without a response";
+			http_reset(h, id, r);
+		}
+		return 1;
+	}
+	code = cnm_probe_http_status(frame + r->doff, r->dlen);
+	if (code == c->check.expect) {
+		h->st.http_ok++;
+		s->result = 1;
+	} else {
+		s->result = -1;
+		if (code < 0)
+			snprintf(s->why_buf, sizeof(s->why_buf), "not an HTTP response");
+		else
+			snprintf(s->why_buf, sizeof(s->why_buf), "HTTP status %d, expected %u",
+				code, c->check.expect);
+		s->why = s->why_buf;
+	}
+	http_reset(h, id, r);
+	return 1;
+}
+
 /*
  * An IPv4 or IPv6 packet on a private port: the answers to icmp and tcp
  * checks are consumed (1); the rest is not the checker's (0). A SYN-ACK is
@@ -888,6 +1015,8 @@ input_probe(struct cnm_health *h, const uint8_t *frame, uint32_t len)
 		s->result = 1;
 		return 1;
 	}
+	if (s != NULL && s->in_round && s->type == CNM_CHECK_HTTP)
+		return input_http(h, (uint32_t)id, frame, &r);
 	if (s == NULL || !s->in_round || s->type != CNM_CHECK_TCP ||
 			r.dport != tcp_sport((uint32_t)id, s->seq) ||
 			r.sport != cnm_lb_node_cfg(h->lb, (uint32_t)id)->check.port ||
@@ -903,8 +1032,8 @@ input_probe(struct cnm_health *h, const uint8_t *frame, uint32_t len)
 		if (s->result == 0)
 			s->result = 1;
 		if (probe_addr(h, (uint32_t)id, &a) == 0)
-			(void)send_to_node(h, (uint32_t)id, f, cnm_probe_make_tcp(f, &a, r.dport,
-				r.sport, r.tack, 0, CNM_TCP_RST));
+				(void)send_to_node(h, (uint32_t)id, f, cnm_probe_make_tcp(f, &a, r.dport,
+				r.sport, r.tack, 0, CNM_TCP_RST, NULL, 0));
 	} else if (r.flags & CNM_TCP_RST) {
 		h->st.syn_rsts++;
 		s->result = -1;

@@ -121,10 +121,15 @@ cnm_probe_make_echo(uint8_t *frame, const struct cnm_probe_addr *a, uint16_t id,
 
 uint32_t
 cnm_probe_make_tcp(uint8_t *frame, const struct cnm_probe_addr *a, uint16_t sport, uint16_t dport,
-		uint32_t seq, uint32_t ack, uint8_t flags)
+		uint32_t seq, uint32_t ack, uint8_t flags, const void *data, uint32_t dlen)
 {
-	uint32_t l4 = put_ip(frame, a, IPPROTO_TCP, TCP_LEN);
-	uint8_t *t = frame + l4;
+	uint32_t l4, n = dlen < CNM_PROBE_DATA_MAX ? dlen : CNM_PROBE_DATA_MAX;
+	uint8_t *t;
+
+	l4 = put_ip(frame, a, IPPROTO_TCP, TCP_LEN + n);
+	t = frame + l4;
+	if (n > 0)
+		memcpy(t + TCP_LEN, data, n);
 
 	memset(t, 0, TCP_LEN);
 	put16(t, sport);
@@ -134,9 +139,21 @@ cnm_probe_make_tcp(uint8_t *frame, const struct cnm_probe_addr *a, uint16_t spor
 	t[12] = (TCP_LEN / 4) << 4;
 	t[13] = flags;
 	put16(t + 14, (flags & CNM_TCP_RST) ? 0 : 64240);
-	put16(t + 16, fold(sum16(t, TCP_LEN,
-		pseudo(a->family, a->src, a->dst, IPPROTO_TCP, TCP_LEN))));
-	return l4 + TCP_LEN;
+	put16(t + 16, fold(sum16(t, TCP_LEN + n,
+		pseudo(a->family, a->src, a->dst, IPPROTO_TCP, TCP_LEN + n))));
+	return l4 + TCP_LEN + n;
+}
+
+int
+cnm_probe_http_status(const uint8_t *p, uint32_t len)
+{
+	/* "HTTP/" DIGIT "." DIGIT SP 3DIGIT (RFC 9112 4) */
+	if (len < 12 || memcmp(p, "HTTP/", 5) != 0 || p[5] < '0' || p[5] > '9' ||
+			p[6] != '.' || p[7] < '0' || p[7] > '9' || p[8] != ' ' ||
+			p[9] < '1' || p[9] > '5' || p[10] < '0' || p[10] > '9' ||
+			p[11] < '0' || p[11] > '9')
+		return -1;
+	return (p[9] - '0') * 100 + (p[10] - '0') * 10 + (p[11] - '0');
 }
 
 int
@@ -206,5 +223,7 @@ cnm_probe_parse(const uint8_t *f, uint32_t len, struct cnm_probe_reply *r)
 	r->tseq = get32(l4 + 4);
 	r->tack = get32(l4 + 8);
 	r->flags = l4[13];
+	r->doff = (uint16_t)(l4 - f + (uint32_t)(l4[12] >> 4) * 4);
+	r->dlen = (uint16_t)(l4len - (uint32_t)(l4[12] >> 4) * 4);
 	return CNM_PROBE_TCP;
 }

@@ -184,6 +184,9 @@ enum cnm_stat_kind {
 	Y(X, probe_unmatched, COUNTER, "well-formed ones that match no round (late, another id)") \
 	Y(X, source_answered, COUNTER, "ARP requests and solicitations for health.source(6) " \
 		"answered on a private port") \
+	Y(X, http_sent, COUNTER, "HTTP requests of http checks (after a SYN-ACK), on the private path") \
+	Y(X, http_ok, COUNTER, "HTTP responses with the check's expected status") \
+	Y(X, http_failures, COUNTER, "http rounds failed: no SYN-ACK, no response, another status") \
 	Y(X, script_runs, COUNTER, "script checks started") \
 	Y(X, script_failures, COUNTER, "script rounds failed: exit status not 0, killed, " \
 		"not started") \

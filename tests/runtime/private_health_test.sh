@@ -26,6 +26,9 @@
 #   7. a hanging script is killed at its timeout_ms (its children too),
 #      the node goes down, and `cnmuxctl stats` answers promptly meanwhile;
 #   8. a malformed echo reply to 192.0.2.2 is ignored and counted;
+#  10. http GET on the private path: 500 takes node1 down, 200 up; a hanging
+#      server takes it down while `cnmuxctl stats` and `node weight` (a new
+#      PDT through an RCU grace period) answer promptly;
 #   9. bad input to `node check` is refused and changes nothing; SIGINT: 0.
 # Needs root (netns, veth, bridge) and scapy: skipped (77) without.
 # Environment: KEEP_TMP=1 keeps the work directory.
@@ -386,14 +389,69 @@ ip netns exec "$ns_n1" "$py" - "$v_1" "$cnmux_mac" <<'EOF' || die "scapy sendp"
 import sys
 from scapy.all import Ether, IP, ICMP, sendp
 sendp(Ether(dst=sys.argv[2]) / IP(src="192.0.2.11", dst="192.0.2.2") /
-      ICMP(type=0, id=1, seq=1, chksum=0x1234) / b"x" * 8, iface=sys.argv[1], verbose=False)
+      ICMP(type=0, id=1, seq=1, chksum=0x1234) / (b"x" * 8), iface=sys.argv[1], verbose=False)
 EOF
 end=$((SECONDS + 5))
 until [ "$(counter probe_invalid)" -gt "$before" ]; do
     [ $SECONDS -lt $end ] || die "a malformed echo reply to 192.0.2.2 was not counted in health_probe_invalid"
     sleep 0.1
 done
-echo "private_health: 8. malformed echo reply ignored, counted in health_probe_invalid"
+echo "private_health: 8. a malformed echo reply ignored, counted once in health_probe_invalid"
+
+# ---------------------------------------------------------------- 10. http
+echo 200 >"$tmp/http.status"
+ip netns exec "$ns_n1" "$py" -c '
+import http.server, sys, time
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        st = open(sys.argv[1]).read().strip()
+        if st == "hang":
+            time.sleep(30)
+            return
+        self.send_response(int(st) if self.path == "/health" else 404)
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"ok")
+    def log_message(self, *a):
+        pass
+http.server.ThreadingHTTPServer(("0.0.0.0", int(sys.argv[2])), H).serve_forever()' "$tmp/http.status" 8081 &
+lpid[http]=$!
+sleep 1
+check node1 '{"type": "http", "port": 8081, "path": "/health"}'
+sleep $(( (interval * (fall + 1)) / 1000 + 1 ))
+[ "$(node_up node1)" = true ] || die "node1 down under an http check answered 200"
+[ "$(counter http_ok)" -gt 0 ] || die "node1 up under http without a 200 counted"
+echo 500 >"$tmp/http.status"
+wait_state node1 false $down_bound || die "node1 (http) still up ${WAITED} ms after its server answered 500"
+t=$WAITED
+log_has "health: node node1 down (3 checks failed: HTTP status 500, expected 200)" ||
+    die "no 'HTTP status 500, expected 200' in the log"
+echo 200 >"$tmp/http.status"
+wait_state node1 true $up_bound || die "node1 (http) not up ${WAITED} ms after its server answered 200 again"
+echo "private_health: 10. http GET /health on the private path: 500: down after $t ms; 200: up after $WAITED ms"
+# a hanging server: the node goes down; control commands and an RCU update
+# (a new weight: a new PDT, published after a grace period) are not delayed
+echo hang >"$tmp/http.status"
+max=0; maxw=0
+for i in $(seq 1 6); do
+    t0=$(now_ms)
+    cnmctl stats >/dev/null || die "stats failed while the http server hangs"
+    d=$(( $(now_ms) - t0 ))
+    [ $d -gt $max ] && max=$d
+    t0=$(now_ms)
+    out=$(cnmctl node weight node2 web $((i % 2 + 1)) 2>&1) || die "node weight while the http server hangs: $out"
+    d=$(( $(now_ms) - t0 ))
+    [ $d -gt $maxw ] && maxw=$d
+    sleep 0.1
+done
+[ $max -lt 1000 ] && [ $maxw -lt 1000 ] || die "stats took $max ms, node weight $maxw ms while the http server hung"
+j=$(cnmctl -j service show web)
+[[ $j == *'"node2":{"weight":1'* || $j == *'"weight":1'* ]] || die "the last weight (1) not applied: $j"
+wait_state node1 false $down_bound || die "node1 (http) still up ${WAITED} ms with a hanging server"
+log_has "node node1 down (3 checks failed: no HTTP response)" || die "no 'no HTTP response' in the log"
+echo 200 >"$tmp/http.status"
+wait_state node1 true $up_bound || die "node1 not up ${WAITED} ms after its server answered again"
+echo "private_health:     hanging server: node1 down; meanwhile stats took at most $max ms, node weight (a PDT through RCU) $maxw ms"
 
 # ---------------------------------------------------------------- 9. bad input, stop
 out=$(cnmctl node check node1 '{"type": "tcp"}' 2>&1) && die "node check without a port accepted"
@@ -401,7 +459,8 @@ out=$(cnmctl node check node1 '{"type": "tcp"}' 2>&1) && die "node check without
 out=$(cnmctl node check node1 '{"type": "ping"}' 2>&1) && die "node check type ping accepted"
 [[ $out == *"node.check.type"* ]] || die "node check type ping: '$out'"
 j=$(cnmctl -j node show node1)
-[[ $j == *'"check":{"type":"icmp"}'* ]] || die "node1's check changed by refused input: $j"
+[[ $j == *'"check":{"type":"http","port":8081,"path":"/health","expect":200}'* ]] ||
+    die "node1's check changed by refused input: $j"
 kill -INT "$pid"
 end=$((SECONDS + 120))
 while kill -0 "$pid" 2>/dev/null; do

@@ -173,7 +173,7 @@ check_tcp(int v6)
 	struct cnm_probe_addr a = addr(v6);
 	struct cnm_probe_reply r;
 	uint8_t f[CNM_PROBE_FRAME_MAX];
-	uint32_t len = cnm_probe_make_tcp(f, &a, 5000, 80, 0xdeadbeef, 0, CNM_TCP_SYN);
+	uint32_t len = cnm_probe_make_tcp(f, &a, 5000, 80, 0xdeadbeef, 0, CNM_TCP_SYN, NULL, 0);
 	uint32_t l4 = v6 ? 54 : 34;
 
 	assert_int_equal(len, l4 + 20);
@@ -189,7 +189,17 @@ check_tcp(int v6)
 	assert_int_equal(r.tseq, 0xdeadbeef);
 	assert_int_equal(r.flags, CNM_TCP_SYN);
 
-	len = cnm_probe_make_tcp(f, &a, 5000, 80, 17, 0, CNM_TCP_RST);
+	assert_int_equal(r.dlen, 0);
+	/* with data: an HTTP request */
+	len = cnm_probe_make_tcp(f, &a, 5000, 80, 1, 2, CNM_TCP_ACK | CNM_TCP_PSH, "GET / HTTP/1.0\r\n\r\n", 18);
+	assert_int_equal(len, l4 + 20 + 18);
+	assert_int_equal(csum(f + l4, 38, pseudo(f, v6, IPPROTO_TCP, 38)), 0xffff);
+	assert_int_equal(cnm_probe_parse(f, len, &r), CNM_PROBE_TCP);
+	assert_int_equal(r.dlen, 18);
+	assert_int_equal(r.doff, l4 + 20);
+	assert_memory_equal(f + r.doff, "GET / HTTP/1.0\r\n\r\n", 18);
+	assert_int_equal(r.tack, 2);
+	len = cnm_probe_make_tcp(f, &a, 5000, 80, 17, 0, CNM_TCP_RST, NULL, 0);
 	assert_int_equal(cnm_probe_parse(f, len, &r), CNM_PROBE_TCP);
 	assert_int_equal(r.flags, CNM_TCP_RST);
 	assert_int_equal(r.tseq, 17);
@@ -232,7 +242,7 @@ test_other(void **state)
 	f[13] = 0x06;
 	assert_int_equal(cnm_probe_parse(f, 60, &r), CNM_PROBE_OTHER);
 	assert_int_equal(cnm_probe_parse(f, 10, &r), CNM_PROBE_OTHER);
-	len = cnm_probe_make_tcp(f, &a, 1, 2, 3, 4, CNM_TCP_SYN);
+	len = cnm_probe_make_tcp(f, &a, 1, 2, 3, 4, CNM_TCP_SYN, NULL, 0);
 	f[14 + 9] = IPPROTO_UDP;
 	assert_int_equal(cnm_probe_parse(f, len, &r), CNM_PROBE_OTHER);
 	/* ICMP that is not an echo reply (unreachable) */
@@ -245,6 +255,20 @@ test_other(void **state)
 	assert_int_equal(cnm_probe_parse(f, len, &r), CNM_PROBE_OTHER);
 }
 
+static void
+test_http_status(void **state)
+{
+	(void)state;
+	assert_int_equal(cnm_probe_http_status((const uint8_t *)"HTTP/1.1 200 OK\r\n", 17), 200);
+	assert_int_equal(cnm_probe_http_status((const uint8_t *)"HTTP/1.0 500 Internal", 21), 500);
+	assert_int_equal(cnm_probe_http_status((const uint8_t *)"HTTP/1.1 301 ", 13), 301);
+	assert_int_equal(cnm_probe_http_status((const uint8_t *)"HTTP/1.1 200", 11), -1); /* cut */
+	assert_int_equal(cnm_probe_http_status((const uint8_t *)"HTTP/1.1 20x OK", 15), -1);
+	assert_int_equal(cnm_probe_http_status((const uint8_t *)"HTTP/1.1 600 OK", 15), -1);
+	assert_int_equal(cnm_probe_http_status((const uint8_t *)"SSH-2.0-OpenSSH", 15), -1);
+	assert_int_equal(cnm_probe_http_status((const uint8_t *)"http/1.1 200 OK", 15), -1);
+}
+
 int
 main(void)
 {
@@ -254,6 +278,7 @@ main(void)
 		cmocka_unit_test(test_tcp4),
 		cmocka_unit_test(test_tcp6),
 		cmocka_unit_test(test_other),
+		cmocka_unit_test(test_http_status),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
