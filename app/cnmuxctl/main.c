@@ -607,8 +607,9 @@ static const struct ctl_verb ctl_verbs[] = {
 		.help = "Give a node another health check, at once (docs/health.md). CHECK: the\n"
 			"node's \"check\" as in the configuration file, in JSON, e.g.\n"
 			"'{\"type\": \"tcp\", \"port\": 80, \"rise\": 2}'; \"type\" is arp, nd, icmp,\n"
-			"tcp (half-open, on the private path), connect (kernel socket) or\n"
-			"script (\"command\"); or none: back to the global probe. It replaces\n"
+			"tcp (half-open, on the private path), http (\"path\", \"expect\"; on the\n"
+			"private path), connect (kernel socket) or script (\"command\"); or\n"
+			"none: back to the global probe. It replaces\n"
 			"the node's check_port. Bad input changes nothing.\n",
 		.min_args = 2, .max_args = 2, .keys = { "node", "check" },
 		.build = build_node_check,

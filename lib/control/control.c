@@ -1336,7 +1336,7 @@ cmd_node_check(struct cnm_ctx *ctx, struct ctl_req *r)
 		return NULL;
 	if (!json_is_object(check) && !json_is_null(check)) {
 		cnm_json_describe(got, sizeof(got), check);
-		req_fail(r, "check: expected an object like a node's \"check\" in the configuration file (\"type\": arp, nd, icmp, tcp, connect or script), or null for none (got %s)",
+		req_fail(r, "check: expected an object like a node's \"check\" in the configuration file (\"type\": arp, nd, icmp, tcp, connect, script or http), or null for none (got %s)",
 			 got);
 		return NULL;
 	}
