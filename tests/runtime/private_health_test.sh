@@ -29,6 +29,8 @@
 #  10. http GET on the private path: 500 takes node1 down, 200 up; a hanging
 #      server takes it down while `cnmuxctl stats` and `node weight` (a new
 #      PDT through an RCU grace period) answer promptly;
+#  11. an ipip node (added with `node add --check`) is checked through its
+#      tunnel: up only while the node has a tunnel device;
 #   9. bad input to `node check` is refused and changes nothing; SIGINT: 0.
 # Needs root (netns, veth, bridge) and scapy: skipped (77) without.
 # Environment: KEEP_TMP=1 keeps the work directory.
@@ -198,6 +200,7 @@ cat >"$tmp/config.json" <<EOF
     { "name": "web", "vip": "198.51.100.10", "ports": ["80/tcp"], "policy": "weighted",
       "nodes": { "node1": 1, "node2": 1 } } ],
   "control": { "socket": "$sock" },
+  "tunnel": { "source4": "192.0.2.3" },
   "health": { "interval_ms": $interval, "timeout_ms": $timeout_ms, "rise": $rise, "fall": $fall,
               "source": "192.0.2.2", "notify": "$tmp/notify.sh" } }
 EOF
@@ -452,6 +455,32 @@ log_has "node node1 down (3 checks failed: no HTTP response)" || die "no 'no HTT
 echo 200 >"$tmp/http.status"
 wait_state node1 true $up_bound || die "node1 not up ${WAITED} ms after its server answered again"
 echo "private_health:     hanging server: node1 down; meanwhile stats took at most $max ms, node weight (a PDT through RCU) $maxw ms"
+
+# ---------------------------------------------------------------- 11. through a tunnel
+# node3 (192.0.2.13, in N2) is an ipip node: its echo requests must arrive
+# encapsulated (outer 192.0.2.3 -> 192.0.2.13). This kernel may have no ipip
+# module: N2 decapsulates with tests/e2e/tundecap.py (raw socket in, a TUN
+# out to N2's kernel, which answers the inner echo). Without it, N2's kernel
+# answers IPIP with "protocol unreachable" and node3 stays down, although a
+# plain echo to 192.0.2.13 would be answered; with it, node3 comes up.
+ip -n "$ns_n2" addr add 192.0.2.13/24 dev "$v_2" || die "addr node3"
+ip -n "$ns_n2" tuntap add mode tun dev "cptun$tag" || cnm_skip "runtime_private_health needs a TUN device"
+ip netns exec "$ns_n2" sysctl -q -w "net.ipv4.conf.cptun$tag.rp_filter=0" >/dev/null
+ip -n "$ns_n2" link set "cptun$tag" up || die "up cptun$tag"
+out=$(cnmctl node add node3 192.0.2.13 --forward ipip --check '{"type": "icmp"}' 2>&1) ||
+    die "node add node3: $out"
+sleep $(( (interval * (rise + 2)) / 1000 + 1 ))
+[ "$(node_up node3)" = false ] || die "node3 (ipip) up with nothing to decapsulate at the node: the probe was not encapsulated"
+ip netns exec "$ns_n2" "$py" "$(dirname "$0")/../e2e/tundecap.py" --tun "cptun$tag" \
+    --counts "$tmp/decap.json" --name node3 --src 192.0.2.0/24 >"$tmp/decap.log" 2>&1 &
+lpid[decap]=$!
+wait_state node3 true $((up_bound + 3000)) || die "node3 (ipip) not up ${WAITED} ms after its decapsulator started: $(cat "$tmp/decap.log")"
+t=$WAITED
+kill "${lpid[decap]}"; wait "${lpid[decap]}" 2>/dev/null; unset "lpid[decap]"
+"$py" -c 'import json, sys; sys.exit(0 if json.load(open(sys.argv[1]))["decap"]["ipip4"] > 0 else 1)' \
+    "$tmp/decap.json" || die "the decapsulator counted no IPIP packet: $(cat "$tmp/decap.log" "$tmp/decap.json" 2>/dev/null)"
+wait_state node3 false $down_bound || die "node3 (ipip) still up ${WAITED} ms after its decapsulator stopped"
+echo "private_health: 11. ipip node: icmp check through its tunnel: down with nothing to decapsulate; up $t ms after a decapsulator started, down $WAITED ms after it stopped"
 
 # ---------------------------------------------------------------- 9. bad input, stop
 out=$(cnmctl node check node1 '{"type": "tcp"}' 2>&1) && die "node check without a port accepted"
