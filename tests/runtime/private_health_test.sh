@@ -31,6 +31,9 @@
 #      PDT through an RCU grace period) answer promptly;
 #  11. an ipip node (added with `node add --check`) is checked through its
 #      tunnel: up only while the node has a tunnel device;
+#  12. an IPv6 node: ICMPv6 echo from health.source6 brings it up (cnmux
+#      answers the node's solicitation for that address); a tcp check of a
+#      closed port takes it down (RST);
 #   9. bad input to `node check` is refused and changes nothing; SIGINT: 0.
 # Needs root (netns, veth, bridge) and scapy: skipped (77) without.
 # Environment: KEEP_TMP=1 keeps the work directory.
@@ -202,7 +205,7 @@ cat >"$tmp/config.json" <<EOF
   "control": { "socket": "$sock" },
   "tunnel": { "source4": "192.0.2.3" },
   "health": { "interval_ms": $interval, "timeout_ms": $timeout_ms, "rise": $rise, "fall": $fall,
-              "source": "192.0.2.2", "notify": "$tmp/notify.sh" } }
+              "source": "192.0.2.2", "source6": "2001:db8::2", "notify": "$tmp/notify.sh" } }
 EOF
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1}
 ip netns exec "$ns_lb" "$cnmux" --no-huge -m 512 --no-pci -l 0,1 --file-prefix "$prefix" \
@@ -481,6 +484,24 @@ kill "${lpid[decap]}"; wait "${lpid[decap]}" 2>/dev/null; unset "lpid[decap]"
     "$tmp/decap.json" || die "the decapsulator counted no IPIP packet: $(cat "$tmp/decap.log" "$tmp/decap.json" 2>/dev/null)"
 wait_state node3 false $down_bound || die "node3 (ipip) still up ${WAITED} ms after its decapsulator stopped"
 echo "private_health: 11. ipip node: icmp check through its tunnel: down with nothing to decapsulate; up $t ms after a decapsulator started, down $WAITED ms after it stopped"
+
+# ---------------------------------------------------------------- 12. IPv6
+# node4 (2001:db8::11, on N1's private interface): ICMPv6 echo from
+# health.source6 (N1 resolves 2001:db8::2 by solicitation: cnmux answers);
+# then a tcp check of a port nothing listens on over IPv6: RST, down
+before=$(counter source_answered)
+ip netns exec "$ns_n1" sysctl -q -w "net.ipv6.conf.$v_1.disable_ipv6=0" >/dev/null || die "ipv6 on $v_1"
+ip -n "$ns_n1" addr add 2001:db8::11/64 dev "$v_1" nodad || die "addr node4"
+out=$(cnmctl node add node4 2001:db8::11 --check '{"type": "icmp"}' 2>&1) || die "node add node4: $out"
+wait_state node4 true $((up_bound + 3000)) || die "node4 (icmp6) not up ${WAITED} ms after it was added"
+t=$WAITED
+[ "$(counter source_answered)" -gt "$before" ] || die "node4 up without a solicitation for 2001:db8::2 answered"
+nb=$(ip -n "$ns_n1" -6 neigh show 2001:db8::2)
+[[ $nb == *"$cnmux_mac"* ]] || die "node4 resolved 2001:db8::2 to '$nb', cnmux's port is $cnmux_mac"
+check node4 '{"type": "tcp", "port": 8080}'
+wait_state node4 false $down_bound || die "node4 (tcp6, nothing listening on IPv6) still up ${WAITED} ms"
+log_has "health: node node4 down (3 checks failed: TCP RST (port closed))" || die "node4: no 'TCP RST' in the log"
+echo "private_health: 12. IPv6 node: icmp6 from 2001:db8::2 (solicitation answered): up after $t ms; tcp6 to a closed port: RST, down after $WAITED ms"
 
 # ---------------------------------------------------------------- 9. bad input, stop
 out=$(cnmctl node check node1 '{"type": "tcp"}' 2>&1) && die "node check without a port accepted"
