@@ -15,7 +15,7 @@
 #
 # Checked, with health {interval 300, timeout 250, rise 2, fall 3}:
 #   1. node1 (icmp) and node2 (tcp half-open) come up; the nodes resolved
-#      192.0.2.2 to cnmux's port; node2 holds no half-open connection (RST);
+#      192.0.2.2 to cnmux's port; node2 holds at most one half-open connection at a time (RST);
 #   2. tcp: node2's listener killed: down ("TCP RST"); back: up;
 #   3. icmp: node1 ignores echo requests: down ("no echo reply"); back: up;
 #   4. the private links cut (bridge ports detached), the kernel route kept:
@@ -26,16 +26,16 @@
 #   7. a hanging script is killed at its timeout_ms (its children too),
 #      the node goes down, and `cnmuxctl stats` answers promptly meanwhile;
 #   8. a malformed echo reply to 192.0.2.2 is ignored and counted;
-#  10. http GET on the private path: 500 takes node1 down, 200 up; a hanging
+#   9. http GET on the private path: 500 takes node1 down, 200 up; a hanging
 #      server takes it down while `cnmuxctl stats` and `node weight` (a new
 #      PDT through an RCU grace period) answer promptly;
-#  11. an ipip node (added with `node add --check`) is checked through its
-#      tunnel: up only while the node has a tunnel device;
-#  12. an IPv6 node: ICMPv6 echo from health.source6 brings it up (cnmux
+#  10. an ipip node (added with `node add --check`) is checked through its
+#      tunnel: up only while the node decapsulates;
+#  11. an IPv6 node: ICMPv6 echo from health.source6 brings it up (cnmux
 #      answers the node's solicitation for that address); a tcp check of a
 #      closed port takes it down (RST);
-#   9. bad input to `node check` is refused and changes nothing; SIGINT: 0.
-# Needs root (netns, veth, bridge) and scapy: skipped (77) without.
+#  12. bad input to `node check` is refused and changes nothing; SIGINT: 0.
+# Needs root (netns, veth, bridge, TUN), scapy and ethtool: skipped (77) without.
 # Environment: KEEP_TMP=1 keeps the work directory.
 set -uo pipefail
 
@@ -404,7 +404,7 @@ until [ "$(counter probe_invalid)" -gt "$before" ]; do
 done
 echo "private_health: 8. a malformed echo reply ignored, counted once in health_probe_invalid"
 
-# ---------------------------------------------------------------- 10. http
+# ---------------------------------------------------------------- 9. http
 echo 200 >"$tmp/http.status"
 ip netns exec "$ns_n1" "$py" -c '
 import http.server, sys, time
@@ -424,6 +424,8 @@ http.server.ThreadingHTTPServer(("0.0.0.0", int(sys.argv[2])), H).serve_forever(
 lpid[http]=$!
 sleep 1
 check node1 '{"type": "http", "port": 8081, "path": "/health"}'
+out=$(cnmctl node show node1)
+[[ $out == *" http:8081 "* ]] || die "node show does not show node1's check as http:8081: $out"
 sleep $(( (interval * (fall + 1)) / 1000 + 1 ))
 [ "$(node_up node1)" = true ] || die "node1 down under an http check answered 200"
 [ "$(counter http_ok)" -gt 0 ] || die "node1 up under http without a 200 counted"
@@ -434,7 +436,7 @@ log_has "health: node node1 down (3 checks failed: HTTP status 500, expected 200
     die "no 'HTTP status 500, expected 200' in the log"
 echo 200 >"$tmp/http.status"
 wait_state node1 true $up_bound || die "node1 (http) not up ${WAITED} ms after its server answered 200 again"
-echo "private_health: 10. http GET /health on the private path: 500: down after $t ms; 200: up after $WAITED ms"
+echo "private_health: 9. http GET /health on the private path: 500: down after $t ms; 200: up after $WAITED ms"
 # a hanging server: the node goes down; control commands and an RCU update
 # (a new weight: a new PDT, published after a grace period) are not delayed
 echo hang >"$tmp/http.status"
@@ -459,7 +461,7 @@ echo 200 >"$tmp/http.status"
 wait_state node1 true $up_bound || die "node1 not up ${WAITED} ms after its server answered again"
 echo "private_health:     hanging server: node1 down; meanwhile stats took at most $max ms, node weight (a PDT through RCU) $maxw ms"
 
-# ---------------------------------------------------------------- 11. through a tunnel
+# ---------------------------------------------------------------- 10. through a tunnel
 # node3 (192.0.2.13, in N2) is an ipip node: its echo requests must arrive
 # encapsulated (outer 192.0.2.3 -> 192.0.2.13). This kernel may have no ipip
 # module: N2 decapsulates with tests/e2e/tundecap.py (raw socket in, a TUN
@@ -483,9 +485,9 @@ kill "${lpid[decap]}"; wait "${lpid[decap]}" 2>/dev/null; unset "lpid[decap]"
 "$py" -c 'import json, sys; sys.exit(0 if json.load(open(sys.argv[1]))["decap"]["ipip4"] > 0 else 1)' \
     "$tmp/decap.json" || die "the decapsulator counted no IPIP packet: $(cat "$tmp/decap.log" "$tmp/decap.json" 2>/dev/null)"
 wait_state node3 false $down_bound || die "node3 (ipip) still up ${WAITED} ms after its decapsulator stopped"
-echo "private_health: 11. ipip node: icmp check through its tunnel: down with nothing to decapsulate; up $t ms after a decapsulator started, down $WAITED ms after it stopped"
+echo "private_health: 10. ipip node: icmp check through its tunnel: down with nothing to decapsulate; up $t ms after a decapsulator started, down $WAITED ms after it stopped"
 
-# ---------------------------------------------------------------- 12. IPv6
+# ---------------------------------------------------------------- 11. IPv6
 # node4 (2001:db8::11, on N1's private interface): ICMPv6 echo from
 # health.source6 (N1 resolves 2001:db8::2 by solicitation: cnmux answers);
 # then a tcp check of a port nothing listens on over IPv6: RST, down
@@ -501,9 +503,9 @@ nb=$(ip -n "$ns_n1" -6 neigh show 2001:db8::2)
 check node4 '{"type": "tcp", "port": 8080}'
 wait_state node4 false $down_bound || die "node4 (tcp6, nothing listening on IPv6) still up ${WAITED} ms"
 log_has "health: node node4 down (3 checks failed: TCP RST (port closed))" || die "node4: no 'TCP RST' in the log"
-echo "private_health: 12. IPv6 node: icmp6 from 2001:db8::2 (solicitation answered): up after $t ms; tcp6 to a closed port: RST, down after $WAITED ms"
+echo "private_health: 11. IPv6 node: icmp6 from 2001:db8::2 (solicitation answered): up after $t ms; tcp6 to a closed port: RST, down after $WAITED ms"
 
-# ---------------------------------------------------------------- 9. bad input, stop
+# ---------------------------------------------------------------- 12. bad input, stop
 out=$(cnmctl node check node1 '{"type": "tcp"}' 2>&1) && die "node check without a port accepted"
 [[ $out == *"node.check.port"*"an integer in [1, 65535]"* ]] || die "node check without a port: '$out'"
 out=$(cnmctl node check node1 '{"type": "ping"}' 2>&1) && die "node check type ping accepted"
@@ -523,7 +525,7 @@ pid=""
 if grep -E -q 'ERROR: AddressSanitizer|runtime error:|LeakSanitizer' "$tmp/cnmux.err"; then
     die "sanitizer report on stderr"
 fi
-echo "private_health: 9. bad node check input refused, nothing changed; stopped cleanly"
+echo "private_health: 12. bad node check input refused, nothing changed; stopped cleanly"
 echo "private_health: the checker's log:"
 grep -h 'health:' "$tmp/cnmux.err" "$tmp/cnmux.out" | sed 's/^/    /'
 echo "PASS"
