@@ -604,13 +604,13 @@ static const struct ctl_verb ctl_verbs[] = {
 	},
 	{
 		.name = "node check", .args = "NAME CHECK",
-		.help = "Give a node another health check, at once (docs/health.md). CHECK: the\n"
-			"node's \"check\" as in the configuration file, in JSON, e.g.\n"
+		.help = "Give a node another health check, from its next round (docs/health.md).\n"
+			"CHECK: the node's \"check\" as in the configuration file, in JSON, e.g.\n"
 			"'{\"type\": \"tcp\", \"port\": 80, \"rise\": 2}'; \"type\" is arp, nd, icmp,\n"
 			"tcp (half-open, on the private path), http (\"path\", \"expect\"; on the\n"
 			"private path), connect (kernel socket) or script (\"command\"); or\n"
-			"none: back to the global probe. It replaces\n"
-			"the node's check_port. Bad input changes nothing.\n",
+			"none: back to the global probe. It replaces the node's check_port.\n"
+			"Bad input changes nothing.\n",
 		.min_args = 2, .max_args = 2, .keys = { "node", "check" },
 		.build = build_node_check,
 	},
