@@ -39,7 +39,7 @@ _Static_assert(sizeof(struct cnm_conn_key) == 40, "struct cnm_conn_key must be 4
  * for (CT4_LOAD), some 25 bytes a connection, against 61 in rte_hash with
  * the 40-byte key of both families.
  */
-#define CT4_WAYS 3
+#define CT4_WAYS 3               /* ct4_find_in() compares the three ways */
 #define CT4_LOAD_PCT 85u         /* slots = max / 85% */
 #define CT4_BFS_MAX 512          /* buckets a cuckoo path search looks at */
 
@@ -114,30 +114,38 @@ ct4_b2(const struct cnm_ct *ct, uint32_t h)
 	return b2;
 }
 
-/* The way of bucket @p b holding the key, or -1. */
-static inline int
-ct4_find_in(const struct ct4_bucket *b, uint64_t addrs, uint32_t ports)
+/*
+ * The entry of bucket @p b holding the key, or NULL. A free way's addresses
+ * are 0 (ct4_free_way()), which no key has (a VIP is never 0.0.0.0), so the
+ * compare needs no look at the occupancy mask.
+ */
+static inline struct ct4_ent *
+ct4_find_in(struct ct4_bucket *b, uint64_t addrs, uint32_t ports)
 {
-	unsigned int j;
-
-	for (j = 0; j < CT4_WAYS; j++)
-		if (((b->used >> j) & 1) && b->e[j].addrs == addrs && b->e[j].ports == ports)
-			return (int)j;
-	return -1;
+	if (b->e[0].addrs == addrs && b->e[0].ports == ports)
+		return &b->e[0];
+	if (b->e[1].addrs == addrs && b->e[1].ports == ports)
+		return &b->e[1];
+	if (b->e[2].addrs == addrs && b->e[2].ports == ports)
+		return &b->e[2];
+	return NULL;
 }
 
 /* The entry of a key, or NULL. */
 static inline struct ct4_ent *
 ct4_find(const struct cnm_ct *ct, uint64_t addrs, uint32_t ports, uint32_t h)
 {
-	struct ct4_bucket *b = &ct->b4[ct4_b1(ct, h)];
-	int j = ct4_find_in(b, addrs, ports);
+	struct ct4_ent *e = ct4_find_in(&ct->b4[ct4_b1(ct, h)], addrs, ports);
 
-	if (j >= 0)
-		return &b->e[j];
-	b = &ct->b4[ct4_b2(ct, h)];
-	j = ct4_find_in(b, addrs, ports);
-	return j >= 0 ? &b->e[j] : NULL;
+	return e != NULL ? e : ct4_find_in(&ct->b4[ct4_b2(ct, h)], addrs, ports);
+}
+
+/* Free way @p w of bucket @p b: its addresses 0, so no key matches it. */
+static inline void
+ct4_free_way(struct ct4_bucket *b, unsigned int w)
+{
+	b->used &= ~(1u << w);
+	b->e[w].addrs = 0;
 }
 
 static inline int
@@ -354,6 +362,7 @@ uint64_t
 cnm_ct_lookup_bulk(struct cnm_ct *ct, const struct cnm_conn_key *const *keys,
 		unsigned int n, hash_sig_t *sig, struct cnm_conn *conn)
 {
+	struct ct4_bucket *b1[CNM_CT_BULK_MAX], *b2[CNM_CT_BULK_MAX];
 	uint64_t addrs[CNM_CT_BULK_MAX];
 	uint32_t ports[CNM_CT_BULK_MAX];
 	uint64_t hits = 0, six = 0;
@@ -374,15 +383,19 @@ cnm_ct_lookup_bulk(struct cnm_ct *ct, const struct cnm_conn_key *const *keys,
 		ports[i] = key4_ports(keys[i]);
 		h = ct4_hash(addrs[i], ports[i]);
 		sig[i] = h;
-		rte_prefetch0(&ct->b4[ct4_b1(ct, h)]);
-		rte_prefetch0(&ct->b4[ct4_b2(ct, h)]);
+		b1[i] = &ct->b4[ct4_b1(ct, h)];
+		b2[i] = &ct->b4[ct4_b2(ct, h)];
+		rte_prefetch0(b1[i]);
+		rte_prefetch0(b2[i]);
 	}
 	for (i = 0; i < n; i++) {
 		const struct ct4_ent *e;
 
 		if ((six >> i) & 1)
 			continue;
-		e = ct4_find(ct, addrs[i], ports[i], sig[i]);
+		e = ct4_find_in(b1[i], addrs[i], ports[i]);
+		if (e == NULL)
+			e = ct4_find_in(b2[i], addrs[i], ports[i]);
 		if (e != NULL) {
 			uint64_t v = e->val;
 
@@ -457,7 +470,7 @@ ct4_make_room(struct cnm_ct *ct, uint32_t start, uint32_t alt)
 
 					to->e[fw] = from->e[way];
 					to->used |= 1u << fw;
-					from->used &= ~(1u << way);
+					ct4_free_way(from, way);
 					if (q[at].parent < 0)
 						return q[at].b;
 					dst = q[at].b;
@@ -487,6 +500,8 @@ ct4_restore(struct cnm_ct *ct, const struct cnm_conn_key *k, hash_sig_t h,
 	int64_t room;
 	unsigned int w;
 
+	if (unlikely(addrs == 0))
+		return -EINVAL; /* 0.0.0.0 to 0.0.0.0: the mark of a free way */
 	memcpy(&v, c, sizeof(v));
 	if (e != NULL) {
 		/* Same 5-tuple again (port reuse after an expired entry):
@@ -663,7 +678,7 @@ cnm_ct_del(struct cnm_ct *ct, const struct cnm_conn_key *k, hash_sig_t sig)
 		if (e == NULL)
 			return -ENOENT;
 		at = (size_t)((const char *)e - (const char *)ct->b4) / sizeof(struct ct4_bucket);
-		ct->b4[at].used &= ~(1u << (unsigned int)(e - &ct->b4[at].e[0]));
+		ct4_free_way(&ct->b4[at], (unsigned int)(e - &ct->b4[at].e[0]));
 		ct->count4--;
 		ct->stats.deleted++;
 		return 0;
@@ -750,9 +765,7 @@ ct_del_at(struct cnm_ct *ct, uint32_t pos, const struct cnm_conn_key *k, hash_si
 	int32_t ret;
 
 	if (at4 != NULL) {
-		struct ct4_bucket *b = &ct->b4[pos / CT4_WAYS];
-
-		b->used &= ~(1u << (pos % CT4_WAYS));
+		ct4_free_way(&ct->b4[pos / CT4_WAYS], pos % CT4_WAYS);
 		ct->count4--;
 		return 0;
 	}
@@ -795,7 +808,7 @@ cnm_ct_expire(struct cnm_ct *ct, uint32_t now, uint32_t budget)
 			v = b->e[w].val;
 			memcpy(&c, &v, sizeof(c));
 			if (cnm_conn_expired(&c, now)) {
-				b->used &= ~(1u << w);
+				ct4_free_way(b, w);
 				ct->count4--;
 				removed++;
 			}

@@ -288,6 +288,20 @@ def _udp_weighted(n_nodes, n_frames=8192, local_pct=0):
     return make
 
 
+def _udp_tunnel(method):
+    """udp_weighted_2's frames (the same capture), its two nodes reached by
+    a tunnel: the price of the method against the MAC rewrite."""
+    base = _udp_weighted(2)
+
+    def make(rng):
+        frames, cfg = base(rng)
+        for n in cfg["nodes"]:
+            n["forward"] = method
+        cfg["tunnel"] = {"source4": "192.0.2.250"}
+        return frames, cfg
+    return make
+
+
 def _tcp_conns(n):
     acks = min(max(8 * n, 8192), 32768)
     cmax = max(1024, int(n * 1.25))
@@ -412,6 +426,10 @@ SCENARIOS = {s.name: s for s in [
     Scenario("udp_weighted_2", "UDP, 8192 flows, weighted service, 2 nodes", _udp_weighted(2)),
     Scenario("udp_weighted_64", "UDP, 8192 flows, weighted service, 64 nodes (weights 1-4)",
              _udp_weighted(64)),
+    Scenario("udp_ipip_2", "udp_weighted_2 with both nodes behind IPIP (outer IPv4 header)",
+             _udp_tunnel("ipip"), capture="udp_weighted_2"),
+    Scenario("udp_gue_2", "udp_weighted_2 with both nodes behind GUE (outer IPv4 + UDP)",
+             _udp_tunnel("gue"), capture="udp_weighted_2"),
     Scenario("tcp_conns_1k", "TCP, 1,000 connections: 1,000 SYNs and 8,192 ACK data frames",
              _tcp_conns(1000), conns=1000),
     Scenario("tcp_conns_100k", "TCP, 100,000 connections: 100,000 SYNs and 32,768 ACK data frames",
