@@ -283,8 +283,9 @@ echo "private_health: 1. node1 (icmp) and node2 (tcp half-open) up; 192.0.2.2 at
 kill "${lpid[2]}"; wait "${lpid[2]}" 2>/dev/null; unset "lpid[2]"
 wait_state node2 false $down_bound || die "node2 (tcp) still up ${WAITED} ms after its listener died"
 t=$WAITED
-log_has "health: node node2 down (3 checks failed: TCP RST (port closed))" ||
-    die "no 'node node2 down (3 checks failed: TCP RST (port closed))' in the log"
+# the reason is the last round's: its RST, or none in time on a loaded machine
+grep -E -q "health: node node2 down \(3 checks failed: (TCP RST \(port closed\)|no SYN-ACK)\)" \
+    "$tmp/cnmux.out" "$tmp/cnmux.err" || die "no 'node node2 down (3 checks failed: TCP RST (port closed))' in the log"
 [ "$(counter syn_rsts)" -gt 0 ] || die "no RST counted"
 [ "$(node_up node1)" = true ] || die "node1 went down with node2"
 listen 2
@@ -328,12 +329,12 @@ echo "private_health: 4. private links cut, kernel route working: node1 (icmp) d
 
 # ---------------------------------------------------------------- 5. notify
 sleep 0.3
-for want in "3|node2|down|3 checks failed: TCP RST (port closed)" \
-            "3|node1|down|3 checks failed: no echo reply" \
-            "3|node2|down|3 checks failed: no SYN-ACK" \
-            "3|node1|up|2 icmp checks passed" \
-            "3|node2|up|2 tcp checks passed"; do
-    grep -qxF -- "$want" "$tmp/notify.log" || die "notify hook: no line '$want' in: $(cat "$tmp/notify.log")"
+for want in "3\|node2\|down\|3 checks failed: (TCP RST \(port closed\)|no SYN-ACK)" \
+            "3\|node1\|down\|3 checks failed: no echo reply" \
+            "3\|node2\|down\|3 checks failed: no SYN-ACK" \
+            "3\|node1\|up\|2 icmp checks passed" \
+            "3\|node2\|up\|2 tcp checks passed"; do
+    grep -qxE -- "$want" "$tmp/notify.log" || die "notify hook: no line '$want' in: $(cat "$tmp/notify.log")"
 done
 [ "$(counter notify_runs)" = "$(wc -l <"$tmp/notify.log")" ] ||
     die "notify_runs $(counter notify_runs), the hook wrote $(wc -l <"$tmp/notify.log") lines"
@@ -500,9 +501,12 @@ t=$WAITED
 [ "$(counter source_answered)" -gt "$before" ] || die "node4 up without a solicitation for 2001:db8::2 answered"
 nb=$(ip -n "$ns_n1" -6 neigh show 2001:db8::2)
 [[ $nb == *"$cnmux_mac"* ]] || die "node4 resolved 2001:db8::2 to '$nb', cnmux's port is $cnmux_mac"
+rsts=$(counter syn_rsts)
 check node4 '{"type": "tcp", "port": 8080}'
 wait_state node4 false $down_bound || die "node4 (tcp6, nothing listening on IPv6) still up ${WAITED} ms"
-log_has "health: node node4 down (3 checks failed: TCP RST (port closed))" || die "node4: no 'TCP RST' in the log"
+# the RSTs over IPv6 were parsed and matched (the reason logged is the last
+# round's: on a loaded machine a RST may come after its round's timeout)
+[ "$(counter syn_rsts)" -gt "$rsts" ] || die "node4: no RST over IPv6 counted in health_syn_rsts"
 echo "private_health: 11. IPv6 node: icmp6 from 2001:db8::2 (solicitation answered): up after $t ms; tcp6 to a closed port: RST, down after $WAITED ms"
 
 # ---------------------------------------------------------------- 12. bad input, stop
