@@ -174,10 +174,21 @@ print_nodes(const json_t *r)
 				 S(n, "gateway"));
 		snprintf(state, sizeof(state), "%s%s", json_is_true(G(n, "up")) ? "up" : "down",
 			 json_is_true(G(n, "default")) ? ",default" : "");
+		/* the check: "tcp:80", "icmp", "script"; a bare check_port: "80" */
+		if (json_is_object(G(n, "check"))) {
+			const json_t *k = G(n, "check");
+
+			snprintf(c, sizeof(c), "%s", json_is_string(G(k, "type")) ? S(k, "type") : "?");
+			if (json_is_integer(G(k, "port")))
+				snprintf(c + strlen(c), sizeof(c) - strlen(c), ":%" JSON_INTEGER_FORMAT,
+					 json_integer_value(G(k, "port")));
+		} else if (json_integer_value(G(n, "check_port"))) {
+			u64s(G(n, "check_port"), c, sizeof(c));
+		} else {
+			snprintf(c, sizeof(c), "-");
+		}
 		tbl_row(&t, S(n, "name"), S(n, "ip"),
-			json_is_string(G(n, "mac")) ? S(n, "mac") : "unresolved", state,
-			json_integer_value(G(n, "check_port")) ?
-			u64s(G(n, "check_port"), c, sizeof(c)) : "-", fwd,
+			json_is_string(G(n, "mac")) ? S(n, "mac") : "unresolved", state, c, fwd,
 			u64s(G(n, "packets"), a, sizeof(a)), u64s(G(n, "bytes"), b, sizeof(b)),
 			svcs[0] ? svcs : "-");
 	}

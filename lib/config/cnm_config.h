@@ -41,6 +41,35 @@ struct cnm_addr {
 	uint8_t bytes[16]; /**< IPv4: first 4 bytes, the rest zero */
 };
 
+/** A node's "check": how the health checker probes it (docs/health.md). */
+enum cnm_check_type {
+	CNM_CHECK_NONE = 0,   /**< no "check": the global behaviour (probe, check_port) */
+	CNM_CHECK_NEIGH,      /**< "arp" / "nd": the next hop answers ARP / ND */
+	CNM_CHECK_ICMP,       /**< ICMP / ICMPv6 echo from health.source(6), on the private path */
+	CNM_CHECK_TCP,        /**< half-open: SYN from health.source(6), SYN-ACK healthy */
+	CNM_CHECK_CONNECT,    /**< TCP connect() through the host's kernel stack */
+	CNM_CHECK_SCRIPT,     /**< a command run per round, exit 0 healthy (MISC_CHECK) */
+	CNM_CHECK_HTTP,       /**< GET path from health.source(6) on the private path (HTTP_GET) */
+	CNM_CHECK_MAX,
+};
+
+#define CNM_CHECK_CMD_MAX 256  /**< script command, notify hook (with NUL) */
+#define CNM_CHECK_PATH_MAX 128 /**< http: the request's path (with NUL) */
+#define CNM_CHECK_HTTP_PORT_DEFAULT 80
+#define CNM_CHECK_HTTP_EXPECT_DEFAULT 200
+
+struct cnm_cfg_check {
+	uint8_t type;          /**< enum cnm_check_type */
+	uint16_t port;         /**< tcp, connect, http: the node's port (host order) */
+	uint16_t expect;       /**< http: the status that passes; 0 for the others */
+	uint32_t interval_ms;  /**< 0: health.interval_ms */
+	uint32_t timeout_ms;   /**< 0: health.timeout_ms */
+	uint32_t rise;         /**< 0: health.rise */
+	uint32_t fall;         /**< 0: health.fall */
+	char command[CNM_CHECK_CMD_MAX]; /**< script: run with /bin/sh -c */
+	char path[CNM_CHECK_PATH_MAX];   /**< http: "/..." ("" for the others) */
+};
+
 struct cnm_cfg_node {
 	char name[CNM_NAME_MAX];
 	struct cnm_addr ip;
@@ -51,7 +80,11 @@ struct cnm_cfg_node {
 	bool has_gateway;     /**< tunnels: resolve gateway, not ip, when there is no mac */
 	struct cnm_addr gateway; /**< tunnels: the IPv4 router in front of the node */
 	uint16_t gue_port;    /**< gue: outer UDP destination port (host order), default 6080 */
+	struct cnm_cfg_check check; /**< "check"; type CNM_CHECK_NONE when absent */
 };
+
+/** Name of a check type as written in the file; @p v6: "nd" rather than "arp". */
+const char *cnm_check_name(unsigned int type, int v6);
 
 /** "tunnel": the outer source and the private MTU of the tunnel methods. */
 struct cnm_cfg_tunnel {
@@ -261,6 +294,10 @@ struct cnm_config {
 	uint32_t health_timeout_ms;
 	uint32_t health_rise;
 	uint32_t health_fall;
+	struct cnm_addr health_source;          /**< health.source: IPv4 of icmp / tcp checks;
+						     family 0: none */
+	struct cnm_addr health_source6;         /**< health.source6: IPv6 of them; family 0: none */
+	char health_notify[CNM_CHECK_CMD_MAX];  /**< health.notify: run on each change; "" none */
 	struct cnm_cfg_ha ha;                   /**< high availability; ha.enabled false: none */
 	struct cnm_cfg_tunnel tunnel;           /**< outer headers of ipip / gue nodes */
 	uint64_t mem_limit_mb;                  /**< "memory.limit_mb"; 0: the EAL's memory */

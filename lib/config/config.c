@@ -91,7 +91,7 @@ static const char *const cnm_ports_keys[] = {
 	"public", "private", "local", NULL,
 };
 static const char *const cnm_node_keys[] = {
-	"name", "ip", "mac", "check_port", "forward", "gateway", "gue_port", NULL,
+	"name", "ip", "mac", "check_port", "forward", "gateway", "gue_port", "check", NULL,
 };
 static const char *const cnm_tunnel_keys[] = {
 	"source4", "source6", "mtu", NULL,
@@ -113,7 +113,15 @@ static const char *const cnm_conntrack_keys[] = {
 	"max", "max6", "timeout_s", "closing_s", "syn_s", NULL,
 };
 static const char *const cnm_health_keys[] = {
-	"interval_ms", "timeout_ms", "rise", "fall", NULL,
+	"interval_ms", "timeout_ms", "rise", "fall", "source", "source6", "notify", NULL,
+};
+static const char *const cnm_check_keys[] = {
+	"type", "port", "command", "path", "expect", "interval_ms", "timeout_ms", "rise", "fall",
+	NULL,
+};
+/* by enum cnm_check_type; "nd" is "arp"'s name for an IPv6 next hop */
+static const char *const cnm_check_names[CNM_CHECK_MAX] = {
+	"none", "arp", "icmp", "tcp", "connect", "script", "http",
 };
 static const char *const cnm_ha_keys[] = {
 	"id", "listen", "role", "peers", "heartbeat_ms", "failover_ms", "ack_timeout_ms",
@@ -738,6 +746,89 @@ cnm_parse_ports(struct cnm_parser *p, const json_t *root)
 	return 0;
 }
 
+const char *
+cnm_check_name(unsigned int type, int v6)
+{
+	if (type == CNM_CHECK_NEIGH && v6)
+		return "nd";
+	return type < CNM_CHECK_MAX ? cnm_check_names[type] : "unknown";
+}
+
+/* A node's "check" object (docs/health.md): "type" and what that type takes. */
+static int
+cnm_parse_check(struct cnm_parser *p, const char *key, const json_t *obj,
+		struct cnm_cfg_check *ck)
+{
+	char sub[CNM_KEY_MAX];
+	const char *t;
+	uint32_t i, port = 0;
+	json_t *v;
+
+	memset(ck, 0, sizeof(*ck));
+	if (cnm_check_object(p, key, obj, cnm_check_keys) < 0)
+		return -1;
+	cnm_key(sub, sizeof(sub), key, "type");
+	v = json_object_get(obj, "type");
+	t = json_string_value(v);
+	for (i = 1; t != NULL && i < CNM_CHECK_MAX; i++)
+		if (strcmp(t, cnm_check_names[i]) == 0)
+			break;
+	if (t != NULL && strcmp(t, "nd") == 0)
+		i = CNM_CHECK_NEIGH;
+	if (t == NULL || i >= CNM_CHECK_MAX)
+		return cnm_fail(p, sub, v, NULL,
+			"one of \"arp\", \"nd\", \"icmp\", \"tcp\", \"connect\", \"script\", \"http\"");
+	ck->type = (uint8_t)i;
+	cnm_key(sub, sizeof(sub), key, "port");
+	v = json_object_get(obj, "port");
+	if (ck->type == CNM_CHECK_HTTP && v == NULL) {
+		ck->port = CNM_CHECK_HTTP_PORT_DEFAULT;
+	} else if (ck->type == CNM_CHECK_TCP || ck->type == CNM_CHECK_CONNECT ||
+		   ck->type == CNM_CHECK_HTTP) {
+		if (cnm_get_uint(p, sub, v, 1, 65535, &port) < 0)
+			return -1;
+		ck->port = (uint16_t)port;
+	} else if (v != NULL) {
+		return cnm_fail(p, sub, v, NULL,
+			"no \"port\" unless \"type\" is \"tcp\", \"connect\" or \"http\"");
+	}
+	cnm_key(sub, sizeof(sub), key, "path");
+	v = json_object_get(obj, "path");
+	if (v != NULL && ck->type != CNM_CHECK_HTTP)
+		return cnm_fail(p, sub, v, NULL, "no \"path\" unless \"type\" is \"http\"");
+	if (v != NULL && (cnm_get_str(p, sub, v, CNM_CHECK_PATH_MAX, cnm_print_char,
+				      "a path \"/...\" (printable, no spaces)", ck->path) < 0 ||
+			  ck->path[0] != '/'))
+		return cnm_fail(p, sub, v, NULL, "a path \"/...\" (printable, no spaces) of 1 to %d characters",
+				CNM_CHECK_PATH_MAX - 1);
+	cnm_key(sub, sizeof(sub), key, "expect");
+	v = json_object_get(obj, "expect");
+	if (v != NULL && ck->type != CNM_CHECK_HTTP)
+		return cnm_fail(p, sub, v, NULL, "no \"expect\" unless \"type\" is \"http\"");
+	if (ck->type == CNM_CHECK_HTTP) {
+		uint32_t e = CNM_CHECK_HTTP_EXPECT_DEFAULT;
+
+		if (v != NULL && cnm_get_uint(p, sub, v, 100, 599, &e) < 0)
+			return -1;
+		ck->expect = (uint16_t)e;
+	}
+	cnm_key(sub, sizeof(sub), key, "command");
+	v = json_object_get(obj, "command");
+	if (ck->type == CNM_CHECK_SCRIPT) {
+		if (cnm_get_str(p, sub, v, CNM_CHECK_CMD_MAX, cnm_path_char,
+				"a shell command", ck->command) < 0)
+			return -1;
+	} else if (v != NULL) {
+		return cnm_fail(p, sub, v, NULL, "no \"command\" unless \"type\" is \"script\"");
+	}
+	if (cnm_opt_uint(p, key, obj, "interval_ms", 10, 60000, &ck->interval_ms) < 0 ||
+	    cnm_opt_uint(p, key, obj, "timeout_ms", 1, 60000, &ck->timeout_ms) < 0 ||
+	    cnm_opt_uint(p, key, obj, "rise", 1, 100, &ck->rise) < 0 ||
+	    cnm_opt_uint(p, key, obj, "fall", 1, 100, &ck->fall) < 0)
+		return -1;
+	return 0;
+}
+
 static int
 cnm_parse_node(struct cnm_parser *p, const char *key, const json_t *obj,
 	       struct cnm_cfg_node *node)
@@ -789,6 +880,15 @@ cnm_parse_node(struct cnm_parser *p, const char *key, const json_t *obj,
 		if (cnm_get_addr(p, sub, v, &node->gateway) < 0)
 			return -1;
 		node->has_gateway = true;
+	}
+	v = json_object_get(obj, "check");
+	if (v != NULL) {
+		cnm_key(sub, sizeof(sub), key, "check");
+		if (node->check_port != 0)
+			return cnm_fail(p, sub, v, "also check_port",
+				"either \"check\" or \"check_port\", not both");
+		if (cnm_parse_check(p, sub, v, &node->check) < 0)
+			return -1;
 	}
 	v = json_object_get(obj, "gue_port");
 	if (v != NULL) {
@@ -1499,7 +1599,7 @@ static int
 cnm_parse_health(struct cnm_parser *p, const json_t *root)
 {
 	struct cnm_config *cfg = p->cfg;
-	json_t *obj = json_object_get(root, "health");
+	json_t *obj = json_object_get(root, "health"), *v;
 
 	if (obj == NULL)
 		return 0;
@@ -1515,6 +1615,46 @@ cnm_parse_health(struct cnm_parser *p, const json_t *root)
 	    cnm_opt_uint(p, "health", obj, "fall", 1, 100,
 			 &cfg->health_fall) < 0)
 		return -1;
+	v = json_object_get(obj, "source");
+	if (v != NULL && (cnm_get_addr(p, "health.source", v, &cfg->health_source) < 0 ||
+			  cfg->health_source.family != AF_INET))
+		return cnm_fail(p, "health.source", v, NULL,
+			"an IPv4 address on the private segment (cnmux's, for icmp and tcp checks)");
+	v = json_object_get(obj, "source6");
+	if (v != NULL && (cnm_get_addr(p, "health.source6", v, &cfg->health_source6) < 0 ||
+			  cfg->health_source6.family != AF_INET6))
+		return cnm_fail(p, "health.source6", v, NULL,
+			"an IPv6 address on the private segment (cnmux's, for icmp and tcp checks)");
+	v = json_object_get(obj, "notify");
+	if (v != NULL && cnm_get_str(p, "health.notify", v, CNM_CHECK_CMD_MAX, cnm_path_char,
+				     "a shell command", cfg->health_notify) < 0)
+		return -1;
+	return 0;
+}
+
+/* icmp and tcp checks are sent from health.source (IPv4 nodes) or
+ * health.source6 (IPv6 nodes): the node must have one to answer. */
+static int
+cnm_check_sources(struct cnm_parser *p)
+{
+	const struct cnm_config *cfg = p->cfg;
+	uint32_t i;
+
+	for (i = 0; i < cfg->n_nodes; i++) {
+		const struct cnm_cfg_node *n = &cfg->nodes[i];
+		int v6 = n->ip.family == AF_INET6;
+		char key[CNM_KEY_MAX];
+
+		if (n->check.type != CNM_CHECK_ICMP && n->check.type != CNM_CHECK_TCP &&
+		    n->check.type != CNM_CHECK_HTTP)
+			continue;
+		if ((v6 ? cfg->health_source6.family : cfg->health_source.family) != 0)
+			continue;
+		snprintf(key, sizeof(key), "nodes[%u].check.type", i);
+		return cnm_fail(p, key, NULL, cnm_check_names[n->check.type],
+			"a \"health\" object with \"%s\" (cnmux's own address on the private segment, "
+			"the source of icmp, tcp and http checks) for this type", v6 ? "source6" : "source");
+	}
 	return 0;
 }
 
@@ -1795,6 +1935,7 @@ cnm_parse_root(struct cnm_parser *p, const json_t *root)
 	if (cnm_parse_control(p, root) < 0 ||
 	    cnm_parse_conntrack(p, root) < 0 ||
 	    cnm_parse_health(p, root) < 0 ||
+	    cnm_check_sources(p) < 0 ||
 	    cnm_parse_ha(p, root) < 0 ||
 	    cnm_parse_metrics(p, root) < 0 ||
 	    cnm_parse_announce(p, root) < 0 ||

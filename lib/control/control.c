@@ -273,6 +273,35 @@ svc_cfg_json(const struct cnm_config *c, const struct cnm_cfg_service *s)
 	return o;
 }
 
+/* A node's "check" as the file writes it: the keys it was given. */
+static json_t *
+check_json(const struct cnm_cfg_node *n)
+{
+	const struct cnm_cfg_check *k = &n->check;
+	json_t *o = json_object();
+
+	json_object_set_new(o, "type", json_string(cnm_check_name(k->type,
+		(n->forward != CNM_FWD_MAC && n->has_gateway ? n->gateway.family : n->ip.family) ==
+		AF_INET6)));
+	if (k->port != 0)
+		json_object_set_new(o, "port", json_integer(k->port));
+	if (k->command[0] != '\0')
+		json_object_set_new(o, "command", json_string(k->command));
+	if (k->path[0] != '\0')
+		json_object_set_new(o, "path", json_string(k->path));
+	if (k->expect != 0)
+		json_object_set_new(o, "expect", json_integer(k->expect));
+	if (k->interval_ms != 0)
+		json_object_set_new(o, "interval_ms", json_integer(k->interval_ms));
+	if (k->timeout_ms != 0)
+		json_object_set_new(o, "timeout_ms", json_integer(k->timeout_ms));
+	if (k->rise != 0)
+		json_object_set_new(o, "rise", json_integer(k->rise));
+	if (k->fall != 0)
+		json_object_set_new(o, "fall", json_integer(k->fall));
+	return o;
+}
+
 static json_t *
 node_cfg_json(const struct cnm_cfg_node *n)
 {
@@ -292,6 +321,8 @@ node_cfg_json(const struct cnm_cfg_node *n)
 			json_string(cnm_addr_str(&n->gateway, buf, sizeof(buf))));
 	if (n->forward == CNM_FWD_GUE && n->gue_port != CNM_GUE_PORT_DEFAULT)
 		json_object_set_new(o, "gue_port", json_integer(n->gue_port));
+	if (n->check.type != CNM_CHECK_NONE)
+		json_object_set_new(o, "check", check_json(n));
 	return o;
 }
 
@@ -370,13 +401,24 @@ cfg_json(const struct cnm_config *c)
 	json_object_set_new(root, "icmp_echo", json_string(c->icmp_echo_reply ? "reply" : "local"));
 	json_object_set_new(root, "verify_checksum", json_boolean(c->verify_checksum));
 	/* "health" present means probes on: keep it absent when it was */
-	if (c->health_enabled)
-		json_object_set_new(root, "health",
-			    json_pack("{s:I,s:I,s:I,s:I}",
+	if (c->health_enabled) {
+		json_t *h = json_pack("{s:I,s:I,s:I,s:I}",
 				      "interval_ms", (json_int_t)c->health_interval_ms,
 				      "timeout_ms", (json_int_t)c->health_timeout_ms,
 				      "rise", (json_int_t)c->health_rise,
-				      "fall", (json_int_t)c->health_fall));
+				      "fall", (json_int_t)c->health_fall);
+		char buf[64];
+
+		if (c->health_source.family != 0)
+			json_object_set_new(h, "source", json_string(
+				cnm_addr_str(&c->health_source, buf, sizeof(buf))));
+		if (c->health_source6.family != 0)
+			json_object_set_new(h, "source6", json_string(
+				cnm_addr_str(&c->health_source6, buf, sizeof(buf))));
+		if (c->health_notify[0] != '\0')
+			json_object_set_new(h, "notify", json_string(c->health_notify));
+		json_object_set_new(root, "health", h);
+	}
 	if (c->ha.enabled) {
 		a = json_array();
 		for (i = 0; i < c->ha.n_peers; i++)
@@ -661,8 +703,9 @@ cfg_apply(struct cnm_lb *lb, const struct cnm_config *from, const struct cnm_con
 				return apply_fail(err, errlen, ret, "set the MAC of node", n->name);
 			changed = 1;
 		}
-		if (cur->check_port != n->check_port) {
-			(void)cnm_lb_node_set_check_port(lb, (uint16_t)id, n->check_port);
+		if (cur->check_port != n->check_port ||
+		    memcmp(&cur->check, &n->check, sizeof(n->check)) != 0) {
+			(void)cnm_lb_node_set_check(lb, (uint16_t)id, n->check_port, &n->check);
 			changed = 1;
 		}
 		if (changed)
@@ -1291,6 +1334,39 @@ cmd_node_add(struct cnm_ctx *ctx, struct ctl_req *r)
 			   json_pack("{s:O}", "node", json_object_get(node, "name")));
 }
 
+/*
+ * A node's "check" at run time: the object a node takes in the file, or null
+ * for none. It replaces the node's check_port (a "connect" check says the
+ * same); the file's rules decide, and nothing changes on error.
+ */
+static json_t *
+cmd_node_check(struct cnm_ctx *ctx, struct ctl_req *r)
+{
+	const json_t *check = json_object_get(r->req, "check");
+	const char *name;
+	json_t *root, *n;
+	char got[80];
+	int ci;
+
+	if (arg_str(r, "node", 1, "a node name", &name) < 0 ||
+	    find_node(ctx, r, name, &ci) < 0)
+		return NULL;
+	if (!json_is_object(check) && !json_is_null(check)) {
+		cnm_json_describe(got, sizeof(got), check);
+		req_fail(r, "check: expected an object like a node's \"check\" in the configuration file (\"type\": arp, nd, icmp, tcp, connect, script or http), or null for none (got %s)",
+			 got);
+		return NULL;
+	}
+	root = cfg_json(ctx->cfg);
+	n = json_array_get(json_object_get(root, "nodes"), (size_t)ci);
+	json_object_del(n, "check_port");
+	if (json_is_null(check))
+		json_object_del(n, "check");
+	else
+		json_object_set_new(n, "check", json_deep_copy(check));
+	return edit_commit(ctx, r, root, "nodes", ci, "node", json_pack("{s:s}", "node", name));
+}
+
 static json_t *
 cmd_node_del(struct cnm_ctx *ctx, struct ctl_req *r)
 {
@@ -1471,6 +1547,7 @@ node_json(const struct cnm_ctx *ctx, uint16_t id, const struct cnm_stats_total *
 	json_object_set_new(o, "mac_configured",
 			    json_boolean(ci >= 0 && ctx->cfg->nodes[ci].has_mac));
 	json_object_set_new(o, "check_port", json_integer(nc->check_port));
+	json_object_set_new(o, "check", nc->check.type != CNM_CHECK_NONE ? check_json(nc) : json_null());
 	/* how packets reach it, as "node add" and the file set it */
 	json_object_set_new(o, "forward", json_string(cnm_fwd_name(nc->forward)));
 	json_object_set_new(o, "gateway", nc->has_gateway ?
@@ -2013,6 +2090,7 @@ static const char *const keys_service[] = { "service", NULL };
 static const char *const keys_node[] = { "node", NULL };
 static const char *const keys_node_add[] = { "node", "services", NULL };
 static const char *const keys_drain[] = { "node", "service", NULL };
+static const char *const keys_check[] = { "node", "check", NULL };
 static const char *const keys_weight[] = { "node", "service", "weight", NULL };
 static const char *const keys_pdt[] = { "service", "offset", "count", NULL };
 static const char *const keys_conns[] = { "service", "node", "max", NULL };
@@ -2036,6 +2114,7 @@ static const struct {
 	{ "node down", keys_node, cmd_node_down, 1 },
 	{ "node drain", keys_drain, cmd_node_drain, 1 },
 	{ "node weight", keys_weight, cmd_node_weight, 1 },
+	{ "node check", keys_check, cmd_node_check, 1 },
 	{ "pdt show", keys_pdt, cmd_pdt_show, 0 },
 	{ "conns count", keys_none, cmd_conns_count, 0 },
 	{ "conns show", keys_conns, cmd_conns_show, 0 },

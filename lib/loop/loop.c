@@ -21,6 +21,7 @@
 #include <rte_ring.h>
 
 #include "cnm_control.h"
+#include "cnm_fwd.h"
 #include "cnm_ha.h"
 #include "cnm_health.h"
 #include "cnm_announce.h"
@@ -402,6 +403,54 @@ ctl_send(void *arg, uint16_t idx, const uint8_t *frame, uint32_t len)
 	return 0;
 }
 
+/*
+ * A probe's IP packet for node @p id (icmp and tcp checks), through the
+ * node's method: a tunnelled node's is encapsulated by the method's own
+ * encap (drivers/), as the node's traffic is; then queued like ctl_send().
+ * Control lcore, ctl_lock held: the node's tunnel fields do not change.
+ */
+static int
+ctl_send_node(void *arg, uint16_t id, const uint8_t *frame, uint32_t len)
+{
+	const struct cnm_loop *l = arg;
+	const struct cnm_lb_view *v = cnm_lb_view(l->c.dp->lb);
+	const struct cnm_node *nd = cnm_lb_node(l->c.dp->lb, id);
+	const struct cnm_fwd_ops *ops = cnm_fwd_get(nd->method);
+	struct rte_mbuf *m;
+	struct cnm_fwd_pkt pk;
+	char *p;
+	int ret;
+
+	if (nd->port >= l->c.dp->n_private || ops == NULL || len < RTE_ETHER_HDR_LEN + 20)
+		return -ENETUNREACH;
+	if (nd->method == CNM_FWD_MAC)
+		return ctl_send(arg, nd->port, frame, len);
+	m = rte_pktmbuf_alloc(l->c.pool);
+	if (m == NULL)
+		return -ENOMEM;
+	p = rte_pktmbuf_append(m, (uint16_t)len);
+	if (p == NULL) {
+		rte_pktmbuf_free(m);
+		return -ENOSPC;
+	}
+	memcpy(p, frame, len);
+	pk.l3_off = RTE_ETHER_HDR_LEN;
+	pk.l3_len = len - RTE_ETHER_HDR_LEN;
+	pk.family = (frame[RTE_ETHER_HDR_LEN] >> 4) == 4 ? AF_INET : AF_INET6;
+	pk.entropy = id;
+	ret = ops->encap(m, &pk, &v->tun[id], &v->fwd, nd->mac, &l->c.dp->priv_mac[nd->port]);
+	if (ret != CNM_FWD_OK) {
+		rte_pktmbuf_free(m);
+		return -EINVAL;
+	}
+	m->port = l->c.dp->priv_port[nd->port];
+	if (rte_ring_mp_enqueue(l->c.dp->ctl_tx, m) != 0) {
+		rte_pktmbuf_free(m);
+		return -ENOBUFS;
+	}
+	return 0;
+}
+
 /* A new configuration runs (ctl_lock held): the checker takes its settings. */
 static void
 on_commit(void *arg, const struct cnm_config *cfg)
@@ -412,8 +461,8 @@ on_commit(void *arg, const struct cnm_config *cfg)
 	cnm_announce_configure(l->ann, cfg);
 }
 
-/* Frames arriving on the private ports: ARP replies from the nodes. Only the
- * control lcore reads these queues. */
+/* Frames arriving on the private ports: ARP replies from the nodes, the
+ * answers to icmp and tcp checks. Only the control lcore reads these queues. */
 static void
 private_rx(const struct cnm_dp *dp, struct cnm_health *hc, uint64_t now_ms)
 {
@@ -462,7 +511,7 @@ struct cnm_loop *
 cnm_loop_create(const struct cnm_loop_conf *c)
 {
 	struct cnm_loop *l = calloc(1, sizeof(*l));
-	struct cnm_health_io io = { .send = ctl_send };
+	struct cnm_health_io io = { .send = ctl_send, .send_node = ctl_send_node };
 	const struct cnm_config *cfg = c->cfg;
 	unsigned int i;
 

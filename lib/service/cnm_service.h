@@ -407,6 +407,10 @@ const struct cnm_node *cnm_lb_node(const struct cnm_lb *lb, uint32_t id);
 /** Set the port of node @p id's TCP health check (0: none). 0 or -ENOENT. */
 int cnm_lb_node_set_check_port(struct cnm_lb *lb, uint16_t id, uint16_t port);
 
+/** A node's check_port and "check" (control side only). 0 or -ENOENT. */
+int cnm_lb_node_set_check(struct cnm_lb *lb, uint16_t id, uint16_t port,
+		const struct cnm_cfg_check *check);
+
 /** Did the operator take node @p id down (health checks leave it down)? */
 int cnm_lb_node_admin_down(const struct cnm_lb *lb, uint32_t id);
 

@@ -1383,6 +1383,18 @@ cnm_lb_node_set_check_port(struct cnm_lb *lb, uint16_t id, uint16_t port)
 }
 
 int
+cnm_lb_node_set_check(struct cnm_lb *lb, uint16_t id, uint16_t port,
+		const struct cnm_cfg_check *check)
+{
+	if (id >= CNM_MAX_NODES || !lb->v.node[id].used)
+		return -ENOENT;
+	/* control-side only, as check_port */
+	lb->node_cfg[id].check_port = port;
+	lb->node_cfg[id].check = *check;
+	return 0;
+}
+
+int
 cnm_lb_node_admin_down(const struct cnm_lb *lb, uint32_t id)
 {
 	return id < CNM_MAX_NODES && lb->admin_down[id];

@@ -212,7 +212,30 @@ enum cnm_stat_kind {
 	Y(X, tcp_failures, COUNTER, "of those, failed or timed out") \
 	Y(X, went_up, COUNTER, "nodes the health checker brought up") \
 	Y(X, went_down, COUNTER, "nodes the health checker took down") \
-	Y(X, send_failures, COUNTER, "probes that could not be queued for TX")
+	Y(X, send_failures, COUNTER, "probes that could not be queued for TX") \
+	Y(X, arp_checks, COUNTER, "rounds of arp / nd checks (nodes without a check too)") \
+	Y(X, arp_failures, COUNTER, "of those, without an ARP reply or advertisement") \
+	Y(X, icmp_sent, COUNTER, "echo requests of icmp checks, from health.source(6)") \
+	Y(X, icmp_replies, COUNTER, "echo replies matched to a round") \
+	Y(X, icmp_failures, COUNTER, "icmp rounds without a reply") \
+	Y(X, syn_sent, COUNTER, "SYNs of tcp (half-open) checks, from health.source(6)") \
+	Y(X, syn_acks, COUNTER, "SYN-ACKs matched to a round (each answered with RST)") \
+	Y(X, syn_rsts, COUNTER, "RSTs matched to a round: the node's port is closed") \
+	Y(X, syn_failures, COUNTER, "tcp rounds without a SYN-ACK") \
+	Y(X, probe_invalid, COUNTER, "malformed echo replies and TCP segments to " \
+		"health.source(6) (length, checksum): ignored") \
+	Y(X, probe_unmatched, COUNTER, "well-formed ones that match no round (late, another id)") \
+	Y(X, source_answered, COUNTER, "ARP requests and solicitations for health.source(6) " \
+		"answered on a private port") \
+	Y(X, http_sent, COUNTER, "HTTP requests of http checks (after a SYN-ACK), on the private path") \
+	Y(X, http_ok, COUNTER, "HTTP responses with the check's expected status") \
+	Y(X, http_failures, COUNTER, "http rounds failed: no SYN-ACK, no response, another status") \
+	Y(X, script_runs, COUNTER, "script checks started") \
+	Y(X, script_failures, COUNTER, "script rounds failed: exit status not 0, killed, " \
+		"not started") \
+	Y(X, script_timeouts, COUNTER, "of those, killed at the check's timeout_ms") \
+	Y(X, notify_runs, COUNTER, "notify hooks started (health.notify)") \
+	Y(X, notify_failures, COUNTER, "notify hooks not started (spawn failed, 64 still running)")
 #define CNM_STATS_HEALTH_MORE(X, n, k, h) X(health_##n, k, h)
 
 /**

@@ -406,6 +406,67 @@ static const struct err_case err_cases[] = {
 	  "an integer in [1, 100]", "0" },
 	{ "health_fall_string", CFG(", 'health': {'fall': '3'}"), "health.fall",
 	  "an integer in [1, 100]", "\"3\"" },
+	{ "health_source_v6", CFG(", 'health': {'source': '2001:db8::1'}"), "health.source",
+	  "an IPv4 address on the private segment", "\"2001:db8::1\"" },
+	{ "health_source6_v4", CFG(", 'health': {'source6': '192.0.2.1'}"), "health.source6",
+	  "an IPv6 address on the private segment", "\"192.0.2.1\"" },
+	{ "health_notify_empty", CFG(", 'health': {'notify': ''}"), "health.notify",
+	  "a shell command of 1 to 255 characters", "\"\"" },
+	/* a node's check */
+	{ "check_not_object", NODECFG("{'name': 'n1', 'ip': '192.0.2.1', 'check': 'icmp'}"),
+	  "nodes[0].check", "an object", "\"icmp\"" },
+	{ "check_type_unknown",
+	  NODECFG("{'name': 'n1', 'ip': '192.0.2.1', 'check': {'type': 'ping'}}"),
+	  "nodes[0].check.type", "one of \"arp\", \"nd\", \"icmp\", \"tcp\", \"connect\", \"script\"",
+	  "\"ping\"" },
+	{ "check_type_missing", NODECFG("{'name': 'n1', 'ip': '192.0.2.1', 'check': {}}"),
+	  "nodes[0].check.type", "one of \"arp\"", "nothing" },
+	{ "check_unknown_key",
+	  NODECFG("{'name': 'n1', 'ip': '192.0.2.1', 'check': {'type': 'icmp', 'url': '/'}}"),
+	  "nodes[0].check.url", "one of the keys type, port, command", "an unknown key" },
+	{ "check_tcp_no_port",
+	  NODECFG("{'name': 'n1', 'ip': '192.0.2.1', 'check': {'type': 'connect'}}"),
+	  "nodes[0].check.port", "an integer in [1, 65535]", "nothing" },
+	{ "check_icmp_port",
+	  NODECFG("{'name': 'n1', 'ip': '192.0.2.1', 'check': {'type': 'icmp', 'port': 80}}"),
+	  "nodes[0].check.port", "no \"port\" unless \"type\" is \"tcp\", \"connect\" or \"http\"", "80" },
+	{ "check_path_not_http",
+	  NODECFG("{'name': 'n1', 'ip': '192.0.2.1', 'check': {'type': 'tcp', 'port': 80, 'path': '/'}}"),
+	  "nodes[0].check.path", "no \"path\" unless \"type\" is \"http\"", "\"/\"" },
+	{ "check_http_path_relative",
+	  NODECFG("{'name': 'n1', 'ip': '192.0.2.1', 'check': {'type': 'http', 'path': 'health'}}"),
+	  "nodes[0].check.path", "a path \"/...\" (printable, no spaces)", "\"health\"" },
+	{ "check_http_path_space",
+	  NODECFG("{'name': 'n1', 'ip': '192.0.2.1', 'check': {'type': 'http', 'path': '/a b'}}"),
+	  "nodes[0].check.path", "a path \"/...\" (printable, no spaces)", "\"/a b\"" },
+	{ "check_http_expect_big",
+	  NODECFG("{'name': 'n1', 'ip': '192.0.2.1', 'check': {'type': 'http', 'expect': 600}}"),
+	  "nodes[0].check.expect", "an integer in [100, 599]", "600" },
+	{ "check_expect_not_http",
+	  NODECFG("{'name': 'n1', 'ip': '192.0.2.1', 'check': {'type': 'icmp', 'expect': 200}}"),
+	  "nodes[0].check.expect", "no \"expect\" unless \"type\" is \"http\"", "200" },
+	{ "check_script_no_command",
+	  NODECFG("{'name': 'n1', 'ip': '192.0.2.1', 'check': {'type': 'script'}}"),
+	  "nodes[0].check.command", "a shell command of 1 to 255 characters", "nothing" },
+	{ "check_command_not_script",
+	  NODECFG("{'name': 'n1', 'ip': '192.0.2.1', 'check': {'type': 'arp', 'command': 'true'}}"),
+	  "nodes[0].check.command", "no \"command\" unless \"type\" is \"script\"", "\"true\"" },
+	{ "check_interval_small",
+	  NODECFG("{'name': 'n1', 'ip': '192.0.2.1', 'check': {'type': 'arp', 'interval_ms': 5}}"),
+	  "nodes[0].check.interval_ms", "an integer in [10, 60000]", "5" },
+	{ "check_rise_zero",
+	  NODECFG("{'name': 'n1', 'ip': '192.0.2.1', 'check': {'type': 'arp', 'rise': 0}}"),
+	  "nodes[0].check.rise", "an integer in [1, 100]", "0" },
+	{ "check_and_check_port",
+	  NODECFG("{'name': 'n1', 'ip': '192.0.2.1', 'check_port': 80, 'check': {'type': 'arp'}}"),
+	  "nodes[0].check", "either \"check\" or \"check_port\", not both", "also check_port" },
+	{ "check_icmp_no_source",
+	  NODECFG("{'name': 'n1', 'ip': '192.0.2.1', 'check': {'type': 'icmp'}}"),
+	  "nodes[0].check.type", "a \"health\" object with \"source\"", "icmp" },
+	{ "check_tcp6_no_source6",
+	  "{" PORTS ", 'nodes': [{'name': 'n1', 'ip': '2001:db8::1', 'check': "
+	  "{'type': 'tcp', 'port': 80}}], 'services': [], 'health': {'source': '192.0.2.9'}}",
+	  "nodes[0].check.type", "a \"health\" object with \"source6\"", "tcp" },
 	/* services */
 	{ "services_missing", "{" PORTS ", " NODES "}", "services",
 	  "an array of 0 to 16384 services", "nothing" },
@@ -891,7 +952,15 @@ test_optional_keys(void **state)
 		"           'local': 'net_tap1'},"
 		" 'nodes': [{'name': 'a', 'ip': '192.0.2.1', 'mac': '02:AB:cd:EF:00:01',"
 		"            'check_port': 8080},"
-		"           {'name': 'b.2_x-y', 'ip': '192.0.2.2', 'check_port': 65535}],"
+		"           {'name': 'b.2_x-y', 'ip': '192.0.2.2', 'check_port': 65535},"
+		"           {'name': 'c', 'ip': '192.0.2.3', 'check': {'type': 'tcp', 'port': 443,"
+		"            'interval_ms': 100, 'timeout_ms': 50, 'rise': 4, 'fall': 5}},"
+		"           {'name': 'd', 'ip': '2001:db8::4', 'check': {'type': 'nd'}},"
+		"           {'name': 'e', 'ip': '192.0.2.5', 'check': {'type': 'script',"
+		"            'command': 'curl -sf http://192.0.2.5/'}},"
+		"           {'name': 'f', 'ip': '192.0.2.6', 'check': {'type': 'http'}},"
+		"           {'name': 'g', 'ip': '192.0.2.7', 'check': {'type': 'http', 'port': 8080,"
+		"            'path': '/healthz?x=1', 'expect': 204}}],"
 		" 'default_node': 'b.2_x-y',"
 		" 'pdt_size': 65536,"
 		" 'hash_key': '0xDEADbeef',"
@@ -900,7 +969,8 @@ test_optional_keys(void **state)
 		" 'conntrack': {'max': 1024, 'timeout_s': 604800, 'closing_s': 1,"
 		"               'syn_s': 5},"
 		" 'health': {'interval_ms': 10, 'timeout_ms': 60000, 'rise': 1,"
-		"            'fall': 100},"
+		"            'fall': 100, 'source': '192.0.2.250', 'source6': '2001:db8::fa',"
+		"            'notify': '/etc/cnmux/notify.sh'},"
 		" 'services': [{'name': 's', 'vip': '198.51.100.1', 'policy': 'sticky',"
 		"               'ports': ['1/udp', '65535/tcp'], 'nodes': {'a': 0},"
 		"               'pdt_size': 16, 'arp': false},"
@@ -920,6 +990,28 @@ test_optional_keys(void **state)
 	assert_int_equal(cfg->nodes[0].check_port, 8080);
 	assert_false(cfg->nodes[1].has_mac);
 	assert_int_equal(cfg->nodes[1].check_port, 65535);
+	assert_int_equal(cfg->nodes[1].check.type, CNM_CHECK_NONE);
+	assert_int_equal(cfg->nodes[2].check.type, CNM_CHECK_TCP);
+	assert_int_equal(cfg->nodes[2].check.port, 443);
+	assert_int_equal(cfg->nodes[2].check.interval_ms, 100);
+	assert_int_equal(cfg->nodes[2].check.timeout_ms, 50);
+	assert_int_equal(cfg->nodes[2].check.rise, 4);
+	assert_int_equal(cfg->nodes[2].check.fall, 5);
+	assert_int_equal(cfg->nodes[3].check.type, CNM_CHECK_NEIGH);
+	assert_int_equal(cfg->nodes[3].check.interval_ms, 0);
+	assert_string_equal(cnm_check_name(cfg->nodes[3].check.type, 1), "nd");
+	assert_int_equal(cfg->nodes[4].check.type, CNM_CHECK_SCRIPT);
+	assert_string_equal(cfg->nodes[4].check.command, "curl -sf http://192.0.2.5/");
+	assert_int_equal(cfg->nodes[5].check.type, CNM_CHECK_HTTP);
+	assert_int_equal(cfg->nodes[5].check.port, 80);
+	assert_int_equal(cfg->nodes[5].check.expect, 200);
+	assert_string_equal(cfg->nodes[5].check.path, "");
+	assert_int_equal(cfg->nodes[6].check.port, 8080);
+	assert_int_equal(cfg->nodes[6].check.expect, 204);
+	assert_string_equal(cfg->nodes[6].check.path, "/healthz?x=1");
+	assert_int_equal(cfg->health_source.family, AF_INET);
+	assert_int_equal(cfg->health_source6.family, AF_INET6);
+	assert_string_equal(cfg->health_notify, "/etc/cnmux/notify.sh");
 	assert_int_equal(cfg->default_node, 1);
 	assert_int_equal(cfg->pdt_size, 65536);
 	assert_int_equal(cfg->hash_key, 0xdeadbeef);
