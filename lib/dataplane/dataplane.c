@@ -157,8 +157,9 @@ count_svc_unsent(struct cnm_worker *w, int32_t svc, uint32_t len)
 	}
 }
 
-/* Send what a burst left in a TX buffer; free and count what TX did not take. */
-static inline void
+/* Send what a burst left in a TX buffer; free and count what TX did not
+ * take. Returns how many TX took. */
+static inline uint16_t
 txbuf_flush(struct cnm_worker *w, struct cnm_txbuf *b)
 {
 	struct cnm_wstats *st = &w->st;
@@ -187,6 +188,7 @@ txbuf_flush(struct cnm_worker *w, struct cnm_txbuf *b)
 		rte_pktmbuf_free_bulk(&b->m[sent], lost);
 	}
 	b->n = 0;
+	return sent;
 }
 
 /*
@@ -268,6 +270,40 @@ forward_method(struct cnm_worker *w, struct rte_mbuf *m, const struct cnm_flow *
 	}
 }
 
+/* Key of the path hash: not the PDT's key, so that which path a flow takes
+ * does not depend on which node it reached (every node uses every path). */
+#define PATH_HASH_SALT 0x9e3779b9u
+
+/*
+ * The path of a frame when the frames of a node are spread over several
+ * (@p paths, the view's word, not 0): the flow's hash picks one, so one flow
+ * keeps one path while the set does not change. The NIC's RSS hash when it
+ * gave one (free), else the keyed client hash of source address and port.
+ * Out of line: one private path never gets here.
+ */
+static __rte_noinline int
+spread_path(const struct cnm_worker *w, const struct rte_mbuf *m, const struct cnm_flow *f,
+		uint32_t paths)
+{
+	uint32_t key = cnm_lb_view(w->dp->lb)->hash_key ^ PATH_HASH_SALT, h;
+
+	if (m->ol_flags & RTE_MBUF_F_RX_RSS_HASH) {
+		h = cnm_fmix32(m->hash.rss);
+	} else if (f != NULL) {
+		h = cnm_client_hash(key, f, 1);
+	} else {
+		/* the fast shape: untagged IPv4 without options (as forward_method()) */
+		const uint8_t *p = rte_pktmbuf_mtod(m, const uint8_t *);
+		uint32_t src;
+		uint16_t sport;
+
+		memcpy(&src, p + RTE_ETHER_HDR_LEN + 12, 4);
+		memcpy(&sport, p + RTE_ETHER_HDR_LEN + 20, 2);
+		h = cnm_client_hash4(key, src, sport, 1);
+	}
+	return cnm_path_pick(paths, h);
+}
+
 /*
  * Send a frame to the node of its decision, by the node's method. @p f: the
  * frame's flow, or NULL for a frame of the fast shape (untagged, its IP
@@ -279,11 +315,16 @@ forward(struct cnm_worker *w, struct rte_mbuf *m, const struct cnm_flow *f, uint
 {
 	uint64_t mac;
 	int port = node_path(w, di->node, &mac);
+	/* one word, read whole: the control lcore changes it when a path
+	 * goes or comes back; any value read is a set of valid ports */
+	uint32_t paths = __atomic_load_n(&cnm_lb_view(w->dp->lb)->paths, __ATOMIC_RELAXED);
 
 	if (unlikely(port < 0)) {
 		forward_drop(w, m, di, (enum cnm_drop)-port);
 		return;
 	}
+	if (paths != 0)
+		port = spread_path(w, m, f, paths);
 	if (unlikely(di->method != CNM_FWD_MAC)) {
 		forward_method(w, m, f, keep, di, port, mac);
 		return;
@@ -582,7 +623,7 @@ cnm_worker_burst(struct cnm_worker *w, struct rte_mbuf **pkts, uint16_t n)
 flush:
 	for (i = 0; i < dp->n_private; i++)
 		if (w->priv[i].n)
-			txbuf_flush(w, &w->priv[i]);
+			w->path_tx[i] += txbuf_flush(w, &w->priv[i]);
 	if (w->local.n)
 		txbuf_flush(w, &w->local);
 	if (w->pub.n)

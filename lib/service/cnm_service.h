@@ -97,6 +97,10 @@ struct cnm_lb_view {
 	uint8_t icmp_echo_reply;        /**< answer echo requests to a VIP (else: local) */
 	uint8_t verify_checksum;        /**< check IPv4 header checksums */
 	uint32_t hash_key;
+	uint32_t paths;                 /**< the private paths frames of one node are spread
+					     over (cnm_path_word()): 0 = none, each node
+					     keeps node[].port (relaxed: one word, any
+					     value read is a valid set) */
 	uint64_t keys_gen;              /**< bumped (release) whenever a key changes service:
 					     workers drop their lookup caches */
 	struct cnm_node node[CNM_MAX_NODES] __rte_cache_aligned;
@@ -258,6 +262,53 @@ int cnm_lb_nd_owned(const struct cnm_lb_view *v, const uint8_t ip[16]);
  * else at none (its packets are dropped as link_down). Worker-safe.
  */
 void cnm_lb_paths_update(struct cnm_lb *lb, uint32_t up_mask);
+
+/**
+ * Spread the frames of every node over all the private paths that are up
+ * (@p on 1), or keep each node on its own path (0, the behaviour above).
+ * Takes effect at once and on every later cnm_lb_paths_update(). Worker-safe.
+ */
+void cnm_lb_paths_spread(struct cnm_lb *lb, int on);
+
+/** Bits of a cnm_lb_view paths word: the count, then 3 bits per path index. */
+#define CNM_PATH_WORD_COUNT 0xfu
+#define CNM_PATH_WORD_SHIFT 4
+#define CNM_PATH_WORD_BITS 3
+
+/**
+ * The paths word of @p up_mask (bit i: private port i up) of @p n_private
+ * ports: the up paths' indexes in order, and their count; 0 when spreading
+ * is off or fewer than two are up (each node then uses node[].port).
+ */
+static inline uint32_t
+cnm_path_word(uint32_t up_mask, uint32_t n_private, int spread)
+{
+	uint32_t w = 0, n = 0, p;
+
+	if (!spread)
+		return 0;
+	for (p = 0; p < n_private && p < 8; p++) {
+		if (!(up_mask & (1u << p)))
+			continue;
+		w |= p << (CNM_PATH_WORD_SHIFT + CNM_PATH_WORD_BITS * n);
+		n++;
+	}
+	return n >= 2 ? w | n : 0;
+}
+
+/**
+ * The path (private port index) of a flow whose hash is @p h, for a paths
+ * word @p w that is not 0: the up paths take equal shares of the 32-bit
+ * hash range (multiply-shift: no division, no loop).
+ */
+static __rte_always_inline uint16_t
+cnm_path_pick(uint32_t w, uint32_t h)
+{
+	uint32_t k = (uint32_t)(((uint64_t)h * (w & CNM_PATH_WORD_COUNT)) >> 32);
+
+	return (uint16_t)((w >> (CNM_PATH_WORD_SHIFT + CNM_PATH_WORD_BITS * k)) &
+		((1u << CNM_PATH_WORD_BITS) - 1));
+}
 
 /**
  * Rebuild the PDT of service @p id from its members and the nodes' state:

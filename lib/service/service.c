@@ -1288,6 +1288,18 @@ cnm_lb_paths_update(struct cnm_lb *lb, uint32_t up_mask)
 		/* one 16-bit word; a worker reads either port, both are valid */
 		__atomic_store_n(&lb->v.node[id].port, path_of(lb, id, up_mask), __ATOMIC_RELAXED);
 	}
+	/* after the nodes' own ports: a worker that reads 0 falls back on a
+	 * port that is up. One 32-bit word, read whole; relaxed, as a frame
+	 * sent on a path that has just gone is lost in flight either way */
+	__atomic_store_n(&lb->v.paths, cnm_path_word(up_mask, lb->n_private, lb->paths_spread),
+		__ATOMIC_RELAXED);
+}
+
+void
+cnm_lb_paths_spread(struct cnm_lb *lb, int on)
+{
+	lb->paths_spread = on != 0;
+	cnm_lb_paths_update(lb, lb->paths_up);
 }
 
 /* ---- what the control side reads and sets ---- */
