@@ -276,14 +276,13 @@ forward_method(struct cnm_worker *w, struct rte_mbuf *m, const struct cnm_flow *
 
 /*
  * The path of a frame when the frames of a node are spread over several
- * (@p paths, the view's word, not 0): the flow's hash picks one, so one flow
- * keeps one path while the set does not change. The NIC's RSS hash when it
- * gave one (free), else the keyed client hash of source address and port.
- * Out of line: one private path never gets here.
+ * (the view's paths count is not 0): the flow's hash picks a slot of the
+ * paths table, so one flow keeps one path while the set does not change. The
+ * NIC's RSS hash when it gave one (free), else the keyed client hash of
+ * source address and port. Out of line: one private path never gets here.
  */
 static __rte_noinline int
-spread_path(const struct cnm_worker *w, const struct rte_mbuf *m, const struct cnm_flow *f,
-		uint32_t paths)
+spread_path(const struct cnm_worker *w, const struct rte_mbuf *m, const struct cnm_flow *f)
 {
 	uint32_t key = cnm_lb_view(w->dp->lb)->hash_key ^ PATH_HASH_SALT, h;
 
@@ -301,30 +300,30 @@ spread_path(const struct cnm_worker *w, const struct rte_mbuf *m, const struct c
 		memcpy(&sport, p + RTE_ETHER_HDR_LEN + 20, 2);
 		h = cnm_client_hash4(key, src, sport, 1);
 	}
-	return cnm_path_pick(paths, h);
+	/* a byte, read whole (see path_tbl) */
+	return __atomic_load_n(&cnm_lb_view(w->dp->lb)->path_tbl[cnm_path_slot(h)],
+		__ATOMIC_RELAXED);
 }
 
 /*
  * Send a frame to the node of its decision, by the node's method. @p f: the
  * frame's flow, or NULL for a frame of the fast shape (untagged, its IP
- * packet ends at @p keep).
+ * packet ends at @p keep). @p paths: the burst's paths word (0: the node's
+ * own port).
  */
 static __rte_always_inline void
 forward(struct cnm_worker *w, struct rte_mbuf *m, const struct cnm_flow *f, uint32_t keep,
-		const struct cnm_decision *di)
+		const struct cnm_decision *di, uint32_t paths)
 {
 	uint64_t mac;
 	int port = node_path(w, di->node, &mac);
-	/* one word, read whole: the control lcore changes it when a path
-	 * goes or comes back; any value read is a set of valid ports */
-	uint32_t paths = __atomic_load_n(&cnm_lb_view(w->dp->lb)->paths, __ATOMIC_RELAXED);
 
 	if (unlikely(port < 0)) {
 		forward_drop(w, m, di, (enum cnm_drop)-port);
 		return;
 	}
 	if (paths != 0)
-		port = spread_path(w, m, f, paths);
+		port = spread_path(w, m, f);
 	if (unlikely(di->method != CNM_FWD_MAC)) {
 		forward_method(w, m, f, keep, di, port, mac);
 		return;
@@ -469,7 +468,7 @@ act_other(struct cnm_worker *w, struct rte_mbuf *m, const struct cnm_flow *f,
  */
 static __rte_always_inline void
 act(struct cnm_worker *w, struct rte_mbuf *m, const struct cnm_flow *f, uint32_t keep,
-		const struct cnm_decision *di)
+		const struct cnm_decision *di, uint32_t paths)
 {
 	/* what it counts in: its slot when it leaves (txbuf_add_node()), its
 	 * service's own counter when it does not (count_svc_unsent()) */
@@ -481,7 +480,7 @@ act(struct cnm_worker *w, struct rte_mbuf *m, const struct cnm_flow *f, uint32_t
 		w->st.nonscalable++;
 		w->st.to_default++;
 	}
-	forward(w, m, f, keep, di);
+	forward(w, m, f, keep, di, paths);
 }
 
 static __rte_always_inline enum cnm_csum_hint
@@ -535,10 +534,13 @@ classify_slow(struct rte_mbuf *m, int verify, int v, struct cnm_pkt *k)
  * frame, until a frame must wait (a cache miss, another shape, a TCP frame
  * the forwarding list must see): from there the rest of the burst is parsed
  * into struct cnm_pkt, decided in one cnm_decide_burst() call (bulk lookups,
- * the list in one go) and acted on in arrival order.
+ * the list in one go) and acted on in arrival order. @p paths: the paths
+ * word for the whole burst; cnm_worker_burst() compiles this once with 0
+ * (one path, or each node on its own: no per-frame cost) and once with the
+ * word.
  */
-void
-cnm_worker_burst(struct cnm_worker *w, struct rte_mbuf **pkts, uint16_t n)
+static __rte_always_inline void
+worker_burst(struct cnm_worker *w, struct rte_mbuf **pkts, uint16_t n, uint32_t paths)
 {
 	const struct cnm_dp *dp = w->dp;
 	const struct cnm_lb_view *lb = cnm_lb_view(dp->lb);
@@ -574,7 +576,7 @@ cnm_worker_burst(struct cnm_worker *w, struct rte_mbuf **pkts, uint16_t n)
 		}
 		if (unlikely(verify) || cnm_decide_fast4(lb, &w->ds, &r, &di) != CNM_FAST_DONE)
 			break;
-		act(w, m, NULL, 14u + r.tot, &di);
+		act(w, m, NULL, 14u + r.tot, &di, paths);
 	}
 	if (likely(i == n)) {
 		w->st.fast_path += n;
@@ -613,9 +615,9 @@ cnm_worker_burst(struct cnm_worker *w, struct rte_mbuf **pkts, uint16_t n)
 	cnm_decide_finish(lb, &w->ds, &b, pk, d);
 	for (i = first; i < n; i++) {
 		if (likely(keep[i] != 0))
-			act(w, pkts[i], NULL, keep[i], &d[i]);
+			act(w, pkts[i], NULL, keep[i], &d[i], paths);
 		else if (pk[i].shape == CNM_SHAPE_FLOW)
-			act(w, pkts[i], &pk[i].f, 0, &d[i]);
+			act(w, pkts[i], &pk[i].f, 0, &d[i], paths);
 		else
 			drop(w, pkts[i], (enum cnm_drop)pk[i].reason);
 	}
@@ -628,6 +630,20 @@ flush:
 		txbuf_flush(w, &w->local);
 	if (w->pub.n)
 		txbuf_flush(w, &w->pub);
+}
+
+void
+cnm_worker_burst(struct cnm_worker *w, struct rte_mbuf **pkts, uint16_t n)
+{
+	/* once per burst: how many paths the frames are spread over; acquire
+	 * pairs with cnm_lb_paths_update()'s release, so that the table read
+	 * after it is one built for a count other than 0 */
+	uint32_t paths = __atomic_load_n(&cnm_lb_view(w->dp->lb)->paths, __ATOMIC_ACQUIRE);
+
+	if (likely(paths == 0))
+		worker_burst(w, pkts, n, 0);
+	else
+		worker_burst(w, pkts, n, paths);
 }
 
 /* Frames the control lcore queued (ARP probes): sent by worker 0 on its own

@@ -70,6 +70,9 @@ struct cnm_node {
 
 #define CNM_PORT_NONE 0xffffu
 
+/** Slots of the paths table (cnm_lb_view path_tbl): a flow's hash picks one. */
+#define CNM_PATH_SLOTS 256u
+
 /**
  * The tables: an opaque handle. The control lcore changes them through the
  * functions below (it is the only writer); workers read the view.
@@ -97,16 +100,19 @@ struct cnm_lb_view {
 	uint8_t icmp_echo_reply;        /**< answer echo requests to a VIP (else: local) */
 	uint8_t verify_checksum;        /**< check IPv4 header checksums */
 	uint32_t hash_key;
-	uint32_t paths;                 /**< the private paths frames of one node are spread
-					     over (cnm_path_word()): 0 = none, each node
-					     keeps node[].port (relaxed: one word, any
-					     value read is a valid set) */
+	uint32_t paths;                 /**< how many private paths the frames of a node
+					     are spread over (path_tbl); 0: none, each node
+					     keeps node[].port (cnm_lb_paths_spread()) */
 	uint64_t keys_gen;              /**< bumped (release) whenever a key changes service:
 					     workers drop their lookup caches */
 	struct cnm_node node[CNM_MAX_NODES] __rte_cache_aligned;
 	struct cnm_fwd_conf fwd;        /**< tunnel settings of the instance */
 	struct cnm_fwd_node tun[CNM_MAX_NODES]; /**< per node: what tunnel methods need */
 	struct cnm_svc *svc[CNM_MAX_SERVICES]; /**< by id; NULL = free slot (acquire) */
+	uint8_t path_tbl[CNM_PATH_SLOTS] __rte_cache_aligned; /**< slot -> private port index
+					     (cnm_path_table()), read when paths != 0;
+					     bytes rewritten in place: a frame that reads
+					     one mid-change goes to its old or new path */
 };
 
 /** The workers' view of @p lb: the same memory (its first member). */
@@ -270,44 +276,37 @@ void cnm_lb_paths_update(struct cnm_lb *lb, uint32_t up_mask);
  */
 void cnm_lb_paths_spread(struct cnm_lb *lb, int on);
 
-/** Bits of a cnm_lb_view paths word: the count, then 3 bits per path index. */
-#define CNM_PATH_WORD_COUNT 0xfu
-#define CNM_PATH_WORD_SHIFT 4
-#define CNM_PATH_WORD_BITS 3
-
 /**
- * The paths word of @p up_mask (bit i: private port i up) of @p n_private
- * ports: the up paths' indexes in order, and their count; 0 when spreading
- * is off or fewer than two are up (each node then uses node[].port).
+ * The paths table of @p up_mask (bit i: private port i up) of @p n_private
+ * ports into @p tbl: slot s belongs to path s % n_private while that one is
+ * up; the slots of the paths that are down are dealt, in slot order, to the
+ * paths that are up in turn. So the shares stay even (within one slot), a
+ * path going down moves only its own flows, and the same set of paths gives
+ * the same table on every forwarder. Returns how many paths are up.
  */
 static inline uint32_t
-cnm_path_word(uint32_t up_mask, uint32_t n_private, int spread)
+cnm_path_table(uint32_t up_mask, uint32_t n_private, uint8_t tbl[CNM_PATH_SLOTS])
 {
-	uint32_t w = 0, n = 0, p;
+	uint8_t up[8];
+	uint32_t n = 0, p, s, j = 0;
 
-	if (!spread)
+	for (p = 0; p < n_private && p < 8; p++)
+		if (up_mask & (1u << p))
+			up[n++] = (uint8_t)p;
+	if (n == 0 || n_private == 0)
 		return 0;
-	for (p = 0; p < n_private && p < 8; p++) {
-		if (!(up_mask & (1u << p)))
-			continue;
-		w |= p << (CNM_PATH_WORD_SHIFT + CNM_PATH_WORD_BITS * n);
-		n++;
+	for (s = 0; s < CNM_PATH_SLOTS; s++) {
+		p = s % n_private;
+		tbl[s] = (up_mask & (1u << p)) ? (uint8_t)p : up[j++ % n];
 	}
-	return n >= 2 ? w | n : 0;
+	return n;
 }
 
-/**
- * The path (private port index) of a flow whose hash is @p h, for a paths
- * word @p w that is not 0: the up paths take equal shares of the 32-bit
- * hash range (multiply-shift: no division, no loop).
- */
-static __rte_always_inline uint16_t
-cnm_path_pick(uint32_t w, uint32_t h)
+/** The slot of a flow whose 32-bit hash is @p h: its top 8 bits. */
+static __rte_always_inline uint32_t
+cnm_path_slot(uint32_t h)
 {
-	uint32_t k = (uint32_t)(((uint64_t)h * (w & CNM_PATH_WORD_COUNT)) >> 32);
-
-	return (uint16_t)((w >> (CNM_PATH_WORD_SHIFT + CNM_PATH_WORD_BITS * k)) &
-		((1u << CNM_PATH_WORD_BITS) - 1));
+	return h >> 24;
 }
 
 /**

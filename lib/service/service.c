@@ -1279,7 +1279,8 @@ path_of(const struct cnm_lb *lb, uint32_t id, uint32_t up)
 void
 cnm_lb_paths_update(struct cnm_lb *lb, uint32_t up_mask)
 {
-	uint32_t id;
+	uint8_t tbl[CNM_PATH_SLOTS];
+	uint32_t id, n, s;
 
 	lb->paths_up = up_mask;
 	for (id = 0; id < lb->n_nodes; id++) {
@@ -1288,11 +1289,15 @@ cnm_lb_paths_update(struct cnm_lb *lb, uint32_t up_mask)
 		/* one 16-bit word; a worker reads either port, both are valid */
 		__atomic_store_n(&lb->v.node[id].port, path_of(lb, id, up_mask), __ATOMIC_RELAXED);
 	}
-	/* after the nodes' own ports: a worker that reads 0 falls back on a
-	 * port that is up. One 32-bit word, read whole; relaxed, as a frame
-	 * sent on a path that has just gone is lost in flight either way */
-	__atomic_store_n(&lb->v.paths, cnm_path_word(up_mask, lb->n_private, lb->paths_spread),
-		__ATOMIC_RELAXED);
+	/* the table first, byte by byte (one byte is read whole; a worker
+	 * reading mid-change sends a flow on its old or its new path), then
+	 * how many paths it spreads over: release, so that a worker that
+	 * acquires a count other than 0 reads a table built for it (it was
+	 * 0 before the first table) */
+	n = cnm_path_table(up_mask, lb->n_private, tbl);
+	for (s = 0; n >= 2 && lb->paths_spread && s < CNM_PATH_SLOTS; s++)
+		__atomic_store_n(&lb->v.path_tbl[s], tbl[s], __ATOMIC_RELAXED);
+	__atomic_store_n(&lb->v.paths, n >= 2 && lb->paths_spread ? n : 0, __ATOMIC_RELEASE);
 }
 
 void
