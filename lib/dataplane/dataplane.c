@@ -191,24 +191,34 @@ txbuf_flush(struct cnm_worker *w, struct cnm_txbuf *b)
 	return sent;
 }
 
+/* node_path(): the frame's path is picked by spread_path() */
+#define PATH_SPREAD INT32_MIN
+
 /*
  * Where a frame for @p node leaves: the private port index, with the MAC of
- * its next hop in @p mac; or minus the drop reason when it cannot leave.
+ * its next hop in @p mac; PATH_SPREAD when the frames of every node are
+ * spread over the paths; or minus the drop reason when it cannot leave.
+ * One compare for both of the last two: the view's port_lim is the number
+ * of private ports, or 0 while frames are spread (every port is then at or
+ * above it), so one private path pays nothing for spreading.
  */
 static __rte_always_inline int
 node_path(struct cnm_worker *w, uint16_t node, uint64_t *mac)
 {
-	const struct cnm_dp *dp = w->dp;
-	const struct cnm_node *nd = &cnm_lb_view(dp->lb)->node[node];
+	const struct cnm_lb_view *lb = cnm_lb_view(w->dp->lb);
+	const struct cnm_node *nd = &lb->node[node];
 	/* The control lcore may resolve a MAC while we run: one 64-bit word,
 	 * read whole; no ordering with anything else is needed. */
 	uint16_t port = __atomic_load_n(&nd->port, __ATOMIC_RELAXED);
+	/* 16 bits, read whole; the table it leads to is ordered by the
+	 * acquire fence in spread_path() */
+	uint16_t lim = __atomic_load_n(&lb->port_lim, __ATOMIC_RELAXED);
 
 	*mac = __atomic_load_n(&nd->mac, __ATOMIC_RELAXED);
 	if (unlikely(*mac == 0))
 		return -CNM_DROP_NODE_UNRESOLVED;
-	if (unlikely(port >= dp->n_private))
-		return -CNM_DROP_LINK_DOWN;
+	if (unlikely(port >= lim))
+		return lim == 0 ? PATH_SPREAD : -CNM_DROP_LINK_DOWN;
 	return port;
 }
 
@@ -275,17 +285,21 @@ forward_method(struct cnm_worker *w, struct rte_mbuf *m, const struct cnm_flow *
 #define PATH_HASH_SALT 0x9e3779b9u
 
 /*
- * The path of a frame when the frames of a node are spread over several
- * (the view's paths count is not 0): the flow's hash picks a slot of the
- * paths table, so one flow keeps one path while the set does not change. The
- * NIC's RSS hash when it gave one (free), else the keyed client hash of
- * source address and port. Out of line: one private path never gets here.
+ * The path of a frame while the frames of every node are spread over the
+ * paths that are up: the flow's hash picks a slot of the paths table, so one
+ * flow keeps one path while the set does not change. The NIC's RSS hash when
+ * it gave one (free), else the keyed client hash of source address and
+ * port. Out of line: one private path never gets here.
  */
 static __rte_noinline int
 spread_path(const struct cnm_worker *w, const struct rte_mbuf *m, const struct cnm_flow *f)
 {
-	uint32_t key = cnm_lb_view(w->dp->lb)->hash_key ^ PATH_HASH_SALT, h;
+	const struct cnm_lb_view *lb = cnm_lb_view(w->dp->lb);
+	uint32_t key = lb->hash_key ^ PATH_HASH_SALT, h;
 
+	/* pairs with the release store of port_lim = 0 (cnm_lb_paths_update()):
+	 * the table read below is one built for spreading */
+	__atomic_thread_fence(__ATOMIC_ACQUIRE);
 	if (m->ol_flags & RTE_MBUF_F_RX_RSS_HASH) {
 		h = cnm_fmix32(m->hash.rss);
 	} else if (f != NULL) {
@@ -301,29 +315,28 @@ spread_path(const struct cnm_worker *w, const struct rte_mbuf *m, const struct c
 		h = cnm_client_hash4(key, src, sport, 1);
 	}
 	/* a byte, read whole (see path_tbl) */
-	return __atomic_load_n(&cnm_lb_view(w->dp->lb)->path_tbl[cnm_path_slot(h)],
-		__ATOMIC_RELAXED);
+	return __atomic_load_n(&lb->path_tbl[cnm_path_slot(h)], __ATOMIC_RELAXED);
 }
 
 /*
  * Send a frame to the node of its decision, by the node's method. @p f: the
  * frame's flow, or NULL for a frame of the fast shape (untagged, its IP
- * packet ends at @p keep). @p paths: the burst's paths word (0: the node's
- * own port).
+ * packet ends at @p keep).
  */
 static __rte_always_inline void
 forward(struct cnm_worker *w, struct rte_mbuf *m, const struct cnm_flow *f, uint32_t keep,
-		const struct cnm_decision *di, uint32_t paths)
+		const struct cnm_decision *di)
 {
 	uint64_t mac;
 	int port = node_path(w, di->node, &mac);
 
 	if (unlikely(port < 0)) {
-		forward_drop(w, m, di, (enum cnm_drop)-port);
-		return;
-	}
-	if (paths != 0)
+		if (port != PATH_SPREAD) {
+			forward_drop(w, m, di, (enum cnm_drop)-port);
+			return;
+		}
 		port = spread_path(w, m, f);
+	}
 	if (unlikely(di->method != CNM_FWD_MAC)) {
 		forward_method(w, m, f, keep, di, port, mac);
 		return;
@@ -468,7 +481,7 @@ act_other(struct cnm_worker *w, struct rte_mbuf *m, const struct cnm_flow *f,
  */
 static __rte_always_inline void
 act(struct cnm_worker *w, struct rte_mbuf *m, const struct cnm_flow *f, uint32_t keep,
-		const struct cnm_decision *di, uint32_t paths)
+		const struct cnm_decision *di)
 {
 	/* what it counts in: its slot when it leaves (txbuf_add_node()), its
 	 * service's own counter when it does not (count_svc_unsent()) */
@@ -480,7 +493,7 @@ act(struct cnm_worker *w, struct rte_mbuf *m, const struct cnm_flow *f, uint32_t
 		w->st.nonscalable++;
 		w->st.to_default++;
 	}
-	forward(w, m, f, keep, di, paths);
+	forward(w, m, f, keep, di);
 }
 
 static __rte_always_inline enum cnm_csum_hint
@@ -534,13 +547,10 @@ classify_slow(struct rte_mbuf *m, int verify, int v, struct cnm_pkt *k)
  * frame, until a frame must wait (a cache miss, another shape, a TCP frame
  * the forwarding list must see): from there the rest of the burst is parsed
  * into struct cnm_pkt, decided in one cnm_decide_burst() call (bulk lookups,
- * the list in one go) and acted on in arrival order. @p paths: the paths
- * word for the whole burst; cnm_worker_burst() compiles this once with 0
- * (one path, or each node on its own: no per-frame cost) and once with the
- * word.
+ * the list in one go) and acted on in arrival order.
  */
-static __rte_always_inline void
-worker_burst(struct cnm_worker *w, struct rte_mbuf **pkts, uint16_t n, uint32_t paths)
+void
+cnm_worker_burst(struct cnm_worker *w, struct rte_mbuf **pkts, uint16_t n)
 {
 	const struct cnm_dp *dp = w->dp;
 	const struct cnm_lb_view *lb = cnm_lb_view(dp->lb);
@@ -576,7 +586,7 @@ worker_burst(struct cnm_worker *w, struct rte_mbuf **pkts, uint16_t n, uint32_t 
 		}
 		if (unlikely(verify) || cnm_decide_fast4(lb, &w->ds, &r, &di) != CNM_FAST_DONE)
 			break;
-		act(w, m, NULL, 14u + r.tot, &di, paths);
+		act(w, m, NULL, 14u + r.tot, &di);
 	}
 	if (likely(i == n)) {
 		w->st.fast_path += n;
@@ -615,9 +625,9 @@ worker_burst(struct cnm_worker *w, struct rte_mbuf **pkts, uint16_t n, uint32_t 
 	cnm_decide_finish(lb, &w->ds, &b, pk, d);
 	for (i = first; i < n; i++) {
 		if (likely(keep[i] != 0))
-			act(w, pkts[i], NULL, keep[i], &d[i], paths);
+			act(w, pkts[i], NULL, keep[i], &d[i]);
 		else if (pk[i].shape == CNM_SHAPE_FLOW)
-			act(w, pkts[i], &pk[i].f, 0, &d[i], paths);
+			act(w, pkts[i], &pk[i].f, 0, &d[i]);
 		else
 			drop(w, pkts[i], (enum cnm_drop)pk[i].reason);
 	}
@@ -630,20 +640,6 @@ flush:
 		txbuf_flush(w, &w->local);
 	if (w->pub.n)
 		txbuf_flush(w, &w->pub);
-}
-
-void
-cnm_worker_burst(struct cnm_worker *w, struct rte_mbuf **pkts, uint16_t n)
-{
-	/* once per burst: how many paths the frames are spread over; acquire
-	 * pairs with cnm_lb_paths_update()'s release, so that the table read
-	 * after it is one built for a count other than 0 */
-	uint32_t paths = __atomic_load_n(&cnm_lb_view(w->dp->lb)->paths, __ATOMIC_ACQUIRE);
-
-	if (likely(paths == 0))
-		worker_burst(w, pkts, n, 0);
-	else
-		worker_burst(w, pkts, n, paths);
 }
 
 /* Frames the control lcore queued (ARP probes): sent by worker 0 on its own

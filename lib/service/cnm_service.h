@@ -100,9 +100,11 @@ struct cnm_lb_view {
 	uint8_t icmp_echo_reply;        /**< answer echo requests to a VIP (else: local) */
 	uint8_t verify_checksum;        /**< check IPv4 header checksums */
 	uint32_t hash_key;
-	uint32_t paths;                 /**< how many private paths the frames of a node
-					     are spread over (path_tbl); 0: none, each node
-					     keeps node[].port (cnm_lb_paths_spread()) */
+	uint16_t port_lim;              /**< node[].port below it is the frame's port: the
+					     number of private ports; 0 while the frames
+					     of every node are spread over path_tbl
+					     (cnm_lb_paths_spread(); release) */
+	uint16_t paths;                 /**< how many paths path_tbl spreads over (0: none) */
 	uint64_t keys_gen;              /**< bumped (release) whenever a key changes service:
 					     workers drop their lookup caches */
 	struct cnm_node node[CNM_MAX_NODES] __rte_cache_aligned;

@@ -580,6 +580,7 @@ cnm_lb_create(const struct cnm_config *cfg, const char *name, struct rte_rcu_qsb
 	lb->v.verify_checksum = cfg->verify_checksum;
 	lb->n_private = cfg->n_private ? cfg->n_private : 1;
 	lb->paths_up = (1u << lb->n_private) - 1;
+	lb->v.port_lim = (uint16_t)lb->n_private; /* spreading starts off */
 	lb->v.h1 = table_create("cnm_h1", name, H1_ENTRIES, CNM_SVC_KEY_LEN, qsbr);
 	lb->v.h2 = table_create("cnm_h2", name, H2_ENTRIES, CNM_SVC_KEY_LEN, qsbr);
 	lb->v.arp = table_create("cnm_arp", name, H2_ENTRIES, 4, qsbr);
@@ -1291,13 +1292,16 @@ cnm_lb_paths_update(struct cnm_lb *lb, uint32_t up_mask)
 	}
 	/* the table first, byte by byte (one byte is read whole; a worker
 	 * reading mid-change sends a flow on its old or its new path), then
-	 * how many paths it spreads over: release, so that a worker that
-	 * acquires a count other than 0 reads a table built for it (it was
-	 * 0 before the first table) */
+	 * the limit: release, so that a worker that reads 0 there (and
+	 * fences, spread_path()) reads a table built for spreading */
 	n = cnm_path_table(up_mask, lb->n_private, tbl);
-	for (s = 0; n >= 2 && lb->paths_spread && s < CNM_PATH_SLOTS; s++)
+	if (n < 2 || !lb->paths_spread)
+		n = 0;
+	for (s = 0; n != 0 && s < CNM_PATH_SLOTS; s++)
 		__atomic_store_n(&lb->v.path_tbl[s], tbl[s], __ATOMIC_RELAXED);
-	__atomic_store_n(&lb->v.paths, n >= 2 && lb->paths_spread ? n : 0, __ATOMIC_RELEASE);
+	__atomic_store_n(&lb->v.paths, (uint16_t)n, __ATOMIC_RELAXED);
+	__atomic_store_n(&lb->v.port_lim, (uint16_t)(n != 0 ? 0 : lb->n_private),
+		__ATOMIC_RELEASE);
 }
 
 void
