@@ -395,6 +395,7 @@ main(int argc, char **argv)
 		goto out;
 	}
 	dp.conn_max = cfg->conn_max;
+	dp.conn_max6 = cfg->conn_max6;
 	dp.conn_timeouts.syn = cfg->conn_syn_s * 1000;
 	dp.conn_timeouts.established = cfg->conn_timeout_s * 1000;
 	dp.conn_timeouts.closing = cfg->conn_closing_s * 1000;

@@ -164,7 +164,8 @@ struct cnm_config {
 						     echo requests to a VIP; "local" delivers them */
 	bool verify_checksum;                   /**< check IPv4 header checksums (default false) */
 	/* TCP forwarding list */
-	uint32_t conn_max;                      /**< entries per worker */
+	uint32_t conn_max;                      /**< IPv4 entries per worker */
+	uint32_t conn_max6;                     /**< IPv6 entries per worker */
 	uint32_t conn_timeout_s;                /**< established, idle */
 	uint32_t conn_closing_s;                /**< after FIN or RST */
 	uint32_t conn_syn_s;                    /**< half open */

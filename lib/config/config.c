@@ -103,7 +103,7 @@ static const char *const cnm_metrics_keys[] = {
 	"listen", NULL,
 };
 static const char *const cnm_conntrack_keys[] = {
-	"max", "timeout_s", "closing_s", "syn_s", NULL,
+	"max", "max6", "timeout_s", "closing_s", "syn_s", NULL,
 };
 static const char *const cnm_paths_keys[] = {
 	"spread", "interval_ms", "rounds", "rise", "nodes", NULL,
@@ -1365,12 +1365,18 @@ cnm_parse_conntrack(struct cnm_parser *p, const json_t *root)
 	struct cnm_config *cfg = p->cfg;
 	json_t *obj = json_object_get(root, "conntrack");
 
-	if (obj == NULL)
+	/* IPv6 connections: as many as IPv4 ones unless "max6" says */
+	cfg->conn_max6 = 0;
+	if (obj == NULL) {
+		cfg->conn_max6 = cfg->conn_max;
 		return 0;
+	}
 	if (cnm_check_object(p, "conntrack", obj, cnm_conntrack_keys) < 0)
 		return -1;
 	if (cnm_opt_uint(p, "conntrack", obj, "max", CNM_CONN_MAX_MIN,
 			 CNM_CONN_MAX_MAX, &cfg->conn_max) < 0 ||
+	    cnm_opt_uint(p, "conntrack", obj, "max6", CNM_CONN_MAX_MIN,
+			 CNM_CONN_MAX_MAX, &cfg->conn_max6) < 0 ||
 	    cnm_opt_uint(p, "conntrack", obj, "timeout_s", 1, CNM_TIMEOUT_S_MAX,
 			 &cfg->conn_timeout_s) < 0 ||
 	    cnm_opt_uint(p, "conntrack", obj, "closing_s", 1, CNM_TIMEOUT_S_MAX,
@@ -1378,6 +1384,8 @@ cnm_parse_conntrack(struct cnm_parser *p, const json_t *root)
 	    cnm_opt_uint(p, "conntrack", obj, "syn_s", 1, CNM_TIMEOUT_S_MAX,
 			 &cfg->conn_syn_s) < 0)
 		return -1;
+	if (cfg->conn_max6 == 0)
+		cfg->conn_max6 = cfg->conn_max;
 	return 0;
 }
 

@@ -347,8 +347,9 @@ cfg_json(const struct cnm_config *c)
 		json_object_set_new(root, "metrics",
 				    json_pack("{s:s}", "listen", c->metrics_listen.text));
 	json_object_set_new(root, "conntrack",
-			    json_pack("{s:I,s:I,s:I,s:I}",
+			    json_pack("{s:I,s:I,s:I,s:I,s:I}",
 				      "max", (json_int_t)c->conn_max,
+				      "max6", (json_int_t)c->conn_max6,
 				      "timeout_s", (json_int_t)c->conn_timeout_s,
 				      "closing_s", (json_int_t)c->conn_closing_s,
 				      "syn_s", (json_int_t)c->conn_syn_s));
@@ -1022,6 +1023,8 @@ reload_locked(struct cnm_ctx *ctx, const char *path, char *err, size_t errlen,
 		json_array_append_new(restart, json_string("control.socket"));
 	if (nc->conn_max != ctx->cfg->conn_max)
 		json_array_append_new(restart, json_string("conntrack.max"));
+	if (nc->conn_max6 != ctx->cfg->conn_max6)
+		json_array_append_new(restart, json_string("conntrack.max6"));
 	if (strcmp(nc->metrics_listen.text, ctx->cfg->metrics_listen.text) != 0)
 		json_array_append_new(restart, json_string("metrics.listen"));
 	if (memcmp(&nc->ha, &ctx->cfg->ha, sizeof(nc->ha)) != 0)

@@ -44,7 +44,8 @@ struct cnm_dp {
 	struct rte_ether_addr pub_mac;
 	struct rte_ring *ctl_tx;     /**< frames of the control lcore; worker 0 sends them
 					  on the port in mbuf->port */
-	uint32_t conn_max;           /**< forwarding list entries per worker; 0: none */
+	uint32_t conn_max;           /**< forwarding list entries per worker (IPv4); 0: none */
+	uint32_t conn_max6;          /**< IPv6 entries per worker (with conn_max > 0) */
 	struct cnm_ct_timeouts conn_timeouts;
 	volatile int quit;           /**< set by the control lcore to stop workers */
 };

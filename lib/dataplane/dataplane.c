@@ -60,7 +60,8 @@ cnm_worker_init(struct cnm_worker *w, const struct cnm_dp *dp, uint16_t id)
 	cnm_lb_set_pub_mac(dp->lb, dp->pub_mac.addr_bytes);
 	if (dp->conn_max > 0) {
 		snprintf(name, sizeof(name), "cnm_ct%u", id);
-		w->ct = cnm_ct_create(name, dp->conn_max, SOCKET_ID_ANY, &dp->conn_timeouts);
+		w->ct = cnm_ct_create2(name, dp->conn_max, dp->conn_max6 > 0 ? dp->conn_max6 :
+				dp->conn_max, SOCKET_ID_ANY, &dp->conn_timeouts);
 		if (w->ct == NULL) {
 			cnm_wstats_fini(&w->st);
 			return -rte_errno;
@@ -83,7 +84,8 @@ cnm_worker_init(struct cnm_worker *w, const struct cnm_dp *dp, uint16_t id)
 	w->ds.st = &w->st;
 	w->now_ms = cnm_worker_clock(w);
 	w->ds.now_ms = w->now_ms;
-	w->sweep_budget = RTE_MAX(16u, dp->conn_max / 10000);
+	/* a slice a millisecond: the whole table (both families) in ~10 s */
+	w->sweep_budget = w->ct != NULL ? RTE_MAX(16u, cnm_ct_slots(w->ct) / 10000) : 16u;
 	w->walk_budget = CNM_CONN_WALK_BUDGET;
 	return 0;
 }

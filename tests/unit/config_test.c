@@ -351,12 +351,14 @@ static const struct err_case err_cases[] = {
 	{ "conntrack_not_object", CFG(", 'conntrack': 1"), "conntrack",
 	  "an object", "1" },
 	{ "conntrack_unknown_key", CFG(", 'conntrack': {'size': 1}"),
-	  "conntrack.size", "one of the keys max, timeout_s, closing_s, syn_s",
+	  "conntrack.size", "one of the keys max, max6, timeout_s, closing_s, syn_s",
 	  "an unknown key" },
 	{ "conntrack_max_small", CFG(", 'conntrack': {'max': 1023}"),
 	  "conntrack.max", "an integer in [1024, 268435456]", "1023" },
 	{ "conntrack_max_big", CFG(", 'conntrack': {'max': 268435457}"),
 	  "conntrack.max", "an integer in [1024, 268435456]", "268435457" },
+	{ "conntrack_max6_small", CFG(", 'conntrack': {'max6': 1000}"),
+	  "conntrack.max6", "an integer in [1024, 268435456]", "1000" },
 	{ "conntrack_timeout_zero", CFG(", 'conntrack': {'timeout_s': 0}"),
 	  "conntrack.timeout_s", "an integer in [1, 604800]", "0" },
 	{ "conntrack_closing_zero", CFG(", 'conntrack': {'closing_s': 0}"),
@@ -891,7 +893,18 @@ test_defaults(void **state)
 	assert_int_equal(cfg->n_services, 0);
 	assert_string_equal(cfg->control_socket, "");
 	assert_int_equal(cfg->conn_max, 65536);
+	assert_int_equal(cfg->conn_max6, 65536);
 	assert_int_equal(cfg->health_fall, 3);
+	cnm_config_free(cfg);
+
+	/* IPv6 connections: as many as IPv4 ones by default, or "max6" */
+	cfg = parse_ok(CFG(", 'conntrack': {'max': 100000}"));
+	assert_int_equal(cfg->conn_max, 100000);
+	assert_int_equal(cfg->conn_max6, 100000);
+	cnm_config_free(cfg);
+	cfg = parse_ok(CFG(", 'conntrack': {'max': 100000, 'max6': 2048}"));
+	assert_int_equal(cfg->conn_max, 100000);
+	assert_int_equal(cfg->conn_max6, 2048);
 	cnm_config_free(cfg);
 }
 
