@@ -98,13 +98,25 @@ cnm_path_configure(struct cnm_paths *pm, const struct cnm_config *cfg)
 	for (i = 0; i < pm->n_names; i++)
 		snprintf(pm->names[i], CNM_NAME_MAX, "%s", cfg->paths_nodes[i]);
 	if (pm->spread != (cfg->paths_spread && pm->n > 1)) {
+		uint16_t p;
+
 		pm->spread = cfg->paths_spread && pm->n > 1;
 		PATH_LOG(NOTICE, "frames of a node %s", pm->spread ?
 			"spread over every private path that is up" : "kept on one path");
+		/* rounds start or stop: what they said no longer holds */
+		for (p = 0; p < pm->n; p++) {
+			pm->p[p].reachable = 1;
+			pm->p[p].miss_run = 0;
+			pm->p[p].hit_run = 0;
+			pm->p[p].answered = 0;
+		}
+		pm->n_sent = 0;
 	}
 	cnm_lb_paths_spread(pm->io.dp->lb, pm->spread);
-	/* the next round starts with the new settings */
+	/* the next round starts with the new settings; the next tick publishes
+	 * the set again */
 	pm->next_round_ms = 0;
+	pm->started = 0;
 }
 
 /* Reachability rounds run with spreading on and several paths: with one
@@ -421,13 +433,11 @@ cnm_path_get(const struct cnm_paths *pm, uint16_t idx, struct cnm_path_stats *st
 json_t *
 cnm_path_json(const struct cnm_paths *pm)
 {
-	json_t *o = json_object(), *a = json_array(), *names = json_array();
+	json_t *o, *a = json_array(), *names;
 	uint16_t i;
 
-	if (o == NULL || a == NULL || names == NULL)
-		goto nomem;
-	for (i = 0; i < pm->n_names && pm->nodes_set; i++)
-		json_array_append_new(names, json_string(pm->names[i]));
+	if (a == NULL)
+		return NULL;
 	for (i = 0; i < pm->n; i++) {
 		struct cnm_path_stats st;
 		json_t *e;
@@ -444,25 +454,22 @@ cnm_path_json(const struct cnm_paths *pm)
 			"rounds_missed", (json_int_t)st.rounds_missed,
 			"downs", (json_int_t)st.downs, "ups", (json_int_t)st.ups,
 			"since_ms", (json_int_t)st.since_ms);
-		if (e == NULL || json_array_append_new(a, e) != 0)
-			goto nomem;
+		if (e == NULL || json_array_append_new(a, e) != 0) {
+			json_decref(a);
+			return NULL;
+		}
 	}
-	if (json_object_set_new(o, "spread", json_boolean(pm->spread)) != 0 ||
-	    json_object_set_new(o, "probing", json_boolean(probing(pm))) != 0 ||
-	    json_object_set_new(o, "interval_ms", json_integer(pm->interval_ms)) != 0 ||
-	    json_object_set_new(o, "rounds", json_integer(pm->rounds)) != 0 ||
-	    json_object_set_new(o, "rise", json_integer(pm->rise)) != 0 ||
-	    json_object_set_new(o, "probed", pm->nodes_set ? names : json_string("all")) != 0 ||
-	    json_object_set_new(o, "paths", a) != 0) {
-		json_decref(o);
-		return NULL;
+	if (pm->nodes_set) {
+		names = json_array();
+		for (i = 0; names != NULL && i < pm->n_names; i++)
+			json_array_append_new(names, json_string(pm->names[i]));
+	} else {
+		names = json_string("all");
 	}
-	if (!pm->nodes_set)
-		json_decref(names);
+	/* "o" steals "a" and "names" (NULL members make it NULL) */
+	o = json_pack("{s:b,s:b,s:I,s:I,s:I,s:o,s:o}", "spread", pm->spread,
+		"probing", probing(pm), "interval_ms", (json_int_t)pm->interval_ms,
+		"rounds", (json_int_t)pm->rounds, "rise", (json_int_t)pm->rise,
+		"probed", names, "paths", a);
 	return o;
-nomem:
-	json_decref(o);
-	json_decref(a);
-	json_decref(names);
-	return NULL;
 }

@@ -143,6 +143,14 @@ EOC
     grep -q "audit: path: private path $((k - 1)) up" "$tmp/cnmux.out" ||
         die "no audit line for path $((k - 1)) coming back"
     echo "ok   audit log: path $((k - 1)) down and up"
+    # a reload turns spreading off and on again: path show follows
+    sed 's/"paths": {/"paths": { "spread": false,/' "$tmp/config$k.json" >"$tmp/off$k.json"
+    "$ctl" -s "$sock" reload "$tmp/off$k.json" >/dev/null || die "reload with spread false"
+    "$ctl" -s "$sock" -j path show | grep -q '"spread": *false' ||
+        die "path show after a reload with spread false: $("$ctl" -s "$sock" -j path show)"
+    "$ctl" -s "$sock" reload "$tmp/config$k.json" >/dev/null || die "reload with spread true"
+    "$ctl" -s "$sock" -j path show | grep -q '"spread": *true' || die "spread not back on"
+    echo "ok   reload: spread off, then on again"
     kill -INT "$pid"
     wait "$pid"
     local st=$?
