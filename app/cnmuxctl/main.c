@@ -681,6 +681,14 @@ static const struct ctl_verb ctl_verbs[] = {
 		.min_args = 0, .max_args = 2, .build = build_reload, .print = print_reload,
 	},
 	{
+		.name = "path show", .args = "",
+		.help = "Show the private paths: whether a node's frames are spread over them,\n"
+			"the reachability check's settings, and per path its state (up, link,\n"
+			"reachable, why it is down), frames forwarded on it, the port's TX\n"
+			"counters, probes and answers, up/down transitions (docs/paths.md).\n",
+		.min_args = 0, .max_args = 0, .build = build_positional, .print = print_paths,
+	},
+	{
 		.name = "ha", .cmd = "ha status", .args = "[status]",
 		.help = "Show the high-availability state: role, epoch, sequence, digest,\n"
 			"peers, rejected messages (docs/ha.md).\n",

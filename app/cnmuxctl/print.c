@@ -276,6 +276,35 @@ print_ha(const json_t *r)
 	printf("\n");
 }
 
+void
+print_paths(const json_t *r)
+{
+	struct table t = { .ncol = 10 };
+	char f[32], tf[32], tb[32], pr[32], an[32], dn[32], up[32], du[72], ix[24], po[24];
+	const json_t *p;
+	size_t i;
+
+	printf("spread %s, reachability check %s every %s ms, out after %s rounds, back after %s\n",
+	       json_is_true(G(r, "spread")) ? "on" : "off",
+	       json_is_true(G(r, "probing")) ? "on" : "off",
+	       u64s(G(r, "interval_ms"), f, sizeof(f)), u64s(G(r, "rounds"), tf, sizeof(tf)),
+	       u64s(G(r, "rise"), tb, sizeof(tb)));
+	tbl_row(&t, "PATH", "PORT", "STATE", "FORWARDED", "TX_FRAMES", "TX_BYTES", "PROBES",
+		"ANSWERS", "DOWNS/UPS", "WHY");
+	json_array_foreach(G(r, "paths"), i, p) {
+		snprintf(ix, sizeof(ix), "%" JSON_INTEGER_FORMAT, json_integer_value(G(p, "index")));
+		snprintf(po, sizeof(po), "%" JSON_INTEGER_FORMAT, json_integer_value(G(p, "port")));
+		snprintf(du, sizeof(du), "%s/%s", u64s(G(p, "downs"), dn, sizeof(dn)),
+			 u64s(G(p, "ups"), up, sizeof(up)));
+		tbl_row(&t, ix, po, json_is_true(G(p, "up")) ? "up" : "down",
+			u64s(G(p, "forwarded"), f, sizeof(f)), u64s(G(p, "tx_frames"), tf, sizeof(tf)),
+			u64s(G(p, "tx_bytes"), tb, sizeof(tb)), u64s(G(p, "probes"), pr, sizeof(pr)),
+			u64s(G(p, "answers"), an, sizeof(an)), du,
+			S(p, "why")[0] ? S(p, "why") : "-");
+	}
+	tbl_print(&t);
+}
+
 /* The "drops" of a service, pair or node: "REASON n, ..." of those that
  * counted, "0" when none did. */
 static const char *

@@ -21,6 +21,10 @@
 #define CNM_MAX_NODES 4096       /**< node ids are uint16_t, 0xffff means "none" */
 #define CNM_MAX_SERVICES 16384   /**< service groups */
 #define CNM_MAX_PRIVATE 8        /**< private ports */
+#define CNM_PATH_NODES_MAX 64    /**< "paths": "nodes" probed through every path */
+#define CNM_PATH_INTERVAL_MS_DEFAULT 1000
+#define CNM_PATH_ROUNDS_DEFAULT 3
+#define CNM_PATH_RISE_DEFAULT 1
 #define CNM_PATH_MAX 108         /**< fits sockaddr_un.sun_path */
 #define CNM_CMD_MAX 256          /**< a shell command of the config */
 #define CNM_ERR_MAX 512          /**< size of an error message buffer */
@@ -298,6 +302,15 @@ struct cnm_config {
 						     family 0: none */
 	struct cnm_addr health_source6;         /**< health.source6: IPv6 of them; family 0: none */
 	char health_notify[CNM_CHECK_CMD_MAX];  /**< health.notify: run on each change; "" none */
+	/* "paths": the redundant private paths (lib/path, docs/paths.md) */
+	bool paths_spread;                      /**< frames of one node over every path that is
+						     up; default: on with several private ports */
+	uint32_t paths_interval_ms;             /**< a reachability round per path */
+	uint32_t paths_rounds;                  /**< rounds with no answer that take a path out */
+	uint32_t paths_rise;                    /**< answered rounds that bring it back */
+	bool paths_nodes_set;                   /**< "nodes" given: only those are probed */
+	uint32_t n_paths_nodes;
+	char paths_nodes[CNM_PATH_NODES_MAX][CNM_NAME_MAX]; /**< node names probed */
 	struct cnm_cfg_ha ha;                   /**< high availability; ha.enabled false: none */
 	struct cnm_cfg_tunnel tunnel;           /**< outer headers of ipip / gue nodes */
 	uint64_t mem_limit_mb;                  /**< "memory.limit_mb"; 0: the EAL's memory */

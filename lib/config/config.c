@@ -82,7 +82,7 @@ struct cnm_claim {
 static const char *const cnm_top_keys[] = {
 	"version", "ports", "nodes", "services", "default_node", "pdt_size",
 	"hash_key", "control", "conntrack", "health", "icmp_echo", "verify_checksum", "ha",
-	"tunnel", "metrics", "memory", "announce", NULL,
+	"tunnel", "metrics", "memory", "announce", "paths", NULL,
 };
 static const char *const cnm_memory_keys[] = {
 	"limit_mb", NULL,
@@ -111,6 +111,9 @@ static const char *const cnm_metrics_keys[] = {
 };
 static const char *const cnm_conntrack_keys[] = {
 	"max", "max6", "timeout_s", "closing_s", "syn_s", NULL,
+};
+static const char *const cnm_paths_keys[] = {
+	"spread", "interval_ms", "rounds", "rise", "nodes", NULL,
 };
 static const char *const cnm_health_keys[] = {
 	"interval_ms", "timeout_ms", "rise", "fall", "source", "source6", "notify", NULL,
@@ -1658,6 +1661,55 @@ cnm_check_sources(struct cnm_parser *p)
 	return 0;
 }
 
+/* "paths": spreading over the private paths and their reachability check. */
+static int
+cnm_parse_paths(struct cnm_parser *p, const json_t *root, const struct cnm_name_ent *index)
+{
+	struct cnm_config *cfg = p->cfg;
+	json_t *obj = json_object_get(root, "paths"), *v, *a;
+	char key[CNM_KEY_MAX];
+	size_t i, j;
+
+	cfg->paths_spread = cfg->n_private > 1;
+	cfg->paths_interval_ms = CNM_PATH_INTERVAL_MS_DEFAULT;
+	cfg->paths_rounds = CNM_PATH_ROUNDS_DEFAULT;
+	cfg->paths_rise = CNM_PATH_RISE_DEFAULT;
+	if (obj == NULL)
+		return 0;
+	if (cnm_check_object(p, "paths", obj, cnm_paths_keys) < 0)
+		return -1;
+	v = json_object_get(obj, "spread");
+	if (v != NULL) {
+		if (!json_is_boolean(v))
+			return cnm_fail(p, "paths.spread", v, NULL, "true or false");
+		cfg->paths_spread = json_is_true(v);
+	}
+	if (cnm_opt_uint(p, "paths", obj, "interval_ms", 10, 60000,
+			 &cfg->paths_interval_ms) < 0 ||
+	    cnm_opt_uint(p, "paths", obj, "rounds", 1, 100, &cfg->paths_rounds) < 0 ||
+	    cnm_opt_uint(p, "paths", obj, "rise", 1, 100, &cfg->paths_rise) < 0)
+		return -1;
+	a = json_object_get(obj, "nodes");
+	if (a == NULL)
+		return 0;
+	if (!json_is_array(a) || json_array_size(a) > CNM_PATH_NODES_MAX)
+		return cnm_fail(p, "paths.nodes", a, NULL,
+				"an array of at most %d node names", CNM_PATH_NODES_MAX);
+	cfg->paths_nodes_set = true;
+	json_array_foreach(a, i, v) {
+		const char *name = json_string_value(v);
+
+		cnm_key_idx(key, sizeof(key), "paths.nodes", i);
+		if (name == NULL || cnm_find_node(index, cfg->n_nodes, name) < 0)
+			return cnm_fail(p, key, v, NULL, "the name of a node in \"nodes\"");
+		for (j = 0; j < cfg->n_paths_nodes; j++)
+			if (strcmp(cfg->paths_nodes[j], name) == 0)
+				return cnm_fail(p, key, v, NULL, "a node not listed before");
+		snprintf(cfg->paths_nodes[cfg->n_paths_nodes++], CNM_NAME_MAX, "%s", name);
+	}
+	return 0;
+}
+
 /* "A.B.C.D:PORT" or "[IPV6]:PORT", port 1..65535. */
 static int
 cnm_get_endpoint(struct cnm_parser *p, const char *key, const json_t *v,
@@ -1936,6 +1988,7 @@ cnm_parse_root(struct cnm_parser *p, const json_t *root)
 	    cnm_parse_conntrack(p, root) < 0 ||
 	    cnm_parse_health(p, root) < 0 ||
 	    cnm_check_sources(p) < 0 ||
+	    cnm_parse_paths(p, root, index) < 0 ||
 	    cnm_parse_ha(p, root) < 0 ||
 	    cnm_parse_metrics(p, root) < 0 ||
 	    cnm_parse_announce(p, root) < 0 ||

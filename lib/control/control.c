@@ -419,6 +419,28 @@ cfg_json(const struct cnm_config *c)
 			json_object_set_new(h, "notify", json_string(c->health_notify));
 		json_object_set_new(root, "health", h);
 	}
+	o = json_pack("{s:b,s:I,s:I,s:I}", "spread", c->paths_spread,
+		      "interval_ms", (json_int_t)c->paths_interval_ms,
+		      "rounds", (json_int_t)c->paths_rounds, "rise", (json_int_t)c->paths_rise);
+	if (o != NULL && c->paths_nodes_set) {
+		uint32_t j;
+
+		/* a node removed since is no longer probed: left out */
+		a = json_array();
+		for (i = 0; i < c->n_paths_nodes; i++)
+			for (j = 0; j < c->n_nodes; j++)
+				if (strcmp(c->nodes[j].name, c->paths_nodes[i]) == 0)
+					json_array_append_new(a, json_string(c->paths_nodes[i]));
+		json_object_set_new(o, "nodes", a);
+	}
+	/* left out when every setting is the default, as a file without it */
+	if (c->paths_spread != (c->n_private > 1) ||
+			c->paths_interval_ms != CNM_PATH_INTERVAL_MS_DEFAULT ||
+			c->paths_rounds != CNM_PATH_ROUNDS_DEFAULT ||
+			c->paths_rise != CNM_PATH_RISE_DEFAULT || c->paths_nodes_set)
+		json_object_set_new(root, "paths", o);
+	else
+		json_decref(o);
 	if (c->ha.enabled) {
 		a = json_array();
 		for (i = 0; i < c->ha.n_peers; i++)
@@ -1930,6 +1952,22 @@ cmd_stats_rate(struct cnm_ctx *ctx, struct ctl_req *r)
 	return resp;
 }
 
+/* `path show`: the private paths (lib/path) */
+static json_t *
+cmd_path_show(struct cnm_ctx *ctx, struct ctl_req *r)
+{
+	json_t *resp;
+
+	if (ctx->paths == NULL) {
+		req_fail(r, "this cnmux has no path manager");
+		return NULL;
+	}
+	resp = ctx->paths(ctx->paths_arg);
+	if (resp == NULL)
+		req_fail(r, "out of memory");
+	return resp;
+}
+
 /* `zero`: the counters every output shows start again from 0; what the
  * workers count, and /metrics, go on (cnm_lb_stats_zero()) */
 static json_t *
@@ -2120,6 +2158,7 @@ static const struct {
 	{ "conns show", keys_conns, cmd_conns_show, 0 },
 	{ "stats", keys_none, cmd_stats, 0 },
 	{ "stats rate", keys_none, cmd_stats_rate, 0 },
+	{ "path show", keys_none, cmd_path_show, 0 },
 	{ "zero", keys_none, cmd_zero, 0 },
 	{ "explain", keys_explain, cmd_explain, 0 },
 	{ "save", keys_save, cmd_save, 0 },

@@ -119,6 +119,8 @@ struct cnm_worker {
 	uint64_t disp_gen;                  /**< ...at this cnm_lb_gen(): none since */
 	uint64_t walk_gen;                  /**< cnm_lb_gen() when the walk began */
 	struct cnm_txbuf priv[CNM_MAX_PRIVATE];
+	uint64_t path_tx[CNM_MAX_PRIVATE];  /**< frames TX took per private path (to nodes;
+						 counted per flush; read by lib/path) */
 	struct cnm_txbuf local;
 	struct cnm_txbuf pub;               /**< ARP and echo replies for VIPs */
 } __rte_cache_aligned;

@@ -28,6 +28,7 @@
 #include "cnm_log.h"
 #include "cnm_loop.h"
 #include "cnm_metrics.h"
+#include "cnm_path.h"
 #include "cnm_telemetry.h"
 #include "watch.h"
 
@@ -37,13 +38,13 @@ struct cnm_loop {
 	struct cnm_tel_ctx tel;              /**< telemetry's */
 	struct cnm_health *hc;
 	struct cnm_announce *ann;     /* the VIPs for a routing daemon (docs/bgp.md) */
+	struct cnm_paths *paths;             /**< the path manager (lib/path) */
 	struct cnm_ctl_server *srv;          /**< NULL: no control socket */
 	struct cnm_ha *ha;                   /**< NULL: no "ha" */
 	struct cnm_wstats *wst[CNM_MAX_WORKERS];
 	uint32_t cursor[CNM_MAX_WORKERS];    /**< HA: where the next displaced dump starts */
 	uint64_t hz;
 	uint64_t start_tsc;                  /**< when cnm_loop_run() started; 0 before */
-	uint64_t next_link_ms;
 	struct cnm_stats_total *tot;         /**< for --stats-period */
 	/* the rates: the two last readings of the totals (not zeroed),
 	 * CNM_LOOP_RATE_MS apart; written by the control lcore under ctl_lock,
@@ -451,6 +452,15 @@ ctl_send_node(void *arg, uint16_t id, const uint8_t *frame, uint32_t len)
 	return 0;
 }
 
+/* `path show`, /cnmux/paths (ctl_lock held) */
+static json_t *
+paths_json(void *arg)
+{
+	const struct cnm_loop *l = arg;
+
+	return cnm_path_json(l->paths);
+}
+
 /* A new configuration runs (ctl_lock held): the checker takes its settings. */
 static void
 on_commit(void *arg, const struct cnm_config *cfg)
@@ -459,12 +469,14 @@ on_commit(void *arg, const struct cnm_config *cfg)
 
 	cnm_health_configure(l->hc, cfg);
 	cnm_announce_configure(l->ann, cfg);
+	cnm_path_configure(l->paths, cfg);
 }
 
 /* Frames arriving on the private ports: ARP replies from the nodes, the
  * answers to icmp and tcp checks. Only the control lcore reads these queues. */
 static void
-private_rx(const struct cnm_dp *dp, struct cnm_health *hc, uint64_t now_ms)
+private_rx(const struct cnm_dp *dp, struct cnm_health *hc, struct cnm_paths *pm,
+		uint64_t now_ms)
 {
 	struct rte_mbuf *m[CNM_BURST];
 	uint16_t i, j, n;
@@ -472,36 +484,15 @@ private_rx(const struct cnm_dp *dp, struct cnm_health *hc, uint64_t now_ms)
 	for (i = 0; i < dp->n_private; i++) {
 		n = rte_eth_rx_burst(dp->priv_port[i], 0, m, CNM_BURST);
 		for (j = 0; j < n; j++) {
-			if (rte_pktmbuf_is_contiguous(m[j]))
+			if (rte_pktmbuf_is_contiguous(m[j])) {
 				cnm_health_input(hc, i, rte_pktmbuf_mtod(m[j], uint8_t *),
 					rte_pktmbuf_data_len(m[j]), now_ms);
+				/* the path manager's probes' answers */
+				cnm_path_input(pm, i, rte_pktmbuf_mtod(m[j], uint8_t *),
+					rte_pktmbuf_data_len(m[j]));
+			}
 			rte_pktmbuf_free(m[j]);
 		}
-	}
-}
-
-/* Path manager: which private ports have link; the nodes follow. Polled,
- * as DPDK's link-state interrupts are not available on every PMD. */
-static void
-paths_poll(const struct cnm_dp *dp, struct cnm_lb *lb)
-{
-	uint32_t up = 0;
-	uint16_t i;
-
-	for (i = 0; i < dp->n_private; i++) {
-		struct rte_eth_link link;
-
-		if (rte_eth_link_get_nowait(dp->priv_port[i], &link) == 0 &&
-				link.link_status == RTE_ETH_LINK_UP)
-			up |= 1u << i;
-	}
-	if (up != cnm_lb_paths_up(lb)) {
-		for (i = 0; i < dp->n_private; i++)
-			if ((up ^ cnm_lb_paths_up(lb)) & (1u << i))
-				printf("cnmux: private port %u link %s\n", i,
-					up & (1u << i) ? "up" : "down");
-		fflush(stdout);
-		cnm_lb_paths_update(lb, up);
 	}
 }
 
@@ -554,6 +545,22 @@ cnm_loop_create(const struct cnm_loop_conf *c)
 		goto fail;
 	}
 
+	{
+		struct cnm_path_io pio = {
+			.dp = c->dp,
+			.workers = c->workers,
+			.n_workers = c->n_workers,
+			.send = ctl_send,
+			.arg = l,
+		};
+
+		l->paths = cnm_path_create(&pio, cfg);
+		if (l->paths == NULL) {
+			fprintf(stderr, "cnmux: out of memory for the path manager\n");
+			goto fail;
+		}
+	}
+
 	l->ctx.lb = c->dp->lb;
 	l->ctx.cfg = c->cfg;
 	snprintf(l->ctx.config_path, sizeof(l->ctx.config_path), "%s", c->config_path);
@@ -570,6 +577,8 @@ cnm_loop_create(const struct cnm_loop_conf *c)
 	l->ctx.on_commit_arg = l;
 	l->ctx.rates = rates_json;
 	l->ctx.rates_arg = l;
+	l->ctx.paths = paths_json;
+	l->ctx.paths_arg = l;
 	if (cfg->control_socket[0] != '\0') {
 		l->srv = cnm_ctl_server_create(cfg->control_socket, &l->ctx);
 		if (l->srv == NULL) {
@@ -604,6 +613,8 @@ cnm_loop_create(const struct cnm_loop_conf *c)
 	l->tel.more_stats_arg = l;
 	l->tel.rates = rates_json;
 	l->tel.rates_arg = l;
+	l->tel.paths = paths_json;
+	l->tel.paths_arg = l;
 	if (cnm_telemetry_init(&l->tel) != 0)
 		fprintf(stderr, "cnmux: telemetry commands not registered\n");
 
@@ -662,15 +673,12 @@ static void
 tick(struct cnm_loop *l, uint64_t now_ms)
 {
 	pthread_mutex_lock(l->c.ctl_lock);
-	if (now_ms >= l->next_link_ms) {
-		paths_poll(l->c.dp, l->c.dp->lb);
-		l->next_link_ms = now_ms + 100;
-	}
+	cnm_path_tick(l->paths, now_ms);
 	/* the private RX queues carry only the nodes' ARP replies and
 	 * advertisements: read them while a node is resolved (not configured
-	 * with a MAC) or probes run */
-	if (cnm_health_wants_rx(l->hc))
-		private_rx(l->c.dp, l->hc, now_ms);
+	 * with a MAC) or probes run (the health checker's, the paths') */
+	if (cnm_health_wants_rx(l->hc) || cnm_path_wants_rx(l->paths))
+		private_rx(l->c.dp, l->hc, l->paths, now_ms);
 	cnm_health_tick(l->hc, now_ms);
 	cnm_announce_tick(l->ann, l->c.dp->lb, now_ms);
 	pthread_mutex_unlock(l->c.ctl_lock);
@@ -786,6 +794,7 @@ cnm_loop_free(struct cnm_loop *l)
 	cnm_ha_free(l->ha);
 	cnm_health_free(l->hc);
 	cnm_announce_free(l->ann);
+	cnm_path_free(l->paths);
 	cnm_config_free(l->ctx.cfg);
 	free(l->tot);
 	free(l->rate_prev);

@@ -594,6 +594,7 @@ cnm_lb_create(const struct cnm_config *cfg, const char *name, struct rte_rcu_qsb
 	lb->v.verify_checksum = cfg->verify_checksum;
 	lb->n_private = cfg->n_private ? cfg->n_private : 1;
 	lb->paths_up = (1u << lb->n_private) - 1;
+	lb->v.port_lim = (uint16_t)lb->n_private; /* spreading starts off */
 	lb->v.h1 = table_create("cnm_h1", name, H1_ENTRIES, CNM_SVC_KEY_LEN, qsbr);
 	lb->v.h2 = table_create("cnm_h2", name, H2_ENTRIES, CNM_SVC_KEY_LEN, qsbr);
 	lb->v.arp = table_create("cnm_arp", name, VIP_ENTRIES, 4, qsbr);
@@ -1288,7 +1289,8 @@ path_of(const struct cnm_lb *lb, uint32_t id, uint32_t up)
 void
 cnm_lb_paths_update(struct cnm_lb *lb, uint32_t up_mask)
 {
-	uint32_t id;
+	uint8_t tbl[CNM_PATH_SLOTS];
+	uint32_t id, n, s;
 
 	lb->paths_up = up_mask;
 	for (id = 0; id < lb->n_nodes; id++) {
@@ -1297,6 +1299,25 @@ cnm_lb_paths_update(struct cnm_lb *lb, uint32_t up_mask)
 		/* one 16-bit word; a worker reads either port, both are valid */
 		__atomic_store_n(&lb->v.node[id].port, path_of(lb, id, up_mask), __ATOMIC_RELAXED);
 	}
+	/* the table first, byte by byte (one byte is read whole; a worker
+	 * reading mid-change sends a flow on its old or its new path), then
+	 * the limit: release, so that a worker that reads 0 there (and
+	 * fences, spread_path()) reads a table built for spreading */
+	n = cnm_path_table(up_mask, lb->n_private, tbl);
+	if (n < 2 || !lb->paths_spread)
+		n = 0;
+	for (s = 0; n != 0 && s < CNM_PATH_SLOTS; s++)
+		__atomic_store_n(&lb->v.path_tbl[s], tbl[s], __ATOMIC_RELAXED);
+	__atomic_store_n(&lb->v.paths, (uint16_t)n, __ATOMIC_RELAXED);
+	__atomic_store_n(&lb->v.port_lim, (uint16_t)(n != 0 ? 0 : lb->n_private),
+		__ATOMIC_RELEASE);
+}
+
+void
+cnm_lb_paths_spread(struct cnm_lb *lb, int on)
+{
+	lb->paths_spread = on != 0;
+	cnm_lb_paths_update(lb, lb->paths_up);
 }
 
 /* ---- what the control side reads and sets ---- */

@@ -467,6 +467,24 @@ static const struct err_case err_cases[] = {
 	  "{" PORTS ", 'nodes': [{'name': 'n1', 'ip': '2001:db8::1', 'check': "
 	  "{'type': 'tcp', 'port': 80}}], 'services': [], 'health': {'source': '192.0.2.9'}}",
 	  "nodes[0].check.type", "a \"health\" object with \"source6\"", "tcp" },
+	/* paths */
+	{ "paths_not_object", CFG(", 'paths': true"), "paths", "an object", "true" },
+	{ "paths_unknown_key", CFG(", 'paths': {'fall': 3}"), "paths.fall",
+	  "one of the keys spread, interval_ms, rounds, rise, nodes", "an unknown key" },
+	{ "paths_spread_type", CFG(", 'paths': {'spread': 1}"), "paths.spread",
+	  "true or false", "1" },
+	{ "paths_interval_small", CFG(", 'paths': {'interval_ms': 9}"),
+	  "paths.interval_ms", "an integer in [10, 60000]", "9" },
+	{ "paths_rounds_zero", CFG(", 'paths': {'rounds': 0}"), "paths.rounds",
+	  "an integer in [1, 100]", "0" },
+	{ "paths_rise_big", CFG(", 'paths': {'rise': 101}"), "paths.rise",
+	  "an integer in [1, 100]", "101" },
+	{ "paths_nodes_type", CFG(", 'paths': {'nodes': 'n1'}"), "paths.nodes",
+	  "an array of at most 64 node names", "\"n1\"" },
+	{ "paths_nodes_unknown", CFG(", 'paths': {'nodes': ['n1', 'n9']}"), "paths.nodes[1]",
+	  "the name of a node in \"nodes\"", "\"n9\"" },
+	{ "paths_nodes_twice", CFG(", 'paths': {'nodes': ['n1', 'n1']}"), "paths.nodes[1]",
+	  "a node not listed before", "\"n1\"" },
 	/* services */
 	{ "services_missing", "{" PORTS ", " NODES "}", "services",
 	  "an array of 0 to 16384 services", "nothing" },
@@ -914,6 +932,29 @@ test_defaults(void **state)
 	assert_true(cfg->icmp_echo_reply);
 	assert_false(cfg->verify_checksum);
 	assert_false(cfg->health_enabled);
+	/* one private port: nothing to spread over */
+	assert_false(cfg->paths_spread);
+	assert_int_equal(cfg->paths_interval_ms, CNM_PATH_INTERVAL_MS_DEFAULT);
+	assert_int_equal(cfg->paths_rounds, CNM_PATH_ROUNDS_DEFAULT);
+	assert_int_equal(cfg->paths_rise, CNM_PATH_RISE_DEFAULT);
+	assert_false(cfg->paths_nodes_set);
+	cnm_config_free(cfg);
+
+	/* several private ports: spreading on unless the file says no */
+	cfg = parse_ok("{'ports': {'public': 'p0', 'private': ['p1', 'p2']}, " NODES
+		       ", 'services': []}");
+	assert_true(cfg->paths_spread);
+	cnm_config_free(cfg);
+	cfg = parse_ok("{'ports': {'public': 'p0', 'private': ['p1', 'p2']}, " NODES
+		       ", 'services': [], 'paths': {'spread': false, 'interval_ms': 200, "
+		       "'rounds': 2, 'rise': 4, 'nodes': ['n1']}}");
+	assert_false(cfg->paths_spread);
+	assert_int_equal(cfg->paths_interval_ms, 200);
+	assert_int_equal(cfg->paths_rounds, 2);
+	assert_int_equal(cfg->paths_rise, 4);
+	assert_true(cfg->paths_nodes_set);
+	assert_int_equal(cfg->n_paths_nodes, 1);
+	assert_string_equal(cfg->paths_nodes[0], "n1");
 	cnm_config_free(cfg);
 
 	cfg = parse_ok(CFG(", 'icmp_echo': 'local', 'verify_checksum': true, 'health': {}"));

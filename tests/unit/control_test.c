@@ -416,11 +416,13 @@ test_bad_requests(void **state)
 	fails(fx, "{}", "request: cmd: expected one of: service show, service add");
 	fails(fx, "{\"cmd\": 7}", "(got 7)");
 	fails(fx, "{\"cmd\": \"node frobnicate\"}",
-	      "unknown command \"node frobnicate\" (expected one of: service show, service add, service del, node show, node add, node del, node up, node down, node drain, node weight, node check, pdt show, conns count, conns show, stats, stats rate, zero, explain, save, reload, ha status)");
+	      "unknown command \"node frobnicate\" (expected one of: service show, service add, service del, node show, node add, node del, node up, node down, node drain, node weight, node check, pdt show, conns count, conns show, stats, stats rate, path show, zero, explain, save, reload, ha status)");
 	fails_eq(fx, "{\"cmd\": \"node drain\", \"node\": \"node1\", \"nodes\": 1}",
 		 "node drain: unknown argument \"nodes\" (expected one of: node, service)");
 	fails_eq(fx, "{\"cmd\": \"stats\", \"x\": 1}",
 		 "stats: unknown argument \"x\" (expected none)");
+	/* a context without a path manager (this fixture) says so */
+	fails(fx, "{\"cmd\": \"path show\"}", "this cnmux has no path manager");
 	fails_eq(fx, "{\"cmd\": \"node drain\", \"node\": 5}",
 		 "node drain: node: expected a node name (got 5)");
 	fails_eq(fx, "{\"cmd\": \"node drain\"}",
