@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
@@ -24,6 +25,7 @@
 #include <rte_ring.h>
 #include <rte_version.h>
 
+#include "budget.h"
 #include "cnm_config.h"
 #include "cnm_dataplane.h"
 #include "cnm_log.h"
@@ -217,8 +219,19 @@ check_config(int argc, char **argv)
 	struct cnm_config *cfg;
 	struct opts o = { 0 };
 	char err[CNM_ERR_MAX];
+	struct cnm_mem_estimate e;
+	struct cnm_mem_env env;
+	struct cnm_eal_mem eal;
+	long ncpu;
 	int i;
 
+	/* the memory budget: the EAL's memory and lcores from its arguments,
+	 * one worker per lcore but the main one (at most: the public port's
+	 * queues may allow fewer) */
+	cnm_eal_mem_args(argc, argv, &eal);
+	ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	if (eal.lcores == 0)
+		eal.lcores = ncpu > 1 ? (uint32_t)ncpu : 2;
 	for (i = 1; i < argc; i++)
 		if (strcmp(argv[i], "--") == 0) {
 			argv[i] = argv[0];
@@ -229,6 +242,8 @@ check_config(int argc, char **argv)
 	argv[0] = (char *)"cnmux";
 	if (parse_args(argc, argv, &o) < 0)
 		return 1;
+	cnm_mem_env_fill(&env, eal.lcores > 1 ? eal.lcores - 1 : 1, o.mbufs, &eal);
+	cnm_config_set_env(&env);
 	cfg = cnm_config_load(o.config, err, sizeof(err));
 	if (cfg == NULL) {
 		fprintf(stderr, "cnmux: %s\n", err);
@@ -238,6 +253,12 @@ check_config(int argc, char **argv)
 	       o.config, cfg->n_services, cfg->n_nodes, cfg->public_port, cfg->n_private,
 	       cfg->local_port[0] ? cfg->local_port : "(none)",
 	       cfg->control_socket[0] ? cfg->control_socket : "(none)");
+	cnm_config_mem(cfg, &env, &e);
+	printf("cnmux: memory: about %.1f MiB with %u worker(s) and %lu mbufs (%.1f MiB of it from "
+	       "the EAL), limit %.1f MiB (%s)\n", (double)e.total / (1 << 20), env.workers,
+	       o.mbufs, (double)e.eal / (1 << 20),
+	       (double)(cfg->mem_limit_mb ? cfg->mem_limit_mb << 20 : env.eal_bytes) / (1 << 20),
+	       cfg->mem_limit_mb ? "memory.limit_mb" : env.eal_bytes ? eal.from : "none known");
 	cnm_config_free(cfg);
 	return 0;
 }
@@ -298,6 +319,8 @@ main(int argc, char **argv)
 {
 	static struct cnm_dp dp;
 	static pthread_mutex_t ctl_lock = PTHREAD_MUTEX_INITIALIZER;
+	static struct cnm_eal_mem eal;     /* its from string outlives main's config */
+	static struct cnm_mem_env mem_env;
 	struct cnm_worker *workers[CNM_MAX_WORKERS];
 	struct cnm_stats_total *tot = NULL;
 	struct cnm_loop *loop = NULL;
@@ -341,6 +364,8 @@ main(int argc, char **argv)
 		    strncmp(argv[i], "--check-config=", 15) == 0)
 			return check_config(argc, argv);
 
+	/* before EAL takes its arguments away: what memory it is given */
+	cnm_eal_mem_args(argc, argv, &eal);
 	ret = rte_eal_init(argc, argv);
 	if (ret < 0) {
 		fprintf(stderr, "cnmux: EAL init failed: %s\n", rte_strerror(rte_errno));
@@ -373,6 +398,15 @@ main(int argc, char **argv)
 	nw = cnm_ports_workers(dp.pub_port);
 	if (nw == 0)
 		goto out;
+	/* the memory the whole configuration takes, before anything of it is
+	 * allocated; every configuration from now on (reload, service add, an
+	 * HA state) is checked against the same */
+	cnm_mem_env_fill(&mem_env, nw, o.mbufs, &eal);
+	cnm_config_set_env(&mem_env);
+	if (cnm_config_check_memory(cfg, err, sizeof(err)) < 0) {
+		fprintf(stderr, "cnmux: %s\n", err);
+		goto out;
+	}
 
 	mp = rte_pktmbuf_pool_create("cnm_mbufs", (unsigned int)o.mbufs,
 		RTE_MIN((unsigned int)MBUF_CACHE, (unsigned int)o.mbufs / 4), 0,

@@ -142,6 +142,10 @@ cnm_conn_expired(const struct cnm_conn *c, uint32_t now)
 struct cnm_ct *cnm_ct_create2(const char *name, uint32_t max4, uint32_t max6, int socket_id,
 		const struct cnm_ct_timeouts *t);
 
+/** Memory cnm_ct_create2() allocates for @p max4 and @p max6 (an estimate for
+ * the configuration's memory budget, lib/config). */
+uint64_t cnm_ct_memsize(uint32_t max4, uint32_t max6);
+
 /** cnm_ct_create2() with max_entries for each family. */
 struct cnm_ct *cnm_ct_create(const char *name, uint32_t max_entries, int socket_id,
 		const struct cnm_ct_timeouts *t);

@@ -922,3 +922,16 @@ cnm_ct_flush_svc(struct cnm_ct *ct, uint16_t svc)
 {
 	return ct_flush(ct, 0, svc);
 }
+
+uint64_t
+cnm_ct_memsize(uint32_t max4, uint32_t max6)
+{
+	uint64_t nb = ((uint64_t)max4 * 100 / CT4_LOAD_PCT + CT4_WAYS - 1) / CT4_WAYS;
+	uint32_t e6 = RTE_MAX(max6, 8u);
+
+	/* as cnm_ct_create2() allocates: the handle, the IPv4 buckets, the
+	 * bitmap of IPv6 positions, the IPv6 rte_hash */
+	return sizeof(struct cnm_ct) + RTE_MAX(nb, 2u) * sizeof(struct ct4_bucket) +
+		((uint64_t)e6 + 63) / 64 * 8 +
+		cnm_hash_memsize(e6, sizeof(struct cnm_conn_key), 0);
+}

@@ -275,6 +275,35 @@ svc_cfg_json(const struct cnm_config *c, const struct cnm_cfg_service *s)
 	return o;
 }
 
+/* A node's "check" as the file writes it: the keys it was given. */
+static json_t *
+check_json(const struct cnm_cfg_node *n)
+{
+	const struct cnm_cfg_check *k = &n->check;
+	json_t *o = json_object();
+
+	json_object_set_new(o, "type", json_string(cnm_check_name(k->type,
+		(n->forward != CNM_FWD_MAC && n->has_gateway ? n->gateway.family : n->ip.family) ==
+		AF_INET6)));
+	if (k->port != 0)
+		json_object_set_new(o, "port", json_integer(k->port));
+	if (k->command[0] != '\0')
+		json_object_set_new(o, "command", json_string(k->command));
+	if (k->path[0] != '\0')
+		json_object_set_new(o, "path", json_string(k->path));
+	if (k->expect != 0)
+		json_object_set_new(o, "expect", json_integer(k->expect));
+	if (k->interval_ms != 0)
+		json_object_set_new(o, "interval_ms", json_integer(k->interval_ms));
+	if (k->timeout_ms != 0)
+		json_object_set_new(o, "timeout_ms", json_integer(k->timeout_ms));
+	if (k->rise != 0)
+		json_object_set_new(o, "rise", json_integer(k->rise));
+	if (k->fall != 0)
+		json_object_set_new(o, "fall", json_integer(k->fall));
+	return o;
+}
+
 static json_t *
 node_cfg_json(const struct cnm_cfg_node *n)
 {
@@ -294,6 +323,8 @@ node_cfg_json(const struct cnm_cfg_node *n)
 			json_string(cnm_addr_str(&n->gateway, buf, sizeof(buf))));
 	if (n->forward == CNM_FWD_GUE && n->gue_port != CNM_GUE_PORT_DEFAULT)
 		json_object_set_new(o, "gue_port", json_integer(n->gue_port));
+	if (n->check.type != CNM_CHECK_NONE)
+		json_object_set_new(o, "check", check_json(n));
 	return o;
 }
 
@@ -361,6 +392,9 @@ cfg_json(const struct cnm_config *c)
 			json_object_set_new(an, "command", json_string(c->announce_cmd));
 		json_object_set_new(root, "announce", an);
 	}
+	if (c->mem_limit_mb != 0)
+		json_object_set_new(root, "memory",
+				    json_pack("{s:I}", "limit_mb", (json_int_t)c->mem_limit_mb));
 	json_object_set_new(root, "conntrack",
 			    json_pack("{s:I,s:I,s:I,s:I,s:I}",
 				      "max", (json_int_t)c->conn_max,
@@ -371,13 +405,46 @@ cfg_json(const struct cnm_config *c)
 	json_object_set_new(root, "icmp_echo", json_string(c->icmp_echo_reply ? "reply" : "local"));
 	json_object_set_new(root, "verify_checksum", json_boolean(c->verify_checksum));
 	/* "health" present means probes on: keep it absent when it was */
-	if (c->health_enabled)
-		json_object_set_new(root, "health",
-			    json_pack("{s:I,s:I,s:I,s:I}",
+	if (c->health_enabled) {
+		json_t *h = json_pack("{s:I,s:I,s:I,s:I}",
 				      "interval_ms", (json_int_t)c->health_interval_ms,
 				      "timeout_ms", (json_int_t)c->health_timeout_ms,
 				      "rise", (json_int_t)c->health_rise,
-				      "fall", (json_int_t)c->health_fall));
+				      "fall", (json_int_t)c->health_fall);
+		char buf[64];
+
+		if (c->health_source.family != 0)
+			json_object_set_new(h, "source", json_string(
+				cnm_addr_str(&c->health_source, buf, sizeof(buf))));
+		if (c->health_source6.family != 0)
+			json_object_set_new(h, "source6", json_string(
+				cnm_addr_str(&c->health_source6, buf, sizeof(buf))));
+		if (c->health_notify[0] != '\0')
+			json_object_set_new(h, "notify", json_string(c->health_notify));
+		json_object_set_new(root, "health", h);
+	}
+	o = json_pack("{s:b,s:I,s:I,s:I}", "spread", c->paths_spread,
+		      "interval_ms", (json_int_t)c->paths_interval_ms,
+		      "rounds", (json_int_t)c->paths_rounds, "rise", (json_int_t)c->paths_rise);
+	if (o != NULL && c->paths_nodes_set) {
+		uint32_t j;
+
+		/* a node removed since is no longer probed: left out */
+		a = json_array();
+		for (i = 0; i < c->n_paths_nodes; i++)
+			for (j = 0; j < c->n_nodes; j++)
+				if (strcmp(c->nodes[j].name, c->paths_nodes[i]) == 0)
+					json_array_append_new(a, json_string(c->paths_nodes[i]));
+		json_object_set_new(o, "nodes", a);
+	}
+	/* left out when every setting is the default, as a file without it */
+	if (c->paths_spread != (c->n_private > 1) ||
+			c->paths_interval_ms != CNM_PATH_INTERVAL_MS_DEFAULT ||
+			c->paths_rounds != CNM_PATH_ROUNDS_DEFAULT ||
+			c->paths_rise != CNM_PATH_RISE_DEFAULT || c->paths_nodes_set)
+		json_object_set_new(root, "paths", o);
+	else
+		json_decref(o);
 	if (c->ha.enabled) {
 		a = json_array();
 		for (i = 0; i < c->ha.n_peers; i++)
@@ -676,8 +743,9 @@ cfg_apply(struct cnm_lb *lb, const struct cnm_config *from, const struct cnm_con
 				return apply_fail(err, errlen, ret, "set the MAC of node", n->name);
 			changed = 1;
 		}
-		if (cur->check_port != n->check_port) {
-			(void)cnm_lb_node_set_check_port(lb, (uint16_t)id, n->check_port);
+		if (cur->check_port != n->check_port ||
+		    memcmp(&cur->check, &n->check, sizeof(n->check)) != 0) {
+			(void)cnm_lb_node_set_check(lb, (uint16_t)id, n->check_port, &n->check);
 			changed = 1;
 		}
 		if (changed)
@@ -1326,6 +1394,39 @@ cmd_node_add(struct cnm_ctx *ctx, struct ctl_req *r)
 			   json_pack("{s:O}", "node", json_object_get(node, "name")));
 }
 
+/*
+ * A node's "check" at run time: the object a node takes in the file, or null
+ * for none. It replaces the node's check_port (a "connect" check says the
+ * same); the file's rules decide, and nothing changes on error.
+ */
+static json_t *
+cmd_node_check(struct cnm_ctx *ctx, struct ctl_req *r)
+{
+	const json_t *check = json_object_get(r->req, "check");
+	const char *name;
+	json_t *root, *n;
+	char got[80];
+	int ci;
+
+	if (arg_str(r, "node", 1, "a node name", &name) < 0 ||
+	    find_node(ctx, r, name, &ci) < 0)
+		return NULL;
+	if (!json_is_object(check) && !json_is_null(check)) {
+		cnm_json_describe(got, sizeof(got), check);
+		req_fail(r, "check: expected an object like a node's \"check\" in the configuration file (\"type\": arp, nd, icmp, tcp, connect, script or http), or null for none (got %s)",
+			 got);
+		return NULL;
+	}
+	root = cfg_json(ctx->cfg);
+	n = json_array_get(json_object_get(root, "nodes"), (size_t)ci);
+	json_object_del(n, "check_port");
+	if (json_is_null(check))
+		json_object_del(n, "check");
+	else
+		json_object_set_new(n, "check", json_deep_copy(check));
+	return edit_commit(ctx, r, root, "nodes", ci, "node", json_pack("{s:s}", "node", name));
+}
+
 static json_t *
 cmd_node_del(struct cnm_ctx *ctx, struct ctl_req *r)
 {
@@ -1506,6 +1607,7 @@ node_json(const struct cnm_ctx *ctx, uint16_t id, const struct cnm_stats_total *
 	json_object_set_new(o, "mac_configured",
 			    json_boolean(ci >= 0 && ctx->cfg->nodes[ci].has_mac));
 	json_object_set_new(o, "check_port", json_integer(nc->check_port));
+	json_object_set_new(o, "check", nc->check.type != CNM_CHECK_NONE ? check_json(nc) : json_null());
 	/* how packets reach it, as "node add" and the file set it */
 	json_object_set_new(o, "forward", json_string(cnm_fwd_name(nc->forward)));
 	json_object_set_new(o, "gateway", nc->has_gateway ?
@@ -1888,6 +1990,22 @@ cmd_stats_rate(struct cnm_ctx *ctx, struct ctl_req *r)
 	return resp;
 }
 
+/* `path show`: the private paths (lib/path) */
+static json_t *
+cmd_path_show(struct cnm_ctx *ctx, struct ctl_req *r)
+{
+	json_t *resp;
+
+	if (ctx->paths == NULL) {
+		req_fail(r, "this cnmux has no path manager");
+		return NULL;
+	}
+	resp = ctx->paths(ctx->paths_arg);
+	if (resp == NULL)
+		req_fail(r, "out of memory");
+	return resp;
+}
+
 /* `zero`: the counters every output shows start again from 0; what the
  * workers count, and /metrics, go on (cnm_lb_stats_zero()) */
 static json_t *
@@ -2048,6 +2166,7 @@ static const char *const keys_service[] = { "service", NULL };
 static const char *const keys_node[] = { "node", NULL };
 static const char *const keys_node_add[] = { "node", "services", NULL };
 static const char *const keys_drain[] = { "node", "service", NULL };
+static const char *const keys_check[] = { "node", "check", NULL };
 static const char *const keys_weight[] = { "node", "service", "weight", NULL };
 static const char *const keys_pdt[] = { "service", "offset", "count", NULL };
 static const char *const keys_conns[] = { "service", "node", "max", NULL };
@@ -2071,11 +2190,13 @@ static const struct {
 	{ "node down", keys_node, cmd_node_down, 1 },
 	{ "node drain", keys_drain, cmd_node_drain, 1 },
 	{ "node weight", keys_weight, cmd_node_weight, 1 },
+	{ "node check", keys_check, cmd_node_check, 1 },
 	{ "pdt show", keys_pdt, cmd_pdt_show, 0 },
 	{ "conns count", keys_none, cmd_conns_count, 0 },
 	{ "conns show", keys_conns, cmd_conns_show, 0 },
 	{ "stats", keys_none, cmd_stats, 0 },
 	{ "stats rate", keys_none, cmd_stats_rate, 0 },
+	{ "path show", keys_none, cmd_path_show, 0 },
 	{ "zero", keys_none, cmd_zero, 0 },
 	{ "explain", keys_explain, cmd_explain, 0 },
 	{ "save", keys_save, cmd_save, 0 },

@@ -119,6 +119,8 @@ struct cnm_worker {
 	uint64_t disp_gen;                  /**< ...at this cnm_lb_gen(): none since */
 	uint64_t walk_gen;                  /**< cnm_lb_gen() when the walk began */
 	struct cnm_txbuf priv[CNM_MAX_PRIVATE];
+	uint64_t path_tx[CNM_MAX_PRIVATE];  /**< frames TX took per private path (to nodes;
+						 counted per flush; read by lib/path) */
 	struct cnm_txbuf local;
 	struct cnm_txbuf pub;               /**< ARP and echo replies for VIPs */
 } __rte_cache_aligned;
@@ -126,6 +128,9 @@ struct cnm_worker {
 /** Prepare a worker; 0 or -errno. */
 int cnm_worker_init(struct cnm_worker *w, const struct cnm_dp *dp, uint16_t id);
 void cnm_worker_fini(struct cnm_worker *w);
+/** A worker's own EAL memory (its struct, fragment and lookup-cache slots;
+ * not its forwarding list), for cnm_config_mem(). */
+uint64_t cnm_worker_memsize(void);
 
 /** The worker's coarse millisecond clock (the forwarding list's "now"). */
 uint32_t cnm_worker_clock(const struct cnm_worker *w);

@@ -78,6 +78,9 @@ struct cnm_node {
 
 #define CNM_PORT_NONE 0xffffu
 
+/** Slots of the paths table (cnm_lb_view path_tbl): a flow's hash picks one. */
+#define CNM_PATH_SLOTS 256u
+
 /**
  * The tables: an opaque handle. The control lcore changes them through the
  * functions below (it is the only writer); workers read the view.
@@ -105,12 +108,21 @@ struct cnm_lb_view {
 	uint8_t icmp_echo_reply;        /**< answer echo requests to a VIP (else: local) */
 	uint8_t verify_checksum;        /**< check IPv4 header checksums */
 	uint32_t hash_key;
+	uint16_t port_lim;              /**< node[].port below it is the frame's port: the
+					     number of private ports; 0 while the frames
+					     of every node are spread over path_tbl
+					     (cnm_lb_paths_spread(); release) */
+	uint16_t paths;                 /**< how many paths path_tbl spreads over (0: none) */
 	uint64_t keys_gen;              /**< bumped (release) whenever a key changes service:
 					     workers drop their lookup caches */
 	struct cnm_node node[CNM_MAX_NODES] __rte_cache_aligned;
 	struct cnm_fwd_conf fwd;        /**< tunnel settings of the instance */
 	struct cnm_fwd_node tun[CNM_MAX_NODES]; /**< per node: what tunnel methods need */
 	struct cnm_svc *svc[CNM_MAX_SERVICES]; /**< by id; NULL = free slot (acquire) */
+	uint8_t path_tbl[CNM_PATH_SLOTS] __rte_cache_aligned; /**< slot -> private port index
+					     (cnm_path_table()), read when paths != 0;
+					     bytes rewritten in place: a frame that reads
+					     one mid-change goes to its old or new path */
 };
 
 /** The workers' view of @p lb: the same memory (its first member). */
@@ -119,6 +131,13 @@ cnm_lb_view(const struct cnm_lb *lb)
 {
 	return (const struct cnm_lb_view *)lb;
 }
+
+/**
+ * The memory of one copy of the tables that does not depend on the
+ * configuration (for cnm_config_mem()): the hash tables (EAL memory), the
+ * handle, and one service's structure.
+ */
+void cnm_lb_memsize(uint64_t *tables_eal, uint64_t *tables_heap, uint64_t *service_heap);
 
 /**
  * Build the tables of a configuration. Nodes without a MAC start down.
@@ -288,6 +307,46 @@ int cnm_lb_nd_owned(const struct cnm_lb_view *v, const uint8_t ip[16]);
  * else at none (its packets are dropped as link_down). Worker-safe.
  */
 void cnm_lb_paths_update(struct cnm_lb *lb, uint32_t up_mask);
+
+/**
+ * Spread the frames of every node over all the private paths that are up
+ * (@p on 1), or keep each node on its own path (0, the behaviour above).
+ * Takes effect at once and on every later cnm_lb_paths_update(). Worker-safe.
+ */
+void cnm_lb_paths_spread(struct cnm_lb *lb, int on);
+
+/**
+ * The paths table of @p up_mask (bit i: private port i up) of @p n_private
+ * ports into @p tbl: slot s belongs to path s % n_private while that one is
+ * up; the slots of the paths that are down are dealt, in slot order, to the
+ * paths that are up in turn. So the shares stay even (within one slot), a
+ * path going down moves only its own flows, and the same set of paths gives
+ * the same table on every forwarder. Returns how many paths are up.
+ */
+static inline uint32_t
+cnm_path_table(uint32_t up_mask, uint32_t n_private, uint8_t tbl[CNM_PATH_SLOTS])
+{
+	uint8_t up[8];
+	uint32_t n = 0, p, s, j = 0;
+
+	for (p = 0; p < n_private && p < 8; p++)
+		if (up_mask & (1u << p))
+			up[n++] = (uint8_t)p;
+	if (n == 0 || n_private == 0)
+		return 0;
+	for (s = 0; s < CNM_PATH_SLOTS; s++) {
+		p = s % n_private;
+		tbl[s] = (up_mask & (1u << p)) ? (uint8_t)p : up[j++ % n];
+	}
+	return n;
+}
+
+/** The slot of a flow whose 32-bit hash is @p h: its top 8 bits. */
+static __rte_always_inline uint32_t
+cnm_path_slot(uint32_t h)
+{
+	return h >> 24;
+}
 
 /**
  * Rebuild the PDT of service @p id from its members and the nodes' state:
@@ -465,6 +524,10 @@ const struct cnm_node *cnm_lb_node(const struct cnm_lb *lb, uint32_t id);
 
 /** Set the port of node @p id's TCP health check (0: none). 0 or -ENOENT. */
 int cnm_lb_node_set_check_port(struct cnm_lb *lb, uint16_t id, uint16_t port);
+
+/** A node's check_port and "check" (control side only). 0 or -ENOENT. */
+int cnm_lb_node_set_check(struct cnm_lb *lb, uint16_t id, uint16_t port,
+		const struct cnm_cfg_check *check);
 
 /** Did the operator take node @p id down (health checks leave it down)? */
 int cnm_lb_node_admin_down(const struct cnm_lb *lb, uint32_t id);

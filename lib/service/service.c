@@ -29,8 +29,10 @@ svc_at(const struct cnm_lb *lb, uint32_t id)
 	return cnm_svc_priv(lb->v.svc[id]);
 }
 
-#define H1_ENTRIES 65536
-#define H2_ENTRIES 16384
+/* the capacities the configuration's budget checks (cnm_config.h) */
+#define H1_ENTRIES CNM_TABLE1_KEYS_MAX
+#define H2_ENTRIES CNM_TABLE2_KEYS_MAX
+#define VIP_ENTRIES CNM_VIP_KEYS_MAX
 
 static struct rte_hash *
 table_create(const char *prefix, const char *name, uint32_t entries, uint32_t key_len,
@@ -42,8 +44,13 @@ table_create(const char *prefix, const char *name, uint32_t entries, uint32_t ke
 		.hash_func = rte_hash_crc,
 		.hash_func_init_val = 0,
 		.socket_id = SOCKET_ID_ANY,
-		/* one writer (the control lcore), lock-free readers (workers) */
-		.extra_flag = RTE_HASH_EXTRA_FLAGS_RW_CONCURRENCY_LF,
+		/* one writer (the control lcore), lock-free readers (workers);
+		 * extendable buckets: every one of the entries fits, whatever
+		 * the keys' hashes (cuckoo buckets alone can refuse a key
+		 * before the table is full), so a configuration that passed
+		 * the budget check (CNM_TABLE1_KEYS_MAX, ...) is built whole */
+		.extra_flag = RTE_HASH_EXTRA_FLAGS_RW_CONCURRENCY_LF |
+			RTE_HASH_EXTRA_FLAGS_EXT_TABLE,
 	};
 	struct rte_hash_rcu_config rcu = {
 		.v = qsbr,
@@ -434,26 +441,15 @@ slots_free(struct cnm_lb *lb, const uint16_t *slots, uint32_t n)
 
 	for (i = 0; i < n; i++) {
 		uint16_t slot = slots[i], svc = lb->member_svc[slot], node = lb->member_node[slot];
-		struct cnm_pb v = { 0 };
+		struct cnm_pb v;
 
+		memset(&v, 0, sizeof(v));
 		if (lb->wstats != NULL) {
 			v = cnm_stats_member_slot(lb->wstats, lb->n_wstats, slot);
-			v.pkts -= lb->member_base[slot].pkts;
-			v.bytes -= lb->member_base[slot].bytes;
-			v.conns -= lb->member_base[slot].conns;
-			v.sc -= lb->member_base[slot].sc;
-			v.sc_fail -= lb->member_base[slot].sc_fail;
+			cnm_pb_sub(&v, &lb->member_base[slot]);
 		}
-		lb->svc_fold[svc].pkts += v.pkts;
-		lb->svc_fold[svc].bytes += v.bytes;
-		lb->svc_fold[svc].conns += v.conns;
-		lb->svc_fold[svc].sc += v.sc;
-		lb->svc_fold[svc].sc_fail += v.sc_fail;
-		lb->node_fold[node].pkts += v.pkts;
-		lb->node_fold[node].bytes += v.bytes;
-		lb->node_fold[node].conns += v.conns;
-		lb->node_fold[node].sc += v.sc;
-		lb->node_fold[node].sc_fail += v.sc_fail;
+		cnm_pb_add(&lb->svc_fold[svc], &v);
+		cnm_pb_add(&lb->node_fold[node], &v);
 		lb->member_svc[slot] = CNM_SLOT_FREE;
 	}
 }
@@ -727,6 +723,18 @@ node_tunnel(struct cnm_lb *lb, uint32_t id, const struct cnm_cfg_node *n)
 	lb->v.node[id].method = n->forward;
 }
 
+void
+cnm_lb_memsize(uint64_t *tables_eal, uint64_t *tables_heap, uint64_t *service_heap)
+{
+	*tables_eal = cnm_hash_memsize(H1_ENTRIES, CNM_SVC_KEY_LEN, 1) +
+		cnm_hash_memsize(H2_ENTRIES, CNM_SVC_KEY_LEN, 1) +
+		cnm_hash_memsize(VIP_ENTRIES, 4, 1) +
+		cnm_hash_memsize(VIP_ENTRIES, CNM_SVC_KEY_LEN, 1) +
+		cnm_hash_memsize(VIP_ENTRIES, 16, 1);
+	*tables_heap = sizeof(struct cnm_lb);
+	*service_heap = sizeof(struct cnm_svc_priv);
+}
+
 struct cnm_lb *
 cnm_lb_create(const struct cnm_config *cfg, const char *name, struct rte_rcu_qsbr *qsbr)
 {
@@ -752,11 +760,12 @@ cnm_lb_create(const struct cnm_config *cfg, const char *name, struct rte_rcu_qsb
 	lb->v.verify_checksum = cfg->verify_checksum;
 	lb->n_private = cfg->n_private ? cfg->n_private : 1;
 	lb->paths_up = (1u << lb->n_private) - 1;
+	lb->v.port_lim = (uint16_t)lb->n_private; /* spreading starts off */
 	lb->v.h1 = table_create("cnm_h1", name, H1_ENTRIES, CNM_SVC_KEY_LEN, qsbr);
 	lb->v.h2 = table_create("cnm_h2", name, H2_ENTRIES, CNM_SVC_KEY_LEN, qsbr);
-	lb->v.arp = table_create("cnm_arp", name, H2_ENTRIES, 4, qsbr);
-	lb->v.vips = table_create("cnm_vip", name, H2_ENTRIES, CNM_SVC_KEY_LEN, qsbr);
-	lb->v.nd = table_create("cnm_nd", name, H2_ENTRIES, 16, qsbr);
+	lb->v.arp = table_create("cnm_arp", name, VIP_ENTRIES, 4, qsbr);
+	lb->v.vips = table_create("cnm_vip", name, VIP_ENTRIES, CNM_SVC_KEY_LEN, qsbr);
+	lb->v.nd = table_create("cnm_nd", name, VIP_ENTRIES, 16, qsbr);
 	if (lb->v.h1 == NULL || lb->v.h2 == NULL || lb->v.arp == NULL || lb->v.vips == NULL ||
 			lb->v.nd == NULL) {
 		ret = rte_errno;
@@ -866,44 +875,25 @@ cnm_lb_stats_rebase(const struct cnm_lb *lb, struct cnm_stats_total *t)
 {
 	uint32_t i;
 
-	for (i = 0; i < CNM_MAX_MEMBERS; i++) {
-		t->member[i].pkts -= lb->member_base[i].pkts;
-		t->member[i].bytes -= lb->member_base[i].bytes;
-		t->member[i].conns -= lb->member_base[i].conns;
-		t->member[i].sc -= lb->member_base[i].sc;
-		t->member[i].sc_fail -= lb->member_base[i].sc_fail;
-	}
+	for (i = 0; i < CNM_MAX_MEMBERS; i++)
+		cnm_pb_sub(&t->member[i], &lb->member_base[i]);
 	/* a service: what no slot counted, its pairs' slots, its freed ones */
 	for (i = 0; i < CNM_MAX_SERVICES; i++) {
-		t->svc[i].pkts += lb->svc_fold[i].pkts - lb->svc_base[i].pkts;
-		t->svc[i].bytes += lb->svc_fold[i].bytes - lb->svc_base[i].bytes;
-		t->svc[i].conns += lb->svc_fold[i].conns - lb->svc_base[i].conns;
-		t->svc[i].sc += lb->svc_fold[i].sc - lb->svc_base[i].sc;
-		t->svc[i].sc_fail += lb->svc_fold[i].sc_fail - lb->svc_base[i].sc_fail;
+		cnm_pb_add(&t->svc[i], &lb->svc_fold[i]);
+		cnm_pb_sub(&t->svc[i], &lb->svc_base[i]);
 	}
 	/* a node: its sink, its pairs' slots, its freed ones */
 	for (i = 0; i < CNM_MAX_NODES; i++) {
-		t->node[i].pkts = t->member[CNM_MEMBER_SINK(i)].pkts + lb->node_fold[i].pkts;
-		t->node[i].bytes = t->member[CNM_MEMBER_SINK(i)].bytes + lb->node_fold[i].bytes;
-		t->node[i].conns = t->member[CNM_MEMBER_SINK(i)].conns + lb->node_fold[i].conns;
-		t->node[i].sc = t->member[CNM_MEMBER_SINK(i)].sc + lb->node_fold[i].sc;
-		t->node[i].sc_fail = t->member[CNM_MEMBER_SINK(i)].sc_fail + lb->node_fold[i].sc_fail;
+		t->node[i] = t->member[CNM_MEMBER_SINK(i)];
+		cnm_pb_add(&t->node[i], &lb->node_fold[i]);
 	}
 	for (i = 0; i < CNM_MEMBER_SINK0; i++) {
 		uint16_t svc = lb->member_svc[i], node = lb->member_node[i];
 
 		if (svc == CNM_SLOT_FREE)
 			continue;
-		t->svc[svc].pkts += t->member[i].pkts;
-		t->svc[svc].bytes += t->member[i].bytes;
-		t->svc[svc].conns += t->member[i].conns;
-		t->svc[svc].sc += t->member[i].sc;
-		t->svc[svc].sc_fail += t->member[i].sc_fail;
-		t->node[node].pkts += t->member[i].pkts;
-		t->node[node].bytes += t->member[i].bytes;
-		t->node[node].conns += t->member[i].conns;
-		t->node[node].sc += t->member[i].sc;
-		t->node[node].sc_fail += t->member[i].sc_fail;
+		cnm_pb_add(&t->svc[svc], &t->member[i]);
+		cnm_pb_add(&t->node[node], &t->member[i]);
 	}
 }
 
@@ -914,11 +904,15 @@ pb_sub(struct cnm_pb *t, const struct cnm_pb *z, uint32_t n)
 	uint32_t i;
 
 	for (i = 0; i < n; i++) {
+		uint32_t j;
+
 		t[i].pkts -= RTE_MIN(t[i].pkts, z[i].pkts);
 		t[i].bytes -= RTE_MIN(t[i].bytes, z[i].bytes);
 		t[i].conns -= RTE_MIN(t[i].conns, z[i].conns);
 		t[i].sc -= RTE_MIN(t[i].sc, z[i].sc);
 		t[i].sc_fail -= RTE_MIN(t[i].sc_fail, z[i].sc_fail);
+		for (j = 0; j < CNM_DDROP_MAX; j++)
+			t[i].drop[j] -= RTE_MIN(t[i].drop[j], z[i].drop[j]);
 	}
 }
 
@@ -1465,7 +1459,8 @@ path_of(const struct cnm_lb *lb, uint32_t id, uint32_t up)
 void
 cnm_lb_paths_update(struct cnm_lb *lb, uint32_t up_mask)
 {
-	uint32_t id;
+	uint8_t tbl[CNM_PATH_SLOTS];
+	uint32_t id, n, s;
 
 	lb->paths_up = up_mask;
 	for (id = 0; id < lb->n_nodes; id++) {
@@ -1474,6 +1469,25 @@ cnm_lb_paths_update(struct cnm_lb *lb, uint32_t up_mask)
 		/* one 16-bit word; a worker reads either port, both are valid */
 		__atomic_store_n(&lb->v.node[id].port, path_of(lb, id, up_mask), __ATOMIC_RELAXED);
 	}
+	/* the table first, byte by byte (one byte is read whole; a worker
+	 * reading mid-change sends a flow on its old or its new path), then
+	 * the limit: release, so that a worker that reads 0 there (and
+	 * fences, spread_path()) reads a table built for spreading */
+	n = cnm_path_table(up_mask, lb->n_private, tbl);
+	if (n < 2 || !lb->paths_spread)
+		n = 0;
+	for (s = 0; n != 0 && s < CNM_PATH_SLOTS; s++)
+		__atomic_store_n(&lb->v.path_tbl[s], tbl[s], __ATOMIC_RELAXED);
+	__atomic_store_n(&lb->v.paths, (uint16_t)n, __ATOMIC_RELAXED);
+	__atomic_store_n(&lb->v.port_lim, (uint16_t)(n != 0 ? 0 : lb->n_private),
+		__ATOMIC_RELEASE);
+}
+
+void
+cnm_lb_paths_spread(struct cnm_lb *lb, int on)
+{
+	lb->paths_spread = on != 0;
+	cnm_lb_paths_update(lb, lb->paths_up);
 }
 
 /* ---- what the control side reads and sets ---- */
@@ -1556,6 +1570,18 @@ cnm_lb_node_set_check_port(struct cnm_lb *lb, uint16_t id, uint16_t port)
 		return -ENOENT;
 	/* node_cfg is control-side only: health checks read it there */
 	lb->node_cfg[id].check_port = port;
+	return 0;
+}
+
+int
+cnm_lb_node_set_check(struct cnm_lb *lb, uint16_t id, uint16_t port,
+		const struct cnm_cfg_check *check)
+{
+	if (id >= CNM_MAX_NODES || !lb->v.node[id].used)
+		return -ENOENT;
+	/* control-side only, as check_port */
+	lb->node_cfg[id].check_port = port;
+	lb->node_cfg[id].check = *check;
 	return 0;
 }
 

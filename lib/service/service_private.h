@@ -48,6 +48,7 @@ struct cnm_lb {
 	struct cnm_lb_view v;           /**< first: cnm_lb_view() is a cast */
 	uint32_t n_private;
 	uint32_t paths_up;              /**< bit i: private port i has link (path manager) */
+	uint8_t paths_spread;           /**< spread nodes over the up paths (v.paths) */
 	struct rte_rcu_qsbr *qsbr;      /**< grace periods before frees */
 	struct cnm_cfg_node node_cfg[CNM_MAX_NODES];
 	uint8_t admin_down[CNM_MAX_NODES];  /**< taken down by the operator: health checks

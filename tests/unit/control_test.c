@@ -416,11 +416,13 @@ test_bad_requests(void **state)
 	fails(fx, "{}", "request: cmd: expected one of: service show, service add");
 	fails(fx, "{\"cmd\": 7}", "(got 7)");
 	fails(fx, "{\"cmd\": \"node frobnicate\"}",
-	      "unknown command \"node frobnicate\" (expected one of: service show, service add, service del, node show, node add, node del, node up, node down, node drain, node weight, pdt show, conns count, conns show, stats, stats rate, zero, explain, save, reload, ha status)");
+	      "unknown command \"node frobnicate\" (expected one of: service show, service add, service del, node show, node add, node del, node up, node down, node drain, node weight, node check, pdt show, conns count, conns show, stats, stats rate, path show, zero, explain, save, reload, ha status)");
 	fails_eq(fx, "{\"cmd\": \"node drain\", \"node\": \"node1\", \"nodes\": 1}",
 		 "node drain: unknown argument \"nodes\" (expected one of: node, service)");
 	fails_eq(fx, "{\"cmd\": \"stats\", \"x\": 1}",
 		 "stats: unknown argument \"x\" (expected none)");
+	/* a context without a path manager (this fixture) says so */
+	fails(fx, "{\"cmd\": \"path show\"}", "this cnmux has no path manager");
 	fails_eq(fx, "{\"cmd\": \"node drain\", \"node\": 5}",
 		 "node drain: node: expected a node name (got 5)");
 	fails_eq(fx, "{\"cmd\": \"node drain\"}",
@@ -626,6 +628,61 @@ test_node_add(void **state)
 	assert_int_equal(count(fx, "dns", "node5"), 0);
 	fails_eq(fx, "{\"cmd\": \"node up\", \"node\": \"node5\"}",
 		 "node up: node \"node5\" has no MAC address yet (configure \"mac\" or wait for ARP)");
+}
+
+/*
+ * node check: a node's "check" at run time, checked with the file's rules
+ * (nothing changes on error), in the tables the health checker reads, given
+ * back by node show and kept by a later edit; "node add" takes it too.
+ */
+static void
+test_node_check(void **state)
+{
+	struct fx *fx = *state;
+	const struct cnm_cfg_node *lc;
+	struct snap s;
+	json_t *r, *ck;
+	int id;
+
+	snap_take(fx, &s);
+	fails(fx, "{\"cmd\": \"node check\", \"node\": \"node1\", \"check\": {\"type\": \"ping\"}}",
+	      "node check: node.check.type: one of");
+	fails(fx, "{\"cmd\": \"node check\", \"node\": \"node1\", \"check\": {\"type\": \"tcp\"}}",
+	      "node check: node.check.port: an integer in [1, 65535]");
+	/* no health.source in this configuration */
+	fails(fx, "{\"cmd\": \"node check\", \"node\": \"node1\", \"check\": {\"type\": \"icmp\"}}",
+	      "node check: node.check.type: a \"health\" object with \"source\"");
+	fails(fx, "{\"cmd\": \"node check\", \"node\": \"node1\", \"check\": \"icmp\"}",
+	      "check: expected an object");
+	fails(fx, "{\"cmd\": \"node check\", \"node\": \"nodeX\", \"check\": null}", "nodeX");
+	fails(fx, "{\"cmd\": \"node add\", \"node\": {\"name\": \"node4\", \"ip\": \"192.0.2.14\", \"check\": {\"type\": \"script\"}}}",
+	      "node add: node.check.command:");
+	snap_same(fx, &s);
+	snap_free(&s);
+
+	ok0(fx, "{\"cmd\": \"node check\", \"node\": \"node1\", \"check\": {\"type\": \"connect\", \"port\": 8080, \"fall\": 7}}");
+	id = node_id(fx, "node1");
+	lc = cnm_lb_node_cfg(fx->ctx.lb, (uint32_t)id);
+	assert_int_equal(lc->check.type, CNM_CHECK_CONNECT);
+	assert_int_equal(lc->check.port, 8080);
+	assert_int_equal(lc->check.fall, 7);
+	r = ok(fx, "{\"cmd\": \"node show\", \"node\": \"node1\"}");
+	ck = json_object_get(json_array_get(json_object_get(r, "nodes"), 0), "check");
+	assert_string_equal(json_string_value(json_object_get(ck, "type")), "connect");
+	assert_int_equal(json_integer_value(json_object_get(ck, "port")), 8080);
+	assert_int_equal(json_integer_value(json_object_get(ck, "fall")), 7);
+	assert_null(json_object_get(ck, "rise"));
+	json_decref(r);
+	/* another edit keeps it */
+	ok0(fx, "{\"cmd\": \"node weight\", \"node\": \"node2\", \"service\": \"web\", \"weight\": 2}");
+	assert_int_equal(cnm_lb_node_cfg(fx->ctx.lb, (uint32_t)id)->check.type, CNM_CHECK_CONNECT);
+	/* none: back to the global probe */
+	ok0(fx, "{\"cmd\": \"node check\", \"node\": \"node1\", \"check\": null}");
+	assert_int_equal(cnm_lb_node_cfg(fx->ctx.lb, (uint32_t)id)->check.type, CNM_CHECK_NONE);
+	ok0(fx, "{\"cmd\": \"node add\", \"node\": {\"name\": \"node4\", \"ip\": \"192.0.2.14\", \"check\": {\"type\": \"script\", \"command\": \"exit 0\"}}}");
+	lc = cnm_lb_node_cfg(fx->ctx.lb, (uint32_t)node_id(fx, "node4"));
+	assert_int_equal(lc->check.type, CNM_CHECK_SCRIPT);
+	assert_string_equal(lc->check.command, "exit 0");
 }
 
 /*
@@ -2346,6 +2403,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_service_del, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_node_add, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_node_add_fields, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_node_check, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_node_del, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_node_up_down, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_node_drain, setup, teardown),
