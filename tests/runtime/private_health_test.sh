@@ -383,9 +383,14 @@ done
 wait_state node1 false 5000 || die "node1 still up ${WAITED} ms with a hanging script (timeout_ms 800, fall 1)"
 log_has "script killed at timeout_ms" || die "no 'script killed at timeout_ms' in the log"
 [ "$(counter script_timeouts)" -gt "$before" ] || die "script_timeouts did not grow"
-sleep 0.2
-! kill -0 "$hpid" 2>/dev/null || die "the hanging script (pid $hpid) still runs after its timeout"
-! kill -0 "$spid" 2>/dev/null || die "the hanging script's child (pid $spid) still runs after its timeout"
+# killed: gone, or a zombie until its parent (cnmux for the script, init
+# for its child) reaps it, which kill -0 cannot tell from running; 2 s at
+# most for SIGKILL to land
+running() { [ -e "/proc/$1" ] && ! grep -q '^[0-9]* ([^)]*) Z' "/proc/$1/stat" 2>/dev/null; }
+end=$((SECONDS + 2))
+while { running "$hpid" || running "$spid"; } && [ $SECONDS -lt $end ]; do sleep 0.05; done
+! running "$hpid" || die "the hanging script (pid $hpid) still runs after its timeout"
+! running "$spid" || die "the hanging script's child (pid $spid) still runs after its timeout"
 echo "private_health: 7. hanging script: killed at its timeout with its child; cnmuxctl stats took at most $max ms meanwhile"
 check node1 '{"type": "icmp"}'
 wait_state node1 true $up_bound || die "node1 not up ${WAITED} ms after going back to icmp"
