@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +35,7 @@
 #include "cnm_stats.h"
 #include "cnm_version.h"
 #include "explain_offline.h"
+#include "pdump_sync.h"
 #include "ports.h"
 
 #define MBUFS_DEFAULT 16383
@@ -49,6 +51,30 @@ struct opts {
 	int log_timestamp;            /* log lines start with the time */
 	int check; /* --check: validate the configuration, touch nothing */
 };
+
+/*
+ * The teardown's bound. DPDK 22.11 keeps a lock of its shared memory in the
+ * hugepage state that secondary processes map; a dpdk-dumpcap that fails in
+ * its EAL start (it could not map the memory where cnmux has it) takes that
+ * lock and crashes with it held, and rte_eal_cleanup() (rte_free too, when
+ * it gives pages back) then spins for ever. The counters and the status are
+ * settled before the teardown starts, so past this bound cnmux says why and
+ * leaves with that status instead of never ending (docs/capture.md).
+ */
+#define TEARDOWN_MAX_S 20
+static volatile sig_atomic_t teardown_rc = 1;
+
+static void
+teardown_stuck(int sig)
+{
+	static const char msg[] = "cnmux: the teardown is stuck (20 s): EAL's shared "
+		"memory lock is held, most likely by a secondary process (dpdk-dumpcap) that "
+		"died starting; exiting without the rest of it\n";
+
+	(void)sig;
+	(void)!write(STDERR_FILENO, msg, sizeof(msg) - 1);
+	_exit(teardown_rc);
+}
 
 static void
 ctl_ring_drain(struct rte_ring *r)
@@ -416,12 +442,16 @@ main(int argc, char **argv)
 		goto out;
 	}
 
-	/* RCU: one reader thread id per worker */
-	dp.qsbr = rte_zmalloc("cnm_qsbr", rte_rcu_qsbr_get_memsize(nw), RTE_CACHE_LINE_SIZE);
-	if (dp.qsbr == NULL || rte_rcu_qsbr_init(dp.qsbr, nw) != 0) {
+	/* RCU: one reader thread id per worker, and the control lcore's */
+	dp.qsbr = rte_zmalloc("cnm_qsbr", rte_rcu_qsbr_get_memsize(nw + 1), RTE_CACHE_LINE_SIZE);
+	dp.qsbr_ctl = nw;
+	if (dp.qsbr == NULL || rte_rcu_qsbr_init(dp.qsbr, nw + 1) != 0 ||
+	    rte_rcu_qsbr_thread_register(dp.qsbr, dp.qsbr_ctl) != 0) {
 		fprintf(stderr, "cnmux: RCU init failed\n");
 		goto out;
 	}
+	/* a capture tool's stop waits for the lcores' callbacks to end */
+	cnm_pdump_sync_set(dp.qsbr);
 
 	dp.ctl_tx = rte_ring_create("cnm_ctl_tx", 1024, SOCKET_ID_ANY, RING_F_SC_DEQ);
 	if (dp.ctl_tx == NULL) {
@@ -503,6 +533,10 @@ main(int argc, char **argv)
 	if (rc == 0 && tot->mbufs_in_use != 0)
 		rc = 4;
 out:
+	cnm_pdump_sync_set(NULL);
+	teardown_rc = rc;
+	signal(SIGALRM, teardown_stuck);
+	alarm(TEARDOWN_MAX_S);
 	cnm_ports_close(ports, nports, 0);
 	cnm_loop_free(loop);
 	for (i = 0; i < nalloc; i++) {

@@ -35,7 +35,9 @@ struct rte_ring;
 /** Ports and tables the workers share; read-only once they run. */
 struct cnm_dp {
 	struct cnm_lb *lb;           /**< the tables: workers read only cnm_lb_view(lb) */
-	struct rte_rcu_qsbr *qsbr;
+	struct rte_rcu_qsbr *qsbr;   /**< thread ids: 0..workers-1, then the control lcore */
+	uint32_t qsbr_ctl;           /**< the control lcore's id: online only while it polls
+					  the private ports (capture callbacks run there) */
 	uint16_t pub_port;
 	uint16_t n_private;
 	uint16_t priv_port[CNM_MAX_PRIVATE];

@@ -18,6 +18,7 @@
 #include <rte_ethdev.h>
 #include <rte_mbuf.h>
 #include <rte_mempool.h>
+#include <rte_rcu_qsbr.h>
 #include <rte_ring.h>
 
 #include "cnm_control.h"
@@ -483,7 +484,14 @@ private_rx(const struct cnm_dp *dp, struct cnm_health *hc, struct cnm_paths *pm,
 	uint16_t i, j, n;
 
 	for (i = 0; i < dp->n_private; i++) {
+		/* a reader of the RCU only inside the burst (pdump's callbacks,
+		 * app/cnmux/pdump_sync.c): offline elsewhere, so that its own
+		 * table updates never wait for it */
+		if (dp->qsbr != NULL)
+			rte_rcu_qsbr_thread_online(dp->qsbr, dp->qsbr_ctl);
 		n = rte_eth_rx_burst(dp->priv_port[i], 0, m, CNM_BURST);
+		if (dp->qsbr != NULL)
+			rte_rcu_qsbr_thread_offline(dp->qsbr, dp->qsbr_ctl);
 		for (j = 0; j < n; j++) {
 			if (rte_pktmbuf_is_contiguous(m[j])) {
 				cnm_health_input(hc, i, rte_pktmbuf_mtod(m[j], uint8_t *),
