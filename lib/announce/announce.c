@@ -3,7 +3,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,8 +14,7 @@
 
 #include "cnm_announce.h"
 #include "cnm_log.h"
-
-extern char **environ;
+#include "cnm_proc.h"
 
 #define ANN_LINE_MAX 80           /* "route " + an IPv6 address + "/128 blackhole;\n" */
 #define ANN_TEXT_MAX (64 * 1024)  /* a file: some 800 VIPs of either family */
@@ -157,8 +155,7 @@ reap(struct cnm_announce *a)
 static void
 run(struct cnm_announce *a)
 {
-	char *argv[] = { "/bin/sh", "-c", a->cmd, NULL };
-	int e;
+	pid_t pid;
 
 	if (a->cmd[0] == '\0')
 		return;
@@ -167,13 +164,14 @@ run(struct cnm_announce *a)
 		return;
 	}
 	a->again = 0;
-	e = posix_spawn(&a->child, "/bin/sh", NULL, NULL, argv, environ);
-	if (e != 0) {
+	pid = cnm_proc_spawn(a->cmd, NULL, 0, 0);
+	if (pid < 0) {
 		a->child = 0;
 		a->st.failures++;
-		CNM_AUDIT(WARNING, "announce: cannot start \"%s\": %s", a->cmd, strerror(e));
+		CNM_AUDIT(WARNING, "announce: cannot start \"%s\": %s", a->cmd, strerror((int)-pid));
 		return;
 	}
+	a->child = pid;
 	a->st.runs++;
 }
 

@@ -4,7 +4,6 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +20,7 @@
 #include "cnm_health.h"
 #include "cnm_log.h"
 #include "cnm_probe.h"
+#include "cnm_proc.h"
 
 RTE_LOG_REGISTER(cnm_logtype_health, cnm.health, NOTICE);
 #define HC_LOG(level, fmt, ...) \
@@ -312,52 +312,6 @@ effective(const struct cnm_health *h, const struct cnm_cfg_node *c, struct eff *
 	e->fall = k->fall ? k->fall : h->fall;
 }
 
-/* /bin/sh -c COMMAND sh ARGS...: ARGS are $1, $2, ... of the command, and
- * with @p append (the notify hook, as keepalived's notify) they are appended
- * to it (COMMAND "$@"). The script check (@p append 0) runs in its own
- * process group, so that a late one is killed with whatever it started;
- * stdin /dev/null; no other fd of cnmux's. The pid, or -1. Never waits. */
-static pid_t
-spawn(const char *command, char *const *args, uint32_t nargs, int append)
-{
-	int group = !append;
-	extern char **environ;
-	char cmd[CNM_CHECK_CMD_MAX + 16];
-	char *argv[8];
-	posix_spawn_file_actions_t fa;
-	posix_spawnattr_t at;
-	sigset_t none;
-	pid_t pid;
-	uint32_t i;
-	int ret;
-
-	snprintf(cmd, sizeof(cmd), append ? "%s \"$@\"" : "%s", command);
-	argv[0] = (char *)(uintptr_t)"sh";
-	argv[1] = (char *)(uintptr_t)"-c";
-	argv[2] = cmd;
-	argv[3] = (char *)(uintptr_t)"sh";
-	for (i = 0; i < nargs && i < 3; i++)
-		argv[4 + i] = args[i];
-	argv[4 + i] = NULL;
-	if (posix_spawn_file_actions_init(&fa) != 0)
-		return -1;
-	if (posix_spawnattr_init(&at) != 0) {
-		posix_spawn_file_actions_destroy(&fa);
-		return -1;
-	}
-	sigemptyset(&none);
-	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-	posix_spawn_file_actions_addclosefrom_np(&fa, 3);
-	posix_spawnattr_setsigmask(&at, &none);
-	posix_spawnattr_setpgroup(&at, 0);
-	posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK |
-		(group ? POSIX_SPAWN_SETPGROUP : 0));
-	ret = posix_spawn(&pid, "/bin/sh", &fa, &at, argv, environ);
-	posix_spawnattr_destroy(&at);
-	posix_spawn_file_actions_destroy(&fa);
-	return ret == 0 ? pid : -1;
-}
-
 /* The notify hook: COMMAND NODE STATE REASON, not waited for. */
 static void
 notify(struct cnm_health *h, const char *node, const char *state, const char *reason)
@@ -371,7 +325,7 @@ notify(struct cnm_health *h, const char *node, const char *state, const char *re
 		return;
 	for (i = 0; i < NOTIFY_MAX && h->notify_pid[i] != 0; i++)
 		;
-	pid = i < NOTIFY_MAX ? spawn(h->notify, args, 3, 1) : -1;
+	pid = i < NOTIFY_MAX ? cnm_proc_spawn(h->notify, args, 3, CNM_PROC_APPEND) : -1;
 	if (pid < 0) {
 		h->st.notify_failures++;
 		HC_LOG(WARNING, "notify for node %s %s not started (%s)", node, state,
@@ -487,7 +441,8 @@ start_script(struct cnm_health *h, uint32_t id)
 	pid_t pid;
 
 	cnm_addr_str(&c->ip, ip, sizeof(ip));
-	pid = spawn(c->check.command, args, 2, 0);
+	/* its own process group: a late one is killed with what it started */
+	pid = cnm_proc_spawn(c->check.command, args, 2, CNM_PROC_GROUP);
 	h->st.script_runs++;
 	if (pid < 0) {
 		h->n[id].result = -1;

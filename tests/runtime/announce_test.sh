@@ -9,7 +9,8 @@
 # tables), "announce" with file4, file6 and a command that appends a line to
 # a file each time it runs. Checked:
 #   1. at start: web's VIP (IPv4, two nodes up) and web6's (IPv6) in their
-#      files, dns's VIP too, once (two services share it); the command ran;
+#      files, dns's VIP too, once (two services share it); the command ran,
+#      with stdin /dev/null and no socket of cnmux's;
 #   2. both of web's nodes down (node down): web's VIP withdrawn, dns's
 #      (the same VIP? no: its own) still there; the command ran again;
 #   3. one node up again: announced again;
@@ -90,7 +91,7 @@ write_config() { # WITH_WEB6 (1/0)
       "nodes": { "n3": 1 } }$web6 ],
   "control": { "socket": "$sock" },
   "announce": { "file4": "$tmp/vips4.conf", "file6": "$tmp/vips6.conf",
-                "command": "echo ran >> $tmp/runs" } }
+                "command": "for f in /proc/\$\$/fd/*; do readlink \$f; done > $tmp/fds; echo ran >> $tmp/runs" } }
 EOF2
 }
 write_config 1
@@ -107,6 +108,10 @@ wait_route "$tmp/vips4.conf" 198.51.100.20/32 || die "1. dns's VIP not announced
 wait_route "$tmp/vips6.conf" 2001:db8:100::10/128 || die "1. web6's VIP not announced"
 [ "$(routes "$tmp/vips4.conf")" = 2 ] || die "1. $(routes "$tmp/vips4.conf") IPv4 routes, not 2 (one per VIP)"
 wait_runs 1 || die "1. the command did not run"
+# started as every command cnmux runs (lib/proc): stdin /dev/null, none of
+# cnmux's sockets (control, telemetry, EAL's) inherited
+[ "$(head -1 "$tmp/fds")" = /dev/null ] || die "1. the command's stdin is $(head -1 "$tmp/fds"), not /dev/null"
+! grep -q '^socket:' "$tmp/fds" || die "1. the command inherited cnmux's sockets: $(grep -c '^socket:' "$tmp/fds") of them"
 echo "announce: 1. at start: 2 IPv4 VIPs, 1 IPv6 VIP; the command ran $(runs) time(s)"
 
 # 2. web's nodes down
