@@ -70,7 +70,7 @@ replay(const struct cnm_config *cfg, struct cnm_lb *lb, pcap_t *pc, const char *
 		goto out;
 	}
 	if (cfg->conn_max > 0) {
-		st.ct = cnm_ct_create("explain", cfg->conn_max, SOCKET_ID_ANY, &t);
+		st.ct = cnm_ct_create2("explain", cfg->conn_max, cfg->conn_max6, SOCKET_ID_ANY, &t);
 		if (st.ct == NULL) {
 			fprintf(stderr, "cnmux: --explain: forwarding list of %u: %s\n", cfg->conn_max,
 				rte_strerror(rte_errno));

@@ -7,10 +7,12 @@
 #include <errno.h>
 #include <getopt.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
@@ -24,6 +26,7 @@
 #include <rte_ring.h>
 #include <rte_version.h>
 
+#include "budget.h"
 #include "cnm_config.h"
 #include "cnm_dataplane.h"
 #include "cnm_log.h"
@@ -32,6 +35,7 @@
 #include "cnm_stats.h"
 #include "cnm_version.h"
 #include "explain_offline.h"
+#include "pdump_sync.h"
 #include "ports.h"
 
 #define MBUFS_DEFAULT 16383
@@ -47,6 +51,30 @@ struct opts {
 	int log_timestamp;            /* log lines start with the time */
 	int check; /* --check: validate the configuration, touch nothing */
 };
+
+/*
+ * The teardown's bound. DPDK 22.11 keeps a lock of its shared memory in the
+ * hugepage state that secondary processes map; a dpdk-dumpcap that fails in
+ * its EAL start (it could not map the memory where cnmux has it) takes that
+ * lock and crashes with it held, and rte_eal_cleanup() (rte_free too, when
+ * it gives pages back) then spins for ever. The counters and the status are
+ * settled before the teardown starts, so past this bound cnmux says why and
+ * leaves with that status instead of never ending (docs/capture.md).
+ */
+#define TEARDOWN_MAX_S 20
+static volatile sig_atomic_t teardown_rc = 1;
+
+static void
+teardown_stuck(int sig)
+{
+	static const char msg[] = "cnmux: the teardown is stuck (20 s): EAL's shared "
+		"memory lock is held, most likely by a secondary process (dpdk-dumpcap) that "
+		"died starting; exiting without the rest of it\n";
+
+	(void)sig;
+	(void)!write(STDERR_FILENO, msg, sizeof(msg) - 1);
+	_exit(teardown_rc);
+}
 
 static void
 ctl_ring_drain(struct rte_ring *r)
@@ -217,8 +245,19 @@ check_config(int argc, char **argv)
 	struct cnm_config *cfg;
 	struct opts o = { 0 };
 	char err[CNM_ERR_MAX];
+	struct cnm_mem_estimate e;
+	struct cnm_mem_env env;
+	struct cnm_eal_mem eal;
+	long ncpu;
 	int i;
 
+	/* the memory budget: the EAL's memory and lcores from its arguments,
+	 * one worker per lcore but the main one (at most: the public port's
+	 * queues may allow fewer) */
+	cnm_eal_mem_args(argc, argv, &eal);
+	ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	if (eal.lcores == 0)
+		eal.lcores = ncpu > 1 ? (uint32_t)ncpu : 2;
 	for (i = 1; i < argc; i++)
 		if (strcmp(argv[i], "--") == 0) {
 			argv[i] = argv[0];
@@ -229,6 +268,8 @@ check_config(int argc, char **argv)
 	argv[0] = (char *)"cnmux";
 	if (parse_args(argc, argv, &o) < 0)
 		return 1;
+	cnm_mem_env_fill(&env, eal.lcores > 1 ? eal.lcores - 1 : 1, o.mbufs, &eal);
+	cnm_config_set_env(&env);
 	cfg = cnm_config_load(o.config, err, sizeof(err));
 	if (cfg == NULL) {
 		fprintf(stderr, "cnmux: %s\n", err);
@@ -238,6 +279,12 @@ check_config(int argc, char **argv)
 	       o.config, cfg->n_services, cfg->n_nodes, cfg->public_port, cfg->n_private,
 	       cfg->local_port[0] ? cfg->local_port : "(none)",
 	       cfg->control_socket[0] ? cfg->control_socket : "(none)");
+	cnm_config_mem(cfg, &env, &e);
+	printf("cnmux: memory: about %.1f MiB with %u worker(s) and %lu mbufs (%.1f MiB of it from "
+	       "the EAL), limit %.1f MiB (%s)\n", (double)e.total / (1 << 20), env.workers,
+	       o.mbufs, (double)e.eal / (1 << 20),
+	       (double)(cfg->mem_limit_mb ? cfg->mem_limit_mb << 20 : env.eal_bytes) / (1 << 20),
+	       cfg->mem_limit_mb ? "memory.limit_mb" : env.eal_bytes ? eal.from : "none known");
 	cnm_config_free(cfg);
 	return 0;
 }
@@ -298,6 +345,8 @@ main(int argc, char **argv)
 {
 	static struct cnm_dp dp;
 	static pthread_mutex_t ctl_lock = PTHREAD_MUTEX_INITIALIZER;
+	static struct cnm_eal_mem eal;     /* its from string outlives main's config */
+	static struct cnm_mem_env mem_env;
 	struct cnm_worker *workers[CNM_MAX_WORKERS];
 	struct cnm_stats_total *tot = NULL;
 	struct cnm_loop *loop = NULL;
@@ -341,6 +390,8 @@ main(int argc, char **argv)
 		    strncmp(argv[i], "--check-config=", 15) == 0)
 			return check_config(argc, argv);
 
+	/* before EAL takes its arguments away: what memory it is given */
+	cnm_eal_mem_args(argc, argv, &eal);
 	ret = rte_eal_init(argc, argv);
 	if (ret < 0) {
 		fprintf(stderr, "cnmux: EAL init failed: %s\n", rte_strerror(rte_errno));
@@ -373,6 +424,15 @@ main(int argc, char **argv)
 	nw = cnm_ports_workers(dp.pub_port);
 	if (nw == 0)
 		goto out;
+	/* the memory the whole configuration takes, before anything of it is
+	 * allocated; every configuration from now on (reload, service add, an
+	 * HA state) is checked against the same */
+	cnm_mem_env_fill(&mem_env, nw, o.mbufs, &eal);
+	cnm_config_set_env(&mem_env);
+	if (cnm_config_check_memory(cfg, err, sizeof(err)) < 0) {
+		fprintf(stderr, "cnmux: %s\n", err);
+		goto out;
+	}
 
 	mp = rte_pktmbuf_pool_create("cnm_mbufs", (unsigned int)o.mbufs,
 		RTE_MIN((unsigned int)MBUF_CACHE, (unsigned int)o.mbufs / 4), 0,
@@ -382,12 +442,16 @@ main(int argc, char **argv)
 		goto out;
 	}
 
-	/* RCU: one reader thread id per worker */
-	dp.qsbr = rte_zmalloc("cnm_qsbr", rte_rcu_qsbr_get_memsize(nw), RTE_CACHE_LINE_SIZE);
-	if (dp.qsbr == NULL || rte_rcu_qsbr_init(dp.qsbr, nw) != 0) {
+	/* RCU: one reader thread id per worker, and the control lcore's */
+	dp.qsbr = rte_zmalloc("cnm_qsbr", rte_rcu_qsbr_get_memsize(nw + 1), RTE_CACHE_LINE_SIZE);
+	dp.qsbr_ctl = nw;
+	if (dp.qsbr == NULL || rte_rcu_qsbr_init(dp.qsbr, nw + 1) != 0 ||
+	    rte_rcu_qsbr_thread_register(dp.qsbr, dp.qsbr_ctl) != 0) {
 		fprintf(stderr, "cnmux: RCU init failed\n");
 		goto out;
 	}
+	/* a capture tool's stop waits for the lcores' callbacks to end */
+	cnm_pdump_sync_set(dp.qsbr);
 
 	dp.ctl_tx = rte_ring_create("cnm_ctl_tx", 1024, SOCKET_ID_ANY, RING_F_SC_DEQ);
 	if (dp.ctl_tx == NULL) {
@@ -395,6 +459,7 @@ main(int argc, char **argv)
 		goto out;
 	}
 	dp.conn_max = cfg->conn_max;
+	dp.conn_max6 = cfg->conn_max6;
 	dp.conn_timeouts.syn = cfg->conn_syn_s * 1000;
 	dp.conn_timeouts.established = cfg->conn_timeout_s * 1000;
 	dp.conn_timeouts.closing = cfg->conn_closing_s * 1000;
@@ -468,6 +533,10 @@ main(int argc, char **argv)
 	if (rc == 0 && tot->mbufs_in_use != 0)
 		rc = 4;
 out:
+	cnm_pdump_sync_set(NULL);
+	teardown_rc = rc;
+	signal(SIGALRM, teardown_stuck);
+	alarm(TEARDOWN_MAX_S);
 	cnm_ports_close(ports, nports, 0);
 	cnm_loop_free(loop);
 	for (i = 0; i < nalloc; i++) {

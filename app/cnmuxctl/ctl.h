@@ -17,6 +17,7 @@ void print_nodes(const json_t *r);
 void print_pdt(const json_t *r);
 void print_conns(const json_t *r);
 void print_ha(const json_t *r);
+void print_paths(const json_t *r);
 /* `stats`, and `stats --rate` (a response with "interval_ms") */
 void print_stats(const json_t *r);
 void print_zero(const json_t *r);

@@ -326,10 +326,11 @@ build_explain(const struct ctl_verb *v, json_t *req, int argc, char **argv)
 static const struct {
 	const char *opt;
 	const char *key;
-	int num; /* an integer in the file */
+	int num; /* an integer in the file; 2: a JSON value */
 } node_opts[] = {
 	{ "--mac", "mac", 0 },
 	{ "--check-port", "check_port", 1 },
+	{ "--check", "check", 2 },
 	{ "--forward", "forward", 0 },
 	{ "--gateway", "gateway", 0 },
 	{ "--gue-port", "gue_port", 1 },
@@ -343,6 +344,29 @@ node_set(json_t *node, const char *key, json_t *val)
 		usage_fail("\"%s\" given twice", key);
 	}
 	json_object_set_new(node, key, val);
+}
+
+/* The JSON value of option @p opt; a usage error when it does not parse. */
+static json_t *
+json_arg(const char *opt, const char *s)
+{
+	json_error_t e;
+	json_t *v = json_loads(s, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &e);
+
+	if (v == NULL)
+		usage_fail("%s: expected JSON: %s", opt, e.text);
+	return v;
+}
+
+/* node check NAME CHECK: CHECK is the JSON object, or "none" (null). */
+static void
+build_node_check(const struct ctl_verb *v, json_t *req, int argc, char **argv)
+{
+	(void)v;
+	(void)argc;
+	json_object_set_new(req, "node", json_string(argv[0]));
+	json_object_set_new(req, "check", strcmp(argv[1], "none") == 0 ? json_null() :
+			    json_arg("CHECK", argv[1]));
 }
 
 static void
@@ -376,12 +400,13 @@ build_node_add(const struct ctl_verb *v, json_t *req, int argc, char **argv)
 				if (strcmp(a, node_opts[k].opt) == 0)
 					break;
 			if (k == sizeof(node_opts) / sizeof(node_opts[0]))
-				usage_fail("unknown option \"%s\" (expected --json, --mac, --check-port, --forward, --gateway or --gue-port)",
+				usage_fail("unknown option \"%s\" (expected --json, --mac, --check-port, --check, --forward, --gateway or --gue-port)",
 					   a);
 			if (i + 1 >= argc)
 				usage_fail("%s needs a value", a);
 			i++;
-			node_set(node, node_opts[k].key, node_opts[k].num ?
+			node_set(node, node_opts[k].key, node_opts[k].num == 2 ?
+				 json_arg(a, argv[i]) : node_opts[k].num ?
 				 num_or_str(argv[i]) : json_string(argv[i]));
 			continue;
 		}
@@ -534,6 +559,8 @@ static const struct ctl_verb ctl_verbs[] = {
 			"  MAC, --mac MAC       its MAC address; without one cnmux resolves it\n"
 			"                       with ARP / ND and keeps it down until then\n"
 			"  --check-port PORT    TCP port the health checker connects to (1-65535)\n"
+			"  --check JSON         its health check, e.g. '{\"type\": \"icmp\"}' (see\n"
+			"                       \"node check\")\n"
 			"  --forward METHOD     mac (default), ipip or gue (docs/forwarding.md)\n"
 			"  --gateway IP         tunnels: the router in front of the node\n"
 			"  --gue-port PORT      gue: the outer UDP destination port (default 6080)\n"
@@ -574,6 +601,18 @@ static const struct ctl_verb ctl_verbs[] = {
 		.help = "Set the node's weight in a service (0 to 65535; 0 drains it).\n",
 		.min_args = 3, .max_args = 3, .keys = { "node", "service", "weight" },
 		.build = build_positional,
+	},
+	{
+		.name = "node check", .args = "NAME CHECK",
+		.help = "Give a node another health check, from its next round (docs/health.md).\n"
+			"CHECK: the node's \"check\" as in the configuration file, in JSON, e.g.\n"
+			"'{\"type\": \"tcp\", \"port\": 80, \"rise\": 2}'; \"type\" is arp, nd, icmp,\n"
+			"tcp (half-open, on the private path), http (\"path\", \"expect\"; on the\n"
+			"private path), connect (kernel socket) or script (\"command\"); or\n"
+			"none: back to the global probe. It replaces the node's check_port.\n"
+			"Bad input changes nothing.\n",
+		.min_args = 2, .max_args = 2, .keys = { "node", "check" },
+		.build = build_node_check,
 	},
 	{
 		.name = "pdt show", .args = "SERVICE [OFFSET [COUNT]]",
@@ -640,6 +679,14 @@ static const struct ctl_verb ctl_verbs[] = {
 			"per service the PDT entries that would change node) and change\n"
 			"nothing.\n",
 		.min_args = 0, .max_args = 2, .build = build_reload, .print = print_reload,
+	},
+	{
+		.name = "path show", .args = "",
+		.help = "Show the private paths: whether a node's frames are spread over them,\n"
+			"the reachability check's settings, and per path its state (up, link,\n"
+			"reachable, why it is down), frames forwarded on it, the port's TX\n"
+			"counters, probes and answers, up/down transitions (docs/paths.md).\n",
+		.min_args = 0, .max_args = 0, .build = build_positional, .print = print_paths,
 	},
 	{
 		.name = "ha", .cmd = "ha status", .args = "[status]",

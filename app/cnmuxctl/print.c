@@ -137,6 +137,19 @@ print_services(const json_t *r)
 				u64s(G(n, "packets"), c, sizeof(c)),
 				u64s(G(n, "bytes"), d, sizeof(d)));
 		tbl_print(&t);
+		/* second chance: only while a window is open, or once it served */
+		{
+			const json_t *sc = G(svc, "second_chance");
+
+			if (sc != NULL && (json_is_true(G(sc, "open")) ||
+					   json_integer_value(G(sc, "packets")) != 0 ||
+					   json_integer_value(G(sc, "failed")) != 0))
+				printf("  second chance: window %s s, %s, %s packets to the previous "
+				       "owner, %s failed\n", u64s(G(sc, "window_s"), a, sizeof(a)),
+				       json_is_true(G(sc, "open")) ? "open" : "closed",
+				       u64s(G(sc, "packets"), b, sizeof(b)),
+				       u64s(G(sc, "failed"), c, sizeof(c)));
+		}
 	}
 	if (json_array_size(G(r, "services")) == 0)
 		printf("no services\n");
@@ -174,10 +187,21 @@ print_nodes(const json_t *r)
 				 S(n, "gateway"));
 		snprintf(state, sizeof(state), "%s%s", json_is_true(G(n, "up")) ? "up" : "down",
 			 json_is_true(G(n, "default")) ? ",default" : "");
+		/* the check: "tcp:80", "icmp", "script"; a bare check_port: "80" */
+		if (json_is_object(G(n, "check"))) {
+			const json_t *k = G(n, "check");
+
+			snprintf(c, sizeof(c), "%s", json_is_string(G(k, "type")) ? S(k, "type") : "?");
+			if (json_is_integer(G(k, "port")))
+				snprintf(c + strlen(c), sizeof(c) - strlen(c), ":%" JSON_INTEGER_FORMAT,
+					 json_integer_value(G(k, "port")));
+		} else if (json_integer_value(G(n, "check_port"))) {
+			u64s(G(n, "check_port"), c, sizeof(c));
+		} else {
+			snprintf(c, sizeof(c), "-");
+		}
 		tbl_row(&t, S(n, "name"), S(n, "ip"),
-			json_is_string(G(n, "mac")) ? S(n, "mac") : "unresolved", state,
-			json_integer_value(G(n, "check_port")) ?
-			u64s(G(n, "check_port"), c, sizeof(c)) : "-", fwd,
+			json_is_string(G(n, "mac")) ? S(n, "mac") : "unresolved", state, c, fwd,
 			u64s(G(n, "packets"), a, sizeof(a)), u64s(G(n, "bytes"), b, sizeof(b)),
 			svcs[0] ? svcs : "-");
 	}
@@ -265,18 +289,69 @@ print_ha(const json_t *r)
 	printf("\n");
 }
 
-static void
-print_pb_table(const char *title, const json_t *obj)
+void
+print_paths(const json_t *r)
 {
-	struct table t = { .ncol = 3 };
+	struct table t = { .ncol = 10 };
+	char f[32], tf[32], tb[32], pr[32], an[32], dn[32], up[32], du[72], ix[24], po[24];
+	const json_t *p;
+	size_t i;
+
+	printf("spread %s, reachability check %s every %s ms, out after %s rounds, back after %s\n",
+	       json_is_true(G(r, "spread")) ? "on" : "off",
+	       json_is_true(G(r, "probing")) ? "on" : "off",
+	       u64s(G(r, "interval_ms"), f, sizeof(f)), u64s(G(r, "rounds"), tf, sizeof(tf)),
+	       u64s(G(r, "rise"), tb, sizeof(tb)));
+	tbl_row(&t, "PATH", "PORT", "STATE", "FORWARDED", "TX_FRAMES", "TX_BYTES", "PROBES",
+		"ANSWERS", "DOWNS/UPS", "WHY");
+	json_array_foreach(G(r, "paths"), i, p) {
+		snprintf(ix, sizeof(ix), "%" JSON_INTEGER_FORMAT, json_integer_value(G(p, "index")));
+		snprintf(po, sizeof(po), "%" JSON_INTEGER_FORMAT, json_integer_value(G(p, "port")));
+		snprintf(du, sizeof(du), "%s/%s", u64s(G(p, "downs"), dn, sizeof(dn)),
+			 u64s(G(p, "ups"), up, sizeof(up)));
+		tbl_row(&t, ix, po, json_is_true(G(p, "up")) ? "up" : "down",
+			u64s(G(p, "forwarded"), f, sizeof(f)), u64s(G(p, "tx_frames"), tf, sizeof(tf)),
+			u64s(G(p, "tx_bytes"), tb, sizeof(tb)), u64s(G(p, "probes"), pr, sizeof(pr)),
+			u64s(G(p, "answers"), an, sizeof(an)), du,
+			S(p, "why")[0] ? S(p, "why") : "-");
+	}
+	tbl_print(&t);
+}
+
+/* The "drops" of a service, pair or node: "REASON n, ..." of those that
+ * counted, "0" when none did. */
+static const char *
+drops_s(const json_t *drops, char *buf, size_t len)
+{
+	const char *k;
+	const json_t *v;
+	size_t used = 0;
+
+	buf[0] = '\0';
+	json_object_foreach((json_t *)(uintptr_t)drops, k, v)
+		if (json_integer_value(v) != 0 && used < len)
+			used += (size_t)snprintf(buf + used, len - used, "%s%s %" JSON_INTEGER_FORMAT,
+					 used ? ", " : "", k, json_integer_value(v));
+	if (used == 0)
+		snprintf(buf, len, "0");
+	return buf;
+}
+
+static void
+print_pb_table(const char *title, const char *unit, const json_t *obj)
+{
+	struct table t = { .ncol = 4 };
 	const char *name;
 	const json_t *v;
-	char a[32], b[32];
+	char a[32], b[32], c[512], h[3][32];
 
-	tbl_row(&t, title, "PACKETS", "BYTES");
+	snprintf(h[0], sizeof(h[0]), "PACKETS%s", unit);
+	snprintf(h[1], sizeof(h[1]), "BYTES%s", unit);
+	snprintf(h[2], sizeof(h[2]), "DROPS%s", unit);
+	tbl_row(&t, title, h[0], h[1], h[2]);
 	json_object_foreach((json_t *)(uintptr_t)obj, name, v)
 		tbl_row(&t, name, u64s(G(v, "packets"), a, sizeof(a)),
-			u64s(G(v, "bytes"), b, sizeof(b)));
+			u64s(G(v, "bytes"), b, sizeof(b)), drops_s(G(v, "drops"), c, sizeof(c)));
 	tbl_print(&t);
 }
 
@@ -301,22 +376,22 @@ print_rate(const json_t *r)
 		}
 	tbl_print(&t);
 	printf("\n");
-	t.ncol = 3;
-	tbl_row(&t, "SERVICE / NODE", "PACKETS/S", "BYTES/S");
+	t.ncol = 4;
+	tbl_row(&t, "SERVICE / NODE", "PACKETS/S", "BYTES/S", "DROPS/S");
 	json_object_foreach((json_t *)(uintptr_t)G(r, "services"), name, v) {
-		char c[32];
+		char c[32], d[512];
 
 		tbl_row(&t, name, u64s(G(v, "packets"), a, sizeof(a)),
-			u64s(G(v, "bytes"), c, sizeof(c)));
+			u64s(G(v, "bytes"), c, sizeof(c)), drops_s(G(v, "drops"), d, sizeof(d)));
 		json_object_foreach((json_t *)(uintptr_t)G(v, "nodes"), node, m) {
 			snprintf(b, sizeof(b), "  %s", node);
 			tbl_row(&t, b, u64s(G(m, "packets"), a, sizeof(a)),
-				u64s(G(m, "bytes"), c, sizeof(c)));
+				u64s(G(m, "bytes"), c, sizeof(c)), drops_s(G(m, "drops"), d, sizeof(d)));
 		}
 	}
 	tbl_print(&t);
 	printf("\n");
-	print_pb_table("NODE", G(r, "nodes"));
+	print_pb_table("NODE", "/S", G(r, "nodes"));
 }
 
 void
@@ -349,9 +424,9 @@ print_stats(const json_t *r)
 		printf("  none\n");
 	tbl_print(&t);
 	printf("\n");
-	print_pb_table("SERVICE", G(r, "services"));
+	print_pb_table("SERVICE", "", G(r, "services"));
 	printf("\n");
-	print_pb_table("NODE", G(r, "nodes"));
+	print_pb_table("NODE", "", G(r, "nodes"));
 }
 
 static void

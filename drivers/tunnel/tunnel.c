@@ -15,7 +15,7 @@
 /* The IPv6 minimum MTU (RFC 8200): an ICMPv6 error fits in it whole. */
 #define IPV6_MIN_MTU 1280u
 
-static void
+static __rte_always_inline void
 outer_src(uint8_t *dst, const uint8_t *prefix, uint32_t len, uint32_t bits, uint32_t entropy)
 {
 	uint32_t mask = bits ? (1u << bits) - 1 : 0;
@@ -32,6 +32,27 @@ outer_src(uint8_t *dst, const uint8_t *prefix, uint32_t len, uint32_t bits, uint
 	dst[len - 3] = (uint8_t)(low >> 16);
 	dst[len - 2] = (uint8_t)(low >> 8);
 	dst[len - 1] = (uint8_t)low;
+}
+
+/*
+ * The checksum of an IPv4 header without options (RFC 1071), as
+ * rte_ipv4_cksum() gives it: five 32-bit words added at once rather than
+ * ten 16-bit ones in a loop (the one's complement sum does not depend on how
+ * the words are grouped, as long as it is folded the same way).
+ */
+static __rte_always_inline uint16_t
+ip4_hdr_csum(const struct rte_ipv4_hdr *h)
+{
+	uint32_t w[5];
+	uint64_t s;
+
+	memcpy(w, h, sizeof(w));
+	s = (uint64_t)w[0] + w[1] + w[2] + w[3] + w[4];
+	s = (s & 0xffffffffu) + (s >> 32);
+	s = (s & 0xffffu) + (s >> 16);
+	s = (s & 0xffffu) + (s >> 16);
+	s = (s & 0xffffu) + (s >> 16);
+	return (uint16_t)~s;
 }
 
 /* Sum of 16-bit big-endian words over a contiguous range (RFC 1071), unfolded. */
@@ -130,7 +151,7 @@ cnm_tunnel_push(struct rte_mbuf *m, const struct cnm_fwd_pkt *pk, const struct c
 		outer_src((uint8_t *)&h->src_addr, c->src4, 4, c->src4_bits, pk->entropy);
 		memcpy(&h->dst_addr, n->dst, 4);
 		h->hdr_checksum = 0;
-		h->hdr_checksum = rte_ipv4_cksum(h);
+		h->hdr_checksum = ip4_hdr_csum(h);
 		*l4 = o + 20;
 	} else {
 		uint32_t vtf = 6u << 28 | (uint32_t)tos << 20 | (pk->entropy & 0xfffff);

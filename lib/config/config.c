@@ -12,6 +12,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -82,32 +83,50 @@ struct cnm_claim {
 static const char *const cnm_top_keys[] = {
 	"version", "ports", "nodes", "services", "default_node", "pdt_size",
 	"hash_key", "control", "conntrack", "health", "icmp_echo", "verify_checksum", "ha",
-	"tunnel", "metrics", NULL,
+	"tunnel", "metrics", "memory", "announce", "paths", "second_chance_s", NULL,
+};
+static const char *const cnm_memory_keys[] = {
+	"limit_mb", NULL,
 };
 static const char *const cnm_ports_keys[] = {
 	"public", "private", "local", NULL,
 };
 static const char *const cnm_node_keys[] = {
-	"name", "ip", "mac", "check_port", "forward", "gateway", "gue_port", "server_id", NULL,
+	"name", "ip", "mac", "check_port", "forward", "gateway", "gue_port", "check",
+	"server_id", NULL,
 };
 static const char *const cnm_tunnel_keys[] = {
 	"source4", "source6", "mtu", NULL,
 };
 static const char *const cnm_service_keys[] = {
 	"name", "vip", "policy", "ports", "protocols", "nodes", "pdt_size",
-	"arp", "udp_timeout_s", "quic_lb", NULL,
+	"arp", "second_chance_s", "udp_timeout_s", "quic_lb", NULL,
 };
 static const char *const cnm_control_keys[] = {
 	"socket", "state_file", NULL,
+};
+static const char *const cnm_announce_keys[] = {
+	"file4", "file6", "command", NULL,
 };
 static const char *const cnm_metrics_keys[] = {
 	"listen", NULL,
 };
 static const char *const cnm_conntrack_keys[] = {
-	"max", "timeout_s", "closing_s", "syn_s", NULL,
+	"max", "max6", "timeout_s", "closing_s", "syn_s", NULL,
+};
+static const char *const cnm_paths_keys[] = {
+	"spread", "interval_ms", "rounds", "rise", "nodes", NULL,
 };
 static const char *const cnm_health_keys[] = {
-	"interval_ms", "timeout_ms", "rise", "fall", NULL,
+	"interval_ms", "timeout_ms", "rise", "fall", "source", "source6", "notify", NULL,
+};
+static const char *const cnm_check_keys[] = {
+	"type", "port", "command", "path", "expect", "interval_ms", "timeout_ms", "rise", "fall",
+	NULL,
+};
+/* by enum cnm_check_type; "nd" is "arp"'s name for an IPv6 next hop */
+static const char *const cnm_check_names[CNM_CHECK_MAX] = {
+	"none", "arp", "icmp", "tcp", "connect", "script", "http",
 };
 static const char *const cnm_ha_keys[] = {
 	"id", "listen", "role", "peers", "heartbeat_ms", "failover_ms", "ack_timeout_ms",
@@ -732,6 +751,89 @@ cnm_parse_ports(struct cnm_parser *p, const json_t *root)
 	return 0;
 }
 
+const char *
+cnm_check_name(unsigned int type, int v6)
+{
+	if (type == CNM_CHECK_NEIGH && v6)
+		return "nd";
+	return type < CNM_CHECK_MAX ? cnm_check_names[type] : "unknown";
+}
+
+/* A node's "check" object (docs/health.md): "type" and what that type takes. */
+static int
+cnm_parse_check(struct cnm_parser *p, const char *key, const json_t *obj,
+		struct cnm_cfg_check *ck)
+{
+	char sub[CNM_KEY_MAX];
+	const char *t;
+	uint32_t i, port = 0;
+	json_t *v;
+
+	memset(ck, 0, sizeof(*ck));
+	if (cnm_check_object(p, key, obj, cnm_check_keys) < 0)
+		return -1;
+	cnm_key(sub, sizeof(sub), key, "type");
+	v = json_object_get(obj, "type");
+	t = json_string_value(v);
+	for (i = 1; t != NULL && i < CNM_CHECK_MAX; i++)
+		if (strcmp(t, cnm_check_names[i]) == 0)
+			break;
+	if (t != NULL && strcmp(t, "nd") == 0)
+		i = CNM_CHECK_NEIGH;
+	if (t == NULL || i >= CNM_CHECK_MAX)
+		return cnm_fail(p, sub, v, NULL,
+			"one of \"arp\", \"nd\", \"icmp\", \"tcp\", \"connect\", \"script\", \"http\"");
+	ck->type = (uint8_t)i;
+	cnm_key(sub, sizeof(sub), key, "port");
+	v = json_object_get(obj, "port");
+	if (ck->type == CNM_CHECK_HTTP && v == NULL) {
+		ck->port = CNM_CHECK_HTTP_PORT_DEFAULT;
+	} else if (ck->type == CNM_CHECK_TCP || ck->type == CNM_CHECK_CONNECT ||
+		   ck->type == CNM_CHECK_HTTP) {
+		if (cnm_get_uint(p, sub, v, 1, 65535, &port) < 0)
+			return -1;
+		ck->port = (uint16_t)port;
+	} else if (v != NULL) {
+		return cnm_fail(p, sub, v, NULL,
+			"no \"port\" unless \"type\" is \"tcp\", \"connect\" or \"http\"");
+	}
+	cnm_key(sub, sizeof(sub), key, "path");
+	v = json_object_get(obj, "path");
+	if (v != NULL && ck->type != CNM_CHECK_HTTP)
+		return cnm_fail(p, sub, v, NULL, "no \"path\" unless \"type\" is \"http\"");
+	if (v != NULL && (cnm_get_str(p, sub, v, CNM_CHECK_PATH_MAX, cnm_print_char,
+				      "a path \"/...\" (printable, no spaces)", ck->path) < 0 ||
+			  ck->path[0] != '/'))
+		return cnm_fail(p, sub, v, NULL, "a path \"/...\" (printable, no spaces) of 1 to %d characters",
+				CNM_CHECK_PATH_MAX - 1);
+	cnm_key(sub, sizeof(sub), key, "expect");
+	v = json_object_get(obj, "expect");
+	if (v != NULL && ck->type != CNM_CHECK_HTTP)
+		return cnm_fail(p, sub, v, NULL, "no \"expect\" unless \"type\" is \"http\"");
+	if (ck->type == CNM_CHECK_HTTP) {
+		uint32_t e = CNM_CHECK_HTTP_EXPECT_DEFAULT;
+
+		if (v != NULL && cnm_get_uint(p, sub, v, 100, 599, &e) < 0)
+			return -1;
+		ck->expect = (uint16_t)e;
+	}
+	cnm_key(sub, sizeof(sub), key, "command");
+	v = json_object_get(obj, "command");
+	if (ck->type == CNM_CHECK_SCRIPT) {
+		if (cnm_get_str(p, sub, v, CNM_CHECK_CMD_MAX, cnm_path_char,
+				"a shell command", ck->command) < 0)
+			return -1;
+	} else if (v != NULL) {
+		return cnm_fail(p, sub, v, NULL, "no \"command\" unless \"type\" is \"script\"");
+	}
+	if (cnm_opt_uint(p, key, obj, "interval_ms", 10, 60000, &ck->interval_ms) < 0 ||
+	    cnm_opt_uint(p, key, obj, "timeout_ms", 1, 60000, &ck->timeout_ms) < 0 ||
+	    cnm_opt_uint(p, key, obj, "rise", 1, 100, &ck->rise) < 0 ||
+	    cnm_opt_uint(p, key, obj, "fall", 1, 100, &ck->fall) < 0)
+		return -1;
+	return 0;
+}
+
 static int
 cnm_parse_node(struct cnm_parser *p, const char *key, const json_t *obj,
 	       struct cnm_cfg_node *node)
@@ -783,6 +885,15 @@ cnm_parse_node(struct cnm_parser *p, const char *key, const json_t *obj,
 		if (cnm_get_addr(p, sub, v, &node->gateway) < 0)
 			return -1;
 		node->has_gateway = true;
+	}
+	v = json_object_get(obj, "check");
+	if (v != NULL) {
+		cnm_key(sub, sizeof(sub), key, "check");
+		if (node->check_port != 0)
+			return cnm_fail(p, sub, v, "also check_port",
+				"either \"check\" or \"check_port\", not both");
+		if (cnm_parse_check(p, sub, v, &node->check) < 0)
+			return -1;
 	}
 	v = json_object_get(obj, "gue_port");
 	if (v != NULL) {
@@ -1166,6 +1277,11 @@ cnm_parse_service(struct cnm_parser *p, const char *key, const json_t *obj,
 			return -1;
 	}
 
+	svc->second_chance_s = p->cfg->second_chance_s;
+	if (cnm_opt_uint(p, key, obj, "second_chance_s", 0, CNM_SECOND_CHANCE_S_MAX,
+			 &svc->second_chance_s) < 0)
+		return -1;
+
 	svc->arp = true;
 	v = json_object_get(obj, "arp");
 	if (v != NULL) {
@@ -1406,7 +1522,7 @@ cnm_parse_services(struct cnm_parser *p, const json_t *root,
 	json_t *services = json_object_get(root, "services");
 	json_t *e;
 	size_t i, n;
-	uint64_t entries = 0, keys = 0, pairs = 0;
+	uint64_t entries = 0, keys = 0, pairs = 0, keys1 = 0, keys2 = 0;
 
 	if (!json_is_array(services) ||
 	    json_array_size(services) > CNM_MAX_SERVICES)
@@ -1443,6 +1559,33 @@ cnm_parse_services(struct cnm_parser *p, const json_t *root,
 			return cnm_fail(p, key, NULL, "over the budget",
 					"services with at most %u (VIP, port) keys in all",
 					CNM_SVC_KEYS_MAX);
+		/* and the capacity of the tables lib/service builds: a key
+		 * that does not fit would fail the start-up or the reload
+		 * halfway */
+		if (cfg->services[i].n_ports > 0) {
+			keys1 += cfg->services[i].n_ports;
+		} else {
+			keys2 += (cfg->services[i].protocols & CNM_PROTO_BIT_TCP) != 0;
+			keys2 += (cfg->services[i].protocols & CNM_PROTO_BIT_UDP) != 0;
+		}
+		if (keys1 > CNM_TABLE1_KEYS_MAX) {
+			char got[96];
+
+			snprintf(got, sizeof(got), "%" PRIu64 " keys up to this service", keys1);
+			return cnm_fail(p, key, NULL, got,
+					"weighted and sticky services with at most %u ports in all "
+					"(the first table holds %u (VIP, protocol, port) keys)",
+					CNM_TABLE1_KEYS_MAX, CNM_TABLE1_KEYS_MAX);
+		}
+		if (keys2 > CNM_TABLE2_KEYS_MAX) {
+			char got[96];
+
+			snprintf(got, sizeof(got), "%" PRIu64 " keys up to this service", keys2);
+			return cnm_fail(p, key, NULL, got,
+					"sticky-wild services with at most %u (VIP, protocol) keys "
+					"in all (the second table holds %u)",
+					CNM_TABLE2_KEYS_MAX, CNM_TABLE2_KEYS_MAX);
+		}
 	}
 	if (cnm_check_services(p, services) < 0)
 		return -1;
@@ -1470,18 +1613,99 @@ cnm_parse_control(struct cnm_parser *p, const json_t *root)
 	return 0;
 }
 
+/* "memory": {"limit_mb": N}: the most memory the configuration may take */
+static int
+cnm_parse_memory(struct cnm_parser *p, const json_t *root)
+{
+	json_t *obj = json_object_get(root, "memory");
+	uint32_t mb = 0;
+
+	if (obj == NULL)
+		return 0;
+	if (cnm_check_object(p, "memory", obj, cnm_memory_keys) < 0 ||
+	    cnm_opt_uint(p, "memory", obj, "limit_mb", 16, 1u << 24, &mb) < 0)
+		return -1;
+	p->cfg->mem_limit_mb = mb;
+	return 0;
+}
+
+/* "12.3 MiB" */
+static const char *
+mib(uint64_t b, char *buf, size_t len)
+{
+	snprintf(buf, len, "%.1f MiB", (double)b / (1 << 20));
+	return buf;
+}
+
+/*
+ * Last: the memory the whole configuration takes where it runs (the
+ * environment cnm_config_set_env() set), against memory.limit_mb or, without
+ * it, what the EAL was given; and the EAL's share against the EAL's memory.
+ */
+static int
+cnm_check_memory(struct cnm_parser *p)
+{
+	const struct cnm_mem_env *env = cnm_config_env();
+	const struct cnm_config *cfg = p->cfg;
+	struct cnm_mem_estimate e;
+	char got[CNM_ERR_MAX], b[8][32];
+	uint64_t limit;
+
+	if (env == NULL)
+		return 0;
+	cnm_config_mem(cfg, env, &e);
+	snprintf(got, sizeof(got), "about %s: PDTs %s, services %s, tables %s, forwarding "
+		 "lists %s (%u worker(s) x %u IPv4 + %u IPv6 entries), mbufs %s, workers and "
+		 "counters %s",
+		 mib(e.total, b[0], sizeof(b[0])), mib(e.pdts, b[1], sizeof(b[1])),
+		 mib(e.services, b[2], sizeof(b[2])), mib(e.tables, b[3], sizeof(b[3])),
+		 mib(e.conntrack, b[4], sizeof(b[4])), env->workers ? env->workers : 1,
+		 cfg->conn_max, cfg->conn_max6, mib(e.mbufs, b[5], sizeof(b[5])),
+		 mib(e.workers, b[6], sizeof(b[6])));
+	if (cfg->mem_limit_mb != 0) {
+		limit = cfg->mem_limit_mb << 20;
+		if (e.total > limit)
+			return cnm_fail(p, "memory.limit_mb", NULL, got,
+					"a configuration that takes at most %" PRIu64 " MiB",
+					cfg->mem_limit_mb);
+	} else if (env->eal_bytes != 0 && e.total > env->eal_bytes) {
+		return cnm_fail(p, "(memory)", NULL, got,
+				"a configuration that takes at most %s, the memory the EAL "
+				"was given (%s; or a \"memory\": {\"limit_mb\": N} of its own)",
+				mib(env->eal_bytes, b[7], sizeof(b[7])),
+				env->eal_from != NULL ? env->eal_from : "-m");
+	}
+	if (env->eal_bytes != 0 && e.eal > env->eal_bytes) {
+		snprintf(got, sizeof(got), "about %s of EAL memory: tables %s, forwarding lists %s, "
+			 "mbufs %s", mib(e.eal, b[0], sizeof(b[0])),
+			 mib(CNM_MEM_TABLE_COPIES * env->tables_eal, b[1], sizeof(b[1])),
+			 mib(e.conntrack, b[2], sizeof(b[2])), mib(e.mbufs, b[3], sizeof(b[3])));
+		return cnm_fail(p, "(memory)", NULL, got,
+				"a configuration whose DPDK allocations fit in the %s the EAL "
+				"was given (%s)", mib(env->eal_bytes, b[7], sizeof(b[7])),
+				env->eal_from != NULL ? env->eal_from : "-m");
+	}
+	return 0;
+}
+
 static int
 cnm_parse_conntrack(struct cnm_parser *p, const json_t *root)
 {
 	struct cnm_config *cfg = p->cfg;
 	json_t *obj = json_object_get(root, "conntrack");
 
-	if (obj == NULL)
+	/* IPv6 connections: as many as IPv4 ones unless "max6" says */
+	cfg->conn_max6 = 0;
+	if (obj == NULL) {
+		cfg->conn_max6 = cfg->conn_max;
 		return 0;
+	}
 	if (cnm_check_object(p, "conntrack", obj, cnm_conntrack_keys) < 0)
 		return -1;
 	if (cnm_opt_uint(p, "conntrack", obj, "max", CNM_CONN_MAX_MIN,
 			 CNM_CONN_MAX_MAX, &cfg->conn_max) < 0 ||
+	    cnm_opt_uint(p, "conntrack", obj, "max6", CNM_CONN_MAX_MIN,
+			 CNM_CONN_MAX_MAX, &cfg->conn_max6) < 0 ||
 	    cnm_opt_uint(p, "conntrack", obj, "timeout_s", 1, CNM_TIMEOUT_S_MAX,
 			 &cfg->conn_timeout_s) < 0 ||
 	    cnm_opt_uint(p, "conntrack", obj, "closing_s", 1, CNM_TIMEOUT_S_MAX,
@@ -1489,6 +1713,8 @@ cnm_parse_conntrack(struct cnm_parser *p, const json_t *root)
 	    cnm_opt_uint(p, "conntrack", obj, "syn_s", 1, CNM_TIMEOUT_S_MAX,
 			 &cfg->conn_syn_s) < 0)
 		return -1;
+	if (cfg->conn_max6 == 0)
+		cfg->conn_max6 = cfg->conn_max;
 	return 0;
 }
 
@@ -1496,7 +1722,7 @@ static int
 cnm_parse_health(struct cnm_parser *p, const json_t *root)
 {
 	struct cnm_config *cfg = p->cfg;
-	json_t *obj = json_object_get(root, "health");
+	json_t *obj = json_object_get(root, "health"), *v;
 
 	if (obj == NULL)
 		return 0;
@@ -1512,6 +1738,95 @@ cnm_parse_health(struct cnm_parser *p, const json_t *root)
 	    cnm_opt_uint(p, "health", obj, "fall", 1, 100,
 			 &cfg->health_fall) < 0)
 		return -1;
+	v = json_object_get(obj, "source");
+	if (v != NULL && (cnm_get_addr(p, "health.source", v, &cfg->health_source) < 0 ||
+			  cfg->health_source.family != AF_INET))
+		return cnm_fail(p, "health.source", v, NULL,
+			"an IPv4 address on the private segment (cnmux's, for icmp and tcp checks)");
+	v = json_object_get(obj, "source6");
+	if (v != NULL && (cnm_get_addr(p, "health.source6", v, &cfg->health_source6) < 0 ||
+			  cfg->health_source6.family != AF_INET6))
+		return cnm_fail(p, "health.source6", v, NULL,
+			"an IPv6 address on the private segment (cnmux's, for icmp and tcp checks)");
+	v = json_object_get(obj, "notify");
+	if (v != NULL && cnm_get_str(p, "health.notify", v, CNM_CHECK_CMD_MAX, cnm_path_char,
+				     "a shell command", cfg->health_notify) < 0)
+		return -1;
+	return 0;
+}
+
+/* icmp and tcp checks are sent from health.source (IPv4 nodes) or
+ * health.source6 (IPv6 nodes): the node must have one to answer. */
+static int
+cnm_check_sources(struct cnm_parser *p)
+{
+	const struct cnm_config *cfg = p->cfg;
+	uint32_t i;
+
+	for (i = 0; i < cfg->n_nodes; i++) {
+		const struct cnm_cfg_node *n = &cfg->nodes[i];
+		int v6 = n->ip.family == AF_INET6;
+		char key[CNM_KEY_MAX];
+
+		if (n->check.type != CNM_CHECK_ICMP && n->check.type != CNM_CHECK_TCP &&
+		    n->check.type != CNM_CHECK_HTTP)
+			continue;
+		if ((v6 ? cfg->health_source6.family : cfg->health_source.family) != 0)
+			continue;
+		snprintf(key, sizeof(key), "nodes[%u].check.type", i);
+		return cnm_fail(p, key, NULL, cnm_check_names[n->check.type],
+			"a \"health\" object with \"%s\" (cnmux's own address on the private segment, "
+			"the source of icmp, tcp and http checks) for this type", v6 ? "source6" : "source");
+	}
+	return 0;
+}
+
+/* "paths": spreading over the private paths and their reachability check. */
+static int
+cnm_parse_paths(struct cnm_parser *p, const json_t *root, const struct cnm_name_ent *index)
+{
+	struct cnm_config *cfg = p->cfg;
+	json_t *obj = json_object_get(root, "paths"), *v, *a;
+	char key[CNM_KEY_MAX];
+	size_t i, j;
+
+	cfg->paths_spread = cfg->n_private > 1;
+	cfg->paths_interval_ms = CNM_PATH_INTERVAL_MS_DEFAULT;
+	cfg->paths_rounds = CNM_PATH_ROUNDS_DEFAULT;
+	cfg->paths_rise = CNM_PATH_RISE_DEFAULT;
+	if (obj == NULL)
+		return 0;
+	if (cnm_check_object(p, "paths", obj, cnm_paths_keys) < 0)
+		return -1;
+	v = json_object_get(obj, "spread");
+	if (v != NULL) {
+		if (!json_is_boolean(v))
+			return cnm_fail(p, "paths.spread", v, NULL, "true or false");
+		cfg->paths_spread = json_is_true(v);
+	}
+	if (cnm_opt_uint(p, "paths", obj, "interval_ms", 10, 60000,
+			 &cfg->paths_interval_ms) < 0 ||
+	    cnm_opt_uint(p, "paths", obj, "rounds", 1, 100, &cfg->paths_rounds) < 0 ||
+	    cnm_opt_uint(p, "paths", obj, "rise", 1, 100, &cfg->paths_rise) < 0)
+		return -1;
+	a = json_object_get(obj, "nodes");
+	if (a == NULL)
+		return 0;
+	if (!json_is_array(a) || json_array_size(a) > CNM_PATH_NODES_MAX)
+		return cnm_fail(p, "paths.nodes", a, NULL,
+				"an array of at most %d node names", CNM_PATH_NODES_MAX);
+	cfg->paths_nodes_set = true;
+	json_array_foreach(a, i, v) {
+		const char *name = json_string_value(v);
+
+		cnm_key_idx(key, sizeof(key), "paths.nodes", i);
+		if (name == NULL || cnm_find_node(index, cfg->n_nodes, name) < 0)
+			return cnm_fail(p, key, v, NULL, "the name of a node in \"nodes\"");
+		for (j = 0; j < cfg->n_paths_nodes; j++)
+			if (strcmp(cfg->paths_nodes[j], name) == 0)
+				return cnm_fail(p, key, v, NULL, "a node not listed before");
+		snprintf(cfg->paths_nodes[cfg->n_paths_nodes++], CNM_NAME_MAX, "%s", name);
+	}
 	return 0;
 }
 
@@ -1578,6 +1893,38 @@ cnm_parse_metrics(struct cnm_parser *p, const json_t *root)
 	    cnm_get_endpoint(p, "metrics.listen", json_object_get(obj, "listen"),
 			     &p->cfg->metrics_listen) < 0)
 		return -1;
+	return 0;
+}
+
+/*
+ * "announce": {"file4": PATH, "file6": PATH, "command": CMD}: the VIPs with
+ * an active node, for a routing daemon (lib/announce, docs/bgp.md)
+ */
+static int
+cnm_parse_announce(struct cnm_parser *p, const json_t *root)
+{
+	json_t *obj = json_object_get(root, "announce"), *v;
+	struct cnm_config *cfg = p->cfg;
+
+	if (obj == NULL)
+		return 0;
+	if (cnm_check_object(p, "announce", obj, cnm_announce_keys) < 0)
+		return -1;
+	v = json_object_get(obj, "file4");
+	if (v != NULL && cnm_get_str(p, "announce.file4", v, CNM_PATH_MAX, cnm_path_char,
+				     "a file path", cfg->announce_file4) < 0)
+		return -1;
+	v = json_object_get(obj, "file6");
+	if (v != NULL && cnm_get_str(p, "announce.file6", v, CNM_PATH_MAX, cnm_path_char,
+				     "a file path", cfg->announce_file6) < 0)
+		return -1;
+	v = json_object_get(obj, "command");
+	if (v != NULL && cnm_get_str(p, "announce.command", v, CNM_CMD_MAX, cnm_path_char,
+				     "a shell command", cfg->announce_cmd) < 0)
+		return -1;
+	if (cfg->announce_file4[0] == '\0' && cfg->announce_file6[0] == '\0')
+		return cnm_fail(p, "announce", obj, "neither file4 nor file6",
+				"file4 or file6: where the VIPs are written");
 	return 0;
 }
 
@@ -1733,6 +2080,9 @@ cnm_parse_root(struct cnm_parser *p, const json_t *root)
 	v = json_object_get(root, "pdt_size");
 	if (v != NULL && cnm_get_pdt_size(p, "pdt_size", v, &cfg->pdt_size) < 0)
 		goto out;
+	if (cnm_opt_uint(p, "", root, "second_chance_s", 0, CNM_SECOND_CHANCE_S_MAX,
+			 &cfg->second_chance_s) < 0)
+		goto out;
 	v = json_object_get(root, "hash_key");
 	if (v != NULL && cnm_get_hash_key(p, "hash_key", v, &cfg->hash_key) < 0)
 		goto out;
@@ -1760,18 +2110,38 @@ cnm_parse_root(struct cnm_parser *p, const json_t *root)
 	if (cnm_parse_control(p, root) < 0 ||
 	    cnm_parse_conntrack(p, root) < 0 ||
 	    cnm_parse_health(p, root) < 0 ||
+	    cnm_check_sources(p) < 0 ||
+	    cnm_parse_paths(p, root, index) < 0 ||
 	    cnm_parse_ha(p, root) < 0 ||
 	    cnm_parse_metrics(p, root) < 0 ||
+	    cnm_parse_announce(p, root) < 0 ||
+	    cnm_parse_memory(p, root) < 0 ||
 	    cnm_parse_tunnel(p, root) < 0)
 		goto out;
 
 	/* last: services use nodes and the global pdt_size */
 	if (cnm_parse_services(p, root, index) < 0)
 		goto out;
+	/* and the whole of it, before anything is built */
+	if (cnm_check_memory(p) < 0)
+		goto out;
 	ret = 0;
 out:
 	free(index);
 	return ret;
+}
+
+int
+cnm_config_check_memory(const struct cnm_config *cfg, char *err, size_t errlen)
+{
+	struct cnm_parser p = {
+		.file = cfg->path,
+		.err = err,
+		.errlen = errlen,
+		.cfg = (struct cnm_config *)(uintptr_t)cfg,
+	};
+
+	return cnm_check_memory(&p) < 0 ? -EINVAL : 0;
 }
 
 struct cnm_config *

@@ -12,12 +12,13 @@
  * service's), so TCP and UDP share one size bound, one sweep, one bulk
  * lookup per burst.
  *
- * One table per worker and the worker is its only user: the rte_hash is
- * created without concurrency flags and no call here takes a lock or does an
- * atomic operation. The value of an entry (struct cnm_conn, 8 bytes) lives in
- * the data word of the rte_hash key slot, so a tracked connection costs the
- * rte_hash's own memory and nothing else (about 61 bytes at 1M entries, see
- * docs/conntrack.md).
+ * One table per worker and the worker is its only user: no call here takes a
+ * lock or does an atomic operation. Two tables inside, by family: IPv4
+ * connections in a bucketised cuckoo table of cnmux's own (64-byte buckets of
+ * three 20-byte entries, the value in the entry: some 25 bytes a connection),
+ * IPv6 connections in an rte_hash created without concurrency flags, the value
+ * (struct cnm_conn, 8 bytes) in the data word of its key slot (about 61 bytes
+ * a connection). docs/conntrack.md says why and how.
  *
  * Time is a coarse clock in milliseconds passed in by the caller ("now"); it
  * may wrap, every comparison uses the signed difference, so timeouts must be
@@ -39,6 +40,9 @@ struct cnm_ct;
 
 /** At most this many keys per cnm_ct_lookup_bulk() call. */
 #define CNM_CT_BULK_MAX 64
+
+/** At most this many connections of one family per table. */
+#define CNM_CT_FAMILY_MAX (1u << 28)
 
 /** Connection key: the 5-tuple of the client-to-service direction. 40 bytes. */
 struct cnm_conn_key {
@@ -146,11 +150,21 @@ cnm_conn_expired(const struct cnm_conn *c, uint32_t now)
  * Create a table.
  *
  * @param name        unique among tables (rte_hash name "ct_<name>", < 28 chars)
- * @param max_entries most connections held; an insert beyond is refused
+ * @param max4        most IPv4 connections held (1 .. CNM_CT_FAMILY_MAX); an
+ *                    insert beyond is refused
+ * @param max6        most IPv6 connections held, likewise
  * @param socket_id   NUMA socket of the memory, or SOCKET_ID_ANY
  * @param t           timeouts (copied)
  * @return the table, or NULL with rte_errno set (EINVAL, ENOMEM, EEXIST...).
  */
+struct cnm_ct *cnm_ct_create2(const char *name, uint32_t max4, uint32_t max6, int socket_id,
+		const struct cnm_ct_timeouts *t);
+
+/** Memory cnm_ct_create2() allocates for @p max4 and @p max6 (an estimate for
+ * the configuration's memory budget, lib/config). */
+uint64_t cnm_ct_memsize(uint32_t max4, uint32_t max6);
+
+/** cnm_ct_create2() with max_entries for each family. */
 struct cnm_ct *cnm_ct_create(const char *name, uint32_t max_entries, int socket_id,
 		const struct cnm_ct_timeouts *t);
 
@@ -210,7 +224,9 @@ int cnm_ct_touch_udp(struct cnm_ct *ct, const struct cnm_conn_key *k, hash_sig_t
 /**
  * Record entry @p c as it is (state, expiry), as cnm_ct_insert() records one:
  * for a copy of another table's entry (`explain` decides on a private
- * table that holds what a worker's holds).
+ * table that holds what a worker's holds). A UDP key (proto IPPROTO_UDP)
+ * goes with state CNM_CONN_UDP and a TCP key with another state, else
+ * -EINVAL.
  */
 int32_t cnm_ct_restore(struct cnm_ct *ct, const struct cnm_conn_key *k, hash_sig_t sig,
 		const struct cnm_conn *c);
@@ -238,7 +254,8 @@ int cnm_ct_del(struct cnm_ct *ct, const struct cnm_conn_key *k, hash_sig_t sig);
  * Incremental sweep: look at the next @p budget slots (positions) after a
  * cursor that wraps around the table and remove the entries expired at
  * @p now. A worker calls it once per loop; its cost is bounded by @p budget
- * (a free slot is one bit test, a used one two hash lookups).
+ * (a free slot is one bit test; a used one a read of its value (IPv4) or two
+ * hash lookups (IPv6)).
  *
  * @return how many entries it removed.
  */
@@ -247,11 +264,14 @@ uint32_t cnm_ct_expire(struct cnm_ct *ct, uint32_t now, uint32_t budget);
 /** Entries in the table. */
 uint32_t cnm_ct_count(const struct cnm_ct *ct);
 
-/** Of those, UDP flows (key proto IPPROTO_UDP). */
+/** Of those, UDP flows (key proto IPPROTO_UDP), both families. */
 uint32_t cnm_ct_count_udp(const struct cnm_ct *ct);
 
-/** Most entries the table holds (max_entries of cnm_ct_create()). */
+/** Most IPv4 entries the table holds (max4 of cnm_ct_create2()). */
 uint32_t cnm_ct_capacity(const struct cnm_ct *ct);
+
+/** Most IPv6 entries the table holds (max6 of cnm_ct_create2()). */
+uint32_t cnm_ct_capacity6(const struct cnm_ct *ct);
 
 /** Copy the counters. */
 void cnm_ct_stats_get(const struct cnm_ct *ct, struct cnm_ct_stats *s);

@@ -11,6 +11,8 @@
 #include "cnm_crc.h"
 #include <rte_log.h>
 #include <rte_malloc.h>
+#include <rte_prefetch.h>
+#include <rte_branch_prediction.h>
 
 #include "cnm_config.h"
 #include "cnm_conntrack.h"
@@ -29,19 +31,176 @@ _Static_assert(sizeof(struct cnm_conn_key) == 40, "struct cnm_conn_key must be 4
 #define CT_REFRESH_DEFAULT 1000u
 #define CT_TIMEOUT_MAX 0x7fffffffu
 
+/*
+ * IPv4 connections: a table of our own (docs/conntrack.md says why not
+ * rte_hash): 64-byte buckets of three 20-byte entries, each key in two
+ * buckets (bucketised cuckoo hashing, as in MemC3 and rte_hash itself), the
+ * value in the entry. 64 / 3 bytes a slot; at the load the table is sized
+ * for (CT4_LOAD), some 25 bytes a connection, against 61 in rte_hash with
+ * the 40-byte key of both families.
+ */
+#define CT4_WAYS 3               /* ct4_find_in() compares the three ways */
+#define CT4_LOAD_PCT 85u         /* slots = max / 85% */
+#define CT4_BFS_MAX 512          /* buckets a cuckoo path search looks at */
+#define CT4_UDP_SEED 0x75647066u /* "udpf": ct4_hash() of a UDP flow's key */
+
+/*
+ * The key's protocol has no field of its own: a UDP flow's value has state
+ * CNM_CONN_UDP and a TCP connection's never has (ct_restore_ok()), so the
+ * value's state says which a key is, and a compare of the addresses and
+ * ports that matches checks it too (ct4_find_in()). A fourth byte of key
+ * would take a way out of each bucket.
+ */
+struct ct4_ent {
+	uint64_t addrs;  /* src | dst << 32, as the key's first words lay them out */
+	uint32_t ports;  /* sport | dport << 16 */
+	uint64_t val;    /* struct cnm_conn; state CNM_CONN_UDP: a UDP flow */
+} __attribute__((packed));
+
+struct ct4_bucket {
+	struct ct4_ent e[CT4_WAYS];
+	uint32_t used;   /* bit j: e[j] holds an entry */
+} __rte_cache_aligned;
+
+_Static_assert(sizeof(struct ct4_bucket) == 64, "an IPv4 bucket is one cache line");
+
 struct cnm_ct {
 	/* hot: read on every packet */
-	struct rte_hash *h;
-	uint32_t timeout[4];  /* by enum cnm_conn_state */
+	struct ct4_bucket *b4;
+	uint32_t nb4;         /* buckets (any number: reduced by multiply-shift) */
+	uint32_t timeout[4];  /* by enum cnm_conn_state (UDP: not read) */
 	uint32_t refresh;
-	uint32_t count;
-	uint32_t count_udp;   /* of count: keys with proto IPPROTO_UDP */
-	uint32_t max;
-	uint32_t slots;       /* positions rte_hash hands out: 0 .. slots - 1 */
+	struct rte_hash *h;   /* IPv6 connections */
+	uint32_t count4, count6;
+	uint32_t count_udp;   /* of count4 + count6: keys with proto IPPROTO_UDP */
+	uint32_t max4, max6;
+	uint32_t slots4;      /* positions 0 .. slots4 - 1: IPv4 (bucket * 3 + way) */
+	uint32_t slots;       /* slots4 + the positions rte_hash hands out (IPv6) */
 	uint32_t cursor;      /* next position cnm_ct_expire() looks at */
 	uint64_t *used;       /* bit per rte_hash position: holds an entry */
 	struct cnm_ct_stats stats __rte_cache_aligned;
 } __rte_cache_aligned;
+
+/* An IPv4 key's words (struct cnm_conn_key: src then dst, 16 bytes each). */
+static inline uint64_t
+key4_addrs(const struct cnm_conn_key *k)
+{
+	uint32_t s, d;
+
+	memcpy(&s, k->src, 4);
+	memcpy(&d, k->dst, 4);
+	return (uint64_t)s | (uint64_t)d << 32;
+}
+
+static inline uint32_t
+key4_ports(const struct cnm_conn_key *k)
+{
+	return (uint32_t)k->sport | (uint32_t)k->dport << 16;
+}
+
+/* 1 when an IPv4 entry's value @p v is a UDP flow's. */
+static inline int
+ct4_val_udp(uint64_t v)
+{
+	struct cnm_conn c;
+
+	memcpy(&c, &v, sizeof(c));
+	return c.state == CNM_CONN_UDP;
+}
+
+/* 1 for a UDP flow's key, 0 for a TCP connection's. */
+static inline int
+key_udp(const struct cnm_conn_key *k)
+{
+	return k->proto == IPPROTO_UDP;
+}
+
+/*
+ * The hash of an IPv4 key (@p udp: 1 for a UDP flow's). The protocol picks
+ * the seed, so that the TCP connection and the UDP flow of one 5-tuple get
+ * buckets of their own: sharing two buckets, twins would fill them twice as
+ * fast and a table full of them would hold less than its capacity.
+ */
+static inline uint32_t
+ct4_hash(uint64_t addrs, uint32_t ports, int udp)
+{
+	return cnm_crc_u32(ports, cnm_crc_u64(addrs, udp ? CT4_UDP_SEED : CT_HASH_SEED));
+}
+
+/* The two buckets of a hash: multiply-shift reductions of the hash and of
+ * a second mix of it, never the same bucket. */
+static inline uint32_t
+ct4_b1(const struct cnm_ct *ct, uint32_t h)
+{
+	return (uint32_t)(((uint64_t)h * ct->nb4) >> 32);
+}
+
+static inline uint32_t
+ct4_b2(const struct cnm_ct *ct, uint32_t h)
+{
+	uint32_t h2 = (uint32_t)(((uint64_t)h * UINT64_C(0x9e3779b97f4a7c15)) >> 32);
+	uint32_t b1 = ct4_b1(ct, h), b2 = (uint32_t)(((uint64_t)h2 * ct->nb4) >> 32);
+
+	if (b2 == b1)
+		b2 = b1 + 1 < ct->nb4 ? b1 + 1 : 0;
+	return b2;
+}
+
+/*
+ * The entry of bucket @p b holding the key (@p udp: 1 for a UDP flow's), or
+ * NULL. A free way's addresses are 0 (ct4_free_way()), which no key has (a
+ * VIP is never 0.0.0.0), so the compare needs no look at the occupancy mask.
+ * The protocol is compared only where addresses and ports matched.
+ */
+static inline struct ct4_ent *
+ct4_find_in(struct ct4_bucket *b, uint64_t addrs, uint32_t ports, int udp)
+{
+	if (b->e[0].addrs == addrs && b->e[0].ports == ports &&
+			ct4_val_udp(b->e[0].val) == udp)
+		return &b->e[0];
+	if (b->e[1].addrs == addrs && b->e[1].ports == ports &&
+			ct4_val_udp(b->e[1].val) == udp)
+		return &b->e[1];
+	if (b->e[2].addrs == addrs && b->e[2].ports == ports &&
+			ct4_val_udp(b->e[2].val) == udp)
+		return &b->e[2];
+	return NULL;
+}
+
+/* The entry of a key, or NULL. */
+static inline struct ct4_ent *
+ct4_find(const struct cnm_ct *ct, const struct cnm_conn_key *k, uint32_t h)
+{
+	uint64_t addrs = key4_addrs(k);
+	uint32_t ports = key4_ports(k);
+	int udp = key_udp(k);
+	struct ct4_ent *e = ct4_find_in(&ct->b4[ct4_b1(ct, h)], addrs, ports, udp);
+
+	return e != NULL ? e : ct4_find_in(&ct->b4[ct4_b2(ct, h)], addrs, ports, udp);
+}
+
+/* Free way @p w of bucket @p b: its addresses 0, so no key matches it. */
+static inline void
+ct4_free_way(struct ct4_bucket *b, unsigned int w)
+{
+	b->used &= ~(1u << w);
+	b->e[w].addrs = 0;
+}
+
+/* Remove the IPv4 entry in way @p w of bucket @p b from the table. */
+static inline void
+ct4_remove(struct cnm_ct *ct, struct ct4_bucket *b, unsigned int w)
+{
+	ct->count_udp -= (uint32_t)ct4_val_udp(b->e[w].val);
+	ct4_free_way(b, w);
+	ct->count4--;
+}
+
+static inline int
+key_is4(const struct cnm_conn_key *k)
+{
+	return k->family == AF_INET;
+}
 
 static inline void *
 conn_pack(const struct cnm_conn *c)
@@ -106,7 +265,7 @@ ct_key_hash(const void *key, uint32_t len, uint32_t init)
 }
 
 struct cnm_ct *
-cnm_ct_create(const char *name, uint32_t max_entries, int socket_id,
+cnm_ct_create2(const char *name, uint32_t max4, uint32_t max6, int socket_id,
 		const struct cnm_ct_timeouts *t)
 {
 	char hname[RTE_HASH_NAMESIZE];
@@ -121,10 +280,12 @@ cnm_ct_create(const char *name, uint32_t max_entries, int socket_id,
 		.extra_flag = 0,
 	};
 	struct cnm_ct *ct;
+	uint64_t nb;
 	uint32_t tmin;
 	int n;
 
-	if (name == NULL || t == NULL || max_entries == 0 ||
+	if (name == NULL || t == NULL || max4 == 0 || max6 == 0 ||
+			max4 > CNM_CT_FAMILY_MAX || max6 > CNM_CT_FAMILY_MAX ||
 			t->syn == 0 || t->syn > CT_TIMEOUT_MAX ||
 			t->established == 0 || t->established > CT_TIMEOUT_MAX ||
 			t->closing == 0 || t->closing > CT_TIMEOUT_MAX ||
@@ -139,18 +300,27 @@ cnm_ct_create(const char *name, uint32_t max_entries, int socket_id,
 	}
 	p.name = hname;
 	/* rte_hash wants at least one bucket (8 entries); the count limits. */
-	p.entries = RTE_MAX(max_entries, 8u);
+	p.entries = RTE_MAX(max6, 8u);
 
 	ct = rte_zmalloc_socket("cnm_ct", sizeof(*ct), RTE_CACHE_LINE_SIZE, socket_id);
 	if (ct == NULL) {
 		rte_errno = ENOMEM;
 		return NULL;
 	}
+	/* IPv4: max4 entries at CT4_LOAD_PCT of the slots, two buckets at least
+	 * (a key's two buckets differ) */
+	nb = ((uint64_t)max4 * 100 / CT4_LOAD_PCT + CT4_WAYS - 1) / CT4_WAYS;
+	ct->nb4 = (uint32_t)RTE_MAX(nb, 2u);
+	ct->slots4 = ct->nb4 * CT4_WAYS;
+	ct->b4 = rte_zmalloc_socket("cnm_ct4", sizeof(struct ct4_bucket) * (size_t)ct->nb4,
+			RTE_CACHE_LINE_SIZE, socket_id);
 	/* Positions from rte_hash are below p.entries (no per-lcore cache). */
 	ct->used = rte_zmalloc_socket("cnm_ct_used",
 			sizeof(uint64_t) * ((p.entries + 63) / 64),
 			RTE_CACHE_LINE_SIZE, socket_id);
-	if (ct->used == NULL) {
+	if (ct->b4 == NULL || ct->used == NULL) {
+		rte_free(ct->b4);
+		rte_free(ct->used);
 		rte_free(ct);
 		rte_errno = ENOMEM;
 		return NULL;
@@ -161,13 +331,15 @@ cnm_ct_create(const char *name, uint32_t max_entries, int socket_id,
 
 		CT_LOG(ERR, "%s: rte_hash_create(%u entries): %s", name, p.entries,
 				rte_strerror(e));
+		rte_free(ct->b4);
 		rte_free(ct->used);
 		rte_free(ct);
 		rte_errno = e;
 		return NULL;
 	}
-	ct->max = max_entries;
-	ct->slots = p.entries;
+	ct->max4 = max4;
+	ct->max6 = max6;
+	ct->slots = ct->slots4 + p.entries;
 	ct->timeout[CNM_CONN_SYN] = t->syn;
 	ct->timeout[CNM_CONN_ESTABLISHED] = t->established;
 	ct->timeout[CNM_CONN_CLOSING] = t->closing;
@@ -179,12 +351,20 @@ cnm_ct_create(const char *name, uint32_t max_entries, int socket_id,
 	return ct;
 }
 
+struct cnm_ct *
+cnm_ct_create(const char *name, uint32_t max_entries, int socket_id,
+		const struct cnm_ct_timeouts *t)
+{
+	return cnm_ct_create2(name, max_entries, max_entries, socket_id, t);
+}
+
 void
 cnm_ct_free(struct cnm_ct *ct)
 {
 	if (ct == NULL)
 		return;
 	rte_hash_free(ct->h);
+	rte_free(ct->b4);
 	rte_free(ct->used);
 	rte_free(ct);
 }
@@ -192,33 +372,227 @@ cnm_ct_free(struct cnm_ct *ct)
 hash_sig_t
 cnm_ct_hash(const struct cnm_ct *ct, const struct cnm_conn_key *k)
 {
+	if (key_is4(k))
+		return ct4_hash(key4_addrs(k), key4_ports(k), key_udp(k));
 	return rte_hash_hash(ct->h, k);
+}
+
+/* The IPv6 keys of a bulk lookup, by rte_hash. */
+static __rte_noinline uint64_t
+ct6_lookup_bulk(struct cnm_ct *ct, const struct cnm_conn_key *const *keys, unsigned int n,
+		uint64_t want, hash_sig_t *sig, struct cnm_conn *conn)
+{
+	const struct cnm_conn_key *k6[CNM_CT_BULK_MAX];
+	hash_sig_t s6[CNM_CT_BULK_MAX];
+	void *data[CNM_CT_BULK_MAX];
+	uint8_t at[CNM_CT_BULK_MAX];
+	uint64_t h6 = 0, hits = 0, m;
+	unsigned int i, n6 = 0;
+
+	for (i = 0; i < n; i++) {
+		if (!((want >> i) & 1))
+			continue;
+		sig[i] = ct_key_hash(keys[i], sizeof(struct cnm_conn_key), CT_HASH_SEED);
+		k6[n6] = keys[i];
+		s6[n6] = sig[i];
+		at[n6++] = (uint8_t)i;
+	}
+	if (rte_hash_lookup_with_hash_bulk_data(ct->h, (const void **)(uintptr_t)k6,
+			s6, n6, &h6, data) < 0)
+		return 0;
+	for (m = h6; m != 0; m &= m - 1) {
+		i = (unsigned int)__builtin_ctzll(m);
+		conn_unpack(data[i], &conn[at[i]]);
+		hits |= UINT64_C(1) << at[i];
+	}
+	return hits;
 }
 
 uint64_t
 cnm_ct_lookup_bulk(struct cnm_ct *ct, const struct cnm_conn_key *const *keys,
 		unsigned int n, hash_sig_t *sig, struct cnm_conn *conn)
 {
-	void *data[CNM_CT_BULK_MAX];
-	uint64_t hits = 0;
-	uint64_t m;
+	struct ct4_bucket *b1[CNM_CT_BULK_MAX], *b2[CNM_CT_BULK_MAX];
+	uint64_t addrs[CNM_CT_BULK_MAX];
+	uint32_t ports[CNM_CT_BULK_MAX];
+	uint64_t hits = 0, six = 0, udp = 0;
 	unsigned int i;
 
 	if (n == 0 || n > CNM_CT_BULK_MAX)
 		return 0;
-	/* Hashes first: rte_hash prefetches the buckets of all keys before it
-	 * compares any of them. */
-	for (i = 0; i < n; i++)
-		sig[i] = ct_key_hash(keys[i], sizeof(struct cnm_conn_key), CT_HASH_SEED);
-	if (rte_hash_lookup_with_hash_bulk_data(ct->h, (const void **)(uintptr_t)keys,
-			sig, n, &hits, data) < 0)
-		return 0;
-	for (m = hits; m != 0; m &= m - 1) {
-		i = (unsigned int)__builtin_ctzll(m);
-		conn_unpack(data[i], &conn[i]);
+	/* Hashes first, and both buckets of every key prefetched before any
+	 * is compared: the loads of the whole burst overlap. */
+	for (i = 0; i < n; i++) {
+		uint32_t h;
+
+		if (unlikely(!key_is4(keys[i]))) {
+			six |= UINT64_C(1) << i;
+			continue;
+		}
+		addrs[i] = key4_addrs(keys[i]);
+		ports[i] = key4_ports(keys[i]);
+		udp |= (uint64_t)key_udp(keys[i]) << i;
+		h = ct4_hash(addrs[i], ports[i], key_udp(keys[i]));
+		sig[i] = h;
+		b1[i] = &ct->b4[ct4_b1(ct, h)];
+		b2[i] = &ct->b4[ct4_b2(ct, h)];
+		rte_prefetch0(b1[i]);
+		rte_prefetch0(b2[i]);
 	}
+	for (i = 0; i < n; i++) {
+		const struct ct4_ent *e;
+		int u = (int)((udp >> i) & 1);
+
+		if ((six >> i) & 1)
+			continue;
+		e = ct4_find_in(b1[i], addrs[i], ports[i], u);
+		if (e == NULL)
+			e = ct4_find_in(b2[i], addrs[i], ports[i], u);
+		if (e != NULL) {
+			uint64_t v = e->val;
+
+			memcpy(&conn[i], &v, sizeof(conn[i]));
+			hits |= UINT64_C(1) << i;
+		}
+	}
+	if (unlikely(six != 0))
+		hits |= ct6_lookup_bulk(ct, keys, n, six, sig, conn);
 	return hits;
 }
+
+/* ---- IPv4: insertion by cuckoo path search ---- */
+
+/*
+ * Make room in bucket @p start or @p alt for a new key: a breadth-first search
+ * from both over the other buckets of their entries, up to CT4_BFS_MAX
+ * buckets, for a free way; the entries on the path found then move one step
+ * each, from its end back, so nothing is ever out of the table (a search
+ * that finds no path changes nothing). @return the bucket with a free way,
+ * or -1.
+ */
+struct ct4_step {
+	uint32_t b;      /* a full bucket */
+	int16_t parent;  /* the step whose entry moves here, -1 for a start */
+	uint8_t way;     /* that entry's way in the parent's bucket */
+};
+
+/* Is bucket @p b on the path to step @p at? A path must not pass a bucket
+ * twice: its moves would then take an entry the search did not plan to. */
+static int
+ct4_on_path(const struct ct4_step *q, unsigned int at, uint32_t b)
+{
+	for (;;) {
+		if (q[at].b == b)
+			return 1;
+		if (q[at].parent < 0)
+			return 0;
+		at = (unsigned int)q[at].parent;
+	}
+}
+
+static int64_t
+ct4_make_room(struct cnm_ct *ct, uint32_t start, uint32_t alt)
+{
+	struct ct4_step q[CT4_BFS_MAX];
+	unsigned int head = 0, tail = 0;
+
+	q[tail].b = start; q[tail].parent = -1; q[tail++].way = 0;
+	q[tail].b = alt; q[tail].parent = -1; q[tail++].way = 0;
+	while (head < tail) {
+		unsigned int cur = head++;
+		struct ct4_bucket *b = &ct->b4[q[cur].b];
+		unsigned int j;
+
+		for (j = 0; j < CT4_WAYS; j++) {
+			const struct ct4_ent *e = &b->e[j];
+			uint32_t h = ct4_hash(e->addrs, e->ports, ct4_val_udp(e->val));
+			uint32_t other = ct4_b1(ct, h) == q[cur].b ? ct4_b2(ct, h) : ct4_b1(ct, h);
+			struct ct4_bucket *ob = &ct->b4[other];
+
+			if (ob->used != (1u << CT4_WAYS) - 1) {
+				/* a free way in `other`: move e there, then each
+				 * parent's entry into the way its child left */
+				unsigned int at = cur, way = j;
+				uint32_t dst = other;
+
+				for (;;) {
+					struct ct4_bucket *from = &ct->b4[q[at].b];
+					struct ct4_bucket *to = &ct->b4[dst];
+					unsigned int fw = (unsigned int)__builtin_ctz(~to->used);
+
+					to->e[fw] = from->e[way];
+					to->used |= 1u << fw;
+					ct4_free_way(from, way);
+					if (q[at].parent < 0)
+						return q[at].b;
+					dst = q[at].b;
+					way = q[at].way;
+					at = (unsigned int)q[at].parent;
+				}
+			}
+			if (tail < CT4_BFS_MAX && !ct4_on_path(q, cur, other)) {
+				q[tail].b = other;
+				q[tail].parent = (int16_t)cur;
+				q[tail++].way = (uint8_t)j;
+			}
+		}
+	}
+	return -1;
+}
+
+static int32_t
+ct4_restore(struct cnm_ct *ct, const struct cnm_conn_key *k, hash_sig_t h,
+		const struct cnm_conn *c)
+{
+	uint64_t addrs = key4_addrs(k), v;
+	uint32_t ports = key4_ports(k);
+	uint32_t b1 = ct4_b1(ct, h), b2 = ct4_b2(ct, h);
+	struct ct4_ent *e = ct4_find(ct, k, h);
+	struct ct4_bucket *b;
+	int64_t room;
+	unsigned int w;
+
+	if (unlikely(addrs == 0))
+		return -EINVAL; /* 0.0.0.0 to 0.0.0.0: the mark of a free way */
+	memcpy(&v, c, sizeof(v));
+	if (e != NULL) {
+		/* Same 5-tuple again (port reuse after an expired entry):
+		 * an update in place, no new slot. */
+		size_t at = (size_t)((const char *)e - (const char *)ct->b4) /
+			sizeof(struct ct4_bucket);
+
+		e->val = v;
+		ct->stats.replaced++;
+		return (int32_t)(at * CT4_WAYS + (size_t)(e - &ct->b4[at].e[0]));
+	}
+	if (ct->count4 >= ct->max4) {
+		ct->stats.full++;
+		return -ENOSPC;
+	}
+	if (ct->b4[b1].used != (1u << CT4_WAYS) - 1)
+		room = b1;
+	else if (ct->b4[b2].used != (1u << CT4_WAYS) - 1)
+		room = b2;
+	else
+		room = ct4_make_room(ct, b1, b2);
+	if (room < 0) {
+		/* no cuckoo path: a full table for this key */
+		ct->stats.full++;
+		return -ENOSPC;
+	}
+	b = &ct->b4[room];
+	w = (unsigned int)__builtin_ctz(~b->used);
+	b->e[w].addrs = addrs;
+	b->e[w].ports = ports;
+	b->e[w].val = v;
+	b->used |= 1u << w;
+	ct->count4++;
+	ct->count_udp += (uint32_t)key_udp(k);
+	ct->stats.inserted++;
+	return (int32_t)(room * CT4_WAYS + w);
+}
+
+/* ---- IPv6: rte_hash ---- */
 
 /* Position of a key known to be in the table (its bucket is in cache). */
 static int32_t
@@ -227,39 +601,8 @@ ct_position(struct cnm_ct *ct, const struct cnm_conn_key *k, hash_sig_t sig)
 	return rte_hash_lookup_with_hash(ct->h, k, sig);
 }
 
-int32_t
-cnm_ct_insert(struct cnm_ct *ct, const struct cnm_conn_key *k, hash_sig_t sig,
-		uint16_t node, uint16_t svc, uint8_t tcp_flags, uint32_t now)
-{
-	struct cnm_conn c;
-
-	if (svc >= (1u << 14))
-		return -EINVAL;
-	c.state = conn_next_state(CNM_CONN_SYN, tcp_flags);
-	c.expire = now + ct->timeout[c.state];
-	c.node = node;
-	c.svc = svc;
-	return cnm_ct_restore(ct, k, sig, &c);
-}
-
-int32_t
-cnm_ct_insert_udp(struct cnm_ct *ct, const struct cnm_conn_key *k, hash_sig_t sig,
-		uint16_t node, uint16_t svc, uint32_t timeout_ms, uint32_t now)
-{
-	struct cnm_conn c;
-
-	if (svc >= (1u << 14) || k->proto != IPPROTO_UDP || timeout_ms == 0 ||
-			timeout_ms > CT_TIMEOUT_MAX)
-		return -EINVAL;
-	c.state = CNM_CONN_UDP;
-	c.expire = now + timeout_ms;
-	c.node = node;
-	c.svc = svc;
-	return cnm_ct_restore(ct, k, sig, &c);
-}
-
-int32_t
-cnm_ct_restore(struct cnm_ct *ct, const struct cnm_conn_key *k, hash_sig_t sig,
+static int32_t
+ct6_restore(struct cnm_ct *ct, const struct cnm_conn_key *k, hash_sig_t sig,
 		const struct cnm_conn *cp)
 {
 	struct cnm_conn c = *cp;
@@ -274,9 +617,9 @@ cnm_ct_restore(struct cnm_ct *ct, const struct cnm_conn_key *k, hash_sig_t sig,
 		if (ret < 0)
 			return ret;
 		ct->stats.replaced++;
-		return pos;
+		return (int32_t)ct->slots4 + pos;
 	}
-	if (ct->count >= ct->max) {
+	if (ct->count6 >= ct->max6) {
 		ct->stats.full++;
 		return -ENOSPC;
 	}
@@ -293,10 +636,54 @@ cnm_ct_restore(struct cnm_ct *ct, const struct cnm_conn_key *k, hash_sig_t sig,
 	if (pos < 0)
 		return pos; /* cannot happen: just added */
 	used_set(ct, (uint32_t)pos);
-	ct->count++;
-	ct->count_udp += k->proto == IPPROTO_UDP;
+	ct->count6++;
+	ct->count_udp += (uint32_t)key_udp(k);
 	ct->stats.inserted++;
-	return pos;
+	return (int32_t)ct->slots4 + pos;
+}
+
+int32_t
+cnm_ct_insert(struct cnm_ct *ct, const struct cnm_conn_key *k, hash_sig_t sig,
+		uint16_t node, uint16_t svc, uint8_t tcp_flags, uint32_t now)
+{
+	struct cnm_conn c;
+
+	if (svc >= (1u << 14) || key_udp(k))
+		return -EINVAL;
+	c.state = conn_next_state(CNM_CONN_SYN, tcp_flags);
+	c.expire = now + ct->timeout[c.state];
+	c.node = node;
+	c.svc = svc;
+	return cnm_ct_restore(ct, k, sig, &c);
+}
+
+int32_t
+cnm_ct_insert_udp(struct cnm_ct *ct, const struct cnm_conn_key *k, hash_sig_t sig,
+		uint16_t node, uint16_t svc, uint32_t timeout_ms, uint32_t now)
+{
+	struct cnm_conn c;
+
+	if (svc >= (1u << 14) || timeout_ms == 0 || timeout_ms > CT_TIMEOUT_MAX)
+		return -EINVAL;
+	c.state = CNM_CONN_UDP;
+	c.expire = now + timeout_ms;
+	c.node = node;
+	c.svc = svc;
+	return cnm_ct_restore(ct, k, sig, &c);
+}
+
+int32_t
+cnm_ct_restore(struct cnm_ct *ct, const struct cnm_conn_key *k, hash_sig_t sig,
+		const struct cnm_conn *c)
+{
+	/* A UDP key goes with the UDP state and only with it: the IPv4 table
+	 * tells the two apart by the state (struct ct4_ent). */
+	if ((k->proto != CNM_CONN_KEY_TCP && k->proto != IPPROTO_UDP) ||
+			key_udp(k) != (c->state == CNM_CONN_UDP))
+		return -EINVAL;
+	if (key_is4(k))
+		return ct4_restore(ct, k, sig, c);
+	return ct6_restore(ct, k, sig, c);
 }
 
 /*
@@ -310,6 +697,17 @@ ct_writeback(struct cnm_ct *ct, const struct cnm_conn_key *k, hash_sig_t sig,
 {
 	int ret;
 
+	if (key_is4(k)) {
+		/* the entry's buckets are in cache: the lookup just read them */
+		struct ct4_ent *e = ct4_find(ct, k, sig);
+		uint64_t v;
+
+		if (e == NULL)
+			return -ENOENT;
+		memcpy(&v, c, sizeof(v));
+		e->val = v;
+		return 1;
+	}
 	/* Updates the data word of the existing key; never takes a new slot,
 	 * so it works in a full table. Re-adding a key that was removed
 	 * meanwhile would take a slot behind our back: check first. */
@@ -348,35 +746,47 @@ cnm_ct_touch_udp(struct cnm_ct *ct, const struct cnm_conn_key *k, hash_sig_t sig
 	return ct_writeback(ct, k, sig, c);
 }
 
-/* @p k: the entry's key, NULL when unknown (a position that held nothing) */
+/* @p udp: 1 when the entry removed was a UDP flow's */
 static void
-ct_remove(struct cnm_ct *ct, uint32_t pos, const struct cnm_conn_key *k)
+ct6_remove(struct cnm_ct *ct, uint32_t pos, int udp)
 {
 	used_clear(ct, pos);
-	ct->count--;
-	if (k != NULL && k->proto == IPPROTO_UDP)
-		ct->count_udp--;
+	ct->count6--;
+	ct->count_udp -= (uint32_t)udp;
 }
 
 int
 cnm_ct_del(struct cnm_ct *ct, const struct cnm_conn_key *k, hash_sig_t sig)
 {
-	int32_t pos = rte_hash_del_key_with_hash(ct->h, k, sig);
+	int32_t pos;
 
+	if (key_is4(k)) {
+		struct ct4_ent *e = ct4_find(ct, k, sig);
+		size_t at;
+
+		if (e == NULL)
+			return -ENOENT;
+		at = (size_t)((const char *)e - (const char *)ct->b4) / sizeof(struct ct4_bucket);
+		ct4_remove(ct, &ct->b4[at], (unsigned int)(e - &ct->b4[at].e[0]));
+		ct->stats.deleted++;
+		return 0;
+	}
+	pos = rte_hash_del_key_with_hash(ct->h, k, sig);
 	if (pos < 0)
 		return pos;
-	ct_remove(ct, (uint32_t)pos, k);
+	ct6_remove(ct, (uint32_t)pos, key_udp(k));
 	ct->stats.deleted++;
 	return 0;
 }
 
 /*
- * Read the entry at a used position: a copy of its key and value, and its
- * hash. @return 0, or -ENOENT when the position holds no entry (its bit is
- * then cleared; it cannot happen while the bitmap and the table agree).
+ * Read the entry at a used rte_hash position (IPv6): a copy of its key and
+ * value, and its hash. @return 0, or -ENOENT when the position holds no entry
+ * (its bit is then cleared; it cannot happen while the bitmap and the table
+ * agree).
  */
 static int
-ct_read(struct cnm_ct *ct, uint32_t pos, struct cnm_conn_key *k, hash_sig_t *sig,
+ct6_read(struct cnm_ct *ct, uint32_t pos, struct cnm_conn_key *k, hash_sig_t *sig,
 		struct cnm_conn *c)
 {
 	void *kp, *data;
@@ -390,43 +800,114 @@ ct_read(struct cnm_ct *ct, uint32_t pos, struct cnm_conn_key *k, hash_sig_t *sig
 	conn_unpack(data, c);
 	return 0;
 stale:
+	/* the key is not known: the UDP count may be one off from here on */
 	CT_LOG(ERR, "position %u marked used holds no entry", pos);
-	ct_remove(ct, pos, NULL);
+	ct6_remove(ct, pos, 0);
 	return -ENOENT;
 }
 
-static int
-ct_del_at(struct cnm_ct *ct, uint32_t pos, const struct cnm_conn_key *k, hash_sig_t sig)
+/* The key of an IPv4 entry. */
+static void
+ct4_key(const struct ct4_ent *e, struct cnm_conn_key *k)
 {
-	int32_t ret = rte_hash_del_key_with_hash(ct->h, k, sig);
+	uint64_t a = e->addrs;
+	uint32_t s = (uint32_t)a, d = (uint32_t)(a >> 32), p = e->ports;
 
+	cnm_conn_key_v4(s, d, (uint16_t)p, (uint16_t)(p >> 16),
+			ct4_val_udp(e->val) ? IPPROTO_UDP : CNM_CONN_KEY_TCP, k);
+}
+
+/*
+ * The entry at position @p pos, if any: a copy of its key and value.
+ * @return 1 when there is one (with *@p at4 its IPv4 bucket entry, or NULL
+ * for IPv6, and *@p sig its hash), 0 when the position is free.
+ */
+static int
+ct_at(struct cnm_ct *ct, uint32_t pos, struct cnm_conn_key *k, hash_sig_t *sig,
+		struct cnm_conn *c, struct ct4_ent **at4)
+{
+	if (pos < ct->slots4) {
+		struct ct4_bucket *b = &ct->b4[pos / CT4_WAYS];
+		unsigned int w = pos % CT4_WAYS;
+		uint64_t v;
+
+		if (!((b->used >> w) & 1))
+			return 0;
+		v = b->e[w].val;
+		memcpy(c, &v, sizeof(*c));
+		ct4_key(&b->e[w], k);
+		*sig = ct4_hash(b->e[w].addrs, b->e[w].ports, ct4_val_udp(v));
+		*at4 = &b->e[w];
+		return 1;
+	}
+	pos -= ct->slots4;
+	*at4 = NULL;
+	if (!used_test(ct, pos) || ct6_read(ct, pos, k, sig, c) != 0)
+		return 0;
+	return 1;
+}
+
+/* Remove the entry ct_at() found at @p pos. */
+static int
+ct_del_at(struct cnm_ct *ct, uint32_t pos, const struct cnm_conn_key *k, hash_sig_t sig,
+		struct ct4_ent *at4)
+{
+	int32_t ret;
+
+	if (at4 != NULL) {
+		ct4_remove(ct, &ct->b4[pos / CT4_WAYS], pos % CT4_WAYS);
+		return 0;
+	}
+	ret = rte_hash_del_key_with_hash(ct->h, k, sig);
 	if (ret < 0)
 		return ret;
-	RTE_VERIFY((uint32_t)ret == pos);
-	ct_remove(ct, pos, k);
+	RTE_VERIFY((uint32_t)ret == pos - ct->slots4);
+	ct6_remove(ct, pos - ct->slots4, key_udp(k));
 	return 0;
 }
 
-uint32_t
+/*
+ * Never inlined: the sweep runs on wall-clock time (once a millisecond), not
+ * per packet, and tests/perf/callgrind.py takes its cost out by its name;
+ * inlined by LTO into the worker's loop it was counted as per-packet work
+ * (some 700 instructions a packet with 1M entries under valgrind's clock).
+ */
+__rte_noinline uint32_t
 cnm_ct_expire(struct cnm_ct *ct, uint32_t now, uint32_t budget)
 {
 	uint32_t slots = ct->slots;
 	uint32_t removed = 0, removed_udp = 0;
 	struct cnm_conn_key k;
+	struct ct4_ent *at4;
 	struct cnm_conn c;
 	hash_sig_t sig;
 
-	while (budget-- > 0 && ct->count > 0) {
+	while (budget-- > 0 && ct->count4 + ct->count6 > 0) {
 		uint32_t pos = ct->cursor;
 
 		ct->cursor = pos + 1 < slots ? pos + 1 : 0;
-		if (!used_test(ct, pos))
+		if (pos < ct->slots4) {
+			/* IPv4: the value in the bucket, no key to rebuild */
+			struct ct4_bucket *b = &ct->b4[pos / CT4_WAYS];
+			unsigned int w = pos % CT4_WAYS;
+			uint64_t v;
+
+			if (!((b->used >> w) & 1))
+				continue;
+			v = b->e[w].val;
+			memcpy(&c, &v, sizeof(c));
+			if (cnm_conn_expired(&c, now)) {
+				removed_udp += c.state == CNM_CONN_UDP;
+				ct4_remove(ct, b, w);
+				removed++;
+			}
 			continue;
-		if (ct_read(ct, pos, &k, &sig, &c) != 0)
+		}
+		if (!ct_at(ct, pos, &k, &sig, &c, &at4))
 			continue;
-		if (cnm_conn_expired(&c, now) && ct_del_at(ct, pos, &k, sig) == 0) {
+		if (cnm_conn_expired(&c, now) && ct_del_at(ct, pos, &k, sig, at4) == 0) {
 			removed++;
-			removed_udp += k.proto == IPPROTO_UDP;
+			removed_udp += key_udp(&k);
 		}
 	}
 	ct->stats.expired += removed;
@@ -437,7 +918,7 @@ cnm_ct_expire(struct cnm_ct *ct, uint32_t now, uint32_t budget)
 uint32_t
 cnm_ct_count(const struct cnm_ct *ct)
 {
-	return ct->count;
+	return ct->count4 + ct->count6;
 }
 
 uint32_t
@@ -449,7 +930,13 @@ cnm_ct_count_udp(const struct cnm_ct *ct)
 uint32_t
 cnm_ct_capacity(const struct cnm_ct *ct)
 {
-	return ct->max;
+	return ct->max4;
+}
+
+uint32_t
+cnm_ct_capacity6(const struct cnm_ct *ct)
+{
+	return ct->max6;
 }
 
 void
@@ -463,21 +950,9 @@ cnm_ct_walk(struct cnm_ct *ct,
 		int (*fn)(const struct cnm_conn_key *k, const struct cnm_conn *c, void *arg),
 		void *arg)
 {
-	uint32_t slots = ct->slots;
-	struct cnm_conn_key k;
-	struct cnm_conn c;
-	hash_sig_t sig;
-	uint32_t pos;
-	int ret;
+	uint32_t pos = 0;
 
-	for (pos = 0; pos < slots; pos++) {
-		if (!used_test(ct, pos) || ct_read(ct, pos, &k, &sig, &c) != 0)
-			continue;
-		ret = fn(&k, &c, arg);
-		if (ret != 0)
-			return ret;
-	}
-	return 0;
+	return cnm_ct_walk_slice(ct, &pos, UINT32_MAX, fn, arg);
 }
 
 uint32_t
@@ -494,6 +969,7 @@ cnm_ct_walk_slice(struct cnm_ct *ct, uint32_t *pos, uint32_t budget,
 	uint32_t end = *pos + budget < *pos || *pos + budget > ct->slots ? ct->slots :
 		*pos + budget;
 	struct cnm_conn_key k;
+	struct ct4_ent *at4;
 	struct cnm_conn c;
 	hash_sig_t sig;
 	int ret;
@@ -501,7 +977,7 @@ cnm_ct_walk_slice(struct cnm_ct *ct, uint32_t *pos, uint32_t budget,
 	while (*pos < end) {
 		uint32_t p = (*pos)++;
 
-		if (!used_test(ct, p) || ct_read(ct, p, &k, &sig, &c) != 0)
+		if (!ct_at(ct, p, &k, &sig, &c, &at4))
 			continue;
 		ret = fn(&k, &c, arg);
 		if (ret != 0)
@@ -517,15 +993,16 @@ ct_flush(struct cnm_ct *ct, int by_node, uint16_t id)
 	uint32_t slots = ct->slots;
 	uint32_t pos, removed = 0;
 	struct cnm_conn_key k;
+	struct ct4_ent *at4;
 	struct cnm_conn c;
 	hash_sig_t sig;
 
-	for (pos = 0; pos < slots && ct->count > 0; pos++) {
-		if (!used_test(ct, pos) || ct_read(ct, pos, &k, &sig, &c) != 0)
+	for (pos = 0; pos < slots && ct->count4 + ct->count6 > 0; pos++) {
+		if (!ct_at(ct, pos, &k, &sig, &c, &at4))
 			continue;
 		if ((by_node ? c.node : c.svc) != id)
 			continue;
-		if (ct_del_at(ct, pos, &k, sig) == 0)
+		if (ct_del_at(ct, pos, &k, sig, at4) == 0)
 			removed++;
 	}
 	ct->stats.flushed += removed;
@@ -542,4 +1019,17 @@ uint32_t
 cnm_ct_flush_svc(struct cnm_ct *ct, uint16_t svc)
 {
 	return ct_flush(ct, 0, svc);
+}
+
+uint64_t
+cnm_ct_memsize(uint32_t max4, uint32_t max6)
+{
+	uint64_t nb = ((uint64_t)max4 * 100 / CT4_LOAD_PCT + CT4_WAYS - 1) / CT4_WAYS;
+	uint32_t e6 = RTE_MAX(max6, 8u);
+
+	/* as cnm_ct_create2() allocates: the handle, the IPv4 buckets, the
+	 * bitmap of IPv6 positions, the IPv6 rte_hash */
+	return sizeof(struct cnm_ct) + RTE_MAX(nb, 2u) * sizeof(struct ct4_bucket) +
+		((uint64_t)e6 + 63) / 64 * 8 +
+		cnm_hash_memsize(e6, sizeof(struct cnm_conn_key), 0);
 }

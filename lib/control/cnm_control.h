@@ -60,6 +60,12 @@ struct cnm_ctx {
 	json_t *(*rates)(void *arg);
 	void *rates_arg;
 	/**
+	 * `path show`: the private paths, their state and counters
+	 * (cnm_path_json()); called with ctl_lock held. NULL: refused.
+	 */
+	json_t *(*paths)(void *arg);
+	void *paths_arg;
+	/**
 	 * Called once a new configuration runs (reload, SIGHUP, an edit, one
 	 * applied from the HA primary), with ctl_lock held: for what takes its
 	 * settings from it outside the tables (the health checker). The data

@@ -271,6 +271,8 @@ svc_cfg_json(const struct cnm_config *c, const struct cnm_cfg_service *s)
 		json_object_set_new(o, "pdt_size", json_integer(s->pdt_size));
 	if (!s->arp)
 		json_object_set_new(o, "arp", json_false());
+	if (s->second_chance_s != c->second_chance_s)
+		json_object_set_new(o, "second_chance_s", json_integer(s->second_chance_s));
 	if (s->udp_timeout_s != 0)
 		json_object_set_new(o, "udp_timeout_s", json_integer(s->udp_timeout_s));
 	if (s->n_quic > 0) {
@@ -291,6 +293,35 @@ svc_cfg_json(const struct cnm_config *c, const struct cnm_cfg_service *s)
 		}
 		json_object_set_new(o, "quic_lb", q);
 	}
+	return o;
+}
+
+/* A node's "check" as the file writes it: the keys it was given. */
+static json_t *
+check_json(const struct cnm_cfg_node *n)
+{
+	const struct cnm_cfg_check *k = &n->check;
+	json_t *o = json_object();
+
+	json_object_set_new(o, "type", json_string(cnm_check_name(k->type,
+		(n->forward != CNM_FWD_MAC && n->has_gateway ? n->gateway.family : n->ip.family) ==
+		AF_INET6)));
+	if (k->port != 0)
+		json_object_set_new(o, "port", json_integer(k->port));
+	if (k->command[0] != '\0')
+		json_object_set_new(o, "command", json_string(k->command));
+	if (k->path[0] != '\0')
+		json_object_set_new(o, "path", json_string(k->path));
+	if (k->expect != 0)
+		json_object_set_new(o, "expect", json_integer(k->expect));
+	if (k->interval_ms != 0)
+		json_object_set_new(o, "interval_ms", json_integer(k->interval_ms));
+	if (k->timeout_ms != 0)
+		json_object_set_new(o, "timeout_ms", json_integer(k->timeout_ms));
+	if (k->rise != 0)
+		json_object_set_new(o, "rise", json_integer(k->rise));
+	if (k->fall != 0)
+		json_object_set_new(o, "fall", json_integer(k->fall));
 	return o;
 }
 
@@ -321,6 +352,8 @@ node_cfg_json(const struct cnm_cfg_node *n)
 			snprintf(hex + 2 * i, 3, "%02x", n->server_id[i]);
 		json_object_set_new(o, "server_id", json_string(hex));
 	}
+	if (n->check.type != CNM_CHECK_NONE)
+		json_object_set_new(o, "check", check_json(n));
 	return o;
 }
 
@@ -364,6 +397,8 @@ cfg_json(const struct cnm_config *c)
 				    json_string(c->nodes[c->default_node].name));
 	json_object_set_new(root, "pdt_size", json_integer(c->pdt_size));
 	json_object_set_new(root, "hash_key", json_integer(c->hash_key));
+	if (c->second_chance_s != 0)
+		json_object_set_new(root, "second_chance_s", json_integer(c->second_chance_s));
 	if (c->control_socket[0] != '\0' || c->state_file[0] != '\0') {
 		o = json_object();
 		if (c->control_socket[0] != '\0')
@@ -375,22 +410,70 @@ cfg_json(const struct cnm_config *c)
 	if (c->metrics_listen.port != 0)
 		json_object_set_new(root, "metrics",
 				    json_pack("{s:s}", "listen", c->metrics_listen.text));
+	if (c->announce_file4[0] != '\0' || c->announce_file6[0] != '\0') {
+		json_t *an = json_object();
+
+		if (c->announce_file4[0] != '\0')
+			json_object_set_new(an, "file4", json_string(c->announce_file4));
+		if (c->announce_file6[0] != '\0')
+			json_object_set_new(an, "file6", json_string(c->announce_file6));
+		if (c->announce_cmd[0] != '\0')
+			json_object_set_new(an, "command", json_string(c->announce_cmd));
+		json_object_set_new(root, "announce", an);
+	}
+	if (c->mem_limit_mb != 0)
+		json_object_set_new(root, "memory",
+				    json_pack("{s:I}", "limit_mb", (json_int_t)c->mem_limit_mb));
 	json_object_set_new(root, "conntrack",
-			    json_pack("{s:I,s:I,s:I,s:I}",
+			    json_pack("{s:I,s:I,s:I,s:I,s:I}",
 				      "max", (json_int_t)c->conn_max,
+				      "max6", (json_int_t)c->conn_max6,
 				      "timeout_s", (json_int_t)c->conn_timeout_s,
 				      "closing_s", (json_int_t)c->conn_closing_s,
 				      "syn_s", (json_int_t)c->conn_syn_s));
 	json_object_set_new(root, "icmp_echo", json_string(c->icmp_echo_reply ? "reply" : "local"));
 	json_object_set_new(root, "verify_checksum", json_boolean(c->verify_checksum));
 	/* "health" present means probes on: keep it absent when it was */
-	if (c->health_enabled)
-		json_object_set_new(root, "health",
-			    json_pack("{s:I,s:I,s:I,s:I}",
+	if (c->health_enabled) {
+		json_t *h = json_pack("{s:I,s:I,s:I,s:I}",
 				      "interval_ms", (json_int_t)c->health_interval_ms,
 				      "timeout_ms", (json_int_t)c->health_timeout_ms,
 				      "rise", (json_int_t)c->health_rise,
-				      "fall", (json_int_t)c->health_fall));
+				      "fall", (json_int_t)c->health_fall);
+		char buf[64];
+
+		if (c->health_source.family != 0)
+			json_object_set_new(h, "source", json_string(
+				cnm_addr_str(&c->health_source, buf, sizeof(buf))));
+		if (c->health_source6.family != 0)
+			json_object_set_new(h, "source6", json_string(
+				cnm_addr_str(&c->health_source6, buf, sizeof(buf))));
+		if (c->health_notify[0] != '\0')
+			json_object_set_new(h, "notify", json_string(c->health_notify));
+		json_object_set_new(root, "health", h);
+	}
+	o = json_pack("{s:b,s:I,s:I,s:I}", "spread", c->paths_spread,
+		      "interval_ms", (json_int_t)c->paths_interval_ms,
+		      "rounds", (json_int_t)c->paths_rounds, "rise", (json_int_t)c->paths_rise);
+	if (o != NULL && c->paths_nodes_set) {
+		uint32_t j;
+
+		/* a node removed since is no longer probed: left out */
+		a = json_array();
+		for (i = 0; i < c->n_paths_nodes; i++)
+			for (j = 0; j < c->n_nodes; j++)
+				if (strcmp(c->nodes[j].name, c->paths_nodes[i]) == 0)
+					json_array_append_new(a, json_string(c->paths_nodes[i]));
+		json_object_set_new(o, "nodes", a);
+	}
+	/* left out when every setting is the default, as a file without it */
+	if (c->paths_spread != (c->n_private > 1) ||
+			c->paths_interval_ms != CNM_PATH_INTERVAL_MS_DEFAULT ||
+			c->paths_rounds != CNM_PATH_ROUNDS_DEFAULT ||
+			c->paths_rise != CNM_PATH_RISE_DEFAULT || c->paths_nodes_set)
+		json_object_set_new(root, "paths", o);
+	else
+		json_decref(o);
 	if (c->ha.enabled) {
 		a = json_array();
 		for (i = 0; i < c->ha.n_peers; i++)
@@ -506,13 +589,8 @@ svc_keys_changed(const struct cnm_cfg_service *s, const struct cnm_cfg_service *
 
 	if (!addr_eq(&s->vip, &c->vip) || s->policy != c->policy ||
 	    s->protocols != c->protocols || s->n_ports != c->n_ports ||
-	    s->arp != c->arp || s->n_quic != c->n_quic)
+	    s->arp != c->arp)
 		return 1;
-	/* QUIC-LB, keys included (the new file was read with its key files):
-	 * a change rebuilds the service */
-	for (i = 0; i < c->n_quic; i++)
-		if (memcmp(&s->quic[i], &c->quic[i], sizeof(c->quic[i])) != 0)
-			return 1;
 	/* the same set of ports, in any order (no port twice in a service) */
 	for (i = 0; i < c->n_ports; i++) {
 		for (j = 0; j < s->n_ports; j++)
@@ -522,6 +600,24 @@ svc_keys_changed(const struct cnm_cfg_service *s, const struct cnm_cfg_service *
 		if (j == s->n_ports)
 			return 1;
 	}
+	return 0;
+}
+
+/*
+ * QUIC-LB, keys included (the new file was read with its key files): a
+ * change rebuilds the service (deleted and added again, its entries in the
+ * forwarding list with it), never a change of keys in place.
+ */
+static int
+svc_quic_changed(const struct cnm_cfg_service *s, const struct cnm_cfg_service *c)
+{
+	uint32_t i;
+
+	if (s->n_quic != c->n_quic)
+		return 1;
+	for (i = 0; i < c->n_quic; i++)
+		if (memcmp(&s->quic[i], &c->quic[i], sizeof(c->quic[i])) != 0)
+			return 1;
 	return 0;
 }
 
@@ -627,6 +723,20 @@ cfg_apply(struct cnm_lb *lb, const struct cnm_config *from, const struct cnm_con
 	int progress;
 	int ret, id;
 
+	/* 0: second chance windows first, so that the moves of this reload
+	 * are covered by the window it asks for (docs/pdt.md) */
+	for (i = 0; i < cnm_lb_svc_end(lb); i++) {
+		const struct cnm_cfg_service *s = cnm_lb_svc_cfg(lb, i);
+		int ti;
+
+		if (s == NULL || (ti = cnm_config_service_index(to, s->name)) < 0 ||
+		    s->second_chance_s == to->services[ti].second_chance_s)
+			continue;
+		(void)cnm_lb_svc_set_second_chance(lb, (uint16_t)i,
+						   to->services[ti].second_chance_s * 1000);
+		sum_add(summary, "services_changed", to->services[ti].name);
+	}
+
 	/* 1, 2: nodes, new and changed */
 	for (i = 0; i < to->n_nodes; i++) {
 		const struct cnm_cfg_node *n = &to->nodes[i];
@@ -682,8 +792,9 @@ cfg_apply(struct cnm_lb *lb, const struct cnm_config *from, const struct cnm_con
 				return apply_fail(err, errlen, ret, "set the MAC of node", n->name);
 			changed = 1;
 		}
-		if (cur->check_port != n->check_port) {
-			(void)cnm_lb_node_set_check_port(lb, (uint16_t)id, n->check_port);
+		if (cur->check_port != n->check_port ||
+		    memcmp(&cur->check, &n->check, sizeof(n->check)) != 0) {
+			(void)cnm_lb_node_set_check(lb, (uint16_t)id, n->check_port, &n->check);
 			changed = 1;
 		}
 		if (changed)
@@ -702,27 +813,30 @@ cfg_apply(struct cnm_lb *lb, const struct cnm_config *from, const struct cnm_con
 	for (i = 0; i < cnm_lb_svc_end(lb); i++) {
 		const struct cnm_cfg_service *s = cnm_lb_svc_cfg(lb, i);
 		char name[CNM_NAME_MAX];
-		int ti;
+		int ti, quic;
 
 		if (s == NULL)
 			continue;
 		snprintf(name, sizeof(name), "%s", s->name);
 		ti = cnm_config_service_index(to, name);
+		/* a QUIC-LB change: removed here, added again in step 4 */
+		quic = ti >= 0 && svc_quic_changed(s, &to->services[ti]);
 		/* same VIP, other ports (protocols, policy): changed in place,
 		 * never deleted and added again (its table, counters and
 		 * connections stay; its other ports never miss) */
-		if (ti >= 0 && svc_keys_changed(s, &to->services[ti]) &&
+		if (ti >= 0 && !quic && svc_keys_changed(s, &to->services[ti]) &&
 		    addr_eq(&s->vip, &to->services[ti].vip)) {
 			rekey[i] = (uint32_t)ti + 1; /* below, once the removals are done */
 			continue;
 		}
-		if (ti >= 0 && !svc_keys_changed(s, &to->services[ti])) {
+		if (ti >= 0 && !quic && !svc_keys_changed(s, &to->services[ti])) {
 			if (s->udp_timeout_s != to->services[ti].udp_timeout_s) {
 				/* in place: the service keeps its flows */
 				ret = cnm_lb_svc_set_udp_timeout(lb, (uint16_t)i,
 						to->services[ti].udp_timeout_s);
 				if (ret < 0) {
 					free(reshaped);
+					free(rekey);
 					return apply_fail(err, errlen, ret,
 							"set the UDP timeout of service", name);
 				}
@@ -769,6 +883,10 @@ cfg_apply(struct cnm_lb *lb, const struct cnm_config *from, const struct cnm_con
 				continue;
 			if (ret == 0 && cnm_lb_svc_pdt_size(lb, i) != c->pdt_size)
 				ret = cnm_lb_svc_set_pdt_size(lb, (uint16_t)i, c->pdt_size);
+			/* the UDP flow list of a service whose ports changed: in place
+			 * too (it may have a UDP port only now, or no more) */
+			if (ret == 0 && cnm_lb_svc_cfg(lb, i)->udp_timeout_s != c->udp_timeout_s)
+				ret = cnm_lb_svc_set_udp_timeout(lb, (uint16_t)i, c->udp_timeout_s);
 			if (ret < 0) {
 				free(reshaped);
 				free(rekey);
@@ -1048,6 +1166,8 @@ reload_locked(struct cnm_ctx *ctx, const char *path, char *err, size_t errlen,
 		json_array_append_new(restart, json_string("control.socket"));
 	if (nc->conn_max != ctx->cfg->conn_max)
 		json_array_append_new(restart, json_string("conntrack.max"));
+	if (nc->conn_max6 != ctx->cfg->conn_max6)
+		json_array_append_new(restart, json_string("conntrack.max6"));
 	if (strcmp(nc->metrics_listen.text, ctx->cfg->metrics_listen.text) != 0)
 		json_array_append_new(restart, json_string("metrics.listen"));
 	if (memcmp(&nc->ha, &ctx->cfg->ha, sizeof(nc->ha)) != 0)
@@ -1198,6 +1318,26 @@ svc_json(const struct cnm_ctx *ctx, uint16_t id, const struct cnm_stats_total *t
 	json_object_set_new(o, "pdt_size", json_integer(pdt->size));
 	json_object_set_new(o, "active_nodes", json_integer(pdt->n_active));
 	json_object_set_new(o, "arp", json_boolean(s->arp));
+	{
+		/* second chance (docs/pdt.md): the window, and what the kept
+		 * table would still send elsewhere */
+		struct cnm_sc_info sc;
+		uint32_t now = cnm_lb_clock_ms();
+
+		if (cnm_lb_svc_second_chance(lb, id, &sc) == 0) {
+			int open = sc.prev != NULL && (int32_t)(sc.until - now) > 0;
+
+			/* no time left in it: what `service show` says stays the
+			 * same while nothing changes (explain says how long) */
+			json_object_set_new(o, "second_chance", json_pack("{s:I,s:b,s:o,s:o,s:o}",
+				"window_s", (json_int_t)(sc.window_ms / 1000),
+				"open", open,
+				"entries_changed", open && sc.prev->size == pdt->size ?
+					json_integer(cnm_pdt_moved(sc.prev, pdt)) : json_null(),
+				"packets", json_incref(json_object_get(st, "second_chance")),
+				"failed", json_incref(json_object_get(st, "second_chance_failed"))));
+		}
+	}
 	json_object_set(o, "packets", json_object_get(st, "packets"));
 	json_object_set(o, "bytes", json_object_get(st, "bytes"));
 	json_decref(st);
@@ -1320,6 +1460,39 @@ cmd_node_add(struct cnm_ctx *ctx, struct ctl_req *r)
 	}
 	return edit_commit(ctx, r, root, "nodes", idx, "node",
 			   json_pack("{s:O}", "node", json_object_get(node, "name")));
+}
+
+/*
+ * A node's "check" at run time: the object a node takes in the file, or null
+ * for none. It replaces the node's check_port (a "connect" check says the
+ * same); the file's rules decide, and nothing changes on error.
+ */
+static json_t *
+cmd_node_check(struct cnm_ctx *ctx, struct ctl_req *r)
+{
+	const json_t *check = json_object_get(r->req, "check");
+	const char *name;
+	json_t *root, *n;
+	char got[80];
+	int ci;
+
+	if (arg_str(r, "node", 1, "a node name", &name) < 0 ||
+	    find_node(ctx, r, name, &ci) < 0)
+		return NULL;
+	if (!json_is_object(check) && !json_is_null(check)) {
+		cnm_json_describe(got, sizeof(got), check);
+		req_fail(r, "check: expected an object like a node's \"check\" in the configuration file (\"type\": arp, nd, icmp, tcp, connect, script or http), or null for none (got %s)",
+			 got);
+		return NULL;
+	}
+	root = cfg_json(ctx->cfg);
+	n = json_array_get(json_object_get(root, "nodes"), (size_t)ci);
+	json_object_del(n, "check_port");
+	if (json_is_null(check))
+		json_object_del(n, "check");
+	else
+		json_object_set_new(n, "check", json_deep_copy(check));
+	return edit_commit(ctx, r, root, "nodes", ci, "node", json_pack("{s:s}", "node", name));
 }
 
 static json_t *
@@ -1502,6 +1675,7 @@ node_json(const struct cnm_ctx *ctx, uint16_t id, const struct cnm_stats_total *
 	json_object_set_new(o, "mac_configured",
 			    json_boolean(ci >= 0 && ctx->cfg->nodes[ci].has_mac));
 	json_object_set_new(o, "check_port", json_integer(nc->check_port));
+	json_object_set_new(o, "check", nc->check.type != CNM_CHECK_NONE ? check_json(nc) : json_null());
 	/* how packets reach it, as "node add" and the file set it */
 	json_object_set_new(o, "forward", json_string(cnm_fwd_name(nc->forward)));
 	json_object_set_new(o, "gateway", nc->has_gateway ?
@@ -1886,6 +2060,22 @@ cmd_stats_rate(struct cnm_ctx *ctx, struct ctl_req *r)
 	return resp;
 }
 
+/* `path show`: the private paths (lib/path) */
+static json_t *
+cmd_path_show(struct cnm_ctx *ctx, struct ctl_req *r)
+{
+	json_t *resp;
+
+	if (ctx->paths == NULL) {
+		req_fail(r, "this cnmux has no path manager");
+		return NULL;
+	}
+	resp = ctx->paths(ctx->paths_arg);
+	if (resp == NULL)
+		req_fail(r, "out of memory");
+	return resp;
+}
+
 /* `zero`: the counters every output shows start again from 0; what the
  * workers count, and /metrics, go on (cnm_lb_stats_zero()) */
 static json_t *
@@ -2046,6 +2236,7 @@ static const char *const keys_service[] = { "service", NULL };
 static const char *const keys_node[] = { "node", NULL };
 static const char *const keys_node_add[] = { "node", "services", NULL };
 static const char *const keys_drain[] = { "node", "service", NULL };
+static const char *const keys_check[] = { "node", "check", NULL };
 static const char *const keys_weight[] = { "node", "service", "weight", NULL };
 static const char *const keys_pdt[] = { "service", "offset", "count", NULL };
 static const char *const keys_conns[] = { "service", "node", "max", NULL };
@@ -2069,11 +2260,13 @@ static const struct {
 	{ "node down", keys_node, cmd_node_down, 1 },
 	{ "node drain", keys_drain, cmd_node_drain, 1 },
 	{ "node weight", keys_weight, cmd_node_weight, 1 },
+	{ "node check", keys_check, cmd_node_check, 1 },
 	{ "pdt show", keys_pdt, cmd_pdt_show, 0 },
 	{ "conns count", keys_none, cmd_conns_count, 0 },
 	{ "conns show", keys_conns, cmd_conns_show, 0 },
 	{ "stats", keys_none, cmd_stats, 0 },
 	{ "stats rate", keys_none, cmd_stats_rate, 0 },
+	{ "path show", keys_none, cmd_path_show, 0 },
 	{ "zero", keys_none, cmd_zero, 0 },
 	{ "explain", keys_explain, cmd_explain, 0 },
 	{ "save", keys_save, cmd_save, 0 },

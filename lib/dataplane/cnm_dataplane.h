@@ -35,7 +35,9 @@ struct rte_ring;
 /** Ports and tables the workers share; read-only once they run. */
 struct cnm_dp {
 	struct cnm_lb *lb;           /**< the tables: workers read only cnm_lb_view(lb) */
-	struct rte_rcu_qsbr *qsbr;
+	struct rte_rcu_qsbr *qsbr;   /**< thread ids: 0..workers-1, then the control lcore */
+	uint32_t qsbr_ctl;           /**< the control lcore's id: online only while it polls
+					  the private ports (capture callbacks run there) */
 	uint16_t pub_port;
 	uint16_t n_private;
 	uint16_t priv_port[CNM_MAX_PRIVATE];
@@ -44,7 +46,8 @@ struct cnm_dp {
 	struct rte_ether_addr pub_mac;
 	struct rte_ring *ctl_tx;     /**< frames of the control lcore; worker 0 sends them
 					  on the port in mbuf->port */
-	uint32_t conn_max;           /**< forwarding list entries per worker; 0: none */
+	uint32_t conn_max;           /**< forwarding list entries per worker (IPv4); 0: none */
+	uint32_t conn_max6;          /**< IPv6 entries per worker (with conn_max > 0) */
 	struct cnm_ct_timeouts conn_timeouts;
 	volatile int quit;           /**< set by the control lcore to stop workers */
 };
@@ -118,6 +121,8 @@ struct cnm_worker {
 	uint64_t disp_gen;                  /**< ...at this cnm_lb_gen(): none since */
 	uint64_t walk_gen;                  /**< cnm_lb_gen() when the walk began */
 	struct cnm_txbuf priv[CNM_MAX_PRIVATE];
+	uint64_t path_tx[CNM_MAX_PRIVATE];  /**< frames TX took per private path (to nodes;
+						 counted per flush; read by lib/path) */
 	struct cnm_txbuf local;
 	struct cnm_txbuf pub;               /**< ARP and echo replies for VIPs */
 } __rte_cache_aligned;
@@ -125,6 +130,9 @@ struct cnm_worker {
 /** Prepare a worker; 0 or -errno. */
 int cnm_worker_init(struct cnm_worker *w, const struct cnm_dp *dp, uint16_t id);
 void cnm_worker_fini(struct cnm_worker *w);
+/** A worker's own EAL memory (its struct, fragment and lookup-cache slots;
+ * not its forwarding list), for cnm_config_mem(). */
+uint64_t cnm_worker_memsize(void);
 
 /** The worker's coarse millisecond clock (the forwarding list's "now"). */
 uint32_t cnm_worker_clock(const struct cnm_worker *w);

@@ -60,7 +60,8 @@ cnm_worker_init(struct cnm_worker *w, const struct cnm_dp *dp, uint16_t id)
 	cnm_lb_set_pub_mac(dp->lb, dp->pub_mac.addr_bytes);
 	if (dp->conn_max > 0) {
 		snprintf(name, sizeof(name), "cnm_ct%u", id);
-		w->ct = cnm_ct_create(name, dp->conn_max, SOCKET_ID_ANY, &dp->conn_timeouts);
+		w->ct = cnm_ct_create2(name, dp->conn_max, dp->conn_max6 > 0 ? dp->conn_max6 :
+				dp->conn_max, SOCKET_ID_ANY, &dp->conn_timeouts);
 		if (w->ct == NULL) {
 			cnm_wstats_fini(&w->st);
 			return -rte_errno;
@@ -86,9 +87,19 @@ cnm_worker_init(struct cnm_worker *w, const struct cnm_dp *dp, uint16_t id)
 	w->ds.lane = id;
 	w->now_ms = cnm_worker_clock(w);
 	w->ds.now_ms = w->now_ms;
-	w->sweep_budget = RTE_MAX(16u, dp->conn_max / 10000);
+	/* a slice a millisecond: the whole table (both families) in ~10 s */
+	w->sweep_budget = w->ct != NULL ? RTE_MAX(16u, cnm_ct_slots(w->ct) / 10000) : 16u;
 	w->walk_budget = CNM_CONN_WALK_BUDGET;
 	return 0;
+}
+
+uint64_t
+cnm_worker_memsize(void)
+{
+	struct cnm_worker *w = NULL;
+
+	return sizeof(*w) + CNM_FRAG_SLOTS * sizeof(*w->ds.frag) +
+		CNM_SVC_CACHE_SLOTS * sizeof(*w->ds.cache);
 }
 
 void
@@ -160,8 +171,36 @@ count_svc_unsent(struct cnm_worker *w, int32_t svc, uint32_t len)
 	}
 }
 
-/* Send what a burst left in a TX buffer; free and count what TX did not take. */
-static inline void
+/*
+ * Count a drop of reason @p r that happened after the decision chose a node,
+ * for who it concerns (lib/stats: CNM_DROP_DECIDED): in the decision's
+ * counter slot @p slot (its pair's or the node's sink; the service's and the
+ * node's totals are sums of slots). Only drop paths call it: the forwarded
+ * frame does not pay for it.
+ */
+static __rte_always_inline void
+count_drop_slot(struct cnm_worker *w, uint32_t slot, enum cnm_drop r)
+{
+	unsigned int i = cnm_ddrop_of(r);
+
+	if (likely(i < CNM_DDROP_MAX))
+		w->st.member[slot].drop[i]++;
+}
+
+/* The same for a drop after the decision found service @p svc (-1: none, a
+ * global drop only) but chose no node. */
+static __rte_always_inline void
+count_drop_svc(struct cnm_worker *w, int32_t svc, enum cnm_drop r)
+{
+	unsigned int i = cnm_ddrop_of(r);
+
+	if (svc >= 0 && likely(i < CNM_DDROP_MAX))
+		w->st.svc[svc].drop[i]++;
+}
+
+/* Send what a burst left in a TX buffer; free and count what TX did not
+ * take. Returns how many TX took. */
+static inline uint16_t
 txbuf_flush(struct cnm_worker *w, struct cnm_txbuf *b)
 {
 	struct cnm_wstats *st = &w->st;
@@ -183,6 +222,7 @@ txbuf_flush(struct cnm_worker *w, struct cnm_txbuf *b)
 				st->member[slot].bytes -= len;
 				/* still a frame of its service */
 				count_svc_unsent(w, cnm_lb_slot_svc(w->dp->lb, (uint16_t)slot), len);
+				count_drop_slot(w, slot, CNM_DROP_TX_FULL);
 			}
 		}
 		st->drop[CNM_DROP_TX_FULL] += lost;
@@ -190,26 +230,37 @@ txbuf_flush(struct cnm_worker *w, struct cnm_txbuf *b)
 		rte_pktmbuf_free_bulk(&b->m[sent], lost);
 	}
 	b->n = 0;
+	return sent;
 }
+
+/* node_path(): the frame's path is picked by spread_path() */
+#define PATH_SPREAD INT32_MIN
 
 /*
  * Where a frame for @p node leaves: the private port index, with the MAC of
- * its next hop in @p mac; or minus the drop reason when it cannot leave.
+ * its next hop in @p mac; PATH_SPREAD when the frames of every node are
+ * spread over the paths; or minus the drop reason when it cannot leave.
+ * One compare for both of the last two: the view's port_lim is the number
+ * of private ports, or 0 while frames are spread (every port is then at or
+ * above it), so one private path pays nothing for spreading.
  */
 static __rte_always_inline int
 node_path(struct cnm_worker *w, uint16_t node, uint64_t *mac)
 {
-	const struct cnm_dp *dp = w->dp;
-	const struct cnm_node *nd = &cnm_lb_view(dp->lb)->node[node];
+	const struct cnm_lb_view *lb = cnm_lb_view(w->dp->lb);
+	const struct cnm_node *nd = &lb->node[node];
 	/* The control lcore may resolve a MAC while we run: one 64-bit word,
 	 * read whole; no ordering with anything else is needed. */
 	uint16_t port = __atomic_load_n(&nd->port, __ATOMIC_RELAXED);
+	/* 16 bits, read whole; the table it leads to is ordered by the
+	 * acquire fence in spread_path() */
+	uint16_t lim = __atomic_load_n(&lb->port_lim, __ATOMIC_RELAXED);
 
 	*mac = __atomic_load_n(&nd->mac, __ATOMIC_RELAXED);
 	if (unlikely(*mac == 0))
 		return -CNM_DROP_NODE_UNRESOLVED;
-	if (unlikely(port >= dp->n_private))
-		return -CNM_DROP_LINK_DOWN;
+	if (unlikely(port >= lim))
+		return lim == 0 ? PATH_SPREAD : -CNM_DROP_LINK_DOWN;
 	return port;
 }
 
@@ -220,6 +271,7 @@ forward_drop(struct cnm_worker *w, struct rte_mbuf *m, const struct cnm_decision
 		enum cnm_drop r)
 {
 	count_svc_unsent(w, di->svc, rte_pktmbuf_pkt_len(m));
+	count_drop_slot(w, di->slot, r);
 	drop(w, m, r);
 }
 
@@ -267,8 +319,47 @@ forward_method(struct cnm_worker *w, struct rte_mbuf *m, const struct cnm_flow *
 		txbuf_add(w, &w->pub, m);
 	} else {
 		count_svc_unsent(w, di->svc, len);
+		count_drop_slot(w, di->slot, (enum cnm_drop)ret);
 		drop(w, m, (enum cnm_drop)ret);
 	}
+}
+
+/* Key of the path hash: not the PDT's key, so that which path a flow takes
+ * does not depend on which node it reached (every node uses every path). */
+#define PATH_HASH_SALT 0x9e3779b9u
+
+/*
+ * The path of a frame while the frames of every node are spread over the
+ * paths that are up: the flow's hash picks a slot of the paths table, so one
+ * flow keeps one path while the set does not change. The NIC's RSS hash when
+ * it gave one (free), else the keyed client hash of source address and
+ * port. Out of line: one private path never gets here.
+ */
+static __rte_noinline int
+spread_path(const struct cnm_worker *w, const struct rte_mbuf *m, const struct cnm_flow *f)
+{
+	const struct cnm_lb_view *lb = cnm_lb_view(w->dp->lb);
+	uint32_t key = lb->hash_key ^ PATH_HASH_SALT, h;
+
+	/* pairs with the release store of port_lim = 0 (cnm_lb_paths_update()):
+	 * the table read below is one built for spreading */
+	__atomic_thread_fence(__ATOMIC_ACQUIRE);
+	if (m->ol_flags & RTE_MBUF_F_RX_RSS_HASH) {
+		h = cnm_fmix32(m->hash.rss);
+	} else if (f != NULL) {
+		h = cnm_client_hash(key, f, 1);
+	} else {
+		/* the fast shape: untagged IPv4 without options (as forward_method()) */
+		const uint8_t *p = rte_pktmbuf_mtod(m, const uint8_t *);
+		uint32_t src;
+		uint16_t sport;
+
+		memcpy(&src, p + RTE_ETHER_HDR_LEN + 12, 4);
+		memcpy(&sport, p + RTE_ETHER_HDR_LEN + 20, 2);
+		h = cnm_client_hash4(key, src, sport, 1);
+	}
+	/* a byte, read whole (see path_tbl) */
+	return __atomic_load_n(&lb->path_tbl[cnm_path_slot(h)], __ATOMIC_RELAXED);
 }
 
 /*
@@ -284,8 +375,11 @@ forward(struct cnm_worker *w, struct rte_mbuf *m, const struct cnm_flow *f, uint
 	int port = node_path(w, di->node, &mac);
 
 	if (unlikely(port < 0)) {
-		forward_drop(w, m, di, (enum cnm_drop)-port);
-		return;
+		if (port != PATH_SPREAD) {
+			forward_drop(w, m, di, (enum cnm_drop)-port);
+			return;
+		}
+		port = spread_path(w, m, f);
 	}
 	if (unlikely(di->method != CNM_FWD_MAC)) {
 		forward_method(w, m, f, keep, di, port, mac);
@@ -418,8 +512,10 @@ act_other(struct cnm_worker *w, struct rte_mbuf *m, const struct cnm_flow *f,
 	default:
 		if (di->reason == CNM_DROP_NO_SERVICE)
 			w->st.nonscalable++;
-		/* a frame of a service dropped by the decision (no active node) */
+		/* a frame of a service dropped by the decision (no active node):
+		 * no node was chosen, no slot */
 		count_svc_unsent(w, di->svc, rte_pktmbuf_pkt_len(m));
+		count_drop_svc(w, di->svc, (enum cnm_drop)di->reason);
 		drop(w, m, (enum cnm_drop)di->reason);
 		break;
 	}
@@ -588,7 +684,7 @@ cnm_worker_burst(struct cnm_worker *w, struct rte_mbuf **pkts, uint16_t n)
 flush:
 	for (i = 0; i < dp->n_private; i++)
 		if (w->priv[i].n)
-			txbuf_flush(w, &w->priv[i]);
+			w->path_tx[i] += txbuf_flush(w, &w->priv[i]);
 	if (w->local.n)
 		txbuf_flush(w, &w->local);
 	if (w->pub.n)

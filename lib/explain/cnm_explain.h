@@ -40,6 +40,17 @@ enum cnm_explain_conn {
 };
 
 /** The service table a key matched (patent FIG. 7). */
+/** Second chance (docs/pdt.md) for the frame: would it, did it apply? */
+enum cnm_explain_sc {
+	CNM_EX_SC_NA = 0,    /**< not TCP of a service with a forwarding list */
+	CNM_EX_SC_OFF,       /**< the service has no open window (off, or no change lately) */
+	CNM_EX_SC_SAME,      /**< window open, but the entry's owner did not change */
+	CNM_EX_SC_SYN,       /**< window open, the entry changed, but a SYN follows the PDT */
+	CNM_EX_SC_HELD,      /**< window open, the entry changed, but the list holds it */
+	CNM_EX_SC_APPLIED,   /**< sent to the previous owner, and recorded */
+	CNM_EX_SC_GONE,      /**< the previous owner was removed or is down: the PDT */
+};
+
 enum cnm_explain_table {
 	CNM_EX_TABLE_NONE = 0,
 	CNM_EX_TABLE_FIRST,   /**< (protocol, address, port) */
@@ -66,6 +77,10 @@ struct cnm_explain {
 	uint16_t pdt_node;           /**< the PDT's entry, CNM_NODE_NONE */
 	int32_t conn_worker;         /**< online: the worker whose list held it, -1 */
 	struct cnm_conn held;        /**< CNM_EX_CONN_HELD / _STALE: the entry */
+	uint8_t sc;                  /**< enum cnm_explain_sc */
+	uint16_t sc_node;            /**< the entry's previous owner (window open), or
+				          CNM_NODE_NONE / CNM_NODE_GONE */
+	uint32_t sc_left_ms;         /**< how long the window stays open */
 	struct cnm_decision d;       /**< the decision */
 };
 

@@ -30,6 +30,13 @@ static const char *const table_names[] = { "none", "first", "second" };
 static const char *const via_names[] = {
 	[CNM_VIA_NONE] = "none", [CNM_VIA_PDT] = "pdt", [CNM_VIA_CONN] = "conn",
 	[CNM_VIA_FRAG] = "frag", [CNM_VIA_UDP] = "udp_list", [CNM_VIA_SERVER_ID] = "server_id",
+	[CNM_VIA_SC] = "second chance",
+};
+static const char *const sc_names[] = {
+	[CNM_EX_SC_NA] = "n/a", [CNM_EX_SC_OFF] = "no window",
+	[CNM_EX_SC_SAME] = "entry unchanged", [CNM_EX_SC_SYN] = "not for a SYN",
+	[CNM_EX_SC_HELD] = "not needed (held)", [CNM_EX_SC_APPLIED] = "applied",
+	[CNM_EX_SC_GONE] = "previous owner gone",
 };
 static const char *const state_names[] = { "syn", "established", "closing", "udp" };
 
@@ -178,7 +185,11 @@ cnm_explain_decide(const struct cnm_lb *lb, struct cnm_dstate *st, struct cnm_ex
 	/* TCP and UDP counters together: a frame moves one of them */
 	uint64_t hit = ws->conn_hit + ws->udp_hit, stale = ws->conn_stale + ws->udp_stale;
 	uint64_t nw = ws->conn_new + ws->udp_new, full = ws->conn_full + ws->udp_full;
+	uint64_t sc = ws->second_chance, scf = ws->second_chance_failed;
+	uint64_t qp[CNM_QUIC_PARSE_MAX], qc[CNM_QUICLB_RESULT_MAX + 1];
+	const struct cnm_svc *s = NULL;
 	struct cnm_conn_key k;
+	unsigned int i;
 
 	if (st->ct != NULL && cnm_explain_conn_key(ex, &k)) {
 		const struct cnm_conn_key *kp = &k;
@@ -188,9 +199,6 @@ cnm_explain_decide(const struct cnm_lb *lb, struct cnm_dstate *st, struct cnm_ex
 		if (cnm_ct_lookup_bulk(st->ct, &kp, 1, &sig, &ex->held) & 1)
 			ex->conn = CNM_EX_CONN_STALE; /* until the decision says it kept it */
 	}
-	uint64_t qp[CNM_QUIC_PARSE_MAX], qc[CNM_QUICLB_RESULT_MAX + 1];
-	unsigned int i;
-
 	/* which QUIC counters the frame moves: what its header and DCID were */
 	memcpy(qp, &ws->quic_ok, sizeof(qp));
 	memcpy(qc, &ws->cid_server_id, sizeof(qc));
@@ -218,6 +226,38 @@ cnm_explain_decide(const struct cnm_lb *lb, struct cnm_dstate *st, struct cnm_ex
 		/* an entry the decision passed over: expired, or a closed
 		 * connection's port reused by a new SYN */
 		ex->conn = CNM_EX_CONN_NONE;
+
+	/* second chance: what the decision did, or why it did not */
+	ex->sc = CNM_EX_SC_NA;
+	ex->sc_node = CNM_NODE_NONE;
+	/* TCP only: a UDP flow has no second chance */
+	if (ex->conn == CNM_EX_CONN_NA || ex->svc < 0 || ex->f.key.proto != IPPROTO_TCP)
+		return;
+	s = cnm_lb_view(lb)->svc[ex->svc];
+	ex->sc = CNM_EX_SC_OFF;
+	if (s == NULL || !cnm_svc_sc_open(s, st->now_ms) ||
+	    __atomic_load_n(&s->prev, __ATOMIC_ACQUIRE) == NULL)
+		return;
+	{
+		const struct cnm_pdt *prev = __atomic_load_n(&s->prev, __ATOMIC_ACQUIRE);
+
+		ex->sc_left_ms = s->sc_until - st->now_ms;
+		ex->sc_node = prev->entries[ex->hash & prev->mask];
+	}
+	if (ws->second_chance != sc)
+		ex->sc = CNM_EX_SC_APPLIED;
+	else if (ws->second_chance_failed != scf)
+		ex->sc = CNM_EX_SC_GONE;
+	else if (ex->sc_node == CNM_NODE_NONE || ex->sc_node == ex->pdt_node)
+		ex->sc = CNM_EX_SC_SAME;
+	else if (ex->conn == CNM_EX_CONN_HELD)
+		ex->sc = CNM_EX_SC_HELD;
+	else if (ex->f.tcp_flags & CNM_TCP_SYN)
+		ex->sc = CNM_EX_SC_SYN;
+	else
+		/* the owner is down, removed or the entry moved back: the
+		 * decision's own counters said which; nothing else is left */
+		ex->sc = CNM_EX_SC_GONE;
 }
 
 void
@@ -354,6 +394,15 @@ cnm_explain_line(const struct cnm_lb *lb, const struct cnm_explain *ex, char *bu
 		if (ex->conn == CNM_EX_CONN_HELD || ex->conn == CNM_EX_CONN_STALE)
 			ADD(")");
 	}
+	/* only while a window is open: the lines of a service with no recent
+	 * change read as they always did */
+	if (ex->sc > CNM_EX_SC_OFF) {
+		ADD(" | second chance %s", sc_names[ex->sc]);
+		if (ex->sc_node != CNM_NODE_NONE && ex->sc != CNM_EX_SC_SAME)
+			ADD(" (previous owner %s, %u ms left)",
+			    ex->sc_node == CNM_NODE_GONE ? "removed" : node_name(lb, ex->sc_node),
+			    ex->sc_left_ms);
+	}
 	switch (d->verdict) {
 	case CNM_V_FORWARD:
 	case CNM_V_DEFAULT:
@@ -416,6 +465,14 @@ cnm_explain_json(const struct cnm_lb *lb, const struct cnm_explain *ex)
 		json_object_set_new(o, "conn_state", json_string(state_names[ex->held.state & 3]));
 		if (ex->conn_worker >= 0)
 			json_object_set_new(o, "conn_worker", json_integer(ex->conn_worker));
+	}
+	json_object_set_new(o, "second_chance", json_string(sc_names[ex->sc]));
+	if (ex->sc > CNM_EX_SC_OFF) {
+		json_object_set_new(o, "second_chance_left_ms", json_integer(ex->sc_left_ms));
+		json_object_set_new(o, "second_chance_node",
+			ex->sc_node == CNM_NODE_NONE ? json_null() :
+			json_string(ex->sc_node == CNM_NODE_GONE ? "(removed)" :
+				    node_name(lb, ex->sc_node)));
 	}
 	if (d->verdict == CNM_V_FORWARD || d->verdict == CNM_V_DEFAULT) {
 		json_object_set_new(o, "node", json_string(node_name(lb, d->node)));

@@ -23,6 +23,12 @@
 struct cnm_health_io {
 	/** Queue @p len bytes of @p frame for TX on private port @p idx; 0 or -errno. */
 	int (*send)(void *arg, uint16_t idx, const uint8_t *frame, uint32_t len);
+	/**
+	 * Queue the IP packet of @p frame (an Ethernet frame, from byte 14) for
+	 * node @p node, through the node's forwarding method: a tunnelled
+	 * node gets it encapsulated as its traffic is. 0 or -errno.
+	 */
+	int (*send_node)(void *arg, uint16_t node, const uint8_t *frame, uint32_t len);
 	void *arg;
 	uint8_t priv_mac[CNM_MAX_PRIVATE][6]; /**< source MAC per private port */
 };
@@ -40,6 +46,26 @@ struct cnm_health_stats {
 	uint64_t went_up;
 	uint64_t went_down;
 	uint64_t send_failures;
+	uint64_t arp_checks;      /**< rounds of "arp" / "nd" checks (and of nodes without one) */
+	uint64_t arp_failures;
+	uint64_t icmp_sent;       /**< echo requests of icmp checks */
+	uint64_t icmp_replies;    /**< echo replies matched to a round */
+	uint64_t icmp_failures;   /**< icmp rounds without a reply */
+	uint64_t syn_sent;        /**< SYNs of tcp (half-open) checks */
+	uint64_t syn_acks;        /**< SYN-ACKs matched (each answered with RST) */
+	uint64_t syn_rsts;        /**< RSTs matched: the port is closed */
+	uint64_t syn_failures;    /**< tcp rounds without a SYN-ACK */
+	uint64_t probe_invalid;   /**< malformed replies to health.source(6): ignored */
+	uint64_t probe_unmatched; /**< well-formed replies to it that match no round */
+	uint64_t source_answered; /**< ARP requests / solicitations for health.source(6) answered */
+	uint64_t http_sent;       /**< HTTP requests sent (after a SYN-ACK) */
+	uint64_t http_ok;         /**< responses with the expected status */
+	uint64_t http_failures;   /**< http rounds failed */
+	uint64_t script_runs;
+	uint64_t script_failures; /**< exit status not 0, killed, or not started */
+	uint64_t script_timeouts; /**< of those, killed at timeout_ms */
+	uint64_t notify_runs;     /**< notify hooks started */
+	uint64_t notify_failures; /**< not started (spawn failed, too many running) */
 };
 
 struct cnm_health;

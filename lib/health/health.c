@@ -3,22 +3,35 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <rte_log.h>
+#include <rte_random.h>
 
 #include "cnm_arp.h"
 #include "cnm_nd.h"
 #include "cnm_fwd.h"
 #include "cnm_health.h"
 #include "cnm_log.h"
+#include "cnm_probe.h"
+#include "cnm_proc.h"
 
 RTE_LOG_REGISTER(cnm_logtype_health, cnm.health, NOTICE);
 #define HC_LOG(level, fmt, ...) \
 	rte_log(RTE_LOG_##level, cnm_logtype_health, "health: " fmt "\n", ##__VA_ARGS__)
+
+/* a node without "check" but with check_port: ARP / ND and a connect (today's) */
+#define CHK_LEGACY CNM_CHECK_MAX
+/* TCP source ports of half-open checks: per node, 8 in turn (see tcp_sport()) */
+#define SYN_PORT_BASE 1024u
+/* notify hooks running at once, at most */
+#define NOTIFY_MAX 64
 
 struct node_hc {
 	uint32_t gen;          /* node slot generation this state belongs to */
@@ -26,9 +39,18 @@ struct node_hc {
 	uint8_t in_round;
 	uint8_t arp_seen;      /* ARP reply (IPv6: advertisement) in this round */
 	uint8_t learnt;        /* the node's MAC came from its next hop's answer */
+	uint8_t type;          /* the round's check: enum cnm_check_type or CHK_LEGACY */
+	int8_t result;         /* icmp, tcp, script: 1 passed, -1 failed, 0 nothing yet */
+	uint16_t seq;          /* icmp: the round's sequence number; tcp: the round number */
+	uint32_t iss;          /* tcp, http: the SYN's sequence number */
+	uint32_t irs;          /* http: the node's, from its SYN-ACK */
+	uint16_t req_len;      /* http: bytes of the request sent; 0 before the SYN-ACK */
+	char why_buf[40];      /* a reason made up for the round ("HTTP status 500") */
 	uint32_t ok_run;       /* successes in a row */
 	uint32_t fail_run;     /* failures in a row */
-	int fd;                /* TCP check socket, -1 none */
+	int fd;                /* TCP connect socket, -1 none */
+	pid_t pid;             /* script running, 0 none */
+	const char *why;       /* the last failed round's reason */
 	uint64_t round_end;
 	uint64_t next_round;
 };
@@ -39,26 +61,38 @@ struct cnm_health {
 	int enabled;
 	int follower;          /* a replica: resolve MACs, never change up/down */
 	uint32_t interval, timeout, rise, fall;
+	struct cnm_addr source, source6;  /* health.source(6): icmp and tcp checks */
+	char notify[CNM_CHECK_CMD_MAX];   /* health.notify, "" none */
+	pid_t notify_pid[NOTIFY_MAX];     /* hooks still running, 0 free */
+	uint32_t salt;                    /* varies the ids and sequence numbers per run */
 	struct cnm_health_stats st;
 	struct node_hc n[CNM_MAX_NODES];
 };
 
+/* Stop a node's round in flight (its socket, its script) without counting it. */
+static void
+abandon(struct node_hc *s)
+{
+	if (s->fd >= 0)
+		close(s->fd);
+	s->fd = -1;
+	if (s->pid > 0) {
+		/* the script's process group: the shell and what it started */
+		kill(-s->pid, SIGKILL);
+		waitpid(s->pid, NULL, 0);
+	}
+	s->pid = 0;
+	s->in_round = 0;
+}
+
 void
 cnm_health_configure(struct cnm_health *h, const struct cnm_config *cfg)
 {
-	uint32_t i;
-
-	if (h->enabled && !cfg->health_enabled) {
-		/* probes off: end the rounds in flight without counting them
-		 * (their TCP sockets would stay open until probes came back) */
-		for (i = 0; i < CNM_MAX_NODES; i++) {
-			if (h->n[i].fd >= 0)
-				close(h->n[i].fd);
-			h->n[i].fd = -1;
-			h->n[i].in_round = 0;
-		}
-	}
+	/* rounds whose check is gone or changed type end in the next tick */
 	h->enabled = cfg->health_enabled;
+	h->source = cfg->health_source;
+	h->source6 = cfg->health_source6;
+	snprintf(h->notify, sizeof(h->notify), "%s", cfg->health_notify);
 	h->interval = cfg->health_interval_ms;
 	h->timeout = RTE_MIN(cfg->health_timeout_ms, cfg->health_interval_ms);
 	h->rise = cfg->health_rise;
@@ -82,6 +116,7 @@ cnm_health_create(struct cnm_lb *lb, const struct cnm_config *cfg, const struct 
 		return NULL;
 	h->lb = lb;
 	h->io = *io;
+	h->salt = (uint32_t)getpid() * 2654435761u;
 	for (i = 0; i < CNM_MAX_NODES; i++)
 		h->n[i].fd = -1;
 	cnm_health_configure(h, cfg);
@@ -96,8 +131,8 @@ cnm_health_free(struct cnm_health *h)
 	if (h == NULL)
 		return;
 	for (i = 0; i < CNM_MAX_NODES; i++)
-		if (h->n[i].fd >= 0)
-			close(h->n[i].fd);
+		abandon(&h->n[i]);
+	/* the hooks are not waited for: they may run on (init reaps them) */
 	free(h);
 }
 
@@ -108,11 +143,12 @@ cnm_health_wants_rx(const struct cnm_health *h)
 
 	if (h->enabled)
 		return 1;
-	/* a node whose MAC is learnt, not configured, follows the gratuitous
+	/* a node with a check of its own, or a node whose MAC is learnt, not configured, follows the gratuitous
 	 * ARP replies and unsolicited advertisements of its next hop */
 	for (id = 0; id < cnm_lb_node_end(h->lb); id++)
 		if (cnm_lb_node(h->lb, id)->used &&
-				(cnm_lb_node(h->lb, id)->mac == 0 || h->n[id].learnt))
+				(cnm_lb_node(h->lb, id)->mac == 0 || h->n[id].learnt ||
+				 cnm_lb_node_cfg(h->lb, id)->check.type != CNM_CHECK_NONE))
 			return 1;
 	return 0;
 }
@@ -208,7 +244,7 @@ send_probe(struct cnm_health *h, uint32_t id)
 }
 
 static int
-tcp_start(const struct cnm_cfg_node *c)
+tcp_start(const struct cnm_cfg_node *c, uint16_t port)
 {
 	struct sockaddr_storage ss;
 	socklen_t sl;
@@ -219,14 +255,14 @@ tcp_start(const struct cnm_cfg_node *c)
 		struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
 
 		s4->sin_family = AF_INET;
-		s4->sin_port = htons(c->check_port);
+		s4->sin_port = htons(port);
 		memcpy(&s4->sin_addr, c->ip.bytes, 4);
 		sl = sizeof(*s4);
 	} else {
 		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
 
 		s6->sin6_family = AF_INET6;
-		s6->sin6_port = htons(c->check_port);
+		s6->sin6_port = htons(port);
 		memcpy(&s6->sin6_addr, c->ip.bytes, 16);
 		sl = sizeof(*s6);
 	}
@@ -255,22 +291,319 @@ tcp_done(int fd)
 	return 1;
 }
 
+/* What a node's round checks, and how often: its "check", else the global settings. */
+struct eff {
+	uint8_t type;
+	uint16_t port;
+	uint32_t interval, timeout, rise, fall;
+};
+
 static void
-end_round(struct cnm_health *h, uint32_t id)
+effective(const struct cnm_health *h, const struct cnm_cfg_node *c, struct eff *e)
+{
+	const struct cnm_cfg_check *k = &c->check;
+
+	e->type = k->type != CNM_CHECK_NONE ? k->type : c->check_port ? CHK_LEGACY : CNM_CHECK_NEIGH;
+	e->port = k->type != CNM_CHECK_NONE ? k->port : c->check_port;
+	/* http is a tcp check that goes on past the SYN-ACK */
+	e->interval = k->interval_ms ? k->interval_ms : h->interval;
+	e->timeout = RTE_MIN(k->timeout_ms ? k->timeout_ms : h->timeout, e->interval);
+	e->rise = k->rise ? k->rise : h->rise;
+	e->fall = k->fall ? k->fall : h->fall;
+}
+
+/* The notify hook: COMMAND NODE STATE REASON, not waited for. */
+static void
+notify(struct cnm_health *h, const char *node, const char *state, const char *reason)
+{
+	char *args[3] = { (char *)(uintptr_t)node, (char *)(uintptr_t)state,
+		(char *)(uintptr_t)reason };
+	uint32_t i;
+	pid_t pid;
+
+	if (h->notify[0] == '\0')
+		return;
+	for (i = 0; i < NOTIFY_MAX && h->notify_pid[i] != 0; i++)
+		;
+	pid = i < NOTIFY_MAX ? cnm_proc_spawn(h->notify, args, 3, CNM_PROC_APPEND) : -1;
+	if (pid < 0) {
+		h->st.notify_failures++;
+		HC_LOG(WARNING, "notify for node %s %s not started (%s)", node, state,
+			i < NOTIFY_MAX ? "spawn failed" : "64 hooks still running");
+		return;
+	}
+	h->notify_pid[i] = pid;
+	h->st.notify_runs++;
+}
+
+/* Hooks that ended, reaped without waiting. */
+static void
+notify_reap(struct cnm_health *h)
+{
+	uint32_t i;
+
+	for (i = 0; i < NOTIFY_MAX; i++)
+		if (h->notify_pid[i] != 0 && waitpid(h->notify_pid[i], NULL, WNOHANG) != 0)
+			h->notify_pid[i] = 0;
+}
+
+/* The address icmp and tcp checks of node @p c come from, or NULL. */
+static const struct cnm_addr *
+source_of(const struct cnm_health *h, const struct cnm_cfg_node *c)
+{
+	const struct cnm_addr *a = c->ip.family == AF_INET ? &h->source : &h->source6;
+
+	return a->family != 0 ? a : NULL;
+}
+
+/* Ethernet and IP addresses of a probe to node @p id; -1 when it cannot go
+ * (no MAC yet, no path, no source address). */
+static int
+probe_addr(const struct cnm_health *h, uint32_t id, struct cnm_probe_addr *a)
+{
+	const struct cnm_node *nd = cnm_lb_node(h->lb, id);
+	const struct cnm_cfg_node *c = cnm_lb_node_cfg(h->lb, id);
+	const struct cnm_addr *src = source_of(h, c);
+	uint64_t mac = nd->mac;
+
+	if (src == NULL || mac == 0 || nd->port >= CNM_MAX_PRIVATE)
+		return -1;
+	memset(a, 0, sizeof(*a));
+	memcpy(a->smac, h->io.priv_mac[nd->port], 6);
+	memcpy(a->dmac, &mac, 6);
+	a->family = c->ip.family;
+	memcpy(a->src, src->bytes, 16);
+	memcpy(a->dst, c->ip.bytes, 16);
+	return 0;
+}
+
+static int
+send_to_node(struct cnm_health *h, uint32_t id, const uint8_t *frame, uint32_t len)
+{
+	if (h->io.send_node(h->io.arg, (uint16_t)id, frame, len) == 0)
+		return 0;
+	h->st.send_failures++;
+	return -1;
+}
+
+/* Identifier of node @p id's echo requests. */
+static uint16_t
+echo_id(const struct cnm_health *h, uint32_t id)
+{
+	return (uint16_t)(id ^ h->salt);
+}
+
+/* Source port of node @p id's half-open check in round @p round: one of 8 per
+ * node in turn, so that a node still holding the last round's half-open
+ * connection (our RST lost) does not take the new SYN for it. */
+static uint16_t
+tcp_sport(uint32_t id, uint16_t round)
+{
+	return (uint16_t)(SYN_PORT_BASE + id + CNM_MAX_NODES * (round & 7u));
+}
+
+static void
+send_echo(struct cnm_health *h, uint32_t id)
+{
+	struct node_hc *s = &h->n[id];
+	struct cnm_probe_addr a;
+	uint8_t f[CNM_PROBE_FRAME_MAX];
+
+	if (probe_addr(h, id, &a) < 0)
+		return;
+	s->seq++;
+	if (send_to_node(h, id, f, cnm_probe_make_echo(f, &a, echo_id(h, id), s->seq)) == 0)
+		h->st.icmp_sent++;
+}
+
+static void
+send_syn(struct cnm_health *h, uint32_t id, uint16_t port)
+{
+	struct node_hc *s = &h->n[id];
+	struct cnm_probe_addr a;
+	uint8_t f[CNM_PROBE_FRAME_MAX];
+
+	if (probe_addr(h, id, &a) < 0)
+		return;
+	s->seq++;
+	s->iss = h->salt ^ ((uint32_t)s->seq << 16 | id) ^ (uint32_t)rte_rand();
+	if (send_to_node(h, id, f, cnm_probe_make_tcp(f, &a, tcp_sport(id, s->seq), port,
+			s->iss, 0, CNM_TCP_SYN, NULL, 0)) == 0)
+		h->st.syn_sent++;
+}
+
+static void
+start_script(struct cnm_health *h, uint32_t id)
+{
+	const struct cnm_cfg_node *c = cnm_lb_node_cfg(h->lb, id);
+	char ip[64];
+	char *args[2] = { (char *)(uintptr_t)c->name, ip };
+	pid_t pid;
+
+	cnm_addr_str(&c->ip, ip, sizeof(ip));
+	/* its own process group: a late one is killed with what it started */
+	pid = cnm_proc_spawn(c->check.command, args, 2, CNM_PROC_GROUP);
+	h->st.script_runs++;
+	if (pid < 0) {
+		h->n[id].result = -1;
+		h->n[id].why = "script not started";
+		return;
+	}
+	h->n[id].pid = pid;
+}
+
+/* A script that ended: its status is the round's result. */
+static void
+script_reap(struct cnm_health *h, uint32_t id)
+{
+	struct node_hc *s = &h->n[id];
+	int status;
+
+	if (s->pid <= 0 || waitpid(s->pid, &status, WNOHANG) != s->pid)
+		return;
+	s->pid = 0;
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+		s->result = 1;
+	} else {
+		s->result = -1;
+		s->why = WIFEXITED(status) ? "script exited with a status not 0" :
+			"script killed by a signal";
+	}
+}
+
+static void
+start_round(struct cnm_health *h, uint32_t id, const struct eff *e, uint64_t now)
+{
+	struct node_hc *s = &h->n[id];
+	const struct cnm_cfg_node *c = cnm_lb_node_cfg(h->lb, id);
+
+	s->in_round = 1;
+	s->arp_seen = 0;
+	s->result = 0;
+	s->why = NULL;
+	s->type = e->type;
+	s->round_end = now + e->timeout;
+	s->next_round = now + e->interval;
+	/* every round resolves or confirms the next hop: the MAC the other
+	 * checks are sent to, kept up to date */
+	send_probe(h, id);
+	switch (e->type) {
+	case CHK_LEGACY:
+	case CNM_CHECK_CONNECT:
+		s->fd = tcp_start(c, e->port);
+		break;
+	case CNM_CHECK_ICMP:
+		send_echo(h, id);
+		break;
+	case CNM_CHECK_TCP:
+	case CNM_CHECK_HTTP:
+		s->req_len = 0;
+		send_syn(h, id, e->port);
+		break;
+	case CNM_CHECK_SCRIPT:
+		start_script(h, id);
+		break;
+	default:
+		break;
+	}
+}
+
+/* The round's verdict: 1 passed, else 0 with s->why set. */
+static int
+verdict(struct cnm_health *h, uint32_t id)
+{
+	struct node_hc *s = &h->n[id];
+	const char *no_neigh = nd_target(cnm_lb_node_cfg(h->lb, id)) != NULL ?
+		"no ND advertisement" : "no ARP reply";
+	int t;
+
+	switch (s->type) {
+	case CHK_LEGACY:
+	case CNM_CHECK_CONNECT:
+		t = tcp_done(s->fd);
+		h->st.tcp_checks++;
+		if (!t)
+			h->st.tcp_failures++;
+		if (s->type == CHK_LEGACY && !s->arp_seen) {
+			s->why = no_neigh;
+			return 0;
+		}
+		s->why = "TCP connect failed";
+		return t;
+	case CNM_CHECK_ICMP:
+		if (s->result <= 0) {
+			h->st.icmp_failures++;
+			s->why = cnm_lb_node(h->lb, id)->mac == 0 ? no_neigh : "no echo reply";
+		}
+		return s->result > 0;
+	case CNM_CHECK_TCP:
+		if (s->result <= 0) {
+			h->st.syn_failures++;
+			if (s->why == NULL)
+				s->why = cnm_lb_node(h->lb, id)->mac == 0 ? no_neigh : "no SYN-ACK";
+		}
+		return s->result > 0;
+	case CNM_CHECK_HTTP:
+		if (s->result <= 0) {
+			h->st.http_failures++;
+			if (s->why == NULL)
+				s->why = cnm_lb_node(h->lb, id)->mac == 0 ? no_neigh :
+					s->req_len == 0 ? "no SYN-ACK" : "no HTTP response";
+		}
+		return s->result > 0;
+	case CNM_CHECK_SCRIPT:
+		if (s->pid > 0) {
+			kill(-s->pid, SIGKILL);
+			waitpid(s->pid, NULL, 0);
+			s->pid = 0;
+			h->st.script_timeouts++;
+			s->result = -1;
+			s->why = "script killed at timeout_ms";
+		}
+		if (s->result <= 0)
+			h->st.script_failures++;
+		return s->result > 0;
+	default:
+		h->st.arp_checks++;
+		if (!s->arp_seen) {
+			h->st.arp_failures++;
+			s->why = no_neigh;
+		}
+		return s->arp_seen;
+	}
+}
+
+/*
+ * A tcp or http round that ends without its RST sent (no answer, no
+ * response): RST now, so that the node drops what it may hold (a half-open
+ * connection, an HTTP request its server still works on) before this source
+ * port comes round again.
+ */
+static void
+tcp_abort(struct cnm_health *h, uint32_t id, uint16_t port)
+{
+	struct node_hc *s = &h->n[id];
+	struct cnm_probe_addr a;
+	uint8_t f[CNM_PROBE_FRAME_MAX];
+
+	if (probe_addr(h, id, &a) == 0)
+		(void)send_to_node(h, id, f, cnm_probe_make_tcp(f, &a, tcp_sport(id, s->seq), port,
+			s->iss + 1 + s->req_len, 0, CNM_TCP_RST, NULL, 0));
+}
+
+static void
+end_round(struct cnm_health *h, uint32_t id, const struct eff *e)
 {
 	struct node_hc *s = &h->n[id];
 	const struct cnm_cfg_node *c = cnm_lb_node_cfg(h->lb, id);
 	const struct cnm_node *nd = cnm_lb_node(h->lb, id);
-	int ok = s->arp_seen;
+	int ok;
+	char why[96];
 
-	if (c->check_port) {
-		int t = tcp_done(s->fd);
+	if ((s->type == CNM_CHECK_TCP || s->type == CNM_CHECK_HTTP) && s->result == 0)
+		tcp_abort(h, id, e->port);
+	ok = verdict(h, id);
 
-		h->st.tcp_checks++;
-		if (!t)
-			h->st.tcp_failures++;
-		ok = ok && t;
-	}
 	if (s->fd >= 0)
 		close(s->fd);
 	s->fd = -1;
@@ -278,22 +611,27 @@ end_round(struct cnm_health *h, uint32_t id)
 	if (ok) {
 		s->ok_run++;
 		s->fail_run = 0;
-		if (!h->follower && !nd->up && s->ok_run >= h->rise && nd->mac != 0 &&
+		if (!h->follower && !nd->up && s->ok_run >= e->rise && nd->mac != 0 &&
 				!cnm_lb_node_admin_down(h->lb, id) &&
 				cnm_lb_node_set_up(h->lb, (uint16_t)id, 1) == 0) {
 			h->st.went_up++;
 			/* a change of the tables: the audit trail's */
 			CNM_AUDIT(NOTICE, "health: node %s up (%u checks passed)", c->name, s->ok_run);
+			snprintf(why, sizeof(why), "%u %s checks passed", s->ok_run,
+				cnm_check_name(s->type == CHK_LEGACY ? CNM_CHECK_CONNECT : s->type,
+					nd_target(c) != NULL));
+			notify(h, c->name, "up", why);
 		}
 	} else {
 		s->fail_run++;
 		s->ok_run = 0;
-		if (!h->follower && nd->up && s->fail_run >= h->fall &&
+		if (!h->follower && nd->up && s->fail_run >= e->fall &&
 				cnm_lb_node_set_up(h->lb, (uint16_t)id, 0) == 0) {
 			h->st.went_down++;
 			CNM_AUDIT(WARNING, "health: node %s down (%u checks failed: %s)", c->name,
-				s->fail_run, !s->arp_seen ? (nd_target(c) != NULL ?
-				"no ND advertisement" : "no ARP reply") : "TCP connect failed");
+				s->fail_run, s->why);
+			snprintf(why, sizeof(why), "%u checks failed: %s", s->fail_run, s->why);
+			notify(h, c->name, "down", why);
 		}
 	}
 }
@@ -304,14 +642,15 @@ cnm_health_tick(struct cnm_health *h, uint64_t now)
 	struct cnm_lb *lb = h->lb;
 	uint32_t id;
 
+	notify_reap(h);
 	for (id = 0; id < cnm_lb_node_end(lb); id++) {
 		struct node_hc *s = &h->n[id];
 		const struct cnm_node *nd = cnm_lb_node(lb, id);
+		const struct cnm_cfg_node *c;
+		struct eff e;
 
 		if (!nd->used) {
-			if (s->fd >= 0)
-				close(s->fd);
-			s->fd = -1;
+			abandon(s);
 			s->used = 0;
 			continue;
 		}
@@ -319,6 +658,7 @@ cnm_health_tick(struct cnm_health *h, uint64_t now)
 			/* new node in this slot, or it went down: keep counting
 			 * only for the same node */
 			if (!s->used) {
+				abandon(s);
 				s->ok_run = 0;
 				s->fail_run = 0;
 				s->learnt = 0;
@@ -327,7 +667,10 @@ cnm_health_tick(struct cnm_health *h, uint64_t now)
 			s->used = 1;
 			s->gen = nd->gen;
 		}
-		if (!h->enabled) {
+		c = cnm_lb_node_cfg(lb, id);
+		effective(h, c, &e);
+		if (!h->enabled && c->check.type == CNM_CHECK_NONE) {
+			abandon(s);
 			/* resolution only: probe until the MAC is known */
 			if (nd->mac == 0 && now >= s->next_round) {
 				send_probe(h, id);
@@ -335,17 +678,17 @@ cnm_health_tick(struct cnm_health *h, uint64_t now)
 			}
 			continue;
 		}
-		if (s->in_round && now >= s->round_end)
-			end_round(h, id);
-		if (!s->in_round && now >= s->next_round) {
-			s->in_round = 1;
-			s->arp_seen = 0;
-			s->round_end = now + h->timeout;
-			s->next_round = now + h->interval;
-			send_probe(h, id);
-			if (cnm_lb_node_cfg(lb, id)->check_port)
-				s->fd = tcp_start(cnm_lb_node_cfg(lb, id));
+		if (s->in_round && s->type != e.type) {
+			/* another check now ("node check", a reload): from a new round */
+			abandon(s);
+			s->next_round = now;
 		}
+		if (s->in_round && s->pid > 0)
+			script_reap(h, id);
+		if (s->in_round && now >= s->round_end)
+			end_round(h, id, &e);
+		if (!s->in_round && now >= s->next_round)
+			start_round(h, id, &e, now);
 	}
 }
 
@@ -392,7 +735,9 @@ learn(struct cnm_health *h, uint16_t idx, int family, const uint8_t *addr, const
 			h->n[id].learnt = 1;
 		}
 		h->n[id].arp_seen = 1;
-		if (!h->enabled && !h->follower && !nd->up && !cnm_lb_node_admin_down(lb, id) &&
+		/* a node with a check of its own waits for it to pass */
+		if (!h->enabled && c->check.type == CNM_CHECK_NONE && !h->follower && !nd->up &&
+				!cnm_lb_node_admin_down(lb, id) &&
 				cnm_lb_node_set_up(lb, (uint16_t)id, 1) == 0) {
 			h->st.went_up++;
 			CNM_AUDIT(NOTICE, "health: node %s resolved, up", c->name);
@@ -411,16 +756,20 @@ input_ns(struct cnm_health *h, uint16_t idx, const uint8_t *frame, uint32_t len,
 		const struct cnm_nd *ns)
 {
 	uint8_t out[14 + CNM_ND_NA_IP_LEN], ll[16];
+	int src6;
 
 	cnm_nd_link_local(h->io.priv_mac[idx], ll);
-	if (memcmp(ns->target, ll, 16) != 0 || len < 14)
+	src6 = h->source6.family != 0 && memcmp(ns->target, h->source6.bytes, 16) == 0;
+	if ((memcmp(ns->target, ll, 16) != 0 && !src6) || len < 14)
 		return;
 	memcpy(out, frame, 14);
 	if (h->io.send(h->io.arg, idx, out,
-			cnm_nd_make_na(out, 14, ns, h->io.priv_mac[idx])) == 0)
-		h->st.nd_answered++;
-	else
+			cnm_nd_make_na(out, 14, ns, h->io.priv_mac[idx])) != 0)
 		h->st.send_failures++;
+	else if (src6)
+		h->st.source_answered++;
+	else
+		h->st.nd_answered++;
 }
 
 /* A neighbour solicitation or advertisement (untagged, no extension
@@ -451,6 +800,205 @@ input_nd(struct cnm_health *h, uint16_t idx, const uint8_t *frame, uint32_t len)
 		na.has_lla && (na.flags & CNM_ND_NA_OVERRIDE)) > 0;
 }
 
+/*
+ * An ARP request for health.source on private port @p idx: the node of an
+ * icmp or tcp check resolves the address it answers, and is told the port's
+ * MAC (RFC 826), whatever asked.
+ */
+static void
+input_arp_request(struct cnm_health *h, uint16_t idx, const uint8_t *frame, uint32_t len,
+		const struct cnm_arp *a)
+{
+	uint8_t out[64];
+
+	if (h->source.family == 0 || memcmp(a->tpa, h->source.bytes, 4) != 0 ||
+			len < 14 + 28 || len > sizeof(out))
+		return;
+	memcpy(out, frame, len);
+	cnm_arp_make_reply(out, 14, h->io.priv_mac[idx]);
+	if (h->io.send(h->io.arg, idx, out, len < 60 ? 60 : len) == 0)
+		h->st.source_answered++;
+	else
+		h->st.send_failures++;
+}
+
+/* The node of a reply to health.source(6): its echo id or TCP port says which
+ * (and its address must be that node's), else -1. */
+static int
+reply_node(const struct cnm_health *h, const struct cnm_probe_reply *r, int kind)
+{
+	uint32_t id;
+	const struct cnm_cfg_node *c;
+
+	if (kind == CNM_PROBE_ECHO_REPLY)
+		id = (uint16_t)(r->id ^ h->salt);
+	else if (r->dport >= SYN_PORT_BASE)
+		id = (r->dport - SYN_PORT_BASE) % CNM_MAX_NODES;
+	else
+		return -1;
+	if (id >= cnm_lb_node_end(h->lb) || !cnm_lb_node(h->lb, id)->used)
+		return -1;
+	c = cnm_lb_node_cfg(h->lb, id);
+	if (c->ip.family != r->family || memcmp(c->ip.bytes, r->src,
+			r->family == AF_INET ? 4 : 16) != 0)
+		return -1;
+	return (int)id;
+}
+
+/* End node @p id's HTTP connection: RST after the request's bytes. */
+static void
+http_reset(struct cnm_health *h, uint32_t id, const struct cnm_probe_reply *r)
+{
+	const struct node_hc *s = &h->n[id];
+	struct cnm_probe_addr a;
+	uint8_t f[CNM_PROBE_FRAME_MAX];
+
+	if (probe_addr(h, id, &a) == 0)
+		(void)send_to_node(h, id, f, cnm_probe_make_tcp(f, &a, r->dport, r->sport,
+			s->iss + 1 + s->req_len, 0, CNM_TCP_RST, NULL, 0));
+}
+
+/*
+ * A segment of node @p id's HTTP check (a client of one request, on the
+ * private path): the SYN-ACK is answered with the request (ACK, PSH: the
+ * third segment of the handshake carries it); the first data segment is the
+ * response, whose status line decides; then RST. Nothing is retransmitted: a
+ * lost segment fails the round at timeout_ms, as a lost SYN does.
+ */
+static int
+input_http(struct cnm_health *h, uint32_t id, const uint8_t *frame,
+		const struct cnm_probe_reply *r)
+{
+	struct node_hc *s = &h->n[id];
+	const struct cnm_cfg_node *c = cnm_lb_node_cfg(h->lb, id);
+	struct cnm_probe_addr a;
+	uint8_t f[CNM_PROBE_FRAME_MAX];
+	char req[CNM_PROBE_DATA_MAX], host[64];
+	int n, code;
+
+	if (r->dport != tcp_sport(id, s->seq) || r->sport != c->check.port ||
+			!(r->flags & CNM_TCP_ACK) || s->result != 0 ||
+			r->tack != s->iss + 1 + s->req_len) {
+		h->st.probe_unmatched++;
+		return 1;
+	}
+	if (r->flags & CNM_TCP_RST) {
+		h->st.syn_rsts++;
+		s->result = -1;
+		s->why = s->req_len == 0 ? "TCP RST (port closed)" : "HTTP connection reset";
+		return 1;
+	}
+	if (s->req_len == 0) {
+		if (!(r->flags & CNM_TCP_SYN) || probe_addr(h, id, &a) < 0) {
+			h->st.probe_unmatched++;
+			return 1;
+		}
+		h->st.syn_acks++;
+		s->irs = r->tseq;
+		cnm_addr_str(&c->ip, host, sizeof(host));
+		n = snprintf(req, sizeof(req), "GET %s HTTP/1.0\r\nHost: %s%s%s\r\n"
+			"User-Agent: cnmux-health\r\nConnection: close\r\n\r\n",
+			c->check.path[0] != '\0' ? c->check.path : "/",
+			c->ip.family == AF_INET6 ? "[" : "", host,
+			c->ip.family == AF_INET6 ? "]" : "");
+		if (n < 0 || (size_t)n >= sizeof(req))
+			n = (int)strlen(req);
+		s->req_len = (uint16_t)n;
+		if (send_to_node(h, id, f, cnm_probe_make_tcp(f, &a, r->dport, r->sport,
+				s->iss + 1, s->irs + 1, CNM_TCP_ACK | CNM_TCP_PSH, req,
+				(uint32_t)n)) == 0)
+			h->st.http_sent++;
+		return 1;
+	}
+	if (r->dlen == 0 || r->tseq != s->irs + 1) {
+		/* an ACK of the request, a retransmission: wait for the response */
+		if (r->dlen == 0 && (r->flags & CNM_TCP_FIN)) {
+			s->result = -1;
+			s->why = "HTTP connection closed without a response";
+			http_reset(h, id, r);
+		}
+		return 1;
+	}
+	code = cnm_probe_http_status(frame + r->doff, r->dlen);
+	if (code == c->check.expect) {
+		h->st.http_ok++;
+		s->result = 1;
+	} else {
+		s->result = -1;
+		if (code < 0)
+			snprintf(s->why_buf, sizeof(s->why_buf), "not an HTTP response");
+		else
+			snprintf(s->why_buf, sizeof(s->why_buf), "HTTP status %d, expected %u",
+				code, c->check.expect);
+		s->why = s->why_buf;
+	}
+	http_reset(h, id, r);
+	return 1;
+}
+
+/*
+ * An IPv4 or IPv6 packet on a private port: the answers to icmp and tcp
+ * checks are consumed (1); the rest is not the checker's (0). A SYN-ACK is
+ * answered with RST (the half-open check's end: the node frees its
+ * connection at once).
+ */
+static int
+input_probe(struct cnm_health *h, const uint8_t *frame, uint32_t len)
+{
+	struct cnm_probe_reply r;
+	int kind = cnm_probe_parse(frame, len, &r), id;
+	const struct cnm_addr *src;
+	struct node_hc *s;
+
+	if (kind == CNM_PROBE_OTHER)
+		return 0;
+	src = r.family == AF_INET ? &h->source : &h->source6;
+	if (src->family == 0 || memcmp(src->bytes, r.dst, r.family == AF_INET ? 4 : 16) != 0)
+		return 0;
+	if (kind == CNM_PROBE_INVALID) {
+		h->st.probe_invalid++;
+		return 1;
+	}
+	id = reply_node(h, &r, kind);
+	s = id >= 0 ? &h->n[id] : NULL;
+	if (kind == CNM_PROBE_ECHO_REPLY) {
+		if (s == NULL || !s->in_round || s->type != CNM_CHECK_ICMP || r.seq != s->seq) {
+			h->st.probe_unmatched++;
+			return 1;
+		}
+		h->st.icmp_replies++;
+		s->result = 1;
+		return 1;
+	}
+	if (s != NULL && s->in_round && s->type == CNM_CHECK_HTTP)
+		return input_http(h, (uint32_t)id, frame, &r);
+	if (s == NULL || !s->in_round || s->type != CNM_CHECK_TCP ||
+			r.dport != tcp_sport((uint32_t)id, s->seq) ||
+			r.sport != cnm_lb_node_cfg(h->lb, (uint32_t)id)->check.port ||
+			!(r.flags & CNM_TCP_ACK) || r.tack != s->iss + 1) {
+		h->st.probe_unmatched++;
+		return 1;
+	}
+	if ((r.flags & (CNM_TCP_SYN | CNM_TCP_RST)) == CNM_TCP_SYN) {
+		struct cnm_probe_addr a;
+		uint8_t f[CNM_PROBE_FRAME_MAX];
+
+		h->st.syn_acks++;
+		if (s->result == 0)
+			s->result = 1;
+		if (probe_addr(h, (uint32_t)id, &a) == 0)
+				(void)send_to_node(h, (uint32_t)id, f, cnm_probe_make_tcp(f, &a, r.dport,
+				r.sport, r.tack, 0, CNM_TCP_RST, NULL, 0));
+	} else if (r.flags & CNM_TCP_RST) {
+		h->st.syn_rsts++;
+		s->result = -1;
+		s->why = "TCP RST (port closed)";
+	} else {
+		h->st.probe_unmatched++;
+	}
+	return 1;
+}
+
 int
 cnm_health_input(struct cnm_health *h, uint16_t idx, const uint8_t *frame, uint32_t len,
 		uint64_t now)
@@ -460,11 +1008,23 @@ cnm_health_input(struct cnm_health *h, uint16_t idx, const uint8_t *frame, uint3
 	RTE_SET_USED(now);
 	if (len < 14)
 		return 0;
-	if (frame[12] == 0x86 && frame[13] == 0xdd)
-		return input_nd(h, idx, frame, len);
+	if (frame[12] == 0x86 && frame[13] == 0xdd) {
+		if (len > 14 + 40 && frame[20] == 58 /* ICMPv6 */ &&
+				(frame[54] == CNM_ND_NA || frame[54] == CNM_ND_NS))
+			return input_nd(h, idx, frame, len);
+		return input_probe(h, frame, len);
+	}
+	if (frame[12] == 0x08 && frame[13] == 0x00)
+		return input_probe(h, frame, len);
 	if (frame[12] != 0x08 || frame[13] != 0x06)
 		return 0;
-	if (cnm_arp_parse(frame, len, 14, &a) != 0 || a.op != CNM_ARP_REPLY)
+	if (cnm_arp_parse(frame, len, 14, &a) != 0)
+		return 0;
+	if (a.op == CNM_ARP_REQUEST) {
+		input_arp_request(h, idx, frame, len, &a);
+		return 0;
+	}
+	if (a.op != CNM_ARP_REPLY)
 		return 0;
 	return learn(h, idx, AF_INET, a.spa, a.sha, 1) > 0;
 }

@@ -5,9 +5,10 @@
  * forward. It owns the health checker, the control socket, high
  * availability and the /cnmux/ telemetry commands, and every millisecond or
  * so (sooner when a control client writes):
- *   - polls the private ports' link state (every 100 ms: the path manager);
+ *   - runs the path manager (lib/path: the private ports' link state every
+ *     100 ms, its per-path reachability rounds);
  *   - reads the private ports' RX queue 0 (the nodes' ARP replies) while the
- *     health checker needs it, and runs its tick;
+ *     health checker or the path manager needs it, and runs its tick;
  *   - serves high availability and the control socket;
  *   - reloads on SIGHUP; prints the report every --stats-period;
  *   - reads the totals every CNM_LOOP_RATE_MS for the rates (`stats rate`,

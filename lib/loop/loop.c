@@ -18,14 +18,18 @@
 #include <rte_ethdev.h>
 #include <rte_mbuf.h>
 #include <rte_mempool.h>
+#include <rte_rcu_qsbr.h>
 #include <rte_ring.h>
 
 #include "cnm_control.h"
+#include "cnm_fwd.h"
 #include "cnm_ha.h"
 #include "cnm_health.h"
+#include "cnm_announce.h"
 #include "cnm_log.h"
 #include "cnm_loop.h"
 #include "cnm_metrics.h"
+#include "cnm_path.h"
 #include "cnm_telemetry.h"
 #include "watch.h"
 
@@ -34,13 +38,15 @@ struct cnm_loop {
 	struct cnm_ctx ctx;                  /**< the control side's view (lib/control) */
 	struct cnm_tel_ctx tel;              /**< telemetry's */
 	struct cnm_health *hc;
+	struct cnm_announce *ann;     /* the VIPs for a routing daemon (docs/bgp.md) */
+	struct cnm_paths *paths;             /**< the path manager (lib/path) */
+	uint64_t next_sc_ms;                 /**< next drop of closed second chance windows */
 	struct cnm_ctl_server *srv;          /**< NULL: no control socket */
 	struct cnm_ha *ha;                   /**< NULL: no "ha" */
 	struct cnm_wstats *wst[CNM_MAX_WORKERS];
 	uint32_t cursor[CNM_MAX_WORKERS];    /**< HA: where the next displaced dump starts */
 	uint64_t hz;
 	uint64_t start_tsc;                  /**< when cnm_loop_run() started; 0 before */
-	uint64_t next_link_ms;
 	struct cnm_stats_total *tot;         /**< for --stats-period */
 	/* the rates: the two last readings of the totals (not zeroed),
 	 * CNM_LOOP_RATE_MS apart; written by the control lcore under ctl_lock,
@@ -404,6 +410,63 @@ ctl_send(void *arg, uint16_t idx, const uint8_t *frame, uint32_t len)
 	return 0;
 }
 
+/*
+ * A probe's IP packet for node @p id (icmp and tcp checks), through the
+ * node's method: a tunnelled node's is encapsulated by the method's own
+ * encap (drivers/), as the node's traffic is; then queued like ctl_send().
+ * Control lcore, ctl_lock held: the node's tunnel fields do not change.
+ */
+static int
+ctl_send_node(void *arg, uint16_t id, const uint8_t *frame, uint32_t len)
+{
+	const struct cnm_loop *l = arg;
+	const struct cnm_lb_view *v = cnm_lb_view(l->c.dp->lb);
+	const struct cnm_node *nd = cnm_lb_node(l->c.dp->lb, id);
+	const struct cnm_fwd_ops *ops = cnm_fwd_get(nd->method);
+	struct rte_mbuf *m;
+	struct cnm_fwd_pkt pk;
+	char *p;
+	int ret;
+
+	if (nd->port >= l->c.dp->n_private || ops == NULL || len < RTE_ETHER_HDR_LEN + 20)
+		return -ENETUNREACH;
+	if (nd->method == CNM_FWD_MAC)
+		return ctl_send(arg, nd->port, frame, len);
+	m = rte_pktmbuf_alloc(l->c.pool);
+	if (m == NULL)
+		return -ENOMEM;
+	p = rte_pktmbuf_append(m, (uint16_t)len);
+	if (p == NULL) {
+		rte_pktmbuf_free(m);
+		return -ENOSPC;
+	}
+	memcpy(p, frame, len);
+	pk.l3_off = RTE_ETHER_HDR_LEN;
+	pk.l3_len = len - RTE_ETHER_HDR_LEN;
+	pk.family = (frame[RTE_ETHER_HDR_LEN] >> 4) == 4 ? AF_INET : AF_INET6;
+	pk.entropy = id;
+	ret = ops->encap(m, &pk, &v->tun[id], &v->fwd, nd->mac, &l->c.dp->priv_mac[nd->port]);
+	if (ret != CNM_FWD_OK) {
+		rte_pktmbuf_free(m);
+		return -EINVAL;
+	}
+	m->port = l->c.dp->priv_port[nd->port];
+	if (rte_ring_mp_enqueue(l->c.dp->ctl_tx, m) != 0) {
+		rte_pktmbuf_free(m);
+		return -ENOBUFS;
+	}
+	return 0;
+}
+
+/* `path show`, /cnmux/paths (ctl_lock held) */
+static json_t *
+paths_json(void *arg)
+{
+	const struct cnm_loop *l = arg;
+
+	return cnm_path_json(l->paths);
+}
+
 /* A new configuration runs (ctl_lock held): the checker takes its settings. */
 static void
 on_commit(void *arg, const struct cnm_config *cfg)
@@ -411,49 +474,38 @@ on_commit(void *arg, const struct cnm_config *cfg)
 	struct cnm_loop *l = arg;
 
 	cnm_health_configure(l->hc, cfg);
+	cnm_announce_configure(l->ann, cfg);
+	cnm_path_configure(l->paths, cfg);
 }
 
-/* Frames arriving on the private ports: ARP replies from the nodes. Only the
- * control lcore reads these queues. */
+/* Frames arriving on the private ports: ARP replies from the nodes, the
+ * answers to icmp and tcp checks. Only the control lcore reads these queues. */
 static void
-private_rx(const struct cnm_dp *dp, struct cnm_health *hc, uint64_t now_ms)
+private_rx(const struct cnm_dp *dp, struct cnm_health *hc, struct cnm_paths *pm,
+		uint64_t now_ms)
 {
 	struct rte_mbuf *m[CNM_BURST];
 	uint16_t i, j, n;
 
 	for (i = 0; i < dp->n_private; i++) {
+		/* a reader of the RCU only inside the burst (pdump's callbacks,
+		 * app/cnmux/pdump_sync.c): offline elsewhere, so that its own
+		 * table updates never wait for it */
+		if (dp->qsbr != NULL)
+			rte_rcu_qsbr_thread_online(dp->qsbr, dp->qsbr_ctl);
 		n = rte_eth_rx_burst(dp->priv_port[i], 0, m, CNM_BURST);
+		if (dp->qsbr != NULL)
+			rte_rcu_qsbr_thread_offline(dp->qsbr, dp->qsbr_ctl);
 		for (j = 0; j < n; j++) {
-			if (rte_pktmbuf_is_contiguous(m[j]))
+			if (rte_pktmbuf_is_contiguous(m[j])) {
 				cnm_health_input(hc, i, rte_pktmbuf_mtod(m[j], uint8_t *),
 					rte_pktmbuf_data_len(m[j]), now_ms);
+				/* the path manager's probes' answers */
+				cnm_path_input(pm, i, rte_pktmbuf_mtod(m[j], uint8_t *),
+					rte_pktmbuf_data_len(m[j]));
+			}
 			rte_pktmbuf_free(m[j]);
 		}
-	}
-}
-
-/* Path manager: which private ports have link; the nodes follow. Polled,
- * as DPDK's link-state interrupts are not available on every PMD. */
-static void
-paths_poll(const struct cnm_dp *dp, struct cnm_lb *lb)
-{
-	uint32_t up = 0;
-	uint16_t i;
-
-	for (i = 0; i < dp->n_private; i++) {
-		struct rte_eth_link link;
-
-		if (rte_eth_link_get_nowait(dp->priv_port[i], &link) == 0 &&
-				link.link_status == RTE_ETH_LINK_UP)
-			up |= 1u << i;
-	}
-	if (up != cnm_lb_paths_up(lb)) {
-		for (i = 0; i < dp->n_private; i++)
-			if ((up ^ cnm_lb_paths_up(lb)) & (1u << i))
-				printf("cnmux: private port %u link %s\n", i,
-					up & (1u << i) ? "up" : "down");
-		fflush(stdout);
-		cnm_lb_paths_update(lb, up);
 	}
 }
 
@@ -463,7 +515,7 @@ struct cnm_loop *
 cnm_loop_create(const struct cnm_loop_conf *c)
 {
 	struct cnm_loop *l = calloc(1, sizeof(*l));
-	struct cnm_health_io io = { .send = ctl_send };
+	struct cnm_health_io io = { .send = ctl_send, .send_node = ctl_send_node };
 	const struct cnm_config *cfg = c->cfg;
 	unsigned int i;
 
@@ -500,6 +552,27 @@ cnm_loop_create(const struct cnm_loop_conf *c)
 		fprintf(stderr, "cnmux: out of memory for the health checker\n");
 		goto fail;
 	}
+	l->ann = cnm_announce_create(cfg);
+	if (l->ann == NULL) {
+		fprintf(stderr, "cnmux: out of memory for the announcer\n");
+		goto fail;
+	}
+
+	{
+		struct cnm_path_io pio = {
+			.dp = c->dp,
+			.workers = c->workers,
+			.n_workers = c->n_workers,
+			.send = ctl_send,
+			.arg = l,
+		};
+
+		l->paths = cnm_path_create(&pio, cfg);
+		if (l->paths == NULL) {
+			fprintf(stderr, "cnmux: out of memory for the path manager\n");
+			goto fail;
+		}
+	}
 
 	l->ctx.lb = c->dp->lb;
 	l->ctx.cfg = c->cfg;
@@ -517,6 +590,8 @@ cnm_loop_create(const struct cnm_loop_conf *c)
 	l->ctx.on_commit_arg = l;
 	l->ctx.rates = rates_json;
 	l->ctx.rates_arg = l;
+	l->ctx.paths = paths_json;
+	l->ctx.paths_arg = l;
 	if (cfg->control_socket[0] != '\0') {
 		l->srv = cnm_ctl_server_create(cfg->control_socket, &l->ctx);
 		if (l->srv == NULL) {
@@ -551,6 +626,8 @@ cnm_loop_create(const struct cnm_loop_conf *c)
 	l->tel.more_stats_arg = l;
 	l->tel.rates = rates_json;
 	l->tel.rates_arg = l;
+	l->tel.paths = paths_json;
+	l->tel.paths_arg = l;
 	if (cnm_telemetry_init(&l->tel) != 0)
 		fprintf(stderr, "cnmux: telemetry commands not registered\n");
 
@@ -609,16 +686,19 @@ static void
 tick(struct cnm_loop *l, uint64_t now_ms)
 {
 	pthread_mutex_lock(l->c.ctl_lock);
-	if (now_ms >= l->next_link_ms) {
-		paths_poll(l->c.dp, l->c.dp->lb);
-		l->next_link_ms = now_ms + 100;
+	cnm_path_tick(l->paths, now_ms);
+	if (now_ms >= l->next_sc_ms) {
+		/* second chance versions whose window closed go (lib/service) */
+		(void)cnm_lb_second_chance_expire(l->c.dp->lb);
+		l->next_sc_ms = now_ms + 100;
 	}
 	/* the private RX queues carry only the nodes' ARP replies and
 	 * advertisements: read them while a node is resolved (not configured
-	 * with a MAC) or probes run */
-	if (cnm_health_wants_rx(l->hc))
-		private_rx(l->c.dp, l->hc, now_ms);
+	 * with a MAC) or probes run (the health checker's, the paths') */
+	if (cnm_health_wants_rx(l->hc) || cnm_path_wants_rx(l->paths))
+		private_rx(l->c.dp, l->hc, l->paths, now_ms);
 	cnm_health_tick(l->hc, now_ms);
+	cnm_announce_tick(l->ann, l->c.dp->lb, now_ms);
 	pthread_mutex_unlock(l->c.ctl_lock);
 }
 
@@ -684,8 +764,10 @@ cnm_loop_run(struct cnm_loop *l)
 	while (!stop_signal) {
 		uint64_t now = rte_rdtsc();
 
-		if (l->c.idle_exit_ms != 0 && idle(l, now))
+		if (l->c.idle_exit_ms != 0 && idle(l, now)) {
+			cnm_announce_stop(l->ann);
 			return 0;
+		}
 		tick(l, now * 1000 / l->hz);
 		cnm_ha_poll(l->ha);
 		if (l->srv != NULL)
@@ -713,6 +795,8 @@ cnm_loop_run(struct cnm_loop *l)
 		else
 			rte_delay_us_sleep(1000);
 	}
+	/* routes withdrawn while the workers still forward */
+	cnm_announce_stop(l->ann);
 	return stop_signal;
 }
 
@@ -727,6 +811,8 @@ cnm_loop_free(struct cnm_loop *l)
 	cnm_ctl_server_free(l->srv);
 	cnm_ha_free(l->ha);
 	cnm_health_free(l->hc);
+	cnm_announce_free(l->ann);
+	cnm_path_free(l->paths);
 	cnm_config_free(l->ctx.cfg);
 	free(l->tot);
 	free(l->rate_prev);

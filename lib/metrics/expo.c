@@ -90,10 +90,10 @@ u64(const json_t *v)
 		(uint64_t)json_integer_value(v) : 0;
 }
 
-/* one sample with up to two labels (NULL: none) */
+/* one sample with up to three labels (NULL: none, and none after it) */
 static void
-sample(FILE *f, const char *name, const char *l1, const char *v1, const char *l2,
-		const char *v2, uint64_t v)
+sample3(FILE *f, const char *name, const char *l1, const char *v1, const char *l2,
+		const char *v2, const char *l3, const char *v3, uint64_t v)
 {
 	fputs(name, f);
 	if (l1 != NULL) {
@@ -102,10 +102,21 @@ sample(FILE *f, const char *name, const char *l1, const char *v1, const char *l2
 		if (l2 != NULL) {
 			fputc(',', f);
 			put_label(f, l2, v2);
+			if (l3 != NULL) {
+				fputc(',', f);
+				put_label(f, l3, v3);
+			}
 		}
 		fputc('}', f);
 	}
 	fprintf(f, " %" PRIu64 "\n", v);
+}
+
+static void
+sample(FILE *f, const char *name, const char *l1, const char *v1, const char *l2,
+		const char *v2, uint64_t v)
+{
+	sample3(f, name, l1, v1, l2, v2, NULL, NULL, v);
 }
 
 /* the scalars of the lists: cnmux_KEY_total (counter), cnmux_KEY (gauge);
@@ -175,9 +186,10 @@ members(FILE *f, const json_t *st, const char *key)
 	const char *s, *n;
 	json_t *v, *m;
 
-	/* cnmux_conn_new_total is the instance's own: the pairs' are cnmux_pair_... */
-	snprintf(name, sizeof(name), "cnmux_%s%s_total", strcmp(key, "conn_new") == 0 ? "pair_" : "",
-		 key);
+	/* cnmux_conn_new_total (second_chance...) is the instance's own: the
+	 * pairs' are cnmux_pair_... */
+	snprintf(name, sizeof(name), "cnmux_%s%s_total",
+		 strcmp(key, "packets") != 0 && strcmp(key, "bytes") != 0 ? "pair_" : "", key);
 	snprintf(help, sizeof(help), "per (service, node): %s", HELP_OF(member_help, key));
 	family(f, name, "counter", help);
 	json_object_foreach((json_t *)(uintptr_t)svcs, s, v)
@@ -199,6 +211,36 @@ nodes(FILE *f, const json_t *st, const char *key, int counter)
 	family(f, name, counter ? "counter" : "gauge", help);
 	json_object_foreach((json_t *)(uintptr_t)nds, n, v)
 		sample(f, name, "node", n, NULL, NULL, u64(json_object_get(v, key)));
+}
+
+/*
+ * Drops by reason once the service was known: cnmux_service_drops_total
+ * {service,reason}, cnmux_pair_drops_total{service,node,reason} (a pair's
+ * reasons that counted), cnmux_node_drops_total{node,reason}: from the
+ * "drops" object of each service, pair and node.
+ */
+static void
+per_id_drops(FILE *f, const json_t *st)
+{
+	const json_t *svcs = json_object_get(st, "services"), *nds = json_object_get(st, "nodes");
+	const char *s, *n, *r;
+	json_t *v, *m, *d;
+
+	family(f, "cnmux_service_drops_total", "counter", "per service: " CNM_DROPS_SERVICE_HELP);
+	json_object_foreach((json_t *)(uintptr_t)svcs, s, v)
+		json_object_foreach(json_object_get(v, "drops"), r, d)
+			sample(f, "cnmux_service_drops_total", "service", s, "reason", r, u64(d));
+	family(f, "cnmux_pair_drops_total", "counter", "per (service, node): "
+		CNM_DROPS_MEMBER_HELP);
+	json_object_foreach((json_t *)(uintptr_t)svcs, s, v)
+		json_object_foreach(json_object_get(v, "nodes"), n, m)
+			json_object_foreach(json_object_get(m, "drops"), r, d)
+				sample3(f, "cnmux_pair_drops_total", "service", s, "node", n,
+					"reason", r, u64(d));
+	family(f, "cnmux_node_drops_total", "counter", "per node: " CNM_DROPS_NODE_HELP);
+	json_object_foreach((json_t *)(uintptr_t)nds, n, v)
+		json_object_foreach(json_object_get(v, "drops"), r, d)
+			sample(f, "cnmux_node_drops_total", "node", n, "reason", r, u64(d));
 }
 
 /* what a service is (an info metric), and how many of its nodes take clients */
@@ -244,13 +286,20 @@ cnm_metrics_render(const json_t *snap, size_t *len)
 	services(f, st, "packets");
 	services(f, st, "bytes");
 	services(f, st, "conn_new");
+	services(f, st, "second_chance");
+	services(f, st, "second_chance_failed");
 	members(f, st, "packets");
 	members(f, st, "bytes");
 	members(f, st, "conn_new");
+	members(f, st, "second_chance");
+	members(f, st, "second_chance_failed");
 	nodes(f, st, "packets", 1);
 	nodes(f, st, "bytes", 1);
 	nodes(f, st, "conn_new", 1);
+	nodes(f, st, "second_chance", 1);
+	nodes(f, st, "second_chance_failed", 1);
 	nodes(f, st, "up", 0);
+	per_id_drops(f, st);
 	service_info(f, json_object_get(snap, "services"));
 	if (ferror(f)) {
 		fclose(f);

@@ -19,6 +19,8 @@
 #include <stdint.h>
 
 #define CNM_NODE_NONE 0xffffu /**< entry of a PDT whose group has no active node */
+/** entry of a kept (second chance) version whose node was removed since (lib/service) */
+#define CNM_NODE_GONE 0xfffeu
 
 /** A PDT. Read lock-free by the workers; replaced as a whole under RCU. */
 struct cnm_pdt {

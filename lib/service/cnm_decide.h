@@ -24,7 +24,9 @@
  *      with the UDP flow list on ("udp_timeout_s"), in one bulk lookup of
  *      the forwarding list: a recorded connection or flow keeps its node; a
  *      pure SYN, or a UDP flow's first datagram, is recorded (FIG. 6
- *      608-611);
+ *      608-611); a non-SYN TCP frame the list misses, within a service's
+ *      second chance window, goes to its entry's previous owner and is
+ *      recorded there (docs/pdt.md, "Second chance");
  *   4. fragments, in arrival order: a first fragment records its final
  *      decision (after step 3, so the fragments of a tracked connection
  *      follow the connection, not the PDT), a later one follows it.
@@ -74,6 +76,7 @@ enum cnm_via {
 	CNM_VIA_FRAG,      /**< the decision of the datagram's first fragment */
 	CNM_VIA_UDP,       /**< the UDP flow list: a recorded UDP flow */
 	CNM_VIA_SERVER_ID, /**< QUIC: the server ID in the destination connection ID */
+	CNM_VIA_SC,        /**< second chance: the entry's previous owner (docs/pdt.md) */
 };
 
 /** A decision. */

@@ -71,6 +71,14 @@ struct cnm_svc {
 	 * their server IDs change), freed after a grace period.
 	 */
 	struct cnm_quiclb *quic;
+	/* Second chance (docs/pdt.md): for a while after a PDT change, a
+	 * non-SYN TCP packet the forwarding list does not hold goes to its
+	 * entry's owner in the table in force before the window's first
+	 * change. The workers test sc_until first, and read prev only while
+	 * it lies ahead. */
+	const struct cnm_pdt *prev; /**< RCU (release store): that earlier table, NULL: none;
+				         an entry CNM_NODE_GONE names a node removed since */
+	uint32_t sc_until;    /**< decision clock (ms): the window is open before it */
 };
 
 /** The QUIC-LB lane of the control thread (workers use their index, below). */
@@ -89,6 +97,9 @@ struct cnm_node {
 };
 
 #define CNM_PORT_NONE 0xffffu
+
+/** Slots of the paths table (cnm_lb_view path_tbl): a flow's hash picks one. */
+#define CNM_PATH_SLOTS 256u
 
 /**
  * The tables: an opaque handle. The control lcore changes them through the
@@ -117,12 +128,21 @@ struct cnm_lb_view {
 	uint8_t icmp_echo_reply;        /**< answer echo requests to a VIP (else: local) */
 	uint8_t verify_checksum;        /**< check IPv4 header checksums */
 	uint32_t hash_key;
+	uint16_t port_lim;              /**< node[].port below it is the frame's port: the
+					     number of private ports; 0 while the frames
+					     of every node are spread over path_tbl
+					     (cnm_lb_paths_spread(); release) */
+	uint16_t paths;                 /**< how many paths path_tbl spreads over (0: none) */
 	uint64_t keys_gen;              /**< bumped (release) whenever a key changes service:
 					     workers drop their lookup caches */
 	struct cnm_node node[CNM_MAX_NODES] __rte_cache_aligned;
 	struct cnm_fwd_conf fwd;        /**< tunnel settings of the instance */
 	struct cnm_fwd_node tun[CNM_MAX_NODES]; /**< per node: what tunnel methods need */
 	struct cnm_svc *svc[CNM_MAX_SERVICES]; /**< by id; NULL = free slot (acquire) */
+	uint8_t path_tbl[CNM_PATH_SLOTS] __rte_cache_aligned; /**< slot -> private port index
+					     (cnm_path_table()), read when paths != 0;
+					     bytes rewritten in place: a frame that reads
+					     one mid-change goes to its old or new path */
 };
 
 /** The workers' view of @p lb: the same memory (its first member). */
@@ -131,6 +151,13 @@ cnm_lb_view(const struct cnm_lb *lb)
 {
 	return (const struct cnm_lb_view *)lb;
 }
+
+/**
+ * The memory of one copy of the tables that does not depend on the
+ * configuration (for cnm_config_mem()): the hash tables (EAL memory), the
+ * handle, and one service's structure.
+ */
+void cnm_lb_memsize(uint64_t *tables_eal, uint64_t *tables_heap, uint64_t *service_heap);
 
 /**
  * Build the tables of a configuration. Nodes without a MAC start down.
@@ -176,24 +203,46 @@ cnm_client_hash4(uint32_t key, uint32_t src, uint16_t sport, int with_port)
 	return cnm_fmix32(h);
 }
 
-/** cnm_client_hash() of a flow, any family. */
+/** cnm_client_hash4() of a client of any family: @p src holds 16 bytes
+ * (IPv4 in the first 4). */
 static inline uint32_t
-cnm_client_hash(uint32_t key, const struct cnm_flow *f, int with_port)
+cnm_client_hash_addr(uint32_t key, uint8_t family, const uint8_t *src, uint16_t sport,
+		int with_port)
 {
 	uint64_t a, b;
 	uint32_t h, w;
 
-	if (f->key.family == AF_INET) {
-		memcpy(&w, f->src, 4);
-		return cnm_client_hash4(key, w, f->sport, with_port);
+	if (family == AF_INET) {
+		memcpy(&w, src, 4);
+		return cnm_client_hash4(key, w, sport, with_port);
 	}
-	memcpy(&a, f->src, 8);
-	memcpy(&b, f->src + 8, 8);
+	memcpy(&a, src, 8);
+	memcpy(&b, src + 8, 8);
 	h = cnm_crc_u64(a, key);
 	h = cnm_crc_u64(b, h);
 	if (with_port)
-		h = cnm_crc_u16(f->sport, h);
+		h = cnm_crc_u16(sport, h);
 	return cnm_fmix32(h);
+}
+
+/** cnm_client_hash() of a flow, any family. */
+static inline uint32_t
+cnm_client_hash(uint32_t key, const struct cnm_flow *f, int with_port)
+{
+	return cnm_client_hash_addr(key, f->key.family, f->src, f->sport, with_port);
+}
+
+/**
+ * Is the second chance window of @p s open at @p now (the decision clock)?
+ * One load of the service's own cache line: what a packet of a service with
+ * no recent change pays.
+ */
+static inline int
+cnm_svc_sc_open(const struct cnm_svc *s, uint32_t now)
+{
+	/* relaxed: a worker that sees the window a little late or early only
+	 * takes or misses a chance at its edge; prev is read with acquire */
+	return (int32_t)(__atomic_load_n(&s->sc_until, __ATOMIC_RELAXED) - now) > 0;
 }
 
 /** Node for a flow of a scalable service, CNM_NODE_NONE when the PDT is empty. */
@@ -278,6 +327,46 @@ int cnm_lb_nd_owned(const struct cnm_lb_view *v, const uint8_t ip[16]);
  * else at none (its packets are dropped as link_down). Worker-safe.
  */
 void cnm_lb_paths_update(struct cnm_lb *lb, uint32_t up_mask);
+
+/**
+ * Spread the frames of every node over all the private paths that are up
+ * (@p on 1), or keep each node on its own path (0, the behaviour above).
+ * Takes effect at once and on every later cnm_lb_paths_update(). Worker-safe.
+ */
+void cnm_lb_paths_spread(struct cnm_lb *lb, int on);
+
+/**
+ * The paths table of @p up_mask (bit i: private port i up) of @p n_private
+ * ports into @p tbl: slot s belongs to path s % n_private while that one is
+ * up; the slots of the paths that are down are dealt, in slot order, to the
+ * paths that are up in turn. So the shares stay even (within one slot), a
+ * path going down moves only its own flows, and the same set of paths gives
+ * the same table on every forwarder. Returns how many paths are up.
+ */
+static inline uint32_t
+cnm_path_table(uint32_t up_mask, uint32_t n_private, uint8_t tbl[CNM_PATH_SLOTS])
+{
+	uint8_t up[8];
+	uint32_t n = 0, p, s, j = 0;
+
+	for (p = 0; p < n_private && p < 8; p++)
+		if (up_mask & (1u << p))
+			up[n++] = (uint8_t)p;
+	if (n == 0 || n_private == 0)
+		return 0;
+	for (s = 0; s < CNM_PATH_SLOTS; s++) {
+		p = s % n_private;
+		tbl[s] = (up_mask & (1u << p)) ? (uint8_t)p : up[j++ % n];
+	}
+	return n;
+}
+
+/** The slot of a flow whose 32-bit hash is @p h: its top 8 bits. */
+static __rte_always_inline uint32_t
+cnm_path_slot(uint32_t h)
+{
+	return h >> 24;
+}
 
 /**
  * Rebuild the PDT of service @p id from its members and the nodes' state:
@@ -398,6 +487,42 @@ const struct cnm_cfg_service *cnm_lb_svc_cfg(const struct cnm_lb *lb, uint32_t i
 /** The PDT service @p id publishes now, NULL for a free id. */
 const struct cnm_pdt *cnm_lb_svc_pdt(const struct cnm_lb *lb, uint32_t id);
 
+/**
+ * Second chance keeps no table that was in force for less than this (ms):
+ * docs/pdt.md, "Second chance".
+ */
+#define CNM_SC_SETTLE_MS 1000u
+
+/**
+ * The decision clock (ms): the workers' forwarding-list clock (TSC / ms), on
+ * which second chance windows are stamped. Needs EAL.
+ */
+uint32_t cnm_lb_clock_ms(void);
+
+/**
+ * Set the second chance window of service @p id (@p ms after each PDT
+ * change; 0: off, and a version kept now is dropped after a grace period).
+ * 0 or -ENOENT.
+ */
+int cnm_lb_svc_set_second_chance(struct cnm_lb *lb, uint16_t id, uint32_t ms);
+
+/** Second chance of service @p id as it stands (cnm_lb_svc_second_chance()). */
+struct cnm_sc_info {
+	uint32_t window_ms;          /**< configured window, 0: off */
+	uint32_t until;              /**< decision clock: the window is open before it */
+	uint32_t since;              /**< decision clock: when the kept version was taken */
+	const struct cnm_pdt *prev;  /**< the kept version, NULL: none */
+};
+
+/** Second chance of service @p id; 0 or -ENOENT. Control side. */
+int cnm_lb_svc_second_chance(const struct cnm_lb *lb, uint32_t id, struct cnm_sc_info *out);
+
+/**
+ * Drop the kept versions whose window has closed (each after a grace
+ * period). The control loop calls it now and then; returns how many went.
+ */
+unsigned int cnm_lb_second_chance_expire(struct cnm_lb *lb);
+
 /** The PDT size of service @p id (what a rebuild or a replica must use), 0 for a free id. */
 uint32_t cnm_lb_svc_pdt_size(const struct cnm_lb *lb, uint32_t id);
 
@@ -426,6 +551,10 @@ const struct cnm_node *cnm_lb_node(const struct cnm_lb *lb, uint32_t id);
 
 /** Set the port of node @p id's TCP health check (0: none). 0 or -ENOENT. */
 int cnm_lb_node_set_check_port(struct cnm_lb *lb, uint16_t id, uint16_t port);
+
+/** A node's check_port and "check" (control side only). 0 or -ENOENT. */
+int cnm_lb_node_set_check(struct cnm_lb *lb, uint16_t id, uint16_t port,
+		const struct cnm_cfg_check *check);
 
 /** Did the operator take node @p id down (health checks leave it down)? */
 int cnm_lb_node_admin_down(const struct cnm_lb *lb, uint32_t id);

@@ -178,6 +178,89 @@ udp_track(const struct cnm_lb_view *lb, struct cnm_dstate *st, const struct cnm_
 }
 
 /*
+ * Second chance for a frame whose entry changed owner: @p node, the owner in
+ * the kept version. Out of line: the frames whose entry did not change (the
+ * check's common outcome in a window) return before its stack frame.
+ */
+static __rte_noinline int
+sc_apply(const struct cnm_lb_view *lb, struct cnm_dstate *st, const struct cnm_svc *s,
+		const struct cnm_conn_key *k, hash_sig_t sig, uint8_t fl, struct cnm_decision *d,
+		uint16_t node)
+{
+	struct cnm_wstats *ws = st->st;
+	const struct cnm_conn_key *kp = k;
+	const struct cnm_node *nd;
+	struct cnm_conn c;
+	hash_sig_t sig2;
+
+	/* The burst's bulk lookup came before this burst's inserts: a SYN of
+	 * the same connection earlier in the burst (its handshake's ACK right
+	 * behind it), or a packet of it that took its second chance, has been
+	 * recorded since. Its entry decides, as it will for the next burst. */
+	if ((cnm_ct_lookup_bulk(st->ct, &kp, 1, &sig2, &c) & 1) &&
+	    !cnm_conn_expired(&c, st->now_ms) && c.svc == (uint16_t)s->id &&
+	    lb->node[c.node].used && lb->node[c.node].up) {
+		d->verdict = CNM_V_FORWARD;
+		d->reason = CNM_DROP_NONE;
+		d->node = c.node;
+		d->method = lb->node[c.node].method;
+		d->slot = cnm_svc_slot(s, c.node);
+		d->via = CNM_VIA_CONN;
+		ws->conn_hit++;
+		return 1;
+	}
+	nd = node < CNM_MAX_NODES ? &lb->node[node] : NULL;
+	if (nd == NULL || !nd->used || !nd->up) {
+		/* removed (CNM_NODE_GONE) or down: what the PDT says now */
+		ws->second_chance_failed++;
+		if (d->verdict == CNM_V_FORWARD)
+			ws->member[cnm_svc_slot(s, d->node)].sc_fail++;
+		else
+			ws->svc[s->id].sc_fail++;
+		return 0;
+	}
+	d->verdict = CNM_V_FORWARD;
+	d->reason = CNM_DROP_NONE;
+	d->node = node;
+	d->method = nd->method;
+	d->slot = cnm_svc_slot(s, node);
+	d->via = CNM_VIA_SC;
+	ws->second_chance++;
+	ws->member[d->slot].sc++;
+	/* its later packets hit the list; a full list leaves it to the next
+	 * packet's second chance */
+	(void)cnm_ct_insert(st->ct, k, sig, node, s->id, fl, st->now_ms);
+	return 1;
+}
+
+/*
+ * Second chance (docs/pdt.md): a non-SYN TCP packet of service @p s that the
+ * list does not hold, while the service's window is open: when its entry had
+ * another owner in the version kept, it goes to that owner if it is still
+ * there and up (drained is fine: it serves its connections), and the list
+ * records it. 1 when it did (or the list answered after all); 0 leaves @p d
+ * as the PDT made it (counted as failed when the owner was gone).
+ */
+static __rte_noinline int
+second_chance(const struct cnm_lb_view *lb, struct cnm_dstate *st, const struct cnm_svc *s,
+		const struct cnm_conn_key *k, hash_sig_t sig, uint8_t fl, struct cnm_decision *d)
+{
+	/* Acquire pairs with the control lcore's release store of the kept
+	 * version: its entries are visible before the pointer is. */
+	const struct cnm_pdt *prev = __atomic_load_n(&s->prev, __ATOMIC_ACQUIRE);
+	uint16_t node;
+
+	if (prev == NULL)
+		return 0;
+	node = prev->entries[cnm_client_hash_addr(s->hash_key, k->family, k->src, k->sport,
+						  s->hash_port) & prev->mask];
+	/* the same owner (the slot did not change), or none before */
+	if (node == CNM_NODE_NONE || (d->verdict == CNM_V_FORWARD && node == d->node))
+		return 0;
+	return sc_apply(lb, st, s, k, sig, fl, d, node);
+}
+
+/*
  * Step 3, the forwarding list (FIG. 6 steps 608-611) for the TCP frames of
  * scalable services: a recorded connection keeps its node; a pure SYN
  * records the node the PDT gives; anything else follows the PDT. UDP frames
@@ -238,6 +321,11 @@ conn_track(const struct cnm_lb_view *lb, struct cnm_dstate *st, const struct cnm
 			ws->conn_stale++;
 			cnm_ct_del(st->ct, kp[i], sig[i]);
 		}
+		/* a SYN always follows the PDT; the rest, in a window after a
+		 * change, may get a second chance (one compare when none) */
+		if (!(fl & CNM_TCP_SYN) && unlikely(cnm_svc_sc_open(b->svc[i], st->now_ms)) &&
+		    second_chance(lb, st, b->svc[i], kp[i], sig[i], fl, di))
+			continue;
 		if (di->verdict != CNM_V_FORWARD)
 			continue;
 		/* the PDT's node (cnm_decide_pdt_node() left the method to here) */

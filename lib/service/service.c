@@ -7,6 +7,7 @@
 #include <netinet/in.h>
 
 #include <rte_byteorder.h>
+#include <rte_cycles.h>
 #include <rte_errno.h>
 #include <rte_hash.h>
 #include <rte_log.h>
@@ -17,6 +18,11 @@
 #include "service_private.h"
 
 RTE_LOG_REGISTER(cnm_logtype_service, cnm.service, NOTICE);
+
+/* what the workers read of a service: one cache line (struct cnm_svc), now
+ * that it holds the UDP flow list, the QUIC-LB context and second chance */
+_Static_assert(sizeof(struct cnm_svc) <= RTE_CACHE_LINE_SIZE, "struct cnm_svc: one cache line");
+
 #define SVC_LOG(level, fmt, ...) \
 	rte_log(RTE_LOG_##level, cnm_logtype_service, "service: " fmt "\n", ##__VA_ARGS__)
 
@@ -28,8 +34,10 @@ svc_at(const struct cnm_lb *lb, uint32_t id)
 	return cnm_svc_priv(lb->v.svc[id]);
 }
 
-#define H1_ENTRIES 65536
-#define H2_ENTRIES 16384
+/* the capacities the configuration's budget checks (cnm_config.h) */
+#define H1_ENTRIES CNM_TABLE1_KEYS_MAX
+#define H2_ENTRIES CNM_TABLE2_KEYS_MAX
+#define VIP_ENTRIES CNM_VIP_KEYS_MAX
 
 static struct rte_hash *
 table_create(const char *prefix, const char *name, uint32_t entries, uint32_t key_len,
@@ -41,8 +49,13 @@ table_create(const char *prefix, const char *name, uint32_t entries, uint32_t ke
 		.hash_func = rte_hash_crc,
 		.hash_func_init_val = 0,
 		.socket_id = SOCKET_ID_ANY,
-		/* one writer (the control lcore), lock-free readers (workers) */
-		.extra_flag = RTE_HASH_EXTRA_FLAGS_RW_CONCURRENCY_LF,
+		/* one writer (the control lcore), lock-free readers (workers);
+		 * extendable buckets: every one of the entries fits, whatever
+		 * the keys' hashes (cuckoo buckets alone can refuse a key
+		 * before the table is full), so a configuration that passed
+		 * the budget check (CNM_TABLE1_KEYS_MAX, ...) is built whole */
+		.extra_flag = RTE_HASH_EXTRA_FLAGS_RW_CONCURRENCY_LF |
+			RTE_HASH_EXTRA_FLAGS_EXT_TABLE,
 	};
 	struct rte_hash_rcu_config rcu = {
 		.v = qsbr,
@@ -91,6 +104,7 @@ svc_free(struct cnm_svc_priv *s)
 		return;
 	cnm_pdt_free(s->hot.pdt);
 	cnm_quiclb_free(s->hot.quic);
+	cnm_pdt_free((struct cnm_pdt *)(uintptr_t)s->hot.prev);
 	free(s->hot.mslot);
 	free(s->members);
 	free(s->cfg.ports);
@@ -227,27 +241,190 @@ cnm_lb_nd_owned(const struct cnm_lb_view *v, const uint8_t ip[16])
 	return rte_hash_lookup(v->nd, k) >= 0;
 }
 
-/* Publish @p pdt in @p s, then free the table it replaces after a grace period. */
+static int svc_rebuild(struct cnm_lb *lb, struct cnm_svc_priv *s);
+static void grace_period(const struct cnm_lb *lb);
+
+uint32_t
+cnm_lb_clock_ms(void)
+{
+	/* the workers' clock (lib/dataplane cnm_worker_clock()): TSC / ms */
+	return (uint32_t)(rte_rdtsc() / RTE_MAX(rte_get_tsc_hz() / 1000, (uint64_t)1));
+}
+
+/* Make @p prev the kept version of @p s (NULL: none); the one it replaces
+ * is returned, for the caller to free after a grace period. */
+static struct cnm_pdt *
+sc_set_prev(struct cnm_svc_priv *s, const struct cnm_pdt *prev)
+{
+	struct cnm_pdt *stale = (struct cnm_pdt *)(uintptr_t)s->hot.prev;
+
+	/* release: a worker that sees the pointer sees the entries (pairs
+	 * with the acquire in the decision's second chance) */
+	__atomic_store_n(&s->hot.prev, prev, __ATOMIC_RELEASE);
+	return stale;
+}
+
+/*
+ * Second chance bookkeeping for a change of @p s's PDT away from @p old
+ * (docs/pdt.md, "Second chance"). The window stays open s->sc_ms after the
+ * last change. The version kept ("previous") is, of the tables in force
+ * since the window opened and the one in force when it opened, the one in
+ * force the longest (ties to the earlier): the table of before a burst of
+ * quick changes (a reload and the health checks it sets off, a node's
+ * addresses resolved one by one at start-up), not the short-lived ones
+ * between them. A table with no node in it, or in force for less than
+ * CNM_SC_SETTLE_MS, is never kept: it cannot have carried the connections
+ * (at start-up, the tables of nodes coming up one by one carried none: the
+ * connections a restarted instance meets were placed by the full table).
+ * What the caller must free after the grace period goes into @p fr (up to
+ * two).
+ */
+static void
+sc_note_change(struct cnm_svc_priv *s, struct cnm_pdt *old, struct cnm_pdt **fr)
+{
+	uint32_t now = cnm_lb_clock_ms();
+	uint32_t dur = now - s->pdt_since; /* how long @p old was in force */
+	int open;
+
+	s->pdt_since = now;
+	fr[0] = old;
+	fr[1] = NULL;
+	if (old == NULL || s->sc_ms == 0)
+		return;
+	open = s->hot.prev != NULL && (int32_t)(s->hot.sc_until - now) > 0;
+	if (old->n_active > 0 && dur >= CNM_SC_SETTLE_MS && (!open || dur > s->sc_dur)) {
+		s->sc_since = now;
+		s->sc_dur = dur;
+		fr[0] = sc_set_prev(s, old);
+	} else if (!open) {
+		/* nothing worth keeping: no window */
+		fr[1] = sc_set_prev(s, NULL);
+		return;
+	}
+	/* relaxed: the window's edge is not ordered with the tables
+	 * (cnm_svc_sc_open()); prev was published above with release */
+	__atomic_store_n(&s->hot.sc_until, now + s->sc_ms, __ATOMIC_RELAXED);
+}
+
+/* Publish @p pdt in @p s, then free the table it replaces (or the version
+ * second chance no longer keeps) after a grace period. */
 static void
 pdt_publish(struct cnm_lb *lb, struct cnm_svc_priv *s, struct cnm_pdt *pdt)
 {
-	struct cnm_pdt *old = s->hot.pdt;
+	struct cnm_pdt *fr[2];
 
+	sc_note_change(s, s->hot.pdt, fr);
 	/* Release: the entries written by the builder are visible to a worker
 	 * before it can see the pointer (pairs with the acquire in cnm_select). */
 	__atomic_store_n(&s->hot.pdt, pdt, __ATOMIC_RELEASE);
 	/* release: what changed is visible to a worker that sees the new gen */
 	__atomic_store_n(&lb->gen, lb->gen + 1, __ATOMIC_RELEASE);
-	if (old != NULL) {
-		/* No worker may still read the old table once this returns. */
+	if (fr[0] != NULL || fr[1] != NULL) {
+		/* No worker may still read the old tables once this returns. */
 		if (lb->qsbr != NULL)
 			rte_rcu_qsbr_synchronize(lb->qsbr, RTE_QSBR_THRID_INVALID);
-		cnm_pdt_free(old);
+		cnm_pdt_free(fr[0]);
+		cnm_pdt_free(fr[1]);
 	}
 }
 
-static int svc_rebuild(struct cnm_lb *lb, struct cnm_svc_priv *s);
-static void grace_period(const struct cnm_lb *lb);
+int
+cnm_lb_svc_set_second_chance(struct cnm_lb *lb, uint16_t id, uint32_t ms)
+{
+	struct cnm_svc_priv *s;
+	struct cnm_pdt *stale = NULL;
+
+	if (id >= CNM_MAX_SERVICES || (s = svc_at(lb, id)) == NULL)
+		return -ENOENT;
+	s->sc_ms = ms;
+	s->cfg.second_chance_s = ms / 1000;
+	if (ms == 0) {
+		__atomic_store_n(&s->hot.sc_until, cnm_lb_clock_ms(), __ATOMIC_RELAXED);
+		stale = sc_set_prev(s, NULL);
+	}
+	if (stale != NULL) {
+		if (lb->qsbr != NULL)
+			rte_rcu_qsbr_synchronize(lb->qsbr, RTE_QSBR_THRID_INVALID);
+		cnm_pdt_free(stale);
+	}
+	return 0;
+}
+
+int
+cnm_lb_svc_second_chance(const struct cnm_lb *lb, uint32_t id, struct cnm_sc_info *out)
+{
+	const struct cnm_svc_priv *s;
+
+	if (id >= CNM_MAX_SERVICES || (s = svc_at(lb, id)) == NULL)
+		return -ENOENT;
+	out->window_ms = s->sc_ms;
+	out->until = s->hot.sc_until;
+	out->since = s->sc_since;
+	out->prev = s->hot.prev;
+	return 0;
+}
+
+unsigned int
+cnm_lb_second_chance_expire(struct cnm_lb *lb)
+{
+	struct cnm_pdt *stale[64];
+	unsigned int n = 0, k;
+	uint32_t i, now = cnm_lb_clock_ms();
+
+	/* at most 64 per call: the next call takes the rest */
+	for (i = 0; i < lb->n_svc && n < RTE_DIM(stale); i++) {
+		struct cnm_svc_priv *s = svc_at(lb, i);
+
+		if (s == NULL || s->hot.prev == NULL ||
+		    (int32_t)(s->hot.sc_until - now) > 0)
+			continue;
+		stale[n++] = sc_set_prev(s, NULL);
+	}
+	if (n == 0)
+		return 0;
+	/* one grace period for them all: no worker reads them after it */
+	grace_period(lb);
+	for (k = 0; k < n; k++)
+		cnm_pdt_free(stale[k]);
+	return n;
+}
+
+/*
+ * Node @p id leaves the tables: the kept versions that name it are copied
+ * with CNM_NODE_GONE in its entries (its id may be given to another node),
+ * published, and the old copies freed after a grace period.
+ */
+static void
+sc_forget_node(struct cnm_lb *lb, uint16_t id)
+{
+	uint32_t i, k;
+
+	for (i = 0; i < lb->n_svc; i++) {
+		struct cnm_svc_priv *s = svc_at(lb, i);
+		const struct cnm_pdt *p;
+		struct cnm_pdt *c, *stale;
+
+		if (s == NULL || (p = s->hot.prev) == NULL)
+			continue;
+		for (k = 0; k < p->size && p->entries[k] != id; k++)
+			;
+		if (k == p->size)
+			continue;
+		c = cnm_pdt_build(p->size, NULL, 0);
+		if (c == NULL) {
+			/* no memory for the copy: give up the version instead */
+			stale = sc_set_prev(s, NULL);
+		} else {
+			for (k = 0; k < p->size; k++)
+				c->entries[k] = p->entries[k] == id ? CNM_NODE_GONE : p->entries[k];
+			c->n_active = p->n_active;
+			stale = sc_set_prev(s, c);
+		}
+		grace_period(lb);
+		cnm_pdt_free(stale);
+	}
+}
+
 
 /*
  * Counter slots of (service, node) pairs (lib/stats/cnm_stats.h: a frame
@@ -331,20 +508,15 @@ slots_free(struct cnm_lb *lb, const uint16_t *slots, uint32_t n)
 
 	for (i = 0; i < n; i++) {
 		uint16_t slot = slots[i], svc = lb->member_svc[slot], node = lb->member_node[slot];
-		struct cnm_pb v = { 0, 0, 0 };
+		struct cnm_pb v;
 
+		memset(&v, 0, sizeof(v));
 		if (lb->wstats != NULL) {
 			v = cnm_stats_member_slot(lb->wstats, lb->n_wstats, slot);
-			v.pkts -= lb->member_base[slot].pkts;
-			v.bytes -= lb->member_base[slot].bytes;
-			v.conns -= lb->member_base[slot].conns;
+			cnm_pb_sub(&v, &lb->member_base[slot]);
 		}
-		lb->svc_fold[svc].pkts += v.pkts;
-		lb->svc_fold[svc].bytes += v.bytes;
-		lb->svc_fold[svc].conns += v.conns;
-		lb->node_fold[node].pkts += v.pkts;
-		lb->node_fold[node].bytes += v.bytes;
-		lb->node_fold[node].conns += v.conns;
+		cnm_pb_add(&lb->svc_fold[svc], &v);
+		cnm_pb_add(&lb->node_fold[node], &v);
 		lb->member_svc[slot] = CNM_SLOT_FREE;
 	}
 }
@@ -494,30 +666,46 @@ cnm_lb_svc_set_pdt(struct cnm_lb *lb, uint16_t id, const uint16_t *entries, uint
 	return 0;
 }
 
+/* The keys of service config @p c, each with its table. */
+struct svc_keyref {
+	struct cnm_svc_key k;
+	struct rte_hash *h;
+};
+
+/* Key @p i of service config @p c into *@p r: 1, or 0 past its last key. */
+static int
+svc_key_at(const struct cnm_lb *lb, const struct cnm_cfg_service *c, uint32_t i,
+		struct svc_keyref *r)
+{
+	static const uint8_t protos[2] = { IPPROTO_TCP, IPPROTO_UDP };
+	uint32_t b;
+
+	if (!svc_wild(c)) {
+		if (i >= c->n_ports)
+			return 0;
+		svc_key(&r->k, &c->vip, c->ports[i].proto, c->ports[i].port);
+		r->h = lb->v.h1;
+		return 1;
+	}
+	/* sticky-wild: one key per protocol (CNM_PROTO_BIT_*) it takes */
+	for (b = 0; b < 2; b++)
+		if ((c->protocols & (1u << b)) && i-- == 0) {
+			svc_key(&r->k, &c->vip, protos[b], 0);
+			r->h = lb->v.h2;
+			return 1;
+		}
+	return 0;
+}
+
 static int
 svc_add_keys(struct cnm_lb *lb, struct cnm_svc_priv *s)
 {
-	const struct cnm_cfg_service *c = &s->cfg;
-	struct cnm_svc_key k;
+	struct svc_keyref r;
 	uint32_t i;
 	int ret;
 
-	if (svc_wild(c)) {
-		static const uint8_t protos[2] = { IPPROTO_TCP, IPPROTO_UDP };
-
-		for (i = 0; i < 2; i++) {
-			if (!(c->protocols & (1u << i)))
-				continue;
-			svc_key(&k, &c->vip, protos[i], 0);
-			ret = rte_hash_add_key_data(lb->v.h2, &k, &s->hot);
-			if (ret < 0)
-				return ret;
-		}
-		return 0;
-	}
-	for (i = 0; i < c->n_ports; i++) {
-		svc_key(&k, &c->vip, c->ports[i].proto, c->ports[i].port);
-		ret = rte_hash_add_key_data(lb->v.h1, &k, &s->hot);
+	for (i = 0; svc_key_at(lb, &s->cfg, i, &r); i++) {
+		ret = rte_hash_add_key_data(r.h, &r.k, &s->hot);
 		if (ret < 0)
 			return ret;
 	}
@@ -542,6 +730,7 @@ svc_create(struct cnm_lb *lb, const struct cnm_config *cfg, const struct cnm_cfg
 	s->hot.udp_timeout_ms = c->udp_timeout_s * 1000;
 	s->hot.list_proto = c->udp_timeout_s != 0 ? IPPROTO_UDP : 0;
 	s->pdt_size = c->pdt_size ? c->pdt_size : cfg->pdt_size;
+	s->sc_ms = c->second_chance_s * 1000;
 	s->cfg = *c;
 	s->cfg.ports = NULL;
 	s->cfg.members = NULL;
@@ -612,6 +801,18 @@ node_tunnel(struct cnm_lb *lb, uint32_t id, const struct cnm_cfg_node *n)
 	lb->v.node[id].method = n->forward;
 }
 
+void
+cnm_lb_memsize(uint64_t *tables_eal, uint64_t *tables_heap, uint64_t *service_heap)
+{
+	*tables_eal = cnm_hash_memsize(H1_ENTRIES, CNM_SVC_KEY_LEN, 1) +
+		cnm_hash_memsize(H2_ENTRIES, CNM_SVC_KEY_LEN, 1) +
+		cnm_hash_memsize(VIP_ENTRIES, 4, 1) +
+		cnm_hash_memsize(VIP_ENTRIES, CNM_SVC_KEY_LEN, 1) +
+		cnm_hash_memsize(VIP_ENTRIES, 16, 1);
+	*tables_heap = sizeof(struct cnm_lb);
+	*service_heap = sizeof(struct cnm_svc_priv);
+}
+
 struct cnm_lb *
 cnm_lb_create(const struct cnm_config *cfg, const char *name, struct rte_rcu_qsbr *qsbr)
 {
@@ -637,11 +838,12 @@ cnm_lb_create(const struct cnm_config *cfg, const char *name, struct rte_rcu_qsb
 	lb->v.verify_checksum = cfg->verify_checksum;
 	lb->n_private = cfg->n_private ? cfg->n_private : 1;
 	lb->paths_up = (1u << lb->n_private) - 1;
+	lb->v.port_lim = (uint16_t)lb->n_private; /* spreading starts off */
 	lb->v.h1 = table_create("cnm_h1", name, H1_ENTRIES, CNM_SVC_KEY_LEN, qsbr);
 	lb->v.h2 = table_create("cnm_h2", name, H2_ENTRIES, CNM_SVC_KEY_LEN, qsbr);
-	lb->v.arp = table_create("cnm_arp", name, H2_ENTRIES, 4, qsbr);
-	lb->v.vips = table_create("cnm_vip", name, H2_ENTRIES, CNM_SVC_KEY_LEN, qsbr);
-	lb->v.nd = table_create("cnm_nd", name, H2_ENTRIES, 16, qsbr);
+	lb->v.arp = table_create("cnm_arp", name, VIP_ENTRIES, 4, qsbr);
+	lb->v.vips = table_create("cnm_vip", name, VIP_ENTRIES, CNM_SVC_KEY_LEN, qsbr);
+	lb->v.nd = table_create("cnm_nd", name, VIP_ENTRIES, 16, qsbr);
 	if (lb->v.h1 == NULL || lb->v.h2 == NULL || lb->v.arp == NULL || lb->v.vips == NULL ||
 			lb->v.nd == NULL) {
 		ret = rte_errno;
@@ -751,34 +953,25 @@ cnm_lb_stats_rebase(const struct cnm_lb *lb, struct cnm_stats_total *t)
 {
 	uint32_t i;
 
-	for (i = 0; i < CNM_MAX_MEMBERS; i++) {
-		t->member[i].pkts -= lb->member_base[i].pkts;
-		t->member[i].bytes -= lb->member_base[i].bytes;
-		t->member[i].conns -= lb->member_base[i].conns;
-	}
+	for (i = 0; i < CNM_MAX_MEMBERS; i++)
+		cnm_pb_sub(&t->member[i], &lb->member_base[i]);
 	/* a service: what no slot counted, its pairs' slots, its freed ones */
 	for (i = 0; i < CNM_MAX_SERVICES; i++) {
-		t->svc[i].pkts += lb->svc_fold[i].pkts - lb->svc_base[i].pkts;
-		t->svc[i].bytes += lb->svc_fold[i].bytes - lb->svc_base[i].bytes;
-		t->svc[i].conns += lb->svc_fold[i].conns - lb->svc_base[i].conns;
+		cnm_pb_add(&t->svc[i], &lb->svc_fold[i]);
+		cnm_pb_sub(&t->svc[i], &lb->svc_base[i]);
 	}
 	/* a node: its sink, its pairs' slots, its freed ones */
 	for (i = 0; i < CNM_MAX_NODES; i++) {
-		t->node[i].pkts = t->member[CNM_MEMBER_SINK(i)].pkts + lb->node_fold[i].pkts;
-		t->node[i].bytes = t->member[CNM_MEMBER_SINK(i)].bytes + lb->node_fold[i].bytes;
-		t->node[i].conns = t->member[CNM_MEMBER_SINK(i)].conns + lb->node_fold[i].conns;
+		t->node[i] = t->member[CNM_MEMBER_SINK(i)];
+		cnm_pb_add(&t->node[i], &lb->node_fold[i]);
 	}
 	for (i = 0; i < CNM_MEMBER_SINK0; i++) {
 		uint16_t svc = lb->member_svc[i], node = lb->member_node[i];
 
 		if (svc == CNM_SLOT_FREE)
 			continue;
-		t->svc[svc].pkts += t->member[i].pkts;
-		t->svc[svc].bytes += t->member[i].bytes;
-		t->svc[svc].conns += t->member[i].conns;
-		t->node[node].pkts += t->member[i].pkts;
-		t->node[node].bytes += t->member[i].bytes;
-		t->node[node].conns += t->member[i].conns;
+		cnm_pb_add(&t->svc[svc], &t->member[i]);
+		cnm_pb_add(&t->node[node], &t->member[i]);
 	}
 }
 
@@ -789,9 +982,15 @@ pb_sub(struct cnm_pb *t, const struct cnm_pb *z, uint32_t n)
 	uint32_t i;
 
 	for (i = 0; i < n; i++) {
+		uint32_t j;
+
 		t[i].pkts -= RTE_MIN(t[i].pkts, z[i].pkts);
 		t[i].bytes -= RTE_MIN(t[i].bytes, z[i].bytes);
 		t[i].conns -= RTE_MIN(t[i].conns, z[i].conns);
+		t[i].sc -= RTE_MIN(t[i].sc, z[i].sc);
+		t[i].sc_fail -= RTE_MIN(t[i].sc_fail, z[i].sc_fail);
+		for (j = 0; j < CNM_DDROP_MAX; j++)
+			t[i].drop[j] -= RTE_MIN(t[i].drop[j], z[i].drop[j]);
 	}
 }
 
@@ -853,86 +1052,40 @@ grace_period(const struct cnm_lb *lb)
 static int
 svc_keys_taken(const struct cnm_lb *lb, const struct cnm_cfg_service *c)
 {
-	struct cnm_svc_key k;
+	struct svc_keyref r;
 	uint32_t i;
 
-	if (svc_wild(c)) {
-		if (c->protocols & CNM_PROTO_BIT_TCP) {
-			svc_key(&k, &c->vip, IPPROTO_TCP, 0);
-			if (rte_hash_lookup(lb->v.h2, &k) >= 0)
-				return 1;
-		}
-		if (c->protocols & CNM_PROTO_BIT_UDP) {
-			svc_key(&k, &c->vip, IPPROTO_UDP, 0);
-			if (rte_hash_lookup(lb->v.h2, &k) >= 0)
-				return 1;
-		}
-		return 0;
-	}
-	for (i = 0; i < c->n_ports; i++) {
-		svc_key(&k, &c->vip, c->ports[i].proto, c->ports[i].port);
-		if (rte_hash_lookup(lb->v.h1, &k) >= 0)
+	for (i = 0; svc_key_at(lb, c, i, &r); i++)
+		if (rte_hash_lookup(r.h, &r.k) >= 0)
 			return 1;
-	}
 	return 0;
 }
 
 static void
 svc_del_keys(struct cnm_lb *lb, const struct cnm_svc_priv *s)
 {
-	const struct cnm_cfg_service *c = &s->cfg;
-	struct cnm_svc_key k;
+	struct svc_keyref r;
 	uint32_t i;
 
 	/* With the RCU (SYNC mode) attached, rte_hash frees each key slot only
 	 * after a grace period. */
-	if (svc_wild(c)) {
-		if (c->protocols & CNM_PROTO_BIT_TCP) {
-			svc_key(&k, &c->vip, IPPROTO_TCP, 0);
-			(void)rte_hash_del_key(lb->v.h2, &k);
-		}
-		if (c->protocols & CNM_PROTO_BIT_UDP) {
-			svc_key(&k, &c->vip, IPPROTO_UDP, 0);
-			(void)rte_hash_del_key(lb->v.h2, &k);
-		}
-		return;
-	}
-	for (i = 0; i < c->n_ports; i++) {
-		svc_key(&k, &c->vip, c->ports[i].proto, c->ports[i].port);
-		(void)rte_hash_del_key(lb->v.h1, &k);
-	}
+	for (i = 0; svc_key_at(lb, &s->cfg, i, &r); i++)
+		(void)rte_hash_del_key(r.h, &r.k);
 }
 
-/* The keys of service config @p c, each with its table: *@p out (malloc'ed). */
-struct svc_keyref {
-	struct cnm_svc_key k;
-	struct rte_hash *h;
-};
-
+/* Every key of service config @p c: *@p out (malloc'ed); how many, or -ENOMEM. */
 static int
 svc_keys_of(const struct cnm_lb *lb, const struct cnm_cfg_service *c, struct svc_keyref **out)
 {
-	static const uint8_t protos[2] = { IPPROTO_TCP, IPPROTO_UDP };
 	struct svc_keyref *r = calloc(c->n_ports + 3, sizeof(*r));
-	uint32_t i;
-	int n = 0;
+	uint32_t n;
 
 	if (r == NULL)
 		return -ENOMEM;
-	if (svc_wild(c)) {
-		for (i = 0; i < 2; i++)
-			if (c->protocols & (1u << i)) {
-				svc_key(&r[n].k, &c->vip, protos[i], 0);
-				r[n++].h = lb->v.h2;
-			}
-	} else {
-		for (i = 0; i < c->n_ports; i++) {
-			svc_key(&r[n].k, &c->vip, c->ports[i].proto, c->ports[i].port);
-			r[n++].h = lb->v.h1;
-		}
-	}
+	for (n = 0; svc_key_at(lb, c, n, &r[n]); n++)
+		;
 	*out = r;
-	return n;
+	return (int)n;
 }
 
 static int
@@ -1174,6 +1327,8 @@ cnm_lb_node_del(struct cnm_lb *lb, uint16_t id)
 	lb->v.node[id].up = 0;
 	lb->v.node[id].gen++;
 	lb->v.node[id].used = 0;
+	/* a second chance may not send to whatever takes the id next */
+	sc_forget_node(lb, id);
 	/* its pairs' slots: a worker that still sends it a frame counts in
 	 * its sink, then they are freed */
 	for (i = 0; i < lb->n_svc; i++)
@@ -1382,7 +1537,8 @@ path_of(const struct cnm_lb *lb, uint32_t id, uint32_t up)
 void
 cnm_lb_paths_update(struct cnm_lb *lb, uint32_t up_mask)
 {
-	uint32_t id;
+	uint8_t tbl[CNM_PATH_SLOTS];
+	uint32_t id, n, s;
 
 	lb->paths_up = up_mask;
 	for (id = 0; id < lb->n_nodes; id++) {
@@ -1391,6 +1547,25 @@ cnm_lb_paths_update(struct cnm_lb *lb, uint32_t up_mask)
 		/* one 16-bit word; a worker reads either port, both are valid */
 		__atomic_store_n(&lb->v.node[id].port, path_of(lb, id, up_mask), __ATOMIC_RELAXED);
 	}
+	/* the table first, byte by byte (one byte is read whole; a worker
+	 * reading mid-change sends a flow on its old or its new path), then
+	 * the limit: release, so that a worker that reads 0 there (and
+	 * fences, spread_path()) reads a table built for spreading */
+	n = cnm_path_table(up_mask, lb->n_private, tbl);
+	if (n < 2 || !lb->paths_spread)
+		n = 0;
+	for (s = 0; n != 0 && s < CNM_PATH_SLOTS; s++)
+		__atomic_store_n(&lb->v.path_tbl[s], tbl[s], __ATOMIC_RELAXED);
+	__atomic_store_n(&lb->v.paths, (uint16_t)n, __ATOMIC_RELAXED);
+	__atomic_store_n(&lb->v.port_lim, (uint16_t)(n != 0 ? 0 : lb->n_private),
+		__ATOMIC_RELEASE);
+}
+
+void
+cnm_lb_paths_spread(struct cnm_lb *lb, int on)
+{
+	lb->paths_spread = on != 0;
+	cnm_lb_paths_update(lb, lb->paths_up);
 }
 
 /* ---- what the control side reads and sets ---- */
@@ -1497,6 +1672,18 @@ cnm_lb_node_set_check_port(struct cnm_lb *lb, uint16_t id, uint16_t port)
 		return -ENOENT;
 	/* node_cfg is control-side only: health checks read it there */
 	lb->node_cfg[id].check_port = port;
+	return 0;
+}
+
+int
+cnm_lb_node_set_check(struct cnm_lb *lb, uint16_t id, uint16_t port,
+		const struct cnm_cfg_check *check)
+{
+	if (id >= CNM_MAX_NODES || !lb->v.node[id].used)
+		return -ENOENT;
+	/* control-side only, as check_port */
+	lb->node_cfg[id].check_port = port;
+	lb->node_cfg[id].check = *check;
 	return 0;
 }
 

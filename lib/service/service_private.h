@@ -35,6 +35,10 @@ struct cnm_svc_priv {
 	/* cold: control side only */
 	uint32_t pdt_size __rte_cache_aligned;
 	uint32_t n_members;
+	uint32_t sc_ms;                   /**< second chance window, 0: off */
+	uint32_t sc_since;                /**< decision clock: when hot.prev was taken */
+	uint32_t sc_dur;                  /**< how long hot.prev was in force (ms) */
+	uint32_t pdt_since;               /**< decision clock: when hot.pdt was published */
 	struct cnm_cfg_member *members;   /**< configured nodes and weights */
 	struct cnm_cfg_service cfg;       /**< as configured (ports, vip, name);
 					       cfg.members == members, cfg.quic == quic */
@@ -52,6 +56,7 @@ struct cnm_lb {
 	struct cnm_lb_view v;           /**< first: cnm_lb_view() is a cast */
 	uint32_t n_private;
 	uint32_t paths_up;              /**< bit i: private port i has link (path manager) */
+	uint8_t paths_spread;           /**< spread nodes over the up paths (v.paths) */
 	struct rte_rcu_qsbr *qsbr;      /**< grace periods before frees */
 	struct cnm_cfg_node node_cfg[CNM_MAX_NODES];
 	uint8_t admin_down[CNM_MAX_NODES];  /**< taken down by the operator: health checks

@@ -73,6 +73,49 @@ enum cnm_drop {
 	CNM_DROP_MAX,
 };
 
+/**
+ * The drop reasons that can happen once a frame's service is known (after
+ * its decision): X(enum suffix of enum cnm_drop). A drop of one of these is
+ * counted for its service, and for its (service, node) pair and its node
+ * when the decision had chosen a node (struct cnm_pb.drop[], indexed by
+ * enum cnm_ddrop); every other reason happens before a service is known
+ * (a malformed frame, no service) and is only counted globally. A drop of a
+ * listed reason with no service (a frame for the default node, a reply the
+ * public TX queue refused) is counted for its node, or only globally.
+ */
+#define CNM_DROP_DECIDED(X) \
+	X(NO_ACTIVE_NODE) \
+	X(NODE_UNRESOLVED) \
+	X(LINK_DOWN) \
+	X(TUNNEL_MTU) \
+	X(NO_TUNNEL_SOURCE) \
+	X(TX_FULL) \
+	X(RUNT)
+
+/** Index of a reason of CNM_DROP_DECIDED in struct cnm_pb.drop[]. */
+enum cnm_ddrop {
+#define CNM_X_ENUM(e) CNM_DDROP_##e,
+	CNM_DROP_DECIDED(CNM_X_ENUM)
+#undef CNM_X_ENUM
+	CNM_DDROP_MAX,
+};
+
+/** The enum cnm_ddrop of drop reason @p d; CNM_DDROP_MAX when it is not listed. */
+static inline unsigned int
+cnm_ddrop_of(unsigned int d)
+{
+	switch (d) {
+#define CNM_X_CASE(e) case CNM_DROP_##e: return CNM_DDROP_##e;
+	CNM_DROP_DECIDED(CNM_X_CASE)
+#undef CNM_X_CASE
+	default:
+		return CNM_DDROP_MAX;
+	}
+}
+
+/** The enum cnm_drop of @p i, an enum cnm_ddrop. */
+unsigned int cnm_ddrop_reason(unsigned int i);
+
 /** Name of a drop reason ("runt", ...); "none" for CNM_DROP_NONE. */
 const char *cnm_drop_name(enum cnm_drop d);
 /** One-line meaning of a drop reason. */
@@ -129,6 +172,10 @@ enum cnm_stat_kind {
 	X(conn_hit, COUNTER, "TCP packets whose node came from the forwarding list") \
 	X(conn_full, COUNTER, "SYNs not recorded because the list was full: they follow the PDT") \
 	X(conn_stale, COUNTER, "entries forgotten because their node went down or was removed") \
+	X(second_chance, COUNTER, "non-SYN TCP packets the list did not hold, sent to their " \
+	  "PDT entry's previous owner within second_chance_s of a change (and recorded)") \
+	X(second_chance_failed, COUNTER, "such packets whose previous owner was removed or " \
+	  "down: they followed the PDT") \
 	X(conn_expired, COUNTER, "TCP entries removed by the idle sweep") \
 	X(conn_active, GAUGE, "TCP connections in the forwarding lists now") \
 	X(udp_new, COUNTER, "UDP flows recorded in the UDP flow list at their first datagram " \
@@ -206,7 +253,30 @@ enum cnm_stat_kind {
 	Y(X, tcp_failures, COUNTER, "of those, failed or timed out") \
 	Y(X, went_up, COUNTER, "nodes the health checker brought up") \
 	Y(X, went_down, COUNTER, "nodes the health checker took down") \
-	Y(X, send_failures, COUNTER, "probes that could not be queued for TX")
+	Y(X, send_failures, COUNTER, "probes that could not be queued for TX") \
+	Y(X, arp_checks, COUNTER, "rounds of arp / nd checks (nodes without a check too)") \
+	Y(X, arp_failures, COUNTER, "of those, without an ARP reply or advertisement") \
+	Y(X, icmp_sent, COUNTER, "echo requests of icmp checks, from health.source(6)") \
+	Y(X, icmp_replies, COUNTER, "echo replies matched to a round") \
+	Y(X, icmp_failures, COUNTER, "icmp rounds without a reply") \
+	Y(X, syn_sent, COUNTER, "SYNs of tcp (half-open) checks, from health.source(6)") \
+	Y(X, syn_acks, COUNTER, "SYN-ACKs matched to a round (each answered with RST)") \
+	Y(X, syn_rsts, COUNTER, "RSTs matched to a round: the node's port is closed") \
+	Y(X, syn_failures, COUNTER, "tcp rounds without a SYN-ACK") \
+	Y(X, probe_invalid, COUNTER, "malformed echo replies and TCP segments to " \
+		"health.source(6) (length, checksum): ignored") \
+	Y(X, probe_unmatched, COUNTER, "well-formed ones that match no round (late, another id)") \
+	Y(X, source_answered, COUNTER, "ARP requests and solicitations for health.source(6) " \
+		"answered on a private port") \
+	Y(X, http_sent, COUNTER, "HTTP requests of http checks (after a SYN-ACK), on the private path") \
+	Y(X, http_ok, COUNTER, "HTTP responses with the check's expected status") \
+	Y(X, http_failures, COUNTER, "http rounds failed: no SYN-ACK, no response, another status") \
+	Y(X, script_runs, COUNTER, "script checks started") \
+	Y(X, script_failures, COUNTER, "script rounds failed: exit status not 0, killed, " \
+		"not started") \
+	Y(X, script_timeouts, COUNTER, "of those, killed at the check's timeout_ms") \
+	Y(X, notify_runs, COUNTER, "notify hooks started (health.notify)") \
+	Y(X, notify_failures, COUNTER, "notify hooks not started (spawn failed, 64 still running)")
 #define CNM_STATS_HEALTH_MORE(X, n, k, h) X(health_##n, k, h)
 
 /**
@@ -218,16 +288,38 @@ enum cnm_stat_kind {
 	X(packets, COUNTER, "frames that matched the service (including those dropped for " \
 	  "no_active_node or tx_full)") \
 	X(bytes, COUNTER, "their bytes: as sent for those sent to a node, as received for the rest") \
-	X(conn_new, COUNTER, "TCP connections of the service recorded in a forwarding list")
+	X(conn_new, COUNTER, "TCP connections of the service recorded in a forwarding list") \
+	X(second_chance, COUNTER, "packets of the service second chance sent to a previous owner") \
+	X(second_chance_failed, COUNTER, "packets of the service whose previous owner was gone")
 #define CNM_STATS_MEMBER(X) \
 	X(packets, COUNTER, "frames of the service TX took for this node of its list") \
 	X(bytes, COUNTER, "their bytes, as sent") \
-	X(conn_new, COUNTER, "TCP connections of the service recorded on this node")
+	X(conn_new, COUNTER, "TCP connections of the service recorded on this node") \
+	X(second_chance, COUNTER, "packets of the service second chance sent to this node, " \
+	  "their previous owner") \
+	X(second_chance_failed, COUNTER, "packets of the service sent to this node because " \
+	  "their previous owner was gone")
 #define CNM_STATS_NODE(X) \
 	X(packets, COUNTER, "frames TX took for the node") \
 	X(bytes, COUNTER, "their bytes, as sent") \
 	X(conn_new, COUNTER, "TCP connections recorded on the node") \
+	X(second_chance, COUNTER, "packets second chance sent to the node, their previous owner") \
+	X(second_chance_failed, COUNTER, "packets sent to the node because their previous " \
+	  "owner was gone") \
 	X(up, GAUGE, "the node takes clients (true) or not (false)")
+
+/*
+ * The meaning of the per-id drops: "drops": {REASON: n} under a service, a
+ * node and a (service, node) pair, REASON one of CNM_DROP_DECIDED. A
+ * service's and a node's hold every reason of the list (zeros too); a
+ * pair's only the reasons it has counted (pairs can be tens of thousands).
+ */
+#define CNM_DROPS_SERVICE_HELP "frames of the service dropped, by reason, once the service " \
+	"was known (also in drops.REASON)"
+#define CNM_DROPS_MEMBER_HELP "frames of the service dropped after the decision chose " \
+	"this node, by reason; a reason appears once it has counted"
+#define CNM_DROPS_NODE_HELP "frames dropped after a decision chose the node (its " \
+	"services' and the default node's), by reason"
 
 /**
  * Frames sent to nodes are counted once, in a slot: the tables give each
@@ -245,13 +337,62 @@ _Static_assert(CNM_MEMBER_SINK0 == CNM_MEMBERS_MAX, "a pair slot for every pair 
 /** No slot: a decision that sends nothing to a node. */
 #define CNM_MEMBER_NONE 0xffffu
 
-/** Packets, bytes, and connections recorded (conn_new: a pure SYN placed in a
- * forwarding list, counted by the decision in the slot of its pair). */
+/** Packets, bytes, connections recorded (conn_new: a pure SYN placed in a
+ * forwarding list, counted by the decision in the slot of its pair), and
+ * drops by reason (CNM_DROP_DECIDED). The packet path of a forwarded frame
+ * touches pkts and bytes only; drop[] is written on the drop paths. */
 struct cnm_pb {
 	uint64_t pkts;
 	uint64_t bytes;
 	uint64_t conns;
+	uint64_t sc;       /**< second chance: TCP packets sent to their entry's previous
+			        owner (counted in the slot of that node) */
+	uint64_t sc_fail;  /**< second chance: packets whose previous owner was removed or
+			        down, which followed the PDT (counted where they went) */
+	uint64_t drop[CNM_DDROP_MAX];
 };
+
+/** @p d += @p s, every field. */
+static inline void
+cnm_pb_add(struct cnm_pb *d, const struct cnm_pb *s)
+{
+	unsigned int i;
+
+	d->pkts += s->pkts;
+	d->bytes += s->bytes;
+	d->conns += s->conns;
+	d->sc += s->sc;
+	d->sc_fail += s->sc_fail;
+	for (i = 0; i < CNM_DDROP_MAX; i++)
+		d->drop[i] += s->drop[i];
+}
+
+/** @p d -= @p s, every field (modulo 2^64: a base taken off a later reading). */
+static inline void
+cnm_pb_sub(struct cnm_pb *d, const struct cnm_pb *s)
+{
+	unsigned int i;
+
+	d->pkts -= s->pkts;
+	d->bytes -= s->bytes;
+	d->conns -= s->conns;
+	d->sc -= s->sc;
+	d->sc_fail -= s->sc_fail;
+	for (i = 0; i < CNM_DDROP_MAX; i++)
+		d->drop[i] -= s->drop[i];
+}
+
+/** Sum of @p p's drops, every reason. */
+static inline uint64_t
+cnm_pb_drops(const struct cnm_pb *p)
+{
+	uint64_t n = 0;
+	unsigned int i;
+
+	for (i = 0; i < CNM_DDROP_MAX; i++)
+		n += p->drop[i];
+	return n;
+}
 
 #define CNM_X_FIELD(n, k, h) uint64_t n;
 
@@ -308,6 +449,13 @@ cnm_stats_get(const struct cnm_stats_total *t, const struct cnm_stat_desc *d)
 	return *(const uint64_t *)(const void *)((const char *)t + d->off);
 }
 
+/** Memory of a worker's per-id counters (cnm_wstats_init()'s arrays). */
+static inline uint64_t
+cnm_wstats_memsize(void)
+{
+	return (uint64_t)(CNM_MAX_SERVICES + CNM_MAX_MEMBERS) * sizeof(struct cnm_pb);
+}
+
 /** Allocate the per-id arrays of a worker's counters; 0 or -ENOMEM. */
 int cnm_wstats_init(struct cnm_wstats *w);
 void cnm_wstats_fini(struct cnm_wstats *w);
@@ -355,14 +503,17 @@ struct cnm_lb;
 json_t *cnm_stats_json(const struct cnm_stats_total *t, const struct cnm_lb *lb);
 
 /**
- * The counters of service @p id: {"packets", "bytes", "nodes": {name:
- * {"packets", "bytes"}}}, "nodes" holding every node of its list (its
- * member slot). New reference.
+ * The counters of service @p id: {"packets", "bytes", "conn_new", "drops":
+ * {REASON: n}, "nodes": {name: {"packets", "bytes", "conn_new", "drops"}}},
+ * "nodes" holding every node of its list (its member slot); the service's
+ * drops hold every reason of CNM_DROP_DECIDED, a pair's those that counted.
+ * New reference.
  */
 json_t *cnm_stats_svc_json(const struct cnm_stats_total *t, const struct cnm_lb *lb,
 		uint32_t id);
 
-/** The counters of node @p id: {"packets", "bytes", "up"}. New reference. */
+/** The counters of node @p id: {"packets", "bytes", "conn_new", "drops" (every
+ * reason of CNM_DROP_DECIDED), "up"}. New reference. */
 json_t *cnm_stats_node_json(const struct cnm_stats_total *t, const struct cnm_lb *lb,
 		uint32_t id);
 

@@ -16,18 +16,34 @@ u64(uint64_t v)
 	return json_integer((json_int_t)v);
 }
 
+/* {"packets", "bytes", "conn_new", "second_chance", "second_chance_failed",
+ * "drops": {REASON: n}}: every reason of
+ * CNM_DROP_DECIDED, or with @p sparse only those that counted */
 static json_t *
-pb_json(const struct cnm_pb *pb)
+pb_json(const struct cnm_pb *pb, int sparse)
 {
-	return json_pack("{s:o,s:o,s:o}", "packets", u64(pb->pkts), "bytes", u64(pb->bytes),
-			 "conn_new", u64(pb->conns));
+	json_t *d = json_object();
+	unsigned int i;
+
+	for (i = 0; d != NULL && i < CNM_DDROP_MAX; i++)
+		if ((!sparse || pb->drop[i] != 0) &&
+				json_object_set_new(d, cnm_drop_name(cnm_ddrop_reason(i)),
+					u64(pb->drop[i])) != 0) {
+			json_decref(d);
+			d = NULL;
+		}
+	if (d == NULL)
+		return NULL;
+	return json_pack("{s:o,s:o,s:o,s:o,s:o,s:o}", "packets", u64(pb->pkts), "bytes",
+			 u64(pb->bytes), "conn_new", u64(pb->conns), "second_chance", u64(pb->sc),
+			 "second_chance_failed", u64(pb->sc_fail), "drops", d);
 }
 
 json_t *
 cnm_stats_svc_json(const struct cnm_stats_total *t, const struct cnm_lb *lb, uint32_t id)
 {
 	const struct cnm_cfg_service *s = cnm_lb_svc_cfg(lb, id);
-	json_t *o = pb_json(&t->svc[id]), *nodes = json_object();
+	json_t *o = pb_json(&t->svc[id], 0), *nodes = json_object();
 	uint32_t i;
 
 	if (o == NULL || nodes == NULL || s == NULL)
@@ -40,7 +56,7 @@ cnm_stats_svc_json(const struct cnm_stats_total *t, const struct cnm_lb *lb, uin
 		if (slot < 0 || n >= CNM_MAX_NODES || cnm_lb_node_cfg(lb, n) == NULL)
 			continue;
 		if (json_object_set_new(nodes, cnm_lb_node_cfg(lb, n)->name,
-				pb_json(&t->member[slot])) != 0)
+				pb_json(&t->member[slot], 1)) != 0)
 			goto fail;
 	}
 	if (json_object_set_new(o, "nodes", nodes) == 0)
@@ -55,7 +71,7 @@ fail:
 json_t *
 cnm_stats_node_json(const struct cnm_stats_total *t, const struct cnm_lb *lb, uint32_t id)
 {
-	json_t *o = pb_json(&t->node[id]);
+	json_t *o = pb_json(&t->node[id], 0);
 
 	if (o != NULL && json_object_set_new(o, "up", json_boolean(cnm_lb_node(lb, id)->up)) != 0) {
 		json_decref(o);
@@ -103,6 +119,23 @@ nomem:
 	return NULL;
 }
 
+/* "<pre>drops REASON n[/s], ..." of @p p's drops that counted, on a line
+ * of their own; nothing when none did */
+static void
+print_ddrops(FILE *out, const char *pre, const struct cnm_pb *p, const char *unit)
+{
+	unsigned int i;
+
+	if (cnm_pb_drops(p) == 0)
+		return;
+	fprintf(out, "%sdrops", pre);
+	for (i = 0; i < CNM_DDROP_MAX; i++)
+		if (p->drop[i])
+			fprintf(out, " %s %" PRIu64 "%s", cnm_drop_name(cnm_ddrop_reason(i)),
+				p->drop[i], unit);
+	fprintf(out, "\n");
+}
+
 void
 cnm_stats_print(FILE *out, const struct cnm_stats_total *t, const struct cnm_lb *lb, int final)
 {
@@ -127,6 +160,11 @@ cnm_stats_print(FILE *out, const struct cnm_stats_total *t, const struct cnm_lb 
 		PRIu64 " not recorded (list full), %" PRIu64 " forgotten (node down), %" PRIu64
 		" expired, %" PRIu64 " tracked now\n", t->udp_new, t->udp_hit, t->udp_full,
 		t->udp_stale, t->udp_expired, t->udp_active);
+	/* only when it happened: the report of a run without reads as before */
+	if (t->second_chance != 0 || t->second_chance_failed != 0)
+		fprintf(out, "  second chance: %" PRIu64 " packets to their previous owner, %" PRIu64
+			" whose previous owner was gone\n", t->second_chance,
+			t->second_chance_failed);
 	fprintf(out, "  workers %" PRIu64, t->workers);
 	if (t->busy_bursts && t->rx)
 		fprintf(out, ", %.1f cycles/packet", (double)t->busy_cycles / (double)t->rx);
@@ -142,16 +180,19 @@ cnm_stats_print(FILE *out, const struct cnm_stats_total *t, const struct cnm_lb 
 		fprintf(out, "  service %-16s %-11s %-24s packets %10" PRIu64 " bytes %12" PRIu64
 			"\n", s->name, cnm_policy_name(s->policy),
 			cnm_addr_str(&s->vip, buf, sizeof(buf)), t->svc[i].pkts, t->svc[i].bytes);
+		print_ddrops(out, "    ", &t->svc[i], "");
 		/* what its nodes got from it (member slots), those that got any */
 		for (j = 0; j < s->n_members; j++) {
 			uint32_t n = s->members[j].node;
 			int slot = cnm_lb_member_slot(lb, (uint16_t)i, (uint16_t)n);
 
-			if (slot < 0 || t->member[slot].pkts == 0)
+			if (slot < 0 || (t->member[slot].pkts == 0 &&
+					cnm_pb_drops(&t->member[slot]) == 0))
 				continue;
 			fprintf(out, "    to node %-51s packets %10" PRIu64 " bytes %12" PRIu64
 				"\n", cnm_lb_node_cfg(lb, n)->name, t->member[slot].pkts,
 				t->member[slot].bytes);
+			print_ddrops(out, "      ", &t->member[slot], "");
 		}
 	}
 	for (i = 0; i < cnm_lb_node_end(lb); i++) {
@@ -163,6 +204,7 @@ cnm_stats_print(FILE *out, const struct cnm_stats_total *t, const struct cnm_lb 
 			"\n", nc->name, cnm_lb_node(lb, i)->up ? "up" : "down",
 			cnm_addr_str(&nc->ip, buf, sizeof(buf)), t->node[i].pkts,
 			t->node[i].bytes);
+		print_ddrops(out, "    ", &t->node[i], "");
 	}
 	if (t->dropped) {
 		fprintf(out, "  drops  ");
@@ -202,15 +244,18 @@ cnm_stats_print_rate(FILE *out, const struct cnm_stats_total *r, const struct cn
 			continue;
 		fprintf(out, "  rate service %-16s %10" PRIu64 " packets/s %12" PRIu64 " bytes/s\n",
 			s->name, r->svc[i].pkts, r->svc[i].bytes);
+		print_ddrops(out, "    rate ", &r->svc[i], "/s");
 		for (j = 0; j < s->n_members; j++) {
 			uint32_t n = s->members[j].node;
 			int slot = cnm_lb_member_slot(lb, (uint16_t)i, (uint16_t)n);
 
-			if (slot < 0 || r->member[slot].pkts == 0)
+			if (slot < 0 || (r->member[slot].pkts == 0 &&
+					cnm_pb_drops(&r->member[slot]) == 0))
 				continue;
 			fprintf(out, "    to node %-19s %10" PRIu64 " packets/s %12" PRIu64
 				" bytes/s\n", cnm_lb_node_cfg(lb, n)->name, r->member[slot].pkts,
 				r->member[slot].bytes);
+			print_ddrops(out, "      rate ", &r->member[slot], "/s");
 		}
 	}
 	for (i = 0; i < cnm_lb_node_end(lb); i++) {
@@ -220,6 +265,7 @@ cnm_stats_print_rate(FILE *out, const struct cnm_stats_total *r, const struct cn
 			continue;
 		fprintf(out, "  rate node    %-16s %10" PRIu64 " packets/s %12" PRIu64 " bytes/s\n",
 			nc->name, r->node[i].pkts, r->node[i].bytes);
+		print_ddrops(out, "    rate ", &r->node[i], "/s");
 	}
 	if (r->dropped) {
 		fprintf(out, "  rate drops ");

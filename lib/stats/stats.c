@@ -34,6 +34,18 @@ cnm_drop_help(enum cnm_drop d)
 	return (unsigned int)d < CNM_DROP_MAX ? drop_help[d] : "unknown";
 }
 
+static const unsigned int ddrop_reason[CNM_DDROP_MAX] = {
+#define CNM_X_REASON(e) [CNM_DDROP_##e] = CNM_DROP_##e,
+	CNM_DROP_DECIDED(CNM_X_REASON)
+#undef CNM_X_REASON
+};
+
+unsigned int
+cnm_ddrop_reason(unsigned int i)
+{
+	return i < CNM_DDROP_MAX ? ddrop_reason[i] : CNM_DROP_NONE;
+}
+
 int
 cnm_wstats_init(struct cnm_wstats *w)
 {
@@ -59,6 +71,21 @@ cnm_wstats_fini(struct cnm_wstats *w)
 /* Readers run on other threads than the writer: a relaxed load of an aligned
  * 64-bit counter is enough, a slightly stale value is fine. */
 #define RD(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
+
+/* @p d += what @p p holds now (another thread writes it) */
+static inline void
+pb_add_rd(struct cnm_pb *d, const struct cnm_pb *p)
+{
+	unsigned int i;
+
+	d->pkts += RD(p->pkts);
+	d->bytes += RD(p->bytes);
+	d->conns += RD(p->conns);
+	d->sc += RD(p->sc);
+	d->sc_fail += RD(p->sc_fail);
+	for (i = 0; i < CNM_DDROP_MAX; i++)
+		d->drop[i] += RD(p->drop[i]);
+}
 
 /* the accounting counters and the drop reasons of one worker, copied together */
 struct account {
@@ -107,46 +134,34 @@ cnm_stats_sum(struct cnm_wstats *const *w, unsigned int n, struct cnm_stats_tota
 #define CNM_X_ADD(f, k, h) t->f += RD(s->f);
 		CNM_STATS_WORKER(CNM_X_ADD)
 #undef CNM_X_ADD
-		for (j = 0; j < CNM_MAX_SERVICES; j++) {
-			t->svc[j].pkts += RD(s->svc[j].pkts);
-			t->svc[j].bytes += RD(s->svc[j].bytes);
-			t->svc[j].conns += RD(s->svc[j].conns);
-		}
-		for (j = 0; j < CNM_MAX_MEMBERS; j++) {
-			t->member[j].pkts += RD(s->member[j].pkts);
-			t->member[j].bytes += RD(s->member[j].bytes);
-			t->member[j].conns += RD(s->member[j].conns);
-		}
+		for (j = 0; j < CNM_MAX_SERVICES; j++)
+			pb_add_rd(&t->svc[j], &s->svc[j]);
+		for (j = 0; j < CNM_MAX_MEMBERS; j++)
+			pb_add_rd(&t->member[j], &s->member[j]);
 	}
 }
 
 struct cnm_pb
 cnm_stats_svc(struct cnm_wstats *const *w, unsigned int n, uint32_t id)
 {
-	struct cnm_pb r = { 0, 0, 0 };
+	struct cnm_pb r;
 	unsigned int i;
 
-	for (i = 0; i < n; i++) {
-		const struct cnm_pb *p = &w[i]->svc[id];
-
-		r.pkts += RD(p->pkts);
-		r.bytes += RD(p->bytes);
-		r.conns += RD(p->conns);
-	}
+	memset(&r, 0, sizeof(r));
+	for (i = 0; i < n; i++)
+		pb_add_rd(&r, &w[i]->svc[id]);
 	return r;
 }
 
 struct cnm_pb
 cnm_stats_member_slot(struct cnm_wstats *const *w, unsigned int n, uint32_t slot)
 {
-	struct cnm_pb r = { 0, 0, 0 };
+	struct cnm_pb r;
 	unsigned int i;
 
-	for (i = 0; i < n && slot < CNM_MAX_MEMBERS; i++) {
-		r.pkts += RD(w[i]->member[slot].pkts);
-		r.bytes += RD(w[i]->member[slot].bytes);
-		r.conns += RD(w[i]->member[slot].conns);
-	}
+	memset(&r, 0, sizeof(r));
+	for (i = 0; i < n && slot < CNM_MAX_MEMBERS; i++)
+		pb_add_rd(&r, &w[i]->member[slot]);
 	return r;
 }
 
@@ -172,6 +187,20 @@ static const char *
 kind_name(enum cnm_stat_kind k)
 {
 	return k == CNM_STAT_GAUGE ? "gauge" : "counter";
+}
+
+/* the per-id drop keys under @p pre: PRE.drops.REASON, one per reason */
+static void
+list_ddrops(FILE *out, const char *pre, const char *help)
+{
+	unsigned int i;
+
+	for (i = 0; i < CNM_DDROP_MAX; i++) {
+		char key[96];
+
+		snprintf(key, sizeof(key), "%s.drops.%s", pre, cnm_drop_name(cnm_ddrop_reason(i)));
+		fprintf(out, "%-32s %-7s %s\n", key, "counter", help);
+	}
 }
 
 void
@@ -207,18 +236,21 @@ cnm_stats_list(FILE *out)
 		snprintf(key, sizeof(key), "services.NAME.%s", svc[i].name);
 		fprintf(out, "%-32s %-7s %s\n", key, kind_name(svc[i].kind), svc[i].help);
 	}
+	list_ddrops(out, "services.NAME", CNM_DROPS_SERVICE_HELP);
 	for (i = 0; i < RTE_DIM(member); i++) {
 		char key[64];
 
 		snprintf(key, sizeof(key), "services.NAME.nodes.NODE.%s", member[i].name);
 		fprintf(out, "%-32s %-7s %s\n", key, kind_name(member[i].kind), member[i].help);
 	}
+	list_ddrops(out, "services.NAME.nodes.NODE", CNM_DROPS_MEMBER_HELP);
 	for (i = 0; i < RTE_DIM(node); i++) {
 		char key[64];
 
 		snprintf(key, sizeof(key), "nodes.NAME.%s", node[i].name);
 		fprintf(out, "%-32s %-7s %s\n", key, kind_name(node[i].kind), node[i].help);
 	}
+	list_ddrops(out, "nodes.NAME", CNM_DROPS_NODE_HELP);
 }
 
 /* (cur - prev) per second over @p us microseconds, rounded; 0 when cur < prev */
@@ -234,12 +266,16 @@ static void
 pb_rate(const struct cnm_pb *p, const struct cnm_pb *c, uint64_t us, struct cnm_pb *r,
 		uint32_t n)
 {
-	uint32_t i;
+	uint32_t i, j;
 
 	for (i = 0; i < n; i++) {
 		r[i].pkts = per_s(p[i].pkts, c[i].pkts, us);
 		r[i].bytes = per_s(p[i].bytes, c[i].bytes, us);
 		r[i].conns = per_s(p[i].conns, c[i].conns, us);
+		r[i].sc = per_s(p[i].sc, c[i].sc, us);
+		r[i].sc_fail = per_s(p[i].sc_fail, c[i].sc_fail, us);
+		for (j = 0; j < CNM_DDROP_MAX; j++)
+			r[i].drop[j] = per_s(p[i].drop[j], c[i].drop[j], us);
 	}
 }
 

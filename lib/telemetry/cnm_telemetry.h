@@ -45,6 +45,9 @@ struct cnm_tel_ctx {
 	 */
 	json_t *(*rates)(void *arg);
 	void *rates_arg;
+	/** /cnmux/paths: as `cnmuxctl path show`; called with ctl_lock held. NULL: -ENOTSUP. */
+	json_t *(*paths)(void *arg);
+	void *paths_arg;
 };
 
 /** Register every /cnmux/ command; 0 or -errno. @p ctx must live until cnm_telemetry_stop(). */

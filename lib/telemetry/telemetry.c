@@ -190,6 +190,41 @@ tel_rates(const char *cmd __rte_unused, const char *params __rte_unused,
 	return ret;
 }
 
+/* The private paths (lib/path): state and counters per path. */
+static int
+tel_paths(const char *cmd __rte_unused, const char *params __rte_unused,
+		struct rte_tel_data *d)
+{
+	json_t *j = NULL;
+	int ret;
+
+	if (tctx->paths == NULL)
+		return -ENOTSUP;
+	ret = lock();
+	if (ret != 0)
+		return ret;
+	j = tctx->paths(tctx->paths_arg);
+	unlock();
+	if (j == NULL)
+		return -ENOMEM;
+	/* telemetry dicts nest dicts: the list of paths by index ("0", "1"...) */
+	{
+		json_t *a = json_object_get(j, "paths"), *byidx = json_object(), *e;
+		size_t i;
+		char k[24];
+
+		json_array_foreach(a, i, e) {
+			snprintf(k, sizeof(k), "%zu", i);
+			json_object_set(byidx, k, e);
+		}
+		json_object_set_new(j, "paths", byidx);
+		json_object_del(j, "probed");
+	}
+	ret = tel_from_json(d, j);
+	json_decref(j);
+	return ret;
+}
+
 static void
 fmt_mac(uint64_t mac, char *buf, size_t len)
 {
@@ -506,6 +541,8 @@ cnm_telemetry_init(struct cnm_tel_ctx *ctx)
 		  "One node. Parameter: node name." },
 		{ "/cnmux/pdt", tel_pdt,
 		  "PDT of a service. Parameters: service name[,offset]: 256 entries from offset." },
+		{ "/cnmux/paths", tel_paths,
+		  "The private paths: spreading, the reachability check's settings, per path (by index) its state and counters. No parameters." },
 		{ "/cnmux/ha", tel_ha,
 		  "High availability: role, epoch, seq, digest, peers, rejected messages by reason. No parameters." },
 	};

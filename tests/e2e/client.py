@@ -9,10 +9,11 @@
       one is sent again, up to 3 times)
       -> {"sockets": [{"src": "A:P", "nodes": {"node1": 5}, "lost": 0}, ...]}
 
-  client.py stream VIP PORT SRC STOPFILE PROGRESSFILE [RATE [MAXSECONDS]]
+  client.py stream VIP PORT SRC STOPFILE PROGRESSFILE [RATE [MAXSECONDS [TIMEOUT]]]
       one TCP connection from SRC to VIP:PORT (server.py's byte counter):
       reads the node's name, sends RATE bytes/s (default 2000000) until
-      STOPFILE exists (or MAXSECONDS, default 120), shuts its side down and
+      STOPFILE exists (or MAXSECONDS, default 120; a send or read blocked
+      for TIMEOUT seconds, default 10, fails it), shuts its side down and
       reads the server's count. PROGRESSFILE is rewritten every 0.1 s with
       {"node", "sent", "sport"} so that a test can watch it
       -> {"node", "sport", "sent", "server_count", "ok", "error"}
@@ -59,7 +60,7 @@ def write_progress(path, d):
     os.replace(tmp, path)
 
 
-def stream(vip, port, src, stopfile, progress, rate=2000000, maxs=120.0):
+def stream(vip, port, src, stopfile, progress, rate=2000000, maxs=120.0, timeout=10.0):
     res = {"node": None, "sport": 0, "sent": 0, "server_count": None, "ok": False,
            "error": None}
     chunk = b"x" * 8192
@@ -68,7 +69,7 @@ def stream(vip, port, src, stopfile, progress, rate=2000000, maxs=120.0):
         res["sport"] = s.getsockname()[1]
         f = s.makefile("rb")
         res["node"] = f.readline().decode().strip()
-        s.settimeout(10)
+        s.settimeout(timeout)
         start = last = time.monotonic()
         write_progress(progress, res)
         while not os.path.exists(stopfile) and time.monotonic() - start < maxs:
@@ -100,9 +101,10 @@ def main():
     a = sys.argv[1:]
     if len(a) in (6, 7) and a[0] == "udp":
         udp(a[1], int(a[2]), a[3], int(a[4]), int(a[5]), int(a[6]) if len(a) == 7 else 0)
-    elif len(a) in (6, 7, 8) and a[0] == "stream":
+    elif len(a) in (6, 7, 8, 9) and a[0] == "stream":
         stream(a[1], int(a[2]), a[3], a[4], a[5],
-               int(a[6]) if len(a) > 6 else 2000000, float(a[7]) if len(a) > 7 else 120.0)
+               int(a[6]) if len(a) > 6 else 2000000, float(a[7]) if len(a) > 7 else 120.0,
+               float(a[8]) if len(a) > 8 else 10.0)
     else:
         sys.exit(__doc__)
 

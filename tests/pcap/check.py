@@ -39,6 +39,9 @@ import os
 import struct
 import sys
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from drops_check import per_id_drop_fails  # noqa: E402
+
 # ---------------------------------------------------------------- pcap ----
 
 
@@ -856,6 +859,23 @@ def check(case_dir, out_dir, min_keys=2000, quiet=False):
             elif e.get('bytes') not in b[c.index(e.get('packets'))]:
                 rep.fail('stats_node', 'nodes.%s.bytes = %s, matches none of %s'
                          % (name, e.get('bytes'), b[c.index(e.get('packets'))]))
+
+        # drops per service, pair and node (issue 14): the model's drops of
+        # each service by reason, and the per-id drops against the global ones
+        exp_sd = {}
+        for v in verdicts:
+            if v['v'] == 'drop' and v.get('svc') is not None:
+                e = exp_sd.setdefault(v['svc'], {})
+                e[v['reason']] = e.get(v['reason'], 0) + 1
+        for name in model.services:
+            got = ss.get(name, {}).get('drops', {})
+            for reason in sorted(set(got) | set(exp_sd.get(name, {}))):
+                want = exp_sd.get(name, {}).get(reason, 0)
+                if got.get(reason) != want:
+                    rep.fail('stats_drop', 'services.%s.drops.%s = %s, the model expects %d'
+                             % (name, reason, got.get(reason), want))
+        for line in per_id_drop_fails(st, model.default_node is not None)[0]:
+            rep.fail('stats_drop', line)
 
     print('matched %d/%d private, %d/%d local' % (len(pairs), len(exp_priv),
                                                  n_local_ok, len(exp_local)))

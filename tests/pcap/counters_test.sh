@@ -96,7 +96,7 @@ rc=0
 wait "$pid" || rc=$?
 pid=
 
-"$py" - "$tmp" "$rc" "$frames" <<'PY'
+"$py" - "$tmp" "$rc" "$frames" "$here" <<'PY'
 import json, re, sys
 tmp, rc, frames = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 fail = []
@@ -107,8 +107,14 @@ def check(cond, what):
 # what --list-counters says, expanded over the services and nodes of the run
 cfg = json.load(open(tmp + "/config.json"))
 kind = {}
+optional = {}    # a pair's drops: a reason appears once it has counted
 for line in open(tmp + "/list.txt"):
     key, k = line.split()[:2]
+    if key.startswith("services.NAME.nodes.NODE.drops."):
+        for s in cfg["services"]:
+            for n in s["nodes"]:
+                optional[key.replace("NAME", s["name"]).replace("NODE", n)] = k
+        continue
     if key.startswith("services.NAME.nodes.NODE."):    # per (service, node): its list
         keys = [key.replace("NAME", s["name"]).replace("NODE", n)
                 for s in cfg["services"] for n in s["nodes"]]
@@ -154,11 +160,18 @@ src = {"telemetry": flat(untel(tel["/cnmux/stats"])), "cnmuxctl stats -j": flat(
        "--stats-json": flat(sj)}
 for name, d in src.items():
     missing = sorted(set(kind) - set(d))
-    extra = sorted(set(d) - set(kind))
+    extra = sorted(set(d) - set(kind) - set(optional))
     check(not missing, "%s misses %d key(s): %s" % (name, len(missing), " ".join(missing[:20])))
     check(not extra, "%s has key(s) --list-counters does not name: %s" % (name, " ".join(extra[:20])))
 names = list(src)
 compared = 0
+# a pair's drops: in all three or in none
+for key in sorted(optional):
+    vals = [src[n].get(key) for n in names]
+    if vals != [None] * 3:
+        compared += 1
+        check(vals[0] == vals[1] == vals[2] and vals[0] != 0,
+              "%s: %s" % (key, ", ".join("%s %r" % (n, v) for n, v in zip(names, vals))))
 for key, k in sorted(kind.items()):
     vals = [src[n].get(key) for n in names]
     if k != "counter" or None in vals:
@@ -191,6 +204,12 @@ for what, total in (("services", sum(v["conn_new"] for v in sj["services"].value
                                   for v in s["nodes"].values()))):
     check(total == sj["conn_new"], "conn_new of the %s: %d, conn_new %d" % (what, total, sj["conn_new"]))
 check(sj["conn_new"] > 0, "the capture opens connections")
+# drops per service, pair and node against the global ones (drops_check.py)
+sys.path.insert(0, sys.argv[4])
+from drops_check import per_id_drop_fails
+for name, d in (("--stats-json", sj), ("cnmuxctl stats -j", ctl)):
+    for f in per_id_drop_fails(d)[0]:
+        check(False, "%s: %s" % (name, f))
 check(sj.get("mbufs_in_use") == 0, "--stats-json: mbufs_in_use %r at exit" % sj.get("mbufs_in_use"))
 check(rc == 0, "cnmux exit status %d after --idle-exit" % rc)
 if fail:

@@ -49,6 +49,20 @@ with scapy, QUIC payloads by hand (RFC 8999/9000, QUIC-LB plaintext CIDs).
   ctl         node drain node1; node3 joins h3 (weight 3);
   part3.pcap  every client migrates to a new address and port and goes on
               on its CID: each frame must reach its server's node.
+
+second_chance: connections the forwarding list never saw, across two quick
+PDT changes, with second_chance_s on (docs/pdt.md).
+  part1.pcap  two data segments (ACK, no SYN: another instance saw the
+              handshake, or the list lost it) of 48 IPv4 and 16 IPv6
+              connections, and the handshakes of 16 tracked IPv4 ones;
+  sleep       1.2 s: the table in force long enough to be kept;
+  ctl         node drain node1: its entries move;
+  part2.pcap  a data segment of every connection, then 16 new handshakes
+              (a SYN follows the current table: none reaches node1);
+  ctl         node weight node2 web 3: more entries move, in the same window;
+  part3.pcap  a data segment of every connection.
+Every connection keeps its node through both changes (the previous owner is
+the one before the window's first change), node1's included.
 """
 
 import argparse
@@ -335,8 +349,59 @@ def gen_quic_migrate():
     return cfg, steps, {'part1.pcap': part1, 'part2.pcap': part2, 'part3.pcap': part3}
 
 
-CASES = {'frag_tracked': gen_frag_tracked, 'udp_flows': gen_udp_flows,
-         'quic_migrate': gen_quic_migrate}
+def gen_second_chance():
+    rng = random.Random(0x5c2d)
+    cfg = {
+        'ports': {'public': 'net_pcap0', 'private': ['net_pcap1']},
+        'control': {'socket': '/run/cnmux/second_chance.sock'},
+        'second_chance_s': 300,
+        'conntrack': {'timeout_s': 300, 'syn_s': 300},
+        'nodes': [node(i) for i in (1, 2, 3)],
+        'services': [
+            svc('web', '198.51.100.10', 'weighted', {'node1': 1, 'node2': 1, 'node3': 1},
+                ports=['80/tcp']),
+            svc('web6', '2001:db8:100::10', 'weighted', {'node1': 1, 'node2': 1},
+                ports=['443/tcp']),
+        ],
+    }
+    untracked, tracked, late = [], [], []
+    for i in range(48):
+        untracked.append(Conn(i, False, '203.0.113.%d' % (10 + i), '198.51.100.10',
+                              rng.randint(1024, 65535), 80, rng.getrandbits(32)))
+    for i in range(16):
+        untracked.append(Conn(i, True, '2001:db8:2::%x' % (0x100 + i), '2001:db8:100::10',
+                              rng.randint(1024, 65535), 443, rng.getrandbits(32)))
+    for i in range(16):
+        tracked.append(Conn(64 + i, False, '203.0.113.%d' % (80 + i), '198.51.100.10',
+                            rng.randint(1024, 65535), 80, rng.getrandbits(32)))
+    for i in range(16):
+        late.append(Conn(96 + i, False, '203.0.113.%d' % (120 + i), '198.51.100.10',
+                         rng.randint(1024, 65535), 80, rng.getrandbits(32)))
+
+    def data(c, k):
+        payload = bytes(rng.getrandbits(8) for _ in range(rng.randint(8, 40)))
+        return c.frame(c.packet(c.segment(F_PSH | F_ACK, payload=payload, seq_off=1 + 100 * k)))
+
+    part1 = [c.frame(c.packet(c.segment(F_SYN))) for c in tracked]
+    part1 += [c.frame(c.packet(c.segment(F_ACK, seq_off=1))) for c in tracked]
+    part1 += [data(c, k) for k in (0, 1) for c in untracked]
+    part2 = [data(c, 2) for c in untracked + tracked]
+    part2 += [c.frame(c.packet(c.segment(F_SYN))) for c in late]
+    part2 += [c.frame(c.packet(c.segment(F_ACK, seq_off=1))) for c in late]
+    part3 = [data(c, 3) for c in untracked + tracked + late]
+    # the first table in force long enough to be kept (second chance keeps
+    # no table younger than 1 s), however fast the machine
+    steps = [{'send': 'part1.pcap'},
+             {'sleep': 1.2},
+             {'ctl': ['node', 'drain', 'node1']},
+             {'send': 'part2.pcap'},
+             {'ctl': ['node', 'weight', 'node2', 'web', '3']},
+             {'send': 'part3.pcap'}]
+    return cfg, steps, {'part1.pcap': part1, 'part2.pcap': part2, 'part3.pcap': part3}
+
+
+CASES = {'frag_tracked': gen_frag_tracked, 'second_chance': gen_second_chance,
+         'udp_flows': gen_udp_flows, 'quic_migrate': gen_quic_migrate}
 
 
 def main():

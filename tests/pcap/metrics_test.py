@@ -44,6 +44,9 @@ import urllib.request
 
 from prometheus_client.parser import text_string_to_metric_families
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from drops_check import per_id_drop_fails  # noqa: E402
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 EAL = ["--no-huge", "-m", "512", "--no-pci", "-l", "0,1", "--log-level=error"]
@@ -171,6 +174,15 @@ def list_counters(cnmux):
     return kinds
 
 
+def json_at(obj, path):
+    """obj[p0][p1]...; None where a key is missing"""
+    for p in path:
+        if not isinstance(obj, dict) or p not in obj:
+            return None
+        obj = obj[p]
+    return obj
+
+
 def compare(sj, samples, byname, kinds):
     """every sample of /metrics against --stats-json; returns how many compared"""
     n = 0
@@ -205,16 +217,32 @@ def compare(sj, samples, byname, kinds):
         want("cnmux_service_packets_total", {"service": s}, sv["packets"], s)
         want("cnmux_service_bytes_total", {"service": s}, sv["bytes"], s)
         want("cnmux_service_conn_new_total", {"service": s}, sv["conn_new"], s)
+        for k in ("second_chance", "second_chance_failed"):
+            want("cnmux_service_%s_total" % k, {"service": s}, sv[k], s)
+        for reason, v in sv["drops"].items():
+            want("cnmux_service_drops_total", {"service": s, "reason": reason}, v,
+                 s + " drops." + reason)
         for node, m in sv["nodes"].items():
+            for reason, v in m["drops"].items():
+                want("cnmux_pair_drops_total", {"service": s, "node": node, "reason": reason}, v,
+                     s + "/" + node + " drops." + reason)
             want("cnmux_packets_total", {"service": s, "node": node}, m["packets"], s + "/" + node)
             want("cnmux_bytes_total", {"service": s, "node": node}, m["bytes"], s + "/" + node)
             want("cnmux_pair_conn_new_total", {"service": s, "node": node}, m["conn_new"],
                  s + "/" + node)
+            for k in ("second_chance", "second_chance_failed"):
+                want("cnmux_pair_%s_total" % k, {"service": s, "node": node}, m[k],
+                     s + "/" + node)
     for node, nv in sj["nodes"].items():
         want("cnmux_node_packets_total", {"node": node}, nv["packets"], node)
         want("cnmux_node_bytes_total", {"node": node}, nv["bytes"], node)
         want("cnmux_node_conn_new_total", {"node": node}, nv["conn_new"], node)
+        for k in ("second_chance", "second_chance_failed"):
+            want("cnmux_node_%s_total" % k, {"node": node}, nv[k], node)
         want("cnmux_node_up", {"node": node}, 1 if nv["up"] else 0, node)
+        for reason, v in nv["drops"].items():
+            want("cnmux_node_drops_total", {"node": node, "reason": reason}, v,
+                 node + " drops." + reason)
     # what is left: the service info and active nodes, nothing else
     for key in set(samples) - seen:
         check(key[0] in ("cnmux_service_info", "cnmux_service_active_nodes"),
@@ -287,6 +315,70 @@ def config_error(cnmux, tmp, prefix, cfg, want):
     return p.stderr.strip().splitlines()[-1]
 
 
+DROP_FAMILIES = ("cnmux_drops_total", "cnmux_service_drops_total", "cnmux_pair_drops_total",
+                 "cnmux_node_drops_total")
+
+
+def tunnel_mtu_run(cnmux, cnmuxctl, tmp, prefix):
+    """pcaps/tunnel_mtu replayed with /metrics: frames too big for their
+    tunnel are dropped as tunnel_mtu once their node was chosen, for the
+    service, the pair and the node. Every sample of the drop families of
+    /metrics against --stats-json; returns (tunnel_mtu, pairs that counted)"""
+    case = os.path.join(ROOT, "pcaps", "tunnel_mtu")
+    port = free_port()
+    sock = os.path.join(tmp, "ctl-t.sock")
+    cfg = json.load(open(os.path.join(case, "config.json")))
+    cfg["control"] = {"socket": sock}
+    cfg["metrics"] = {"listen": "127.0.0.1:%d" % port}
+    path = os.path.join(tmp, "config-t.json")
+    json.dump(cfg, open(path, "w"), indent=1)
+    frames = pcap_frames(os.path.join(case, "in.pcap"))
+    log = open(os.path.join(tmp, "out.txt"), "w")
+    proc = subprocess.Popen([cnmux] + EAL + [
+        "--file-prefix", prefix,
+        "--vdev", "net_pcap0,rx_pcap=%s,tx_pcap=%s" % (os.path.join(case, "in.pcap"),
+                                                       os.path.join(tmp, "public-t.pcap")),
+        "--vdev", "net_pcap1,tx_pcap=" + os.path.join(tmp, "private-t.pcap"),
+        "--vdev", "net_pcap2,tx_pcap=" + os.path.join(tmp, "local-t.pcap"),
+        "--", "--config", path, "--stats-json", os.path.join(tmp, "stats-t.json")],
+        stdout=log, stderr=log)
+    try:
+        wait_for(lambda: ctl(cnmuxctl, sock, "stats")["rx"] == frames, 60,
+                 "cnmux counts the %d frames of tunnel_mtu" % frames, proc)
+        _, _, _, fams = scrape("http://127.0.0.1:%d/metrics" % port)
+        rc = stop(proc)
+        check(rc == 0, "cnmux exit status %d" % rc)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        shutil.rmtree("/var/run/dpdk/" + prefix, ignore_errors=True)
+    sj = json.load(open(os.path.join(tmp, "stats-t.json")))
+    samples, _ = samples_of(fams)
+    want = {("cnmux_drops_total", frozenset({"reason": r}.items())): v
+            for r, v in sj["drops"].items()}
+    for s, sv in sj["services"].items():
+        for r, v in sv["drops"].items():
+            want[("cnmux_service_drops_total", frozenset({"service": s, "reason": r}.items()))] = v
+        for node, m in sv["nodes"].items():
+            for r, v in m["drops"].items():
+                want[("cnmux_pair_drops_total",
+                      frozenset({"service": s, "node": node, "reason": r}.items()))] = v
+    for node, nv in sj["nodes"].items():
+        for r, v in nv["drops"].items():
+            want[("cnmux_node_drops_total", frozenset({"node": node, "reason": r}.items()))] = v
+    got = {k: v for k, v in samples.items() if k[0] in DROP_FAMILIES}
+    check(got == want, "tunnel_mtu: the drop families of /metrics differ from --stats-json: "
+          "%r" % sorted(set(got.items()) ^ set(want.items()))[:6])
+    fails, _ = per_id_drop_fails(sj)
+    check(not fails, "tunnel_mtu: per-id drops: " + "; ".join(fails))
+    pairs = [(s, n) for s, sv in sj["services"].items() for n, m in sv["nodes"].items()
+             if m["drops"].get("tunnel_mtu")]
+    check(sj["drops"]["tunnel_mtu"] > 0 and len(pairs) > 1,
+          "tunnel_mtu: %d drops in %d pairs" % (sj["drops"]["tunnel_mtu"], len(pairs)))
+    return sj["drops"]["tunnel_mtu"], len(pairs)
+
+
 def cmd_replay(cnmux, cnmuxctl):
     case = os.path.join(ROOT, "pcaps", "mixed")
     tmp = tempfile.mkdtemp(prefix="cnmux-metrics.")
@@ -299,6 +391,11 @@ def cmd_replay(cnmux, cnmuxctl):
         cfg["control"] = {"socket": sock}
         cfg["conntrack"] = {"timeout_s": 3600, "closing_s": 3600, "syn_s": 3600}
         cfg["metrics"] = {"listen": "127.0.0.1:%d" % port}
+        # drops once the service is known (issue 14): m_dns drained (no
+        # active node)
+        for sv in cfg["services"]:
+            if sv["name"] == "m_dns":
+                sv["nodes"] = {n: 0 for n in sv["nodes"]}
         json.dump(cfg, open(os.path.join(tmp, "config.json"), "w"), indent=1)
         frames = pcap_frames(os.path.join(case, "in.pcap"))
         kinds = list_counters(cnmux)
@@ -336,6 +433,13 @@ def cmd_replay(cnmux, cnmuxctl):
         n = compare(sj, samples, byname, kinds)
         check(samples[("cnmux_forwarded_total", frozenset())] > 0 and
               samples[("cnmux_dropped_total", frozenset())] > 0, "the capture forwards and drops")
+        # drops per service, pair and node against the global ones
+        fails, nd = per_id_drop_fails(sj)
+        check(not fails, "per-id drops: " + "; ".join(fails))
+        na = json_at(sj, ("services", "m_dns", "drops", "no_active_node"))
+        check(na > 0 and na == sj["drops"]["no_active_node"],
+              "m_dns drained: no_active_node %r, global %d" % (na, sj["drops"]["no_active_node"]))
+        nu = tunnel_mtu_run(cnmux, cnmuxctl, tmp, prefix + "-t")
 
         # the errors: a bad address, a port in use
         bad = dict(cfg, control={"socket": os.path.join(tmp, "bad.sock")})
@@ -352,8 +456,10 @@ def cmd_replay(cnmux, cnmuxctl):
                            "cannot listen on " + busy, "in use"])
         taken.close()
         print("metrics test: %d samples of /metrics equal to --stats-json (%d families, "
-              "%d bytes); %d scrapes during %d changes and reloads, each whole\n  %s\n  %s"
-              % (n, len(byname), len(text), churned[0], churned[1], e1, e2))
+              "%d bytes); %d scrapes during %d changes and reloads, each whole; drops per "
+              "service, pair and node: %d sums equal to the global ones (no_active_node %d); "
+              "tunnel_mtu: %d drops in %d pairs, their families equal\n  %s\n  %s"
+              % (n, len(byname), len(text), churned[0], churned[1], nd, na, nu[0], nu[1], e1, e2))
         return 0
     except (Fail, OSError) as e:
         print("replay test FAILED: %s" % e)
@@ -375,12 +481,14 @@ VIP = "198.51.100.10"
 
 
 def udp_frames(n, first=0):
-    """@p n UDP frames to VIP:53 from n clients (source ports from 1024 + first)"""
+    """@p n UDP frames to VIP:53 from n clients (source ports from 1024 + first),
+    every fourth to VIP:54 (service dark, whose nodes are all drained)"""
     out = []
     for i in range(first, first + n):
         src = bytes([203, 0, 113, 1 + i % 200])
         payload = b"cnmux-rates" + bytes(21)
-        udp = struct.pack("!HHHH", 1024 + i % 60000, 53, 8 + len(payload), 0) + payload
+        udp = struct.pack("!HHHH", 1024 + i % 60000, 54 if i % 4 == 3 else 53,
+                          8 + len(payload), 0) + payload
         ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), i & 0xffff, 0, 64, 17, 0,
                          src, socket.inet_aton(VIP))
         s = sum(struct.unpack("!10H", ip))
@@ -411,10 +519,11 @@ def cmd_send(iface, n, pps):
 
 def nonzero_rates(r):
     """what a rate reading shows while UDP flows to the service"""
-    dns = r["services"]["dns"]
+    dns, dark = r["services"]["dns"], r["services"]["dark"]
     return (r["rx"] > 0 and r["forwarded"] > 0 and dns["packets"] > 0 and dns["bytes"] > 0
             and sum(m["packets"] for m in dns["nodes"].values()) > 0
-            and sum(v["packets"] for v in r["nodes"].values()) > 0 and r["interval_ms"] >= 900)
+            and sum(v["packets"] for v in r["nodes"].values()) > 0 and r["interval_ms"] >= 900
+            and dark["drops"]["no_active_node"] > 0)
 
 
 def nonzero_keys(r):
@@ -422,8 +531,10 @@ def nonzero_keys(r):
     bad += ["drops." + k for k, v in r["drops"].items() if v != 0]
     for s, sv in r["services"].items():
         bad += ["services.%s.%s" % (s, k) for k in ("packets", "bytes") if sv[k] != 0]
+        bad += ["services.%s.drops.%s" % (s, k) for k, v in sv["drops"].items() if v != 0]
         bad += ["services.%s.nodes.%s" % (s, n) for n, m in sv["nodes"].items() if m["packets"]]
     bad += ["nodes.%s" % n for n, v in r["nodes"].items() if v["packets"] or v["bytes"]]
+    bad += ["nodes.%s.drops" % n for n, v in r["nodes"].items() if any(v["drops"].values())]
     return bad
 
 
@@ -472,7 +583,10 @@ def cmd_rates(cnmux, cnmuxctl):
             "services": [{"name": "dns", "vip": VIP, "ports": ["53/udp"], "policy": "weighted",
                           "nodes": {"node1": 1, "node2": 1}},
                          {"name": "idle", "vip": "198.51.100.20", "ports": ["80/tcp"],
-                          "policy": "weighted", "nodes": {"node2": 1}}],
+                          "policy": "weighted", "nodes": {"node2": 1}},
+                         # drained: its frames are dropped, no_active_node
+                         {"name": "dark", "vip": VIP, "ports": ["54/udp"], "policy": "weighted",
+                          "nodes": {"node1": 0, "node2": 0}}],
             "control": {"socket": sock},
             # in the namespace: its loopback is its own
             "metrics": {"listen": "127.0.0.1:%d" % port},
@@ -525,9 +639,19 @@ def cmd_rates(cnmux, cnmuxctl):
         check(set(tel) == set(st) | {"interval_ms"},
               "/cnmux/rates and stats differ in keys: %s" % (set(tel) ^ set(st)))
         check(r["rx"] <= 3 * 400, "rx %d/s, sent at 400/s" % r["rx"])
+        # drops per second of a service: dark's are every no_active_node drop
+        dark = r["services"]["dark"]
+        check(dark["drops"]["no_active_node"] == r["drops"]["no_active_node"] ==
+              dark["packets"] and not any(v["drops"].get("no_active_node")
+                                          for v in r["nodes"].values()),
+              "drops per second: dark %r, global %d, dark's packets %d"
+              % (dark["drops"], r["drops"]["no_active_node"], dark["packets"]))
+        check(tel["services"]["dark"]["drops"]["no_active_node"] > 0,
+              "/cnmux/rates: no drops per second for dark: %r" % tel["services"]["dark"])
         text = ctl(cnmuxctl, sock, "stats", "--rate", raw=False)
         check(re.search(r"^per second, over the last \d+ ms", text, re.M) and
-              re.search(r"^dns\s+[1-9]\d*\s+[1-9]\d*$", text, re.M),
+              re.search(r"^dns\s+[1-9]\d*\s+[1-9]\d*\s+0$", text, re.M) and
+              re.search(r"^dark\s+[1-9]\d*\s+[1-9]\d*\s+no_active_node [1-9]\d*$", text, re.M),
               "stats --rate output:\n" + text)
         check(sender.wait(30) == 0, "the sender failed")
         got_a = settled()["rx"]
@@ -559,14 +683,27 @@ def cmd_rates(cnmux, cnmuxctl):
         got_b = st["rx"]
         check(sent_b // 2 <= got_b <= sent_b, "cnmux counted %d of the %d frames sent after zero"
               % (got_b, sent_b))
-        check(got_b == st["forwarded"] == st["services"]["dns"]["packets"],
-              "stats after zero and %d frames: rx %d, forwarded %d, dns %d"
-              % (sent_b, got_b, st["forwarded"], st["services"]["dns"]["packets"]))
-        check(sum(v["packets"] for v in st["nodes"].values()) == got_b, "nodes after zero")
+        check(got_b == st["forwarded"] + st["dropped"] and
+              st["forwarded"] == st["services"]["dns"]["packets"] and
+              st["dropped"] == st["services"]["dark"]["packets"] ==
+              st["services"]["dark"]["drops"]["no_active_node"] > 0,
+              "stats after zero and %d frames: rx %d, forwarded %d, dropped %d, dns %d, dark %r"
+              % (sent_b, got_b, st["forwarded"], st["dropped"], st["services"]["dns"]["packets"],
+                 st["services"]["dark"]))
+        check(sum(v["packets"] for v in st["nodes"].values()) == st["forwarded"],
+              "nodes after zero")
         m = scrape_ns()
         check(m["cnmux_rx_total"] == got_a + got_b,
               "/metrics: rx %r, stats %d before zero and %d after" % (m["cnmux_rx_total"], got_a, got_b))
-        check(m['cnmux_service_packets_total{service="dns"}'] == got_a + got_b, "/metrics dns")
+        check(m['cnmux_service_packets_total{service="dns"}'] +
+              m['cnmux_service_packets_total{service="dark"}'] == got_a + got_b, "/metrics dns, dark")
+        check(m['cnmux_service_drops_total{reason="no_active_node",service="dark"}'] ==
+              m['cnmux_service_packets_total{service="dark"}'] ==
+              m['cnmux_drops_total{reason="no_active_node"}'] > 0,
+              "/metrics: dark's drops %r, its packets %r, no_active_node %r"
+              % (m['cnmux_service_drops_total{reason="no_active_node",service="dark"}'],
+                 m['cnmux_service_packets_total{service="dark"}'],
+                 m['cnmux_drops_total{reason="no_active_node"}']))
 
         rc = stop(proc)
         proc = None
@@ -574,6 +711,8 @@ def cmd_rates(cnmux, cnmuxctl):
         sj = json.load(open(os.path.join(tmp, "stats.json")))
         check(sj["rx"] == got_b and sj["rx"] == sj["forwarded"] + sj["local"] + sj["dropped"],
               "--stats-json after zero: rx %d, stats %d" % (sj["rx"], got_b))
+        fails, _ = per_id_drop_fails(sj)
+        check(not fails, "--stats-json after zero: per-id drops: " + "; ".join(fails))
         out = open(os.path.join(tmp, "out.txt")).read()
         stamps = re.findall(r"^cnmux: statistics at (\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z)$",
                             out, re.M)
@@ -583,6 +722,9 @@ def cmd_rates(cnmux, cnmuxctl):
         check(busy, "--stats-period: no block shows frames per second")
         check(re.search(r"^  rate service dns +[1-9]\d* packets/s", out, re.M),
               "--stats-period: no rate for service dns")
+        check(re.search(r"^  rate service dark +[1-9]\d* packets/s.*\n    rate drops "
+                        r"no_active_node [1-9]\d*/s$", out, re.M),
+              "--stats-period: no drops per second for service dark")
         print("rates test: %s/s at most while sending at 400/s, 0 after; zero: stats %d, "
               "/metrics %d (%d and %d frames sent); %d timestamped blocks"
               % (max(busy, key=int), got_b, got_a + got_b, sent_a, sent_b, len(stamps)))

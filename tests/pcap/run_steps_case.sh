@@ -13,7 +13,10 @@
 #                                        received every frame sent so far
 #   {"ctl": ["node", "drain", "node1"]}  cnmuxctl ARGS... on cnmux's control socket;
 #                                        it must succeed (exit 0)
-#   {"sleep": 9}                         wait that many seconds (idle timeouts)
+#   {"sleep": 12}                        wait (at most 60 s): idle timeouts, or a
+#                                        table in force a while (second chance
+#                                        keeps no table younger than 1 s,
+#                                        docs/pdt.md)
 #
 # cnmux runs in a network namespace of its own: a veth pair snd0 <-> pub0
 # (offloads off, IPv6 off so the kernel sends nothing on it), the public port
@@ -163,11 +166,11 @@ if set(s) == {"send"} and isinstance(s["send"], str):
     print("send", shlex.quote(s["send"]))
 elif set(s) == {"ctl"} and isinstance(s["ctl"], list) and s["ctl"]:
     print("ctl", " ".join(shlex.quote(str(a)) for a in s["ctl"]))
-elif set(s) == {"sleep"} and isinstance(s["sleep"], int) and 0 < s["sleep"] <= 60:
+elif set(s) == {"sleep"} and isinstance(s["sleep"], (int, float)) and 0 < s["sleep"] <= 60:
     print("sleep", s["sleep"])
 else:
     sys.exit("steps.json: step %d: expected {\"send\": PCAP}, {\"ctl\": [ARGS]} or "
-             "{\"sleep\": SECONDS (1 to 60)}, got %r"
+             "{\"sleep\": SECONDS (at most 60)}, got %r"
              % (int(sys.argv[2]), s))' "$case_dir/steps.json" "$i") || fail "bad steps.json"
 	eval "set -- $step"
 	kind=$1

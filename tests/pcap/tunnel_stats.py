@@ -13,7 +13,9 @@ input frame must become. Checked:
   - the counters under "counters", when the case names any (nd_vip);
   - per service and per node (one node per service): packets = the frames
     forwarded, with or without the frames it answered as too big and dropped
-    as tunnel_mtu (docs/forwarding.md does not say which).
+    as tunnel_mtu (docs/forwarding.md does not say which);
+  - drops.tunnel_mtu of each service, its node and the pair: the expected
+    count; the per-id drops against the global ones (drops_check.py).
 Exit 0 when all hold, 1 otherwise.
 """
 
@@ -23,6 +25,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from check import read_pcap  # noqa: E402
+from drops_check import per_id_drop_fails  # noqa: E402
 
 
 def main():
@@ -89,6 +92,25 @@ def main():
         got = st.get('nodes', {}).get(node, {}).get('packets')
         if got != want:
             fails.append('nodes.%s.packets = %s, expected %d forwarded' % (node, got, want))
+    # drops per service, pair and node (issue 14): a frame dropped as
+    # tunnel_mtu counts for its service, its node and the pair
+    with open(os.path.join(case_dir, 'config.json')) as f:
+        default_node = json.load(f).get('default_node') is not None
+    node_mtu = {}
+    for name, e in exp['services'].items():
+        sv = st.get('services', {}).get(name, {})
+        node_mtu[e['node']] = node_mtu.get(e['node'], 0) + e['tunnel_mtu']
+        for what, got in (('services.%s' % name, sv.get('drops', {})),
+                          ('services.%s.nodes.%s' % (name, e['node']),
+                           sv.get('nodes', {}).get(e['node'], {}).get('drops', {}))):
+            if got.get('tunnel_mtu', 0) != e['tunnel_mtu']:
+                fails.append('%s.drops.tunnel_mtu = %s, expected %d'
+                             % (what, got.get('tunnel_mtu'), e['tunnel_mtu']))
+    for node, want in sorted(node_mtu.items()):
+        got = st.get('nodes', {}).get(node, {}).get('drops', {}).get('tunnel_mtu')
+        if not default_node and got != want:
+            fails.append('nodes.%s.drops.tunnel_mtu = %s, expected %d' % (node, got, want))
+    fails += per_id_drop_fails(st, default_node)[0]
     for line in fails:
         print('FAIL [stats] ' + line)
     if fails:

@@ -46,10 +46,12 @@ def run_cnmux(a, sc, pcap, cfg, frames, run_id, work):
     cfgp = work / ("%s.run.json" % sc.name)
     cfgp.write_text(json.dumps(cfg))
     sj = work / ("%s.stats.json" % run_id)
-    mbufs = P.pool_size(frames, a.workers)
+    once = sc.fill > 0
+    mbufs = P.pool_size(frames, a.workers, once)
     cmax = cfg.get("conntrack", {}).get("max", 65536)
     mem = P.mem_mb(mbufs, cmax, a.workers)
-    argv = P.split_cmd(a.cnmux) + P.eal_args(pcap, a.workers, mem, prefix, a.eal_extra, lcores=a.lcores) + [
+    argv = P.split_cmd(a.cnmux) + P.eal_args(pcap, a.workers, mem, prefix, a.eal_extra, lcores=a.lcores,
+                                            once=once) + [
         "--", "--config", str(cfgp), "--stats-json", str(sj), "--mbufs", str(mbufs), "--quiet"]
     P.cleanup_prefix(prefix)
     pr = P.Proc(argv, work / ("%s.log" % run_id))
@@ -59,12 +61,14 @@ def run_cnmux(a, sc, pcap, cfg, frames, run_id, work):
             res["error"] = "cnmux did not start: " + pr.text()[-2000:]
             return res
         # warm-up: one whole pass over the capture on every queue (every
-        # connection opened), and at least `warm` seconds
-        t_end = time.monotonic() + 600
+        # connection opened), and at least `warm` seconds; a capture
+        # replayed once: its fill on every queue, and `warm` seconds
+        t_end = time.monotonic() + 1800
         t_min = time.monotonic() + a.warm
+        ready = (sc.fill if once else frames) * a.workers
         while True:
-            st = P.ctl_request(sock, {"cmd": "stats"})
-            if st.get("rx", 0) >= frames * a.workers and time.monotonic() >= t_min:
+            st = P.ctl_request(sock, {"cmd": "stats"}, timeout=30)
+            if st.get("rx", 0) >= ready and time.monotonic() >= t_min:
                 break
             if time.monotonic() > t_end or pr.p.poll() is not None:
                 res["error"] = "no traffic: %s" % st
@@ -73,10 +77,24 @@ def run_cnmux(a, sc, pcap, cfg, frames, run_id, work):
         t1 = time.monotonic()
         s1 = P.ctl_request(sock, {"cmd": "stats"})
         t1 = (t1 + time.monotonic()) / 2
-        time.sleep(a.duration)
+        if once:
+            # the window ends after `duration` seconds or before the end of
+            # the capture, whichever comes first (a window past the end
+            # would count idle polls)
+            last = 0.9 * frames * a.workers
+            while time.monotonic() < t1 + a.duration:
+                time.sleep(0.1)
+                if P.ctl_request(sock, {"cmd": "stats"})["rx"] >= last:
+                    break
+        else:
+            time.sleep(a.duration)
         t2 = time.monotonic()
         s2 = P.ctl_request(sock, {"cmd": "stats"})
         t2 = (t2 + time.monotonic()) / 2
+        if once and s2["rx"] >= frames * a.workers:
+            res["error"] = "the window reached the end of the capture (rx %d of %d)" % (
+                s2["rx"], frames * a.workers)
+            return res
     finally:
         rc = pr.stop()
         P.cleanup_prefix(prefix)
@@ -104,11 +122,13 @@ def run_cnmux(a, sc, pcap, cfg, frames, run_id, work):
     return res
 
 
-def run_testpmd(a, mode, pcap, frames, run_id, work):
+def run_testpmd(a, mode, sc, pcap, frames, run_id, work):
     prefix = "cnmt%d_%s" % (os.getpid(), run_id)
-    mbufs = P.pool_size(frames, a.workers)
+    once = sc.fill > 0
+    mbufs = P.pool_size(frames, a.workers, once)
     mem = P.mem_mb(mbufs)
-    argv = P.split_cmd(a.testpmd) + P.eal_args(pcap, a.workers, mem, prefix, a.eal_extra, lcores=a.lcores) + [
+    argv = P.split_cmd(a.testpmd) + P.eal_args(pcap, a.workers, mem, prefix, a.eal_extra, lcores=a.lcores,
+                                               once=once) + [
         "--"] + P.testpmd_args(mode, a.workers, mbufs)
     P.cleanup_prefix(prefix)
     pr = P.Proc(argv, work / ("%s.log" % run_id))
@@ -120,12 +140,29 @@ def run_testpmd(a, mode, pcap, frames, run_id, work):
         if not pr.wait_for(r"Rx-pps", 600):
             res["error"] = "testpmd did not start: " + pr.text()[-2000:]
             return res
-        pr.wait_for(r"NIC statistics for port 0", periods + 30, count=periods + 1)
+        if once:
+            # until a period shows the whole capture read on port 0
+            t_end = time.monotonic() + 1800
+            while time.monotonic() < t_end and pr.p.poll() is None:
+                at = [x for x in P.parse_testpmd(pr.text())["rx_at"] if x is not None]
+                if at and at[-1] >= frames * a.workers:
+                    break
+                time.sleep(0.5)
+        else:
+            pr.wait_for(r"NIC statistics for port 0", periods + 30, count=periods + 1)
     finally:
         rc = pr.stop()
         P.cleanup_prefix(prefix)
     t = P.parse_testpmd(pr.text())
-    samples = t["pps"][1 + warm_periods:]
+    if once:
+        # a capture replayed once: the periods wholly inside its measured
+        # part (after the fill, before the end), on port 0 of every queue
+        at = t["rx_at"]
+        samples = [t["pps"][i] for i in range(1, len(at))
+                   if at[i - 1] is not None and at[i] is not None and
+                   at[i - 1] >= sc.fill * a.workers and at[i] < frames * a.workers]
+    else:
+        samples = t["pps"][1 + warm_periods:]
     if not samples:
         res["error"] = "no Rx-pps samples (exit %s): %s" % (rc, pr.text()[-2000:])
         return res
@@ -233,7 +270,7 @@ def main():
                     if prog == "cnmux":
                         r = run_cnmux(a, sc, pcap, cfg, frames, rid, work)
                     else:
-                        r = run_testpmd(a, prog[8:], pcap, frames, rid, work)
+                        r = run_testpmd(a, prog[8:], sc, pcap, frames, rid, work)
                     runs[prog].append(r)
                     if not r["ok"]:
                         broken.append("%s %s: %s" % (name, prog, r.get("error", "no numbers")))

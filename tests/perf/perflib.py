@@ -127,14 +127,49 @@ def client(i):
 
 
 def write_pcap(path, frames):
+    """frames: a list or any iterable of frame bytes; returns how many."""
     tmp = str(path) + ".tmp"
-    with open(tmp, "wb") as f:
+    n = 0
+    with open(tmp, "wb", buffering=1 << 20) as f:
         f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
         t = 1_700_000_000
-        for n, fr in enumerate(frames):
+        for fr in frames:
             f.write(struct.pack("<IIII", t + n // 1_000_000, n % 1_000_000, len(fr), len(fr)))
             f.write(fr)
+            n += 1
     os.replace(tmp, path)
+    return n
+
+
+class Tcp4Frames:
+    """Frames of one TCP segment shape (flags, seq, ack, payload) from many
+    clients to one VIP and port, fast: a template with only the client's
+    address and port written per frame and both checksums adjusted by the
+    difference (RFC 1624), so tens of millions are written in a minute or
+    two. Byte for byte what frame4() gives."""
+
+    def __init__(self, vip, dport, payload=b"", flags=0x18, seq=1, ack=1):
+        zero = bytes(4)
+        self.t = bytearray(frame4(zero, vip, 6, 0, dport, payload, flags=flags, seq=seq, ack=ack))
+        self.ip_c = struct.unpack_from("!H", self.t, 24)[0]
+        self.tcp_c = struct.unpack_from("!H", self.t, 50)[0]
+
+    @staticmethod
+    def _fold(v):
+        v = (v & 0xFFFF) + (v >> 16)
+        return (v & 0xFFFF) + (v >> 16)
+
+    def make(self, addr, port):
+        t = self.t
+        w = (addr[0] << 8 | addr[1]) + (addr[2] << 8 | addr[3])
+        # checksum' = ~(~checksum + added words), the template's words being 0
+        ipc = (~self._fold((~self.ip_c & 0xFFFF) + w)) & 0xFFFF
+        tcpc = (~self._fold((~self.tcp_c & 0xFFFF) + w + port)) & 0xFFFF
+        t[24:26] = ipc.to_bytes(2, "big")
+        t[26:30] = addr
+        t[34:36] = port.to_bytes(2, "big")
+        t[50:52] = tcpc.to_bytes(2, "big")
+        return bytes(t)
 
 
 def read_pcap(path):
@@ -199,14 +234,21 @@ def tcp_flow_frames(conns, vip, dport, acks, rng):
 
 
 class Scenario:
-    """name, what the capture holds, how to make it, the config."""
+    """name, what the capture holds, how to make it, the config.
 
-    def __init__(self, name, desc, make, conns=0, capture=None):
+    A scenario with `fill` frames is replayed once (no infinite_rx: net_pcap
+    reads the file as it goes, so the capture can be far larger than the
+    pool): its first `fill` frames fill the forwarding list, the rest are
+    the measured traffic, and a measurement window must lie between the two
+    (after `fill` frames, before the end of the file)."""
+
+    def __init__(self, name, desc, make, conns=0, capture=None, fill=0):
         self.name = name
         self.desc = desc
-        self.make = make      # (rng) -> (frames, config dict)
+        self.make = make      # (rng) -> (frames (a list or an iterable), config dict)
         self.conns = conns    # TCP connections the capture opens (per queue)
         self.capture = capture or name  # whose capture files it shares
+        self.fill = fill      # > 0: replayed once; frames before the measured part
 
     def build(self, workdir):
         """Writes NAME.pcap and NAME.json into workdir (reused when the
@@ -219,10 +261,10 @@ class Scenario:
             return pcap, json.loads(cfgp.read_text()), int(meta.read_text())
         rng = random.Random(0x636E6D78)
         frames, cfg = self.make(rng)
-        write_pcap(pcap, frames)
+        n = write_pcap(pcap, frames)
         cfgp.write_text(json.dumps(cfg))
-        meta.write_text(str(len(frames)))
-        return pcap, cfg, len(frames)
+        meta.write_text(str(n))
+        return pcap, cfg, n
 
 
 def _udp_weighted(n_nodes, n_frames=8192, local_pct=0):
@@ -302,6 +344,20 @@ def _quic_short(mode, sid_len, nonce_len, n_frames=8192):
     return make
 
 
+def _udp_tunnel(method):
+    """udp_weighted_2's frames (the same capture), its two nodes reached by
+    a tunnel: the price of the method against the MAC rewrite."""
+    base = _udp_weighted(2)
+
+    def make(rng):
+        frames, cfg = base(rng)
+        for n in cfg["nodes"]:
+            n["forward"] = method
+        cfg["tunnel"] = {"source4": "192.0.2.250"}
+        return frames, cfg
+    return make
+
+
 def _tcp_conns(n):
     acks = min(max(8 * n, 8192), 32768)
     cmax = max(1024, int(n * 1.25))
@@ -312,6 +368,35 @@ def _tcp_conns(n):
         svc = [{"name": "web", "vip": "198.51.100.10", "ports": ["80/tcp"],
                 "policy": "weighted", "nodes": {"n0": 1, "n1": 1, "n2": 1, "n3": 1}}]
         return frames, base_config(4, svc, conntrack={
+            "max": cmax, "timeout_s": 3600, "syn_s": 3600, "closing_s": 10})
+    return make
+
+
+def _tcp_established(n, data):
+    """`n` connections opened (SYN, then ACK: established) in client order,
+    then `data` ACK+PSH frames (6 bytes of data) of connections drawn at
+    random over all n: the measured part, every frame a hit of the
+    forwarding list at a place in its table no cache predicts. Written
+    frame by frame (never held in memory: 36M frames for 10M connections)."""
+    cmax = max(1024, int(n * 1.25))
+
+    def make(rng):
+        vip = ip4("198.51.100.10")
+        syn = Tcp4Frames(vip, 80, flags=0x02, seq=1000, ack=0)
+        ack = Tcp4Frames(vip, 80, flags=0x10, seq=1001, ack=1)
+        dat = Tcp4Frames(vip, 80, b"abcdef", flags=0x18, seq=1001, ack=1)
+
+        def frames():
+            for i in range(n):
+                yield syn.make(*client(i))
+            for i in range(n):
+                yield ack.make(*client(i))
+            r = rng.randrange
+            for _ in range(data):
+                yield dat.make(*client(r(n)))
+        svc = [{"name": "web", "vip": "198.51.100.10", "ports": ["80/tcp"],
+                "policy": "weighted", "nodes": {"n0": 1, "n1": 1, "n2": 1, "n3": 1}}]
+        return frames(), base_config(4, svc, conntrack={
             "max": cmax, "timeout_s": 3600, "syn_s": 3600, "closing_s": 10})
     return make
 
@@ -406,6 +491,10 @@ SCENARIOS = {s.name: s for s in [
     Scenario("quic_short_plain", "quic_short_enc with plaintext CIDs", _quic_short("plaintext", 3, 6)),
     Scenario("udp_weighted_64", "UDP, 8192 flows, weighted service, 64 nodes (weights 1-4)",
              _udp_weighted(64)),
+    Scenario("udp_ipip_2", "udp_weighted_2 with both nodes behind IPIP (outer IPv4 header)",
+             _udp_tunnel("ipip"), capture="udp_weighted_2"),
+    Scenario("udp_gue_2", "udp_weighted_2 with both nodes behind GUE (outer IPv4 + UDP)",
+             _udp_tunnel("gue"), capture="udp_weighted_2"),
     Scenario("tcp_conns_1k", "TCP, 1,000 connections: 1,000 SYNs and 8,192 ACK data frames",
              _tcp_conns(1000), conns=1000),
     Scenario("tcp_conns_100k", "TCP, 100,000 connections: 100,000 SYNs and 32,768 ACK data frames",
@@ -415,6 +504,12 @@ SCENARIOS = {s.name: s for s in [
     Scenario("tcp_conns_1m_ha", "tcp_conns_1m with HA on (a primary, its peer silent): "
              "the displaced-connection checkpoint every 200 ms over 1M entries",
              _with_ha(_tcp_conns(1000000)), conns=1000000, capture="tcp_conns_1m"),
+    Scenario("tcp_est_1m", "TCP, 1,000,000 established connections (SYN, ACK each: the fill), "
+             "then 40M ACK+data frames at random over all of them (measured), replayed once",
+             _tcp_established(1000000, 40000000), conns=1000000, fill=2000000),
+    Scenario("tcp_est_10m", "TCP, 10,000,000 established connections (the fill: 20M frames), "
+             "then 40M ACK+data frames at random over all of them (measured), replayed once",
+             _tcp_established(10000000, 40000000), conns=10000000, fill=20000000),
     Scenario("services_10k", "UDP to 10,000 weighted services (distinct VIPs), 32,768 frames",
              _services(10000)),
     Scenario("sticky_wild_mix", "8 VIPs: 60% sticky-wild (TCP+UDP), 20% weighted TCP, "
@@ -432,10 +527,12 @@ SCENARIOS = {s.name: s for s in [
 MBUF_BYTES = 4160
 
 
-def pool_size(frames, queues):
+def pool_size(frames, queues, once=False):
     """Mbufs for `queues` copies of a capture of `frames` frames plus room to
-    work: infinite_rx keeps every stored frame in an mbuf of the pool."""
-    return frames * queues + 8192 + 1024 * queues
+    work: infinite_rx keeps every stored frame in an mbuf of the pool. A
+    capture replayed once (a scenario with a fill) is read from the file as
+    it goes: room to work only."""
+    return (0 if once else frames * queues) + 8192 + 1024 * queues
 
 
 def mem_mb(mbufs, conns_max=0, workers=1):
@@ -443,7 +540,7 @@ def mem_mb(mbufs, conns_max=0, workers=1):
     return int(m + 63) // 64 * 64
 
 
-def eal_args(pcap, queues, mem, prefix, extra=(), lcores=None, valgrind=False):
+def eal_args(pcap, queues, mem, prefix, extra=(), lcores=None, valgrind=False, once=False):
     lc = lcores or "0-%d" % queues
     rx = ",".join("rx_pcap=%s" % pcap for _ in range(queues))
     a = ["--no-huge", "-m", str(mem), "--no-pci", "--lcores" if "@" in lc else "-l", lc,
@@ -452,7 +549,7 @@ def eal_args(pcap, queues, mem, prefix, extra=(), lcores=None, valgrind=False):
     if valgrind:
         a.append("--no-telemetry")
     a += list(extra)
-    a += ["--vdev", "net_pcap0,%s,infinite_rx=1" % rx,
+    a += ["--vdev", "net_pcap0,%s%s" % (rx, "" if once else ",infinite_rx=1"),
           "--vdev", "net_null0,no-rx=1", "--vdev", "net_null1,no-rx=1"]
     return a
 
@@ -543,18 +640,24 @@ def testpmd_args(mode, queues, mbufs, stats_period=1, cycles=True):
 
 
 def parse_testpmd(text):
-    """Rx-pps samples of port 0, final RX-packets of the forwarding
-    statistics, cycles/packet, TSC MHz."""
-    out = {"pps": [], "rx": None, "cycles_per_packet": None, "tsc_mhz": None}
+    """Rx-pps samples of port 0 (and port 0's RX-packets at each sample,
+    "rx_at"), final RX-packets of the forwarding statistics, cycles/packet,
+    TSC MHz."""
+    out = {"pps": [], "rx_at": [], "rx": None, "cycles_per_packet": None, "tsc_mhz": None}
     port = None
+    rx_now = None
     for line in text.splitlines():
         m = re.search(r"NIC statistics for port (\d+)", line)
         if m:
             port = int(m.group(1))
             continue
+        m = re.search(r"RX-packets:\s+(\d+)", line)
+        if m and port == 0:
+            rx_now = int(m.group(1))
         m = re.search(r"Rx-pps:\s+(\d+)", line)
         if m and port == 0:
             out["pps"].append(int(m.group(1)))
+            out["rx_at"].append(rx_now)
     m = re.search(r"Accumulated forward statistics.*?\n\s*RX-packets:\s*(\d+)", text, re.S)
     if m:
         out["rx"] = int(m.group(1))

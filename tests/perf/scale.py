@@ -189,6 +189,8 @@ def part_latency(a, work):
                              "policy": "weighted", "nodes": {"n0": 1, "n1": 0}}],
                         control={"socket": sock})
     cfg["ports"] = {"public": "net_pcap0", "private": ["net_null0", priv_name], "local": "net_null1"}
+    # n1 on its own port (node id 1 modulo 2), which the capture watches
+    cfg["paths"] = {"spread": False}
     cp = work / "lat.json"
     cp.write_text(json.dumps(cfg))
     prefix = "cnml%d" % os.getpid()

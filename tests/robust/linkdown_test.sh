@@ -13,7 +13,9 @@
 # links every 100 ms and prints "private port N link down|up"; the test takes
 # a tap down or up with `ip link set`, waits for that line, then injects 800
 # UDP frames for the service web (nodes node1..node4; nodes are spread over
-# the private ports by id: node1, node3 on port 0, node2, node4 on port 1).
+# the private ports by id: node1, node3 on port 0, node2, node4 on port 1;
+# "paths": {"spread": false} keeps each node on its own port, the mode this
+# test is about: spreading is tests/runtime/paths_test.sh's).
 # A capture thread reads the kernel side of the taps (raw AF_PACKET).
 #
 #  run "one", one private tap:
@@ -50,7 +52,8 @@ config() { # file private-ports-json
     { "name": "web", "vip": "198.51.100.10", "ports": ["53/udp"], "policy": "weighted",
       "nodes": { "node1": 1, "node2": 1, "node3": 1, "node4": 1 } }
   ],
-  "control": { "socket": "$sock" }
+  "control": { "socket": "$sock" },
+  "paths": { "spread": false }
 }
 EOF2
 }

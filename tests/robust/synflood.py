@@ -207,7 +207,7 @@ class Run:
            "the flood listed (expected 0)" % (full_listed, N_TEST))
         ck(all(x is not None and x["state"] == "established" for x in old_listed),
            "conns show while full: all %d old connections listed, established" % N_TEST)
-        # ---- 6. the flood stops; its entries expire (syn_s 1) -----------------------
+        # ---- 6. the flood stops; its entries expire (syn_s 20) ----------------------
         t0 = time.monotonic()
         e0 = self.ctl.stats()["conn_expired"]
         poll(lambda: self.conns_count() == N_TEST, what="conns count back to %d" % N_TEST)

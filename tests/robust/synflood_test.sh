@@ -9,12 +9,14 @@
 #
 # cnmux runs in a network namespace, public port net_af_packet on a veth,
 # private port net_pcap writing private.pcap; "conntrack": max 1024 (the
-# smallest allowed), syn_s 1 (a flood entry lives a second), timeout_s 60
-# (the test's established connections outlive the run). synflood.py writes
+# smallest allowed), syn_s 20 (a flood entry lives 20 s: no entry may expire
+# while phases 2-5 run, or a new SYN could take the room it left between a
+# flood batch and itself, as it did with syn_s 1 on a loaded machine), timeout_s
+# 300 (the test's established connections outlive the run). synflood.py writes
 # frames on the other end of the veth; after each batch it waits until cnmux
-# has received it. Each flood batch is 1200 SYNs from distinct random
-# sources (10/8), more than the list holds: whatever expired before, the
-# list is full when the frames that follow the batch arrive.
+# has received it. Each flood batch is 1200 SYNs from distinct random sources
+# (10/8), more than the list holds: the list is full when the frames that
+# follow the batch arrive.
 #
 #  1. 200 connections (SYN, then data): recorded (conn_new, conn_hit, count).
 #  2. flood: conn_full grows, `cnmuxctl conns count` == 1024.
@@ -24,7 +26,8 @@
 #  4. the 200 continue, each after a flood batch: conn_hit counts them.
 #  5. 200 new connections, SYNs after a flood batch: not recorded (conn_full,
 #     absent from `conns show`), their data is no hit: they follow the PDT.
-#  6. the flood stops: conns count falls back to 200 (conn_expired).
+#  6. the flood stops: conns count falls back to 200 (conn_expired) once
+#     the flood's entries are 20 s old.
 #  7. 200 new connections: recorded again (conn_new +200, conn_full +0).
 # Then, from the capture and an independent model (client hash over the PDT
 # dumps): every frame forwarded once; every frame of the 200 on the node of
@@ -54,7 +57,7 @@ cat >"$tmp/config.json" <<EOF2
   "pdt_size": 4096,
   "hash_key": "0x5eed1e55",
   "control": { "socket": "$sock" },
-  "conntrack": { "max": $max, "timeout_s": 60, "closing_s": 1, "syn_s": 1 }
+  "conntrack": { "max": $max, "timeout_s": 300, "closing_s": 1, "syn_s": 20 }
 }
 EOF2
 

@@ -10,7 +10,8 @@
         batch, once rx has caught up: forwarded == min(to-service, 1023),
         tx_full == to-service - forwarded, no_service == the others
     txfull.py final DIR RUN N [BASELINE_RUN]
-        the --stats-json of RUN against the N frames of the mix
+        the --stats-json of RUN against the N frames of the mix; tx_full per
+        service, per (service, node) and per node adding up to the global one
 """
 import json
 import os
@@ -104,6 +105,17 @@ def final(d, run, n, baseline=None):
           % (run, s["services"]["web"]["packets"]))
     node_pkts = sum(v["packets"] for v in s["nodes"].values())
     check(node_pkts == RING_CAP, "%s: the nodes count only what TX took: %d" % (run, node_pkts))
+    # drops per service, pair and node (issue 14): every tx_full is web's,
+    # and its pairs' and nodes' add up to it, each pair's its node's
+    web = s["services"]["web"]
+    check(web["drops"]["tx_full"] == tx_full,
+          "%s: web's tx_full %d, global %d" % (run, web["drops"]["tx_full"], tx_full))
+    pairs = {n: m["drops"].get("tx_full", 0) for n, m in web["nodes"].items()}
+    check(sum(pairs.values()) == tx_full and sum(1 for v in pairs.values() if v) >= 2,
+          "%s: web's pairs' tx_full %r, global %d" % (run, pairs, tx_full))
+    check(all(s["nodes"][n]["drops"]["tx_full"] == v for n, v in pairs.items()),
+          "%s: nodes' tx_full %r, pairs' %r"
+          % (run, {n: v["drops"]["tx_full"] for n, v in s["nodes"].items()}, pairs))
     check(s["rx_nombuf"] == 0 and s["mbufs_in_use"] == 0,
           "%s: unsent mbufs freed: tx_full %d with a pool of 4096, rx_nombuf %d, "
           "mbufs in use at exit %d" % (run, tx_full, s["rx_nombuf"], s["mbufs_in_use"]))

@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -338,6 +339,13 @@ static const struct err_case err_cases[] = {
 	  "an object", "\"127.0.0.1:9469\"" },
 	{ "metrics_unknown_key", CFG(", 'metrics': {'port': 9469}"), "metrics.port",
 	  "one of the keys listen", "an unknown key" },
+	{ "memory_not_object", CFG(", 'memory': 512"), "memory", "an object", "512" },
+	{ "memory_unknown_key", CFG(", 'memory': {'max_mb': 512}"), "memory",
+	  "one of the keys limit_mb", "an unknown key" },
+	{ "memory_limit_small", CFG(", 'memory': {'limit_mb': 15}"), "memory.limit_mb",
+	  "an integer in [16, 16777216]", "15" },
+	{ "memory_limit_string", CFG(", 'memory': {'limit_mb': '512'}"), "memory.limit_mb",
+	  "an integer in [16, 16777216]", "\"512\"" },
 	{ "metrics_listen_missing", CFG(", 'metrics': {}"), "metrics.listen",
 	  "an address and TCP port \"IPV4:PORT\" or \"[IPV6]:PORT\"", "nothing" },
 	{ "metrics_listen_no_port", CFG(", 'metrics': {'listen': '127.0.0.1'}"),
@@ -354,12 +362,21 @@ static const struct err_case err_cases[] = {
 	{ "conntrack_not_object", CFG(", 'conntrack': 1"), "conntrack",
 	  "an object", "1" },
 	{ "conntrack_unknown_key", CFG(", 'conntrack': {'size': 1}"),
-	  "conntrack.size", "one of the keys max, timeout_s, closing_s, syn_s",
+	  "conntrack.size", "one of the keys max, max6, timeout_s, closing_s, syn_s",
 	  "an unknown key" },
 	{ "conntrack_max_small", CFG(", 'conntrack': {'max': 1023}"),
 	  "conntrack.max", "an integer in [1024, 268435456]", "1023" },
 	{ "conntrack_max_big", CFG(", 'conntrack': {'max': 268435457}"),
 	  "conntrack.max", "an integer in [1024, 268435456]", "268435457" },
+	{ "conntrack_max6_small", CFG(", 'conntrack': {'max6': 1000}"),
+	  "conntrack.max6", "an integer in [1024, 268435456]", "1000" },
+	/* announce */
+	{ "announce_no_file", CFG(", 'announce': {'command': 'true'}"),
+	  "announce", "file4 or file6: where the VIPs are written", "neither file4 nor file6" },
+	{ "announce_unknown_key", CFG(", 'announce': {'file': '/x'}"),
+	  "announce.file", "one of the keys file4, file6, command", NULL },
+	{ "announce_file_number", CFG(", 'announce': {'file4': 4}"),
+	  "announce.file4", "a file path", NULL },
 	{ "conntrack_timeout_zero", CFG(", 'conntrack': {'timeout_s': 0}"),
 	  "conntrack.timeout_s", "an integer in [1, 604800]", "0" },
 	{ "conntrack_closing_zero", CFG(", 'conntrack': {'closing_s': 0}"),
@@ -392,6 +409,85 @@ static const struct err_case err_cases[] = {
 	  "an integer in [1, 100]", "0" },
 	{ "health_fall_string", CFG(", 'health': {'fall': '3'}"), "health.fall",
 	  "an integer in [1, 100]", "\"3\"" },
+	{ "health_source_v6", CFG(", 'health': {'source': '2001:db8::1'}"), "health.source",
+	  "an IPv4 address on the private segment", "\"2001:db8::1\"" },
+	{ "health_source6_v4", CFG(", 'health': {'source6': '192.0.2.1'}"), "health.source6",
+	  "an IPv6 address on the private segment", "\"192.0.2.1\"" },
+	{ "health_notify_empty", CFG(", 'health': {'notify': ''}"), "health.notify",
+	  "a shell command of 1 to 255 characters", "\"\"" },
+	/* a node's check */
+	{ "check_not_object", NODECFG("{'name': 'n1', 'ip': '192.0.2.1', 'check': 'icmp'}"),
+	  "nodes[0].check", "an object", "\"icmp\"" },
+	{ "check_type_unknown",
+	  NODECFG("{'name': 'n1', 'ip': '192.0.2.1', 'check': {'type': 'ping'}}"),
+	  "nodes[0].check.type", "one of \"arp\", \"nd\", \"icmp\", \"tcp\", \"connect\", \"script\"",
+	  "\"ping\"" },
+	{ "check_type_missing", NODECFG("{'name': 'n1', 'ip': '192.0.2.1', 'check': {}}"),
+	  "nodes[0].check.type", "one of \"arp\"", "nothing" },
+	{ "check_unknown_key",
+	  NODECFG("{'name': 'n1', 'ip': '192.0.2.1', 'check': {'type': 'icmp', 'url': '/'}}"),
+	  "nodes[0].check.url", "one of the keys type, port, command", "an unknown key" },
+	{ "check_tcp_no_port",
+	  NODECFG("{'name': 'n1', 'ip': '192.0.2.1', 'check': {'type': 'connect'}}"),
+	  "nodes[0].check.port", "an integer in [1, 65535]", "nothing" },
+	{ "check_icmp_port",
+	  NODECFG("{'name': 'n1', 'ip': '192.0.2.1', 'check': {'type': 'icmp', 'port': 80}}"),
+	  "nodes[0].check.port", "no \"port\" unless \"type\" is \"tcp\", \"connect\" or \"http\"", "80" },
+	{ "check_path_not_http",
+	  NODECFG("{'name': 'n1', 'ip': '192.0.2.1', 'check': {'type': 'tcp', 'port': 80, 'path': '/'}}"),
+	  "nodes[0].check.path", "no \"path\" unless \"type\" is \"http\"", "\"/\"" },
+	{ "check_http_path_relative",
+	  NODECFG("{'name': 'n1', 'ip': '192.0.2.1', 'check': {'type': 'http', 'path': 'health'}}"),
+	  "nodes[0].check.path", "a path \"/...\" (printable, no spaces)", "\"health\"" },
+	{ "check_http_path_space",
+	  NODECFG("{'name': 'n1', 'ip': '192.0.2.1', 'check': {'type': 'http', 'path': '/a b'}}"),
+	  "nodes[0].check.path", "a path \"/...\" (printable, no spaces)", "\"/a b\"" },
+	{ "check_http_expect_big",
+	  NODECFG("{'name': 'n1', 'ip': '192.0.2.1', 'check': {'type': 'http', 'expect': 600}}"),
+	  "nodes[0].check.expect", "an integer in [100, 599]", "600" },
+	{ "check_expect_not_http",
+	  NODECFG("{'name': 'n1', 'ip': '192.0.2.1', 'check': {'type': 'icmp', 'expect': 200}}"),
+	  "nodes[0].check.expect", "no \"expect\" unless \"type\" is \"http\"", "200" },
+	{ "check_script_no_command",
+	  NODECFG("{'name': 'n1', 'ip': '192.0.2.1', 'check': {'type': 'script'}}"),
+	  "nodes[0].check.command", "a shell command of 1 to 255 characters", "nothing" },
+	{ "check_command_not_script",
+	  NODECFG("{'name': 'n1', 'ip': '192.0.2.1', 'check': {'type': 'arp', 'command': 'true'}}"),
+	  "nodes[0].check.command", "no \"command\" unless \"type\" is \"script\"", "\"true\"" },
+	{ "check_interval_small",
+	  NODECFG("{'name': 'n1', 'ip': '192.0.2.1', 'check': {'type': 'arp', 'interval_ms': 5}}"),
+	  "nodes[0].check.interval_ms", "an integer in [10, 60000]", "5" },
+	{ "check_rise_zero",
+	  NODECFG("{'name': 'n1', 'ip': '192.0.2.1', 'check': {'type': 'arp', 'rise': 0}}"),
+	  "nodes[0].check.rise", "an integer in [1, 100]", "0" },
+	{ "check_and_check_port",
+	  NODECFG("{'name': 'n1', 'ip': '192.0.2.1', 'check_port': 80, 'check': {'type': 'arp'}}"),
+	  "nodes[0].check", "either \"check\" or \"check_port\", not both", "also check_port" },
+	{ "check_icmp_no_source",
+	  NODECFG("{'name': 'n1', 'ip': '192.0.2.1', 'check': {'type': 'icmp'}}"),
+	  "nodes[0].check.type", "a \"health\" object with \"source\"", "icmp" },
+	{ "check_tcp6_no_source6",
+	  "{" PORTS ", 'nodes': [{'name': 'n1', 'ip': '2001:db8::1', 'check': "
+	  "{'type': 'tcp', 'port': 80}}], 'services': [], 'health': {'source': '192.0.2.9'}}",
+	  "nodes[0].check.type", "a \"health\" object with \"source6\"", "tcp" },
+	/* paths */
+	{ "paths_not_object", CFG(", 'paths': true"), "paths", "an object", "true" },
+	{ "paths_unknown_key", CFG(", 'paths': {'fall': 3}"), "paths.fall",
+	  "one of the keys spread, interval_ms, rounds, rise, nodes", "an unknown key" },
+	{ "paths_spread_type", CFG(", 'paths': {'spread': 1}"), "paths.spread",
+	  "true or false", "1" },
+	{ "paths_interval_small", CFG(", 'paths': {'interval_ms': 9}"),
+	  "paths.interval_ms", "an integer in [10, 60000]", "9" },
+	{ "paths_rounds_zero", CFG(", 'paths': {'rounds': 0}"), "paths.rounds",
+	  "an integer in [1, 100]", "0" },
+	{ "paths_rise_big", CFG(", 'paths': {'rise': 101}"), "paths.rise",
+	  "an integer in [1, 100]", "101" },
+	{ "paths_nodes_type", CFG(", 'paths': {'nodes': 'n1'}"), "paths.nodes",
+	  "an array of at most 64 node names", "\"n1\"" },
+	{ "paths_nodes_unknown", CFG(", 'paths': {'nodes': ['n1', 'n9']}"), "paths.nodes[1]",
+	  "the name of a node in \"nodes\"", "\"n9\"" },
+	{ "paths_nodes_twice", CFG(", 'paths': {'nodes': ['n1', 'n1']}"), "paths.nodes[1]",
+	  "a node not listed before", "\"n1\"" },
 	/* services */
 	{ "services_missing", "{" PORTS ", " NODES "}", "services",
 	  "an array of 0 to 16384 services", "nothing" },
@@ -402,7 +498,7 @@ static const struct err_case err_cases[] = {
 	{ "service_unknown_key", SVCS(SVC_W ", {" S_BASE ", 'weight': 1}"),
 	  "services[1].weight",
 	  "one of the keys name, vip, policy, ports, protocols, nodes, pdt_size, arp, "
-	  "udp_timeout_s", "an unknown key" },
+	  "second_chance_s, udp_timeout_s, quic_lb", "an unknown key" },
 	{ "service_name_missing",
 	  SVC(S_VIP ", " S_W ", " S_PORTS ", " S_NODES), "services[0].name",
 	  "a name of letters, digits", "nothing" },
@@ -886,6 +982,29 @@ test_defaults(void **state)
 	assert_true(cfg->icmp_echo_reply);
 	assert_false(cfg->verify_checksum);
 	assert_false(cfg->health_enabled);
+	/* one private port: nothing to spread over */
+	assert_false(cfg->paths_spread);
+	assert_int_equal(cfg->paths_interval_ms, CNM_PATH_INTERVAL_MS_DEFAULT);
+	assert_int_equal(cfg->paths_rounds, CNM_PATH_ROUNDS_DEFAULT);
+	assert_int_equal(cfg->paths_rise, CNM_PATH_RISE_DEFAULT);
+	assert_false(cfg->paths_nodes_set);
+	cnm_config_free(cfg);
+
+	/* several private ports: spreading on unless the file says no */
+	cfg = parse_ok("{'ports': {'public': 'p0', 'private': ['p1', 'p2']}, " NODES
+		       ", 'services': []}");
+	assert_true(cfg->paths_spread);
+	cnm_config_free(cfg);
+	cfg = parse_ok("{'ports': {'public': 'p0', 'private': ['p1', 'p2']}, " NODES
+		       ", 'services': [], 'paths': {'spread': false, 'interval_ms': 200, "
+		       "'rounds': 2, 'rise': 4, 'nodes': ['n1']}}");
+	assert_false(cfg->paths_spread);
+	assert_int_equal(cfg->paths_interval_ms, 200);
+	assert_int_equal(cfg->paths_rounds, 2);
+	assert_int_equal(cfg->paths_rise, 4);
+	assert_true(cfg->paths_nodes_set);
+	assert_int_equal(cfg->n_paths_nodes, 1);
+	assert_string_equal(cfg->paths_nodes[0], "n1");
 	cnm_config_free(cfg);
 
 	cfg = parse_ok(CFG(", 'icmp_echo': 'local', 'verify_checksum': true, 'health': {}"));
@@ -900,7 +1019,18 @@ test_defaults(void **state)
 	assert_int_equal(cfg->n_services, 0);
 	assert_string_equal(cfg->control_socket, "");
 	assert_int_equal(cfg->conn_max, 65536);
+	assert_int_equal(cfg->conn_max6, 65536);
 	assert_int_equal(cfg->health_fall, 3);
+	cnm_config_free(cfg);
+
+	/* IPv6 connections: as many as IPv4 ones by default, or "max6" */
+	cfg = parse_ok(CFG(", 'conntrack': {'max': 100000}"));
+	assert_int_equal(cfg->conn_max, 100000);
+	assert_int_equal(cfg->conn_max6, 100000);
+	cnm_config_free(cfg);
+	cfg = parse_ok(CFG(", 'conntrack': {'max': 100000, 'max6': 2048}"));
+	assert_int_equal(cfg->conn_max, 100000);
+	assert_int_equal(cfg->conn_max6, 2048);
 	cnm_config_free(cfg);
 }
 
@@ -913,7 +1043,15 @@ test_optional_keys(void **state)
 		"           'local': 'net_tap1'},"
 		" 'nodes': [{'name': 'a', 'ip': '192.0.2.1', 'mac': '02:AB:cd:EF:00:01',"
 		"            'check_port': 8080},"
-		"           {'name': 'b.2_x-y', 'ip': '192.0.2.2', 'check_port': 65535}],"
+		"           {'name': 'b.2_x-y', 'ip': '192.0.2.2', 'check_port': 65535},"
+		"           {'name': 'c', 'ip': '192.0.2.3', 'check': {'type': 'tcp', 'port': 443,"
+		"            'interval_ms': 100, 'timeout_ms': 50, 'rise': 4, 'fall': 5}},"
+		"           {'name': 'd', 'ip': '2001:db8::4', 'check': {'type': 'nd'}},"
+		"           {'name': 'e', 'ip': '192.0.2.5', 'check': {'type': 'script',"
+		"            'command': 'curl -sf http://192.0.2.5/'}},"
+		"           {'name': 'f', 'ip': '192.0.2.6', 'check': {'type': 'http'}},"
+		"           {'name': 'g', 'ip': '192.0.2.7', 'check': {'type': 'http', 'port': 8080,"
+		"            'path': '/healthz?x=1', 'expect': 204}}],"
 		" 'default_node': 'b.2_x-y',"
 		" 'pdt_size': 65536,"
 		" 'hash_key': '0xDEADbeef',"
@@ -922,7 +1060,8 @@ test_optional_keys(void **state)
 		" 'conntrack': {'max': 1024, 'timeout_s': 604800, 'closing_s': 1,"
 		"               'syn_s': 5},"
 		" 'health': {'interval_ms': 10, 'timeout_ms': 60000, 'rise': 1,"
-		"            'fall': 100},"
+		"            'fall': 100, 'source': '192.0.2.250', 'source6': '2001:db8::fa',"
+		"            'notify': '/etc/cnmux/notify.sh'},"
 		" 'services': [{'name': 's', 'vip': '198.51.100.1', 'policy': 'sticky',"
 		"               'ports': ['1/udp', '65535/tcp'], 'nodes': {'a': 0},"
 		"               'pdt_size': 16, 'arp': false, 'udp_timeout_s': 604800},"
@@ -945,6 +1084,28 @@ test_optional_keys(void **state)
 	assert_int_equal(cfg->nodes[0].check_port, 8080);
 	assert_false(cfg->nodes[1].has_mac);
 	assert_int_equal(cfg->nodes[1].check_port, 65535);
+	assert_int_equal(cfg->nodes[1].check.type, CNM_CHECK_NONE);
+	assert_int_equal(cfg->nodes[2].check.type, CNM_CHECK_TCP);
+	assert_int_equal(cfg->nodes[2].check.port, 443);
+	assert_int_equal(cfg->nodes[2].check.interval_ms, 100);
+	assert_int_equal(cfg->nodes[2].check.timeout_ms, 50);
+	assert_int_equal(cfg->nodes[2].check.rise, 4);
+	assert_int_equal(cfg->nodes[2].check.fall, 5);
+	assert_int_equal(cfg->nodes[3].check.type, CNM_CHECK_NEIGH);
+	assert_int_equal(cfg->nodes[3].check.interval_ms, 0);
+	assert_string_equal(cnm_check_name(cfg->nodes[3].check.type, 1), "nd");
+	assert_int_equal(cfg->nodes[4].check.type, CNM_CHECK_SCRIPT);
+	assert_string_equal(cfg->nodes[4].check.command, "curl -sf http://192.0.2.5/");
+	assert_int_equal(cfg->nodes[5].check.type, CNM_CHECK_HTTP);
+	assert_int_equal(cfg->nodes[5].check.port, 80);
+	assert_int_equal(cfg->nodes[5].check.expect, 200);
+	assert_string_equal(cfg->nodes[5].check.path, "");
+	assert_int_equal(cfg->nodes[6].check.port, 8080);
+	assert_int_equal(cfg->nodes[6].check.expect, 204);
+	assert_string_equal(cfg->nodes[6].check.path, "/healthz?x=1");
+	assert_int_equal(cfg->health_source.family, AF_INET);
+	assert_int_equal(cfg->health_source6.family, AF_INET6);
+	assert_string_equal(cfg->health_notify, "/etc/cnmux/notify.sh");
 	assert_int_equal(cfg->default_node, 1);
 	assert_int_equal(cfg->pdt_size, 65536);
 	assert_int_equal(cfg->hash_key, 0xdeadbeef);
@@ -1190,6 +1351,195 @@ test_count_limits(void **state)
 	}
 }
 
+/* @p n services of @p ports ports each ("N/tcp" from 1), VIP 10.0.x.y each;
+ * @p wild: sticky-wild services taking tcp and udp instead. Freed by the caller. */
+static char *
+services_text(size_t n, size_t ports, int wild)
+{
+	char *s = malloc(256 + sizeof(NODES) + n * (160 + ports * 16)), *p;
+	size_t i, j;
+
+	assert_non_null(s);
+	p = s + sprintf(s, "{" PORTS ", " NODES ", 'services': [");
+	for (i = 0; i < n; i++) {
+		p += sprintf(p, "%s{'name': 's%zu', 'vip': '10.0.%zu.%zu', 'nodes': {'n1': 1}, ",
+			     i ? "," : "", i, i >> 8, i & 0xff);
+		if (wild) {
+			p += sprintf(p, "'policy': 'sticky-wild', 'protocols': ['tcp', 'udp'], "
+				     "'pdt_size': 16}");
+			continue;
+		}
+		p += sprintf(p, "'policy': 'weighted', 'ports': [");
+		for (j = 0; j < ports; j++)
+			p += sprintf(p, "%s'%zu/tcp'", j ? "," : "", j + 1);
+		p += sprintf(p, "]}");
+	}
+	sprintf(p, "]}");
+	return s;
+}
+
+/*
+ * The tables lib/service builds hold CNM_TABLE1_KEYS_MAX (VIP, protocol,
+ * port) keys and CNM_TABLE2_KEYS_MAX (VIP, protocol) ones: a configuration
+ * with one key more is refused when it is read, naming the service where it
+ * goes over (it used to pass and fail at start-up with ENOSPC).
+ */
+static void
+test_table_capacity(void **state)
+{
+	struct cnm_config *cfg;
+	char *s;
+
+	(void)state;
+	/* two services of 32768 ports: the first table, full */
+	s = services_text(2, CNM_TABLE1_KEYS_MAX / 2, 0);
+	cfg = parse_q(s);
+	free(s);
+	if (cfg == NULL)
+		fail_msg("%s", errbuf);
+	cnm_config_free(cfg);
+	/* three: one over */
+	s = services_text(3, CNM_TABLE1_KEYS_MAX / 2, 0);
+	assert_null(parse_q(s));
+	free(s);
+	assert_non_null(strstr(errbuf, FILE_NAME ": services[2]: weighted and sticky services "
+			       "with at most 65536 ports in all (the first table holds 65536 (VIP, "
+			       "protocol, port) keys) (got 98304 keys up to this service)"));
+	/* sticky-wild, tcp and udp: 8192 services fill the second table */
+	s = services_text(CNM_TABLE2_KEYS_MAX / 2, 0, 1);
+	cfg = parse_q(s);
+	free(s);
+	if (cfg == NULL)
+		fail_msg("%s", errbuf);
+	cnm_config_free(cfg);
+	s = services_text(CNM_TABLE2_KEYS_MAX / 2 + 1, 0, 1);
+	assert_null(parse_q(s));
+	free(s);
+	assert_non_null(strstr(errbuf, FILE_NAME ": services[8192]: sticky-wild services with at "
+			       "most 16384 (VIP, protocol) keys in all (the second table holds "
+			       "16384) (got 16386 keys up to this service)"));
+}
+
+/* a forwarding list: 64 bytes an IPv4 connection, 128 an IPv6 one */
+static uint64_t
+test_ct_mem(uint32_t max4, uint32_t max6)
+{
+	return 64ull * max4 + 128ull * max6;
+}
+
+/* an environment whose parts are round numbers, to check the sums */
+static const struct cnm_mem_env test_env = {
+	.workers = 2,
+	.mbufs = 1000,
+	.mbuf_bytes = 2000,
+	.eal_bytes = 64u << 20,
+	.eal_from = "-m 64",
+	.tables_eal = 3u << 20,
+	.tables_heap = 1u << 20,
+	.service_heap = 1000,
+	.worker_eal = 100000,
+	.worker_heap = 200000,
+	.totals_heap = 10000,
+	.ct_memsize = test_ct_mem,
+};
+
+/*
+ * The estimate, part by part: PDTs (three copies of 2 bytes an entry), the
+ * services (two copies), the tables (two copies), a forwarding list per
+ * worker, the mbufs, the workers and the totals' readings; and what of it
+ * is EAL memory.
+ */
+static void
+test_memory_estimate(void **state)
+{
+	struct cnm_config *cfg = parse_ok(SVCS(
+		"{" S_NAME ", " S_VIP ", " S_W ", 'ports': ['80/tcp', '443/tcp'], "
+		"'nodes': {'n1': 1, 'n2': 1}, 'pdt_size': 1024}, "
+		"{'name': 's2', 'vip': '198.51.100.2', " S_WILD ", 'protocols': ['tcp'], "
+		S_NODES "}"));
+	struct cnm_mem_estimate e;
+	uint64_t ct;
+
+	(void)state;
+	cfg->conn_max = 1000;
+	cfg->conn_max6 = 500;
+	cnm_config_mem(cfg, &test_env, &e);
+	assert_int_equal(e.pdts, 3 * (64 + 2 * 1024) + 3 * (64 + 2 * CNM_PDT_SIZE_DEFAULT));
+	assert_int_equal(e.services, 2 * (1000 + 2 * CNM_MAX_NODES + 8 * 3 + 4 * 3) +
+			 2 * (1000 + 2 * CNM_MAX_NODES + 8 * 2 + 4 * 1));
+	assert_int_equal(e.tables, 2 * (4u << 20));
+	ct = 64 * 1000 + 128 * 500;
+	assert_int_equal(e.conntrack, 2 * ct);
+	assert_int_equal(e.mbufs, 2000000);
+	assert_int_equal(e.workers, 2 * 300000 + CNM_MEM_TOTALS * 10000);
+	assert_int_equal(e.eal, 2 * (3u << 20) + 2 * ct + 2000000 + 2 * 100000);
+	assert_int_equal(e.total, e.pdts + e.services + e.tables + e.conntrack + e.mbufs +
+			 e.workers);
+	/* an rte_hash of 1024 keys of 40 bytes: 128 buckets of 64 bytes,
+	 * 1025 slots of 48, a ring of 2048 x 4; lock-free with extendable
+	 * buckets, as many buckets again, another ring, 4 bytes and 16 bytes
+	 * (a power of two) a slot */
+	assert_int_equal(cnm_hash_memsize(1024, 40, 0), 128 * 64 + 1025 * 48 + 2048 * 4 + 4096);
+	assert_int_equal(cnm_hash_memsize(1024, 40, 1), 128 * 64 + 1025 * 48 + 2048 * 4 + 4096 +
+			 128 * 64 + 2048 * 4 + 1025 * 4 + 2048 * 16);
+	/* without an environment: the file's share only (one worker, an
+	 * rte_hash of 40-byte keys for each family) */
+	cnm_config_mem(cfg, NULL, &e);
+	assert_int_equal(e.mbufs, 0);
+	assert_int_equal(e.conntrack, cnm_hash_memsize(1000, 40, 0) + cnm_hash_memsize(500, 40, 0));
+	cnm_config_free(cfg);
+}
+
+/*
+ * The check every configuration read goes through once the environment is
+ * known: against memory.limit_mb, or the EAL's memory; and the EAL's share
+ * against the EAL's memory. The error names the file, the key and what the
+ * configuration takes by part.
+ */
+static void
+test_memory_check(void **state)
+{
+	struct cnm_mem_env env = test_env;
+	struct cnm_config *cfg;
+
+	(void)state;
+	cnm_config_set_env(&env);
+	/* 100,000 forwarding-list entries a worker: within 64 MiB */
+	cfg = parse_ok(CFG(", 'conntrack': {'max': 100000}"));
+	cnm_config_free(cfg);
+	/* 1,000,000 a worker: over the EAL's 64 MiB */
+	assert_null(parse_q(CFG(", 'conntrack': {'max': 1000000}")));
+	assert_non_null(strstr(errbuf, FILE_NAME ": (memory): a configuration that takes at most "
+			       "64.0 MiB, the memory the EAL was given (-m 64; or a \"memory\": "
+			       "{\"limit_mb\": N} of its own) (got about "));
+	assert_non_null(strstr(errbuf, "forwarding lists "));
+	assert_non_null(strstr(errbuf, "(2 worker(s) x 1000000 IPv4 + 1000000 IPv6 entries)"));
+	/* a limit of its own, lower: refused by it */
+	assert_null(parse_q(CFG(", 'conntrack': {'max': 100000}, 'memory': {'limit_mb': 20}")));
+	assert_non_null(strstr(errbuf, FILE_NAME ": memory.limit_mb: a configuration that takes "
+			       "at most 20 MiB (got about "));
+	/* higher than the EAL's: the total passes it, the EAL's share must
+	 * still fit in what the EAL was given */
+	assert_null(parse_q(CFG(", 'conntrack': {'max': 1000000}, 'memory': {'limit_mb': 4096}")));
+	assert_non_null(strstr(errbuf, FILE_NAME ": (memory): a configuration whose DPDK "
+			       "allocations fit in the 64.0 MiB the EAL was given (-m 64) (got about "));
+	/* the EAL's memory unknown: only memory.limit_mb */
+	env.eal_bytes = 0;
+	cnm_config_set_env(&env);
+	cfg = parse_ok(CFG(", 'conntrack': {'max': 1000000}"));
+	/* the same check on a configuration read before the environment was set */
+	env.eal_bytes = 64u << 20;
+	cnm_config_set_env(&env);
+	assert_int_equal(cnm_config_check_memory(cfg, errbuf, sizeof(errbuf)), -EINVAL);
+	assert_non_null(strstr(errbuf, ": (memory): a configuration that takes at most 64.0 MiB"));
+	cnm_config_free(cfg);
+	/* no environment: no memory check */
+	cnm_config_set_env(NULL);
+	cfg = parse_ok(CFG(", 'conntrack': {'max': 1000000}, 'memory': {'limit_mb': 16}"));
+	assert_int_equal(cfg->mem_limit_mb, 16);
+	cnm_config_free(cfg);
+}
+
 /* Errors reported deep in the file free what was built before them. */
 static void
 test_late_error_frees(void **state)
@@ -1429,6 +1779,9 @@ main(void)
 		cmocka_unit_test(test_member_order),
 		cmocka_unit_test(test_claims_allowed),
 		cmocka_unit_test(test_count_limits),
+		cmocka_unit_test(test_table_capacity),
+		cmocka_unit_test(test_memory_estimate),
+		cmocka_unit_test(test_memory_check),
 		cmocka_unit_test(test_late_error_frees),
 		cmocka_unit_test(test_error_buffer_edges),
 		cmocka_unit_test(test_helpers),

@@ -416,11 +416,13 @@ test_bad_requests(void **state)
 	fails(fx, "{}", "request: cmd: expected one of: service show, service add");
 	fails(fx, "{\"cmd\": 7}", "(got 7)");
 	fails(fx, "{\"cmd\": \"node frobnicate\"}",
-	      "unknown command \"node frobnicate\" (expected one of: service show, service add, service del, node show, node add, node del, node up, node down, node drain, node weight, pdt show, conns count, conns show, stats, stats rate, zero, explain, save, reload, ha status)");
+	      "unknown command \"node frobnicate\" (expected one of: service show, service add, service del, node show, node add, node del, node up, node down, node drain, node weight, node check, pdt show, conns count, conns show, stats, stats rate, path show, zero, explain, save, reload, ha status)");
 	fails_eq(fx, "{\"cmd\": \"node drain\", \"node\": \"node1\", \"nodes\": 1}",
 		 "node drain: unknown argument \"nodes\" (expected one of: node, service)");
 	fails_eq(fx, "{\"cmd\": \"stats\", \"x\": 1}",
 		 "stats: unknown argument \"x\" (expected none)");
+	/* a context without a path manager (this fixture) says so */
+	fails(fx, "{\"cmd\": \"path show\"}", "this cnmux has no path manager");
 	fails_eq(fx, "{\"cmd\": \"node drain\", \"node\": 5}",
 		 "node drain: node: expected a node name (got 5)");
 	fails_eq(fx, "{\"cmd\": \"node drain\"}",
@@ -626,6 +628,61 @@ test_node_add(void **state)
 	assert_int_equal(count(fx, "dns", "node5"), 0);
 	fails_eq(fx, "{\"cmd\": \"node up\", \"node\": \"node5\"}",
 		 "node up: node \"node5\" has no MAC address yet (configure \"mac\" or wait for ARP)");
+}
+
+/*
+ * node check: a node's "check" at run time, checked with the file's rules
+ * (nothing changes on error), in the tables the health checker reads, given
+ * back by node show and kept by a later edit; "node add" takes it too.
+ */
+static void
+test_node_check(void **state)
+{
+	struct fx *fx = *state;
+	const struct cnm_cfg_node *lc;
+	struct snap s;
+	json_t *r, *ck;
+	int id;
+
+	snap_take(fx, &s);
+	fails(fx, "{\"cmd\": \"node check\", \"node\": \"node1\", \"check\": {\"type\": \"ping\"}}",
+	      "node check: node.check.type: one of");
+	fails(fx, "{\"cmd\": \"node check\", \"node\": \"node1\", \"check\": {\"type\": \"tcp\"}}",
+	      "node check: node.check.port: an integer in [1, 65535]");
+	/* no health.source in this configuration */
+	fails(fx, "{\"cmd\": \"node check\", \"node\": \"node1\", \"check\": {\"type\": \"icmp\"}}",
+	      "node check: node.check.type: a \"health\" object with \"source\"");
+	fails(fx, "{\"cmd\": \"node check\", \"node\": \"node1\", \"check\": \"icmp\"}",
+	      "check: expected an object");
+	fails(fx, "{\"cmd\": \"node check\", \"node\": \"nodeX\", \"check\": null}", "nodeX");
+	fails(fx, "{\"cmd\": \"node add\", \"node\": {\"name\": \"node4\", \"ip\": \"192.0.2.14\", \"check\": {\"type\": \"script\"}}}",
+	      "node add: node.check.command:");
+	snap_same(fx, &s);
+	snap_free(&s);
+
+	ok0(fx, "{\"cmd\": \"node check\", \"node\": \"node1\", \"check\": {\"type\": \"connect\", \"port\": 8080, \"fall\": 7}}");
+	id = node_id(fx, "node1");
+	lc = cnm_lb_node_cfg(fx->ctx.lb, (uint32_t)id);
+	assert_int_equal(lc->check.type, CNM_CHECK_CONNECT);
+	assert_int_equal(lc->check.port, 8080);
+	assert_int_equal(lc->check.fall, 7);
+	r = ok(fx, "{\"cmd\": \"node show\", \"node\": \"node1\"}");
+	ck = json_object_get(json_array_get(json_object_get(r, "nodes"), 0), "check");
+	assert_string_equal(json_string_value(json_object_get(ck, "type")), "connect");
+	assert_int_equal(json_integer_value(json_object_get(ck, "port")), 8080);
+	assert_int_equal(json_integer_value(json_object_get(ck, "fall")), 7);
+	assert_null(json_object_get(ck, "rise"));
+	json_decref(r);
+	/* another edit keeps it */
+	ok0(fx, "{\"cmd\": \"node weight\", \"node\": \"node2\", \"service\": \"web\", \"weight\": 2}");
+	assert_int_equal(cnm_lb_node_cfg(fx->ctx.lb, (uint32_t)id)->check.type, CNM_CHECK_CONNECT);
+	/* none: back to the global probe */
+	ok0(fx, "{\"cmd\": \"node check\", \"node\": \"node1\", \"check\": null}");
+	assert_int_equal(cnm_lb_node_cfg(fx->ctx.lb, (uint32_t)id)->check.type, CNM_CHECK_NONE);
+	ok0(fx, "{\"cmd\": \"node add\", \"node\": {\"name\": \"node4\", \"ip\": \"192.0.2.14\", \"check\": {\"type\": \"script\", \"command\": \"exit 0\"}}}");
+	lc = cnm_lb_node_cfg(fx->ctx.lb, (uint32_t)node_id(fx, "node4"));
+	assert_int_equal(lc->check.type, CNM_CHECK_SCRIPT);
+	assert_string_equal(lc->check.command, "exit 0");
 }
 
 /*
@@ -1431,6 +1488,105 @@ test_reload_weight(void **state)
 	free(path);
 }
 
+/*
+ * second_chance_s through reloads (docs/pdt.md "Second chance"): a reload
+ * that turns it on and moves entries covers its own moves (the window is set
+ * first); a refused reload changes no version and no window; `save` writes
+ * it back.
+ */
+static void
+test_reload_second_chance(void **state)
+{
+	static const char on[] =
+		CFG_HEAD "  \"second_chance_s\": 60,\n" CFG_NODES
+		"  \"services\": [\n" SVC_WEB("2", "1") ",\n" SVC_DNS ",\n"
+		"    { \"name\": \"ftp\", \"vip\": \"198.51.100.20\", \"protocols\": [\"tcp\"],\n"
+		"      \"policy\": \"sticky-wild\", \"nodes\": { \"node1\": 1, \"node2\": 1 },\n"
+		"      \"second_chance_s\": 0 }\n  ]\n}\n";
+	static const char refused[] =
+		CFG_HEAD "  \"hash_key\": 7,\n" CFG_NODES
+		"  \"services\": [\n" SVC_WEB("1", "1") ",\n" SVC_DNS ",\n" SVC_FTP "\n  ]\n}\n";
+	struct fx *fx = *state;
+	char *path = file_in(fx, "sc.json", on), *bad, req[512];
+	struct cnm_sc_info a, b;
+	int web = svc_id(fx, "web"), ftp = svc_id(fx, "ftp");
+	const struct cnm_pdt *before;
+	json_t *r;
+
+	assert_int_equal(cnm_lb_svc_second_chance(fx->ctx.lb, (uint32_t)web, &a), 0);
+	assert_int_equal(a.window_ms, 0);
+	assert_null(a.prev);
+	/* the table in force long enough to be kept */
+	usleep((CNM_SC_SETTLE_MS + 50) * 1000);
+	snprintf(req, sizeof(req), "{\"cmd\": \"reload\", \"path\": \"%s\"}", path);
+	r = ok(fx, req);
+	assert_int_equal(weights_changed(r), 1);
+	json_decref(r);
+	assert_int_equal(cnm_lb_svc_second_chance(fx->ctx.lb, (uint32_t)web, &a), 0);
+	assert_int_equal(a.window_ms, 60000);
+	/* the reload's own move (3:1 -> 2:1) is covered: the 3:1 table is kept */
+	assert_non_null(a.prev);
+	assert_int_equal(cnm_pdt_moved(a.prev, pdt_of(fx, "web")), 85);
+	assert_int_equal(cnm_lb_svc_second_chance(fx->ctx.lb, (uint32_t)ftp, &b), 0);
+	assert_int_equal(b.window_ms, 0);
+	assert_int_equal(fx->ctx.cfg->second_chance_s, 60);
+	/* service show: the window, open, and the 85 entries it covers */
+	r = ok(fx, "{\"cmd\": \"service show\", \"service\": \"web\"}");
+	{
+		const json_t *scj = json_object_get(json_array_get(json_object_get(r, "services"), 0),
+						   "second_chance");
+
+		assert_non_null(scj);
+		assert_int_equal(json_integer_value(json_object_get(scj, "window_s")), 60);
+		assert_true(json_is_true(json_object_get(scj, "open")));
+		assert_int_equal(json_integer_value(json_object_get(scj, "entries_changed")), 85);
+	}
+	json_decref(r);
+	/* save writes them back: the global key and ftp's override */
+	{
+		char *saved = NULL, err[CNM_ERR_MAX];
+		struct cnm_config *c;
+
+		if (asprintf(&saved, "%s.saved", path) < 0)
+			fail();
+		snprintf(req, sizeof(req), "{\"cmd\": \"save\", \"path\": \"%s\"}", saved);
+		r = ok(fx, req);
+		json_decref(r);
+		c = cnm_config_load(saved, err, sizeof(err));
+		if (c == NULL)
+			fail_msg("saved file refused: %s", err);
+		assert_int_equal(c->second_chance_s, 60);
+		assert_int_equal(c->services[cnm_config_service_index(c, "ftp")].second_chance_s, 0);
+		assert_int_equal(c->services[cnm_config_service_index(c, "web")].second_chance_s, 60);
+		cnm_config_free(c);
+		unlink(saved);
+		free(saved);
+	}
+
+	/* refused: nothing changes, the versions and windows included */
+	before = pdt_of(fx, "web");
+	bad = file_in(fx, "bad.json", refused);
+	snprintf(req, sizeof(req), "{\"cmd\": \"reload\", \"path\": \"%s\"}", bad);
+	fails(fx, req, "hash_key cannot change at run time");
+	assert_int_equal(cnm_lb_svc_second_chance(fx->ctx.lb, (uint32_t)web, &b), 0);
+	assert_int_equal(b.window_ms, a.window_ms);
+	assert_int_equal(b.until, a.until);
+	assert_int_equal(b.since, a.since);
+	assert_ptr_equal(b.prev, a.prev);
+	assert_ptr_equal(pdt_of(fx, "web"), before);
+	assert_int_equal(fx->ctx.cfg->second_chance_s, 60);
+
+	/* off again by reload: the version goes */
+	write_file(path, cfg_base);
+	r = ok(fx, "{\"cmd\": \"reload\"}");
+	json_decref(r);
+	assert_int_equal(cnm_lb_svc_second_chance(fx->ctx.lb, (uint32_t)web, &b), 0);
+	assert_int_equal(b.window_ms, 0);
+	assert_null(b.prev);
+	free(bad);
+	free(path);
+}
+
 /* reload --dry-run says what the reload will do, entries included, and
  * changes nothing; the reload then does exactly that. */
 static void
@@ -1497,6 +1653,7 @@ test_reload_transaction(void **state)
 	size_t cap = 2u << 20, used;
 	char *text = malloc(cap), *path;
 	int n1 = node_id(fx, "node1"), n2 = node_id(fx, "node2"), n3 = node_id(fx, "node3");
+	struct cnm_sc_info sa, sb;
 	struct snap s;
 	uint32_t p;
 	json_t *req, *r;
@@ -1521,6 +1678,15 @@ test_reload_transaction(void **state)
 	for (p = 1; p <= 30000; p++)
 		used += (size_t)snprintf(text + used, cap - used, "%s\"%u/udp\"", p > 1 ? "," : "", p);
 	snprintf(text + used, cap - used, "] }\n  ]\n}\n");
+	/* a second chance window open on web (docs/pdt.md): the refused reload
+	 * leaves its version and window as they are too */
+	assert_int_equal(cnm_lb_svc_set_second_chance(fx->ctx.lb, (uint16_t)svc_id(fx, "web"),
+						      60000), 0);
+	usleep((CNM_SC_SETTLE_MS + 50) * 1000);
+	assert_int_equal(cnm_lb_member_set(fx->ctx.lb, (uint16_t)svc_id(fx, "web"), (uint16_t)n2,
+					   2), 0);
+	assert_int_equal(cnm_lb_svc_second_chance(fx->ctx.lb, (uint32_t)svc_id(fx, "web"), &sa), 0);
+	assert_non_null(sa.prev);
 	snap_take(fx, &s);
 	path = file_in(fx, "cnmux.json", text);
 	req = json_pack("{s:s}", "cmd", "reload");
@@ -1531,6 +1697,11 @@ test_reload_transaction(void **state)
 	json_decref(r);
 	/* nothing changed: the tables byte for byte, the node ids, ftp still there */
 	snap_same(fx, &s);
+	assert_int_equal(cnm_lb_svc_second_chance(fx->ctx.lb, (uint32_t)svc_id(fx, "web"), &sb), 0);
+	assert_ptr_equal(sb.prev, sa.prev);
+	assert_int_equal(sb.until, sa.until);
+	assert_int_equal(sb.since, sa.since);
+	assert_int_equal(sb.window_ms, 60000);
 	assert_int_equal(node_id(fx, "node1"), n1);
 	assert_int_equal(node_id(fx, "node2"), n2);
 	assert_int_equal(node_id(fx, "node3"), n3);
@@ -2232,6 +2403,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_service_del, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_node_add, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_node_add_fields, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_node_check, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_node_del, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_node_up_down, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_node_drain, setup, teardown),
@@ -2245,6 +2417,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_stats_slot_reuse, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reload_same, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reload_weight, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reload_second_chance, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reload_add_remove, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reload_rekey, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reload_dry_run, setup, teardown),

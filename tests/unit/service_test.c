@@ -843,8 +843,23 @@ test_member_totals(void **state)
 	ws[1].member[d1] = (struct cnm_pb){ 3, 300 };
 	ws[0].member[CNM_MEMBER_SINK(n2)] = (struct cnm_pb){ 2, 200 }; /* default node */
 	ws[1].svc[web] = (struct cnm_pb){ 1, 100 };                     /* dropped */
+	/* drops after the decision: no node chosen (the service's own), or
+	 * in the slot of the pair or of the node's sink */
+	ws[1].svc[web].drop[CNM_DDROP_NO_ACTIVE_NODE] = 4;
+	ws[0].member[w2].drop[CNM_DDROP_TX_FULL] = 2;
+	ws[1].member[w2].drop[CNM_DDROP_TX_FULL] = 1;
+	ws[0].member[d1].drop[CNM_DDROP_LINK_DOWN] = 5;
+	ws[1].member[CNM_MEMBER_SINK(n2)].drop[CNM_DDROP_NODE_UNRESOLVED] = 6;
 	cnm_stats_sum(wp, 2, &t);
 	cnm_lb_stats_rebase(lb, &t);
+	assert_int_equal(t.svc[web].drop[CNM_DDROP_NO_ACTIVE_NODE], 4);
+	assert_int_equal(t.svc[web].drop[CNM_DDROP_TX_FULL], 3);
+	assert_int_equal(t.member[w2].drop[CNM_DDROP_TX_FULL], 3);
+	assert_int_equal(t.svc[dns].drop[CNM_DDROP_LINK_DOWN], 5);
+	assert_int_equal(t.node[n2].drop[CNM_DDROP_TX_FULL], 3);
+	assert_int_equal(t.node[n2].drop[CNM_DDROP_NODE_UNRESOLVED], 6);
+	assert_int_equal(t.node[n1].drop[CNM_DDROP_LINK_DOWN], 5);
+	assert_int_equal(t.node[n1].drop[CNM_DDROP_NO_ACTIVE_NODE], 0);
 	assert_int_equal(t.svc[web].pkts, 10 + 5 + 7 + 1);
 	assert_int_equal(t.svc[web].bytes, 1000 + 500 + 700 + 100);
 	assert_int_equal(t.svc[dns].pkts, 3);
@@ -857,12 +872,15 @@ test_member_totals(void **state)
 	cnm_lb_stats_rebase(lb, &t);
 	assert_int_equal(t.svc[web].pkts, 23);
 	assert_int_equal(t.svc[web].bytes, 2300);
+	assert_int_equal(t.svc[web].drop[CNM_DDROP_TX_FULL], 3);
+	assert_int_equal(t.svc[web].drop[CNM_DDROP_NO_ACTIVE_NODE], 4);
 	/* service dns deleted: n1 keeps what it got from it */
 	assert_int_equal(cnm_lb_svc_del(lb, (uint16_t)dns), 0);
 	cnm_stats_sum(wp, 2, &t);
 	cnm_lb_stats_rebase(lb, &t);
 	assert_int_equal(t.node[n1].pkts, 18);
 	assert_int_equal(t.node[n1].bytes, 1800);
+	assert_int_equal(t.node[n1].drop[CNM_DDROP_LINK_DOWN], 5);
 	cnm_lb_set_stats(lb, NULL, 0);
 	cnm_wstats_fini(&ws[0]);
 	cnm_wstats_fini(&ws[1]);
@@ -1659,6 +1677,57 @@ test_quic_wrong_key(void **state)
 	cnm_lb_free(lb);
 }
 
+/*
+ * The tables hold every key the budget lets a configuration have
+ * (CNM_TABLE1_KEYS_MAX, CNM_TABLE2_KEYS_MAX): a configuration at the limit
+ * is built whole, and each of its keys is found, whatever the keys' hashes
+ * (the extendable buckets take what the cuckoo buckets cannot).
+ */
+static void
+test_tables_at_capacity(void **state)
+{
+	size_t n1 = 2, per = CNM_TABLE1_KEYS_MAX / 2, n2 = CNM_TABLE2_KEYS_MAX / 2, i, j;
+	char *text = malloc(512 + n1 * (160 + per * 16) + n2 * 200), *p = text;
+	const struct cnm_svc_key *keys[2];
+	struct cnm_svc *svc[2];
+	struct cnm_flow fl[2];
+	struct cnm_config *cfg;
+	struct cnm_lb *lb;
+	char vip[32];
+
+	(void)state;
+	assert_non_null(text);
+	p += sprintf(p, "{'ports': {'public': 'p0', 'private': ['p1']}, 'nodes': [{'name': 'n1', "
+		     "'ip': '192.0.2.1', 'mac': '02:00:00:00:00:01'}], 'services': [");
+	for (i = 0; i < n1; i++) {
+		p += sprintf(p, "%s{'name': 'p%zu', 'vip': '10.1.0.%zu', 'policy': 'weighted', "
+			     "'nodes': {'n1': 1}, 'pdt_size': 16, 'ports': [", i ? "," : "", i, i);
+		for (j = 0; j < per; j++)
+			p += sprintf(p, "%s'%zu/%s'", j ? "," : "", j / 2 + 1, j % 2 ? "udp" : "tcp");
+		p += sprintf(p, "]}");
+	}
+	for (i = 0; i < n2; i++)
+		p += sprintf(p, ",{'name': 'w%zu', 'vip': '10.2.%zu.%zu', 'policy': 'sticky-wild', "
+			     "'protocols': ['tcp', 'udp'], 'nodes': {'n1': 1}, 'pdt_size': 16}",
+			     i, i >> 8, i & 0xff);
+	sprintf(p, "]}");
+	cfg = parse_q(text);
+	free(text);
+	lb = lb_new(cfg);
+	/* the last key of each table */
+	flow(&fl[0], IPPROTO_UDP, "192.0.2.9", 1234, "10.1.0.1", (uint16_t)(per / 2));
+	snprintf(vip, sizeof(vip), "10.2.%zu.%zu", (n2 - 1) >> 8, (n2 - 1) & 0xff);
+	flow(&fl[1], IPPROTO_UDP, "192.0.2.9", 1234, vip, 7);
+	keys[0] = &fl[0].key;
+	keys[1] = &fl[1].key;
+	cnm_lb_lookup_bulk(cnm_lb_view(lb), keys, 2, svc);
+	assert_non_null(svc[0]);
+	assert_non_null(svc[1]);
+	assert_int_equal(cnm_lb_svc_find(lb, "w8191"), (int)(n1 + n2 - 1));
+	cnm_lb_free(lb);
+	cnm_config_free(cfg);
+}
+
 int
 main(void)
 {
@@ -1691,6 +1760,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_node_without_mac, setup_local, teardown_lb),
 		cmocka_unit_test_setup_teardown(test_lookup_bulk, setup_local, teardown_lb),
 		cmocka_unit_test_setup_teardown(test_worker_walk_bounded, setup_local, teardown_lb),
+		cmocka_unit_test(test_tables_at_capacity),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);

@@ -47,6 +47,10 @@ test_rate(void **state)
 	p->node[2].pkts = 50;
 	c->node[2].pkts = 20;        /* went down: the slot was taken again */
 	c->member[65534].bytes = 3;  /* the last slot is counted too */
+	p->svc[5].drop[CNM_DDROP_NO_ACTIVE_NODE] = 10;
+	c->svc[5].drop[CNM_DDROP_NO_ACTIVE_NODE] = 40;   /* drops per second per service */
+	c->member[7].drop[CNM_DDROP_TX_FULL] = 6;        /* per pair */
+	c->node[3].drop[CNM_DDROP_TUNNEL_MTU] = 3;       /* per node */
 	cnm_stats_rate(p, c, 1500000, r);
 	assert_int_equal(r->rx, 2000);
 	assert_int_equal(r->conn_new, 1);
@@ -56,6 +60,9 @@ test_rate(void **state)
 	assert_int_equal(r->svc[5].bytes, 10000);
 	assert_int_equal(r->node[2].pkts, 0);
 	assert_int_equal(r->member[65534].bytes, 2);
+	assert_int_equal(r->svc[5].drop[CNM_DDROP_NO_ACTIVE_NODE], 20);
+	assert_int_equal(r->member[7].drop[CNM_DDROP_TX_FULL], 4);
+	assert_int_equal(r->node[3].drop[CNM_DDROP_TUNNEL_MTU], 2);
 	/* no interval yet: every counter 0, gauges still there */
 	cnm_stats_rate(p, c, 0, r);
 	assert_int_equal(r->rx, 0);
@@ -143,6 +150,54 @@ test_render(void **state)
 	json_decref(snap);
 }
 
+/* the reasons counted per service: each maps back to its own drop reason,
+ * and a reason that happens before a service is known maps to none */
+static void
+test_ddrop_map(void **state)
+{
+	unsigned int i, n = 0;
+
+	(void)state;
+	for (i = 0; i < CNM_DDROP_MAX; i++)
+		assert_int_equal(cnm_ddrop_of(cnm_ddrop_reason(i)), i);
+	for (i = 1; i < CNM_DROP_MAX; i++)
+		n += cnm_ddrop_of(i) < CNM_DDROP_MAX;
+	assert_int_equal(n, CNM_DDROP_MAX);
+	assert_int_equal(cnm_ddrop_of(CNM_DROP_NO_ACTIVE_NODE), CNM_DDROP_NO_ACTIVE_NODE);
+	assert_int_equal(cnm_ddrop_of(CNM_DROP_TX_FULL), CNM_DDROP_TX_FULL);
+	assert_int_equal(cnm_ddrop_of(CNM_DROP_NO_SERVICE), CNM_DDROP_MAX);
+	assert_int_equal(cnm_ddrop_of(CNM_DROP_IPV4_IHL), CNM_DDROP_MAX);
+	assert_int_equal(cnm_ddrop_of(CNM_DROP_NONE), CNM_DDROP_MAX);
+}
+
+/* drops per service, pair and node in the exposition: three families, the
+ * reason as a label, from the "drops" of each */
+static void
+test_render_drops(void **state)
+{
+	json_t *snap = json_loads("{\"stats\": {"
+		"\"services\": {\"web\": {\"drops\": {\"no_active_node\": 7},"
+		"\"nodes\": {\"n1\": {\"packets\": 1, \"drops\": {\"tx_full\": 3}}}}},"
+		"\"nodes\": {\"n1\": {\"drops\": {\"tx_full\": 4}}}}}", 0, NULL);
+	size_t len = 0;
+	char *text;
+
+	(void)state;
+	assert_non_null(snap);
+	text = cnm_metrics_render(snap, &len);
+	assert_non_null(text);
+#define HAS(s) do { if (strstr(text, s) == NULL) fail_msg("no \"%s\" in:\n%s", s, text); } while (0)
+	HAS("# TYPE cnmux_service_drops_total counter\n");
+	HAS("cnmux_service_drops_total{service=\"web\",reason=\"no_active_node\"} 7\n");
+	HAS("# TYPE cnmux_pair_drops_total counter\n");
+	HAS("cnmux_pair_drops_total{service=\"web\",node=\"n1\",reason=\"tx_full\"} 3\n");
+	HAS("# TYPE cnmux_node_drops_total counter\n");
+	HAS("cnmux_node_drops_total{node=\"n1\",reason=\"tx_full\"} 4\n");
+#undef HAS
+	free(text);
+	json_decref(snap);
+}
+
 int
 main(void)
 {
@@ -150,6 +205,8 @@ main(void)
 		cmocka_unit_test(test_rate),
 		cmocka_unit_test(test_sub_scalars),
 		cmocka_unit_test(test_render),
+		cmocka_unit_test(test_ddrop_map),
+		cmocka_unit_test(test_render_drops),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
