@@ -11,6 +11,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 #include <rte_log.h>
 #include <rte_random.h>
 
@@ -53,6 +55,11 @@ struct node_hc {
 	const char *why;       /* the last failed round's reason */
 	uint64_t round_end;
 	uint64_t next_round;
+	/* the last round that ended, for `node show` */
+	int8_t last;           /* 1 passed, 0 failed, -1 none yet */
+	uint8_t last_type;     /* its check */
+	uint64_t last_ms;      /* when it ended */
+	char last_why[48];     /* its reason, when it failed */
 };
 
 struct cnm_health {
@@ -66,6 +73,7 @@ struct cnm_health {
 	pid_t notify_pid[NOTIFY_MAX];     /* hooks still running, 0 free */
 	uint32_t salt;                    /* varies the ids and sequence numbers per run */
 	struct cnm_health_stats st;
+	uint64_t now_ms;                  /* the last tick's */
 	struct node_hc n[CNM_MAX_NODES];
 };
 
@@ -592,7 +600,7 @@ tcp_abort(struct cnm_health *h, uint32_t id, uint16_t port)
 }
 
 static void
-end_round(struct cnm_health *h, uint32_t id, const struct eff *e)
+end_round(struct cnm_health *h, uint32_t id, const struct eff *e, uint64_t now)
 {
 	struct node_hc *s = &h->n[id];
 	const struct cnm_cfg_node *c = cnm_lb_node_cfg(h->lb, id);
@@ -603,6 +611,10 @@ end_round(struct cnm_health *h, uint32_t id, const struct eff *e)
 	if ((s->type == CNM_CHECK_TCP || s->type == CNM_CHECK_HTTP) && s->result == 0)
 		tcp_abort(h, id, e->port);
 	ok = verdict(h, id);
+	s->last = (int8_t)(ok != 0);
+	s->last_type = s->type;
+	s->last_ms = now;
+	snprintf(s->last_why, sizeof(s->last_why), "%s", ok || s->why == NULL ? "" : s->why);
 
 	if (s->fd >= 0)
 		close(s->fd);
@@ -642,6 +654,7 @@ cnm_health_tick(struct cnm_health *h, uint64_t now)
 	struct cnm_lb *lb = h->lb;
 	uint32_t id;
 
+	h->now_ms = now;
 	notify_reap(h);
 	for (id = 0; id < cnm_lb_node_end(lb); id++) {
 		struct node_hc *s = &h->n[id];
@@ -662,6 +675,7 @@ cnm_health_tick(struct cnm_health *h, uint64_t now)
 				s->ok_run = 0;
 				s->fail_run = 0;
 				s->learnt = 0;
+				s->last = -1;
 				s->next_round = now;
 			}
 			s->used = 1;
@@ -686,7 +700,7 @@ cnm_health_tick(struct cnm_health *h, uint64_t now)
 		if (s->in_round && s->pid > 0)
 			script_reap(h, id);
 		if (s->in_round && now >= s->round_end)
-			end_round(h, id, &e);
+			end_round(h, id, &e, now);
 		if (!s->in_round && now >= s->next_round)
 			start_round(h, id, &e, now);
 	}
@@ -1027,4 +1041,45 @@ cnm_health_input(struct cnm_health *h, uint16_t idx, const uint8_t *frame, uint3
 	if (a.op != CNM_ARP_REPLY)
 		return 0;
 	return learn(h, idx, AF_INET, a.spa, a.sha, 1) > 0;
+}
+
+json_t *
+cnm_health_node_json(const struct cnm_health *h, uint16_t id)
+{
+	const struct node_hc *s;
+	const struct cnm_cfg_node *c;
+	struct eff e;
+	json_t *o;
+	int v6;
+
+	if (h == NULL || id >= CNM_MAX_NODES || (c = cnm_lb_node_cfg(h->lb, id)) == NULL)
+		return json_null();
+	s = &h->n[id];
+	v6 = nd_target(c) != NULL;
+	effective(h, c, &e);
+	o = json_object();
+	if (!h->enabled && c->check.type == CNM_CHECK_NONE) {
+		/* resolution only: nothing decides up or down */
+		json_object_set_new(o, "check", json_null());
+		return o;
+	}
+	json_object_set_new(o, "check", json_string(cnm_check_name(
+		e.type == CHK_LEGACY ? CNM_CHECK_CONNECT : e.type, v6)));
+	json_object_set_new(o, "interval_ms", json_integer(e.interval));
+	json_object_set_new(o, "timeout_ms", json_integer(e.timeout));
+	json_object_set_new(o, "rise", json_integer(e.rise));
+	json_object_set_new(o, "fall", json_integer(e.fall));
+	json_object_set_new(o, "passed_in_a_row", json_integer(s->used ? s->ok_run : 0));
+	json_object_set_new(o, "failed_in_a_row", json_integer(s->used ? s->fail_run : 0));
+	if (!s->used || s->last < 0) {
+		json_object_set_new(o, "last", json_null());
+		return o;
+	}
+	json_object_set_new(o, "last", json_pack("{s:s,s:s,s:I,s:s?}",
+		"result", s->last ? "passed" : "failed",
+		"check", cnm_check_name(s->last_type == CHK_LEGACY ? CNM_CHECK_CONNECT :
+			s->last_type, v6),
+		"ms_ago", (json_int_t)(h->now_ms - s->last_ms),
+		"reason", s->last ? NULL : s->last_why));
+	return o;
 }

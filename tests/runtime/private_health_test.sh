@@ -18,6 +18,7 @@
 #      192.0.2.2 to cnmux's port; node2 holds at most one half-open connection at a time (RST);
 #   2. tcp: node2's listener killed: down ("TCP RST"); back: up;
 #   3. icmp: node1 ignores echo requests: down ("no echo reply"); back: up;
+#      `node show` gives the check's last round, its reason and the run;
 #   4. the private links cut (bridge ports detached), the kernel route kept:
 #      node1 (icmp) goes down; node2 switched to "connect" at run time
 #      (`node check`) stays up; switched back to "tcp", it goes down;
@@ -298,9 +299,26 @@ wait_state node1 false $down_bound || die "node1 (icmp) still up ${WAITED} ms af
 t=$WAITED
 log_has "health: node node1 down (3 checks failed: no echo reply)" ||
     die "no 'node node1 down (3 checks failed: no echo reply)' in the log"
+# node show: the check as it runs, its last round and the rounds in a row
+health_of() { # NODE: "CHECK RESULT IN_A_ROW REASON" of node show's "health"
+    cnmctl -j node show "$1" | "$py" -c 'import json, sys
+h = json.load(sys.stdin)["nodes"][0]["health"]
+last = h["last"] or {}
+res = last.get("result", "none")
+print(h["check"], res, h["passed_in_a_row" if res == "passed" else "failed_in_a_row"],
+      last.get("reason") or "-")'
+}
+read -r hc_check hc_res hc_run hc_why <<<"$(health_of node1)"
+[ "$hc_check $hc_res $hc_why" = "icmp failed no echo reply" ] && [ "$hc_run" -ge "$fall" ] ||
+    die "node show node1: health '$hc_check $hc_res $hc_run $hc_why', expected 'icmp failed >=$fall no echo reply'"
+cnmctl node show node1 | grep -q "failed x[0-9]*: no echo reply" ||
+    die "node show node1 (table) has no 'failed xN: no echo reply': $(cnmctl node show node1)"
 ip netns exec "$ns_n1" sysctl -q -w net.ipv4.icmp_echo_ignore_all=0 || die "sysctl"
 wait_state node1 true $up_bound || die "node1 (icmp) not up ${WAITED} ms after it answered again"
-echo "private_health: 3. icmp: echo ignored: node1 down after $t ms; answered again: up after $WAITED ms"
+read -r hc_check hc_res hc_run hc_why <<<"$(health_of node1)"
+[ "$hc_check $hc_res $hc_why" = "icmp passed -" ] && [ "$hc_run" -ge "$rise" ] ||
+    die "node show node1: health '$hc_check $hc_res $hc_run $hc_why', expected 'icmp passed >=$rise -'"
+echo "private_health: 3. icmp: echo ignored: node1 down after $t ms (node show: failed x$fall+, no echo reply); answered again: up after $WAITED ms (passed)"
 
 # ---------------------------------------------------------------- 4. private link cut, kernel route kept
 check node2 "{\"type\": \"connect\", \"port\": $port}"
