@@ -158,15 +158,16 @@ print_services(const json_t *r)
 void
 print_nodes(const json_t *r)
 {
-	struct table t = { .ncol = 9 };
+	struct table t = { .ncol = 10 };
 	const json_t *n, *w;
 	const char *sname;
 	size_t i;
 
-	tbl_row(&t, "NODE", "IP", "MAC", "STATE", "CHECK", "FORWARD", "PACKETS", "BYTES",
-		"SERVICES (weight/entries)");
+	tbl_row(&t, "NODE", "IP", "MAC", "STATE", "CHECK", "LAST CHECK", "FORWARD", "PACKETS",
+		"BYTES", "SERVICES (weight/entries)");
 	json_array_foreach(G(r, "nodes"), i, n) {
-		char svcs[1024], a[32], b[32], c[32], state[32], fwd[96];
+		char svcs[1024], a[32], b[32], c[32], state[32], fwd[96], last[96];
+		const json_t *hl = G(G(n, "health"), "last");
 		size_t used = 0;
 
 		svcs[0] = '\0';
@@ -200,8 +201,23 @@ print_nodes(const json_t *r)
 		} else {
 			snprintf(c, sizeof(c), "-");
 		}
+		/* the last round and how many in a row: "passed x5",
+		 * "failed x2: no echo reply"; "-" before the first */
+		if (json_is_object(hl)) {
+			int passed = json_is_string(G(hl, "result")) &&
+				strcmp(S(hl, "result"), "passed") == 0;
+
+			snprintf(last, sizeof(last), "%s x%" JSON_INTEGER_FORMAT "%s%s",
+				passed ? "passed" : "failed",
+				json_integer_value(G(G(n, "health"), passed ? "passed_in_a_row" :
+					"failed_in_a_row")),
+				json_is_string(G(hl, "reason")) ? ": " : "",
+				json_is_string(G(hl, "reason")) ? S(hl, "reason") : "");
+		} else {
+			snprintf(last, sizeof(last), "-");
+		}
 		tbl_row(&t, S(n, "name"), S(n, "ip"),
-			json_is_string(G(n, "mac")) ? S(n, "mac") : "unresolved", state, c, fwd,
+			json_is_string(G(n, "mac")) ? S(n, "mac") : "unresolved", state, c, last, fwd,
 			u64s(G(n, "packets"), a, sizeof(a)), u64s(G(n, "bytes"), b, sizeof(b)),
 			svcs[0] ? svcs : "-");
 	}

@@ -8,6 +8,7 @@
 #include <rte_ip.h>
 #include <rte_mbuf.h>
 
+#include "cnm_csum.h"
 #include "cnm_fwd_mac.h"
 #include "cnm_stats.h"
 #include "cnm_tunnel.h"
@@ -55,27 +56,6 @@ ip4_hdr_csum(const struct rte_ipv4_hdr *h)
 	return (uint16_t)~s;
 }
 
-/* Sum of 16-bit big-endian words over a contiguous range (RFC 1071), unfolded. */
-static uint32_t
-sum16(const uint8_t *p, uint32_t len, uint32_t sum)
-{
-	uint32_t i;
-
-	for (i = 0; i + 1 < len; i += 2)
-		sum += (uint32_t)p[i] << 8 | p[i + 1];
-	if (len & 1)
-		sum += (uint32_t)p[len - 1] << 8;
-	return sum;
-}
-
-static uint16_t
-fold(uint32_t sum)
-{
-	sum = (sum & 0xffff) + (sum >> 16);
-	sum = (sum & 0xffff) + (sum >> 16);
-	return (uint16_t)~sum;
-}
-
 /* Sum of the bytes [off, off + len) of a chain of segments. */
 static uint32_t
 sum_mbuf(const struct rte_mbuf *m, uint32_t off, uint32_t len, uint32_t sum)
@@ -87,7 +67,7 @@ sum_mbuf(const struct rte_mbuf *m, uint32_t off, uint32_t len, uint32_t sum)
 		const uint8_t *p = rte_pktmbuf_read(m, off, k, buf);
 
 		/* an odd chunk can only be the last one: sizeof(buf) is even */
-		sum = sum16(p, k, sum);
+		sum = cnm_csum_add(p, k, sum);
 		off += k;
 		len -= k;
 	}
@@ -182,9 +162,9 @@ cnm_tunnel_udp6_csum(const struct rte_mbuf *m, uint32_t ip6_off)
 	uint16_t c;
 
 	/* pseudo-header: addresses, upper-layer length, next header */
-	sum = sum16(ip + 8, 32, 0) + len + IPPROTO_UDP;
+	sum = cnm_csum_add(ip + 8, 32, 0) + len + IPPROTO_UDP;
 	sum = sum_mbuf(m, ip6_off + 40, len, sum);
-	c = fold(sum);
+	c = cnm_csum_fold(sum);
 	return c == 0 ? 0xffff : c;
 }
 
@@ -251,7 +231,7 @@ cnm_tunnel_too_big(struct rte_mbuf *m, const struct cnm_fwd_pkt *pk, uint32_t mt
 		o[9] = IPPROTO_ICMP;
 		memcpy(o + 12, q + 16, 4); /* from the VIP */
 		memcpy(o + 16, q + 12, 4); /* to the client */
-		sum = fold(sum16(o, 20, 0));
+		sum = cnm_csum_fold(cnm_csum_add(o, 20, 0));
 		o[10] = (uint8_t)(sum >> 8);
 		o[11] = (uint8_t)sum;
 		o[20] = 3; /* destination unreachable */
@@ -259,7 +239,7 @@ cnm_tunnel_too_big(struct rte_mbuf *m, const struct cnm_fwd_pkt *pk, uint32_t mt
 		o[26] = (uint8_t)(mtu >> 8);
 		o[27] = (uint8_t)mtu;
 		memcpy(o + 28, q, qlen);
-		sum = fold(sum16(o + 20, 8 + qlen, 0));
+		sum = cnm_csum_fold(cnm_csum_add(o + 20, 8 + qlen, 0));
 		o[22] = (uint8_t)(sum >> 8);
 		o[23] = (uint8_t)sum;
 	} else {
@@ -276,8 +256,8 @@ cnm_tunnel_too_big(struct rte_mbuf *m, const struct cnm_fwd_pkt *pk, uint32_t mt
 		o[46] = (uint8_t)(mtu >> 8);
 		o[47] = (uint8_t)mtu;
 		memcpy(o + 48, q, qlen);
-		sum = sum16(o + 8, 32, 0) + 8 + qlen + IPPROTO_ICMPV6;
-		sum = fold(sum16(o + 40, 8 + qlen, sum));
+		sum = cnm_csum_add(o + 8, 32, 0) + 8 + qlen + IPPROTO_ICMPV6;
+		sum = cnm_csum_fold(cnm_csum_add(o + 40, 8 + qlen, sum));
 		o[42] = (uint8_t)(sum >> 8);
 		o[43] = (uint8_t)sum;
 	}

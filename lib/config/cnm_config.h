@@ -56,12 +56,14 @@ enum cnm_check_type {
 	CNM_CHECK_CONNECT,    /**< TCP connect() through the host's kernel stack */
 	CNM_CHECK_SCRIPT,     /**< a command run per round, exit 0 healthy (MISC_CHECK) */
 	CNM_CHECK_HTTP,       /**< GET path from health.source(6) on the private path (HTTP_GET) */
+	CNM_CHECK_HTTPS,      /**< the same GET over TLS (SSL_GET), no certificate verified */
 	CNM_CHECK_MAX,
 };
 
 #define CNM_CHECK_CMD_MAX 256  /**< script command, notify hook (with NUL) */
 #define CNM_CHECK_PATH_MAX 128 /**< http: the request's path (with NUL) */
 #define CNM_CHECK_HTTP_PORT_DEFAULT 80
+#define CNM_CHECK_HTTPS_PORT_DEFAULT 443
 #define CNM_CHECK_HTTP_EXPECT_DEFAULT 200
 
 struct cnm_cfg_check {

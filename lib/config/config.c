@@ -126,7 +126,7 @@ static const char *const cnm_check_keys[] = {
 };
 /* by enum cnm_check_type; "nd" is "arp"'s name for an IPv6 next hop */
 static const char *const cnm_check_names[CNM_CHECK_MAX] = {
-	"none", "arp", "icmp", "tcp", "connect", "script", "http",
+	"none", "arp", "icmp", "tcp", "connect", "script", "http", "https",
 };
 static const char *const cnm_ha_keys[] = {
 	"id", "listen", "role", "peers", "heartbeat_ms", "failover_ms", "ack_timeout_ms",
@@ -768,6 +768,7 @@ cnm_parse_check(struct cnm_parser *p, const char *key, const json_t *obj,
 	const char *t;
 	uint32_t i, port = 0;
 	json_t *v;
+	int web;
 
 	memset(ck, 0, sizeof(*ck));
 	if (cnm_check_object(p, key, obj, cnm_check_keys) < 0)
@@ -782,25 +783,26 @@ cnm_parse_check(struct cnm_parser *p, const char *key, const json_t *obj,
 		i = CNM_CHECK_NEIGH;
 	if (t == NULL || i >= CNM_CHECK_MAX)
 		return cnm_fail(p, sub, v, NULL,
-			"one of \"arp\", \"nd\", \"icmp\", \"tcp\", \"connect\", \"script\", \"http\"");
+			"one of \"arp\", \"nd\", \"icmp\", \"tcp\", \"connect\", \"script\", \"http\", \"https\"");
 	ck->type = (uint8_t)i;
+	web = ck->type == CNM_CHECK_HTTP || ck->type == CNM_CHECK_HTTPS;
 	cnm_key(sub, sizeof(sub), key, "port");
 	v = json_object_get(obj, "port");
-	if (ck->type == CNM_CHECK_HTTP && v == NULL) {
-		ck->port = CNM_CHECK_HTTP_PORT_DEFAULT;
-	} else if (ck->type == CNM_CHECK_TCP || ck->type == CNM_CHECK_CONNECT ||
-		   ck->type == CNM_CHECK_HTTP) {
+	if (web && v == NULL) {
+		ck->port = ck->type == CNM_CHECK_HTTP ? CNM_CHECK_HTTP_PORT_DEFAULT :
+			CNM_CHECK_HTTPS_PORT_DEFAULT;
+	} else if (ck->type == CNM_CHECK_TCP || ck->type == CNM_CHECK_CONNECT || web) {
 		if (cnm_get_uint(p, sub, v, 1, 65535, &port) < 0)
 			return -1;
 		ck->port = (uint16_t)port;
 	} else if (v != NULL) {
 		return cnm_fail(p, sub, v, NULL,
-			"no \"port\" unless \"type\" is \"tcp\", \"connect\" or \"http\"");
+			"no \"port\" unless \"type\" is \"tcp\", \"connect\", \"http\" or \"https\"");
 	}
 	cnm_key(sub, sizeof(sub), key, "path");
 	v = json_object_get(obj, "path");
-	if (v != NULL && ck->type != CNM_CHECK_HTTP)
-		return cnm_fail(p, sub, v, NULL, "no \"path\" unless \"type\" is \"http\"");
+	if (v != NULL && !web)
+		return cnm_fail(p, sub, v, NULL, "no \"path\" unless \"type\" is \"http\" or \"https\"");
 	if (v != NULL && (cnm_get_str(p, sub, v, CNM_CHECK_PATH_MAX, cnm_print_char,
 				      "a path \"/...\" (printable, no spaces)", ck->path) < 0 ||
 			  ck->path[0] != '/'))
@@ -808,9 +810,9 @@ cnm_parse_check(struct cnm_parser *p, const char *key, const json_t *obj,
 				CNM_CHECK_PATH_MAX - 1);
 	cnm_key(sub, sizeof(sub), key, "expect");
 	v = json_object_get(obj, "expect");
-	if (v != NULL && ck->type != CNM_CHECK_HTTP)
-		return cnm_fail(p, sub, v, NULL, "no \"expect\" unless \"type\" is \"http\"");
-	if (ck->type == CNM_CHECK_HTTP) {
+	if (v != NULL && !web)
+		return cnm_fail(p, sub, v, NULL, "no \"expect\" unless \"type\" is \"http\" or \"https\"");
+	if (web) {
 		uint32_t e = CNM_CHECK_HTTP_EXPECT_DEFAULT;
 
 		if (v != NULL && cnm_get_uint(p, sub, v, 100, 599, &e) < 0)
@@ -1769,14 +1771,14 @@ cnm_check_sources(struct cnm_parser *p)
 		char key[CNM_KEY_MAX];
 
 		if (n->check.type != CNM_CHECK_ICMP && n->check.type != CNM_CHECK_TCP &&
-		    n->check.type != CNM_CHECK_HTTP)
+		    n->check.type != CNM_CHECK_HTTP && n->check.type != CNM_CHECK_HTTPS)
 			continue;
 		if ((v6 ? cfg->health_source6.family : cfg->health_source.family) != 0)
 			continue;
 		snprintf(key, sizeof(key), "nodes[%u].check.type", i);
 		return cnm_fail(p, key, NULL, cnm_check_names[n->check.type],
 			"a \"health\" object with \"%s\" (cnmux's own address on the private segment, "
-			"the source of icmp, tcp and http checks) for this type", v6 ? "source6" : "source");
+			"the source of icmp, tcp, http and https checks) for this type", v6 ? "source6" : "source");
 	}
 	return 0;
 }

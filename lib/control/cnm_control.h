@@ -66,6 +66,12 @@ struct cnm_ctx {
 	json_t *(*paths)(void *arg);
 	void *paths_arg;
 	/**
+	 * `node show`: node @p id's health check as it runs now
+	 * (cnm_health_node_json()); called with ctl_lock held. NULL: left out.
+	 */
+	json_t *(*node_health)(void *arg, uint16_t id);
+	void *node_health_arg;
+	/**
 	 * Called once a new configuration runs (reload, SIGHUP, an edit, one
 	 * applied from the HA primary), with ctl_lock held: for what takes its
 	 * settings from it outside the tables (the health checker). The data

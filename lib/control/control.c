@@ -1676,6 +1676,9 @@ node_json(const struct cnm_ctx *ctx, uint16_t id, const struct cnm_stats_total *
 			    json_boolean(ci >= 0 && ctx->cfg->nodes[ci].has_mac));
 	json_object_set_new(o, "check_port", json_integer(nc->check_port));
 	json_object_set_new(o, "check", nc->check.type != CNM_CHECK_NONE ? check_json(nc) : json_null());
+	/* the check as it runs: its rounds in a row, the last one's result */
+	if (ctx->node_health != NULL)
+		json_object_set_new(o, "health", ctx->node_health(ctx->node_health_arg, id));
 	/* how packets reach it, as "node add" and the file set it */
 	json_object_set_new(o, "forward", json_string(cnm_fwd_name(nc->forward)));
 	json_object_set_new(o, "gateway", nc->has_gateway ?

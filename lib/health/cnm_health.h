@@ -16,6 +16,8 @@
 
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "cnm_config.h"
 #include "cnm_service.h"
 
@@ -102,6 +104,16 @@ void cnm_health_set_follower(struct cnm_health *h, int follower);
 int cnm_health_wants_rx(const struct cnm_health *h);
 
 const struct cnm_health_stats *cnm_health_get_stats(const struct cnm_health *h);
+
+/**
+ * Node @p id's check as it runs now, for `node show`: the check and its
+ * parameters (the node's own or health's defaults), the rounds passed and
+ * failed in a row, and the last round that ended ("result", "check",
+ * "ms_ago", "reason" when it failed), or null before the first. "check"
+ * null: no check decides the node's state (resolution only). Control lcore,
+ * ctl_lock held.
+ */
+json_t *cnm_health_node_json(const struct cnm_health *h, uint16_t id);
 
 void cnm_health_free(struct cnm_health *h);
 

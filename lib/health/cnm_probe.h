@@ -12,7 +12,7 @@
 #include <stdint.h>
 
 /** Room enough for any frame the builders write (with CNM_PROBE_DATA_MAX of data). */
-#define CNM_PROBE_DATA_MAX 320
+#define CNM_PROBE_DATA_MAX 536  /* TCP's default MSS: the checks' SYNs carry no MSS option */
 #define CNM_PROBE_FRAME_MAX (14 + 40 + 20 + CNM_PROBE_DATA_MAX)
 
 /** TCP flags. */

@@ -11,6 +11,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 #include <rte_log.h>
 #include <rte_random.h>
 
@@ -21,6 +23,7 @@
 #include "cnm_log.h"
 #include "cnm_probe.h"
 #include "cnm_proc.h"
+#include "cnm_tls.h"
 
 RTE_LOG_REGISTER(cnm_logtype_health, cnm.health, NOTICE);
 #define HC_LOG(level, fmt, ...) \
@@ -45,7 +48,11 @@ struct node_hc {
 	uint32_t iss;          /* tcp, http: the SYN's sequence number */
 	uint32_t irs;          /* http: the node's, from its SYN-ACK */
 	uint16_t req_len;      /* http: bytes of the request sent; 0 before the SYN-ACK */
-	char why_buf[40];      /* a reason made up for the round ("HTTP status 500") */
+	uint8_t est;           /* https: the SYN-ACK came */
+	uint32_t snd_nxt;      /* https: our next sequence number */
+	uint32_t rcv_nxt;      /* https: the node's next, in order */
+	struct cnm_tls *tls;   /* https: the round's TLS client */
+	char why_buf[64];      /* a reason made up for the round ("HTTP status 500") */
 	uint32_t ok_run;       /* successes in a row */
 	uint32_t fail_run;     /* failures in a row */
 	int fd;                /* TCP connect socket, -1 none */
@@ -53,6 +60,11 @@ struct node_hc {
 	const char *why;       /* the last failed round's reason */
 	uint64_t round_end;
 	uint64_t next_round;
+	/* the last round that ended, for `node show` */
+	int8_t last;           /* 1 passed, 0 failed, -1 none yet */
+	uint8_t last_type;     /* its check */
+	uint64_t last_ms;      /* when it ended */
+	char last_why[64];     /* its reason, when it failed */
 };
 
 struct cnm_health {
@@ -66,6 +78,8 @@ struct cnm_health {
 	pid_t notify_pid[NOTIFY_MAX];     /* hooks still running, 0 free */
 	uint32_t salt;                    /* varies the ids and sequence numbers per run */
 	struct cnm_health_stats st;
+	uint64_t now_ms;                  /* the last tick's */
+	void *tls_ctx;                    /* https checks' SSL_CTX, NULL until the first */
 	struct node_hc n[CNM_MAX_NODES];
 };
 
@@ -82,6 +96,8 @@ abandon(struct node_hc *s)
 		waitpid(s->pid, NULL, 0);
 	}
 	s->pid = 0;
+	cnm_tls_free(s->tls);
+	s->tls = NULL;
 	s->in_round = 0;
 }
 
@@ -133,6 +149,7 @@ cnm_health_free(struct cnm_health *h)
 	for (i = 0; i < CNM_MAX_NODES; i++)
 		abandon(&h->n[i]);
 	/* the hooks are not waited for: they may run on (init reaps them) */
+	cnm_tls_ctx_free(h->tls_ctx);
 	free(h);
 }
 
@@ -497,7 +514,9 @@ start_round(struct cnm_health *h, uint32_t id, const struct eff *e, uint64_t now
 		break;
 	case CNM_CHECK_TCP:
 	case CNM_CHECK_HTTP:
+	case CNM_CHECK_HTTPS:
 		s->req_len = 0;
+		s->est = 0;
 		send_syn(h, id, e->port);
 		break;
 	case CNM_CHECK_SCRIPT:
@@ -551,6 +570,14 @@ verdict(struct cnm_health *h, uint32_t id)
 					s->req_len == 0 ? "no SYN-ACK" : "no HTTP response";
 		}
 		return s->result > 0;
+	case CNM_CHECK_HTTPS:
+		if (s->result <= 0) {
+			h->st.http_failures++;
+			if (s->why == NULL)
+				s->why = cnm_lb_node(h->lb, id)->mac == 0 ? no_neigh :
+					!s->est ? "no SYN-ACK" : "no HTTPS response";
+		}
+		return s->result > 0;
 	case CNM_CHECK_SCRIPT:
 		if (s->pid > 0) {
 			kill(-s->pid, SIGKILL);
@@ -588,11 +615,12 @@ tcp_abort(struct cnm_health *h, uint32_t id, uint16_t port)
 
 	if (probe_addr(h, id, &a) == 0)
 		(void)send_to_node(h, id, f, cnm_probe_make_tcp(f, &a, tcp_sport(id, s->seq), port,
-			s->iss + 1 + s->req_len, 0, CNM_TCP_RST, NULL, 0));
+			s->type == CNM_CHECK_HTTPS && s->est ? s->snd_nxt : s->iss + 1 + s->req_len,
+			0, CNM_TCP_RST, NULL, 0));
 }
 
 static void
-end_round(struct cnm_health *h, uint32_t id, const struct eff *e)
+end_round(struct cnm_health *h, uint32_t id, const struct eff *e, uint64_t now)
 {
 	struct node_hc *s = &h->n[id];
 	const struct cnm_cfg_node *c = cnm_lb_node_cfg(h->lb, id);
@@ -600,9 +628,16 @@ end_round(struct cnm_health *h, uint32_t id, const struct eff *e)
 	int ok;
 	char why[96];
 
-	if ((s->type == CNM_CHECK_TCP || s->type == CNM_CHECK_HTTP) && s->result == 0)
+	if ((s->type == CNM_CHECK_TCP || s->type == CNM_CHECK_HTTP ||
+	     s->type == CNM_CHECK_HTTPS) && s->result == 0)
 		tcp_abort(h, id, e->port);
 	ok = verdict(h, id);
+	cnm_tls_free(s->tls);
+	s->tls = NULL;
+	s->last = (int8_t)(ok != 0);
+	s->last_type = s->type;
+	s->last_ms = now;
+	snprintf(s->last_why, sizeof(s->last_why), "%s", ok || s->why == NULL ? "" : s->why);
 
 	if (s->fd >= 0)
 		close(s->fd);
@@ -642,6 +677,7 @@ cnm_health_tick(struct cnm_health *h, uint64_t now)
 	struct cnm_lb *lb = h->lb;
 	uint32_t id;
 
+	h->now_ms = now;
 	notify_reap(h);
 	for (id = 0; id < cnm_lb_node_end(lb); id++) {
 		struct node_hc *s = &h->n[id];
@@ -662,6 +698,7 @@ cnm_health_tick(struct cnm_health *h, uint64_t now)
 				s->ok_run = 0;
 				s->fail_run = 0;
 				s->learnt = 0;
+				s->last = -1;
 				s->next_round = now;
 			}
 			s->used = 1;
@@ -686,7 +723,7 @@ cnm_health_tick(struct cnm_health *h, uint64_t now)
 		if (s->in_round && s->pid > 0)
 			script_reap(h, id);
 		if (s->in_round && now >= s->round_end)
-			end_round(h, id, &e);
+			end_round(h, id, &e, now);
 		if (!s->in_round && now >= s->next_round)
 			start_round(h, id, &e, now);
 	}
@@ -845,6 +882,42 @@ reply_node(const struct cnm_health *h, const struct cnm_probe_reply *r, int kind
 	return (int)id;
 }
 
+/* The GET of node @c's http or https check; its length. */
+static int
+http_request(const struct cnm_cfg_node *c, char *req, size_t cap)
+{
+	char host[64];
+	int n;
+
+	cnm_addr_str(&c->ip, host, sizeof(host));
+	n = snprintf(req, cap, "GET %s HTTP/1.0\r\nHost: %s%s%s\r\n"
+		"User-Agent: cnmux-health\r\nConnection: close\r\n\r\n",
+		c->check.path[0] != '\0' ? c->check.path : "/",
+		c->ip.family == AF_INET6 ? "[" : "", host,
+		c->ip.family == AF_INET6 ? "]" : "");
+	if (n < 0 || (size_t)n >= cap)
+		n = (int)strlen(req);
+	return n;
+}
+
+/* A response's status line: the round's result (http and https alike). */
+static void
+http_judge(struct cnm_health *h, struct node_hc *s, const struct cnm_cfg_node *c, int code)
+{
+	if (code == c->check.expect) {
+		h->st.http_ok++;
+		s->result = 1;
+		return;
+	}
+	s->result = -1;
+	if (code < 0)
+		snprintf(s->why_buf, sizeof(s->why_buf), "not an HTTP response");
+	else
+		snprintf(s->why_buf, sizeof(s->why_buf), "HTTP status %d, expected %u",
+			code, c->check.expect);
+	s->why = s->why_buf;
+}
+
 /* End node @p id's HTTP connection: RST after the request's bytes. */
 static void
 http_reset(struct cnm_health *h, uint32_t id, const struct cnm_probe_reply *r)
@@ -873,7 +946,7 @@ input_http(struct cnm_health *h, uint32_t id, const uint8_t *frame,
 	const struct cnm_cfg_node *c = cnm_lb_node_cfg(h->lb, id);
 	struct cnm_probe_addr a;
 	uint8_t f[CNM_PROBE_FRAME_MAX];
-	char req[CNM_PROBE_DATA_MAX], host[64];
+	char req[CNM_PROBE_DATA_MAX];
 	int n, code;
 
 	if (r->dport != tcp_sport(id, s->seq) || r->sport != c->check.port ||
@@ -895,14 +968,7 @@ input_http(struct cnm_health *h, uint32_t id, const uint8_t *frame,
 		}
 		h->st.syn_acks++;
 		s->irs = r->tseq;
-		cnm_addr_str(&c->ip, host, sizeof(host));
-		n = snprintf(req, sizeof(req), "GET %s HTTP/1.0\r\nHost: %s%s%s\r\n"
-			"User-Agent: cnmux-health\r\nConnection: close\r\n\r\n",
-			c->check.path[0] != '\0' ? c->check.path : "/",
-			c->ip.family == AF_INET6 ? "[" : "", host,
-			c->ip.family == AF_INET6 ? "]" : "");
-		if (n < 0 || (size_t)n >= sizeof(req))
-			n = (int)strlen(req);
+		n = http_request(c, req, sizeof(req));
 		s->req_len = (uint16_t)n;
 		if (send_to_node(h, id, f, cnm_probe_make_tcp(f, &a, r->dport, r->sport,
 				s->iss + 1, s->irs + 1, CNM_TCP_ACK | CNM_TCP_PSH, req,
@@ -920,19 +986,137 @@ input_http(struct cnm_health *h, uint32_t id, const uint8_t *frame,
 		return 1;
 	}
 	code = cnm_probe_http_status(frame + r->doff, r->dlen);
-	if (code == c->check.expect) {
-		h->st.http_ok++;
-		s->result = 1;
-	} else {
-		s->result = -1;
-		if (code < 0)
-			snprintf(s->why_buf, sizeof(s->why_buf), "not an HTTP response");
-		else
-			snprintf(s->why_buf, sizeof(s->why_buf), "HTTP status %d, expected %u",
-				code, c->check.expect);
-		s->why = s->why_buf;
-	}
+	http_judge(h, s, c, code);
 	http_reset(h, id, r);
+	return 1;
+}
+
+/*
+ * Node @p id's https connection: what its TLS client has to send, in
+ * segments of at most the default MSS (ACK, PSH), or a bare ACK of what came
+ * when it has nothing. Nothing is retransmitted (as for http).
+ */
+static void
+https_send(struct cnm_health *h, uint32_t id)
+{
+	struct node_hc *s = &h->n[id];
+	const struct cnm_cfg_node *c = cnm_lb_node_cfg(h->lb, id);
+	struct cnm_probe_addr a;
+	uint8_t f[CNM_PROBE_FRAME_MAX], d[CNM_PROBE_DATA_MAX];
+	size_t n;
+	int sent = 0;
+
+	if (probe_addr(h, id, &a) < 0)
+		return;
+	while (s->tls != NULL && (n = cnm_tls_output(s->tls, d, sizeof(d))) > 0) {
+		(void)send_to_node(h, id, f, cnm_probe_make_tcp(f, &a, tcp_sport(id, s->seq),
+			c->check.port, s->snd_nxt, s->rcv_nxt, CNM_TCP_ACK | CNM_TCP_PSH, d,
+			(uint32_t)n));
+		s->snd_nxt += (uint32_t)n;
+		sent = 1;
+	}
+	if (!sent)
+		(void)send_to_node(h, id, f, cnm_probe_make_tcp(f, &a, tcp_sport(id, s->seq),
+			c->check.port, s->snd_nxt, s->rcv_nxt, CNM_TCP_ACK, NULL, 0));
+}
+
+/* The https round's end, decided: RST at our next sequence number. */
+static void
+https_reset(struct cnm_health *h, uint32_t id)
+{
+	struct node_hc *s = &h->n[id];
+	struct cnm_probe_addr a;
+	uint8_t f[CNM_PROBE_FRAME_MAX];
+
+	if (probe_addr(h, id, &a) == 0)
+		(void)send_to_node(h, id, f, cnm_probe_make_tcp(f, &a, tcp_sport(id, s->seq),
+			cnm_lb_node_cfg(h->lb, id)->check.port, s->snd_nxt, 0, CNM_TCP_RST, NULL, 0));
+	cnm_tls_free(s->tls);
+	s->tls = NULL;
+}
+
+/*
+ * A segment of node @p id's https check: a TCP client of one TLS session and
+ * one request, on the private path. The SYN-ACK starts the TLS client
+ * (lib/health/tls.c) and its ClientHello goes out; the node's bytes are
+ * taken in order (one out of order is answered with an ACK of what came, and
+ * waits for the node to send it again) and fed to the client, whose answers
+ * go out; the response's status line decides, then RST.
+ */
+static int
+input_https(struct cnm_health *h, uint32_t id, const uint8_t *frame,
+		const struct cnm_probe_reply *r)
+{
+	struct node_hc *s = &h->n[id];
+	const struct cnm_cfg_node *c = cnm_lb_node_cfg(h->lb, id);
+	char req[CNM_PROBE_DATA_MAX];
+	int ret, code = -1;
+
+	if (r->dport != tcp_sport(id, s->seq) || r->sport != c->check.port ||
+			!(r->flags & CNM_TCP_ACK) || s->result != 0 ||
+			(!s->est && r->tack != s->iss + 1) ||
+			(s->est && (r->tack - (s->iss + 1) > s->snd_nxt - (s->iss + 1)))) {
+		h->st.probe_unmatched++;
+		return 1;
+	}
+	if (r->flags & CNM_TCP_RST) {
+		h->st.syn_rsts += !s->est;
+		s->result = -1;
+		s->why = !s->est ? "TCP RST (port closed)" : "HTTPS connection reset";
+		cnm_tls_free(s->tls);
+		s->tls = NULL;
+		return 1;
+	}
+	if (!s->est) {
+		if (!(r->flags & CNM_TCP_SYN)) {
+			h->st.probe_unmatched++;
+			return 1;
+		}
+		h->st.syn_acks++;
+		s->est = 1;
+		s->irs = r->tseq;
+		s->rcv_nxt = r->tseq + 1;
+		s->snd_nxt = s->iss + 1;
+		if (h->tls_ctx == NULL)
+			h->tls_ctx = cnm_tls_ctx_new();
+		s->tls = cnm_tls_new(h->tls_ctx, req, (size_t)http_request(c, req, sizeof(req)));
+		if (s->tls == NULL) {
+			s->result = -1;
+			s->why = "TLS client not started";
+			https_reset(h, id);
+			return 1;
+		}
+		h->st.http_sent++;
+		https_send(h, id);
+		return 1;
+	}
+	if (r->dlen == 0 && !(r->flags & CNM_TCP_FIN))
+		return 1; /* an ACK of ours */
+	if (r->tseq != s->rcv_nxt) {
+		/* a retransmission, or a segment past one lost: say what came */
+		https_send(h, id);
+		return 1;
+	}
+	s->rcv_nxt += r->dlen;
+	ret = cnm_tls_input(s->tls, frame + r->doff, r->dlen, &code, s->why_buf,
+		sizeof(s->why_buf));
+	if (ret == 0 && (r->flags & CNM_TCP_FIN)) {
+		s->rcv_nxt++;
+		snprintf(s->why_buf, sizeof(s->why_buf), "HTTPS connection closed without a response");
+		ret = -1;
+	}
+	if (ret < 0) {
+		s->result = -1;
+		s->why = s->why_buf;
+		https_reset(h, id);
+		return 1;
+	}
+	if (ret > 0) {
+		http_judge(h, s, c, code);
+		https_reset(h, id);
+		return 1;
+	}
+	https_send(h, id);
 	return 1;
 }
 
@@ -972,6 +1156,8 @@ input_probe(struct cnm_health *h, const uint8_t *frame, uint32_t len)
 	}
 	if (s != NULL && s->in_round && s->type == CNM_CHECK_HTTP)
 		return input_http(h, (uint32_t)id, frame, &r);
+	if (s != NULL && s->in_round && s->type == CNM_CHECK_HTTPS)
+		return input_https(h, (uint32_t)id, frame, &r);
 	if (s == NULL || !s->in_round || s->type != CNM_CHECK_TCP ||
 			r.dport != tcp_sport((uint32_t)id, s->seq) ||
 			r.sport != cnm_lb_node_cfg(h->lb, (uint32_t)id)->check.port ||
@@ -1027,4 +1213,45 @@ cnm_health_input(struct cnm_health *h, uint16_t idx, const uint8_t *frame, uint3
 	if (a.op != CNM_ARP_REPLY)
 		return 0;
 	return learn(h, idx, AF_INET, a.spa, a.sha, 1) > 0;
+}
+
+json_t *
+cnm_health_node_json(const struct cnm_health *h, uint16_t id)
+{
+	const struct node_hc *s;
+	const struct cnm_cfg_node *c;
+	struct eff e;
+	json_t *o;
+	int v6;
+
+	if (h == NULL || id >= CNM_MAX_NODES || (c = cnm_lb_node_cfg(h->lb, id)) == NULL)
+		return json_null();
+	s = &h->n[id];
+	v6 = nd_target(c) != NULL;
+	effective(h, c, &e);
+	o = json_object();
+	if (!h->enabled && c->check.type == CNM_CHECK_NONE) {
+		/* resolution only: nothing decides up or down */
+		json_object_set_new(o, "check", json_null());
+		return o;
+	}
+	json_object_set_new(o, "check", json_string(cnm_check_name(
+		e.type == CHK_LEGACY ? CNM_CHECK_CONNECT : e.type, v6)));
+	json_object_set_new(o, "interval_ms", json_integer(e.interval));
+	json_object_set_new(o, "timeout_ms", json_integer(e.timeout));
+	json_object_set_new(o, "rise", json_integer(e.rise));
+	json_object_set_new(o, "fall", json_integer(e.fall));
+	json_object_set_new(o, "passed_in_a_row", json_integer(s->used ? s->ok_run : 0));
+	json_object_set_new(o, "failed_in_a_row", json_integer(s->used ? s->fail_run : 0));
+	if (!s->used || s->last < 0) {
+		json_object_set_new(o, "last", json_null());
+		return o;
+	}
+	json_object_set_new(o, "last", json_pack("{s:s,s:s,s:I,s:s?}",
+		"result", s->last ? "passed" : "failed",
+		"check", cnm_check_name(s->last_type == CHK_LEGACY ? CNM_CHECK_CONNECT :
+			s->last_type, v6),
+		"ms_ago", (json_int_t)(h->now_ms - s->last_ms),
+		"reason", s->last ? NULL : s->last_why));
+	return o;
 }

@@ -3,6 +3,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "cnm_csum.h"
 #include "cnm_probe.h"
 
 #define ETH_LEN 14
@@ -37,35 +38,14 @@ get32(const uint8_t *p)
 	return (uint32_t)get16(p) << 16 | get16(p + 2);
 }
 
-/* RFC 1071 sum of 16-bit big-endian words, unfolded. */
-static uint32_t
-sum16(const uint8_t *p, uint32_t len, uint32_t sum)
-{
-	uint32_t i;
-
-	for (i = 0; i + 1 < len; i += 2)
-		sum += (uint32_t)p[i] << 8 | p[i + 1];
-	if (len & 1)
-		sum += (uint32_t)p[len - 1] << 8;
-	return sum;
-}
-
-static uint16_t
-fold(uint32_t sum)
-{
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	return (uint16_t)~sum;
-}
-
 /* The pseudo-header's sum (RFC 793, RFC 8200 8.1) of an upper-layer packet. */
 static uint32_t
 pseudo(int family, const uint8_t *src, const uint8_t *dst, uint8_t proto, uint32_t len)
 {
 	uint32_t alen = family == AF_INET ? 4 : 16;
-	uint32_t sum = sum16(src, alen, 0);
+	uint32_t sum = cnm_csum_add(src, alen, 0);
 
-	sum = sum16(dst, alen, sum);
+	sum = cnm_csum_add(dst, alen, sum);
 	return sum + proto + len;
 }
 
@@ -87,7 +67,7 @@ put_ip(uint8_t *f, const struct cnm_probe_addr *a, uint8_t proto, uint32_t l4len
 		ip[9] = proto;
 		memcpy(ip + 12, a->src, 4);
 		memcpy(ip + 16, a->dst, 4);
-		put16(ip + 10, fold(sum16(ip, IP4_LEN, 0)));
+		put16(ip + 10, cnm_csum_fold(cnm_csum_add(ip, IP4_LEN, 0)));
 		return ETH_LEN + IP4_LEN;
 	}
 	put16(f + 12, 0x86dd);
@@ -115,7 +95,7 @@ cnm_probe_make_echo(uint8_t *frame, const struct cnm_probe_addr *a, uint16_t id,
 	memcpy(ic + 8, "cnmuxhc", 8); /* with its NUL: 8 bytes */
 	if (a->family == AF_INET6)
 		sum = pseudo(AF_INET6, a->src, a->dst, IPPROTO_ICMPV6, ECHO_LEN);
-	put16(ic + 2, fold(sum16(ic, ECHO_LEN, sum)));
+	put16(ic + 2, cnm_csum_fold(cnm_csum_add(ic, ECHO_LEN, sum)));
 	return l4 + ECHO_LEN;
 }
 
@@ -139,7 +119,7 @@ cnm_probe_make_tcp(uint8_t *frame, const struct cnm_probe_addr *a, uint16_t spor
 	t[12] = (TCP_LEN / 4) << 4;
 	t[13] = flags;
 	put16(t + 14, (flags & CNM_TCP_RST) ? 0 : 64240);
-	put16(t + 16, fold(sum16(t, TCP_LEN + n,
+	put16(t + 16, cnm_csum_fold(cnm_csum_add(t, TCP_LEN + n,
 		pseudo(a->family, a->src, a->dst, IPPROTO_TCP, TCP_LEN + n))));
 	return l4 + TCP_LEN + n;
 }
@@ -180,7 +160,7 @@ cnm_probe_parse(const uint8_t *f, uint32_t len, struct cnm_probe_reply *r)
 		proto = ip[9];
 		if (ip[9] == IPPROTO_ICMP && (len < ETH_LEN + hl + 1 || ip[hl] != 0))
 			return CNM_PROBE_OTHER; /* ICMP, not an echo reply */
-		if (tot < hl || ETH_LEN + tot > len || fold(sum16(ip, hl, 0)) != 0)
+		if (tot < hl || ETH_LEN + tot > len || cnm_csum_fold(cnm_csum_add(ip, hl, 0)) != 0)
 			return CNM_PROBE_INVALID;
 		l4 = ip + hl;
 		l4len = tot - hl;
@@ -207,7 +187,7 @@ cnm_probe_parse(const uint8_t *f, uint32_t len, struct cnm_probe_reply *r)
 		uint32_t sum = r->family == AF_INET6 ?
 			pseudo(AF_INET6, r->src, r->dst, IPPROTO_ICMPV6, l4len) : 0;
 
-		if (l4len < 8 || l4[1] != 0 || fold(sum16(l4, l4len, sum)) != 0)
+		if (l4len < 8 || l4[1] != 0 || cnm_csum_fold(cnm_csum_add(l4, l4len, sum)) != 0)
 			return CNM_PROBE_INVALID;
 		r->id = get16(l4 + 4);
 		r->seq = get16(l4 + 6);
@@ -215,7 +195,7 @@ cnm_probe_parse(const uint8_t *f, uint32_t len, struct cnm_probe_reply *r)
 	}
 	if (l4len < TCP_LEN || (uint32_t)(l4[12] >> 4) * 4 < TCP_LEN ||
 			(uint32_t)(l4[12] >> 4) * 4 > l4len ||
-			fold(sum16(l4, l4len, pseudo(r->family, r->src, r->dst, IPPROTO_TCP,
+			cnm_csum_fold(cnm_csum_add(l4, l4len, pseudo(r->family, r->src, r->dst, IPPROTO_TCP,
 				l4len))) != 0)
 		return CNM_PROBE_INVALID;
 	r->sport = get16(l4);

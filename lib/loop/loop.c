@@ -468,6 +468,14 @@ paths_json(void *arg)
 }
 
 /* A new configuration runs (ctl_lock held): the checker takes its settings. */
+static json_t *
+node_health_json(void *arg, uint16_t id)
+{
+	const struct cnm_loop *l = arg;
+
+	return cnm_health_node_json(l->hc, id);
+}
+
 static void
 on_commit(void *arg, const struct cnm_config *cfg)
 {
@@ -592,6 +600,8 @@ cnm_loop_create(const struct cnm_loop_conf *c)
 	l->ctx.rates_arg = l;
 	l->ctx.paths = paths_json;
 	l->ctx.paths_arg = l;
+	l->ctx.node_health = node_health_json;
+	l->ctx.node_health_arg = l;
 	if (cfg->control_socket[0] != '\0') {
 		l->srv = cnm_ctl_server_create(cfg->control_socket, &l->ctx);
 		if (l->srv == NULL) {

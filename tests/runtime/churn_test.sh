@@ -320,7 +320,7 @@ snapshot() {
 import json, sys
 def strip(o):
     if isinstance(o, dict):
-        return {k: strip(v) for k, v in o.items() if k not in ("packets", "bytes", "conn_new")}
+        return {k: strip(v) for k, v in o.items() if k not in ("packets", "bytes", "conn_new", "health")}
     if isinstance(o, list):
         return [strip(v) for v in o]
     return o

@@ -18,6 +18,7 @@
 #      192.0.2.2 to cnmux's port; node2 holds at most one half-open connection at a time (RST);
 #   2. tcp: node2's listener killed: down ("TCP RST"); back: up;
 #   3. icmp: node1 ignores echo requests: down ("no echo reply"); back: up;
+#      `node show` gives the check's last round, its reason and the run;
 #   4. the private links cut (bridge ports detached), the kernel route kept:
 #      node1 (icmp) goes down; node2 switched to "connect" at run time
 #      (`node check`) stays up; switched back to "tcp", it goes down;
@@ -29,6 +30,8 @@
 #   9. http GET on the private path: 500 takes node1 down, 200 up; a hanging
 #      server takes it down while `cnmuxctl stats` and `node weight` (a new
 #      PDT through an RCU grace period) answer promptly;
+#  9b. https: the same over TLS (a self-signed server): 503 down, 200 up; a
+#      plain HTTP server asked for TLS: down (the handshake fails);
 #  10. an ipip node (added with `node add --check`) is checked through its
 #      tunnel: up only while the node decapsulates;
 #  11. an IPv6 node: ICMPv6 echo from health.source6 brings it up (cnmux
@@ -298,9 +301,26 @@ wait_state node1 false $down_bound || die "node1 (icmp) still up ${WAITED} ms af
 t=$WAITED
 log_has "health: node node1 down (3 checks failed: no echo reply)" ||
     die "no 'node node1 down (3 checks failed: no echo reply)' in the log"
+# node show: the check as it runs, its last round and the rounds in a row
+health_of() { # NODE: "CHECK RESULT IN_A_ROW REASON" of node show's "health"
+    cnmctl -j node show "$1" | "$py" -c 'import json, sys
+h = json.load(sys.stdin)["nodes"][0]["health"]
+last = h["last"] or {}
+res = last.get("result", "none")
+print(h["check"], res, h["passed_in_a_row" if res == "passed" else "failed_in_a_row"],
+      last.get("reason") or "-")'
+}
+read -r hc_check hc_res hc_run hc_why <<<"$(health_of node1)"
+[ "$hc_check $hc_res $hc_why" = "icmp failed no echo reply" ] && [ "$hc_run" -ge "$fall" ] ||
+    die "node show node1: health '$hc_check $hc_res $hc_run $hc_why', expected 'icmp failed >=$fall no echo reply'"
+cnmctl node show node1 | grep -q "failed x[0-9]*: no echo reply" ||
+    die "node show node1 (table) has no 'failed xN: no echo reply': $(cnmctl node show node1)"
 ip netns exec "$ns_n1" sysctl -q -w net.ipv4.icmp_echo_ignore_all=0 || die "sysctl"
 wait_state node1 true $up_bound || die "node1 (icmp) not up ${WAITED} ms after it answered again"
-echo "private_health: 3. icmp: echo ignored: node1 down after $t ms; answered again: up after $WAITED ms"
+read -r hc_check hc_res hc_run hc_why <<<"$(health_of node1)"
+[ "$hc_check $hc_res $hc_why" = "icmp passed -" ] && [ "$hc_run" -ge "$rise" ] ||
+    die "node show node1: health '$hc_check $hc_res $hc_run $hc_why', expected 'icmp passed >=$rise -'"
+echo "private_health: 3. icmp: echo ignored: node1 down after $t ms (node show: failed x$fall+, no echo reply); answered again: up after $WAITED ms (passed)"
 
 # ---------------------------------------------------------------- 4. private link cut, kernel route kept
 check node2 "{\"type\": \"connect\", \"port\": $port}"
@@ -419,7 +439,9 @@ echo "private_health: 8. a malformed echo reply ignored, counted once in health_
 
 # ---------------------------------------------------------------- 9. http
 echo 200 >"$tmp/http.status"
-ip netns exec "$ns_n1" "$py" -c '
+# the nodes' web server: STATUS-FILE PORT [CERT KEY] (https with them); the
+# file's status answers GET /health, "hang" never answers
+cat >"$tmp/httpd.py" <<'EOF'
 import http.server, sys, time
 class H(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
@@ -433,7 +455,15 @@ class H(http.server.BaseHTTPRequestHandler):
         self.wfile.write(b"ok")
     def log_message(self, *a):
         pass
-http.server.ThreadingHTTPServer(("0.0.0.0", int(sys.argv[2])), H).serve_forever()' "$tmp/http.status" 8081 &
+srv = http.server.ThreadingHTTPServer(("0.0.0.0", int(sys.argv[2])), H)
+if len(sys.argv) > 3:  # https: the certificate and key
+    import ssl
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(sys.argv[3], sys.argv[4])
+    srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
+srv.serve_forever()
+EOF
+ip netns exec "$ns_n1" "$py" "$tmp/httpd.py" "$tmp/http.status" 8081 &
 lpid[http]=$!
 sleep 1
 check node1 '{"type": "http", "port": 8081, "path": "/health"}'
@@ -473,6 +503,40 @@ log_has "node node1 down (3 checks failed: no HTTP response)" || die "no 'no HTT
 echo 200 >"$tmp/http.status"
 wait_state node1 true $up_bound || die "node1 not up ${WAITED} ms after its server answered again"
 echo "private_health:     hanging server: node1 down; meanwhile stats took at most $max ms, node weight (a PDT through RCU) $maxw ms"
+
+# ---------------------------------------------------------------- 9b. https
+# the same GET over TLS (cnmux's TLS client on its own TCP segments): a
+# server with a self-signed certificate (not verified, as SSL_GET does by
+# default); 503 takes node1 down, 200 brings it back; a plain HTTP server
+# asked for TLS fails the handshake
+openssl req -x509 -newkey rsa:2048 -nodes -keyout "$tmp/key.pem" -out "$tmp/cert.pem" \
+    -subj /CN=node1 -days 2 >/dev/null 2>&1 || die "openssl req (a self-signed certificate)"
+echo 200 >"$tmp/https.status"
+ip netns exec "$ns_n1" "$py" "$tmp/httpd.py" "$tmp/https.status" 8443 "$tmp/cert.pem" "$tmp/key.pem" &
+lpid[https]=$!
+sleep 1
+before=$(counter http_ok)
+check node1 '{"type": "https", "port": 8443, "path": "/health"}'
+wait_state node1 true $up_bound || die "node1 (https) not up ${WAITED} ms under an https check answered 200"
+sleep $(( (interval * (rise + 1)) / 1000 + 1 ))
+[ "$(node_up node1)" = true ] || die "node1 went down under an https check answered 200"
+[ "$(counter http_ok)" -gt "$before" ] || die "no https 200 counted in health_http_ok"
+echo 503 >"$tmp/https.status"
+wait_state node1 false $down_bound || die "node1 (https) still up ${WAITED} ms after its server answered 503"
+t=$WAITED
+log_has "health: node node1 down (3 checks failed: HTTP status 503, expected 200)" ||
+    die "no 'HTTP status 503, expected 200' in the log (https)"
+echo 200 >"$tmp/https.status"
+wait_state node1 true $up_bound || die "node1 (https) not up ${WAITED} ms after its server answered 200 again"
+t2=$WAITED
+check node1 '{"type": "https", "port": 8081, "path": "/health"}'
+wait_state node1 false $down_bound || die "node1 still up ${WAITED} ms under https to a plain HTTP server"
+log_has "health: node node1 down (3 checks failed: TLS" ||
+    die "no 'checks failed: TLS ...' in the log for https to a plain HTTP server: $(cat "$tmp/cnmux.out" "$tmp/cnmux.err" | grep 'node1 down' | tail -1)"
+kill "${lpid[https]}" 2>/dev/null; wait "${lpid[https]}" 2>/dev/null; unset "lpid[https]"
+check node1 '{"type": "http", "port": 8081, "path": "/health"}'
+wait_state node1 true $up_bound || die "node1 not up ${WAITED} ms back under http"
+echo "private_health: 9b. https GET /health (TLS on the private path): 503: down after $t ms; 200: up after $t2 ms; to a plain HTTP server: down ($(cat "$tmp/cnmux.out" "$tmp/cnmux.err" | grep -o 'checks failed: TLS[^)]*' | tail -1))"
 
 # ---------------------------------------------------------------- 10. through a tunnel
 # node3 (192.0.2.13, in N2) is an ipip node: its echo requests must arrive

@@ -432,10 +432,10 @@ static const struct err_case err_cases[] = {
 	  "nodes[0].check.port", "an integer in [1, 65535]", "nothing" },
 	{ "check_icmp_port",
 	  NODECFG("{'name': 'n1', 'ip': '192.0.2.1', 'check': {'type': 'icmp', 'port': 80}}"),
-	  "nodes[0].check.port", "no \"port\" unless \"type\" is \"tcp\", \"connect\" or \"http\"", "80" },
+	  "nodes[0].check.port", "no \"port\" unless \"type\" is \"tcp\", \"connect\", \"http\" or \"https\"", "80" },
 	{ "check_path_not_http",
 	  NODECFG("{'name': 'n1', 'ip': '192.0.2.1', 'check': {'type': 'tcp', 'port': 80, 'path': '/'}}"),
-	  "nodes[0].check.path", "no \"path\" unless \"type\" is \"http\"", "\"/\"" },
+	  "nodes[0].check.path", "no \"path\" unless \"type\" is \"http\" or \"https\"", "\"/\"" },
 	{ "check_http_path_relative",
 	  NODECFG("{'name': 'n1', 'ip': '192.0.2.1', 'check': {'type': 'http', 'path': 'health'}}"),
 	  "nodes[0].check.path", "a path \"/...\" (printable, no spaces)", "\"health\"" },
@@ -447,7 +447,10 @@ static const struct err_case err_cases[] = {
 	  "nodes[0].check.expect", "an integer in [100, 599]", "600" },
 	{ "check_expect_not_http",
 	  NODECFG("{'name': 'n1', 'ip': '192.0.2.1', 'check': {'type': 'icmp', 'expect': 200}}"),
-	  "nodes[0].check.expect", "no \"expect\" unless \"type\" is \"http\"", "200" },
+	  "nodes[0].check.expect", "no \"expect\" unless \"type\" is \"http\" or \"https\"", "200" },
+	{ "check_https_expect_small",
+	  NODECFG("{'name': 'n1', 'ip': '192.0.2.1', 'check': {'type': 'https', 'expect': 99}}"),
+	  "nodes[0].check.expect", "an integer in [100, 599]", "99" },
 	{ "check_script_no_command",
 	  NODECFG("{'name': 'n1', 'ip': '192.0.2.1', 'check': {'type': 'script'}}"),
 	  "nodes[0].check.command", "a shell command of 1 to 255 characters", "nothing" },
@@ -1051,7 +1054,8 @@ test_optional_keys(void **state)
 		"            'command': 'curl -sf http://192.0.2.5/'}},"
 		"           {'name': 'f', 'ip': '192.0.2.6', 'check': {'type': 'http'}},"
 		"           {'name': 'g', 'ip': '192.0.2.7', 'check': {'type': 'http', 'port': 8080,"
-		"            'path': '/healthz?x=1', 'expect': 204}}],"
+		"            'path': '/healthz?x=1', 'expect': 204}},"
+		"           {'name': 'h', 'ip': '192.0.2.8', 'check': {'type': 'https'}}],"
 		" 'default_node': 'b.2_x-y',"
 		" 'pdt_size': 65536,"
 		" 'hash_key': '0xDEADbeef',"
@@ -1103,6 +1107,10 @@ test_optional_keys(void **state)
 	assert_int_equal(cfg->nodes[6].check.port, 8080);
 	assert_int_equal(cfg->nodes[6].check.expect, 204);
 	assert_string_equal(cfg->nodes[6].check.path, "/healthz?x=1");
+	assert_int_equal(cfg->nodes[7].check.type, CNM_CHECK_HTTPS);
+	assert_int_equal(cfg->nodes[7].check.port, 443);
+	assert_int_equal(cfg->nodes[7].check.expect, 200);
+	assert_string_equal(cnm_check_name(cfg->nodes[7].check.type, 0), "https");
 	assert_int_equal(cfg->health_source.family, AF_INET);
 	assert_int_equal(cfg->health_source6.family, AF_INET6);
 	assert_string_equal(cfg->health_notify, "/etc/cnmux/notify.sh");

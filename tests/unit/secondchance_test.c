@@ -224,6 +224,73 @@ find_kept(const struct moved *m)
 }
 
 /*
+ * The fixture of most tests: web's tables (second chance on, or off), one
+ * worker with a list of 1,024 (or 64) entries; drain() then sets a node's
+ * weight to 0 after the tables settled, with every client's owner before and
+ * after in m, and the worker's clock at the change.
+ */
+struct fx {
+	struct cnm_lb *lb;
+	struct worker *w;
+	int web;
+	struct moved m;
+};
+
+static int
+fx_new(void **state, const char *cfg, uint32_t max)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+
+	assert_non_null(f);
+	f->lb = lb_from(cfg);
+	f->w = worker_new(max);
+	f->web = cnm_lb_svc_find(f->lb, "web");
+	assert_true(f->web >= 0);
+	*state = f;
+	return 0;
+}
+
+static int
+fx_on(void **state)
+{
+	return fx_new(state, CFG_ON, 1024);
+}
+
+static int
+fx_off(void **state)
+{
+	return fx_new(state, CFG_OFF, 1024);
+}
+
+static int
+fx_small(void **state)
+{
+	return fx_new(state, CFG_ON, 64);
+}
+
+static int
+fx_free(void **state)
+{
+	struct fx *f = *state;
+
+	worker_free(f->w);
+	cnm_lb_free(f->lb);
+	free(f);
+	return 0;
+}
+
+/* @p name drained in web once the tables settled; f->m before and after. */
+static void
+drain(struct fx *f, const char *name)
+{
+	settle();
+	snap(f->lb, f->m.before);
+	assert_int_equal(cnm_lb_member_set(f->lb, (uint16_t)f->web, node(f->lb, name), 0), 0);
+	snap(f->lb, f->m.after);
+	f->w->st.now_ms = cnm_lb_clock_ms();
+}
+
+/*
  * A slot that changed: the established connection the list does not hold
  * goes to the previous owner, even drained (a drained node serves its
  * connections), is recorded, and its next packet hits the list; a client
@@ -233,27 +300,21 @@ find_kept(const struct moved *m)
 static void
 test_changed_slot(void **state)
 {
-	struct cnm_lb *lb = lb_from(CFG_ON);
-	struct worker *w = worker_new(1024);
-	int web = cnm_lb_svc_find(lb, "web");
-	struct moved m;
+	struct fx *f = *state;
+	struct cnm_lb *lb = f->lb;
+	struct worker *w = f->w;
 	struct cnm_decision d;
 	int c, k;
 
-	(void)state;
-	settle();
-	snap(lb, m.before);
-	assert_int_equal(cnm_lb_member_set(lb, (uint16_t)web, node(lb, "n1"), 0), 0);
-	snap(lb, m.after);
-	c = find_moved(&m, node(lb, "n1"));
-	k = find_kept(&m);
-	w->st.now_ms = cnm_lb_clock_ms();
+	drain(f, "n1");
+	c = find_moved(&f->m, node(lb, "n1"));
+	k = find_kept(&f->m);
 
 	d = seg(lb, w, (uint32_t)c, CNM_TCP_ACK);
 	assert_int_equal(d.verdict, CNM_V_FORWARD);
 	assert_int_equal(d.via, CNM_VIA_SC);
 	assert_int_equal(d.node, node(lb, "n1"));
-	assert_int_equal(d.slot, cnm_lb_member_slot(lb, (uint16_t)web, node(lb, "n1")));
+	assert_int_equal(d.slot, cnm_lb_member_slot(lb, (uint16_t)f->web, node(lb, "n1")));
 	assert_int_equal(w->ws.second_chance, 1);
 	assert_int_equal(w->ws.member[d.slot].sc, 1);
 	/* recorded: the next packet comes from the list */
@@ -266,42 +327,32 @@ test_changed_slot(void **state)
 	/* an unchanged slot: the PDT, nothing counted */
 	d = seg(lb, w, (uint32_t)k, CNM_TCP_ACK);
 	assert_int_equal(d.via, CNM_VIA_PDT);
-	assert_int_equal(d.node, m.after[k]);
+	assert_int_equal(d.node, f->m.after[k]);
 	assert_int_equal(w->ws.second_chance, 1);
 	assert_int_equal(w->ws.second_chance_failed, 0);
-	worker_free(w);
-	cnm_lb_free(lb);
 }
 
 /* A SYN of a moved client follows the current table and is recorded there. */
 static void
 test_syn_follows_pdt(void **state)
 {
-	struct cnm_lb *lb = lb_from(CFG_ON);
-	struct worker *w = worker_new(1024);
-	int web = cnm_lb_svc_find(lb, "web");
-	struct moved m;
+	struct fx *f = *state;
+	struct cnm_lb *lb = f->lb;
+	struct worker *w = f->w;
 	struct cnm_decision d;
 	int c;
 
-	(void)state;
-	settle();
-	snap(lb, m.before);
-	assert_int_equal(cnm_lb_member_set(lb, (uint16_t)web, node(lb, "n2"), 0), 0);
-	snap(lb, m.after);
-	c = find_moved(&m, node(lb, "n2"));
-	w->st.now_ms = cnm_lb_clock_ms();
+	drain(f, "n2");
+	c = find_moved(&f->m, node(lb, "n2"));
 	d = seg(lb, w, (uint32_t)c, CNM_TCP_SYN);
 	assert_int_equal(d.via, CNM_VIA_PDT);
-	assert_int_equal(d.node, m.after[c]);
+	assert_int_equal(d.node, f->m.after[c]);
 	assert_int_equal(w->ws.conn_new, 1);
 	assert_int_equal(w->ws.second_chance, 0);
 	/* and its connection stays there */
 	d = seg(lb, w, (uint32_t)c, CNM_TCP_ACK);
 	assert_int_equal(d.via, CNM_VIA_CONN);
-	assert_int_equal(d.node, m.after[c]);
-	worker_free(w);
-	cnm_lb_free(lb);
+	assert_int_equal(d.node, f->m.after[c]);
 }
 
 /* The frames of a moved client, @p n of them in one burst, with @p flags each. */
@@ -341,38 +392,33 @@ test_same_burst(void **state)
 {
 	static const uint8_t syn_ack[2] = { CNM_TCP_SYN, CNM_TCP_ACK };
 	static const uint8_t two_acks[2] = { CNM_TCP_ACK, CNM_TCP_ACK | 0x08 };
-	struct cnm_lb *lb = lb_from(CFG_ON);
-	struct worker *w = worker_new(1024);
-	int web = cnm_lb_svc_find(lb, "web");
+	struct fx *f = *state;
+	struct cnm_lb *lb = f->lb;
+	struct worker *w = f->w;
+	const struct moved *m = &f->m;
 	struct cnm_decision d[4];
-	struct moved m;
 	uint32_t i;
 	int c = -1, c2 = -1;
 
-	(void)state;
-	settle();
-	snap(lb, m.before);
-	assert_int_equal(cnm_lb_member_set(lb, (uint16_t)web, node(lb, "n1"), 0), 0);
-	snap(lb, m.after);
+	drain(f, "n1");
 	for (i = 0; i < CLIENTS; i++)
-		if (m.before[i] == node(lb, "n1") && m.after[i] != m.before[i]) {
+		if (m->before[i] == node(lb, "n1") && m->after[i] != m->before[i]) {
 			if (c < 0)
 				c = (int)i;
 			else if (c2 < 0)
 				c2 = (int)i;
 		}
 	assert_true(c >= 0 && c2 >= 0);
-	w->st.now_ms = cnm_lb_clock_ms();
 
 	burst(lb, w, (uint32_t)c, syn_ack, 2, d);
-	assert_int_equal(d[0].node, m.after[c]);
+	assert_int_equal(d[0].node, m->after[c]);
 	assert_int_equal(d[0].via, CNM_VIA_PDT);
-	assert_int_equal(d[1].node, m.after[c]);
+	assert_int_equal(d[1].node, m->after[c]);
 	assert_int_equal(d[1].via, CNM_VIA_CONN);
 	assert_int_equal(w->ws.second_chance, 0);
 	/* and the next burst agrees */
 	d[0] = seg(lb, w, (uint32_t)c, CNM_TCP_ACK);
-	assert_int_equal(d[0].node, m.after[c]);
+	assert_int_equal(d[0].node, m->after[c]);
 	assert_int_equal(d[0].via, CNM_VIA_CONN);
 
 	burst(lb, w, (uint32_t)c2, two_acks, 2, d);
@@ -380,29 +426,22 @@ test_same_burst(void **state)
 	assert_int_equal(d[0].via, CNM_VIA_SC);
 	assert_int_equal(d[1].node, node(lb, "n1"));
 	assert_int_equal(w->ws.second_chance, 1);
-	worker_free(w);
-	cnm_lb_free(lb);
 }
 
 /* After the window, a moved client follows the current table. */
 static void
 test_after_window(void **state)
 {
-	struct cnm_lb *lb = lb_from(CFG_ON);
-	struct worker *w = worker_new(1024);
-	int web = cnm_lb_svc_find(lb, "web");
+	struct fx *f = *state;
+	struct cnm_lb *lb = f->lb;
+	struct worker *w = f->w;
 	struct cnm_sc_info sc;
-	struct moved m;
 	struct cnm_decision d;
 	int c;
 
-	(void)state;
-	settle();
-	snap(lb, m.before);
-	assert_int_equal(cnm_lb_member_set(lb, (uint16_t)web, node(lb, "n1"), 0), 0);
-	snap(lb, m.after);
-	c = find_moved(&m, node(lb, "n1"));
-	assert_int_equal(cnm_lb_svc_second_chance(lb, (uint32_t)web, &sc), 0);
+	drain(f, "n1");
+	c = find_moved(&f->m, node(lb, "n1"));
+	assert_int_equal(cnm_lb_svc_second_chance(lb, (uint32_t)f->web, &sc), 0);
 	assert_int_equal(sc.window_ms, 30000);
 	assert_non_null(sc.prev);
 	/* the window is 30 s after the change */
@@ -410,15 +449,13 @@ test_after_window(void **state)
 	w->st.now_ms = sc.until; /* closed at its edge */
 	d = seg(lb, w, (uint32_t)c, CNM_TCP_ACK);
 	assert_int_equal(d.via, CNM_VIA_PDT);
-	assert_int_equal(d.node, m.after[c]);
+	assert_int_equal(d.node, f->m.after[c]);
 	assert_int_equal(w->ws.second_chance, 0);
 	w->st.now_ms = sc.until - 1; /* still open */
 	d = seg(lb, w, (uint32_t)c + 0, CNM_TCP_ACK);
 	/* the list holds nothing for it (a miss records nothing) */
 	assert_int_equal(d.via, CNM_VIA_SC);
 	assert_int_equal(d.node, node(lb, "n1"));
-	worker_free(w);
-	cnm_lb_free(lb);
 }
 
 /*
@@ -580,27 +617,22 @@ test_startup_burst(void **state)
 static void
 test_off(void **state)
 {
-	struct cnm_lb *lb = lb_from(CFG_OFF);
-	struct worker *w = worker_new(1024);
-	int web = cnm_lb_svc_find(lb, "web");
+	struct fx *f = *state;
+	struct cnm_lb *lb = f->lb;
+	struct worker *w = f->w;
+	int web = f->web;
 	struct cnm_sc_info sc;
-	struct moved m;
 	struct cnm_decision d;
 	int c;
 
-	(void)state;
-	settle();
-	snap(lb, m.before);
-	assert_int_equal(cnm_lb_member_set(lb, (uint16_t)web, node(lb, "n1"), 0), 0);
-	snap(lb, m.after);
-	c = find_moved(&m, node(lb, "n1"));
+	drain(f, "n1");
+	c = find_moved(&f->m, node(lb, "n1"));
 	assert_int_equal(cnm_lb_svc_second_chance(lb, (uint32_t)web, &sc), 0);
 	assert_int_equal(sc.window_ms, 0);
 	assert_null(sc.prev);
-	w->st.now_ms = cnm_lb_clock_ms();
 	d = seg(lb, w, (uint32_t)c, CNM_TCP_ACK);
 	assert_int_equal(d.via, CNM_VIA_PDT);
-	assert_int_equal(d.node, m.after[c]);
+	assert_int_equal(d.node, f->m.after[c]);
 	assert_int_equal(w->ws.second_chance + w->ws.second_chance_failed, 0);
 
 	/* turned on at run time: the next change opens a window */
@@ -613,40 +645,31 @@ test_off(void **state)
 	assert_int_equal(cnm_lb_svc_set_second_chance(lb, (uint16_t)web, 0), 0);
 	assert_int_equal(cnm_lb_svc_second_chance(lb, (uint32_t)web, &sc), 0);
 	assert_null(sc.prev);
-	worker_free(w);
-	cnm_lb_free(lb);
 }
 
 /* A full list: the packet still gets its second chance, every time. */
 static void
 test_list_full(void **state)
 {
-	struct cnm_lb *lb = lb_from(CFG_ON);
-	struct worker *w = worker_new(64);
-	int web = cnm_lb_svc_find(lb, "web");
-	struct moved m;
+	struct fx *f = *state;
+	struct cnm_lb *lb = f->lb;
+	struct worker *w = f->w;
 	struct cnm_decision d;
 	uint32_t i;
 	int c;
 
-	(void)state;
-	/* fill the list with other connections */
+	/* fill the list (64 entries) with other connections */
 	for (i = 0; i < 4 * 64; i++)
 		(void)seg(lb, w, 1000 + i, CNM_TCP_SYN);
 	assert_true(w->ws.conn_full > 0);
-	settle();
-	snap(lb, m.before);
-	assert_int_equal(cnm_lb_member_set(lb, (uint16_t)web, node(lb, "n3"), 0), 0);
-	snap(lb, m.after);
-	c = find_moved(&m, node(lb, "n3"));
+	drain(f, "n3");
+	c = find_moved(&f->m, node(lb, "n3"));
 	for (i = 0; i < 3; i++) {
 		d = seg(lb, w, (uint32_t)c, CNM_TCP_ACK);
 		assert_int_equal(d.via, CNM_VIA_SC);
 		assert_int_equal(d.node, node(lb, "n3"));
 	}
 	assert_int_equal(w->ws.second_chance, 3);
-	worker_free(w);
-	cnm_lb_free(lb);
 }
 
 /* A version whose window closed is dropped by the control loop's call. */
@@ -732,15 +755,15 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_changed_slot),
-		cmocka_unit_test(test_syn_follows_pdt),
-		cmocka_unit_test(test_same_burst),
-		cmocka_unit_test(test_after_window),
+		cmocka_unit_test_setup_teardown(test_changed_slot, fx_on, fx_free),
+		cmocka_unit_test_setup_teardown(test_syn_follows_pdt, fx_on, fx_free),
+		cmocka_unit_test_setup_teardown(test_same_burst, fx_on, fx_free),
+		cmocka_unit_test_setup_teardown(test_after_window, fx_on, fx_free),
 		cmocka_unit_test(test_prev_removed_or_down),
 		cmocka_unit_test(test_two_quick_changes),
 		cmocka_unit_test(test_startup_burst),
-		cmocka_unit_test(test_off),
-		cmocka_unit_test(test_list_full),
+		cmocka_unit_test_setup_teardown(test_off, fx_off, fx_free),
+		cmocka_unit_test_setup_teardown(test_list_full, fx_small, fx_free),
 		cmocka_unit_test(test_expire),
 		cmocka_unit_test(test_config),
 	};

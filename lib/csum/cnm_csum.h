@@ -1,0 +1,36 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+#ifndef CNM_CSUM_H
+#define CNM_CSUM_H
+
+/*
+ * The Internet checksum (RFC 1071) over bytes in network order: the health
+ * checker's probe frames (lib/health/probe.c) and the tunnels' outer headers
+ * (drivers/tunnel). Header only: the tunnels call it per packet.
+ */
+#include <stdint.h>
+
+/** Add the 16-bit big-endian words of @p p (@p len bytes; an odd last byte
+ *  padded with zero) to @p sum, unfolded. Up to 64 KiB per call. */
+static inline uint32_t
+cnm_csum_add(const uint8_t *p, uint32_t len, uint32_t sum)
+{
+	uint32_t i;
+
+	for (i = 0; i + 1 < len; i += 2)
+		sum += (uint32_t)p[i] << 8 | p[i + 1];
+	if (len & 1)
+		sum += (uint32_t)p[len - 1] << 8;
+	return sum;
+}
+
+/** Fold @p sum to 16 bits and complement it: the checksum field's value
+ *  (0 when checking a range that holds its own correct checksum). */
+static inline uint16_t
+cnm_csum_fold(uint32_t sum)
+{
+	sum = (sum & 0xffff) + (sum >> 16);
+	sum = (sum & 0xffff) + (sum >> 16);
+	return (uint16_t)~sum;
+}
+
+#endif
