@@ -42,7 +42,6 @@ _Static_assert(sizeof(struct cnm_conn_key) == 40, "struct cnm_conn_key must be 4
 #define CT4_WAYS 3               /* ct4_find_in() compares the three ways */
 #define CT4_LOAD_PCT 85u         /* slots = max / 85% */
 #define CT4_BFS_MAX 512          /* buckets a cuckoo path search looks at */
-#define CT4_UDP_SEED 0x75647066u /* "udpf": ct4_hash() of a UDP flow's key */
 
 /*
  * The key's protocol has no field of its own: a UDP flow's value has state
@@ -98,14 +97,16 @@ key4_ports(const struct cnm_conn_key *k)
 	return (uint32_t)k->sport | (uint32_t)k->dport << 16;
 }
 
-/* 1 when an IPv4 entry's value @p v is a UDP flow's. */
+/*
+ * 1 when an IPv4 entry's value @p v is a UDP flow's: its state, the top two
+ * bits of struct cnm_conn on this ABI (cnm_ct_create2() verifies it), read
+ * with one shift rather than through the bit-field (3 instructions fewer on
+ * every lookup that matches).
+ */
 static inline int
 ct4_val_udp(uint64_t v)
 {
-	struct cnm_conn c;
-
-	memcpy(&c, &v, sizeof(c));
-	return c.state == CNM_CONN_UDP;
+	return (v >> 62) == CNM_CONN_UDP;
 }
 
 /* 1 for a UDP flow's key, 0 for a TCP connection's. */
@@ -116,15 +117,23 @@ key_udp(const struct cnm_conn_key *k)
 }
 
 /*
- * The hash of an IPv4 key (@p udp: 1 for a UDP flow's). The protocol picks
- * the seed, so that the TCP connection and the UDP flow of one 5-tuple get
- * buckets of their own: sharing two buckets, twins would fill them twice as
- * fast and a table full of them would hold less than its capacity.
+ * The hash of an IPv4 key, @p kproto its protocol byte (CNM_CONN_KEY_TCP, 0,
+ * or IPPROTO_UDP), mixed into the ports: the TCP connection and the UDP flow
+ * of one 5-tuple get buckets of their own (sharing two buckets, such twins
+ * would fill them twice as fast, and a table full of them would hold less
+ * than its capacity), and a TCP key hashes as it did before UDP flows.
  */
 static inline uint32_t
-ct4_hash(uint64_t addrs, uint32_t ports, int udp)
+ct4_hash(uint64_t addrs, uint32_t ports, uint32_t kproto)
 {
-	return cnm_crc_u32(ports, cnm_crc_u64(addrs, udp ? CT4_UDP_SEED : CT_HASH_SEED));
+	return cnm_crc_u32(ports ^ kproto, cnm_crc_u64(addrs, CT_HASH_SEED));
+}
+
+/* The protocol byte of an IPv4 entry's key, from its value. */
+static inline uint32_t
+ct4_val_kproto(uint64_t v)
+{
+	return ct4_val_udp(v) ? IPPROTO_UDP : CNM_CONN_KEY_TCP;
 }
 
 /* The two buckets of a hash: multiply-shift reductions of the hash and of
@@ -284,6 +293,14 @@ cnm_ct_create2(const char *name, uint32_t max4, uint32_t max6, int socket_id,
 	uint32_t tmin;
 	int n;
 
+	{
+		/* ct4_val_udp() reads the state as the value's top two bits */
+		struct cnm_conn probe = { .state = CNM_CONN_UDP };
+		uint64_t pv;
+
+		memcpy(&pv, &probe, sizeof(pv));
+		RTE_VERIFY(pv >> 62 == CNM_CONN_UDP);
+	}
 	if (name == NULL || t == NULL || max4 == 0 || max6 == 0 ||
 			max4 > CNM_CT_FAMILY_MAX || max6 > CNM_CT_FAMILY_MAX ||
 			t->syn == 0 || t->syn > CT_TIMEOUT_MAX ||
@@ -373,7 +390,7 @@ hash_sig_t
 cnm_ct_hash(const struct cnm_ct *ct, const struct cnm_conn_key *k)
 {
 	if (key_is4(k))
-		return ct4_hash(key4_addrs(k), key4_ports(k), key_udp(k));
+		return ct4_hash(key4_addrs(k), key4_ports(k), k->proto);
 	return rte_hash_hash(ct->h, k);
 }
 
@@ -415,7 +432,7 @@ cnm_ct_lookup_bulk(struct cnm_ct *ct, const struct cnm_conn_key *const *keys,
 	struct ct4_bucket *b1[CNM_CT_BULK_MAX], *b2[CNM_CT_BULK_MAX];
 	uint64_t addrs[CNM_CT_BULK_MAX];
 	uint32_t ports[CNM_CT_BULK_MAX];
-	uint64_t hits = 0, six = 0, udp = 0;
+	uint64_t hits = 0, six = 0;
 	unsigned int i;
 
 	if (n == 0 || n > CNM_CT_BULK_MAX)
@@ -431,8 +448,7 @@ cnm_ct_lookup_bulk(struct cnm_ct *ct, const struct cnm_conn_key *const *keys,
 		}
 		addrs[i] = key4_addrs(keys[i]);
 		ports[i] = key4_ports(keys[i]);
-		udp |= (uint64_t)key_udp(keys[i]) << i;
-		h = ct4_hash(addrs[i], ports[i], key_udp(keys[i]));
+		h = ct4_hash(addrs[i], ports[i], keys[i]->proto);
 		sig[i] = h;
 		b1[i] = &ct->b4[ct4_b1(ct, h)];
 		b2[i] = &ct->b4[ct4_b2(ct, h)];
@@ -441,7 +457,7 @@ cnm_ct_lookup_bulk(struct cnm_ct *ct, const struct cnm_conn_key *const *keys,
 	}
 	for (i = 0; i < n; i++) {
 		const struct ct4_ent *e;
-		int u = (int)((udp >> i) & 1);
+		int u = key_udp(keys[i]);
 
 		if ((six >> i) & 1)
 			continue;
@@ -505,7 +521,7 @@ ct4_make_room(struct cnm_ct *ct, uint32_t start, uint32_t alt)
 
 		for (j = 0; j < CT4_WAYS; j++) {
 			const struct ct4_ent *e = &b->e[j];
-			uint32_t h = ct4_hash(e->addrs, e->ports, ct4_val_udp(e->val));
+			uint32_t h = ct4_hash(e->addrs, e->ports, ct4_val_kproto(e->val));
 			uint32_t other = ct4_b1(ct, h) == q[cur].b ? ct4_b2(ct, h) : ct4_b1(ct, h);
 			struct ct4_bucket *ob = &ct->b4[other];
 
@@ -836,7 +852,7 @@ ct_at(struct cnm_ct *ct, uint32_t pos, struct cnm_conn_key *k, hash_sig_t *sig,
 		v = b->e[w].val;
 		memcpy(c, &v, sizeof(*c));
 		ct4_key(&b->e[w], k);
-		*sig = ct4_hash(b->e[w].addrs, b->e[w].ports, ct4_val_udp(v));
+		*sig = ct4_hash(b->e[w].addrs, b->e[w].ports, ct4_val_kproto(v));
 		*at4 = &b->e[w];
 		return 1;
 	}
