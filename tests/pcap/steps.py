@@ -172,7 +172,7 @@ def cmd_check(case_dir, out_dir):
     with open(os.path.join(out_dir, 'config.json')) as f:
         cfg = json.load(f)
     with open(os.path.join(out_dir, 'marks.json')) as f:
-        marks = json.load(f)          # one per ctl step: {"step": i, "rx": .., "forwarded": ..}
+        marks = json.load(f)          # one per ctl or sleep step: {"step": i, "rx": .., "forwarded": ..}
     with open(os.path.join(out_dir, 'stats.json')) as f:
         stats = json.load(f)
     mac_node = {bytes.fromhex(n['mac'].replace(':', '')): n['name']
