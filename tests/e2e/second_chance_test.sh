@@ -32,56 +32,17 @@
 set -uo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
-[ $# -eq 2 ] || { echo "usage: $0 CNMUX CNMUXCTL" >&2; exit 2; }
-CNMUX=$(realpath "$1")
-CTL_BIN=$(realpath "$2")
-PY=/usr/bin/python3
-[ -x "$PY" ] || PY=$(command -v python3)
-TOPO=$here/topology.sh
+# shellcheck source=e2e_lib.sh
+. "$here/e2e_lib.sh"
+e2e_args "$@"
 STREAMS=${SC_STREAMS:-12}
 # a stream blocked this long fails: long enough for cnmux's restart on a
 # loaded machine (it starts EAL, its ports and resolves its nodes again);
 # a stream sent to a node that does not know it is reset at once
 STALL_S=${SC_STALL_S:-40}
-
-# shellcheck source=../lib/testenv.sh
-. "$here/../lib/testenv.sh"
-skip() { cnm_skip "e2e_second_chance: $*"; }
-[ "$(id -u)" = 0 ] || skip "needs root (network namespaces)"
-for t in ip ethtool ss "$PY"; do
-    command -v "$t" >/dev/null 2>&1 || skip "$t not found (.ci/install-deps installs it)"
-done
-
-P=s$(cnm_run_id)
-STATE=/tmp/cnmux-e2e-$P
-W=$(mktemp -d /tmp/cnmux-e2e-sc.XXXXXX)
-SOCK=$STATE/ctl.sock
+e2e_topo e2e_second_chance s ip ethtool ss
 VIP=198.51.100.10
 CLIENT=203.0.113.10
-BG_PIDS=()
-FAILED=0
-
-cleanup() {
-    local pid rc=$?
-    for pid in "${BG_PIDS[@]}"; do
-        kill "$pid" 2>/dev/null || true
-    done
-    if [ "$FAILED" -gt 0 ] || [ -n "${E2E_VERBOSE:-}" ]; then
-        "$TOPO" lb-stop "$P" >/dev/null 2>&1 || true
-        echo "---- cnmux log (tail) ----"
-        tail -n 40 "$STATE/cnmux.log" 2>/dev/null || true
-    fi
-    "$TOPO" down "$P" >/dev/null 2>&1 || "$TOPO" down "$P"
-    rm -rf "$W"
-    exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-log() { echo "e2e_second_chance: $*"; }
-cl() { ip netns exec "$P-client" "$@"; }
-ctl() { "$CTL_BIN" -s "$SOCK" "$@"; }
-jq_() { "$PY" -c 'import json,sys; j=json.load(sys.stdin); r=eval(sys.argv[1]); print(json.dumps(r) if isinstance(r,(dict,list)) else r)' "$1"; }
 
 # the topology's config with second_chance_s = $1 and node1's weight in web = $2
 config() {
@@ -124,7 +85,6 @@ lb_start() { # CONFIG
     wait_nodes_up
 }
 
-fail() { echo "e2e_second_chance: FAIL: $*"; FAILED=$((FAILED + 1)); }
 
 # One mode: SECOND_CHANCE_S; prints "on|off: ..." and sets $W/MODE.result
 run_mode() {

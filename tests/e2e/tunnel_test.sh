@@ -23,16 +23,11 @@
 set -uo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
-[ $# -eq 2 ] || { echo "usage: $0 CNMUX CNMUXCTL" >&2; exit 2; }
-CNMUX=$(realpath "$1")
-CTL_BIN=$(realpath "$2")
-PY=/usr/bin/python3
-[ -x "$PY" ] || PY=$(command -v python3)
+# shellcheck source=e2e_lib.sh
+. "$here/e2e_lib.sh"
+e2e_args "$@"
 DECAP=$here/tundecap.py
 T_START=$(date +%s.%N)
-
-# shellcheck source=../lib/testenv.sh
-. "$here/../lib/testenv.sh"
 skip() { cnm_skip "e2e_tunnel: $*"; }   # under CI=true: a failure
 [ "$(id -u)" = 0 ] || skip "needs root (network namespaces)"
 for t in ip ethtool curl tcpdump ss "$PY"; do
