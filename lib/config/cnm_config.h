@@ -17,6 +17,8 @@
 
 #include "cnm_policy.h"
 
+struct cnm_quiclb_conf; /* lib/quiclb */
+
 #define CNM_NAME_MAX 64          /**< names of nodes, services, ports (with NUL) */
 #define CNM_MAX_NODES 4096       /**< node ids are uint16_t, 0xffff means "none" */
 #define CNM_MAX_SERVICES 16384   /**< service groups */
@@ -86,6 +88,8 @@ struct cnm_cfg_node {
 	bool has_gateway;     /**< tunnels: resolve gateway, not ip, when there is no mac */
 	struct cnm_addr gateway; /**< tunnels: the IPv4 router in front of the node */
 	uint16_t gue_port;    /**< gue: outer UDP destination port (host order), default 6080 */
+	uint8_t server_id[15]; /**< QUIC-LB server ID ("server_id", hex; docs/quic.md) */
+	uint8_t server_id_len; /**< its length; 0: none (reached by the PDT only) */
 	struct cnm_cfg_check check; /**< "check"; type CNM_CHECK_NONE when absent */
 };
 
@@ -126,6 +130,12 @@ struct cnm_cfg_service {
 	struct cnm_cfg_member *members;
 	uint32_t pdt_size;          /**< power of two; the global pdt_size unless set */
 	bool arp;                   /**< answer ARP / ND for the VIP on the public port */
+	uint32_t udp_timeout_s;     /**< UDP flow list: idle time of a UDP flow; 0: off
+				         (UDP follows the PDT of the moment) */
+	struct cnm_quiclb_conf *quic; /**< "quic_lb": n_quic QUIC-LB configurations
+					   (docs/quic.md), NULL when none; owned by
+					   the configuration */
+	uint32_t n_quic;
 	uint32_t second_chance_s;   /**< after a PDT change, how long a non-SYN TCP packet
 				         the forwarding list does not hold goes to its slot's
 				         previous owner (docs/pdt.md); 0 = off; the global

@@ -28,6 +28,7 @@
 
 #include "cnm_config.h"
 #include "cnm_fwd.h"
+#include "cnm_quiclb.h"
 
 #define CNM_KEY_MAX 320          /* a JSON path in a message */
 #define CNM_GOT_MAX 96           /* the "(got ...)" part */
@@ -91,14 +92,15 @@ static const char *const cnm_ports_keys[] = {
 	"public", "private", "local", NULL,
 };
 static const char *const cnm_node_keys[] = {
-	"name", "ip", "mac", "check_port", "forward", "gateway", "gue_port", "check", NULL,
+	"name", "ip", "mac", "check_port", "forward", "gateway", "gue_port", "check",
+	"server_id", NULL,
 };
 static const char *const cnm_tunnel_keys[] = {
 	"source4", "source6", "mtu", NULL,
 };
 static const char *const cnm_service_keys[] = {
 	"name", "vip", "policy", "ports", "protocols", "nodes", "pdt_size",
-	"arp", "second_chance_s", NULL,
+	"arp", "second_chance_s", "udp_timeout_s", "quic_lb", NULL,
 };
 static const char *const cnm_control_keys[] = {
 	"socket", "state_file", NULL,
@@ -906,6 +908,18 @@ cnm_parse_node(struct cnm_parser *p, const char *key, const json_t *obj,
 			return -1;
 		node->gue_port = (uint16_t)port;
 	}
+	v = json_object_get(obj, "server_id");
+	if (v != NULL) {
+		const char *hex = json_string_value(v);
+		int n = hex != NULL ? cnm_quiclb_hex(hex, node->server_id,
+						     sizeof(node->server_id)) : -EINVAL;
+
+		cnm_key(sub, sizeof(sub), key, "server_id");
+		if (n < 0)
+			return cnm_fail(p, sub, v, NULL,
+					"a QUIC-LB server ID: 1 to 15 bytes in hex (\"0a0b0c\")");
+		node->server_id_len = (uint8_t)n;
+	}
 	return 0;
 }
 
@@ -1278,6 +1292,54 @@ cnm_parse_service(struct cnm_parser *p, const char *key, const json_t *obj,
 			return cnm_fail(p, sub, v, NULL, "true or false");
 		svc->arp = json_is_true(v);
 	}
+
+	v = json_object_get(obj, "udp_timeout_s");
+	if (v != NULL) {
+		bool udp = (svc->protocols & CNM_PROTO_BIT_UDP) != 0;
+		uint32_t i;
+
+		cnm_key(sub, sizeof(sub), key, "udp_timeout_s");
+		if (cnm_get_uint(p, sub, v, 0, CNM_TIMEOUT_S_MAX, &svc->udp_timeout_s) < 0)
+			return -1;
+		for (i = 0; i < svc->n_ports; i++)
+			udp |= svc->ports[i].proto == IPPROTO_UDP;
+		if (svc->udp_timeout_s != 0 && !udp)
+			return cnm_fail(p, sub, v, NULL,
+					"no \"udp_timeout_s\" in a service without UDP "
+					"(it is the idle time of the service's UDP flows)");
+	}
+
+	v = json_object_get(obj, "quic_lb");
+	if (v != NULL) {
+		struct cnm_quiclb_conf confs[CNM_QUICLB_CONFIGS];
+		unsigned int n = 0, i;
+		bool udp = false;
+
+		cnm_key(sub, sizeof(sub), key, "quic_lb");
+		for (i = 0; i < svc->n_ports; i++)
+			udp |= svc->ports[i].proto == IPPROTO_UDP;
+		if (!udp)
+			return cnm_fail(p, sub, v, NULL,
+					"no \"quic_lb\" in a service without a UDP port "
+					"(QUIC runs over UDP)");
+		if (cnm_quiclb_conf_json(v, p->file, sub, confs, &n, p->err, p->errlen) < 0) {
+			errno = EINVAL;
+			return -1;
+		}
+		for (i = 1; i < n; i++)
+			if (confs[i].server_id_len != confs[0].server_id_len)
+				return cnm_fail(p, sub, v, NULL,
+						"configurations of one server ID length "
+						"(a node's \"server_id\" serves them all)");
+		svc->quic = calloc(n, sizeof(*svc->quic));
+		if (svc->quic == NULL)
+			return cnm_fail_nomem(p, sub);
+		memcpy(svc->quic, confs, n * sizeof(*confs));
+		svc->n_quic = n;
+		/* the configuration keeps the key (the tables build the
+		 * service's context from it); wipe this copy */
+		memset(confs, 0, sizeof(confs));
+	}
 	return 0;
 }
 
@@ -1297,6 +1359,57 @@ cnm_proto_pos(const json_t *services, size_t svc, const char *proto)
 }
 
 /* Service names unique; no two services claim the same traffic. */
+/*
+ * QUIC-LB server IDs: no two nodes share one, and a node's has the length
+ * of every QUIC service it is in (a node without one is reached by the
+ * PDT only).
+ */
+static int
+cnm_check_server_ids(struct cnm_parser *p)
+{
+	const struct cnm_config *cfg = p->cfg;
+	char key[CNM_KEY_MAX], nk[CNM_KEY_MAX], got[CNM_GOT_MAX + 64];
+	uint32_t i, j;
+
+	for (i = 0; i < cfg->n_nodes; i++) {
+		const struct cnm_cfg_node *a = &cfg->nodes[i];
+
+		if (a->server_id_len == 0)
+			continue;
+		for (j = 0; j < i; j++) {
+			const struct cnm_cfg_node *b = &cfg->nodes[j];
+
+			if (b->server_id_len == a->server_id_len &&
+			    memcmp(b->server_id, a->server_id, a->server_id_len) == 0) {
+				cnm_key_idx(nk, sizeof(nk), "nodes", i);
+				cnm_key(key, sizeof(key), nk, "server_id");
+				return cnm_fail(p, key, NULL, "a server ID",
+						"a server ID no other node has (node %s has it)",
+						b->name);
+			}
+		}
+	}
+	for (i = 0; i < cfg->n_services; i++) {
+		const struct cnm_cfg_service *s = &cfg->services[i];
+
+		if (s->n_quic == 0)
+			continue;
+		for (j = 0; j < s->n_members; j++) {
+			const struct cnm_cfg_node *n = &cfg->nodes[s->members[j].node];
+
+			if (n->server_id_len == 0 || n->server_id_len == s->quic[0].server_id_len)
+				continue;
+			cnm_key_idx(nk, sizeof(nk), "nodes", s->members[j].node);
+			cnm_key(key, sizeof(key), nk, "server_id");
+			snprintf(got, sizeof(got), "%u bytes", n->server_id_len);
+			return cnm_fail(p, key, NULL, got,
+					"%u bytes in hex, the server_id_len of service %s, "
+					"whose node it is", s->quic[0].server_id_len, s->name);
+		}
+	}
+	return 0;
+}
+
 static int
 cnm_check_services(struct cnm_parser *p, const json_t *services)
 {
@@ -1476,7 +1589,9 @@ cnm_parse_services(struct cnm_parser *p, const json_t *root,
 					CNM_TABLE2_KEYS_MAX, CNM_TABLE2_KEYS_MAX);
 		}
 	}
-	return cnm_check_services(p, services);
+	if (cnm_check_services(p, services) < 0)
+		return -1;
+	return cnm_check_server_ids(p);
 }
 
 static int
@@ -2169,6 +2284,10 @@ cnm_config_free(struct cnm_config *cfg)
 	for (i = 0; i < cfg->n_services && cfg->services != NULL; i++) {
 		free(cfg->services[i].ports);
 		free(cfg->services[i].members);
+		if (cfg->services[i].quic != NULL)
+			memset(cfg->services[i].quic, 0,
+			       cfg->services[i].n_quic * sizeof(*cfg->services[i].quic));
+		free(cfg->services[i].quic);
 	}
 	free(cfg->services);
 	free(cfg->nodes);

@@ -6,6 +6,12 @@
  * PDT chose; later packets of that connection take the recorded node, so a
  * PDT change does not move an established connection.
  *
+ * The same table holds the UDP flow list (docs/conntrack.md, "UDP flows"):
+ * a key whose proto is IPPROTO_UDP is a UDP flow, recorded at its first
+ * packet with state CNM_CONN_UDP and an idle timeout the caller gives (the
+ * service's), so TCP and UDP share one size bound, one sweep, one bulk
+ * lookup per burst.
+ *
  * One table per worker and the worker is its only user: no call here takes a
  * lock or does an atomic operation. Two tables inside, by family: IPv4
  * connections in a bucketised cuckoo table of cnmux's own (64-byte buckets of
@@ -21,6 +27,7 @@
 #ifndef CNM_CONNTRACK_H
 #define CNM_CONNTRACK_H
 
+#include <netinet/in.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -44,14 +51,19 @@ struct cnm_conn_key {
 	uint16_t sport;   /**< client port, network byte order */
 	uint16_t dport;   /**< service port, network byte order */
 	uint8_t family;   /**< AF_INET or AF_INET6 */
-	uint8_t pad[3];   /**< always 0: part of the hashed key */
+	uint8_t proto;    /**< 0: a TCP connection; IPPROTO_UDP: a UDP flow */
+	uint8_t pad[2];   /**< always 0: part of the hashed key */
 } __attribute__((aligned(8))); /* the hash reads 8-byte words */
+
+/** cnm_conn_key.proto of a TCP connection (0: the keys of before UDP). */
+#define CNM_CONN_KEY_TCP 0
 
 /** State of a tracked connection; selects its timeout. */
 enum cnm_conn_state {
 	CNM_CONN_SYN = 0,         /**< only SYNs seen: syn timeout */
 	CNM_CONN_ESTABLISHED = 1, /**< an ACK without FIN/RST seen: established timeout */
 	CNM_CONN_CLOSING = 2,     /**< FIN or RST seen: closing timeout, final */
+	CNM_CONN_UDP = 3,         /**< a UDP flow: the idle timeout its inserter gives */
 };
 
 /**
@@ -87,11 +99,13 @@ struct cnm_ct_stats {
 	uint64_t deleted;   /**< removed by cnm_ct_del() */
 	uint64_t flushed;   /**< removed by cnm_ct_flush_node() / cnm_ct_flush_svc() */
 	uint64_t full;      /**< inserts refused: table full (-ENOSPC) */
+	uint64_t expired_udp; /**< of expired: UDP flows */
 };
 
 /**
- * Build a connection key from a parsed TCP segment (client to service).
- * The key of the reverse direction is a different key.
+ * Build a connection key from a parsed TCP segment or UDP datagram (client
+ * to service): proto CNM_CONN_KEY_TCP for TCP, IPPROTO_UDP for UDP. The key
+ * of the reverse direction is a different key.
  */
 static inline void
 cnm_conn_key_from_flow(const struct cnm_flow *f, struct cnm_conn_key *k)
@@ -101,14 +115,17 @@ cnm_conn_key_from_flow(const struct cnm_flow *f, struct cnm_conn_key *k)
 	k->sport = f->sport;
 	k->dport = f->key.port;
 	k->family = f->key.family;
+	k->proto = f->key.proto == IPPROTO_UDP ? IPPROTO_UDP : CNM_CONN_KEY_TCP;
 	k->pad[0] = 0;
 	k->pad[1] = 0;
-	k->pad[2] = 0;
 }
 
-/** cnm_conn_key_from_flow() for IPv4 (addresses and ports in network order). */
+/**
+ * cnm_conn_key_from_flow() for IPv4 (addresses and ports in network order;
+ * @p kproto: CNM_CONN_KEY_TCP or IPPROTO_UDP).
+ */
 static inline void
-cnm_conn_key_v4(uint32_t src, uint32_t dst, uint16_t sport, uint16_t dport,
+cnm_conn_key_v4(uint32_t src, uint32_t dst, uint16_t sport, uint16_t dport, uint8_t kproto,
 		struct cnm_conn_key *k)
 {
 	uint64_t *q = (uint64_t *)k; /* 8-byte aligned, 40 bytes */
@@ -117,8 +134,9 @@ cnm_conn_key_v4(uint32_t src, uint32_t dst, uint16_t sport, uint16_t dport,
 	q[1] = 0;
 	q[2] = dst;
 	q[3] = 0;
-	/* sport, dport, family, pad: little-endian, as the struct lays them out */
-	q[4] = (uint64_t)sport | (uint64_t)dport << 16 | (uint64_t)AF_INET << 32;
+	/* sport, dport, family, proto, pad: little-endian, as the struct lays them out */
+	q[4] = (uint64_t)sport | (uint64_t)dport << 16 | (uint64_t)AF_INET << 32 |
+		(uint64_t)kproto << 40;
 }
 
 /** 1 when @p c has expired at @p now (wrap-safe). */
@@ -185,9 +203,30 @@ int32_t cnm_ct_insert(struct cnm_ct *ct, const struct cnm_conn_key *k, hash_sig_
 		uint16_t node, uint16_t svc, uint8_t tcp_flags, uint32_t now);
 
 /**
+ * Record a UDP flow (key proto IPPROTO_UDP), or replace the entry of the
+ * same key: state CNM_CONN_UDP, expiring at @p now + @p timeout_ms.
+ *
+ * @param timeout_ms  the service's idle time, 1 .. 2^31 - 1
+ * @return as cnm_ct_insert().
+ */
+int32_t cnm_ct_insert_udp(struct cnm_ct *ct, const struct cnm_conn_key *k, hash_sig_t sig,
+		uint16_t node, uint16_t svc, uint32_t timeout_ms, uint32_t now);
+
+/**
+ * Account a datagram of a recorded UDP flow: its expiry becomes
+ * @p now + @p timeout_ms, written back when it moved by at least
+ * min(refresh, @p timeout_ms / 4) (a UDP flow may then expire that much
+ * early). Returns as cnm_ct_touch().
+ */
+int cnm_ct_touch_udp(struct cnm_ct *ct, const struct cnm_conn_key *k, hash_sig_t sig,
+		struct cnm_conn *c, uint32_t timeout_ms, uint32_t now);
+
+/**
  * Record entry @p c as it is (state, expiry), as cnm_ct_insert() records one:
  * for a copy of another table's entry (`explain` decides on a private
- * table that holds what a worker's holds).
+ * table that holds what a worker's holds). A UDP key (proto IPPROTO_UDP)
+ * goes with state CNM_CONN_UDP and a TCP key with another state, else
+ * -EINVAL.
  */
 int32_t cnm_ct_restore(struct cnm_ct *ct, const struct cnm_conn_key *k, hash_sig_t sig,
 		const struct cnm_conn *c);
@@ -199,7 +238,8 @@ int32_t cnm_ct_restore(struct cnm_ct *ct, const struct cnm_conn_key *k, hash_sig
  *
  * State machine: FIN or RST -> CLOSING, which is final; otherwise a packet
  * with ACK -> ESTABLISHED; a SYN without ACK leaves the state as it is.
- * The expiry becomes now + the timeout of the new state.
+ * The expiry becomes now + the timeout of the new state. For TCP entries
+ * only: a UDP flow's entry is refreshed by cnm_ct_touch_udp().
  *
  * @return 1 when the entry was written back, 0 when not, -ENOENT when the
  *         key is no longer in the table.
@@ -223,6 +263,9 @@ uint32_t cnm_ct_expire(struct cnm_ct *ct, uint32_t now, uint32_t budget);
 
 /** Entries in the table. */
 uint32_t cnm_ct_count(const struct cnm_ct *ct);
+
+/** Of those, UDP flows (key proto IPPROTO_UDP), both families. */
+uint32_t cnm_ct_count_udp(const struct cnm_ct *ct);
 
 /** Most IPv4 entries the table holds (max4 of cnm_ct_create2()). */
 uint32_t cnm_ct_capacity(const struct cnm_ct *ct);

@@ -43,10 +43,17 @@ _Static_assert(sizeof(struct cnm_conn_key) == 40, "struct cnm_conn_key must be 4
 #define CT4_LOAD_PCT 85u         /* slots = max / 85% */
 #define CT4_BFS_MAX 512          /* buckets a cuckoo path search looks at */
 
+/*
+ * The key's protocol has no field of its own: a UDP flow's value has state
+ * CNM_CONN_UDP and a TCP connection's never has (ct_restore_ok()), so the
+ * value's state says which a key is, and a compare of the addresses and
+ * ports that matches checks it too (ct4_find_in()). A fourth byte of key
+ * would take a way out of each bucket.
+ */
 struct ct4_ent {
 	uint64_t addrs;  /* src | dst << 32, as the key's first words lay them out */
 	uint32_t ports;  /* sport | dport << 16 */
-	uint64_t val;    /* struct cnm_conn */
+	uint64_t val;    /* struct cnm_conn; state CNM_CONN_UDP: a UDP flow */
 } __attribute__((packed));
 
 struct ct4_bucket {
@@ -60,10 +67,11 @@ struct cnm_ct {
 	/* hot: read on every packet */
 	struct ct4_bucket *b4;
 	uint32_t nb4;         /* buckets (any number: reduced by multiply-shift) */
-	uint32_t timeout[3];  /* by enum cnm_conn_state */
+	uint32_t timeout[4];  /* by enum cnm_conn_state (UDP: not read) */
 	uint32_t refresh;
 	struct rte_hash *h;   /* IPv6 connections */
 	uint32_t count4, count6;
+	uint32_t count_udp;   /* of count4 + count6: keys with proto IPPROTO_UDP */
 	uint32_t max4, max6;
 	uint32_t slots4;      /* positions 0 .. slots4 - 1: IPv4 (bucket * 3 + way) */
 	uint32_t slots;       /* slots4 + the positions rte_hash hands out (IPv6) */
@@ -89,10 +97,43 @@ key4_ports(const struct cnm_conn_key *k)
 	return (uint32_t)k->sport | (uint32_t)k->dport << 16;
 }
 
-static inline uint32_t
-ct4_hash(uint64_t addrs, uint32_t ports)
+/*
+ * 1 when an IPv4 entry's value @p v is a UDP flow's: its state, the top two
+ * bits of struct cnm_conn on this ABI (cnm_ct_create2() verifies it), read
+ * with one shift rather than through the bit-field (3 instructions fewer on
+ * every lookup that matches).
+ */
+static inline int
+ct4_val_udp(uint64_t v)
 {
-	return cnm_crc_u32(ports, cnm_crc_u64(addrs, CT_HASH_SEED));
+	return (v >> 62) == CNM_CONN_UDP;
+}
+
+/* 1 for a UDP flow's key, 0 for a TCP connection's. */
+static inline int
+key_udp(const struct cnm_conn_key *k)
+{
+	return k->proto == IPPROTO_UDP;
+}
+
+/*
+ * The hash of an IPv4 key, @p kproto its protocol byte (CNM_CONN_KEY_TCP, 0,
+ * or IPPROTO_UDP), mixed into the ports: the TCP connection and the UDP flow
+ * of one 5-tuple get buckets of their own (sharing two buckets, such twins
+ * would fill them twice as fast, and a table full of them would hold less
+ * than its capacity), and a TCP key hashes as it did before UDP flows.
+ */
+static inline uint32_t
+ct4_hash(uint64_t addrs, uint32_t ports, uint32_t kproto)
+{
+	return cnm_crc_u32(ports ^ kproto, cnm_crc_u64(addrs, CT_HASH_SEED));
+}
+
+/* The protocol byte of an IPv4 entry's key, from its value. */
+static inline uint32_t
+ct4_val_kproto(uint64_t v)
+{
+	return ct4_val_udp(v) ? IPPROTO_UDP : CNM_CONN_KEY_TCP;
 }
 
 /* The two buckets of a hash: multiply-shift reductions of the hash and of
@@ -115,29 +156,36 @@ ct4_b2(const struct cnm_ct *ct, uint32_t h)
 }
 
 /*
- * The entry of bucket @p b holding the key, or NULL. A free way's addresses
- * are 0 (ct4_free_way()), which no key has (a VIP is never 0.0.0.0), so the
- * compare needs no look at the occupancy mask.
+ * The entry of bucket @p b holding the key (@p udp: 1 for a UDP flow's), or
+ * NULL. A free way's addresses are 0 (ct4_free_way()), which no key has (a
+ * VIP is never 0.0.0.0), so the compare needs no look at the occupancy mask.
+ * The protocol is compared only where addresses and ports matched.
  */
 static inline struct ct4_ent *
-ct4_find_in(struct ct4_bucket *b, uint64_t addrs, uint32_t ports)
+ct4_find_in(struct ct4_bucket *b, uint64_t addrs, uint32_t ports, int udp)
 {
-	if (b->e[0].addrs == addrs && b->e[0].ports == ports)
+	if (b->e[0].addrs == addrs && b->e[0].ports == ports &&
+			ct4_val_udp(b->e[0].val) == udp)
 		return &b->e[0];
-	if (b->e[1].addrs == addrs && b->e[1].ports == ports)
+	if (b->e[1].addrs == addrs && b->e[1].ports == ports &&
+			ct4_val_udp(b->e[1].val) == udp)
 		return &b->e[1];
-	if (b->e[2].addrs == addrs && b->e[2].ports == ports)
+	if (b->e[2].addrs == addrs && b->e[2].ports == ports &&
+			ct4_val_udp(b->e[2].val) == udp)
 		return &b->e[2];
 	return NULL;
 }
 
 /* The entry of a key, or NULL. */
 static inline struct ct4_ent *
-ct4_find(const struct cnm_ct *ct, uint64_t addrs, uint32_t ports, uint32_t h)
+ct4_find(const struct cnm_ct *ct, const struct cnm_conn_key *k, uint32_t h)
 {
-	struct ct4_ent *e = ct4_find_in(&ct->b4[ct4_b1(ct, h)], addrs, ports);
+	uint64_t addrs = key4_addrs(k);
+	uint32_t ports = key4_ports(k);
+	int udp = key_udp(k);
+	struct ct4_ent *e = ct4_find_in(&ct->b4[ct4_b1(ct, h)], addrs, ports, udp);
 
-	return e != NULL ? e : ct4_find_in(&ct->b4[ct4_b2(ct, h)], addrs, ports);
+	return e != NULL ? e : ct4_find_in(&ct->b4[ct4_b2(ct, h)], addrs, ports, udp);
 }
 
 /* Free way @p w of bucket @p b: its addresses 0, so no key matches it. */
@@ -146,6 +194,15 @@ ct4_free_way(struct ct4_bucket *b, unsigned int w)
 {
 	b->used &= ~(1u << w);
 	b->e[w].addrs = 0;
+}
+
+/* Remove the IPv4 entry in way @p w of bucket @p b from the table. */
+static inline void
+ct4_remove(struct cnm_ct *ct, struct ct4_bucket *b, unsigned int w)
+{
+	ct->count_udp -= (uint32_t)ct4_val_udp(b->e[w].val);
+	ct4_free_way(b, w);
+	ct->count4--;
 }
 
 static inline int
@@ -236,6 +293,14 @@ cnm_ct_create2(const char *name, uint32_t max4, uint32_t max6, int socket_id,
 	uint32_t tmin;
 	int n;
 
+	{
+		/* ct4_val_udp() reads the state as the value's top two bits */
+		struct cnm_conn probe = { .state = CNM_CONN_UDP };
+		uint64_t pv;
+
+		memcpy(&pv, &probe, sizeof(pv));
+		RTE_VERIFY(pv >> 62 == CNM_CONN_UDP);
+	}
 	if (name == NULL || t == NULL || max4 == 0 || max6 == 0 ||
 			max4 > CNM_CT_FAMILY_MAX || max6 > CNM_CT_FAMILY_MAX ||
 			t->syn == 0 || t->syn > CT_TIMEOUT_MAX ||
@@ -295,6 +360,8 @@ cnm_ct_create2(const char *name, uint32_t max4, uint32_t max6, int socket_id,
 	ct->timeout[CNM_CONN_SYN] = t->syn;
 	ct->timeout[CNM_CONN_ESTABLISHED] = t->established;
 	ct->timeout[CNM_CONN_CLOSING] = t->closing;
+	/* UDP flows take their timeout from the caller; not read for them */
+	ct->timeout[CNM_CONN_UDP] = t->established;
 	tmin = RTE_MIN(t->syn, RTE_MIN(t->established, t->closing));
 	ct->refresh = t->refresh != 0 ? t->refresh :
 		RTE_MAX(1u, RTE_MIN(CT_REFRESH_DEFAULT, tmin / 4));
@@ -323,7 +390,7 @@ hash_sig_t
 cnm_ct_hash(const struct cnm_ct *ct, const struct cnm_conn_key *k)
 {
 	if (key_is4(k))
-		return ct4_hash(key4_addrs(k), key4_ports(k));
+		return ct4_hash(key4_addrs(k), key4_ports(k), k->proto);
 	return rte_hash_hash(ct->h, k);
 }
 
@@ -381,7 +448,7 @@ cnm_ct_lookup_bulk(struct cnm_ct *ct, const struct cnm_conn_key *const *keys,
 		}
 		addrs[i] = key4_addrs(keys[i]);
 		ports[i] = key4_ports(keys[i]);
-		h = ct4_hash(addrs[i], ports[i]);
+		h = ct4_hash(addrs[i], ports[i], keys[i]->proto);
 		sig[i] = h;
 		b1[i] = &ct->b4[ct4_b1(ct, h)];
 		b2[i] = &ct->b4[ct4_b2(ct, h)];
@@ -390,12 +457,13 @@ cnm_ct_lookup_bulk(struct cnm_ct *ct, const struct cnm_conn_key *const *keys,
 	}
 	for (i = 0; i < n; i++) {
 		const struct ct4_ent *e;
+		int u = key_udp(keys[i]);
 
 		if ((six >> i) & 1)
 			continue;
-		e = ct4_find_in(b1[i], addrs[i], ports[i]);
+		e = ct4_find_in(b1[i], addrs[i], ports[i], u);
 		if (e == NULL)
-			e = ct4_find_in(b2[i], addrs[i], ports[i]);
+			e = ct4_find_in(b2[i], addrs[i], ports[i], u);
 		if (e != NULL) {
 			uint64_t v = e->val;
 
@@ -453,7 +521,7 @@ ct4_make_room(struct cnm_ct *ct, uint32_t start, uint32_t alt)
 
 		for (j = 0; j < CT4_WAYS; j++) {
 			const struct ct4_ent *e = &b->e[j];
-			uint32_t h = ct4_hash(e->addrs, e->ports);
+			uint32_t h = ct4_hash(e->addrs, e->ports, ct4_val_kproto(e->val));
 			uint32_t other = ct4_b1(ct, h) == q[cur].b ? ct4_b2(ct, h) : ct4_b1(ct, h);
 			struct ct4_bucket *ob = &ct->b4[other];
 
@@ -495,7 +563,7 @@ ct4_restore(struct cnm_ct *ct, const struct cnm_conn_key *k, hash_sig_t h,
 	uint64_t addrs = key4_addrs(k), v;
 	uint32_t ports = key4_ports(k);
 	uint32_t b1 = ct4_b1(ct, h), b2 = ct4_b2(ct, h);
-	struct ct4_ent *e = ct4_find(ct, addrs, ports, h);
+	struct ct4_ent *e = ct4_find(ct, k, h);
 	struct ct4_bucket *b;
 	int64_t room;
 	unsigned int w;
@@ -535,6 +603,7 @@ ct4_restore(struct cnm_ct *ct, const struct cnm_conn_key *k, hash_sig_t h,
 	b->e[w].val = v;
 	b->used |= 1u << w;
 	ct->count4++;
+	ct->count_udp += (uint32_t)key_udp(k);
 	ct->stats.inserted++;
 	return (int32_t)(room * CT4_WAYS + w);
 }
@@ -584,6 +653,7 @@ ct6_restore(struct cnm_ct *ct, const struct cnm_conn_key *k, hash_sig_t sig,
 		return pos; /* cannot happen: just added */
 	used_set(ct, (uint32_t)pos);
 	ct->count6++;
+	ct->count_udp += (uint32_t)key_udp(k);
 	ct->stats.inserted++;
 	return (int32_t)ct->slots4 + pos;
 }
@@ -594,7 +664,7 @@ cnm_ct_insert(struct cnm_ct *ct, const struct cnm_conn_key *k, hash_sig_t sig,
 {
 	struct cnm_conn c;
 
-	if (svc >= (1u << 14))
+	if (svc >= (1u << 14) || key_udp(k))
 		return -EINVAL;
 	c.state = conn_next_state(CNM_CONN_SYN, tcp_flags);
 	c.expire = now + ct->timeout[c.state];
@@ -604,9 +674,29 @@ cnm_ct_insert(struct cnm_ct *ct, const struct cnm_conn_key *k, hash_sig_t sig,
 }
 
 int32_t
+cnm_ct_insert_udp(struct cnm_ct *ct, const struct cnm_conn_key *k, hash_sig_t sig,
+		uint16_t node, uint16_t svc, uint32_t timeout_ms, uint32_t now)
+{
+	struct cnm_conn c;
+
+	if (svc >= (1u << 14) || timeout_ms == 0 || timeout_ms > CT_TIMEOUT_MAX)
+		return -EINVAL;
+	c.state = CNM_CONN_UDP;
+	c.expire = now + timeout_ms;
+	c.node = node;
+	c.svc = svc;
+	return cnm_ct_restore(ct, k, sig, &c);
+}
+
+int32_t
 cnm_ct_restore(struct cnm_ct *ct, const struct cnm_conn_key *k, hash_sig_t sig,
 		const struct cnm_conn *c)
 {
+	/* A UDP key goes with the UDP state and only with it: the IPv4 table
+	 * tells the two apart by the state (struct ct4_ent). */
+	if ((k->proto != CNM_CONN_KEY_TCP && k->proto != IPPROTO_UDP) ||
+			key_udp(k) != (c->state == CNM_CONN_UDP))
+		return -EINVAL;
 	if (key_is4(k))
 		return ct4_restore(ct, k, sig, c);
 	return ct6_restore(ct, k, sig, c);
@@ -625,7 +715,7 @@ ct_writeback(struct cnm_ct *ct, const struct cnm_conn_key *k, hash_sig_t sig,
 
 	if (key_is4(k)) {
 		/* the entry's buckets are in cache: the lookup just read them */
-		struct ct4_ent *e = ct4_find(ct, key4_addrs(k), key4_ports(k), sig);
+		struct ct4_ent *e = ct4_find(ct, k, sig);
 		uint64_t v;
 
 		if (e == NULL)
@@ -659,11 +749,26 @@ cnm_ct_touch(struct cnm_ct *ct, const struct cnm_conn_key *k, hash_sig_t sig,
 	return ct_writeback(ct, k, sig, c);
 }
 
+int
+cnm_ct_touch_udp(struct cnm_ct *ct, const struct cnm_conn_key *k, hash_sig_t sig,
+		struct cnm_conn *c, uint32_t timeout_ms, uint32_t now)
+{
+	uint32_t expire = now + timeout_ms;
+	uint32_t refresh = RTE_MIN(ct->refresh, RTE_MAX(1u, timeout_ms / 4));
+
+	if ((int32_t)(expire - c->expire) < (int32_t)refresh)
+		return 0;
+	c->expire = expire;
+	return ct_writeback(ct, k, sig, c);
+}
+
+/* @p udp: 1 when the entry removed was a UDP flow's */
 static void
-ct6_remove(struct cnm_ct *ct, uint32_t pos)
+ct6_remove(struct cnm_ct *ct, uint32_t pos, int udp)
 {
 	used_clear(ct, pos);
 	ct->count6--;
+	ct->count_udp -= (uint32_t)udp;
 }
 
 int
@@ -672,21 +777,20 @@ cnm_ct_del(struct cnm_ct *ct, const struct cnm_conn_key *k, hash_sig_t sig)
 	int32_t pos;
 
 	if (key_is4(k)) {
-		struct ct4_ent *e = ct4_find(ct, key4_addrs(k), key4_ports(k), sig);
+		struct ct4_ent *e = ct4_find(ct, k, sig);
 		size_t at;
 
 		if (e == NULL)
 			return -ENOENT;
 		at = (size_t)((const char *)e - (const char *)ct->b4) / sizeof(struct ct4_bucket);
-		ct4_free_way(&ct->b4[at], (unsigned int)(e - &ct->b4[at].e[0]));
-		ct->count4--;
+		ct4_remove(ct, &ct->b4[at], (unsigned int)(e - &ct->b4[at].e[0]));
 		ct->stats.deleted++;
 		return 0;
 	}
 	pos = rte_hash_del_key_with_hash(ct->h, k, sig);
 	if (pos < 0)
 		return pos;
-	ct6_remove(ct, (uint32_t)pos);
+	ct6_remove(ct, (uint32_t)pos, key_udp(k));
 	ct->stats.deleted++;
 	return 0;
 }
@@ -712,8 +816,9 @@ ct6_read(struct cnm_ct *ct, uint32_t pos, struct cnm_conn_key *k, hash_sig_t *si
 	conn_unpack(data, c);
 	return 0;
 stale:
+	/* the key is not known: the UDP count may be one off from here on */
 	CT_LOG(ERR, "position %u marked used holds no entry", pos);
-	ct6_remove(ct, pos);
+	ct6_remove(ct, pos, 0);
 	return -ENOENT;
 }
 
@@ -724,7 +829,8 @@ ct4_key(const struct ct4_ent *e, struct cnm_conn_key *k)
 	uint64_t a = e->addrs;
 	uint32_t s = (uint32_t)a, d = (uint32_t)(a >> 32), p = e->ports;
 
-	cnm_conn_key_v4(s, d, (uint16_t)p, (uint16_t)(p >> 16), k);
+	cnm_conn_key_v4(s, d, (uint16_t)p, (uint16_t)(p >> 16),
+			ct4_val_udp(e->val) ? IPPROTO_UDP : CNM_CONN_KEY_TCP, k);
 }
 
 /*
@@ -746,7 +852,7 @@ ct_at(struct cnm_ct *ct, uint32_t pos, struct cnm_conn_key *k, hash_sig_t *sig,
 		v = b->e[w].val;
 		memcpy(c, &v, sizeof(*c));
 		ct4_key(&b->e[w], k);
-		*sig = ct4_hash(b->e[w].addrs, b->e[w].ports);
+		*sig = ct4_hash(b->e[w].addrs, b->e[w].ports, ct4_val_kproto(v));
 		*at4 = &b->e[w];
 		return 1;
 	}
@@ -765,15 +871,14 @@ ct_del_at(struct cnm_ct *ct, uint32_t pos, const struct cnm_conn_key *k, hash_si
 	int32_t ret;
 
 	if (at4 != NULL) {
-		ct4_free_way(&ct->b4[pos / CT4_WAYS], pos % CT4_WAYS);
-		ct->count4--;
+		ct4_remove(ct, &ct->b4[pos / CT4_WAYS], pos % CT4_WAYS);
 		return 0;
 	}
 	ret = rte_hash_del_key_with_hash(ct->h, k, sig);
 	if (ret < 0)
 		return ret;
 	RTE_VERIFY((uint32_t)ret == pos - ct->slots4);
-	ct6_remove(ct, pos - ct->slots4);
+	ct6_remove(ct, pos - ct->slots4, key_udp(k));
 	return 0;
 }
 
@@ -787,7 +892,7 @@ __rte_noinline uint32_t
 cnm_ct_expire(struct cnm_ct *ct, uint32_t now, uint32_t budget)
 {
 	uint32_t slots = ct->slots;
-	uint32_t removed = 0;
+	uint32_t removed = 0, removed_udp = 0;
 	struct cnm_conn_key k;
 	struct ct4_ent *at4;
 	struct cnm_conn c;
@@ -808,18 +913,21 @@ cnm_ct_expire(struct cnm_ct *ct, uint32_t now, uint32_t budget)
 			v = b->e[w].val;
 			memcpy(&c, &v, sizeof(c));
 			if (cnm_conn_expired(&c, now)) {
-				ct4_free_way(b, w);
-				ct->count4--;
+				removed_udp += c.state == CNM_CONN_UDP;
+				ct4_remove(ct, b, w);
 				removed++;
 			}
 			continue;
 		}
 		if (!ct_at(ct, pos, &k, &sig, &c, &at4))
 			continue;
-		if (cnm_conn_expired(&c, now) && ct_del_at(ct, pos, &k, sig, at4) == 0)
+		if (cnm_conn_expired(&c, now) && ct_del_at(ct, pos, &k, sig, at4) == 0) {
 			removed++;
+			removed_udp += key_udp(&k);
+		}
 	}
 	ct->stats.expired += removed;
+	ct->stats.expired_udp += removed_udp;
 	return removed;
 }
 
@@ -827,6 +935,12 @@ uint32_t
 cnm_ct_count(const struct cnm_ct *ct)
 {
 	return ct->count4 + ct->count6;
+}
+
+uint32_t
+cnm_ct_count_udp(const struct cnm_ct *ct)
+{
+	return ct->count_udp;
 }
 
 uint32_t

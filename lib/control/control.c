@@ -24,6 +24,7 @@
 #include <rte_common.h>
 #include <rte_errno.h>
 
+#include "cnm_quiclb.h"
 #include "cnm_control.h"
 #include "cnm_explain.h"
 #include "cnm_fwd.h"
@@ -272,6 +273,26 @@ svc_cfg_json(const struct cnm_config *c, const struct cnm_cfg_service *s)
 		json_object_set_new(o, "arp", json_false());
 	if (s->second_chance_s != c->second_chance_s)
 		json_object_set_new(o, "second_chance_s", json_integer(s->second_chance_s));
+	if (s->udp_timeout_s != 0)
+		json_object_set_new(o, "udp_timeout_s", json_integer(s->udp_timeout_s));
+	if (s->n_quic > 0) {
+		json_t *q = json_array();
+
+		/* the key file's path, never the key: a replica reads its own */
+		for (i = 0; i < s->n_quic; i++) {
+			const struct cnm_quiclb_conf *k = &s->quic[i];
+			json_t *e = json_pack("{s:i,s:i,s:i,s:s,s:i,s:b}",
+				"config_id", k->config_id, "server_id_len", k->server_id_len,
+				"nonce_len", k->nonce_len,
+				"mode", k->mode == CNM_QUICLB_ENCRYPTED ? "encrypted" : "plaintext",
+				"cid_len", k->cid_len, "encode_length", k->encode_length != 0);
+
+			if (e != NULL && k->mode == CNM_QUICLB_ENCRYPTED)
+				json_object_set_new(e, "key_file", json_string(k->key_file));
+			json_array_append_new(q, e);
+		}
+		json_object_set_new(o, "quic_lb", q);
+	}
 	return o;
 }
 
@@ -323,6 +344,14 @@ node_cfg_json(const struct cnm_cfg_node *n)
 			json_string(cnm_addr_str(&n->gateway, buf, sizeof(buf))));
 	if (n->forward == CNM_FWD_GUE && n->gue_port != CNM_GUE_PORT_DEFAULT)
 		json_object_set_new(o, "gue_port", json_integer(n->gue_port));
+	if (n->server_id_len > 0) {
+		char hex[2 * sizeof(n->server_id) + 1];
+		unsigned int i;
+
+		for (i = 0; i < n->server_id_len; i++)
+			snprintf(hex + 2 * i, 3, "%02x", n->server_id[i]);
+		json_object_set_new(o, "server_id", json_string(hex));
+	}
 	if (n->check.type != CNM_CHECK_NONE)
 		json_object_set_new(o, "check", check_json(n));
 	return o;
@@ -574,6 +603,24 @@ svc_keys_changed(const struct cnm_cfg_service *s, const struct cnm_cfg_service *
 	return 0;
 }
 
+/*
+ * QUIC-LB, keys included (the new file was read with its key files): a
+ * change rebuilds the service (deleted and added again, its entries in the
+ * forwarding list with it), never a change of keys in place.
+ */
+static int
+svc_quic_changed(const struct cnm_cfg_service *s, const struct cnm_cfg_service *c)
+{
+	uint32_t i;
+
+	if (s->n_quic != c->n_quic)
+		return 1;
+	for (i = 0; i < c->n_quic; i++)
+		if (memcmp(&s->quic[i], &c->quic[i], sizeof(c->quic[i])) != 0)
+			return 1;
+	return 0;
+}
+
 static int
 apply_fail(char *err, size_t errlen, int ret, const char *what, const char *name)
 {
@@ -710,7 +757,9 @@ cfg_apply(struct cnm_lb *lb, const struct cnm_config *from, const struct cnm_con
 		if (!addr_eq(&cur->ip, &n->ip) || cur->forward != n->forward ||
 				cur->has_gateway != n->has_gateway ||
 				(n->has_gateway && !addr_eq(&cur->gateway, &n->gateway)) ||
-				cur->gue_port != n->gue_port) {
+				cur->gue_port != n->gue_port ||
+				cur->server_id_len != n->server_id_len ||
+				memcmp(cur->server_id, n->server_id, n->server_id_len) != 0) {
 			/* another machine, or another way to reach it: forget it
 			 * (its connections, its entries) and add it again; the
 			 * members come back below */
@@ -764,21 +813,36 @@ cfg_apply(struct cnm_lb *lb, const struct cnm_config *from, const struct cnm_con
 	for (i = 0; i < cnm_lb_svc_end(lb); i++) {
 		const struct cnm_cfg_service *s = cnm_lb_svc_cfg(lb, i);
 		char name[CNM_NAME_MAX];
-		int ti;
+		int ti, quic;
 
 		if (s == NULL)
 			continue;
 		snprintf(name, sizeof(name), "%s", s->name);
 		ti = cnm_config_service_index(to, name);
+		/* a QUIC-LB change: removed here, added again in step 4 */
+		quic = ti >= 0 && svc_quic_changed(s, &to->services[ti]);
 		/* same VIP, other ports (protocols, policy): changed in place,
 		 * never deleted and added again (its table, counters and
 		 * connections stay; its other ports never miss) */
-		if (ti >= 0 && svc_keys_changed(s, &to->services[ti]) &&
+		if (ti >= 0 && !quic && svc_keys_changed(s, &to->services[ti]) &&
 		    addr_eq(&s->vip, &to->services[ti].vip)) {
 			rekey[i] = (uint32_t)ti + 1; /* below, once the removals are done */
 			continue;
 		}
-		if (ti >= 0 && !svc_keys_changed(s, &to->services[ti])) {
+		if (ti >= 0 && !quic && !svc_keys_changed(s, &to->services[ti])) {
+			if (s->udp_timeout_s != to->services[ti].udp_timeout_s) {
+				/* in place: the service keeps its flows */
+				ret = cnm_lb_svc_set_udp_timeout(lb, (uint16_t)i,
+						to->services[ti].udp_timeout_s);
+				if (ret < 0) {
+					free(reshaped);
+					free(rekey);
+					return apply_fail(err, errlen, ret,
+							"set the UDP timeout of service", name);
+				}
+				if (cnm_lb_svc_pdt_size(lb, i) == to->services[ti].pdt_size)
+					sum_add(summary, "services_changed", name);
+			}
 			if (cnm_lb_svc_pdt_size(lb, i) == to->services[ti].pdt_size)
 				continue;
 			/* rebuilt in place; the old size stays on error */
@@ -819,6 +883,10 @@ cfg_apply(struct cnm_lb *lb, const struct cnm_config *from, const struct cnm_con
 				continue;
 			if (ret == 0 && cnm_lb_svc_pdt_size(lb, i) != c->pdt_size)
 				ret = cnm_lb_svc_set_pdt_size(lb, (uint16_t)i, c->pdt_size);
+			/* the UDP flow list of a service whose ports changed: in place
+			 * too (it may have a UDP port only now, or no more) */
+			if (ret == 0 && cnm_lb_svc_cfg(lb, i)->udp_timeout_s != c->udp_timeout_s)
+				ret = cnm_lb_svc_set_udp_timeout(lb, (uint16_t)i, c->udp_timeout_s);
 			if (ret < 0) {
 				free(reshaped);
 				free(rekey);
@@ -1901,6 +1969,8 @@ cmd_explain(struct cnm_ctx *ctx, struct ctl_req *r)
 	st.cache = &cache;
 	st.frag = &frag;
 	st.st = &ws;
+	/* the control thread's QUIC-LB lane: the workers use theirs meanwhile */
+	st.lane = CNM_QUIC_LANE_CTL;
 	st.cache_gen = __atomic_load_n(&cnm_lb_view(ctx->lb)->keys_gen, __ATOMIC_ACQUIRE);
 	if (ctx->conns_lookup != NULL) {
 		struct cnm_ct_timeouts t = {
@@ -2127,7 +2197,7 @@ reload_dry_run(struct cnm_ctx *ctx, const char *path, char *err, size_t errlen, 
 static json_t *
 cmd_reload(struct cnm_ctx *ctx, struct ctl_req *r)
 {
-	char err[CNM_CTL_ERR_MAX - 16];
+	char err[CNM_CTL_ERR_MAX - 32]; /* room for "reload --dry-run: " */
 	const char *path;
 	json_t *summary = NULL;
 

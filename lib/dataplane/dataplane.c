@@ -82,6 +82,9 @@ cnm_worker_init(struct cnm_worker *w, const struct cnm_dp *dp, uint16_t id)
 	w->ds.cache_mask = CNM_SVC_CACHE_SLOTS - 1;
 	w->ds.ct = w->ct;
 	w->ds.st = &w->st;
+	/* the worker's own QUIC-LB cipher lane (the control thread has one more) */
+	RTE_BUILD_BUG_ON(CNM_QUIC_LANE_CTL < CNM_MAX_WORKERS);
+	w->ds.lane = id;
 	w->now_ms = cnm_worker_clock(w);
 	w->ds.now_ms = w->now_ms;
 	/* a slice a millisecond: the whole table (both families) in ~10 s */
@@ -657,7 +660,10 @@ cnm_worker_burst(struct cnm_worker *w, struct rte_mbuf **pkts, uint16_t n)
 					unlikely(verify) ? csum_hint(m) : CNM_CSUM_UNKNOWN))) {
 			keep[i] = 14u + r.tot;
 			nfast++;
-			cnm_decide_add_fast4(lb, &w->ds, &b, &r, i, &d[i]);
+			/* what follows a UDP header in the first segment (the
+			 * decision cuts it at the IP packet's end): QUIC's header */
+			cnm_decide_add_fast4(lb, &w->ds, &b, &r, i, &d[i], p + 42,
+				rte_pktmbuf_data_len(m) - 42u);
 			continue;
 		}
 		keep[i] = 0;
@@ -759,11 +765,25 @@ conn_insert(struct cnm_worker *w, struct cnm_conn_req *r)
 
 		if (cnm_ct_lookup_bulk(w->ct, &kk, 1, &sig, &c) & 1)
 			continue;
+		if (k.proto == IPPROTO_UDP) {
+			/* a UDP flow: the idle time of its service here, if the
+			 * list is on for it (acquire: see displaced()) */
+			const struct cnm_svc *s = __atomic_load_n(&cnm_lb_view(w->dp->lb)->svc[
+					r->in[i].conn.svc], __ATOMIC_ACQUIRE);
+			uint32_t tmo = s != NULL ?
+				__atomic_load_n(&s->udp_timeout_ms, __ATOMIC_RELAXED) : 0;
+
+			if (tmo != 0 && cnm_ct_insert_udp(w->ct, &k, sig, r->in[i].conn.node,
+					r->in[i].conn.svc, tmo, w->now_ms) >= 0)
+				r->n++;
+			continue;
+		}
 		if (cnm_ct_insert(w->ct, &k, sig, r->in[i].conn.node, r->in[i].conn.svc,
 				CNM_TCP_ACK, w->now_ms) >= 0)
 			r->n++;
 	}
-	w->st.conn_active = cnm_ct_count(w->ct);
+	w->st.udp_active = cnm_ct_count_udp(w->ct);
+	w->st.conn_active = cnm_ct_count(w->ct) - w->st.udp_active;
 }
 
 static inline void
@@ -893,9 +913,16 @@ cnm_worker_main(void *arg)
 		if (w->ct != NULL && w->now_ms != w->sweep_ms) {
 			/* once a millisecond, a slice of the list: the whole list is
 			 * swept every ~10 s whatever its size, at a bounded cost */
+			uint32_t u0 = cnm_ct_count_udp(w->ct), x, u1;
+
 			w->sweep_ms = w->now_ms;
-			w->st.conn_expired += cnm_ct_expire(w->ct, w->now_ms, w->sweep_budget);
-			w->st.conn_active = cnm_ct_count(w->ct);
+			x = cnm_ct_expire(w->ct, w->now_ms, w->sweep_budget);
+			/* a sweep only removes: the UDP flows it removed */
+			u1 = cnm_ct_count_udp(w->ct);
+			w->st.udp_expired += u0 - u1;
+			w->st.conn_expired += x - (u0 - u1);
+			w->st.udp_active = u1;
+			w->st.conn_active = cnm_ct_count(w->ct) - u1;
 		}
 		conn_req_serve(w);
 		if (dp->qsbr != NULL)

@@ -28,12 +28,15 @@
 
 /** What the forwarding list had to do with a frame. */
 enum cnm_explain_conn {
-	CNM_EX_CONN_NA = 0,  /**< not its business: not TCP of a service, or no list */
+	CNM_EX_CONN_NA = 0,  /**< not its business: not TCP of a service (nor UDP of one
+			          with the UDP flow list on), or no list */
 	CNM_EX_CONN_HELD,    /**< held: the connection keeps its node */
 	CNM_EX_CONN_STALE,   /**< held, but its node went down or left: forgotten, PDT */
-	CNM_EX_CONN_NEW,     /**< not held, a pure SYN: recorded on the PDT's node */
-	CNM_EX_CONN_FULL,    /**< not held, a pure SYN, but the list is full: PDT only */
-	CNM_EX_CONN_NONE,    /**< not held and not a SYN: the PDT of now */
+	CNM_EX_CONN_NEW,     /**< not held, a pure SYN (or a UDP datagram): recorded on
+			          the PDT's node */
+	CNM_EX_CONN_FULL,    /**< not held, a pure SYN (or UDP), but the list is full: PDT only */
+	CNM_EX_CONN_NONE,    /**< not held and not a SYN (or an ICMP error about a UDP
+			          flow): the PDT of now */
 };
 
 /** The service table a key matched (patent FIG. 7). */
@@ -61,6 +64,12 @@ struct cnm_explain {
 	uint8_t parsed;              /**< 1: f is valid */
 	uint8_t table;               /**< enum cnm_explain_table */
 	uint8_t conn;                /**< enum cnm_explain_conn */
+	uint8_t udp_list;            /**< the service's UDP flow list is on (UDP frames
+				          go through the list) */
+	int8_t quic_parse;           /**< QUIC service: enum cnm_quic_parse_result of the
+				          header, -1 when not looked at */
+	int8_t quic_cid;             /**< its DCID: enum cnm_quiclb_result, or
+				          CNM_QUICLB_RESULT_MAX for a node down; -1 none */
 	int32_t svc;                 /**< the service the key matched, -1 none */
 	uint32_t hash;               /**< the client hash under the service's policy */
 	uint32_t pdt_index;
@@ -92,7 +101,8 @@ int cnm_explain_build(const struct cnm_explain_desc *d, uint8_t *buf, size_t len
 
 /**
  * The connection key of the frame @p ex parsed, when the forwarding list
- * would look it up (TCP with ports of a service): 1, else 0. For the
+ * would look it up (TCP with ports of a service, UDP with ports of a service
+ * whose UDP flow list is on): 1, else 0. For the
  * caller that seeds a private list from the workers'.
  */
 int cnm_explain_conn_key(const struct cnm_explain *ex, struct cnm_conn_key *k);

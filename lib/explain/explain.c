@@ -11,6 +11,7 @@
 #include "cnm_explain.h"
 #include "cnm_fwd.h"
 #include "cnm_pdt.h"
+#include "cnm_quiclb.h"
 #include "cnm_policy.h"
 
 /* What a CNM_V_REPLY answers, in words. */
@@ -28,7 +29,8 @@ static const char *const conn_names[] = {
 static const char *const table_names[] = { "none", "first", "second" };
 static const char *const via_names[] = {
 	[CNM_VIA_NONE] = "none", [CNM_VIA_PDT] = "pdt", [CNM_VIA_CONN] = "conn",
-	[CNM_VIA_FRAG] = "frag", [CNM_VIA_SC] = "second chance",
+	[CNM_VIA_FRAG] = "frag", [CNM_VIA_UDP] = "udp_list", [CNM_VIA_SERVER_ID] = "server_id",
+	[CNM_VIA_SC] = "second chance",
 };
 static const char *const sc_names[] = {
 	[CNM_EX_SC_NA] = "n/a", [CNM_EX_SC_OFF] = "no window",
@@ -36,7 +38,7 @@ static const char *const sc_names[] = {
 	[CNM_EX_SC_HELD] = "not needed (held)", [CNM_EX_SC_APPLIED] = "applied",
 	[CNM_EX_SC_GONE] = "previous owner gone",
 };
-static const char *const state_names[] = { "syn", "established", "closing", "?" };
+static const char *const state_names[] = { "syn", "established", "closing", "udp" };
 
 const char *
 cnm_explain_conn_name(unsigned int c)
@@ -122,7 +124,8 @@ cnm_explain_build(const struct cnm_explain_desc *d, uint8_t *buf, size_t len)
 int
 cnm_explain_conn_key(const struct cnm_explain *ex, struct cnm_conn_key *k)
 {
-	if (!ex->parsed || ex->svc < 0 || ex->f.key.proto != IPPROTO_TCP || !ex->f.has_ports)
+	if (!ex->parsed || ex->svc < 0 || !ex->f.has_ports ||
+	    (ex->f.key.proto != IPPROTO_TCP && !(ex->f.key.proto == IPPROTO_UDP && ex->udp_list)))
 		return 0;
 	cnm_conn_key_from_flow(&ex->f, k);
 	return 1;
@@ -163,6 +166,7 @@ cnm_explain_parse(const struct cnm_lb *lb, const uint8_t *frame, uint32_t caplen
 		if (s == NULL)
 			return;
 		ex->svc = s->id;
+		ex->udp_list = __atomic_load_n(&s->list_proto, __ATOMIC_RELAXED) == IPPROTO_UDP;
 		pol = cnm_policy_get(s->policy);
 		ex->table = pol != NULL && pol->table == CNM_TABLE_ADDR ? CNM_EX_TABLE_SECOND :
 			CNM_EX_TABLE_FIRST;
@@ -178,10 +182,14 @@ void
 cnm_explain_decide(const struct cnm_lb *lb, struct cnm_dstate *st, struct cnm_explain *ex)
 {
 	struct cnm_wstats *ws = st->st;
-	uint64_t hit = ws->conn_hit, stale = ws->conn_stale, nw = ws->conn_new, full = ws->conn_full;
+	/* TCP and UDP counters together: a frame moves one of them */
+	uint64_t hit = ws->conn_hit + ws->udp_hit, stale = ws->conn_stale + ws->udp_stale;
+	uint64_t nw = ws->conn_new + ws->udp_new, full = ws->conn_full + ws->udp_full;
 	uint64_t sc = ws->second_chance, scf = ws->second_chance_failed;
+	uint64_t qp[CNM_QUIC_PARSE_MAX], qc[CNM_QUICLB_RESULT_MAX + 1];
 	const struct cnm_svc *s = NULL;
 	struct cnm_conn_key k;
+	unsigned int i;
 
 	if (st->ct != NULL && cnm_explain_conn_key(ex, &k)) {
 		const struct cnm_conn_key *kp = &k;
@@ -191,14 +199,30 @@ cnm_explain_decide(const struct cnm_lb *lb, struct cnm_dstate *st, struct cnm_ex
 		if (cnm_ct_lookup_bulk(st->ct, &kp, 1, &sig, &ex->held) & 1)
 			ex->conn = CNM_EX_CONN_STALE; /* until the decision says it kept it */
 	}
+	/* which QUIC counters the frame moves: what its header and DCID were */
+	memcpy(qp, &ws->quic_ok, sizeof(qp));
+	memcpy(qc, &ws->cid_server_id, sizeof(qc));
 	cnm_decide_burst(cnm_lb_view(lb), st, &ex->pk, 1, &ex->d);
-	if (ws->conn_hit != hit)
+	ex->quic_parse = -1;
+	ex->quic_cid = -1;
+	for (i = 0; i < CNM_QUIC_PARSE_MAX; i++)
+		if ((&ws->quic_ok)[i] != qp[i])
+			ex->quic_parse = (int8_t)i;
+	for (i = 0; i <= CNM_QUICLB_RESULT_MAX; i++)
+		if ((&ws->cid_server_id)[i] != qc[i])
+			ex->quic_cid = (int8_t)i;
+	if (ex->d.via == CNM_VIA_SERVER_ID) {
+		/* QUIC, by its connection ID: the list had no say */
+		ex->conn = CNM_EX_CONN_NA;
+		return;
+	}
+	if (ws->conn_hit + ws->udp_hit != hit)
 		ex->conn = CNM_EX_CONN_HELD;
-	else if (ws->conn_new != nw)
+	else if (ws->conn_new + ws->udp_new != nw)
 		ex->conn = CNM_EX_CONN_NEW;
-	else if (ws->conn_full != full)
+	else if (ws->conn_full + ws->udp_full != full)
 		ex->conn = CNM_EX_CONN_FULL;
-	else if (ws->conn_stale == stale && ex->conn == CNM_EX_CONN_STALE)
+	else if (ws->conn_stale + ws->udp_stale == stale && ex->conn == CNM_EX_CONN_STALE)
 		/* an entry the decision passed over: expired, or a closed
 		 * connection's port reused by a new SYN */
 		ex->conn = CNM_EX_CONN_NONE;
@@ -206,7 +230,8 @@ cnm_explain_decide(const struct cnm_lb *lb, struct cnm_dstate *st, struct cnm_ex
 	/* second chance: what the decision did, or why it did not */
 	ex->sc = CNM_EX_SC_NA;
 	ex->sc_node = CNM_NODE_NONE;
-	if (ex->conn == CNM_EX_CONN_NA || ex->svc < 0)
+	/* TCP only: a UDP flow has no second chance */
+	if (ex->conn == CNM_EX_CONN_NA || ex->svc < 0 || ex->f.key.proto != IPPROTO_TCP)
 		return;
 	s = cnm_lb_view(lb)->svc[ex->svc];
 	ex->sc = CNM_EX_SC_OFF;
@@ -353,6 +378,12 @@ cnm_explain_line(const struct cnm_lb *lb, const struct cnm_explain *ex, char *bu
 	} else if (ex->parsed && ex->f.kind == CNM_PKT_IP) {
 		ADD(" | no service");
 	}
+	if (ex->quic_parse >= 0) {
+		ADD(" | quic %s", cnm_quic_parse_name((enum cnm_quic_parse_result)ex->quic_parse));
+		if (ex->quic_cid >= 0)
+			ADD(", cid %s", ex->quic_cid == CNM_QUICLB_RESULT_MAX ? "node_down" :
+			    cnm_quiclb_result_name((enum cnm_quiclb_result)ex->quic_cid));
+	}
 	if (ex->conn != CNM_EX_CONN_NA) {
 		ADD(" | conn %s", conn_names[ex->conn]);
 		if (ex->conn == CNM_EX_CONN_HELD || ex->conn == CNM_EX_CONN_STALE)
@@ -423,6 +454,12 @@ cnm_explain_json(const struct cnm_lb *lb, const struct cnm_explain *ex)
 		json_object_set_new(o, "service", json_null());
 	}
 	json_object_set_new(o, "conn", json_string(conn_names[ex->conn]));
+	if (ex->quic_parse >= 0)
+		json_object_set_new(o, "quic", json_string(
+			cnm_quic_parse_name((enum cnm_quic_parse_result)ex->quic_parse)));
+	if (ex->quic_cid >= 0)
+		json_object_set_new(o, "quic_cid", json_string(ex->quic_cid == CNM_QUICLB_RESULT_MAX ?
+			"node_down" : cnm_quiclb_result_name((enum cnm_quiclb_result)ex->quic_cid)));
 	if (ex->conn == CNM_EX_CONN_HELD || ex->conn == CNM_EX_CONN_STALE) {
 		json_object_set_new(o, "conn_node", json_string(node_name(lb, ex->held.node)));
 		json_object_set_new(o, "conn_state", json_string(state_names[ex->held.state & 3]));

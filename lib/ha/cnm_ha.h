@@ -182,6 +182,8 @@ enum cnm_ha_state {
 /** One displaced connection, as exchanged in CONNS (names, not ids). */
 struct cnm_ha_conn {
 	uint8_t family;
+	uint8_t proto;           /**< 0: a TCP connection; IPPROTO_UDP: a UDP flow ("proto":
+				      "udp" in CONNS; absent means TCP) */
 	uint8_t src[16];
 	uint8_t dst[16];
 	uint16_t sport;          /**< network byte order */

@@ -1355,7 +1355,8 @@ endpoint_fmt(char *buf, size_t len, uint8_t family, const uint8_t *addr, uint16_
 	snprintf(buf, len, family == AF_INET6 ? "[%s]:%u" : "%s:%u", ip, ntohs(port_be));
 }
 
-/* CONNS: [{"client": "IP:PORT", "vip": "IP:PORT", "service": S, "node": N}] */
+/* CONNS: [{"client": "IP:PORT", "vip": "IP:PORT", "service": S, "node": N
+ * [, "proto": "udp"]}] */
 static char *
 conns_encode(const struct cnm_ha_conn *c, uint32_t n)
 {
@@ -1369,8 +1370,14 @@ conns_encode(const struct cnm_ha_conn *c, uint32_t n)
 	for (i = 0; i < n; i++) {
 		endpoint_fmt(cl, sizeof(cl), c[i].family, c[i].src, c[i].sport);
 		endpoint_fmt(vip, sizeof(vip), c[i].family, c[i].dst, c[i].dport);
-		json_array_append_new(a, json_pack("{s:s,s:s,s:s,s:s}", "client", cl, "vip", vip,
-				"service", c[i].service, "node", c[i].node));
+		json_t *e = json_pack("{s:s,s:s,s:s,s:s}", "client", cl, "vip", vip,
+				"service", c[i].service, "node", c[i].node);
+
+		/* a UDP flow says so; a holder of before UDP flows reads it as
+		 * TCP and its entry, never hit, ages out */
+		if (e != NULL && c[i].proto == IPPROTO_UDP)
+			json_object_set_new(e, "proto", json_string("udp"));
+		json_array_append_new(a, e);
 	}
 	o = json_pack("{s:o}", "conns", a);
 	t = o != NULL ? json_dumps(o, JSON_COMPACT) : NULL;
@@ -1411,7 +1418,16 @@ on_conns(struct cnm_ha *ha, struct ha_peer *from, const struct cnm_ha_hdr *h, co
 		const char *vip = json_string_value(json_object_get(o, "vip"));
 		const char *sv = json_string_value(json_object_get(o, "service"));
 		const char *nd = json_string_value(json_object_get(o, "node"));
+		const json_t *pr = json_object_get(o, "proto");
 		uint8_t f2;
+
+		if (pr != NULL && (!json_is_string(pr) ||
+				   strcmp(json_string_value(pr), "udp") != 0)) {
+			ha->rejected[CNM_HA_R_PAYLOAD]++;
+			free(c);
+			return;
+		}
+		c[n].proto = pr != NULL ? IPPROTO_UDP : 0;
 
 		if (cl == NULL || vip == NULL || sv == NULL || nd == NULL ||
 		    endpoint_parse(cl, &c[n].family, c[n].src, &c[n].sport) < 0 ||
@@ -2064,13 +2080,14 @@ ha_step(struct cnm_ha *ha, int wait_ms)
 static uint64_t
 conn_fp(const struct cnm_ha_conn *c)
 {
-	uint64_t buf[(1 + 16 + 16 + 2 + 2 + 2 * CNM_NAME_MAX + 7) / 8];
+	uint64_t buf[(2 + 16 + 16 + 2 + 2 + 2 * CNM_NAME_MAX + 7) / 8];
 	uint8_t *q = (uint8_t *)buf;
 	size_t len = 0, l;
 	uint64_t fp;
 
 	memset(buf, 0, sizeof(buf));
 	q[len++] = c->family;
+	q[len++] = c->proto;
 	memcpy(q + len, c->src, 16);
 	len += 16;
 	memcpy(q + len, c->dst, 16);

@@ -226,7 +226,8 @@ conns_count(void *arg)
 	/* relaxed: each worker's gauge, written by it alone; a count a burst
 	 * old is as good */
 	for (i = 0; i < l->c.n_workers; i++)
-		n += __atomic_load_n(&l->c.workers[i]->st.conn_active, __ATOMIC_RELAXED);
+		n += __atomic_load_n(&l->c.workers[i]->st.conn_active, __ATOMIC_RELAXED) +
+			__atomic_load_n(&l->c.workers[i]->st.udp_active, __ATOMIC_RELAXED);
 	return n;
 }
 
@@ -245,7 +246,7 @@ endpoint(const uint8_t *addr, uint8_t family, uint16_t port_be, char *buf, size_
 static int
 conns_dump(void *arg, json_t *arr, uint32_t max, int32_t svc, int32_t node)
 {
-	static const char *const states[] = { "syn", "established", "closing", "?" };
+	static const char *const states[] = { "syn", "established", "closing", "udp" };
 	const struct cnm_loop *l = arg;
 	const struct cnm_lb *lb = l->c.dp->lb;
 	unsigned int i;
@@ -270,7 +271,8 @@ conns_dump(void *arg, json_t *arr, uint32_t max, int32_t svc, int32_t node)
 			const char *sname = sc != NULL ? sc->name : "?";
 			const char *nname = nc != NULL ? nc->name : "?";
 
-			json_array_append_new(arr, json_pack("{s:s,s:s,s:s,s:s,s:s,s:I,s:i}",
+			json_array_append_new(arr, json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:I,s:i}",
+				"proto", k->proto == IPPROTO_UDP ? "udp" : "tcp",
 				"client", endpoint(k->src, k->family, k->sport, cl, sizeof(cl)),
 				"vip", endpoint(k->dst, k->family, k->dport, vip, sizeof(vip)),
 				"service", sname, "node", nname, "state", states[e->state & 3],
@@ -311,6 +313,7 @@ ha_displaced(void *arg, struct cnm_ha_conn *out, uint32_t max)
 			if (s == NULL || nc == NULL)
 				continue;
 			o->family = d[j].key.family;
+			o->proto = d[j].key.proto;
 			memcpy(o->src, d[j].key.src, 16);
 			memcpy(o->dst, d[j].key.dst, 16);
 			o->sport = d[j].key.sport;
@@ -364,6 +367,7 @@ ha_insert(void *arg, const struct cnm_ha_conn *in, uint32_t n)
 		if (sid < 0 || nid < 0)
 			continue;
 		d[k].key.family = in[i].family;
+		d[k].key.proto = in[i].proto == IPPROTO_UDP ? IPPROTO_UDP : CNM_CONN_KEY_TCP;
 		memcpy(d[k].key.src, in[i].src, 16);
 		memcpy(d[k].key.dst, in[i].dst, 16);
 		d[k].key.sport = in[i].sport;

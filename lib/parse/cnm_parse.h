@@ -215,6 +215,10 @@ enum cnm_csum_hint {
 	CNM_CSUM_BAD,
 };
 
+/** Bytes of a UDP payload a struct cnm_pkt keeps: a QUIC v1/v2 long header
+ * up to its source connection ID (1 + 4 + 1 + 20 + 1 + 20). */
+#define CNM_PKT_L7_MAX 48
+
 /**
  * A frame as the decision (cnm_decide_burst()) reads it: the fast shape when
  * cnm_parse_fast4() takes it, else the general cnm_parse() result.
@@ -222,10 +226,28 @@ enum cnm_csum_hint {
 struct cnm_pkt {
 	uint8_t shape;          /**< enum cnm_pkt_shape */
 	uint8_t reason;         /**< CNM_SHAPE_DROP: enum cnm_drop */
-	uint16_t pad;
+	uint8_t l7_len;         /**< bytes in l7 */
+	uint8_t pad;
 	struct cnm_fast4 r;     /**< CNM_SHAPE_FAST4 */
 	struct cnm_flow f;      /**< CNM_SHAPE_FLOW */
+	/** UDP (not a later fragment, not an ICMP error): the first bytes of
+	 * the payload, as far as the frame and the bytes parsed hold them (the
+	 * QUIC header: docs/quic.md) */
+	uint8_t l7[CNM_PKT_L7_MAX];
 };
+
+/* The first bytes of a UDP payload at @p off of a frame whose @p avail first
+ * bytes are at hand. */
+static inline void
+cnm_pkt_l7(struct cnm_pkt *k, const uint8_t *p, uint32_t off, uint32_t avail)
+{
+	uint32_t n = avail > off ? avail - off : 0;
+
+	if (n > CNM_PKT_L7_MAX)
+		n = CNM_PKT_L7_MAX;
+	memcpy(k->l7, p + off, n);
+	k->l7_len = (uint8_t)n;
+}
 
 /* The IPv4 header checksum rule of cnm_pkt_parse(): drop when asked to verify
  * and the NIC said bad, or said nothing and the sum is wrong. */
@@ -247,6 +269,7 @@ cnm_pkt_parse_fast(const uint8_t *p, uint32_t caplen, uint32_t wirelen, int veri
 
 	if (v < 0)
 		return -1;
+	k->l7_len = 0;
 	if (v != CNM_DROP_NONE) {
 		k->shape = CNM_SHAPE_DROP;
 		k->reason = (uint8_t)v;
@@ -255,6 +278,9 @@ cnm_pkt_parse_fast(const uint8_t *p, uint32_t caplen, uint32_t wirelen, int veri
 		k->reason = CNM_DROP_IPV4_CHECKSUM;
 	} else {
 		k->shape = CNM_SHAPE_FAST4;
+		if (k->r.proto == 17 /* UDP */)
+			cnm_pkt_l7(k, p, 14 + 20 + 8,
+				   caplen < 14u + k->r.tot ? caplen : 14u + k->r.tot);
 	}
 	return 0;
 }
@@ -266,12 +292,19 @@ cnm_pkt_parse_general(const uint8_t *p, uint32_t caplen, uint32_t wirelen, int v
 {
 	int v = cnm_parse(p, caplen, wirelen, &k->f);
 
+	k->l7_len = 0;
 	if (v != CNM_DROP_NONE) {
 		k->shape = CNM_SHAPE_DROP;
 		k->reason = (uint8_t)v;
 		return;
 	}
 	k->shape = CNM_SHAPE_FLOW;
+	if (k->f.key.proto == 17 /* UDP */ && k->f.has_ports && !k->f.icmp_err &&
+			k->f.l4_off != 0) {
+		uint32_t end = (uint32_t)k->f.l3_off + k->f.l3_len;
+
+		cnm_pkt_l7(k, p, (uint32_t)k->f.l4_off + 8, caplen < end ? caplen : end);
+	}
 	if (k->f.key.family == AF_INET && k->f.kind == CNM_PKT_IP &&
 			cnm_pkt_csum_drop(p + k->f.l3_off, verify, hint)) {
 		k->shape = CNM_SHAPE_DROP;

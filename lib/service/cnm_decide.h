@@ -20,11 +20,13 @@
  *      without a service goes local, to the default node, or is dropped;
  *      a frame of a service is placed by its policy's client hash over the
  *      PDT (FIG. 6 605-607);
- *   3. the TCP frames of scalable services, in one bulk lookup of the
- *      forwarding list: a recorded connection keeps its node, a pure SYN is
- *      recorded (FIG. 6 608-611); a non-SYN frame the list misses, within a
- *      service's second chance window, goes to its entry's previous owner
- *      and is recorded there (docs/pdt.md, "Second chance");
+ *   3. the TCP frames of scalable services, and the UDP frames of services
+ *      with the UDP flow list on ("udp_timeout_s"), in one bulk lookup of
+ *      the forwarding list: a recorded connection or flow keeps its node; a
+ *      pure SYN, or a UDP flow's first datagram, is recorded (FIG. 6
+ *      608-611); a non-SYN TCP frame the list misses, within a service's
+ *      second chance window, goes to its entry's previous owner and is
+ *      recorded there (docs/pdt.md, "Second chance");
  *   4. fragments, in arrival order: a first fragment records its final
  *      decision (after step 3, so the fragments of a tracked connection
  *      follow the connection, not the PDT), a later one follows it.
@@ -72,6 +74,8 @@ enum cnm_via {
 	CNM_VIA_PDT,       /**< the service's PDT, by the client hash */
 	CNM_VIA_CONN,      /**< the forwarding list: a tracked connection */
 	CNM_VIA_FRAG,      /**< the decision of the datagram's first fragment */
+	CNM_VIA_UDP,       /**< the UDP flow list: a recorded UDP flow */
+	CNM_VIA_SERVER_ID, /**< QUIC: the server ID in the destination connection ID */
 	CNM_VIA_SC,        /**< second chance: the entry's previous owner (docs/pdt.md) */
 };
 
@@ -99,9 +103,21 @@ struct cnm_decision {
 #define CNM_SVC_CACHE_SLOTS 16384
 
 struct cnm_svc_cache_ent {
-	struct cnm_svc_key key;  /**< family 0: empty */
+	struct cnm_svc_key key;  /**< family 0: empty; padding: CNM_SVC_CACHE_WAIT */
 	struct cnm_svc *svc;
 };
+
+/*
+ * In the third 8-byte word of a cached key (its padding, 0 in every key
+ * looked up): the key's frames go through the forwarding list although the
+ * fast path would take them (UDP to a service with the UDP flow list on).
+ * cnm_svc_cache_fast4()'s exact compare misses such an entry, so the frame
+ * waits for cnm_decide_burst() at no cost to the fast path of the services
+ * without the list; the burst's lookup (svc_lookup()) masks the bit and
+ * hits. Set when the entry is filled; a change of the list empties the
+ * caches (keys_gen).
+ */
+#define CNM_SVC_CACHE_WAIT (UINT64_C(1) << 32)
 
 /*
  * Fragment cache: the first fragment of a datagram leaves its decision here
@@ -137,11 +153,15 @@ struct cnm_dstate {
 	uint32_t frag_mask;
 	uint64_t cache_gen;               /**< the tables' keys_gen the cache belongs to */
 	struct cnm_frag_ent *frag;        /**< frag_mask + 1 entries */
-	struct cnm_ct *ct;                /**< the TCP forwarding list, NULL: none */
-	struct cnm_wstats *st;            /**< where the decision counts (conn_*, frag_*, and a
-					       recorded connection in member[slot]: its
-					       arrays allocated, cnm_wstats_init()) */
+	struct cnm_ct *ct;                /**< the forwarding list (TCP connections and
+					       UDP flows), NULL: none */
+	struct cnm_wstats *st;            /**< where the decision counts (conn_*, udp_*,
+					       frag_*, and a recorded connection or UDP
+					       flow in member[slot]: its arrays allocated,
+					       cnm_wstats_init()) */
 	uint32_t now_ms;                  /**< the clock of the list and the fragment cache */
+	uint16_t lane;                    /**< QUIC-LB cipher lane: the worker's index,
+					       CNM_QUIC_LANE_CTL on the control thread */
 };
 
 /** One frame, by its index in the burst, that went through the forwarding list. */
@@ -232,8 +252,8 @@ cnm_decide_pdt(const struct cnm_lb_view *lb, const struct cnm_svc *s, uint32_t h
  * non-scalable) in *@p s on a hit, -1 on a miss.
  */
 static __rte_always_inline int
-cnm_svc_cache_fast4(const struct cnm_dstate *st, const struct cnm_fast4 *r,
-		const struct cnm_svc **s)
+cnm_svc_cache_fast4_mask(const struct cnm_dstate *st, const struct cnm_fast4 *r,
+		const struct cnm_svc **s, uint64_t mask)
 {
 	const struct cnm_svc_cache_ent *e;
 	const uint64_t *q;
@@ -244,10 +264,18 @@ cnm_svc_cache_fast4(const struct cnm_dstate *st, const struct cnm_fast4 *r,
 	c = (uint64_t)r->dport | (uint64_t)r->proto << 16 | (uint64_t)AF_INET << 24;
 	e = cnm_svc_cache_slot(st, a, 0, c);
 	q = (const uint64_t *)&e->key;
-	if (unlikely(q[0] != a || q[1] != 0 || q[2] != c))
+	if (unlikely(q[0] != a || q[1] != 0 || (q[2] & mask) != c))
 		return -1;
 	*s = e->svc;
 	return 0;
+}
+
+/* The fast path's: an entry with CNM_SVC_CACHE_WAIT is a miss. */
+static __rte_always_inline int
+cnm_svc_cache_fast4(const struct cnm_dstate *st, const struct cnm_fast4 *r,
+		const struct cnm_svc **s)
+{
+	return cnm_svc_cache_fast4_mask(st, r, s, ~UINT64_C(0));
 }
 
 /** Results of cnm_decide_fast4(). */
@@ -260,7 +288,8 @@ enum {
  * The decision for a frame of the fast shape whose service key is in the
  * lookup cache and which the forwarding list does not concern; anything else
  * waits for cnm_decide_burst() (a cache miss, a TCP frame of a service while
- * the list is on, the VIP as source). Changes nothing: a frame may be decided
+ * the list is on, UDP of a service with the UDP flow list on, the VIP as
+ * source). Changes nothing: a frame may be decided
  * again.
  */
 static __rte_always_inline int
@@ -275,6 +304,8 @@ cnm_decide_fast4(const struct cnm_lb_view *lb, const struct cnm_dstate *st, cons
 		cnm_decide_nosvc(lb, d);
 		return CNM_FAST_DONE;
 	}
+	/* UDP of a service with the UDP flow list on never gets here: its cache
+	 * entry carries CNM_SVC_CACHE_WAIT, so cnm_svc_cache_fast4() missed */
 	if (unlikely(r->src == r->dst) || (r->proto == IPPROTO_TCP && st->ct != NULL))
 		return CNM_FAST_WAIT;
 	cnm_decide_pdt(lb, s, cnm_client_hash4(s->hash_key, r->src, r->sport, s->hash_port), d);
@@ -293,12 +324,17 @@ cnm_decide_fast4(const struct cnm_lb_view *lb, const struct cnm_dstate *st, cons
  * parsed into a struct cnm_fast4 of its own.
  */
 
+/** cnm_ct_batch.flags of a UDP frame that must not create or refresh a flow
+ * (an ICMP error about it): it may follow a recorded flow only. */
+#define CNM_CT_UDP_NOREC 0x1
+
 /** The frames of a burst that go through the forwarding list. */
 struct cnm_ct_batch {
 	unsigned int n;
+	uint32_t udp;                  /**< bit j: entry j is a UDP flow (key.proto) */
 	const struct cnm_svc *svc[CNM_DECIDE_MAX]; /**< the frame's service */
 	uint8_t at[CNM_DECIDE_MAX];    /**< frame index in the burst */
-	uint8_t flags[CNM_DECIDE_MAX]; /**< TCP flags */
+	uint8_t flags[CNM_DECIDE_MAX]; /**< TCP flags; UDP (key.proto): CNM_CT_UDP_NOREC */
 	struct cnm_conn_key key[CNM_DECIDE_MAX];
 };
 
@@ -310,6 +346,8 @@ struct cnm_dbatch {
 	uint8_t at[CNM_DECIDE_MAX];                /**< frame index of keys[j] */
 	struct cnm_svc_key k4[CNM_DECIDE_MAX];     /**< keys of the fast shape's misses */
 	struct cnm_fast4 r4[CNM_DECIDE_MAX];       /**< the fast shape's misses */
+	const uint8_t *pay4[CNM_DECIDE_MAX];       /**< their UDP payloads */
+	uint32_t plen4[CNM_DECIDE_MAX];
 	struct cnm_ct_batch ct;
 };
 
@@ -320,6 +358,7 @@ cnm_decide_begin(const struct cnm_lb_view *lb, struct cnm_dstate *st, struct cnm
 	b->nk = 0;
 	b->fast_miss = 0;
 	b->ct.n = 0;
+	b->ct.udp = 0;
 	cnm_dstate_sync(st, lb);
 }
 
@@ -333,14 +372,29 @@ cnm_decide_drop(uint8_t reason, struct cnm_decision *d)
 	d->via = CNM_VIA_NONE;
 }
 
+/**
+ * QUIC (docs/quic.md): a UDP payload @p pay of @p plen bytes to service
+ * @p s, which has a QUIC-LB context: 1 when its destination connection ID
+ * names a node of the service that is up (@p d: forward there, via
+ * server_id), else 0 (the 4-tuple decides: UDP flow list, PDT), counted by
+ * reason either way.
+ */
+int cnm_decide_quic(const struct cnm_lb_view *lb, const struct cnm_dstate *st,
+		const struct cnm_svc *s, const uint8_t *pay, uint32_t plen,
+		struct cnm_decision *d);
+
 /*
  * Step 2 for a frame of the fast shape whose service @p s is known (NULL:
- * non-scalable); a TCP frame of a service joins the forwarding list's batch.
+ * non-scalable); a TCP frame of a service, or a UDP frame of a service with
+ * the UDP flow list on, joins the forwarding list's batch; a UDP frame of a
+ * QUIC service may be routed by its connection ID (@p pay, @p plen: the UDP
+ * payload) first.
  */
 static __rte_always_inline void
 cnm_decide_fast4_svc(const struct cnm_lb_view *lb, const struct cnm_dstate *st,
 		const struct cnm_fast4 *r, const struct cnm_svc *s, unsigned int i,
-		struct cnm_decision *di, struct cnm_ct_batch *ctb)
+		struct cnm_decision *di, struct cnm_ct_batch *ctb, const uint8_t *pay,
+		uint32_t plen)
 {
 	uint32_t h;
 
@@ -357,9 +411,28 @@ cnm_decide_fast4_svc(const struct cnm_lb_view *lb, const struct cnm_dstate *st,
 	if (r->proto == IPPROTO_TCP && st->ct != NULL) {
 		/* the list has the last word, and sets the method */
 		cnm_decide_pdt_node(s, h, di);
-		cnm_conn_key_v4(r->src, r->dst, r->sport, r->dport, &ctb->key[ctb->n]);
+		cnm_conn_key_v4(r->src, r->dst, r->sport, r->dport, CNM_CONN_KEY_TCP,
+				&ctb->key[ctb->n]);
 		ctb->svc[ctb->n] = s;
 		ctb->flags[ctb->n] = r->tcp_flags;
+		ctb->at[ctb->n++] = (uint8_t)i;
+		return;
+	}
+	/* acquire: pairs with the release that publishes a context */
+	if (unlikely(r->proto == IPPROTO_UDP) &&
+			unlikely(__atomic_load_n(&s->quic, __ATOMIC_ACQUIRE) != NULL) &&
+			cnm_decide_quic(lb, st, s, pay,
+				RTE_MIN(plen, (uint32_t)r->tot - 28u), di))
+		return;
+	if (unlikely(r->proto == __atomic_load_n(&s->list_proto, __ATOMIC_RELAXED)) &&
+			st->ct != NULL) {
+		/* UDP, the UDP flow list on: as TCP */
+		cnm_decide_pdt_node(s, h, di);
+		cnm_conn_key_v4(r->src, r->dst, r->sport, r->dport, IPPROTO_UDP,
+				&ctb->key[ctb->n]);
+		ctb->svc[ctb->n] = s;
+		ctb->flags[ctb->n] = 0;
+		ctb->udp |= 1u << ctb->n;
 		ctb->at[ctb->n++] = (uint8_t)i;
 		return;
 	}
@@ -369,23 +442,30 @@ cnm_decide_fast4_svc(const struct cnm_lb_view *lb, const struct cnm_dstate *st,
 /* A frame of the fast shape the cache missed: kept for the bulk lookup. Its
  * fields come as scalars: a caller's struct cnm_fast4 stays in registers. */
 void cnm_decide_miss4(struct cnm_dbatch *b, unsigned int i, uint32_t src, uint32_t dst,
-		uint16_t sport, uint16_t dport, uint8_t proto, uint8_t tcp_flags);
+		uint16_t sport, uint16_t dport, uint8_t proto, uint8_t tcp_flags,
+		const uint8_t *pay, uint32_t plen);
 
 /**
  * Step 1 (and step 2 on a cache hit) for frame @p i of the burst, of the fast
  * shape @p r; @p d is the frame's decision (final after cnm_decide_finish()).
+ * @p pay, @p plen: the UDP payload (what of it is at hand, or more: it is
+ * cut at the IP packet's end; it must stay where it is until
+ * cnm_decide_finish()), for QUIC.
  */
 static __rte_always_inline void
 cnm_decide_add_fast4(const struct cnm_lb_view *lb, const struct cnm_dstate *st, struct cnm_dbatch *b,
-		const struct cnm_fast4 *r, unsigned int i, struct cnm_decision *d)
+		const struct cnm_fast4 *r, unsigned int i, struct cnm_decision *d,
+		const uint8_t *pay, uint32_t plen)
 {
 	const struct cnm_svc *s;
 
-	if (likely(cnm_svc_cache_fast4(st, r, &s) == 0)) {
-		cnm_decide_fast4_svc(lb, st, r, s, i, d, &b->ct);
+	/* the burst's: an entry with CNM_SVC_CACHE_WAIT is a hit */
+	if (likely(cnm_svc_cache_fast4_mask(st, r, &s, ~CNM_SVC_CACHE_WAIT) == 0)) {
+		cnm_decide_fast4_svc(lb, st, r, s, i, d, &b->ct, pay, plen);
 		return;
 	}
-	cnm_decide_miss4(b, i, r->src, r->dst, r->sport, r->dport, r->proto, r->tcp_flags);
+	cnm_decide_miss4(b, i, r->src, r->dst, r->sport, r->dport, r->proto, r->tcp_flags,
+			pay, plen);
 }
 
 void cnm_decide_arp(const struct cnm_lb_view *lb, const struct cnm_flow *f, struct cnm_decision *d);
@@ -401,7 +481,8 @@ cnm_decide_add(const struct cnm_lb_view *lb, const struct cnm_dstate *st, struct
 {
 	switch (p->shape) {
 	case CNM_SHAPE_FAST4:
-		cnm_decide_add_fast4(lb, st, b, &p->r, i, d);
+		cnm_decide_add_fast4(lb, st, b, &p->r, i, d, p->l7,
+				RTE_MIN((uint32_t)p->l7_len, (uint32_t)CNM_PKT_L7_MAX));
 		return;
 	case CNM_SHAPE_FLOW:
 		if (unlikely(p->f.kind == CNM_PKT_ARP)) {

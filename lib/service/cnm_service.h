@@ -50,10 +50,27 @@ struct cnm_svc {
 	uint8_t policy;       /**< enum cnm_policy */
 	uint8_t hash_port;    /**< 1: hash source address and port (weighted) */
 	uint8_t family;       /**< of the VIP */
-	uint8_t pad[3];
+	/**
+	 * IPPROTO_UDP: the UDP flow list is on for this service (its UDP
+	 * frames go through the forwarding list); 0: off. The fast path
+	 * compares it with the frame's protocol, so a service with the list
+	 * off pays one comparison. Relaxed: a single byte, set by the control
+	 * lcore (cnm_lb_svc_set_udp_timeout()).
+	 */
+	uint8_t list_proto;
+	uint8_t pad[2];
+	uint32_t udp_timeout_ms; /**< idle time of a UDP flow (list_proto on); relaxed */
+	uint32_t pad2;
 	uint16_t *mslot;      /**< [CNM_MAX_NODES]: counter slot of (this service, node),
 			           the node's sink CNM_MEMBER_SINK(node) when the pair
 			           has none */
+	/**
+	 * QUIC-LB (docs/quic.md): the context that decodes the service's
+	 * connection IDs to nodes, NULL when the service has no "quic_lb".
+	 * RCU: published with a release store (a new one when the members or
+	 * their server IDs change), freed after a grace period.
+	 */
+	struct cnm_quiclb *quic;
 	/* Second chance (docs/pdt.md): for a while after a PDT change, a
 	 * non-SYN TCP packet the forwarding list does not hold goes to its
 	 * entry's owner in the table in force before the window's first
@@ -63,6 +80,9 @@ struct cnm_svc {
 				         an entry CNM_NODE_GONE names a node removed since */
 	uint32_t sc_until;    /**< decision clock (ms): the window is open before it */
 };
+
+/** The QUIC-LB lane of the control thread (workers use their index, below). */
+#define CNM_QUIC_LANE_CTL 64
 
 /** A node, as the workers see it: 16 bytes. */
 struct cnm_node {
@@ -512,6 +532,13 @@ uint32_t cnm_lb_svc_pdt_size(const struct cnm_lb *lb, uint32_t id);
  * rebuild; the service keeps its size and its table on error.
  */
 int cnm_lb_svc_set_pdt_size(struct cnm_lb *lb, uint16_t id, uint32_t size);
+
+/**
+ * Set the idle time of service @p id's UDP flows (the UDP flow list), in
+ * seconds; 0 turns the list off for it (recorded flows then age out, unused).
+ * -ENOENT for a free id, -EINVAL above 604,800 (a week).
+ */
+int cnm_lb_svc_set_udp_timeout(struct cnm_lb *lb, uint16_t id, uint32_t timeout_s);
 
 /** Node @p id as configured; NULL when the slot holds no node. */
 const struct cnm_cfg_node *cnm_lb_node_cfg(const struct cnm_lb *lb, uint32_t id);

@@ -4,6 +4,15 @@
 #include <rte_hash_crc.h>
 
 #include "cnm_decide.h"
+#include "cnm_quiclb.h"
+
+/* the QUIC counters are indexed by result: the X-macro lists in one order */
+_Static_assert(offsetof(struct cnm_wstats, quic_short_truncated) -
+	       offsetof(struct cnm_wstats, quic_ok) ==
+	       (CNM_QUIC_PARSE_MAX - 1) * sizeof(uint64_t), "CNM_STATS_QUIC: parse results");
+_Static_assert(offsetof(struct cnm_wstats, cid_cipher_error) -
+	       offsetof(struct cnm_wstats, cid_server_id) ==
+	       (CNM_QUICLB_RESULT_MAX - 1) * sizeof(uint64_t), "CNM_STATS_QUIC: CID results");
 
 static const char *const verdict_names[] = {
 	[CNM_V_FORWARD] = "forward", [CNM_V_DEFAULT] = "default", [CNM_V_LOCAL] = "local",
@@ -44,7 +53,7 @@ svc_lookup(const struct cnm_lb_view *lb, struct cnm_dstate *st, const struct cnm
 		struct cnm_svc_cache_ent *e = cnm_svc_cache_slot(st, k[0], k[1], k[2]);
 		const uint64_t *q = (const uint64_t *)&e->key;
 
-		if (likely(q[0] == k[0] && q[1] == k[1] && q[2] == k[2])) {
+		if (likely(q[0] == k[0] && q[1] == k[1] && (q[2] & ~CNM_SVC_CACHE_WAIT) == k[2])) {
 			svc[i] = e->svc;
 			continue;
 		}
@@ -59,7 +68,113 @@ svc_lookup(const struct cnm_lb_view *lb, struct cnm_dstate *st, const struct cnm
 		svc[at[i]] = ms[i];
 		slot[i]->key = *mk[i];
 		slot[i]->svc = ms[i];
+		/* relaxed: the caches are emptied when it changes (keys_gen);
+		 * a QUIC service's context is set when the service is added */
+		if (ms[i] != NULL && mk[i]->proto == IPPROTO_UDP &&
+				(__atomic_load_n(&ms[i]->list_proto, __ATOMIC_RELAXED) == IPPROTO_UDP ||
+				 __atomic_load_n(&ms[i]->quic, __ATOMIC_RELAXED) != NULL))
+			((uint64_t *)&slot[i]->key)[2] |= CNM_SVC_CACHE_WAIT;
 	}
+}
+
+int
+cnm_decide_quic(const struct cnm_lb_view *lb, const struct cnm_dstate *st,
+		const struct cnm_svc *s, const uint8_t *pay, uint32_t plen,
+		struct cnm_decision *d)
+{
+	/* acquire: pairs with the release that publishes a context; the
+	 * worker is not quiescent while it uses it */
+	const struct cnm_quiclb *q = __atomic_load_n(&s->quic, __ATOMIC_ACQUIRE);
+	struct cnm_wstats *ws = st->st;
+	enum cnm_quic_parse_result pr;
+	enum cnm_quiclb_result cr;
+	struct cnm_quic_hdr h;
+	const struct cnm_node *nd;
+	uint32_t node = 0;
+
+	if (q == NULL)
+		return 0;
+	pr = cnm_quic_parse(pay, plen, cnm_quiclb_cid_len(q), &h);
+	(&ws->quic_ok)[pr]++;
+	if (pr != CNM_QUIC_PARSE_OK)
+		return 0; /* malformed or truncated: the 4-tuple (docs/quic.md) */
+	cr = cnm_quiclb_route(q, st->lane, pay + h.dcid_off, h.dcid_len, &node);
+	if (cr != CNM_QUICLB_OK) {
+		(&ws->cid_server_id)[cr]++;
+		return 0;
+	}
+	nd = &lb->node[node];
+	/* a node that is down or gone is unroutable; a drained one (weight 0,
+	 * up) keeps its connections, as the forwarding list keeps them */
+	if (unlikely(node >= CNM_MAX_NODES || !nd->used || !nd->up)) {
+		ws->cid_node_down++;
+		return 0;
+	}
+	ws->cid_server_id++;
+	d->verdict = CNM_V_FORWARD;
+	d->reason = CNM_DROP_NONE;
+	d->svc = s->id;
+	d->node = (uint16_t)node;
+	d->method = nd->method;
+	d->slot = cnm_svc_slot(s, (uint16_t)node);
+	d->via = CNM_VIA_SERVER_ID;
+	return 1;
+}
+
+/*
+ * Step 3 for a UDP frame of a service with the UDP flow list on: a recorded
+ * flow keeps its node (if that node is still up: a drained one keeps its
+ * flows, as TCP connections); otherwise the PDT's node, recorded (the first
+ * datagram of a flow, or the first after its entry expired or went stale).
+ * An ICMP error about a flow (CNM_CT_UDP_NOREC) follows a recorded flow and
+ * records nothing.
+ */
+static void
+udp_track(const struct cnm_lb_view *lb, struct cnm_dstate *st, const struct cnm_svc *s,
+		const struct cnm_conn_key *k, hash_sig_t sig, int hit, struct cnm_conn *c,
+		uint8_t fl, struct cnm_decision *di)
+{
+	/* relaxed: see cnm_lb_svc_set_udp_timeout(); 0 while the list is
+	 * being turned off: nothing recorded or refreshed */
+	uint32_t tmo = __atomic_load_n(&s->udp_timeout_ms, __ATOMIC_RELAXED);
+	struct cnm_wstats *ws = st->st;
+
+	if (!hit) {
+		/* the bulk lookup ran before this burst's inserts: a flow whose
+		 * first datagrams come in one burst was recorded by the first */
+		const struct cnm_conn_key *kk = k;
+		hash_sig_t s2;
+
+		hit = (int)(cnm_ct_lookup_bulk(st->ct, &kk, 1, &s2, c) & 1);
+	}
+	if (hit && !cnm_conn_expired(c, st->now_ms)) {
+		const struct cnm_node *nd = &lb->node[c->node];
+
+		if (likely(nd->used && nd->up && c->svc == di->svc)) {
+			di->verdict = CNM_V_FORWARD;
+			di->reason = CNM_DROP_NONE;
+			di->node = c->node;
+			di->method = nd->method;
+			di->slot = cnm_svc_slot(s, c->node);
+			di->via = CNM_VIA_UDP;
+			ws->udp_hit++;
+			if (tmo != 0 && !(fl & CNM_CT_UDP_NOREC))
+				cnm_ct_touch_udp(st->ct, k, sig, c, tmo, st->now_ms);
+			return;
+		}
+		ws->udp_stale++;
+		cnm_ct_del(st->ct, k, sig);
+	}
+	if (di->verdict != CNM_V_FORWARD)
+		return;
+	di->method = lb->node[di->node].method;
+	di->slot = cnm_svc_slot(s, di->node);
+	if (tmo == 0 || (fl & CNM_CT_UDP_NOREC))
+		return;
+	if (cnm_ct_insert_udp(st->ct, k, sig, di->node, (uint16_t)di->svc, tmo, st->now_ms) >= 0)
+		ws->udp_new++;
+	else
+		ws->udp_full++;
 }
 
 /*
@@ -148,7 +263,8 @@ second_chance(const struct cnm_lb_view *lb, struct cnm_dstate *st, const struct 
 /*
  * Step 3, the forwarding list (FIG. 6 steps 608-611) for the TCP frames of
  * scalable services: a recorded connection keeps its node; a pure SYN
- * records the node the PDT gives; anything else follows the PDT.
+ * records the node the PDT gives; anything else follows the PDT. UDP frames
+ * of services with the UDP flow list on: udp_track().
  */
 static void
 conn_track(const struct cnm_lb_view *lb, struct cnm_dstate *st, const struct cnm_ct_batch *b,
@@ -159,14 +275,25 @@ conn_track(const struct cnm_lb_view *lb, struct cnm_dstate *st, const struct cnm
 	hash_sig_t sig[CNM_DECIDE_MAX];
 	struct cnm_wstats *ws = st->st;
 	unsigned int i;
-	uint64_t hit;
+	uint64_t hit, m;
 
 	for (i = 0; i < b->n; i++)
 		kp[i] = &b->key[i];
 	hit = cnm_ct_lookup_bulk(st->ct, kp, b->n, sig, conn);
-	for (i = 0; i < b->n; i++) {
-		struct cnm_decision *di = &d[b->at[i]];
-		uint8_t fl = b->flags[i];
+	/* the UDP flows first (in batch order among themselves: the entries of
+	 * one flow are one key, so the order across protocols does not matter) */
+	for (m = b->udp; unlikely(m != 0); m &= m - 1) {
+		i = (unsigned int)__builtin_ctzll(m);
+		udp_track(lb, st, b->svc[i], kp[i], sig[i], (int)((hit >> i) & 1), &conn[i],
+				b->flags[i], &d[b->at[i]]);
+	}
+	for (m = ~(uint64_t)b->udp & ((UINT64_C(1) << b->n) - 1); m != 0; m &= m - 1) {
+		struct cnm_decision *di;
+		uint8_t fl;
+
+		i = (unsigned int)__builtin_ctzll(m);
+		di = &d[b->at[i]];
+		fl = b->flags[i];
 
 		/* An entry that expired but was not swept yet is a miss. A pure
 		 * SYN on a closing entry opens a new connection on a reused
@@ -333,12 +460,21 @@ cnm_decide_nd(const struct cnm_lb_view *lb, const struct cnm_flow *f, struct cnm
 	}
 }
 
-/* Step 2 for a frame of the general shape whose service lookup is done. */
-static inline void
-decide_flow(const struct cnm_lb_view *lb, const struct cnm_svc *s, const struct cnm_flow *f,
-		struct cnm_decision *d)
+/* Step 2 for a frame of the general shape whose service lookup is done:
+ * returns 1 when QUIC routed it by its connection ID. */
+static inline int
+decide_flow(const struct cnm_lb_view *lb, const struct cnm_dstate *st, const struct cnm_svc *s,
+		const struct cnm_pkt *pk, struct cnm_decision *d)
 {
+	const struct cnm_flow *f = &pk->f;
+
 	if (s != NULL) {
+		if (unlikely(f->key.proto == IPPROTO_UDP) && f->has_ports && !f->icmp_err &&
+				unlikely(__atomic_load_n(&s->quic, __ATOMIC_ACQUIRE) != NULL) &&
+				!same_addr(f->src, f->key.addr) &&
+				cnm_decide_quic(lb, st, s, pk->l7,
+					RTE_MIN((uint32_t)pk->l7_len, (uint32_t)CNM_PKT_L7_MAX), d))
+			return 1;
 		cnm_decide_pdt(lb, s, cnm_client_hash(s->hash_key, f, s->hash_port), d);
 		/* a packet from the VIP to itself: spoofed */
 		if (unlikely(!f->icmp_err && same_addr(f->src, f->key.addr))) {
@@ -347,7 +483,7 @@ decide_flow(const struct cnm_lb_view *lb, const struct cnm_svc *s, const struct 
 			d->svc = -1; /* not traffic of the service */
 			d->via = CNM_VIA_NONE;
 		}
-		return;
+		return 0;
 	}
 	cnm_decide_nosvc(lb, d);
 	/* an echo request to a VIP with no service of its own: answered here */
@@ -360,12 +496,16 @@ decide_flow(const struct cnm_lb_view *lb, const struct cnm_svc *s, const struct 
 		d->reply = CNM_REPLY_ECHO;
 		d->reason = CNM_DROP_NONE;
 	}
+	return 0;
 }
 
 void
 cnm_decide_miss4(struct cnm_dbatch *b, unsigned int i, uint32_t src, uint32_t dst,
-		uint16_t sport, uint16_t dport, uint8_t proto, uint8_t tcp_flags)
+		uint16_t sport, uint16_t dport, uint8_t proto, uint8_t tcp_flags,
+		const uint8_t *pay, uint32_t plen)
 {
+	b->pay4[i] = pay;
+	b->plen4[i] = plen;
 	struct cnm_fast4 *r = &b->r4[i];
 	struct cnm_svc_key *k = &b->k4[i];
 
@@ -405,23 +545,30 @@ cnm_decide_finish(const struct cnm_lb_view *lb, struct cnm_dstate *st, struct cn
 		const struct cnm_flow *f;
 		struct cnm_decision *di = &d[at[j]];
 		const struct cnm_svc *s = svc[j];
+		int quic;
 
 		if (b->fast_miss & (1u << at[j])) {
-			cnm_decide_fast4_svc(lb, st, &b->r4[at[j]], s, at[j], di, &b->ct);
+			cnm_decide_fast4_svc(lb, st, &b->r4[at[j]], s, at[j], di, &b->ct,
+					b->pay4[at[j]], b->plen4[at[j]]);
 			continue;
 		}
 		f = &pk[at[j]].f;
 		flows |= 1u << at[j];
-		decide_flow(lb, s, f, di);
+		/* routed by its QUIC connection ID: not by the list */
+		quic = decide_flow(lb, st, s, &pk[at[j]], di);
 		if (unlikely(f->rare) && f->frag != CNM_FRAG_NONE)
 			frags |= 1u << at[j];
 		/* a tracked connection outlives the PDT entries of its node: a
 		 * group whose nodes are all drained still serves its connections */
-		if (st->ct != NULL && s != NULL && di->svc >= 0 && f->key.proto == IPPROTO_TCP &&
-				f->has_ports) {
+		if (!quic && st->ct != NULL && s != NULL && di->svc >= 0 && f->has_ports &&
+				(f->key.proto == IPPROTO_TCP ||
+				 f->key.proto == __atomic_load_n(&s->list_proto, __ATOMIC_RELAXED))) {
 			cnm_conn_key_from_flow(f, &b->ct.key[b->ct.n]);
 			b->ct.svc[b->ct.n] = s;
-			b->ct.flags[b->ct.n] = f->tcp_flags;
+			b->ct.flags[b->ct.n] = f->key.proto == IPPROTO_TCP ? f->tcp_flags :
+				f->icmp_err ? CNM_CT_UDP_NOREC : 0;
+			if (f->key.proto == IPPROTO_UDP)
+				b->ct.udp |= 1u << b->ct.n;
 			b->ct.at[b->ct.n++] = at[j];
 		}
 	}
@@ -484,7 +631,9 @@ cnm_decide(const struct cnm_lb_view *lb, const struct cnm_flow *f, struct cnm_de
 	st.st = &ws;
 	/* a generation no table has: the one-slot cache starts empty */
 	st.cache_gen = __atomic_load_n(&lb->keys_gen, __ATOMIC_ACQUIRE);
+	st.lane = CNM_QUIC_LANE_CTL;
 	pk.shape = CNM_SHAPE_FLOW;
+	pk.l7_len = 0;
 	pk.f = *f;
 	cnm_decide_burst(lb, &st, &pk, 1, d);
 }

@@ -18,6 +18,11 @@
 #include "service_private.h"
 
 RTE_LOG_REGISTER(cnm_logtype_service, cnm.service, NOTICE);
+
+/* what the workers read of a service: one cache line (struct cnm_svc), now
+ * that it holds the UDP flow list, the QUIC-LB context and second chance */
+_Static_assert(sizeof(struct cnm_svc) <= RTE_CACHE_LINE_SIZE, "struct cnm_svc: one cache line");
+
 #define SVC_LOG(level, fmt, ...) \
 	rte_log(RTE_LOG_##level, cnm_logtype_service, "service: " fmt "\n", ##__VA_ARGS__)
 
@@ -98,11 +103,73 @@ svc_free(struct cnm_svc_priv *s)
 	if (s == NULL)
 		return;
 	cnm_pdt_free(s->hot.pdt);
+	cnm_quiclb_free(s->hot.quic);
 	cnm_pdt_free((struct cnm_pdt *)(uintptr_t)s->hot.prev);
 	free(s->hot.mslot);
 	free(s->members);
 	free(s->cfg.ports);
+	memset(s->quic, 0, sizeof(s->quic)); /* the keys */
 	free(s);
+}
+
+static void grace_period(const struct cnm_lb *lb);
+
+/*
+ * The service's QUIC-LB context: its configurations, and the server ID of
+ * every node of its list that has one (a drained node's included: its
+ * connections keep it; a down one is refused per packet). Built anew and
+ * published when that set changes; the old one is freed after a grace
+ * period. Called by every rebuild.
+ */
+static int
+quic_update(struct cnm_lb *lb, struct cnm_svc_priv *s)
+{
+	struct cnm_quiclb *q, *old = s->hot.quic;
+	uint64_t fp = 0xcbf29ce484222325ULL;
+	uint32_t i, k;
+	int ret;
+
+	if (s->cfg.n_quic == 0)
+		return 0;
+	/* FNV-1a over (node, server ID) of the list, in order */
+	for (i = 0; i < s->n_members; i++) {
+		const struct cnm_cfg_node *n = &lb->node_cfg[s->members[i].node];
+
+		if (!lb->v.node[s->members[i].node].used || n->server_id_len == 0)
+			continue;
+		fp = (fp ^ s->members[i].node) * 0x100000001b3ULL;
+		for (k = 0; k < n->server_id_len; k++)
+			fp = (fp ^ n->server_id[k]) * 0x100000001b3ULL;
+	}
+	if (old != NULL && fp == s->quic_fp)
+		return 0;
+	q = cnm_quiclb_create(s->quic, s->cfg.n_quic, CNM_QUIC_LANES,
+			s->n_members * s->cfg.n_quic + 1);
+	if (q == NULL)
+		return -errno;
+	for (i = 0; i < s->n_members; i++) {
+		const struct cnm_cfg_node *n = &lb->node_cfg[s->members[i].node];
+
+		if (!lb->v.node[s->members[i].node].used || n->server_id_len == 0 ||
+		    n->server_id_len != s->quic[0].server_id_len)
+			continue;
+		for (k = 0; k < s->cfg.n_quic; k++) {
+			ret = cnm_quiclb_add_server(q, s->quic[k].config_id, n->server_id,
+					n->server_id_len, s->members[i].node);
+			if (ret < 0 && ret != -EEXIST) {
+				cnm_quiclb_free(q);
+				return ret;
+			}
+		}
+	}
+	/* release: the context is complete before a worker sees it */
+	__atomic_store_n(&s->hot.quic, q, __ATOMIC_RELEASE);
+	s->quic_fp = fp;
+	if (old != NULL) {
+		grace_period(lb);
+		cnm_quiclb_free(old);
+	}
+	return 0;
 }
 
 /*
@@ -532,7 +599,11 @@ svc_rebuild(struct cnm_lb *lb, struct cnm_svc_priv *s)
 	struct cnm_pdt_member *m;
 	struct cnm_pdt *pdt;
 	uint32_t i, n = 0;
+	int ret;
 
+	ret = quic_update(lb, s);
+	if (ret < 0)
+		return ret;
 	m = calloc(s->n_members + 1, sizeof(*m));
 	if (m == NULL)
 		return -ENOMEM;
@@ -656,6 +727,8 @@ svc_create(struct cnm_lb *lb, const struct cnm_config *cfg, const struct cnm_cfg
 	s->hot.hash_port = cnm_policy_get(c->policy)->hash_port;
 	s->hot.family = c->vip.family;
 	s->hot.hash_key = cfg->hash_key;
+	s->hot.udp_timeout_ms = c->udp_timeout_s * 1000;
+	s->hot.list_proto = c->udp_timeout_s != 0 ? IPPROTO_UDP : 0;
 	s->pdt_size = c->pdt_size ? c->pdt_size : cfg->pdt_size;
 	s->sc_ms = c->second_chance_s * 1000;
 	s->cfg = *c;
@@ -674,6 +747,11 @@ svc_create(struct cnm_lb *lb, const struct cnm_config *cfg, const struct cnm_cfg
 		memcpy(s->members, c->members, c->n_members * sizeof(*s->members));
 	if (c->n_ports > 0)
 		memcpy(s->cfg.ports, c->ports, c->n_ports * sizeof(*s->cfg.ports));
+	/* the QUIC-LB configurations: a copy of its own (the file's goes) */
+	s->cfg.n_quic = RTE_MIN(c->n_quic, (uint32_t)CNM_QUICLB_CONFIGS);
+	if (s->cfg.n_quic > 0)
+		memcpy(s->quic, c->quic, s->cfg.n_quic * sizeof(*s->quic));
+	s->cfg.quic = s->cfg.n_quic > 0 ? s->quic : NULL;
 	s->cfg.members = s->members;
 	lb->v.svc[id] = &s->hot;
 	for (i = 0; i < CNM_MAX_NODES; i++)
@@ -1549,6 +1627,30 @@ cnm_lb_svc_set_pdt_size(struct cnm_lb *lb, uint16_t id, uint32_t size)
 		s->cfg.pdt_size = was;
 	}
 	return ret;
+}
+
+int
+cnm_lb_svc_set_udp_timeout(struct cnm_lb *lb, uint16_t id, uint32_t timeout_s)
+{
+	struct cnm_svc_priv *s;
+
+	if (id >= CNM_MAX_SERVICES || (s = svc_at(lb, id)) == NULL)
+		return -ENOENT;
+	if (timeout_s > 604800u)
+		return -EINVAL;
+	s->cfg.udp_timeout_s = timeout_s;
+	/* Relaxed: two independent words a worker reads per frame. Between
+	 * the stores a worker may see the list on with the old timeout (or
+	 * off with the new): one frame's entry gets the other timeout, and the
+	 * next frame's refresh fixes it. The timeout goes first so that a
+	 * list turned on never meets a timeout of 0. */
+	__atomic_store_n(&s->hot.udp_timeout_ms, timeout_s * 1000, __ATOMIC_RELAXED);
+	__atomic_store_n(&s->hot.list_proto, (uint8_t)(timeout_s != 0 ? IPPROTO_UDP : 0),
+			__ATOMIC_RELAXED);
+	/* release: the workers empty their lookup caches, whose entries say
+	 * whether a key's frames wait for the list (CNM_SVC_CACHE_WAIT) */
+	__atomic_store_n(&lb->v.keys_gen, lb->v.keys_gen + 1, __ATOMIC_RELEASE);
+	return 0;
 }
 
 const struct cnm_cfg_node *

@@ -23,6 +23,7 @@
 #include <rte_common.h>
 
 #include "cnm_config.h"
+#include "cnm_quiclb.h"
 #include "cnm_service.h"
 #include "cnm_stats.h"
 
@@ -40,8 +41,15 @@ struct cnm_svc_priv {
 	uint32_t pdt_since;               /**< decision clock: when hot.pdt was published */
 	struct cnm_cfg_member *members;   /**< configured nodes and weights */
 	struct cnm_cfg_service cfg;       /**< as configured (ports, vip, name);
-					       cfg.members == members */
+					       cfg.members == members, cfg.quic == quic */
+	struct cnm_quiclb_conf quic[CNM_QUICLB_CONFIGS]; /**< "quic_lb" (keys included) */
+	uint64_t quic_fp;                 /**< what hot.quic maps: a fingerprint of its
+					       (node, server ID) pairs */
 };
+
+/** Lanes of a service's QUIC-LB context: one per worker, and one for the
+ * control thread (explain, the one-off cnm_decide()): CNM_QUIC_LANE_CTL. */
+#define CNM_QUIC_LANES (CNM_QUIC_LANE_CTL + 1)
 
 /** The tables: the workers' view, then everything only control touches. */
 struct cnm_lb {

@@ -176,10 +176,47 @@ enum cnm_stat_kind {
 	  "PDT entry's previous owner within second_chance_s of a change (and recorded)") \
 	X(second_chance_failed, COUNTER, "such packets whose previous owner was removed or " \
 	  "down: they followed the PDT") \
-	X(conn_expired, COUNTER, "entries removed by the idle sweep") \
-	X(conn_active, GAUGE, "entries in the forwarding lists now") \
+	X(conn_expired, COUNTER, "TCP entries removed by the idle sweep") \
+	X(conn_active, GAUGE, "TCP connections in the forwarding lists now") \
+	X(udp_new, COUNTER, "UDP flows recorded in the UDP flow list at their first datagram " \
+	  "(services with udp_timeout_s)") \
+	X(udp_hit, COUNTER, "UDP frames whose node came from the UDP flow list") \
+	X(udp_full, COUNTER, "UDP flows not recorded because the list was full: they follow " \
+	  "the PDT") \
+	X(udp_stale, COUNTER, "UDP flows forgotten because their node went down or was removed") \
+	X(udp_expired, COUNTER, "UDP flows removed by the idle sweep") \
+	X(udp_active, GAUGE, "UDP flows in the forwarding lists now") \
+	CNM_STATS_QUIC(X) \
 	X(ctl_tx, COUNTER, "frames of the control lcore (ARP and ND probes, ND answers) sent") \
 	X(ctl_tx_drop, COUNTER, "frames of the control lcore TX did not take")
+
+/**
+ * QUIC (services with "quic_lb", docs/quic.md), in the order of enum
+ * cnm_quic_parse_result and then enum cnm_quiclb_result (the decision
+ * indexes them so): how each UDP payload's header parsed, and what its
+ * destination connection ID decoded to. quic_ok frames have a cid_* count.
+ */
+#define CNM_STATS_QUIC(X) \
+	X(quic_ok, COUNTER, "QUIC: headers parsed") \
+	X(quic_empty, COUNTER, "QUIC: UDP payload of zero bytes (4-tuple)") \
+	X(quic_long_truncated, COUNTER, "QUIC: long header cut before the DCID length (4-tuple)") \
+	X(quic_dcid_len, COUNTER, "QUIC: long header DCID length over 20 for v1 or v2 (4-tuple)") \
+	X(quic_dcid_truncated, COUNTER, "QUIC: long header DCID runs past the payload (4-tuple)") \
+	X(quic_scid_truncated, COUNTER, "QUIC: long header cut before or inside the SCID " \
+	  "(4-tuple)") \
+	X(quic_scid_len, COUNTER, "QUIC: long header SCID length over 20 for v1 or v2 (4-tuple)") \
+	X(quic_short_truncated, COUNTER, "QUIC: short header shorter than 1 + the CID length " \
+	  "(4-tuple)") \
+	X(cid_server_id, COUNTER, "QUIC: frames routed by the server ID of their DCID (via " \
+	  "server_id)") \
+	X(cid_cr_unroutable, COUNTER, "QUIC: DCID of codepoint 7 (4-tuple)") \
+	X(cid_cr_unknown, COUNTER, "QUIC: DCID of a codepoint with no configuration (4-tuple)") \
+	X(cid_short, COUNTER, "QUIC: DCID shorter than its configuration's (4-tuple)") \
+	X(cid_len_mismatch, COUNTER, "QUIC: DCID whose self-encoded length is wrong (4-tuple)") \
+	X(cid_sid_unknown, COUNTER, "QUIC: DCID decoding to no node's server ID: a client's " \
+	  "own, or a wrong key (4-tuple)") \
+	X(cid_cipher_error, COUNTER, "QUIC: libcrypto refused a block (4-tuple)") \
+	X(cid_node_down, COUNTER, "QUIC: DCID of a node that is down or gone (4-tuple)")
 
 /**
  * Counted outside the workers: filled in by whoever sums (the control loop:

@@ -156,6 +156,10 @@ cnm_stats_print(FILE *out, const struct cnm_stats_total *t, const struct cnm_lb 
 		PRIu64 " not recorded (list full), %" PRIu64 " forgotten (node down), %" PRIu64
 		" expired, %" PRIu64 " tracked now\n", t->conn_new, t->conn_hit, t->conn_full,
 		t->conn_stale, t->conn_expired, t->conn_active);
+	fprintf(out, "  udp flows: %" PRIu64 " recorded, %" PRIu64 " packets by the list, %"
+		PRIu64 " not recorded (list full), %" PRIu64 " forgotten (node down), %" PRIu64
+		" expired, %" PRIu64 " tracked now\n", t->udp_new, t->udp_hit, t->udp_full,
+		t->udp_stale, t->udp_expired, t->udp_active);
 	/* only when it happened: the report of a run without reads as before */
 	if (t->second_chance != 0 || t->second_chance_failed != 0)
 		fprintf(out, "  second chance: %" PRIu64 " packets to their previous owner, %" PRIu64

@@ -11,6 +11,11 @@ same node for every frame the golden output sends to a node (by the node's
 MAC), and as many frames local as the golden local output holds. So explain
 cannot drift from what the workers do: it runs their parser and decision,
 and this test fails the day it does not.
+
+And the UDP flow list: in a case whose services have udp_timeout_s, the
+first forwarded datagram of each of their flows says "conn new" and "via
+pdt", every later one "conn held (NODE, udp)" and "via udp_list" with that
+node (the capture is shorter than any timeout).
 """
 import json
 import os
@@ -53,12 +58,27 @@ def check(cnmux, case):
                        capture_output=True, text=True, timeout=120)
     if r.returncode != 0:
         return ['cnmux --explain exited %d: %s' % (r.returncode, r.stderr.strip())]
+    listed = {sv['name'] for sv in cfg['services'] if sv.get('udp_timeout_s')}
+    flows, udp_fails, udp_seen = {}, [], 0
     got_nodes, got_local, n = [], 0, 0
     for line in r.stdout.splitlines():
         m = LINE.match(line)
         if not m:
             continue
         n += 1
+        u = re.match(r'udp (\S+) > (\S+) \| service (\S+) .*\| forward to (\S+) by \S+ '
+                     r'via (\S+)$', m.group(2))
+        if u and u.group(3) in listed:
+            udp_seen += 1
+            key, node, via = (u.group(1), u.group(2)), u.group(4), u.group(5)
+            if key not in flows:
+                flows[key] = node
+                if via != 'pdt' or '| conn new |' not in m.group(2):
+                    udp_fails.append('frame %s, first of its flow: %s' % (m.group(1), m.group(2)))
+            elif via != 'udp_list' or node != flows[key] or \
+                    '| conn held (%s, udp' % node not in m.group(2):
+                udp_fails.append('frame %s, flow on %s: %s' % (m.group(1), flows[key],
+                                                              m.group(2)))
         what = m.group(2).rsplit(' | ', 1)[-1]
         t = re.match(r'(forward to|default node) (\S+) by', what)
         if t:
@@ -79,6 +99,9 @@ def check(cnmux, case):
                          len(got_nodes), len(want_nodes), first + 1,
                          got_nodes[first] if first < len(got_nodes) else '-',
                          want_nodes[first] if first < len(want_nodes) else '-'))
+    if listed and not udp_seen:
+        fails.append('no forwarded UDP datagram of %s in the capture' % ', '.join(sorted(listed)))
+    fails += udp_fails[:5]
     want_local = len(frames(os.path.join(d, 'expected_local.pcap')))
     if got_local != want_local:
         fails.append('local: explain %d, the data path %d' % (got_local, want_local))

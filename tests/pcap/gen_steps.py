@@ -22,6 +22,34 @@ frag_tracked: fragments of tracked TCP connections after a PDT change.
               and some with the later fragments in reverse order.
 Every later fragment must reach the node of its connection, node1 included.
 
+udp_flows: UDP flows keep their node across drain, reweight and node add
+(the UDP flow list, services with udp_timeout_s), and expire as configured.
+  services    game (IPv4) and game6 (IPv6, the general path), udp_timeout_s
+              600; voip, udp_timeout_s 8; dns without it (today's behaviour:
+              the PDT of the moment); each on node1 and node2;
+  part1.pcap  the first datagram of every flow (48 game, 16 game6, 32 voip,
+              32 dns; a client address and port each);
+  ctl         node drain node1 (every service);
+  part2.pcap  one datagram per flow;
+  ctl         node weight node2 game 3, the same for game6, voip, dns;
+  part3.pcap  one datagram per flow;
+  ctl         node add node3 (weight 2 in every service);
+  part4.pcap  one datagram per flow;
+  sleep 12    longer than voip's 8 s: voip's flows expire, game's do not;
+  part5.pcap  one datagram per flow: voip's flows are placed by the PDT of
+              now (none on the drained node1), game's keep their node.
+
+quic_migrate: QUIC routed by connection ID (docs/quic.md), frames built
+with scapy, QUIC payloads by hand (RFC 8999/9000, QUIC-LB plaintext CIDs).
+  part1.pcap  24 clients' first Initials (DCIDs of their own): the PDT;
+  part2.pcap  each client's Handshake and a 1-RTT packet on the CID of the
+              server that answered (the PDT's node): by server ID; and six
+              malformed or unroutable payloads (empty, cut short header, cut
+              long header, codepoint 6 and 7, an unknown server ID);
+  ctl         node drain node1; node3 joins h3 (weight 3);
+  part3.pcap  every client migrates to a new address and port and goes on
+              on its CID: each frame must reach its server's node.
+
 second_chance: connections the forwarding list never saw, across two quick
 PDT changes, with second_chance_s on (docs/pdt.md).
   part1.pcap  two data segments (ACK, no SYN: another instance saw the
@@ -46,8 +74,8 @@ import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, HERE)
-from gen_cases import (F_ACK, F_PSH, F_SYN, TCP, ip_b, ipv4, ipv6, frag6,  # noqa: E402
-                       l2, node, svc, tcp, write_pcap)
+from gen_cases import (F_ACK, F_PSH, F_SYN, TCP, UDP, ip_b, ipv4, ipv6, frag6,  # noqa: E402
+                       l2, node, svc, tcp, udp, write_pcap)
 
 PUB_MAC = bytes.fromhex('027063617000')   # the public veth end's MAC (run_steps_case.sh)
 
@@ -157,6 +185,170 @@ def gen_frag_tracked():
     return cfg, steps, {'part1.pcap': part1, 'part2.pcap': part2}
 
 
+class Flow:
+    """A UDP flow from a client of its own."""
+
+    def __init__(self, i, v6, src, dst, sport, dport):
+        self.i, self.v6 = i, v6
+        self.src, self.dst = ip_b(src), ip_b(dst)
+        self.sport, self.dport = sport, dport
+        self.mac = bytes([0x02, 0x00, 0xcb, 0x00, 0x73 if not v6 else 0x74, i & 0xff])
+
+    def datagram(self, k):
+        payload = b'cnmux udp flow %3d datagram %d' % (self.i, k)
+        d = udp(self.src, self.dst, self.sport, self.dport, payload)
+        if self.v6:
+            p, et = ipv6(self.src, self.dst, UDP, d), 0x86dd
+        else:
+            p, et = ipv4(self.src, self.dst, UDP, d, ident=(self.i << 4) | k), 0x0800
+        return pad60(l2(PUB_MAC, self.mac, et) + p)
+
+
+def gen_udp_flows():
+    rng = random.Random(0x0d9f)
+    both = {'node1': 1, 'node2': 1}
+    game = svc('game', '198.51.100.20', 'weighted', dict(both), ports=['7000/udp'])
+    game['udp_timeout_s'] = 600
+    game6 = svc('game6', '2001:db8:100::20', 'weighted', dict(both), ports=['7000/udp'])
+    game6['udp_timeout_s'] = 600
+    voip = svc('voip', '198.51.100.21', 'weighted', dict(both), ports=['5060/udp'])
+    voip['udp_timeout_s'] = 8
+    dns = svc('dns', '198.51.100.22', 'weighted', dict(both), ports=['53/udp'])
+    cfg = {
+        'ports': {'public': 'net_pcap0', 'private': ['net_pcap1']},
+        'control': {'socket': '/run/cnmux/udp_flows.sock'},
+        # a small list: the idle sweep passes over it every ~0.3 s
+        'conntrack': {'max': 4096},
+        'nodes': [node(i) for i in (1, 2)],
+        'services': [game, game6, voip, dns],
+    }
+    flows = []
+    n = 0
+    for count, v6, dst, dport in ((48, False, '198.51.100.20', 7000),
+                                  (16, True, '2001:db8:100::20', 7000),
+                                  (32, False, '198.51.100.21', 5060),
+                                  (32, False, '198.51.100.22', 53)):
+        for _ in range(count):
+            src = ('2001:db8:2::%x' % (0x200 + n)) if v6 else \
+                '203.0.113.%d' % (10 + n) if n < 200 else '192.0.2.%d' % (n - 150)
+            flows.append(Flow(n, v6, src, dst, rng.randint(1024, 65535), dport))
+            n += 1
+    parts = {}
+    for k in range(5):
+        order = list(flows)
+        rng.shuffle(order)
+        parts['part%d.pcap' % (k + 1)] = [f.datagram(k) for f in order]
+    n3 = node(3)
+    steps = [{'send': 'part1.pcap'},
+             {'ctl': ['node', 'drain', 'node1']},
+             {'send': 'part2.pcap'},
+             {'ctl': ['node', 'weight', 'node2', 'game', '3']},
+             {'ctl': ['node', 'weight', 'node2', 'game6', '3']},
+             {'ctl': ['node', 'weight', 'node2', 'voip', '3']},
+             {'ctl': ['node', 'weight', 'node2', 'dns', '3']},
+             {'send': 'part3.pcap'},
+             {'ctl': ['node', 'add', 'node3', n3['ip'], n3['mac'],
+                      'game=2', 'game6=2', 'voip=2', 'dns=2']},
+             {'send': 'part4.pcap'},
+             {'sleep': 12},
+             {'send': 'part5.pcap'}]
+    return cfg, steps, parts
+
+
+def quic_frame(src, dst, sport, dport, payload, v6=False):
+    """A frame of the QUIC case, built with scapy (the UDP payload by hand)."""
+    from scapy.all import Ether, IP, IPv6, UDP as SUDP, Raw  # noqa: E402
+    l3 = IPv6(src=src, dst=dst) if v6 else IP(src=src, dst=dst, flags='DF', id=0)
+    f = Ether(dst=PUB_MAC, src=bytes([0x02, 0, 0xcb, 0, 0x75, 1])) / l3 / \
+        SUDP(sport=sport, dport=dport) / Raw(load=payload)
+    return pad60(bytes(f))
+
+
+def quic_long(ptype, dcid, scid, body=b'', version=1):
+    """RFC 9000 17.2 (invariants: RFC 8999 5.1): 1 | 1 (fixed) | type (2) |
+    4 bits, version, DCID length and DCID, SCID length and SCID; an Initial
+    adds its token length (0) before the length and the protected payload."""
+    first = 0xc0 | (ptype << 4)
+    out = bytes([first]) + version.to_bytes(4, 'big')
+    out += bytes([len(dcid)]) + dcid + bytes([len(scid)]) + scid
+    if ptype == 0:
+        out += b'\x00'                       # token length
+    rest = body or bytes(20)
+    out += bytes([0x40 | (len(rest) >> 8), len(rest) & 0xff]) + rest  # 2-byte varint
+    return out
+
+
+def quic_short(dcid, body=b''):
+    """RFC 9000 17.3.1: 0 | 1 (fixed) | spin, reserved, key phase, PN length;
+    then the DCID (its length known to the receiver), then protected bytes."""
+    return bytes([0x40 | 0x01]) + dcid + (body or bytes(24))
+
+
+def qlb_plain(config_id, sid, nonce, low):
+    """A QUIC-LB plaintext CID (draft-ietf-quic-load-balancers-21, 5.2):
+    first octet: config rotation (3 bits) and 5 free bits; the server ID,
+    then the nonce, in the clear."""
+    return bytes([(config_id << 5) | (low & 0x1f)]) + sid + nonce
+
+
+def gen_quic_migrate():
+    sys.path.insert(0, os.path.join(ROOT, 'tests', 'fixtures'))
+    import fixtures as fx  # noqa: E402  (the PDT model, written apart from cnmux)
+    rng = random.Random(0x9c1c)
+    nodes = [node(i) for i in (1, 2, 3)]
+    for i, n in enumerate(nodes):
+        n['server_id'] = '0a0b%02x' % (0x0c + i)
+    h3 = svc('h3', '198.51.100.30', 'weighted', {'node1': 1, 'node2': 1}, ports=['443/udp'])
+    h3['udp_timeout_s'] = 600
+    h3['quic_lb'] = {'config_id': 1, 'server_id_len': 3, 'nonce_len': 6, 'mode': 'plaintext'}
+    cfg = {
+        'ports': {'public': 'net_pcap0', 'private': ['net_pcap1']},
+        'control': {'socket': '/run/cnmux/quic_migrate.sock'},
+        'conntrack': {'max': 4096},
+        'nodes': nodes,
+        'services': [h3],
+    }
+    model = fx.Model(cfg)
+    sid_of = {n['name']: bytes.fromhex(n['server_id']) for n in nodes}
+    vip = '198.51.100.30'
+    clients = []
+    for i in range(24):
+        src, sport = '203.0.113.%d' % (20 + i), rng.randint(1024, 65535)
+        home = model.node('h3', src, sport)      # the PDT's node: the server that answers
+        scid_c = bytes(rng.getrandbits(8) for _ in range(8))
+        dcid0 = bytes(rng.getrandbits(8) for _ in range(8))
+        scid = qlb_plain(1, sid_of[home], bytes(rng.getrandbits(8) for _ in range(6)),
+                         rng.getrandbits(5))
+        clients.append((src, sport, home, dcid0, scid_c, scid))
+    # 1: every client's first Initial: a DCID of its own, placed by the PDT
+    part1 = [quic_frame(c[0], vip, c[1], 443, quic_long(0, c[3], c[4])) for c in clients]
+    # 2: the handshake on the server's CID (long header, Handshake), then 1-RTT
+    part2 = [quic_frame(c[0], vip, c[1], 443, quic_long(2, c[5], c[4])) for c in clients]
+    part2 += [quic_frame(c[0], vip, c[1], 443, quic_short(c[5])) for c in clients]
+    # malformed and unroutable: counted, placed by the 4-tuple
+    bad = [b'',                                           # empty
+           bytes([0x41]) + bytes(5),                      # short, cut inside the CID
+           bytes([0xc0, 0, 0, 0]),                        # long, cut before the DCID length
+           quic_short(qlb_plain(6, b'\x0a\x0b\x0c', bytes(6), 0)),   # codepoint 6: none
+           quic_short(qlb_plain(7, b'\x0a\x0b\x0c', bytes(6), 0)),   # codepoint 7
+           quic_short(qlb_plain(1, b'\x77\x77\x77', bytes(6), 0))]   # no node's server ID
+    for k, pl in enumerate(bad):
+        part2.append(quic_frame('203.0.113.%d' % (100 + k), vip, 40000 + k, 443, pl))
+    # 3: after the PDT changes every client migrates (new address and port)
+    # and goes on on the server's CID: short headers from the new tuple
+    part3 = []
+    for i, c in enumerate(clients):
+        nsrc, nport = '192.0.2.%d' % (100 + i), rng.randint(1024, 65535)
+        part3.append(quic_frame(nsrc, vip, nport, 443, quic_short(c[5])))
+        part3.append(quic_frame(nsrc, vip, nport, 443, quic_short(c[5], bytes(40))))
+    steps = [{'send': 'part1.pcap'},
+             {'send': 'part2.pcap'},
+             {'ctl': ['node', 'drain', 'node1']},
+             {'ctl': ['node', 'weight', 'node3', 'h3', '3']},
+             {'send': 'part3.pcap'}]
+    return cfg, steps, {'part1.pcap': part1, 'part2.pcap': part2, 'part3.pcap': part3}
+
+
 def gen_second_chance():
     rng = random.Random(0x5c2d)
     cfg = {
@@ -208,7 +400,8 @@ def gen_second_chance():
     return cfg, steps, {'part1.pcap': part1, 'part2.pcap': part2, 'part3.pcap': part3}
 
 
-CASES = {'frag_tracked': gen_frag_tracked, 'second_chance': gen_second_chance}
+CASES = {'frag_tracked': gen_frag_tracked, 'second_chance': gen_second_chance,
+         'udp_flows': gen_udp_flows, 'quic_migrate': gen_quic_migrate}
 
 
 def main():

@@ -13,9 +13,10 @@
 #                                        received every frame sent so far
 #   {"ctl": ["node", "drain", "node1"]}  cnmuxctl ARGS... on cnmux's control socket;
 #                                        it must succeed (exit 0)
-#   {"sleep": 1.2}                       wait (at most 10 s): a table in force a
-#                                        while (second chance keeps no table
-#                                        younger than 1 s, docs/pdt.md)
+#   {"sleep": 12}                        wait (at most 60 s): idle timeouts, or a
+#                                        table in force a while (second chance
+#                                        keeps no table younger than 1 s,
+#                                        docs/pdt.md)
 #
 # cnmux runs in a network namespace of its own: a veth pair snd0 <-> pub0
 # (offloads off, IPv6 off so the kernel sends nothing on it), the public port
@@ -26,8 +27,8 @@
 # they arrive in the order sent). Synchronisation: after each send step the
 # runner polls `cnmuxctl -j stats` until rx equals the frames sent so far (and
 # fails if it passes it, or after CNMUX_STEP_TIMEOUT seconds, default 20); a
-# ctl step runs only then, and the runner records the stats at that point
-# (marks.json: where the step falls in the private output). Then SIGINT,
+# ctl or sleep step runs only then, and the runner records the stats at that
+# point (marks.json: where the step falls in the private output). Then SIGINT,
 # cnmux's --stats-json, and:
 #   1. tests/pcap/steps.py check: the property checks (no frame lost and the
 #      stats' accounting, one node per connection with later fragments matched
@@ -165,11 +166,11 @@ if set(s) == {"send"} and isinstance(s["send"], str):
     print("send", shlex.quote(s["send"]))
 elif set(s) == {"ctl"} and isinstance(s["ctl"], list) and s["ctl"]:
     print("ctl", " ".join(shlex.quote(str(a)) for a in s["ctl"]))
-elif set(s) == {"sleep"} and isinstance(s["sleep"], (int, float)) and 0 < s["sleep"] <= 10:
+elif set(s) == {"sleep"} and isinstance(s["sleep"], (int, float)) and 0 < s["sleep"] <= 60:
     print("sleep", s["sleep"])
 else:
     sys.exit("steps.json: step %d: expected {\"send\": PCAP}, {\"ctl\": [ARGS]} or "
-             "{\"sleep\": SECONDS (at most 10)}, got %r"
+             "{\"sleep\": SECONDS (at most 60)}, got %r"
              % (int(sys.argv[2]), s))' "$case_dir/steps.json" "$i") || fail "bad steps.json"
 	eval "set -- $step"
 	kind=$1
@@ -192,10 +193,6 @@ else:
 		done
 		[ "$rx" -eq "$sent" ] || fail "step $i: cnmux received $rx frames, $sent were sent"
 		;;
-	sleep)
-		echo "=== step $i: sleep $1 s"
-		sleep "$1"
-		;;
 	ctl)
 		s=$(ctl_stats)
 		rx=$(field rx <<<"$s")
@@ -203,6 +200,17 @@ else:
 		if [ -z "$rx" ] || [ -z "$fwd" ]; then fail "step $i: no stats from cnmuxctl"; fi
 		echo "=== step $i: cnmuxctl $* (rx $rx, forwarded $fwd)"
 		"$ctl" -s "$sock" "$@" || fail "step $i: cnmuxctl $* failed"
+		[ "$marks" = "[" ] || marks+=","
+		marks+="{\"step\": $i, \"rx\": $rx, \"forwarded\": $fwd}"
+		;;
+	sleep)
+		s=$(ctl_stats)
+		rx=$(field rx <<<"$s")
+		fwd=$(field forwarded <<<"$s")
+		if [ -z "$rx" ] || [ -z "$fwd" ]; then fail "step $i: no stats from cnmuxctl"; fi
+		echo "=== step $i: sleep $1 s (rx $rx, forwarded $fwd)"
+		sleep "$1"
+		kill -0 "$cnmux_pid" 2>/dev/null || fail "step $i: cnmux exited"
 		[ "$marks" = "[" ] || marks+=","
 		marks+="{\"step\": $i, \"rx\": $rx, \"forwarded\": $fwd}"
 		;;

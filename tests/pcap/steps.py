@@ -29,6 +29,30 @@ stats at each ctl step):
     [SERVICE]` or `node weight NODE SERVICE 0`, the connections that were on
     NODE before the step and sent after it are still on NODE after it
     (later fragments included), and there is at least one such connection.
+
+UDP flows (the UDP flow list, docs/conntrack.md): a UDP flow of a service
+with "udp_timeout_s" is a connection for checks 2 and 3, until a sleep step
+longer than that timeout ends it: after such a step the flow is a new one
+(its "epoch" changes). A UDP flow of a service without the list is no
+connection: it follows the PDT of the moment. And:
+ 4. a service without the list keeps today's behaviour: at least one of its
+    flows changed node across the ctl steps (else the case does not show it);
+ 5. a flow list expires as configured: for each sleep step and each service
+    whose udp_timeout_s is shorter, none of its flows is on a node drained
+    before the step once it is over, at least one of them was before it, and
+    the stats' udp_expired counts at least the service's flows seen before;
+ 6. the counters: udp_new is the number of (flow, epoch) pairs of the
+    services with the list, udp_hit their other datagrams.
+
+QUIC (services with a plaintext "quic_lb", docs/quic.md), read here from the
+RFC 8999 invariants and the QUIC-LB draft, apart from cnmux: a frame whose
+destination connection ID carries a configured codepoint and a node's server
+ID is routed by it: it is keyed by that CID (one connection, whatever its
+addresses and ports) for checks 2 and 3, is not a UDP flow for 6, and:
+ 7. it leaves on its server ID's node; the quic_* and cid_* counters are what
+    the frames imply (empty, truncated, unknown or reserved codepoint,
+    unknown server ID, routed); the Initials the PDT placed reached more
+    than one node.
 """
 
 import ipaddress
@@ -148,7 +172,7 @@ def cmd_check(case_dir, out_dir):
     with open(os.path.join(out_dir, 'config.json')) as f:
         cfg = json.load(f)
     with open(os.path.join(out_dir, 'marks.json')) as f:
-        marks = json.load(f)          # one per ctl step: {"step": i, "rx": .., "forwarded": ..}
+        marks = json.load(f)          # one per ctl or sleep step: {"step": i, "rx": .., "forwarded": ..}
     with open(os.path.join(out_dir, 'stats.json')) as f:
         stats = json.load(f)
     mac_node = {bytes.fromhex(n['mac'].replace(':', '')): n['name']
@@ -201,7 +225,110 @@ def cmd_check(case_dir, out_dir):
                  % (i, fr[6:12].hex(':'), priv[0][6:12].hex(':')))
             break
 
+    # QUIC: per plaintext quic_lb service (vip, port) -> its configurations
+    sid_node = {bytes.fromhex(n['server_id']): n['name'] for n in cfg['nodes']
+                if n.get('server_id')}
+    quic_svc = {}
+    for sv in cfg['services']:
+        q = sv.get('quic_lb')
+        if q is None:
+            continue
+        qs = q if isinstance(q, list) else [q]
+        if any(c.get('mode') != 'plaintext' for c in qs):
+            continue
+        cid_len = qs[0].get('cid_len', 1 + qs[0]['server_id_len'] + qs[0]['nonce_len'])
+        for pt in sv.get('ports', []):
+            if pt.endswith('/udp'):
+                quic_svc[(ipaddress.ip_address(sv['vip']).packed, int(pt.split('/')[0]))] = (
+                    {c.get('config_id', 0): (c['server_id_len'], c['nonce_len']) for c in qs},
+                    cid_len)
+
+    def quic_class(et, p):
+        """(counter names, server CID or None, is an Initial) of a frame to a
+        QUIC service; None for other frames"""
+        if et is None:
+            return None
+        key, fid, later = describe(et, p)
+        if later or key is None or len(key) != 5 or key[0] != 17:
+            return None
+        qs = quic_svc.get((key[3], key[4]))
+        if qs is None:
+            return None
+        confs, cid_len = qs
+        ihl = (p[0] & 15) * 4 if et == 0x0800 else 40
+        u = p[ihl + 8:]
+        if not u:
+            return ['quic_empty'], None, False
+        initial = False
+        if u[0] & 0x80:
+            if len(u) < 6:
+                return ['quic_long_truncated'], None, False
+            dl = u[5]
+            ver = struct.unpack_from('!I', u, 1)[0]
+            if ver in (1, 0x6b3343cf) and dl > 20:
+                return ['quic_dcid_len'], None, False
+            if len(u) < 6 + dl:
+                return ['quic_dcid_truncated'], None, False
+            if len(u) < 7 + dl or len(u) < 7 + dl + u[6 + dl]:
+                return ['quic_scid_truncated'], None, False
+            dcid = u[6:6 + dl]
+            initial = ver == 1 and (u[0] >> 4) & 3 == 0
+        else:
+            if len(u) < 1 + cid_len:
+                return ['quic_short_truncated'], None, False
+            dcid = u[1:1 + cid_len]
+        cp = dcid[0] >> 5
+        if cp == 7:
+            return ['quic_ok', 'cid_cr_unroutable'], None, initial
+        if cp not in confs:
+            return ['quic_ok', 'cid_cr_unknown'], None, initial
+        sl, nl = confs[cp]
+        if len(dcid) < 1 + sl + nl:
+            return ['quic_ok', 'cid_short'], None, initial
+        if bytes(dcid[1:1 + sl]) in sid_node:
+            return ['quic_ok', 'cid_server_id'], bytes(dcid), initial
+        return ['quic_ok', 'cid_sid_unknown'], None, initial
+
+    # UDP flows: the service's udp_timeout_s (0: no list), by flow key
+    mark_at = {m['step']: m for m in marks}
+    svc_udp = []
+    for sv in cfg['services']:
+        ports = set(sv.get('ports', []))
+        wild = 'udp' in sv.get('protocols', [])
+        svc_udp.append((ipaddress.ip_address(sv['vip']).packed, ports, wild,
+                        sv.get('udp_timeout_s', 0), sv['name']))
+
+    def udp_svc(key):
+        """(udp_timeout_s, service name) of a UDP flow key; None for other keys"""
+        if key is None or len(key) != 5 or key[0] != 17:
+            return None
+        for vip, ports, wild, tmo, name in svc_udp:
+            if vip == key[3] and (wild or '%d/udp' % key[4] in ports):
+                return tmo, name
+        return 0, None
+    sleeps = []        # (step, seconds, output index where it falls)
+    for si, st in enumerate(steps):
+        if 'sleep' in st:
+            if si not in mark_at:
+                fail('step %d (sleep): no mark from the runner' % si)
+                continue
+            sleeps.append((si, st['sleep'], mark_at[si]['forwarded']))
+
+    def epoch(key, i):
+        """how many sleeps longer than the flow's list timeout lie before output i"""
+        u = udp_svc(key)
+        if u is None or u[0] == 0:
+            return 0
+        return sum(1 for _, sec, cut in sleeps if sec > u[0] and cut <= i)
+
+    def tracked(key):
+        """a connection for checks 2 and 3: not a UDP flow of a service without the list"""
+        u = udp_svc(key)
+        return u is None or u[0] > 0
+
     # 2. one node per connection
+    quic_counts, quic_wrong, initial_macs = {}, [], set()
+    mac_node_rev = {nm: m for m, nm in mac_node.items()}
     firsts = {}        # fragment id -> flow key
     frames_of = {}     # flow key -> [(output index, dst MAC, later fragment)]
     orphans = 0
@@ -217,16 +344,31 @@ def cmd_check(case_dir, out_dir):
                 continue
         elif fid is not None:
             firsts[fid] = key
+        qc = quic_class(et, p)
+        if qc is not None:
+            for name in qc[0]:
+                quic_counts[name] = quic_counts.get(name, 0) + 1
+            if qc[1] is not None:
+                # routed by its server ID: that node, whatever the tuple
+                want = mac_node_rev.get(sid_node[qc[1][1:1 + len(next(iter(sid_node)))]])
+                if fr[:6] != want:
+                    quic_wrong.append((i, show(key)))
+                key = ('quic', qc[1])
+            elif qc[2]:
+                initial_macs.add(fr[:6])
         frames_of.setdefault(key, []).append((i, fr[:6], later))
     if orphans:
         fail('%d later fragments left before their first fragment' % orphans)
     split = []
     for key, fl in frames_of.items():
-        macs = []
-        for _, m, _ in fl:
-            if m not in macs:
-                macs.append(m)
-        if len(macs) > 1:
+        if not tracked(key):
+            continue
+        macs = {}
+        for i, m, _ in fl:
+            e = macs.setdefault(epoch(key, i), [])
+            if m not in e:
+                e.append(m)
+        if any(len(e) > 1 for e in macs.values()):
             split.append((key, fl))
     if split:
         fail('%d of %d connections left on more than one node, e.g.:'
@@ -238,7 +380,6 @@ def cmd_check(case_dir, out_dir):
                 for i, m, later in fl)))
 
     # 3. a drained node keeps its connections
-    mark_at = {m['step']: m for m in marks}
     for si, st in enumerate(steps):
         c = st.get('ctl')
         if not c:
@@ -261,8 +402,12 @@ def cmd_check(case_dir, out_dir):
         dmac = dmac[0]
         kept, later_kept, moved = 0, 0, []
         for key, fl in frames_of.items():
+            if not tracked(key):
+                continue
             before = [x for x in fl if x[0] < cut]
             after = [x for x in fl if x[0] >= cut]
+            if before:
+                after = [x for x in after if epoch(key, x[0]) == epoch(key, before[-1][0])]
             if not before or not after or before[-1][1] != dmac:
                 continue
             if all(m == dmac for _, m, _ in after):
@@ -278,6 +423,81 @@ def cmd_check(case_dir, out_dir):
                  'the case does not test the drain' % (si, ' '.join(c), drained))
         print('steps.py: step %d (%s): %d connections of %s kept it, %d later fragments '
               'reached it' % (si, ' '.join(c), kept, drained, later_kept))
+
+    # 4. UDP without the list: the PDT of the moment
+    ctl_cuts = [mark_at[si]['forwarded'] for si, st in enumerate(steps)
+                if 'ctl' in st and si in mark_at]
+    plain = [k for k in frames_of if udp_svc(k) is not None and udp_svc(k)[0] == 0]
+    if plain:
+        spans = [k for k in plain if any(frames_of[k][0][0] < c <= frames_of[k][-1][0]
+                                         for c in ctl_cuts)]
+        moved = [k for k in spans if len({m for _, m, _ in frames_of[k]}) > 1]
+        print('steps.py: UDP flows of services without the list: %d of %d across the '
+              'ctl steps changed node' % (len(moved), len(spans)))
+        if spans and not moved:
+            fail('no UDP flow of a service without the list changed node across the ctl '
+                 'steps: the case does not show the PDT of the moment')
+
+    # 5. the list expires as configured
+    for si, sec, cut in sleeps:
+        drained = set()
+        for sj, st in enumerate(steps[:si]):
+            c = st.get('ctl') or []
+            if c[:2] == ['node', 'drain'] and len(c) == 3:
+                drained.add(c[2])
+        dmacs = {m for m, nm in mac_node.items() if nm in drained}
+        for vip, ports, wild, tmo, name in svc_udp:
+            if not 0 < tmo < sec:
+                continue
+            mine = [k for k in frames_of if udp_svc(k) == (tmo, name)]
+            seen = [k for k in mine if frames_of[k][0][0] < cut]
+            was_drained = [k for k in seen if [x for x in frames_of[k] if x[0] < cut][-1][1]
+                           in dmacs]
+            still = [k for k in mine
+                     if any(x[0] >= cut and x[1] in dmacs for x in frames_of[k])]
+            print('steps.py: step %d (sleep %d s): %s (udp_timeout_s %d): %d flows, %d on a '
+                  'drained node before, %d after' % (si, sec, name, tmo, len(seen),
+                                                     len(was_drained), len(still)))
+            if still:
+                fail('step %d: %d flows of %s still on a drained node after their idle '
+                     'time, e.g. %s' % (si, len(still), name, show(still[0])))
+            if drained and not was_drained:
+                fail('step %d: no flow of %s on a drained node before it: the case does '
+                     'not test the expiry' % (si, name))
+            if 'udp_expired' in stats and stats['udp_expired'] < len(seen):
+                fail('stats: udp_expired %d, but %d flows of %s were idle longer than %d s'
+                     % (stats['udp_expired'], len(seen), name, tmo))
+
+    # 7. QUIC by connection ID
+    if quic_svc:
+        for i, what in quic_wrong[:5]:
+            fail('private frame #%d (%s): not on the node of its server ID' % (i, what))
+        names = ['quic_ok', 'quic_empty', 'quic_long_truncated', 'quic_dcid_len',
+                 'quic_dcid_truncated', 'quic_scid_truncated', 'quic_scid_len',
+                 'quic_short_truncated', 'cid_server_id', 'cid_cr_unroutable', 'cid_cr_unknown',
+                 'cid_short', 'cid_sid_unknown']
+        for name in names:
+            if stats.get(name) != quic_counts.get(name, 0):
+                fail('stats: %s %s, the frames imply %d' % (name, stats.get(name),
+                                                             quic_counts.get(name, 0)))
+        if len(initial_macs) < 2:
+            fail('the Initials placed by the PDT reached %d node(s), expected a spread'
+                 % len(initial_macs))
+        print('steps.py: QUIC: %d frames by server ID, %d by the 4-tuple, the Initials on %d '
+              'nodes, counters %s'
+              % (quic_counts.get('cid_server_id', 0), quic_counts.get('quic_ok', 0) -
+                 quic_counts.get('cid_server_id', 0), len(initial_macs),
+                 {k: v for k, v in sorted(quic_counts.items())}))
+
+    # 6. the UDP counters
+    listed = [k for k in frames_of if udp_svc(k) is not None and udp_svc(k)[0] > 0]
+    want_new = sum(len({epoch(k, x[0]) for x in frames_of[k]}) for k in listed)
+    want_hit = sum(len(frames_of[k]) for k in listed) - want_new
+    for name, want in (('udp_new', want_new), ('udp_hit', want_hit)):
+        if name not in stats:
+            fail('stats.json: no "%s"' % name)
+        elif stats[name] != want:
+            fail('stats: %s %d, expected %d' % (name, stats[name], want))
 
     print('steps.py: %d frames sent, %d on the private port, %d on the local port, '
           '%d connections, %d later fragments'

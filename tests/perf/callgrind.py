@@ -60,7 +60,7 @@ import perflib as P  # noqa: E402
 VALGRIND = ["valgrind", "--tool=callgrind", "--separate-threads=yes", "--dump-instr=no",
             "--fair-sched=yes"]
 # work that depends on wall-clock time, not on packets (inclusive cost subtracted)
-EXCLUDE = ["cnm_ct_expire", "cnm_ct_count"]
+EXCLUDE = ["cnm_ct_expire", "cnm_ct_count", "cnm_ct_count_udp"]
 # the write-back of a connection's entry (a state change, or an expiry that
 # moved by >= 1 s: time-driven), out of line so that it can be found even
 # when cnm_ct_touch is inlined (inclusive cost subtracted)

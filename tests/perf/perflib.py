@@ -21,6 +21,7 @@ import socket
 import struct
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -288,6 +289,61 @@ def _udp_weighted(n_nodes, n_frames=8192, local_pct=0):
     return make
 
 
+def _udp_list(make):
+    """The same frames, and the UDP flow list on for every service (an idle
+    time longer than any run), with room for every flow."""
+    def list_make(rng):
+        frames, cfg = make(rng)
+        cfg = json.loads(json.dumps(cfg))
+        for s in cfg['services']:
+            s['udp_timeout_s'] = 3600
+        cfg['conntrack'] = {'max': 16384}
+        return frames, cfg
+    return list_make
+
+
+QUIC_KEY = "/tmp/cnmux_perf_quic.key"
+
+
+def _quic_short(mode, sid_len, nonce_len, n_frames=8192):
+    """QUIC 1-RTT (short header) packets of 8,192 clients to a service with
+    QUIC-LB, each on a CID of one of its 2 nodes, made by cnmux-quiclb from
+    the same configuration (encrypted: a fixed key in QUIC_KEY, mode 0600)."""
+    def make(rng):
+        nodes_ = nodes(2)
+        for i, n in enumerate(nodes_):
+            n["server_id"] = ("%02x" % (0x10 + i)) * sid_len
+        q = {"server_id_len": sid_len, "nonce_len": nonce_len, "mode": mode}
+        if mode == "encrypted":
+            fd = os.open(QUIC_KEY, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            os.write(fd, b"cnmux perf key!!")
+            os.close(fd)
+            os.chmod(QUIC_KEY, 0o600)
+            q["key_file"] = QUIC_KEY
+        svc = [{"name": "h3", "vip": "198.51.100.10", "ports": ["443/udp"],
+                "policy": "weighted", "nodes": {"n0": 1, "n1": 1}, "quic_lb": q}]
+        cfg = base_config(2, svc)
+        cfg["nodes"] = nodes_
+        with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
+            json.dump(cfg, f)
+        tool = os.environ.get("CNMUX_QUICLB") or str(REPO / "build/app/cnmux-quiclb/cnmux-quiclb")
+        cids = []
+        for node in ("n0", "n1"):
+            out = subprocess.run([tool, "generate", "--config", f.name, "--service", "h3",
+                                  "--node", node, "--count", str(n_frames // 2)],
+                                 check=True, capture_output=True, text=True).stdout
+            cids += [bytes.fromhex(x) for x in out.split()]
+        os.unlink(f.name)
+        vip = ip4("198.51.100.10")
+        frames = []
+        for i in range(n_frames):
+            a, p = client(i)
+            payload = bytes([0x41]) + cids[(i * 7919) % len(cids)] + b"\x00" * 24
+            frames.append(frame4(a, vip, 17, p, 443, payload))
+        return frames, cfg
+    return make
+
+
 def _udp_tunnel(method):
     """udp_weighted_2's frames (the same capture), its two nodes reached by
     a tunnel: the price of the method against the MAC rewrite."""
@@ -424,6 +480,15 @@ def _sticky_wild_mix(n_frames=16384):
 
 SCENARIOS = {s.name: s for s in [
     Scenario("udp_weighted_2", "UDP, 8192 flows, weighted service, 2 nodes", _udp_weighted(2)),
+    Scenario("udp_flows_8k", "udp_weighted_2 with the UDP flow list on (udp_timeout_s 3600): "
+             "its 8192 flows recorded, then found", _udp_list(_udp_weighted(2)),
+             capture="udp_weighted_2"),
+    Scenario("quic_short_enc", "QUIC short headers, 8192 clients, CIDs encrypted (server ID 3 + "
+             "nonce 6: the four-pass network, 3 passes), routed by server ID",
+             _quic_short("encrypted", 3, 6)),
+    Scenario("quic_short_enc16", "quic_short_enc with server ID 8 + nonce 8 (single-pass AES)",
+             _quic_short("encrypted", 8, 8)),
+    Scenario("quic_short_plain", "quic_short_enc with plaintext CIDs", _quic_short("plaintext", 3, 6)),
     Scenario("udp_weighted_64", "UDP, 8192 flows, weighted service, 64 nodes (weights 1-4)",
              _udp_weighted(64)),
     Scenario("udp_ipip_2", "udp_weighted_2 with both nodes behind IPIP (outer IPv4 header)",

@@ -24,6 +24,7 @@
 
 #include "cnm_config.h"
 #include "cnm_fwd.h"
+#include "cnm_quiclb.h"
 
 #define FILE_NAME "t.json"
 
@@ -51,6 +52,8 @@
 #define S_PORTS "'ports': ['80/tcp']"
 #define S_NODES "'nodes': {'n1': 1}"
 #define S_BASE S_NAME ", " S_VIP ", " S_W ", " S_PORTS ", " S_NODES
+/* a plaintext QUIC-LB block */
+#define QLB "{'server_id_len': 3, 'nonce_len': 6, 'mode': 'plaintext'}"
 
 /* pieces of an "ha" object */
 #define HA_ID "'id': 'lb1'"
@@ -497,8 +500,8 @@ static const struct err_case err_cases[] = {
 	  "an array" },
 	{ "service_unknown_key", SVCS(SVC_W ", {" S_BASE ", 'weight': 1}"),
 	  "services[1].weight",
-	  "one of the keys name, vip, policy, ports, protocols, nodes, pdt_size, arp",
-	  "an unknown key" },
+	  "one of the keys name, vip, policy, ports, protocols, nodes, pdt_size, arp, "
+	  "second_chance_s, udp_timeout_s, quic_lb", "an unknown key" },
 	{ "service_name_missing",
 	  SVC(S_VIP ", " S_W ", " S_PORTS ", " S_NODES), "services[0].name",
 	  "a name of letters, digits", "nothing" },
@@ -627,6 +630,53 @@ static const struct err_case err_cases[] = {
 	{ "service_arp_not_bool",
 	  SVC(S_BASE ", 'arp': 'yes'"), "services[0].arp", "true or false",
 	  "\"yes\"" },
+	{ "service_udp_timeout_string",
+	  SVC(S_NAME ", " S_VIP ", " S_W ", 'ports': ['53/udp'], " S_NODES
+	      ", 'udp_timeout_s': '30'"), "services[0].udp_timeout_s",
+	  "an integer in [0, 604800]", "\"30\"" },
+	{ "service_udp_timeout_big",
+	  SVC(S_NAME ", " S_VIP ", " S_W ", 'ports': ['53/udp'], " S_NODES
+	      ", 'udp_timeout_s': 604801"), "services[0].udp_timeout_s",
+	  "an integer in [0, 604800]", "604801" },
+	{ "service_udp_timeout_negative",
+	  SVC(S_NAME ", " S_VIP ", " S_W ", 'ports': ['53/udp'], " S_NODES
+	      ", 'udp_timeout_s': -1"), "services[0].udp_timeout_s",
+	  "an integer in [0, 604800]", "-1" },
+	{ "service_udp_timeout_no_udp",
+	  SVC(S_BASE ", 'udp_timeout_s': 30"), "services[0].udp_timeout_s",
+	  "no \"udp_timeout_s\" in a service without UDP", "30" },
+	{ "service_quic_lb_tcp",
+	  SVC(S_BASE ", 'quic_lb': " QLB), "services[0].quic_lb",
+	  "no \"quic_lb\" in a service without a UDP port", "an object" },
+	{ "service_quic_lb_nonce_short",
+	  SVC(S_NAME ", " S_VIP ", " S_W ", 'ports': ['443/udp'], " S_NODES
+	      ", 'quic_lb': {'server_id_len': 3, 'nonce_len': 3, 'mode': 'plaintext'}"),
+	  "services[0].quic_lb.nonce_len", "4", "3" },
+	{ "service_quic_lb_two_sid_lens",
+	  SVC(S_NAME ", " S_VIP ", " S_W ", 'ports': ['443/udp'], " S_NODES
+	      ", 'quic_lb': [" QLB ", {'config_id': 1, 'server_id_len': 2, 'nonce_len': 7, "
+	      "'mode': 'plaintext'}]"),
+	  "services[0].quic_lb", "configurations of one server ID length", "an array" },
+	{ "node_server_id_not_hex",
+	  "{" PORTS ", 'nodes': [{'name': 'n1', 'ip': '192.0.2.1', 'server_id': '0g'}], "
+	  "'services': []}", "nodes[0].server_id", "1 to 15 bytes in hex", "\"0g\"" },
+	{ "node_server_id_long",
+	  "{" PORTS ", 'nodes': [{'name': 'n1', 'ip': '192.0.2.1', "
+	  "'server_id': '00112233445566778899aabbccddeeff'}], 'services': []}",
+	  "nodes[0].server_id", "1 to 15 bytes in hex", "" },
+	{ "node_server_id_duplicate",
+	  "{" PORTS ", 'nodes': [{'name': 'n1', 'ip': '192.0.2.1', 'server_id': '0a0b0c'}, "
+	  "{'name': 'n2', 'ip': '192.0.2.2', 'server_id': '0A0B0C'}], 'services': []}",
+	  "nodes[1].server_id", "a server ID no other node has (node n1 has it)", "a server ID" },
+	{ "node_server_id_len_service",
+	  "{" PORTS ", 'nodes': [{'name': 'n1', 'ip': '192.0.2.1', 'server_id': '0a0b'}], "
+	  "'services': [{" S_NAME ", " S_VIP ", " S_W ", 'ports': ['443/udp'], " S_NODES
+	  ", 'quic_lb': " QLB "}]}",
+	  "nodes[0].server_id", "3 bytes in hex, the server_id_len of service s1", "2 bytes" },
+	{ "service_udp_timeout_wild_tcp",
+	  SVC(S_NAME ", " S_VIP ", " S_WILD ", 'protocols': ['tcp'], " S_NODES
+	      ", 'udp_timeout_s': 30"), "services[0].udp_timeout_s",
+	  "no \"udp_timeout_s\" in a service without UDP", "30" },
 	{ "service_name_duplicate",
 	  SVCS(SVC_W ", {'name': 's2', " S_VIP ", " S_W ", 'ports': ['81/tcp'], "
 	       S_NODES "}, {" S_NAME ", " S_VIP ", " S_W ", 'ports': ['82/tcp'], "
@@ -1018,10 +1068,13 @@ test_optional_keys(void **state)
 		"            'notify': '/etc/cnmux/notify.sh'},"
 		" 'services': [{'name': 's', 'vip': '198.51.100.1', 'policy': 'sticky',"
 		"               'ports': ['1/udp', '65535/tcp'], 'nodes': {'a': 0},"
-		"               'pdt_size': 16, 'arp': false},"
+		"               'pdt_size': 16, 'arp': false, 'udp_timeout_s': 604800},"
 		"              {'name': 't', 'vip': '198.51.100.1', 'policy': 'weighted',"
 		"               'ports': ['80/tcp'], 'nodes': {'a': 65535},"
-		"               'pdt_size': 1048576, 'arp': true}]}");
+		"               'pdt_size': 1048576, 'arp': true},"
+		"              {'name': 'w', 'vip': '198.51.100.2', 'policy': 'sticky-wild',"
+		"               'protocols': ['tcp', 'udp'], 'nodes': {'a': 1},"
+		"               'udp_timeout_s': 0}]}");
 	static const uint8_t mac[6] = { 0x02, 0xab, 0xcd, 0xef, 0x00, 0x01 };
 
 	(void)state;
@@ -1082,6 +1135,9 @@ test_optional_keys(void **state)
 	assert_int_equal(cfg->services[0].ports[0].proto, IPPROTO_UDP);
 	assert_int_equal(cfg->services[0].ports[1].port, 65535);
 	assert_int_equal(cfg->services[0].members[0].weight, 0);
+	assert_int_equal(cfg->services[0].udp_timeout_s, 604800);
+	assert_int_equal(cfg->services[1].udp_timeout_s, 0); /* absent: off */
+	assert_int_equal(cfg->services[2].udp_timeout_s, 0);
 	assert_int_equal(cfg->services[1].pdt_size, 1048576);
 	assert_true(cfg->services[1].arp);
 	assert_int_equal(cfg->services[1].members[0].weight, 65535);
@@ -1684,11 +1740,45 @@ test_bundled_tunnels(void **state)
 	cnm_config_free(cfg);
 }
 
+/* QUIC-LB: the service's block and the nodes' server IDs (docs/quic.md) */
+static void
+test_quic_lb(void **state)
+{
+	struct cnm_config *cfg = parse_ok(
+		"{" PORTS ", 'nodes': [{'name': 'n1', 'ip': '192.0.2.1', 'server_id': '0a0b0c'},"
+		"  {'name': 'n2', 'ip': '192.0.2.2', 'server_id': '0A0B0D'},"
+		"  {'name': 'n3', 'ip': '192.0.2.3'}],"
+		" 'services': [{'name': 'h3', 'vip': '198.51.100.1', 'policy': 'weighted',"
+		"   'ports': ['443/udp'], 'nodes': {'n1': 1, 'n2': 1, 'n3': 1},"
+		"   'udp_timeout_s': 30,"
+		"   'quic_lb': [{'config_id': 2, 'server_id_len': 3, 'nonce_len': 6,"
+		"                'mode': 'plaintext', 'cid_len': 12}]},"
+		"  {'name': 'web', 'vip': '198.51.100.1', 'policy': 'weighted',"
+		"   'ports': ['443/tcp'], 'nodes': {'n1': 1}}]}");
+	static const uint8_t sid2[3] = { 0x0a, 0x0b, 0x0d };
+
+	(void)state;
+	assert_int_equal(cfg->nodes[0].server_id_len, 3);
+	assert_memory_equal(cfg->nodes[1].server_id, sid2, 3);
+	assert_int_equal(cfg->nodes[2].server_id_len, 0);
+	assert_int_equal(cfg->services[0].n_quic, 1);
+	assert_non_null(cfg->services[0].quic);
+	assert_int_equal(cfg->services[0].quic[0].config_id, 2);
+	assert_int_equal(cfg->services[0].quic[0].server_id_len, 3);
+	assert_int_equal(cfg->services[0].quic[0].nonce_len, 6);
+	assert_int_equal(cfg->services[0].quic[0].cid_len, 12);
+	assert_int_equal(cfg->services[0].quic[0].mode, CNM_QUICLB_PLAINTEXT);
+	assert_int_equal(cfg->services[1].n_quic, 0);
+	assert_null(cfg->services[1].quic);
+	cnm_config_free(cfg);
+}
+
 int
 main(void)
 {
 	static const struct CMUnitTest fixed[] = {
 		cmocka_unit_test(test_brief_example),
+		cmocka_unit_test(test_quic_lb),
 		cmocka_unit_test(test_ha),
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_optional_keys),

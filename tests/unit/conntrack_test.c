@@ -609,7 +609,8 @@ test_key_from_flow(void **state)
 	assert_int_equal(a.sport, htons(40000));
 	assert_int_equal(a.dport, htons(443));
 	assert_int_equal(a.family, AF_INET);
-	assert_int_equal(a.pad[0] | a.pad[1] | a.pad[2], 0);
+	assert_int_equal(a.proto, CNM_CONN_KEY_TCP);
+	assert_int_equal(a.pad[0] | a.pad[1], 0);
 	/* same flow, other garbage in the unrelated fields: same key */
 	memset(&b, 0, sizeof(b));
 	f.l3_off = 99;
@@ -653,6 +654,86 @@ test_key_from_flow(void **state)
 	assert_int_equal(get(ct, &b, &c, NULL), 1);
 	assert_int_equal(c.node, 2);
 	assert_int_equal(get(ct, &r, &c, NULL), 0);
+	cnm_ct_free(ct);
+}
+
+/*
+ * UDP flows in the same table: a key of its own (the TCP connection of the
+ * same 5-tuple is another entry), the caller's timeout, refreshed by
+ * traffic, no TCP states, counted apart, expired by the same sweep.
+ */
+static void
+test_udp(void **state)
+{
+	struct cnm_ct *ct = mk("udp", 64);
+	struct cnm_conn_key t, u, v;
+	struct cnm_flow f;
+	struct cnm_ct_stats st;
+	struct cnm_conn c;
+	hash_sig_t sig;
+	uint32_t s4 = htonl(0x0a000001u), d4 = htonl(0xc633640au);
+
+	(void)state;
+	key4(&t, 1, 5000);
+	u = t;
+	u.proto = IPPROTO_UDP;
+	/* the inline IPv4 builder and the flow builder agree, proto included */
+	cnm_conn_key_v4(s4, d4, htons(5000), htons(80), IPPROTO_UDP, &v);
+	assert_memory_equal(&u, &v, sizeof(u));
+	memset(&f, 0, sizeof(f));
+	memcpy(f.src, &s4, 4);
+	memcpy(f.key.addr, &d4, 4);
+	f.key.family = AF_INET;
+	f.key.proto = IPPROTO_UDP;
+	f.key.port = htons(80);
+	f.sport = htons(5000);
+	cnm_conn_key_from_flow(&f, &v);
+	assert_memory_equal(&u, &v, sizeof(u));
+	cnm_conn_key_v4(s4, d4, htons(5000), htons(80), CNM_CONN_KEY_TCP, &v);
+	assert_memory_equal(&t, &v, sizeof(t));
+
+	assert_true(ins(ct, &t, 1, 0, CNM_TCP_SYN, 0) >= 0);
+	assert_int_equal(cnm_ct_insert_udp(ct, &u, cnm_ct_hash(ct, &u), 2, 3, 0, 0), -EINVAL);
+	assert_int_equal(cnm_ct_insert_udp(ct, &t, cnm_ct_hash(ct, &t), 2, 3, 1000, 0), -EINVAL);
+	assert_true(cnm_ct_insert_udp(ct, &u, cnm_ct_hash(ct, &u), 2, 3, 1000, 100) >= 0);
+	assert_int_equal(cnm_ct_count(ct), 2);
+	assert_int_equal(cnm_ct_count_udp(ct), 1);
+	assert_int_equal(get(ct, &u, &c, &sig), 1);
+	assert_int_equal(c.node, 2);
+	assert_int_equal(c.svc, 3);
+	assert_int_equal(c.state, CNM_CONN_UDP);
+	assert_int_equal(c.expire, 1100);
+	assert_int_equal(get(ct, &t, &c, NULL), 1);
+	assert_int_equal(c.node, 1);
+
+	/* refreshed by traffic (this table's refresh is 1 ms: every move) */
+	assert_int_equal(get(ct, &u, &c, &sig), 1);
+	assert_int_equal(cnm_ct_touch_udp(ct, &u, sig, &c, 1000, 100), 0);
+	assert_int_equal(cnm_ct_touch_udp(ct, &u, sig, &c, 1000, 400), 1);
+	assert_int_equal(get(ct, &u, &c, NULL), 1);
+	assert_int_equal(c.expire, 1400);
+	assert_int_equal(c.state, CNM_CONN_UDP);
+
+	/* the sweep removes it once idle for the timeout; the TCP entry stays */
+	assert_int_equal(cnm_ct_expire(ct, 1399, cnm_ct_slots(ct)), 0);
+	assert_int_equal(cnm_ct_expire(ct, 1400, cnm_ct_slots(ct)), 1);
+	assert_int_equal(get(ct, &u, &c, NULL), 0);
+	assert_int_equal(get(ct, &t, &c, NULL), 1);
+	assert_int_equal(cnm_ct_count(ct), 1);
+	assert_int_equal(cnm_ct_count_udp(ct), 0);
+	cnm_ct_stats_get(ct, &st);
+	assert_int_equal(st.expired, 1);
+	assert_int_equal(st.expired_udp, 1);
+
+	/* deleted and flushed UDP entries leave the UDP count too */
+	assert_true(cnm_ct_insert_udp(ct, &u, cnm_ct_hash(ct, &u), 2, 3, 1000, 0) >= 0);
+	assert_int_equal(cnm_ct_count_udp(ct), 1);
+	assert_int_equal(cnm_ct_del(ct, &u, cnm_ct_hash(ct, &u)), 0);
+	assert_int_equal(cnm_ct_count_udp(ct), 0);
+	assert_true(cnm_ct_insert_udp(ct, &u, cnm_ct_hash(ct, &u), 2, 3, 1000, 0) >= 0);
+	assert_int_equal(cnm_ct_flush_node(ct, 2), 1);
+	assert_int_equal(cnm_ct_count_udp(ct), 0);
+	assert_int_equal(cnm_ct_count(ct), 1);
 	cnm_ct_free(ct);
 }
 
@@ -892,6 +973,136 @@ test_cuckoo_churn(void **state)
 	cnm_ct_free(ct);
 }
 
+/* Count the walk's entries by protocol and check each one's value. */
+struct twin_walk {
+	uint32_t tcp, udp, bad;
+};
+
+static int
+twin_walk_fn(const struct cnm_conn_key *k, const struct cnm_conn *c, void *arg)
+{
+	struct twin_walk *w = arg;
+
+	if (k->proto == IPPROTO_UDP && c->state == CNM_CONN_UDP && c->node % 2 == 1)
+		w->udp++;
+	else if (k->proto == CNM_CONN_KEY_TCP && c->state != CNM_CONN_UDP && c->node % 2 == 0)
+		w->tcp++;
+	else
+		w->bad++;
+	return 0;
+}
+
+/*
+ * The TCP connection and the UDP flow of one 5-tuple are two entries, in
+ * both families, up to each family's capacity: the IPv4 table keeps no
+ * protocol byte (its value's state says which, docs/conntrack.md), so the
+ * cuckoo moves of a full table must carry it with the entry. Node 2i for
+ * tuple i's TCP entry, 2i + 1 for its UDP one; then every TCP entry is
+ * deleted, and the UDP ones are still there, and expire by the sweep.
+ */
+static void
+test_udp_twins(void **state)
+{
+	const uint32_t pairs = 1500; /* 2 x 1500 = max: the tables full */
+	struct cnm_ct *ct = cnm_ct_create2("twins", 2 * pairs, 2 * pairs, SOCKET_ID_ANY, &tmo);
+	struct cnm_conn_key k;
+	struct cnm_ct_stats st;
+	struct twin_walk w;
+	struct cnm_conn c;
+	uint32_t i;
+	int fam;
+
+	(void)state;
+	assert_non_null(ct);
+	for (fam = 0; fam < 2; fam++) {
+		for (i = 0; i < pairs; i++) {
+			if (fam == 0)
+				key4(&k, i * 7919u, (uint16_t)(i ^ 0x3c3c));
+			else
+				key6(&k, i * 7919u, (uint16_t)(i ^ 0x3c3c));
+			assert_true(ins(ct, &k, (uint16_t)(2 * i), 1, CNM_TCP_SYN, 0) >= 0);
+			k.proto = IPPROTO_UDP;
+			/* a UDP key through the TCP insert, and the reverse: refused */
+			assert_int_equal(ins(ct, &k, 1, 1, CNM_TCP_SYN, 0), -EINVAL);
+			assert_true(cnm_ct_insert_udp(ct, &k, cnm_ct_hash(ct, &k),
+					(uint16_t)(2 * i + 1), 2, 500, 0) >= 0);
+		}
+		/* full: one more of either protocol is refused */
+		if (fam == 0)
+			key4(&k, 0xfffff, 1);
+		else
+			key6(&k, 0xfffff, 1);
+		assert_int_equal(ins(ct, &k, 0, 1, CNM_TCP_SYN, 0), -ENOSPC);
+		k.proto = IPPROTO_UDP;
+		assert_int_equal(cnm_ct_insert_udp(ct, &k, cnm_ct_hash(ct, &k), 1, 2, 500, 0),
+				-ENOSPC);
+	}
+	assert_int_equal(cnm_ct_count(ct), 4 * pairs);
+	assert_int_equal(cnm_ct_count_udp(ct), 2 * pairs);
+	/* each key finds its own entry after the moves */
+	for (fam = 0; fam < 2; fam++) {
+		for (i = 0; i < pairs; i++) {
+			if (fam == 0)
+				key4(&k, i * 7919u, (uint16_t)(i ^ 0x3c3c));
+			else
+				key6(&k, i * 7919u, (uint16_t)(i ^ 0x3c3c));
+			assert_int_equal(get(ct, &k, &c, NULL), 1);
+			assert_int_equal(c.node, 2 * i);
+			assert_int_not_equal(c.state, CNM_CONN_UDP);
+			k.proto = IPPROTO_UDP;
+			assert_int_equal(get(ct, &k, &c, NULL), 1);
+			assert_int_equal(c.node, 2 * i + 1);
+			assert_int_equal(c.state, CNM_CONN_UDP);
+			assert_int_equal(c.svc, 2);
+		}
+	}
+	/* a walk gives each key with its protocol (the IPv4 one rebuilt) */
+	memset(&w, 0, sizeof(w));
+	assert_int_equal(cnm_ct_walk(ct, twin_walk_fn, &w), 0);
+	assert_int_equal(w.tcp, 2 * pairs);
+	assert_int_equal(w.udp, 2 * pairs);
+	assert_int_equal(w.bad, 0);
+	/* restore: a UDP key with a TCP state, a TCP key with the UDP state,
+	 * a protocol byte of neither: refused */
+	key4(&k, 1, 1);
+	c.expire = 10;
+	c.node = 1;
+	c.svc = 1;
+	c.state = CNM_CONN_ESTABLISHED;
+	k.proto = IPPROTO_UDP;
+	assert_int_equal(cnm_ct_restore(ct, &k, cnm_ct_hash(ct, &k), &c), -EINVAL);
+	k.proto = CNM_CONN_KEY_TCP;
+	c.state = CNM_CONN_UDP;
+	assert_int_equal(cnm_ct_restore(ct, &k, cnm_ct_hash(ct, &k), &c), -EINVAL);
+	k.proto = IPPROTO_TCP;
+	c.state = CNM_CONN_ESTABLISHED;
+	assert_int_equal(cnm_ct_restore(ct, &k, cnm_ct_hash(ct, &k), &c), -EINVAL);
+	/* the TCP entries go: the UDP ones of the same tuples stay */
+	for (fam = 0; fam < 2; fam++) {
+		for (i = 0; i < pairs; i++) {
+			if (fam == 0)
+				key4(&k, i * 7919u, (uint16_t)(i ^ 0x3c3c));
+			else
+				key6(&k, i * 7919u, (uint16_t)(i ^ 0x3c3c));
+			assert_int_equal(cnm_ct_del(ct, &k, cnm_ct_hash(ct, &k)), 0);
+			assert_int_equal(cnm_ct_del(ct, &k, cnm_ct_hash(ct, &k)), -ENOENT);
+			k.proto = IPPROTO_UDP;
+			assert_int_equal(get(ct, &k, &c, NULL), 1);
+			assert_int_equal(c.node, 2 * i + 1);
+		}
+	}
+	assert_int_equal(cnm_ct_count(ct), 2 * pairs);
+	assert_int_equal(cnm_ct_count_udp(ct), 2 * pairs);
+	/* the UDP flows' 500 ms run out: one sweep over every slot */
+	assert_int_equal(cnm_ct_expire(ct, 499, cnm_ct_slots(ct)), 0);
+	assert_int_equal(cnm_ct_expire(ct, 500, cnm_ct_slots(ct)), 2 * pairs);
+	assert_int_equal(cnm_ct_count(ct), 0);
+	assert_int_equal(cnm_ct_count_udp(ct), 0);
+	cnm_ct_stats_get(ct, &st);
+	assert_int_equal(st.expired_udp, 2 * pairs);
+	cnm_ct_free(ct);
+}
+
 int
 main(void)
 {
@@ -906,10 +1117,12 @@ main(void)
 		cmocka_unit_test(test_walk),
 		cmocka_unit_test(test_wrap),
 		cmocka_unit_test(test_key_from_flow),
+		cmocka_unit_test(test_udp),
 		cmocka_unit_test(test_memory),
 		cmocka_unit_test(test_walk_slice),
 		cmocka_unit_test(test_families),
 		cmocka_unit_test(test_cuckoo_churn),
+		cmocka_unit_test(test_udp_twins),
 	};
 
 	return cmocka_run_group_tests(tests, eal_setup, eal_teardown);

@@ -29,6 +29,7 @@
 
 #include "cnm_control.h"
 #include "cnm_decide.h"
+#include "cnm_quiclb.h"
 
 #define DIM(a) (sizeof(a) / sizeof((a)[0]))
 #define CNM_CTL_MAX_TEST 16 /* with the one open already: 17 clients */
@@ -1944,6 +1945,96 @@ test_reload_rekey(void **state)
 	free(path);
 }
 
+/*
+ * The UDP flow list and QUIC-LB through reloads, on main's in-place paths:
+ * a service whose ports change in place (rekey) takes its new
+ * udp_timeout_s too; a QUIC-LB change rebuilds the service with the new
+ * context (an in-place rekey would keep the old one).
+ */
+#define SVC_DNS_X(ports, extra) \
+	"    { \"name\": \"dns\", \"vip\": \"198.51.100.10\", \"ports\": [" ports "],\n" \
+	"      \"policy\": \"sticky\", \"nodes\": { \"node1\": 1, \"node2\": 1, \"node3\": 1 }" \
+	extra " }"
+
+static const struct cnm_svc *
+view_svc(struct fx *fx, const char *name)
+{
+	int id = svc_id(fx, name);
+
+	assert_true(id >= 0);
+	return cnm_lb_view(fx->ctx.lb)->svc[id];
+}
+
+static void
+test_reload_udp_quic(void **state)
+{
+	static const char rekeyed[] =
+		CFG_HEAD CFG_NODES
+		"  \"services\": [\n" SVC_WEB("3", "1") ",\n"
+		SVC_DNS_X("\"53/udp\", \"5353/udp\"", ", \"udp_timeout_s\": 30") ",\n"
+		SVC_FTP "\n  ]\n}\n";
+	static const char quic[] =
+		CFG_HEAD CFG_NODES
+		"  \"services\": [\n" SVC_WEB("3", "1") ",\n"
+		SVC_DNS_X("\"53/udp\", \"5353/udp\"", ", \"udp_timeout_s\": 30, \"quic_lb\": "
+			  "{ \"server_id_len\": 3, \"nonce_len\": 6, \"mode\": \"plaintext\" }") ",\n"
+		SVC_FTP "\n  ]\n}\n";
+	static const char quic2[] =
+		CFG_HEAD CFG_NODES
+		"  \"services\": [\n" SVC_WEB("3", "1") ",\n"
+		SVC_DNS_X("\"53/udp\", \"5353/udp\"", ", \"udp_timeout_s\": 30, \"quic_lb\": "
+			  "{ \"server_id_len\": 3, \"nonce_len\": 8, \"mode\": \"plaintext\" }") ",\n"
+		SVC_FTP "\n  ]\n}\n";
+	struct fx *fx = *state;
+	int dns = svc_id(fx, "dns");
+	const struct cnm_svc *v;
+	struct cnm_decision d;
+	char *path;
+	json_t *r;
+
+	assert_int_equal(view_svc(fx, "dns")->list_proto, 0);
+	/* ports and udp_timeout_s together: the same service, its list on */
+	path = file_in(fx, "cnmux.json", rekeyed);
+	r = ok(fx, "{\"cmd\": \"reload\"}");
+	assert_string_equal(list_of(r, "services_changed"), "dns");
+	json_decref(r);
+	assert_int_equal(svc_id(fx, "dns"), dns);
+	v = view_svc(fx, "dns");
+	assert_int_equal(v->list_proto, IPPROTO_UDP);
+	assert_int_equal(v->udp_timeout_ms, 30000);
+	assert_int_equal(cnm_lb_svc_cfg(fx->ctx.lb, (uint32_t)dns)->udp_timeout_s, 30);
+	assert_null(v->quic);
+	d = decide(fx, "198.51.100.10", IPPROTO_UDP, 5353, "203.0.113.9", 1234);
+	assert_int_equal(d.svc, dns);
+	/* QUIC-LB added: rebuilt with a context */
+	write_file(path, quic);
+	r = ok(fx, "{\"cmd\": \"reload\"}");
+	assert_string_equal(list_of(r, "services_changed"), "dns");
+	assert_string_equal(list_of(r, "services_added"), "");
+	assert_string_equal(list_of(r, "services_removed"), "");
+	json_decref(r);
+	v = view_svc(fx, "dns");
+	assert_non_null(v->quic);
+	assert_int_equal(v->udp_timeout_ms, 30000);
+	assert_int_equal(cnm_lb_svc_cfg(fx->ctx.lb, (uint32_t)svc_id(fx, "dns"))->n_quic, 1);
+	/* its nonce length changed: the configuration the file gives now */
+	write_file(path, quic2);
+	r = ok(fx, "{\"cmd\": \"reload\"}");
+	assert_string_equal(list_of(r, "services_changed"), "dns");
+	json_decref(r);
+	assert_non_null(view_svc(fx, "dns")->quic);
+	assert_int_equal(cnm_lb_svc_cfg(fx->ctx.lb,
+			(uint32_t)svc_id(fx, "dns"))->quic[0].nonce_len, 8);
+	/* and back to the base: no list, no QUIC */
+	write_file(path, cfg_base);
+	r = ok(fx, "{\"cmd\": \"reload\"}");
+	json_decref(r);
+	v = view_svc(fx, "dns");
+	assert_null(v->quic);
+	assert_int_equal(v->list_proto, 0);
+	free(path);
+}
+
 /* A MAC taken out of the file: down until ARP; put back: up again. */
 static void
 test_reload_mac(void **state)
@@ -2420,6 +2511,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_reload_second_chance, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reload_add_remove, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reload_rekey, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reload_udp_quic, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reload_dry_run, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reload_transaction, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reload_changed, setup, teardown),

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -30,6 +31,7 @@
 #include "cnm_pdt.h"
 #include "cnm_conntrack.h"
 #include "cnm_decide.h"
+#include "cnm_quiclb.h"
 #include "cnm_service.h"
 #include "cnm_dataplane.h"
 
@@ -1508,6 +1510,173 @@ test_client_hash_reference(void **state)
 	}
 }
 
+/* The QUIC-LB context of a service: built with it, mapping the server IDs
+ * of its list's nodes, rebuilt when the list changes (docs/quic.md). */
+static uint32_t
+quic_node_of(const struct cnm_lb *lb, int sid, const uint8_t *server_id, int *res)
+{
+	const struct cnm_svc *s = cnm_lb_view(lb)->svc[sid];
+	const struct cnm_quiclb *q = __atomic_load_n(&s->quic, __ATOMIC_ACQUIRE);
+	static const uint8_t nonce[6] = { 1, 2, 3, 4, 5, 6 };
+	uint8_t cid[CNM_QUIC_CID_MAX];
+	uint32_t node = UINT32_MAX;
+	int n;
+
+	assert_non_null(q);
+	n = cnm_quiclb_encode(q, CNM_QUIC_LANE_CTL, 0, server_id, 3, nonce, 6, 0, NULL, cid);
+	assert_int_equal(n, 10);
+	*res = cnm_quiclb_route(q, CNM_QUIC_LANE_CTL, cid, (uint8_t)n, &node);
+	return node;
+}
+
+static void
+test_quic_context(void **state)
+{
+	struct cnm_lb *lb = lb_from(
+		"{'ports': {'public': 'p0', 'private': ['p1']},"
+		" 'nodes': [{'name': 'n1', 'ip': '192.0.2.1', 'mac': '02:00:00:00:00:01',"
+		"            'server_id': '0a0b0c'},"
+		"           {'name': 'n2', 'ip': '192.0.2.2', 'mac': '02:00:00:00:00:02',"
+		"            'server_id': '0a0b0d'},"
+		"           {'name': 'n3', 'ip': '192.0.2.3', 'mac': '02:00:00:00:00:03'}],"
+		" 'services': [{'name': 'h3', 'vip': '198.51.100.1', 'policy': 'weighted',"
+		"   'ports': ['443/udp'], 'nodes': {'n1': 1, 'n3': 1},"
+		"   'quic_lb': {'server_id_len': 3, 'nonce_len': 6, 'mode': 'plaintext'}},"
+		"  {'name': 'dns', 'vip': '198.51.100.1', 'policy': 'weighted',"
+		"   'ports': ['53/udp'], 'nodes': {'n1': 1}}]}");
+	static const uint8_t sid1[3] = { 0x0a, 0x0b, 0x0c }, sid2[3] = { 0x0a, 0x0b, 0x0d };
+	int h3 = svc_id(lb, "h3"), res;
+
+	(void)state;
+	assert_null(cnm_lb_view(lb)->svc[svc_id(lb, "dns")]->quic);
+	assert_int_equal(quic_node_of(lb, h3, sid1, &res), (uint32_t)node_id(lb, "n1"));
+	assert_int_equal(res, CNM_QUICLB_OK);
+	/* n2 has a server ID but is not in h3's list */
+	quic_node_of(lb, h3, sid2, &res);
+	assert_int_equal(res, CNM_QUICLB_SID_UNKNOWN);
+	/* n2 joins: its server ID routes (a new context) */
+	assert_int_equal(cnm_lb_member_set(lb, (uint16_t)h3, (uint16_t)node_id(lb, "n2"), 1), 0);
+	assert_int_equal(quic_node_of(lb, h3, sid2, &res), (uint32_t)node_id(lb, "n2"));
+	assert_int_equal(res, CNM_QUICLB_OK);
+	/* n1 leaves: its server ID no longer routes */
+	assert_int_equal(cnm_lb_member_del(lb, (uint16_t)h3, (uint16_t)node_id(lb, "n1")), 0);
+	quic_node_of(lb, h3, sid1, &res);
+	assert_int_equal(res, CNM_QUICLB_SID_UNKNOWN);
+	/* the stored configuration is the table's own copy */
+	assert_int_equal(cnm_lb_svc_cfg(lb, (uint32_t)h3)->n_quic, 1);
+	assert_int_equal(cnm_lb_svc_cfg(lb, (uint32_t)h3)->quic[0].nonce_len, 6);
+	cnm_lb_free(lb);
+}
+
+/* A QUIC short header to h3e, its DCID @p cid (10 bytes), decided as a
+ * worker decides it (cnm_pkt_parse(), cnm_decide_burst()), in @p ws. */
+static struct cnm_decision
+quic_decide(const struct cnm_lb *lb, const uint8_t *cid, struct cnm_wstats *ws)
+{
+	static struct cnm_svc_cache_ent cache[16];
+	struct cnm_frag_ent frag;
+	struct cnm_dstate st;
+	struct cnm_decision d;
+	struct cnm_pkt pk;
+	uint8_t b[128];
+	uint32_t len = frame4(b, IPPROTO_UDP, "203.0.113.9", 40000, "198.51.100.2", 443);
+
+	/* a UDP payload: the short header's first octet, the DCID, 24 more bytes */
+	memset(b + len, 0, 35);
+	b[len] = 0x41;
+	memcpy(b + len + 1, cid, 10);
+	len += 35;
+	b[14 + 3] = (uint8_t)(len - 14);
+	b[34 + 5] = (uint8_t)(len - 34);
+	memset(cache, 0, sizeof(cache));
+	memset(&st, 0, sizeof(st));
+	st.cache = cache;
+	st.cache_mask = 15;
+	st.frag = &frag;
+	st.st = ws;
+	st.lane = CNM_QUIC_LANE_CTL;
+	st.cache_gen = __atomic_load_n(&cnm_lb_view(lb)->keys_gen, __ATOMIC_ACQUIRE) + 1;
+	cnm_pkt_parse(b, len, len, 0, CNM_CSUM_UNKNOWN, &pk);
+	assert_int_equal(pk.shape, CNM_SHAPE_FAST4);
+	cnm_decide_burst(cnm_lb_view(lb), &st, &pk, 1, &d);
+	return d;
+}
+
+/* Encrypted CIDs: the right key routes by server ID, a wrong one falls back
+ * to the 4-tuple (the PDT) and counts sid_unknown, through the decision. */
+static void
+test_quic_wrong_key(void **state)
+{
+	static const uint8_t key_a[16] = "0123456789abcdef", key_b[16] = "fedcba9876543210";
+	static const uint8_t sid2[3] = { 0x0a, 0x0b, 0x0d }, nonce[6] = { 9, 8, 7, 6, 5, 4 };
+	char path[] = "/tmp/cnmux_udpflow_quic_keyXXXXXX";
+	struct cnm_quiclb_conf c;
+	struct cnm_quiclb *qa, *qb;
+	struct cnm_wstats *ws = calloc(1, sizeof(*ws));
+	struct cnm_decision d;
+	uint8_t cid_a[20], cid_b[20];
+	char text[1024];
+	struct cnm_lb *lb;
+	int fd = mkstemp(path);
+
+	(void)state;
+	assert_non_null(ws);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, key_a, 16), 16);
+	close(fd);
+	snprintf(text, sizeof(text),
+		"{'ports': {'public': 'p0', 'private': ['p1']},"
+		" 'nodes': [{'name': 'n1', 'ip': '192.0.2.1', 'mac': '02:00:00:00:00:01',"
+		"            'server_id': '0a0b0c'},"
+		"           {'name': 'n2', 'ip': '192.0.2.2', 'mac': '02:00:00:00:00:02',"
+		"            'server_id': '0a0b0d'}],"
+		" 'services': [{'name': 'h3e', 'vip': '198.51.100.2', 'policy': 'weighted',"
+		"   'ports': ['443/udp'], 'nodes': {'n1': 1, 'n2': 1},"
+		"   'quic_lb': {'server_id_len': 3, 'nonce_len': 6, 'mode': 'encrypted',"
+		"               'key_file': '%s'}}]}", path);
+	lb = lb_from(text);
+	unlink(path);
+	/* the servers' side: the same lengths, key A (right) and key B (wrong) */
+	memset(&c, 0, sizeof(c));
+	c.server_id_len = 3;
+	c.nonce_len = 6;
+	c.cid_len = 10;
+	c.mode = CNM_QUICLB_ENCRYPTED;
+	memcpy(c.key, key_a, 16);
+	qa = cnm_quiclb_create(&c, 1, 1, 4);
+	memcpy(c.key, key_b, 16);
+	qb = cnm_quiclb_create(&c, 1, 1, 4);
+	assert_non_null(qa);
+	assert_non_null(qb);
+	assert_int_equal(cnm_quiclb_encode(qa, 0, 0, sid2, 3, nonce, 6, 0, NULL, cid_a), 10);
+	assert_int_equal(cnm_quiclb_encode(qb, 0, 0, sid2, 3, nonce, 6, 0, NULL, cid_b), 10);
+
+	d = quic_decide(lb, cid_a, ws);
+	assert_int_equal(d.verdict, CNM_V_FORWARD);
+	assert_int_equal(d.via, CNM_VIA_SERVER_ID);
+	assert_int_equal(d.node, node_id(lb, "n2"));
+	assert_int_equal(ws->quic_ok, 1);
+	assert_int_equal(ws->cid_server_id, 1);
+
+	d = quic_decide(lb, cid_b, ws);
+	assert_int_equal(d.verdict, CNM_V_FORWARD);
+	assert_int_equal(d.via, CNM_VIA_PDT);
+	assert_int_equal(ws->quic_ok, 2);
+	assert_int_equal(ws->cid_server_id, 1);
+	assert_int_equal(ws->cid_sid_unknown, 1);
+
+	/* n2 down: its CIDs are unroutable (node_down), the PDT decides */
+	assert_int_equal(cnm_lb_node_set_up(lb, (uint16_t)node_id(lb, "n2"), 0), 0);
+	d = quic_decide(lb, cid_a, ws);
+	assert_int_equal(d.via, CNM_VIA_PDT);
+	assert_int_equal(d.node, node_id(lb, "n1"));
+	assert_int_equal(ws->cid_node_down, 1);
+	cnm_quiclb_free(qa);
+	cnm_quiclb_free(qb);
+	free(ws);
+	cnm_lb_free(lb);
+}
+
 /*
  * The tables hold every key the budget lets a configuration have
  * (CNM_TABLE1_KEYS_MAX, CNM_TABLE2_KEYS_MAX): a configuration at the limit
@@ -1564,6 +1733,8 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_client_hash_reference),
+		cmocka_unit_test(test_quic_context),
+		cmocka_unit_test(test_quic_wrong_key),
 		cmocka_unit_test(test_same_config_same_tables),
 		cmocka_unit_test(test_down_up_same_entries),
 		cmocka_unit_test_setup_teardown(test_first_table, setup_local, teardown_lb),
