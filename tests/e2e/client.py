@@ -9,6 +9,13 @@
       one is sent again, up to 3 times)
       -> {"sockets": [{"src": "A:P", "nodes": {"node1": 5}, "lost": 0}, ...]}
 
+  client.py udpconv VIP PORT SRC SOCKETS INTERVAL_MS STOPFILE
+      SOCKETS long-lived UDP conversations: each socket (bound to SRC, a
+      port the kernel picks) sends a datagram every INTERVAL_MS to VIP:PORT
+      until STOPFILE exists, and records the nodes that echoed, in order
+      -> {"sockets": [{"src": "A:P", "first": "node1", "nodes": {"node1": 90},
+                       "switches": 0, "sent": 95, "answered": 90}, ...]}
+
   client.py stream VIP PORT SRC STOPFILE PROGRESSFILE [RATE [MAXSECONDS [TIMEOUT]]]
       one TCP connection from SRC to VIP:PORT (server.py's byte counter):
       reads the node's name, sends RATE bytes/s (default 2000000) until
@@ -51,6 +58,48 @@ def udp(vip, port, src, nsock, ndgram, sport=0):
         out.append({"src": "%s:%d" % s.getsockname(), "nodes": nodes, "lost": lost})
         s.close()
     print(json.dumps({"sockets": out}))
+
+
+def udpconv(vip, port, src, nsock, interval_ms, stopfile):
+    socks = []
+    for i in range(nsock):
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.bind((src, 0))
+        s.setblocking(False)
+        socks.append({"s": s, "src": "%s:%d" % s.getsockname(), "first": None, "last": None,
+                      "nodes": {}, "switches": 0, "sent": 0, "answered": 0})
+    n = 0
+    while not os.path.exists(stopfile) and n < 100000:
+        for c in socks:
+            c["s"].sendto(("%s %d" % (c["src"], n)).encode(), (vip, port))
+            c["sent"] += 1
+        deadline = time.monotonic() + interval_ms / 1000.0
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            time.sleep(min(left, 0.002))
+            for c in socks:
+                while True:
+                    try:
+                        data, peer = c["s"].recvfrom(2048)
+                    except BlockingIOError:
+                        break
+                    if peer[0] != vip:
+                        continue
+                    name = data.split(b" ", 1)[0].decode()
+                    c["answered"] += 1
+                    c["nodes"][name] = c["nodes"].get(name, 0) + 1
+                    if c["first"] is None:
+                        c["first"] = name
+                    elif name != c["last"]:
+                        c["switches"] += 1
+                    c["last"] = name
+        n += 1
+    for c in socks:
+        c["s"].close()
+        del c["s"], c["last"]
+    print(json.dumps({"sockets": socks}))
 
 
 def write_progress(path, d):
@@ -101,6 +150,8 @@ def main():
     a = sys.argv[1:]
     if len(a) in (6, 7) and a[0] == "udp":
         udp(a[1], int(a[2]), a[3], int(a[4]), int(a[5]), int(a[6]) if len(a) == 7 else 0)
+    elif len(a) == 7 and a[0] == "udpconv":
+        udpconv(a[1], int(a[2]), a[3], int(a[4]), int(a[5]), a[6])
     elif len(a) in (6, 7, 8, 9) and a[0] == "stream":
         stream(a[1], int(a[2]), a[3], a[4], a[5],
                int(a[6]) if len(a) > 6 else 2000000, float(a[7]) if len(a) > 7 else 120.0,
