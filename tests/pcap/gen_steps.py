@@ -50,6 +50,15 @@ with scapy, QUIC payloads by hand (RFC 8999/9000, QUIC-LB plaintext CIDs).
   part3.pcap  every client migrates to a new address and port and goes on
               on its CID: each frame must reach its server's node.
 
+quic_encrypted: the same with CIDs encrypted by the single-pass algorithm
+(8-byte server IDs, 8-byte nonces, the draft's test key in quic-lb.key).
+  part1.pcap  30 clients' Initials (their own DCIDs), then a 1-RTT packet
+              each on its server's CID (a third per node): by server ID; and
+              12 CIDs of real server IDs under another key: placed by the
+              4-tuple, counted in cid_sid_unknown;
+  ctl         node drain node1; node3 weight 3;
+  part2.pcap  every client migrates: its server's node still.
+
 second_chance: connections the forwarding list never saw, across two quick
 PDT changes, with second_chance_s on (docs/pdt.md).
   part1.pcap  two data segments (ACK, no SYN: another instance saw the
@@ -349,6 +358,72 @@ def gen_quic_migrate():
     return cfg, steps, {'part1.pcap': part1, 'part2.pcap': part2, 'part3.pcap': part3}
 
 
+QLB_KEY = bytes.fromhex('8f95f09245765f80256934e50c66207f')   # the draft's test key
+QLB_WRONG = bytes.fromhex('00112233445566778899aabbccddeeff')
+
+
+def qlb_single(config_id, key, sid, nonce, low):
+    """A QUIC-LB CID encrypted with the single-pass algorithm (server ID +
+    nonce = 16 bytes, draft-ietf-quic-load-balancers-21, 5.4.1): the first
+    octet in the clear, then AES-128-ECB(key, server ID | nonce). AES from
+    python3-cryptography, apart from cnmux's libcrypto calls."""
+    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+    assert len(sid) + len(nonce) == 16
+    enc = Cipher(algorithms.AES(key), modes.ECB()).encryptor()
+    return bytes([(config_id << 5) | (low & 0x1f)]) + enc.update(sid + nonce) + enc.finalize()
+
+
+def gen_quic_encrypted():
+    rng = random.Random(0x9e1c)
+    nodes = [node(i) for i in (1, 2, 3)]
+    for i, n in enumerate(nodes):
+        n['server_id'] = '5e1d00000000%04x' % (0x10 + i)
+    h3 = svc('h3', '198.51.100.30', 'weighted', {'node1': 1, 'node2': 1, 'node3': 1},
+             ports=['443/udp'])
+    h3['quic_lb'] = {'config_id': 2, 'server_id_len': 8, 'nonce_len': 8, 'mode': 'encrypted',
+                     'key_file': 'quic-lb.key'}
+    cfg = {
+        'ports': {'public': 'net_pcap0', 'private': ['net_pcap1']},
+        'control': {'socket': '/run/cnmux/quic_encrypted.sock'},
+        'nodes': nodes,
+        'services': [h3],
+    }
+    sids = [bytes.fromhex(n['server_id']) for n in nodes]
+    vip = '198.51.100.30'
+
+    def nonce():
+        return bytes(rng.getrandbits(8) for _ in range(8))
+
+    clients = []
+    for i in range(30):
+        src, sport = '203.0.113.%d' % (20 + i), rng.randint(1024, 65535)
+        sid = sids[i % 3]           # the server each client's connection is on
+        clients.append((src, sport, qlb_single(2, QLB_KEY, sid, nonce(), rng.getrandbits(5)),
+                        bytes(rng.getrandbits(8) for _ in range(8))))
+    # 1: the Initials (the clients' own DCIDs: too short for a server ID),
+    # then 1-RTT on the server's encrypted CID: by server ID, whatever the
+    # PDT would say of the tuple
+    part1 = [quic_frame(c[0], vip, c[1], 443, quic_long(0, c[3], c[3])) for c in clients]
+    part1 += [quic_frame(c[0], vip, c[1], 443, quic_short(c[2])) for c in clients]
+    # CIDs of real server IDs under another key: they decrypt to no server
+    # ID (cid_sid_unknown) and are placed by the 4-tuple
+    for k in range(12):
+        cid = qlb_single(2, QLB_WRONG, sids[k % 3], nonce(), rng.getrandbits(5))
+        part1.append(quic_frame('203.0.113.%d' % (100 + k), vip, 41000 + k, 443,
+                                quic_short(cid)))
+    # 2: after the PDT changes every client migrates: still its server's node
+    part2 = []
+    for i, c in enumerate(clients):
+        part2.append(quic_frame('192.0.2.%d' % (100 + i), vip, rng.randint(1024, 65535), 443,
+                                quic_short(c[2], bytes(40))))
+    steps = [{'send': 'part1.pcap'},
+             {'ctl': ['node', 'drain', 'node1']},
+             {'ctl': ['node', 'weight', 'node3', 'h3', '3']},
+             {'send': 'part2.pcap'}]
+    return cfg, steps, {'part1.pcap': part1, 'part2.pcap': part2,
+                        'quic-lb.key': QLB_KEY.hex() + '\n'}
+
+
 def gen_second_chance():
     rng = random.Random(0x5c2d)
     cfg = {
@@ -401,7 +476,8 @@ def gen_second_chance():
 
 
 CASES = {'frag_tracked': gen_frag_tracked, 'second_chance': gen_second_chance,
-         'udp_flows': gen_udp_flows, 'quic_migrate': gen_quic_migrate}
+         'udp_flows': gen_udp_flows, 'quic_migrate': gen_quic_migrate,
+         'quic_encrypted': gen_quic_encrypted}
 
 
 def main():
@@ -422,9 +498,14 @@ def main():
             json.dump(steps, f, indent=2)
             f.write('\n')
         for fn, frames in parts.items():
+            if isinstance(frames, str):     # a file of the case (a key)
+                with open(os.path.join(d, fn), 'w') as f:
+                    f.write(frames)
+                continue
             write_pcap(os.path.join(d, fn), frames)
         print('%s: %s' % (name, ', '.join('%s %d frames' % (fn, len(fr))
-                                           for fn, fr in parts.items())))
+                                           for fn, fr in parts.items()
+                                           if not isinstance(fr, str))))
     return 0
 
 

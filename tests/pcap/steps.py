@@ -81,6 +81,20 @@ def cmd_config(case_dir, out_dir, sock):
     if has_local:
         ports['local'] = PORT_NAMES['local']
     cfg.setdefault('control', {})['socket'] = sock
+    # a quic_lb key_file of the case's own: a copy of mode 0600 (cnmux
+    # refuses a key others can read), named by its absolute path
+    for sv in cfg.get('services', []):
+        q = sv.get('quic_lb')
+        for c in (q if isinstance(q, list) else [q] if q else []):
+            kf = c.get('key_file')
+            if kf and not os.path.isabs(kf):
+                dst = os.path.join(out_dir, os.path.basename(kf))
+                with open(os.path.join(case_dir, kf), 'rb') as f:
+                    key = f.read()
+                fd = os.open(dst, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+                os.write(fd, key)
+                os.close(fd)
+                c['key_file'] = dst
     with open(os.path.join(out_dir, 'config.json'), 'w') as f:
         json.dump(cfg, f, indent=2)
     print(has_local)
@@ -234,14 +248,34 @@ def cmd_check(case_dir, out_dir):
         if q is None:
             continue
         qs = q if isinstance(q, list) else [q]
-        if any(c.get('mode') != 'plaintext' for c in qs):
+        # plaintext, and encrypted with the single-pass algorithm (server ID
+        # + nonce = 16 bytes: one AES-128-ECB block, python3-cryptography's);
+        # a service with the four-pass one is not checked here
+        if any(c.get('mode') != 'plaintext' and c['server_id_len'] + c['nonce_len'] != 16
+               for c in qs):
             continue
+        keys = {}
+        for c in qs:
+            if c.get('mode') == 'encrypted':
+                with open(os.path.join(case_dir, c['key_file'])) as f:
+                    t = f.read().strip()
+                keys[c.get('config_id', 0)] = bytes.fromhex(t)
         cid_len = qs[0].get('cid_len', 1 + qs[0]['server_id_len'] + qs[0]['nonce_len'])
         for pt in sv.get('ports', []):
             if pt.endswith('/udp'):
                 quic_svc[(ipaddress.ip_address(sv['vip']).packed, int(pt.split('/')[0]))] = (
-                    {c.get('config_id', 0): (c['server_id_len'], c['nonce_len']) for c in qs},
+                    {c.get('config_id', 0): (c['server_id_len'], c['nonce_len'],
+                                             keys.get(c.get('config_id', 0)))
+                     for c in qs},
                     cid_len)
+
+    def qlb_sid(dcid, sl, key):
+        """the server ID a CID carries: in the clear, or decrypted"""
+        if key is None:
+            return bytes(dcid[1:1 + sl])
+        from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+        dec = Cipher(algorithms.AES(key), modes.ECB()).decryptor()
+        return (dec.update(bytes(dcid[1:17])) + dec.finalize())[:sl]
 
     def quic_class(et, p):
         """(counter names, server CID or None, is an Initial) of a frame to a
@@ -282,11 +316,12 @@ def cmd_check(case_dir, out_dir):
             return ['quic_ok', 'cid_cr_unroutable'], None, initial
         if cp not in confs:
             return ['quic_ok', 'cid_cr_unknown'], None, initial
-        sl, nl = confs[cp]
+        sl, nl, qkey = confs[cp]
         if len(dcid) < 1 + sl + nl:
             return ['quic_ok', 'cid_short'], None, initial
-        if bytes(dcid[1:1 + sl]) in sid_node:
-            return ['quic_ok', 'cid_server_id'], bytes(dcid), initial
+        sid = qlb_sid(dcid, sl, qkey)
+        if sid in sid_node:
+            return ['quic_ok', 'cid_server_id'], sid, initial
         return ['quic_ok', 'cid_sid_unknown'], None, initial
 
     # UDP flows: the service's udp_timeout_s (0: no list), by flow key
@@ -350,7 +385,7 @@ def cmd_check(case_dir, out_dir):
                 quic_counts[name] = quic_counts.get(name, 0) + 1
             if qc[1] is not None:
                 # routed by its server ID: that node, whatever the tuple
-                want = mac_node_rev.get(sid_node[qc[1][1:1 + len(next(iter(sid_node)))]])
+                want = mac_node_rev.get(sid_node[qc[1]])
                 if fr[:6] != want:
                     quic_wrong.append((i, show(key)))
                 key = ('quic', qc[1])
