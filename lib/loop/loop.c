@@ -467,7 +467,7 @@ paths_json(void *arg)
 	return cnm_path_json(l->paths);
 }
 
-/* A new configuration runs (ctl_lock held): the checker takes its settings. */
+/* `node show`: node @p id's check as it runs (ctl_lock held). */
 static json_t *
 node_health_json(void *arg, uint16_t id)
 {
@@ -476,6 +476,7 @@ node_health_json(void *arg, uint16_t id)
 	return cnm_health_node_json(l->hc, id);
 }
 
+/* A new configuration runs (ctl_lock held): the checker takes its settings. */
 static void
 on_commit(void *arg, const struct cnm_config *cfg)
 {
