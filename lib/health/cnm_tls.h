@@ -35,9 +35,6 @@ int cnm_tls_input(struct cnm_tls *t, const uint8_t *p, size_t n, int *status, ch
 /** Up to @p cap bytes the client has to send, taken out; 0 when none wait. */
 size_t cnm_tls_output(struct cnm_tls *t, uint8_t *buf, size_t cap);
 
-/** Bytes waiting to be sent. */
-size_t cnm_tls_pending(const struct cnm_tls *t);
-
 void cnm_tls_free(struct cnm_tls *t);
 
 #endif

@@ -157,12 +157,6 @@ cnm_tls_output(struct cnm_tls *t, uint8_t *buf, size_t cap)
 	return r > 0 ? (size_t)r : 0;
 }
 
-size_t
-cnm_tls_pending(const struct cnm_tls *t)
-{
-	return BIO_ctrl_pending(t->wbio);
-}
-
 void
 cnm_tls_free(struct cnm_tls *t)
 {
