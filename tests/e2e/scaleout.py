@@ -30,7 +30,8 @@ they happened (a stall to the moment the unanswered data was sent). Prints
 the table and writes WORKDIR/results.json. Exit 0 when the mode with both on
 broke nothing and every check of a real run held (see check_mode()).
 Environment: SO_STREAMS (200), SO_SHORT_PER_S (5), SO_STALL_S (20),
-SO_MODES (e.g. "sc+ha,off": the modes to run, default all four).
+SO_LIFE_S (0: streams live the whole run; N: each lives 0.5 to 1.5 x N s
+and is replaced), SO_MODES (e.g. "sc+ha,off": the modes to run, default all four).
 """
 import json
 import os
@@ -46,6 +47,10 @@ PY = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executabl
 STREAMS = int(os.environ.get("SO_STREAMS", "200"))
 SHORT_PER_S = float(os.environ.get("SO_SHORT_PER_S", "5"))
 STALL_S = float(os.environ.get("SO_STALL_S", "20"))
+# a stream's life (0: the whole run); with it, the population always holds
+# streams opened between two changes (placed by a table second chance does
+# not keep): docs/e2e.md says what that variant finds
+LIFE_S = float(os.environ.get("SO_LIFE_S", "0"))
 INTERVAL_S = 1.0
 SETTLE_S = 4.0     # traffic after each event before the next one
 HOLD_S = 3         # BGP hold time (keepalive 1 s)
@@ -269,7 +274,10 @@ def config(n, state, sc, ha):
         c["ha"] = {"id": "lb%d" % n, "listen": "10.77.0.%d:7700" % n, "role": ROLE[n],
                    "peers": [{"id": "lb%d" % p, "address": "10.77.0.%d:7700" % p}
                              for p in LBS if p != n],
-                   "heartbeat_ms": 100, "failover_ms": 800, "ack_timeout_ms": 500,
+                   # the slowest allowed: three busy-polling instances
+                   # share this machine's two CPUs with whatever else runs
+                   # (a CI run, ASan): a holder late by a second is not dead
+                   "heartbeat_ms": 200, "failover_ms": 1000, "ack_timeout_ms": 2000,
                    "key_file": os.path.join(WORK, "ha.key")}
     path = os.path.join(WORK, "lb%d.json" % n)
     with open(path, "w") as f:
@@ -337,6 +345,17 @@ def start_lb(n, mode):
         # primary's tables and the displaced connections (a (re)joining
         # holder is sent all of them at once, docs/ha.md)
         wait_for("lb%d in sync" % n, lambda: in_sync(n), 30)
+        # and it has been sent the displaced connections since: every
+        # holder sends all of them when one (re)joins and every 5 s
+        # (docs/ha.md); one CONNS message received after the snapshot
+        r0 = conns_received(try_ctl(n, "ha", "status") or {})
+        if mode.get("traffic") and any(p != n for p in running):
+            try:
+                wait_for("lb%d receives the displaced connections" % n,
+                         lambda: conns_received(try_ctl(n, "ha", "status") or {}) > r0, 15)
+            except RuntimeError:
+                # none displaced anywhere: nothing is sent
+                log("%s: lb%d received no displaced connection in 15 s" % (mode["name"], n))
     start_bird(n)
 
 
@@ -353,9 +372,7 @@ def in_sync(n):
     ps = try_ctl(p, "ha", "status")
     if not ps or ps.get("digest") != st.get("digest"):
         return False
-    # the displaced connections: everything the primary holds displaced is
-    # in this holder's list too
-    return conns_received(st) >= 0 and st.get("epoch") == ps.get("epoch")
+    return st.get("epoch") == ps.get("epoch")
 
 
 def conns_received(st):
@@ -423,9 +440,15 @@ def reload_all(mode):
     targets = [primary()] if mode["ha"] else sorted(running)
     for n in targets:
         path = config(n, mode["state"], mode["sc"], mode["ha"])
-        r = ctl(n, "reload", path)
-        if r.get("ok") is False:
-            raise RuntimeError("reload on lb%d refused: %s" % (n, r))
+        try:
+            ctl(n, "reload", path)
+        except RuntimeError as e:
+            # applied on the primary but not acknowledged in time: it
+            # replicates all the same (checked below); said in the report
+            if not mode["ha"] or "not acknowledged" not in str(e):
+                raise
+            mode["warnings"].append(str(e))
+            log("%s: warning: %s" % (mode["name"], e))
     if mode["ha"]:
         wait_for("every holder has the primary's digest", digests_agree, 15)
 
@@ -463,7 +486,9 @@ def wait_traffic(mode, since, what):
     went through the network as it is now)."""
     def ok():
         st = client_status(mode)
-        return st and st["open"] == STREAMS and st["oldest_ack"] and st["oldest_ack"] > since
+        # (a few streams are between two lives at any moment)
+        return (st and st["open"] >= STREAMS * 0.95 and st["oldest_ack"] and
+                st["oldest_ack"] > since)
     wait_for("every stream acknowledged after %s" % what, ok, STALL_S + 30, step=0.25)
 
 
@@ -477,7 +502,7 @@ def event(mode, name, fn):
 
 
 def run_mode(name, sc, ha):
-    mode = {"name": name, "sc": sc, "ha": ha, "events": [], "gen": {}, "fwd": {},
+    mode = {"name": name, "sc": sc, "ha": ha, "events": [], "gen": {}, "fwd": {}, "warnings": [],
             "dir": os.path.join(WORK, name), "hops_seen": set(),
             "state": {"nodes": [1, 2, 3], "web": {1: 1, 2: 1, 3: 1},
                       "other_ports": ["6000/tcp"]}}
@@ -491,8 +516,9 @@ def run_mode(name, sc, ha):
     procs["client"] = subprocess.Popen(
         ["ip", "netns", "exec", C, PY, os.path.join(HERE, "scaleout_traffic.py"), "client",
          VIP, str(PORT), CLIENT, str(STREAMS), str(INTERVAL_S), str(STALL_S), str(SHORT_PER_S),
-         mode["dir"]], stdout=out, stderr=open(os.path.join(mode["dir"], "client.err"), "w"),
+         str(LIFE_S), mode["dir"]], stdout=out, stderr=open(os.path.join(mode["dir"], "client.err"), "w"),
         stdin=subprocess.DEVNULL)
+    mode["traffic"] = True
     mode["events"].append({"name": "start", "t": time.time()})
     wait_traffic(mode, time.time(), "start")
     # the streams run on the first table for a while before the first

@@ -16,7 +16,8 @@
 #
 # Needs root, iproute2, ethtool, tc, bird2: skipped (77) without (a failure
 # under CI=true). Environment: SO_STREAMS (200), SO_SHORT_PER_S (5),
-# SO_STALL_S (20), SO_MODES (off,sc,ha,sc+ha), KEEP_TMP=1 (keep the logs).
+# SO_STALL_S (20), SO_LIFE_S (0), SO_MODES (off,sc,ha,sc+ha), KEEP_TMP=1
+# (keep the logs; they are kept on a failure too).
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=../lib/testenv.sh

@@ -9,7 +9,7 @@
       connection that reaches another node finds no socket there: that
       node's kernel resets it.
 
-  scaleout_traffic.py client VIP PORT SRC STREAMS INTERVAL_S STALL_S SHORT_PER_S WORKDIR
+  scaleout_traffic.py client VIP PORT SRC STREAMS INTERVAL_S STALL_S SHORT_PER_S LIFE_S WORKDIR
       STREAMS long-lived connections, each sending 64 bytes every INTERVAL_S
       and waiting for the server's count of them (an acknowledgement by the
       application, so a path that drops packets shows as a stall, not as a
@@ -17,7 +17,9 @@
       read the name, send 100 bytes, EOF, read "bytes 100"). A broken stream
       (reset, EOF, a count that is not what was sent, no acknowledgement for
       STALL_S) is recorded and replaced by a new one, so the population
-      stays STREAMS. WORKDIR/status.json is rewritten every 0.25 s
+      stays STREAMS. With LIFE_S > 0, a stream ends (EOF, the server's total
+      checked) after 0.5 to 1.5 x LIFE_S and a new one takes its place: the
+      population then always holds streams opened between two changes. WORKDIR/status.json is rewritten every 0.25 s
       ({"t", "open", "oldest_ack": the oldest last acknowledgement of the
       open streams}); when WORKDIR/stop exists, shorts stop and each stream
       ends with an EOF and checks the server's total. Prints one JSON object:
@@ -79,10 +81,10 @@ def kind_of(e):
 
 
 class Client:
-    def __init__(self, vip, port, src, nstreams, interval, stall, short_rate, work):
+    def __init__(self, vip, port, src, nstreams, interval, stall, short_rate, life, work):
         self.vip, self.port, self.src = vip, port, src
         self.nstreams, self.interval, self.stall = nstreams, interval, stall
-        self.short_rate, self.work = short_rate, work
+        self.short_rate, self.life, self.work = short_rate, life, work
         self.streams = []      # every stream ever opened, its record
         self.live = {}         # slot -> record of the stream open in it
         self.shorts = []
@@ -119,7 +121,9 @@ class Client:
                 t_last = time.time()
                 self.live[slot] = rec
                 msg = b"x" * 64
-                while not self.stopped():
+                end = (time.time() + self.life * random.uniform(0.5, 1.5) if self.life > 0
+                       else float("inf"))
+                while not self.stopped() and time.time() < end:
                     t_send = time.time()
                     writer.write(msg)
                     rec["sent"] += len(msg)
@@ -156,7 +160,8 @@ class Client:
                     raise _Broken()
                 rec["closed"] = time.time()
                 self.live.pop(slot, None)
-                return
+                writer.close()
+                continue
             except _Broken:
                 pass
             except (OSError, asyncio.TimeoutError, EOFError, asyncio.IncompleteReadError,
@@ -258,9 +263,9 @@ def main():
     a = sys.argv[1:]
     if len(a) == 3 and a[0] == "server":
         server_main(a[1], int(a[2]))
-    elif len(a) == 9 and a[0] == "client":
+    elif len(a) == 10 and a[0] == "client":
         c = Client(a[1], int(a[2]), a[3], int(a[4]), float(a[5]), float(a[6]), float(a[7]),
-                   a[8])
+                   float(a[8]), a[9])
         asyncio.run(c.run())
     else:
         sys.exit(__doc__)
