@@ -426,10 +426,14 @@ def stop_lb(n, mode, abrupt=False):
     if p:
         p.send_signal(signal.SIGKILL if abrupt else signal.SIGINT)
         try:
-            p.wait(30)
+            rc = p.wait(30)
         except subprocess.TimeoutExpired:
             p.kill()
-            p.wait()
+            rc = p.wait()
+            fail("%s: cnmux lb%d did not stop within 30 s of SIGINT" % (mode["name"], n))
+        # a clean stop exits 0 (an ASan or UBSan report would not)
+        if not abrupt and rc != 0:
+            fail("%s: cnmux lb%d exited with status %d after SIGINT" % (mode["name"], n, rc))
     running.discard(n)
     shutil.rmtree("/var/run/dpdk/cnmso%slb%d" % (RID, n), ignore_errors=True)
 
