@@ -118,6 +118,7 @@ struct cnm_worker {
 	uint32_t walk_pos;                  /**< next list position it looks at */
 	uint32_t walk_budget;               /**< positions looked at per loop */
 	uint8_t disp_clean;                 /**< a complete DISPLACED walk found none... */
+	uint8_t walk_sc;                    /**< the walk met a second-chance window */
 	uint64_t disp_gen;                  /**< ...at this cnm_lb_gen(): none since */
 	uint64_t walk_gen;                  /**< cnm_lb_gen() when the walk began */
 	struct cnm_txbuf priv[CNM_MAX_PRIVATE];

@@ -713,16 +713,29 @@ ctl_tx_drain(struct cnm_worker *w)
 struct dump_ctx {
 	struct cnm_conn_req *r;
 	const struct cnm_lb_view *lb;
+	uint8_t *sc_seen;            /* set when an entry's service has a window open */
 };
 
-/* Would the PDT of the entry's service send it elsewhere now? */
+/*
+ * Would a decision send the entry elsewhere now? Either the PDT of its
+ * service (a change moved its entry), or, while the service's second-chance
+ * window is open, the version kept (docs/pdt.md "Second chance"): another
+ * instance behind the same ECMP router that the connection moves to without
+ * an entry for it sends its packets to the kept version's owner, and
+ * breaks a connection that the table of now placed (opened after the
+ * change, on an instance that recorded it from its SYN). Such an entry is
+ * checkpointed like a displaced one, so the others' lists decide for it.
+ */
 static int
-displaced(const struct cnm_lb_view *lb, const struct cnm_conn_key *k, const struct cnm_conn *c)
+displaced(const struct cnm_lb_view *lb, const struct cnm_conn_key *k, const struct cnm_conn *c,
+		uint32_t now, uint8_t *sc_seen)
 {
 	/* the control lcore clears a slot before the grace period that frees
 	 * the service; this worker is not quiescent while it reads it */
 	const struct cnm_svc *s = __atomic_load_n(&lb->svc[c->svc], __ATOMIC_ACQUIRE);
+	const struct cnm_pdt *prev;
 	struct cnm_flow f;
+	uint16_t owner;
 
 	if (s == NULL)
 		return 0;
@@ -730,7 +743,19 @@ displaced(const struct cnm_lb_view *lb, const struct cnm_conn_key *k, const stru
 	f.key.family = k->family;
 	memcpy(f.src, k->src, sizeof(f.src));
 	f.sport = k->sport;
-	return cnm_select(s, &f) != c->node;
+	if (cnm_select(s, &f) != c->node)
+		return 1;
+	if (!cnm_svc_sc_open(s, now))
+		return 0;
+	*sc_seen = 1;
+	/* acquire: pairs with the control lcore's release store of the kept
+	 * version (its entries are visible before the pointer is) */
+	prev = __atomic_load_n(&s->prev, __ATOMIC_ACQUIRE);
+	if (prev == NULL)
+		return 0;
+	owner = prev->entries[cnm_client_hash_addr(s->hash_key, k->family, k->src, k->sport,
+						   s->hash_port) & prev->mask];
+	return owner != CNM_NODE_NONE && owner != c->node;
 }
 
 static int
@@ -741,7 +766,7 @@ dump_one(const struct cnm_conn_key *k, const struct cnm_conn *c, void *arg)
 
 	if ((r->svc >= 0 && c->svc != r->svc) || (r->node >= 0 && c->node != r->node))
 		return 0;
-	if (r->op == CNM_CONN_OP_DISPLACED && !displaced(d->lb, k, c))
+	if (r->op == CNM_CONN_OP_DISPLACED && !displaced(d->lb, k, c, r->now, d->sc_seen))
 		return 0;
 	if (r->seen++ < r->skip)
 		return 0;
@@ -800,7 +825,8 @@ conn_req_done(struct cnm_worker *w, uint32_t seq)
  * never stops polling for longer than a slice. A DISPLACED request is
  * answered at once, with nothing, when a complete walk found no displaced
  * entry and neither the tables (cnm_lb_gen()) nor the list (an insert from
- * HA) changed since: entries the worker adds follow the PDT of now.
+ * HA) changed since, and no second-chance window was open: entries the
+ * worker adds then follow the PDT of now.
  */
 static inline void
 conn_req_serve(struct cnm_worker *w)
@@ -843,6 +869,7 @@ conn_req_serve(struct cnm_worker *w)
 		}
 		if (r->op == CNM_CONN_OP_DISPLACED) {
 			w->walk_gen = cnm_lb_gen(w->dp->lb);
+			w->walk_sc = 0;
 			if (w->disp_clean && w->disp_gen == w->walk_gen) {
 				conn_req_done(w, seq);
 				return;
@@ -851,13 +878,17 @@ conn_req_serve(struct cnm_worker *w)
 	}
 	d.r = r;
 	d.lb = cnm_lb_view(w->dp->lb);
+	d.sc_seen = &w->walk_sc;
 	ret = cnm_ct_walk_slice(w->ct, &w->walk_pos, w->walk_budget, dump_one, &d);
 	if (ret == 0 && w->walk_pos < cnm_ct_slots(w->ct))
 		return; /* the next slice next loop */
 	if (r->op == CNM_CONN_OP_DISPLACED && ret == 0) {
 		/* through: none displaced (seen counts the skipped ones too)
-		 * means none until the tables change */
-		w->disp_clean = r->seen == 0;
+		 * means none until the tables change; not while a window is
+		 * open: the entries this worker records from SYNs follow the
+		 * PDT of now, which may not be the kept version's owner, and
+		 * second chance records entries the PDT does not give */
+		w->disp_clean = r->seen == 0 && !w->walk_sc;
 		w->disp_gen = w->walk_gen;
 	}
 	conn_req_done(w, seq);

@@ -472,6 +472,104 @@ test_worker_walk_bounded(void **state)
 	free(e.out);
 }
 
+/*
+ * Scale-out behind ECMP with second chance and HA (docs/e2e.md "Scale-out
+ * behind ECMP"): a connection opened after a change is recorded from its SYN
+ * on the node of the PDT of now. When ECMP moves it to another instance
+ * that has no entry for it, that instance's second chance sends it to the
+ * kept version's owner while the window is open, and it breaks. So, in a
+ * window, an entry the kept version gives to another node is displaced too
+ * (checkpointed to the other holders), and a walk that met an open window
+ * does not let the next request skip the walk. After the window, neither.
+ */
+#define SC_WALK_N 4000u
+
+static void
+test_worker_walk_second_chance(void **state)
+{
+	struct cnm_lb *lb = lb_from("{" PORTS_NOLOCAL ", " NODES ", 'second_chance_s': 30, "
+				    "'services': [{'name': 'web', 'vip': '" VIP_A "', "
+				    "'ports': ['80/tcp'], 'policy': 'weighted', "
+				    "'nodes': {'n1': 1, 'n2': 1, 'n3': 1}}]}");
+	struct cnm_dp dp;
+	struct cnm_worker *w = rte_zmalloc("walk_sc", sizeof(*w), RTE_CACHE_LINE_SIZE);
+	struct cnm_conn_dump *out = calloc(SC_WALK_N + 1, sizeof(*out));
+	uint16_t *before = calloc(SC_WALK_N, sizeof(*before));
+	int web = svc_id(lb, "web"), n1 = node_id(lb, "n1");
+	uint32_t i, moved = 0, loops, full_loops;
+
+	(void)state;
+	assert_non_null(w);
+	assert_non_null(out);
+	assert_non_null(before);
+	memset(&dp, 0, sizeof(dp));
+	dp.lb = lb;
+	dp.local_port = -1;
+	dp.conn_max = SC_WALK_N * 2;
+	dp.conn_timeouts.syn = 3600000;
+	dp.conn_timeouts.established = 3600000;
+	dp.conn_timeouts.closing = 10000;
+	assert_int_equal(cnm_worker_init(w, &dp, 0), 0);
+	/* the first table settles (second chance keeps none younger than
+	 * CNM_SC_SETTLE_MS), then n1 is drained: the window opens */
+	usleep((CNM_SC_SETTLE_MS + 50) * 1000);
+	for (i = 0; i < SC_WALK_N; i++) {
+		struct cnm_conn_key k;
+
+		walk_key(&k, i);
+		before[i] = walk_pick(lb, web, &k);
+	}
+	assert_int_equal(cnm_lb_member_set(lb, (uint16_t)web, (uint16_t)n1, 0), 0);
+	w->now_ms = cnm_lb_clock_ms();
+	/* connections opened since: each on the node of the PDT of now */
+	for (i = 0; i < SC_WALK_N; i++) {
+		struct cnm_conn_key k;
+		uint16_t now;
+
+		walk_key(&k, i);
+		now = walk_pick(lb, web, &k);
+		moved += before[i] != now;
+		assert_true(cnm_ct_insert(w->ct, &k, cnm_ct_hash(w->ct, &k), now, (uint16_t)web,
+				CNM_TCP_ACK, w->now_ms) >= 0);
+	}
+	assert_true(moved > SC_WALK_N / 5 && moved < SC_WALK_N / 2);
+	full_loops = (cnm_ct_slots(w->ct) + CNM_CONN_WALK_BUDGET - 1) / CNM_CONN_WALK_BUDGET;
+
+	/* in the window: the connections whose kept owner differs, each on
+	 * the node of now; twice (the second request walks again) */
+	loops = walk_request(w, CNM_CONN_OP_DISPLACED, out, SC_WALK_N + 1);
+	assert_int_equal(w->req.n, moved);
+	assert_int_equal(loops, full_loops);
+	for (i = 0; i < w->req.n; i++) {
+		uint32_t a;
+
+		memcpy(&a, out[i].key.src, 4);
+		a = ntohl(a) - 0x0a000000u;
+		assert_true(a < SC_WALK_N);
+		assert_int_not_equal(out[i].conn.node, before[a]);
+		assert_int_equal(out[i].conn.node, walk_pick(lb, web, &out[i].key));
+	}
+	loops = walk_request(w, CNM_CONN_OP_DISPLACED, out, SC_WALK_N + 1);
+	assert_int_equal(w->req.n, moved);
+	assert_int_equal(loops, full_loops);
+
+	/* after the window (30 s): nothing displaced, and the walk is skipped
+	 * again once a complete one found none */
+	w->now_ms += 31000;
+	loops = walk_request(w, CNM_CONN_OP_DISPLACED, out, SC_WALK_N + 1);
+	assert_int_equal(w->req.n, 0);
+	assert_int_equal(loops, full_loops);
+	loops = walk_request(w, CNM_CONN_OP_DISPLACED, out, SC_WALK_N + 1);
+	assert_int_equal(w->req.n, 0);
+	assert_int_equal(loops, 1);
+
+	cnm_worker_fini(w);
+	rte_free(w);
+	free(out);
+	free(before);
+	cnm_lb_free(lb);
+}
+
 /* ---- group setup ---- */
 
 static int
@@ -1760,6 +1858,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_node_without_mac, setup_local, teardown_lb),
 		cmocka_unit_test_setup_teardown(test_lookup_bulk, setup_local, teardown_lb),
 		cmocka_unit_test_setup_teardown(test_worker_walk_bounded, setup_local, teardown_lb),
+		cmocka_unit_test(test_worker_walk_second_chance),
 		cmocka_unit_test(test_tables_at_capacity),
 	};
 
