@@ -186,6 +186,17 @@ void cnm_ct_free(struct cnm_ct *ct);
 uint64_t cnm_ct_lookup_bulk(struct cnm_ct *ct, const struct cnm_conn_key *const *keys,
 		unsigned int n, hash_sig_t *sig, struct cnm_conn *conn);
 
+/**
+ * cnm_ct_lookup_bulk() for a caller that knows which keys are UDP flows'
+ * (the decision's batch does): @p udp, bit i set when keys[i].proto is
+ * IPPROTO_UDP and clear when it is CNM_CONN_KEY_TCP (a clear bit for a
+ * UDP key gives a wrong answer). A burst of TCP keys while the table holds no UDP flow
+ * takes the lookup of before UDP flows, which reads neither protocol nor
+ * state.
+ */
+uint64_t cnm_ct_lookup_bulk_udp(struct cnm_ct *ct, const struct cnm_conn_key *const *keys,
+		unsigned int n, uint64_t udp, hash_sig_t *sig, struct cnm_conn *conn);
+
 /** The hash of a key, as cnm_ct_lookup_bulk() gives it. */
 hash_sig_t cnm_ct_hash(const struct cnm_ct *ct, const struct cnm_conn_key *k);
 

@@ -176,6 +176,22 @@ ct4_find_in(struct ct4_bucket *b, uint64_t addrs, uint32_t ports, int udp)
 	return NULL;
 }
 
+/*
+ * ct4_find_in() of a TCP key while the table holds no UDP flow: every
+ * entry is a TCP connection's, so addresses and ports decide.
+ */
+static __rte_always_inline struct ct4_ent *
+ct4_find_in_tcp(struct ct4_bucket *b, uint64_t addrs, uint32_t ports)
+{
+	if (b->e[0].addrs == addrs && b->e[0].ports == ports)
+		return &b->e[0];
+	if (b->e[1].addrs == addrs && b->e[1].ports == ports)
+		return &b->e[1];
+	if (b->e[2].addrs == addrs && b->e[2].ports == ports)
+		return &b->e[2];
+	return NULL;
+}
+
 /* The entry of a key, or NULL. */
 static inline struct ct4_ent *
 ct4_find(const struct cnm_ct *ct, const struct cnm_conn_key *k, uint32_t h)
@@ -425,9 +441,16 @@ ct6_lookup_bulk(struct cnm_ct *ct, const struct cnm_conn_key *const *keys, unsig
 	return hits;
 }
 
-uint64_t
-cnm_ct_lookup_bulk(struct cnm_ct *ct, const struct cnm_conn_key *const *keys,
-		unsigned int n, hash_sig_t *sig, struct cnm_conn *conn)
+/*
+ * The bulk lookup, compiled twice: @p tcp_only, a constant, when every key
+ * is a TCP one and the table holds no UDP flow, so that a match of
+ * addresses and ports is the key's entry and neither the keys' protocol nor
+ * the entries' state needs a look; otherwise each key's protocol is hashed
+ * and compared with the state of the entry that matched.
+ */
+static __rte_always_inline uint64_t
+ct_lookup_bulk(struct cnm_ct *ct, const struct cnm_conn_key *const *keys, unsigned int n,
+		hash_sig_t *sig, struct cnm_conn *conn, const int tcp_only)
 {
 	struct ct4_bucket *b1[CNM_CT_BULK_MAX], *b2[CNM_CT_BULK_MAX];
 	uint64_t addrs[CNM_CT_BULK_MAX];
@@ -435,8 +458,6 @@ cnm_ct_lookup_bulk(struct cnm_ct *ct, const struct cnm_conn_key *const *keys,
 	uint64_t hits = 0, six = 0;
 	unsigned int i;
 
-	if (n == 0 || n > CNM_CT_BULK_MAX)
-		return 0;
 	/* Hashes first, and both buckets of every key prefetched before any
 	 * is compared: the loads of the whole burst overlap. */
 	for (i = 0; i < n; i++) {
@@ -448,7 +469,7 @@ cnm_ct_lookup_bulk(struct cnm_ct *ct, const struct cnm_conn_key *const *keys,
 		}
 		addrs[i] = key4_addrs(keys[i]);
 		ports[i] = key4_ports(keys[i]);
-		h = ct4_hash(addrs[i], ports[i], keys[i]->proto);
+		h = ct4_hash(addrs[i], ports[i], tcp_only ? CNM_CONN_KEY_TCP : keys[i]->proto);
 		sig[i] = h;
 		b1[i] = &ct->b4[ct4_b1(ct, h)];
 		b2[i] = &ct->b4[ct4_b2(ct, h)];
@@ -457,13 +478,20 @@ cnm_ct_lookup_bulk(struct cnm_ct *ct, const struct cnm_conn_key *const *keys,
 	}
 	for (i = 0; i < n; i++) {
 		const struct ct4_ent *e;
-		int u = key_udp(keys[i]);
 
 		if ((six >> i) & 1)
 			continue;
-		e = ct4_find_in(b1[i], addrs[i], ports[i], u);
-		if (e == NULL)
-			e = ct4_find_in(b2[i], addrs[i], ports[i], u);
+		if (tcp_only) {
+			e = ct4_find_in_tcp(b1[i], addrs[i], ports[i]);
+			if (e == NULL)
+				e = ct4_find_in_tcp(b2[i], addrs[i], ports[i]);
+		} else {
+			int u = key_udp(keys[i]);
+
+			e = ct4_find_in(b1[i], addrs[i], ports[i], u);
+			if (e == NULL)
+				e = ct4_find_in(b2[i], addrs[i], ports[i], u);
+		}
 		if (e != NULL) {
 			uint64_t v = e->val;
 
@@ -474,6 +502,34 @@ cnm_ct_lookup_bulk(struct cnm_ct *ct, const struct cnm_conn_key *const *keys,
 	if (unlikely(six != 0))
 		hits |= ct6_lookup_bulk(ct, keys, n, six, sig, conn);
 	return hits;
+}
+
+uint64_t
+cnm_ct_lookup_bulk_udp(struct cnm_ct *ct, const struct cnm_conn_key *const *keys,
+		unsigned int n, uint64_t udp, hash_sig_t *sig, struct cnm_conn *conn)
+{
+	if (n == 0 || n > CNM_CT_BULK_MAX)
+		return 0;
+	/* a TCP burst while no UDP flow is recorded: the loop of before UDP
+	 * flows (one branch a burst) */
+	if (likely(udp == 0 && ct->count_udp == 0))
+		return ct_lookup_bulk(ct, keys, n, sig, conn, 1);
+	return ct_lookup_bulk(ct, keys, n, sig, conn, 0);
+}
+
+uint64_t
+cnm_ct_lookup_bulk(struct cnm_ct *ct, const struct cnm_conn_key *const *keys,
+		unsigned int n, hash_sig_t *sig, struct cnm_conn *conn)
+{
+	uint64_t udp = 0;
+	unsigned int i;
+
+	if (n == 0 || n > CNM_CT_BULK_MAX)
+		return 0;
+	/* any key that is not a TCP one takes the general loop */
+	for (i = 0; i < n; i++)
+		udp |= (uint64_t)(keys[i]->proto != CNM_CONN_KEY_TCP) << i;
+	return cnm_ct_lookup_bulk_udp(ct, keys, n, udp, sig, conn);
 }
 
 /* ---- IPv4: insertion by cuckoo path search ---- */

@@ -279,7 +279,7 @@ conn_track(const struct cnm_lb_view *lb, struct cnm_dstate *st, const struct cnm
 
 	for (i = 0; i < b->n; i++)
 		kp[i] = &b->key[i];
-	hit = cnm_ct_lookup_bulk(st->ct, kp, b->n, sig, conn);
+	hit = cnm_ct_lookup_bulk_udp(st->ct, kp, b->n, b->udp, sig, conn);
 	/* the UDP flows first (in batch order among themselves: the entries of
 	 * one flow are one key, so the order across protocols does not matter) */
 	for (m = b->udp; unlikely(m != 0); m &= m - 1) {

@@ -993,6 +993,80 @@ twin_walk_fn(const struct cnm_conn_key *k, const struct cnm_conn *c, void *arg)
 }
 
 /*
+ * cnm_ct_lookup_bulk_udp(), the decision's lookup: a burst of TCP keys
+ * (mask 0) takes the loop that reads no protocol and no state while the
+ * table holds no UDP flow, and the general one while it holds any. In a
+ * table of two buckets every key shares both, so a TCP connection and the
+ * UDP flow of the same 5-tuple sit side by side: a TCP lookup must find the
+ * connection and never the flow (the state decides once a flow is in), and
+ * a UDP one the flow; what each returns is checked by its value.
+ */
+static void
+test_lookup_udp_mask(void **state)
+{
+	struct cnm_ct *ct = cnm_ct_create2("lum", 3, 8, SOCKET_ID_ANY, &tmo);
+	const struct cnm_conn_key *keys[4];
+	struct cnm_conn_key t, u, t2, u2;
+	struct cnm_conn c[4];
+	hash_sig_t sig[4];
+
+	(void)state;
+	assert_non_null(ct);
+	key4(&t, 7, 4000);
+	u = t;
+	u.proto = IPPROTO_UDP;
+	key4(&t2, 8, 4001);
+	u2 = t2;
+	u2.proto = IPPROTO_UDP;
+	keys[0] = &t;
+	keys[1] = &u;
+	keys[2] = &t2;
+	keys[3] = &u2;
+
+	/* no UDP flow: the TCP-only loop finds the connection, its hash as
+	 * cnm_ct_hash() gives it */
+	assert_true(ins(ct, &t, 1, 11, CNM_TCP_SYN, 100) >= 0);
+	assert_int_equal(cnm_ct_lookup_bulk_udp(ct, keys, 1, 0, sig, c), 1);
+	assert_int_equal(c[0].node, 1);
+	assert_int_equal(c[0].state, CNM_CONN_SYN);
+	assert_int_equal(sig[0], cnm_ct_hash(ct, &t));
+	/* a UDP key in the burst: the general loop, the flow is not there */
+	assert_int_equal(cnm_ct_lookup_bulk_udp(ct, keys, 2, 0x2, sig, c), 1);
+	assert_int_equal(sig[1], cnm_ct_hash(ct, &u));
+
+	/* the UDP flow of the same 5-tuple, and the UDP flow of another
+	 * 5-tuple whose TCP twin is not in the table */
+	assert_true(cnm_ct_insert_udp(ct, &u, cnm_ct_hash(ct, &u), 2, 12, 1000, 100) >= 0);
+	assert_true(cnm_ct_insert_udp(ct, &u2, cnm_ct_hash(ct, &u2), 3, 13, 1000, 100) >= 0);
+	assert_int_equal(cnm_ct_count_udp(ct), 2);
+	memset(c, 0, sizeof(c));
+	assert_int_equal(cnm_ct_lookup_bulk_udp(ct, keys, 4, 0xa, sig, c), 0xb);
+	assert_int_equal(c[0].node, 1);
+	assert_int_equal(c[0].state, CNM_CONN_SYN);
+	assert_int_equal(c[1].node, 2);
+	assert_int_equal(c[1].state, CNM_CONN_UDP);
+	assert_int_equal(c[3].node, 3);
+	/* a TCP-only burst while flows are in: t2's twin u2 is no hit */
+	keys[0] = &t2;
+	keys[1] = &t;
+	assert_int_equal(cnm_ct_lookup_bulk_udp(ct, keys, 2, 0, sig, c), 0x2);
+	assert_int_equal(c[1].node, 1);
+
+	/* the connection gone, its twin flow left: a TCP key misses */
+	assert_int_equal(cnm_ct_del(ct, &t, cnm_ct_hash(ct, &t)), 0);
+	assert_int_equal(cnm_ct_lookup_bulk_udp(ct, keys, 2, 0, sig, c), 0);
+	/* both flows gone: the TCP-only loop again, which finds nothing */
+	assert_int_equal(cnm_ct_del(ct, &u, cnm_ct_hash(ct, &u)), 0);
+	assert_int_equal(cnm_ct_del(ct, &u2, cnm_ct_hash(ct, &u2)), 0);
+	assert_int_equal(cnm_ct_count_udp(ct), 0);
+	assert_int_equal(cnm_ct_lookup_bulk_udp(ct, keys, 2, 0, sig, c), 0);
+	/* out of range */
+	assert_int_equal(cnm_ct_lookup_bulk_udp(ct, keys, 0, 0, sig, c), 0);
+	assert_int_equal(cnm_ct_lookup_bulk_udp(ct, keys, CNM_CT_BULK_MAX + 1, 0, sig, c), 0);
+	cnm_ct_free(ct);
+}
+
+/*
  * The TCP connection and the UDP flow of one 5-tuple are two entries, in
  * both families, up to each family's capacity: the IPv4 table keeps no
  * protocol byte (its value's state says which, docs/conntrack.md), so the
@@ -1123,6 +1197,7 @@ main(void)
 		cmocka_unit_test(test_families),
 		cmocka_unit_test(test_cuckoo_churn),
 		cmocka_unit_test(test_udp_twins),
+		cmocka_unit_test(test_lookup_udp_mask),
 	};
 
 	return cmocka_run_group_tests(tests, eal_setup, eal_teardown);
