@@ -332,6 +332,13 @@ cnm_decide_fast4(const struct cnm_lb_view *lb, const struct cnm_dstate *st, cons
 struct cnm_ct_batch {
 	unsigned int n;
 	uint32_t udp;                  /**< bit j: entry j is a UDP flow (key.proto) */
+	/**
+	 * bit j: the PDT has not placed entry j (a frame of the fast shape,
+	 * the decision's svc set and nothing else): the list decides first,
+	 * and the PDT only a frame the list does not hold (conn_track()), so a
+	 * hit pays no client hash and no PDT read
+	 */
+	uint32_t pdt;
 	const struct cnm_svc *svc[CNM_DECIDE_MAX]; /**< the frame's service */
 	uint8_t at[CNM_DECIDE_MAX];    /**< frame index in the burst */
 	uint8_t flags[CNM_DECIDE_MAX]; /**< TCP flags; UDP (key.proto): CNM_CT_UDP_NOREC */
@@ -359,6 +366,7 @@ cnm_decide_begin(const struct cnm_lb_view *lb, struct cnm_dstate *st, struct cnm
 	b->fast_miss = 0;
 	b->ct.n = 0;
 	b->ct.udp = 0;
+	b->ct.pdt = 0;
 	cnm_dstate_sync(st, lb);
 }
 
@@ -396,8 +404,6 @@ cnm_decide_fast4_svc(const struct cnm_lb_view *lb, const struct cnm_dstate *st,
 		struct cnm_decision *di, struct cnm_ct_batch *ctb, const uint8_t *pay,
 		uint32_t plen)
 {
-	uint32_t h;
-
 	if (s == NULL) {
 		cnm_decide_nosvc(lb, di);
 		return;
@@ -407,14 +413,15 @@ cnm_decide_fast4_svc(const struct cnm_lb_view *lb, const struct cnm_dstate *st,
 		cnm_decide_drop(CNM_DROP_MARTIAN_SRC, di);
 		return;
 	}
-	h = cnm_client_hash4(s->hash_key, r->src, r->sport, s->hash_port);
 	if (r->proto == IPPROTO_TCP && st->ct != NULL) {
-		/* the list has the last word, and sets the method */
-		cnm_decide_pdt_node(s, h, di);
+		/* the list has the last word, and sets the method; the PDT
+		 * places the frame only if the list does not (cnm_ct_batch.pdt) */
+		di->svc = s->id;
 		cnm_conn_key_v4(r->src, r->dst, r->sport, r->dport, CNM_CONN_KEY_TCP,
 				&ctb->key[ctb->n]);
 		ctb->svc[ctb->n] = s;
 		ctb->flags[ctb->n] = r->tcp_flags;
+		ctb->pdt |= 1u << ctb->n;
 		ctb->at[ctb->n++] = (uint8_t)i;
 		return;
 	}
@@ -427,16 +434,17 @@ cnm_decide_fast4_svc(const struct cnm_lb_view *lb, const struct cnm_dstate *st,
 	if (unlikely(r->proto == __atomic_load_n(&s->list_proto, __ATOMIC_RELAXED)) &&
 			st->ct != NULL) {
 		/* UDP, the UDP flow list on: as TCP */
-		cnm_decide_pdt_node(s, h, di);
+		di->svc = s->id;
 		cnm_conn_key_v4(r->src, r->dst, r->sport, r->dport, IPPROTO_UDP,
 				&ctb->key[ctb->n]);
 		ctb->svc[ctb->n] = s;
 		ctb->flags[ctb->n] = 0;
 		ctb->udp |= 1u << ctb->n;
+		ctb->pdt |= 1u << ctb->n;
 		ctb->at[ctb->n++] = (uint8_t)i;
 		return;
 	}
-	cnm_decide_pdt(lb, s, h, di);
+	cnm_decide_pdt(lb, s, cnm_client_hash4(s->hash_key, r->src, r->sport, s->hash_port), di);
 }
 
 /* A frame of the fast shape the cache missed: kept for the bulk lookup. Its

@@ -122,6 +122,20 @@ cnm_decide_quic(const struct cnm_lb_view *lb, const struct cnm_dstate *st,
 }
 
 /*
+ * The PDT's node for entry @p k of the list's batch, of the fast shape (an
+ * IPv4 key), which the list did not decide: cnm_decide_fast4_svc() left it
+ * to here (cnm_ct_batch.pdt).
+ */
+static inline void
+batch_pdt(const struct cnm_svc *s, const struct cnm_conn_key *k, struct cnm_decision *d)
+{
+	uint32_t src;
+
+	memcpy(&src, k->src, 4);
+	cnm_decide_pdt_node(s, cnm_client_hash4(s->hash_key, src, k->sport, s->hash_port), d);
+}
+
+/*
  * Step 3 for a UDP frame of a service with the UDP flow list on: a recorded
  * flow keeps its node (if that node is still up: a drained one keeps its
  * flows, as TCP connections); otherwise the PDT's node, recorded (the first
@@ -132,7 +146,7 @@ cnm_decide_quic(const struct cnm_lb_view *lb, const struct cnm_dstate *st,
 static void
 udp_track(const struct cnm_lb_view *lb, struct cnm_dstate *st, const struct cnm_svc *s,
 		const struct cnm_conn_key *k, hash_sig_t sig, int hit, struct cnm_conn *c,
-		uint8_t fl, struct cnm_decision *di)
+		uint8_t fl, int pdt, struct cnm_decision *di)
 {
 	/* relaxed: see cnm_lb_svc_set_udp_timeout(); 0 while the list is
 	 * being turned off: nothing recorded or refreshed */
@@ -165,6 +179,8 @@ udp_track(const struct cnm_lb_view *lb, struct cnm_dstate *st, const struct cnm_
 		ws->udp_stale++;
 		cnm_ct_del(st->ct, k, sig);
 	}
+	if (pdt)
+		batch_pdt(s, k, di);
 	if (di->verdict != CNM_V_FORWARD)
 		return;
 	di->method = lb->node[di->node].method;
@@ -285,7 +301,7 @@ conn_track(const struct cnm_lb_view *lb, struct cnm_dstate *st, const struct cnm
 	for (m = b->udp; unlikely(m != 0); m &= m - 1) {
 		i = (unsigned int)__builtin_ctzll(m);
 		udp_track(lb, st, b->svc[i], kp[i], sig[i], (int)((hit >> i) & 1), &conn[i],
-				b->flags[i], &d[b->at[i]]);
+				b->flags[i], (int)((b->pdt >> i) & 1), &d[b->at[i]]);
 	}
 	for (m = ~(uint64_t)b->udp & ((UINT64_C(1) << b->n) - 1); m != 0; m &= m - 1) {
 		struct cnm_decision *di;
@@ -321,6 +337,8 @@ conn_track(const struct cnm_lb_view *lb, struct cnm_dstate *st, const struct cnm
 			ws->conn_stale++;
 			cnm_ct_del(st->ct, kp[i], sig[i]);
 		}
+		if ((b->pdt >> i) & 1)
+			batch_pdt(b->svc[i], kp[i], di);
 		/* a SYN always follows the PDT; the rest, in a window after a
 		 * change, may get a second chance (one compare when none) */
 		if (!(fl & CNM_TCP_SYN) && unlikely(cnm_svc_sc_open(b->svc[i], st->now_ms)) &&
