@@ -333,15 +333,19 @@ struct cnm_ct_batch {
 	unsigned int n;
 	uint32_t udp;                  /**< bit j: entry j is a UDP flow (key.proto) */
 	/**
-	 * bit j: the PDT has not placed entry j (a frame of the fast shape,
-	 * the decision's svc set and nothing else): the list decides first,
-	 * and the PDT only a frame the list does not hold (conn_track()), so a
-	 * hit pays no client hash and no PDT read
+	 * bit j: entry j is a frame of the fast shape (IPv4). Its key is
+	 * addrs[j] and ports[j] (key[j] is built only for the calls that need
+	 * one: a miss, a UDP flow), and the PDT has not placed it (the
+	 * decision's svc is set, nothing else): the list decides first, and the
+	 * PDT only a frame the list does not hold (conn_track()), so a hit
+	 * pays no client hash, no PDT read and no 40-byte key
 	 */
-	uint32_t pdt;
+	uint32_t fast4;
 	const struct cnm_svc *svc[CNM_DECIDE_MAX]; /**< the frame's service */
 	uint8_t at[CNM_DECIDE_MAX];    /**< frame index in the burst */
 	uint8_t flags[CNM_DECIDE_MAX]; /**< TCP flags; UDP (key.proto): CNM_CT_UDP_NOREC */
+	uint64_t addrs[CNM_DECIDE_MAX]; /**< fast4: the key's words (cnm_ct_key4_words()) */
+	uint32_t ports[CNM_DECIDE_MAX];
 	struct cnm_conn_key key[CNM_DECIDE_MAX];
 };
 
@@ -366,7 +370,7 @@ cnm_decide_begin(const struct cnm_lb_view *lb, struct cnm_dstate *st, struct cnm
 	b->fast_miss = 0;
 	b->ct.n = 0;
 	b->ct.udp = 0;
-	b->ct.pdt = 0;
+	b->ct.fast4 = 0;
 	cnm_dstate_sync(st, lb);
 }
 
@@ -415,13 +419,13 @@ cnm_decide_fast4_svc(const struct cnm_lb_view *lb, const struct cnm_dstate *st,
 	}
 	if (r->proto == IPPROTO_TCP && st->ct != NULL) {
 		/* the list has the last word, and sets the method; the PDT
-		 * places the frame only if the list does not (cnm_ct_batch.pdt) */
+		 * places the frame only if the list does not (cnm_ct_batch.fast4) */
 		di->svc = s->id;
-		cnm_conn_key_v4(r->src, r->dst, r->sport, r->dport, CNM_CONN_KEY_TCP,
-				&ctb->key[ctb->n]);
+		cnm_ct_key4_words(r->src, r->dst, r->sport, r->dport, &ctb->addrs[ctb->n],
+				&ctb->ports[ctb->n]);
 		ctb->svc[ctb->n] = s;
 		ctb->flags[ctb->n] = r->tcp_flags;
-		ctb->pdt |= 1u << ctb->n;
+		ctb->fast4 |= 1u << ctb->n;
 		ctb->at[ctb->n++] = (uint8_t)i;
 		return;
 	}
@@ -435,12 +439,12 @@ cnm_decide_fast4_svc(const struct cnm_lb_view *lb, const struct cnm_dstate *st,
 			st->ct != NULL) {
 		/* UDP, the UDP flow list on: as TCP */
 		di->svc = s->id;
-		cnm_conn_key_v4(r->src, r->dst, r->sport, r->dport, IPPROTO_UDP,
-				&ctb->key[ctb->n]);
+		cnm_ct_key4_words(r->src, r->dst, r->sport, r->dport, &ctb->addrs[ctb->n],
+				&ctb->ports[ctb->n]);
 		ctb->svc[ctb->n] = s;
 		ctb->flags[ctb->n] = 0;
 		ctb->udp |= 1u << ctb->n;
-		ctb->pdt |= 1u << ctb->n;
+		ctb->fast4 |= 1u << ctb->n;
 		ctb->at[ctb->n++] = (uint8_t)i;
 		return;
 	}

@@ -122,17 +122,30 @@ cnm_decide_quic(const struct cnm_lb_view *lb, const struct cnm_dstate *st,
 }
 
 /*
- * The PDT's node for entry @p k of the list's batch, of the fast shape (an
- * IPv4 key), which the list did not decide: cnm_decide_fast4_svc() left it
- * to here (cnm_ct_batch.pdt).
+ * The PDT's node for entry @p j of the list's batch, of the fast shape,
+ * which the list did not decide: cnm_decide_fast4_svc() left it to here
+ * (cnm_ct_batch.fast4).
  */
 static inline void
-batch_pdt(const struct cnm_svc *s, const struct cnm_conn_key *k, struct cnm_decision *d)
+batch_pdt(const struct cnm_ct_batch *b, unsigned int j, struct cnm_decision *d)
 {
-	uint32_t src;
+	const struct cnm_svc *s = b->svc[j];
 
-	memcpy(&src, k->src, 4);
-	cnm_decide_pdt_node(s, cnm_client_hash4(s->hash_key, src, k->sport, s->hash_port), d);
+	cnm_decide_pdt_node(s, cnm_client_hash4(s->hash_key, (uint32_t)b->addrs[j],
+			(uint16_t)b->ports[j], s->hash_port), d);
+}
+
+/* The key of entry @p j of the fast shape, from its words, for the calls
+ * that take one. */
+static inline const struct cnm_conn_key *
+batch_key(struct cnm_ct_batch *b, unsigned int j)
+{
+	uint64_t a = b->addrs[j];
+	uint32_t p = b->ports[j];
+
+	cnm_conn_key_v4((uint32_t)a, (uint32_t)(a >> 32), (uint16_t)p, (uint16_t)(p >> 16),
+			(b->udp >> j) & 1 ? IPPROTO_UDP : CNM_CONN_KEY_TCP, &b->key[j]);
+	return &b->key[j];
 }
 
 /*
@@ -146,7 +159,7 @@ batch_pdt(const struct cnm_svc *s, const struct cnm_conn_key *k, struct cnm_deci
 static void
 udp_track(const struct cnm_lb_view *lb, struct cnm_dstate *st, const struct cnm_svc *s,
 		const struct cnm_conn_key *k, hash_sig_t sig, int hit, struct cnm_conn *c,
-		uint8_t fl, int pdt, struct cnm_decision *di)
+		uint8_t fl, const struct cnm_ct_batch *b, unsigned int j, struct cnm_decision *di)
 {
 	/* relaxed: see cnm_lb_svc_set_udp_timeout(); 0 while the list is
 	 * being turned off: nothing recorded or refreshed */
@@ -179,8 +192,8 @@ udp_track(const struct cnm_lb_view *lb, struct cnm_dstate *st, const struct cnm_
 		ws->udp_stale++;
 		cnm_ct_del(st->ct, k, sig);
 	}
-	if (pdt)
-		batch_pdt(s, k, di);
+	if ((b->fast4 >> j) & 1)
+		batch_pdt(b, j, di);
 	if (di->verdict != CNM_V_FORWARD)
 		return;
 	di->method = lb->node[di->node].method;
@@ -283,33 +296,45 @@ second_chance(const struct cnm_lb_view *lb, struct cnm_dstate *st, const struct 
  * of services with the UDP flow list on: udp_track().
  */
 static void
-conn_track(const struct cnm_lb_view *lb, struct cnm_dstate *st, const struct cnm_ct_batch *b,
+conn_track(const struct cnm_lb_view *lb, struct cnm_dstate *st, struct cnm_ct_batch *b,
 		struct cnm_decision *d)
 {
 	const struct cnm_conn_key *kp[CNM_DECIDE_MAX];
 	struct cnm_conn conn[CNM_DECIDE_MAX];
 	hash_sig_t sig[CNM_DECIDE_MAX];
 	struct cnm_wstats *ws = st->st;
+	uint32_t all = (uint32_t)((UINT64_C(1) << b->n) - 1);
 	unsigned int i;
 	uint64_t hit, m;
 
-	for (i = 0; i < b->n; i++)
-		kp[i] = &b->key[i];
-	hit = cnm_ct_lookup_bulk_udp(st->ct, kp, b->n, b->udp, sig, conn);
+	if (likely(b->fast4 == all)) {
+		/* every frame of the fast shape: the lookup by the keys' words */
+		hit = cnm_ct_lookup4_bulk(st->ct, b->addrs, b->ports, b->n, b->udp, sig, conn);
+	} else {
+		for (m = b->fast4; m != 0; m &= m - 1)
+			batch_key(b, (unsigned int)__builtin_ctzll(m));
+		for (i = 0; i < b->n; i++)
+			kp[i] = &b->key[i];
+		hit = cnm_ct_lookup_bulk_udp(st->ct, kp, b->n, b->udp, sig, conn);
+	}
 	/* the UDP flows first (in batch order among themselves: the entries of
 	 * one flow are one key, so the order across protocols does not matter) */
 	for (m = b->udp; unlikely(m != 0); m &= m - 1) {
 		i = (unsigned int)__builtin_ctzll(m);
-		udp_track(lb, st, b->svc[i], kp[i], sig[i], (int)((hit >> i) & 1), &conn[i],
-				b->flags[i], (int)((b->pdt >> i) & 1), &d[b->at[i]]);
+		udp_track(lb, st, b->svc[i], (b->fast4 >> i) & 1 ? batch_key(b, i) : &b->key[i],
+				sig[i], (int)((hit >> i) & 1), &conn[i], b->flags[i], b, i,
+				&d[b->at[i]]);
 	}
-	for (m = ~(uint64_t)b->udp & ((UINT64_C(1) << b->n) - 1); m != 0; m &= m - 1) {
+	for (m = ~(uint64_t)b->udp & all; m != 0; m &= m - 1) {
+		const struct cnm_conn_key *k;
 		struct cnm_decision *di;
 		uint8_t fl;
+		int fast;
 
 		i = (unsigned int)__builtin_ctzll(m);
 		di = &d[b->at[i]];
 		fl = b->flags[i];
+		fast = (int)((b->fast4 >> i) & 1);
 
 		/* An entry that expired but was not swept yet is a miss. A pure
 		 * SYN on a closing entry opens a new connection on a reused
@@ -331,18 +356,28 @@ conn_track(const struct cnm_lb_view *lb, struct cnm_dstate *st, const struct cnm
 				di->slot = cnm_svc_slot(b->svc[i], conn[i].node);
 				di->via = CNM_VIA_CONN;
 				ws->conn_hit++;
-				cnm_ct_touch(st->ct, kp[i], sig[i], &conn[i], fl, st->now_ms);
+				if (likely(fast))
+					cnm_ct_touch4(st->ct, b->addrs[i], b->ports[i], sig[i],
+							&conn[i], fl, st->now_ms);
+				else
+					cnm_ct_touch(st->ct, &b->key[i], sig[i], &conn[i], fl,
+							st->now_ms);
 				continue;
 			}
 			ws->conn_stale++;
-			cnm_ct_del(st->ct, kp[i], sig[i]);
+			cnm_ct_del(st->ct, fast ? batch_key(b, i) : &b->key[i], sig[i]);
 		}
-		if ((b->pdt >> i) & 1)
-			batch_pdt(b->svc[i], kp[i], di);
+		/* the rest needs the key */
+		if (fast) {
+			k = batch_key(b, i);
+			batch_pdt(b, i, di);
+		} else {
+			k = &b->key[i];
+		}
 		/* a SYN always follows the PDT; the rest, in a window after a
 		 * change, may get a second chance (one compare when none) */
 		if (!(fl & CNM_TCP_SYN) && unlikely(cnm_svc_sc_open(b->svc[i], st->now_ms)) &&
-		    second_chance(lb, st, b->svc[i], kp[i], sig[i], fl, di))
+		    second_chance(lb, st, b->svc[i], k, sig[i], fl, di))
 			continue;
 		if (di->verdict != CNM_V_FORWARD)
 			continue;
@@ -350,7 +385,7 @@ conn_track(const struct cnm_lb_view *lb, struct cnm_dstate *st, const struct cnm
 		di->method = lb->node[di->node].method;
 		di->slot = cnm_svc_slot(b->svc[i], di->node);
 		if ((fl & (CNM_TCP_SYN | CNM_TCP_ACK)) == CNM_TCP_SYN) {
-			if (cnm_ct_insert(st->ct, kp[i], sig[i], di->node, (uint16_t)di->svc, fl,
+			if (cnm_ct_insert(st->ct, k, sig[i], di->node, (uint16_t)di->svc, fl,
 					st->now_ms) >= 0) {
 				ws->conn_new++;
 				/* per service, node and pair: the slot the frame counts in */
