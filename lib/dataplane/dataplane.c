@@ -589,33 +589,6 @@ classify_slow(struct rte_mbuf *m, int verify, int v, struct cnm_pkt *k)
 }
 
 /*
- * Frame @p i of a burst's waiting part (cnm_worker_burst()): @p v and @p r
- * what cnm_parse_fast4() said of its first segment. Added to the decision.
- */
-static __rte_always_inline void
-burst_add(struct cnm_worker *w, const struct cnm_lb_view *lb, struct cnm_dbatch *b,
-		struct rte_mbuf *m, uint16_t i, int v, const struct cnm_fast4 *r, int verify,
-		struct cnm_pkt *pk, struct cnm_decision *d, uint32_t *keep, uint16_t *nfast)
-{
-	const uint8_t *p = rte_pktmbuf_mtod(m, const uint8_t *);
-
-	if (likely(v == CNM_DROP_NONE) &&
-			likely(!cnm_pkt_csum_drop(p + 14, verify,
-				unlikely(verify) ? csum_hint(m) : CNM_CSUM_UNKNOWN))) {
-		keep[i] = 14u + r->tot;
-		(*nfast)++;
-		/* what follows a UDP header in the first segment (the decision
-		 * cuts it at the IP packet's end): QUIC's header */
-		cnm_decide_add_fast4(lb, &w->ds, b, r, i, &d[i], p + 42,
-			rte_pktmbuf_data_len(m) - 42u);
-		return;
-	}
-	keep[i] = 0;
-	classify_slow(m, verify, v, &pk[i]);
-	cnm_decide_add(lb, &w->ds, b, &pk[i], i, &d[i]);
-}
-
-/*
  * A burst. The decision of the fast shape is taken and acted on frame by
  * frame, until a frame must wait (a cache miss, another shape, a TCP frame
  * the forwarding list must see): from there the rest of the burst is parsed
@@ -633,9 +606,7 @@ cnm_worker_burst(struct cnm_worker *w, struct rte_mbuf **pkts, uint16_t n)
 	struct cnm_dbatch b;
 	/* read once per burst: a reload changes it (a byte, no ordering) */
 	const int verify = __atomic_load_n(&lb->verify_checksum, __ATOMIC_RELAXED);
-	struct cnm_fast4 r = { 0 }; /* read only once the loop below set it */
 	uint16_t i, first, nfast;
-	int v = CNM_DROP_NONE;
 
 	RTE_BUILD_BUG_ON(CNM_BURST > CNM_DECIDE_MAX);
 	w->st.rx += n;
@@ -646,6 +617,8 @@ cnm_worker_burst(struct cnm_worker *w, struct rte_mbuf **pkts, uint16_t n)
 	for (i = 0; i < n; i++) {
 		struct rte_mbuf *m = pkts[i];
 		struct cnm_decision di;
+		struct cnm_fast4 r;
+		int v;
 
 		if (i + PREFETCH_AHEAD < n)
 			rte_prefetch0(rte_pktmbuf_mtod(pkts[i + PREFETCH_AHEAD], void *));
@@ -667,21 +640,35 @@ cnm_worker_burst(struct cnm_worker *w, struct rte_mbuf **pkts, uint16_t n)
 	}
 	/* the rest of the burst waits: parsed and added to one decision
 	 * (cnm_decide_burst()'s stages: the fast shape's fields go in from
-	 * registers), then acted on in order; frame i, the first, as the loop
-	 * above parsed it (v, r) */
+	 * registers), then acted on in order (frame i is parsed again: nothing
+	 * above changed it) */
 	first = i;
 	nfast = first;
 	cnm_decide_begin(lb, &w->ds, &b);
-	burst_add(w, lb, &b, pkts[i], i, v, &r, verify, pk, d, keep, &nfast);
-	for (i++; i < n; i++) {
+	for (; i < n; i++) {
 		struct rte_mbuf *m = pkts[i];
+		const uint8_t *p = rte_pktmbuf_mtod(m, const uint8_t *);
+		struct cnm_fast4 r;
+		int v;
 
 		if (i + PREFETCH_AHEAD < n)
 			rte_prefetch0(rte_pktmbuf_mtod(pkts[i + PREFETCH_AHEAD], void *));
 		/* cnm_pkt_parse() of the first segment: the fast shape */
-		v = cnm_parse_fast4(rte_pktmbuf_mtod(m, const uint8_t *), rte_pktmbuf_data_len(m),
-			rte_pktmbuf_pkt_len(m), &r);
-		burst_add(w, lb, &b, m, i, v, &r, verify, pk, d, keep, &nfast);
+		v = cnm_parse_fast4(p, rte_pktmbuf_data_len(m), rte_pktmbuf_pkt_len(m), &r);
+		if (likely(v == CNM_DROP_NONE) &&
+				likely(!cnm_pkt_csum_drop(p + 14, verify,
+					unlikely(verify) ? csum_hint(m) : CNM_CSUM_UNKNOWN))) {
+			keep[i] = 14u + r.tot;
+			nfast++;
+			/* what follows a UDP header in the first segment (the
+			 * decision cuts it at the IP packet's end): QUIC's header */
+			cnm_decide_add_fast4(lb, &w->ds, &b, &r, i, &d[i], p + 42,
+				rte_pktmbuf_data_len(m) - 42u);
+			continue;
+		}
+		keep[i] = 0;
+		classify_slow(m, verify, v, &pk[i]);
+		cnm_decide_add(lb, &w->ds, &b, &pk[i], i, &d[i]);
 	}
 	w->st.fast_path += nfast;
 	cnm_decide_finish(lb, &w->ds, &b, pk, d);
