@@ -333,18 +333,23 @@ struct cnm_ct_batch {
 	unsigned int n;
 	uint32_t udp;                  /**< bit j: entry j is a UDP flow (key.proto) */
 	/**
-	 * bit j: entry j is a frame of the fast shape (IPv4). Its key is
-	 * addrs[j] and ports[j] (key[j] is built only for the calls that need
-	 * one: a miss, a UDP flow), and the PDT has not placed it (the
-	 * decision's svc is set, nothing else): the list decides first, and the
-	 * PDT only a frame the list does not hold (conn_track()), so a hit
-	 * pays no client hash, no PDT read and no 40-byte key
+	 * bit j: entry j is a frame of the fast shape (IPv4) that the PDT has
+	 * not placed (the decision's svc is set, nothing else): the list
+	 * decides first, and the PDT only a frame the list does not hold
+	 * (conn_track()), so a hit pays no client hash and no PDT read
 	 */
 	uint32_t fast4;
+	/**
+	 * bit j: of fast4, a TCP segment: its key is addrs[j] and ports[j],
+	 * key[j] is built only for the calls that need one (a miss), so a hit
+	 * pays no 40-byte key. A UDP flow's entry has its key (its hit calls
+	 * take one).
+	 */
+	uint32_t words;
 	const struct cnm_svc *svc[CNM_DECIDE_MAX]; /**< the frame's service */
 	uint8_t at[CNM_DECIDE_MAX];    /**< frame index in the burst */
 	uint8_t flags[CNM_DECIDE_MAX]; /**< TCP flags; UDP (key.proto): CNM_CT_UDP_NOREC */
-	uint64_t addrs[CNM_DECIDE_MAX]; /**< fast4: the key's words (cnm_ct_key4_words()) */
+	uint64_t addrs[CNM_DECIDE_MAX]; /**< words: the key's words (cnm_ct_key4_words()) */
 	uint32_t ports[CNM_DECIDE_MAX];
 	struct cnm_conn_key key[CNM_DECIDE_MAX];
 };
@@ -371,6 +376,7 @@ cnm_decide_begin(const struct cnm_lb_view *lb, struct cnm_dstate *st, struct cnm
 	b->ct.n = 0;
 	b->ct.udp = 0;
 	b->ct.fast4 = 0;
+	b->ct.words = 0;
 	cnm_dstate_sync(st, lb);
 }
 
@@ -426,6 +432,7 @@ cnm_decide_fast4_svc(const struct cnm_lb_view *lb, const struct cnm_dstate *st,
 		ctb->svc[ctb->n] = s;
 		ctb->flags[ctb->n] = r->tcp_flags;
 		ctb->fast4 |= 1u << ctb->n;
+		ctb->words |= 1u << ctb->n;
 		ctb->at[ctb->n++] = (uint8_t)i;
 		return;
 	}
@@ -439,8 +446,8 @@ cnm_decide_fast4_svc(const struct cnm_lb_view *lb, const struct cnm_dstate *st,
 			st->ct != NULL) {
 		/* UDP, the UDP flow list on: as TCP */
 		di->svc = s->id;
-		cnm_ct_key4_words(r->src, r->dst, r->sport, r->dport, &ctb->addrs[ctb->n],
-				&ctb->ports[ctb->n]);
+		cnm_conn_key_v4(r->src, r->dst, r->sport, r->dport, IPPROTO_UDP,
+				&ctb->key[ctb->n]);
 		ctb->svc[ctb->n] = s;
 		ctb->flags[ctb->n] = 0;
 		ctb->udp |= 1u << ctb->n;

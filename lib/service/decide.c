@@ -122,21 +122,18 @@ cnm_decide_quic(const struct cnm_lb_view *lb, const struct cnm_dstate *st,
 }
 
 /*
- * The PDT's node for entry @p j of the list's batch, of the fast shape,
- * which the list did not decide: cnm_decide_fast4_svc() left it to here
- * (cnm_ct_batch.fast4).
+ * The PDT's node for a frame of the list's batch, of the fast shape (client
+ * @p src, @p sport), which the list did not decide: cnm_decide_fast4_svc()
+ * left it to here (cnm_ct_batch.fast4).
  */
 static inline void
-batch_pdt(const struct cnm_ct_batch *b, unsigned int j, struct cnm_decision *d)
+batch_pdt(const struct cnm_svc *s, uint32_t src, uint16_t sport, struct cnm_decision *d)
 {
-	const struct cnm_svc *s = b->svc[j];
-
-	cnm_decide_pdt_node(s, cnm_client_hash4(s->hash_key, (uint32_t)b->addrs[j],
-			(uint16_t)b->ports[j], s->hash_port), d);
+	cnm_decide_pdt_node(s, cnm_client_hash4(s->hash_key, src, sport, s->hash_port), d);
 }
 
-/* The key of entry @p j of the fast shape, from its words, for the calls
- * that take one. */
+/* The key of TCP entry @p j given by its words (cnm_ct_batch.words), for
+ * the calls that take one. */
 static inline const struct cnm_conn_key *
 batch_key(struct cnm_ct_batch *b, unsigned int j)
 {
@@ -144,7 +141,7 @@ batch_key(struct cnm_ct_batch *b, unsigned int j)
 	uint32_t p = b->ports[j];
 
 	cnm_conn_key_v4((uint32_t)a, (uint32_t)(a >> 32), (uint16_t)p, (uint16_t)(p >> 16),
-			(b->udp >> j) & 1 ? IPPROTO_UDP : CNM_CONN_KEY_TCP, &b->key[j]);
+			CNM_CONN_KEY_TCP, &b->key[j]);
 	return &b->key[j];
 }
 
@@ -159,7 +156,7 @@ batch_key(struct cnm_ct_batch *b, unsigned int j)
 static void
 udp_track(const struct cnm_lb_view *lb, struct cnm_dstate *st, const struct cnm_svc *s,
 		const struct cnm_conn_key *k, hash_sig_t sig, int hit, struct cnm_conn *c,
-		uint8_t fl, const struct cnm_ct_batch *b, unsigned int j, struct cnm_decision *di)
+		uint8_t fl, int fast, struct cnm_decision *di)
 {
 	/* relaxed: see cnm_lb_svc_set_udp_timeout(); 0 while the list is
 	 * being turned off: nothing recorded or refreshed */
@@ -192,8 +189,12 @@ udp_track(const struct cnm_lb_view *lb, struct cnm_dstate *st, const struct cnm_
 		ws->udp_stale++;
 		cnm_ct_del(st->ct, k, sig);
 	}
-	if ((b->fast4 >> j) & 1)
-		batch_pdt(b, j, di);
+	if (fast) {
+		uint32_t src;
+
+		memcpy(&src, k->src, 4);
+		batch_pdt(s, src, k->sport, di);
+	}
 	if (di->verdict != CNM_V_FORWARD)
 		return;
 	di->method = lb->node[di->node].method;
@@ -307,11 +308,11 @@ conn_track(const struct cnm_lb_view *lb, struct cnm_dstate *st, struct cnm_ct_ba
 	unsigned int i;
 	uint64_t hit, m;
 
-	if (likely(b->fast4 == all)) {
-		/* every frame of the fast shape: the lookup by the keys' words */
-		hit = cnm_ct_lookup4_bulk(st->ct, b->addrs, b->ports, b->n, b->udp, sig, conn);
+	if (likely(b->words == all)) {
+		/* TCP segments of the fast shape: the lookup by the keys' words */
+		hit = cnm_ct_lookup4_bulk(st->ct, b->addrs, b->ports, b->n, 0, sig, conn);
 	} else {
-		for (m = b->fast4; m != 0; m &= m - 1)
+		for (m = b->words; m != 0; m &= m - 1)
 			batch_key(b, (unsigned int)__builtin_ctzll(m));
 		for (i = 0; i < b->n; i++)
 			kp[i] = &b->key[i];
@@ -321,9 +322,8 @@ conn_track(const struct cnm_lb_view *lb, struct cnm_dstate *st, struct cnm_ct_ba
 	 * one flow are one key, so the order across protocols does not matter) */
 	for (m = b->udp; unlikely(m != 0); m &= m - 1) {
 		i = (unsigned int)__builtin_ctzll(m);
-		udp_track(lb, st, b->svc[i], (b->fast4 >> i) & 1 ? batch_key(b, i) : &b->key[i],
-				sig[i], (int)((hit >> i) & 1), &conn[i], b->flags[i], b, i,
-				&d[b->at[i]]);
+		udp_track(lb, st, b->svc[i], &b->key[i], sig[i], (int)((hit >> i) & 1), &conn[i],
+				b->flags[i], (int)((b->fast4 >> i) & 1), &d[b->at[i]]);
 	}
 	for (m = ~(uint64_t)b->udp & all; m != 0; m &= m - 1) {
 		const struct cnm_conn_key *k;
@@ -334,7 +334,7 @@ conn_track(const struct cnm_lb_view *lb, struct cnm_dstate *st, struct cnm_ct_ba
 		i = (unsigned int)__builtin_ctzll(m);
 		di = &d[b->at[i]];
 		fl = b->flags[i];
-		fast = (int)((b->fast4 >> i) & 1);
+		fast = (int)((b->words >> i) & 1); /* TCP: fast4 and words alike */
 
 		/* An entry that expired but was not swept yet is a miss. A pure
 		 * SYN on a closing entry opens a new connection on a reused
@@ -370,7 +370,7 @@ conn_track(const struct cnm_lb_view *lb, struct cnm_dstate *st, struct cnm_ct_ba
 		/* the rest needs the key */
 		if (fast) {
 			k = batch_key(b, i);
-			batch_pdt(b, i, di);
+			batch_pdt(b->svc[i], (uint32_t)b->addrs[i], (uint16_t)b->ports[i], di);
 		} else {
 			k = &b->key[i];
 		}
