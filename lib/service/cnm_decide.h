@@ -19,7 +19,9 @@
  *   2. per frame: ARP and echo requests for a VIP are answered; a frame
  *      without a service goes local, to the default node, or is dropped;
  *      a frame of a service is placed by its policy's client hash over the
- *      PDT (FIG. 6 605-607);
+ *      PDT (FIG. 6 605-607), except a frame of the fast shape that goes
+ *      through the forwarding list: the PDT places it in step 3, and only
+ *      when the list does not;
  *   3. the TCP frames of scalable services, and the UDP frames of services
  *      with the UDP flow list on ("udp_timeout_s"), in one bulk lookup of
  *      the forwarding list: a recorded connection or flow keeps its node; a
