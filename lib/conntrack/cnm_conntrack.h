@@ -186,6 +186,38 @@ void cnm_ct_free(struct cnm_ct *ct);
 uint64_t cnm_ct_lookup_bulk(struct cnm_ct *ct, const struct cnm_conn_key *const *keys,
 		unsigned int n, hash_sig_t *sig, struct cnm_conn *conn);
 
+/**
+ * cnm_ct_lookup_bulk() for a caller that knows which keys are UDP flows'
+ * (the decision's batch does): @p udp, bit i set when keys[i].proto is
+ * IPPROTO_UDP and clear when it is CNM_CONN_KEY_TCP (a clear bit for a
+ * UDP key gives a wrong answer). A burst of TCP keys while the table holds no UDP flow
+ * takes the lookup of before UDP flows, which reads neither protocol nor
+ * state.
+ */
+uint64_t cnm_ct_lookup_bulk_udp(struct cnm_ct *ct, const struct cnm_conn_key *const *keys,
+		unsigned int n, uint64_t udp, hash_sig_t *sig, struct cnm_conn *conn);
+
+/**
+ * The words of an IPv4 key as cnm_ct_lookup4_bulk() takes them: client
+ * address and VIP, client port and service port, all in network order.
+ */
+static inline void
+cnm_ct_key4_words(uint32_t src, uint32_t dst, uint16_t sport, uint16_t dport,
+		uint64_t *addrs, uint32_t *ports)
+{
+	*addrs = (uint64_t)src | (uint64_t)dst << 32;
+	*ports = (uint32_t)sport | (uint32_t)dport << 16;
+}
+
+/**
+ * cnm_ct_lookup_bulk_udp() of IPv4 keys given by their words
+ * (cnm_ct_key4_words()) rather than as struct cnm_conn_key: for the
+ * decision's frames of the fast shape, whose key it then builds only for
+ * the rare calls that need one (insert, delete, second chance).
+ */
+uint64_t cnm_ct_lookup4_bulk(struct cnm_ct *ct, const uint64_t *addrs, const uint32_t *ports,
+		unsigned int n, uint64_t udp, hash_sig_t *sig, struct cnm_conn *conn);
+
 /** The hash of a key, as cnm_ct_lookup_bulk() gives it. */
 hash_sig_t cnm_ct_hash(const struct cnm_ct *ct, const struct cnm_conn_key *k);
 
@@ -245,6 +277,11 @@ int32_t cnm_ct_restore(struct cnm_ct *ct, const struct cnm_conn_key *k, hash_sig
  *         key is no longer in the table.
  */
 int cnm_ct_touch(struct cnm_ct *ct, const struct cnm_conn_key *k, hash_sig_t sig,
+		struct cnm_conn *c, uint8_t tcp_flags, uint32_t now);
+
+/** cnm_ct_touch() of an IPv4 TCP connection given by its words
+ * (cnm_ct_key4_words()), as cnm_ct_lookup4_bulk() found it. */
+int cnm_ct_touch4(struct cnm_ct *ct, uint64_t addrs, uint32_t ports, hash_sig_t sig,
 		struct cnm_conn *c, uint8_t tcp_flags, uint32_t now);
 
 /** Remove an entry. @return 0, or -ENOENT. */

@@ -176,6 +176,22 @@ ct4_find_in(struct ct4_bucket *b, uint64_t addrs, uint32_t ports, int udp)
 	return NULL;
 }
 
+/*
+ * ct4_find_in() of a TCP key while the table holds no UDP flow: every
+ * entry is a TCP connection's, so addresses and ports decide.
+ */
+static __rte_always_inline struct ct4_ent *
+ct4_find_in_tcp(struct ct4_bucket *b, uint64_t addrs, uint32_t ports)
+{
+	if (b->e[0].addrs == addrs && b->e[0].ports == ports)
+		return &b->e[0];
+	if (b->e[1].addrs == addrs && b->e[1].ports == ports)
+		return &b->e[1];
+	if (b->e[2].addrs == addrs && b->e[2].ports == ports)
+		return &b->e[2];
+	return NULL;
+}
+
 /* The entry of a key, or NULL. */
 static inline struct ct4_ent *
 ct4_find(const struct cnm_ct *ct, const struct cnm_conn_key *k, uint32_t h)
@@ -425,9 +441,16 @@ ct6_lookup_bulk(struct cnm_ct *ct, const struct cnm_conn_key *const *keys, unsig
 	return hits;
 }
 
-uint64_t
-cnm_ct_lookup_bulk(struct cnm_ct *ct, const struct cnm_conn_key *const *keys,
-		unsigned int n, hash_sig_t *sig, struct cnm_conn *conn)
+/*
+ * The bulk lookup, compiled twice: @p tcp_only, a constant, when every key
+ * is a TCP one and the table holds no UDP flow, so that a match of
+ * addresses and ports is the key's entry and neither the keys' protocol nor
+ * the entries' state needs a look; otherwise each key's protocol is hashed
+ * and compared with the state of the entry that matched.
+ */
+static __rte_always_inline uint64_t
+ct_lookup_bulk(struct cnm_ct *ct, const struct cnm_conn_key *const *keys, unsigned int n,
+		hash_sig_t *sig, struct cnm_conn *conn, const int tcp_only)
 {
 	struct ct4_bucket *b1[CNM_CT_BULK_MAX], *b2[CNM_CT_BULK_MAX];
 	uint64_t addrs[CNM_CT_BULK_MAX];
@@ -435,8 +458,6 @@ cnm_ct_lookup_bulk(struct cnm_ct *ct, const struct cnm_conn_key *const *keys,
 	uint64_t hits = 0, six = 0;
 	unsigned int i;
 
-	if (n == 0 || n > CNM_CT_BULK_MAX)
-		return 0;
 	/* Hashes first, and both buckets of every key prefetched before any
 	 * is compared: the loads of the whole burst overlap. */
 	for (i = 0; i < n; i++) {
@@ -448,7 +469,7 @@ cnm_ct_lookup_bulk(struct cnm_ct *ct, const struct cnm_conn_key *const *keys,
 		}
 		addrs[i] = key4_addrs(keys[i]);
 		ports[i] = key4_ports(keys[i]);
-		h = ct4_hash(addrs[i], ports[i], keys[i]->proto);
+		h = ct4_hash(addrs[i], ports[i], tcp_only ? CNM_CONN_KEY_TCP : keys[i]->proto);
 		sig[i] = h;
 		b1[i] = &ct->b4[ct4_b1(ct, h)];
 		b2[i] = &ct->b4[ct4_b2(ct, h)];
@@ -457,13 +478,20 @@ cnm_ct_lookup_bulk(struct cnm_ct *ct, const struct cnm_conn_key *const *keys,
 	}
 	for (i = 0; i < n; i++) {
 		const struct ct4_ent *e;
-		int u = key_udp(keys[i]);
 
 		if ((six >> i) & 1)
 			continue;
-		e = ct4_find_in(b1[i], addrs[i], ports[i], u);
-		if (e == NULL)
-			e = ct4_find_in(b2[i], addrs[i], ports[i], u);
+		if (tcp_only) {
+			e = ct4_find_in_tcp(b1[i], addrs[i], ports[i]);
+			if (e == NULL)
+				e = ct4_find_in_tcp(b2[i], addrs[i], ports[i]);
+		} else {
+			int u = key_udp(keys[i]);
+
+			e = ct4_find_in(b1[i], addrs[i], ports[i], u);
+			if (e == NULL)
+				e = ct4_find_in(b2[i], addrs[i], ports[i], u);
+		}
 		if (e != NULL) {
 			uint64_t v = e->val;
 
@@ -474,6 +502,93 @@ cnm_ct_lookup_bulk(struct cnm_ct *ct, const struct cnm_conn_key *const *keys,
 	if (unlikely(six != 0))
 		hits |= ct6_lookup_bulk(ct, keys, n, six, sig, conn);
 	return hits;
+}
+
+uint64_t
+cnm_ct_lookup_bulk_udp(struct cnm_ct *ct, const struct cnm_conn_key *const *keys,
+		unsigned int n, uint64_t udp, hash_sig_t *sig, struct cnm_conn *conn)
+{
+	if (n == 0 || n > CNM_CT_BULK_MAX)
+		return 0;
+	/* a TCP burst while no UDP flow is recorded: the loop of before UDP
+	 * flows (one branch a burst) */
+	if (likely(udp == 0 && ct->count_udp == 0))
+		return ct_lookup_bulk(ct, keys, n, sig, conn, 1);
+	return ct_lookup_bulk(ct, keys, n, sig, conn, 0);
+}
+
+uint64_t
+cnm_ct_lookup_bulk(struct cnm_ct *ct, const struct cnm_conn_key *const *keys,
+		unsigned int n, hash_sig_t *sig, struct cnm_conn *conn)
+{
+	uint64_t udp = 0;
+	unsigned int i;
+
+	if (n == 0 || n > CNM_CT_BULK_MAX)
+		return 0;
+	/* any key that is not a TCP one takes the general loop */
+	for (i = 0; i < n; i++)
+		udp |= (uint64_t)(keys[i]->proto != CNM_CONN_KEY_TCP) << i;
+	return cnm_ct_lookup_bulk_udp(ct, keys, n, udp, sig, conn);
+}
+
+/*
+ * cnm_ct_lookup_bulk_udp() of IPv4 keys given by their words: no key to
+ * take apart, the same two loops (and the same two specialisations) as
+ * ct_lookup_bulk().
+ */
+static __rte_always_inline uint64_t
+ct4_lookup_words(struct cnm_ct *ct, const uint64_t *addrs, const uint32_t *ports,
+		unsigned int n, uint64_t udp, hash_sig_t *sig, struct cnm_conn *conn,
+		const int tcp_only)
+{
+	struct ct4_bucket *b1[CNM_CT_BULK_MAX], *b2[CNM_CT_BULK_MAX];
+	uint64_t hits = 0;
+	unsigned int i;
+
+	for (i = 0; i < n; i++) {
+		uint32_t h = ct4_hash(addrs[i], ports[i],
+				tcp_only ? CNM_CONN_KEY_TCP : (uint32_t)((udp >> i) & 1) * IPPROTO_UDP);
+
+		sig[i] = h;
+		b1[i] = &ct->b4[ct4_b1(ct, h)];
+		b2[i] = &ct->b4[ct4_b2(ct, h)];
+		rte_prefetch0(b1[i]);
+		rte_prefetch0(b2[i]);
+	}
+	for (i = 0; i < n; i++) {
+		const struct ct4_ent *e;
+
+		if (tcp_only) {
+			e = ct4_find_in_tcp(b1[i], addrs[i], ports[i]);
+			if (e == NULL)
+				e = ct4_find_in_tcp(b2[i], addrs[i], ports[i]);
+		} else {
+			int u = (int)((udp >> i) & 1);
+
+			e = ct4_find_in(b1[i], addrs[i], ports[i], u);
+			if (e == NULL)
+				e = ct4_find_in(b2[i], addrs[i], ports[i], u);
+		}
+		if (e != NULL) {
+			uint64_t v = e->val;
+
+			memcpy(&conn[i], &v, sizeof(conn[i]));
+			hits |= UINT64_C(1) << i;
+		}
+	}
+	return hits;
+}
+
+uint64_t
+cnm_ct_lookup4_bulk(struct cnm_ct *ct, const uint64_t *addrs, const uint32_t *ports,
+		unsigned int n, uint64_t udp, hash_sig_t *sig, struct cnm_conn *conn)
+{
+	if (n == 0 || n > CNM_CT_BULK_MAX)
+		return 0;
+	if (likely(udp == 0 && ct->count_udp == 0))
+		return ct4_lookup_words(ct, addrs, ports, n, 0, sig, conn, 1);
+	return ct4_lookup_words(ct, addrs, ports, n, udp, sig, conn, 0);
 }
 
 /* ---- IPv4: insertion by cuckoo path search ---- */
@@ -703,21 +818,32 @@ cnm_ct_restore(struct cnm_ct *ct, const struct cnm_conn_key *k, hash_sig_t sig,
 }
 
 /*
- * Write a changed entry back. Out of line: it is the rare part of
+ * Write a changed entry back: of key @p k, or (@p k NULL) of the IPv4 TCP
+ * connection of words @p addrs and @p ports. Out of line: it is the rare part of
  * cnm_ct_touch(), and tests/perf/callgrind.py finds it by name (under
  * valgrind's slow clock nearly every hit writes back).
  */
 static __rte_noinline int
-ct_writeback(struct cnm_ct *ct, const struct cnm_conn_key *k, hash_sig_t sig,
-		const struct cnm_conn *c)
+ct_writeback(struct cnm_ct *ct, const struct cnm_conn_key *k, uint64_t addrs, uint32_t ports,
+		hash_sig_t sig, const struct cnm_conn *c)
 {
 	int ret;
 
-	if (key_is4(k)) {
+	if (k == NULL || key_is4(k)) {
 		/* the entry's buckets are in cache: the lookup just read them */
-		struct ct4_ent *e = ct4_find(ct, k, sig);
+		struct ct4_ent *e;
 		uint64_t v;
 
+		int udp = 0; /* cnm_ct_touch4(): a TCP connection */
+
+		if (k != NULL) {
+			addrs = key4_addrs(k);
+			ports = key4_ports(k);
+			udp = key_udp(k);
+		}
+		e = ct4_find_in(&ct->b4[ct4_b1(ct, sig)], addrs, ports, udp);
+		if (e == NULL)
+			e = ct4_find_in(&ct->b4[ct4_b2(ct, sig)], addrs, ports, udp);
 		if (e == NULL)
 			return -ENOENT;
 		memcpy(&v, c, sizeof(v));
@@ -746,7 +872,21 @@ cnm_ct_touch(struct cnm_ct *ct, const struct cnm_conn_key *k, hash_sig_t sig,
 		return 0;
 	c->state = state;
 	c->expire = expire;
-	return ct_writeback(ct, k, sig, c);
+	return ct_writeback(ct, k, 0, 0, sig, c);
+}
+
+int
+cnm_ct_touch4(struct cnm_ct *ct, uint64_t addrs, uint32_t ports, hash_sig_t sig,
+		struct cnm_conn *c, uint8_t tcp_flags, uint32_t now)
+{
+	uint8_t state = conn_next_state(c->state, tcp_flags);
+	uint32_t expire = now + ct->timeout[state];
+
+	if (state == c->state && (int32_t)(expire - c->expire) < (int32_t)ct->refresh)
+		return 0;
+	c->state = state;
+	c->expire = expire;
+	return ct_writeback(ct, NULL, addrs, ports, sig, c);
 }
 
 int
@@ -759,7 +899,7 @@ cnm_ct_touch_udp(struct cnm_ct *ct, const struct cnm_conn_key *k, hash_sig_t sig
 	if ((int32_t)(expire - c->expire) < (int32_t)refresh)
 		return 0;
 	c->expire = expire;
-	return ct_writeback(ct, k, sig, c);
+	return ct_writeback(ct, k, 0, 0, sig, c);
 }
 
 /* @p udp: 1 when the entry removed was a UDP flow's */

@@ -19,7 +19,9 @@
  *   2. per frame: ARP and echo requests for a VIP are answered; a frame
  *      without a service goes local, to the default node, or is dropped;
  *      a frame of a service is placed by its policy's client hash over the
- *      PDT (FIG. 6 605-607);
+ *      PDT (FIG. 6 605-607), except a frame of the fast shape that goes
+ *      through the forwarding list: the PDT places it in step 3, and only
+ *      when the list does not;
  *   3. the TCP frames of scalable services, and the UDP frames of services
  *      with the UDP flow list on ("udp_timeout_s"), in one bulk lookup of
  *      the forwarding list: a recorded connection or flow keeps its node; a
@@ -332,9 +334,25 @@ cnm_decide_fast4(const struct cnm_lb_view *lb, const struct cnm_dstate *st, cons
 struct cnm_ct_batch {
 	unsigned int n;
 	uint32_t udp;                  /**< bit j: entry j is a UDP flow (key.proto) */
+	/**
+	 * bit j: entry j is a frame of the fast shape (IPv4) that the PDT has
+	 * not placed (the decision's svc is set, nothing else): the list
+	 * decides first, and the PDT only a frame the list does not hold
+	 * (conn_track()), so a hit pays no client hash and no PDT read
+	 */
+	uint32_t fast4;
+	/**
+	 * bit j: of fast4, a TCP segment: its key is addrs[j] and ports[j],
+	 * key[j] is built only for the calls that need one (a miss), so a hit
+	 * pays no 40-byte key. A UDP flow's entry has its key (its hit calls
+	 * take one).
+	 */
+	uint32_t words;
 	const struct cnm_svc *svc[CNM_DECIDE_MAX]; /**< the frame's service */
 	uint8_t at[CNM_DECIDE_MAX];    /**< frame index in the burst */
 	uint8_t flags[CNM_DECIDE_MAX]; /**< TCP flags; UDP (key.proto): CNM_CT_UDP_NOREC */
+	uint64_t addrs[CNM_DECIDE_MAX]; /**< words: the key's words (cnm_ct_key4_words()) */
+	uint32_t ports[CNM_DECIDE_MAX];
 	struct cnm_conn_key key[CNM_DECIDE_MAX];
 };
 
@@ -359,6 +377,8 @@ cnm_decide_begin(const struct cnm_lb_view *lb, struct cnm_dstate *st, struct cnm
 	b->fast_miss = 0;
 	b->ct.n = 0;
 	b->ct.udp = 0;
+	b->ct.fast4 = 0;
+	b->ct.words = 0;
 	cnm_dstate_sync(st, lb);
 }
 
@@ -396,8 +416,6 @@ cnm_decide_fast4_svc(const struct cnm_lb_view *lb, const struct cnm_dstate *st,
 		struct cnm_decision *di, struct cnm_ct_batch *ctb, const uint8_t *pay,
 		uint32_t plen)
 {
-	uint32_t h;
-
 	if (s == NULL) {
 		cnm_decide_nosvc(lb, di);
 		return;
@@ -407,14 +425,16 @@ cnm_decide_fast4_svc(const struct cnm_lb_view *lb, const struct cnm_dstate *st,
 		cnm_decide_drop(CNM_DROP_MARTIAN_SRC, di);
 		return;
 	}
-	h = cnm_client_hash4(s->hash_key, r->src, r->sport, s->hash_port);
 	if (r->proto == IPPROTO_TCP && st->ct != NULL) {
-		/* the list has the last word, and sets the method */
-		cnm_decide_pdt_node(s, h, di);
-		cnm_conn_key_v4(r->src, r->dst, r->sport, r->dport, CNM_CONN_KEY_TCP,
-				&ctb->key[ctb->n]);
+		/* the list has the last word, and sets the method; the PDT
+		 * places the frame only if the list does not (cnm_ct_batch.fast4) */
+		di->svc = s->id;
+		cnm_ct_key4_words(r->src, r->dst, r->sport, r->dport, &ctb->addrs[ctb->n],
+				&ctb->ports[ctb->n]);
 		ctb->svc[ctb->n] = s;
 		ctb->flags[ctb->n] = r->tcp_flags;
+		ctb->fast4 |= 1u << ctb->n;
+		ctb->words |= 1u << ctb->n;
 		ctb->at[ctb->n++] = (uint8_t)i;
 		return;
 	}
@@ -427,16 +447,17 @@ cnm_decide_fast4_svc(const struct cnm_lb_view *lb, const struct cnm_dstate *st,
 	if (unlikely(r->proto == __atomic_load_n(&s->list_proto, __ATOMIC_RELAXED)) &&
 			st->ct != NULL) {
 		/* UDP, the UDP flow list on: as TCP */
-		cnm_decide_pdt_node(s, h, di);
+		di->svc = s->id;
 		cnm_conn_key_v4(r->src, r->dst, r->sport, r->dport, IPPROTO_UDP,
 				&ctb->key[ctb->n]);
 		ctb->svc[ctb->n] = s;
 		ctb->flags[ctb->n] = 0;
 		ctb->udp |= 1u << ctb->n;
+		ctb->fast4 |= 1u << ctb->n;
 		ctb->at[ctb->n++] = (uint8_t)i;
 		return;
 	}
-	cnm_decide_pdt(lb, s, h, di);
+	cnm_decide_pdt(lb, s, cnm_client_hash4(s->hash_key, r->src, r->sport, s->hash_port), di);
 }
 
 /* A frame of the fast shape the cache missed: kept for the bulk lookup. Its

@@ -122,6 +122,30 @@ cnm_decide_quic(const struct cnm_lb_view *lb, const struct cnm_dstate *st,
 }
 
 /*
+ * The PDT's node for a frame of the list's batch, of the fast shape (client
+ * @p src, @p sport), which the list did not decide: cnm_decide_fast4_svc()
+ * left it to here (cnm_ct_batch.fast4).
+ */
+static inline void
+batch_pdt(const struct cnm_svc *s, uint32_t src, uint16_t sport, struct cnm_decision *d)
+{
+	cnm_decide_pdt_node(s, cnm_client_hash4(s->hash_key, src, sport, s->hash_port), d);
+}
+
+/* The key of TCP entry @p j given by its words (cnm_ct_batch.words), for
+ * the calls that take one. */
+static inline const struct cnm_conn_key *
+batch_key(struct cnm_ct_batch *b, unsigned int j)
+{
+	uint64_t a = b->addrs[j];
+	uint32_t p = b->ports[j];
+
+	cnm_conn_key_v4((uint32_t)a, (uint32_t)(a >> 32), (uint16_t)p, (uint16_t)(p >> 16),
+			CNM_CONN_KEY_TCP, &b->key[j]);
+	return &b->key[j];
+}
+
+/*
  * Step 3 for a UDP frame of a service with the UDP flow list on: a recorded
  * flow keeps its node (if that node is still up: a drained one keeps its
  * flows, as TCP connections); otherwise the PDT's node, recorded (the first
@@ -132,7 +156,7 @@ cnm_decide_quic(const struct cnm_lb_view *lb, const struct cnm_dstate *st,
 static void
 udp_track(const struct cnm_lb_view *lb, struct cnm_dstate *st, const struct cnm_svc *s,
 		const struct cnm_conn_key *k, hash_sig_t sig, int hit, struct cnm_conn *c,
-		uint8_t fl, struct cnm_decision *di)
+		uint8_t fl, int fast, struct cnm_decision *di)
 {
 	/* relaxed: see cnm_lb_svc_set_udp_timeout(); 0 while the list is
 	 * being turned off: nothing recorded or refreshed */
@@ -164,6 +188,12 @@ udp_track(const struct cnm_lb_view *lb, struct cnm_dstate *st, const struct cnm_
 		}
 		ws->udp_stale++;
 		cnm_ct_del(st->ct, k, sig);
+	}
+	if (fast) {
+		uint32_t src;
+
+		memcpy(&src, k->src, 4);
+		batch_pdt(s, src, k->sport, di);
 	}
 	if (di->verdict != CNM_V_FORWARD)
 		return;
@@ -267,33 +297,44 @@ second_chance(const struct cnm_lb_view *lb, struct cnm_dstate *st, const struct 
  * of services with the UDP flow list on: udp_track().
  */
 static void
-conn_track(const struct cnm_lb_view *lb, struct cnm_dstate *st, const struct cnm_ct_batch *b,
+conn_track(const struct cnm_lb_view *lb, struct cnm_dstate *st, struct cnm_ct_batch *b,
 		struct cnm_decision *d)
 {
 	const struct cnm_conn_key *kp[CNM_DECIDE_MAX];
 	struct cnm_conn conn[CNM_DECIDE_MAX];
 	hash_sig_t sig[CNM_DECIDE_MAX];
 	struct cnm_wstats *ws = st->st;
+	uint32_t all = (uint32_t)((UINT64_C(1) << b->n) - 1);
 	unsigned int i;
 	uint64_t hit, m;
 
-	for (i = 0; i < b->n; i++)
-		kp[i] = &b->key[i];
-	hit = cnm_ct_lookup_bulk(st->ct, kp, b->n, sig, conn);
+	if (likely(b->words == all)) {
+		/* TCP segments of the fast shape: the lookup by the keys' words */
+		hit = cnm_ct_lookup4_bulk(st->ct, b->addrs, b->ports, b->n, 0, sig, conn);
+	} else {
+		for (m = b->words; m != 0; m &= m - 1)
+			batch_key(b, (unsigned int)__builtin_ctzll(m));
+		for (i = 0; i < b->n; i++)
+			kp[i] = &b->key[i];
+		hit = cnm_ct_lookup_bulk_udp(st->ct, kp, b->n, b->udp, sig, conn);
+	}
 	/* the UDP flows first (in batch order among themselves: the entries of
 	 * one flow are one key, so the order across protocols does not matter) */
 	for (m = b->udp; unlikely(m != 0); m &= m - 1) {
 		i = (unsigned int)__builtin_ctzll(m);
-		udp_track(lb, st, b->svc[i], kp[i], sig[i], (int)((hit >> i) & 1), &conn[i],
-				b->flags[i], &d[b->at[i]]);
+		udp_track(lb, st, b->svc[i], &b->key[i], sig[i], (int)((hit >> i) & 1), &conn[i],
+				b->flags[i], (int)((b->fast4 >> i) & 1), &d[b->at[i]]);
 	}
-	for (m = ~(uint64_t)b->udp & ((UINT64_C(1) << b->n) - 1); m != 0; m &= m - 1) {
+	for (m = ~(uint64_t)b->udp & all; m != 0; m &= m - 1) {
+		const struct cnm_conn_key *k;
 		struct cnm_decision *di;
 		uint8_t fl;
+		int fast;
 
 		i = (unsigned int)__builtin_ctzll(m);
 		di = &d[b->at[i]];
 		fl = b->flags[i];
+		fast = (int)((b->words >> i) & 1); /* TCP: fast4 and words alike */
 
 		/* An entry that expired but was not swept yet is a miss. A pure
 		 * SYN on a closing entry opens a new connection on a reused
@@ -315,16 +356,28 @@ conn_track(const struct cnm_lb_view *lb, struct cnm_dstate *st, const struct cnm
 				di->slot = cnm_svc_slot(b->svc[i], conn[i].node);
 				di->via = CNM_VIA_CONN;
 				ws->conn_hit++;
-				cnm_ct_touch(st->ct, kp[i], sig[i], &conn[i], fl, st->now_ms);
+				if (likely(fast))
+					cnm_ct_touch4(st->ct, b->addrs[i], b->ports[i], sig[i],
+							&conn[i], fl, st->now_ms);
+				else
+					cnm_ct_touch(st->ct, &b->key[i], sig[i], &conn[i], fl,
+							st->now_ms);
 				continue;
 			}
 			ws->conn_stale++;
-			cnm_ct_del(st->ct, kp[i], sig[i]);
+			cnm_ct_del(st->ct, fast ? batch_key(b, i) : &b->key[i], sig[i]);
+		}
+		/* the rest needs the key */
+		if (fast) {
+			k = batch_key(b, i);
+			batch_pdt(b->svc[i], (uint32_t)b->addrs[i], (uint16_t)b->ports[i], di);
+		} else {
+			k = &b->key[i];
 		}
 		/* a SYN always follows the PDT; the rest, in a window after a
 		 * change, may get a second chance (one compare when none) */
 		if (!(fl & CNM_TCP_SYN) && unlikely(cnm_svc_sc_open(b->svc[i], st->now_ms)) &&
-		    second_chance(lb, st, b->svc[i], kp[i], sig[i], fl, di))
+		    second_chance(lb, st, b->svc[i], k, sig[i], fl, di))
 			continue;
 		if (di->verdict != CNM_V_FORWARD)
 			continue;
@@ -332,7 +385,7 @@ conn_track(const struct cnm_lb_view *lb, struct cnm_dstate *st, const struct cnm
 		di->method = lb->node[di->node].method;
 		di->slot = cnm_svc_slot(b->svc[i], di->node);
 		if ((fl & (CNM_TCP_SYN | CNM_TCP_ACK)) == CNM_TCP_SYN) {
-			if (cnm_ct_insert(st->ct, kp[i], sig[i], di->node, (uint16_t)di->svc, fl,
+			if (cnm_ct_insert(st->ct, k, sig[i], di->node, (uint16_t)di->svc, fl,
 					st->now_ms) >= 0) {
 				ws->conn_new++;
 				/* per service, node and pair: the slot the frame counts in */

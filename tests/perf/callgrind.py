@@ -177,7 +177,15 @@ def one_run(a, prog, sc, pcap, cfg, frames, dur, tag, work):
         if prog == "cnmux":
             # one whole pass first (a capture replayed once: its fill)
             while True:
-                st = P.ctl_request(sock, {"cmd": "stats"}, timeout=30)
+                # under valgrind on a loaded machine the control thread may
+                # take longer than a while to get its turn: ask again
+                try:
+                    st = P.ctl_request(sock, {"cmd": "stats"}, timeout=120)
+                except (TimeoutError, OSError):
+                    if pr.p.poll() is not None or time.monotonic() - t0 > 3600:
+                        raise
+                    time.sleep(0.5)
+                    continue
                 if st.get("rx", 0) >= (sc.fill if once else frames):
                     break
                 if pr.p.poll() is not None or time.monotonic() - t0 > 3600:

@@ -993,6 +993,179 @@ twin_walk_fn(const struct cnm_conn_key *k, const struct cnm_conn *c, void *arg)
 }
 
 /*
+ * cnm_ct_lookup_bulk_udp(), the decision's lookup: a burst of TCP keys
+ * (mask 0) takes the loop that reads no protocol and no state while the
+ * table holds no UDP flow, and the general one while it holds any. In a
+ * table of two buckets every key shares both, so a TCP connection and the
+ * UDP flow of the same 5-tuple sit side by side: a TCP lookup must find the
+ * connection and never the flow (the state decides once a flow is in), and
+ * a UDP one the flow; what each returns is checked by its value.
+ */
+static void
+test_lookup_udp_mask(void **state)
+{
+	struct cnm_ct *ct = cnm_ct_create2("lum", 3, 8, SOCKET_ID_ANY, &tmo);
+	const struct cnm_conn_key *keys[4];
+	struct cnm_conn_key t, u, t2, u2;
+	struct cnm_conn c[4];
+	hash_sig_t sig[4];
+
+	(void)state;
+	assert_non_null(ct);
+	key4(&t, 7, 4000);
+	u = t;
+	u.proto = IPPROTO_UDP;
+	key4(&t2, 8, 4001);
+	u2 = t2;
+	u2.proto = IPPROTO_UDP;
+	keys[0] = &t;
+	keys[1] = &u;
+	keys[2] = &t2;
+	keys[3] = &u2;
+
+	/* no UDP flow: the TCP-only loop finds the connection, its hash as
+	 * cnm_ct_hash() gives it */
+	assert_true(ins(ct, &t, 1, 11, CNM_TCP_SYN, 100) >= 0);
+	assert_int_equal(cnm_ct_lookup_bulk_udp(ct, keys, 1, 0, sig, c), 1);
+	assert_int_equal(c[0].node, 1);
+	assert_int_equal(c[0].state, CNM_CONN_SYN);
+	assert_int_equal(sig[0], cnm_ct_hash(ct, &t));
+	/* a UDP key in the burst: the general loop, the flow is not there */
+	assert_int_equal(cnm_ct_lookup_bulk_udp(ct, keys, 2, 0x2, sig, c), 1);
+	assert_int_equal(sig[1], cnm_ct_hash(ct, &u));
+
+	/* the UDP flow of the same 5-tuple, and the UDP flow of another
+	 * 5-tuple whose TCP twin is not in the table */
+	assert_true(cnm_ct_insert_udp(ct, &u, cnm_ct_hash(ct, &u), 2, 12, 1000, 100) >= 0);
+	assert_true(cnm_ct_insert_udp(ct, &u2, cnm_ct_hash(ct, &u2), 3, 13, 1000, 100) >= 0);
+	assert_int_equal(cnm_ct_count_udp(ct), 2);
+	memset(c, 0, sizeof(c));
+	assert_int_equal(cnm_ct_lookup_bulk_udp(ct, keys, 4, 0xa, sig, c), 0xb);
+	assert_int_equal(c[0].node, 1);
+	assert_int_equal(c[0].state, CNM_CONN_SYN);
+	assert_int_equal(c[1].node, 2);
+	assert_int_equal(c[1].state, CNM_CONN_UDP);
+	assert_int_equal(c[3].node, 3);
+	/* a TCP-only burst while flows are in: t2's twin u2 is no hit */
+	keys[0] = &t2;
+	keys[1] = &t;
+	assert_int_equal(cnm_ct_lookup_bulk_udp(ct, keys, 2, 0, sig, c), 0x2);
+	assert_int_equal(c[1].node, 1);
+
+	/* the connection gone, its twin flow left: a TCP key misses */
+	assert_int_equal(cnm_ct_del(ct, &t, cnm_ct_hash(ct, &t)), 0);
+	assert_int_equal(cnm_ct_lookup_bulk_udp(ct, keys, 2, 0, sig, c), 0);
+	/* both flows gone: the TCP-only loop again, which finds nothing */
+	assert_int_equal(cnm_ct_del(ct, &u, cnm_ct_hash(ct, &u)), 0);
+	assert_int_equal(cnm_ct_del(ct, &u2, cnm_ct_hash(ct, &u2)), 0);
+	assert_int_equal(cnm_ct_count_udp(ct), 0);
+	assert_int_equal(cnm_ct_lookup_bulk_udp(ct, keys, 2, 0, sig, c), 0);
+	/* out of range */
+	assert_int_equal(cnm_ct_lookup_bulk_udp(ct, keys, 0, 0, sig, c), 0);
+	assert_int_equal(cnm_ct_lookup_bulk_udp(ct, keys, CNM_CT_BULK_MAX + 1, 0, sig, c), 0);
+	cnm_ct_free(ct);
+}
+
+/*
+ * cnm_ct_lookup4_bulk() and cnm_ct_touch4(), the decision's calls for its
+ * frames of the fast shape: keys given by their words find what the same
+ * keys as struct cnm_conn_key find (hits, values, hashes), TCP and UDP
+ * alike, in both of its loops; cnm_ct_touch4() writes a changed state
+ * and expiry back where the next lookup reads them, and tells a connection
+ * that is gone.
+ */
+static void
+test_lookup4_words(void **state)
+{
+	struct cnm_ct *ct = mk("l4w", 1024);
+	const struct cnm_conn_key *keys[8];
+	struct cnm_conn_key k[8];
+	struct cnm_conn c[8], cw[8];
+	hash_sig_t sig[8], sw[8];
+	uint64_t addrs[8];
+	uint32_t ports[8];
+	uint64_t udp = 0, want;
+	unsigned int i, round;
+
+	(void)state;
+	for (i = 0; i < 8; i++) {
+		uint32_t s, d;
+
+		key4(&k[i], 100 + i, (uint16_t)(2000 + i));
+		keys[i] = &k[i];
+		memcpy(&s, k[i].src, 4);
+		memcpy(&d, k[i].dst, 4);
+		cnm_ct_key4_words(s, d, k[i].sport, k[i].dport, &addrs[i], &ports[i]);
+	}
+	/* TCP connections for keys 0-3 (1 and 3 not recorded) */
+	assert_true(ins(ct, &k[0], 10, 1, CNM_TCP_SYN, 100) >= 0);
+	assert_true(ins(ct, &k[2], 12, 1, CNM_TCP_SYN, 100) >= 0);
+	for (round = 0; round < 2; round++) {
+		/* round 0: no UDP flow in the table, the TCP-only loop; round 1:
+		 * UDP flows for keys 4-7 (5 and 7 recorded) in the same burst */
+		unsigned int n = round == 0 ? 4 : 8;
+
+		if (round == 1) {
+			for (i = 4; i < 8; i++) {
+				k[i].proto = IPPROTO_UDP;
+				udp |= UINT64_C(1) << i;
+			}
+			assert_true(cnm_ct_insert_udp(ct, &k[5], cnm_ct_hash(ct, &k[5]), 15, 2,
+					1000, 100) >= 0);
+			assert_true(cnm_ct_insert_udp(ct, &k[7], cnm_ct_hash(ct, &k[7]), 17, 2,
+					1000, 100) >= 0);
+		}
+		want = round == 0 ? 0x5 : 0xa5;
+		memset(c, 0, sizeof(c));
+		memset(cw, 0, sizeof(cw));
+		assert_int_equal(cnm_ct_lookup_bulk(ct, keys, n, sig, c), want);
+		assert_int_equal(cnm_ct_lookup4_bulk(ct, addrs, ports, n, udp, sw, cw), want);
+		for (i = 0; i < n; i++) {
+			assert_int_equal(sw[i], sig[i]);
+			assert_int_equal(sw[i], cnm_ct_hash(ct, &k[i]));
+			if ((want >> i) & 1)
+				assert_memory_equal(&cw[i], &c[i], sizeof(c[i]));
+		}
+	}
+	assert_int_equal(cw[0].node, 10);
+	assert_int_equal(cw[7].node, 17);
+	assert_int_equal(cw[7].state, CNM_CONN_UDP);
+
+	/* an ACK: established, a new expiry, written back (refresh 1 ms) */
+	assert_int_equal(cnm_ct_touch4(ct, addrs[0], ports[0], sw[0], &cw[0], CNM_TCP_ACK, 200), 1);
+	assert_int_equal(get(ct, &k[0], &c[0], NULL), 1);
+	assert_int_equal(c[0].state, CNM_CONN_ESTABLISHED);
+	assert_int_equal(c[0].expire, 200 + EST_MS);
+	assert_int_equal(c[0].node, 10);
+	/* the same again at the same time: nothing to write */
+	assert_int_equal(cnm_ct_touch4(ct, addrs[0], ports[0], sw[0], &cw[0], CNM_TCP_ACK, 200), 0);
+	/* a FIN on key 2 */
+	assert_int_equal(cnm_ct_touch4(ct, addrs[2], ports[2], sw[2], &cw[2], CNM_TCP_FIN, 300), 1);
+	assert_int_equal(get(ct, &k[2], &c[2], NULL), 1);
+	assert_int_equal(c[2].state, CNM_CONN_CLOSING);
+	assert_int_equal(c[2].expire, 300 + CLOSE_MS);
+	/* the UDP twin of key 0's 5-tuple is not what touch4 writes */
+	k[1] = k[0];
+	k[1].proto = IPPROTO_UDP;
+	assert_true(cnm_ct_insert_udp(ct, &k[1], cnm_ct_hash(ct, &k[1]), 11, 2, 1000, 100) >= 0);
+	assert_int_equal(cnm_ct_touch4(ct, addrs[0], ports[0], sw[0], &cw[0], CNM_TCP_RST, 400), 1);
+	assert_int_equal(get(ct, &k[1], &c[1], NULL), 1);
+	assert_int_equal(c[1].state, CNM_CONN_UDP);
+	assert_int_equal(c[1].expire, 1100);
+	assert_int_equal(get(ct, &k[0], &c[0], NULL), 1);
+	assert_int_equal(c[0].state, CNM_CONN_CLOSING);
+	/* gone: -ENOENT, and nothing recorded */
+	assert_int_equal(cnm_ct_del(ct, &k[2], cnm_ct_hash(ct, &k[2])), 0);
+	assert_int_equal(cnm_ct_touch4(ct, addrs[2], ports[2], sw[2], &cw[2], CNM_TCP_ACK, 500),
+			-ENOENT);
+	assert_int_equal(get(ct, &k[2], &c[2], NULL), 0);
+	/* out of range */
+	assert_int_equal(cnm_ct_lookup4_bulk(ct, addrs, ports, 0, 0, sw, cw), 0);
+	assert_int_equal(cnm_ct_lookup4_bulk(ct, addrs, ports, CNM_CT_BULK_MAX + 1, 0, sw, cw), 0);
+	cnm_ct_free(ct);
+}
+
+/*
  * The TCP connection and the UDP flow of one 5-tuple are two entries, in
  * both families, up to each family's capacity: the IPv4 table keeps no
  * protocol byte (its value's state says which, docs/conntrack.md), so the
@@ -1123,6 +1296,8 @@ main(void)
 		cmocka_unit_test(test_families),
 		cmocka_unit_test(test_cuckoo_churn),
 		cmocka_unit_test(test_udp_twins),
+		cmocka_unit_test(test_lookup_udp_mask),
+		cmocka_unit_test(test_lookup4_words),
 	};
 
 	return cmocka_run_group_tests(tests, eal_setup, eal_teardown);
