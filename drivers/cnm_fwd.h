@@ -43,9 +43,8 @@ struct cnm_fwd_tmpl {
 	 * the packet (TOS, lengths, identification, DF, the checksum, the source's
 	 * entropy bits, the UDP source port) are 0 */
 	uint8_t hdr[28];
-	/** one's complement sum of hdr[8..19] as words in memory order (TTL,
-	 * protocol, the source with its entropy bits 0, the destination),
-	 * folded to 16 bits */
+	/** one's complement sum of hdr[8..19] as 32-bit words in memory order
+	 * (TTL, protocol, the source with its entropy bits 0, the destination) */
 	uint32_t sum;
 	uint16_t max_tot;   /**< the largest inner total length that fits tunnel.mtu */
 	uint16_t src_mask;  /**< low bits of the outer source taken from the entropy */

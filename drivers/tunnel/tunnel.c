@@ -177,9 +177,7 @@ cnm_tunnel_tmpl4(struct cnm_fwd_tmpl *t, const struct cnm_fwd_node *n,
 	t->src_mask = (uint16_t)mask;
 	memcpy(w, t->hdr + 8, sizeof(w));
 	s = (uint64_t)w[0] + w[1] + w[2];
-	/* folded to 16 bits: cnm_tunnel_push4() adds five more words to it */
 	s = (s & 0xffffffffu) + (s >> 32);
-	s = (s & 0xffffu) + (s >> 16);
 	s = (s & 0xffffu) + (s >> 16);
 	s = (s & 0xffffu) + (s >> 16);
 	t->sum = (uint32_t)s;

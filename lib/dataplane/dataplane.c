@@ -341,22 +341,16 @@ forward_tmpl(struct cnm_worker *w, struct rte_mbuf *m, uint32_t keep,
 	const struct cnm_fwd_tmpl *t = &lb->tun[di->node].t4;
 	/* acquire: the template's fields were written before its len (node_tmpl()) */
 	uint32_t len = __atomic_load_n(&t->len, __ATOMIC_ACQUIRE);
-	uint32_t e = 0;
+	const uint8_t *p = rte_pktmbuf_mtod(m, const uint8_t *);
+	uint32_t src, e;
+	uint16_t sport;
 
 	if (unlikely(len == 0))
 		return -1;
-	if (t->src_mask != 0 || t->udp) {
-		/* the entropy as forward_method() takes it (source address and
-		 * port), for the outer source's low bits or GUE's source port; an
-		 * IPIP node with a /32 tunnel.source4 has no use for it */
-		const uint8_t *p = rte_pktmbuf_mtod(m, const uint8_t *);
-		uint32_t src;
-		uint16_t sport;
-
-		memcpy(&src, p + RTE_ETHER_HDR_LEN + 12, 4);
-		memcpy(&sport, p + RTE_ETHER_HDR_LEN + 20, 2);
-		e = cnm_client_hash4(lb->hash_key, src, sport, 1);
-	}
+	/* the entropy as forward_method() takes it: source address and port */
+	memcpy(&src, p + RTE_ETHER_HDR_LEN + 12, 4);
+	memcpy(&sport, p + RTE_ETHER_HDR_LEN + 20, 2);
+	e = cnm_client_hash4(lb->hash_key, src, sport, 1);
 	if (unlikely(cnm_tunnel_push4(m, keep, t, len, e, mac, &w->dp->priv_mac[port]) != 0))
 		return -1;
 	txbuf_add_node(w, &w->priv[port], m, di->slot);
