@@ -31,6 +31,15 @@ struct cnm_health_io {
 	 * node gets it encapsulated as its traffic is. 0 or -errno.
 	 */
 	int (*send_node)(void *arg, uint16_t node, const uint8_t *frame, uint32_t len);
+	/**
+	 * Optional (NULL: a queued frame counts as sent at once): the frames
+	 * queued by send and send_node so far, and of those, the ones the TX
+	 * path has taken (sent or dropped) so far; both only grow. A round's
+	 * timeout counts from when its probes left, not from when they were
+	 * queued (docs/health.md, "When a probe waits").
+	 */
+	uint64_t (*queued)(void *arg);
+	uint64_t (*taken)(void *arg);
 	void *arg;
 	uint8_t priv_mac[CNM_MAX_PRIVATE][6]; /**< source MAC per private port */
 };
@@ -48,6 +57,7 @@ struct cnm_health_stats {
 	uint64_t went_up;
 	uint64_t went_down;
 	uint64_t send_failures;
+	uint64_t probe_waits;     /**< round timeouts restarted: a probe had not left yet */
 	uint64_t arp_checks;      /**< rounds of "arp" / "nd" checks (and of nodes without one) */
 	uint64_t arp_failures;
 	uint64_t icmp_sent;       /**< echo requests of icmp checks */

@@ -59,7 +59,9 @@ struct node_hc {
 	pid_t pid;             /* script running, 0 none */
 	const char *why;       /* the last failed round's reason */
 	uint64_t round_end;
+	uint64_t round_start;
 	uint64_t next_round;
+	uint64_t probe_seq;    /* io.queued() after the round's last probe; 0 none */
 	/* the last round that ended, for `node show` */
 	int8_t last;           /* 1 passed, 0 failed, -1 none yet */
 	uint8_t last_type;     /* its check */
@@ -206,6 +208,29 @@ nd_target(const struct cnm_cfg_node *c)
 	return a->family == AF_INET6 ? a->bytes : NULL;
 }
 
+/* A probe of node @p id was queued: the round waits for it to leave. */
+static inline void
+queued_for(struct cnm_health *h, uint32_t id)
+{
+	if (h->io.queued != NULL)
+		h->n[id].probe_seq = h->io.queued(h->io.arg);
+}
+
+/*
+ * Has the round of @p s a probe that has not left cnmux yet? Its frames go
+ * out through worker 0 (lib/loop), which a loaded machine may not run for a
+ * while: the node cannot answer what it has not received, so the timeout
+ * starts again from now, for at most PROBE_WAIT_MAX_MS after the round
+ * started (then the round ends as it is: failed, the probe unanswered).
+ */
+#define PROBE_WAIT_MAX_MS 5000
+static int
+probe_waits(const struct cnm_health *h, const struct node_hc *s)
+{
+	return s->probe_seq != 0 && h->io.taken != NULL &&
+		h->io.taken(h->io.arg) < s->probe_seq;
+}
+
 static void
 send_arp(struct cnm_health *h, uint32_t id)
 {
@@ -219,10 +244,12 @@ send_arp(struct cnm_health *h, uint32_t id)
 		return;
 	memset(frame, 0, sizeof(frame));
 	cnm_arp_make_request(frame, h->io.priv_mac[nd->port], any, tpa);
-	if (h->io.send(h->io.arg, nd->port, frame, sizeof(frame)) == 0)
+	if (h->io.send(h->io.arg, nd->port, frame, sizeof(frame)) == 0) {
 		h->st.arp_sent++;
-	else
+		queued_for(h, id);
+	} else {
 		h->st.send_failures++;
+	}
 }
 
 /*
@@ -242,10 +269,12 @@ send_ns(struct cnm_health *h, uint32_t id, const uint8_t *target)
 	cnm_nd_link_local(smac, ll);
 	memcpy(dmac, &mac, 6);
 	cnm_nd_make_ns(frame, smac, ll, target, mac != 0 && h->n[id].fail_run == 0 ? dmac : NULL);
-	if (h->io.send(h->io.arg, nd->port, frame, sizeof(frame)) == 0)
+	if (h->io.send(h->io.arg, nd->port, frame, sizeof(frame)) == 0) {
 		h->st.nd_sent++;
-	else
+		queued_for(h, id);
+	} else {
 		h->st.send_failures++;
+	}
 }
 
 /* Resolve or probe a node's next hop: ARP for IPv4, ND for IPv6. */
@@ -397,8 +426,10 @@ probe_addr(const struct cnm_health *h, uint32_t id, struct cnm_probe_addr *a)
 static int
 send_to_node(struct cnm_health *h, uint32_t id, const uint8_t *frame, uint32_t len)
 {
-	if (h->io.send_node(h->io.arg, (uint16_t)id, frame, len) == 0)
+	if (h->io.send_node(h->io.arg, (uint16_t)id, frame, len) == 0) {
+		queued_for(h, id);
 		return 0;
+	}
 	h->st.send_failures++;
 	return -1;
 }
@@ -499,8 +530,10 @@ start_round(struct cnm_health *h, uint32_t id, const struct eff *e, uint64_t now
 	s->result = 0;
 	s->why = NULL;
 	s->type = e->type;
+	s->round_start = now;
 	s->round_end = now + e->timeout;
 	s->next_round = now + e->interval;
+	s->probe_seq = 0;
 	/* every round resolves or confirms the next hop: the MAC the other
 	 * checks are sent to, kept up to date */
 	send_probe(h, id);
@@ -722,6 +755,13 @@ cnm_health_tick(struct cnm_health *h, uint64_t now)
 		}
 		if (s->in_round && s->pid > 0)
 			script_reap(h, id);
+		/* a probe still queued: its timeout counts from when it leaves
+		 * (past PROBE_WAIT_MAX_MS the round ends as it is: failed) */
+		if (s->in_round && now >= s->round_end && probe_waits(h, s) &&
+				now - s->round_start < PROBE_WAIT_MAX_MS) {
+			s->round_end = now + e.timeout;
+			h->st.probe_waits++;
+		}
 		if (s->in_round && now >= s->round_end)
 			end_round(h, id, &e, now);
 		if (!s->in_round && now >= s->next_round)

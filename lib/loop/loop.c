@@ -56,6 +56,7 @@ struct cnm_loop {
 	uint64_t next_rate_tsc;
 	struct cnm_metrics *metrics;         /**< NULL: no "metrics" */
 	struct cnm_watch *watch;             /**< what the data path only counts, logged */
+	uint64_t ctl_queued;                 /**< frames put on dp->ctl_tx (control lcore only) */
 };
 
 static volatile sig_atomic_t stop_signal;
@@ -386,11 +387,44 @@ ha_insert(void *arg, const struct cnm_ha_conn *in, uint32_t n)
 
 /* ---- the health checker ---- */
 
+/* A frame for worker 0, which owns the TX queues, on dp->ctl_tx. */
+static int
+ctl_enqueue(struct cnm_loop *l, struct rte_mbuf *m)
+{
+	if (rte_ring_mp_enqueue(l->c.dp->ctl_tx, m) != 0) {
+		rte_pktmbuf_free(m);
+		return -ENOBUFS;
+	}
+	l->ctl_queued++;
+	return 0;
+}
+
+/* The frames queued so far, and those worker 0 has taken (sent or not):
+ * a health round's timeout counts from when its probe was taken. */
+static uint64_t
+ctl_queued(void *arg)
+{
+	const struct cnm_loop *l = arg;
+
+	return l->ctl_queued;
+}
+
+static uint64_t
+ctl_taken(void *arg)
+{
+	const struct cnm_loop *l = arg;
+	const struct cnm_wstats *st = l->wst[0];
+
+	/* relaxed: counts worker 0 alone writes, each a word */
+	return __atomic_load_n(&st->ctl_tx, __ATOMIC_RELAXED) +
+		__atomic_load_n(&st->ctl_tx_drop, __ATOMIC_RELAXED);
+}
+
 /* Its frames: queued for worker 0, which owns the TX queues. */
 static int
 ctl_send(void *arg, uint16_t idx, const uint8_t *frame, uint32_t len)
 {
-	const struct cnm_loop *l = arg;
+	struct cnm_loop *l = arg;
 	struct rte_mbuf *m = rte_pktmbuf_alloc(l->c.pool);
 	char *p;
 
@@ -403,11 +437,7 @@ ctl_send(void *arg, uint16_t idx, const uint8_t *frame, uint32_t len)
 	}
 	memcpy(p, frame, len);
 	m->port = l->c.dp->priv_port[idx];
-	if (rte_ring_mp_enqueue(l->c.dp->ctl_tx, m) != 0) {
-		rte_pktmbuf_free(m);
-		return -ENOBUFS;
-	}
-	return 0;
+	return ctl_enqueue(l, m);
 }
 
 /*
@@ -419,7 +449,7 @@ ctl_send(void *arg, uint16_t idx, const uint8_t *frame, uint32_t len)
 static int
 ctl_send_node(void *arg, uint16_t id, const uint8_t *frame, uint32_t len)
 {
-	const struct cnm_loop *l = arg;
+	struct cnm_loop *l = arg;
 	const struct cnm_lb_view *v = cnm_lb_view(l->c.dp->lb);
 	const struct cnm_node *nd = cnm_lb_node(l->c.dp->lb, id);
 	const struct cnm_fwd_ops *ops = cnm_fwd_get(nd->method);
@@ -451,11 +481,7 @@ ctl_send_node(void *arg, uint16_t id, const uint8_t *frame, uint32_t len)
 		return -EINVAL;
 	}
 	m->port = l->c.dp->priv_port[nd->port];
-	if (rte_ring_mp_enqueue(l->c.dp->ctl_tx, m) != 0) {
-		rte_pktmbuf_free(m);
-		return -ENOBUFS;
-	}
-	return 0;
+	return ctl_enqueue(l, m);
 }
 
 /* `path show`, /cnmux/paths (ctl_lock held) */
@@ -524,7 +550,8 @@ struct cnm_loop *
 cnm_loop_create(const struct cnm_loop_conf *c)
 {
 	struct cnm_loop *l = calloc(1, sizeof(*l));
-	struct cnm_health_io io = { .send = ctl_send, .send_node = ctl_send_node };
+	struct cnm_health_io io = { .send = ctl_send, .send_node = ctl_send_node,
+				    .queued = ctl_queued, .taken = ctl_taken };
 	const struct cnm_config *cfg = c->cfg;
 	unsigned int i;
 

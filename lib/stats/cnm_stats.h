@@ -254,6 +254,8 @@ enum cnm_stat_kind {
 	Y(X, went_up, COUNTER, "nodes the health checker brought up") \
 	Y(X, went_down, COUNTER, "nodes the health checker took down") \
 	Y(X, send_failures, COUNTER, "probes that could not be queued for TX") \
+	Y(X, probe_waits, COUNTER, "round timeouts started again because a probe had not left " \
+		"cnmux yet (worker 0, which sends it, had not run)") \
 	Y(X, arp_checks, COUNTER, "rounds of arp / nd checks (nodes without a check too)") \
 	Y(X, arp_failures, COUNTER, "of those, without an ARP reply or advertisement") \
 	Y(X, icmp_sent, COUNTER, "echo requests of icmp checks, from health.source(6)") \

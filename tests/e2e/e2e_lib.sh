@@ -51,6 +51,8 @@ e2e_cleanup() {
     done
     if [ "$FAILED" -gt 0 ] || [ -n "${E2E_VERBOSE:-}" ]; then
         "$TOPO" lb-stop "$P" >/dev/null 2>&1 || true
+        echo "---- cnmux log: node state changes ----"
+        grep -E "health: node .* (up|down) \(" "$STATE/cnmux.log" 2>/dev/null | tail -n 40 || true
         echo "---- cnmux log (tail) ----"
         tail -n 40 "$STATE/cnmux.log" 2>/dev/null || true
     fi

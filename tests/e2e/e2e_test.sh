@@ -42,10 +42,22 @@ cleanup() {
         kill "$pid" 2>/dev/null || true
     done
     if [ -n "${E2E_VERBOSE:-}" ] || [ "$FAILED" -gt 0 ] 2>/dev/null; then
+        # the health checker's and the control lcore's TX counters: which
+        # side of a check was lost (before the stop: cnmuxctl needs cnmux)
+        echo "---- health and control TX counters ----"
+        ctl -j stats 2>/dev/null | "$PY" -c 'import json, sys
+j = json.load(sys.stdin)
+print(" ".join("%s=%s" % (k, v) for k, v in sorted(j.items())
+               if k.startswith(("health_", "ctl_tx")) and v))' 2>/dev/null || true
         # the final report of cnmux (SIGINT) is in its log
         "$TOPO" lb-stop "$P" >/dev/null 2>&1 || true
+        local lg=$STATE/cnmux.log
+        [ -f "$lg" ] || lg=$W/cnmux.log
+        # every change of a node's state, with its time: what the checks saw
+        echo "---- cnmux log: node state changes ----"
+        grep -E "health: node .* (up|down) \(" "$lg" 2>/dev/null | tail -n 40 || true
         echo "---- cnmux log (tail) ----"
-        tail -n 30 "$STATE/cnmux.log" 2>/dev/null || tail -n 30 "$W/cnmux.log" 2>/dev/null || true
+        tail -n 30 "$lg" 2>/dev/null || true
     fi
     "$TOPO" down "$P" >/dev/null 2>&1 || "$TOPO" down "$P"
     rm -rf "$W"
@@ -603,14 +615,12 @@ PY
 }
 
 : >"$W/tally"
-t1
-t2
-t3
-t6
-t7
-t5
-t4
-t8
+# each test's start (UTC, as cnmux's --log-timestamp): read beside the node
+# state changes printed on a failure
+for t in t1 t2 t3 t6 t7 t5 t4 t8; do
+    log "${t#t}: starts at $(date -u +%T.%3N)"
+    "$t"
+done
 
 elapsed=$("$PY" -c "import time; print('%.0f' % (time.time() - $T_START))")
 echo "e2e: $PASSED passed, $FAILED failed in ${elapsed} s"

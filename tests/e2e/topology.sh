@@ -243,7 +243,7 @@ lb() {
             --vdev net_af_packet0,iface=pub0,qpairs=1 \
             --vdev net_af_packet1,iface=prv0,qpairs=1 \
             --vdev net_tap0,iface=tap0 \
-            -- --config "$STATE/cnmux.json" "$@" </dev/null >>"$STATE/cnmux.log" 2>&1
+            -- --config "$STATE/cnmux.json" --log-timestamp "$@" </dev/null >>"$STATE/cnmux.log" 2>&1
         echo $? >"$STATE/cnmux.rc"
     ) </dev/null >/dev/null 2>&1 &
     local pid='' ok=''

@@ -183,28 +183,42 @@ class Run:
                "the list (conn_hit +%d)" % (a["conn_full"] - b["conn_full"], n,
                                             len(idx), a["conn_hit"] - b["conn_hit"]))
         # ---- 5. new connections while the list is full: not recorded, PDT ----------
+        # A flood entry lives syn_s (20 s) from its batch. On a machine slow
+        # enough that steps 2 to 5 take longer, the sweep frees the first
+        # batches' entries, and one freed while a batch is being sent (after
+        # its flood SYNs, before its test SYNs) takes a test SYN: a list
+        # with room records a SYN, as it must. So each test SYN the list
+        # records must be paid for by an entry that expired during the
+        # batch that carried it (conn_expired); with none expired (the
+        # usual case), none may be recorded. (Seen once under load: 14 of
+        # the 200 listed, when this asked for 0 whatever expired.)
+        freed = 0
         for part in range(4):
             idx = range(part * N_TEST // 4, (part + 1) * N_TEST // 4)
             b, a, n = self.flood_batch([syn(full[i], i) for i in idx],
                                        [("full", i, "syn", "full") for i in idx])
-            ck(a["conn_full"] - b["conn_full"] >= FLOOD_BATCH - self.max + len(idx)
+            exp = a["conn_expired"] - b["conn_expired"]
+            freed += exp
+            ck(a["conn_full"] - b["conn_full"] >= FLOOD_BATCH - self.max + len(idx) - exp
                and n == self.max,
-               "list full: %d new SYNs after %d flood SYNs: conn_full +%d (at least %d), "
-               "conns count %d" % (len(idx), FLOOD_BATCH, a["conn_full"] - b["conn_full"],
-                                   FLOOD_BATCH - self.max + len(idx), n))
-        b, a, n = self.flood_batch([data(full[i], i, "full") for i in range(N_TEST)],
-                                   [("full", i, "data", "full") for i in range(N_TEST)])
-        ck(a["conn_hit"] == b["conn_hit"],
-           "their data: not in the list (conn_hit +%d), they follow the PDT"
-           % (a["conn_hit"] - b["conn_hit"]))
+               "list full: %d new SYNs after %d flood SYNs: conn_full +%d (at least %d, "
+               "%d entries expired during the batch), conns count %d" % (
+                   len(idx), FLOOD_BATCH, a["conn_full"] - b["conn_full"],
+                   FLOOD_BATCH - self.max + len(idx) - exp, exp, n))
         cs = json.loads(self.cnmuxctl("-j", "conns", "show", "--max", "10000"))
         with open(os.path.join(self.d, "conns_full.json"), "w") as f:
             json.dump(cs, f)
         listed = {c["client"]: c for c in cs["conns"]}
         full_listed = sum(1 for c in full if "%s:%d" % c in listed)
         old_listed = [listed.get("%s:%d" % c) for c in old]
-        ck(full_listed == 0, "conns show while full: %d of the %d connections opened during "
-           "the flood listed (expected 0)" % (full_listed, N_TEST))
+        ck(full_listed <= freed, "conns show while full: %d of the %d connections opened during "
+           "the flood listed (at most %d: the entries that expired during their batches)"
+           % (full_listed, N_TEST, freed))
+        b, a, n = self.flood_batch([data(full[i], i, "full") for i in range(N_TEST)],
+                                   [("full", i, "data", "full") for i in range(N_TEST)])
+        ck(a["conn_hit"] - b["conn_hit"] <= full_listed,
+           "their data: by the list at most for the %d listed (conn_hit +%d), the others "
+           "follow the PDT" % (full_listed, a["conn_hit"] - b["conn_hit"]))
         ck(all(x is not None and x["state"] == "established" for x in old_listed),
            "conns show while full: all %d old connections listed, established" % N_TEST)
         # ---- 6. the flood stops; its entries expire (syn_s 20) ----------------------

@@ -132,9 +132,14 @@ def final(d, run, n, baseline=None):
             b = json.load(f)
         msg += " (baseline %s, every frame taken by TX: %.0f)" % (
             baseline, b["busy_cycles"] / max(b["rx"], 1))
-    # a retry loop on a queue nobody drains would never end (the run would
-    # not finish) or cost orders of magnitude more; the bound is generous
-    check(cpp < 200000, msg + ", bound 200000")
+    # Reported, not asserted: busy cycles are wall time, so a loaded
+    # machine that preempts the worker inside a burst lifts them without
+    # bound (seen: 204,997 in a CI run beside other work, against a bound of
+    # 200,000 that was meant to catch a retry loop). A retry loop on a queue
+    # nobody drains is caught without a clock: the run would not end
+    # (--idle-exit, the 300 s bound) and tx_full / forwarded would not be
+    # exact (checked above).
+    print("info " + msg)
     return check.fails
 
 

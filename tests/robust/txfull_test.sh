@@ -22,7 +22,8 @@
 #     had an unsent mbuf not been freed, RX would have run dry; rx_nombuf
 #     is 0), no_service == 2000, rx == forwarded + local + dropped, the
 #     nodes count only what TX took, the service every frame that matched;
-#     busy cycles per packet bounded (a retry loop would spin forever);
+#     busy cycles per packet printed (not asserted: wall time; a retry
+#     loop would never end, and the counts would not be exact);
 #     a few lines of log (default log level).
 #  3. live: the same mix written on a veth (net_af_packet public port) in
 #     batches of 500; each batch is received before the next is written, and
