@@ -28,12 +28,37 @@ enum cnm_fwd_method {
 	CNM_FWD_MAX,
 };
 
+/**
+ * The outer headers a method puts in front of a frame of the fast shape
+ * (untagged IPv4 without options, cnm_parse_fast4()) for one node, built on
+ * the control lcore when the node or the "tunnel" settings change
+ * (cnm_fwd_ops.tmpl), so that the worker only copies them and fixes up what
+ * depends on the packet (cnm_tunnel_push4()): an IPv4 outer header, and for
+ * GUE the UDP header after it. Published by lib/service: @p len is written
+ * last (release) and set to 0, with a grace period, before any other field
+ * changes; a worker that reads len != 0 (acquire) reads a whole template.
+ */
+struct cnm_fwd_tmpl {
+	/** the outer IPv4 header (+ UDP), wire order: the fields that depend on
+	 * the packet (TOS, lengths, identification, DF, the checksum, the source's
+	 * entropy bits, the UDP source port) are 0 */
+	uint8_t hdr[28];
+	/** one's complement sum of hdr[8..19] as 32-bit words in memory order
+	 * (TTL, protocol, the source with its entropy bits 0, the destination) */
+	uint32_t sum;
+	uint16_t max_tot;   /**< the largest inner total length that fits tunnel.mtu */
+	uint16_t src_mask;  /**< low bits of the outer source taken from the entropy */
+	uint8_t len;        /**< bytes in front of the inner packet: 20, 28 with UDP; 0: none */
+	uint8_t udp;        /**< a UDP header follows (GUE): source port and length per packet */
+};
+
 /** What a tunnel method needs of a node; read by workers, written by control. */
 struct cnm_fwd_node {
 	uint8_t dst[16];    /**< outer destination: the node's address */
 	uint8_t family;     /**< AF_INET or AF_INET6: the outer family */
 	uint8_t pad;
 	uint16_t gue_port;  /**< GUE: outer UDP destination port, network order */
+	struct cnm_fwd_tmpl t4;  /**< the fast shape's outer headers (len 0: none) */
 };
 
 /** Instance-wide tunnel settings ("tunnel" in the configuration). */
@@ -76,6 +101,15 @@ struct cnm_fwd_ops {
 	 */
 	int (*encap)(struct rte_mbuf *m, const struct cnm_fwd_pkt *pk, const struct cnm_fwd_node *n,
 			const struct cnm_fwd_conf *c, uint64_t dmac, const struct rte_ether_addr *smac);
+	/**
+	 * Control side, optional: fill @p t (zeroed by the caller) with the
+	 * outer headers of a fast-shape frame for node @p n under settings
+	 * @p c, byte for byte what encap would write, or leave t->len 0 where
+	 * the node's frames must take encap (an IPv6 outer header, no tunnel
+	 * source). Pure: no EAL.
+	 */
+	void (*tmpl)(struct cnm_fwd_tmpl *t, const struct cnm_fwd_node *n,
+			const struct cnm_fwd_conf *c);
 };
 
 /** The method named @p name, or NULL. Pure: usable without EAL. */

@@ -17,7 +17,6 @@
 #include "cnm_tunnel.h"
 
 #define UDP_HLEN 8
-#define GUE_SPORT_BASE 49152u
 
 static uint32_t
 gue_overhead(const struct cnm_fwd_node *n)
@@ -29,7 +28,7 @@ static int
 gue_encap(struct rte_mbuf *m, const struct cnm_fwd_pkt *pk, const struct cnm_fwd_node *n,
 		const struct cnm_fwd_conf *c, uint64_t dmac, const struct rte_ether_addr *smac)
 {
-	uint16_t sport = (uint16_t)(GUE_SPORT_BASE + (pk->entropy & 0x3fff));
+	uint16_t sport = (uint16_t)(CNM_GUE_SPORT_BASE + (pk->entropy & CNM_GUE_SPORT_BITS));
 	uint32_t len = pk->l3_len + UDP_HLEN;
 	uint8_t *u;
 	int ret;
@@ -54,9 +53,22 @@ gue_encap(struct rte_mbuf *m, const struct cnm_fwd_pkt *pk, const struct cnm_fwd
 	return CNM_FWD_OK;
 }
 
+/* IPv4 outer: the IPv4 header and the UDP header with its destination port;
+ * cnm_tunnel_push4() fills in the source port and the length (checksum 0) */
+static void
+gue_tmpl(struct cnm_fwd_tmpl *t, const struct cnm_fwd_node *n, const struct cnm_fwd_conf *c)
+{
+	cnm_tunnel_tmpl4(t, n, c, IPPROTO_UDP, UDP_HLEN);
+	if (t->len == 0)
+		return;
+	memcpy(t->hdr + 20 + 2, &n->gue_port, 2);
+	t->udp = 1;
+}
+
 const struct cnm_fwd_ops cnm_fwd_gue = {
 	.name = "gue",
 	.id = CNM_FWD_GUE,
 	.overhead = gue_overhead,
 	.encap = gue_encap,
+	.tmpl = gue_tmpl,
 };

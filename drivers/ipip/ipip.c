@@ -27,9 +27,17 @@ ipip_encap(struct rte_mbuf *m, const struct cnm_fwd_pkt *pk, const struct cnm_fw
 	return cnm_tunnel_push(m, pk, n, c, dmac, smac, 0, 0, &l4);
 }
 
+/* IPv4 in IPv4: the outer header alone (cnm_tunnel_push4() fills it in) */
+static void
+ipip_tmpl(struct cnm_fwd_tmpl *t, const struct cnm_fwd_node *n, const struct cnm_fwd_conf *c)
+{
+	cnm_tunnel_tmpl4(t, n, c, 0, 0);
+}
+
 const struct cnm_fwd_ops cnm_fwd_ipip = {
 	.name = "ipip",
 	.id = CNM_FWD_IPIP,
 	.overhead = ipip_overhead,
 	.encap = ipip_encap,
+	.tmpl = ipip_tmpl,
 };

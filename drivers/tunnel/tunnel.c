@@ -152,6 +152,40 @@ cnm_tunnel_push(struct rte_mbuf *m, const struct cnm_fwd_pkt *pk, const struct c
 	return CNM_FWD_OK;
 }
 
+void
+cnm_tunnel_tmpl4(struct cnm_fwd_tmpl *t, const struct cnm_fwd_node *n,
+		const struct cnm_fwd_conf *c, uint8_t proto, uint32_t extra)
+{
+	struct rte_ipv4_hdr *h = (struct rte_ipv4_hdr *)t->hdr;
+	uint32_t hdr = cnm_tunnel_overhead(n, extra);
+	uint32_t mask = c->src4_bits ? (1u << c->src4_bits) - 1 : 0;
+	uint32_t w[3];
+	uint64_t s;
+
+	if (n->family != AF_INET || !c->has_src4 || hdr > sizeof(t->hdr) || c->src4_bits > 16)
+		return;
+	/* what cnm_tunnel_push() writes whatever the packet (the inner is
+	 * IPv4: protocol 4 for IPIP) */
+	h->version_ihl = 0x45;
+	h->time_to_live = 64;
+	h->next_proto_id = proto ? proto : cnm_tunnel_inner_proto(AF_INET);
+	/* the prefix; its low bits are the entropy's, filled in per packet */
+	outer_src((uint8_t *)&h->src_addr, c->src4, 4, 0, 0);
+	t->hdr[14] &= (uint8_t)~(mask >> 8);
+	t->hdr[15] &= (uint8_t)~mask;
+	memcpy(&h->dst_addr, n->dst, 4);
+	t->src_mask = (uint16_t)mask;
+	memcpy(w, t->hdr + 8, sizeof(w));
+	s = (uint64_t)w[0] + w[1] + w[2];
+	s = (s & 0xffffffffu) + (s >> 32);
+	s = (s & 0xffffu) + (s >> 16);
+	s = (s & 0xffffu) + (s >> 16);
+	t->sum = (uint32_t)s;
+	/* tunnel.mtu is at least 576: more than any outer header */
+	t->max_tot = (uint16_t)(c->mtu > hdr ? c->mtu - hdr : 0);
+	t->len = (uint8_t)hdr;
+}
+
 uint16_t
 cnm_tunnel_udp6_csum(const struct rte_mbuf *m, uint32_t ip6_off)
 {

@@ -26,6 +26,7 @@
 #include "cnm_fwd_mac.h"
 #include "cnm_local.h"
 #include "cnm_nd.h"
+#include "cnm_tunnel.h"
 
 #define PREFETCH_AHEAD 3
 
@@ -324,6 +325,38 @@ forward_method(struct cnm_worker *w, struct rte_mbuf *m, const struct cnm_flow *
 	}
 }
 
+/*
+ * A frame of the fast shape (untagged IPv4 without options, its IP packet
+ * ending at @p keep) for a node whose method built a template
+ * (cnm_fwd_ops.tmpl): the outer headers copied and filled in
+ * (cnm_tunnel_push4()), what forward_method() would send, without the
+ * method's call. -1: not sent, nothing changed (no template, too big, too
+ * little headroom): forward_method() decides.
+ */
+static __rte_always_inline int
+forward_tmpl(struct cnm_worker *w, struct rte_mbuf *m, uint32_t keep,
+		const struct cnm_decision *di, int port, uint64_t mac)
+{
+	const struct cnm_lb_view *lb = cnm_lb_view(w->dp->lb);
+	const struct cnm_fwd_tmpl *t = &lb->tun[di->node].t4;
+	/* acquire: the template's fields were written before its len (node_tmpl()) */
+	uint32_t len = __atomic_load_n(&t->len, __ATOMIC_ACQUIRE);
+	const uint8_t *p = rte_pktmbuf_mtod(m, const uint8_t *);
+	uint32_t src, e;
+	uint16_t sport;
+
+	if (unlikely(len == 0))
+		return -1;
+	/* the entropy as forward_method() takes it: source address and port */
+	memcpy(&src, p + RTE_ETHER_HDR_LEN + 12, 4);
+	memcpy(&sport, p + RTE_ETHER_HDR_LEN + 20, 2);
+	e = cnm_client_hash4(lb->hash_key, src, sport, 1);
+	if (unlikely(cnm_tunnel_push4(m, keep, t, len, e, mac, &w->dp->priv_mac[port]) != 0))
+		return -1;
+	txbuf_add_node(w, &w->priv[port], m, di->slot);
+	return 0;
+}
+
 /* Key of the path hash: not the PDT's key, so that which path a flow takes
  * does not depend on which node it reached (every node uses every path). */
 #define PATH_HASH_SALT 0x9e3779b9u
@@ -382,6 +415,8 @@ forward(struct cnm_worker *w, struct rte_mbuf *m, const struct cnm_flow *f, uint
 		port = spread_path(w, m, f);
 	}
 	if (unlikely(di->method != CNM_FWD_MAC)) {
+		if (f == NULL && forward_tmpl(w, m, keep, di, port, mac) == 0)
+			return;
 		forward_method(w, m, f, keep, di, port, mac);
 		return;
 	}

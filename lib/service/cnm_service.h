@@ -442,10 +442,12 @@ cnm_svc_slot(const struct cnm_svc *s, uint16_t node)
 int cnm_lb_slot_svc(const struct cnm_lb *lb, uint16_t slot);
 
 /**
- * The tunnels' outer source and MTU ("tunnel" of a configuration). Workers
- * read these fields without ordering: a frame tunnelled while they change
- * may mix the old and new settings (the source prefix, the MTU); none is
- * ever invalid.
+ * The tunnels' outer source and MTU ("tunnel" of a configuration). The
+ * methods' encap reads these fields without ordering: a frame tunnelled
+ * while they change may mix the old and new settings (the source prefix, the
+ * MTU); none is ever invalid. The nodes' fast-shape templates
+ * (cnm_fwd_node.t4), built from them, are switched off, a grace period
+ * waited for, and rebuilt, when a setting changed; nothing happens when none did.
  */
 void cnm_lb_set_tunnel(struct cnm_lb *lb, const struct cnm_cfg_tunnel *t);
 

@@ -772,18 +772,60 @@ fwd_conf(struct cnm_lb *lb, const struct cnm_config *cfg)
 	cnm_lb_set_tunnel(lb, &cfg->tunnel);
 }
 
+/*
+ * Build the fast shape's template of node @p id (its method's tmpl, from
+ * tun[id] and the instance's settings) and publish it. Its len must be 0
+ * already, with no worker still reading the old template (a slot not in use,
+ * or a grace period since len went to 0): the fields are written while
+ * len is 0, then len with release (pairs with the acquire in the worker).
+ */
+static void
+node_tmpl(struct cnm_lb *lb, uint32_t id)
+{
+	struct cnm_fwd_node *n = &lb->v.tun[id];
+	const struct cnm_fwd_ops *ops = cnm_fwd_get(lb->v.node[id].method);
+	struct cnm_fwd_tmpl t;
+	uint8_t len;
+
+	memset(&t, 0, sizeof(t));
+	if (ops != NULL && ops->tmpl != NULL)
+		ops->tmpl(&t, n, &lb->v.fwd);
+	len = t.len;
+	t.len = 0;
+	n->t4 = t;
+	__atomic_store_n(&n->t4.len, len, __ATOMIC_RELEASE);
+}
+
 void
 cnm_lb_set_tunnel(struct cnm_lb *lb, const struct cnm_cfg_tunnel *t)
 {
-	struct cnm_fwd_conf *c = &lb->v.fwd;
+	struct cnm_fwd_conf *c = &lb->v.fwd, nc = *c;
+	uint32_t i;
 
-	c->mtu = t->mtu ? t->mtu : CNM_TUNNEL_MTU_DEFAULT;
-	c->has_src4 = t->source4.family == AF_INET;
-	c->has_src6 = t->source6.family == AF_INET6;
-	memcpy(c->src4, t->source4.bytes, 4);
-	memcpy(c->src6, t->source6.bytes, 16);
-	c->src4_bits = c->has_src4 ? 32 - t->source4_len : 0;
-	c->src6_bits = c->has_src6 ? 128 - t->source6_len : 0;
+	nc.mtu = t->mtu ? t->mtu : CNM_TUNNEL_MTU_DEFAULT;
+	nc.has_src4 = t->source4.family == AF_INET;
+	nc.has_src6 = t->source6.family == AF_INET6;
+	memcpy(nc.src4, t->source4.bytes, 4);
+	memcpy(nc.src6, t->source6.bytes, 16);
+	nc.src4_bits = nc.has_src4 ? 32 - t->source4_len : 0;
+	nc.src6_bits = nc.has_src6 ? 128 - t->source6_len : 0;
+	if (nc.mtu == c->mtu && nc.has_src4 == c->has_src4 && nc.has_src6 == c->has_src6 &&
+	    memcmp(nc.src4, c->src4, 4) == 0 && memcmp(nc.src6, c->src6, 16) == 0 &&
+	    nc.src4_bits == c->src4_bits && nc.src6_bits == c->src6_bits)
+		return; /* every reload comes here: most change nothing */
+	/* the templates are built from these settings: off first, and no
+	 * worker still in one once the grace period is over (their frames take
+	 * the methods' encap meanwhile, which reads the fields below as they
+	 * come, old or new, each of them valid) */
+	for (i = 0; i < lb->n_nodes; i++)
+		if (lb->v.tun[i].t4.len != 0)
+			/* relaxed: the grace period below orders it */
+			__atomic_store_n(&lb->v.tun[i].t4.len, 0, __ATOMIC_RELAXED);
+	grace_period(lb);
+	*c = nc;
+	for (i = 0; i < lb->n_nodes; i++)
+		if (lb->v.node[i].used)
+			node_tmpl(lb, i);
 }
 
 /* What the tunnel methods need of node @p id. Workers read it only for a
@@ -799,6 +841,7 @@ node_tunnel(struct cnm_lb *lb, uint32_t id, const struct cnm_cfg_node *n)
 	t->family = n->ip.family;
 	t->gue_port = rte_cpu_to_be_16(n->gue_port ? n->gue_port : CNM_GUE_PORT_DEFAULT);
 	lb->v.node[id].method = n->forward;
+	node_tmpl(lb, id);
 }
 
 void

@@ -183,12 +183,15 @@ def reload(cnmux, cnmuxctl, tmp):
         check(rc == 0 and set(json.loads(out)["services"]) == {"web"},
               "after the refused reload: services %s" % out)
         check(proc.poll() is None, "cnmux stopped after the refused reload")
-        # the same file within the budget again: accepted
-        json.dump(base(big[:2], control={"socket": sock}), open(path, "w"))
+        # the same file within the budget again: accepted (one big service:
+        # with two the estimate was within 0.1 MiB of -m, and any table
+        # that grew, such as the tunnels' per-node templates of issue 15
+        # (0.3 MiB for two copies of the tables), went over)
+        json.dump(base(big[:1], control={"socket": sock}), open(path, "w"))
         rc, out, err = ctl(cnmuxctl, sock, "reload")
         check(rc == 0, "a reload within the budget: %s%s" % (out, err))
         rc, out, _ = ctl(cnmuxctl, sock, "stats")
-        check(set(json.loads(out)["services"]) == {"b0", "b1"}, "after the reload: %s" % out)
+        check(set(json.loads(out)["services"]) == {"b0"}, "after the reload: %s" % out)
         line = [ln for ln in text.splitlines() if "(memory)" in ln]
         return line[0].strip() if line else text.strip()
     finally:
