@@ -192,6 +192,34 @@ ct4_find_in_tcp(struct ct4_bucket *b, uint64_t addrs, uint32_t ports)
 	return NULL;
 }
 
+/*
+ * A key's entry looked for in both its buckets (@p tcp_only, a constant:
+ * the table holds no UDP flow and the key is a TCP one), its value into
+ * @p c: 1, or 0 when neither holds it.
+ */
+static __rte_always_inline int
+ct4_get2(struct ct4_bucket *b1, struct ct4_bucket *b2, uint64_t addrs, uint32_t ports,
+		int udp, const int tcp_only, struct cnm_conn *c)
+{
+	const struct ct4_ent *e;
+	uint64_t v;
+
+	if (tcp_only) {
+		e = ct4_find_in_tcp(b1, addrs, ports);
+		if (e == NULL)
+			e = ct4_find_in_tcp(b2, addrs, ports);
+	} else {
+		e = ct4_find_in(b1, addrs, ports, udp);
+		if (e == NULL)
+			e = ct4_find_in(b2, addrs, ports, udp);
+	}
+	if (e == NULL)
+		return 0;
+	v = e->val;
+	memcpy(c, &v, sizeof(*c));
+	return 1;
+}
+
 /* The entry of a key, or NULL. */
 static inline struct ct4_ent *
 ct4_find(const struct cnm_ct *ct, const struct cnm_conn_key *k, uint32_t h)
@@ -477,27 +505,11 @@ ct_lookup_bulk(struct cnm_ct *ct, const struct cnm_conn_key *const *keys, unsign
 		rte_prefetch0(b2[i]);
 	}
 	for (i = 0; i < n; i++) {
-		const struct ct4_ent *e;
-
 		if ((six >> i) & 1)
 			continue;
-		if (tcp_only) {
-			e = ct4_find_in_tcp(b1[i], addrs[i], ports[i]);
-			if (e == NULL)
-				e = ct4_find_in_tcp(b2[i], addrs[i], ports[i]);
-		} else {
-			int u = key_udp(keys[i]);
-
-			e = ct4_find_in(b1[i], addrs[i], ports[i], u);
-			if (e == NULL)
-				e = ct4_find_in(b2[i], addrs[i], ports[i], u);
-		}
-		if (e != NULL) {
-			uint64_t v = e->val;
-
-			memcpy(&conn[i], &v, sizeof(conn[i]));
+		if (ct4_get2(b1[i], b2[i], addrs[i], ports[i], tcp_only ? 0 : key_udp(keys[i]),
+				tcp_only, &conn[i]))
 			hits |= UINT64_C(1) << i;
-		}
 	}
 	if (unlikely(six != 0))
 		hits |= ct6_lookup_bulk(ct, keys, n, six, sig, conn);
@@ -556,27 +568,10 @@ ct4_lookup_words(struct cnm_ct *ct, const uint64_t *addrs, const uint32_t *ports
 		rte_prefetch0(b1[i]);
 		rte_prefetch0(b2[i]);
 	}
-	for (i = 0; i < n; i++) {
-		const struct ct4_ent *e;
-
-		if (tcp_only) {
-			e = ct4_find_in_tcp(b1[i], addrs[i], ports[i]);
-			if (e == NULL)
-				e = ct4_find_in_tcp(b2[i], addrs[i], ports[i]);
-		} else {
-			int u = (int)((udp >> i) & 1);
-
-			e = ct4_find_in(b1[i], addrs[i], ports[i], u);
-			if (e == NULL)
-				e = ct4_find_in(b2[i], addrs[i], ports[i], u);
-		}
-		if (e != NULL) {
-			uint64_t v = e->val;
-
-			memcpy(&conn[i], &v, sizeof(conn[i]));
+	for (i = 0; i < n; i++)
+		if (ct4_get2(b1[i], b2[i], addrs[i], ports[i], tcp_only ? 0 : (int)((udp >> i) & 1),
+				tcp_only, &conn[i]))
 			hits |= UINT64_C(1) << i;
-		}
-	}
 	return hits;
 }
 
