@@ -856,9 +856,13 @@ ct_writeback(struct cnm_ct *ct, const struct cnm_conn_key *k, uint64_t addrs, ui
 	return 1;
 }
 
-int
-cnm_ct_touch(struct cnm_ct *ct, const struct cnm_conn_key *k, hash_sig_t sig,
-		struct cnm_conn *c, uint8_t tcp_flags, uint32_t now)
+/*
+ * A TCP hit's new state and expiry in @p c: 1 when the entry must be
+ * written back (the state changed, or the expiry moved by the refresh
+ * step at least), 0 when the hit stays read-only.
+ */
+static __rte_always_inline int
+tcp_touch_due(const struct cnm_ct *ct, struct cnm_conn *c, uint8_t tcp_flags, uint32_t now)
 {
 	uint8_t state = conn_next_state(c->state, tcp_flags);
 	uint32_t expire = now + ct->timeout[state];
@@ -867,21 +871,22 @@ cnm_ct_touch(struct cnm_ct *ct, const struct cnm_conn_key *k, hash_sig_t sig,
 		return 0;
 	c->state = state;
 	c->expire = expire;
-	return ct_writeback(ct, k, 0, 0, sig, c);
+	return 1;
+}
+
+int
+cnm_ct_touch(struct cnm_ct *ct, const struct cnm_conn_key *k, hash_sig_t sig,
+		struct cnm_conn *c, uint8_t tcp_flags, uint32_t now)
+{
+	return tcp_touch_due(ct, c, tcp_flags, now) ? ct_writeback(ct, k, 0, 0, sig, c) : 0;
 }
 
 int
 cnm_ct_touch4(struct cnm_ct *ct, uint64_t addrs, uint32_t ports, hash_sig_t sig,
 		struct cnm_conn *c, uint8_t tcp_flags, uint32_t now)
 {
-	uint8_t state = conn_next_state(c->state, tcp_flags);
-	uint32_t expire = now + ct->timeout[state];
-
-	if (state == c->state && (int32_t)(expire - c->expire) < (int32_t)ct->refresh)
-		return 0;
-	c->state = state;
-	c->expire = expire;
-	return ct_writeback(ct, NULL, addrs, ports, sig, c);
+	return tcp_touch_due(ct, c, tcp_flags, now) ?
+		ct_writeback(ct, NULL, addrs, ports, sig, c) : 0;
 }
 
 int
