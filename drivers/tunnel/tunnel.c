@@ -49,11 +49,7 @@ ip4_hdr_csum(const struct rte_ipv4_hdr *h)
 
 	memcpy(w, h, sizeof(w));
 	s = (uint64_t)w[0] + w[1] + w[2] + w[3] + w[4];
-	s = (s & 0xffffffffu) + (s >> 32);
-	s = (s & 0xffffu) + (s >> 16);
-	s = (s & 0xffffu) + (s >> 16);
-	s = (s & 0xffffu) + (s >> 16);
-	return (uint16_t)~s;
+	return cnm_csum_fold64(s);
 }
 
 /* Sum of the bytes [off, off + len) of a chain of segments. */

@@ -246,9 +246,8 @@ txbuf_flush(struct cnm_worker *w, struct cnm_txbuf *b)
  * above it), so one private path pays nothing for spreading.
  */
 static __rte_always_inline int
-node_path(struct cnm_worker *w, uint16_t node, uint64_t *mac)
+node_path(const struct cnm_lb_view *lb, uint16_t node, uint64_t *mac)
 {
-	const struct cnm_lb_view *lb = cnm_lb_view(w->dp->lb);
 	const struct cnm_node *nd = &lb->node[node];
 	/* The control lcore may resolve a MAC while we run: one 64-bit word,
 	 * read whole; no ordering with anything else is needed. */
@@ -334,10 +333,10 @@ forward_method(struct cnm_worker *w, struct rte_mbuf *m, const struct cnm_flow *
  * little headroom): forward_method() decides.
  */
 static __rte_always_inline int
-forward_tmpl(struct cnm_worker *w, struct rte_mbuf *m, uint32_t keep,
-		const struct cnm_decision *di, int port, uint64_t mac)
+forward_tmpl(struct cnm_worker *w, const struct cnm_lb_view *lb, struct rte_mbuf *m,
+		uint32_t keep, const struct cnm_decision *di, const struct cnm_chash *chash, int port,
+		uint64_t mac)
 {
-	const struct cnm_lb_view *lb = cnm_lb_view(w->dp->lb);
 	const struct cnm_fwd_tmpl *t = &lb->tun[di->node].t4;
 	/* acquire: the template's fields were written before its len (node_tmpl()) */
 	uint32_t len = __atomic_load_n(&t->len, __ATOMIC_ACQUIRE);
@@ -347,10 +346,17 @@ forward_tmpl(struct cnm_worker *w, struct rte_mbuf *m, uint32_t keep,
 
 	if (unlikely(len == 0))
 		return -1;
-	/* the entropy as forward_method() takes it: source address and port */
-	memcpy(&src, p + RTE_ETHER_HDR_LEN + 12, 4);
-	memcpy(&sport, p + RTE_ETHER_HDR_LEN + 20, 2);
-	e = cnm_client_hash4(lb->hash_key, src, sport, 1);
+	/* the entropy as forward_method() takes it: the client hash of source
+	 * address and port; the decision's own when the PDT placed the frame by
+	 * that hash (cnm_decide_fast4(); hash_key is the instance's in every
+	 * service) */
+	if (chash != NULL && chash->port) {
+		e = chash->h;
+	} else {
+		memcpy(&src, p + RTE_ETHER_HDR_LEN + 12, 4);
+		memcpy(&sport, p + RTE_ETHER_HDR_LEN + 20, 2);
+		e = cnm_client_hash4(lb->hash_key, src, sport, 1);
+	}
 	if (unlikely(cnm_tunnel_push4(m, keep, t, len, e, mac, &w->dp->priv_mac[port]) != 0))
 		return -1;
 	txbuf_add_node(w, &w->priv[port], m, di->slot);
@@ -396,16 +402,20 @@ spread_path(const struct cnm_worker *w, const struct rte_mbuf *m, const struct c
 }
 
 /*
- * Send a frame to the node of its decision, by the node's method. @p f: the
- * frame's flow, or NULL for a frame of the fast shape (untagged, its IP
- * packet ends at @p keep).
+ * Send a frame to the node of its decision, by the node's method. @p lb: the
+ * tables' view the burst was decided with (passed down, not read again from
+ * the worker after each counter store). @p f: the frame's flow, or NULL for
+ * a frame of the fast shape (untagged, its IP packet ends at @p keep).
+ * @p chash: the client hash the PDT placed the frame by (cnm_decide_fast4()),
+ * or NULL.
  */
 static __rte_always_inline void
-forward(struct cnm_worker *w, struct rte_mbuf *m, const struct cnm_flow *f, uint32_t keep,
-		const struct cnm_decision *di)
+forward(struct cnm_worker *w, const struct cnm_lb_view *lb, struct rte_mbuf *m,
+		const struct cnm_flow *f, uint32_t keep, const struct cnm_decision *di,
+		const struct cnm_chash *chash)
 {
 	uint64_t mac;
-	int port = node_path(w, di->node, &mac);
+	int port = node_path(lb, di->node, &mac);
 
 	if (unlikely(port < 0)) {
 		if (port != PATH_SPREAD) {
@@ -415,7 +425,7 @@ forward(struct cnm_worker *w, struct rte_mbuf *m, const struct cnm_flow *f, uint
 		port = spread_path(w, m, f);
 	}
 	if (unlikely(di->method != CNM_FWD_MAC)) {
-		if (f == NULL && forward_tmpl(w, m, keep, di, port, mac) == 0)
+		if (f == NULL && forward_tmpl(w, lb, m, keep, di, chash, port, mac) == 0)
 			return;
 		forward_method(w, m, f, keep, di, port, mac);
 		return;
@@ -561,8 +571,9 @@ act_other(struct cnm_worker *w, struct rte_mbuf *m, const struct cnm_flow *f,
  * fast shape, untagged, whose IP packet ends at @p keep.
  */
 static __rte_always_inline void
-act(struct cnm_worker *w, struct rte_mbuf *m, const struct cnm_flow *f, uint32_t keep,
-		const struct cnm_decision *di)
+act(struct cnm_worker *w, const struct cnm_lb_view *lb, struct rte_mbuf *m,
+		const struct cnm_flow *f, uint32_t keep, const struct cnm_decision *di,
+		const struct cnm_chash *chash)
 {
 	/* what it counts in: its slot when it leaves (txbuf_add_node()), its
 	 * service's own counter when it does not (count_svc_unsent()) */
@@ -574,7 +585,7 @@ act(struct cnm_worker *w, struct rte_mbuf *m, const struct cnm_flow *f, uint32_t
 		w->st.nonscalable++;
 		w->st.to_default++;
 	}
-	forward(w, m, f, keep, di);
+	forward(w, lb, m, f, keep, di, chash);
 }
 
 static __rte_always_inline enum cnm_csum_hint
@@ -653,6 +664,7 @@ cnm_worker_burst(struct cnm_worker *w, struct rte_mbuf **pkts, uint16_t n)
 		struct rte_mbuf *m = pkts[i];
 		struct cnm_decision di;
 		struct cnm_fast4 r;
+		struct cnm_chash chash;
 		int v;
 
 		if (i + PREFETCH_AHEAD < n)
@@ -665,9 +677,17 @@ cnm_worker_burst(struct cnm_worker *w, struct rte_mbuf **pkts, uint16_t n)
 			drop(w, m, (enum cnm_drop)v);
 			continue;
 		}
-		if (unlikely(verify) || cnm_decide_fast4(lb, &w->ds, &r, &di) != CNM_FAST_DONE)
+		if (unlikely(verify) ||
+				cnm_decide_fast4(lb, &w->ds, &r, &di, &chash) != CNM_FAST_DONE)
 			break;
-		act(w, m, NULL, 14u + r.tot, &di);
+		if (unlikely(di.verdict == CNM_V_FORWARD && di.method != CNM_FWD_MAC))
+			/* a tunnel's: the PDT placed it (the only FORWARD of
+			 * cnm_decide_fast4()), by the hash a tunnel's entropy
+			 * is; a branch of its own, so that the hash is not kept
+			 * across the MAC rewrite */
+			act(w, lb, m, NULL, 14u + r.tot, &di, &chash);
+		else
+			act(w, lb, m, NULL, 14u + r.tot, &di, NULL);
 	}
 	if (likely(i == n)) {
 		w->st.fast_path += n;
@@ -709,9 +729,9 @@ cnm_worker_burst(struct cnm_worker *w, struct rte_mbuf **pkts, uint16_t n)
 	cnm_decide_finish(lb, &w->ds, &b, pk, d);
 	for (i = first; i < n; i++) {
 		if (likely(keep[i] != 0))
-			act(w, pkts[i], NULL, keep[i], &d[i]);
+			act(w, lb, pkts[i], NULL, keep[i], &d[i], NULL);
 		else if (pk[i].shape == CNM_SHAPE_FLOW)
-			act(w, pkts[i], &pk[i].f, 0, &d[i]);
+			act(w, lb, pkts[i], &pk[i].f, 0, &d[i], NULL);
 		else
 			drop(w, pkts[i], (enum cnm_drop)pk[i].reason);
 	}

@@ -280,6 +280,12 @@ cnm_svc_cache_fast4(const struct cnm_dstate *st, const struct cnm_fast4 *r,
 	return cnm_svc_cache_fast4_mask(st, r, s, ~UINT64_C(0));
 }
 
+/** The client hash a decision computed (cnm_decide_fast4()). */
+struct cnm_chash {
+	uint32_t h;    /**< cnm_client_hash4() of the source, under the instance's hash_key */
+	uint8_t port;  /**< the source port is in it (the service's hash_port) */
+};
+
 /** Results of cnm_decide_fast4(). */
 enum {
 	CNM_FAST_WAIT = 0,  /**< not decided here: cnm_decide_burst() decides it */
@@ -293,10 +299,13 @@ enum {
  * the list is on, UDP of a service with the UDP flow list on, the VIP as
  * source). Changes nothing: a frame may be decided
  * again.
+ *
+ * When it placed the frame by the PDT (d->via == CNM_VIA_PDT), @p chash
+ * holds the client hash it read the PDT with; otherwise it is not written.
  */
 static __rte_always_inline int
 cnm_decide_fast4(const struct cnm_lb_view *lb, const struct cnm_dstate *st, const struct cnm_fast4 *r,
-		struct cnm_decision *d)
+		struct cnm_decision *d, struct cnm_chash *chash)
 {
 	const struct cnm_svc *s;
 
@@ -310,7 +319,9 @@ cnm_decide_fast4(const struct cnm_lb_view *lb, const struct cnm_dstate *st, cons
 	 * entry carries CNM_SVC_CACHE_WAIT, so cnm_svc_cache_fast4() missed */
 	if (unlikely(r->src == r->dst) || (r->proto == IPPROTO_TCP && st->ct != NULL))
 		return CNM_FAST_WAIT;
-	cnm_decide_pdt(lb, s, cnm_client_hash4(s->hash_key, r->src, r->sport, s->hash_port), d);
+	chash->port = s->hash_port;
+	chash->h = cnm_client_hash4(s->hash_key, r->src, r->sport, chash->port);
+	cnm_decide_pdt(lb, s, chash->h, d);
 	return CNM_FAST_DONE;
 }
 

@@ -13,7 +13,8 @@
  * push either writes the very bytes encap writes, or declines (too big, too
  * little headroom) and leaves the frame as it was, exactly when encap would
  * not forward it. One frame is also checked field by field against
- * docs/forwarding.md, without either path's code.
+ * docs/forwarding.md, without either path's code, and the checksum fold
+ * both paths use (cnm_csum_fold64()) against RFC 1071's as it reads.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -34,6 +35,7 @@
 #include <rte_mbuf.h>
 
 #include "cnm_config.h"
+#include "cnm_csum.h"
 #include "cnm_fwd.h"
 #include "cnm_service.h"
 #include "cnm_stats.h"
@@ -378,6 +380,55 @@ test_push4_fields(void **state)
 	}
 }
 
+/* The fold of RFC 1071 as it reads: the end-around carries one step at a
+ * time (what cnm_csum_fold64() must equal) */
+static uint16_t
+fold_ref(uint64_t s)
+{
+	s = (s & 0xffffffffu) + (s >> 32);
+	while (s >> 16)
+		s = (s & 0xffffu) + (s >> 16);
+	return (uint16_t)~s;
+}
+
+/* cnm_csum_fold64() (the rotations) gives the reference's value for every
+ * sum a header can have: each value below 2^22, sums of up to six random
+ * 32-bit words, and both sides of every carry boundary of each half. */
+static void
+test_csum_fold64(void **state)
+{
+	uint64_t s, x = 0x9e3779b97f4a7c15u;
+	unsigned int i, k, hi;
+
+	(void)state;
+	for (s = 1; s < (1u << 22); s++)
+		if (cnm_csum_fold64(s) != fold_ref(s))
+			fail_msg("s = 0x%llx: 0x%04x, expected 0x%04x", (unsigned long long)s,
+				 cnm_csum_fold64(s), fold_ref(s));
+	for (i = 0; i < 1000000; i++) {
+		s = 0;
+		for (k = 0; k <= i % 6; k++) {
+			x ^= x << 13;
+			x ^= x >> 7;
+			x ^= x << 17;
+			s += (uint32_t)x;
+		}
+		if (s != 0 && cnm_csum_fold64(s) != fold_ref(s))
+			fail_msg("s = 0x%llx", (unsigned long long)s);
+	}
+	for (hi = 0; hi < 6; hi++) {
+		for (k = 0; k < 0x20000; k++) {
+			/* low word near 2^32 and near 2^16 multiples */
+			s = (uint64_t)hi << 32 | (0xfffe0000u + k);
+			assert_int_equal(cnm_csum_fold64(s), fold_ref(s));
+			s = (uint64_t)hi << 32 | ((uint32_t)k << 15 | 0x7fff);
+			if (s != 0)
+				assert_int_equal(cnm_csum_fold64(s), fold_ref(s));
+		}
+	}
+	assert_int_equal(cnm_csum_fold64(0), 0xffff);
+}
+
 /* No template where the outer header is not IPv4 or there is no source. */
 static void
 test_tmpl_none(void **state)
@@ -575,6 +626,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_push4_is_encap),
 		cmocka_unit_test(test_push4_fields),
+		cmocka_unit_test(test_csum_fold64),
 		cmocka_unit_test(test_tmpl_none),
 		cmocka_unit_test(test_lb_templates),
 	};
