@@ -13,6 +13,7 @@
 
 #include <rte_byteorder.h>
 #include <rte_ether.h>
+#include <rte_ip.h>
 #include <rte_mbuf.h>
 
 #include "cnm_csum.h"
@@ -138,7 +139,9 @@ cnm_tunnel_push4(struct rte_mbuf *m, uint32_t keep, const struct cnm_fwd_tmpl *t
 	src_lo |= lo;
 	memcpy(o + 14, &src_lo, 2);
 	memcpy(o + 10, &ck, 2);
-	if (t->udp) {
+	/* (a template of IPv4's 20 bytes alone has no UDP header: the test
+	 * folds away where the caller's len is that constant) */
+	if (len != sizeof(struct rte_ipv4_hdr) && t->udp) {
 		/* GUE: the source port from the entropy, the template's
 		 * destination port, length, checksum 0 (RFC 768) */
 		uint16_t sport = cnm_tun_be16((uint16_t)(CNM_GUE_SPORT_BASE +

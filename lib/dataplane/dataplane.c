@@ -19,6 +19,7 @@
 #include <rte_ip.h>
 #include <rte_malloc.h>
 #include <rte_ring.h>
+#include <rte_udp.h>
 
 #include "cnm_arp.h"
 #include "cnm_dataplane.h"
@@ -343,6 +344,7 @@ forward_tmpl(struct cnm_worker *w, const struct cnm_lb_view *lb, struct rte_mbuf
 	const uint8_t *p = rte_pktmbuf_mtod(m, const uint8_t *);
 	uint32_t src, e;
 	uint16_t sport;
+	int ret;
 
 	if (unlikely(len == 0))
 		return -1;
@@ -357,7 +359,19 @@ forward_tmpl(struct cnm_worker *w, const struct cnm_lb_view *lb, struct rte_mbuf
 		memcpy(&sport, p + RTE_ETHER_HDR_LEN + 20, 2);
 		e = cnm_client_hash4(lb->hash_key, src, sport, 1);
 	}
-	if (unlikely(cnm_tunnel_push4(m, keep, t, len, e, mac, &w->dp->priv_mac[port]) != 0))
+	/* each template's length as a constant (IPIP's outer IPv4 header,
+	 * GUE's with its UDP header: cnm_fwd_tmpl.len), so that the compiler
+	 * writes each push with its offsets and lengths folded in */
+	if (likely(len == sizeof(struct rte_ipv4_hdr)))
+		ret = cnm_tunnel_push4(m, keep, t, sizeof(struct rte_ipv4_hdr), e, mac,
+			&w->dp->priv_mac[port]);
+	else if (len == sizeof(struct rte_ipv4_hdr) + sizeof(struct rte_udp_hdr))
+		ret = cnm_tunnel_push4(m, keep, t,
+			sizeof(struct rte_ipv4_hdr) + sizeof(struct rte_udp_hdr), e, mac,
+			&w->dp->priv_mac[port]);
+	else
+		return -1; /* no template has another length: the method's encap */
+	if (unlikely(ret != 0))
 		return -1;
 	txbuf_add_node(w, &w->priv[port], m, di->slot);
 	return 0;
