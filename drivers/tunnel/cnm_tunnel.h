@@ -127,8 +127,12 @@ cnm_tunnel_push4(struct rte_mbuf *m, uint32_t keep, const struct cnm_fwd_tmpl *t
 	olen = cnm_tun_be16((uint16_t)(tot + len));
 	lo = cnm_tun_be16((uint16_t)(entropy & t->src_mask));
 	/* every word as it lies in memory (RFC 1071 2(B)): the template's part,
-	 * the inner header's, the length, the source's low bits */
-	s = (uint64_t)t->sum + (uint32_t)w0 + (w0 >> 32) + olen + lo;
+	 * the inner header's, the length, the source's low bits. The inner
+	 * header's 8 bytes go in as one 64-bit word: its two 32-bit halves are
+	 * the same sum once folded (2^32 is 1 modulo 2^32 - 1), and its top
+	 * byte is 0 (the fragment offset's low bits, masked), so nothing
+	 * overflows 64 bits */
+	s = w0 + t->sum + olen + lo;
 	ck = cnm_csum_fold64(s);
 	/* the outer header ends where the inner packet starts: the old
 	 * Ethernet header is overwritten, the inner packet is not */

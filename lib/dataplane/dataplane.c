@@ -333,6 +333,23 @@ forward_method(struct cnm_worker *w, struct rte_mbuf *m, const struct cnm_flow *
  * method's call. -1: not sent, nothing changed (no template, too big, too
  * little headroom): forward_method() decides.
  */
+/* The tunnel entropy of a frame of the fast shape at @p p, as
+ * forward_method() takes it: the client hash of source address and port;
+ * the decision's own when the PDT placed the frame by that hash
+ * (cnm_decide_fast4(); hash_key is the instance's in every service). */
+static __rte_always_inline uint32_t
+tmpl_entropy(const struct cnm_lb_view *lb, const uint8_t *p, const struct cnm_chash *chash)
+{
+	uint32_t src;
+	uint16_t sport;
+
+	if (chash != NULL && chash->port)
+		return chash->h;
+	memcpy(&src, p + RTE_ETHER_HDR_LEN + 12, 4);
+	memcpy(&sport, p + RTE_ETHER_HDR_LEN + 20, 2);
+	return cnm_client_hash4(lb->hash_key, src, sport, 1);
+}
+
 static __rte_always_inline int
 forward_tmpl(struct cnm_worker *w, const struct cnm_lb_view *lb, struct rte_mbuf *m,
 		uint32_t keep, const struct cnm_decision *di, const struct cnm_chash *chash, int port,
@@ -342,35 +359,21 @@ forward_tmpl(struct cnm_worker *w, const struct cnm_lb_view *lb, struct rte_mbuf
 	/* acquire: the template's fields were written before its len (node_tmpl()) */
 	uint32_t len = __atomic_load_n(&t->len, __ATOMIC_ACQUIRE);
 	const uint8_t *p = rte_pktmbuf_mtod(m, const uint8_t *);
-	uint32_t src, e;
-	uint16_t sport;
 	int ret;
 
-	if (unlikely(len == 0))
-		return -1;
-	/* the entropy as forward_method() takes it: the client hash of source
-	 * address and port; the decision's own when the PDT placed the frame by
-	 * that hash (cnm_decide_fast4(); hash_key is the instance's in every
-	 * service) */
-	if (chash != NULL && chash->port) {
-		e = chash->h;
-	} else {
-		memcpy(&src, p + RTE_ETHER_HDR_LEN + 12, 4);
-		memcpy(&sport, p + RTE_ETHER_HDR_LEN + 20, 2);
-		e = cnm_client_hash4(lb->hash_key, src, sport, 1);
-	}
 	/* each template's length as a constant (IPIP's outer IPv4 header,
 	 * GUE's with its UDP header: cnm_fwd_tmpl.len), so that the compiler
-	 * writes each push with its offsets and lengths folded in */
+	 * writes each push with its offsets and lengths folded in; 0 (no
+	 * template) and any other length: the method's encap */
 	if (likely(len == sizeof(struct rte_ipv4_hdr)))
-		ret = cnm_tunnel_push4(m, keep, t, sizeof(struct rte_ipv4_hdr), e, mac,
-			&w->dp->priv_mac[port]);
+		ret = cnm_tunnel_push4(m, keep, t, sizeof(struct rte_ipv4_hdr),
+			tmpl_entropy(lb, p, chash), mac, &w->dp->priv_mac[port]);
 	else if (len == sizeof(struct rte_ipv4_hdr) + sizeof(struct rte_udp_hdr))
 		ret = cnm_tunnel_push4(m, keep, t,
-			sizeof(struct rte_ipv4_hdr) + sizeof(struct rte_udp_hdr), e, mac,
-			&w->dp->priv_mac[port]);
+			sizeof(struct rte_ipv4_hdr) + sizeof(struct rte_udp_hdr),
+			tmpl_entropy(lb, p, chash), mac, &w->dp->priv_mac[port]);
 	else
-		return -1; /* no template has another length: the method's encap */
+		return -1;
 	if (unlikely(ret != 0))
 		return -1;
 	txbuf_add_node(w, &w->priv[port], m, di->slot);
