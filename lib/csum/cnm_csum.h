@@ -34,10 +34,10 @@ cnm_csum_fold(uint32_t sum)
 }
 
 /**
- * Fold @p s, a sum of 32-bit words as they lie in memory (each the
- * one's complement sum of its two 16-bit words; a 64-bit word counts as
- * its two halves, as long as the sum stays below 2^64), to 16 bits and
- * complement it: the checksum field's value, in memory order. Each half is added to
+ * Fold @p s, a sum of 32-bit words as they lie in memory (each the one's
+ * complement sum of its two 16-bit words; a 64-bit word counts as its two
+ * halves, as long as the sum stays below 2^64), to 16 bits and complement
+ * it: the checksum field's value, in memory order. Each half is added to
  * the other by a rotation, whose upper half then holds their one's
  * complement sum with the carry around: four instructions a step where
  * masking and shifting take six. For any @p s > 0 the value is the one
