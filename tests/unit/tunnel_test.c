@@ -393,7 +393,9 @@ fold_ref(uint64_t s)
 
 /* cnm_csum_fold64() (the rotations) gives the reference's value for every
  * sum a header can have: each value below 2^22, sums of up to six random
- * 32-bit words, and both sides of every carry boundary of each half. */
+ * 32-bit words, random 56-bit words (the push adds the inner header's
+ * first 8 bytes as one, its top byte 0) with such a sum, and both sides
+ * of every carry boundary of each half. */
 static void
 test_csum_fold64(void **state)
 {
@@ -415,6 +417,9 @@ test_csum_fold64(void **state)
 		}
 		if (s != 0 && cnm_csum_fold64(s) != fold_ref(s))
 			fail_msg("s = 0x%llx", (unsigned long long)s);
+		s += x >> 8;
+		if (s != 0 && cnm_csum_fold64(s) != fold_ref(s))
+			fail_msg("s = 0x%llx (a 56-bit word in it)", (unsigned long long)s);
 	}
 	for (hi = 0; hi < 6; hi++) {
 		for (k = 0; k < 0x20000; k++) {
