@@ -130,12 +130,17 @@ def main(cnmux, cnmuxctl):
         os.kill(proc.pid, signal.SIGHUP)
         # node2 unresolved for 5 s: logged once, 5 s after cnmux saw the node
         # unresolved. That is 5 s after its start-up, not after this
-        # script's `start`: wait for the line (a starved machine takes
-        # seconds to start cnmux), at least until start + 8 as before
+        # script's `start`; and web's nodes back: said by the next tick of
+        # the control loop (once a second) after `node up`. Wait for both
+        # lines (a starved machine takes seconds to start cnmux, and its
+        # control loop's tick can come after start + 8), at least until
+        # start + 8 as before
         deadline = start + 60
-        while not re.search(r"audit: node node2 .*no MAC address", open(out).read()):
-            check(time.time() < deadline, "no line for node2 unresolved after 60 s")
-            time.sleep(0.2)
+        for what, pattern in (("node2 unresolved", r"audit: node node2 .*no MAC address"),
+                              ("web back", r"audit: service web: 1 node\(s\) take clients again")):
+            while not re.search(pattern, open(out).read()):
+                check(time.time() < deadline, "no line for %s after 60 s" % what)
+                time.sleep(0.2)
         time.sleep(max(0, start + 8 - time.time()))
         ran = time.time() - start
         proc.send_signal(signal.SIGINT)
