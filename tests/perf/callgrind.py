@@ -4,7 +4,7 @@
 
     callgrind.py [--scenario NAME...] [--programs cnmux,5tswap,io]
                  [--short S] [--long S] [--repeat N] [--jobs J] [--json FILE]
-                 [--profile-dir DIR]
+                 [--profile-dir DIR [--instr]]
 
 Method. Each program (cnmux; dpdk-testpmd in 5tswap and io modes) runs under
 `valgrind --tool=callgrind --separate-threads=yes` on the scenario's capture,
@@ -56,6 +56,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import perflib as P  # noqa: E402
+import cg_instr as I  # noqa: E402
 
 VALGRIND = ["valgrind", "--tool=callgrind", "--separate-threads=yes", "--dump-instr=no",
             "--fair-sched=yes"]
@@ -151,6 +152,8 @@ def one_run(a, prog, sc, pcap, cfg, frames, dur, tag, work):
     log = cgdir / "log"
     sj = cgdir / "stats.json"
     vg = VALGRIND + ["--callgrind-out-file=%s/cg.%%p" % cgdir]
+    if a.instr:
+        vg = [x if x != "--dump-instr=no" else "--dump-instr=yes" for x in vg]
     if prog == "cnmux":
         mem = P.mem_mb(mbufs, cmax, 1)
         sock = str(cgdir / "ctl.sock")
@@ -235,6 +238,28 @@ def parse_run(prog, cgdir, sj, log, passed, rc):
     return res
 
 
+def instr_listing(m, wf, dp):
+    """cg_instr.py's listing of each function of the cnmux binary that costs
+    a packet one instruction or more (self cost, long run - short run)."""
+    binary = None
+    with open(wf, errors="replace") as f:
+        for ln in f:
+            if ln.startswith("cmd:"):
+                binary = ln.split()[1]
+                break
+    lc = I.of_binary(I.costs(wf), binary)
+    sc = I.of_binary(I.costs(m["short"]["worker_file"]), binary)
+    funcs = {}
+    for k in lc:
+        f = k.split(".")[0]
+        funcs[f] = funcs.get(f, 0) + sum(lc[k].values()) - sum(sc.get(k, {}).values())
+    out = []
+    for f, v in sorted(funcs.items(), key=lambda x: -x[1]):
+        if v / dp >= 1:
+            out.append(I.listing(binary, f, I.merged(lc, f), I.merged(sc, f), dp))
+    return "%s cnmux (%s), %d packets: per instruction\n\n%s" % (m["scenario"], binary, dp, "\n".join(out))
+
+
 def measure(a, prog, name, rep, work):
     sc = P.SCENARIOS[name]
     pcap, cfg, frames = sc.build(work)
@@ -273,6 +298,9 @@ def main():
     ap.add_argument("--json", help="results file (default build/perf/callgrind.json)")
     ap.add_argument("--profile-dir", help="write callgrind_annotate's output for the worker "
                     "thread of each long run (first repeat) here, and its top 15 functions")
+    ap.add_argument("--instr", action="store_true", help="with --profile-dir: also each cnmux "
+                    "function's instructions with their cost per packet (SCEN_cnmux.instr.txt, "
+                    "cg_instr.py; valgrind --dump-instr=yes, which leaves the counts as they are)")
     ap.add_argument("--workdir", help="captures and callgrind files (default: temporary)")
     ap.add_argument("--reuse", action="store_true", help="recompute from the callgrind files "
                     "already in --workdir instead of running (after a change of this script)")
@@ -362,6 +390,8 @@ def main():
                 "%s %s: instructions per packet by function (self cost, forwarding thread, "
                 "long run - short run, %d packets; total %.2f before the exclusions)\n%s\n" % (
                     m["scenario"], m["program"], dp, sum(d.values()) / dp, "\n".join(lines)))
+            if a.instr and m["program"] == "cnmux":
+                (pd / (base + ".instr.txt")).write_text(instr_listing(m, wf, dp))
     if a.merge:
         # results of earlier runs for the (scenario, program) pairs not measured now
         old = json.loads(Path(a.merge).read_text())
