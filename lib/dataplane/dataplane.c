@@ -667,9 +667,10 @@ cnm_worker_burst(struct cnm_worker *w, struct rte_mbuf **pkts, uint16_t n)
 	struct cnm_decision d[CNM_BURST];
 	uint32_t keep[CNM_BURST]; /* the fast shape: where the IP packet ends; 0 otherwise */
 	struct cnm_dbatch b;
+	struct rte_mbuf **pp, **end;
 	/* read once per burst: a reload changes it (a byte, no ordering) */
 	const int verify = __atomic_load_n(&lb->verify_checksum, __ATOMIC_RELAXED);
-	uint16_t i, first, nfast;
+	uint16_t i, first, nslow;
 
 	RTE_BUILD_BUG_ON(CNM_BURST > CNM_DECIDE_MAX);
 	w->st.rx += n;
@@ -677,15 +678,22 @@ cnm_worker_burst(struct cnm_worker *w, struct rte_mbuf **pkts, uint16_t n)
 	cnm_dstate_sync(&w->ds, lb);
 	for (i = 0; i < n && i < PREFETCH_AHEAD; i++)
 		rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void *));
-	for (i = 0; i < n; i++) {
-		struct rte_mbuf *m = pkts[i];
+	/* a pointer and the end: two values live through the loop where an
+	 * index, the count and the array were three, which the registers
+	 * could not all hold (each frame paid for spills); the checksum
+	 * verification (a reload knob, rarely on) sends the whole burst to
+	 * the staged path below */
+	pp = pkts;
+	end = pkts + n;
+	for (; likely(!verify) && pp < end; pp++) {
+		struct rte_mbuf *m = *pp;
 		struct cnm_decision di;
 		struct cnm_fast4 r;
 		struct cnm_chash chash;
 		int v;
 
-		if (i + PREFETCH_AHEAD < n)
-			rte_prefetch0(rte_pktmbuf_mtod(pkts[i + PREFETCH_AHEAD], void *));
+		if (pp + PREFETCH_AHEAD < end)
+			rte_prefetch0(rte_pktmbuf_mtod(pp[PREFETCH_AHEAD], void *));
 		v = cnm_parse_fast4(rte_pktmbuf_mtod(m, const uint8_t *), rte_pktmbuf_data_len(m),
 			rte_pktmbuf_pkt_len(m), &r);
 		if (unlikely(v != CNM_DROP_NONE)) {
@@ -694,8 +702,7 @@ cnm_worker_burst(struct cnm_worker *w, struct rte_mbuf **pkts, uint16_t n)
 			drop(w, m, (enum cnm_drop)v);
 			continue;
 		}
-		if (unlikely(verify) ||
-				cnm_decide_fast4(lb, &w->ds, &r, &di, &chash) != CNM_FAST_DONE)
+		if (cnm_decide_fast4(lb, &w->ds, &r, &di, &chash) != CNM_FAST_DONE)
 			break;
 		if (unlikely(di.verdict == CNM_V_FORWARD && di.method != CNM_FWD_MAC))
 			/* a tunnel's: the PDT placed it (the only FORWARD of
@@ -706,6 +713,7 @@ cnm_worker_burst(struct cnm_worker *w, struct rte_mbuf **pkts, uint16_t n)
 		else
 			act(w, lb, m, NULL, 14u + r.tot, &di, NULL);
 	}
+	i = (uint16_t)(pp - pkts);
 	if (likely(i == n)) {
 		w->st.fast_path += n;
 		goto flush;
@@ -715,7 +723,7 @@ cnm_worker_burst(struct cnm_worker *w, struct rte_mbuf **pkts, uint16_t n)
 	 * registers), then acted on in order (frame i is parsed again: nothing
 	 * above changed it) */
 	first = i;
-	nfast = first;
+	nslow = 0;
 	cnm_decide_begin(lb, &w->ds, &b);
 	for (; i < n; i++) {
 		struct rte_mbuf *m = pkts[i];
@@ -731,7 +739,6 @@ cnm_worker_burst(struct cnm_worker *w, struct rte_mbuf **pkts, uint16_t n)
 				likely(!cnm_pkt_csum_drop(p + 14, verify,
 					unlikely(verify) ? csum_hint(m) : CNM_CSUM_UNKNOWN))) {
 			keep[i] = 14u + r.tot;
-			nfast++;
 			/* what follows a UDP header in the first segment (the
 			 * decision cuts it at the IP packet's end): QUIC's header */
 			cnm_decide_add_fast4(lb, &w->ds, &b, &r, i, &d[i], p + 42,
@@ -739,10 +746,11 @@ cnm_worker_burst(struct cnm_worker *w, struct rte_mbuf **pkts, uint16_t n)
 			continue;
 		}
 		keep[i] = 0;
+		nslow++; /* counted here, the rare case: not a counter per frame */
 		classify_slow(m, verify, v, &pk[i]);
 		cnm_decide_add(lb, &w->ds, &b, &pk[i], i, &d[i]);
 	}
-	w->st.fast_path += nfast;
+	w->st.fast_path += n - nslow;
 	cnm_decide_finish(lb, &w->ds, &b, pk, d);
 	for (i = first; i < n; i++) {
 		if (likely(keep[i] != 0))
