@@ -94,7 +94,8 @@ enum cnm_conn_op {
  * without the multiply by 264 and the array's offset of before (one
  * instruction a frame less, docs/performance.md). */
 struct cnm_txbuf {
-	struct rte_mbuf *m[CNM_BURST];  /**< m->hash.usr: node id, CNM_NODE_NONE for local */
+	struct rte_mbuf *m[CNM_BURST];  /**< m->hash.usr: the frame's counter slot, or
+					     TX_LOCAL for one not for a node (dataplane.c) */
 	uint16_t n;
 	uint16_t port;
 	uint16_t queue;

@@ -654,7 +654,8 @@ classify_slow(struct rte_mbuf *m, int verify, int v, struct cnm_pkt *k)
 /*
  * A burst. The decision of the fast shape is taken and acted on frame by
  * frame, until a frame must wait (a cache miss, another shape, a TCP frame
- * the forwarding list must see): from there the rest of the burst is parsed
+ * the forwarding list must see; every frame while header checksums are
+ * verified): from there the rest of the burst is parsed
  * into struct cnm_pkt, decided in one cnm_decide_burst() call (bulk lookups,
  * the list in one go) and acted on in arrival order.
  */
@@ -692,7 +693,8 @@ cnm_worker_burst(struct cnm_worker *w, struct rte_mbuf **pkts, uint16_t n)
 		struct cnm_chash chash;
 		int v;
 
-		if (pp + PREFETCH_AHEAD < end)
+		/* in integers: pp + 3 past the end would be undefined */
+		if ((uintptr_t)pp + PREFETCH_AHEAD * sizeof(*pp) < (uintptr_t)end)
 			rte_prefetch0(rte_pktmbuf_mtod(pp[PREFETCH_AHEAD], void *));
 		v = cnm_parse_fast4(rte_pktmbuf_mtod(m, const uint8_t *), rte_pktmbuf_data_len(m),
 			rte_pktmbuf_pkt_len(m), &r);
