@@ -4,6 +4,7 @@
 
     bench.py [--quick] [--duration S] [--pairs N] [--scenario NAME...]
              [--workers N] [--modes io,mac,5tswap] [--json FILE] [--workdir DIR]
+             [--huge PAGES | --huge-dir DIR]
 
 For each scenario it generates a capture and a configuration (perflib.py),
 then runs, N times, an alternating pair: cnmux, then testpmd in each mode
@@ -20,6 +21,13 @@ its control socket D seconds apart, taken after one whole pass over the
 capture (every connection opened); testpmd's is the mean of its --stats-period
 1 Rx-pps samples after the first full second.
 
+Memory: --no-huge by default (each mbuf then takes a 4 KiB page of its own,
+and the net_pcap replay's copy from the stored frames misses the TLB on
+almost every frame, in both programs). --huge PAGES runs both on 2 MiB
+hugepages, reserved and given back by this script (root); --huge-dir DIR
+on pages the caller set up. docs/performance.md, "Hugepages", says what
+changes.
+
 --quick: one short pair of udp_weighted_2 (cnmux and testpmd 5tswap): exit 0
 when both ran and produced numbers. It never fails on performance.
 """
@@ -29,6 +37,7 @@ import math
 import os
 import platform
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -36,6 +45,43 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import perflib as P  # noqa: E402
+
+
+class HugePages:
+    """--huge: 2 MiB pages reserved (at least @pages) and a hugetlbfs of this
+    run's own, mounted under @work; close() gives both back (the number of
+    pages it found)."""
+    NR = Path("/proc/sys/vm/nr_hugepages")
+
+    def __init__(self, work, pages):
+        self.old = int(self.NR.read_text())
+        self.mnt = None
+        if self.old < pages:
+            self.NR.write_text(str(pages))
+        free = 0
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("HugePages_Free:"):
+                free = int(line.split()[1])
+        if free < pages:
+            self.close()
+            raise SystemExit("--huge %d: only %d hugepages free after asking for them" % (pages, free))
+        mnt = work / ("huge%d" % os.getpid())
+        mnt.mkdir(exist_ok=True)
+        r = subprocess.run(["mount", "-t", "hugetlbfs", "-o", "pagesize=2M", "nodev", str(mnt)],
+                           capture_output=True, text=True)
+        if r.returncode != 0:
+            self.close()
+            raise SystemExit("--huge: cannot mount hugetlbfs on %s: %s" % (mnt, r.stderr.strip()))
+        self.mnt = str(mnt)
+
+    def close(self):
+        if self.mnt:
+            for f in Path(self.mnt).iterdir():
+                f.unlink()
+            subprocess.run(["umount", self.mnt], check=False)
+            os.rmdir(self.mnt)
+            self.mnt = None
+        self.NR.write_text(str(self.old))
 
 
 def run_cnmux(a, sc, pcap, cfg, frames, run_id, work):
@@ -51,7 +97,7 @@ def run_cnmux(a, sc, pcap, cfg, frames, run_id, work):
     cmax = cfg.get("conntrack", {}).get("max", 65536)
     mem = P.mem_mb(mbufs, cmax, a.workers)
     argv = P.split_cmd(a.cnmux) + P.eal_args(pcap, a.workers, mem, prefix, a.eal_extra, lcores=a.lcores,
-                                            once=once) + [
+                                            once=once, huge_dir=a.huge_dir) + [
         "--", "--config", str(cfgp), "--stats-json", str(sj), "--mbufs", str(mbufs), "--quiet"]
     P.cleanup_prefix(prefix)
     pr = P.Proc(argv, work / ("%s.log" % run_id))
@@ -128,7 +174,7 @@ def run_testpmd(a, mode, sc, pcap, frames, run_id, work):
     mbufs = P.pool_size(frames, a.workers, once)
     mem = P.mem_mb(mbufs)
     argv = P.split_cmd(a.testpmd) + P.eal_args(pcap, a.workers, mem, prefix, a.eal_extra, lcores=a.lcores,
-                                               once=once) + [
+                                               once=once, huge_dir=a.huge_dir) + [
         "--"] + P.testpmd_args(mode, a.workers, mbufs)
     P.cleanup_prefix(prefix)
     pr = P.Proc(argv, work / ("%s.log" % run_id))
@@ -212,6 +258,12 @@ def main():
     ap.add_argument("--testpmd", default=P.find_testpmd(), help="dpdk-testpmd binary or command prefix")
     ap.add_argument("--eal-extra", default=os.environ.get("EAL_EXTRA", ""),
                     help="extra EAL arguments for both programs (e.g. '-d PMD.so ...')")
+    ap.add_argument("--huge", type=int, metavar="PAGES",
+                    help="both programs take their memory from 2 MiB hugepages instead of "
+                    "--no-huge: at least PAGES reserved (as root) and a hugetlbfs of this run's "
+                    "own mounted in the workdir, both given back at the end")
+    ap.add_argument("--huge-dir", help="as --huge, from a hugetlbfs already mounted (and its "
+                    "pages reserved) by the caller")
     a = ap.parse_args()
     a.eal_extra = a.eal_extra.split()
     if a.quick:
@@ -251,7 +303,13 @@ def main():
                "workers": a.workers, "duration_s": a.duration, "pairs": a.pairs,
                "cnmux": a.cnmux, "testpmd": a.testpmd, "scenarios": {}}
     broken = []
+    huge = None
     try:
+        if a.huge:
+            huge = HugePages(work, a.huge)
+            a.huge_dir = huge.mnt
+        results["memory"] = ("hugepages (2 MiB, %s)" % a.huge_dir) if a.huge_dir else "--no-huge"
+        print("# memory: %s" % results["memory"], flush=True)
         for name in scen:
             sc = P.SCENARIOS[name]
             t0 = time.monotonic()
@@ -286,6 +344,8 @@ def main():
             results["scenarios"][name] = {"desc": sc.desc, "frames": frames, "runs": runs}
     finally:
         P.Proc.kill_all()
+        if huge:
+            huge.close()
 
     # summary
     tsc = [r.get("tsc_mhz") for s in results["scenarios"].values() for k, v in s["runs"].items()

@@ -546,10 +546,15 @@ def mem_mb(mbufs, conns_max=0, workers=1):
     return int(m + 63) // 64 * 64
 
 
-def eal_args(pcap, queues, mem, prefix, extra=(), lcores=None, valgrind=False, once=False):
+def eal_args(pcap, queues, mem, prefix, extra=(), lcores=None, valgrind=False, once=False,
+             huge_dir=None):
+    """The EAL arguments both programs get. @huge_dir: a mounted hugetlbfs
+    to take the memory from instead of --no-huge (its pages reserved by
+    the caller: bench.py --huge-dir)."""
     lc = lcores or "0-%d" % queues
     rx = ",".join("rx_pcap=%s" % pcap for _ in range(queues))
-    a = ["--no-huge", "-m", str(mem), "--no-pci", "--lcores" if "@" in lc else "-l", lc,
+    mode = ["--huge-dir", huge_dir] if huge_dir else ["--no-huge"]
+    a = mode + ["-m", str(mem), "--no-pci", "--lcores" if "@" in lc else "-l", lc,
          "--file-prefix", prefix,
          "--log-level=error"]
     if valgrind:
