@@ -25,7 +25,7 @@ Memory: --no-huge by default (each mbuf then takes a 4 KiB page of its own,
 and the net_pcap replay's copy from the stored frames misses the TLB on
 almost every frame, in both programs). --huge PAGES runs both on 2 MiB
 hugepages, reserved and given back by this script (root); --huge-dir DIR
-on pages the caller set up. docs/performance.md, "Hugepages", says what
+on pages the caller set up. docs/performance.md ("Session 10") says what
 changes.
 
 --quick: one short pair of udp_weighted_2 (cnmux and testpmd 5tswap): exit 0
@@ -49,8 +49,8 @@ import perflib as P  # noqa: E402
 
 class HugePages:
     """--huge: 2 MiB pages reserved (at least @pages) and a hugetlbfs of this
-    run's own, mounted under @work; close() gives both back (the number of
-    pages it found)."""
+    run's own, mounted under @work. close() unmounts it and sets the number
+    of reserved pages back to what it was."""
     NR = Path("/proc/sys/vm/nr_hugepages")
 
     def __init__(self, work, pages):
