@@ -4,12 +4,16 @@
  * DPDK telemetry commands under /cnmux/ (see docs/telemetry.md):
  *   /cnmux/stats              every counter: cnm_stats_json(), the keys of
  *                             `cnmuxctl stats` and --stats-json; what nests
- *                             below a container is flattened ("web/packets")
+ *                             below a container is flattened ("web/packets");
+ *                             whole services and nodes while the reply has
+ *                             room, "omitted" counting the rest
  *   /cnmux/rates              the keys of /cnmux/stats per second over the
  *                             control loop's last interval ("interval_ms")
- *   /cnmux/services           the "services" member of /cnmux/stats
+ *   /cnmux/services[,OFFSET]  the "services" member of /cnmux/stats, a page
+ *                             from OFFSET ("more/offset": the next one)
  *   /cnmux/service,NAME       one service: vip, policy, ports, nodes, counters
- *   /cnmux/nodes              every node: ip, mac, state, counters
+ *   /cnmux/nodes[,OFFSET]     the nodes: ip, mac, state, counters; a page
+ * A name's '-' and '.' are '_' in a key (DPDK takes no other).
  *   /cnmux/node,NAME          one node
  *   /cnmux/pdt,NAME[,OFFSET]  a service's PDT: entries per node and 256 entries from OFFSET
  *   /cnmux/ha                 high availability: role, epoch, seq, digest, peers, rejections

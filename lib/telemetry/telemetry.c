@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,6 +56,22 @@ totals(void)
 	return t;
 }
 
+/*
+ * A name as a telemetry key: DPDK takes keys of letters, digits, '_' and
+ * '/' only, and leaves out an entry under any other key without a word;
+ * a name's '-' and '.' (lib/config allows them) are written as '_'.
+ */
+static const char *
+tel_key(const char *name, char *buf, size_t len)
+{
+	size_t i;
+
+	for (i = 0; name[i] != '\0' && i + 1 < len; i++)
+		buf[i] = (name[i] == '-' || name[i] == '.') ? '_' : name[i];
+	buf[i] = '\0';
+	return buf;
+}
+
 /* A JSON scalar into a dict (integers, strings, booleans as 0 or 1). */
 static void
 tel_dict_scalar(struct rte_tel_data *d, const char *key, const json_t *v)
@@ -92,9 +109,10 @@ tel_flat(struct rte_tel_data *d, const char *prefix, const json_t *o)
 	json_t *v;
 
 	json_object_foreach((json_t *)(uintptr_t)o, k, v) {
-		char key[RTE_TEL_MAX_STRING_LEN];
+		char key[RTE_TEL_MAX_STRING_LEN], kk[RTE_TEL_MAX_STRING_LEN];
 
-		snprintf(key, sizeof(key), "%s%s%s", prefix, prefix[0] != '\0' ? "/" : "", k);
+		snprintf(key, sizeof(key), "%s%s%s", prefix, prefix[0] != '\0' ? "/" : "",
+			tel_key(k, kk, sizeof(kk)));
 		if (json_is_object(v))
 			tel_flat(d, key, v);
 		else
@@ -103,38 +121,283 @@ tel_flat(struct rte_tel_data *d, const char *prefix, const json_t *o)
 }
 
 /*
+ * What one reply holds. DPDK 22.11 writes at most 16 KiB of JSON a reply
+ * (MAX_OUTPUT_LEN in its lib/telemetry, not exported) and at most
+ * RTE_TEL_MAX_DICT_ENTRIES entries a dict or container, and leaves out
+ * what does not fit without a word. A reply that lists services or nodes
+ * therefore counts what it adds (each entry's JSON as DPDK writes it):
+ * whole entries while they fit, then it says how many it left out
+ * (README.md, "Telemetry").
+ */
+#define TEL_REPLY_BYTES (16384 - 1024) /* room for the command's name and "omitted" */
+#define TEL_DICT_MAX RTE_TEL_MAX_DICT_ENTRIES
+
+/* Bytes of JSON of the entry "key":value at most, the comma after it too. */
+static size_t
+scalar_cost(const char *key, const json_t *v)
+{
+	size_t n = strlen(key) + 4;
+	char buf[24];
+
+	if (json_is_string(v))
+		return n + 2 + strlen(json_string_value(v));
+	if (json_is_integer(v))
+		return n + (size_t)snprintf(buf, sizeof(buf), "%" JSON_INTEGER_FORMAT,
+			json_integer_value(v));
+	return n + 21;
+}
+
+/* The keys and bytes tel_flat() adds for @p o under @p prefix. */
+static void
+flat_cost(const char *prefix, const json_t *o, unsigned int *keys, size_t *bytes)
+{
+	const char *k;
+	json_t *v;
+
+	json_object_foreach((json_t *)(uintptr_t)o, k, v) {
+		char key[RTE_TEL_MAX_STRING_LEN], kk[RTE_TEL_MAX_STRING_LEN];
+
+		snprintf(key, sizeof(key), "%s%s%s", prefix, prefix[0] != '\0' ? "/" : "",
+			tel_key(k, kk, sizeof(kk)));
+		if (json_is_object(v)) {
+			flat_cost(key, v, keys, bytes);
+		} else {
+			(*keys)++;
+			*bytes += scalar_cost(key, v);
+		}
+	}
+}
+
+/*
+ * tel_flat() while @p d holds at most @p max keys (*@p keys counts them)
+ * and *@p bytes at most TEL_REPLY_BYTES: for one entry too large for a
+ * reply of its own (a service with hundreds of nodes). @return the keys
+ * left out.
+ */
+static unsigned int
+tel_flat_bounded(struct rte_tel_data *d, const char *prefix, const json_t *o,
+		unsigned int max, unsigned int *keys, size_t *bytes)
+{
+	unsigned int left = 0;
+	const char *k;
+	json_t *v;
+
+	json_object_foreach((json_t *)(uintptr_t)o, k, v) {
+		char key[RTE_TEL_MAX_STRING_LEN], kk[RTE_TEL_MAX_STRING_LEN];
+		size_t b;
+
+		snprintf(key, sizeof(key), "%s%s%s", prefix, prefix[0] != '\0' ? "/" : "",
+			tel_key(k, kk, sizeof(kk)));
+		if (json_is_object(v)) {
+			left += tel_flat_bounded(d, key, v, max, keys, bytes);
+			continue;
+		}
+		b = scalar_cost(key, v);
+		if (left > 0 || *keys + 1 > max || *bytes + b > TEL_REPLY_BYTES) {
+			left++;
+			continue;
+		}
+		tel_dict_scalar(d, key, v);
+		(*keys)++;
+		*bytes += b;
+	}
+	return left;
+}
+
+/* An object of named entries (services, nodes: each member an object). */
+static int
+is_entities(const json_t *o)
+{
+	const char *k;
+	json_t *v;
+
+	if (json_object_size(o) == 0)
+		return 0;
+	json_object_foreach((json_t *)(uintptr_t)o, k, v)
+		if (!json_is_object(v))
+			return 0;
+	return 1;
+}
+
+/*
+ * The entries of @p o (named objects), from the @p skip-th on, flattened
+ * into container @p c under their names while the container holds at most
+ * TEL_DICT_MAX keys and *@p bytes stays within TEL_REPLY_BYTES; the bytes
+ * added go into *@p bytes. @return the entries left out (from the first
+ * that did not fit to the end).
+ */
+static size_t
+tel_entities_flat(struct rte_tel_data *c, const json_t *o, size_t skip, size_t *bytes)
+{
+	unsigned int keys = 0;
+	size_t i = 0, left = 0;
+	const char *k;
+	json_t *v;
+
+	json_object_foreach((json_t *)(uintptr_t)o, k, v) {
+		unsigned int ek = 0;
+		size_t eb = 0;
+
+		if (i++ < skip)
+			continue;
+		if (left == 0) {
+			char kk[RTE_TEL_MAX_STRING_LEN];
+
+			tel_key(k, kk, sizeof(kk));
+			flat_cost(kk, v, &ek, &eb);
+			if (keys + ek <= TEL_DICT_MAX && *bytes + eb <= TEL_REPLY_BYTES) {
+				tel_flat(c, kk, v);
+				keys += ek;
+				*bytes += eb;
+				continue;
+			}
+		}
+		left++;
+	}
+	return left;
+}
+
+/*
  * JSON object @p o as dict @p d: its scalars as they are, its objects as
  * containers (what these nest flattened by tel_flat()). The keys are those
- * of `cnmuxctl stats` and --stats-json; only the depth differs.
+ * of `cnmuxctl stats` and --stats-json; only the depth differs. Sections
+ * of named entries (services, nodes) come last, whole entries while the
+ * reply has room; "omitted" then counts, per section, the entries left out
+ * (cnmuxctl, /metrics and /cnmux/service,NAME have them all).
  */
 static int
 tel_from_json(struct rte_tel_data *d, const json_t *o)
 {
+	struct rte_tel_data *om = NULL;
+	size_t bytes = 0;
+	const char *k;
+	json_t *v;
+	int pass;
+
+	rte_tel_data_start_dict(d);
+	for (pass = 0; pass < 2; pass++) {
+		json_object_foreach((json_t *)(uintptr_t)o, k, v) {
+			struct rte_tel_data *c;
+			size_t left = 0;
+
+			if (!json_is_object(v)) {
+				if (pass == 0) {
+					tel_dict_scalar(d, k, v);
+					bytes += scalar_cost(k, v);
+				}
+				continue;
+			}
+			if (is_entities(v) != pass)
+				continue;
+			c = rte_tel_data_alloc();
+			if (c == NULL) {
+				rte_tel_data_free(om);
+				return -ENOMEM;
+			}
+			rte_tel_data_start_dict(c);
+			bytes += strlen(k) + 6;
+			if (pass == 0) {
+				unsigned int keys = 0;
+
+				flat_cost("", v, &keys, &bytes);
+				tel_flat(c, "", v);
+			} else {
+				left = tel_entities_flat(c, v, 0, &bytes);
+			}
+			if (rte_tel_data_add_dict_container(d, k, c, 0) != 0)
+				rte_tel_data_free(c);
+			if (left == 0)
+				continue;
+			if (om == NULL) {
+				om = rte_tel_data_alloc();
+				if (om == NULL)
+					return -ENOMEM;
+				rte_tel_data_start_dict(om);
+			}
+			rte_tel_data_add_dict_u64(om, k, left);
+		}
+	}
+	if (om != NULL && rte_tel_data_add_dict_container(d, "omitted", om, 0) != 0)
+		rte_tel_data_free(om);
+	return 0;
+}
+
+/*
+ * Named entries @p o (services, nodes) as dict @p d, one container each,
+ * from the @p skip-th on while the reply has room; when some are left out,
+ * "more/offset" is where the next page starts (COMMAND,OFFSET) and
+ * "more/left" how many there are from it (no name holds a '/').
+ */
+static int
+tel_entities(struct rte_tel_data *d, const json_t *o, size_t skip)
+{
+	size_t bytes = 0, i = 0, added = 0, left = 0;
 	const char *k;
 	json_t *v;
 
 	rte_tel_data_start_dict(d);
 	json_object_foreach((json_t *)(uintptr_t)o, k, v) {
+		char kk[RTE_TEL_MAX_STRING_LEN];
 		struct rte_tel_data *c;
+		unsigned int keys = 0;
+		size_t eb = strlen(k) + 6;
 
-		if (!json_is_object(v)) {
-			tel_dict_scalar(d, k, v);
+		if (i++ < skip)
+			continue;
+		flat_cost("", v, &keys, &eb);
+		/* two entries of the dict kept for "more/..."; an entry too
+		 * large for any reply comes alone, as much of it as fits, and
+		 * its "omitted" counts the keys left out */
+		if (left > 0 || (added > 0 && (keys > TEL_DICT_MAX - 1 || added + 2 >= TEL_DICT_MAX ||
+				bytes + eb > TEL_REPLY_BYTES))) {
+			left++;
 			continue;
 		}
 		c = rte_tel_data_alloc();
 		if (c == NULL)
 			return -ENOMEM;
 		rte_tel_data_start_dict(c);
-		tel_flat(c, "", v);
-		if (rte_tel_data_add_dict_container(d, k, c, 0) != 0)
+		if (keys > TEL_DICT_MAX - 1 || bytes + eb > TEL_REPLY_BYTES) {
+			unsigned int n = 0, out;
+
+			eb = strlen(k) + 6 + 32;
+			out = tel_flat_bounded(c, "", v, TEL_DICT_MAX - 1, &n, &eb);
+			rte_tel_data_add_dict_u64(c, "omitted", out);
+		} else {
+			tel_flat(c, "", v);
+		}
+		if (rte_tel_data_add_dict_container(d, tel_key(k, kk, sizeof(kk)), c, 0) != 0)
 			rte_tel_data_free(c);
+		bytes += eb;
+		added++;
+	}
+	if (left > 0) {
+		rte_tel_data_add_dict_u64(d, "more/offset", i - left);
+		rte_tel_data_add_dict_u64(d, "more/left", left);
 	}
 	return 0;
 }
 
-/* cnm_stats_json(), or its member @p section (NULL: all of it). */
+/* OFFSET, the parameter of a paged command (none: 0); -1 when it is not a number. */
+static long
+tel_offset(const char *params)
+{
+	unsigned long off;
+	char *end;
+
+	if (params == NULL || params[0] == '\0')
+		return 0;
+	errno = 0;
+	off = strtoul(params, &end, 0);
+	if (errno != 0 || *end != '\0' || params[0] == '-' || off > (unsigned long)LONG_MAX)
+		return -1;
+	return (long)off;
+}
+
+/* cnm_stats_json(), or the entries of its member @p section (NULL: all of
+ * it) from the @p skip-th on. */
 static int
-tel_stats_part(struct rte_tel_data *d, const char *section)
+tel_stats_part(struct rte_tel_data *d, const char *section, size_t skip)
 {
 	struct cnm_stats_total *t;
 	json_t *j = NULL;
@@ -150,7 +413,8 @@ tel_stats_part(struct rte_tel_data *d, const char *section)
 	free(t);
 	if (j == NULL)
 		return -ENOMEM;
-	ret = tel_from_json(d, section != NULL ? json_object_get(j, section) : j);
+	ret = section != NULL ? tel_entities(d, json_object_get(j, section), skip) :
+		tel_from_json(d, j);
 	json_decref(j);
 	return ret;
 }
@@ -159,14 +423,17 @@ static int
 tel_stats(const char *cmd __rte_unused, const char *params __rte_unused,
 		struct rte_tel_data *d)
 {
-	return tel_stats_part(d, NULL);
+	return tel_stats_part(d, NULL, 0);
 }
 
 static int
-tel_services(const char *cmd __rte_unused, const char *params __rte_unused,
-		struct rte_tel_data *d)
+tel_services(const char *cmd __rte_unused, const char *params, struct rte_tel_data *d)
 {
-	return tel_stats_part(d, "services");
+	long off = tel_offset(params);
+
+	if (off < 0)
+		return -EINVAL;
+	return tel_stats_part(d, "services", (size_t)off);
 }
 
 /* The rates (the control loop's), with the keys of /cnmux/stats. */
@@ -235,67 +502,79 @@ fmt_mac(uint64_t mac, char *buf, size_t len)
 }
 
 /* One node: what it is, then its counters (cnm_stats_node_json()). */
-static int
-node_dict(const struct cnm_lb *lb, uint32_t id, const struct cnm_stats_total *t,
-		struct rte_tel_data *d)
+static json_t *
+node_json(const struct cnm_lb *lb, uint32_t id, const struct cnm_stats_total *t)
 {
 	const struct cnm_cfg_node *nc = cnm_lb_node_cfg(lb, id);
 	const struct cnm_node *nd = cnm_lb_node(lb, id);
-	json_t *st = cnm_stats_node_json(t, lb, id);
+	json_t *st = cnm_stats_node_json(t, lb, id), *j = json_object();
 	char buf[64];
 
-	if (st == NULL)
-		return -ENOMEM;
-	rte_tel_data_start_dict(d);
-	rte_tel_data_add_dict_string(d, "name", nc->name);
-	rte_tel_data_add_dict_string(d, "ip", cnm_addr_str(&nc->ip, buf, sizeof(buf)));
+	if (st == NULL || j == NULL) {
+		json_decref(st);
+		json_decref(j);
+		return NULL;
+	}
+	json_object_set_new(j, "name", json_string(nc->name));
+	json_object_set_new(j, "ip", json_string(cnm_addr_str(&nc->ip, buf, sizeof(buf))));
 	fmt_mac(nd->mac, buf, sizeof(buf));
-	rte_tel_data_add_dict_string(d, "mac", nd->mac ? buf : "unresolved");
-	rte_tel_data_add_dict_string(d, "state", nd->up ? "up" : "down");
-	rte_tel_data_add_dict_u64(d, "private_port", nd->port);
-	tel_flat(d, "", st);
+	json_object_set_new(j, "mac", json_string(nd->mac ? buf : "unresolved"));
+	json_object_set_new(j, "state", json_string(nd->up ? "up" : "down"));
+	json_object_set_new(j, "private_port", json_integer(nd->port));
+	json_object_update(j, st);
 	json_decref(st);
-	return 0;
+	return j;
 }
 
 static int
-tel_nodes(const char *cmd __rte_unused, const char *params __rte_unused,
-		struct rte_tel_data *d)
+tel_nodes(const char *cmd __rte_unused, const char *params, struct rte_tel_data *d)
 {
 	const struct cnm_lb *lb;
 	struct cnm_stats_total *t;
+	long off = tel_offset(params);
+	json_t *all;
 	uint32_t i;
+	int ret = 0;
 
-	rte_tel_data_start_dict(d);
-	if (lock() != 0)
+	if (off < 0)
+		return -EINVAL;
+	all = json_object();
+	if (all == NULL)
+		return -ENOMEM;
+	if (lock() != 0) {
+		json_decref(all);
 		return -ENODEV;
+	}
 	lb = tctx->lb;
 	t = totals();
 	for (i = 0; t != NULL && i < cnm_lb_node_end(lb); i++) {
-		struct rte_tel_data *c;
+		json_t *n;
 
 		if (cnm_lb_node_cfg(lb, i) == NULL)
 			continue;
-		c = rte_tel_data_alloc();
-		if (c == NULL)
+		n = node_json(lb, i, t);
+		if (n == NULL) {
+			ret = -ENOMEM;
 			break;
-		if (node_dict(lb, i, t, c) != 0 ||
-				rte_tel_data_add_dict_container(d, cnm_lb_node_cfg(lb, i)->name,
-					c, 0) != 0)
-			rte_tel_data_free(c);
+		}
+		json_object_set_new(all, cnm_lb_node_cfg(lb, i)->name, n);
 	}
 	unlock();
 	if (t == NULL)
-		return -ENOMEM;
+		ret = -ENOMEM;
+	if (ret == 0)
+		ret = tel_entities(d, all, (size_t)off);
 	free(t);
-	return 0;
+	json_decref(all);
+	return ret;
 }
 
 static int
 tel_node(const char *cmd __rte_unused, const char *params, struct rte_tel_data *d)
 {
 	struct cnm_stats_total *t;
-	int id, ret;
+	json_t *j = NULL;
+	int id, ret = 0;
 
 	if (params == NULL || params[0] == '\0')
 		return -EINVAL;
@@ -307,9 +586,14 @@ tel_node(const char *cmd __rte_unused, const char *params, struct rte_tel_data *
 		ret = -ENOMEM;
 	else if (id < 0)
 		ret = -ENOENT;
-	else
-		ret = node_dict(tctx->lb, (uint32_t)id, t, d);
+	else if ((j = node_json(tctx->lb, (uint32_t)id, t)) == NULL)
+		ret = -ENOMEM;
 	unlock();
+	if (j != NULL) {
+		rte_tel_data_start_dict(d);
+		tel_flat(d, "", j);
+		json_decref(j);
+	}
 	free(t);
 	return ret;
 }
@@ -374,13 +658,23 @@ tel_service(const char *cmd __rte_unused, const char *params, struct rte_tel_dat
 	ports = NULL;
 	rte_tel_data_start_dict(nodes);
 	for (i = 0; i < s->n_members; i++)
-		rte_tel_data_add_dict_u64(nodes, cnm_lb_node_cfg(lb, s->members[i].node)->name,
-			s->members[i].weight);
+		rte_tel_data_add_dict_u64(nodes, tel_key(cnm_lb_node_cfg(lb,
+				s->members[i].node)->name, buf, sizeof(buf)), s->members[i].weight);
 	rte_tel_data_add_dict_container(d, "weights", nodes, 0);
 	nodes = NULL;
 	rte_tel_data_add_dict_u64(d, "pdt_size", p->size);
 	rte_tel_data_add_dict_u64(d, "active_nodes", p->n_active);
-	tel_flat(d, "", st);
+	{
+		/* what is in the reply already: 7 keys, the weights (a node's
+		 * name and weight each) and the ports; one key kept for
+		 * "omitted" */
+		size_t bytes = 1024 + (size_t)s->n_members * (CNM_NAME_MAX + 8);
+		unsigned int keys = 8, out;
+
+		out = tel_flat_bounded(d, "", st, TEL_DICT_MAX, &keys, &bytes);
+		if (out > 0)
+			rte_tel_data_add_dict_u64(d, "omitted", out);
+	}
 	json_decref(st);
 	unlock();
 out:
@@ -440,8 +734,10 @@ tel_pdt(const char *cmd __rte_unused, const char *params, struct rte_tel_data *d
 	for (i = 0; i < cnm_lb_svc_cfg(lb, (uint32_t)id)->n_members; i++) {
 		uint32_t n = cnm_lb_svc_cfg(lb, (uint32_t)id)->members[i].node;
 
-		rte_tel_data_add_dict_u64(counts, cnm_lb_node_cfg(lb, n)->name,
-			cnm_pdt_count(p, (uint16_t)n));
+		char key[RTE_TEL_MAX_STRING_LEN];
+
+		rte_tel_data_add_dict_u64(counts, tel_key(cnm_lb_node_cfg(lb, n)->name, key,
+				sizeof(key)), cnm_pdt_count(p, (uint16_t)n));
 	}
 	rte_tel_data_add_dict_container(d, "entries_per_node", counts, 0);
 	counts = NULL;
@@ -528,15 +824,15 @@ cnm_telemetry_init(struct cnm_tel_ctx *ctx)
 		const char *help;
 	} cmds[] = {
 		{ "/cnmux/stats", tel_stats,
-		  "Every counter: the keys of cnmuxctl stats and --stats-json, nested keys joined with '/'. No parameters." },
+		  "Every counter (cnmuxctl stats), nested keys joined with '/'; \"omitted\": services, nodes left out. No parameters." },
 		{ "/cnmux/rates", tel_rates,
 		  "Every counter of /cnmux/stats per second over the last interval (interval_ms); gauges as they are. No parameters." },
 		{ "/cnmux/services", tel_services,
-		  "Packets and bytes per service (the services of /cnmux/stats). No parameters." },
+		  "Counters per service, a page (more/offset: the next). Parameter: [offset]." },
 		{ "/cnmux/service", tel_service,
 		  "One service. Parameter: service name." },
 		{ "/cnmux/nodes", tel_nodes,
-		  "Every node with its address, MAC, state and counters. No parameters." },
+		  "Nodes: address, MAC, state, counters; a page (more/offset: the next). Parameter: [offset]." },
 		{ "/cnmux/node", tel_node,
 		  "One node. Parameter: node name." },
 		{ "/cnmux/pdt", tel_pdt,
