@@ -98,29 +98,6 @@ tel_dict_scalar(struct rte_tel_data *d, const char *key, const json_t *v)
 }
 
 /*
- * The members of JSON object @p o into dict @p d, under @p prefix; an object
- * inside is flattened into "key/subkey" (in 22.11 a container holds only
- * scalars), so {"web": {"packets": 1}} becomes "web/packets": 1.
- */
-static void
-tel_flat(struct rte_tel_data *d, const char *prefix, const json_t *o)
-{
-	const char *k;
-	json_t *v;
-
-	json_object_foreach((json_t *)(uintptr_t)o, k, v) {
-		char key[RTE_TEL_MAX_STRING_LEN], kk[RTE_TEL_MAX_STRING_LEN];
-
-		snprintf(key, sizeof(key), "%s%s%s", prefix, prefix[0] != '\0' ? "/" : "",
-			tel_key(k, kk, sizeof(kk)));
-		if (json_is_object(v))
-			tel_flat(d, key, v);
-		else
-			tel_dict_scalar(d, key, v);
-	}
-}
-
-/*
  * What one reply holds. DPDK 22.11 writes at most 16 KiB of JSON a reply
  * (MAX_OUTPUT_LEN in its lib/telemetry, not exported) and at most
  * RTE_TEL_MAX_DICT_ENTRIES entries a dict or container, and leaves out
@@ -147,36 +124,17 @@ scalar_cost(const char *key, const json_t *v)
 	return n + 21;
 }
 
-/* The keys and bytes tel_flat() adds for @p o under @p prefix. */
-static void
-flat_cost(const char *prefix, const json_t *o, unsigned int *keys, size_t *bytes)
-{
-	const char *k;
-	json_t *v;
-
-	json_object_foreach((json_t *)(uintptr_t)o, k, v) {
-		char key[RTE_TEL_MAX_STRING_LEN], kk[RTE_TEL_MAX_STRING_LEN];
-
-		snprintf(key, sizeof(key), "%s%s%s", prefix, prefix[0] != '\0' ? "/" : "",
-			tel_key(k, kk, sizeof(kk)));
-		if (json_is_object(v)) {
-			flat_cost(key, v, keys, bytes);
-		} else {
-			(*keys)++;
-			*bytes += scalar_cost(key, v);
-		}
-	}
-}
-
 /*
- * tel_flat() while @p d holds at most @p max keys (*@p keys counts them)
- * and *@p bytes at most TEL_REPLY_BYTES: for one entry too large for a
- * reply of its own (a service with hundreds of nodes). @return the keys
- * left out.
+ * The scalars of JSON object @p o under @p prefix, an object inside
+ * flattened into "key/subkey" (in 22.11 a container holds only scalars), so
+ * {"web": {"packets": 1}} becomes "web/packets": 1: added to dict @p d
+ * (NULL: counted only) while it holds at most @p max keys (*@p keys counts
+ * them) and *@p bytes (their JSON) stays within @p room. @return the keys
+ * left out: from the first that did not fit on, the rest too.
  */
 static unsigned int
-tel_flat_bounded(struct rte_tel_data *d, const char *prefix, const json_t *o,
-		unsigned int max, unsigned int *keys, size_t *bytes)
+tel_walk(struct rte_tel_data *d, const char *prefix, const json_t *o, unsigned int max,
+		size_t room, unsigned int *keys, size_t *bytes)
 {
 	unsigned int left = 0;
 	const char *k;
@@ -189,19 +147,37 @@ tel_flat_bounded(struct rte_tel_data *d, const char *prefix, const json_t *o,
 		snprintf(key, sizeof(key), "%s%s%s", prefix, prefix[0] != '\0' ? "/" : "",
 			tel_key(k, kk, sizeof(kk)));
 		if (json_is_object(v)) {
-			left += tel_flat_bounded(d, key, v, max, keys, bytes);
+			left += tel_walk(d, key, v, left > 0 ? 0 : max, room, keys, bytes);
 			continue;
 		}
 		b = scalar_cost(key, v);
-		if (left > 0 || *keys + 1 > max || *bytes + b > TEL_REPLY_BYTES) {
+		if (left > 0 || *keys + 1 > max || *bytes + b > room) {
 			left++;
 			continue;
 		}
-		tel_dict_scalar(d, key, v);
+		if (d != NULL)
+			tel_dict_scalar(d, key, v);
 		(*keys)++;
 		*bytes += b;
 	}
 	return left;
+}
+
+/* Every scalar of @p o into @p d (tel_walk() without a bound). */
+static void
+tel_flat(struct rte_tel_data *d, const char *prefix, const json_t *o)
+{
+	unsigned int keys = 0;
+	size_t bytes = 0;
+
+	tel_walk(d, prefix, o, UINT_MAX, SIZE_MAX, &keys, &bytes);
+}
+
+/* The keys and bytes tel_flat() adds for @p o under @p prefix. */
+static void
+flat_cost(const char *prefix, const json_t *o, unsigned int *keys, size_t *bytes)
+{
+	tel_walk(NULL, prefix, o, UINT_MAX, SIZE_MAX, keys, bytes);
 }
 
 /* An object of named entries (services, nodes: each member an object). */
@@ -361,7 +337,7 @@ tel_entities(struct rte_tel_data *d, const json_t *o, size_t skip)
 			unsigned int n = 0, out;
 
 			eb = strlen(k) + 6 + 32;
-			out = tel_flat_bounded(c, "", v, TEL_DICT_MAX - 1, &n, &eb);
+			out = tel_walk(c, "", v, TEL_DICT_MAX - 1, TEL_REPLY_BYTES, &n, &eb);
 			rte_tel_data_add_dict_u64(c, "omitted", out);
 		} else {
 			tel_flat(c, "", v);
@@ -671,7 +647,7 @@ tel_service(const char *cmd __rte_unused, const char *params, struct rte_tel_dat
 		size_t bytes = 1024 + (size_t)s->n_members * (CNM_NAME_MAX + 8);
 		unsigned int keys = 8, out;
 
-		out = tel_flat_bounded(d, "", st, TEL_DICT_MAX, &keys, &bytes);
+		out = tel_walk(d, "", st, TEL_DICT_MAX, TEL_REPLY_BYTES, &keys, &bytes);
 		if (out > 0)
 			rte_tel_data_add_dict_u64(d, "omitted", out);
 	}

@@ -29,13 +29,15 @@ import json
 import os
 import signal
 import socket
-import struct
 import subprocess
 import sys
 import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+from check import read_pcap  # noqa: E402
+
 ROOT = os.path.dirname(os.path.dirname(HERE))
 CASE = os.path.join(ROOT, "pcaps", "mixed")
 EXTRA_SERVICES = 40
@@ -66,15 +68,6 @@ def flat(o, prefix=""):
         else:
             out[kk] = int(v) if isinstance(v, bool) else v
     return out
-
-
-def frames_in(pcap):
-    b = open(pcap, "rb").read()
-    n, off = 0, 24
-    while off + 16 <= len(b):
-        off += 16 + struct.unpack("<I", b[off + 8:off + 12])[0]
-        n += 1
-    return n
 
 
 def config(path, sock):
@@ -168,7 +161,7 @@ def main():
     sock = os.path.join(tmp, "ctl.sock")
     cfgp = os.path.join(tmp, "config.json")
     cfg = config(cfgp, sock)
-    frames = frames_in(os.path.join(CASE, "in.pcap"))
+    frames = len(read_pcap(os.path.join(CASE, "in.pcap")))
     out = open(os.path.join(tmp, "out.txt"), "wb")
     p = subprocess.Popen([cnmux, "--no-huge", "-m", "512", "--no-pci", "-l", "0,1",
                           "--file-prefix", prefix, "--log-level=error",
