@@ -196,17 +196,16 @@ is_entities(const json_t *o)
 }
 
 /*
- * The entries of @p o (named objects), from the @p skip-th on, flattened
- * into container @p c under their names while the container holds at most
- * TEL_DICT_MAX keys and *@p bytes stays within TEL_REPLY_BYTES; the bytes
- * added go into *@p bytes. @return the entries left out (from the first
+ * The entries of @p o (named objects), flattened into container @p c under
+ * their names while the container holds at most TEL_DICT_MAX keys and
+ * *@p bytes stays within TEL_REPLY_BYTES; the bytes added go into *@p bytes. @return the entries left out (from the first
  * that did not fit to the end).
  */
 static size_t
-tel_entities_flat(struct rte_tel_data *c, const json_t *o, size_t skip, size_t *bytes)
+tel_entities_flat(struct rte_tel_data *c, const json_t *o, size_t *bytes)
 {
 	unsigned int keys = 0;
-	size_t i = 0, left = 0;
+	size_t left = 0;
 	const char *k;
 	json_t *v;
 
@@ -214,8 +213,6 @@ tel_entities_flat(struct rte_tel_data *c, const json_t *o, size_t skip, size_t *
 		unsigned int ek = 0;
 		size_t eb = 0;
 
-		if (i++ < skip)
-			continue;
 		if (left == 0) {
 			char kk[RTE_TEL_MAX_STRING_LEN];
 
@@ -278,7 +275,7 @@ tel_from_json(struct rte_tel_data *d, const json_t *o)
 				flat_cost("", v, &keys, &bytes);
 				tel_flat(c, "", v);
 			} else {
-				left = tel_entities_flat(c, v, 0, &bytes);
+				left = tel_entities_flat(c, v, &bytes);
 			}
 			if (rte_tel_data_add_dict_container(d, k, c, 0) != 0)
 				rte_tel_data_free(c);
