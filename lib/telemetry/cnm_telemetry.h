@@ -13,10 +13,10 @@
  *                             from OFFSET ("more/offset": the next one)
  *   /cnmux/service,NAME       one service: vip, policy, ports, nodes, counters
  *   /cnmux/nodes[,OFFSET]     the nodes: ip, mac, state, counters; a page
- * A name's '-' and '.' are '_' in a key (DPDK takes no other).
  *   /cnmux/node,NAME          one node
  *   /cnmux/pdt,NAME[,OFFSET]  a service's PDT: entries per node and 256 entries from OFFSET
  *   /cnmux/ha                 high availability: role, epoch, seq, digest, peers, rejections
+ * A name's '-' and '.' are '_' in a key (DPDK takes no other).
  * Callbacks run on DPDK's telemetry thread; they only read, and take the
  * control lock (never held by a worker), so a request never stalls a worker.
  */

@@ -198,8 +198,9 @@ is_entities(const json_t *o)
 /*
  * The entries of @p o (named objects), flattened into container @p c under
  * their names while the container holds at most TEL_DICT_MAX keys and
- * *@p bytes stays within TEL_REPLY_BYTES; the bytes added go into *@p bytes. @return the entries left out (from the first
- * that did not fit to the end).
+ * *@p bytes stays within TEL_REPLY_BYTES; the bytes added go into
+ * *@p bytes. @return the entries left out (from the first that did not
+ * fit to the end).
  */
 static size_t
 tel_entities_flat(struct rte_tel_data *c, const json_t *o, size_t *bytes)
@@ -272,8 +273,8 @@ tel_from_json(struct rte_tel_data *d, const json_t *o)
 			if (pass == 0) {
 				unsigned int keys = 0;
 
-				flat_cost("", v, &keys, &bytes);
-				tel_flat(c, "", v);
+				/* added and counted in one walk */
+				tel_walk(c, "", v, UINT_MAX, SIZE_MAX, &keys, &bytes);
 			} else {
 				left = tel_entities_flat(c, v, &bytes);
 			}
@@ -706,7 +707,6 @@ tel_pdt(const char *cmd __rte_unused, const char *params, struct rte_tel_data *d
 	rte_tel_data_start_dict(counts);
 	for (i = 0; i < cnm_lb_svc_cfg(lb, (uint32_t)id)->n_members; i++) {
 		uint32_t n = cnm_lb_svc_cfg(lb, (uint32_t)id)->members[i].node;
-
 		char key[RTE_TEL_MAX_STRING_LEN];
 
 		rte_tel_data_add_dict_u64(counts, tel_key(cnm_lb_node_cfg(lb, n)->name, key,

@@ -2,8 +2,9 @@
 # One key schema everywhere: after one run of cnmux on a golden capture
 # (pcaps/mixed), telemetry (/cnmux/stats, read with a small client of the
 # telemetry socket), `cnmuxctl stats -j` and --stats-json (written when
-# SIGINT stops cnmux after the other two were read) must hold the same keys, key for key, and the same
-# values for every counter; gauges only need to be there. The keys expected
+# SIGINT stops cnmux after the other two were read) must hold the same
+# keys, key for key, and the same values for every counter; gauges only
+# need to be there. The keys expected
 # are those `cnmux --list-counters` prints, for every service and node of the
 # configuration: a source missing one fails, as does a key no list names.
 # usage: counters_test.sh CNMUX_BINARY CNMUXCTL_BINARY
