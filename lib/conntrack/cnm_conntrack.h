@@ -218,6 +218,35 @@ cnm_ct_key4_words(uint32_t src, uint32_t dst, uint16_t sport, uint16_t dport,
 uint64_t cnm_ct_lookup4_bulk(struct cnm_ct *ct, const uint64_t *addrs, const uint32_t *ports,
 		unsigned int n, uint64_t udp, hash_sig_t *sig, struct cnm_conn *conn);
 
+/*
+ * The most IPv4 entries for which cnm_ct_get4() looks a key up by itself.
+ * Each entry lies in a bucket of its own, at random: 8,192 of them are
+ * 512 KiB of buckets, what a core's L2 holds. Past that a lookup one at a
+ * time waits for memory (a few hundred cycles a frame), where the bulk
+ * lookup has the reads of a whole burst in flight together.
+ */
+#define CNM_CT_GET4_MAX 8192u
+
+/** Results of cnm_ct_get4(). */
+enum {
+	CNM_CT_GET_MISS = 0,  /**< the table does not hold the key */
+	CNM_CT_GET_HIT = 1,   /**< it does: its value in *c */
+	CNM_CT_GET_BULK = 2,  /**< not looked up: the table is too large for it */
+};
+
+/**
+ * One IPv4 TCP key (cnm_ct_key4_words()) looked up by itself, for a caller
+ * that decides frame by frame while the table's entries fit in a core's
+ * cache; a table of more than CNM_CT_GET4_MAX IPv4 entries answers
+ * CNM_CT_GET_BULK, and the caller looks the
+ * key up with the rest of its burst (cnm_ct_lookup4_bulk(): their reads
+ * overlap). On a hit and a miss @p sig is the key's hash, as the bulk
+ * lookup gives it; on a hit @p c is a copy of the entry (expired or not,
+ * as there).
+ */
+int cnm_ct_get4(struct cnm_ct *ct, uint64_t addrs, uint32_t ports, hash_sig_t *sig,
+		struct cnm_conn *c);
+
 /** The hash of a key, as cnm_ct_lookup_bulk() gives it. */
 hash_sig_t cnm_ct_hash(const struct cnm_ct *ct, const struct cnm_conn_key *k);
 

@@ -586,6 +586,34 @@ cnm_ct_lookup4_bulk(struct cnm_ct *ct, const uint64_t *addrs, const uint32_t *po
 	return ct4_lookup_words(ct, addrs, ports, n, udp, sig, conn, 0);
 }
 
+int
+cnm_ct_get4(struct cnm_ct *ct, uint64_t addrs, uint32_t ports, hash_sig_t *sig,
+		struct cnm_conn *c)
+{
+	const struct ct4_ent *e;
+	uint32_t h;
+	uint64_t v;
+
+	if (ct->count4 > CNM_CT_GET4_MAX)
+		return CNM_CT_GET_BULK;
+	h = ct4_hash(addrs, ports, CNM_CONN_KEY_TCP);
+	*sig = h;
+	if (likely(ct->count_udp == 0)) {
+		e = ct4_find_in_tcp(&ct->b4[ct4_b1(ct, h)], addrs, ports);
+		if (e == NULL)
+			e = ct4_find_in_tcp(&ct->b4[ct4_b2(ct, h)], addrs, ports);
+	} else {
+		e = ct4_find_in(&ct->b4[ct4_b1(ct, h)], addrs, ports, 0);
+		if (e == NULL)
+			e = ct4_find_in(&ct->b4[ct4_b2(ct, h)], addrs, ports, 0);
+	}
+	if (e == NULL)
+		return CNM_CT_GET_MISS;
+	v = e->val;
+	memcpy(c, &v, sizeof(*c));
+	return CNM_CT_GET_HIT;
+}
+
 /* ---- IPv4: insertion by cuckoo path search ---- */
 
 /*

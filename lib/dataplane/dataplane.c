@@ -652,10 +652,92 @@ classify_slow(struct rte_mbuf *m, int verify, int v, struct cnm_pkt *k)
 }
 
 /*
+ * The eager loop: the frames of the fast shape from @p pp to @p end decided
+ * (cnm_decide_fast4()) and acted on one by one, until a frame must wait or
+ * is of another shape. Returns where it stopped (@p end: every frame
+ * taken).
+ *
+ * @p conn, a constant, makes two instances. 0: the loop of every burst,
+ * without the forwarding list's code; at the first TCP frame for the list
+ * it hands the rest of the burst to the other. 1 (conn_loop(), out of
+ * line): the list's hits too (cnm_decide_conn4()). Inline in one loop, the
+ * list's code cost each UDP frame 1 to 2 instructions of spills and each
+ * IPIP frame 3 to 6 (measured: docs/performance.md, "Session 11").
+ */
+static __rte_noinline struct rte_mbuf **conn_loop(struct cnm_worker *w,
+		const struct cnm_lb_view *lb, struct rte_mbuf **pp, struct rte_mbuf **const end);
+
+static __rte_always_inline struct rte_mbuf **
+eager_loop(struct cnm_worker *w, const struct cnm_lb_view *lb, struct rte_mbuf **pp,
+		struct rte_mbuf **const end, const int conn)
+{
+	for (; pp < end; pp++) {
+		struct rte_mbuf *m = *pp;
+		struct cnm_decision di;
+		struct cnm_fast4 r;
+		struct cnm_chash chash;
+		const struct cnm_svc *s;
+		int v;
+
+		/* in integers: pp + 3 past the end would be undefined */
+		if (likely((uintptr_t)pp + PREFETCH_AHEAD * sizeof(*pp) < (uintptr_t)end))
+			rte_prefetch0(rte_pktmbuf_mtod(pp[PREFETCH_AHEAD], void *));
+		v = cnm_parse_fast4(rte_pktmbuf_mtod(m, const uint8_t *), rte_pktmbuf_data_len(m),
+			rte_pktmbuf_pkt_len(m), &r);
+		if (unlikely(v != CNM_DROP_NONE)) {
+			if (v < 0)
+				break;
+			drop(w, m, (enum cnm_drop)v);
+			continue;
+		}
+		v = cnm_decide_fast4(lb, &w->ds, &r, &di, &chash, &s);
+		if (unlikely(v != CNM_FAST_DONE)) {
+			/* the first TCP frame for the list: the instance with
+			 * the list's hits takes the burst over from it */
+			if (!conn) {
+				if (v == CNM_FAST_CONN)
+					pp = conn_loop(w, lb, pp, end);
+				break;
+			}
+			/* a forwarding-list hit: acted on in a branch of its
+			 * own (the decision's fields are known on the PDT's
+			 * path, not on this one) */
+			if (v != CNM_FAST_CONN ||
+					cnm_decide_conn4(lb, &w->ds, s,
+						(uint64_t)r.src | (uint64_t)r.dst << 32,
+						(uint64_t)r.sport | (uint64_t)r.dport << 16 |
+						(uint64_t)r.tcp_flags << 32, &di) != CNM_FAST_DONE)
+				break;
+			act(w, lb, m, NULL, 14u + r.tot, &di, NULL);
+			continue;
+		}
+		if (unlikely(di.verdict == CNM_V_FORWARD && di.method != CNM_FWD_MAC))
+			/* a tunnel's: the PDT placed it (the only FORWARD of
+			 * cnm_decide_fast4()), by the hash a tunnel's entropy
+			 * is; a branch of its own, so that the hash is not kept
+			 * across the MAC rewrite */
+			act(w, lb, m, NULL, 14u + r.tot, &di, &chash);
+		else
+			act(w, lb, m, NULL, 14u + r.tot, &di, NULL);
+	}
+	return pp;
+}
+
+/* eager_loop() with the forwarding list's hits, from the frame the other
+ * instance handed over (parsed again: nothing changed it). */
+static __rte_noinline struct rte_mbuf **
+conn_loop(struct cnm_worker *w, const struct cnm_lb_view *lb, struct rte_mbuf **pp,
+		struct rte_mbuf **const end)
+{
+	return eager_loop(w, lb, pp, end, 1);
+}
+
+/*
  * A burst. The decision of the fast shape is taken and acted on frame by
- * frame, until a frame must wait (a cache miss, another shape, a TCP frame
- * the forwarding list must see; every frame while header checksums are
- * verified): from there the rest of the burst is parsed
+ * frame (eager_loop(): a forwarding-list hit too, while the list's table
+ * fits in a core's cache), until a frame must wait (a cache miss, another
+ * shape, a TCP frame the list must see in bulk; every frame while header
+ * checksums are verified): from there the rest of the burst is parsed
  * into struct cnm_pkt, decided in one cnm_decide_burst() call (bulk lookups,
  * the list in one go) and acted on in arrival order.
  */
@@ -686,35 +768,8 @@ cnm_worker_burst(struct cnm_worker *w, struct rte_mbuf **pkts, uint16_t n)
 	 * the staged path below */
 	pp = pkts;
 	end = pkts + n;
-	for (; likely(!verify) && pp < end; pp++) {
-		struct rte_mbuf *m = *pp;
-		struct cnm_decision di;
-		struct cnm_fast4 r;
-		struct cnm_chash chash;
-		int v;
-
-		/* in integers: pp + 3 past the end would be undefined */
-		if ((uintptr_t)pp + PREFETCH_AHEAD * sizeof(*pp) < (uintptr_t)end)
-			rte_prefetch0(rte_pktmbuf_mtod(pp[PREFETCH_AHEAD], void *));
-		v = cnm_parse_fast4(rte_pktmbuf_mtod(m, const uint8_t *), rte_pktmbuf_data_len(m),
-			rte_pktmbuf_pkt_len(m), &r);
-		if (unlikely(v != CNM_DROP_NONE)) {
-			if (v < 0)
-				break;
-			drop(w, m, (enum cnm_drop)v);
-			continue;
-		}
-		if (cnm_decide_fast4(lb, &w->ds, &r, &di, &chash) != CNM_FAST_DONE)
-			break;
-		if (unlikely(di.verdict == CNM_V_FORWARD && di.method != CNM_FWD_MAC))
-			/* a tunnel's: the PDT placed it (the only FORWARD of
-			 * cnm_decide_fast4()), by the hash a tunnel's entropy
-			 * is; a branch of its own, so that the hash is not kept
-			 * across the MAC rewrite */
-			act(w, lb, m, NULL, 14u + r.tot, &di, &chash);
-		else
-			act(w, lb, m, NULL, 14u + r.tot, &di, NULL);
-	}
+	if (likely(!verify))
+		pp = eager_loop(w, lb, pp, end, 0);
 	i = (uint16_t)(pp - pkts);
 	if (likely(i == n)) {
 		w->st.fast_path += n;

@@ -34,9 +34,11 @@
  *      follow the connection, not the PDT), a later one follows it.
  *
  * cnm_decide_fast4() is the same decision specialised for the common case
- * (an untagged IPv4 TCP/UDP frame whose service is cached and that the
- * forwarding list does not concern); the worker calls it frame by frame
- * before a burst needs the rest, and cnm_decide_burst() calls it too.
+ * (an untagged IPv4 TCP/UDP frame whose service is cached, and which the
+ * forwarding list does not concern or, while its table fits in a core's
+ * cache, holds: step 3's hit, one lookup); the worker calls it frame by
+ * frame, and from the first frame it does not decide the rest of the
+ * burst goes through cnm_decide_burst()'s stages.
  */
 #ifndef CNM_DECIDE_H
 #define CNM_DECIDE_H
@@ -290,22 +292,98 @@ struct cnm_chash {
 enum {
 	CNM_FAST_WAIT = 0,  /**< not decided here: cnm_decide_burst() decides it */
 	CNM_FAST_DONE = 1,  /**< decided: d */
+	CNM_FAST_CONN = 2,  /**< a TCP frame for the forwarding list: cnm_decide_conn4() */
 };
+
+/** What a forwarding-list entry says of a TCP frame (cnm_decide_conn()). */
+enum {
+	CNM_CONN_NONE = 0,  /**< nothing: it expired (not swept yet), or the frame is
+				 a pure SYN on a closing entry: a new connection on
+				 a reused client port, which the PDT of now places */
+	CNM_CONN_HIT = 1,   /**< the entry's node: the decision is made */
+	CNM_CONN_STALE = 2, /**< its node went down or was removed, or it is another
+				 service's: the entry is to be removed */
+};
+
+/*
+ * Step 3's hit (FIG. 6 609): entry @p c of the forwarding list holds the
+ * connection of a TCP frame of service @p s with flags @p fl. On
+ * CNM_CONN_HIT a recorded connection keeps its node: @p d is the decision,
+ * counted as a hit. The one place this is decided: conn_track() for a
+ * burst's batch, cnm_decide_fast4() frame by frame.
+ */
+static __rte_always_inline int
+cnm_decide_conn(const struct cnm_lb_view *lb, const struct cnm_dstate *st,
+		const struct cnm_svc *s, const struct cnm_conn *c, uint8_t fl,
+		struct cnm_decision *d)
+{
+	const struct cnm_node *nd;
+
+	/* as IPVS does with conn_reuse_mode: the SYN of a new connection on
+	 * a closing entry (the old one ended with FIN or RST) replaces it */
+	if (cnm_conn_expired(c, st->now_ms) ||
+	    (c->state == CNM_CONN_CLOSING && (fl & (CNM_TCP_SYN | CNM_TCP_ACK)) == CNM_TCP_SYN))
+		return CNM_CONN_NONE;
+	nd = &lb->node[c->node];
+	/* a node that went down or was removed loses its connections; a
+	 * drained one (weight 0, still up) keeps them */
+	if (unlikely(!nd->used || !nd->up || c->svc != s->id))
+		return CNM_CONN_STALE;
+	d->verdict = CNM_V_FORWARD;
+	d->reason = CNM_DROP_NONE;
+	d->svc = s->id;
+	d->node = c->node;
+	d->method = nd->method;
+	d->slot = cnm_svc_slot(s, c->node);
+	d->via = CNM_VIA_CONN;
+	st->st->conn_hit++;
+	return CNM_CONN_HIT;
+}
+
+/*
+ * Step 3's hit frame by frame, for a TCP frame of the fast shape that
+ * cnm_decide_fast4() left to the list (CNM_FAST_CONN): one lookup of the
+ * list (cnm_ct_get4()), and a hit that decides (cnm_decide_conn()) is
+ * accounted (cnm_ct_touch4()) as conn_track() does: CNM_FAST_DONE, the
+ * decision in @p d. Anything else (a miss, an entry that does not decide, a
+ * table too large for lookups one at a time) is CNM_FAST_WAIT, nothing
+ * changed: the burst's bulk lookup decides it. The key comes as its words
+ * (cnm_ct_key4_words()), @p pf the ports with the TCP flags above them
+ * (ports | flags << 32). Out of line, with no struct to take the address
+ * of: the UDP frames' loop keeps its registers.
+ */
+static __rte_always_inline int
+cnm_decide_conn4(const struct cnm_lb_view *lb, const struct cnm_dstate *st,
+		const struct cnm_svc *s, uint64_t addrs, uint64_t pf, struct cnm_decision *d)
+{
+	uint32_t ports = (uint32_t)pf;
+	uint8_t fl = (uint8_t)(pf >> 32);
+	struct cnm_conn c;
+	hash_sig_t sig;
+
+	if (likely(cnm_ct_get4(st->ct, addrs, ports, &sig, &c) == CNM_CT_GET_HIT) &&
+			likely(cnm_decide_conn(lb, st, s, &c, fl, d) == CNM_CONN_HIT)) {
+		cnm_ct_touch4(st->ct, addrs, ports, sig, &c, fl, st->now_ms);
+		return CNM_FAST_DONE;
+	}
+	return CNM_FAST_WAIT;
+}
+
 
 /**
  * The decision for a frame of the fast shape whose service key is in the
- * lookup cache and which the forwarding list does not concern; anything else
- * waits for cnm_decide_burst() (a cache miss, a TCP frame of a service while
- * the list is on, UDP of a service with the UDP flow list on, the VIP as
- * source). Changes nothing: a frame may be decided
- * again.
+ * lookup cache and which the forwarding list does not concern; a TCP frame
+ * of a service while the list is on is CNM_FAST_CONN, its service in
+ * *@p svc, for cnm_decide_conn4(); anything else waits for
+ * cnm_decide_burst() (a cache miss, UDP of a service with the UDP flow list
+ * on, the VIP as source). Changes nothing: a frame may be decided again.
  *
  * When it placed the frame by the PDT (d->via == CNM_VIA_PDT), @p chash
  * holds the client hash it read the PDT with; otherwise it is not written.
  */
 static __rte_always_inline int
 cnm_decide_fast4(const struct cnm_lb_view *lb, const struct cnm_dstate *st, const struct cnm_fast4 *r,
-		struct cnm_decision *d, struct cnm_chash *chash)
+		struct cnm_decision *d, struct cnm_chash *chash, const struct cnm_svc **svc)
 {
 	const struct cnm_svc *s;
 
@@ -317,8 +395,12 @@ cnm_decide_fast4(const struct cnm_lb_view *lb, const struct cnm_dstate *st, cons
 	}
 	/* UDP of a service with the UDP flow list on never gets here: its cache
 	 * entry carries CNM_SVC_CACHE_WAIT, so cnm_svc_cache_fast4() missed */
-	if (unlikely(r->src == r->dst) || (r->proto == IPPROTO_TCP && st->ct != NULL))
-		return CNM_FAST_WAIT;
+	if (unlikely(r->src == r->dst) || (r->proto == IPPROTO_TCP && st->ct != NULL)) {
+		if (r->src == r->dst)
+			return CNM_FAST_WAIT;
+		*svc = s;
+		return CNM_FAST_CONN;
+	}
 	chash->port = s->hash_port;
 	chash->h = cnm_client_hash4(s->hash_key, r->src, r->sport, chash->port);
 	cnm_decide_pdt(lb, s, chash->h, d);

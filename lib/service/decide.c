@@ -336,26 +336,11 @@ conn_track(const struct cnm_lb_view *lb, struct cnm_dstate *st, struct cnm_ct_ba
 		fl = b->flags[i];
 		fast = (int)((b->words >> i) & 1); /* TCP: fast4 and words alike */
 
-		/* An entry that expired but was not swept yet is a miss. A pure
-		 * SYN on a closing entry opens a new connection on a reused
-		 * client port (the old one ended with FIN or RST): it is placed
-		 * by the PDT of now and replaces the entry, as IPVS does with
-		 * conn_reuse_mode. */
-		if ((hit & (1ULL << i)) && !cnm_conn_expired(&conn[i], st->now_ms) &&
-				!(conn[i].state == CNM_CONN_CLOSING &&
-				  (fl & (CNM_TCP_SYN | CNM_TCP_ACK)) == CNM_TCP_SYN)) {
-			const struct cnm_node *nd = &lb->node[conn[i].node];
+		/* an entry that does not decide (CNM_CONN_NONE) is a miss */
+		if (hit & (1ULL << i)) {
+			int v = cnm_decide_conn(lb, st, b->svc[i], &conn[i], fl, di);
 
-			/* a node that went down or was removed loses its connections;
-			 * a drained one (weight 0, still up) keeps them */
-			if (likely(nd->used && nd->up && conn[i].svc == di->svc)) {
-				di->verdict = CNM_V_FORWARD;
-				di->reason = CNM_DROP_NONE;
-				di->node = conn[i].node;
-				di->method = nd->method;
-				di->slot = cnm_svc_slot(b->svc[i], conn[i].node);
-				di->via = CNM_VIA_CONN;
-				ws->conn_hit++;
+			if (likely(v == CNM_CONN_HIT)) {
 				if (likely(fast))
 					cnm_ct_touch4(st->ct, b->addrs[i], b->ports[i], sig[i],
 							&conn[i], fl, st->now_ms);
@@ -364,8 +349,10 @@ conn_track(const struct cnm_lb_view *lb, struct cnm_dstate *st, struct cnm_ct_ba
 							st->now_ms);
 				continue;
 			}
-			ws->conn_stale++;
-			cnm_ct_del(st->ct, fast ? batch_key(b, i) : &b->key[i], sig[i]);
+			if (v == CNM_CONN_STALE) {
+				ws->conn_stale++;
+				cnm_ct_del(st->ct, fast ? batch_key(b, i) : &b->key[i], sig[i]);
+			}
 		}
 		/* the rest needs the key */
 		if (fast) {

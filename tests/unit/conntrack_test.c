@@ -1166,6 +1166,75 @@ test_lookup4_words(void **state)
 }
 
 /*
+ * cnm_ct_get4(), the worker's lookup of one TCP key frame by frame: it
+ * finds what the bulk lookup finds (hit, value, hash), never a UDP flow of
+ * the same 5-tuple (while the table holds UDP flows, its other loop), and
+ * answers CNM_CT_GET_BULK, looking nothing up, once the table holds more
+ * than CNM_CT_GET4_MAX IPv4 entries, and lookups again when it holds that
+ * many.
+ */
+static void
+test_get4(void **state)
+{
+	struct cnm_ct *ct = mk("g4", CNM_CT_GET4_MAX + 64);
+	struct cnm_conn_key k[4], extra;
+	struct cnm_conn c, cb;
+	hash_sig_t sig, sb;
+	uint64_t addrs[4];
+	uint32_t ports[4];
+	unsigned int i;
+
+	(void)state;
+	for (i = 0; i < 4; i++) {
+		uint32_t s, d;
+
+		key4(&k[i], 100 + i, (uint16_t)(3000 + i));
+		memcpy(&s, k[i].src, 4);
+		memcpy(&d, k[i].dst, 4);
+		cnm_ct_key4_words(s, d, k[i].sport, k[i].dport, &addrs[i], &ports[i]);
+	}
+	assert_true(ins(ct, &k[0], 10, 1, CNM_TCP_SYN, 100) >= 0);
+	assert_true(ins(ct, &k[1], 11, 1, CNM_TCP_SYN | CNM_TCP_ACK, 100) >= 0);
+	/* key 2: a UDP flow only; key 3: nothing */
+	extra = k[2];
+	extra.proto = IPPROTO_UDP;
+	for (i = 0; i < 2; i++) {
+		if (i == 1) /* the table holds a UDP flow from here on */
+			assert_true(cnm_ct_insert_udp(ct, &extra, cnm_ct_hash(ct, &extra), 12, 2,
+					1000, 100) >= 0);
+		assert_int_equal(cnm_ct_get4(ct, addrs[0], ports[0], &sig, &c), CNM_CT_GET_HIT);
+		assert_int_equal(get(ct, &k[0], &cb, &sb), 1);
+		assert_int_equal(sig, sb);
+		assert_memory_equal(&c, &cb, sizeof(c));
+		assert_int_equal(c.node, 10);
+		assert_int_equal(c.state, CNM_CONN_SYN);
+		assert_int_equal(cnm_ct_get4(ct, addrs[1], ports[1], &sig, &c), CNM_CT_GET_HIT);
+		assert_int_equal(c.node, 11);
+		assert_int_equal(c.state, CNM_CONN_ESTABLISHED);
+		assert_int_equal(cnm_ct_get4(ct, addrs[2], ports[2], &sig, &c), CNM_CT_GET_MISS);
+		assert_int_equal(sig, cnm_ct_hash(ct, &k[2]));
+		assert_int_equal(cnm_ct_get4(ct, addrs[3], ports[3], &sig, &c), CNM_CT_GET_MISS);
+	}
+	/* fill to CNM_CT_GET4_MAX IPv4 entries: still looked up */
+	for (i = 3; i < CNM_CT_GET4_MAX; i++) {
+		key4(&extra, 1000 + i, (uint16_t)(1024 + i % 60000));
+		assert_true(ins(ct, &extra, 20, 1, CNM_TCP_SYN, 100) >= 0);
+	}
+	assert_int_equal(cnm_ct_get4(ct, addrs[1], ports[1], &sig, &c), CNM_CT_GET_HIT);
+	assert_int_equal(cnm_ct_get4(ct, addrs[3], ports[3], &sig, &c), CNM_CT_GET_MISS);
+	/* one more: the bulk lookup's, nothing read or written */
+	key4(&extra, 999, 999);
+	assert_true(ins(ct, &extra, 20, 1, CNM_TCP_SYN, 100) >= 0);
+	sig = 0;
+	assert_int_equal(cnm_ct_get4(ct, addrs[1], ports[1], &sig, &c), CNM_CT_GET_BULK);
+	assert_int_equal(sig, 0);
+	/* and back below */
+	assert_int_equal(cnm_ct_del(ct, &extra, cnm_ct_hash(ct, &extra)), 0);
+	assert_int_equal(cnm_ct_get4(ct, addrs[1], ports[1], &sig, &c), CNM_CT_GET_HIT);
+	cnm_ct_free(ct);
+}
+
+/*
  * The TCP connection and the UDP flow of one 5-tuple are two entries, in
  * both families, up to each family's capacity: the IPv4 table keeps no
  * protocol byte (its value's state says which, docs/conntrack.md), so the
@@ -1298,6 +1367,7 @@ main(void)
 		cmocka_unit_test(test_udp_twins),
 		cmocka_unit_test(test_lookup_udp_mask),
 		cmocka_unit_test(test_lookup4_words),
+		cmocka_unit_test(test_get4),
 	};
 
 	return cmocka_run_group_tests(tests, eal_setup, eal_teardown);
