@@ -237,12 +237,11 @@ enum {
 /**
  * One IPv4 TCP key (cnm_ct_key4_words()) looked up by itself, for a caller
  * that decides frame by frame while the table's entries fit in a core's
- * cache; a table of more than CNM_CT_GET4_MAX IPv4 entries answers
- * CNM_CT_GET_BULK, and the caller looks the
- * key up with the rest of its burst (cnm_ct_lookup4_bulk(): their reads
- * overlap). On a hit and a miss @p sig is the key's hash, as the bulk
- * lookup gives it; on a hit @p c is a copy of the entry (expired or not,
- * as there).
+ * cache. A table of more than CNM_CT_GET4_MAX IPv4 entries answers
+ * CNM_CT_GET_BULK, looking nothing up: the caller looks the key up with
+ * the rest of its burst (cnm_ct_lookup4_bulk(): their reads overlap). On a
+ * hit and a miss @p sig is the key's hash, as the bulk lookup gives it; on
+ * a hit @p c is a copy of the entry (expired or not, as there).
  */
 int cnm_ct_get4(struct cnm_ct *ct, uint64_t addrs, uint32_t ports, hash_sig_t *sig,
 		struct cnm_conn *c);

@@ -677,6 +677,8 @@ eager_loop(struct cnm_worker *w, const struct cnm_lb_view *lb, struct rte_mbuf *
 		struct cnm_fast4 r;
 		struct cnm_chash chash;
 		const struct cnm_svc *s;
+		uint64_t addrs;
+		uint32_t ports;
 		int v;
 
 		/* in integers: pp + 3 past the end would be undefined */
@@ -702,11 +704,11 @@ eager_loop(struct cnm_worker *w, const struct cnm_lb_view *lb, struct rte_mbuf *
 			/* a forwarding-list hit: acted on in a branch of its
 			 * own (the decision's fields are known on the PDT's
 			 * path, not on this one) */
-			if (v != CNM_FAST_CONN ||
-					cnm_decide_conn4(lb, &w->ds, s,
-						(uint64_t)r.src | (uint64_t)r.dst << 32,
-						(uint64_t)r.sport | (uint64_t)r.dport << 16 |
-						(uint64_t)r.tcp_flags << 32, &di) != CNM_FAST_DONE)
+			if (v != CNM_FAST_CONN)
+				break;
+			cnm_ct_key4_words(r.src, r.dst, r.sport, r.dport, &addrs, &ports);
+			if (cnm_decide_conn4(lb, &w->ds, s, addrs, ports, r.tcp_flags, &di) !=
+					CNM_FAST_DONE)
 				break;
 			act(w, lb, m, NULL, 14u + r.tot, &di, NULL);
 			continue;

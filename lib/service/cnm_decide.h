@@ -310,7 +310,7 @@ enum {
  * connection of a TCP frame of service @p s with flags @p fl. On
  * CNM_CONN_HIT a recorded connection keeps its node: @p d is the decision,
  * counted as a hit. The one place this is decided: conn_track() for a
- * burst's batch, cnm_decide_fast4() frame by frame.
+ * burst's batch, cnm_decide_conn4() frame by frame.
  */
 static __rte_always_inline int
 cnm_decide_conn(const struct cnm_lb_view *lb, const struct cnm_dstate *st,
@@ -342,22 +342,19 @@ cnm_decide_conn(const struct cnm_lb_view *lb, const struct cnm_dstate *st,
 
 /*
  * Step 3's hit frame by frame, for a TCP frame of the fast shape that
- * cnm_decide_fast4() left to the list (CNM_FAST_CONN): one lookup of the
+ * cnm_decide_fast4() left to the list (CNM_FAST_CONN), its key given by its
+ * words (cnm_ct_key4_words()) and its TCP flags @p fl: one lookup of the
  * list (cnm_ct_get4()), and a hit that decides (cnm_decide_conn()) is
  * accounted (cnm_ct_touch4()) as conn_track() does: CNM_FAST_DONE, the
  * decision in @p d. Anything else (a miss, an entry that does not decide, a
  * table too large for lookups one at a time) is CNM_FAST_WAIT, nothing
- * changed: the burst's bulk lookup decides it. The key comes as its words
- * (cnm_ct_key4_words()), @p pf the ports with the TCP flags above them
- * (ports | flags << 32). Out of line, with no struct to take the address
- * of: the UDP frames' loop keeps its registers.
+ * changed: the burst's bulk lookup decides it.
  */
 static __rte_always_inline int
 cnm_decide_conn4(const struct cnm_lb_view *lb, const struct cnm_dstate *st,
-		const struct cnm_svc *s, uint64_t addrs, uint64_t pf, struct cnm_decision *d)
+		const struct cnm_svc *s, uint64_t addrs, uint32_t ports, uint8_t fl,
+		struct cnm_decision *d)
 {
-	uint32_t ports = (uint32_t)pf;
-	uint8_t fl = (uint8_t)(pf >> 32);
 	struct cnm_conn c;
 	hash_sig_t sig;
 
@@ -368,7 +365,6 @@ cnm_decide_conn4(const struct cnm_lb_view *lb, const struct cnm_dstate *st,
 	}
 	return CNM_FAST_WAIT;
 }
-
 
 /**
  * The decision for a frame of the fast shape whose service key is in the
