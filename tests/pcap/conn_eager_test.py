@@ -22,8 +22,11 @@ The capture, in order:
      connection on a reused port: placed again, recorded anew);
   4. 9,000 more connections opened: the table passes 8,192 entries;
   5. data frames of the first 300 again: the bulk lookup's, in both runs.
-The first run takes phases 1-3 in the eager loop, which this checks by its
-work: every hit of phase 2 and 3 is in conn_hit either way.
+The first run takes the hits of phases 1-3 in the eager loop. Its output
+cannot show that (it must not differ); the instruction counts do
+(docs/performance.md, "Session 11"). What this test catches is an eager hit
+that decides or accounts differently from the bulk lookup: it failed when
+the eager hit's cnm_ct_touch4() was left out.
 """
 
 import json
