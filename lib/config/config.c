@@ -664,6 +664,77 @@ cnm_order_name(const void *a)
 	return ((const struct cnm_name_ent *)a)->idx;
 }
 
+/*
+ * Names as lib/telemetry writes them in keys: DPDK's keys take letters,
+ * digits, '_' and '/' only, so a name's '-' and '.' become '_' there.
+ */
+static int
+cnm_tel_strcmp(const char *a, const char *b)
+{
+	for (;; a++, b++) {
+		int x = (*a == '-' || *a == '.') ? '_' : (unsigned char)*a;
+		int y = (*b == '-' || *b == '.') ? '_' : (unsigned char)*b;
+
+		if (x != y || x == '\0')
+			return x - y;
+	}
+}
+
+static int
+cnm_cmp_tel_name(const void *a, const void *b)
+{
+	const struct cnm_name_ent *x = a, *y = b;
+	int c = cnm_tel_strcmp(x->name, y->name);
+
+	if (c != 0)
+		return c;
+	return x->idx < y->idx ? -1 : x->idx > y->idx;
+}
+
+static int
+cnm_same_tel_name(const void *a, const void *b)
+{
+	return cnm_tel_strcmp(((const struct cnm_name_ent *)a)->name,
+			      ((const struct cnm_name_ent *)b)->name) == 0;
+}
+
+/*
+ * No two of the @p n names of @p names (distinct already) that telemetry
+ * would write as one key ("a-b", "a.b", "a_b"): the second would hide the
+ * first's counters there. @p list is "nodes" or "services", @p what "node"
+ * or "service". Sorts a copy; @p names keeps its order.
+ */
+static int
+cnm_check_tel_names(struct cnm_parser *p, const struct cnm_name_ent *names, size_t n,
+		    const char *list, const char *what)
+{
+	struct cnm_name_ent *t;
+	char key[CNM_KEY_MAX], got[2 * CNM_GOT_MAX], q[CNM_GOT_MAX], q2[CNM_GOT_MAX];
+	size_t first = 0;
+	long dup;
+
+	if (n < 2)
+		return 0;
+	t = malloc(n * sizeof(*t));
+	if (t == NULL)
+		return cnm_fail_nomem(p, list);
+	memcpy(t, names, n * sizeof(*t));
+	qsort(t, n, sizeof(*t), cnm_cmp_tel_name);
+	dup = cnm_first_dup(t, n, sizeof(*t), cnm_same_tel_name, cnm_order_name, &first);
+	if (dup < 0) {
+		free(t);
+		return 0;
+	}
+	snprintf(key, sizeof(key), "%s[%u].name", list, t[dup].idx);
+	cnm_quote(q, sizeof(q), t[dup].name, CNM_GOT_STR_MAX);
+	cnm_quote(q2, sizeof(q2), t[first].name, CNM_GOT_STR_MAX);
+	snprintf(got, sizeof(got), "%s, and %s[%u] is %s", q, list, t[first].idx, q2);
+	free(t);
+	return cnm_fail(p, key, NULL, got,
+			"a name that differs from every other %s's by more than '-', '.' "
+			"and '_' (telemetry keys write all three as '_')", what);
+}
+
 static int
 cnm_same_addr(const void *a, const void *b)
 {
@@ -1047,6 +1118,8 @@ cnm_parse_nodes(struct cnm_parser *p, const json_t *root,
 		return cnm_fail(p, key, NULL, got,
 				"a name not used by another node");
 	}
+	if (cnm_check_tel_names(p, *index, n, "nodes", "node") < 0)
+		return -1;
 
 	addrs = calloc(n, sizeof(*addrs));
 	if (addrs == NULL)
@@ -1443,6 +1516,10 @@ cnm_check_services(struct cnm_parser *p, const json_t *services)
 		free(names);
 		return cnm_fail(p, key, NULL, got,
 				"a name not used by another service");
+	}
+	if (cnm_check_tel_names(p, names, n, "services", "service") < 0) {
+		free(names);
+		return -1;
 	}
 	free(names);
 

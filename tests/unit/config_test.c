@@ -272,6 +272,14 @@ static const struct err_case err_cases[] = {
 		  "{'name': 'n1', 'ip': '192.0.2.3'}"),
 	  "nodes[2].name", "a name not used by another node",
 	  "\"n1\", also nodes[0]" },
+	/* "a-b", "a.b" and "a_b" are one telemetry key (lib/telemetry) */
+	{ "node_name_telemetry_key",
+	  NODECFG("{'name': 'n-1', 'ip': '192.0.2.1'}, "
+		  "{'name': 'n2', 'ip': '192.0.2.2'}, "
+		  "{'name': 'n_1', 'ip': '192.0.2.3'}"),
+	  "nodes[2].name", "a name that differs from every other node's by more than "
+	  "'-', '.' and '_' (telemetry keys write all three as '_')",
+	  "\"n_1\", and nodes[0] is \"n-1\"" },
 	{ "node_ip_duplicate",
 	  NODECFG("{'name': 'n1', 'ip': '192.0.2.1'}, "
 		  "{'name': 'n2', 'ip': '2001:db8::1'}, "
@@ -683,6 +691,12 @@ static const struct err_case err_cases[] = {
 	       S_NODES "}"),
 	  "services[2].name", "a name not used by another service",
 	  "\"s1\", also services[0]" },
+	{ "service_name_telemetry_key",
+	  SVCS("{'name': 'a.b', " S_VIP ", " S_W ", 'ports': ['81/tcp'], " S_NODES "}, "
+	       "{'name': 'a-b', " S_VIP ", " S_W ", 'ports': ['82/tcp'], " S_NODES "}"),
+	  "services[1].name", "a name that differs from every other service's by more than "
+	  "'-', '.' and '_' (telemetry keys write all three as '_')",
+	  "\"a-b\", and services[0] is \"a.b\"" },
 	{ "service_port_claimed",
 	  SVCS(SVC_W ", {'name': 's2', " S_VIP ", 'policy': 'sticky', "
 	       "'ports': ['53/udp', '80/tcp'], " S_NODES "}"),
