@@ -11,10 +11,12 @@
  *                             control loop's last interval ("interval_ms")
  *   /cnmux/services[,OFFSET]  the "services" member of /cnmux/stats, a page
  *                             from OFFSET ("more/offset": the next one)
- *   /cnmux/service,NAME       one service: vip, policy, ports, nodes, counters
+ *   /cnmux/service,NAME       one service: vip, policy, ports, weights, counters
+ *                             (past 256 nodes: "weights_omitted")
  *   /cnmux/nodes[,OFFSET]     the nodes: ip, mac, state, counters; a page
  *   /cnmux/node,NAME          one node
- *   /cnmux/pdt,NAME[,OFFSET]  a service's PDT: entries per node and 256 entries from OFFSET
+ *   /cnmux/pdt,NAME[,OFFSET]  a service's PDT: entries per node (past 256 nodes:
+ *                             "entries_per_node_omitted") and 256 entries from OFFSET
  *   /cnmux/ha                 high availability: role, epoch, seq, digest, peers, rejections
  * A name's '-' and '.' are '_' in a key (DPDK takes no other).
  * Callbacks run on DPDK's telemetry thread; they only read, and take the

@@ -108,6 +108,12 @@ tel_dict_scalar(struct rte_tel_data *d, const char *key, const json_t *v)
  */
 #define TEL_REPLY_BYTES (16384 - 1024) /* room for the command's name and "omitted" */
 #define TEL_DICT_MAX RTE_TEL_MAX_DICT_ENTRIES
+/* a node's entry in a dict of nodes ("weights", "entries_per_node"): its
+ * key, quotes, colon, comma and a number of at most 10 digits */
+#define TEL_NODE_ENTRY_BYTES(key) (strlen(key) + 16)
+/* the most such a dict takes of a reply: half, the other half for the rest
+ * (/cnmux/service's counters; /cnmux/pdt's page of 256 entries) */
+#define TEL_NODES_BYTES (TEL_REPLY_BYTES / 2)
 
 /* Bytes of JSON of the entry "key":value at most, the comma after it too. */
 static size_t
@@ -582,6 +588,7 @@ tel_service(const char *cmd __rte_unused, const char *params, struct rte_tel_dat
 	const struct cnm_pdt *p;
 	json_t *st;
 	char buf[64];
+	size_t wbytes = 0;
 	uint32_t i;
 	int id, ret = 0;
 
@@ -630,20 +637,29 @@ tel_service(const char *cmd __rte_unused, const char *params, struct rte_tel_dat
 	}
 	rte_tel_data_add_dict_container(d, "ports", ports, 0);
 	ports = NULL;
+	/* a service on more nodes than a dict or half a reply holds: the
+	 * first of them, "weights_omitted" counting the rest */
 	rte_tel_data_start_dict(nodes);
-	for (i = 0; i < s->n_members; i++)
-		rte_tel_data_add_dict_u64(nodes, tel_key(cnm_lb_node_cfg(lb,
-				s->members[i].node)->name, buf, sizeof(buf)), s->members[i].weight);
+	for (i = 0; i < s->n_members; i++) {
+		const char *k = tel_key(cnm_lb_node_cfg(lb, s->members[i].node)->name, buf,
+				sizeof(buf));
+
+		if (i >= TEL_DICT_MAX || wbytes + TEL_NODE_ENTRY_BYTES(k) > TEL_NODES_BYTES)
+			break;
+		rte_tel_data_add_dict_u64(nodes, k, s->members[i].weight);
+		wbytes += TEL_NODE_ENTRY_BYTES(k);
+	}
 	rte_tel_data_add_dict_container(d, "weights", nodes, 0);
 	nodes = NULL;
+	if (i < s->n_members)
+		rte_tel_data_add_dict_u64(d, "weights_omitted", s->n_members - i);
 	rte_tel_data_add_dict_u64(d, "pdt_size", p->size);
 	rte_tel_data_add_dict_u64(d, "active_nodes", p->n_active);
 	{
-		/* what is in the reply already: 7 keys, the weights (a node's
-		 * name and weight each) and the ports; one key kept for
-		 * "omitted" */
-		size_t bytes = 1024 + (size_t)s->n_members * (CNM_NAME_MAX + 8);
-		unsigned int keys = 8, out;
+		/* what is in the reply already: 8 keys, the weights and the
+		 * ports; one key kept for "omitted" */
+		size_t bytes = 1024 + wbytes;
+		unsigned int keys = 9, out;
 
 		out = tel_walk(d, "", st, TEL_DICT_MAX, TEL_REPLY_BYTES, &keys, &bytes);
 		if (out > 0)
@@ -667,7 +683,8 @@ tel_pdt(const char *cmd __rte_unused, const char *params, struct rte_tel_data *d
 	const struct cnm_pdt *p;
 	unsigned long off = 0;
 	const char *comma;
-	uint32_t i;
+	size_t cbytes = 0;
+	uint32_t i, members;
 	int id, ret = 0;
 
 	if (params == NULL || params[0] == '\0')
@@ -704,16 +721,25 @@ tel_pdt(const char *cmd __rte_unused, const char *params, struct rte_tel_data *d
 	rte_tel_data_add_dict_string(d, "service", name);
 	rte_tel_data_add_dict_u64(d, "size", p->size);
 	rte_tel_data_add_dict_u64(d, "active_nodes", p->n_active);
+	/* as /cnmux/service's weights: the first nodes that fit a dict and
+	 * half a reply (the other half: the page of 256 entries, at most 8
+	 * bytes each), "entries_per_node_omitted" counting the rest */
 	rte_tel_data_start_dict(counts);
-	for (i = 0; i < cnm_lb_svc_cfg(lb, (uint32_t)id)->n_members; i++) {
+	members = cnm_lb_svc_cfg(lb, (uint32_t)id)->n_members;
+	for (i = 0; i < members; i++) {
 		uint32_t n = cnm_lb_svc_cfg(lb, (uint32_t)id)->members[i].node;
 		char key[RTE_TEL_MAX_STRING_LEN];
 
-		rte_tel_data_add_dict_u64(counts, tel_key(cnm_lb_node_cfg(lb, n)->name, key,
-				sizeof(key)), cnm_pdt_count(p, (uint16_t)n));
+		tel_key(cnm_lb_node_cfg(lb, n)->name, key, sizeof(key));
+		if (i >= TEL_DICT_MAX || cbytes + TEL_NODE_ENTRY_BYTES(key) > TEL_NODES_BYTES)
+			break;
+		rte_tel_data_add_dict_u64(counts, key, cnm_pdt_count(p, (uint16_t)n));
+		cbytes += TEL_NODE_ENTRY_BYTES(key);
 	}
 	rte_tel_data_add_dict_container(d, "entries_per_node", counts, 0);
 	counts = NULL;
+	if (i < members)
+		rte_tel_data_add_dict_u64(d, "entries_per_node_omitted", members - i);
 	rte_tel_data_add_dict_u64(d, "offset", off);
 	rte_tel_data_start_array(entries, RTE_TEL_U64_VAL);
 	for (i = (uint32_t)off; off < p->size && i < p->size && i < off + PDT_PAGE; i++)

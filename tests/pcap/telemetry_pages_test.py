@@ -7,9 +7,10 @@
 DPDK 22.11 writes at most 16 KiB of JSON and 256 entries a dict in one
 telemetry reply, and accepts keys of letters, digits, '_' and '/' only:
 what does not fit, or has another key, it leaves out without a word. cnmux
-replays pcaps/mixed with its configuration grown to 47 services and 68 nodes,
-some named with '-' and '.', one service on every node (a counter per node
-pair: more than one reply holds), and, once every frame is counted, checks:
+replays pcaps/mixed with its configuration grown to 47 services and 268
+nodes, some named with '-' and '.', one service on every node (a counter per
+node pair: more than one reply holds), and, once every frame is counted,
+checks:
 
 - every reply is whole (shorter than the socket's max_output_len, JSON);
 - /cnmux/stats holds whole services and nodes, each key for key and value
@@ -20,7 +21,11 @@ pair: more than one reply holds), and, once every frame is counted, checks:
   `cnmuxctl stats -j`'s, but the one too large for a reply: alone on its
   page, what fits of it, its "omitted" counting the rest;
 - /cnmux/service,NAME answers for a name with '-' and '.', and says what
-  it left out of the large one;
+  it left out of the large one: of its counters ("omitted") and of its 268
+  weights, more than a dict holds ("weights_omitted" counts the rest, each
+  weight shown is the file's);
+- /cnmux/pdt,NAME of that service: "entries_per_node" and
+  "entries_per_node_omitted" the same way, each count `pdt show`'s;
 - an OFFSET that is not a number is refused (a null reply).
 
 Exit status 0 pass, 1 fail.
@@ -41,7 +46,7 @@ from check import read_pcap  # noqa: E402
 ROOT = os.path.dirname(os.path.dirname(HERE))
 CASE = os.path.join(ROOT, "pcaps", "mixed")
 EXTRA_SERVICES = 40
-EXTRA_NODES = 60
+EXTRA_NODES = 260  # with the capture's 8: big-all.nodes is on 268, past a dict's 256
 
 
 class Fail(Exception):
@@ -75,8 +80,9 @@ def config(path, sock):
     c["control"] = {"socket": sock}
     c["conntrack"] = {"timeout_s": 3600, "closing_s": 3600, "syn_s": 3600}
     for i in range(EXTRA_NODES):
-        c["nodes"].append({"name": "edge-%02d.dc1" % i, "ip": "192.0.2.%d" % (100 + i),
-                           "mac": "02:00:c0:00:02:%02x" % (100 + i)})
+        c["nodes"].append({"name": "edge-%02d.dc1" % i,
+                           "ip": "10.1.%d.%d" % (i // 200, 1 + i % 200),
+                           "mac": "02:00:c0:00:%02x:%02x" % (3 + i // 200, i % 200)})
     for i in range(EXTRA_SERVICES):
         nodes = {"edge-%02d.dc1" % ((i + j) % EXTRA_NODES): 1 + j for j in range(4)}
         c["services"].append({"name": ("api-%d.v2" if i % 2 else "svc_%d") % i,
@@ -214,6 +220,29 @@ def main():
         check(isinstance(big, dict) and big.get("omitted", 0) > 0 and
               big.get("name") == "big-all.nodes",
               "/cnmux/service,big-all.nodes: no omitted count (%r)" % sorted(big or {})[:8])
+        members = {key(n): w for n, w in cfg["services"][-1]["nodes"].items()}
+        check(len(members) > 256, "big-all.nodes on %d nodes: the test no longer passes a "
+              "dict's 256 entries" % len(members))
+        w = big.get("weights", {})
+        check(w and big.get("weights_omitted", 0) > 0 and
+              len(w) + big["weights_omitted"] == len(members),
+              "/cnmux/service,big-all.nodes: %d weights, %r omitted, of %d" % (
+                  len(w), big.get("weights_omitted"), len(members)))
+        check(all(members.get(k) == v for k, v in w.items()),
+              "/cnmux/service,big-all.nodes: weights differ from the file")
+        pdt = tel("/cnmux/pdt,big-all.nodes")
+        r = subprocess.run([ctl, "-s", sock, "-j", "pdt", "show", "big-all.nodes"],
+                           capture_output=True, text=True)
+        per = {key(n): v for n, v in json.loads(r.stdout)["nodes"].items()}
+        e = pdt.get("entries_per_node", {}) if isinstance(pdt, dict) else {}
+        check(e and pdt.get("entries_per_node_omitted", 0) > 0 and
+              len(e) + pdt["entries_per_node_omitted"] == len(members) and
+              len(pdt.get("entries", [])) == 256,
+              "/cnmux/pdt,big-all.nodes: %d counts, %r omitted, of %d; %d entries" % (
+                  len(e), pdt.get("entries_per_node_omitted") if e else None, len(members),
+                  len(pdt.get("entries", [])) if isinstance(pdt, dict) else -1))
+        check(all(per.get(k) == v for k, v in e.items()),
+              "/cnmux/pdt,big-all.nodes: entries_per_node differ from pdt show")
 
         one = tel("/cnmux/service,api-1.v2")
         check(isinstance(one, dict) and one.get("name") == "api-1.v2",
