@@ -55,6 +55,9 @@ import time
 logging.getLogger("scapy.runtime").setLevel(logging.ERROR)
 from scapy.all import Ether, IP, TCP, UDP, Raw  # noqa: E402
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from pcapio import read_pcap  # noqa: E402
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "runtime"))
 from persist_check import crc32c_update, fmix32  # noqa: E402  (the hash model)
@@ -240,26 +243,6 @@ def model(table, svc, src, sport):
 
 
 # ---- frames in, captures out ---------------------------------------------------
-def read_pcap(path):
-    """The records of a capture that may be growing (a partial last record is left)."""
-    try:
-        with open(path, "rb") as f:
-            data = f.read()
-    except FileNotFoundError:
-        return []
-    if len(data) < 24:
-        return []
-    e = "<" if struct.unpack("<I", data[:4])[0] in (0xa1b2c3d4, 0xa1b23c4d) else ">"
-    out, off = [], 24
-    while off + 16 <= len(data):
-        incl = struct.unpack(e + "I", data[off + 8:off + 12])[0]
-        if off + 16 + incl > len(data):
-            break
-        out.append(data[off + 16:off + 16 + incl])
-        off += 16 + incl
-    return out
-
-
 def rx(h):
     r = ctl(h, "stats")
     if r is None or "rx" not in r:
@@ -275,7 +258,7 @@ def send(h, frames):
         s.bind((veth(h, "b"), 0))
         inj[h] = s
     s = inj[h]
-    n0 = len(read_pcap(cap[h]))
+    n0 = len(read_pcap(cap[h], partial_ok=True))
     base = rx(h)
     for i in range(0, len(frames), BATCH):
         for fr in frames[i:i + BATCH]:
@@ -292,7 +275,7 @@ def send(h, frames):
     end = time.time() + DEADLINE_S
     while True:
         got = {}
-        for rec in read_pcap(cap[h])[n0:]:
+        for rec in read_pcap(cap[h], partial_ok=True)[n0:]:
             if len(rec) < 34 or rec[12:14] != b"\x08\x00":
                 continue
             tot = struct.unpack(">H", rec[16:18])[0]

@@ -41,42 +41,11 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from drops_check import per_id_drop_fails  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from pcapio import read_pcap  # noqa: E402,F401 (steps.py and others import it from here)
 
 # ---------------------------------------------------------------- pcap ----
 
-
-def read_pcap(path):
-    """Frames of a classic pcap file (any endianness, us or ns), as bytes."""
-    if not os.path.exists(path):
-        return []
-    with open(path, 'rb') as f:
-        data = f.read()
-    if len(data) == 0:
-        return []
-    if len(data) < 24:
-        raise ValueError('%s: truncated pcap header' % path)
-    magic_le = struct.unpack('<I', data[:4])[0]
-    if magic_le in (0xa1b2c3d4, 0xa1b23c4d):
-        e = '<'
-    elif magic_le in (0xd4c3b2a1, 0x4d3cb2a1):
-        e = '>'
-    else:
-        raise ValueError('%s: not a classic pcap file (magic %08x)' % (path, magic_le))
-    linktype = struct.unpack(e + 'I', data[20:24])[0]
-    if linktype != 1:
-        raise ValueError('%s: link type %d, expected 1 (Ethernet)' % (path, linktype))
-    frames = []
-    off = 24
-    while off < len(data):
-        if off + 16 > len(data):
-            raise ValueError('%s: truncated record header at offset %d' % (path, off))
-        _, _, caplen, _ = struct.unpack(e + 'IIII', data[off:off + 16])
-        off += 16
-        if off + caplen > len(data):
-            raise ValueError('%s: truncated record at offset %d' % (path, off))
-        frames.append(data[off:off + caplen])
-        off += caplen
-    return frames
 
 # --------------------------------------------------------------- model ----
 

@@ -20,29 +20,13 @@ node (the capture is shorter than any timeout).
 import json
 import os
 import re
-import struct
 import subprocess
 import sys
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from pcapio import read_pcap  # noqa: E402
+
 SRC = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-
-def frames(path):
-    """Frames of a classic pcap file (bytes each)."""
-    if not os.path.exists(path):
-        return []
-    out = []
-    with open(path, 'rb') as fh:
-        head = fh.read(24)
-        magic = struct.unpack('<I', head[:4])[0]
-        end = '<' if magic in (0xa1b2c3d4, 0xa1b23c4d) else '>'
-        while True:
-            h = fh.read(16)
-            if len(h) < 16:
-                break
-            caplen = struct.unpack(end + 'IIII', h)[2]
-            out.append(fh.read(caplen))
-    return out
 
 
 LINE = re.compile(r'^(\d+) \d+\.\d{6} (.*)$')
@@ -86,11 +70,11 @@ def check(cnmux, case):
         elif what == 'local':
             got_local += 1
     fails = []
-    want_in = len(frames(os.path.join(d, 'in.pcap')))
+    want_in = len(read_pcap(os.path.join(d, 'in.pcap')))
     if n != want_in:
         fails.append('%d lines for %d frames' % (n, want_in))
     want_nodes = [mac_node.get(f[:6], f[:6].hex()) for f in
-                  frames(os.path.join(d, 'expected_private.pcap'))]
+                  read_pcap(os.path.join(d, 'expected_private.pcap'))]
     if got_nodes != want_nodes:
         first = next((i for i, (a, b) in enumerate(zip(got_nodes, want_nodes)) if a != b),
                      min(len(got_nodes), len(want_nodes)))
@@ -102,7 +86,7 @@ def check(cnmux, case):
     if listed and not udp_seen:
         fails.append('no forwarded UDP datagram of %s in the capture' % ', '.join(sorted(listed)))
     fails += udp_fails[:5]
-    want_local = len(frames(os.path.join(d, 'expected_local.pcap')))
+    want_local = len(read_pcap(os.path.join(d, 'expected_local.pcap')))
     if got_local != want_local:
         fails.append('local: explain %d, the data path %d' % (got_local, want_local))
     print('%-20s %6d frames, %6d to nodes, %5d local: %s' % (

@@ -28,6 +28,9 @@ import random
 import struct
 import sys
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import pcapio  # noqa: E402
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 
@@ -954,12 +957,7 @@ CASES = {
 
 
 def write_pcap(path, frames):
-    with open(path, 'wb') as f:
-        f.write(struct.pack('<IHHiIII', 0xa1b2c3d4, 2, 4, 0, 0, 65535, 1))
-        t0 = 1577836800  # 2020-01-01, fixed
-        for i, fr in enumerate(frames):
-            f.write(struct.pack('<IIII', t0 + i // 1000000, i % 1000000, len(fr), len(fr)))
-            f.write(fr)
+    pcapio.write_pcap(path, frames, t0=1577836800)  # 2020-01-01, fixed
 
 
 def verify(c, cfg_path):

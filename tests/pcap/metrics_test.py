@@ -46,6 +46,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from drops_check import per_id_drop_fails  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from pcapio import read_pcap  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
@@ -79,15 +81,6 @@ def free_port():
     port = s.getsockname()[1]
     s.close()
     return port
-
-
-def pcap_frames(path):
-    b = open(path, "rb").read()
-    n, off = 0, 24
-    while off + 16 <= len(b):
-        off += 16 + struct.unpack("<I", b[off + 8:off + 12])[0]
-        n += 1
-    return n
 
 
 def ctl(cnmuxctl, sock, *args, raw=True, netns=None):
@@ -332,7 +325,7 @@ def tunnel_mtu_run(cnmux, cnmuxctl, tmp, prefix):
     cfg["metrics"] = {"listen": "127.0.0.1:%d" % port}
     path = os.path.join(tmp, "config-t.json")
     json.dump(cfg, open(path, "w"), indent=1)
-    frames = pcap_frames(os.path.join(case, "in.pcap"))
+    frames = len(read_pcap(os.path.join(case, "in.pcap")))
     log = open(os.path.join(tmp, "out.txt"), "w")
     proc = subprocess.Popen([cnmux] + EAL + [
         "--file-prefix", prefix,
@@ -397,7 +390,7 @@ def cmd_replay(cnmux, cnmuxctl):
             if sv["name"] == "m_dns":
                 sv["nodes"] = {n: 0 for n in sv["nodes"]}
         json.dump(cfg, open(os.path.join(tmp, "config.json"), "w"), indent=1)
-        frames = pcap_frames(os.path.join(case, "in.pcap"))
+        frames = len(read_pcap(os.path.join(case, "in.pcap")))
         kinds = list_counters(cnmux)
         log = open(os.path.join(tmp, "out.txt"), "w")
         proc = subprocess.Popen([cnmux] + EAL + [

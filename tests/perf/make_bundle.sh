@@ -55,7 +55,7 @@ done | sort -u | while read -r lib; do
 done
 ld=$(ls "$out"/lib/ld-linux*.so* | head -1)
 ld=$(basename "$ld")
-cp "$repo"/tests/perf/bench.py "$repo"/tests/perf/perflib.py "$repo"/tests/perf/multicore.sh \
+cp "$repo"/tests/perf/bench.py "$repo"/tests/perf/perflib.py "$repo"/tests/lib/pcapio.py "$repo"/tests/perf/multicore.sh \
     "$repo"/tests/perf/plot.py "$out/perf/"
 git -C "$repo" describe --always --dirty > "$out/VERSION" 2>/dev/null || true
 

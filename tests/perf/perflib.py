@@ -25,6 +25,19 @@ import tempfile
 import time
 from pathlib import Path
 
+# pcapio: tests/lib in the tree, next to this file in a bundle (make_bundle.sh)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import pcapio  # noqa: E402
+
+write_pcap = pcapio.write_pcap
+
+
+def read_pcap(path):
+    """[(seconds, frame bytes)] of a capture, microsecond or nanosecond."""
+    return pcapio.read_pcap(path, timestamps=True)
+
+
 REPO = Path(__file__).resolve().parents[2]
 GEN_VERSION = 4  # bump when a capture or config generator changes
 
@@ -126,21 +139,6 @@ def client(i):
     return addr, 1024 + (i % 16) * 3000 + (i // 16) % 3000
 
 
-def write_pcap(path, frames):
-    """frames: a list or any iterable of frame bytes; returns how many."""
-    tmp = str(path) + ".tmp"
-    n = 0
-    with open(tmp, "wb", buffering=1 << 20) as f:
-        f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
-        t = 1_700_000_000
-        for fr in frames:
-            f.write(struct.pack("<IIII", t + n // 1_000_000, n % 1_000_000, len(fr), len(fr)))
-            f.write(fr)
-            n += 1
-    os.replace(tmp, path)
-    return n
-
-
 class Tcp4Frames:
     """Frames of one TCP segment shape (flags, seq, ack, payload) from many
     clients to one VIP and port, fast: a template with only the client's
@@ -170,29 +168,6 @@ class Tcp4Frames:
         t[34:36] = port.to_bytes(2, "big")
         t[50:52] = tcpc.to_bytes(2, "big")
         return bytes(t)
-
-
-def read_pcap(path):
-    """[(ts_seconds_float, frame bytes)], microsecond or nanosecond pcap."""
-    out = []
-    with open(path, "rb") as f:
-        hdr = f.read(24)
-        if len(hdr) < 24:
-            return out
-        magic = struct.unpack("<I", hdr[:4])[0]
-        if magic in (0xA1B2C3D4, 0xA1B23C4D):
-            e = "<"
-        else:
-            e = ">"
-            magic = struct.unpack(">I", hdr[:4])[0]
-        div = 1e9 if magic == 0xA1B23C4D else 1e6
-        while True:
-            rh = f.read(16)
-            if len(rh) < 16:
-                break
-            s, frac, incl, _ = struct.unpack(e + "IIII", rh)
-            out.append((s + frac / div, f.read(incl)))
-    return out
 
 
 # ---------------------------------------------------------------- scenarios

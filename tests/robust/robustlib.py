@@ -22,6 +22,12 @@ import struct
 import sys
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import pcapio  # noqa: E402
+
+# the robust tests' pcap helpers
+read_pcap, write_pcap = pcapio.read_pcap, pcapio.write_pcap
+
 DEADLINE_S = 120
 
 
@@ -169,31 +175,6 @@ def parse_ipv4_l4(fr):
     else:
         return None
     return mac_str(fr[0:6]), mac_str(fr[6:12]), src, dst, proto, sport, dport, pay
-
-
-def write_pcap(path, frames):
-    with open(path, "wb") as f:
-        f.write(struct.pack("<IHHiIII", 0xa1b2c3d4, 2, 4, 0, 0, 65535, 1))
-        for i, fr in enumerate(frames):
-            f.write(struct.pack("<IIII", 1700000000 + i // 1000000, i % 1000000,
-                                len(fr), len(fr)))
-            f.write(fr)
-
-
-def read_pcap(path):
-    with open(path, "rb") as f:
-        data = f.read()
-    if len(data) < 24:
-        return []
-    magic = struct.unpack("<I", data[:4])[0]
-    e = "<" if magic in (0xa1b2c3d4, 0xa1b23c4d) else ">"
-    out, off = [], 24
-    while off + 16 <= len(data):
-        _, _, incl, _ = struct.unpack(e + "IIII", data[off:off + 16])
-        off += 16
-        out.append(data[off:off + incl])
-        off += incl
-    return out
 
 
 # ---------------------------------------------------------------- injection

@@ -37,6 +37,7 @@ import struct
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from pcapio import read_pcap  # noqa: E402
 from pdt_model import pdt_build, pdt_key, pdt_quotas  # noqa: E402
 
 FAILS = []
@@ -92,24 +93,6 @@ def members(weights, svc="web"):
 
 def quotas(size, weights):
     return pdt_quotas(size, members(weights))
-
-
-def read_pcap(path):
-    with open(path, "rb") as f:
-        data = f.read()
-    magic = struct.unpack("<I", data[:4])[0]
-    if magic in (0xa1b2c3d4, 0xa1b23c4d):
-        e = "<"
-    else:
-        e = ">"
-    out = []
-    off = 24
-    while off + 16 <= len(data):
-        _, _, incl, _ = struct.unpack(e + "IIII", data[off:off + 16])
-        off += 16
-        out.append(data[off:off + incl])
-        off += incl
-    return out
 
 
 def load(d, name):
