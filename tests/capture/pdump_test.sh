@@ -115,19 +115,11 @@ if [ $rc -ne 0 ]; then
     tail -5 "$tmp/out.txt"; fails=$((fails + 1))
 fi
 
-"$py" - "$case_dir/in.pcap" "$tmp" "$tmp/config.json" <<'PY' || fails=$((fails + 1))
+"$py" - "$case_dir/in.pcap" "$tmp" "$tmp/config.json" "$root/tests/lib" <<'PY' || fails=$((fails + 1))
 import json, struct, sys
 src, tmp, cfg = sys.argv[1], sys.argv[2], json.load(open(sys.argv[3]))
-
-def frames(path):
-    b = open(path, "rb").read()
-    end = "<" if struct.unpack("<I", b[:4])[0] in (0xa1b2c3d4, 0xa1b23c4d) else ">"
-    out, off = [], 24
-    while off + 16 <= len(b):
-        cap = struct.unpack(end + "I", b[off + 8:off + 12])[0]
-        out.append(b[off + 16:off + 16 + cap])
-        off += 16 + cap
-    return out
+sys.path.insert(0, sys.argv[4])
+from pcapio import read_pcap as frames  # noqa: E402
 
 def ip_packet(f):
     """the IP packet of an untagged frame, its Ethernet padding cut off"""
