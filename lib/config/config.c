@@ -561,15 +561,22 @@ bad:
 			"a port \"N/tcp\" or \"N/udp\" with N in [1, 65535]");
 }
 
+/* @p c, the names' order, or else the entries' order in the file: a total
+ * order that ends in the index, as cnm_first_dup() wants */
+static int
+cnm_name_ent_order(int c, const struct cnm_name_ent *x, const struct cnm_name_ent *y)
+{
+	if (c != 0)
+		return c;
+	return x->idx < y->idx ? -1 : x->idx > y->idx;
+}
+
 static int
 cnm_cmp_name(const void *a, const void *b)
 {
 	const struct cnm_name_ent *x = a, *y = b;
-	int c = strcmp(x->name, y->name);
 
-	if (c != 0)
-		return c;
-	return x->idx < y->idx ? -1 : x->idx > y->idx;
+	return cnm_name_ent_order(strcmp(x->name, y->name), x, y);
 }
 
 static int
@@ -684,11 +691,8 @@ static int
 cnm_cmp_tel_name(const void *a, const void *b)
 {
 	const struct cnm_name_ent *x = a, *y = b;
-	int c = cnm_tel_strcmp(x->name, y->name);
 
-	if (c != 0)
-		return c;
-	return x->idx < y->idx ? -1 : x->idx > y->idx;
+	return cnm_name_ent_order(cnm_tel_strcmp(x->name, y->name), x, y);
 }
 
 static int
