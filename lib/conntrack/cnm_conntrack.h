@@ -32,6 +32,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include <rte_branch_prediction.h>
 #include <rte_hash.h>
 
 #include "cnm_parse.h"
@@ -90,6 +91,27 @@ struct cnm_ct_timeouts {
 	 */
 	uint32_t refresh;
 };
+
+/**
+ * What a TCP hit reads of its table to account itself (cnm_ct_tcp_due()):
+ * the first member of the (opaque) struct cnm_ct, so that the check runs
+ * inline in the caller and only a write calls into the table.
+ */
+struct cnm_ct_tcp_times {
+	uint32_t timeout[4];  /**< by enum cnm_conn_state (UDP: not read) */
+	uint32_t refresh;     /**< cnm_ct_timeouts.refresh, resolved */
+};
+
+/** State after a segment with flags @p tcp_flags. CLOSING is final. */
+static inline uint8_t
+cnm_conn_next_state(uint8_t state, uint8_t tcp_flags)
+{
+	if (state == CNM_CONN_CLOSING || (tcp_flags & (CNM_TCP_FIN | CNM_TCP_RST)))
+		return CNM_CONN_CLOSING;
+	if (tcp_flags & CNM_TCP_ACK)
+		return CNM_CONN_ESTABLISHED;
+	return state;
+}
 
 /** Counters of one table; single writer, plain increments. */
 struct cnm_ct_stats {
@@ -307,10 +329,46 @@ int32_t cnm_ct_restore(struct cnm_ct *ct, const struct cnm_conn_key *k, hash_sig
 int cnm_ct_touch(struct cnm_ct *ct, const struct cnm_conn_key *k, hash_sig_t sig,
 		struct cnm_conn *c, uint8_t tcp_flags, uint32_t now);
 
-/** cnm_ct_touch() of an IPv4 TCP connection given by its words
- * (cnm_ct_key4_words()), as cnm_ct_lookup4_bulk() found it. */
-int cnm_ct_touch4(struct cnm_ct *ct, uint64_t addrs, uint32_t ports, hash_sig_t sig,
-		struct cnm_conn *c, uint8_t tcp_flags, uint32_t now);
+/**
+ * cnm_ct_touch()'s first half, inline: the new state and expiry of TCP
+ * entry @p c after a segment with @p tcp_flags, written into @p c. 1 when
+ * the entry must be written back (its state changed, or its expiry moved
+ * by the refresh step at least: cnm_ct_writeback4()), 0 when the hit stays
+ * read-only, which is most hits.
+ */
+static inline int
+cnm_ct_tcp_due(const struct cnm_ct *ct, struct cnm_conn *c, uint8_t tcp_flags, uint32_t now)
+{
+	const struct cnm_ct_tcp_times *t = (const struct cnm_ct_tcp_times *)(const void *)ct;
+	uint8_t state = cnm_conn_next_state(c->state, tcp_flags);
+	uint32_t expire = now + t->timeout[state];
+
+	if (state == c->state && (int32_t)(expire - c->expire) < (int32_t)t->refresh)
+		return 0;
+	c->state = state;
+	c->expire = expire;
+	return 1;
+}
+
+/** cnm_ct_touch4()'s second half: write @p c, as cnm_ct_tcp_due() set it,
+ * back to the IPv4 TCP entry of these words. @return 1, or -ENOENT. */
+int cnm_ct_writeback4(struct cnm_ct *ct, uint64_t addrs, uint32_t ports, hash_sig_t sig,
+		const struct cnm_conn *c);
+
+/**
+ * cnm_ct_touch() of an IPv4 TCP connection given by its words
+ * (cnm_ct_key4_words()), as cnm_ct_get4() or cnm_ct_lookup4_bulk() found
+ * it: the check inline (cnm_ct_tcp_due()), a call only to write
+ * (cnm_ct_writeback4()), which most hits do not.
+ */
+static inline int
+cnm_ct_touch4(struct cnm_ct *ct, uint64_t addrs, uint32_t ports, hash_sig_t sig,
+		struct cnm_conn *c, uint8_t tcp_flags, uint32_t now)
+{
+	if (likely(!cnm_ct_tcp_due(ct, c, tcp_flags, now)))
+		return 0;
+	return cnm_ct_writeback4(ct, addrs, ports, sig, c);
+}
 
 /** Remove an entry. @return 0, or -ENOENT. */
 int cnm_ct_del(struct cnm_ct *ct, const struct cnm_conn_key *k, hash_sig_t sig);

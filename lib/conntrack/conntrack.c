@@ -64,11 +64,10 @@ struct ct4_bucket {
 _Static_assert(sizeof(struct ct4_bucket) == 64, "an IPv4 bucket is one cache line");
 
 struct cnm_ct {
-	/* hot: read on every packet */
+	/* hot: read on every packet; t first (cnm_ct_tcp_due() reads it inline) */
+	struct cnm_ct_tcp_times t;
 	struct ct4_bucket *b4;
 	uint32_t nb4;         /* buckets (any number: reduced by multiply-shift) */
-	uint32_t timeout[4];  /* by enum cnm_conn_state (UDP: not read) */
-	uint32_t refresh;
 	struct rte_hash *h;   /* IPv6 connections */
 	uint32_t count4, count6;
 	uint32_t count_udp;   /* of count4 + count6: keys with proto IPPROTO_UDP */
@@ -79,6 +78,9 @@ struct cnm_ct {
 	uint64_t *used;       /* bit per rte_hash position: holds an entry */
 	struct cnm_ct_stats stats __rte_cache_aligned;
 } __rte_cache_aligned;
+
+_Static_assert(offsetof(struct cnm_ct, t) == 0,
+	       "cnm_ct_tcp_due() reads the times as the table's first member");
 
 /* An IPv4 key's words (struct cnm_conn_key: src then dst, 16 bytes each). */
 static inline uint64_t
@@ -288,17 +290,6 @@ used_clear(struct cnm_ct *ct, uint32_t pos)
 	ct->used[pos >> 6] &= ~(UINT64_C(1) << (pos & 63));
 }
 
-/* State after a segment with these flags. CLOSING is final. */
-static inline uint8_t
-conn_next_state(uint8_t state, uint8_t tcp_flags)
-{
-	if (state == CNM_CONN_CLOSING || (tcp_flags & (CNM_TCP_FIN | CNM_TCP_RST)))
-		return CNM_CONN_CLOSING;
-	if (tcp_flags & CNM_TCP_ACK)
-		return CNM_CONN_ESTABLISHED;
-	return state;
-}
-
 /*
  * The key's hash: CRC32-C over its five 8-byte words, the value
  * rte_hash_crc() gives for 40 bytes, without its loop and run-time checks.
@@ -401,13 +392,13 @@ cnm_ct_create2(const char *name, uint32_t max4, uint32_t max6, int socket_id,
 	ct->max4 = max4;
 	ct->max6 = max6;
 	ct->slots = ct->slots4 + p.entries;
-	ct->timeout[CNM_CONN_SYN] = t->syn;
-	ct->timeout[CNM_CONN_ESTABLISHED] = t->established;
-	ct->timeout[CNM_CONN_CLOSING] = t->closing;
+	ct->t.timeout[CNM_CONN_SYN] = t->syn;
+	ct->t.timeout[CNM_CONN_ESTABLISHED] = t->established;
+	ct->t.timeout[CNM_CONN_CLOSING] = t->closing;
 	/* UDP flows take their timeout from the caller; not read for them */
-	ct->timeout[CNM_CONN_UDP] = t->established;
+	ct->t.timeout[CNM_CONN_UDP] = t->established;
 	tmin = RTE_MIN(t->syn, RTE_MIN(t->established, t->closing));
-	ct->refresh = t->refresh != 0 ? t->refresh :
+	ct->t.refresh = t->refresh != 0 ? t->refresh :
 		RTE_MAX(1u, RTE_MIN(CT_REFRESH_DEFAULT, tmin / 4));
 	return ct;
 }
@@ -804,8 +795,8 @@ cnm_ct_insert(struct cnm_ct *ct, const struct cnm_conn_key *k, hash_sig_t sig,
 
 	if (svc >= (1u << 14) || key_udp(k))
 		return -EINVAL;
-	c.state = conn_next_state(CNM_CONN_SYN, tcp_flags);
-	c.expire = now + ct->timeout[c.state];
+	c.state = cnm_conn_next_state(CNM_CONN_SYN, tcp_flags);
+	c.expire = now + ct->t.timeout[c.state];
 	c.node = node;
 	c.svc = svc;
 	return cnm_ct_restore(ct, k, sig, &c);
@@ -884,37 +875,18 @@ ct_writeback(struct cnm_ct *ct, const struct cnm_conn_key *k, uint64_t addrs, ui
 	return 1;
 }
 
-/*
- * A TCP hit's new state and expiry in @p c: 1 when the entry must be
- * written back (the state changed, or the expiry moved by the refresh
- * step at least), 0 when the hit stays read-only.
- */
-static __rte_always_inline int
-tcp_touch_due(const struct cnm_ct *ct, struct cnm_conn *c, uint8_t tcp_flags, uint32_t now)
-{
-	uint8_t state = conn_next_state(c->state, tcp_flags);
-	uint32_t expire = now + ct->timeout[state];
-
-	if (state == c->state && (int32_t)(expire - c->expire) < (int32_t)ct->refresh)
-		return 0;
-	c->state = state;
-	c->expire = expire;
-	return 1;
-}
-
 int
 cnm_ct_touch(struct cnm_ct *ct, const struct cnm_conn_key *k, hash_sig_t sig,
 		struct cnm_conn *c, uint8_t tcp_flags, uint32_t now)
 {
-	return tcp_touch_due(ct, c, tcp_flags, now) ? ct_writeback(ct, k, 0, 0, sig, c) : 0;
+	return cnm_ct_tcp_due(ct, c, tcp_flags, now) ? ct_writeback(ct, k, 0, 0, sig, c) : 0;
 }
 
 int
-cnm_ct_touch4(struct cnm_ct *ct, uint64_t addrs, uint32_t ports, hash_sig_t sig,
-		struct cnm_conn *c, uint8_t tcp_flags, uint32_t now)
+cnm_ct_writeback4(struct cnm_ct *ct, uint64_t addrs, uint32_t ports, hash_sig_t sig,
+		const struct cnm_conn *c)
 {
-	return tcp_touch_due(ct, c, tcp_flags, now) ?
-		ct_writeback(ct, NULL, addrs, ports, sig, c) : 0;
+	return ct_writeback(ct, NULL, addrs, ports, sig, c);
 }
 
 int
@@ -922,7 +894,7 @@ cnm_ct_touch_udp(struct cnm_ct *ct, const struct cnm_conn_key *k, hash_sig_t sig
 		struct cnm_conn *c, uint32_t timeout_ms, uint32_t now)
 {
 	uint32_t expire = now + timeout_ms;
-	uint32_t refresh = RTE_MIN(ct->refresh, RTE_MAX(1u, timeout_ms / 4));
+	uint32_t refresh = RTE_MIN(ct->t.refresh, RTE_MAX(1u, timeout_ms / 4));
 
 	if ((int32_t)(expire - c->expire) < (int32_t)refresh)
 		return 0;

@@ -345,10 +345,11 @@ cnm_decide_conn(const struct cnm_lb_view *lb, const struct cnm_dstate *st,
  * cnm_decide_fast4() left to the list (CNM_FAST_CONN), its key given by its
  * words (cnm_ct_key4_words()) and its TCP flags @p fl: one lookup of the
  * list (cnm_ct_get4()), and a hit that decides (cnm_decide_conn()) is
- * accounted (cnm_ct_touch4()) as conn_track() does: CNM_FAST_DONE, the
- * decision in @p d. Anything else (a miss, an entry that does not decide, a
- * table too large for lookups one at a time) is CNM_FAST_WAIT, nothing
- * changed: the burst's bulk lookup decides it.
+ * accounted (cnm_ct_touch4(): its check inline, a call only to write) as
+ * conn_track() does: CNM_FAST_DONE, the decision in @p d. Anything else (a
+ * miss, an entry that does not decide, a table too large for lookups one at
+ * a time) is CNM_FAST_WAIT, nothing changed: the burst's bulk lookup
+ * decides it.
  */
 static __rte_always_inline int
 cnm_decide_conn4(const struct cnm_lb_view *lb, const struct cnm_dstate *st,

@@ -487,6 +487,11 @@ SCENARIOS = {s.name: s for s in [
     Scenario("tcp_est_1m", "TCP, 1,000,000 established connections (SYN, ACK each: the fill), "
              "then 40M ACK+data frames at random over all of them (measured), replayed once",
              _tcp_established(1000000, 40000000), conns=1000000, fill=2000000),
+    Scenario("tcp_est_64k", "TCP, 65,536 established connections (the fill: 131,072 frames), "
+             "then 4M ACK+data frames at random over all of them (measured), replayed once: "
+             "tcp_est_1m's path (past 8,192 entries the forwarding list is looked up in bulk) "
+             "small enough for callgrind.py",
+             _tcp_established(65536, 4000000), conns=65536, fill=131072),
     Scenario("tcp_est_10m", "TCP, 10,000,000 established connections (the fill: 20M frames), "
              "then 40M ACK+data frames at random over all of them (measured), replayed once",
              _tcp_established(10000000, 40000000, max6=65536), conns=10000000,

@@ -1166,6 +1166,70 @@ test_lookup4_words(void **state)
 }
 
 /*
+ * The two halves of cnm_ct_touch4() that the eager loop calls: the inline
+ * cnm_ct_tcp_due() decides exactly as cnm_ct_touch() (nothing due within the
+ * refresh step and no state change: @p c unchanged; a state change or a
+ * moved expiry: due, @p c updated) and writes nothing itself;
+ * cnm_ct_writeback4() writes what it set, and -ENOENT for a key gone.
+ */
+static void
+test_tcp_due(void **state)
+{
+	struct cnm_ct_timeouts t = tmo;
+	struct cnm_conn_key k;
+	struct cnm_conn c, was, in;
+	struct cnm_ct *ct;
+	hash_sig_t sig;
+	uint64_t addrs;
+	uint32_t ports, s, d;
+
+	(void)state;
+	t.refresh = 1000;
+	ct = cnm_ct_create("due", 16, SOCKET_ID_ANY, &t);
+	assert_non_null(ct);
+	key4(&k, 7, 4242);
+	memcpy(&s, k.src, 4);
+	memcpy(&d, k.dst, 4);
+	cnm_ct_key4_words(s, d, k.sport, k.dport, &addrs, &ports);
+	assert_true(ins(ct, &k, 3, 0, CNM_TCP_SYN, 0) >= 0);
+	assert_int_equal(get(ct, &k, &c, &sig), 1);
+	assert_int_equal(c.state, CNM_CONN_SYN);
+	/* the first ACK: a state change, due at once */
+	was = c;
+	assert_int_equal(cnm_ct_tcp_due(ct, &c, CNM_TCP_ACK, 10), 1);
+	assert_int_equal(c.state, CNM_CONN_ESTABLISHED);
+	assert_int_equal(c.expire, 10 + EST_MS);
+	/* the check wrote nothing */
+	assert_int_equal(get(ct, &k, &in, NULL), 1);
+	assert_memory_equal(&in, &was, sizeof(in));
+	assert_int_equal(cnm_ct_writeback4(ct, addrs, ports, sig, &c), 1);
+	assert_int_equal(get(ct, &k, &in, NULL), 1);
+	assert_memory_equal(&in, &c, sizeof(in));
+	/* within the refresh step: not due, the copy as it was */
+	was = c;
+	assert_int_equal(cnm_ct_tcp_due(ct, &c, CNM_TCP_ACK | 0x08 /* PSH */, 1009), 0);
+	assert_memory_equal(&c, &was, sizeof(c));
+	/* at the refresh step: due, the expiry moved */
+	assert_int_equal(cnm_ct_tcp_due(ct, &c, CNM_TCP_ACK, 1010), 1);
+	assert_int_equal(c.expire, 1010 + EST_MS);
+	assert_int_equal(c.state, CNM_CONN_ESTABLISHED);
+	/* a FIN within the step: the state changes, due */
+	assert_int_equal(cnm_ct_tcp_due(ct, &c, CNM_TCP_FIN | CNM_TCP_ACK, 1011), 1);
+	assert_int_equal(c.state, CNM_CONN_CLOSING);
+	assert_int_equal(c.expire, 1011 + CLOSE_MS);
+	/* the same as cnm_ct_touch4() on a second copy */
+	assert_int_equal(get(ct, &k, &in, NULL), 1);
+	assert_int_equal(cnm_ct_touch4(ct, addrs, ports, sig, &in, CNM_TCP_FIN | CNM_TCP_ACK, 1011),
+			1);
+	assert_memory_equal(&in, &c, sizeof(in));
+	/* the key gone: -ENOENT, nothing recorded */
+	assert_int_equal(cnm_ct_del(ct, &k, sig), 0);
+	assert_int_equal(cnm_ct_writeback4(ct, addrs, ports, sig, &c), -ENOENT);
+	assert_int_equal(get(ct, &k, &in, NULL), 0);
+	cnm_ct_free(ct);
+}
+
+/*
  * cnm_ct_get4(), the worker's lookup of one TCP key frame by frame: it
  * finds what the bulk lookup finds (hit, value, hash), never a UDP flow of
  * the same 5-tuple (while the table holds UDP flows, its other loop), and
@@ -1368,6 +1432,7 @@ main(void)
 		cmocka_unit_test(test_lookup_udp_mask),
 		cmocka_unit_test(test_lookup4_words),
 		cmocka_unit_test(test_get4),
+		cmocka_unit_test(test_tcp_due),
 	};
 
 	return cmocka_run_group_tests(tests, eal_setup, eal_teardown);
