@@ -578,6 +578,37 @@ tel_node(const char *cmd __rte_unused, const char *params, struct rte_tel_data *
 	return ret;
 }
 
+/*
+ * Service @p s's nodes into dict @p c, each with its weight, or with its
+ * count of entries in PDT @p p when @p p is not NULL: the first nodes that
+ * fit a dict and TEL_NODES_BYTES (a service on more nodes than that), the
+ * number left out added to @p d under @p omitted_key. Returns the bytes
+ * written into @p c.
+ */
+static size_t
+tel_node_dict(struct rte_tel_data *d, struct rte_tel_data *c, const char *omitted_key,
+		const struct cnm_lb *lb, const struct cnm_cfg_service *s, const struct cnm_pdt *p)
+{
+	char key[RTE_TEL_MAX_STRING_LEN];
+	size_t bytes = 0;
+	uint32_t i;
+
+	rte_tel_data_start_dict(c);
+	for (i = 0; i < s->n_members; i++) {
+		uint16_t n = s->members[i].node;
+
+		tel_key(cnm_lb_node_cfg(lb, n)->name, key, sizeof(key));
+		if (i >= TEL_DICT_MAX || bytes + TEL_NODE_ENTRY_BYTES(key) > TEL_NODES_BYTES)
+			break;
+		rte_tel_data_add_dict_u64(c, key, p != NULL ? cnm_pdt_count(p, n) :
+				s->members[i].weight);
+		bytes += TEL_NODE_ENTRY_BYTES(key);
+	}
+	if (i < s->n_members)
+		rte_tel_data_add_dict_u64(d, omitted_key, s->n_members - i);
+	return bytes;
+}
+
 static int
 tel_service(const char *cmd __rte_unused, const char *params, struct rte_tel_data *d)
 {
@@ -637,22 +668,9 @@ tel_service(const char *cmd __rte_unused, const char *params, struct rte_tel_dat
 	}
 	rte_tel_data_add_dict_container(d, "ports", ports, 0);
 	ports = NULL;
-	/* a service on more nodes than a dict or half a reply holds: the
-	 * first of them, "weights_omitted" counting the rest */
-	rte_tel_data_start_dict(nodes);
-	for (i = 0; i < s->n_members; i++) {
-		const char *k = tel_key(cnm_lb_node_cfg(lb, s->members[i].node)->name, buf,
-				sizeof(buf));
-
-		if (i >= TEL_DICT_MAX || wbytes + TEL_NODE_ENTRY_BYTES(k) > TEL_NODES_BYTES)
-			break;
-		rte_tel_data_add_dict_u64(nodes, k, s->members[i].weight);
-		wbytes += TEL_NODE_ENTRY_BYTES(k);
-	}
+	wbytes = tel_node_dict(d, nodes, "weights_omitted", lb, s, NULL);
 	rte_tel_data_add_dict_container(d, "weights", nodes, 0);
 	nodes = NULL;
-	if (i < s->n_members)
-		rte_tel_data_add_dict_u64(d, "weights_omitted", s->n_members - i);
 	rte_tel_data_add_dict_u64(d, "pdt_size", p->size);
 	rte_tel_data_add_dict_u64(d, "active_nodes", p->n_active);
 	{
@@ -683,8 +701,7 @@ tel_pdt(const char *cmd __rte_unused, const char *params, struct rte_tel_data *d
 	const struct cnm_pdt *p;
 	unsigned long off = 0;
 	const char *comma;
-	size_t cbytes = 0;
-	uint32_t i, members;
+	uint32_t i;
 	int id, ret = 0;
 
 	if (params == NULL || params[0] == '\0')
@@ -721,25 +738,11 @@ tel_pdt(const char *cmd __rte_unused, const char *params, struct rte_tel_data *d
 	rte_tel_data_add_dict_string(d, "service", name);
 	rte_tel_data_add_dict_u64(d, "size", p->size);
 	rte_tel_data_add_dict_u64(d, "active_nodes", p->n_active);
-	/* as /cnmux/service's weights: the first nodes that fit a dict and
-	 * half a reply (the other half: the page of 256 entries, at most 8
-	 * bytes each), "entries_per_node_omitted" counting the rest */
-	rte_tel_data_start_dict(counts);
-	members = cnm_lb_svc_cfg(lb, (uint32_t)id)->n_members;
-	for (i = 0; i < members; i++) {
-		uint32_t n = cnm_lb_svc_cfg(lb, (uint32_t)id)->members[i].node;
-		char key[RTE_TEL_MAX_STRING_LEN];
-
-		tel_key(cnm_lb_node_cfg(lb, n)->name, key, sizeof(key));
-		if (i >= TEL_DICT_MAX || cbytes + TEL_NODE_ENTRY_BYTES(key) > TEL_NODES_BYTES)
-			break;
-		rte_tel_data_add_dict_u64(counts, key, cnm_pdt_count(p, (uint16_t)n));
-		cbytes += TEL_NODE_ENTRY_BYTES(key);
-	}
+	/* the other half of the reply: the page of 256 entries */
+	tel_node_dict(d, counts, "entries_per_node_omitted", lb,
+		      cnm_lb_svc_cfg(lb, (uint32_t)id), p);
 	rte_tel_data_add_dict_container(d, "entries_per_node", counts, 0);
 	counts = NULL;
-	if (i < members)
-		rte_tel_data_add_dict_u64(d, "entries_per_node_omitted", members - i);
 	rte_tel_data_add_dict_u64(d, "offset", off);
 	rte_tel_data_start_array(entries, RTE_TEL_U64_VAL);
 	for (i = (uint32_t)off; off < p->size && i < p->size && i < off + PDT_PAGE; i++)

@@ -25,8 +25,8 @@ import tempfile
 import time
 from pathlib import Path
 
-# pcapio: tests/lib in the tree, next to this file in a bundle (make_bundle.sh)
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+# pcapio: tests/lib in the tree; next to this file (the script's own
+# directory, on the path already) in a bundle (make_bundle.sh)
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 import pcapio  # noqa: E402
 
